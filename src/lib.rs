@@ -1,0 +1,99 @@
+//! siocore: Engine.IO v4 / Socket.IO v5 without I/O.
+//!
+//! siocore is a *sans-IO* implementation of the Socket.IO stack: it consumes the bytes a
+//! driver read from a socket and hands back the bytes to write plus the events for the
+//! application. It owns no socket, no thread, no clock and no randomness, and it needs no
+//! allocator: every buffer is lent by the caller.
+//!
+//! # Layers
+//!
+//! The wire codecs are the foundation; each one borrows from the caller's bytes instead of
+//! copying, writes into caller buffers, and reports malformed input through its own typed
+//! error. Streaming decoders (HTTP heads, WebSocket frames) answer [`Status::Partial`] when
+//! they need more bytes: that is a value, not an error.
+//!
+//! | module | what it speaks |
+//! |---|---|
+//! | [`http`] | HTTP/1.1 request and response heads, bodies by `Content-Length`, the writers |
+//! | [`ws`] | RFC 6455 WebSocket: handshake, frames, masking, fragments, close codes |
+//! | [`engine`] | Engine.IO v4 packets, polling payloads, the open packet, error bodies |
+//! | [`sio`] | Socket.IO v5 packets, the validating JSON scanner, binary attachments |
+//! | [`base64`] | standard base64, as used by polling binary packets and the WebSocket accept key |
+//!
+//! # Output buffers
+//!
+//! Encoders write into a caller's `&mut [u8]` and return the number of bytes written. When
+//! the buffer is too short they return [`BufferTooSmall`] with the exact size needed; the
+//! buffer's content is then unspecified and nothing else changed, so the caller can grow it
+//! and call again.
+//!
+//! # Features
+//!
+//! | feature | effect |
+//! |---|---|
+//! | *(none)* | `no_std`, no allocator: what a microcontroller builds |
+//! | `alloc` | reserved for owned conveniences (later releases) |
+//! | `std` | implies `alloc`; std integration |
+#![no_std]
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod base64;
+pub mod engine;
+mod error;
+pub mod http;
+pub mod sio;
+pub mod ws;
+
+mod write;
+
+#[cfg(test)]
+mod testutil;
+
+pub use error::BufferTooSmall;
+
+/// The result of a streaming decoder that may need more input.
+///
+/// `Partial` means the bytes seen so far are a valid prefix and nothing was consumed: call
+/// again with more bytes appended. It is never returned for input that is already known to
+/// be malformed; that is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Status<T> {
+    /// A whole item was decoded.
+    Complete(T),
+    /// More bytes are needed.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// `true` for [`Status::Partial`].
+    pub const fn is_partial(&self) -> bool {
+        matches!(self, Self::Partial)
+    }
+
+    /// `true` for [`Status::Complete`].
+    pub const fn is_complete(&self) -> bool {
+        matches!(self, Self::Complete(_))
+    }
+
+    /// The decoded item, if complete.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Self::Complete(t) => Some(t),
+            Self::Partial => None,
+        }
+    }
+
+    /// Maps the decoded item.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Status<U> {
+        match self {
+            Self::Complete(t) => Status::Complete(f(t)),
+            Self::Partial => Status::Partial,
+        }
+    }
+}
