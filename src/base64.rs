@@ -79,7 +79,11 @@ pub fn encode(input: &[u8], out: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let n = b0 << 16 | b1 << 8;
         d[0] = ALPHABET[(n >> 18) as usize & 63];
         d[1] = ALPHABET[(n >> 12) as usize & 63];
-        d[2] = if rest.len() == 2 { ALPHABET[(n >> 6) as usize & 63] } else { b'=' };
+        d[2] = if rest.len() == 2 {
+            ALPHABET[(n >> 6) as usize & 63]
+        } else {
+            b'='
+        };
         d[3] = b'=';
     }
     Ok(required)
@@ -210,15 +214,30 @@ mod tests {
         assert_eq!(decode(b"Z", &mut out), Err(DecodeError::InvalidLength));
         assert_eq!(decode(b"Zm9v=", &mut out), Err(DecodeError::InvalidLength));
         assert_eq!(decode(b"Z===", &mut out), Err(DecodeError::InvalidLength));
-        assert_eq!(decode(b"Zm=v", &mut out), Err(DecodeError::InvalidByte { offset: 2 }));
-        assert_eq!(decode(b"Zm9v Zg==", &mut out), Err(DecodeError::InvalidLength));
-        assert_eq!(decode(b"Zm9 ", &mut out), Err(DecodeError::InvalidByte { offset: 3 }));
-        assert_eq!(decode(b"Zm-v", &mut out), Err(DecodeError::InvalidByte { offset: 2 }));
+        assert_eq!(
+            decode(b"Zm=v", &mut out),
+            Err(DecodeError::InvalidByte { offset: 2 })
+        );
+        assert_eq!(
+            decode(b"Zm9v Zg==", &mut out),
+            Err(DecodeError::InvalidLength)
+        );
+        assert_eq!(
+            decode(b"Zm9 ", &mut out),
+            Err(DecodeError::InvalidByte { offset: 3 })
+        );
+        assert_eq!(
+            decode(b"Zm-v", &mut out),
+            Err(DecodeError::InvalidByte { offset: 2 })
+        );
         assert_eq!(
             decode(b"Zm9vYmFy", &mut out[..5]),
             Err(DecodeError::OutputTooSmall(BufferTooSmall { required: 6 }))
         );
-        assert_eq!(encode(b"abcd", &mut out[..7]), Err(BufferTooSmall { required: 8 }));
+        assert_eq!(
+            encode(b"abcd", &mut out[..7]),
+            Err(BufferTooSmall { required: 8 })
+        );
     }
 
     #[test]
