@@ -20,7 +20,7 @@ const MAX_DEPTH: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OpenPacket<'a> {
     /// The session id. Encoding escapes it as JSON; decoding borrows it and refuses an id
-    /// that contains escapes (session ids are URL-safe text).
+    /// that contains escapes or control characters (session ids are URL-safe text).
     pub sid: &'a str,
     /// Whether `websocket` is offered in `upgrades`: `true` on a polling handshake, `false`
     /// on a WebSocket one (`"upgrades":[]`). Other transport names are ignored on decode.
@@ -99,8 +99,8 @@ pub enum OpenError {
     MissingField(OpenField),
     /// A key appears twice.
     DuplicateField(OpenField),
-    /// The `sid` string contains a JSON escape.
-    EscapedSid,
+    /// The `sid` string contains a JSON escape or a control character.
+    InvalidSid,
 }
 
 impl fmt::Display for OpenError {
@@ -113,7 +113,7 @@ impl fmt::Display for OpenError {
             Self::InvalidValue => f.write_str("open packet has a value of the wrong type"),
             Self::MissingField(k) => write!(f, "open packet lacks \"{}\"", k.key()),
             Self::DuplicateField(k) => write!(f, "open packet repeats \"{}\"", k.key()),
-            Self::EscapedSid => f.write_str("open packet sid contains an escape"),
+            Self::InvalidSid => f.write_str("open packet sid contains an escape or control byte"),
         }
     }
 }
@@ -199,8 +199,8 @@ impl<'a> OpenPacket<'a> {
             return Err(OpenError::DuplicateField(field));
         }
         let sid = raw.sid.ok_or(OpenError::MissingField(OpenField::Sid))?;
-        if sid.contains('\\') {
-            return Err(OpenError::EscapedSid);
+        if sid.bytes().any(|b| b == b'\\' || b < 0x20) {
+            return Err(OpenError::InvalidSid);
         }
         Ok(Self {
             sid,
@@ -365,7 +365,7 @@ mod tests {
             br#"0{"sid":"s\"1","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200}"#
         );
         // The escaped sid is encoded faithfully but refused on decode.
-        assert_eq!(OpenPacket::decode(&buf[..n]), Err(OpenError::EscapedSid));
+        assert_eq!(OpenPacket::decode(&buf[..n]), Err(OpenError::InvalidSid));
         let old =
             br#"0{"sid":"x","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000}"#;
         assert_eq!(
@@ -436,7 +436,8 @@ mod tests {
             ),
             Err(DuplicateField(OpenField::MaxPayload))
         );
-        assert_eq!(d(r#"0{"sid":"a\/b"}"#), Err(EscapedSid));
+        assert_eq!(d(r#"0{"sid":"a\/b"}"#), Err(InvalidSid));
+        assert_eq!(d("0{\"sid\":\"a\u{1}b\"}"), Err(InvalidSid));
         let mut deep = [b'['; 40];
         deep[..7].copy_from_slice(br#"0{"x":["#);
         assert_eq!(OpenPacket::decode(&deep), Err(TooDeep));
