@@ -1,1 +1,48 @@
 //! Engine.IO v4 wire codec.
+//!
+//! Everything here borrows from the caller's bytes and writes into caller buffers; nothing
+//! allocates and nothing keeps state between calls.
+//!
+//! | item | what it speaks |
+//! |---|---|
+//! | [`PacketType`], [`Packet`], [`TextPacket`] | one packet: a WebSocket message, or one record of a polling body |
+//! | [`Payload`], [`Record`], [`Base64Data`] | reading a polling body (records joined by `0x1E`, binary as `b` + base64) |
+//! | [`PayloadWriter`] | batching packets into one polling body |
+//! | [`OpenPacket`] | the handshake packet `0{"sid":…}` |
+//! | [`ErrorBody`], [`ErrorCode`] | the JSON body of a rejected HTTP request |
+//!
+//! ```
+//! use siocore::engine::{Packet, PacketType, Payload, PayloadWriter, Record, TextPacket};
+//!
+//! // A server batches queued packets into one GET response.
+//! let mut body = [0u8; 32];
+//! let mut w = PayloadWriter::new(&mut body);
+//! w.push(Packet::Text(TextPacket::new(PacketType::Message, "hi")))?;
+//! w.push(Packet::Text(TextPacket::new(PacketType::Ping, "")))?;
+//! w.push(Packet::Binary(&[0xca, 0xfe]))?;
+//! assert_eq!(w.as_bytes(), b"4hi\x1e2\x1ebyv4=");
+//!
+//! // The other side reads it back.
+//! let mut records = Payload::new(b"4hi\x1e2\x1ebyv4=");
+//! assert!(matches!(records.next(), Some(Ok(Record::Text(p))) if p.data() == "hi"));
+//! assert!(matches!(records.next(), Some(Ok(Record::Text(p))) if p.packet_type() == PacketType::Ping));
+//! let Some(Ok(Record::Binary(b))) = records.next() else { panic!() };
+//! let mut bytes = [0u8; 2];
+//! assert_eq!(b.decode_into(&mut bytes)?, 2);
+//! assert_eq!(bytes, [0xca, 0xfe]);
+//! assert!(records.next().is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error_body;
+mod json;
+mod open;
+mod packet;
+mod payload;
+
+pub use error_body::{ErrorBody, ErrorBodyError, ErrorCode};
+pub use open::{OpenError, OpenField, OpenPacket};
+pub use packet::{Packet, PacketError, PacketType, TextPacket};
+pub use payload::{
+    Base64Data, Payload, PayloadWriteError, PayloadWriter, RECORD_SEPARATOR, Record,
+};
