@@ -368,3 +368,352 @@ impl fmt::Display for EncodeError {
 }
 
 impl core::error::Error for EncodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Rng;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn decode(input: &[u8], role: Role) -> Result<Status<(FrameHeader, usize)>, FrameError> {
+        FrameHeader::decode(input, role)
+    }
+
+    fn complete(input: &[u8], role: Role) -> (FrameHeader, usize) {
+        decode(input, role).unwrap().complete().unwrap()
+    }
+
+    /// Every strict prefix is `Partial`; the whole input decodes to `want`.
+    fn check_header(wire: &[u8], role: Role, want: FrameHeader) {
+        for cut in 0..wire.len() {
+            assert_eq!(
+                decode(&wire[..cut], role),
+                Ok(Status::Partial),
+                "prefix {cut} of {wire:02x?}"
+            );
+        }
+        assert_eq!(complete(wire, role), (want, wire.len()));
+        let mut out = [0u8; MAX_HEADER_LEN];
+        let n = want.encode(&mut out).unwrap();
+        assert_eq!(&out[..n], wire);
+        assert_eq!(want.encoded_len(), n);
+    }
+
+    fn header(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, len: u64) -> FrameHeader {
+        FrameHeader {
+            fin,
+            opcode,
+            mask,
+            payload_len: len,
+        }
+    }
+
+    #[test]
+    fn rfc_5_7_single_frame_unmasked_text() {
+        let wire = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        check_header(
+            &wire[..2],
+            Role::Client,
+            header(true, OpCode::Text, None, 5),
+        );
+        let mut out = [0u8; 16];
+        let n = encode_frame(&mut out, true, OpCode::Text, b"Hello", None).unwrap();
+        assert_eq!(&out[..n], wire);
+    }
+
+    #[test]
+    fn rfc_5_7_single_frame_masked_text() {
+        let wire = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        check_header(
+            &wire[..6],
+            Role::Server,
+            header(true, OpCode::Text, Some(KEY), 5),
+        );
+        let mut out = [0u8; 16];
+        let n = encode_frame(&mut out, true, OpCode::Text, b"Hello", Some(KEY)).unwrap();
+        assert_eq!(&out[..n], wire);
+    }
+
+    #[test]
+    fn rfc_5_7_fragmented_unmasked_text() {
+        let first = [0x01, 0x03, 0x48, 0x65, 0x6c];
+        let last = [0x80, 0x02, 0x6c, 0x6f];
+        check_header(
+            &first[..2],
+            Role::Client,
+            header(false, OpCode::Text, None, 3),
+        );
+        check_header(
+            &last[..2],
+            Role::Client,
+            header(true, OpCode::Continuation, None, 2),
+        );
+        let mut out = [0u8; 8];
+        let n = encode_frame(&mut out, false, OpCode::Text, b"Hel", None).unwrap();
+        assert_eq!(&out[..n], first);
+        let n = encode_frame(&mut out, true, OpCode::Continuation, b"lo", None).unwrap();
+        assert_eq!(&out[..n], last);
+    }
+
+    #[test]
+    fn rfc_5_7_ping_and_pong() {
+        let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        check_header(
+            &ping[..2],
+            Role::Client,
+            header(true, OpCode::Ping, None, 5),
+        );
+        check_header(
+            &pong[..6],
+            Role::Server,
+            header(true, OpCode::Pong, Some(KEY), 5),
+        );
+        let mut out = [0u8; 16];
+        let n = encode_frame(&mut out, true, OpCode::Ping, b"Hello", None).unwrap();
+        assert_eq!(&out[..n], ping);
+        let n = encode_frame(&mut out, true, OpCode::Pong, b"Hello", Some(KEY)).unwrap();
+        assert_eq!(&out[..n], pong);
+        // The masked ping and unmasked pong of the same payload.
+        let n = encode_frame(&mut out, true, OpCode::Ping, b"Hello", Some(KEY)).unwrap();
+        assert_eq!(
+            &out[..n],
+            [
+                0x89, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
+        let n = encode_frame(&mut out, true, OpCode::Pong, b"Hello", None).unwrap();
+        assert_eq!(&out[..n], [0x8a, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    }
+
+    #[test]
+    fn rfc_5_7_long_binary_headers() {
+        let h256 = [0x82, 0x7E, 0x01, 0x00];
+        check_header(&h256, Role::Client, header(true, OpCode::Binary, None, 256));
+        let h64k = [0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00];
+        check_header(
+            &h64k,
+            Role::Client,
+            header(true, OpCode::Binary, None, 65536),
+        );
+        let payload = [0xAB; 256];
+        let mut out = [0u8; 300];
+        let n = encode_frame(&mut out, true, OpCode::Binary, &payload, None).unwrap();
+        assert_eq!(n, 260);
+        assert_eq!(out[..4], h256);
+        assert_eq!(out[4..260], payload);
+        // Masked versions carry the key after the length.
+        let masked = header(true, OpCode::Binary, Some(KEY), 65536);
+        check_header(
+            &[0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 0x37, 0xfa, 0x21, 0x3d],
+            Role::Server,
+            masked,
+        );
+    }
+
+    #[test]
+    fn length_boundaries() {
+        let cases: [(u64, &[u8]); 6] = [
+            (0, &[0x82, 0x00]),
+            (125, &[0x82, 0x7D]),
+            (126, &[0x82, 0x7E, 0x00, 0x7E]),
+            (0xFFFF, &[0x82, 0x7E, 0xFF, 0xFF]),
+            (0x1_0000, &[0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]),
+            (
+                i64::MAX as u64,
+                &[0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            ),
+        ];
+        for (len, wire) in cases {
+            check_header(wire, Role::Client, header(true, OpCode::Binary, None, len));
+        }
+    }
+
+    #[test]
+    fn each_malformed_header() {
+        use FrameError as E;
+        let cases: [(&[u8], Role, FrameError); 20] = [
+            (&[0xC1], Role::Client, E::ReservedBits),
+            (&[0xA1, 0x00], Role::Client, E::ReservedBits),
+            (&[0x91, 0x00], Role::Client, E::ReservedBits),
+            (&[0x83], Role::Client, E::ReservedOpcode(3)),
+            (&[0x87], Role::Client, E::ReservedOpcode(7)),
+            (&[0x8B], Role::Client, E::ReservedOpcode(0xB)),
+            (&[0x8F], Role::Server, E::ReservedOpcode(0xF)),
+            (&[0x09], Role::Client, E::FragmentedControl),
+            (&[0x08, 0x00], Role::Client, E::FragmentedControl),
+            (&[0x0A], Role::Server, E::FragmentedControl),
+            (&[0x89, 0x7E], Role::Client, E::ControlTooLong),
+            (&[0x88, 0xFF], Role::Server, E::ControlTooLong),
+            (&[0x8A, 0x7F], Role::Client, E::ControlTooLong),
+            (&[0x81, 0x05], Role::Server, E::Unmasked),
+            (&[0x82, 0x80], Role::Client, E::Masked),
+            (&[0x82, 0x7F, 0x80], Role::Client, E::LengthTopBit),
+            (
+                &[0x82, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0],
+                Role::Server,
+                E::LengthTopBit,
+            ),
+            (&[0x82, 0x7E, 0x00, 0x7D], Role::Client, E::NonMinimalLength),
+            (
+                &[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                Role::Client,
+                E::NonMinimalLength,
+            ),
+            (
+                &[0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0x05],
+                Role::Server,
+                E::NonMinimalLength,
+            ),
+        ];
+        for (wire, role, want) in cases {
+            assert_eq!(decode(wire, role), Err(want), "{wire:02x?}");
+            assert_eq!(want.close_code(), CloseCode::PROTOCOL_ERROR);
+        }
+    }
+
+    #[test]
+    fn encoder_errors() {
+        let mut out = [0u8; 256];
+        assert_eq!(
+            encode_frame(&mut out, true, OpCode::Ping, &[0; 126], None),
+            Err(EncodeError::ControlTooLong)
+        );
+        assert_eq!(
+            encode_frame(&mut out, false, OpCode::Close, b"", None),
+            Err(EncodeError::FragmentedControl)
+        );
+        assert_eq!(
+            encode_frame(&mut out[..6], true, OpCode::Text, b"Hello", None),
+            Err(EncodeError::BufferTooSmall(BufferTooSmall { required: 7 }))
+        );
+        assert_eq!(
+            encode_frame(&mut out[..10], true, OpCode::Text, b"Hello", Some(KEY)),
+            Err(EncodeError::BufferTooSmall(BufferTooSmall { required: 11 }))
+        );
+        let h = header(true, OpCode::Binary, Some(KEY), 70000);
+        assert_eq!(
+            h.encode(&mut out[..13]),
+            Err(BufferTooSmall { required: 14 })
+        );
+    }
+
+    #[test]
+    fn close_frames() {
+        let mut out = [0u8; 160];
+        let n = encode_close(&mut out, None, None).unwrap();
+        assert_eq!(&out[..n], [0x88, 0x00]);
+        let bye = CloseFrame {
+            code: CloseCode::NORMAL,
+            reason: "bye",
+        };
+        let n = encode_close(&mut out, Some(bye), None).unwrap();
+        assert_eq!(&out[..n], [0x88, 0x05, 0x03, 0xE8, b'b', b'y', b'e']);
+        let n = encode_close(&mut out, Some(bye), Some(KEY)).unwrap();
+        assert_eq!(out[..6], [0x88, 0x85, 0x37, 0xfa, 0x21, 0x3d]);
+        let mut payload = [0u8; 5];
+        payload.copy_from_slice(&out[6..n]);
+        apply_mask(&mut payload, KEY, 0);
+        assert_eq!(&payload, b"\x03\xe8bye");
+        let reason = core::str::from_utf8(&[b'x'; 123]).unwrap();
+        let n = encode_close(
+            &mut out,
+            Some(CloseFrame {
+                code: CloseCode(4000),
+                reason,
+            }),
+            None,
+        );
+        assert_eq!(n, Ok(127));
+        let long = core::str::from_utf8(&[b'x'; 124]).unwrap();
+        assert_eq!(
+            encode_close(
+                &mut out,
+                Some(CloseFrame {
+                    code: CloseCode(4000),
+                    reason: long
+                }),
+                None
+            ),
+            Err(EncodeError::ControlTooLong)
+        );
+        assert_eq!(
+            encode_close(
+                &mut out,
+                Some(CloseFrame {
+                    code: CloseCode(1005),
+                    reason: ""
+                }),
+                None
+            ),
+            Err(EncodeError::InvalidCloseCode(CloseCode(1005)))
+        );
+    }
+
+    #[test]
+    fn round_trip_random_headers() {
+        let mut rng = Rng::new(21);
+        let opcodes = [
+            OpCode::Continuation,
+            OpCode::Text,
+            OpCode::Binary,
+            OpCode::Close,
+            OpCode::Ping,
+            OpCode::Pong,
+        ];
+        for _ in 0..5000 {
+            let opcode = opcodes[rng.below(opcodes.len())];
+            let role = if rng.below(2) == 0 {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            // The sender is the other role.
+            let mask = match role {
+                Role::Server => Some((rng.next_u64() as u32).to_ne_bytes()),
+                Role::Client => None,
+            };
+            let payload_len = if opcode.is_control() {
+                rng.below(126) as u64
+            } else {
+                match rng.below(3) {
+                    0 => rng.below(126) as u64,
+                    1 => rng.below(0x1_0000) as u64,
+                    _ => rng.next_u64() >> 1,
+                }
+            };
+            let fin = opcode.is_control() || rng.below(2) == 0;
+            let h = header(fin, opcode, mask, payload_len);
+            let mut out = [0u8; MAX_HEADER_LEN];
+            let n = h.encode(&mut out).unwrap();
+            assert_eq!(complete(&out[..n], role), (h, n));
+            // Trailing bytes are not part of the header.
+            let mut longer = [0xEEu8; MAX_HEADER_LEN + 3];
+            longer[..n].copy_from_slice(&out[..n]);
+            assert_eq!(complete(&longer, role), (h, n));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut rng = Rng::new(22);
+        let mut input = [0u8; 16];
+        for _ in 0..20000 {
+            let len = rng.below(input.len() + 1);
+            rng.fill(&mut input[..len]);
+            for role in [Role::Server, Role::Client] {
+                if let Ok(Status::Complete((h, n))) = decode(&input[..len], role) {
+                    assert!(n <= len);
+                    let mut out = [0u8; MAX_HEADER_LEN];
+                    assert_eq!(h.encode(&mut out), Ok(n));
+                    assert_eq!(out[..n], input[..n]);
+                }
+            }
+        }
+    }
+}

@@ -251,3 +251,276 @@ impl fmt::Display for HandshakeError {
 }
 
 impl core::error::Error for HandshakeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC_KEY: &[u8] = b"dGhlIHNhbXBsZSBub25jZQ==";
+    const RFC_ACCEPT: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    fn good() -> ClientHandshake<'static> {
+        ClientHandshake {
+            method: b"GET",
+            upgrade: Some(b"websocket"),
+            connection: Some(b"Upgrade"),
+            version: Some(b"13"),
+            key: Some(RFC_KEY),
+        }
+    }
+
+    #[test]
+    fn rfc_6455_accept_example() {
+        assert_eq!(AcceptKey::for_key(RFC_KEY).as_bytes(), RFC_ACCEPT);
+        assert_eq!(
+            AcceptKey::for_key(RFC_KEY).as_str(),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        // The RFC's nonce is the 16 bytes "the sample nonce".
+        let key = ClientKey::from_random(*b"the sample nonce");
+        assert_eq!(key.as_bytes(), RFC_KEY);
+        assert_eq!(key.as_str(), "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(key.accept().as_bytes(), RFC_ACCEPT);
+    }
+
+    #[test]
+    fn server_accepts_and_writes_101() {
+        let accept = good().validate().unwrap();
+        assert_eq!(accept.as_bytes(), RFC_ACCEPT);
+        let mut out = [0u8; 256];
+        let n = write_server_response(&accept, &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+        assert_eq!(
+            write_server_response(&accept, &mut out[..n - 1]),
+            Err(BufferTooSmall { required: n })
+        );
+        let m = write_server_headers(&accept, &mut out).unwrap();
+        assert_eq!(
+            &out[..m],
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        );
+    }
+
+    #[test]
+    fn server_tolerates_lists_case_and_spaces() {
+        let hs = ClientHandshake {
+            upgrade: Some(b"h2c, WebSocket"),
+            connection: Some(b"keep-alive,\tUPGRADE "),
+            version: Some(b" 13 "),
+            key: Some(b" dGhlIHNhbXBsZSBub25jZQ== "),
+            ..good()
+        };
+        assert_eq!(
+            hs.validate().map(|a| a.0),
+            Ok(*b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
+    }
+
+    #[test]
+    fn server_refusals() {
+        use HandshakeError as E;
+        let cases: [(ClientHandshake<'static>, HandshakeError); 14] = [
+            (
+                ClientHandshake {
+                    method: b"POST",
+                    ..good()
+                },
+                E::MethodNotGet,
+            ),
+            (
+                ClientHandshake {
+                    method: b"get",
+                    ..good()
+                },
+                E::MethodNotGet,
+            ),
+            (
+                ClientHandshake {
+                    upgrade: None,
+                    ..good()
+                },
+                E::UpgradeMissing,
+            ),
+            (
+                ClientHandshake {
+                    upgrade: Some(b"websockets"),
+                    ..good()
+                },
+                E::UpgradeNotWebSocket,
+            ),
+            (
+                ClientHandshake {
+                    upgrade: Some(b""),
+                    ..good()
+                },
+                E::UpgradeNotWebSocket,
+            ),
+            (
+                ClientHandshake {
+                    connection: None,
+                    ..good()
+                },
+                E::ConnectionMissing,
+            ),
+            (
+                ClientHandshake {
+                    connection: Some(b"keep-alive"),
+                    ..good()
+                },
+                E::ConnectionNotUpgrade,
+            ),
+            (
+                ClientHandshake {
+                    connection: Some(b"upgrade-ish"),
+                    ..good()
+                },
+                E::ConnectionNotUpgrade,
+            ),
+            (
+                ClientHandshake {
+                    version: None,
+                    ..good()
+                },
+                E::VersionMissing,
+            ),
+            (
+                ClientHandshake {
+                    version: Some(b"8"),
+                    ..good()
+                },
+                E::VersionUnsupported,
+            ),
+            (
+                ClientHandshake {
+                    version: Some(b"13, 8"),
+                    ..good()
+                },
+                E::VersionUnsupported,
+            ),
+            (
+                ClientHandshake {
+                    key: None,
+                    ..good()
+                },
+                E::KeyMissing,
+            ),
+            // 15 bytes of base64.
+            (
+                ClientHandshake {
+                    key: Some(b"dGhlIHNhbXBsZSBub25jZQ="),
+                    ..good()
+                },
+                E::KeyInvalid,
+            ),
+            // 16 bytes, but unpadded (22 characters).
+            (
+                ClientHandshake {
+                    key: Some(b"dGhlIHNhbXBsZSBub25jZQ"),
+                    ..good()
+                },
+                E::KeyInvalid,
+            ),
+        ];
+        for (hs, want) in cases {
+            assert_eq!(hs.validate(), Err(want), "{hs:?}");
+        }
+        let not_b64 = ClientHandshake {
+            key: Some(b"dGhlIHNhbXBsZSBub25jZ*=="),
+            ..good()
+        };
+        assert_eq!(not_b64.validate(), Err(E::KeyInvalid));
+        let too_long = ClientHandshake {
+            key: Some(b"dGhlIHNhbXBsZSBub25jZQ==AAAA"),
+            ..good()
+        };
+        assert_eq!(too_long.validate(), Err(E::KeyInvalid));
+    }
+
+    #[test]
+    fn client_writes_headers_and_checks_answer() {
+        let key = ClientKey::from_random(*b"the sample nonce");
+        let mut out = [0u8; 160];
+        let n = write_client_headers(&key, &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        );
+        assert_eq!(
+            write_client_headers(&key, &mut out[..10]),
+            Err(BufferTooSmall { required: n })
+        );
+
+        let ok = ServerHandshake {
+            status: 101,
+            upgrade: Some(b"websocket"),
+            connection: Some(b"Upgrade"),
+            accept: Some(RFC_ACCEPT),
+        };
+        assert_eq!(ok.validate(&key), Ok(()));
+        use HandshakeError as E;
+        assert_eq!(
+            ServerHandshake { status: 200, ..ok }.validate(&key),
+            Err(E::StatusNot101(200))
+        );
+        assert_eq!(
+            ServerHandshake {
+                upgrade: None,
+                ..ok
+            }
+            .validate(&key),
+            Err(E::UpgradeMissing)
+        );
+        assert_eq!(
+            ServerHandshake {
+                upgrade: Some(b"h2"),
+                ..ok
+            }
+            .validate(&key),
+            Err(E::UpgradeNotWebSocket)
+        );
+        assert_eq!(
+            ServerHandshake {
+                connection: None,
+                ..ok
+            }
+            .validate(&key),
+            Err(E::ConnectionMissing)
+        );
+        assert_eq!(
+            ServerHandshake {
+                connection: Some(b"close"),
+                ..ok
+            }
+            .validate(&key),
+            Err(E::ConnectionNotUpgrade)
+        );
+        assert_eq!(
+            ServerHandshake { accept: None, ..ok }.validate(&key),
+            Err(E::AcceptMissing)
+        );
+        let other = ClientKey::from_random([7; 16]);
+        assert_eq!(ok.validate(&other), Err(E::AcceptMismatch));
+        assert_eq!(
+            ServerHandshake {
+                accept: Some(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo"),
+                ..ok
+            }
+            .validate(&key),
+            Err(E::AcceptMismatch)
+        );
+    }
+
+    #[test]
+    fn token_lists() {
+        assert!(has_token(b"Upgrade", b"upgrade"));
+        assert!(has_token(b"a, b ,upgrade", b"upgrade"));
+        assert!(!has_token(b"", b"upgrade"));
+        assert!(!has_token(b"up grade", b"upgrade"));
+        assert!(!has_token(b",,", b"upgrade"));
+    }
+}
