@@ -412,3 +412,649 @@ impl core::error::Error for MessageError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Rng;
+    use crate::ws::frame::encode_frame;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// Appends one frame to `wire` at `*at`.
+    fn push(
+        wire: &mut [u8],
+        at: &mut usize,
+        fin: bool,
+        op: OpCode,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+    ) {
+        let n = encode_frame(&mut wire[*at..], fin, op, payload, mask).unwrap();
+        *at += n;
+    }
+
+    /// A decoder over `rx` that has been fed all of `wire`.
+    fn fed<'b>(
+        rx: &'b mut [u8],
+        role: Role,
+        max: usize,
+        wire: &[u8],
+    ) -> MessageDecoder<&'b mut [u8]> {
+        let mut dec = MessageDecoder::new(rx, role, max);
+        assert_eq!(dec.feed(wire), wire.len());
+        dec
+    }
+
+    /// Decoding all of `wire` yields exactly `want`, then `Ok(None)`; every strict prefix
+    /// yields a prefix of `want` and then `Ok(None)`, never an error.
+    fn check_stream(wire: &[u8], role: Role, want: &[Incoming<'_>]) {
+        let mut rx = [0u8; 1024];
+        for cut in 0..=wire.len() {
+            let mut dec = fed(&mut rx, role, 512, &wire[..cut]);
+            let mut seen = 0;
+            while let Some(item) = dec.next().unwrap() {
+                assert_eq!(item, want[seen], "prefix {cut}");
+                seen += 1;
+            }
+            if cut == wire.len() {
+                assert_eq!(seen, want.len());
+                assert_eq!(dec.buffered(), 0);
+                assert!(!dec.in_message());
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_5_7_examples_as_messages() {
+        check_stream(
+            &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
+            Role::Client,
+            &[Incoming::Text("Hello")],
+        );
+        check_stream(
+            &[
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
+            Role::Server,
+            &[Incoming::Text("Hello")],
+        );
+        check_stream(
+            &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
+            Role::Client,
+            &[Incoming::Text("Hello")],
+        );
+        check_stream(
+            &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
+            Role::Client,
+            &[Incoming::Ping(b"Hello")],
+        );
+        check_stream(
+            &[
+                0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
+            Role::Server,
+            &[Incoming::Pong(b"Hello")],
+        );
+    }
+
+    #[test]
+    fn rfc_5_7_long_binary_messages() {
+        let mut payload = [0u8; 65536];
+        Rng::new(5).fill(&mut payload);
+        let mut wire = [0u8; 65536 + 10];
+        wire[..4].copy_from_slice(&[0x82, 0x7E, 0x01, 0x00]);
+        wire[4..260].copy_from_slice(&payload[..256]);
+        let mut rx = [0u8; 70000];
+        let mut dec = fed(&mut rx, Role::Client, 65536, &wire[..260]);
+        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(&payload[..256]))));
+        assert_eq!(dec.next(), Ok(None));
+
+        wire[..10].copy_from_slice(&[0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
+        wire[10..].copy_from_slice(&payload);
+        let mut dec = fed(&mut rx, Role::Client, 65536, &wire[..9]);
+        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.feed(&wire[9..65546 - 1]), 65536);
+        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.feed(&wire[65545..]), 1);
+        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(&payload[..]))));
+        assert_eq!(dec.next(), Ok(None));
+    }
+
+    #[test]
+    fn single_frames_are_returned_in_place() {
+        let mut wire = [0u8; 64];
+        let mut at = 0;
+        push(&mut wire, &mut at, true, OpCode::Binary, b"abc", None);
+        push(&mut wire, &mut at, true, OpCode::Text, b"de", None);
+        let mut rx = [0u8; 256];
+        let mut dec = fed(&mut rx, Role::Client, 100, &wire[..at]);
+        let Ok(Some(Incoming::Binary(first))) = dec.next() else {
+            panic!()
+        };
+        assert_eq!(first, b"abc");
+        let offset = first.as_ptr() as usize;
+        let Ok(Some(Incoming::Text(second))) = dec.next() else {
+            panic!()
+        };
+        assert_eq!(second, "de");
+        // 2-byte header, 3-byte payload, 2-byte header: the second payload starts at 7.
+        assert_eq!(second.as_ptr() as usize - offset, 5 + 2 - 2);
+        let base = dec.into_inner().as_ptr() as usize;
+        assert_eq!(offset - base, 2);
+    }
+
+    #[test]
+    fn utf8_split_across_fragments() {
+        // "é" = c3 a9, "€" = e2 82 ac, "𝄞" = f0 9d 84 9e.
+        let text = "é€𝄞!";
+        let bytes = text.as_bytes();
+        // Every way of cutting the text into three fragments.
+        for a in 0..=bytes.len() {
+            for b in a..=bytes.len() {
+                let mut wire = [0u8; 64];
+                let mut at = 0;
+                push(
+                    &mut wire,
+                    &mut at,
+                    false,
+                    OpCode::Text,
+                    &bytes[..a],
+                    Some(KEY),
+                );
+                push(
+                    &mut wire,
+                    &mut at,
+                    false,
+                    OpCode::Continuation,
+                    &bytes[a..b],
+                    Some(KEY),
+                );
+                push(
+                    &mut wire,
+                    &mut at,
+                    true,
+                    OpCode::Continuation,
+                    &bytes[b..],
+                    Some(KEY),
+                );
+                let mut rx = [0u8; 512];
+                let mut dec = fed(&mut rx, Role::Server, 100, &wire[..at]);
+                assert_eq!(dec.next(), Ok(Some(Incoming::Text(text))), "cuts {a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_found_early() {
+        let mut rx = [0u8; 512];
+        // Invalid in a single frame.
+        let dec_err =
+            |rx: &mut [u8], wire: &[u8]| fed(rx, Role::Client, 100, wire).next().unwrap_err();
+        assert_eq!(
+            dec_err(&mut rx, &[0x81, 0x02, 0xc3, 0x28]),
+            MessageError::InvalidUtf8
+        );
+        // A truncated code point in a single frame.
+        assert_eq!(
+            dec_err(&mut rx, &[0x81, 0x01, 0xe2]),
+            MessageError::InvalidUtf8
+        );
+        // Invalid in the first fragment: reported before any continuation arrives.
+        assert_eq!(
+            dec_err(&mut rx, &[0x01, 0x02, b'a', 0xff]),
+            MessageError::InvalidUtf8
+        );
+        // Impossible second byte of a split sequence, in the next fragment.
+        assert_eq!(
+            dec_err(&mut rx, &[0x01, 0x01, 0xe2, 0x00, 0x01, b'x']),
+            MessageError::InvalidUtf8
+        );
+        // A code point above U+10FFFF is refused as soon as its second byte is seen.
+        assert_eq!(
+            dec_err(&mut rx, &[0x01, 0x02, 0xf4, 0x90]),
+            MessageError::InvalidUtf8
+        );
+        // A sequence still open at the final fragment.
+        assert_eq!(
+            dec_err(&mut rx, &[0x01, 0x01, 0xe2, 0x80, 0x01, 0x82]),
+            MessageError::InvalidUtf8
+        );
+        // A truncated prefix is not an error until the final fragment.
+        let mut dec = fed(
+            &mut rx,
+            Role::Client,
+            100,
+            &[0x01, 0x01, 0xe2, 0x00, 0x01, 0x82],
+        );
+        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(MessageError::InvalidUtf8.close_code(), CloseCode(1007));
+        // Binary messages are not checked.
+        let mut dec = fed(&mut rx, Role::Client, 100, &[0x82, 0x02, 0xc3, 0x28]);
+        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(&[0xc3, 0x28]))));
+    }
+
+    #[test]
+    fn control_frames_between_fragments() {
+        let mut wire = [0u8; 128];
+        let mut at = 0;
+        push(
+            &mut wire,
+            &mut at,
+            false,
+            OpCode::Binary,
+            b"one ",
+            Some(KEY),
+        );
+        push(
+            &mut wire,
+            &mut at,
+            true,
+            OpCode::Ping,
+            b"p1",
+            Some([9, 8, 7, 6]),
+        );
+        push(
+            &mut wire,
+            &mut at,
+            false,
+            OpCode::Continuation,
+            b"two ",
+            Some(KEY),
+        );
+        push(&mut wire, &mut at, true, OpCode::Pong, b"", Some(KEY));
+        push(&mut wire, &mut at, true, OpCode::Ping, b"p2", Some(KEY));
+        let close = CloseFrame {
+            code: CloseCode::GOING_AWAY,
+            reason: "bye",
+        };
+        let mut payload = [0u8; 8];
+        let n = close.write_payload(&mut payload).unwrap();
+        push(
+            &mut wire,
+            &mut at,
+            true,
+            OpCode::Close,
+            &payload[..n],
+            Some(KEY),
+        );
+        push(
+            &mut wire,
+            &mut at,
+            true,
+            OpCode::Continuation,
+            b"three",
+            Some([1, 2, 3, 4]),
+        );
+        push(&mut wire, &mut at, true, OpCode::Close, b"", Some(KEY));
+        check_stream(
+            &wire[..at],
+            Role::Server,
+            &[
+                Incoming::Ping(b"p1"),
+                Incoming::Pong(b""),
+                Incoming::Ping(b"p2"),
+                Incoming::Close(Some(close)),
+                Incoming::Binary(b"one two three"),
+                Incoming::Close(None),
+            ],
+        );
+    }
+
+    #[test]
+    fn each_message_error() {
+        use MessageError as E;
+        let mut rx = [0u8; 512];
+        let cases: [(Role, &[u8], MessageError, u16); 14] = [
+            (Role::Client, &[0x80, 0x00], E::UnexpectedContinuation, 1002),
+            (
+                Role::Client,
+                &[0x01, 0x01, b'a', 0x81, 0x00],
+                E::ExpectedContinuation,
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0x02, 0x00, 0x02, 0x00],
+                E::ExpectedContinuation,
+                1002,
+            ),
+            // The payload of a too-big message is never needed: the header decides.
+            (Role::Client, &[0x82, 0x7E, 0x00, 0x80], E::TooBig, 1009),
+            (
+                Role::Client,
+                &[0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0],
+                E::TooBig,
+                1009,
+            ),
+            (Role::Client, &[0x02, 0x65], E::TooBig, 1009),
+            (
+                Role::Client,
+                &[0x88, 0x01, 0x03],
+                E::Close(CloseError::OneBytePayload),
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0x88, 0x02, 0x03, 0xe7],
+                E::Close(CloseError::InvalidCode(CloseCode(999))),
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0x88, 0x02, 0x03, 0xee],
+                E::Close(CloseError::InvalidCode(CloseCode(1006))),
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0x88, 0x02, 0x07, 0xd0],
+                E::Close(CloseError::InvalidCode(CloseCode(2000))),
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0x88, 0x03, 0x03, 0xe8, 0xff],
+                E::Close(CloseError::InvalidUtf8),
+                1007,
+            ),
+            (
+                Role::Server,
+                &[0x81, 0x00],
+                E::Frame(FrameError::Unmasked),
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0x81, 0x80],
+                E::Frame(FrameError::Masked),
+                1002,
+            ),
+            (
+                Role::Client,
+                &[0xE1],
+                E::Frame(FrameError::ReservedBits),
+                1002,
+            ),
+        ];
+        for (role, wire, want, code) in cases {
+            let mut dec = fed(&mut rx, role, 100, wire);
+            assert_eq!(dec.next(), Err(want), "{wire:02x?}");
+            assert_eq!(want.close_code(), CloseCode(code));
+            // The decoder stays failed.
+            assert_eq!(dec.next(), Err(want));
+        }
+        // Too big across fragments: 60 + 41 > 100.
+        let mut wire = [0u8; 256];
+        let mut at = 0;
+        push(&mut wire, &mut at, false, OpCode::Text, &[b'a'; 60], None);
+        push(
+            &mut wire,
+            &mut at,
+            true,
+            OpCode::Continuation,
+            &[b'a'; 41],
+            None,
+        );
+        let mut dec = fed(&mut rx, Role::Client, 100, &wire[..at - 41]);
+        assert_eq!(dec.next(), Err(E::TooBig));
+        // Exactly the maximum is fine.
+        let mut dec = fed(&mut rx, Role::Client, 101, &wire[..at]);
+        assert!(matches!(dec.next(), Ok(Some(Incoming::Text(t))) if t.len() == 101));
+    }
+
+    #[test]
+    fn tiny_buffers() {
+        let mut small = [0u8; CONTROL_RESERVE + 10];
+        let dec = MessageDecoder::new(&mut small[..], Role::Client, 1000);
+        assert_eq!(dec.max_message(), 10);
+        // A buffer too short for a 125-byte ping says so instead of waiting forever.
+        let mut tiny = [0u8; 20];
+        let mut dec = MessageDecoder::new(&mut tiny[..], Role::Client, 1000);
+        assert_eq!(dec.max_message(), 0);
+        assert_eq!(dec.feed(&[0x89, 0x7D, 0, 0]), 4);
+        assert_eq!(dec.next(), Err(MessageError::BufferFull));
+        assert_eq!(MessageError::BufferFull.close_code(), CloseCode(1009));
+        let mut dec = MessageDecoder::new(&mut tiny[..1], Role::Client, 1000);
+        assert_eq!(dec.feed(&[0x89, 0x7D]), 1);
+        assert_eq!(dec.next(), Err(MessageError::BufferFull));
+        // Empty messages still work.
+        let mut dec = MessageDecoder::new(&mut tiny[..], Role::Client, 0);
+        assert_eq!(dec.feed(&[0x82, 0x00, 0x01, 0x00, 0x80, 0x00]), 6);
+        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(b""))));
+        assert_eq!(dec.next(), Ok(Some(Incoming::Text(""))));
+        assert_eq!(dec.next(), Ok(None));
+    }
+
+    #[test]
+    fn adopts_bytes_already_in_the_buffer() {
+        let mut rx = [0u8; 256];
+        rx[..7].copy_from_slice(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        let mut dec = MessageDecoder::new(&mut rx[..], Role::Client, 100);
+        dec.commit(7);
+        assert_eq!(dec.next(), Ok(Some(Incoming::Text("Hello"))));
+        assert_eq!(dec.next(), Ok(None));
+        // Committing more than the spare space is clamped.
+        dec.commit(usize::MAX);
+        assert_eq!(dec.buffered(), 256);
+        assert_eq!(dec.spare().len(), 0);
+    }
+
+    /// What a generated stream should decode to: kind and place in the payload pool.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Want {
+        Text(usize, usize),
+        Binary(usize, usize),
+        Ping(usize, usize),
+    }
+
+    /// Random UTF-8 of exactly `len` bytes.
+    fn random_text(rng: &mut Rng, out: &mut [u8]) {
+        let chars = ["a", "Z", " ", "é", "€", "𝄞", "\u{7f}", "\u{10ffff}"];
+        let mut at = 0;
+        while at < out.len() {
+            let c = chars[rng.below(chars.len())].as_bytes();
+            let c = if c.len() <= out.len() - at { c } else { b"x" };
+            out[at..at + c.len()].copy_from_slice(c);
+            at += c.len();
+        }
+    }
+
+    /// Encodes random messages (random fragmentation, pings between fragments, masks when
+    /// the receiver is a server), feeds them in random-size chunks, checks what comes out.
+    fn round_trip(seed: u64, cases: usize, max_message: usize) {
+        let mut rng = Rng::new(seed);
+        let mut pool = [0u8; 32_000];
+        let mut pings = [0u8; 512 * 125];
+        let mut wire = [0u8; 70_000];
+        let mut rx = [0u8; 20_000];
+        // The sender is the decoder's peer: clients mask, servers do not.
+        let peer_mask = |role: Role, rng: &mut Rng| match role {
+            Role::Server => Some((rng.next_u64() as u32).to_ne_bytes()),
+            Role::Client => None,
+        };
+        for _ in 0..cases {
+            let role = if rng.below(2) == 0 {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            let mut wants = [Want::Ping(0, 0); 512];
+            let mut n_wants = 0;
+            let (mut pool_at, mut pings_at, mut at) = (0, 0, 0);
+            let messages = rng.below(6) + 1;
+            for _ in 0..messages {
+                let len = match rng.below(4) {
+                    0 => rng.below(4),
+                    1 => rng.below(200),
+                    _ => rng.below(max_message + 1),
+                };
+                let text = rng.below(2) == 0;
+                let payload = &mut pool[pool_at..pool_at + len];
+                if text {
+                    random_text(&mut rng, payload);
+                } else {
+                    rng.fill(payload);
+                }
+                let fragments = match rng.below(3) {
+                    0 => 1,
+                    1 => rng.below(4) + 1,
+                    _ => rng.below(40) + 1,
+                };
+                let mut done = 0;
+                for f in 0..fragments {
+                    let last = f + 1 == fragments;
+                    let take = if last {
+                        len - done
+                    } else {
+                        rng.below(len - done + 1)
+                            .min(rng.below(2 * len / fragments + 2))
+                    };
+                    let op = match (f, text) {
+                        (0, true) => OpCode::Text,
+                        (0, false) => OpCode::Binary,
+                        _ => OpCode::Continuation,
+                    };
+                    let chunk = &pool[pool_at + done..pool_at + done + take];
+                    let mask = peer_mask(role, &mut rng);
+                    at += encode_frame(&mut wire[at..], last, op, chunk, mask).unwrap();
+                    done += take;
+                    if !last && rng.below(3) == 0 {
+                        let p = rng.below(126);
+                        let ping = &mut pings[pings_at..pings_at + p];
+                        rng.fill(ping);
+                        wants[n_wants] = Want::Ping(pings_at, p);
+                        n_wants += 1;
+                        let mask = peer_mask(role, &mut rng);
+                        at +=
+                            encode_frame(&mut wire[at..], true, OpCode::Ping, ping, mask).unwrap();
+                        pings_at += p;
+                    }
+                }
+                wants[n_wants] = if text {
+                    Want::Text(pool_at, len)
+                } else {
+                    Want::Binary(pool_at, len)
+                };
+                n_wants += 1;
+                pool_at += len;
+            }
+            // A receive buffer between the tightest allowed and roomy.
+            let cap = max_message + CONTROL_RESERVE + rng.below(3) * rng.below(max_message + 1);
+            let mut dec = MessageDecoder::new(&mut rx[..cap], role, max_message);
+            let mut sent = 0;
+            let mut seen = 0;
+            let max_chunk = [1, 7, 64, 4096][rng.below(4)];
+            loop {
+                while let Some(item) = dec.next().unwrap() {
+                    match (wants[seen], item) {
+                        (Want::Text(s, l), Incoming::Text(t)) => {
+                            assert_eq!(t.as_bytes(), &pool[s..s + l]);
+                        }
+                        (Want::Binary(s, l), Incoming::Binary(b)) => assert_eq!(b, &pool[s..s + l]),
+                        (Want::Ping(s, l), Incoming::Ping(p)) => assert_eq!(p, &pings[s..s + l]),
+                        (want, got) => panic!("wanted {want:?}, got {got:?}"),
+                    }
+                    seen += 1;
+                }
+                if sent == at {
+                    break;
+                }
+                let chunk = (rng.below(max_chunk) + 1).min(at - sent);
+                let n = dec.feed(&wire[sent..sent + chunk]);
+                assert!(n > 0, "decoder stuck: {dec:?}");
+                sent += n;
+            }
+            assert_eq!(seen, n_wants);
+            assert_eq!(dec.buffered(), 0);
+            assert!(!dec.in_message());
+        }
+    }
+
+    #[test]
+    fn round_trip_random_small_messages() {
+        round_trip(1, 2000, 300);
+    }
+
+    #[test]
+    fn round_trip_random_large_messages() {
+        round_trip(2, 150, 5000);
+    }
+
+    #[test]
+    fn one_byte_fragments_fit_a_tight_buffer() {
+        // 6-byte masked headers for 1-byte fragments: the dead space is 6 times the
+        // message, and must be reclaimed for the message to fit.
+        let max = 400;
+        let mut wire = [0u8; 400 * 7 + 16];
+        let mut at = 0;
+        push(&mut wire, &mut at, false, OpCode::Binary, b"", Some(KEY));
+        for i in 0..max {
+            push(
+                &mut wire,
+                &mut at,
+                i + 1 == max,
+                OpCode::Continuation,
+                &[i as u8],
+                Some(KEY),
+            );
+        }
+        let mut rx = [0u8; 400 + CONTROL_RESERVE];
+        let mut dec = MessageDecoder::new(&mut rx[..], Role::Server, max);
+        let mut sent = 0;
+        loop {
+            if let Some(item) = dec.next().unwrap() {
+                let Incoming::Binary(b) = item else { panic!() };
+                assert_eq!(b.len(), max);
+                assert!(b.iter().enumerate().all(|(i, &x)| x == i as u8));
+                break;
+            }
+            let n = dec.feed(&wire[sent..at]);
+            assert!(n > 0);
+            sent += n;
+        }
+        assert_eq!(sent, at);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut rng = Rng::new(99);
+        let mut input = [0u8; 600];
+        let mut rx = [0u8; 400];
+        for _ in 0..3000 {
+            let len = rng.below(input.len() + 1);
+            rng.fill(&mut input[..len]);
+            // Bias towards plausible headers.
+            for b in input.iter_mut().take(len).step_by(7) {
+                *b &= 0x8F;
+            }
+            let role = if rng.below(2) == 0 {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            let cap = rng.below(rx.len() + 1);
+            let mut dec = MessageDecoder::new(&mut rx[..cap], role, rng.below(500));
+            let mut sent = 0;
+            loop {
+                match dec.next() {
+                    Ok(Some(Incoming::Text(t))) => assert!(t.len() <= dec.max_message()),
+                    Ok(Some(Incoming::Binary(b))) => assert!(b.len() <= dec.max_message()),
+                    Ok(Some(Incoming::Ping(p) | Incoming::Pong(p))) => assert!(p.len() <= 125),
+                    Ok(Some(Incoming::Close(_))) => {}
+                    Ok(None) => {
+                        let n = dec.feed(&input[sent..len.min(sent + rng.below(50) + 1)]);
+                        if n == 0 {
+                            break;
+                        }
+                        sent += n;
+                    }
+                    Err(e) => {
+                        assert_eq!(dec.next(), Err(e));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
