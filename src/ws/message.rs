@@ -37,7 +37,7 @@ struct Open {
     valid: usize,
 }
 
-/// Where a decoded item lies in the buffer (resolved into [`Incoming`] by `next`).
+/// Where a decoded item lies in the buffer (resolved into [`Incoming`] by `poll`).
 #[derive(Debug, Clone, Copy)]
 enum Ready {
     Text(usize, usize),
@@ -61,7 +61,7 @@ enum Ready {
 ///
 /// The driver reads socket bytes into [`spare`](Self::spare) and reports them with
 /// [`commit`](Self::commit) (or copies them in with [`feed`](Self::feed)), then calls
-/// [`next`](Self::next) until it answers `Ok(None)` ("need more bytes").
+/// [`poll`](Self::poll) until it answers `Ok(None)` ("need more bytes").
 ///
 /// Only whole frames are processed. A frame's payload is unmasked in place. An unfragmented
 /// message or a control frame is returned where it lies, without copying. The fragments of
@@ -69,7 +69,7 @@ enum Ready {
 /// the other, so the finished message is one contiguous slice; control frames that arrive
 /// between fragments are returned as they come. Consumed bytes (headers, returned frames)
 /// become dead and are reclaimed by [`spare`](Self::spare), which moves the unparsed tail
-/// down over them. Between two fully drained `next` loops that tail is one incomplete
+/// down over them. Between two fully drained `poll` loops that tail is one incomplete
 /// frame, so every byte is moved at most a small constant number of times: the work is
 /// linear in the input.
 ///
@@ -77,7 +77,7 @@ enum Ready {
 /// a fragmented message (its headers and any control frames in between) sit between the
 /// message and the next frame, where a front-discard protocol cannot release them.
 ///
-/// An item returned by `next` borrows the decoder; it stays valid until the next call.
+/// An item returned by `poll` borrows the decoder; it stays valid until the next call.
 ///
 /// # Limits
 ///
@@ -85,7 +85,7 @@ enum Ready {
 /// buffered. It is capped at the buffer's capacity minus [`CONTROL_RESERVE`], so that a
 /// full-size message plus any control frame always fits.
 ///
-/// After an error the decoder is spent: every later `next` returns the same error. The
+/// After an error the decoder is spent: every later `poll` returns the same error. The
 /// caller sends a close frame with [`MessageError::close_code`] and closes the connection.
 /// Frames after a close frame are still decoded; stopping there is up to the caller.
 pub struct MessageDecoder<B> {
@@ -140,7 +140,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> MessageDecoder<B> {
         self.max_message
     }
 
-    /// Received bytes not yet decoded (at most one incomplete frame after `next` returned
+    /// Received bytes not yet decoded (at most one incomplete frame after `poll` returned
     /// `Ok(None)`).
     pub fn buffered(&self) -> usize {
         self.filled.saturating_sub(self.pos)
@@ -159,7 +159,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> MessageDecoder<B> {
     /// The free space to read socket bytes into; report them with [`commit`](Self::commit).
     ///
     /// Reclaims dead bytes first by moving the unparsed input down. Empty only when the
-    /// buffer holds undecoded complete frames (call [`next`](Self::next) first).
+    /// buffer holds undecoded complete frames (call [`poll`](Self::poll) first).
     pub fn spare(&mut self) -> &mut [u8] {
         let buf = self.buf.as_mut();
         let filled = self.filled.min(buf.len());
@@ -197,7 +197,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> MessageDecoder<B> {
     /// more into [`spare`](Self::spare). Non-final fragments are absorbed without
     /// returning.
     #[must_use = "the decoded item or error is the result"]
-    pub fn next(&mut self) -> Result<Option<Incoming<'_>>, MessageError> {
+    pub fn poll(&mut self) -> Result<Option<Incoming<'_>>, MessageError> {
         if let Some(e) = self.failed {
             return Err(e);
         }
@@ -453,7 +453,7 @@ mod tests {
         for cut in 0..=wire.len() {
             let mut dec = fed(&mut rx, role, 512, &wire[..cut]);
             let mut seen = 0;
-            while let Some(item) = dec.next().unwrap() {
+            while let Some(item) = dec.poll().unwrap() {
                 assert_eq!(item, want[seen], "prefix {cut}");
                 seen += 1;
             }
@@ -507,18 +507,18 @@ mod tests {
         wire[4..260].copy_from_slice(&payload[..256]);
         let mut rx = [0u8; 70000];
         let mut dec = fed(&mut rx, Role::Client, 65536, &wire[..260]);
-        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(&payload[..256]))));
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(Some(Incoming::Binary(&payload[..256]))));
+        assert_eq!(dec.poll(), Ok(None));
 
         wire[..10].copy_from_slice(&[0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
         wire[10..].copy_from_slice(&payload);
         let mut dec = fed(&mut rx, Role::Client, 65536, &wire[..9]);
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(None));
         assert_eq!(dec.feed(&wire[9..65546 - 1]), 65536);
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(None));
         assert_eq!(dec.feed(&wire[65545..]), 1);
-        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(&payload[..]))));
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(Some(Incoming::Binary(&payload[..]))));
+        assert_eq!(dec.poll(), Ok(None));
     }
 
     #[test]
@@ -529,12 +529,12 @@ mod tests {
         push(&mut wire, &mut at, true, OpCode::Text, b"de", None);
         let mut rx = [0u8; 256];
         let mut dec = fed(&mut rx, Role::Client, 100, &wire[..at]);
-        let Ok(Some(Incoming::Binary(first))) = dec.next() else {
+        let Ok(Some(Incoming::Binary(first))) = dec.poll() else {
             panic!()
         };
         assert_eq!(first, b"abc");
         let offset = first.as_ptr() as usize;
-        let Ok(Some(Incoming::Text(second))) = dec.next() else {
+        let Ok(Some(Incoming::Text(second))) = dec.poll() else {
             panic!()
         };
         assert_eq!(second, "de");
@@ -580,7 +580,7 @@ mod tests {
                 );
                 let mut rx = [0u8; 512];
                 let mut dec = fed(&mut rx, Role::Server, 100, &wire[..at]);
-                assert_eq!(dec.next(), Ok(Some(Incoming::Text(text))), "cuts {a} {b}");
+                assert_eq!(dec.poll(), Ok(Some(Incoming::Text(text))), "cuts {a} {b}");
             }
         }
     }
@@ -590,7 +590,7 @@ mod tests {
         let mut rx = [0u8; 512];
         // Invalid in a single frame.
         let dec_err =
-            |rx: &mut [u8], wire: &[u8]| fed(rx, Role::Client, 100, wire).next().unwrap_err();
+            |rx: &mut [u8], wire: &[u8]| fed(rx, Role::Client, 100, wire).poll().unwrap_err();
         assert_eq!(
             dec_err(&mut rx, &[0x81, 0x02, 0xc3, 0x28]),
             MessageError::InvalidUtf8
@@ -627,11 +627,11 @@ mod tests {
             100,
             &[0x01, 0x01, 0xe2, 0x00, 0x01, 0x82],
         );
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(None));
         assert_eq!(MessageError::InvalidUtf8.close_code(), CloseCode(1007));
         // Binary messages are not checked.
         let mut dec = fed(&mut rx, Role::Client, 100, &[0x82, 0x02, 0xc3, 0x28]);
-        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(&[0xc3, 0x28]))));
+        assert_eq!(dec.poll(), Ok(Some(Incoming::Binary(&[0xc3, 0x28]))));
     }
 
     #[test]
@@ -779,10 +779,10 @@ mod tests {
         ];
         for (role, wire, want, code) in cases {
             let mut dec = fed(&mut rx, role, 100, wire);
-            assert_eq!(dec.next(), Err(want), "{wire:02x?}");
+            assert_eq!(dec.poll(), Err(want), "{wire:02x?}");
             assert_eq!(want.close_code(), CloseCode(code));
             // The decoder stays failed.
-            assert_eq!(dec.next(), Err(want));
+            assert_eq!(dec.poll(), Err(want));
         }
         // Too big across fragments: 60 + 41 > 100.
         let mut wire = [0u8; 256];
@@ -797,10 +797,10 @@ mod tests {
             None,
         );
         let mut dec = fed(&mut rx, Role::Client, 100, &wire[..at - 41]);
-        assert_eq!(dec.next(), Err(E::TooBig));
+        assert_eq!(dec.poll(), Err(E::TooBig));
         // Exactly the maximum is fine.
         let mut dec = fed(&mut rx, Role::Client, 101, &wire[..at]);
-        assert!(matches!(dec.next(), Ok(Some(Incoming::Text(t))) if t.len() == 101));
+        assert!(matches!(dec.poll(), Ok(Some(Incoming::Text(t))) if t.len() == 101));
     }
 
     #[test]
@@ -813,17 +813,17 @@ mod tests {
         let mut dec = MessageDecoder::new(&mut tiny[..], Role::Client, 1000);
         assert_eq!(dec.max_message(), 0);
         assert_eq!(dec.feed(&[0x89, 0x7D, 0, 0]), 4);
-        assert_eq!(dec.next(), Err(MessageError::BufferFull));
+        assert_eq!(dec.poll(), Err(MessageError::BufferFull));
         assert_eq!(MessageError::BufferFull.close_code(), CloseCode(1009));
         let mut dec = MessageDecoder::new(&mut tiny[..1], Role::Client, 1000);
         assert_eq!(dec.feed(&[0x89, 0x7D]), 1);
-        assert_eq!(dec.next(), Err(MessageError::BufferFull));
+        assert_eq!(dec.poll(), Err(MessageError::BufferFull));
         // Empty messages still work.
         let mut dec = MessageDecoder::new(&mut tiny[..], Role::Client, 0);
         assert_eq!(dec.feed(&[0x82, 0x00, 0x01, 0x00, 0x80, 0x00]), 6);
-        assert_eq!(dec.next(), Ok(Some(Incoming::Binary(b""))));
-        assert_eq!(dec.next(), Ok(Some(Incoming::Text(""))));
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(Some(Incoming::Binary(b""))));
+        assert_eq!(dec.poll(), Ok(Some(Incoming::Text(""))));
+        assert_eq!(dec.poll(), Ok(None));
     }
 
     #[test]
@@ -832,8 +832,8 @@ mod tests {
         rx[..7].copy_from_slice(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         let mut dec = MessageDecoder::new(&mut rx[..], Role::Client, 100);
         dec.commit(7);
-        assert_eq!(dec.next(), Ok(Some(Incoming::Text("Hello"))));
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.poll(), Ok(Some(Incoming::Text("Hello"))));
+        assert_eq!(dec.poll(), Ok(None));
         // Committing more than the spare space is clamped.
         dec.commit(usize::MAX);
         assert_eq!(dec.buffered(), 256);
@@ -946,7 +946,7 @@ mod tests {
             let mut seen = 0;
             let max_chunk = [1, 7, 64, 4096][rng.below(4)];
             loop {
-                while let Some(item) = dec.next().unwrap() {
+                while let Some(item) = dec.poll().unwrap() {
                     match (wants[seen], item) {
                         (Want::Text(s, l), Incoming::Text(t)) => {
                             assert_eq!(t.as_bytes(), &pool[s..s + l]);
@@ -1003,7 +1003,7 @@ mod tests {
         let mut dec = MessageDecoder::new(&mut rx[..], Role::Server, max);
         let mut sent = 0;
         loop {
-            if let Some(item) = dec.next().unwrap() {
+            if let Some(item) = dec.poll().unwrap() {
                 let Incoming::Binary(b) = item else { panic!() };
                 assert_eq!(b.len(), max);
                 assert!(b.iter().enumerate().all(|(i, &x)| x == i as u8));
@@ -1037,7 +1037,7 @@ mod tests {
             let mut dec = MessageDecoder::new(&mut rx[..cap], role, rng.below(500));
             let mut sent = 0;
             loop {
-                match dec.next() {
+                match dec.poll() {
                     Ok(Some(Incoming::Text(t))) => assert!(t.len() <= dec.max_message()),
                     Ok(Some(Incoming::Binary(b))) => assert!(b.len() <= dec.max_message()),
                     Ok(Some(Incoming::Ping(p) | Incoming::Pong(p))) => assert!(p.len() <= 125),
@@ -1050,7 +1050,7 @@ mod tests {
                         sent += n;
                     }
                     Err(e) => {
-                        assert_eq!(dec.next(), Err(e));
+                        assert_eq!(dec.poll(), Err(e));
                         break;
                     }
                 }

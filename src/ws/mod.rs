@@ -29,8 +29,8 @@
 //! let mut rx = [0u8; 1024];
 //! let mut decoder = MessageDecoder::new(&mut rx[..], Role::Server, 1000);
 //! assert_eq!(decoder.feed(&wire[..n]), n);
-//! assert_eq!(decoder.next(), Ok(Some(Incoming::Text("4hello"))));
-//! assert_eq!(decoder.next(), Ok(None));
+//! assert_eq!(decoder.poll(), Ok(Some(Incoming::Text("4hello"))));
+//! assert_eq!(decoder.poll(), Ok(None));
 //! ```
 
 mod close;
