@@ -87,6 +87,7 @@ impl<'a> CloseFrame<'a> {
     /// Parses an (unmasked) close frame payload.
     ///
     /// Empty → `Ok(None)`. Otherwise a big-endian code that must be sendable, then UTF-8.
+    #[must_use = "the parsed frame or error is the result"]
     pub fn parse(payload: &'a [u8]) -> Result<Option<Self>, CloseError> {
         let (code, reason) = match payload {
             [] => return Ok(None),

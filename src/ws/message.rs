@@ -115,8 +115,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> MessageDecoder<B> {
     /// A decoder over `buf` for an endpoint in `role`, refusing messages longer than
     /// `max_message` bytes (capped at `capacity - CONTROL_RESERVE`).
     ///
-    /// `buf`'s content is ignored; bytes already in it can be adopted with
-    /// [`commit`](Self::commit), since the spare space of a new decoder starts at 0.
+    /// The decoder starts empty, so its spare space begins at offset 0 of `buf`: bytes the
+    /// caller already placed at the front of `buf` (for example what followed the HTTP
+    /// upgrade head) are adopted with [`commit`](Self::commit).
     pub fn new(buf: B, role: Role, max_message: usize) -> Self {
         let cap = buf.as_ref().len();
         Self {
@@ -158,8 +159,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> MessageDecoder<B> {
 
     /// The free space to read socket bytes into; report them with [`commit`](Self::commit).
     ///
-    /// Reclaims dead bytes first by moving the unparsed input down. Empty only when the
-    /// buffer holds undecoded complete frames (call [`poll`](Self::poll) first).
+    /// Reclaims dead bytes first by moving the unparsed input down. Call it after
+    /// [`poll`](Self::poll) answered `Ok(None)`: then the unparsed input is at most one
+    /// incomplete frame and the move is cheap. Empty only when the buffer is full of
+    /// complete frames not yet polled.
     pub fn spare(&mut self) -> &mut [u8] {
         let buf = self.buf.as_mut();
         let filled = self.filled.min(buf.len());
