@@ -960,4 +960,4 @@ pub(crate) fn put_str(w: &mut Writer<'_>, s: &str) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
