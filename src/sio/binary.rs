@@ -100,11 +100,20 @@ fn match_placeholder(data: &[u8], at: usize) -> Option<(usize, usize)> {
             return None;
         }
         let start = skip_ws(data, pos + 1);
-        let len = data
-            .get(start..)?
-            .iter()
-            .position(|&b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))?;
-        let value = data.get(start..start + len)?;
+        // Only scalars can match; containers are left to the outer walk, strings skipped
+        // whole, so each byte is looked at a bounded number of times.
+        let end = match data.get(start)? {
+            b'{' | b'[' => return None,
+            b'"' => json::skip_validated_string(data, start),
+            _ => {
+                let rest = data.get(start..)?;
+                start
+                    + rest.iter().position(|&b| {
+                        matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                    })?
+            }
+        };
+        let value = data.get(start..end)?;
         if key.eq_str("_placeholder") && !seen && value == b"true" {
             seen = true;
         } else if key.eq_str("num") && num.is_none() {
@@ -112,7 +121,7 @@ fn match_placeholder(data: &[u8], at: usize) -> Option<(usize, usize)> {
         } else {
             return None;
         }
-        pos = skip_ws(data, start + len);
+        pos = skip_ws(data, end);
         if data.get(pos) != Some(&separator) {
             return None;
         }

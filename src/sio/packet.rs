@@ -317,7 +317,7 @@ pub enum EventName<'a> {
     Number(&'a [u8]),
 }
 
-impl EventName<'_> {
+impl<'a> EventName<'a> {
     /// Whether the name equals `s` (a number compares by its raw text).
     pub fn eq_str(&self, s: &str) -> bool {
         match self {
@@ -327,7 +327,7 @@ impl EventName<'_> {
     }
 
     /// The string name without escapes as `&str`, if that is what it is.
-    pub fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&'a str> {
         match self {
             Self::Str(j) => j.as_str(),
             Self::Number(_) => None,
