@@ -1,0 +1,963 @@
+//! A validating JSON scanner (RFC 8259) that never builds a tree.
+//!
+//! [`validate`] checks that a byte slice is exactly one JSON value, optionally surrounded by
+//! whitespace: UTF-8 inside strings, every escape (including `\u` surrogate pairs, which must
+//! be paired), the number grammar, the three literals, and nothing after the value. It makes a
+//! single linear pass without recursion: nesting is tracked with a fixed bit stack, so hostile
+//! input like a million `[` is rejected by [`Limits::max_depth`] instead of exhausting a stack.
+//!
+//! Two views help consumers that must look inside a value without parsing it into a tree:
+//! [`Array`] iterates the elements of a top-level array as raw slices, and [`JsonStr`] views a
+//! string token, compares it to a `&str` and unescapes it into a caller buffer.
+//! [`write_str`] writes a `&str` as a JSON string the way `JSON.stringify` does.
+//!
+//! Lone surrogate escapes (`"\uD800"`) are rejected: RFC 8259 leaves them undefined and they
+//! have no UTF-8 form.
+
+use core::fmt;
+
+use crate::BufferTooSmall;
+use crate::write::Writer;
+
+/// The largest nesting depth [`Limits::max_depth`] can express; larger values are clamped.
+pub const MAX_DEPTH: usize = 256;
+
+/// Bounds applied while scanning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest allowed nesting of arrays and objects (`[[1]]` has depth 2; a scalar has 0).
+    /// Clamped to [`MAX_DEPTH`].
+    pub max_depth: usize,
+    /// Longest accepted input in bytes (checked before scanning).
+    pub max_size: usize,
+}
+
+impl Limits {
+    /// Depth 64, size 1 000 000 bytes (the Engine.IO default `maxPayload`).
+    pub const DEFAULT: Self = Self {
+        max_depth: 64,
+        max_size: 1_000_000,
+    };
+
+    /// Validates `input` as one JSON value within these limits; see [`validate`].
+    #[must_use = "the input is only known to be valid if this returns Ok"]
+    pub fn validate(&self, input: &[u8]) -> Result<Kind, JsonError> {
+        scan(input, self, &mut NoVisit).map(|top| top.kind)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The kind of a JSON value (a closed set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `{…}`
+    Object,
+    /// `[…]`
+    Array,
+    /// `"…"`
+    String,
+    /// A number such as `-1.5e3`.
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// `null`
+    Null,
+}
+
+/// Why a byte slice is not one valid JSON value. Offsets count from the start of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The input ended inside a value (or was empty / only whitespace).
+    UnexpectedEnd,
+    /// A byte that cannot appear here (outside strings and numbers).
+    UnexpectedByte {
+        /// Offset of the byte.
+        offset: usize,
+    },
+    /// A complete value is followed by more than whitespace.
+    TrailingData {
+        /// Offset of the first byte after the value and its whitespace.
+        offset: usize,
+    },
+    /// A malformed number: leading zero, or a sign, `.`, `e` not followed by a digit.
+    InvalidNumber {
+        /// Offset of the offending byte.
+        offset: usize,
+    },
+    /// An unknown escape (`\x`) or a `\u` not followed by four hex digits.
+    InvalidEscape {
+        /// Offset of the backslash.
+        offset: usize,
+    },
+    /// A `\u` escape of a lone or misordered UTF-16 surrogate.
+    InvalidSurrogate {
+        /// Offset of the backslash of the offending escape.
+        offset: usize,
+    },
+    /// An unescaped control character (below U+0020) inside a string.
+    ControlCharacter {
+        /// Offset of the byte.
+        offset: usize,
+    },
+    /// A string contains bytes that are not UTF-8.
+    InvalidUtf8 {
+        /// Offset of the first byte of the invalid sequence.
+        offset: usize,
+    },
+    /// Arrays and objects are nested deeper than [`Limits::max_depth`].
+    TooDeep {
+        /// Offset of the bracket that went past the limit.
+        offset: usize,
+    },
+    /// The input is longer than [`Limits::max_size`].
+    TooLarge {
+        /// The input's length.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl JsonError {
+    /// The offset the error points at, if it has one.
+    pub const fn offset(&self) -> Option<usize> {
+        match *self {
+            Self::UnexpectedByte { offset }
+            | Self::TrailingData { offset }
+            | Self::InvalidNumber { offset }
+            | Self::InvalidEscape { offset }
+            | Self::InvalidSurrogate { offset }
+            | Self::ControlCharacter { offset }
+            | Self::InvalidUtf8 { offset }
+            | Self::TooDeep { offset } => Some(offset),
+            Self::UnexpectedEnd | Self::TooLarge { .. } => None,
+        }
+    }
+
+    /// The same error with its offset moved by `by` (for a value embedded in a larger input).
+    pub(crate) const fn shifted(self, by: usize) -> Self {
+        match self {
+            Self::UnexpectedByte { offset } => Self::UnexpectedByte {
+                offset: offset.saturating_add(by),
+            },
+            Self::TrailingData { offset } => Self::TrailingData {
+                offset: offset.saturating_add(by),
+            },
+            Self::InvalidNumber { offset } => Self::InvalidNumber {
+                offset: offset.saturating_add(by),
+            },
+            Self::InvalidEscape { offset } => Self::InvalidEscape {
+                offset: offset.saturating_add(by),
+            },
+            Self::InvalidSurrogate { offset } => Self::InvalidSurrogate {
+                offset: offset.saturating_add(by),
+            },
+            Self::ControlCharacter { offset } => Self::ControlCharacter {
+                offset: offset.saturating_add(by),
+            },
+            Self::InvalidUtf8 { offset } => Self::InvalidUtf8 {
+                offset: offset.saturating_add(by),
+            },
+            Self::TooDeep { offset } => Self::TooDeep {
+                offset: offset.saturating_add(by),
+            },
+            Self::UnexpectedEnd | Self::TooLarge { .. } => self,
+        }
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnexpectedEnd => f.write_str("JSON ends early"),
+            Self::UnexpectedByte { offset } => write!(f, "unexpected JSON byte at offset {offset}"),
+            Self::TrailingData { offset } => {
+                write!(f, "data after the JSON value at offset {offset}")
+            }
+            Self::InvalidNumber { offset } => write!(f, "invalid JSON number at offset {offset}"),
+            Self::InvalidEscape { offset } => write!(f, "invalid JSON escape at offset {offset}"),
+            Self::InvalidSurrogate { offset } => {
+                write!(f, "unpaired UTF-16 surrogate escape at offset {offset}")
+            }
+            Self::ControlCharacter { offset } => {
+                write!(f, "control character in JSON string at offset {offset}")
+            }
+            Self::InvalidUtf8 { offset } => {
+                write!(f, "invalid UTF-8 in JSON string at offset {offset}")
+            }
+            Self::TooDeep { offset } => write!(f, "JSON nested too deep at offset {offset}"),
+            Self::TooLarge { size, limit } => {
+                write!(f, "JSON of {size} bytes exceeds the limit of {limit}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for JsonError {}
+
+/// Validates `input` as one JSON value with [`Limits::DEFAULT`]; returns its kind.
+///
+/// Whitespace around the value is allowed (RFC 8259); anything else after it is
+/// [`JsonError::TrailingData`].
+#[must_use = "the input is only known to be valid if this returns Ok"]
+pub fn validate(input: &[u8]) -> Result<Kind, JsonError> {
+    Limits::DEFAULT.validate(input)
+}
+
+// ---------------------------------------------------------------------------------------
+// The scanner core.
+
+/// Hooks called during a scan, in document order. Offsets index the scanned input; ranges
+/// are half-open. String ranges include the quotes.
+pub(crate) trait Visitor {
+    /// An array (`object == false`) or object starts at `start`.
+    fn open(&mut self, _object: bool, _start: usize) {}
+    /// The innermost container ends; `end` is just past its closing bracket.
+    fn close(&mut self, _object: bool, _end: usize) {}
+    /// An object key (string token `start..end`).
+    fn key(&mut self, _start: usize, _end: usize, _escaped: bool) {}
+    /// A scalar value `start..end`; `escaped` tells whether a string has escapes.
+    fn scalar(&mut self, _kind: Kind, _start: usize, _end: usize, _escaped: bool) {}
+}
+
+/// A visitor that ignores everything.
+struct NoVisit;
+
+impl Visitor for NoVisit {}
+
+/// What a successful scan found at the top level.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Top {
+    /// Kind of the value.
+    pub(crate) kind: Kind,
+}
+
+/// Container types of the open levels, one bit each (1 = object).
+struct Stack {
+    bits: [u64; MAX_DEPTH / 64],
+    depth: usize,
+}
+
+impl Stack {
+    const fn new() -> Self {
+        Self {
+            bits: [0; MAX_DEPTH / 64],
+            depth: 0,
+        }
+    }
+
+    /// Pushes a level; `false` when `limit` (≤ [`MAX_DEPTH`]) would be exceeded.
+    fn push(&mut self, object: bool, limit: usize) -> bool {
+        if self.depth >= limit {
+            return false;
+        }
+        let Some(word) = self.bits.get_mut(self.depth / 64) else {
+            return false;
+        };
+        let mask = 1u64 << (self.depth % 64);
+        if object {
+            *word |= mask;
+        } else {
+            *word &= !mask;
+        }
+        self.depth += 1;
+        true
+    }
+
+    /// Whether the innermost open level is an object; `None` at the top level.
+    fn top(&self) -> Option<bool> {
+        let level = self.depth.checked_sub(1)?;
+        let word = self.bits.get(level / 64)?;
+        Some(word & (1u64 << (level % 64)) != 0)
+    }
+
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    /// A value must come next.
+    Value,
+    /// Just after `[`: a value or `]`.
+    FirstElement,
+    /// Just after `{`: a key or `}`.
+    FirstKey,
+    /// After `,` in an object: a key.
+    Key,
+    /// A value just ended.
+    AfterValue,
+}
+
+const fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_ws(input: &[u8], mut pos: usize) -> usize {
+    while let Some(&b) = input.get(pos) {
+        if !is_ws(b) {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
+/// Scans one JSON value (with surrounding whitespace) covering all of `input`.
+pub(crate) fn scan<V: Visitor>(input: &[u8], limits: &Limits, v: &mut V) -> Result<Top, JsonError> {
+    if input.len() > limits.max_size {
+        return Err(JsonError::TooLarge {
+            size: input.len(),
+            limit: limits.max_size,
+        });
+    }
+    let max_depth = limits.max_depth.min(MAX_DEPTH);
+    let mut stack = Stack::new();
+    let mut state = State::Value;
+    let mut pos = 0usize;
+    let mut top_kind = None;
+    loop {
+        pos = skip_ws(input, pos);
+        let byte = input.get(pos).copied();
+        match state {
+            State::Value | State::FirstElement => {
+                let Some(b) = byte else {
+                    return Err(JsonError::UnexpectedEnd);
+                };
+                if matches!(state, State::FirstElement) && b == b']' {
+                    stack.pop();
+                    pos += 1;
+                    v.close(false, pos);
+                    state = State::AfterValue;
+                    continue;
+                }
+                let kind = match b {
+                    b'{' | b'[' => {
+                        let object = b == b'{';
+                        if !stack.push(object, max_depth) {
+                            return Err(JsonError::TooDeep { offset: pos });
+                        }
+                        v.open(object, pos);
+                        pos += 1;
+                        state = if object {
+                            State::FirstKey
+                        } else {
+                            State::FirstElement
+                        };
+                        top_kind.get_or_insert(if object { Kind::Object } else { Kind::Array });
+                        continue;
+                    }
+                    b'"' => {
+                        let (end, escaped) = scan_string(input, pos)?;
+                        v.scalar(Kind::String, pos, end, escaped);
+                        pos = end;
+                        Kind::String
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let end = scan_number(input, pos)?;
+                        v.scalar(Kind::Number, pos, end, false);
+                        pos = end;
+                        Kind::Number
+                    }
+                    b't' | b'f' | b'n' => {
+                        let (lit, kind): (&[u8], _) = match b {
+                            b't' => (b"true", Kind::Bool),
+                            b'f' => (b"false", Kind::Bool),
+                            _ => (b"null", Kind::Null),
+                        };
+                        let end = scan_literal(input, pos, lit)?;
+                        v.scalar(kind, pos, end, false);
+                        pos = end;
+                        kind
+                    }
+                    _ => return Err(JsonError::UnexpectedByte { offset: pos }),
+                };
+                top_kind.get_or_insert(kind);
+                state = State::AfterValue;
+            }
+            State::FirstKey | State::Key => {
+                let Some(b) = byte else {
+                    return Err(JsonError::UnexpectedEnd);
+                };
+                if matches!(state, State::FirstKey) && b == b'}' {
+                    stack.pop();
+                    pos += 1;
+                    v.close(true, pos);
+                    state = State::AfterValue;
+                    continue;
+                }
+                if b != b'"' {
+                    return Err(JsonError::UnexpectedByte { offset: pos });
+                }
+                let (end, escaped) = scan_string(input, pos)?;
+                v.key(pos, end, escaped);
+                pos = skip_ws(input, end);
+                match input.get(pos) {
+                    None => return Err(JsonError::UnexpectedEnd),
+                    Some(b':') => pos += 1,
+                    Some(_) => return Err(JsonError::UnexpectedByte { offset: pos }),
+                }
+                state = State::Value;
+            }
+            State::AfterValue => {
+                let Some(object) = stack.top() else {
+                    return match byte {
+                        None => Ok(Top {
+                            kind: top_kind.unwrap_or(Kind::Null),
+                        }),
+                        Some(_) => Err(JsonError::TrailingData { offset: pos }),
+                    };
+                };
+                match (byte, object) {
+                    (None, _) => return Err(JsonError::UnexpectedEnd),
+                    (Some(b','), true) => state = State::Key,
+                    (Some(b','), false) => state = State::Value,
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        stack.pop();
+                        v.close(object, pos + 1);
+                    }
+                    (Some(_), _) => return Err(JsonError::UnexpectedByte { offset: pos }),
+                }
+                pos += 1;
+            }
+        }
+    }
+}
+
+/// Length of the prefix of `s` free of `"`, `\` and control bytes; sets `non_ascii` when that
+/// prefix holds a byte ≥ 0x80. Eight bytes per step on the common ASCII path.
+fn plain_prefix(s: &[u8], non_ascii: &mut bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn has_zero(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+    let mut i = 0;
+    for chunk in s.chunks_exact(8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(bytes);
+        let special = has_zero(x ^ (ONES * b'"' as u64))
+            | has_zero(x ^ (ONES * b'\\' as u64))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if special != 0 {
+            break;
+        }
+        if x & HIGH != 0 {
+            *non_ascii = true;
+        }
+        i += 8;
+    }
+    while let Some(&b) = s.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        if b >= 0x80 {
+            *non_ascii = true;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Scans the string token whose opening quote is at `start`; returns the offset just past
+/// the closing quote and whether it contains escapes.
+fn scan_string(input: &[u8], start: usize) -> Result<(usize, bool), JsonError> {
+    let body = start.saturating_add(1);
+    let mut pos = body;
+    let mut escaped = false;
+    let mut non_ascii = false;
+    loop {
+        pos += plain_prefix(input.get(pos..).unwrap_or_default(), &mut non_ascii);
+        match input.get(pos) {
+            None => return Err(JsonError::UnexpectedEnd),
+            Some(b'"') => break,
+            Some(b'\\') => {
+                escaped = true;
+                pos = scan_escape(input, pos)?;
+            }
+            Some(_) => return Err(JsonError::ControlCharacter { offset: pos }),
+        }
+    }
+    if non_ascii {
+        let content = input.get(body..pos).unwrap_or_default();
+        if let Err(e) = core::str::from_utf8(content) {
+            return Err(JsonError::InvalidUtf8 {
+                offset: body + e.valid_up_to(),
+            });
+        }
+    }
+    Ok((pos + 1, escaped))
+}
+
+/// Reads 4 hex digits at `at` (for the escape whose backslash is at `escape`).
+fn hex4(input: &[u8], at: usize, escape: usize) -> Result<u16, JsonError> {
+    let mut value = 0u16;
+    for i in 0..4 {
+        let Some(&b) = input.get(at.saturating_add(i)) else {
+            return Err(JsonError::UnexpectedEnd);
+        };
+        let Some(digit) = hex_digit(b) else {
+            return Err(JsonError::InvalidEscape { offset: escape });
+        };
+        value = (value << 4) | u16::from(digit);
+    }
+    Ok(value)
+}
+
+const fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Validates the escape whose backslash is at `pos`; returns the offset after it.
+fn scan_escape(input: &[u8], pos: usize) -> Result<usize, JsonError> {
+    match input.get(pos + 1) {
+        None => Err(JsonError::UnexpectedEnd),
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(pos + 2),
+        Some(b'u') => {
+            let unit = hex4(input, pos + 2, pos)?;
+            let after = pos + 6;
+            match unit {
+                0xD800..=0xDBFF => {
+                    // Must be followed by `\u` and a low surrogate.
+                    for (i, want) in [b'\\', b'u'].into_iter().enumerate() {
+                        match input.get(after + i) {
+                            None => return Err(JsonError::UnexpectedEnd),
+                            Some(&b) if b == want => {}
+                            Some(_) => return Err(JsonError::InvalidSurrogate { offset: pos }),
+                        }
+                    }
+                    let low = hex4(input, after + 2, after)?;
+                    if (0xDC00..=0xDFFF).contains(&low) {
+                        Ok(after + 6)
+                    } else {
+                        Err(JsonError::InvalidSurrogate { offset: after })
+                    }
+                }
+                0xDC00..=0xDFFF => Err(JsonError::InvalidSurrogate { offset: pos }),
+                _ => Ok(after),
+            }
+        }
+        Some(_) => Err(JsonError::InvalidEscape { offset: pos }),
+    }
+}
+
+fn skip_digits(input: &[u8], mut pos: usize) -> usize {
+    while input.get(pos).is_some_and(u8::is_ascii_digit) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Requires at least one digit at `pos`; returns the offset after the digit run.
+fn digits(input: &[u8], pos: usize) -> Result<usize, JsonError> {
+    match input.get(pos) {
+        None => Err(JsonError::UnexpectedEnd),
+        Some(b) if b.is_ascii_digit() => Ok(skip_digits(input, pos + 1)),
+        Some(_) => Err(JsonError::InvalidNumber { offset: pos }),
+    }
+}
+
+/// Scans a number starting at `start` (a `-` or a digit); returns its end.
+fn scan_number(input: &[u8], start: usize) -> Result<usize, JsonError> {
+    let mut pos = start;
+    if input.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match input.get(pos) {
+        None => return Err(JsonError::UnexpectedEnd),
+        Some(b'0') => {
+            pos += 1;
+            if input.get(pos).is_some_and(u8::is_ascii_digit) {
+                return Err(JsonError::InvalidNumber { offset: pos });
+            }
+        }
+        Some(b'1'..=b'9') => pos = skip_digits(input, pos + 1),
+        Some(_) => return Err(JsonError::InvalidNumber { offset: pos }),
+    }
+    if input.get(pos) == Some(&b'.') {
+        pos = digits(input, pos + 1)?;
+    }
+    if matches!(input.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        if matches!(input.get(pos), Some(b'+' | b'-')) {
+            pos += 1;
+        }
+        pos = digits(input, pos)?;
+    }
+    Ok(pos)
+}
+
+/// Matches the literal `lit` at `start`; returns its end.
+fn scan_literal(input: &[u8], start: usize, lit: &[u8]) -> Result<usize, JsonError> {
+    for (i, &want) in lit.iter().enumerate() {
+        match input.get(start + i) {
+            None => return Err(JsonError::UnexpectedEnd),
+            Some(&b) if b == want => {}
+            Some(_) => return Err(JsonError::UnexpectedByte { offset: start + i }),
+        }
+    }
+    Ok(start + lit.len())
+}
+
+// ---------------------------------------------------------------------------------------
+// Skipping inside already validated JSON.
+
+/// Offset just past the string token starting at `start` in validated JSON.
+pub(crate) fn skip_validated_string(s: &[u8], start: usize) -> usize {
+    let mut i = start.saturating_add(1);
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'"' => return i + 1,
+            b'\\' => i = i.saturating_add(2),
+            _ => i += 1,
+        }
+    }
+    s.len()
+}
+
+/// Length of the value at the start of `s` (validated JSON, no leading whitespace).
+fn skip_validated_value(s: &[u8]) -> usize {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'"' => {
+                i = skip_validated_string(s, i);
+                if depth == 0 {
+                    return i;
+                }
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                if depth <= 1 {
+                    return if depth == 0 { i } else { i + 1 };
+                }
+                depth -= 1;
+            }
+            b',' if depth == 0 => return i,
+            _ if depth == 0 && is_ws(b) => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
+fn trim_ws(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| !is_ws(b)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// A validated top-level JSON array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Array<'a> {
+    interior: &'a [u8],
+}
+
+impl<'a> Array<'a> {
+    /// Validates `input` as one JSON array with [`Limits::DEFAULT`].
+    ///
+    /// A valid JSON value that is not an array yields [`JsonError::UnexpectedByte`] at the
+    /// value's first byte.
+    #[must_use = "this returns the array view"]
+    pub fn parse(input: &'a [u8]) -> Result<Self, JsonError> {
+        Self::parse_with(input, &Limits::DEFAULT)
+    }
+
+    /// Like [`Array::parse`] with explicit limits.
+    #[must_use = "this returns the array view"]
+    pub fn parse_with(input: &'a [u8], limits: &Limits) -> Result<Self, JsonError> {
+        let top = scan(input, limits, &mut NoVisit)?;
+        let value = trim_ws(input);
+        if top.kind != Kind::Array {
+            return Err(JsonError::UnexpectedByte {
+                offset: skip_ws(input, 0),
+            });
+        }
+        let interior = value
+            .get(1..value.len().saturating_sub(1))
+            .unwrap_or_default();
+        Ok(Self {
+            interior: trim_ws(interior),
+        })
+    }
+
+    /// The bytes between the brackets, without surrounding whitespace.
+    pub const fn interior(&self) -> &'a [u8] {
+        self.interior
+    }
+
+    /// `true` for `[]`.
+    pub const fn is_empty(&self) -> bool {
+        self.interior.is_empty()
+    }
+
+    /// The elements, as raw JSON slices without surrounding whitespace.
+    pub const fn elements(&self) -> Elements<'a> {
+        Elements {
+            rest: self.interior,
+        }
+    }
+}
+
+/// Iterator over the comma-separated values of a validated list (an array's interior, or
+/// the argument list of a Socket.IO event). Yields raw JSON slices.
+#[derive(Debug, Clone)]
+pub struct Elements<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Elements<'a> {
+    /// Iterates `list`, which must come from a validated value (an [`Array::interior`] or a
+    /// packet's args); other input yields unspecified slices but never panics.
+    pub(crate) const fn new(list: &'a [u8]) -> Self {
+        Self { rest: list }
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let start = skip_ws(self.rest, 0);
+        let rest = self.rest.get(start..)?;
+        if rest.is_empty() {
+            self.rest = rest;
+            return None;
+        }
+        let len = skip_validated_value(rest).max(1);
+        let (item, after) = rest.split_at_checked(len)?;
+        let after = after.get(skip_ws(after, 0)..).unwrap_or_default();
+        self.rest = after.strip_prefix(b",").unwrap_or(after);
+        Some(item)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// String tokens.
+
+/// A validated JSON string token, viewed without unescaping.
+///
+/// Equality (`==`) compares the raw escaped text; use [`JsonStr::eq_str`] to compare the
+/// decoded value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonStr<'a> {
+    raw: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> JsonStr<'a> {
+    /// Validates `token` as exactly one JSON string token, quotes included.
+    #[must_use = "this returns the string view"]
+    pub fn parse(token: &'a [u8]) -> Result<Self, JsonError> {
+        match token.first() {
+            None => return Err(JsonError::UnexpectedEnd),
+            Some(b'"') => {}
+            Some(_) => return Err(JsonError::UnexpectedByte { offset: 0 }),
+        }
+        let (end, escaped) = scan_string(token, 0)?;
+        if end != token.len() {
+            return Err(JsonError::TrailingData { offset: end });
+        }
+        Ok(Self::from_token(token, escaped))
+    }
+
+    /// Wraps a token already validated by the scanner.
+    pub(crate) fn from_token(token: &'a [u8], escaped: bool) -> Self {
+        let raw = token
+            .get(1..token.len().saturating_sub(1))
+            .unwrap_or_default();
+        Self { raw, escaped }
+    }
+
+    /// The text between the quotes, escapes intact.
+    pub const fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// `true` when the token contains at least one backslash escape.
+    pub const fn has_escapes(&self) -> bool {
+        self.escaped
+    }
+
+    /// The value as a borrowed `&str` when it has no escapes.
+    pub fn as_str(&self) -> Option<&'a str> {
+        if self.escaped {
+            None
+        } else {
+            core::str::from_utf8(self.raw).ok()
+        }
+    }
+
+    /// Whether the decoded value equals `s`.
+    pub fn eq_str(&self, s: &str) -> bool {
+        if !self.escaped {
+            return self.raw == s.as_bytes();
+        }
+        let mut rest = s.as_bytes();
+        for piece in self.pieces() {
+            let mut utf8 = [0u8; 4];
+            let bytes = match piece {
+                Piece::Run(run) => run,
+                Piece::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
+            };
+            match rest.strip_prefix(bytes) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// Length in bytes of the decoded (UTF-8) value.
+    pub fn unescaped_len(&self) -> usize {
+        self.pieces()
+            .map(|p| match p {
+                Piece::Run(run) => run.len(),
+                Piece::Char(c) => c.len_utf8(),
+            })
+            .sum()
+    }
+
+    /// Writes the decoded value (UTF-8) into `out`; returns its length.
+    pub fn unescape_into(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let mut w = Writer::new(out);
+        for piece in self.pieces() {
+            match piece {
+                Piece::Run(run) => w.put(run),
+                Piece::Char(c) => w.put(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
+            }
+        }
+        w.finish()
+    }
+
+    fn pieces(&self) -> Pieces<'a> {
+        Pieces { rest: self.raw }
+    }
+}
+
+/// A piece of a decoded string: a run of literal bytes or one escaped character.
+enum Piece<'a> {
+    Run(&'a [u8]),
+    Char(char),
+}
+
+/// Splits validated string content into literal runs and escapes.
+struct Pieces<'a> {
+    rest: &'a [u8],
+}
+
+impl Pieces<'_> {
+    fn unit(&self, at: usize) -> Option<u16> {
+        let mut value = 0u16;
+        for i in 0..4 {
+            value = (value << 4) | u16::from(hex_digit(*self.rest.get(at + i)?)?);
+        }
+        Some(value)
+    }
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = Piece<'a>;
+
+    fn next(&mut self) -> Option<Piece<'a>> {
+        let first = *self.rest.first()?;
+        if first != b'\\' {
+            let len = self
+                .rest
+                .iter()
+                .position(|&b| b == b'\\')
+                .unwrap_or(self.rest.len());
+            let (run, rest) = self.rest.split_at_checked(len)?;
+            self.rest = rest;
+            return Some(Piece::Run(run));
+        }
+        let (c, len) = match self.rest.get(1) {
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'u') => {
+                let unit = self.unit(2).unwrap_or(0xFFFD);
+                if (0xD800..0xDC00).contains(&unit) {
+                    let code = match self.unit(8) {
+                        Some(low @ 0xDC00..=0xDFFF) => {
+                            0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00)
+                        }
+                        _ => 0xFFFD,
+                    };
+                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 12)
+                } else {
+                    (char::from_u32(u32::from(unit)).unwrap_or('\u{FFFD}'), 6)
+                }
+            }
+            Some(&b) => (char::from(b), 2),
+            None => ('\u{FFFD}', 1),
+        };
+        self.rest = self.rest.get(len..).unwrap_or_default();
+        Some(Piece::Char(c))
+    }
+}
+
+/// Writes `s` as a JSON string token (with quotes) the way `JSON.stringify` does: `"` and `\`
+/// and control characters escaped (`\b \f \n \r \t`, others as lowercase `\u00xx`), all
+/// else verbatim. Returns the length written.
+pub fn write_str(out: &mut [u8], s: &str) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    put_str(&mut w, s);
+    w.finish()
+}
+
+/// Writes `s` as a JSON string token into `w`.
+pub(crate) fn put_str(w: &mut Writer<'_>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    w.byte(b'"');
+    let mut rest = s.as_bytes();
+    while let Some(i) = rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let (run, tail) = rest.split_at(i);
+        w.put(run);
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
+        };
+        match b {
+            b'"' => w.put(b"\\\""),
+            b'\\' => w.put(b"\\\\"),
+            0x08 => w.put(b"\\b"),
+            0x0c => w.put(b"\\f"),
+            b'\n' => w.put(b"\\n"),
+            b'\r' => w.put(b"\\r"),
+            b'\t' => w.put(b"\\t"),
+            _ => {
+                w.put(b"\\u00");
+                w.byte(HEX[usize::from(b >> 4)]);
+                w.byte(HEX[usize::from(b & 0xf)]);
+            }
+        }
+        rest = tail;
+    }
+    w.put(rest);
+    w.byte(b'"');
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
