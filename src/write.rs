@@ -43,11 +43,6 @@ impl<'a> Writer<'a> {
         self.put(text);
     }
 
-    /// Bytes written (or that would have been written) so far.
-    pub(crate) fn len(&self) -> usize {
-        self.pos
-    }
-
     /// The length written, or the size that was needed.
     pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
         if self.pos <= self.buf.len() {
@@ -91,7 +86,6 @@ mod tests {
         let mut w = Writer::new(&mut buf);
         w.put(b"abc");
         w.decimal(12345);
-        assert_eq!(w.len(), 8);
         assert_eq!(w.finish(), Err(BufferTooSmall { required: 8 }));
     }
 

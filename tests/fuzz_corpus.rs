@@ -7,18 +7,23 @@ use std::fs;
 use std::path::Path;
 
 #[path = "../fuzz/checks/engine.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod engine;
 #[path = "../fuzz/checks/http.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod http;
 #[path = "../fuzz/checks/json.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod json;
 #[path = "../fuzz/checks/sio.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod sio;
 #[path = "../fuzz/checks/ws.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod ws;
 
 /// Mutations per seed file.
-const MUTATIONS: usize = 400;
+const MUTATIONS: usize = 3000;
 
 struct Rng(u64);
 
@@ -38,19 +43,31 @@ impl Rng {
 }
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
         .map(|entry| entry.expect("corpus entry").path())
         .collect();
     files.sort();
-    let seeds: Vec<Vec<u8>> = files.iter().map(|p| fs::read(p).expect("seed file")).collect();
+    let seeds: Vec<Vec<u8>> = files
+        .iter()
+        .map(|p| fs::read(p).expect("seed file"))
+        .collect();
     assert!(!seeds.is_empty(), "no seeds in {}", dir.display());
     seeds
 }
 
+/// Mutates `seed`; the first byte selects a check's mode, so it is kept most of the time.
 fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
-    let mut data = seed.to_vec();
+    let keep_mode = !seed.is_empty() && rng.below(8) != 0;
+    let (mode, body) = if keep_mode {
+        seed.split_at(1)
+    } else {
+        (&[][..], seed)
+    };
+    let mut data = body.to_vec();
     for _ in 0..=rng.below(4) {
         match rng.below(6) {
             0 if !data.is_empty() => {
@@ -70,7 +87,8 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
             }
             4 if !data.is_empty() => {
                 let i = rng.below(data.len());
-                data[i] = [0x00, 0x1e, b'"', b'\\', b'-', b'/', b',', 0x7f, 0x80, 0xff][rng.below(10)];
+                data[i] =
+                    [0x00, 0x1e, b'"', b'\\', b'-', b'/', b',', 0x7f, 0x80, 0xff][rng.below(10)];
             }
             _ => {
                 let i = rng.below(data.len() + 1);
@@ -80,12 +98,12 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
             }
         }
     }
-    data
+    [mode, &data].concat()
 }
 
 fn replay(target: &str, check: fn(&[u8])) {
     let seeds = seeds(target);
-    let mut rng = Rng(0x5eed ^ target.len() as u64 * 0x9E37_79B9);
+    let mut rng = Rng(0x5eed ^ (target.len() as u64 * 0x9E37_79B9));
     for (i, seed) in seeds.iter().enumerate() {
         check(seed);
         let other = &seeds[(i + 1) % seeds.len()];
