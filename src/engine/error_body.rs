@@ -170,7 +170,7 @@ impl<'a> ErrorBody<'a> {
         const FIXED: usize = r#"{"code":,"message":""}"#.len();
         FIXED
             .saturating_add(decimal_len(self.code.as_u8().into()))
-            .saturating_add(json::escaped_len(self.message))
+            .saturating_add(crate::sio::json::escaped_len(self.message))
     }
 
     /// Writes `{"code":<n>,"message":"<text>"}` (the message JSON-escaped) into `out`;
@@ -180,7 +180,7 @@ impl<'a> ErrorBody<'a> {
         w.put(br#"{"code":"#);
         w.decimal(self.code.as_u8().into());
         w.put(br#","message":""#);
-        json::escape_to(self.message, &mut w);
+        crate::sio::json::put_escaped(&mut w, self.message);
         w.put(br#""}"#);
         w.finish()
     }
@@ -191,9 +191,10 @@ impl<'a> ErrorBody<'a> {
     /// into `scratch` (a buffer as long as the body always suffices).
     #[must_use = "decoding has no effect besides the result"]
     pub fn decode(body: &'a [u8], scratch: &'a mut [u8]) -> Result<Self, ErrorBodyError> {
-        if !json::depth_within(body, MAX_DEPTH) {
-            return Err(ErrorBodyError::TooDeep);
-        }
+        json::prevalidate(body, MAX_DEPTH).map_err(|e| match e {
+            json::Invalid::TooDeep => ErrorBodyError::TooDeep,
+            json::Invalid::Syntax => ErrorBodyError::Syntax,
+        })?;
         let (raw, _) = serde_json_core::from_slice::<RawError<'a>>(body).map_err(|e| match e {
             serde_json_core::de::Error::InvalidType | serde_json_core::de::Error::InvalidNumber => {
                 ErrorBodyError::InvalidValue
@@ -378,8 +379,9 @@ mod tests {
             d(r#"{"code":256,"message":"x"}"#),
             Err(UnknownCode { code: 256 })
         );
-        assert_eq!(d(r#"{"code":4,"message":"\q"}"#), Err(InvalidEscape));
-        assert_eq!(d(r#"{"code":4,"message":"\ud800"}"#), Err(InvalidEscape));
+        // Bad escapes and lone surrogates are invalid JSON, caught by the scanner first.
+        assert_eq!(d(r#"{"code":4,"message":"\q"}"#), Err(Syntax));
+        assert_eq!(d(r#"{"code":4,"message":"\ud800"}"#), Err(Syntax));
         assert_eq!(ErrorBody::decode(&[b'['; 40], &mut []), Err(TooDeep));
     }
 

@@ -1,50 +1,7 @@
 //! Small JSON string helpers for the open packet and error bodies.
 
+use crate::sio::json::{JsonError, Limits};
 use crate::write::Writer;
-
-/// Writes `s` as the content of a JSON string (no quotes), escaped as `JSON.stringify`
-/// does: `"` and `\`, the short forms `\b \f \n \r \t`, other control bytes as `\u00xx`.
-pub(super) fn escape_to(s: &str, w: &mut Writer<'_>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut rest = s.as_bytes();
-    while let Some(i) = rest
-        .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-    {
-        let (plain, tail) = rest.split_at(i);
-        w.put(plain);
-        let Some((&b, tail)) = tail.split_first() else {
-            break;
-        };
-        match b {
-            b'"' => w.put(b"\\\""),
-            b'\\' => w.put(b"\\\\"),
-            0x08 => w.put(b"\\b"),
-            0x0c => w.put(b"\\f"),
-            b'\n' => w.put(b"\\n"),
-            b'\r' => w.put(b"\\r"),
-            b'\t' => w.put(b"\\t"),
-            _ => {
-                w.put(b"\\u00");
-                w.byte(HEX[usize::from(b >> 4)]);
-                w.byte(HEX[usize::from(b & 0xf)]);
-            }
-        }
-        rest = tail;
-    }
-    w.put(rest);
-}
-
-/// Length of `s` once escaped by [`escape_to`].
-pub(super) fn escaped_len(s: &str) -> usize {
-    s.bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 2,
-            0..0x20 => 6,
-            _ => 1,
-        })
-        .fold(0usize, usize::saturating_add)
-}
 
 /// Four hex digits at the start of `b`, and the bytes after them.
 fn hex4(b: &[u8]) -> Option<(u32, &[u8])> {
@@ -97,53 +54,35 @@ pub(super) fn unescape_to(raw: &[u8], w: &mut Writer<'_>) -> Option<()> {
     Some(())
 }
 
-/// `true` when arrays and objects in `json` nest at most `limit` deep (strings skipped).
-///
-/// serde-json-core skips unknown values by recursion; this bounds its stack use on hostile
-/// input.
-pub(super) fn depth_within(json: &[u8], limit: usize) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+/// Why [`prevalidate`] refused a JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Invalid {
+    /// Nested deeper than allowed.
+    TooDeep,
+    /// Not one well-formed JSON value.
+    Syntax,
+}
+
+/// Checks `json` with the crate's validating scanner before serde-json-core sees it:
+/// serde-json-core skips unknown values by recursion, so the depth bound here keeps its
+/// stack use small on hostile input.
+pub(super) fn prevalidate(json: &[u8], max_depth: usize) -> Result<(), Invalid> {
+    let limits = Limits {
+        max_depth,
+        max_size: usize::MAX,
+    };
+    match limits.validate(json) {
+        Ok(_) => Ok(()),
+        Err(JsonError::TooDeep { .. }) => Err(Invalid::TooDeep),
+        Err(_) => Err(Invalid::Syntax),
     }
-    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sio::json::{escaped_len, put_escaped};
     use crate::testutil::Rng;
-
-    fn esc(s: &str) -> ([u8; 256], usize) {
-        let mut buf = [0u8; 256];
-        let mut w = Writer::new(&mut buf);
-        escape_to(s, &mut w);
-        let n = w.finish().unwrap();
-        assert_eq!(n, escaped_len(s));
-        (buf, n)
-    }
 
     fn unesc(raw: &[u8]) -> Option<([u8; 256], usize)> {
         let mut buf = [0u8; 256];
@@ -151,17 +90,6 @@ mod tests {
         unescape_to(raw, &mut w)?;
         let n = w.finish().unwrap();
         Some((buf, n))
-    }
-
-    #[test]
-    fn escapes_like_json_stringify() {
-        let (b, n) = esc("a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}/€\u{7f}");
-        assert_eq!(
-            &b[..n],
-            "a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f/€\u{7f}".as_bytes()
-        );
-        let (b, n) = esc("plain");
-        assert_eq!(&b[..n], b"plain");
     }
 
     #[test]
@@ -195,17 +123,21 @@ mod tests {
                 *b = rng.pick(b"a\"\\/\x00\x01\x08\x0c\n\r\t\x1e\x7fu");
             }
             let s = core::str::from_utf8(&data[..len]).unwrap();
-            let (e, n) = esc(s);
+            let mut e = [0u8; 256];
+            let mut w = Writer::new(&mut e);
+            put_escaped(&mut w, s);
+            let n = w.finish().unwrap();
+            assert_eq!(n, escaped_len(s));
             let (u, m) = unesc(&e[..n]).unwrap();
             assert_eq!(&u[..m], s.as_bytes());
         }
     }
 
     #[test]
-    fn depth() {
-        assert!(depth_within(b"{\"a\":[[1]]}", 3));
-        assert!(!depth_within(b"{\"a\":[[1]]}", 2));
-        assert!(depth_within(b"{\"a\":\"[[[[[\\\"[[[\"}", 1));
-        assert!(depth_within(b"]]]]{", 1));
+    fn prevalidation() {
+        assert_eq!(prevalidate(b"{\"a\":[[1]]}", 3), Ok(()));
+        assert_eq!(prevalidate(b"{\"a\":[[1]]}", 2), Err(Invalid::TooDeep));
+        assert_eq!(prevalidate(b"{\"a\":\"[[[[[\\\"[[[\"}", 1), Ok(()));
+        assert_eq!(prevalidate(b"]]]]{", 1), Err(Invalid::Syntax));
     }
 }

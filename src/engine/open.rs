@@ -136,7 +136,7 @@ impl<'a> OpenPacket<'a> {
     pub fn encoded_len(&self) -> usize {
         const FIXED: usize = r#"0{"sid":"","upgrades":[],"pingInterval":,"pingTimeout":}"#.len();
         let mut n = FIXED
-            .saturating_add(json::escaped_len(self.sid))
+            .saturating_add(crate::sio::json::escaped_len(self.sid))
             .saturating_add(decimal_len(self.ping_interval.into()))
             .saturating_add(decimal_len(self.ping_timeout.into()));
         if self.upgrade_websocket {
@@ -155,7 +155,7 @@ impl<'a> OpenPacket<'a> {
         let mut w = Writer::new(out);
         w.byte(PacketType::Open.digit());
         w.put(br#"{"sid":""#);
-        json::escape_to(self.sid, &mut w);
+        crate::sio::json::put_escaped(&mut w, self.sid);
         w.put(br#"","upgrades":["#);
         if self.upgrade_websocket {
             w.put(br#""websocket""#);
@@ -186,9 +186,10 @@ impl<'a> OpenPacket<'a> {
     /// Decodes the JSON object alone (the data of a type-`0` text packet).
     #[must_use = "decoding has no effect besides the result"]
     pub fn decode_json(json: &'a [u8]) -> Result<Self, OpenError> {
-        if !json::depth_within(json, MAX_DEPTH) {
-            return Err(OpenError::TooDeep);
-        }
+        json::prevalidate(json, MAX_DEPTH).map_err(|e| match e {
+            json::Invalid::TooDeep => OpenError::TooDeep,
+            json::Invalid::Syntax => OpenError::Syntax,
+        })?;
         let (raw, _) = serde_json_core::from_slice::<RawOpen<'a>>(json).map_err(|e| match e {
             serde_json_core::de::Error::InvalidType | serde_json_core::de::Error::InvalidNumber => {
                 OpenError::InvalidValue
@@ -437,7 +438,9 @@ mod tests {
             Err(DuplicateField(OpenField::MaxPayload))
         );
         assert_eq!(d(r#"0{"sid":"a\/b"}"#), Err(InvalidSid));
-        assert_eq!(d("0{\"sid\":\"a\u{1}b\"}"), Err(InvalidSid));
+        // A raw control character is invalid JSON.
+        assert_eq!(d("0{\"sid\":\"a\u{1}b\"}"), Err(Syntax));
+        assert_eq!(d(r#"0{"sid":"a\u0001b"}"#), Err(InvalidSid));
         let mut deep = [b'['; 40];
         deep[..7].copy_from_slice(br#"0{"x":["#);
         assert_eq!(OpenPacket::decode(&deep), Err(TooDeep));

@@ -927,8 +927,14 @@ pub fn write_str(out: &mut [u8], s: &str) -> Result<usize, BufferTooSmall> {
 
 /// Writes `s` as a JSON string token into `w`.
 pub(crate) fn put_str(w: &mut Writer<'_>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     w.byte(b'"');
+    put_escaped(w, s);
+    w.byte(b'"');
+}
+
+/// Writes the content of a JSON string (no quotes), escaped as `JSON.stringify` does.
+pub(crate) fn put_escaped(w: &mut Writer<'_>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut rest = s.as_bytes();
     while let Some(i) = rest
         .iter()
@@ -956,7 +962,17 @@ pub(crate) fn put_str(w: &mut Writer<'_>, s: &str) {
         rest = tail;
     }
     w.put(rest);
-    w.byte(b'"');
+}
+
+/// Length of `s` once escaped by [`put_escaped`] (without quotes).
+pub(crate) fn escaped_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .fold(0usize, usize::saturating_add)
 }
 
 #[cfg(test)]
