@@ -35,6 +35,7 @@
 //! | `alloc` | reserved for owned conveniences (later releases) |
 //! | `std` | implies `alloc`; std integration |
 #![no_std]
+#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 #[cfg(feature = "alloc")]
