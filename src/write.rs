@@ -58,11 +58,30 @@ pub(crate) fn format_decimal(mut n: u64, out: &mut [u8; 20]) -> usize {
     let mut i = out.len();
     loop {
         i -= 1;
-        out[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+        let (q, r) = div10(n);
+        out[i] = b'0' + r;
+        n = q;
         if n == 0 {
             return i;
         }
+    }
+}
+
+/// `(n / 10, n % 10)` by shifts and adds: on 32-bit targets a 64-bit division is a
+/// library routine of almost 1 KiB, and this is the only one the codecs would need.
+const fn div10(n: u64) -> (u64, u8) {
+    // q approximates n * 0.8 by a sum of shifts, then / 8; the error is below 2 * 10.
+    let mut q = (n >> 1) + (n >> 2);
+    q += q >> 4;
+    q += q >> 8;
+    q += q >> 16;
+    q += q >> 32;
+    q >>= 3;
+    let r = n - q * 10;
+    if r > 9 {
+        (q + 1, (r - 10) as u8)
+    } else {
+        (q, r as u8)
     }
 }
 
@@ -87,6 +106,35 @@ mod tests {
         w.put(b"abc");
         w.decimal(12345);
         assert_eq!(w.finish(), Err(BufferTooSmall { required: 8 }));
+    }
+
+    #[test]
+    fn div10_matches_division() {
+        let mut rng = crate::testutil::Rng::new(3);
+        let edges = [
+            0u64,
+            1,
+            9,
+            10,
+            11,
+            19,
+            20,
+            99,
+            100,
+            u32::MAX as u64,
+            1 << 53,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for n in edges
+            .into_iter()
+            .chain((0..100_000).map(|_| rng.next_u64() >> rng.below(64)))
+        {
+            assert_eq!(div10(n), (n / 10, (n % 10) as u8), "{n}");
+        }
+        for n in 0..100_000u64 {
+            assert_eq!(div10(n), (n / 10, (n % 10) as u8), "{n}");
+        }
     }
 
     #[test]

@@ -181,6 +181,19 @@ impl<'a> TextPacket<'a> {
         Ok(Self { packet_type, data })
     }
 
+    /// Decodes a text packet that is already known to be UTF-8, such as a WebSocket text
+    /// message the frame decoder validated; the same rules as [`decode`](Self::decode)
+    /// without validating the data again.
+    #[must_use = "decoding has no effect besides the result"]
+    pub fn decode_str(text: &'a str) -> Result<Self, PacketError> {
+        let &first = text.as_bytes().first().ok_or(PacketError::Empty)?;
+        let packet_type =
+            PacketType::from_digit(first).ok_or(PacketError::InvalidType { found: first })?;
+        // The first byte is an ASCII digit, so the data starts on a character boundary.
+        let data = text.get(1..).unwrap_or_default();
+        Ok(Self { packet_type, data })
+    }
+
     /// The packet type.
     pub const fn packet_type(&self) -> PacketType {
         self.packet_type
@@ -232,6 +245,14 @@ impl<'a> Packet<'a> {
     #[must_use = "decoding has no effect besides the result"]
     pub fn decode_ws_text(bytes: &'a [u8]) -> Result<Self, PacketError> {
         TextPacket::decode(bytes).map(Self::Text)
+    }
+
+    /// Decodes a WebSocket text message already validated as UTF-8 (what
+    /// [`ws::Incoming::Text`](crate::ws::Incoming::Text) carries); see
+    /// [`TextPacket::decode_str`].
+    #[must_use = "decoding has no effect besides the result"]
+    pub fn decode_ws_str(text: &'a str) -> Result<Self, PacketError> {
+        TextPacket::decode_str(text).map(Self::Text)
     }
 
     /// Decodes a WebSocket binary message: always a binary `message` packet of those bytes.
@@ -354,6 +375,18 @@ mod tests {
         // The open packet is just a type-0 text packet here.
         let (t, d) = text(br#"0{"sid":"x"}"#);
         assert_eq!((t, d), (PacketType::Open, r#"{"sid":"x"}"#));
+    }
+
+    #[test]
+    fn decode_str_agrees_with_decode() {
+        for text in ["4hello", "2", "2probe", "4", "4€", "1x", "", "abc", "7", "b"] {
+            assert_eq!(
+                TextPacket::decode_str(text),
+                TextPacket::decode(text.as_bytes()),
+                "{text:?}"
+            );
+            assert_eq!(Packet::decode_ws_str(text), Packet::decode_ws_text(text.as_bytes()));
+        }
     }
 
     #[test]
