@@ -98,3 +98,8 @@ impl<T> Status<T> {
         }
     }
 }
+
+/// The README's Rust examples run as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

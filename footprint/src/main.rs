@@ -6,7 +6,7 @@
 #![no_main]
 
 use core::hint::black_box;
-use siocore::{Status, engine, http, ws};
+use siocore::{Status, engine, http, sio, ws};
 
 static INPUT: [u8; 256] = [0; 256];
 
@@ -50,6 +50,9 @@ fn engine_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
         }
     }
     black_box(engine::Packet::decode_ws_text(input).is_ok());
+    if let Ok(text) = core::str::from_utf8(input) {
+        black_box(engine::Packet::decode_ws_str(text).is_ok());
+    }
     let mut w = engine::PayloadWriter::new(out);
     black_box(w.push(engine::Packet::Text(engine::TextPacket::new(engine::PacketType::Message, "hi"))).is_ok());
     black_box(w.push(engine::Packet::Binary(input)).is_ok());
@@ -83,6 +86,39 @@ fn ws_codec(input: &[u8], rx: &mut [u8], out: &mut [u8]) {
     black_box(ws::encode_close(out, None, Some([1, 2, 3, 4])).is_ok());
 }
 
+fn sio_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
+    for config in [sio::Config::DEFAULT, sio::Config::CLIENT] {
+        if let Ok(packet) = sio::Packet::parse_with(input, &config) {
+            black_box(packet.event_name().map(|n| n.eq_str("chat message")));
+            for arg in packet.args_iter() {
+                black_box(arg);
+            }
+            for placeholder in packet.placeholders() {
+                black_box(placeholder);
+            }
+            black_box(packet.error_message());
+            let mut reassembly = sio::Reassembly::new(10);
+            black_box(reassembly.packet(&packet).is_ok());
+            black_box(reassembly.binary().is_ok());
+            black_box(packet.encode(out).is_ok());
+        }
+    }
+    black_box(sio::json::validate(input).is_ok());
+    if let Ok(s) = sio::json::JsonStr::parse(input) {
+        black_box(s.unescape_into(scratch).is_ok());
+    }
+    black_box(sio::encode_connect_sid(out, "/chat", "b7QwE2kVn0dR5mXyAAAC").is_ok());
+    black_box(sio::encode_event(out, "/", None, "chat message", input).is_ok());
+    black_box(sio::encode_ack(out, "/", 7, input).is_ok());
+    black_box(sio::encode_connect_error(out, "/", "Invalid namespace", None).is_ok());
+    black_box(sio::encode_disconnect(out, "/chat").is_ok());
+    if let Ok(mut w) = sio::ArgsWriter::binary_event(out, "/", Some(3), "file", 1) {
+        w.arg(b"1");
+        w.binary_arg();
+        black_box(w.finish().is_ok());
+    }
+}
+
 /// Entry point: runs every codec forever on whatever the input buffer holds.
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
@@ -94,5 +130,6 @@ pub extern "C" fn _start() -> ! {
         http_codec(input, &mut out);
         engine_codec(input, &mut out, &mut scratch);
         ws_codec(input, &mut rx, &mut out);
+        sio_codec(input, &mut out, &mut scratch);
     }
 }
