@@ -2,9 +2,6 @@
 
 use core::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json_core::str::EscapedStr;
-
 use super::json;
 use crate::BufferTooSmall;
 use crate::write::{Writer, decimal_len};
@@ -191,82 +188,45 @@ impl<'a> ErrorBody<'a> {
     /// into `scratch` (a buffer as long as the body always suffices).
     #[must_use = "decoding has no effect besides the result"]
     pub fn decode(body: &'a [u8], scratch: &'a mut [u8]) -> Result<Self, ErrorBodyError> {
-        json::prevalidate(body, MAX_DEPTH).map_err(|e| match e {
+        let members = json::members(body, MAX_DEPTH).map_err(|e| match e {
             json::Invalid::TooDeep => ErrorBodyError::TooDeep,
             json::Invalid::Syntax => ErrorBodyError::Syntax,
+            json::Invalid::NotObject => ErrorBodyError::InvalidValue,
         })?;
-        let (raw, _) = serde_json_core::from_slice::<RawError<'a>>(body).map_err(|e| match e {
-            serde_json_core::de::Error::InvalidType | serde_json_core::de::Error::InvalidNumber => {
-                ErrorBodyError::InvalidValue
+        let mut code = None;
+        let mut message = None;
+        // A value of the wrong type fails at once; a repeated key after the whole object.
+        let mut duplicate = false;
+        for (key, value) in members {
+            if key.eq_str("code") {
+                let n = json::uint(value).ok_or(ErrorBodyError::InvalidValue)?;
+                duplicate |= code.replace(n).is_some();
+            } else if key.eq_str("message") {
+                let s = json::string(value).ok_or(ErrorBodyError::InvalidValue)?;
+                duplicate |= message.replace(s).is_some();
             }
-            _ => ErrorBodyError::Syntax,
-        })?;
-        if raw.duplicate {
+        }
+        if duplicate {
             return Err(ErrorBodyError::DuplicateKey);
         }
-        let code = raw.code.ok_or(ErrorBodyError::MissingCode)?;
+        let code = code.ok_or(ErrorBodyError::MissingCode)?;
         let code = u8::try_from(code)
             .ok()
             .and_then(ErrorCode::from_u8)
             .ok_or(ErrorBodyError::UnknownCode { code })?;
-        let raw_message = raw.message.ok_or(ErrorBodyError::MissingMessage)?.0;
-        if !raw_message.contains('\\') {
-            return Ok(Self {
-                code,
-                message: raw_message,
-            });
+        let message = message.ok_or(ErrorBodyError::MissingMessage)?;
+        if let Some(message) = message.as_str() {
+            return Ok(Self { code, message });
         }
-        let mut w = Writer::new(scratch);
-        json::unescape_to(raw_message.as_bytes(), &mut w).ok_or(ErrorBodyError::InvalidEscape)?;
-        let n = w.finish().map_err(ErrorBodyError::ScratchTooSmall)?;
-        let (text, _) = scratch.split_at(n);
-        // Escapes decode to whole characters and the rest was UTF-8 already; an error here
-        // would mean an unpaired surrogate slipped through, which `unescape_to` refuses.
+        let n = message
+            .unescape_into(scratch)
+            .map_err(ErrorBodyError::ScratchTooSmall)?;
+        let scratch: &'a [u8] = scratch;
+        let text = scratch.get(..n).unwrap_or_default();
+        // The scanner validated every escape (surrogates paired) and the rest was UTF-8
+        // already, so this cannot fail; the error only keeps the decoder panic-free.
         let message = core::str::from_utf8(text).map_err(|_| ErrorBodyError::InvalidEscape)?;
         Ok(Self { code, message })
-    }
-}
-
-#[derive(Default)]
-struct RawError<'a> {
-    code: Option<u32>,
-    message: Option<EscapedStr<'a>>,
-    duplicate: bool,
-}
-
-impl<'de> Deserialize<'de> for RawError<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(RawErrorVisitor)
-    }
-}
-
-struct RawErrorVisitor;
-
-impl<'de> Visitor<'de> for RawErrorVisitor {
-    type Value = RawError<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an engine.io error object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut raw = RawError::default();
-        while let Some(key) = map.next_key::<&'de str>()? {
-            match key {
-                "code" => {
-                    let v = map.next_value()?;
-                    raw.duplicate |= raw.code.replace(v).is_some();
-                }
-                "message" => {
-                    let v = map.next_value()?;
-                    raw.duplicate |= raw.message.replace(v).is_some();
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(raw)
     }
 }
 
@@ -383,6 +343,29 @@ mod tests {
         assert_eq!(d(r#"{"code":4,"message":"\q"}"#), Err(Syntax));
         assert_eq!(d(r#"{"code":4,"message":"\ud800"}"#), Err(Syntax));
         assert_eq!(ErrorBody::decode(&[b'['; 40], &mut []), Err(TooDeep));
+    }
+
+    #[test]
+    fn keys_compare_decoded() {
+        let body = br#"{"\u0063ode":4,"mess\u0061ge":"x"}"#;
+        assert_eq!(
+            ErrorBody::decode(body, &mut []),
+            Ok(ErrorBody::forbidden("x"))
+        );
+        let body = br#"{"code":4,"c\u006fde":4,"message":"x"}"#;
+        assert_eq!(
+            ErrorBody::decode(body, &mut []),
+            Err(ErrorBodyError::DuplicateKey)
+        );
+        for body in [
+            &br#"{"code":1.0,"message":"x"}"#[..],
+            br#"{"code":4e0,"message":"x"}"#,
+        ] {
+            assert_eq!(
+                ErrorBody::decode(body, &mut []),
+                Err(ErrorBodyError::InvalidValue)
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,6 @@
 
 use core::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
 use super::json;
 use super::packet::PacketType;
 use crate::BufferTooSmall;
@@ -64,15 +62,17 @@ impl OpenField {
         }
     }
 
-    fn from_key(key: &str) -> Option<Self> {
-        Some(match key {
-            "sid" => Self::Sid,
-            "upgrades" => Self::Upgrades,
-            "pingInterval" => Self::PingInterval,
-            "pingTimeout" => Self::PingTimeout,
-            "maxPayload" => Self::MaxPayload,
-            _ => return None,
-        })
+    /// The field whose key equals the (decoded) JSON key `key`.
+    fn from_key(key: &crate::sio::json::JsonStr<'_>) -> Option<Self> {
+        [
+            Self::Sid,
+            Self::Upgrades,
+            Self::PingInterval,
+            Self::PingTimeout,
+            Self::MaxPayload,
+        ]
+        .into_iter()
+        .find(|f| key.eq_str(f.key()))
     }
 }
 
@@ -186,126 +186,59 @@ impl<'a> OpenPacket<'a> {
     /// Decodes the JSON object alone (the data of a type-`0` text packet).
     #[must_use = "decoding has no effect besides the result"]
     pub fn decode_json(json: &'a [u8]) -> Result<Self, OpenError> {
-        json::prevalidate(json, MAX_DEPTH).map_err(|e| match e {
+        let members = json::members(json, MAX_DEPTH).map_err(|e| match e {
             json::Invalid::TooDeep => OpenError::TooDeep,
             json::Invalid::Syntax => OpenError::Syntax,
+            json::Invalid::NotObject => OpenError::InvalidValue,
         })?;
-        let (raw, _) = serde_json_core::from_slice::<RawOpen<'a>>(json).map_err(|e| match e {
-            serde_json_core::de::Error::InvalidType | serde_json_core::de::Error::InvalidNumber => {
-                OpenError::InvalidValue
+        let mut sid = None;
+        let mut upgrades = None;
+        let mut ping_interval = None;
+        let mut ping_timeout = None;
+        let mut max_payload = None;
+        // A value of the wrong type fails at once; a repeated key only after the whole
+        // object was read, and the first one repeated is reported.
+        let mut duplicate = None;
+        for (key, value) in members {
+            let Some(field) = OpenField::from_key(&key) else {
+                continue;
+            };
+            let number = || json::uint(value).ok_or(OpenError::InvalidValue);
+            let repeated = match field {
+                OpenField::Sid => {
+                    let s = json::string(value).ok_or(OpenError::InvalidValue)?;
+                    sid.replace(s).is_some()
+                }
+                OpenField::Upgrades => {
+                    let names = json::array(value).ok_or(OpenError::InvalidValue)?;
+                    let mut websocket = false;
+                    for name in names {
+                        let name = json::string(name).ok_or(OpenError::InvalidValue)?;
+                        websocket |= name.eq_str("websocket");
+                    }
+                    upgrades.replace(websocket).is_some()
+                }
+                OpenField::PingInterval => ping_interval.replace(number()?).is_some(),
+                OpenField::PingTimeout => ping_timeout.replace(number()?).is_some(),
+                OpenField::MaxPayload => max_payload.replace(number()?).is_some(),
+            };
+            if repeated {
+                duplicate.get_or_insert(field);
             }
-            _ => OpenError::Syntax,
-        })?;
-        if let Some(field) = raw.duplicate {
+        }
+        if let Some(field) = duplicate {
             return Err(OpenError::DuplicateField(field));
         }
-        let sid = raw.sid.ok_or(OpenError::MissingField(OpenField::Sid))?;
-        if sid.bytes().any(|b| b == b'\\' || b < 0x20) {
-            return Err(OpenError::InvalidSid);
-        }
+        let sid = sid.ok_or(OpenError::MissingField(OpenField::Sid))?;
+        // Escapes are refused; raw control bytes are invalid JSON already.
+        let sid = sid.as_str().ok_or(OpenError::InvalidSid)?;
         Ok(Self {
             sid,
-            upgrade_websocket: raw
-                .upgrades
-                .ok_or(OpenError::MissingField(OpenField::Upgrades))?,
-            ping_interval: raw
-                .ping_interval
-                .ok_or(OpenError::MissingField(OpenField::PingInterval))?,
-            ping_timeout: raw
-                .ping_timeout
-                .ok_or(OpenError::MissingField(OpenField::PingTimeout))?,
-            max_payload: raw.max_payload,
+            upgrade_websocket: upgrades.ok_or(OpenError::MissingField(OpenField::Upgrades))?,
+            ping_interval: ping_interval.ok_or(OpenError::MissingField(OpenField::PingInterval))?,
+            ping_timeout: ping_timeout.ok_or(OpenError::MissingField(OpenField::PingTimeout))?,
+            max_payload,
         })
-    }
-}
-
-/// What the JSON held; checked for completeness after parsing.
-#[derive(Default)]
-struct RawOpen<'a> {
-    sid: Option<&'a str>,
-    upgrades: Option<bool>,
-    ping_interval: Option<u32>,
-    ping_timeout: Option<u32>,
-    max_payload: Option<u32>,
-    duplicate: Option<OpenField>,
-}
-
-impl<'de> Deserialize<'de> for RawOpen<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(RawOpenVisitor)
-    }
-}
-
-struct RawOpenVisitor;
-
-/// Stores `value` in `slot`, remembering the first key seen twice.
-fn set_once<T>(slot: &mut Option<T>, value: T, field: OpenField, dup: &mut Option<OpenField>) {
-    if slot.is_some() {
-        dup.get_or_insert(field);
-    } else {
-        *slot = Some(value);
-    }
-}
-
-impl<'de> Visitor<'de> for RawOpenVisitor {
-    type Value = RawOpen<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an engine.io open object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut raw = RawOpen::default();
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let dup = &mut raw.duplicate;
-            match OpenField::from_key(key) {
-                Some(f @ OpenField::Sid) => set_once(&mut raw.sid, map.next_value()?, f, dup),
-                Some(f @ OpenField::Upgrades) => {
-                    let Upgrades(ws) = map.next_value()?;
-                    set_once(&mut raw.upgrades, ws, f, dup);
-                }
-                Some(f @ OpenField::PingInterval) => {
-                    set_once(&mut raw.ping_interval, map.next_value()?, f, dup);
-                }
-                Some(f @ OpenField::PingTimeout) => {
-                    set_once(&mut raw.ping_timeout, map.next_value()?, f, dup);
-                }
-                Some(f @ OpenField::MaxPayload) => {
-                    set_once(&mut raw.max_payload, map.next_value()?, f, dup);
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(raw)
-    }
-}
-
-/// The `upgrades` array, reduced to "does it offer websocket".
-struct Upgrades(bool);
-
-impl<'de> Deserialize<'de> for Upgrades {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(UpgradesVisitor)
-    }
-}
-
-struct UpgradesVisitor;
-
-impl<'de> Visitor<'de> for UpgradesVisitor {
-    type Value = Upgrades;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of transport names")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut websocket = false;
-        while let Some(name) = seq.next_element::<&'de str>()? {
-            websocket |= name == "websocket";
-        }
-        Ok(Upgrades(websocket))
     }
 }
 
@@ -444,6 +377,41 @@ mod tests {
         let mut deep = [b'['; 40];
         deep[..7].copy_from_slice(br#"0{"x":["#);
         assert_eq!(OpenPacket::decode(&deep), Err(TooDeep));
+    }
+
+    #[test]
+    fn keys_and_names_compare_decoded() {
+        // Keys and transport names are compared after unescaping, as JSON defines them.
+        let escaped = br#"0{"s\u0069d":"a","upgrades":["web\u0073ocket"],"pingInterval":1,"ping\u0054imeout":2}"#;
+        assert_eq!(
+            OpenPacket::decode(escaped),
+            Ok(OpenPacket {
+                ping_interval: 1,
+                ping_timeout: 2,
+                max_payload: None,
+                ..OpenPacket::new("a", true)
+            })
+        );
+        let twice =
+            br#"0{"sid":"a","s\u0069d":"b","upgrades":[],"pingInterval":1,"pingTimeout":1}"#;
+        assert_eq!(
+            OpenPacket::decode(twice),
+            Err(OpenError::DuplicateField(OpenField::Sid))
+        );
+        // Numbers must be plain unsigned integers.
+        for n in ["1.0", "1e3", "-0", "null", "[1]"] {
+            let mut buf = [0u8; 96];
+            let mut w = Writer::new(&mut buf);
+            w.put(br#"{"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":"#);
+            w.put(n.as_bytes());
+            w.byte(b'}');
+            let len = w.finish().unwrap();
+            assert_eq!(
+                OpenPacket::decode_json(&buf[..len]),
+                Err(OpenError::InvalidValue),
+                "{n}"
+            );
+        }
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! single linear pass without recursion: nesting is tracked with a fixed bit stack, so hostile
 //! input like a million `[` is rejected by [`Limits::max_depth`] instead of exhausting a stack.
 //!
-//! Two views help consumers that must look inside a value without parsing it into a tree:
-//! [`Array`] iterates the elements of a top-level array as raw slices, and [`JsonStr`] views a
-//! string token, compares it to a `&str` and unescapes it into a caller buffer.
+//! Three views help consumers that must look inside a value without parsing it into a tree:
+//! [`Array`] iterates the elements of a top-level array as raw slices, [`Object`] iterates the
+//! members of a top-level object as (key, raw value) pairs, and [`JsonStr`] views a string
+//! token, compares it to a `&str` and unescapes it into a caller buffer.
 //! [`write_str`] writes a `&str` as a JSON string the way `JSON.stringify` does.
 //!
 //! Lone surrogate escapes (`"\uD800"`) are rejected: RFC 8259 leaves them undefined and they
@@ -749,6 +750,94 @@ impl<'a> Iterator for Elements<'a> {
     }
 }
 
+/// A validated top-level JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Object<'a> {
+    interior: &'a [u8],
+}
+
+impl<'a> Object<'a> {
+    /// Validates `input` as one JSON object with [`Limits::DEFAULT`].
+    ///
+    /// A valid JSON value that is not an object yields [`JsonError::UnexpectedByte`] at the
+    /// value's first byte.
+    #[must_use = "this returns the object view"]
+    pub fn parse(input: &'a [u8]) -> Result<Self, JsonError> {
+        Self::parse_with(input, &Limits::DEFAULT)
+    }
+
+    /// Like [`Object::parse`] with explicit limits.
+    #[must_use = "this returns the object view"]
+    pub fn parse_with(input: &'a [u8], limits: &Limits) -> Result<Self, JsonError> {
+        let top = scan(input, limits, &mut NoVisit)?;
+        if top.kind != Kind::Object {
+            return Err(JsonError::UnexpectedByte {
+                offset: skip_ws(input, 0),
+            });
+        }
+        Ok(Self::from_validated(input))
+    }
+
+    /// Wraps `input`, already validated as one JSON object (whitespace around it allowed).
+    /// Other input yields unspecified members but never panics.
+    pub(crate) fn from_validated(input: &'a [u8]) -> Self {
+        let value = trim_ws(input);
+        let interior = value
+            .get(1..value.len().saturating_sub(1))
+            .unwrap_or_default();
+        Self {
+            interior: trim_ws(interior),
+        }
+    }
+
+    /// The bytes between the braces, without surrounding whitespace.
+    pub const fn interior(&self) -> &'a [u8] {
+        self.interior
+    }
+
+    /// `true` for `{}`.
+    pub const fn is_empty(&self) -> bool {
+        self.interior.is_empty()
+    }
+
+    /// The members in document order (duplicate keys included), as key and raw value.
+    pub const fn members(&self) -> Members<'a> {
+        Members {
+            rest: self.interior,
+        }
+    }
+}
+
+/// Iterator over the members of an [`Object`]: each key as a [`JsonStr`] and its value as a
+/// raw JSON slice without surrounding whitespace.
+#[derive(Debug, Clone)]
+pub struct Members<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (JsonStr<'a>, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest.get(skip_ws(self.rest, 0)..).unwrap_or_default();
+        // Ends the iteration for good unless a whole member is found below.
+        self.rest = &[];
+        if rest.first() != Some(&b'"') {
+            return None;
+        }
+        let (token, after) = rest.split_at_checked(skip_validated_string(rest, 0))?;
+        let key = JsonStr::from_token(token, token.contains(&b'\\'));
+        let after = after.get(skip_ws(after, 0)..).unwrap_or_default();
+        let after = after.strip_prefix(b":")?;
+        let value = after.get(skip_ws(after, 0)..).unwrap_or_default();
+        let len = skip_validated_value(value).max(1);
+        let (value, after) = value.split_at_checked(len)?;
+        let after = after.get(skip_ws(after, 0)..).unwrap_or_default();
+        self.rest = after.strip_prefix(b",").unwrap_or(after);
+        Some((key, value))
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // String tokens.
 
@@ -776,6 +865,12 @@ impl<'a> JsonStr<'a> {
             return Err(JsonError::TrailingData { offset: end });
         }
         Ok(Self::from_token(token, escaped))
+    }
+
+    /// Views a raw value from validated JSON (an [`Elements`] or [`Members`] item) as a
+    /// string; `None` when it is not a string token.
+    pub(crate) fn from_value(value: &'a [u8]) -> Option<Self> {
+        (value.first() == Some(&b'"')).then(|| Self::from_token(value, value.contains(&b'\\')))
     }
 
     /// Wraps a token already validated by the scanner.
@@ -977,3 +1072,189 @@ pub(crate) fn escaped_len(s: &str) -> usize {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+    use crate::testutil::Rng;
+
+    /// Collects up to 8 members of `input` (which must be an object).
+    fn members(input: &[u8]) -> ([(JsonStr<'_>, &[u8]); 8], usize) {
+        let mut out = [(JsonStr::from_token(b"\"\"", false), &b""[..]); 8];
+        let mut n = 0;
+        for (slot, member) in out.iter_mut().zip(Object::parse(input).unwrap().members()) {
+            *slot = member;
+            n += 1;
+        }
+        (out, n)
+    }
+
+    #[test]
+    fn empty_objects() {
+        for input in [&b"{}"[..], b" { } ", b"{\n\t\r }"] {
+            let object = Object::parse(input).unwrap();
+            assert!(object.is_empty());
+            assert_eq!(object.interior(), b"");
+            assert_eq!(object.members().next(), None);
+        }
+    }
+
+    #[test]
+    fn values_of_every_kind() {
+        let input = br#" { "s" : "x,}" , "n":-1.5e3,"t":true,"f":false,"z":null,
+            "a":[1,[2],{"k":"]"}],"o":{"p":{"q":[]}} , "e":{} } "#;
+        let object = Object::parse(input).unwrap();
+        assert!(!object.is_empty());
+        let (m, n) = members(input);
+        let expected: [(&str, &[u8]); 8] = [
+            ("s", br#""x,}""#),
+            ("n", b"-1.5e3"),
+            ("t", b"true"),
+            ("f", b"false"),
+            ("z", b"null"),
+            ("a", br#"[1,[2],{"k":"]"}]"#),
+            ("o", br#"{"p":{"q":[]}}"#),
+            ("e", b"{}"),
+        ];
+        assert_eq!(n, expected.len());
+        for ((key, value), (want_key, want_value)) in m.iter().zip(expected) {
+            assert_eq!(key.as_str(), Some(want_key));
+            assert_eq!(*value, want_value);
+        }
+    }
+
+    #[test]
+    fn nested_object_members() {
+        let input = br#"{"outer":{"inner":[1,2],"deep":{"x":"y"}},"after":0}"#;
+        let (m, n) = members(input);
+        assert_eq!(n, 2);
+        assert!(m[0].0.eq_str("outer"));
+        assert!(m[1].0.eq_str("after"));
+        assert_eq!(m[1].1, b"0");
+        // A member's value can be viewed as an object in turn.
+        let (inner, k) = members(m[0].1);
+        assert_eq!(k, 2);
+        assert!(inner[0].0.eq_str("inner"));
+        assert_eq!(inner[0].1, b"[1,2]");
+        assert!(inner[1].0.eq_str("deep"));
+        let (deep, k) = members(inner[1].1);
+        assert_eq!(k, 1);
+        assert!(deep[0].0.eq_str("x"));
+        assert_eq!(deep[0].1, br#""y""#);
+    }
+
+    #[test]
+    fn keys_with_escapes_and_duplicates() {
+        let input = br#"{"a\"b":1,"\u0063ode":2,"\\":3,"":4,"code":5,"\ud83d\ude00":6}"#;
+        let (m, n) = members(input);
+        assert_eq!(n, 6);
+        assert!(m[0].0.has_escapes());
+        assert!(m[0].0.eq_str("a\"b"));
+        assert_eq!(m[0].0.raw(), br#"a\"b"#);
+        assert!(m[1].0.eq_str("code"));
+        assert_eq!(m[1].0.as_str(), None);
+        assert!(m[2].0.eq_str("\\"));
+        assert_eq!(m[3].0.as_str(), Some(""));
+        // Duplicates are yielded as they come; deciding about them is the caller's job.
+        assert_eq!(m[4].0.as_str(), Some("code"));
+        assert_eq!(m[4].1, b"5");
+        let mut buf = [0u8; 4];
+        assert_eq!(m[5].0.unescape_into(&mut buf), Ok(4));
+        assert_eq!(&buf, "😀".as_bytes());
+    }
+
+    #[test]
+    fn refuses_non_objects_and_malformed_input() {
+        assert_eq!(
+            Object::parse(b" [1]"),
+            Err(JsonError::UnexpectedByte { offset: 1 })
+        );
+        assert_eq!(
+            Object::parse(b"\"{}\""),
+            Err(JsonError::UnexpectedByte { offset: 0 })
+        );
+        assert_eq!(Object::parse(b"{"), Err(JsonError::UnexpectedEnd));
+        assert_eq!(Object::parse(b""), Err(JsonError::UnexpectedEnd));
+        assert_eq!(
+            Object::parse(b"{}x"),
+            Err(JsonError::TrailingData { offset: 2 })
+        );
+        assert_eq!(
+            Object::parse(br#"{"a":1,}"#),
+            Err(JsonError::UnexpectedByte { offset: 7 })
+        );
+        assert_eq!(
+            Object::parse(br#"{1:2}"#),
+            Err(JsonError::UnexpectedByte { offset: 1 })
+        );
+        let limits = Limits {
+            max_depth: 2,
+            max_size: 100,
+        };
+        assert!(Object::parse_with(br#"{"a":[1]}"#, &limits).is_ok());
+        assert_eq!(
+            Object::parse_with(br#"{"a":[[1]]}"#, &limits),
+            Err(JsonError::TooDeep { offset: 6 })
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut rng = Rng::new(23);
+        let mut input = [0u8; 64];
+        let mut valid_members = 0;
+        for _ in 0..5000 {
+            let mut len = rng.below(input.len() + 1);
+            if rng.below(2) == 0 {
+                // A valid object of random members, then maybe one byte overwritten.
+                const KEYS: [&[u8]; 4] = [b"\"k\"", b"\"\\u00e9\"", b"\"a\\\"\"", b"\"\""];
+                const VALUES: [&[u8]; 8] = [
+                    b"1",
+                    b"-0.5e1",
+                    b"\"v,}\"",
+                    b"null",
+                    b"[1,[]]",
+                    b"{\"x\":{}}",
+                    b"{}",
+                    b" true ",
+                ];
+                let mut w = Writer::new(&mut input);
+                w.byte(b'{');
+                for i in 0..rng.below(4) {
+                    if i > 0 {
+                        w.byte(b',');
+                    }
+                    w.put(KEYS[rng.below(KEYS.len())]);
+                    w.byte(b':');
+                    w.put(VALUES[rng.below(VALUES.len())]);
+                }
+                w.byte(b'}');
+                len = w.finish().unwrap_or(0);
+                if rng.below(4) == 0 && len > 0 {
+                    input[rng.below(len)] = rng.pick(b"{}[]\":, \\1");
+                }
+            } else {
+                for b in &mut input[..len] {
+                    *b = rng.pick(b"{}[]\":, \\u0a-1etrn\xe2\x82\xac");
+                }
+            }
+            let input = &input[..len];
+            // Through the validating constructor: every member lies inside the input and
+            // its value is itself valid JSON.
+            if let Ok(object) = Object::parse(input) {
+                for (key, value) in object.members() {
+                    assert!(key.raw().len() < len && value.len() < len);
+                    assert!(validate(value).is_ok(), "{input:?} {value:?}");
+                    let mut buf = [0u8; 48];
+                    assert!(key.unescape_into(&mut buf).is_ok());
+                    valid_members += 1;
+                }
+            }
+            // Unvalidated bytes behind the crate-internal constructor: no panic, bounded.
+            let members = Object::from_validated(input).members();
+            assert!(members.take(len + 1).count() <= len);
+        }
+        // The generator reaches valid objects often enough for the checks above to matter.
+        assert!(valid_members > 500, "{valid_members}");
+    }
+}
