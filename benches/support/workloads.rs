@@ -75,8 +75,7 @@ impl Default for Fixtures {
 
 /// Decodes one Socket.IO event carried by an Engine.IO text message.
 fn sio_event(text: &str) -> (usize, usize) {
-    let EioPacket::Text(eio) = EioPacket::decode_ws_str(text).expect("eio packet")
-    else {
+    let EioPacket::Text(eio) = EioPacket::decode_ws_str(text).expect("eio packet") else {
         panic!("text expected");
     };
     assert_eq!(eio.packet_type(), PacketType::Message);
@@ -121,8 +120,7 @@ pub fn decode_binary_event(frames: &[u8], rx: &mut [u8]) -> usize {
     let mut reassembly = Reassembly::new(10);
     match decoder.poll() {
         Ok(Some(Incoming::Text(text))) => {
-            let EioPacket::Text(eio) = EioPacket::decode_ws_str(text).expect("eio")
-            else {
+            let EioPacket::Text(eio) = EioPacket::decode_ws_str(text).expect("eio") else {
                 panic!("text expected");
             };
             let packet = SioPacket::parse(eio.data().as_bytes()).expect("sio packet");

@@ -379,13 +379,18 @@ mod tests {
 
     #[test]
     fn decode_str_agrees_with_decode() {
-        for text in ["4hello", "2", "2probe", "4", "4€", "1x", "", "abc", "7", "b"] {
+        for text in [
+            "4hello", "2", "2probe", "4", "4€", "1x", "", "abc", "7", "b",
+        ] {
             assert_eq!(
                 TextPacket::decode_str(text),
                 TextPacket::decode(text.as_bytes()),
                 "{text:?}"
             );
-            assert_eq!(Packet::decode_ws_str(text), Packet::decode_ws_text(text.as_bytes()));
+            assert_eq!(
+                Packet::decode_ws_str(text),
+                Packet::decode_ws_text(text.as_bytes())
+            );
         }
     }
 
