@@ -78,59 +78,45 @@ impl<'b> Fields<'b> {
         let mut transfer_encoding = false;
         let mut chunked = false;
         for h in headers {
-            let name = h.name.as_bytes();
             let value = h.value;
-            // Dispatch on the length first: most headers are rejected by one compare.
-            match name.len() {
-                4 if name.eq_ignore_ascii_case(b"host") => {
-                    once(&mut f.host, value, HeaderField::Host)?;
-                }
-                6 if name.eq_ignore_ascii_case(b"origin") => {
-                    once(&mut f.origin, value, HeaderField::Origin)?;
-                }
-                6 if name.eq_ignore_ascii_case(b"cookie") => {
+            let Some(known) = Known::of(h.name.as_bytes()) else {
+                continue;
+            };
+            match known {
+                Known::Host => once(&mut f.host, value, HeaderField::Host)?,
+                Known::Origin => once(&mut f.origin, value, HeaderField::Origin)?,
+                Known::Cookie => {
                     // A client sends one Cookie header; further ones stay in the raw list.
                     f.cookie.get_or_insert(value);
                 }
-                7 if name.eq_ignore_ascii_case(b"upgrade") => {
-                    f.upgrade_websocket |=
-                        tokens(value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
+                Known::Upgrade => f.upgrade_websocket |= has_token(value, b"websocket"),
+                Known::Connection => {
+                    let c = &mut f.connection;
+                    c.keep_alive |= has_token(value, b"keep-alive");
+                    c.close |= has_token(value, b"close");
+                    c.upgrade |= has_token(value, b"upgrade");
                 }
-                10 if name.eq_ignore_ascii_case(b"connection") => {
-                    for t in tokens(value) {
-                        if t.eq_ignore_ascii_case(b"keep-alive") {
-                            f.connection.keep_alive = true;
-                        } else if t.eq_ignore_ascii_case(b"close") {
-                            f.connection.close = true;
-                        } else if t.eq_ignore_ascii_case(b"upgrade") {
-                            f.connection.upgrade = true;
-                        }
-                    }
-                }
-                12 if name.eq_ignore_ascii_case(b"content-type") => {
-                    once(&mut f.content_type, value, HeaderField::ContentType)?;
-                }
-                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                Known::ContentType => once(&mut f.content_type, value, HeaderField::ContentType)?,
+                Known::ContentLength => {
                     let n = parse_content_length(value)?;
                     match f.content_length {
                         Some(old) if old != n => return Err(HeadError::ConflictingContentLength),
                         _ => f.content_length = Some(n),
                     }
                 }
-                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                Known::TransferEncoding => {
                     transfer_encoding = true;
-                    chunked |= tokens(value).any(|t| t.eq_ignore_ascii_case(b"chunked"));
+                    chunked |= has_token(value, b"chunked");
                 }
-                17 if name.eq_ignore_ascii_case(b"sec-websocket-key") => {
+                Known::SecWebSocketKey => {
                     once(&mut f.ws_key, value, HeaderField::SecWebSocketKey)?;
                 }
-                20 if name.eq_ignore_ascii_case(b"sec-websocket-accept") => {
+                Known::SecWebSocketAccept => {
                     once(&mut f.ws_accept, value, HeaderField::SecWebSocketAccept)?;
                 }
-                21 if name.eq_ignore_ascii_case(b"sec-websocket-version") => {
+                Known::SecWebSocketVersion => {
                     once(&mut f.ws_version, value, HeaderField::SecWebSocketVersion)?;
                 }
-                _ => {}
             }
         }
         if transfer_encoding {
@@ -143,6 +129,47 @@ impl<'b> Fields<'b> {
             });
         }
         Ok(f)
+    }
+}
+
+/// The headers [`Fields::scan`] acts on.
+#[derive(Clone, Copy)]
+enum Known {
+    Host,
+    Origin,
+    Cookie,
+    Upgrade,
+    Connection,
+    ContentType,
+    ContentLength,
+    TransferEncoding,
+    SecWebSocketKey,
+    SecWebSocketAccept,
+    SecWebSocketVersion,
+}
+
+impl Known {
+    /// Lower-case names; one table walk with a length check first keeps the code small
+    /// (most headers are rejected by the length compare alone).
+    const TABLE: [(&'static [u8], Self); 11] = [
+        (b"host", Self::Host),
+        (b"origin", Self::Origin),
+        (b"cookie", Self::Cookie),
+        (b"upgrade", Self::Upgrade),
+        (b"connection", Self::Connection),
+        (b"content-type", Self::ContentType),
+        (b"content-length", Self::ContentLength),
+        (b"transfer-encoding", Self::TransferEncoding),
+        (b"sec-websocket-key", Self::SecWebSocketKey),
+        (b"sec-websocket-accept", Self::SecWebSocketAccept),
+        (b"sec-websocket-version", Self::SecWebSocketVersion),
+    ];
+
+    fn of(name: &[u8]) -> Option<Self> {
+        Self::TABLE
+            .iter()
+            .find(|(known, _)| known.len() == name.len() && name.eq_ignore_ascii_case(known))
+            .map(|&(_, k)| k)
     }
 }
 
@@ -176,13 +203,11 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
     Ok(n)
 }
 
-/// Comma-separated list elements with surrounding spaces and tabs removed; empty
-/// elements are skipped.
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|&b| b == b',')
-        .map(|t| t.trim_ascii())
-        .filter(|t| !t.is_empty())
+/// Whether the comma-separated list `value` has an element equal to `token`
+/// (case-insensitive, surrounding whitespace removed). Shares the WebSocket handshake's
+/// helper, which trims spaces and tabs: httparse admits no other whitespace in a value.
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    crate::ws::has_token(value, token)
 }
 
 /// Finds the first header named `name` (case-insensitive).
