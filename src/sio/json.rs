@@ -311,8 +311,9 @@ fn skip_ws(input: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-/// Scans one JSON value (with surrounding whitespace) covering all of `input`.
-pub(crate) fn scan<V: Visitor>(input: &[u8], limits: &Limits, v: &mut V) -> Result<Top, JsonError> {
+/// Scans one JSON value (with surrounding whitespace) covering all of `input`. The visitor
+/// is dynamic so that the scanner exists once in the binary, whatever the visitor.
+pub(crate) fn scan(input: &[u8], limits: &Limits, v: &mut dyn Visitor) -> Result<Top, JsonError> {
     if input.len() > limits.max_size {
         return Err(JsonError::TooLarge {
             size: input.len(),
