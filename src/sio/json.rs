@@ -241,14 +241,14 @@ pub(crate) struct Top {
 
 /// Container types of the open levels, one bit each (1 = object).
 struct Stack {
-    bits: [u64; MAX_DEPTH / 64],
+    bits: [u32; MAX_DEPTH / 32],
     depth: usize,
 }
 
 impl Stack {
     const fn new() -> Self {
         Self {
-            bits: [0; MAX_DEPTH / 64],
+            bits: [0; MAX_DEPTH / 32],
             depth: 0,
         }
     }
@@ -258,10 +258,10 @@ impl Stack {
         if self.depth >= limit {
             return false;
         }
-        let Some(word) = self.bits.get_mut(self.depth / 64) else {
+        let Some(word) = self.bits.get_mut(self.depth / 32) else {
             return false;
         };
-        let mask = 1u64 << (self.depth % 64);
+        let mask = 1u32 << (self.depth % 32);
         if object {
             *word |= mask;
         } else {
@@ -274,8 +274,8 @@ impl Stack {
     /// Whether the innermost open level is an object; `None` at the top level.
     fn top(&self) -> Option<bool> {
         let level = self.depth.checked_sub(1)?;
-        let word = self.bits.get(level / 64)?;
-        Some(word & (1u64 << (level % 64)) != 0)
+        let word = self.bits.get(level / 32)?;
+        Some(word & (1u32 << (level % 32)) != 0)
     }
 
     fn pop(&mut self) {

@@ -10,8 +10,9 @@ pub(crate) struct Sha1 {
     block: [u8; 64],
     /// Bytes buffered in `block` (always `< 64` between calls).
     filled: usize,
-    /// Total message length in bytes.
-    total: u64,
+    /// Total message length in bytes. A `usize` (not `u64`) keeps the state 4-aligned on
+    /// 32-bit targets; a message longer than the address space is never hashed here.
+    total: usize,
 }
 
 impl Sha1 {
@@ -33,7 +34,7 @@ impl Sha1 {
 
     /// Absorbs `data`.
     pub(crate) fn update(&mut self, mut data: &[u8]) {
-        self.total = self.total.wrapping_add(data.len() as u64);
+        self.total = self.total.wrapping_add(data.len());
         if self.filled > 0 {
             let take = (64 - self.filled).min(data.len());
             let (head, rest) = data.split_at(take);
@@ -61,7 +62,7 @@ impl Sha1 {
 
     /// Pads, finishes, and returns the 20-byte digest.
     pub(crate) fn finalize(mut self) -> [u8; 20] {
-        let bit_len = self.total.wrapping_mul(8);
+        let bit_len = (self.total as u64).wrapping_mul(8);
         self.update(&[0x80]);
         while self.filled != 56 {
             self.update(&[0]);
