@@ -622,7 +622,9 @@ fn digit_run_end(input: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-/// Decimal digits to `u64`; `None` on overflow or a non-digit.
+/// Decimal digits to `u64`; `None` on overflow or a non-digit. Kept out of line: its
+/// 64-bit arithmetic is long on 32-bit targets and it has four callers.
+#[inline(never)]
 pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     let mut n = 0u64;
     for &b in digits {
