@@ -15,6 +15,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {}
 }
 
+#[inline(never)]
 fn http_codec(input: &[u8], out: &mut [u8]) {
     let mut slots = [http::EMPTY_HEADER; 16];
     if let Ok(Status::Complete(req)) = http::parse_request(input, &mut slots, &http::Limits::DEFAULT) {
@@ -41,6 +42,7 @@ fn http_codec(input: &[u8], out: &mut [u8]) {
     black_box(req.write(black_box(b"40"), out).is_ok());
 }
 
+#[inline(never)]
 fn engine_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
     for record in engine::Payload::new(input) {
         if let Ok(engine::Record::Binary(b)) = record {
@@ -63,6 +65,7 @@ fn engine_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
     black_box(engine::ErrorBody::decode(input, scratch).is_ok());
 }
 
+#[inline(never)]
 fn ws_codec(input: &[u8], rx: &mut [u8], out: &mut [u8]) {
     let handshake = ws::ClientHandshake {
         method: b"GET",
@@ -86,6 +89,7 @@ fn ws_codec(input: &[u8], rx: &mut [u8], out: &mut [u8]) {
     black_box(ws::encode_close(out, None, Some([1, 2, 3, 4])).is_ok());
 }
 
+#[inline(never)]
 fn sio_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
     for config in [sio::Config::DEFAULT, sio::Config::CLIENT] {
         if let Ok(packet) = sio::Packet::parse_with(input, &config) {
