@@ -259,11 +259,7 @@ impl<'a> ResponseHead<'a> {
     /// A [`WriteError`] for invalid input (checked before anything is written), else
     /// [`WriteError::BufferTooSmall`] with the size needed.
     pub fn write(&self, body: &[u8], out: &mut [u8]) -> Result<usize, WriteError> {
-        self.validate()?;
-        let mut w = Writer::new(out);
-        self.emit(&mut w, Some(body.len() as u64));
-        w.put(body);
-        Ok(w.finish()?)
+        write_message(self, body, out)
     }
 
     /// Writes only the head, with `Content-Length` when `content_length` is given (leave
@@ -276,59 +272,7 @@ impl<'a> ResponseHead<'a> {
         content_length: Option<u64>,
         out: &mut [u8],
     ) -> Result<usize, WriteError> {
-        self.validate()?;
-        let mut w = Writer::new(out);
-        self.emit(&mut w, content_length);
-        Ok(w.finish()?)
-    }
-
-    fn validate(&self) -> Result<(), WriteError> {
-        if !(100..=999).contains(&self.status) {
-            return Err(WriteError::InvalidStatus);
-        }
-        if let Some(reason) = self.reason
-            && !reason.bytes().all(is_value_byte)
-        {
-            return Err(WriteError::InvalidReason);
-        }
-        if let Some(v) = self.content_type {
-            check_value(v)?;
-        }
-        if let Some(cors) = &self.cors {
-            cors.validate()?;
-        }
-        check_headers(self.headers)
-    }
-
-    fn emit(&self, w: &mut Writer<'_>, content_length: Option<u64>) {
-        w.put(b"HTTP/1.1 ");
-        w.decimal(u64::from(self.status));
-        w.byte(b' ');
-        w.put(
-            self.reason
-                .unwrap_or_else(|| reason_phrase(self.status))
-                .as_bytes(),
-        );
-        w.put(b"\r\n");
-        if let Some(v) = self.content_type {
-            header(w, b"Content-Type", v);
-        }
-        if let Some(n) = content_length {
-            content_length_header(w, n);
-        }
-        if self.no_store {
-            header(w, b"Cache-Control", b"no-store");
-        }
-        if let Some(c) = self.connection {
-            header(w, b"Connection", c.value());
-        }
-        if let Some(cors) = &self.cors {
-            cors.emit(w);
-        }
-        for h in self.headers {
-            header(w, h.name.as_bytes(), h.value);
-        }
-        w.put(b"\r\n");
+        write_head_only(self, content_length, out)
     }
 }
 
@@ -412,11 +356,7 @@ impl<'a> RequestHead<'a> {
     /// A [`WriteError`] for invalid input (checked before anything is written), else
     /// [`WriteError::BufferTooSmall`] with the size needed.
     pub fn write(&self, body: &[u8], out: &mut [u8]) -> Result<usize, WriteError> {
-        self.validate()?;
-        let mut w = Writer::new(out);
-        self.emit(&mut w, Some(body.len() as u64));
-        w.put(body);
-        Ok(w.finish()?)
+        write_message(self, body, out)
     }
 
     /// Writes only the head, with `Content-Length` when given (a `GET` has none).
@@ -428,49 +368,7 @@ impl<'a> RequestHead<'a> {
         content_length: Option<u64>,
         out: &mut [u8],
     ) -> Result<usize, WriteError> {
-        self.validate()?;
-        let mut w = Writer::new(out);
-        self.emit(&mut w, content_length);
-        Ok(w.finish()?)
-    }
-
-    fn validate(&self) -> Result<(), WriteError> {
-        if !is_token(self.method.as_str().as_bytes()) {
-            return Err(WriteError::InvalidMethod);
-        }
-        // Visible ASCII or UTF-8 beyond it; no space, no control character.
-        let target_ok =
-            !self.target.is_empty() && self.target.bytes().all(|b| b > b' ' && b != 0x7f);
-        if !target_ok {
-            return Err(WriteError::InvalidTarget);
-        }
-        for v in [self.host, self.content_type].into_iter().flatten() {
-            check_value(v)?;
-        }
-        check_headers(self.headers)
-    }
-
-    fn emit(&self, w: &mut Writer<'_>, content_length: Option<u64>) {
-        w.put(self.method.as_str().as_bytes());
-        w.byte(b' ');
-        w.put(self.target.as_bytes());
-        w.put(b" HTTP/1.1\r\n");
-        if let Some(v) = self.host {
-            header(w, b"Host", v);
-        }
-        if let Some(v) = self.content_type {
-            header(w, b"Content-Type", v);
-        }
-        if let Some(n) = content_length {
-            content_length_header(w, n);
-        }
-        if let Some(c) = self.connection {
-            header(w, b"Connection", c.value());
-        }
-        for h in self.headers {
-            header(w, h.name.as_bytes(), h.value);
-        }
-        w.put(b"\r\n");
+        write_head_only(self, content_length, out)
     }
 }
 
@@ -534,4 +432,123 @@ const fn is_tchar(b: u8) -> bool {
                 | b'|'
                 | b'~'
         )
+}
+
+/// What [`ResponseHead`] and [`RequestHead`] share: checks before writing, then the head.
+trait Head {
+    fn validate(&self) -> Result<(), WriteError>;
+    fn emit(&self, w: &mut Writer<'_>, content_length: Option<u64>);
+}
+
+/// Validates `head`, then writes it with `Content-Length: body.len()` and the body.
+fn write_message(head: &impl Head, body: &[u8], out: &mut [u8]) -> Result<usize, WriteError> {
+    head.validate()?;
+    let mut w = Writer::new(out);
+    head.emit(&mut w, Some(body.len() as u64));
+    w.put(body);
+    Ok(w.finish()?)
+}
+
+/// Validates `head`, then writes only the head.
+fn write_head_only(
+    head: &impl Head,
+    content_length: Option<u64>,
+    out: &mut [u8],
+) -> Result<usize, WriteError> {
+    head.validate()?;
+    let mut w = Writer::new(out);
+    head.emit(&mut w, content_length);
+    Ok(w.finish()?)
+}
+
+impl Head for ResponseHead<'_> {
+    fn validate(&self) -> Result<(), WriteError> {
+        if !(100..=999).contains(&self.status) {
+            return Err(WriteError::InvalidStatus);
+        }
+        if let Some(reason) = self.reason
+            && !reason.bytes().all(is_value_byte)
+        {
+            return Err(WriteError::InvalidReason);
+        }
+        if let Some(v) = self.content_type {
+            check_value(v)?;
+        }
+        if let Some(cors) = &self.cors {
+            cors.validate()?;
+        }
+        check_headers(self.headers)
+    }
+
+    fn emit(&self, w: &mut Writer<'_>, content_length: Option<u64>) {
+        w.put(b"HTTP/1.1 ");
+        w.decimal(u64::from(self.status));
+        w.byte(b' ');
+        w.put(
+            self.reason
+                .unwrap_or_else(|| reason_phrase(self.status))
+                .as_bytes(),
+        );
+        w.put(b"\r\n");
+        if let Some(v) = self.content_type {
+            header(w, b"Content-Type", v);
+        }
+        if let Some(n) = content_length {
+            content_length_header(w, n);
+        }
+        if self.no_store {
+            header(w, b"Cache-Control", b"no-store");
+        }
+        if let Some(c) = self.connection {
+            header(w, b"Connection", c.value());
+        }
+        if let Some(cors) = &self.cors {
+            cors.emit(w);
+        }
+        for h in self.headers {
+            header(w, h.name.as_bytes(), h.value);
+        }
+        w.put(b"\r\n");
+    }
+}
+
+impl Head for RequestHead<'_> {
+    fn validate(&self) -> Result<(), WriteError> {
+        if !is_token(self.method.as_str().as_bytes()) {
+            return Err(WriteError::InvalidMethod);
+        }
+        // Visible ASCII or UTF-8 beyond it; no space, no control character.
+        let target_ok =
+            !self.target.is_empty() && self.target.bytes().all(|b| b > b' ' && b != 0x7f);
+        if !target_ok {
+            return Err(WriteError::InvalidTarget);
+        }
+        for v in [self.host, self.content_type].into_iter().flatten() {
+            check_value(v)?;
+        }
+        check_headers(self.headers)
+    }
+
+    fn emit(&self, w: &mut Writer<'_>, content_length: Option<u64>) {
+        w.put(self.method.as_str().as_bytes());
+        w.byte(b' ');
+        w.put(self.target.as_bytes());
+        w.put(b" HTTP/1.1\r\n");
+        if let Some(v) = self.host {
+            header(w, b"Host", v);
+        }
+        if let Some(v) = self.content_type {
+            header(w, b"Content-Type", v);
+        }
+        if let Some(n) = content_length {
+            content_length_header(w, n);
+        }
+        if let Some(c) = self.connection {
+            header(w, b"Connection", c.value());
+        }
+        for h in self.headers {
+            header(w, h.name.as_bytes(), h.value);
+        }
+        w.put(b"\r\n");
+    }
 }

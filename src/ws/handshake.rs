@@ -93,14 +93,7 @@ impl ClientHandshake<'_> {
         if self.method != b"GET" {
             return Err(HandshakeError::MethodNotGet);
         }
-        let upgrade = self.upgrade.ok_or(HandshakeError::UpgradeMissing)?;
-        if !has_token(upgrade, b"websocket") {
-            return Err(HandshakeError::UpgradeNotWebSocket);
-        }
-        let connection = self.connection.ok_or(HandshakeError::ConnectionMissing)?;
-        if !has_token(connection, b"upgrade") {
-            return Err(HandshakeError::ConnectionNotUpgrade);
-        }
+        upgrade_headers(self.upgrade, self.connection)?;
         let version = self.version.ok_or(HandshakeError::VersionMissing)?;
         if trim(version) != b"13" {
             return Err(HandshakeError::VersionUnsupported);
@@ -112,6 +105,22 @@ impl ClientHandshake<'_> {
             _ => Err(HandshakeError::KeyInvalid),
         }
     }
+}
+
+/// The `Upgrade: websocket` and `Connection: upgrade` checks both sides make.
+fn upgrade_headers(
+    upgrade: Option<&[u8]>,
+    connection: Option<&[u8]>,
+) -> Result<(), HandshakeError> {
+    let upgrade = upgrade.ok_or(HandshakeError::UpgradeMissing)?;
+    if !has_token(upgrade, b"websocket") {
+        return Err(HandshakeError::UpgradeNotWebSocket);
+    }
+    let connection = connection.ok_or(HandshakeError::ConnectionMissing)?;
+    if !has_token(connection, b"upgrade") {
+        return Err(HandshakeError::ConnectionNotUpgrade);
+    }
+    Ok(())
 }
 
 /// The parts of a server's answer the client checks; header values as received.
@@ -134,14 +143,7 @@ impl ServerHandshake<'_> {
         if self.status != 101 {
             return Err(HandshakeError::StatusNot101(self.status));
         }
-        let upgrade = self.upgrade.ok_or(HandshakeError::UpgradeMissing)?;
-        if !has_token(upgrade, b"websocket") {
-            return Err(HandshakeError::UpgradeNotWebSocket);
-        }
-        let connection = self.connection.ok_or(HandshakeError::ConnectionMissing)?;
-        if !has_token(connection, b"upgrade") {
-            return Err(HandshakeError::ConnectionNotUpgrade);
-        }
+        upgrade_headers(self.upgrade, self.connection)?;
         let accept = self.accept.ok_or(HandshakeError::AcceptMissing)?;
         if trim(accept) != key.accept().as_bytes() {
             return Err(HandshakeError::AcceptMismatch);
