@@ -34,6 +34,8 @@
 //! | *(none)* | `no_std`, no allocator: what a microcontroller builds |
 //! | `alloc` | reserved for owned conveniences (later releases) |
 //! | `std` | implies `alloc`; std integration |
+//!
+//! The minimum supported Rust version is 1.95, the toolchain CI builds with.
 #![no_std]
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
