@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test siocore has. Installs what the tests need first, so it works on a
-# fresh machine: the bare-metal rustup targets (more tools join as later parts land).
+# fresh machine: the bare-metal rustup targets and the Node reference packages the
+# codec-reference test runs against (more tools join as later parts land).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain targets"
 rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf
+
+step "Node reference packages (tests/interop)"
+npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
 step "format"
 cargo fmt --all --check
