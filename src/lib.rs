@@ -49,7 +49,10 @@ pub mod base64;
 pub mod engine;
 mod error;
 pub mod http;
+mod rand;
+pub mod server;
 pub mod sio;
+pub mod time;
 pub mod ws;
 
 mod write;
@@ -58,6 +61,7 @@ mod write;
 mod testutil;
 
 pub use error::BufferTooSmall;
+pub use time::Instant;
 
 /// The result of a streaming decoder that may need more input.
 ///

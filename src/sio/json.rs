@@ -45,6 +45,14 @@ impl Limits {
     pub fn validate(&self, input: &[u8]) -> Result<Kind, JsonError> {
         scan(input, self, &mut NoVisit).map(|top| top.kind)
     }
+
+    /// Validates `input` as a comma-separated list of JSON values, the interior of an
+    /// array without its brackets (`1,"2",{"3":[true]}`); empty or blank input is the empty
+    /// list. This is the form Socket.IO argument lists take in the encoders.
+    #[must_use = "the input is only known to be valid if this returns Ok"]
+    pub fn validate_list(&self, input: &[u8]) -> Result<(), JsonError> {
+        scan_values(input, self, &mut NoVisit, true).map(|_| ())
+    }
 }
 
 impl Default for Limits {
@@ -314,6 +322,17 @@ fn skip_ws(input: &[u8], mut pos: usize) -> usize {
 /// Scans one JSON value (with surrounding whitespace) covering all of `input`. The visitor
 /// is dynamic so that the scanner exists once in the binary, whatever the visitor.
 pub(crate) fn scan(input: &[u8], limits: &Limits, v: &mut dyn Visitor) -> Result<Top, JsonError> {
+    scan_values(input, limits, v, false)
+}
+
+/// [`scan`], or with `list` a comma-separated list of values (an array's interior: empty
+/// or whitespace is an empty list).
+fn scan_values(
+    input: &[u8],
+    limits: &Limits,
+    v: &mut dyn Visitor,
+    list: bool,
+) -> Result<Top, JsonError> {
     if input.len() > limits.max_size {
         return Err(JsonError::TooLarge {
             size: input.len(),
@@ -328,6 +347,9 @@ pub(crate) fn scan(input: &[u8], limits: &Limits, v: &mut dyn Visitor) -> Result
     loop {
         pos = skip_ws(input, pos);
         let byte = input.get(pos).copied();
+        if list && top_kind.is_none() && byte.is_none() {
+            return Ok(Top { kind: Kind::Array });
+        }
         match state {
             State::Value | State::FirstElement => {
                 let Some(b) = byte else {
@@ -411,9 +433,15 @@ pub(crate) fn scan(input: &[u8], limits: &Limits, v: &mut dyn Visitor) -> Result
             State::AfterValue => {
                 let Some(object) = stack.top() else {
                     return match byte {
+                        None if list => Ok(Top { kind: Kind::Array }),
                         None => Ok(Top {
                             kind: top_kind.unwrap_or(Kind::Null),
                         }),
+                        Some(b',') if list => {
+                            state = State::Value;
+                            pos += 1;
+                            continue;
+                        }
                         Some(_) => Err(JsonError::TrailingData { offset: pos }),
                     };
                 };
@@ -874,6 +902,14 @@ impl<'a> JsonStr<'a> {
         (value.first() == Some(&b'"')).then(|| Self::from_token(value, value.contains(&b'\\')))
     }
 
+    /// Views raw text with no escapes as a string value (a number used as an event name).
+    pub(crate) const fn unquoted(raw: &'a [u8]) -> Self {
+        Self {
+            raw,
+            escaped: false,
+        }
+    }
+
     /// Wraps a token already validated by the scanner.
     pub(crate) fn from_token(token: &'a [u8], escaped: bool) -> Self {
         let raw = token
@@ -941,6 +977,17 @@ impl<'a> JsonStr<'a> {
             }
         }
         w.finish()
+    }
+
+    /// Calls `sink` with the decoded value in pieces (runs of bytes and single characters),
+    /// for writing it somewhere that is not one slice.
+    pub(crate) fn for_each_unescaped(&self, mut sink: impl FnMut(&[u8])) {
+        for piece in self.pieces() {
+            match piece {
+                Piece::Run(run) => sink(run),
+                Piece::Char(c) => sink(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
+            }
+        }
     }
 
     fn pieces(&self) -> Pieces<'a> {

@@ -341,7 +341,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> MessageDecoder<B> {
 /// (about 1.5 KiB on Cortex-M): when the gap between source and destination is wide, it
 /// copies gap-sized chunks, which never overlap; when it is narrow, whole words, each read
 /// before it is written, which is safe for a move towards the front.
-fn move_down(buf: &mut [u8], src: core::ops::Range<usize>, dst: usize) {
+pub(super) fn move_down(buf: &mut [u8], src: core::ops::Range<usize>, dst: usize) {
     const WORD: usize = 8;
     let Some(gap) = src.start.checked_sub(dst).filter(|&g| g > 0) else {
         return;

@@ -10,6 +10,8 @@
 //!   [`apply_mask`] masks and unmasks payloads.
 //! * Messages: [`MessageDecoder`] reassembles fragmented messages in place in a buffer the
 //!   caller lends and yields [`Incoming`] items: text, binary, ping, pong, close.
+//!   [`FrameScanner`] does the same for a caller that keeps its receive buffer itself and
+//!   discards what the scanner reports consumed (a few words of state, no buffer).
 //! * Close codes: [`CloseCode`], [`CloseFrame`]. Every decoding error has a `close_code()`
 //!   giving the code to close the connection with.
 //!
@@ -38,6 +40,7 @@ mod frame;
 mod handshake;
 mod mask;
 mod message;
+mod scan;
 mod sha1;
 
 pub use close::{CloseCode, CloseError, CloseFrame, MAX_CLOSE_REASON};
@@ -51,3 +54,4 @@ pub use handshake::{
 };
 pub use mask::apply_mask;
 pub use message::{CONTROL_RESERVE, Incoming, MessageDecoder, MessageError};
+pub use scan::{FRAGMENT_OVERHEAD, FrameScanner, Peeked};

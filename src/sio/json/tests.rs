@@ -605,3 +605,39 @@ fn random_bytes_and_mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn lists() {
+    let l = Limits::DEFAULT;
+    for good in [
+        &b""[..],
+        b"  ",
+        b"1",
+        br#"1,"2",{"3":[true]}"#,
+        b" [ ] , {} ",
+        br#""a""#,
+    ] {
+        assert_eq!(
+            l.validate_list(good),
+            Ok(()),
+            "{:?}",
+            String::from_utf8_lossy(good)
+        );
+    }
+    for (bad, e) in [
+        (&b","[..], UnexpectedByte { offset: 0 }),
+        (b"1,", UnexpectedEnd),
+        (b"1,,2", UnexpectedByte { offset: 2 }),
+        (b"1 2", TrailingData { offset: 2 }),
+        (b"]", UnexpectedByte { offset: 0 }),
+        (b"[1", UnexpectedEnd),
+        (b"1]", TrailingData { offset: 1 }),
+    ] {
+        assert_eq!(
+            l.validate_list(bad),
+            Err(e),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}

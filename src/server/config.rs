@@ -1,0 +1,130 @@
+//! Server settings: endpoints, namespaces, timers and limits.
+
+/// What runs at an endpoint path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// Engine.IO only: the app sends and receives raw messages
+    /// ([`Event::EngineMessage`](super::Event::EngineMessage)).
+    Engine,
+    /// Socket.IO over Engine.IO: namespaces, events, acks, rooms.
+    SocketIo,
+}
+
+/// A request path the server answers as Engine.IO, and what runs there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// The path, with its trailing slash, matched exactly (`/socket.io/`). Any other path,
+    /// including longer ones below it (`/socket.io/socket.io.js`), is a plain HTTP request
+    /// for the app.
+    pub path: &'a str,
+    /// The protocol spoken there.
+    pub protocol: Protocol,
+}
+
+impl Endpoint<'static> {
+    /// Socket.IO at `/socket.io/`.
+    pub const SOCKET_IO: Self = Self {
+        path: "/socket.io/",
+        protocol: Protocol::SocketIo,
+    };
+    /// Plain Engine.IO at `/engine.io/`.
+    pub const ENGINE_IO: Self = Self {
+        path: "/engine.io/",
+        protocol: Protocol::Engine,
+    };
+}
+
+/// The server's settings. Start from [`ServerConfig::DEFAULT`] (the Node reference's
+/// defaults) and change what you need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig<'a> {
+    /// Where Engine.IO is answered; the first matching path wins.
+    pub endpoints: &'a [Endpoint<'a>],
+    /// Namespaces that exist from the start (`/` is not implied: list it).
+    pub namespaces: &'a [&'a str],
+    /// Whether a CONNECT to a namespace that does not exist is handed to the app, which
+    /// may accept it (creating the namespace) or refuse it. When `false` such a CONNECT is
+    /// answered with `{"message":"Invalid namespace"}` at once.
+    pub dynamic_namespaces: bool,
+    /// Accept polling (`transport=polling`).
+    pub polling: bool,
+    /// Accept WebSocket (`transport=websocket`, direct or as an upgrade).
+    pub websocket: bool,
+    /// Milliseconds between the server's pings (reference: 25 000).
+    pub ping_interval: u32,
+    /// Milliseconds the client has to answer a ping (reference: 20 000).
+    pub ping_timeout: u32,
+    /// Largest POST body or WebSocket message accepted, in bytes (reference: 1 000 000).
+    pub max_payload: u32,
+    /// Milliseconds an upgrade may take from the WebSocket request to the `5` packet
+    /// (reference: 10 000).
+    pub upgrade_timeout: u32,
+    /// Milliseconds a Socket.IO client has to connect to a namespace after the Engine.IO
+    /// handshake (reference: 45 000).
+    pub connect_timeout: u32,
+    /// Milliseconds a polling session closed by the server waits for the GET that
+    /// delivers the close packet (reference: 30 000).
+    pub close_timeout: u32,
+    /// Most binary attachments in one Socket.IO packet (reference: 10).
+    pub max_attachments: u8,
+    /// Most namespaces one client may join at once.
+    pub max_namespaces_per_session: u8,
+    /// Most acknowledgements the server waits for per socket.
+    pub max_acks_per_socket: u16,
+    /// Most bytes queued for one client; a client that reads slower than the app writes
+    /// is disconnected ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) when its
+    /// queue would pass this.
+    pub max_queued_bytes: u32,
+    /// Longest HTTP request head, in bytes (431 past it).
+    pub max_http_head: u32,
+    /// Longest body of a plain HTTP request handed to the app, in bytes (413 past it).
+    pub max_http_body: u32,
+    /// When set, polling responses carry `Access-Control-Allow-Origin` with this value
+    /// (and `Access-Control-Allow-Credentials: true`), and `OPTIONS` requests on the
+    /// Engine.IO paths are answered as CORS preflights.
+    pub cors_origin: Option<&'a str>,
+}
+
+impl ServerConfig<'static> {
+    /// Socket.IO at `/socket.io/` with the namespace `/`, both transports, and the Node
+    /// reference's timers and limits.
+    pub const DEFAULT: Self = Self {
+        endpoints: &[Endpoint::SOCKET_IO],
+        namespaces: &["/"],
+        dynamic_namespaces: false,
+        polling: true,
+        websocket: true,
+        ping_interval: 25_000,
+        ping_timeout: 20_000,
+        max_payload: 1_000_000,
+        upgrade_timeout: 10_000,
+        connect_timeout: 45_000,
+        close_timeout: 30_000,
+        max_attachments: 10,
+        max_namespaces_per_session: 16,
+        max_acks_per_socket: 1024,
+        max_queued_bytes: 4_000_000,
+        max_http_head: 8 * 1024,
+        max_http_body: 64 * 1024,
+        cors_origin: None,
+    };
+}
+
+impl Default for ServerConfig<'static> {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl ServerConfig<'_> {
+    /// The most unconsumed input one stream can need the caller to hold: a whole request
+    /// (head and body) or a whole WebSocket message with its framing. A driver whose
+    /// receive buffer for a stream is this large never stalls on a full buffer.
+    pub fn max_input(&self) -> usize {
+        let head = self.max_http_head as usize;
+        let body = (self.max_payload.max(self.max_http_body)) as usize;
+        let ws = crate::ws::FrameScanner::max_buffered(self.max_payload as usize);
+        head.saturating_add(body).max(ws)
+    }
+}

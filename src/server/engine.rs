@@ -1,0 +1,645 @@
+//! Engine.IO sessions: creation, packets, heartbeat, the upgrade, closing.
+
+use super::event::{Kind, Record};
+use super::pool::{Pool, stat};
+use super::session::{State, Transport};
+use super::storage::NONE;
+use super::stream::{Fixed, State as StreamState};
+use super::{CloseReason, CommandError, Data, Protocol, Resource, Server, SessionId, WireId};
+use crate::engine::{Base64Data, OpenPacket, PacketType, TextPacket};
+use crate::ws::CloseCode;
+
+/// Binary packet data: raw (WebSocket) or still in base64 (polling).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bin<'x> {
+    Raw(&'x [u8]),
+    Base64(Base64Data<'x>),
+}
+
+impl Bin<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Raw(b) => b.len(),
+            Self::Base64(d) => d.decoded_len(),
+        }
+    }
+
+    /// Appends the bytes to a pool message, decoding base64 on the way.
+    pub(crate) fn append_to(&self, pool: &mut Pool<'_>, msg: u32) -> bool {
+        match self {
+            Self::Raw(b) => pool.append(msg, b),
+            Self::Base64(d) => {
+                // Whole 4-character groups per chunk, so each chunk decodes on its own.
+                for chunk in d.encoded().chunks(256) {
+                    let mut out = [0u8; 192];
+                    let Ok(n) = crate::base64::decode(chunk, &mut out) else {
+                        return false;
+                    };
+                    if !pool.append(msg, &out[..n]) {
+                        return false;
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
+/// One Engine.IO packet received.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pkt<'x> {
+    Text(TextPacket<'x>),
+    Binary(Bin<'x>),
+}
+
+/// Room the handling of one received packet of `len` bytes may need: an event, its
+/// payload, a small reply.
+const REPLY_ROOM: usize = 512;
+
+impl Server<'_> {
+    pub(super) fn protocol_of(&self, sess: u32) -> Protocol {
+        let e = usize::from(self.sessions[sess].0.endpoint);
+        self.config
+            .endpoints
+            .get(e)
+            .map_or(Protocol::SocketIo, |e| e.protocol)
+    }
+
+    /// Whether handling a packet of `len` bytes is sure to find room for what it makes.
+    pub(super) fn room_for_packet(&self, len: usize) -> bool {
+        self.events.has_room(1)
+            && self.pool.has_room(len.saturating_add(REPLY_ROOM))
+            && self.pool.nodes.can_take(4)
+    }
+
+    /// Opens a session for a handshake; its first queued packet is the open packet.
+    pub(super) fn create_session(
+        &mut self,
+        endpoint: u8,
+        ws: Option<u32>,
+    ) -> Result<u32, Resource> {
+        if !self.events.has_room(1)
+            || !self.pool.has_room(REPLY_ROOM)
+            || !self.pool.nodes.can_take(2)
+        {
+            return Err(Resource::Pool);
+        }
+        let sess = self.sessions.alloc().ok_or(Resource::Sessions)?;
+        let sid = self.fresh_id(sess);
+        let now = self.now;
+        let sio = self
+            .config
+            .endpoints
+            .get(usize::from(endpoint))
+            .is_some_and(|e| e.protocol == Protocol::SocketIo);
+        let wire = WireId::from_raw(&sid);
+        let open = OpenPacket {
+            sid: wire.as_str(),
+            upgrade_websocket: ws.is_none() && self.config.websocket,
+            ping_interval: self.config.ping_interval,
+            ping_timeout: self.config.ping_timeout,
+            max_payload: Some(self.config.max_payload),
+        };
+        let mut buf = [0u8; 256];
+        let n = open.encode(&mut buf).unwrap_or(0);
+        let Some(msg) = self.pool.msg_from(false, &[&buf[..n]]) else {
+            self.sessions.release(sess);
+            return Err(Resource::Pool);
+        };
+        let s = &mut self.sessions[sess].0;
+        s.era = s.era.wrapping_add(1);
+        s.state = State::Open;
+        s.endpoint = endpoint;
+        s.sid = sid;
+        s.transport = if ws.is_some() {
+            Transport::WebSocket
+        } else {
+            Transport::Polling
+        };
+        s.ws = ws.unwrap_or(NONE);
+        s.hb_at = now.saturating_add(u64::from(self.config.ping_interval));
+        s.connect_at = if sio {
+            now.saturating_add(u64::from(self.config.connect_timeout))
+        } else {
+            0
+        };
+        let mut q = s.queue;
+        q.push(&mut self.pool, msg);
+        self.sessions[sess].0.queue = q;
+        self.reschedule(sess);
+        if !sio {
+            let mut r = Record::new(Kind::EngineOpen);
+            r.id = sess;
+            r.era = self.sessions[sess].0.era;
+            self.events.push(r);
+        }
+        Ok(sess)
+    }
+
+    /// The open session whose wire id is `sid`, also when it is draining its close.
+    pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
+        let raw = WireId::parse(sid.as_bytes())?;
+        let i = Self::id_index(&raw);
+        let s = &self.sessions.get(i)?.0;
+        let live = s.state == State::Open || (s.state == State::Closing && s.draining);
+        (live && s.sid == raw && s.endpoint == endpoint).then_some(i)
+    }
+
+    /// Handles one packet from the session's current transport.
+    pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
+        if self.sessions[sess].0.state != State::Open {
+            return Ok(());
+        }
+        let sio = self.protocol_of(sess) == Protocol::SocketIo;
+        let p = match pkt {
+            Pkt::Binary(bin) if sio => return self.sio_binary(sess, bin),
+            Pkt::Binary(bin) => return self.engine_message(sess, None, Some(bin)),
+            Pkt::Text(t) => t,
+        };
+        match p.packet_type() {
+            PacketType::Message if sio => self.sio_text(sess, p.data()),
+            PacketType::Message => self.engine_message(sess, Some(p.data()), None),
+            PacketType::Pong if p.data().is_empty() => {
+                self.pong(sess);
+                Ok(())
+            }
+            PacketType::Close => Err(CloseReason::ClientClose),
+            PacketType::Noop => Ok(()),
+            // A client ping (v3 style), a probe outside an upgrade, open or upgrade here.
+            _ => Err(CloseReason::ParseError),
+        }
+    }
+
+    fn engine_message(
+        &mut self,
+        sess: u32,
+        text: Option<&str>,
+        bin: Option<Bin<'_>>,
+    ) -> Result<(), CloseReason> {
+        let msg = self
+            .pool
+            .new_msg(bin.is_some())
+            .ok_or(CloseReason::SlowReader)?;
+        let ok = match (text, bin) {
+            (Some(t), _) => self.pool.append(msg, t.as_bytes()),
+            (None, Some(b)) => b.append_to(&mut self.pool, msg),
+            (None, None) => true,
+        };
+        if !ok {
+            self.pool.release(msg);
+            return Err(CloseReason::SlowReader);
+        }
+        let mut r = Record::new(Kind::EngineMessage);
+        r.id = sess;
+        r.era = self.sessions[sess].0.era;
+        r.msg = msg;
+        r.len1 = self.pool.len(msg) as u32;
+        r.small = u8::from(text.is_none());
+        self.events.push(r);
+        Ok(())
+    }
+
+    fn pong(&mut self, sess: u32) {
+        let s = &mut self.sessions[sess].0;
+        if s.awaiting_pong {
+            s.awaiting_pong = false;
+            s.hb_at = self
+                .now
+                .saturating_add(u64::from(self.config.ping_interval));
+            self.reschedule(sess);
+        }
+    }
+
+    /// Makes the stream that carries the session's packets write them.
+    pub(super) fn notify_output(&mut self, sess: u32) {
+        let s = self.sessions[sess].0;
+        let stream = match s.transport {
+            Transport::WebSocket => s.ws,
+            Transport::Polling => s.get,
+            Transport::Upgrading if !s.probed => s.get,
+            Transport::Upgrading => NONE,
+        };
+        if stream != NONE {
+            self.txq_push(stream);
+        }
+    }
+
+    /// Queues packets for a session, checking its queue limit.
+    pub(super) fn queue_packets(&mut self, sess: u32, msgs: &[u32]) -> Result<(), CommandError> {
+        let release = |server: &mut Self| {
+            for &m in msgs {
+                server.pool.release(m);
+            }
+        };
+        let s = self.sessions[sess].0;
+        if s.state != State::Open {
+            release(self);
+            return Err(CommandError::UnknownSession);
+        }
+        let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
+        if s.queue.bytes as usize + total > self.config.max_queued_bytes as usize {
+            release(self);
+            self.close_session(sess, CloseReason::SlowReader, false);
+            return Err(CommandError::SlowReader);
+        }
+        if !self.pool.nodes.can_take(msgs.len()) {
+            release(self);
+            return Err(CommandError::Full(Resource::Nodes));
+        }
+        let mut q = s.queue;
+        for &m in msgs {
+            q.push(&mut self.pool, m);
+        }
+        self.sessions[sess].0.queue = q;
+        self.notify_output(sess);
+        Ok(())
+    }
+
+    /// Sends a raw Engine.IO message on a plain Engine.IO session. Text may not contain
+    /// the byte `0x1E` (polling bodies use it as separator).
+    pub fn send(&mut self, session: SessionId, data: Data<'_>) -> Result<(), CommandError> {
+        let sess = self.session_index(session)?;
+        if self.protocol_of(sess) != Protocol::Engine {
+            return Err(CommandError::WrongState);
+        }
+        let msg = match data {
+            Data::Text(t) => {
+                if t.as_bytes().contains(&crate::engine::RECORD_SEPARATOR) {
+                    return Err(CommandError::InvalidName);
+                }
+                self.pool.msg_from(false, &[b"4", t.as_bytes()])
+            }
+            Data::Binary(b) => self.pool.msg_from(true, &[b]),
+        }
+        .ok_or(CommandError::Full(Resource::Pool))?;
+        self.queue_packets(sess, &[msg])
+    }
+
+    /// Closes a session: the client gets the Engine.IO close packet after what is already
+    /// queued for it, then its transport is closed. The application hears of it as
+    /// Disconnect events (Socket.IO) or [`Event::EngineClose`](super::Event::EngineClose),
+    /// with [`CloseReason::ServerClose`].
+    pub fn close(&mut self, session: SessionId) -> Result<(), CommandError> {
+        let sess = self.session_index(session)?;
+        self.close_session(sess, CloseReason::ServerClose, true);
+        Ok(())
+    }
+
+    /// Ends a session. Graceful: the close packet is queued behind what is queued and the
+    /// transport closes after it. Otherwise the transport closes now.
+    pub(super) fn close_session(&mut self, sess: u32, reason: CloseReason, graceful: bool) {
+        if self.sessions[sess].0.state != State::Open {
+            return;
+        }
+        {
+            let s = &mut self.sessions[sess].0;
+            s.state = State::Closing;
+            s.close_reason = reason.to_u8();
+            s.hb_at = 0;
+            s.connect_at = 0;
+            s.aux_at = 0;
+            s.ack_at = 0;
+        }
+        while self.sessions[sess].0.sockets != NONE {
+            let sock = self.sessions[sess].0.sockets;
+            self.close_socket(sock, super::DisconnectReason::Session(reason));
+        }
+        let bin = self.sessions[sess].0.bin;
+        if bin != NONE && bin != super::socketio::BIN_DISCARD {
+            self.pool.release(bin);
+        }
+        self.sessions[sess].0.bin = NONE;
+        if self.sessions[sess].0.transport == Transport::Upgrading {
+            self.abort_upgrade(sess);
+        }
+        if graceful {
+            let mut q = self.sessions[sess].0.queue;
+            if q.push(&mut self.pool, stat::CLOSE) {
+                let s = &mut self.sessions[sess].0;
+                s.queue = q;
+                s.draining = true;
+                s.aux_at = self
+                    .now
+                    .saturating_add(u64::from(self.config.close_timeout));
+                self.reschedule(sess);
+                self.notify_output(sess);
+            } else {
+                self.end_transport(sess);
+            }
+        } else {
+            self.end_transport(sess);
+        }
+        // Tell the app (plain Engine.IO); Socket.IO sessions were reported per socket.
+        if self.protocol_of(sess) == Protocol::SocketIo {
+            self.sessions[sess].0.reaped = true;
+        } else if self.reap_sessions == NONE && self.events.has_room(1) {
+            self.report_close(sess);
+        } else {
+            let s = &mut self.sessions[sess].0;
+            s.reaping = true;
+            s.link = NONE;
+            if self.reap_sessions_tail == NONE {
+                self.reap_sessions = sess;
+            } else {
+                self.sessions[self.reap_sessions_tail].0.link = sess;
+            }
+            self.reap_sessions_tail = sess;
+        }
+        self.free_if_done(sess);
+    }
+
+    fn report_close(&mut self, sess: u32) -> bool {
+        let s = self.sessions[sess].0;
+        let mut r = Record::new(Kind::EngineClose);
+        r.id = sess;
+        r.era = s.era;
+        r.small = s.close_reason;
+        if !self.events.push(r) {
+            return false;
+        }
+        self.sessions[sess].0.reaped = true;
+        self.sessions[sess].0.reaping = false;
+        true
+    }
+
+    /// Queues the close events of sessions that ended while the event queue was full.
+    pub(super) fn reap_sessions(&mut self) {
+        while self.reap_sessions != NONE && self.events.has_room(1) {
+            let sess = self.reap_sessions;
+            let next = self.sessions[sess].0.link;
+            if !self.report_close(sess) {
+                break;
+            }
+            self.reap_sessions = next;
+            if next == NONE {
+                self.reap_sessions_tail = NONE;
+            }
+            self.free_if_done(sess);
+        }
+    }
+
+    fn free_if_done(&mut self, sess: u32) {
+        let s = &self.sessions[sess].0;
+        if s.state == State::Closing
+            && s.reaped
+            && !s.draining
+            && s.get == NONE
+            && s.ws == NONE
+            && s.post == NONE
+        {
+            self.sessions.release(sess);
+        }
+    }
+
+    /// The close code a session's WebSocket gets for `reason`.
+    fn close_code(reason: CloseReason) -> CloseCode {
+        match reason {
+            CloseReason::ParseError | CloseReason::TransportError => CloseCode::PROTOCOL_ERROR,
+            CloseReason::SlowReader => CloseCode::POLICY_VIOLATION,
+            _ => CloseCode::NORMAL,
+        }
+    }
+
+    /// Closes the session's transports now and drops its queue; the slot goes once the
+    /// app has been told.
+    pub(super) fn end_transport(&mut self, sess: u32) {
+        let reason = CloseReason::from_u8(self.sessions[sess].0.close_reason);
+        let mut q = self.sessions[sess].0.queue;
+        q.clear(&mut self.pool);
+        self.unschedule(sess);
+        let s = &mut self.sessions[sess].0;
+        s.queue = q;
+        s.draining = false;
+        s.aux_at = 0;
+        let (get, post, ws) = (s.get, s.post, s.ws);
+        s.get = NONE;
+        s.post = NONE;
+        s.ws = NONE;
+        if get != NONE {
+            let answer = if reason == CloseReason::ClientClose {
+                Fixed::Noop
+            } else {
+                Fixed::Close
+            };
+            self.finish_get(get, Some(answer));
+        }
+        if post != NONE {
+            // A POST paused for room: its packets will not be handled.
+            self.respond_fixed(post, Fixed::EngineError(3), true);
+        }
+        if ws != NONE {
+            self.close_ws(ws, Self::close_code(reason));
+        }
+        self.free_if_done(sess);
+    }
+
+    /// Ends the long-poll on `stream`: answered with `answer` if it has not started its
+    /// response, cut short (and the connection closed) if it has.
+    pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>) {
+        let st = &mut self.streams[stream].0;
+        if st.state != StreamState::Get {
+            return;
+        }
+        st.state = StreamState::Http;
+        if self.get_in_flight(stream) {
+            let st = &mut self.streams[stream].0;
+            st.poll_left = 0;
+            st.close_after = true;
+            self.txq_push(stream);
+        } else {
+            let st = &mut self.streams[stream].0;
+            st.fixed = None;
+            st.poll_left = 0;
+            if let Some(fixed) = answer {
+                self.respond_fixed(stream, fixed, false);
+            }
+        }
+    }
+
+    /// Whether a polling response has begun on the stream (bytes of it are out).
+    pub(super) fn get_in_flight(&self, stream: u32) -> bool {
+        let st = &self.streams[stream].0;
+        st.item != super::stream::Item::Idle || (st.fixed.is_none() && st.poll_left > 0)
+    }
+
+    /// Sends a close frame on a WebSocket stream and closes it after.
+    pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode) {
+        let st = &mut self.streams[stream].0;
+        if st.state == StreamState::Done || st.state == StreamState::Free {
+            return;
+        }
+        st.state = StreamState::Done;
+        st.close_after = true;
+        if !st.eof {
+            let mut raw = st.raw;
+            raw.push(&mut self.pool, stat::close_frame(code.0));
+            self.streams[stream].0.raw = raw;
+        }
+        self.txq_push(stream);
+    }
+
+    /// Runs the session's due timers.
+    pub(super) fn run_timers(&mut self, sess: u32, now: u64) {
+        let s = self.sessions[sess].0;
+        if s.state == State::Closing {
+            if s.draining && s.aux_at != 0 && s.aux_at <= now {
+                self.end_transport(sess);
+            }
+            return;
+        }
+        if s.hb_at != 0 && s.hb_at <= now {
+            if s.awaiting_pong {
+                self.close_session(sess, CloseReason::PingTimeout, false);
+                return;
+            }
+            let mut q = s.queue;
+            if !q.push(&mut self.pool, stat::PING) {
+                // No queue entry for the ping: the client cannot be kept alive.
+                self.close_session(sess, CloseReason::SlowReader, false);
+                return;
+            }
+            let slot = &mut self.sessions[sess].0;
+            slot.queue = q;
+            slot.awaiting_pong = true;
+            // From the scheduled ping time, however late this call came.
+            slot.hb_at = s.hb_at.saturating_add(u64::from(self.config.ping_timeout));
+            self.notify_output(sess);
+        }
+        if s.connect_at != 0 && s.connect_at <= now {
+            if !self.has_connected_socket(sess) {
+                self.close_session(sess, CloseReason::ConnectTimeout, false);
+                return;
+            }
+            self.sessions[sess].0.connect_at = 0;
+        }
+        if s.aux_at != 0 && s.aux_at <= now {
+            if s.probed {
+                self.close_session(sess, CloseReason::UpgradeAbandoned, false);
+                return;
+            }
+            self.abort_upgrade(sess);
+        }
+        if s.ack_at != 0 && s.ack_at <= now {
+            self.expire_acks(sess, now);
+        }
+        self.reschedule(sess);
+    }
+
+    fn has_connected_socket(&self, sess: u32) -> bool {
+        let mut s = self.sessions[sess].0.sockets;
+        while s != NONE {
+            if self.sockets[s].0.state == super::socketio::SockState::Connected {
+                return true;
+            }
+            s = self.sockets[s].0.next_in_session;
+        }
+        false
+    }
+
+    // ------------------------------------------------------------------ upgrade
+
+    /// Handles a message on the probing WebSocket of an upgrade.
+    pub(super) fn probe_message(&mut self, sess: u32, stream: u32, text: Option<&str>) {
+        match text {
+            Some("2probe") if !self.sessions[sess].0.probed => {
+                let mut raw = self.streams[stream].0.raw;
+                raw.push(&mut self.pool, stat::PROBE_FRAME);
+                self.streams[stream].0.raw = raw;
+                self.txq_push(stream);
+                self.sessions[sess].0.probed = true;
+                // Release the waiting GET so the client can pause polling.
+                let get = self.sessions[sess].0.get;
+                if get != NONE && !self.get_in_flight(get) {
+                    self.sessions[sess].0.get = NONE;
+                    self.finish_get(get, Some(Fixed::Noop));
+                }
+            }
+            Some("5") => self.complete_upgrade(sess, stream),
+            _ => self.abort_upgrade(sess),
+        }
+    }
+
+    fn complete_upgrade(&mut self, sess: u32, stream: u32) {
+        let s = &mut self.sessions[sess].0;
+        s.transport = Transport::WebSocket;
+        s.probed = false;
+        s.aux_at = 0;
+        let get = s.get;
+        s.get = NONE;
+        self.streams[stream].0.state = StreamState::Ws;
+        self.reschedule(sess);
+        if get != NONE {
+            self.finish_get(get, Some(Fixed::Close));
+        }
+        self.notify_output(sess);
+    }
+
+    /// Gives up an upgrade: its WebSocket closes, the session stays on polling.
+    pub(super) fn abort_upgrade(&mut self, sess: u32) {
+        let s = &mut self.sessions[sess].0;
+        if s.transport != Transport::Upgrading {
+            return;
+        }
+        let ws = s.ws;
+        s.ws = NONE;
+        s.transport = Transport::Polling;
+        s.probed = false;
+        s.aux_at = 0;
+        if ws != NONE {
+            self.close_ws(ws, CloseCode::NORMAL);
+        }
+        self.reschedule(sess);
+        self.notify_output(sess);
+    }
+
+    /// A stream a session uses ended (EOF or reset): what that means for the session.
+    pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
+        let st = self.streams[stream].0;
+        let sess = st.session;
+        if sess == NONE || self.sessions.get(sess).is_none() {
+            return;
+        }
+        let s = self.sessions[sess].0;
+        match st.state {
+            StreamState::Get if s.get == stream => {
+                // An abandoned long-poll ends the session (PROTOCOL.md A.7).
+                self.sessions[sess].0.get = NONE;
+                self.streams[stream].0.state = StreamState::Done;
+                if s.state == State::Open {
+                    self.close_session(sess, reason, false);
+                } else {
+                    self.end_transport(sess);
+                }
+            }
+            StreamState::Post if s.post == stream => {
+                self.sessions[sess].0.post = NONE;
+                self.streams[stream].0.state = StreamState::Done;
+                self.close_session(sess, reason, false);
+            }
+            StreamState::Ws if s.ws == stream => {
+                self.sessions[sess].0.ws = NONE;
+                self.streams[stream].0.state = StreamState::Done;
+                if s.state == State::Open {
+                    self.close_session(sess, reason, false);
+                } else {
+                    self.end_transport(sess);
+                }
+            }
+            StreamState::Probe if s.ws == stream => {
+                self.sessions[sess].0.ws = NONE;
+                self.streams[stream].0.state = StreamState::Done;
+                if s.probed {
+                    self.close_session(sess, CloseReason::UpgradeAbandoned, false);
+                } else {
+                    let slot = &mut self.sessions[sess].0;
+                    slot.transport = Transport::Polling;
+                    slot.aux_at = 0;
+                    self.reschedule(sess);
+                    self.notify_output(sess);
+                }
+            }
+            _ => {}
+        }
+        self.free_if_done(sess);
+    }
+}

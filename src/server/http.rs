@@ -1,0 +1,684 @@
+//! Stream input: HTTP requests (Engine.IO or the app's), POST bodies, WebSocket frames.
+
+use super::engine::{Bin, Pkt};
+use super::event::{Kind, Record};
+use super::pool::stat;
+use super::session::{State as SessState, Transport};
+use super::storage::NONE;
+use super::stream::{Fixed, State};
+use super::{CloseReason, CommandError, Resource, Server, StreamId};
+use crate::engine::{Payload, Record as PollRecord, TextPacket};
+use crate::http::{self, Connection, EMPTY_HEADER, Header, Limits, Method, Request, ResponseHead};
+use crate::ws::{self, ClientHandshake, CloseCode, Incoming, Peeked};
+use crate::{Instant, Status};
+
+/// Where the end of an HTTP head (`\n\n` or `\n\r\n`) is in `input`, searching from
+/// `from`.
+fn head_end(input: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = input.get(at..)?.iter().position(|&b| b == b'\n') {
+        let nl = at + i;
+        match (input.get(nl + 1), input.get(nl + 2)) {
+            (Some(b'\n'), _) => return Some(nl + 2),
+            (Some(b'\r'), Some(b'\n')) => return Some(nl + 3),
+            _ => at = nl + 1,
+        }
+    }
+    None
+}
+
+/// A request's whole length (head and `Content-Length` body), if it is all in `input`.
+struct Framing {
+    head: usize,
+    end: usize,
+    complete: bool,
+}
+
+impl Framing {
+    fn of(req: &Request<'_, '_>, input: &[u8]) -> Self {
+        let head = req.head_len();
+        let len = req.content_length().unwrap_or(0);
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|n| head.checked_add(n))
+            .unwrap_or(usize::MAX);
+        Self {
+            head,
+            end,
+            complete: input.len() >= end,
+        }
+    }
+
+    /// Bytes to consume when the request is answered without reading its body: all of
+    /// it when it is here, else everything (the connection then closes).
+    fn skip(&self, input: &[u8]) -> usize {
+        if self.complete { self.end } else { input.len() }
+    }
+}
+
+impl Server<'_> {
+    /// Offers the bytes received on `stream` and not yet consumed (earlier leftovers
+    /// first, new bytes after them); returns how many were consumed from the front. The
+    /// rest must be offered again, with more bytes or after the outputs were drained.
+    ///
+    /// WebSocket payloads are unmasked in place, so the bytes not consumed may have
+    /// changed; offer them as they are now.
+    pub fn feed(
+        &mut self,
+        stream: StreamId,
+        now: Instant,
+        input: &mut [u8],
+    ) -> Result<usize, CommandError> {
+        let s = self.stream_index(stream)?;
+        // Expire what is due before handling the input (PROTOCOL.md A.9).
+        self.handle_timeout(now);
+        let mut consumed = 0usize;
+        while consumed < input.len() {
+            let rest = input.get_mut(consumed..).unwrap_or_default();
+            let n = match self.streams[s].0.state {
+                State::Http => self.http_step(s, rest),
+                State::Post => self.post_step(s, rest),
+                State::Ws | State::Probe => self.ws_step(s, rest),
+                State::Done => rest.len(),
+                State::App | State::Get | State::Free => 0,
+            };
+            if n == 0 {
+                break;
+            }
+            consumed += n;
+        }
+        Ok(consumed)
+    }
+
+    /// The peer finished sending on `stream` (the read returned 0). What is owed is still
+    /// written; the stream then closes (a [`Transmit`](super::Transmit) with `close`).
+    pub fn feed_eof(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
+        let s = self.stream_index(stream)?;
+        self.handle_timeout(now);
+        self.streams[s].0.eof = true;
+        if matches!(
+            self.streams[s].0.state,
+            State::Get | State::Post | State::Ws | State::Probe
+        ) {
+            self.stream_gone(s, CloseReason::TransportClose);
+        }
+        let st = &mut self.streams[s].0;
+        st.close_after = true;
+        if st.state == State::Ws || st.state == State::Probe {
+            st.state = State::Done;
+        }
+        self.txq_push(s);
+        Ok(())
+    }
+
+    /// The connection of `stream` is gone (reset, write error): nothing more is written
+    /// and the id is stale at once.
+    pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
+        let s = self.stream_index(stream)?;
+        self.handle_timeout(now);
+        self.streams[s].0.eof = true;
+        if matches!(
+            self.streams[s].0.state,
+            State::Get | State::Post | State::Ws | State::Probe
+        ) {
+            self.stream_gone(s, CloseReason::TransportClose);
+        }
+        self.drop_output(s);
+        let st = &mut self.streams[s].0;
+        st.state = State::Done;
+        if st.in_txq {
+            // Freed when the transmit queue reaches it, without a report.
+            st.silent = true;
+        } else {
+            self.free_stream(s);
+        }
+        Ok(())
+    }
+
+    /// Answers with a fixed response; `close` closes the connection after it.
+    pub(super) fn respond_fixed(&mut self, s: u32, fixed: Fixed, close: bool) {
+        let st = &mut self.streams[s].0;
+        if close || !st.keep_alive || st.eof {
+            st.close_after = true;
+        }
+        st.fixed = Some(fixed);
+        st.fixed_close = st.close_after;
+        if st.close_after && st.state == State::Http {
+            st.state = State::Done;
+        }
+        self.txq_push(s);
+    }
+
+    fn http_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+        let st = self.streams[s].0;
+        if st.close_after {
+            return input.len();
+        }
+        if st.tx_busy() {
+            // One response at a time: pipelined requests wait.
+            return 0;
+        }
+        let max_head = self.config.max_http_head as usize;
+        if head_end(input, st.head_scan as usize).is_none() {
+            if input.len() >= max_head {
+                self.respond_fixed(s, Fixed::Status(431), true);
+                return input.len();
+            }
+            self.streams[s].0.head_scan = input.len().saturating_sub(2) as u32;
+            return 0;
+        }
+        self.streams[s].0.head_scan = 0;
+        let mut headers = [EMPTY_HEADER; 32];
+        let limits = Limits {
+            max_head,
+            max_body: u64::MAX,
+        };
+        let req = match http::parse_request(input, &mut headers, &limits) {
+            Err(e) => {
+                self.respond_fixed(s, Fixed::Status(e.status_code()), true);
+                return input.len();
+            }
+            Ok(Status::Partial) => return 0,
+            Ok(Status::Complete(req)) => req,
+        };
+        self.streams[s].0.keep_alive = req.keep_alive();
+        let path = req.path();
+        match self.config.endpoints.iter().position(|e| e.path == path) {
+            Some(ep) => self.engine_request(s, ep as u8, &req, input),
+            None => self.app_request(s, &req, input),
+        }
+    }
+
+    fn app_request(&mut self, s: u32, req: &Request<'_, '_>, input: &[u8]) -> usize {
+        let f = Framing::of(req, input);
+        if req.content_length().unwrap_or(0) > u64::from(self.config.max_http_body) {
+            self.respond_fixed(s, Fixed::Status(413), true);
+            return f.skip(input);
+        }
+        if !f.complete {
+            return 0;
+        }
+        if !self.events.has_room(1) || !self.pool.has_room(f.end) {
+            return 0;
+        }
+        let (head, body) = input.split_at(f.head);
+        let body = body.get(..f.end - f.head).unwrap_or_default();
+        let Some(msg) = self.pool.msg_from(false, &[head, body]) else {
+            return 0;
+        };
+        let mut r = Record::new(Kind::Http);
+        r.id = s;
+        r.era = self.streams[s].0.era;
+        r.msg = msg;
+        r.len1 = head.len() as u32;
+        r.len2 = body.len() as u32;
+        self.events.push(r);
+        self.streams[s].0.state = State::App;
+        f.end
+    }
+
+    /// Answers an [`Event::Http`](super::Event::Http) request: `status`, the given headers,
+    /// `Content-Length` and `Connection` (added by the server), and `body`.
+    pub fn respond(
+        &mut self,
+        stream: StreamId,
+        status: u16,
+        headers: &[Header<'_>],
+        body: &[u8],
+    ) -> Result<(), CommandError> {
+        let s = self.stream_index(stream)?;
+        let st = self.streams[s].0;
+        if st.state != State::App {
+            return Err(CommandError::WrongState);
+        }
+        let close = !st.keep_alive || st.eof;
+        let mut head = [0u8; 4096];
+        let n = ResponseHead::new(status)
+            .headers(headers)
+            .connection(if close {
+                Connection::Close
+            } else {
+                Connection::KeepAlive
+            })
+            .write_head(Some(body.len() as u64), &mut head)
+            .map_err(|_| CommandError::InvalidResponse)?;
+        let msg = self
+            .pool
+            .msg_from(false, &[&head[..n], body])
+            .ok_or(CommandError::Full(Resource::Pool))?;
+        let mut raw = st.raw;
+        if !raw.push(&mut self.pool, msg) {
+            self.pool.release(msg);
+            return Err(CommandError::Full(Resource::Nodes));
+        }
+        let slot = &mut self.streams[s].0;
+        slot.raw = raw;
+        slot.state = if close { State::Done } else { State::Http };
+        slot.close_after |= close;
+        self.txq_push(s);
+        Ok(())
+    }
+
+    /// An Engine.IO error answer; returns the bytes to consume.
+    fn engine_error(
+        &mut self,
+        s: u32,
+        code: u8,
+        upgrade: bool,
+        f: &Framing,
+        input: &[u8],
+    ) -> usize {
+        if upgrade {
+            // Like the reference: a bare 400 and the connection closed.
+            self.respond_fixed(s, Fixed::UpgradeRefused(code), true);
+            return input.len();
+        }
+        self.respond_fixed(s, Fixed::EngineError(code), !f.complete);
+        f.skip(input)
+    }
+
+    fn engine_request(&mut self, s: u32, ep: u8, req: &Request<'_, '_>, input: &[u8]) -> usize {
+        let f = Framing::of(req, input);
+        let q = req.engine_query();
+        let upgrade = req.wants_websocket_upgrade();
+        let websocket = match q.transport {
+            Some("polling") if self.config.polling => false,
+            Some("websocket") if self.config.websocket => true,
+            _ => return self.engine_error(s, 0, upgrade, &f, input),
+        };
+        let method = req.method();
+        if method == Method::Options {
+            if self.config.cors_origin.is_some() {
+                self.respond_fixed(s, Fixed::Preflight, !f.complete);
+                return f.skip(input);
+            }
+            return self.engine_error(s, 3, upgrade, &f, input);
+        }
+        if let Some(sid) = q.sid {
+            let Some(sess) = self.lookup_sid(sid, ep) else {
+                return self.engine_error(s, 1, upgrade, &f, input);
+            };
+            if websocket {
+                if !upgrade {
+                    return self.engine_error(s, 3, false, &f, input);
+                }
+                return self.upgrade_request(s, sess, req, &f, input);
+            }
+            if self.sessions[sess].0.transport == Transport::WebSocket {
+                // Polling after the upgrade.
+                return self.engine_error(s, 3, upgrade, &f, input);
+            }
+            return match method {
+                Method::Get => {
+                    self.poll_get(s, sess);
+                    f.skip(input)
+                }
+                Method::Post => self.poll_post(s, sess, req, &f, input),
+                _ => self.engine_error(s, 3, upgrade, &f, input),
+            };
+        }
+        if method != Method::Get {
+            return self.engine_error(s, 2, upgrade, &f, input);
+        }
+        if q.eio != Some("4") {
+            return self.engine_error(s, 5, upgrade, &f, input);
+        }
+        if !websocket {
+            return match self.create_session(ep, None) {
+                Ok(sess) => {
+                    self.poll_get(s, sess);
+                    f.skip(input)
+                }
+                Err(_) => self.engine_error(s, 4, upgrade, &f, input),
+            };
+        }
+        if !upgrade {
+            return self.engine_error(s, 3, false, &f, input);
+        }
+        let Some(accept) = Self::ws_accept(req) else {
+            return self.engine_error(s, 3, true, &f, input);
+        };
+        if !self.queue_101(s, &accept) {
+            return self.engine_error(s, 4, true, &f, input);
+        }
+        match self.create_session(ep, Some(s)) {
+            Ok(sess) => {
+                let st = &mut self.streams[s].0;
+                st.state = State::Ws;
+                st.session = sess;
+                self.notify_output(sess);
+                f.head
+            }
+            Err(_) => {
+                self.drop_output(s);
+                self.engine_error(s, 4, true, &f, input)
+            }
+        }
+    }
+
+    fn ws_accept(req: &Request<'_, '_>) -> Option<ws::AcceptKey> {
+        ClientHandshake {
+            method: req.method().as_str().as_bytes(),
+            upgrade: req.header("upgrade"),
+            connection: req.header("connection"),
+            version: req.sec_websocket_version(),
+            key: req.sec_websocket_key(),
+        }
+        .validate()
+        .ok()
+    }
+
+    /// Queues the `101 Switching Protocols` head on the stream.
+    fn queue_101(&mut self, s: u32, accept: &ws::AcceptKey) -> bool {
+        let mut head = [0u8; 256];
+        let Ok(n) = ws::write_server_response(accept, &mut head) else {
+            return false;
+        };
+        let Some(msg) = self.pool.msg_from(false, &[&head[..n]]) else {
+            return false;
+        };
+        let mut raw = self.streams[s].0.raw;
+        if !raw.push(&mut self.pool, msg) {
+            self.pool.release(msg);
+            return false;
+        }
+        self.streams[s].0.raw = raw;
+        self.txq_push(s);
+        true
+    }
+
+    fn upgrade_request(
+        &mut self,
+        s: u32,
+        sess: u32,
+        req: &Request<'_, '_>,
+        f: &Framing,
+        input: &[u8],
+    ) -> usize {
+        let session = self.sessions[sess].0;
+        if session.state != SessState::Open || session.transport != Transport::Polling {
+            // Already upgrading or upgraded: refuse this one, leave the session alone.
+            return self.engine_error(s, 3, true, f, input);
+        }
+        let Some(accept) = Self::ws_accept(req) else {
+            return self.engine_error(s, 3, true, f, input);
+        };
+        if !self.queue_101(s, &accept) {
+            return self.engine_error(s, 4, true, f, input);
+        }
+        let st = &mut self.streams[s].0;
+        st.state = State::Probe;
+        st.session = sess;
+        let slot = &mut self.sessions[sess].0;
+        slot.transport = Transport::Upgrading;
+        slot.ws = s;
+        slot.probed = false;
+        slot.aux_at = self
+            .now
+            .saturating_add(u64::from(self.config.upgrade_timeout));
+        self.reschedule(sess);
+        f.head
+    }
+
+    fn poll_get(&mut self, s: u32, sess: u32) {
+        let session = self.sessions[sess].0;
+        if session.get != NONE {
+            // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
+            self.respond_fixed(s, Fixed::EngineError(3), false);
+            self.close_session(sess, CloseReason::TransportError, false);
+            return;
+        }
+        if session.transport == Transport::Upgrading && session.probed {
+            self.respond_fixed(s, Fixed::Noop, false);
+            return;
+        }
+        let st = &mut self.streams[s].0;
+        st.state = State::Get;
+        st.session = sess;
+        self.sessions[sess].0.get = s;
+        if !session.queue.is_empty() {
+            self.txq_push(s);
+        }
+    }
+
+    fn poll_post(
+        &mut self,
+        s: u32,
+        sess: u32,
+        req: &Request<'_, '_>,
+        f: &Framing,
+        input: &[u8],
+    ) -> usize {
+        let session = self.sessions[sess].0;
+        if session.state != SessState::Open {
+            return self.engine_error(s, 1, false, f, input);
+        }
+        if req.content_length().unwrap_or(0) > u64::from(self.config.max_payload) {
+            // Too big: refused, the session stays (the connection closes, its body unread).
+            self.respond_fixed(s, Fixed::Status(413), true);
+            return f.skip(input);
+        }
+        let binary_type = req
+            .content_type()
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"application/octet-stream"));
+        if binary_type || session.post != NONE {
+            // A v3-style binary body, or a second concurrent POST: the session ends.
+            let n = self.engine_error(s, 3, false, f, input);
+            self.close_session(sess, CloseReason::TransportError, false);
+            return n;
+        }
+        if !f.complete {
+            return 0;
+        }
+        let st = &mut self.streams[s].0;
+        st.state = State::Post;
+        st.session = sess;
+        st.post_at = f.head as u32;
+        st.post_len = (f.end - f.head) as u32;
+        st.post_done = 0;
+        self.sessions[sess].0.post = s;
+        self.post_step(s, input)
+    }
+
+    /// Handles the packets of a POST body, as far as there is room; answers it when done.
+    fn post_step(&mut self, s: u32, input: &[u8]) -> usize {
+        let st = self.streams[s].0;
+        let sess = st.session;
+        let start = st.post_at as usize;
+        let end = start + st.post_len as usize;
+        let Some(body) = input.get(start..end) else {
+            // The caller offered less than it did before.
+            self.respond_fixed(s, Fixed::Status(400), true);
+            return input.len();
+        };
+        let mut done = st.post_done as usize;
+        let mut failure = None;
+        if body.is_empty() {
+            failure = Some(CloseReason::ParseError);
+        }
+        while failure.is_none() && done < body.len() {
+            if self.sessions[sess].0.state != SessState::Open {
+                break;
+            }
+            let rest = body.get(done..).unwrap_or_default();
+            let mut records = Payload::new(rest);
+            let Some(Ok(record)) = records.next() else {
+                failure = Some(CloseReason::ParseError);
+                break;
+            };
+            let step = records.offset().max(1);
+            if rest.get(step - 1) == Some(&crate::engine::RECORD_SEPARATOR) && step == rest.len() {
+                // A separator at the very end: an empty last record.
+                failure = Some(CloseReason::ParseError);
+                break;
+            }
+            let len = match record {
+                PollRecord::Text(t) => t.encoded_len(),
+                PollRecord::Binary(b) => b.decoded_len(),
+            };
+            if !self.room_for_packet(len) {
+                self.streams[s].0.post_done = done as u32;
+                return 0;
+            }
+            let pkt = match record {
+                PollRecord::Text(t) => Pkt::Text(t),
+                PollRecord::Binary(b) => Pkt::Binary(Bin::Base64(b)),
+            };
+            if let Err(reason) = self.on_packet(sess, pkt) {
+                failure = Some(reason);
+                break;
+            }
+            done += step;
+        }
+        self.sessions[sess].0.post = NONE;
+        self.streams[s].0.state = State::Http;
+        match failure {
+            None => self.respond_fixed(s, Fixed::Ok, false),
+            Some(reason) => {
+                if reason == CloseReason::ClientClose {
+                    self.respond_fixed(s, Fixed::Ok, false);
+                } else {
+                    self.respond_fixed(s, Fixed::EngineError(3), false);
+                }
+                self.close_session(sess, reason, false);
+            }
+        }
+        end
+    }
+
+    /// Reads WebSocket messages while there is room for what they make.
+    fn ws_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+        let mut consumed = 0usize;
+        loop {
+            let st = self.streams[s].0;
+            if !matches!(st.state, State::Ws | State::Probe) {
+                return input.len();
+            }
+            let rest = input.get_mut(consumed..).unwrap_or_default();
+            let mut scanner = st.scanner;
+            let peeked = scanner.peek(rest);
+            self.streams[s].0.scanner = scanner;
+            let len = match peeked {
+                Err(e) => {
+                    self.ws_failed(s, e.close_code());
+                    return input.len();
+                }
+                Ok(None) => return consumed,
+                Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
+                Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
+            };
+            if !self.room_for_packet(len) {
+                return consumed;
+            }
+            let taken = scanner.take(rest);
+            self.streams[s].0.scanner = scanner;
+            match taken {
+                Err(e) => {
+                    self.ws_failed(s, e.close_code());
+                    return input.len();
+                }
+                Ok(None) => return consumed,
+                Ok(Some((item, n))) => {
+                    self.ws_item(s, item);
+                    consumed += n;
+                }
+            }
+        }
+    }
+
+    fn ws_item(&mut self, s: u32, item: Incoming<'_>) {
+        let st = self.streams[s].0;
+        let sess = st.session;
+        let probing = st.state == State::Probe;
+        let result = match item {
+            Incoming::Text(t) if probing => {
+                self.probe_message(sess, s, Some(t));
+                Ok(())
+            }
+            Incoming::Binary(_) if probing => {
+                self.probe_message(sess, s, None);
+                Ok(())
+            }
+            Incoming::Text(t) => match TextPacket::decode_str(t) {
+                Ok(p) => self.on_packet(sess, Pkt::Text(p)),
+                Err(_) => Err(CloseReason::ParseError),
+            },
+            Incoming::Binary(b) => self.on_packet(sess, Pkt::Binary(Bin::Raw(b))),
+            Incoming::Ping(p) => {
+                let header = [0x8A, p.len() as u8];
+                if let Some(msg) = self.pool.msg_from(false, &[&header, p]) {
+                    let mut raw = self.streams[s].0.raw;
+                    if raw.push(&mut self.pool, msg) {
+                        self.streams[s].0.raw = raw;
+                        self.txq_push(s);
+                    } else {
+                        self.pool.release(msg);
+                    }
+                }
+                Ok(())
+            }
+            Incoming::Pong(_) => Ok(()),
+            Incoming::Close(frame) => {
+                // Answer the close handshake, then the stream is gone.
+                let code = frame.map_or(CloseCode::NORMAL, |f| f.code);
+                self.peer_closed(s, code);
+                Ok(())
+            }
+        };
+        if let Err(reason) = result {
+            let code = match reason {
+                CloseReason::ClientClose => CloseCode::NORMAL,
+                _ => CloseCode::PROTOCOL_ERROR,
+            };
+            if self.sessions[sess].0.ws == s {
+                self.sessions[sess].0.ws = NONE;
+            }
+            self.close_ws(s, code);
+            self.close_session(sess, reason, false);
+        }
+    }
+
+    /// The client sent a close frame: echo it, close the stream, end what used it.
+    fn peer_closed(&mut self, s: u32, code: CloseCode) {
+        let echo = if code.is_sendable() {
+            code
+        } else {
+            CloseCode::NORMAL
+        };
+        let frame = if (1000..1016).contains(&echo.0) {
+            Some(stat::close_frame(echo.0))
+        } else {
+            let bytes = echo.0.to_be_bytes();
+            self.pool.msg_from(false, &[&[0x88, 2], &bytes])
+        };
+        if let Some(frame) = frame {
+            let mut raw = self.streams[s].0.raw;
+            if raw.push(&mut self.pool, frame) {
+                self.streams[s].0.raw = raw;
+            } else {
+                self.pool.release(frame);
+            }
+        }
+        self.streams[s].0.eof = true;
+        self.stream_gone(s, CloseReason::TransportClose);
+        let st = &mut self.streams[s].0;
+        st.state = State::Done;
+        st.close_after = true;
+        self.txq_push(s);
+    }
+
+    /// The WebSocket framing failed: close it with `code`, end what used it.
+    fn ws_failed(&mut self, s: u32, code: CloseCode) {
+        let frame = stat::close_frame(code.0);
+        let mut raw = self.streams[s].0.raw;
+        if raw.push(&mut self.pool, frame) {
+            self.streams[s].0.raw = raw;
+        }
+        self.streams[s].0.eof = true;
+        self.stream_gone(s, CloseReason::TransportError);
+        let st = &mut self.streams[s].0;
+        st.state = State::Done;
+        st.close_after = true;
+        self.txq_push(s);
+    }
+}

@@ -1,0 +1,699 @@
+//! The sans-IO server: TCP byte streams in, Socket.IO sessions, events and bytes out.
+//!
+//! A [`Server`] holds every session, socket, room and queue, in tables the caller sizes
+//! (see [`Storage`]). It owns no socket, no thread, no clock and no random source: the
+//! driver tells it that a connection opened ([`open_stream`](Server::open_stream)), feeds it
+//! the bytes read ([`feed`](Server::feed)) and the end of input
+//! ([`feed_eof`](Server::feed_eof), [`reset`](Server::reset)), and asks it for the bytes to
+//! write ([`poll_transmit`](Server::poll_transmit)), the application's events
+//! ([`poll_event`](Server::poll_event)) and the next deadline
+//! ([`poll_timeout`](Server::poll_timeout), [`handle_timeout`](Server::handle_timeout)).
+//! Time is an [`Instant`] argument; ids come from a `ChaCha20` keystream seeded by the
+//! caller.
+//!
+//! One server answers, on one port:
+//!
+//! * Engine.IO v4 at each configured [`Endpoint`]: polling (handshake, long-poll GET with
+//!   batching, POST), WebSocket (direct or as an upgrade from polling, with the probe),
+//!   heartbeat, close; either plain ([`Protocol::Engine`]) or carrying
+//! * Socket.IO v5 ([`Protocol::SocketIo`]): namespaces (declared, or dynamic through
+//!   [`Event::Connect`]), CONNECT with auth, events and acks both ways with binary
+//!   attachments, rooms and broadcasts;
+//! * any other HTTP request, handed to the application as [`Event::Http`] and answered with
+//!   [`Server::respond`]: the page of a chat demo and its Socket.IO share the port.
+//!
+//! # Driving it
+//!
+//! After any input (`feed`, `feed_eof`, `reset`, `handle_timeout`, or a command), drain
+//! the outputs in this order, and repeat while either gave something:
+//!
+//! 1. [`poll_transmit`](Server::poll_transmit) until `None`: write each [`Transmit`]'s bytes
+//!    to its stream, and close the stream after them when `close` is set;
+//! 2. [`poll_event`](Server::poll_event) until `None`, handling each event (which may issue
+//!    commands, hence the repeat);
+//! 3. offer again the input of any stream that had bytes left unconsumed (a stream waits
+//!    while its request is with the application or while the server's queues are full);
+//!
+//! then wait for socket readiness or until [`poll_timeout`](Server::poll_timeout), and call
+//! [`handle_timeout`](Server::handle_timeout) when it passes (calling it early is
+//! harmless).
+//!
+//! `feed` consumes only whole units (a request with its body, a WebSocket message) and
+//! says how many bytes it took; the caller keeps the rest at the front of its buffer and
+//! offers it again with more bytes appended. A stream's unconsumed input never needs more
+//! than [`ServerConfig::max_input`] bytes.
+//!
+//! # Commands
+//!
+//! Commands ([`emit`](Server::emit), [`broadcast`](Server::broadcast), [`ack`](Server::ack),
+//! [`join`](Server::join), …) queue packets and return at once; what they cause for the
+//! application (a session closed for a slow reader, the socket a `disconnect` ended) comes
+//! later as events. Deadlines they start count from the latest `now` the server was given.
+//!
+//! # Limits
+//!
+//! Every table has the size the caller gave it, and every configured limit is enforced:
+//! when something does not fit, the call that needed it fails with a [`CommandError`], the
+//! offending client is closed with a [`CloseReason`], or the input waits in the caller's
+//! buffer until room is made (the application draining its events). Nothing is dropped
+//! silently.
+//!
+//! # Example
+//!
+//! A polling client's handshake, then its Socket.IO CONNECT, driven by hand:
+//!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! use siocore::Instant;
+//! use siocore::server::*;
+//!
+//! let mut server = Server::new(
+//!     ServerConfig::DEFAULT,
+//!     Storage::growable(Capacity::for_sessions(16, 1 << 20)),
+//!     [7; 32], // from the OS in real life
+//!     Instant::ZERO,
+//! )
+//! .unwrap();
+//! let now = Instant::from_millis(5);
+//! let (mut out, mut buf) = ([0u8; 1024], [0u8; 1024]);
+//!
+//! // A client connects and asks for a session.
+//! let stream = server.open_stream(now).unwrap();
+//! let mut input = *b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+//! assert_eq!(server.feed(stream, now, &mut input).unwrap(), input.len());
+//! let tx = server.poll_transmit(&mut out).unwrap();
+//! let response = &out[..tx.len];
+//! let body = response.split(|&b| b == b'\n').last().unwrap();
+//! let open = siocore::engine::OpenPacket::decode(body).unwrap();
+//! let sid = open.sid.to_string();
+//!
+//! // It connects to the namespace `/` with a POST of `40`.
+//! let head = format!(
+//!     "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n\
+//!      Host: x\r\nContent-Length: 2\r\n\r\n40"
+//! );
+//! let mut input = head.into_bytes();
+//! assert_eq!(server.feed(stream, now, &mut input).unwrap(), input.len());
+//! let tx = server.poll_transmit(&mut out).unwrap();
+//! assert!(out[..tx.len].ends_with(b"\r\n\r\nok"));
+//!
+//! // The application hears of it and accepts.
+//! let Ok(Some(Event::Connect(connect))) = server.poll_event(&mut buf) else { panic!() };
+//! assert_eq!((connect.name, connect.auth), ("/", &b"{}"[..]));
+//! let socket = connect.socket;
+//! server.accept(socket).unwrap();
+//! server.emit(socket, "welcome", Args::json(b"1,\"two\"")).unwrap();
+//! # let _ = sid;
+//! # }
+//! ```
+
+mod config;
+mod engine;
+mod event;
+mod http;
+mod pool;
+mod rooms;
+mod session;
+mod socketio;
+mod storage;
+mod stream;
+mod timer;
+mod transmit;
+
+use core::fmt;
+
+pub use config::{Endpoint, Protocol, ServerConfig};
+pub use event::{
+    Ack, AckId, Attachments, CloseReason, Connect, Data, DisconnectReason, Event, EventSlot,
+    HttpRequest, Message,
+};
+pub use pool::{Block, Node};
+pub use session::SessionSlot;
+pub use socketio::{AckSlot, MemberSlot, NamespaceSlot, RoomSlot, SocketSlot};
+pub use storage::{Capacity, Slots, Storage};
+pub use stream::StreamSlot;
+
+use crate::Instant;
+use crate::rand::Rng;
+use crate::sio::json::JsonError;
+use event::Events;
+use pool::Pool;
+use storage::{NONE, Table};
+
+/// A connection as the server knows it. Stale after the stream closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId {
+    pub(crate) index: u32,
+    pub(crate) era: u32,
+}
+
+/// An Engine.IO session (one client connection, whatever its transport).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId {
+    pub(crate) index: u32,
+    pub(crate) era: u32,
+}
+
+/// A Socket.IO socket: one client in one namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId {
+    pub(crate) index: u32,
+    pub(crate) era: u32,
+}
+
+macro_rules! handle_accessors {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// The slot index: unique among the live ones, reused after this one ends
+            /// (for a driver's own tables).
+            pub const fn index(&self) -> usize {
+                self.index as usize
+            }
+
+            /// Packs the handle into 64 bits (for a C caller).
+            pub const fn to_bits(self) -> u64 {
+                ((self.era as u64) << 32) | self.index as u64
+            }
+
+            /// The handle [`to_bits`](Self::to_bits) packed.
+            pub const fn from_bits(bits: u64) -> Self {
+                Self {
+                    index: bits as u32,
+                    era: (bits >> 32) as u32,
+                }
+            }
+        }
+    )*};
+}
+
+handle_accessors!(StreamId, SessionId, SocketId);
+
+/// A namespace, by its position in the server's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NamespaceId(pub(crate) u16);
+
+impl NamespaceId {
+    /// The position: namespaces of the configuration come first, in order.
+    pub const fn index(&self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A session id or socket id as it travels on the wire: 20 URL-safe base64 characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WireId([u8; 20]);
+
+impl WireId {
+    pub(crate) fn from_raw(raw: &[u8; 15]) -> Self {
+        const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = [0u8; 20];
+        for (group, chunk) in raw.chunks_exact(3).enumerate() {
+            let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
+            for k in 0..4 {
+                out[group * 4 + k] = URL[((n >> (18 - 6 * k)) & 63) as usize];
+            }
+        }
+        Self(out)
+    }
+
+    /// The raw bytes behind a wire id, or `None` when `text` is not one.
+    pub(crate) fn parse(text: &[u8]) -> Option<[u8; 15]> {
+        if text.len() != 20 {
+            return None;
+        }
+        let value = |c: u8| -> Option<u32> {
+            Some(u32::from(match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'-' => 62,
+                b'_' => 63,
+                _ => return None,
+            }))
+        };
+        let mut raw = [0u8; 15];
+        for (group, chunk) in text.chunks_exact(4).enumerate() {
+            let mut n = 0u32;
+            for &c in chunk {
+                n = (n << 6) | value(c)?;
+            }
+            raw[group * 3] = (n >> 16) as u8;
+            raw[group * 3 + 1] = (n >> 8) as u8;
+            raw[group * 3 + 2] = n as u8;
+        }
+        Some(raw)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for WireId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for WireId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Arguments of an emit or ack: raw JSON values, comma separated, and the blobs its
+/// placeholders stand for.
+///
+/// `json` is the argument list without brackets (`1,"two",{"3":[true]}`, empty for none),
+/// written as it is; it is validated. With binary arguments, `json` holds one
+/// `{"_placeholder":true,"num":k}` per blob in `binary` (`k` from 0), as
+/// [`ArgsWriter`](crate::sio::ArgsWriter) writes them and as received events carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Args<'a> {
+    /// The argument list.
+    pub json: &'a [u8],
+    /// The blobs, in `num` order.
+    pub binary: &'a [&'a [u8]],
+}
+
+impl<'a> Args<'a> {
+    /// No arguments.
+    pub const NONE: Args<'static> = Args {
+        json: b"",
+        binary: &[],
+    };
+
+    /// Arguments without binary.
+    pub const fn json(json: &'a [u8]) -> Self {
+        Self { json, binary: &[] }
+    }
+
+    /// Arguments with binary attachments.
+    pub const fn binary(json: &'a [u8], binary: &'a [&'a [u8]]) -> Self {
+        Self { json, binary }
+    }
+}
+
+/// Who a broadcast reaches within its namespace: every socket, or the members of
+/// `rooms`, minus the members of `except_rooms` and the sockets in `except`. A room name
+/// that is a socket's id means that socket (every socket is in the room named by its
+/// id). Each recipient gets the packet once, however many of the rooms it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Targets<'t> {
+    /// Rooms to reach; empty for the whole namespace.
+    pub rooms: &'t [&'t str],
+    /// Rooms whose members are left out.
+    pub except_rooms: &'t [&'t str],
+    /// Sockets left out (e.g. the sender).
+    pub except: &'t [SocketId],
+}
+
+impl<'t> Targets<'t> {
+    /// Every socket of the namespace.
+    pub const ALL: Targets<'static> = Targets {
+        rooms: &[],
+        except_rooms: &[],
+        except: &[],
+    };
+
+    /// The members of `rooms`.
+    pub const fn to(rooms: &'t [&'t str]) -> Self {
+        Self {
+            rooms,
+            except_rooms: &[],
+            except: &[],
+        }
+    }
+
+    /// Everyone but the sockets in `except` ("broadcast from the sender").
+    pub const fn all_except(except: &'t [SocketId]) -> Self {
+        Self {
+            rooms: &[],
+            except_rooms: &[],
+            except,
+        }
+    }
+}
+
+/// Bytes to write to one stream, from [`Server::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "the bytes must be written to the stream"]
+pub struct Transmit {
+    /// The stream.
+    pub stream: StreamId,
+    /// How many bytes at the start of the output buffer belong to it (may be 0 when only
+    /// `close` is news).
+    pub len: usize,
+    /// Close the stream after these bytes. The id is stale from now on.
+    pub close: bool,
+}
+
+/// A table, or the byte pool, that was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resource {
+    /// [`Storage::sessions`]
+    Sessions,
+    /// [`Storage::streams`]
+    Streams,
+    /// [`Storage::sockets`]
+    Sockets,
+    /// [`Storage::namespaces`]
+    Namespaces,
+    /// [`Storage::rooms`]
+    Rooms,
+    /// [`Storage::members`]
+    Members,
+    /// [`Storage::acks`], or [`ServerConfig::max_acks_per_socket`]
+    Acks,
+    /// [`Storage::blocks`]
+    Pool,
+    /// [`Storage::nodes`]
+    Nodes,
+}
+
+/// Why a command or driver call was refused. The server is unchanged, except where a
+/// variant says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The stream id is stale or was never given out.
+    UnknownStream,
+    /// The session id is stale, or the session has ended.
+    UnknownSession,
+    /// The socket id is stale, or the socket has left its namespace.
+    UnknownSocket,
+    /// The call does not fit the state of its target: answering a stream that has no
+    /// request waiting, accepting a socket twice, sending raw Engine.IO data on a
+    /// Socket.IO session, …
+    WrongState,
+    /// The arguments are not a valid JSON list.
+    InvalidJson(JsonError),
+    /// The placeholders in the arguments do not match the blobs given.
+    AttachmentMismatch {
+        /// Placeholders found in the JSON.
+        placeholders: usize,
+        /// Blobs given.
+        attachments: usize,
+    },
+    /// An event name, room name or namespace name is too long, or a name or an Engine.IO
+    /// text contains what it may not (a room name over 64 bytes; text with `0x1E`).
+    InvalidName,
+    /// A response head that cannot be written (bad header name or value, or over 4 KiB).
+    InvalidResponse,
+    /// A table or the pool is full.
+    Full(Resource),
+    /// The client's queue would pass [`ServerConfig::max_queued_bytes`]: the session was
+    /// closed with [`CloseReason::SlowReader`] (the application hears of it as events).
+    SlowReader,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownStream => f.write_str("unknown stream"),
+            Self::UnknownSession => f.write_str("unknown or closed session"),
+            Self::UnknownSocket => f.write_str("unknown or disconnected socket"),
+            Self::WrongState => f.write_str("call not allowed in this state"),
+            Self::InvalidJson(e) => write!(f, "invalid JSON arguments: {e}"),
+            Self::AttachmentMismatch {
+                placeholders,
+                attachments,
+            } => write!(
+                f,
+                "{placeholders} placeholders for {attachments} binary attachments"
+            ),
+            Self::InvalidName => f.write_str("invalid or too long name or text"),
+            Self::InvalidResponse => f.write_str("invalid HTTP response head"),
+            Self::Full(r) => write!(f, "server table full: {r:?}"),
+            Self::SlowReader => f.write_str("client queue full: session closed"),
+        }
+    }
+}
+
+impl core::error::Error for CommandError {}
+
+/// A configuration the server cannot run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No endpoint, more than 255, or a path that does not start and end with `/`.
+    Endpoints,
+    /// A namespace name that does not start with `/`, is over 64 bytes, appears twice, or
+    /// more names than [`Storage::namespaces`] holds.
+    Namespaces,
+    /// A timer of 0 ms, or a `max_payload` of 0.
+    Limits,
+    /// Neither polling nor WebSocket is enabled.
+    Transports,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Endpoints => "invalid endpoint list",
+            Self::Namespaces => "invalid namespace list",
+            Self::Limits => "invalid timer or payload limit",
+            Self::Transports => "no transport enabled",
+        })
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// How much of each table is in use, for monitoring and the memory figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Sessions.
+    pub sessions: usize,
+    /// Streams.
+    pub streams: usize,
+    /// Sockets.
+    pub sockets: usize,
+    /// Rooms.
+    pub rooms: usize,
+    /// Memberships.
+    pub members: usize,
+    /// Awaited acknowledgements.
+    pub acks: usize,
+    /// Pool blocks holding data.
+    pub blocks: usize,
+    /// Queue entries.
+    pub nodes: usize,
+}
+
+/// The sans-IO Engine.IO / Socket.IO server; see the [module docs](self).
+///
+/// # Method kinds
+///
+/// * driver input: [`open_stream`](Self::open_stream), [`feed`](Self::feed),
+///   [`feed_eof`](Self::feed_eof), [`reset`](Self::reset),
+///   [`handle_timeout`](Self::handle_timeout);
+/// * outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
+///   [`poll_timeout`](Self::poll_timeout), in that drain order;
+/// * commands: [`respond`](Self::respond), [`send`](Self::send), [`close`](Self::close),
+///   [`accept`](Self::accept), [`refuse`](Self::refuse), [`emit`](Self::emit),
+///   [`emit_with_ack`](Self::emit_with_ack), [`ack`](Self::ack), [`join`](Self::join),
+///   [`leave`](Self::leave), [`broadcast`](Self::broadcast),
+///   [`disconnect`](Self::disconnect);
+/// * getters (`&self`): [`namespace`](Self::namespace), [`socket_sid`](Self::socket_sid),
+///   [`session_of`](Self::session_of), [`usage`](Self::usage), ….
+pub struct Server<'a> {
+    config: ServerConfig<'a>,
+    rng: Rng,
+    hash_key: [u64; 2],
+    now: u64,
+    sessions: Table<'a, SessionSlot>,
+    streams: Table<'a, StreamSlot>,
+    sockets: Table<'a, SocketSlot>,
+    namespaces: Slots<'a, NamespaceSlot>,
+    namespace_count: u16,
+    rooms: Table<'a, RoomSlot>,
+    buckets: u32,
+    members: Table<'a, MemberSlot>,
+    acks: Table<'a, AckSlot>,
+    events: Events<'a>,
+    pool: Pool<'a>,
+    heap_len: u32,
+    txq_head: u32,
+    txq_tail: u32,
+    reap_sockets: u32,
+    reap_sockets_tail: u32,
+    reap_sessions: u32,
+    reap_sessions_tail: u32,
+    stamp: u32,
+}
+
+impl fmt::Debug for Server<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("now", &self.now)
+            .field("usage", &self.usage())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Server<'a> {
+    /// A server with `config`, keeping its state in `storage`, drawing its ids from the
+    /// `ChaCha20` keystream of `seed` (take it from a real entropy source: the ids are the
+    /// clients' only credential), started at `now`.
+    pub fn new(
+        config: ServerConfig<'a>,
+        storage: Storage<'a>,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        if config.endpoints.is_empty()
+            || config.endpoints.len() > 255
+            || config
+                .endpoints
+                .iter()
+                .any(|e| !e.path.starts_with('/') || !e.path.ends_with('/'))
+        {
+            return Err(ConfigError::Endpoints);
+        }
+        if config.ping_interval == 0
+            || config.ping_timeout == 0
+            || config.upgrade_timeout == 0
+            || config.connect_timeout == 0
+            || config.close_timeout == 0
+            || config.max_payload == 0
+        {
+            return Err(ConfigError::Limits);
+        }
+        if !config.polling && !config.websocket {
+            return Err(ConfigError::Transports);
+        }
+        let mut rng = Rng::new(seed);
+        let hash_key = [rng.next_u64(), rng.next_u64()];
+        let mut server = Self {
+            config,
+            rng,
+            hash_key,
+            now: now.as_millis(),
+            sessions: Table::new(storage.sessions),
+            streams: Table::new(storage.streams),
+            sockets: Table::new(storage.sockets),
+            namespaces: storage.namespaces,
+            namespace_count: 0,
+            rooms: Table::new(storage.rooms),
+            buckets: 0,
+            members: Table::new(storage.members),
+            acks: Table::new(storage.acks),
+            events: Events::new(storage.events),
+            pool: Pool::new(storage.blocks, storage.nodes),
+            heap_len: 0,
+            txq_head: NONE,
+            txq_tail: NONE,
+            reap_sockets: NONE,
+            reap_sockets_tail: NONE,
+            reap_sessions: NONE,
+            reap_sessions_tail: NONE,
+            stamp: 0,
+        };
+        server.rebuild_buckets();
+        for (i, name) in config.namespaces.iter().enumerate() {
+            if config.namespaces[..i].contains(name) || server.add_namespace(name).is_none() {
+                return Err(ConfigError::Namespaces);
+            }
+        }
+        Ok(server)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig<'a> {
+        &self.config
+    }
+
+    /// How much of each table is in use.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            sessions: self.sessions.used(),
+            streams: self.streams.used(),
+            sockets: self.sockets.used(),
+            rooms: self.rooms.used(),
+            members: self.members.used(),
+            acks: self.acks.used(),
+            blocks: self.pool.used_blocks(),
+            nodes: self.pool.nodes.used(),
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now.as_millis());
+    }
+
+    /// 15 random bytes for a wire id that also carries `index` (so lookups need no hash
+    /// table; the other 12 bytes, 96 bits, are what makes it unguessable).
+    fn fresh_id(&mut self, index: u32) -> [u8; 15] {
+        let mut raw = [0u8; 15];
+        self.rng.fill(&mut raw[3..]);
+        raw[..3].copy_from_slice(&index.to_le_bytes()[..3]);
+        raw
+    }
+
+    /// The slot index carried by a wire id.
+    fn id_index(raw: &[u8; 15]) -> u32 {
+        u32::from_le_bytes([raw[0], raw[1], raw[2], 0])
+    }
+
+    // ------------------------------------------------------------------ streams
+
+    /// Registers a new connection (the driver accepted it); `now` is when.
+    pub fn open_stream(&mut self, now: Instant) -> Result<StreamId, CommandError> {
+        self.advance(now);
+        let i = self
+            .streams
+            .alloc()
+            .ok_or(CommandError::Full(Resource::Streams))?;
+        let s = &mut self.streams[i].0;
+        s.era = s.era.wrapping_add(1);
+        s.state = stream::State::Http;
+        s.scanner =
+            crate::ws::FrameScanner::new(crate::ws::Role::Server, self.config.max_payload as usize);
+        Ok(StreamId {
+            index: i,
+            era: s.era,
+        })
+    }
+
+    fn stream_index(&self, id: StreamId) -> Result<u32, CommandError> {
+        match self.streams.get(id.index) {
+            Some(s) if s.0.era == id.era && s.0.state != stream::State::Free => Ok(id.index),
+            _ => Err(CommandError::UnknownStream),
+        }
+    }
+
+    fn session_index(&self, id: SessionId) -> Result<u32, CommandError> {
+        match self.sessions.get(id.index) {
+            Some(s) if s.0.era == id.era && s.0.state == session::State::Open => Ok(id.index),
+            _ => Err(CommandError::UnknownSession),
+        }
+    }
+
+    fn session_handle(&self, index: u32) -> SessionId {
+        SessionId {
+            index,
+            era: self.sessions[index].0.era,
+        }
+    }
+
+    fn stream_handle(&self, index: u32) -> StreamId {
+        StreamId {
+            index,
+            era: self.streams[index].0.era,
+        }
+    }
+
+    /// The session id as the client knows it (`sid`), while the session is open.
+    pub fn session_sid(&self, session: SessionId) -> Option<WireId> {
+        let i = self.session_index(session).ok()?;
+        Some(WireId::from_raw(&self.sessions[i].0.sid))
+    }
+
+    /// Whether the session is still open.
+    pub fn is_open(&self, session: SessionId) -> bool {
+        self.session_index(session).is_ok()
+    }
+}

@@ -1,0 +1,135 @@
+//! The per-session state of an Engine.IO session.
+
+use super::pool::Queue;
+use super::storage::{Entry, NONE};
+
+/// Lifecycle of a session slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Free,
+    Open,
+    /// Ended: no new traffic. Still holds the slot until its sockets are reported to the
+    /// app (`reaped`) and, for a graceful close over polling, the close packet is out.
+    Closing,
+}
+
+/// The transport a session runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Polling,
+    /// Polling, with a WebSocket open for the upgrade (`ws` is that stream).
+    Upgrading,
+    WebSocket,
+}
+
+/// One Engine.IO session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Session {
+    pub(crate) era: u32,
+    /// Free list, then the reap list while closing.
+    pub(crate) link: u32,
+    pub(crate) state: State,
+    pub(crate) transport: Transport,
+    pub(crate) endpoint: u8,
+    pub(crate) close_reason: u8,
+    /// The upgrade probe was answered (the client has paused polling).
+    pub(crate) probed: bool,
+    pub(crate) awaiting_pong: bool,
+    /// Socket.IO: the first packet (a CONNECT) came.
+    pub(crate) connected_once: bool,
+    /// Closing gracefully: the queue ends with a close packet still to deliver.
+    pub(crate) draining: bool,
+    /// Its sockets have been reported to the app.
+    pub(crate) reaped: bool,
+    /// On the reap list.
+    pub(crate) reaping: bool,
+    /// Raw session id bytes (the wire form is their URL-safe base64).
+    pub(crate) sid: [u8; 15],
+    /// Pending long-poll GET stream.
+    pub(crate) get: u32,
+    /// POST being processed (paused for room).
+    pub(crate) post: u32,
+    /// The WebSocket stream (active or probing).
+    pub(crate) ws: u32,
+    /// Packets to send.
+    pub(crate) queue: Queue,
+    /// Next heartbeat action: the ping time, or the pong deadline while awaiting it.
+    pub(crate) hb_at: u64,
+    /// Socket.IO connect deadline, 0 when none.
+    pub(crate) connect_at: u64,
+    /// Upgrade deadline, or the drain deadline of a graceful close; 0 when none.
+    pub(crate) aux_at: u64,
+    /// Earliest acknowledgement deadline of its sockets, 0 when none.
+    pub(crate) ack_at: u64,
+    /// Position in the timer heap (`NONE` when not in it).
+    pub(crate) heap_pos: u32,
+    /// The session index stored at heap position `self`'s index.
+    pub(crate) heap_item: u32,
+    /// Its sockets (linked through the sockets).
+    pub(crate) sockets: u32,
+    pub(crate) socket_count: u8,
+    /// A binary Socket.IO packet being assembled: its pool message, or `NONE`.
+    pub(crate) bin: u32,
+    /// Attachments still expected for `bin`.
+    pub(crate) bin_left: u8,
+}
+
+impl Session {
+    pub(crate) const EMPTY: Self = Self {
+        era: 0,
+        link: NONE,
+        state: State::Free,
+        transport: Transport::Polling,
+        endpoint: 0,
+        close_reason: 0,
+        probed: false,
+        awaiting_pong: false,
+        connected_once: false,
+        draining: false,
+        reaped: false,
+        reaping: false,
+        sid: [0; 15],
+        get: NONE,
+        post: NONE,
+        ws: NONE,
+        queue: Queue::EMPTY,
+        hb_at: 0,
+        connect_at: 0,
+        aux_at: 0,
+        ack_at: 0,
+        heap_pos: NONE,
+        heap_item: NONE,
+        sockets: NONE,
+        socket_count: 0,
+        bin: NONE,
+        bin_left: 0,
+    };
+}
+
+/// Storage for one Engine.IO session (an opaque entry of [`Storage::sessions`]).
+///
+/// [`Storage::sessions`]: super::Storage::sessions
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSlot(pub(crate) Session);
+
+impl SessionSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(Session::EMPTY);
+}
+
+impl Entry for SessionSlot {
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+    fn link(&mut self) -> &mut u32 {
+        &mut self.0.link
+    }
+    fn reset(&mut self) {
+        // The generation outlives the session, and the timer heap's array lives in the
+        // slots (position i of the heap is stored in slot i), whatever uses the slot.
+        let (era, heap_item) = (self.0.era, self.0.heap_item);
+        self.0 = Session::EMPTY;
+        self.0.era = era;
+        self.0.heap_item = heap_item;
+    }
+}

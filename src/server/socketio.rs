@@ -1,0 +1,1181 @@
+//! Socket.IO on top of the Engine.IO sessions: namespaces, sockets, CONNECT, events,
+//! acknowledgements, binary attachments.
+
+use super::engine::Bin;
+use super::event::{Kind, Record};
+use super::session::State as SessState;
+use super::storage::{Entry, NONE};
+use super::{
+    AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
+    SessionId, SocketId, WireId,
+};
+use crate::sio::json::{JsonStr, Limits};
+use crate::sio::{self, EventName, Packet, PacketType};
+
+/// Longest namespace or room name kept by the server, in bytes.
+pub(crate) const MAX_NAME: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SockState {
+    Free,
+    /// Waiting for the app's accept or refuse.
+    Pending,
+    Connected,
+    /// Left its namespace; waits for its Disconnect event to be queued.
+    Closing,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Socket {
+    pub(crate) era: u32,
+    /// Free list, then the reap list while closing.
+    pub(crate) link: u32,
+    pub(crate) state: SockState,
+    pub(crate) reason: u8,
+    /// Namespace index, `u16::MAX` for a dynamic one not yet accepted.
+    pub(crate) ns: u16,
+    pub(crate) session: u32,
+    pub(crate) id: [u8; 15],
+    pub(crate) next_in_session: u32,
+    pub(crate) ns_prev: u32,
+    pub(crate) ns_next: u32,
+    /// Memberships (linked through `MemberSlot::sock_next`).
+    pub(crate) rooms: u32,
+    /// Awaited acks (linked through `AckSlot::next`).
+    pub(crate) acks: u32,
+    pub(crate) ack_count: u16,
+    pub(crate) next_ack: u32,
+    /// Broadcast de-duplication mark.
+    pub(crate) stamp: u32,
+    /// The name asked for, for a dynamic namespace not yet accepted (a pool message).
+    pub(crate) name_msg: u32,
+}
+
+impl Socket {
+    const EMPTY: Self = Self {
+        era: 0,
+        link: NONE,
+        state: SockState::Free,
+        reason: 0,
+        ns: u16::MAX,
+        session: NONE,
+        id: [0; 15],
+        next_in_session: NONE,
+        ns_prev: NONE,
+        ns_next: NONE,
+        rooms: NONE,
+        acks: NONE,
+        ack_count: 0,
+        next_ack: 0,
+        stamp: 0,
+        name_msg: NONE,
+    };
+}
+
+/// Storage for one socket (an opaque entry of [`Storage::sockets`](super::Storage::sockets)).
+#[derive(Debug, Clone, Copy)]
+pub struct SocketSlot(pub(crate) Socket);
+
+impl SocketSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(Socket::EMPTY);
+}
+
+impl Entry for SocketSlot {
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+    fn link(&mut self) -> &mut u32 {
+        &mut self.0.link
+    }
+    fn reset(&mut self) {
+        let era = self.0.era;
+        self.0 = Socket::EMPTY;
+        self.0.era = era;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Namespace {
+    pub(crate) used: bool,
+    pub(crate) len: u8,
+    pub(crate) name: [u8; MAX_NAME],
+    /// Connected sockets (linked through `Socket::ns_next`).
+    pub(crate) sockets: u32,
+    pub(crate) count: u32,
+}
+
+/// Storage for one namespace (an opaque entry of
+/// [`Storage::namespaces`](super::Storage::namespaces)).
+#[derive(Debug, Clone, Copy)]
+pub struct NamespaceSlot(pub(crate) Namespace);
+
+impl NamespaceSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(Namespace {
+        used: false,
+        len: 0,
+        name: [0; MAX_NAME],
+        sockets: NONE,
+        count: 0,
+    });
+}
+
+impl Namespace {
+    pub(crate) fn name(&self) -> &str {
+        core::str::from_utf8(self.name.get(..usize::from(self.len)).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Room {
+    pub(crate) link: u32,
+    pub(crate) used: bool,
+    pub(crate) ns: u16,
+    pub(crate) len: u8,
+    pub(crate) name: [u8; MAX_NAME],
+    pub(crate) hash: u32,
+    pub(crate) members: u32,
+    pub(crate) count: u32,
+    pub(crate) hash_next: u32,
+    /// Head of hash bucket `self`'s index (the bucket array lives in the slots).
+    pub(crate) bucket: u32,
+}
+
+/// Storage for one room (an opaque entry of [`Storage::rooms`](super::Storage::rooms)).
+#[derive(Debug, Clone, Copy)]
+pub struct RoomSlot(pub(crate) Room);
+
+impl RoomSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(Room {
+        link: NONE,
+        used: false,
+        ns: 0,
+        len: 0,
+        name: [0; MAX_NAME],
+        hash: 0,
+        members: NONE,
+        count: 0,
+        hash_next: NONE,
+        bucket: NONE,
+    });
+}
+
+impl Entry for RoomSlot {
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+    fn link(&mut self) -> &mut u32 {
+        &mut self.0.link
+    }
+    fn reset(&mut self) {
+        let bucket = self.0.bucket;
+        *self = Self::EMPTY;
+        self.0.bucket = bucket;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Member {
+    pub(crate) link: u32,
+    pub(crate) room: u32,
+    pub(crate) socket: u32,
+    pub(crate) room_prev: u32,
+    pub(crate) room_next: u32,
+    pub(crate) sock_next: u32,
+}
+
+/// Storage for one room membership (an opaque entry of
+/// [`Storage::members`](super::Storage::members)).
+#[derive(Debug, Clone, Copy)]
+pub struct MemberSlot(pub(crate) Member);
+
+impl MemberSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(Member {
+        link: NONE,
+        room: NONE,
+        socket: NONE,
+        room_prev: NONE,
+        room_next: NONE,
+        sock_next: NONE,
+    });
+}
+
+impl Entry for MemberSlot {
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+    fn link(&mut self) -> &mut u32 {
+        &mut self.0.link
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AckEntry {
+    pub(crate) link: u32,
+    pub(crate) id: u32,
+    /// 0 for no timeout.
+    pub(crate) deadline: u64,
+    pub(crate) next: u32,
+}
+
+/// Storage for one awaited acknowledgement (an opaque entry of
+/// [`Storage::acks`](super::Storage::acks)).
+#[derive(Debug, Clone, Copy)]
+pub struct AckSlot(pub(crate) AckEntry);
+
+impl AckSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(AckEntry {
+        link: NONE,
+        id: 0,
+        deadline: 0,
+        next: NONE,
+    });
+}
+
+impl Entry for AckSlot {
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+    fn link(&mut self) -> &mut u32 {
+        &mut self.0.link
+    }
+}
+
+/// Bytes of the header a binary packet being assembled keeps at the front of its pool
+/// message, to become its event record when the last attachment arrives.
+const BIN_HEAD: usize = 32;
+/// `Session::bin` of a binary ack nobody waits for: its attachments are read and dropped.
+pub(crate) const BIN_DISCARD: u32 = NONE - 1;
+/// Scratch for packet headers (type, namespace, ack id, event name).
+const HEADER_SCRATCH: usize = 1024;
+
+impl<'a> Server<'a> {
+    // ------------------------------------------------------------------ namespaces
+
+    pub(super) fn add_namespace(&mut self, name: &str) -> Option<u16> {
+        if !name.starts_with('/') || name.len() > MAX_NAME {
+            return None;
+        }
+        let index = self.namespace_count;
+        if usize::from(index) >= self.namespaces.len() {
+            self.namespaces.push(NamespaceSlot::EMPTY).ok()?;
+        }
+        let slot = &mut self
+            .namespaces
+            .as_mut_slice()
+            .get_mut(usize::from(index))?
+            .0;
+        slot.used = true;
+        slot.len = name.len() as u8;
+        slot.name[..name.len()].copy_from_slice(name.as_bytes());
+        slot.sockets = NONE;
+        slot.count = 0;
+        self.namespace_count += 1;
+        Some(index)
+    }
+
+    fn find_namespace(&self, name: &str) -> Option<u16> {
+        self.namespaces
+            .as_slice()
+            .iter()
+            .take(usize::from(self.namespace_count))
+            .position(|n| n.0.name() == name)
+            .map(|i| i as u16)
+    }
+
+    /// The namespace named `name` (`/`, `/chat`), if it exists.
+    pub fn namespace(&self, name: &str) -> Option<NamespaceId> {
+        self.find_namespace(name).map(NamespaceId)
+    }
+
+    /// The name of a namespace.
+    pub fn namespace_name(&self, ns: NamespaceId) -> Option<&str> {
+        if ns.0 >= self.namespace_count {
+            return None;
+        }
+        self.namespaces
+            .as_slice()
+            .get(ns.index())
+            .map(|n| n.0.name())
+    }
+
+    /// How many sockets are connected to a namespace.
+    pub fn namespace_len(&self, ns: NamespaceId) -> usize {
+        if ns.0 >= self.namespace_count {
+            return 0;
+        }
+        self.namespaces
+            .as_slice()
+            .get(ns.index())
+            .map_or(0, |n| n.0.count as usize)
+    }
+
+    pub(super) fn ns_name(&self, ns: u16) -> &str {
+        self.namespaces
+            .as_slice()
+            .get(usize::from(ns))
+            .map_or("/", |n| n.0.name())
+    }
+
+    // ------------------------------------------------------------------ sockets
+
+    pub(super) fn socket_index(&self, id: SocketId) -> Result<u32, CommandError> {
+        match self.sockets.get(id.index) {
+            Some(s)
+                if s.0.era == id.era
+                    && matches!(s.0.state, SockState::Pending | SockState::Connected) =>
+            {
+                Ok(id.index)
+            }
+            _ => Err(CommandError::UnknownSocket),
+        }
+    }
+
+    fn connected(&self, id: SocketId) -> Result<u32, CommandError> {
+        let i = self.socket_index(id)?;
+        if self.sockets[i].0.state != SockState::Connected {
+            return Err(CommandError::WrongState);
+        }
+        Ok(i)
+    }
+
+    /// The socket's id as the client knows it (Node's `socket.id`), which is also the
+    /// name of the room only it is in.
+    pub fn socket_sid(&self, socket: SocketId) -> Option<WireId> {
+        let i = self.socket_index(socket).ok()?;
+        Some(WireId::from_raw(&self.sockets[i].0.id))
+    }
+
+    /// The session a socket belongs to.
+    pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
+        let i = self.socket_index(socket).ok()?;
+        Some(self.session_handle(self.sockets[i].0.session))
+    }
+
+    /// The namespace of a connected socket.
+    pub fn namespace_of(&self, socket: SocketId) -> Option<NamespaceId> {
+        let i = self.socket_index(socket).ok()?;
+        let ns = self.sockets[i].0.ns;
+        (ns != u16::MAX).then_some(NamespaceId(ns))
+    }
+
+    /// The live socket of a session in the namespace named `name`.
+    fn find_socket(&self, sess: u32, name: &str) -> Option<u32> {
+        let mut s = self.sessions[sess].0.sockets;
+        while s != NONE {
+            let sock = &self.sockets[s].0;
+            let matches = if sock.ns == u16::MAX {
+                let mut buf = [0u8; MAX_NAME];
+                let n = self.pool.copy_all(sock.name_msg, &mut buf);
+                buf.get(..n) == Some(name.as_bytes())
+            } else {
+                self.ns_name(sock.ns) == name
+            };
+            if matches {
+                return Some(s);
+            }
+            s = sock.next_in_session;
+        }
+        None
+    }
+
+    /// The socket whose wire id is `text`, if it is live in namespace `ns`.
+    pub(super) fn socket_by_wire_id(&self, ns: u16, text: &str) -> Option<u32> {
+        let raw = WireId::parse(text.as_bytes())?;
+        let i = Self::id_index(&raw);
+        let s = &self.sockets.get(i)?.0;
+        (s.state == SockState::Connected && s.ns == ns && s.id == raw).then_some(i)
+    }
+
+    /// The namespace name of a socket (its pending dynamic name written into `buf`).
+    fn socket_ns_name<'b>(&'b self, sock: u32, buf: &'b mut [u8; MAX_NAME]) -> &'b str {
+        let s = &self.sockets[sock].0;
+        if s.ns != u16::MAX {
+            return self.ns_name(s.ns);
+        }
+        let n = self.pool.copy_all(s.name_msg, buf);
+        core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or("/")
+    }
+
+    /// Ends a socket: out of its namespace, rooms and session at once; its Disconnect
+    /// event is queued now if it fits, else by the reaper.
+    pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
+        let s = self.sockets[sock].0;
+        if !matches!(s.state, SockState::Pending | SockState::Connected) {
+            return;
+        }
+        self.leave_all(sock);
+        self.drop_acks(sock);
+        // Out of the session's list.
+        let sess = s.session;
+        let mut at = self.sessions[sess].0.sockets;
+        let mut prev = NONE;
+        while at != NONE && at != sock {
+            prev = at;
+            at = self.sockets[at].0.next_in_session;
+        }
+        if at == sock {
+            if prev == NONE {
+                self.sessions[sess].0.sockets = s.next_in_session;
+            } else {
+                self.sockets[prev].0.next_in_session = s.next_in_session;
+            }
+            self.sessions[sess].0.socket_count =
+                self.sessions[sess].0.socket_count.saturating_sub(1);
+        }
+        // Out of the namespace's list.
+        if s.state == SockState::Connected
+            && let Some(ns) = self.namespaces.as_mut_slice().get_mut(usize::from(s.ns))
+        {
+            if ns.0.sockets == sock {
+                ns.0.sockets = s.ns_next;
+            }
+            ns.0.count = ns.0.count.saturating_sub(1);
+            if s.ns_prev != NONE {
+                self.sockets[s.ns_prev].0.ns_next = s.ns_next;
+            }
+            if s.ns_next != NONE {
+                self.sockets[s.ns_next].0.ns_prev = s.ns_prev;
+            }
+        }
+        if s.name_msg != NONE {
+            self.pool.release(s.name_msg);
+        }
+        let slot = &mut self.sockets[sock].0;
+        slot.state = SockState::Closing;
+        slot.reason = reason.to_u8();
+        slot.name_msg = NONE;
+        slot.next_in_session = NONE;
+        if self.reap_sockets == NONE && self.events.has_room(1) {
+            self.report_disconnect(sock);
+        } else {
+            slot.link = NONE;
+            if self.reap_sockets_tail == NONE {
+                self.reap_sockets = sock;
+            } else {
+                self.sockets[self.reap_sockets_tail].0.link = sock;
+            }
+            self.reap_sockets_tail = sock;
+        }
+    }
+
+    /// Queues a closing socket's Disconnect event and frees it.
+    fn report_disconnect(&mut self, sock: u32) -> bool {
+        let s = self.sockets[sock].0;
+        let mut r = Record::new(Kind::Disconnect);
+        r.id = sock;
+        r.era = s.era;
+        r.ns = s.ns;
+        r.small = s.reason;
+        if !self.events.push(r) {
+            return false;
+        }
+        self.sockets.release(sock);
+        true
+    }
+
+    /// Queues the Disconnect events of sockets that ended while the event queue was full.
+    pub(super) fn reap_sockets(&mut self) {
+        while self.reap_sockets != NONE && self.events.has_room(1) {
+            let sock = self.reap_sockets;
+            let next = self.sockets[sock].0.link;
+            if !self.report_disconnect(sock) {
+                break;
+            }
+            self.reap_sockets = next;
+            if next == NONE {
+                self.reap_sockets_tail = NONE;
+            }
+        }
+    }
+
+    fn drop_acks(&mut self, sock: u32) {
+        let mut a = self.sockets[sock].0.acks;
+        while a != NONE {
+            let next = self.acks[a].0.next;
+            self.acks.release(a);
+            a = next;
+        }
+        self.sockets[sock].0.acks = NONE;
+        self.sockets[sock].0.ack_count = 0;
+    }
+
+    /// Recomputes the session's earliest ack deadline.
+    fn refresh_ack_deadline(&mut self, sess: u32) {
+        let mut min = 0u64;
+        let mut s = self.sessions[sess].0.sockets;
+        while s != NONE {
+            let mut a = self.sockets[s].0.acks;
+            while a != NONE {
+                let d = self.acks[a].0.deadline;
+                if d != 0 && (min == 0 || d < min) {
+                    min = d;
+                }
+                a = self.acks[a].0.next;
+            }
+            s = self.sockets[s].0.next_in_session;
+        }
+        self.sessions[sess].0.ack_at = min;
+    }
+
+    /// Reports the acks of the session that timed out by `now`, as far as the event queue
+    /// has room.
+    pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
+        let mut s = self.sessions[sess].0.sockets;
+        while s != NONE {
+            let mut prev = NONE;
+            let mut a = self.sockets[s].0.acks;
+            while a != NONE {
+                let e = self.acks[a].0;
+                if e.deadline != 0 && e.deadline <= now {
+                    let mut r = Record::new(Kind::AckTimeout);
+                    r.id = s;
+                    r.era = self.sockets[s].0.era;
+                    r.ack = Some(u64::from(e.id));
+                    if !self.events.push(r) {
+                        self.refresh_ack_deadline(sess);
+                        return;
+                    }
+                    if prev == NONE {
+                        self.sockets[s].0.acks = e.next;
+                    } else {
+                        self.acks[prev].0.next = e.next;
+                    }
+                    self.sockets[s].0.ack_count -= 1;
+                    self.acks.release(a);
+                } else {
+                    prev = a;
+                }
+                a = e.next;
+            }
+            s = self.sockets[s].0.next_in_session;
+        }
+        self.refresh_ack_deadline(sess);
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// Handles a text Engine.IO message of a Socket.IO session.
+    pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
+        if self.sessions[sess].0.bin != NONE {
+            // A text packet while attachments are owed.
+            return Err(CloseReason::ParseError);
+        }
+        let config = sio::Config {
+            role: sio::Role::Server,
+            max_attachments: usize::from(self.config.max_attachments),
+            json: Limits {
+                max_depth: 64,
+                max_size: self.config.max_payload as usize,
+            },
+        };
+        let p =
+            Packet::parse_with(text.as_bytes(), &config).map_err(|_| CloseReason::ParseError)?;
+        let first = !self.sessions[sess].0.connected_once;
+        if first {
+            if p.packet_type() != PacketType::Connect {
+                return Err(CloseReason::ParseError);
+            }
+            self.sessions[sess].0.connected_once = true;
+        }
+        match p.packet_type() {
+            PacketType::Connect => self.sio_connect(sess, &p),
+            PacketType::Disconnect => {
+                let sock = self
+                    .find_socket(sess, p.namespace())
+                    .ok_or(CloseReason::ParseError)?;
+                self.close_socket(sock, DisconnectReason::ClientDisconnect);
+                Ok(())
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let sock = self.joined(sess, p.namespace())?;
+                let name = match p.event_name() {
+                    Some(EventName::Str(s)) => s,
+                    // A number as event name, as the reference accepts it: its text.
+                    Some(EventName::Number(raw)) => JsonStr::unquoted(raw),
+                    None => return Err(CloseReason::ParseError),
+                };
+                let mut r = Record::new(Kind::Message);
+                r.id = sock;
+                r.era = self.sockets[sock].0.era;
+                r.ns = self.sockets[sock].0.ns;
+                r.ack = p.ack_id();
+                self.packet_record(sess, r, Some(name), p.args(), p.attachments().unwrap_or(0))
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let sock = self.joined(sess, p.namespace())?;
+                let count = p.attachments().unwrap_or(0);
+                let id = p.ack_id().unwrap_or_default();
+                if !self.take_ack(sock, id) {
+                    // Nobody waits for it (unknown, late or timed out): ignored, but its
+                    // attachments still have to be read.
+                    if count > 0 {
+                        self.sessions[sess].0.bin = BIN_DISCARD;
+                        self.sessions[sess].0.bin_left = count as u8;
+                    }
+                    return Ok(());
+                }
+                let mut r = Record::new(Kind::Ack);
+                r.id = sock;
+                r.era = self.sockets[sock].0.era;
+                r.ns = self.sockets[sock].0.ns;
+                r.ack = Some(id);
+                self.packet_record(sess, r, None, p.args(), count)
+            }
+            PacketType::ConnectError => Err(CloseReason::ParseError),
+        }
+    }
+
+    /// The connected socket of the session in `namespace`, or a protocol error.
+    fn joined(&self, sess: u32, namespace: &str) -> Result<u32, CloseReason> {
+        match self.find_socket(sess, namespace) {
+            Some(s) if self.sockets[s].0.state == SockState::Connected => Ok(s),
+            _ => Err(CloseReason::ParseError),
+        }
+    }
+
+    /// Removes the awaited ack `id` of the socket; whether it was awaited.
+    fn take_ack(&mut self, sock: u32, id: u64) -> bool {
+        let mut prev = NONE;
+        let mut a = self.sockets[sock].0.acks;
+        while a != NONE {
+            let e = self.acks[a].0;
+            if u64::from(e.id) == id {
+                if prev == NONE {
+                    self.sockets[sock].0.acks = e.next;
+                } else {
+                    self.acks[prev].0.next = e.next;
+                }
+                self.sockets[sock].0.ack_count -= 1;
+                self.acks.release(a);
+                if e.deadline != 0 {
+                    let sess = self.sockets[sock].0.session;
+                    self.refresh_ack_deadline(sess);
+                    self.reschedule(sess);
+                }
+                return true;
+            }
+            prev = a;
+            a = e.next;
+        }
+        false
+    }
+
+    /// Stores an event or ack payload (`name` unescaped, then the raw args) and queues its
+    /// record, or starts waiting for its `attachments`.
+    fn packet_record(
+        &mut self,
+        sess: u32,
+        mut r: Record,
+        name: Option<JsonStr<'_>>,
+        args: &[u8],
+        attachments: usize,
+    ) -> Result<(), CloseReason> {
+        let head = if attachments > 0 { BIN_HEAD } else { 0 };
+        let msg = self.pool.new_msg(false).ok_or(CloseReason::ParseError)?;
+        let mut ok = self.pool.append(msg, &[0u8; BIN_HEAD][..head]);
+        let mut name_len = 0usize;
+        if let Some(name) = name {
+            name.for_each_unescaped(|piece| {
+                ok &= self.pool.append(msg, piece);
+                name_len += piece.len();
+            });
+        }
+        ok &= self.pool.append(msg, args);
+        if !ok {
+            // The caller checked for room; running out here means the check was wrong.
+            self.pool.release(msg);
+            return Err(CloseReason::ParseError);
+        }
+        r.msg = msg;
+        r.len1 = name_len as u32;
+        r.len2 = args.len() as u32;
+        if attachments == 0 {
+            self.events.push(r);
+            return Ok(());
+        }
+        r.small = attachments as u8;
+        r.skip = BIN_HEAD as u8;
+        self.write_bin_head(msg, &r);
+        let s = &mut self.sessions[sess].0;
+        s.bin = msg;
+        s.bin_left = attachments as u8;
+        Ok(())
+    }
+
+    fn write_bin_head(&mut self, msg: u32, r: &Record) {
+        let mut head = [0u8; BIN_HEAD];
+        head[0] = r.kind as u8;
+        head[1] = r.small;
+        head[2..4].copy_from_slice(&r.ns.to_le_bytes());
+        head[4..8].copy_from_slice(&r.id.to_le_bytes());
+        head[8..12].copy_from_slice(&r.era.to_le_bytes());
+        head[12..16].copy_from_slice(&r.len1.to_le_bytes());
+        head[16..20].copy_from_slice(&r.len2.to_le_bytes());
+        head[20] = u8::from(r.ack.is_some());
+        head[21..29].copy_from_slice(&r.ack.unwrap_or_default().to_le_bytes()[..8]);
+        self.pool.overwrite(msg, 0, &head);
+    }
+
+    fn read_bin_head(&self, msg: u32) -> Record {
+        let mut head = [0u8; BIN_HEAD];
+        self.pool.copy_all(msg, &mut head);
+        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let mut ack = [0u8; 8];
+        ack.copy_from_slice(&head[21..29]);
+        Record {
+            kind: if head[0] == Kind::Ack as u8 {
+                Kind::Ack
+            } else {
+                Kind::Message
+            },
+            small: head[1],
+            ns: u16::from_le_bytes([head[2], head[3]]),
+            id: word(4),
+            era: word(8),
+            len1: word(12),
+            len2: word(16),
+            ack: (head[20] == 1).then(|| u64::from_le_bytes(ack)),
+            msg,
+            skip: BIN_HEAD as u8,
+            ..Record::EMPTY
+        }
+    }
+
+    /// Handles a binary Engine.IO message of a Socket.IO session: the next attachment of
+    /// the binary packet being assembled.
+    pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
+        let s = self.sessions[sess].0;
+        if s.bin == NONE || s.bin_left == 0 {
+            return Err(CloseReason::ParseError);
+        }
+        if s.bin != BIN_DISCARD {
+            let len = (data.len() as u32).to_le_bytes();
+            if !(self.pool.append(s.bin, &len) && data.append_to(&mut self.pool, s.bin)) {
+                return Err(CloseReason::ParseError);
+            }
+        }
+        let left = s.bin_left - 1;
+        self.sessions[sess].0.bin_left = left;
+        if left > 0 {
+            return Ok(());
+        }
+        self.sessions[sess].0.bin = NONE;
+        if s.bin != BIN_DISCARD {
+            let r = self.read_bin_head(s.bin);
+            self.events.push(r);
+        }
+        Ok(())
+    }
+
+    fn sio_connect(&mut self, sess: u32, p: &Packet<'_>) -> Result<(), CloseReason> {
+        let name = p.namespace();
+        if self.find_socket(sess, name).is_some() {
+            // A CONNECT for a namespace already joined or asked for.
+            return Err(CloseReason::ParseError);
+        }
+        let ns = self.find_namespace(name);
+        if ns.is_none() && (!self.config.dynamic_namespaces || name.len() > MAX_NAME) {
+            return self.connect_error_raw(sess, name, "Invalid namespace");
+        }
+        if self.sessions[sess].0.socket_count >= self.config.max_namespaces_per_session {
+            return self.connect_error_raw(sess, name, "Too many namespaces");
+        }
+        let Some(sock) = self.sockets.alloc() else {
+            return self.connect_error_raw(sess, name, "Server full");
+        };
+        let id = self.fresh_id(sock);
+        let name_msg = match ns {
+            Some(_) => NONE,
+            None => match self.pool.msg_from(false, &[name.as_bytes()]) {
+                Some(m) => m,
+                None => {
+                    self.sockets.release(sock);
+                    return Err(CloseReason::ParseError);
+                }
+            },
+        };
+        let auth = p.data().unwrap_or(b"{}");
+        let Some(msg) = self.pool.msg_from(false, &[name.as_bytes(), auth]) else {
+            self.pool.release(name_msg);
+            self.sockets.release(sock);
+            return Err(CloseReason::ParseError);
+        };
+        let session = &mut self.sessions[sess].0;
+        let next = session.sockets;
+        session.sockets = sock;
+        session.socket_count += 1;
+        let s = &mut self.sockets[sock].0;
+        s.era = s.era.wrapping_add(1);
+        s.state = SockState::Pending;
+        s.ns = ns.unwrap_or(u16::MAX);
+        s.session = sess;
+        s.id = id;
+        s.next_in_session = next;
+        s.name_msg = name_msg;
+        let mut r = Record::new(Kind::Connect);
+        r.id = sock;
+        r.era = s.era;
+        r.id2 = sess;
+        r.era2 = self.sessions[sess].0.era;
+        r.ns = s.ns;
+        r.msg = msg;
+        r.len1 = name.len() as u32;
+        r.len2 = auth.len() as u32;
+        self.events.push(r);
+        Ok(())
+    }
+
+    /// Queues `44/nsp,{"message":"…"}` with the namespace as the client wrote it.
+    fn connect_error_raw(
+        &mut self,
+        sess: u32,
+        name: &str,
+        message: &str,
+    ) -> Result<(), CloseReason> {
+        let ns_part: &[u8] = if name == "/" { b"" } else { name.as_bytes() };
+        let comma: &[u8] = if name == "/" { b"" } else { b"," };
+        let mut body = [0u8; 64];
+        let n = sio::json::write_str(&mut body, message).unwrap_or(0);
+        let Some(msg) = self.pool.msg_from(
+            false,
+            &[b"44", ns_part, comma, b"{\"message\":", &body[..n], b"}"],
+        ) else {
+            return Err(CloseReason::SlowReader);
+        };
+        match self.queue_packets(sess, &[msg]) {
+            Ok(()) => Ok(()),
+            // The session was closed for it already.
+            Err(_) => Ok(()),
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// Accepts a pending socket ([`Event::Connect`](super::Event::Connect)): the client gets
+    /// its CONNECT reply with the socket's id, and the socket may emit and receive. For a
+    /// dynamic namespace, accepting creates the namespace.
+    pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
+        let sock = self.socket_index(socket)?;
+        let s = self.sockets[sock].0;
+        if s.state != SockState::Pending {
+            return Err(CommandError::WrongState);
+        }
+        let sess = s.session;
+        let mut name_buf = [0u8; MAX_NAME];
+        let ns = if s.ns == u16::MAX {
+            let mut buf = [0u8; MAX_NAME];
+            let n = self.pool.copy_all(s.name_msg, &mut buf);
+            name_buf[..n].copy_from_slice(&buf[..n]);
+            let name =
+                core::str::from_utf8(&name_buf[..n]).map_err(|_| CommandError::InvalidName)?;
+            match self.find_namespace(name) {
+                Some(ns) => ns,
+                None => self
+                    .add_namespace(name)
+                    .ok_or(CommandError::Full(Resource::Namespaces))?,
+            }
+        } else {
+            s.ns
+        };
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let wire = WireId::from_raw(&s.id);
+        let n = sio::encode_connect_sid(&mut out[1..], self.ns_name(ns), wire.as_str())
+            .map_err(|_| CommandError::InvalidName)?;
+        let msg = self
+            .pool
+            .msg_from(false, &[&out[..1 + n]])
+            .ok_or(CommandError::Full(Resource::Pool))?;
+        self.queue_packets(sess, &[msg])?;
+        if s.name_msg != NONE {
+            self.pool.release(s.name_msg);
+        }
+        // Into the namespace's list.
+        let head = self.namespaces.as_slice()[usize::from(ns)].0.sockets;
+        if head != NONE {
+            self.sockets[head].0.ns_prev = sock;
+        }
+        let slot = &mut self.namespaces.as_mut_slice()[usize::from(ns)].0;
+        slot.sockets = sock;
+        slot.count += 1;
+        let s = &mut self.sockets[sock].0;
+        s.state = SockState::Connected;
+        s.ns = ns;
+        s.name_msg = NONE;
+        s.ns_prev = NONE;
+        s.ns_next = head;
+        let session = &mut self.sessions[sess].0;
+        if session.connect_at != 0 {
+            session.connect_at = 0;
+            self.reschedule(sess);
+        }
+        Ok(NamespaceId(ns))
+    }
+
+    /// Refuses a pending socket: the client gets `CONNECT_ERROR` with `message` and, when
+    /// given, `data` (raw JSON). No Disconnect event follows.
+    pub fn refuse(
+        &mut self,
+        socket: SocketId,
+        message: &str,
+        data: Option<&[u8]>,
+    ) -> Result<(), CommandError> {
+        let sock = self.socket_index(socket)?;
+        let s = self.sockets[sock].0;
+        if s.state != SockState::Pending {
+            return Err(CommandError::WrongState);
+        }
+        if let Some(d) = data {
+            Limits::DEFAULT
+                .validate(d)
+                .map_err(CommandError::InvalidJson)?;
+        }
+        let mut name = [0u8; MAX_NAME];
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let ns = self.socket_ns_name(sock, &mut name);
+        let n = sio::encode_connect_error(&mut out[1..], ns, message, None)
+            .map_err(|_| CommandError::InvalidName)?;
+        // `…{"message":"…"}`: reopen the object for the data.
+        let (head, tail): (&[u8], &[&[u8]]) = match data {
+            Some(d) => (&out[..n], &[b",\"data\":", d, b"}"]),
+            None => (&out[..1 + n], &[]),
+        };
+        let mut parts: [&[u8]; 4] = [head, b"", b"", b""];
+        for (slot, t) in parts[1..].iter_mut().zip(tail) {
+            *slot = t;
+        }
+        let msg = self
+            .pool
+            .msg_from(false, &parts)
+            .ok_or(CommandError::Full(Resource::Pool))?;
+        let sess = s.session;
+        self.queue_packets(sess, &[msg])?;
+        // Gone without an event: the app refused it.
+        let mut at = self.sessions[sess].0.sockets;
+        let mut prev = NONE;
+        while at != NONE && at != sock {
+            prev = at;
+            at = self.sockets[at].0.next_in_session;
+        }
+        if at == sock {
+            if prev == NONE {
+                self.sessions[sess].0.sockets = s.next_in_session;
+            } else {
+                self.sockets[prev].0.next_in_session = s.next_in_session;
+            }
+            self.sessions[sess].0.socket_count -= 1;
+        }
+        if s.name_msg != NONE {
+            self.pool.release(s.name_msg);
+        }
+        self.sockets.release(sock);
+        Ok(())
+    }
+
+    /// Checks an argument list and its blobs.
+    fn check_args(args: &Args<'_>) -> Result<(), CommandError> {
+        Limits {
+            max_depth: 64,
+            max_size: usize::MAX,
+        }
+        .validate_list(args.json)
+        .map_err(CommandError::InvalidJson)?;
+        let mut placeholders = 0usize;
+        for p in sio::Placeholders::new(args.json) {
+            if p.num >= args.binary.len() {
+                return Err(CommandError::AttachmentMismatch {
+                    placeholders: placeholders + 1,
+                    attachments: args.binary.len(),
+                });
+            }
+            placeholders += 1;
+        }
+        if placeholders != args.binary.len() || args.binary.len() > 255 {
+            return Err(CommandError::AttachmentMismatch {
+                placeholders,
+                attachments: args.binary.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
+    /// `msgs[0]` is the text packet, then one per blob; returns how many.
+    pub(super) fn encode_packet(
+        &mut self,
+        ns: &str,
+        ack: Option<u64>,
+        name: Option<&str>,
+        args: &Args<'_>,
+        msgs: &mut [u32; 256],
+    ) -> Result<usize, CommandError> {
+        Self::check_args(args)?;
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let count = args.binary.len();
+        let n = match (name, count) {
+            (Some(name), 0) => sio::encode_event(&mut out[1..], ns, ack, name, b""),
+            (Some(name), _) => sio::encode_binary_event(&mut out[1..], ns, ack, name, b"", count),
+            (None, 0) => sio::encode_ack(&mut out[1..], ns, ack.unwrap_or_default(), b""),
+            (None, _) => {
+                sio::encode_binary_ack(&mut out[1..], ns, ack.unwrap_or_default(), b"", count)
+            }
+        }
+        .map_err(|_| CommandError::InvalidName)?;
+        // Drop the closing `]` and append the arguments.
+        let prefix = &out[..n];
+        let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
+            b","
+        } else {
+            b""
+        };
+        let text = self
+            .pool
+            .msg_from(false, &[prefix, sep, args.json, b"]"])
+            .ok_or(CommandError::Full(Resource::Pool))?;
+        msgs[0] = text;
+        for (k, blob) in args.binary.iter().enumerate() {
+            match self.pool.msg_from(true, &[blob]) {
+                Some(m) => msgs[k + 1] = m,
+                None => {
+                    for &m in &msgs[..=k] {
+                        self.pool.release(m);
+                    }
+                    return Err(CommandError::Full(Resource::Pool));
+                }
+            }
+        }
+        Ok(1 + count)
+    }
+
+    fn emit_inner(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: Args<'_>,
+        ack: Option<Option<u32>>,
+    ) -> Result<Option<AckId>, CommandError> {
+        let sock = self.connected(socket)?;
+        if sio::RESERVED_EVENT_NAMES.contains(&event) {
+            return Err(CommandError::InvalidName);
+        }
+        let s = self.sockets[sock].0;
+        let ack_id = match ack {
+            None => None,
+            Some(_) => {
+                if s.ack_count >= self.config.max_acks_per_socket || !self.acks.can_take(1) {
+                    return Err(CommandError::Full(Resource::Acks));
+                }
+                Some(s.next_ack)
+            }
+        };
+        let mut msgs = [NONE; 256];
+        let ns = self.ns_name(s.ns);
+        // The namespace name is copied out of the table so the encoder may borrow `self`.
+        let mut ns_buf = [0u8; MAX_NAME];
+        ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
+        let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
+        let n = self.encode_packet(ns, ack_id.map(u64::from), Some(event), &args, &mut msgs)?;
+        self.queue_packets(s.session, &msgs[..n])?;
+        let Some(id) = ack_id else {
+            return Ok(None);
+        };
+        let Some(a) = self.acks.alloc() else {
+            return Err(CommandError::Full(Resource::Acks));
+        };
+        let deadline = match ack.flatten() {
+            Some(ms) => self.now.saturating_add(u64::from(ms)).max(1),
+            None => 0,
+        };
+        self.acks[a].0 = AckEntry {
+            link: NONE,
+            id,
+            deadline,
+            next: s.acks,
+        };
+        let slot = &mut self.sockets[sock].0;
+        slot.acks = a;
+        slot.ack_count += 1;
+        slot.next_ack = slot.next_ack.wrapping_add(1) & 0x7FFF_FFFF;
+        if deadline != 0 {
+            let session = &mut self.sessions[s.session].0;
+            if session.ack_at == 0 || deadline < session.ack_at {
+                session.ack_at = deadline;
+            }
+            self.reschedule(s.session);
+        }
+        Ok(Some(AckId(u64::from(id))))
+    }
+
+    /// Emits `event` with `args` to one socket.
+    pub fn emit(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: Args<'_>,
+    ) -> Result<(), CommandError> {
+        self.emit_inner(socket, event, args, None).map(|_| ())
+    }
+
+    /// Emits `event` and asks the client to acknowledge it: its answer comes as
+    /// [`Event::Ack`](super::Event::Ack) with the returned id, or, when `timeout_ms` passes
+    /// first, [`Event::AckTimeout`](super::Event::AckTimeout).
+    pub fn emit_with_ack(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: Args<'_>,
+        timeout_ms: Option<u32>,
+    ) -> Result<AckId, CommandError> {
+        self.emit_inner(socket, event, args, Some(timeout_ms))?
+            .ok_or(CommandError::WrongState)
+    }
+
+    /// Answers an event the client sent with an ack request
+    /// ([`Message::ack`](super::Message::ack)).
+    pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
+        let sock = self.connected(socket)?;
+        let s = self.sockets[sock].0;
+        let mut ns_buf = [0u8; MAX_NAME];
+        let ns = self.ns_name(s.ns);
+        ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
+        let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
+        let mut msgs = [NONE; 256];
+        let n = self.encode_packet(ns, Some(id.0), None, &args, &mut msgs)?;
+        self.queue_packets(s.session, &msgs[..n])
+    }
+
+    /// Removes a socket from its namespace: the client gets DISCONNECT for it, and the
+    /// application a Disconnect event ([`DisconnectReason::ServerDisconnect`]). The session
+    /// and its other namespaces stay.
+    pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
+        let sock = self.connected(socket)?;
+        let s = self.sockets[sock].0;
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let n = sio::encode_disconnect(&mut out[1..], self.ns_name(s.ns))
+            .map_err(|_| CommandError::InvalidName)?;
+        let msg = self
+            .pool
+            .msg_from(false, &[&out[..1 + n]])
+            .ok_or(CommandError::Full(Resource::Pool))?;
+        let result = self.queue_packets(s.session, &[msg]);
+        if self.sockets[sock].0.state == SockState::Connected {
+            self.close_socket(sock, DisconnectReason::ServerDisconnect);
+        }
+        result
+    }
+
+    /// Whether the socket's session is open (its queue may take packets).
+    pub(super) fn socket_deliverable(&self, sock: u32) -> bool {
+        let s = &self.sockets[sock].0;
+        s.state == SockState::Connected && self.sessions[s.session].0.state == SessState::Open
+    }
+}

@@ -1,0 +1,167 @@
+//! The per-stream state: one TCP connection as the server sees it.
+
+use super::pool::{Queue, Reader};
+use super::storage::{Entry, NONE};
+use crate::ws::{FrameScanner, Role};
+
+/// What a stream is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Free,
+    /// Reading HTTP requests.
+    Http,
+    /// A plain HTTP request is with the app; nothing more is read until it answers.
+    App,
+    /// A long-polling GET waits for packets.
+    Get,
+    /// A POST body is being handled (paused while the queues are full).
+    Post,
+    /// The WebSocket of a session.
+    Ws,
+    /// A WebSocket opened for an upgrade, probing.
+    Probe,
+    /// Closing: input is discarded, output drains, then the stream closes.
+    Done,
+}
+
+/// A fixed response, written afresh from its description whenever it is transmitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fixed {
+    /// An Engine.IO JSON error (`{"code":n,"message":…}`), status 400 or 403.
+    EngineError(u8),
+    /// A bare status with its reason phrase as a text body.
+    Status(u16),
+    /// The WebSocket upgrade refusal: `400` with the bare message of this error code.
+    UpgradeRefused(u8),
+    /// `200 ok` (a POST was handled).
+    Ok,
+    /// A polling body of `len` bytes follows (the queued packets).
+    PollHead(u32),
+    /// `200` with the body `6` (the GET released by an upgrade probe).
+    Noop,
+    /// `200` with the body `1` (a GET answered by the end of the session).
+    Close,
+    /// `204` answering a CORS preflight.
+    Preflight,
+}
+
+/// What the stream is writing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    Idle,
+    Fixed,
+    /// A message from the stream's own queue, written as it is.
+    Raw,
+    /// A session packet in a WebSocket frame.
+    PacketWs,
+    /// A session packet as a polling record.
+    PacketPoll,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stream {
+    pub(crate) era: u32,
+    pub(crate) link: u32,
+    pub(crate) state: State,
+    /// The session this stream serves (`Get`, `Post`, `Ws`, `Probe`, or a polling body).
+    pub(crate) session: u32,
+    /// The peer has finished sending.
+    pub(crate) eof: bool,
+    /// Close the stream once its output is written.
+    pub(crate) close_after: bool,
+    /// The current request allows another one on this connection.
+    pub(crate) keep_alive: bool,
+    /// On the transmit queue.
+    pub(crate) in_txq: bool,
+    pub(crate) txq_next: u32,
+    /// Where the search for the end of an HTTP head resumes.
+    pub(crate) head_scan: u32,
+    /// A POST body being handled: its offset and length in the input, and how much of it
+    /// is done.
+    pub(crate) post_at: u32,
+    pub(crate) post_len: u32,
+    pub(crate) post_done: u32,
+    pub(crate) scanner: FrameScanner,
+    // Output.
+    pub(crate) fixed: Option<Fixed>,
+    /// The fixed response says `Connection: close` (decided when it was set, so that its
+    /// bytes never change while it is written).
+    pub(crate) fixed_close: bool,
+    /// Reset by the driver: free it without reporting it.
+    pub(crate) silent: bool,
+    pub(crate) raw: Queue,
+    /// Packets of `session` still owed to the polling body being written.
+    pub(crate) poll_left: u32,
+    /// The next polling record is the first of its body (no separator).
+    pub(crate) poll_first: bool,
+    pub(crate) item: Item,
+    /// Bytes of the current item written so far.
+    pub(crate) pos: u32,
+    /// The current item's message (`Raw`, `Packet`).
+    pub(crate) msg: u32,
+    /// Reader over `msg`'s bytes, past what is written.
+    pub(crate) reader: Reader,
+}
+
+impl Stream {
+    pub(crate) const EMPTY: Self = Self {
+        era: 0,
+        link: NONE,
+        state: State::Free,
+        session: NONE,
+        eof: false,
+        close_after: false,
+        keep_alive: true,
+        in_txq: false,
+        txq_next: NONE,
+        head_scan: 0,
+        post_at: 0,
+        post_len: 0,
+        post_done: 0,
+        scanner: FrameScanner::new(Role::Server, 0),
+        fixed: None,
+        fixed_close: false,
+        silent: false,
+        raw: Queue::EMPTY,
+        poll_left: 0,
+        poll_first: true,
+        item: Item::Idle,
+        pos: 0,
+        msg: NONE,
+        reader: Reader::DONE,
+    };
+
+    /// Whether anything is still to be written (ignoring a body the session may still
+    /// fill).
+    pub(crate) fn tx_busy(&self) -> bool {
+        self.item != Item::Idle
+            || self.fixed.is_some()
+            || !self.raw.is_empty()
+            || self.poll_left > 0
+    }
+}
+
+/// Storage for one stream (an opaque entry of [`Storage::streams`]).
+///
+/// [`Storage::streams`]: super::Storage::streams
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSlot(pub(crate) Stream);
+
+impl StreamSlot {
+    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
+    pub const EMPTY: Self = Self(Stream::EMPTY);
+}
+
+impl Entry for StreamSlot {
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+    fn link(&mut self) -> &mut u32 {
+        &mut self.0.link
+    }
+    fn reset(&mut self) {
+        let era = self.0.era;
+        self.0 = Stream::EMPTY;
+        self.0.era = era;
+    }
+}

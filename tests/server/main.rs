@@ -1,0 +1,8 @@
+//! The sans-IO server through its public API: exact bytes in, exact bytes and events out,
+//! under a fake clock. PROTOCOL.md's [suite] behaviours each have a test here.
+
+#![allow(unreachable_pub)]
+
+mod harness;
+
+mod polling;
