@@ -5,4 +5,7 @@
 
 mod harness;
 
+mod heartbeat;
 mod polling;
+mod socketio;
+mod websocket;

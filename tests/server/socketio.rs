@@ -1,0 +1,507 @@
+//! Socket.IO v5 on the server (PROTOCOL.md part B).
+
+use siocore::server::*;
+
+use crate::harness::*;
+
+const PH0: &str = r#"{"_placeholder":true,"num":0}"#;
+const PH1: &str = r#"{"_placeholder":true,"num":1}"#;
+
+fn sio_config() -> ServerConfig<'static> {
+    ServerConfig {
+        namespaces: &["/", "/custom"],
+        ..ServerConfig::DEFAULT
+    }
+}
+
+/// The echo contract's `/` part: `auth` on connect, `message` → `message-back`,
+/// `message-with-ack` → ack with the same args.
+fn echo_app() -> App {
+    Box::new(|server, e| match *e {
+        Event::Connect(c) => {
+            server.accept(c.socket).unwrap();
+            server.emit(c.socket, "auth", Args::json(c.auth)).unwrap();
+        }
+        Event::Message(m) => {
+            let (blobs, n) = m.attachments.to_array::<16>().unwrap();
+            let args = Args::binary(m.args, &blobs[..n]);
+            match (m.name, m.ack) {
+                ("message", _) => server.emit(m.socket, "message-back", args).unwrap(),
+                ("message-with-ack", Some(id)) => server.ack(m.socket, id, args).unwrap(),
+                ("join", _) => {
+                    let room: String = serde_like_str(m.args);
+                    server.join(m.socket, &room).unwrap();
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    })
+}
+
+/// The string of a one-string argument list (`"lobby"`).
+fn serde_like_str(args: &[u8]) -> String {
+    let s = std::str::from_utf8(args).unwrap();
+    s.trim_matches('"').to_string()
+}
+
+fn connected_ws(h: &mut Harness) -> (siocore::server::StreamId, SocketId) {
+    let (s, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(s, "40");
+    let texts = h.ws_texts(s);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"40{"sid":""#));
+    assert_eq!(texts[1], r#"42["auth",{}]"#);
+    (s, h.last_socket())
+}
+
+#[test]
+fn connect_reply_then_events_from_the_connection_handler() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(s, r#"40{"token":"t1"}"#);
+    let texts = h.ws_texts(s);
+    let sid = texts[0]
+        .strip_prefix(r#"40{"sid":""#)
+        .unwrap()
+        .strip_suffix(r#""}"#)
+        .unwrap();
+    assert_eq!(sid.len(), 20);
+    assert_eq!(texts[1], r#"42["auth",{"token":"t1"}]"#);
+    let socket = h.last_socket();
+    assert_eq!(h.server.socket_sid(socket).unwrap().as_str(), sid);
+    assert!(matches!(
+        &h.take_events()[..],
+        [Ev::Connect { name, auth, namespace: Some(_), .. }] if name == "/" && auth == r#"{"token":"t1"}"#
+    ));
+}
+
+#[test]
+fn unknown_namespace_is_refused_byte_for_byte() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(s, "40/random,");
+    assert_eq!(
+        h.ws_texts(s),
+        vec![r#"44/random,{"message":"Invalid namespace"}"#]
+    );
+    h.ws_send_text(s, "40/x?y=1,");
+    assert_eq!(
+        h.ws_texts(s),
+        vec![r#"44/x?y=1,{"message":"Invalid namespace"}"#]
+    );
+    assert!(!h.is_closed(s));
+}
+
+#[test]
+fn namespaces_without_comma_and_disconnect_keeps_the_session() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_text(s, "40/custom");
+    let texts = h.ws_texts(s);
+    assert!(texts[0].starts_with(r#"40/custom,{"sid":""#), "{texts:?}");
+    assert_eq!(texts[1], r#"42/custom,["auth",{}]"#);
+    let custom = h.last_socket();
+    h.ws_send_text(s, "41/custom");
+    assert!(h.ws_texts(s).is_empty(), "nothing sent back");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| *e == Ev::Disconnect(custom, DisconnectReason::ClientDisconnect))
+    );
+    h.ws_send_text(s, r#"42["message",1]"#);
+    assert_eq!(h.ws_texts(s), vec![r#"42["message-back",1]"#]);
+    // Events for the namespace left are a protocol error.
+    h.ws_send_text(s, r#"42/custom,["message"]"#);
+    assert!(h.is_closed(s));
+}
+
+#[test]
+fn connect_disconnect_connect_gives_fresh_socket_ids() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_text(s, "41");
+    h.ws_send_text(s, "40");
+    let texts = h.ws_texts(s);
+    assert_eq!(texts.len(), 2);
+    let first = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Connect { socket, .. } => Some(*socket),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(first.len(), 2);
+    assert_ne!(first[0], first[1]);
+}
+
+#[test]
+fn first_packet_must_be_connect() {
+    for first in [r#"42["message"]"#, "41", r#"43[1]"#] {
+        let mut h = Harness::new(sio_config());
+        h.app = echo_app();
+        let (s, _) = h.ws_handshake("/socket.io/");
+        h.ws_send_text(s, first);
+        assert!(h.is_closed(s), "{first}");
+    }
+}
+
+#[test]
+fn events_and_acks_byte_for_byte() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_text(s, r#"42["message",1,"2",{"3":[true]}]"#);
+    assert_eq!(
+        h.ws_texts(s),
+        vec![r#"42["message-back",1,"2",{"3":[true]}]"#]
+    );
+    h.ws_send_text(s, r#"42456["message-with-ack",1,"2",{"3":[false]}]"#);
+    assert_eq!(h.ws_texts(s), vec![r#"43456[1,"2",{"3":[false]}]"#]);
+    // Escaped names arrive unescaped.
+    h.ws_send_text(s, r#"42["mess\u0061ge",null]"#);
+    assert_eq!(h.ws_texts(s), vec![r#"42["message-back",null]"#]);
+}
+
+#[test]
+fn binary_event_and_binary_ack_over_websocket() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_text(s, &format!(r#"452-["message",{PH0},{PH1}]"#));
+    h.ws_send_binary(s, &[1, 2, 3]);
+    assert!(h.ws_texts(s).is_empty(), "waits for the second attachment");
+    h.ws_send_binary(s, &[4, 5, 6]);
+    assert_eq!(
+        h.ws_texts(s),
+        vec![
+            format!(r#"452-["message-back",{PH0},{PH1}]"#),
+            "<010203>".to_string(),
+            "<040506>".to_string()
+        ]
+    );
+    h.ws_send_text(s, &format!(r#"452-789["message-with-ack",{PH0},{PH1}]"#));
+    h.ws_send_binary(s, &[1, 2, 3]);
+    h.ws_send_binary(s, &[4, 5, 6]);
+    assert_eq!(
+        h.ws_texts(s),
+        vec![
+            format!(r#"462-789[{PH0},{PH1}]"#),
+            "<010203>".to_string(),
+            "<040506>".to_string()
+        ]
+    );
+    let last = h
+        .events
+        .iter()
+        .rev()
+        .find(|e| matches!(e, Ev::Message { .. }))
+        .unwrap();
+    assert!(
+        matches!(last, Ev::Message { attachments, .. } if attachments == &[vec![1, 2, 3], vec![4, 5, 6]])
+    );
+}
+
+#[test]
+fn binary_event_over_polling() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let sid = h.handshake("/socket.io/");
+    let poll = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let p = h.post(&poll, b"40");
+    assert_eq!(h.response(p).text(), "ok");
+    let g = h.get(&poll);
+    let body = h.response(g).body;
+    let recs = records(&body);
+    assert!(recs[0].starts_with(r#"40{"sid":""#));
+    assert_eq!(recs[1], r#"42["auth",{}]"#);
+    let p = h.post(
+        &poll,
+        format!("451-[\"message\",{PH0}]\x1ebAQID").as_bytes(),
+    );
+    assert_eq!(h.response(p).text(), "ok");
+    let g = h.get(&poll);
+    assert_eq!(
+        h.response(g).text(),
+        format!("451-[\"message-back\",{PH0}]\x1ebAQID")
+    );
+    // An attachment split into a later POST is kept until it comes.
+    let p = h.post(
+        &poll,
+        format!("452-[\"message\",{PH0},{PH1}]\x1ebAQID").as_bytes(),
+    );
+    assert_eq!(h.response(p).text(), "ok");
+    let p = h.post(&poll, b"bBAUG");
+    assert_eq!(h.response(p).text(), "ok");
+    let g = h.get(&poll);
+    assert_eq!(
+        h.response(g).text(),
+        format!("452-[\"message-back\",{PH0},{PH1}]\x1ebAQID\x1ebBAUG")
+    );
+}
+
+#[test]
+fn invalid_socketio_packets_close_the_connection() {
+    for bad in [
+        "4abc",
+        "47[1]",
+        r#"42{}"#,
+        "42[]",
+        r#"42"x""#,
+        r#"42abc["x"]"#,
+        "41{}",
+        r#"40"t""#,
+        "40[]",
+        r#"42["connect"]"#,
+        r#"42["disconnecting"]"#,
+        r#"4511-["message"]"#,
+        r#"44{"message":"x"}"#,
+        "42[1",
+        "40",
+    ] {
+        let mut h = Harness::new(sio_config());
+        h.app = echo_app();
+        let (s, _) = connected_ws(&mut h);
+        h.ws_send_text(s, bad);
+        assert!(h.is_closed(s), "{bad}");
+        assert!(
+            h.events.iter().any(|e| matches!(
+                e,
+                Ev::Disconnect(_, DisconnectReason::Session(CloseReason::ParseError))
+            )),
+            "{bad}"
+        );
+    }
+    // Binary framing errors.
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_binary(s, &[1]);
+    assert!(h.is_closed(s), "binary when none is expected");
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_text(s, &format!(r#"451-["message",{PH0}]"#));
+    h.ws_send_text(s, r#"42["message"]"#);
+    assert!(h.is_closed(s), "text while an attachment is owed");
+}
+
+#[test]
+fn unknown_ack_is_ignored_and_binary_ones_are_read_anyway() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    h.ws_send_text(s, "43999[1]");
+    h.ws_send_text(s, &format!("461-998[{PH0}]"));
+    h.ws_send_binary(s, &[9]);
+    assert!(!h.is_closed(s));
+    h.ws_send_text(s, r#"42["message","ok"]"#);
+    assert_eq!(h.ws_texts(s), vec![r#"42["message-back","ok"]"#]);
+}
+
+#[test]
+fn server_acks_and_their_timeouts() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, socket) = connected_ws(&mut h);
+    // Deadlines count from the latest time the server was given.
+    h.at(1000);
+    let a = h
+        .server
+        .emit_with_ack(socket, "ack-request", Args::json(b"1"), Some(500))
+        .unwrap();
+    let b = h
+        .server
+        .emit_with_ack(socket, "ack-request", Args::json(b"2"), Some(500))
+        .unwrap();
+    let c = h
+        .server
+        .emit_with_ack(socket, "ack-request", Args::NONE, None)
+        .unwrap();
+    h.drain();
+    assert_eq!((a, b, c), (AckId(0), AckId(1), AckId(2)));
+    assert_eq!(
+        h.ws_texts(s),
+        vec![
+            r#"420["ack-request",1]"#,
+            r#"421["ack-request",2]"#,
+            r#"422["ack-request"]"#
+        ]
+    );
+    h.ws_send_text(s, r#"430["reply",{"x":1}]"#);
+    assert!(h.events.iter().any(|e| *e
+        == Ev::Ack {
+            socket,
+            id: AckId(0),
+            args: r#""reply",{"x":1}"#.to_string(),
+            attachments: vec![]
+        }));
+    assert_eq!(h.server.poll_timeout().map(|t| t.as_millis()), Some(1500));
+    h.at(1500);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| *e == Ev::AckTimeout(socket, AckId(1)))
+    );
+    // A late answer is ignored; one without timeout still comes.
+    h.ws_send_text(s, "431[]");
+    h.ws_send_text(s, &format!("461-2[{PH0}]"));
+    h.ws_send_binary(s, &[7, 7]);
+    let acks: Vec<_> = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Ev::Ack { .. }))
+        .collect();
+    assert_eq!(acks.len(), 2);
+    assert!(
+        matches!(acks[1], Ev::Ack { id: AckId(2), attachments, .. } if attachments == &[vec![7, 7]])
+    );
+}
+
+#[test]
+fn connect_timeout_closes_a_silent_client() {
+    let mut h = Harness::new(ServerConfig {
+        connect_timeout: 1000,
+        ..sio_config()
+    });
+    let (s, _) = h.ws_handshake("/socket.io/");
+    h.at(999);
+    assert!(!h.is_closed(s));
+    h.at(1000);
+    assert!(h.is_closed(s));
+    assert_eq!(h.server.usage().sessions, 0);
+}
+
+#[test]
+fn dynamic_namespaces_and_refusals() {
+    let mut h = Harness::new(ServerConfig {
+        dynamic_namespaces: true,
+        ..sio_config()
+    });
+    h.app = Box::new(|server, e| {
+        if let Event::Connect(c) = *e {
+            if c.name.starts_with("/ok") {
+                let ns = server.accept(c.socket).unwrap();
+                assert_eq!(server.namespace_name(ns), Some(c.name));
+            } else {
+                server
+                    .refuse(c.socket, "Not authorized", Some(br#"{"reason":"token"}"#))
+                    .unwrap();
+            }
+        }
+    });
+    let (s, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(s, "40/ok-1,");
+    let texts = h.ws_texts(s);
+    assert!(texts[0].starts_with(r#"40/ok-1,{"sid":""#), "{texts:?}");
+    assert!(matches!(
+        &h.events[..],
+        [Ev::Connect {
+            namespace: None,
+            ..
+        }]
+    ));
+    h.ws_send_text(s, "40/nope,");
+    assert_eq!(
+        h.ws_texts(s),
+        vec![r#"44/nope,{"message":"Not authorized","data":{"reason":"token"}}"#]
+    );
+    // A second client finds the namespace made by the first.
+    let (s2, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(s2, "40/ok-1,");
+    assert!(matches!(
+        h.events.last(),
+        Some(Ev::Connect {
+            namespace: Some(_),
+            ..
+        })
+    ));
+    assert!(h.server.namespace("/ok-1").is_some());
+    // The refused one got no Disconnect.
+    assert!(!h.events.iter().any(|e| matches!(e, Ev::Disconnect(..))));
+}
+
+#[test]
+fn server_disconnect_sends_disconnect_and_reports_it() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, socket) = connected_ws(&mut h);
+    h.server.disconnect(socket).unwrap();
+    h.drain();
+    assert_eq!(h.ws_texts(s), vec!["41"]);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| *e == Ev::Disconnect(socket, DisconnectReason::ServerDisconnect))
+    );
+    assert_eq!(
+        h.server.emit(socket, "x", Args::NONE),
+        Err(CommandError::UnknownSocket)
+    );
+    assert!(!h.is_closed(s), "the session stays");
+}
+
+#[test]
+fn many_namespaces_share_one_session() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, root) = connected_ws(&mut h);
+    h.ws_send_text(s, "40/custom,");
+    let _ = h.ws_texts(s);
+    let custom = h.last_socket();
+    assert_ne!(root, custom);
+    assert_eq!(h.server.session_of(root), h.server.session_of(custom));
+    h.server.emit(custom, "hi", Args::NONE).unwrap();
+    h.server.emit(root, "hi", Args::NONE).unwrap();
+    h.drain();
+    assert_eq!(h.ws_texts(s), vec![r#"42/custom,["hi"]"#, r#"42["hi"]"#]);
+    // The session's end reaches both sockets.
+    h.reset(s);
+    let gone: Vec<_> = h
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Ev::Disconnect(_, DisconnectReason::Session(CloseReason::TransportClose))
+            )
+        })
+        .collect();
+    assert_eq!(gone.len(), 2);
+    assert_eq!(h.server.usage().sockets, 0);
+}
+
+#[test]
+fn emit_arguments_are_checked() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (_, socket) = connected_ws(&mut h);
+    assert!(matches!(
+        h.server.emit(socket, "x", Args::json(b"1,")),
+        Err(CommandError::InvalidJson(_))
+    ));
+    assert_eq!(
+        h.server
+            .emit(socket, "x", Args::binary(PH0.as_bytes(), &[])),
+        Err(CommandError::AttachmentMismatch {
+            placeholders: 1,
+            attachments: 0
+        })
+    );
+    assert_eq!(
+        h.server.emit(socket, "x", Args::binary(b"1", &[b"z"])),
+        Err(CommandError::AttachmentMismatch {
+            placeholders: 0,
+            attachments: 1
+        })
+    );
+    assert_eq!(
+        h.server.emit(socket, "connect", Args::NONE),
+        Err(CommandError::InvalidName)
+    );
+}

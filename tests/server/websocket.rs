@@ -1,0 +1,266 @@
+//! Engine.IO over WebSocket, direct and as an upgrade (PROTOCOL.md A.8, A.10).
+
+use siocore::server::*;
+use siocore::ws::OpCode;
+
+use crate::harness::*;
+
+fn engine_config() -> ServerConfig<'static> {
+    ServerConfig {
+        endpoints: &[Endpoint::ENGINE_IO],
+        ..ServerConfig::DEFAULT
+    }
+}
+
+fn echo_app() -> App {
+    Box::new(|server, e| {
+        if let Event::EngineMessage { session, data } = *e {
+            server.send(session, data).unwrap();
+        }
+    })
+}
+
+#[test]
+fn direct_websocket_handshake_and_echo_keeps_binary_binary() {
+    let mut h = Harness::new(engine_config());
+    h.app = echo_app();
+    let s = h.ws("/engine.io/?EIO=4&transport=websocket");
+    let frames = h.ws_frames(s);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].opcode, OpCode::Text);
+    let sid = open_sid(&frames[0].payload);
+    assert_eq!(
+        String::from_utf8(frames[0].payload.clone()).unwrap(),
+        format!(
+            r#"0{{"sid":"{sid}","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}}"#
+        )
+    );
+    h.ws_send_text(s, "4hello");
+    h.ws_send_binary(s, &[1, 2, 3]);
+    h.ws_send_text(s, "4");
+    let frames = h.ws_frames(s);
+    assert_eq!(
+        frames,
+        vec![
+            Frame {
+                opcode: OpCode::Text,
+                payload: b"4hello".to_vec()
+            },
+            Frame {
+                opcode: OpCode::Binary,
+                payload: vec![1, 2, 3]
+            },
+            Frame {
+                opcode: OpCode::Text,
+                payload: b"4".to_vec()
+            },
+        ]
+    );
+}
+
+#[test]
+fn invalid_packets_close_the_websocket() {
+    for text in ["abc", "2", "0", "5", "3probe", "2probe"] {
+        let mut h = Harness::new(engine_config());
+        let (s, _) = h.ws_handshake("/engine.io/");
+        h.ws_send_text(s, text);
+        assert!(h.is_closed(s), "{text}");
+        assert_eq!(h.ws_texts(s), vec!["close Some(1002)"], "{text}");
+        assert!(matches!(
+            h.take_events()[..],
+            [
+                Ev::EngineOpen(_),
+                Ev::EngineClose(_, CloseReason::ParseError)
+            ]
+        ));
+    }
+}
+
+#[test]
+fn client_close_packet_ends_the_session_at_once() {
+    let mut h = Harness::new(engine_config());
+    let (s, _) = h.ws_handshake("/engine.io/");
+    h.ws_send_text(s, "1");
+    assert!(h.is_closed(s));
+    assert!(matches!(
+        h.take_events()[..],
+        [
+            Ev::EngineOpen(_),
+            Ev::EngineClose(_, CloseReason::ClientClose)
+        ]
+    ));
+}
+
+#[test]
+fn message_over_max_payload_closes_with_1009() {
+    let mut h = Harness::new(ServerConfig {
+        max_payload: 10,
+        ..engine_config()
+    });
+    let (s, _) = h.ws_handshake("/engine.io/");
+    h.ws_send_text(s, "4abcdefghij");
+    assert!(h.is_closed(s));
+    assert_eq!(h.ws_texts(s), vec!["close Some(1009)"]);
+}
+
+#[test]
+fn close_frame_is_answered_and_ends_the_session() {
+    let mut h = Harness::new(engine_config());
+    let (s, _) = h.ws_handshake("/engine.io/");
+    h.send(s, &frame(OpCode::Close, &[0x03, 0xe9]));
+    assert_eq!(h.ws_texts(s), vec!["close Some(1001)"]);
+    assert!(h.is_closed(s));
+    assert!(matches!(
+        h.take_events()[..],
+        [
+            Ev::EngineOpen(_),
+            Ev::EngineClose(_, CloseReason::TransportClose)
+        ]
+    ));
+    assert_eq!(h.server.usage().sessions, 0);
+    assert_eq!(h.server.usage().streams, 0);
+}
+
+#[test]
+fn ws_ping_is_ponged() {
+    let mut h = Harness::new(engine_config());
+    let (s, _) = h.ws_handshake("/engine.io/");
+    h.send(s, &frame(OpCode::Ping, b"hi"));
+    assert_eq!(
+        h.ws_frames(s),
+        vec![Frame {
+            opcode: OpCode::Pong,
+            payload: b"hi".to_vec()
+        }]
+    );
+}
+
+#[test]
+fn upgrade_probe_noop_and_flush() {
+    let mut h = Harness::new(engine_config());
+    h.app = echo_app();
+    let sid = h.handshake("/engine.io/");
+    let session = match h.take_events()[..] {
+        [Ev::EngineOpen(s)] => s,
+        ref e => panic!("{e:?}"),
+    };
+    let poll = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    let g = h.get(&poll);
+    let ws = h.ws(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}"));
+    h.ws_send_text(ws, "2probe");
+    assert_eq!(h.ws_texts(ws), vec!["3probe"]);
+    let r = h.response(g);
+    assert_eq!((r.status, r.text()), (200, "6"));
+    // A GET after the probe is released at once too.
+    let g2 = h.get(&poll);
+    assert_eq!(h.response(g2).text(), "6");
+    // Packets queued during the upgrade wait for the WebSocket.
+    h.server.send(session, Data::Text("queued")).unwrap();
+    h.drain();
+    assert!(h.ws_texts(ws).is_empty());
+    h.ws_send_text(ws, "5");
+    assert_eq!(h.ws_texts(ws), vec!["4queued"]);
+    // Polling after the upgrade is refused.
+    let g3 = h.get(&poll);
+    let r = h.response(g3);
+    assert_eq!(
+        (r.status, r.text()),
+        (400, r#"{"code":3,"message":"Bad request"}"#)
+    );
+    let p = h.post(&poll, b"4x");
+    assert_eq!(h.response(p).status, 400);
+    // The session lives on the WebSocket.
+    h.ws_send_text(ws, "4after");
+    assert_eq!(h.ws_texts(ws), vec!["4after"]);
+}
+
+#[test]
+fn second_websocket_for_a_sid_is_refused_without_harm() {
+    let mut h = Harness::new(engine_config());
+    h.app = echo_app();
+    let sid = h.handshake("/engine.io/");
+    let ws = h.ws(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}"));
+    let other = h.request(
+        ws_request(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}")).as_bytes(),
+    );
+    let r = h.response(other);
+    assert_eq!((r.status, r.text()), (400, "Bad request"));
+    assert!(h.is_closed(other));
+    h.ws_send_text(ws, "2probe");
+    h.ws_send_text(ws, "5");
+    assert_eq!(h.ws_texts(ws), vec!["3probe"]);
+    // Upgraded: a third one is refused too.
+    let third = h.request(
+        ws_request(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}")).as_bytes(),
+    );
+    assert_eq!(h.response(third).status, 400);
+    h.ws_send_text(ws, "4still");
+    assert_eq!(h.ws_texts(ws), vec!["4still"]);
+}
+
+#[test]
+fn unknown_sid_on_upgrade_is_400_and_closed() {
+    let mut h = Harness::new(engine_config());
+    let s = h.request(ws_request("/engine.io/?EIO=4&transport=websocket&sid=nope").as_bytes());
+    let r = h.response(s);
+    assert_eq!((r.status, r.text()), (400, "Session ID unknown"));
+    assert!(h.is_closed(s));
+    let s = h.request(ws_request("/engine.io/?EIO=3&transport=websocket").as_bytes());
+    assert_eq!(h.response(s).status, 400);
+    let s = h.request(ws_request("/engine.io/?transport=websocket").as_bytes());
+    assert_eq!(h.response(s).status, 400);
+}
+
+#[test]
+fn other_packet_during_probe_aborts_the_upgrade_only() {
+    let mut h = Harness::new(engine_config());
+    h.app = echo_app();
+    let sid = h.handshake("/engine.io/");
+    let poll = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    let ws = h.ws(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}"));
+    h.ws_send_text(ws, "4nope");
+    assert!(h.is_closed(ws));
+    let p = h.post(&poll, b"4still-polling");
+    assert_eq!(h.response(p).text(), "ok");
+    let g = h.get(&poll);
+    assert_eq!(h.response(g).text(), "4still-polling");
+}
+
+#[test]
+fn an_upgrade_that_never_finishes_does_not_leak() {
+    // No probe: the WebSocket is closed after the upgrade timeout, polling goes on.
+    let mut h = Harness::new(ServerConfig {
+        upgrade_timeout: 1000,
+        ..engine_config()
+    });
+    let sid = h.handshake("/engine.io/");
+    let ws = h.ws(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}"));
+    h.at(999);
+    assert!(!h.is_closed(ws));
+    h.at(1000);
+    assert!(h.is_closed(ws));
+    assert_eq!(
+        h.server.usage().streams,
+        1,
+        "only the handshake's kept-alive connection"
+    );
+    let g = h.get(&format!("/engine.io/?EIO=4&transport=polling&sid={sid}"));
+    assert!(!h.has_response(g), "a normal long-poll");
+
+    // Probed, then silent: the client paused polling for it, so the session ends.
+    let mut h = Harness::new(ServerConfig {
+        upgrade_timeout: 1000,
+        ..engine_config()
+    });
+    let sid = h.handshake("/engine.io/");
+    let ws = h.ws(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}"));
+    h.ws_send_text(ws, "2probe");
+    h.at(1000);
+    assert!(h.is_closed(ws));
+    assert!(
+        h.take_events()
+            .iter()
+            .any(|e| matches!(e, Ev::EngineClose(_, CloseReason::UpgradeAbandoned)))
+    );
+    assert_eq!(h.server.usage().sessions, 0);
+}
