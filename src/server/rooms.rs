@@ -201,6 +201,9 @@ impl Server<'_> {
         if s.state != SockState::Connected {
             return Err(CommandError::WrongState);
         }
+        if room.len() > MAX_NAME {
+            return Err(CommandError::InvalidName);
+        }
         if let Some(r) = self.find_room(s.ns, room) {
             let mut m = s.rooms;
             while m != NONE {

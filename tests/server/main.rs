@@ -5,7 +5,12 @@
 
 mod harness;
 
+mod chunking;
 mod heartbeat;
+mod hostile;
+mod http_routes;
+mod limits;
 mod polling;
+mod rooms;
 mod socketio;
 mod websocket;
