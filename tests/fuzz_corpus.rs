@@ -15,6 +15,9 @@ mod http;
 #[path = "../fuzz/checks/json.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod json;
+#[path = "../fuzz/checks/server.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
+mod server;
 #[path = "../fuzz/checks/sio.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod sio;
@@ -131,6 +134,11 @@ fn json_corpus() {
 #[test]
 fn http_corpus() {
     replay("http", http::check);
+}
+
+#[test]
+fn server_corpus() {
+    replay("server", server::check);
 }
 
 #[test]

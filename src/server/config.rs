@@ -127,4 +127,15 @@ impl ServerConfig<'_> {
         let ws = crate::ws::FrameScanner::max_buffered(self.max_payload as usize);
         head.saturating_add(body).max(ws)
     }
+
+    /// The largest event payload [`Server::poll_event`](super::Server::poll_event) can
+    /// need room for: a plain HTTP request (head and body), or a Socket.IO event with
+    /// `max_attachments` attachments of `max_payload` bytes each. A buffer this large
+    /// never gets [`BufferTooSmall`](crate::BufferTooSmall).
+    pub fn max_event(&self) -> usize {
+        let http = (self.max_http_head as usize).saturating_add(self.max_http_body as usize);
+        let per = (self.max_payload as usize).saturating_add(4);
+        let sio = per.saturating_mul(usize::from(self.max_attachments) + 1);
+        http.max(sio)
+    }
 }

@@ -93,11 +93,15 @@ fn sids(h: &Harness) -> Vec<String> {
     let mut out = Vec::new();
     for bytes in h.all_out.values() {
         let mut rest = &bytes[..];
-        while let Some(i) = rest.windows(9).position(|w| w == b"0{\"sid\":\"") {
-            if let Some(sid) = rest.get(i + 9..i + 29) {
+        // Open packets (`0{"sid":…`), not CONNECT replies (`40{"sid":…`).
+        while let Some(i) = rest
+            .windows(10)
+            .position(|w| w[0] != b'4' && &w[1..] == b"0{\"sid\":\"")
+        {
+            if let Some(sid) = rest.get(i + 10..i + 30) {
                 out.push(String::from_utf8_lossy(sid).into_owned());
             }
-            rest = &rest[i + 9..];
+            rest = &rest[i + 10..];
         }
     }
     out

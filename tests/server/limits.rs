@@ -251,3 +251,20 @@ fn tiny_output_buffers_stream_everything() {
     assert_eq!(run(1), run(64 * 1024));
     assert_eq!(run(3), run(64 * 1024));
 }
+
+#[test]
+fn print_sizes() {
+    eprintln!(
+        "session {} stream {} socket {} ns {} room {} member {} ack {} event {} block {} node {}",
+        size_of::<SessionSlot>(),
+        size_of::<StreamSlot>(),
+        size_of::<SocketSlot>(),
+        size_of::<NamespaceSlot>(),
+        size_of::<RoomSlot>(),
+        size_of::<MemberSlot>(),
+        size_of::<AckSlot>(),
+        size_of::<EventSlot>(),
+        size_of::<Block>(),
+        size_of::<Node>()
+    );
+}
