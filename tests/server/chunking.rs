@@ -35,8 +35,11 @@ fn config() -> ServerConfig<'static> {
     }
 }
 
+/// Bytes written per stream, the events, and which streams closed.
+type Transcript = (Vec<(StreamId, Vec<u8>)>, Vec<Ev>, Vec<bool>);
+
 /// A long scenario over every path; returns the transcript.
-fn scenario(chunk: Option<usize>) -> (Vec<(StreamId, Vec<u8>)>, Vec<Ev>, Vec<bool>) {
+fn scenario(chunk: Option<usize>) -> Transcript {
     let mut h = Harness::new(config());
     h.app = app();
     h.chunk = chunk;

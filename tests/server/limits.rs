@@ -67,10 +67,10 @@ fn slow_reader_is_disconnected_alone() {
     // 313-byte packets, then it was cut off; the fast one got all five.
     assert_eq!(sent, 3 + 5);
     assert_eq!(h.ws_texts(fast_stream).len(), 5);
-    assert!(h
-        .events
-        .iter()
-        .any(|e| *e == Ev::Disconnect(slow, DisconnectReason::Session(CloseReason::SlowReader))));
+    assert!(h.events.contains(&Ev::Disconnect(
+        slow,
+        DisconnectReason::Session(CloseReason::SlowReader)
+    )));
     assert_eq!(
         h.server.emit(slow, "x", Args::NONE),
         Err(CommandError::UnknownSocket)

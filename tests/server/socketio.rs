@@ -45,7 +45,7 @@ fn serde_like_str(args: &[u8]) -> String {
     s.trim_matches('"').to_string()
 }
 
-fn connected_ws(h: &mut Harness) -> (siocore::server::StreamId, SocketId) {
+fn connected_ws(h: &mut Harness) -> (StreamId, SocketId) {
     let (s, _) = h.ws_handshake("/socket.io/");
     h.ws_send_text(s, "40");
     let texts = h.ws_texts(s);
@@ -109,8 +109,7 @@ fn namespaces_without_comma_and_disconnect_keeps_the_session() {
     assert!(h.ws_texts(s).is_empty(), "nothing sent back");
     assert!(
         h.events
-            .iter()
-            .any(|e| *e == Ev::Disconnect(custom, DisconnectReason::ClientDisconnect))
+            .contains(&Ev::Disconnect(custom, DisconnectReason::ClientDisconnect))
     );
     h.ws_send_text(s, r#"42["message",1]"#);
     assert_eq!(h.ws_texts(s), vec![r#"42["message-back",1]"#]);
@@ -343,11 +342,7 @@ fn server_acks_and_their_timeouts() {
         }));
     assert_eq!(h.server.poll_timeout().map(|t| t.as_millis()), Some(1500));
     h.at(1500);
-    assert!(
-        h.events
-            .iter()
-            .any(|e| *e == Ev::AckTimeout(socket, AckId(1)))
-    );
+    assert!(h.events.contains(&Ev::AckTimeout(socket, AckId(1))));
     // A late answer is ignored; one without timeout still comes.
     h.ws_send_text(s, "431[]");
     h.ws_send_text(s, &format!("461-2[{PH0}]"));
@@ -436,8 +431,7 @@ fn server_disconnect_sends_disconnect_and_reports_it() {
     assert_eq!(h.ws_texts(s), vec!["41"]);
     assert!(
         h.events
-            .iter()
-            .any(|e| *e == Ev::Disconnect(socket, DisconnectReason::ServerDisconnect))
+            .contains(&Ev::Disconnect(socket, DisconnectReason::ServerDisconnect))
     );
     assert_eq!(
         h.server.emit(socket, "x", Args::NONE),
