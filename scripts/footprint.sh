@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Flash footprint of the codecs: builds footprint/ (a bare-metal image that links every
-# decoder and encoder) for thumbv7em-none-eabihf with opt-level "s", LTO, one codegen unit,
-# and prints its allocated sections. BENCHMARKS.md records the result.
+# Flash footprint on a Cortex-M4F (thumbv7em-none-eabihf), opt-level "s", LTO, one codegen
+# unit: footprint/ builds two bare-metal images, `siocore-footprint` (every codec decoder and
+# encoder) and `server` (the sans-IO server with the codecs it uses). Prints their allocated
+# sections, and the bytes per server table entry on that 32-bit target (Storage's order:
+# session, stream, socket, namespace, room, member, ack, event, block, node).
+# BENCHMARKS.md records the result.
 set -euo pipefail
 cd "$(dirname "$0")/../footprint"
 rustup target add thumbv7em-none-eabihf >/dev/null
 cargo build --locked --release --target thumbv7em-none-eabihf
-python3 ../scripts/elf_sizes.py target/thumbv7em-none-eabihf/release/siocore-footprint
+out=target/thumbv7em-none-eabihf/release
+echo "codecs (siocore-footprint):"
+python3 ../scripts/elf_sizes.py "$out/siocore-footprint"
+echo "server:"
+python3 ../scripts/elf_sizes.py "$out/server"
+echo "server table entries (bytes):"
+python3 ../scripts/elf_sizes.py --words SIZES "$out/server"

@@ -20,6 +20,10 @@
 //! | [`sio`] | Socket.IO v5 packets, the validating JSON scanner, binary attachments |
 //! | [`base64`] | standard base64, as used by polling binary packets and the WebSocket accept key |
 //!
+//! On top of them, [`server`] is the sans-IO server: TCP byte streams in, Socket.IO sessions,
+//! events for the application and bytes to write out, with every table sized by the caller.
+//! [`time`] holds the [`Instant`] its timers take as an argument.
+//!
 //! # Output buffers
 //!
 //! Encoders write into a caller's `&mut [u8]` and return the number of bytes written. When
@@ -32,7 +36,7 @@
 //! | feature | effect |
 //! |---|---|
 //! | *(none)* | `no_std`, no allocator: what a microcontroller builds |
-//! | `alloc` | reserved for owned conveniences (later releases) |
+//! | `alloc` | growable server tables ([`server::Storage::growable`]) |
 //! | `std` | implies `alloc`; std integration |
 //!
 //! The minimum supported Rust version is 1.95, the toolchain CI builds with.

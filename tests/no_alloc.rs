@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[allow(dead_code, unreachable_pub)]
 mod workloads;
 
+#[path = "../benches/support/server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod server;
+
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -53,6 +57,14 @@ fn allocations(mut path: impl FnMut()) -> usize {
 
 fn main() {
     let fx = workloads::Fixtures::new();
+    // Warm up: the first round trips may settle table slots; steady state is what counts.
+    let mut echo = server::Echo::new();
+    for _ in 0..10 {
+        let expected = echo.expected.clone();
+        assert_eq!(echo.round_trip(), expected.as_slice());
+    }
+    let mut broadcast = server::Broadcast::new(1000);
+    broadcast.once();
     let mut rx = vec![0u8; 256 * 1024];
     let mut out = vec![0u8; 64 * 1024];
     let mut scratch = vec![0u8; 256];
@@ -104,6 +116,19 @@ fn main() {
             "encode 50-packet payload",
             allocations(|| {
                 assert!(workloads::encode_payload(&mut out, &mut scratch) > 50 * 26);
+            }),
+        ),
+        (
+            "server echo round trip",
+            allocations(|| {
+                let reply = echo.round_trip();
+                assert_eq!(reply.len(), 20);
+            }),
+        ),
+        (
+            "server broadcast to 1000 clients",
+            allocations(|| {
+                assert_eq!(broadcast.once(), 20 * 1000);
             }),
         ),
         (

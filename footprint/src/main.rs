@@ -18,7 +18,9 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 #[inline(never)]
 fn http_codec(input: &[u8], out: &mut [u8]) {
     let mut slots = [http::EMPTY_HEADER; 16];
-    if let Ok(Status::Complete(req)) = http::parse_request(input, &mut slots, &http::Limits::DEFAULT) {
+    if let Ok(Status::Complete(req)) =
+        http::parse_request(input, &mut slots, &http::Limits::DEFAULT)
+    {
         black_box(req.engine_query());
         black_box(req.body().is_ok());
         black_box(req.wants_websocket_upgrade());
@@ -27,7 +29,9 @@ fn http_codec(input: &[u8], out: &mut [u8]) {
         }
     }
     let mut slots = [http::EMPTY_HEADER; 16];
-    if let Ok(Status::Complete(res)) = http::parse_response(input, &mut slots, &http::Limits::DEFAULT) {
+    if let Ok(Status::Complete(res)) =
+        http::parse_response(input, &mut slots, &http::Limits::DEFAULT)
+    {
         black_box(res.body().is_ok());
         black_box(res.sec_websocket_accept());
     }
@@ -56,12 +60,25 @@ fn engine_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
         black_box(engine::Packet::decode_ws_str(text).is_ok());
     }
     let mut w = engine::PayloadWriter::new(out);
-    black_box(w.push(engine::Packet::Text(engine::TextPacket::new(engine::PacketType::Message, "hi"))).is_ok());
+    black_box(
+        w.push(engine::Packet::Text(engine::TextPacket::new(
+            engine::PacketType::Message,
+            "hi",
+        )))
+        .is_ok(),
+    );
     black_box(w.push(engine::Packet::Binary(input)).is_ok());
     let open = engine::OpenPacket::new("Yk3cRq9vLm2Xw0PaAAAB", true);
     black_box(open.encode(out).is_ok());
     black_box(engine::OpenPacket::decode(input).is_ok());
-    black_box(engine::ErrorBody::new(engine::ErrorCode::from_u8(input[0] % 6).unwrap_or(engine::ErrorCode::from_u8(0).unwrap())).encode(out).is_ok());
+    black_box(
+        engine::ErrorBody::new(
+            engine::ErrorCode::from_u8(input[0] % 6)
+                .unwrap_or(engine::ErrorCode::from_u8(0).unwrap()),
+        )
+        .encode(out)
+        .is_ok(),
+    );
     black_box(engine::ErrorBody::decode(input, scratch).is_ok());
 }
 
@@ -79,7 +96,16 @@ fn ws_codec(input: &[u8], rx: &mut [u8], out: &mut [u8]) {
     }
     let key = ws::ClientKey::from_random([input[1]; 16]);
     black_box(ws::write_client_headers(&key, out).is_ok());
-    black_box(ws::ServerHandshake { status: 101, upgrade: Some(input), connection: Some(input), accept: Some(input) }.validate(&key).is_ok());
+    black_box(
+        ws::ServerHandshake {
+            status: 101,
+            upgrade: Some(input),
+            connection: Some(input),
+            accept: Some(input),
+        }
+        .validate(&key)
+        .is_ok(),
+    );
     let mut decoder = ws::MessageDecoder::new(rx, ws::Role::Server, 1000);
     decoder.feed(input);
     while let Ok(Some(item)) = decoder.poll() {

@@ -7,8 +7,8 @@
 
 use siocore::Status;
 use siocore::ws::{
-    AcceptKey, ClientHandshake, CloseFrame, FrameHeader, Incoming, MAX_HEADER_LEN, MessageDecoder,
-    OpCode, Role, apply_mask, encode_close, encode_frame, has_token,
+    AcceptKey, ClientHandshake, CloseFrame, FrameHeader, FrameScanner, Incoming, MAX_HEADER_LEN,
+    MessageDecoder, OpCode, Role, apply_mask, encode_close, encode_frame, has_token,
 };
 
 const RX: usize = 700;
@@ -25,6 +25,7 @@ pub fn check(data: &[u8]) {
     };
     check_header(wire, role);
     check_messages(mode, wire, role);
+    check_scanner(mode, wire, role);
     check_close_payload(wire);
     check_handshake(wire);
     check_mask(wire, mode);
@@ -75,6 +76,83 @@ fn check_messages(mode: u8, wire: &[u8], role: Role) {
         }
     }
     assert!(dec.buffered() <= cap);
+}
+
+/// One decoded item, owned: (kind, bytes).
+type Item = (u8, Vec<u8>);
+
+fn owned(item: Incoming<'_>) -> Item {
+    match item {
+        Incoming::Text(t) => (b't', t.as_bytes().to_vec()),
+        Incoming::Binary(b) => (b'b', b.to_vec()),
+        Incoming::Ping(p) => (b'i', p.to_vec()),
+        Incoming::Pong(p) => (b'o', p.to_vec()),
+        Incoming::Close(None) => (b'c', Vec::new()),
+        Incoming::Close(Some(c)) => {
+            let mut v = c.code.0.to_be_bytes().to_vec();
+            v.extend_from_slice(c.reason.as_bytes());
+            (b'c', v)
+        }
+    }
+}
+
+/// The in-place scanner against the message decoder on the same bytes: the same items,
+/// however the bytes are chunked. Where one of them stops on an error (the decoder checks
+/// UTF-8 fragment by fragment, the scanner once the message is whole), the items before
+/// it still agree.
+fn check_scanner(mode: u8, wire: &[u8], role: Role) {
+    let max = [500, 200, 20, 0][usize::from(mode >> 3 & 3)];
+    let chunk = [1, 2, 3, 7, 16, 64, 200, 1000][usize::from(mode >> 5)];
+    let mut rx = vec![0u8; 4096];
+    let mut dec = MessageDecoder::new(&mut rx[..], role, max);
+    let mut expected = Vec::new();
+    let mut sent = 0;
+    let dec_failed = loop {
+        match dec.poll() {
+            Ok(Some(item)) => expected.push(owned(item)),
+            Ok(None) if sent < wire.len() => sent += dec.feed(&wire[sent..]),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    let mut scanner = FrameScanner::new(role, max);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut got = Vec::new();
+    let mut fed = 0;
+    let scan_failed = 'feed: loop {
+        loop {
+            match scanner.peek(&buf) {
+                Err(_) => break 'feed true,
+                Ok(None) => break,
+                Ok(Some(_)) => {}
+            }
+            // The input is untouched by `peek`.
+            let before = buf.clone();
+            assert!(scanner.peek(&buf).is_ok_and(|p| p.is_some()));
+            assert_eq!(buf, before);
+            match scanner.take(&mut buf) {
+                Err(_) => break 'feed true,
+                Ok(None) => unreachable!("peek found an item"),
+                Ok(Some((item, consumed))) => {
+                    got.push(owned(item));
+                    assert!(consumed <= buf.len());
+                    buf.drain(..consumed);
+                }
+            }
+        }
+        if fed == wire.len() {
+            break false;
+        }
+        let end = wire.len().min(fed + chunk);
+        buf.extend_from_slice(&wire[fed..end]);
+        fed = end;
+    };
+    if !dec_failed && !scan_failed {
+        assert_eq!(got, expected);
+    } else {
+        let n = got.len().min(expected.len());
+        assert_eq!(got[..n], expected[..n]);
+    }
 }
 
 /// Re-encodes `item` as the peer would send it and decodes it again.

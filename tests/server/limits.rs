@@ -252,19 +252,18 @@ fn tiny_output_buffers_stream_everything() {
     assert_eq!(run(3), run(64 * 1024));
 }
 
+/// The memory an idle WebSocket client with one namespace costs: one session, one stream,
+/// one socket; nothing in the pool (documented on `siocore::server` and in
+/// BENCHMARKS.md).
 #[test]
-fn print_sizes() {
-    eprintln!(
-        "session {} stream {} socket {} ns {} room {} member {} ack {} event {} block {} node {}",
-        size_of::<SessionSlot>(),
-        size_of::<StreamSlot>(),
-        size_of::<SocketSlot>(),
-        size_of::<NamespaceSlot>(),
-        size_of::<RoomSlot>(),
-        size_of::<MemberSlot>(),
-        size_of::<AckSlot>(),
-        size_of::<EventSlot>(),
-        size_of::<Block>(),
-        size_of::<Node>()
+fn idle_websocket_client_fits_in_512_bytes() {
+    let idle = size_of::<SessionSlot>() + size_of::<StreamSlot>() + size_of::<SocketSlot>();
+    assert!(idle <= 512, "{idle} bytes");
+    let mut h = Harness::new(ServerConfig::DEFAULT);
+    let _ = h.sio_ws();
+    let u = h.server.usage();
+    assert_eq!(
+        (u.sessions, u.streams, u.sockets, u.blocks, u.nodes),
+        (1, 1, 1, 0, 0)
     );
 }
