@@ -65,6 +65,17 @@ impl Server<'_> {
             .map_or(Protocol::SocketIo, |e| e.protocol)
     }
 
+    /// Queues an event whose room the caller made sure of (`room_for_packet` and the
+    /// like). Should that ever be wrong, the payload goes back to the pool rather than leak.
+    pub(super) fn push_event(&mut self, r: Record) {
+        if !self.events.push(r) {
+            debug_assert!(false, "event queued without room: {r:?}");
+            if r.msg != NONE {
+                self.pool.release(r.msg);
+            }
+        }
+    }
+
     /// Whether handling a packet of `len` bytes is sure to find room for what it makes.
     pub(super) fn room_for_packet(&self, len: usize) -> bool {
         self.events.has_room(1)
@@ -131,7 +142,7 @@ impl Server<'_> {
             let mut r = Record::new(Kind::EngineOpen);
             r.id = sess;
             r.era = self.sessions[sess].0.era;
-            self.events.push(r);
+            self.push_event(r);
         }
         Ok(sess)
     }
@@ -195,7 +206,7 @@ impl Server<'_> {
         r.msg = msg;
         r.len1 = self.pool.len(msg) as u32;
         r.small = u8::from(text.is_none());
-        self.events.push(r);
+        self.push_event(r);
         Ok(())
     }
 

@@ -93,15 +93,7 @@ impl Server<'_> {
     /// The peer finished sending on `stream` (the read returned 0). What is owed is still
     /// written; the stream then closes (a [`Transmit`](super::Transmit) with `close`).
     pub fn feed_eof(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
-        let s = self.stream_index(stream)?;
-        self.handle_timeout(now);
-        self.streams[s].0.eof = true;
-        if matches!(
-            self.streams[s].0.state,
-            State::Get | State::Post | State::Ws | State::Probe
-        ) {
-            self.stream_gone(s, CloseReason::TransportClose);
-        }
+        let s = self.input_ended(stream, now)?;
         let st = &mut self.streams[s].0;
         st.close_after = true;
         if st.state == State::Ws || st.state == State::Probe {
@@ -114,15 +106,7 @@ impl Server<'_> {
     /// The connection of `stream` is gone (reset, write error): nothing more is written
     /// and the id is stale at once.
     pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
-        let s = self.stream_index(stream)?;
-        self.handle_timeout(now);
-        self.streams[s].0.eof = true;
-        if matches!(
-            self.streams[s].0.state,
-            State::Get | State::Post | State::Ws | State::Probe
-        ) {
-            self.stream_gone(s, CloseReason::TransportClose);
-        }
+        let s = self.input_ended(stream, now)?;
         self.drop_output(s);
         let st = &mut self.streams[s].0;
         st.state = State::Done;
@@ -133,6 +117,21 @@ impl Server<'_> {
             self.free_stream(s);
         }
         Ok(())
+    }
+
+    /// No more input on `stream`: a session waiting on it (long-poll, POST, WebSocket)
+    /// learns its transport closed.
+    fn input_ended(&mut self, stream: StreamId, now: Instant) -> Result<u32, CommandError> {
+        let s = self.stream_index(stream)?;
+        self.handle_timeout(now);
+        self.streams[s].0.eof = true;
+        if matches!(
+            self.streams[s].0.state,
+            State::Get | State::Post | State::Ws | State::Probe
+        ) {
+            self.stream_gone(s, CloseReason::TransportClose);
+        }
+        Ok(s)
     }
 
     /// Answers with a fixed response; `close` closes the connection after it.
@@ -212,7 +211,7 @@ impl Server<'_> {
         r.msg = msg;
         r.len1 = head.len() as u32;
         r.len2 = body.len() as u32;
-        self.events.push(r);
+        self.push_event(r);
         self.streams[s].0.state = State::App;
         f.end
     }

@@ -1,7 +1,7 @@
 //! The per-session state of an Engine.IO session.
 
 use super::pool::Queue;
-use super::storage::{Entry, NONE};
+use super::storage::{NONE, slot_entry};
 
 /// Lifecycle of a session slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,19 +117,6 @@ impl SessionSlot {
     pub const EMPTY: Self = Self(Session::EMPTY);
 }
 
-impl Entry for SessionSlot {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
-    fn link(&mut self) -> &mut u32 {
-        &mut self.0.link
-    }
-    fn reset(&mut self) {
-        // The generation outlives the session, and the timer heap's array lives in the
-        // slots (position i of the heap is stored in slot i), whatever uses the slot.
-        let (era, heap_item) = (self.0.era, self.0.heap_item);
-        self.0 = Session::EMPTY;
-        self.0.era = era;
-        self.0.heap_item = heap_item;
-    }
-}
+// The generation outlives the session, and the timer heap's array lives in the slots
+// (position i of the heap is stored in slot i), whatever uses the slot.
+slot_entry!(SessionSlot, keep: era, heap_item);

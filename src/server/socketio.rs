@@ -4,7 +4,7 @@
 use super::engine::Bin;
 use super::event::{Kind, Record};
 use super::session::State as SessState;
-use super::storage::{Entry, NONE};
+use super::storage::{NONE, slot_entry};
 use super::{
     AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
     SessionId, SocketId, WireId,
@@ -81,19 +81,7 @@ impl SocketSlot {
     pub const EMPTY: Self = Self(Socket::EMPTY);
 }
 
-impl Entry for SocketSlot {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
-    fn link(&mut self) -> &mut u32 {
-        &mut self.0.link
-    }
-    fn reset(&mut self) {
-        let era = self.0.era;
-        self.0 = Socket::EMPTY;
-        self.0.era = era;
-    }
-}
+slot_entry!(SocketSlot, keep: era);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Namespace {
@@ -163,19 +151,8 @@ impl RoomSlot {
     });
 }
 
-impl Entry for RoomSlot {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
-    fn link(&mut self) -> &mut u32 {
-        &mut self.0.link
-    }
-    fn reset(&mut self) {
-        let bucket = self.0.bucket;
-        *self = Self::EMPTY;
-        self.0.bucket = bucket;
-    }
-}
+// The hash bucket array lives in the slots (bucket i's head in slot i).
+slot_entry!(RoomSlot, keep: bucket);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Member {
@@ -204,14 +181,7 @@ impl MemberSlot {
     });
 }
 
-impl Entry for MemberSlot {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
-    fn link(&mut self) -> &mut u32 {
-        &mut self.0.link
-    }
-}
+slot_entry!(MemberSlot);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AckEntry {
@@ -237,14 +207,7 @@ impl AckSlot {
     });
 }
 
-impl Entry for AckSlot {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
-    fn link(&mut self) -> &mut u32 {
-        &mut self.0.link
-    }
-}
+slot_entry!(AckSlot);
 
 /// Bytes of the header a binary packet being assembled keeps at the front of its pool
 /// message, to become its event record when the last attachment arrives.
@@ -696,7 +659,7 @@ impl<'a> Server<'a> {
         r.len1 = name_len as u32;
         r.len2 = args.len() as u32;
         if attachments == 0 {
-            self.events.push(r);
+            self.push_event(r);
             return Ok(());
         }
         r.small = attachments as u8;
@@ -768,7 +731,7 @@ impl<'a> Server<'a> {
         self.sessions[sess].0.bin = NONE;
         if s.bin != BIN_DISCARD {
             let r = self.read_bin_head(s.bin);
-            self.events.push(r);
+            self.push_event(r);
         }
         Ok(())
     }
@@ -827,7 +790,7 @@ impl<'a> Server<'a> {
         r.msg = msg;
         r.len1 = name.len() as u32;
         r.len2 = auth.len() as u32;
-        self.events.push(r);
+        self.push_event(r);
         Ok(())
     }
 

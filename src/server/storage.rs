@@ -129,6 +129,27 @@ pub(crate) trait Entry: Sized {
     }
 }
 
+/// Implements [`Entry`] for a slot type wrapping a struct with a `link` field; the fields
+/// after `keep:` survive the reset between two uses of the slot.
+macro_rules! slot_entry {
+    ($slot:ty $(, keep: $($field:ident),+)?) => {
+        impl $crate::server::storage::Entry for $slot {
+            fn empty() -> Self {
+                Self::EMPTY
+            }
+            fn link(&mut self) -> &mut u32 {
+                &mut self.0.link
+            }
+            fn reset(&mut self) {
+                let _kept = self.0;
+                *self = Self::EMPTY;
+                $($(self.0.$field = _kept.$field;)+)?
+            }
+        }
+    };
+}
+pub(crate) use slot_entry;
+
 /// A table with a free list: O(1) allocation and release, growth when allowed.
 #[derive(Debug)]
 pub(crate) struct Table<'a, T> {

@@ -1,7 +1,7 @@
 //! The per-stream state: one TCP connection as the server sees it.
 
 use super::pool::{Queue, Reader};
-use super::storage::{Entry, NONE};
+use super::storage::{NONE, slot_entry};
 use crate::ws::{FrameScanner, Role};
 
 /// What a stream is doing.
@@ -152,16 +152,4 @@ impl StreamSlot {
     pub const EMPTY: Self = Self(Stream::EMPTY);
 }
 
-impl Entry for StreamSlot {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
-    fn link(&mut self) -> &mut u32 {
-        &mut self.0.link
-    }
-    fn reset(&mut self) {
-        let era = self.0.era;
-        self.0 = Stream::EMPTY;
-        self.0.era = era;
-    }
-}
+slot_entry!(StreamSlot, keep: era);
