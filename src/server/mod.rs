@@ -279,7 +279,8 @@ impl fmt::Display for WireId {
 /// `json` is the argument list without brackets (`1,"two",{"3":[true]}`, empty for none),
 /// written as it is; it is validated. With binary arguments, `json` holds one
 /// `{"_placeholder":true,"num":k}` per blob in `binary` (`k` from 0), as
-/// [`ArgsWriter`](crate::sio::ArgsWriter) writes them and as received events carry them.
+/// [`ArgsWriter`](crate::sio::ArgsWriter) writes them and as received events carry them;
+/// at most 32 blobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Args<'a> {
     /// The argument list.
@@ -401,7 +402,8 @@ pub enum CommandError {
     WrongState,
     /// The arguments are not a valid JSON list.
     InvalidJson(JsonError),
-    /// The placeholders in the arguments do not match the blobs given.
+    /// The placeholders in the arguments do not match the blobs given (or there are more
+    /// than 32 blobs).
     AttachmentMismatch {
         /// Placeholders found in the JSON.
         placeholders: usize,

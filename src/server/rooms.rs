@@ -5,7 +5,7 @@
 //! reference to the same pool message, so the per-recipient work is a queue entry, never
 //! JSON. Recipients are de-duplicated with a per-broadcast stamp on the sockets.
 
-use super::socketio::{MAX_NAME, SockState};
+use super::socketio::{MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SockState};
 use super::storage::NONE;
 use super::{Args, CommandError, NamespaceId, Resource, Server, SocketId, Targets};
 use crate::sio;
@@ -379,7 +379,7 @@ impl Server<'_> {
         let ns_name = self.ns_name(ns);
         name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
         let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
-        let mut msgs = [NONE; 256];
+        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let n = self.encode_packet(ns_name, None, Some(event), &args, &mut msgs)?;
         let msgs = &msgs[..n];
         let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();

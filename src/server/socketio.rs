@@ -216,6 +216,40 @@ const BIN_HEAD: usize = 32;
 pub(crate) const BIN_DISCARD: u32 = NONE - 1;
 /// Scratch for packet headers (type, namespace, ack id, event name).
 const HEADER_SCRATCH: usize = 1024;
+/// The usual header fits in this much; longer event names take the slow path.
+const SHORT_HEADER: usize = 160;
+/// Most blobs one emit, ack or broadcast may carry.
+pub(crate) const MAX_EMIT_ATTACHMENTS: usize = 32;
+
+/// The pool messages of one outgoing packet: the text, then one per blob.
+pub(crate) type PacketMsgs = [u32; 1 + MAX_EMIT_ATTACHMENTS];
+
+/// Writes `4` and the head of an EVENT or ACK (everything but the arguments and the
+/// closing `]`) into `out`; returns its length.
+fn packet_head(
+    out: &mut [u8],
+    ns: &str,
+    ack: Option<u64>,
+    name: Option<&str>,
+    count: usize,
+) -> Result<usize, sio::EncodeError> {
+    let (first, rest) = out
+        .split_first_mut()
+        .ok_or(sio::EncodeError::BufferTooSmall(crate::BufferTooSmall {
+            required: 1,
+        }))?;
+    *first = b'4';
+    let ack_id = ack.unwrap_or_default();
+    let n = match (name, count) {
+        (Some(name), 0) => sio::encode_event(rest, ns, ack, name, b""),
+        (Some(name), _) => sio::encode_binary_event(rest, ns, ack, name, b"", count),
+        (None, 0) => sio::encode_ack(rest, ns, ack_id, b""),
+        (None, _) => sio::encode_binary_ack(rest, ns, ack_id, b"", count),
+    }?;
+    // The `1 + n` bytes written end with the `]` of the empty argument list; the head
+    // is the first `n`.
+    Ok(n)
+}
 
 impl<'a> Server<'a> {
     // ------------------------------------------------------------------ namespaces
@@ -960,7 +994,7 @@ impl<'a> Server<'a> {
             }
             placeholders += 1;
         }
-        if placeholders != args.binary.len() || args.binary.len() > 255 {
+        if placeholders != args.binary.len() || args.binary.len() > MAX_EMIT_ATTACHMENTS {
             return Err(CommandError::AttachmentMismatch {
                 placeholders,
                 attachments: args.binary.len(),
@@ -977,32 +1011,30 @@ impl<'a> Server<'a> {
         ack: Option<u64>,
         name: Option<&str>,
         args: &Args<'_>,
-        msgs: &mut [u32; 256],
+        msgs: &mut PacketMsgs,
     ) -> Result<usize, CommandError> {
         Self::check_args(args)?;
-        let mut out = [0u8; HEADER_SCRATCH];
-        out[0] = b'4';
         let count = args.binary.len();
-        let n = match (name, count) {
-            (Some(name), 0) => sio::encode_event(&mut out[1..], ns, ack, name, b""),
-            (Some(name), _) => sio::encode_binary_event(&mut out[1..], ns, ack, name, b"", count),
-            (None, 0) => sio::encode_ack(&mut out[1..], ns, ack.unwrap_or_default(), b""),
-            (None, _) => {
-                sio::encode_binary_ack(&mut out[1..], ns, ack.unwrap_or_default(), b"", count)
-            }
-        }
-        .map_err(|_| CommandError::InvalidName)?;
-        // Drop the closing `]` and append the arguments.
-        let prefix = &out[..n];
         let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
             b","
         } else {
             b""
         };
-        let text = self
-            .pool
-            .msg_from(false, &[prefix, sep, args.json, b"]"])
-            .ok_or(CommandError::Full(Resource::Pool))?;
+        let mut short = [0u8; SHORT_HEADER];
+        let text = match packet_head(&mut short, ns, ack, name, count) {
+            Ok(n) => self
+                .pool
+                .msg_from(false, &[&short[..n], sep, args.json, b"]"]),
+            Err(sio::EncodeError::BufferTooSmall(_)) => {
+                let mut long = [0u8; HEADER_SCRATCH];
+                let n = packet_head(&mut long, ns, ack, name, count)
+                    .map_err(|_| CommandError::InvalidName)?;
+                self.pool
+                    .msg_from(false, &[&long[..n], sep, args.json, b"]"])
+            }
+            Err(_) => return Err(CommandError::InvalidName),
+        }
+        .ok_or(CommandError::Full(Resource::Pool))?;
         msgs[0] = text;
         for (k, blob) in args.binary.iter().enumerate() {
             match self.pool.msg_from(true, &[blob]) {
@@ -1039,7 +1071,7 @@ impl<'a> Server<'a> {
                 Some(s.next_ack)
             }
         };
-        let mut msgs = [NONE; 256];
+        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let ns = self.ns_name(s.ns);
         // The namespace name is copied out of the table so the encoder may borrow `self`.
         let mut ns_buf = [0u8; MAX_NAME];
@@ -1110,7 +1142,7 @@ impl<'a> Server<'a> {
         let ns = self.ns_name(s.ns);
         ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
         let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
-        let mut msgs = [NONE; 256];
+        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let n = self.encode_packet(ns, Some(id.0), None, &args, &mut msgs)?;
         self.queue_packets(s.session, &msgs[..n])
     }
