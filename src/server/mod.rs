@@ -498,6 +498,13 @@ pub struct Usage {
 
 /// The sans-IO Engine.IO / Socket.IO server; see the [module docs](self).
 ///
+/// # Drain order
+///
+/// After any input or command: [`poll_transmit`](Self::poll_transmit) until `None`, then
+/// [`poll_event`](Self::poll_event) until `None` (handling an event may issue commands), and
+/// again while either gave something; then feed any leftover input once more, and wait
+/// until [`poll_timeout`](Self::poll_timeout).
+///
 /// # Method kinds
 ///
 /// * driver input: [`open_stream`](Self::open_stream), [`feed`](Self::feed),
