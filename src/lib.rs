@@ -50,6 +50,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod base64;
+#[cfg(feature = "mio")]
+pub mod driver;
 pub mod engine;
 mod error;
 pub mod http;

@@ -296,6 +296,19 @@ impl Server<'_> {
         Ok(())
     }
 
+    /// Closes every open session as [`close`](Self::close) does (for a shutdown); returns
+    /// how many.
+    pub fn close_all(&mut self) -> usize {
+        let mut n = 0;
+        for sess in 0..self.sessions.len_slots() as u32 {
+            if self.sessions[sess].0.state == State::Open {
+                self.close_session(sess, CloseReason::ServerClose, true);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Ends a session. Graceful: the close packet is queued behind what is queued and the
     /// transport closes after it. Otherwise the transport closes now.
     pub(super) fn close_session(&mut self, sess: u32, reason: CloseReason, graceful: bool) {

@@ -1,0 +1,523 @@
+//! The ready server loop: the sans-IO [`Server`] on a [`mio`] event loop, one thread.
+//!
+//! [`Driver`] accepts connections, reads each one until it would block and feeds the
+//! server, writes what the server hands back (registering for writability only while
+//! bytes wait), closes the streams the server says to close, arms the poll timeout from
+//! [`Server::poll_timeout`], and passes every event to a [`Handler`]. It knows nothing of
+//! the protocol: that all lives in the server.
+//!
+//! Memory per connection is what the socket needs: the receive buffer holds only bytes the
+//! server has not consumed yet (usually none), the send buffer only bytes the kernel did
+//! not take at once. Reads go through one shared buffer.
+//!
+//! Ids come from the operating system's random source (`/dev/urandom`). Diagnostics go to
+//! the [`log`] facade.
+//!
+//! ```no_run
+//! use siocore::driver::Driver;
+//! use siocore::server::{Args, Capacity, Event, Server, ServerConfig, Storage};
+//!
+//! let storage = Storage::growable(Capacity::for_sessions(1000, 64 << 20));
+//! let mut driver = Driver::bind("127.0.0.1:3000".parse()?, ServerConfig::DEFAULT, storage)?;
+//! driver.run(&mut |server: &mut Server<'_>, event: &Event<'_>| match *event {
+//!     Event::Connect(c) => drop(server.accept(c.socket)),
+//!     Event::Message(m) => drop(server.emit(m.socket, m.name, Args::json(m.args))),
+//!     Event::Http(r) => drop(server.respond(r.stream, 404, &[], b"not found")),
+//!     _ => {}
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use std::vec::Vec;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::Instant;
+use crate::server::{Event, Server, ServerConfig, Storage, StreamId};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// Bytes asked of `poll_transmit` at a time.
+const WRITE_CHUNK: usize = 64 * 1024;
+/// How long a shutdown waits for clients to receive their close packets.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// What the application does with the server's events.
+pub trait Handler {
+    /// Called for every event, in order; may issue any command on `server`.
+    fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>);
+}
+
+impl<F: FnMut(&mut Server<'_>, &Event<'_>)> Handler for F {
+    fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
+        self(server, event);
+    }
+}
+
+/// Stops a running [`Driver`] from another thread (or a signal handler's thread).
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Shutdown {
+    /// Asks the driver to close every session gracefully and return from
+    /// [`run`](Driver::run).
+    pub fn shutdown(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            log::warn!("waking the driver: {e}");
+        }
+    }
+}
+
+/// One connection.
+#[derive(Debug)]
+struct Conn {
+    sock: TcpStream,
+    id: StreamId,
+    /// Bytes read and not yet consumed by the server.
+    rx: Vec<u8>,
+    /// Bytes the kernel did not take yet.
+    tx: Vec<u8>,
+    /// Close once `tx` is written.
+    close: bool,
+    /// Registered for writability.
+    writable: bool,
+    /// The peer finished sending (or the read failed).
+    read_done: bool,
+    /// Reading stopped with bytes possibly left in the socket (the receive buffer was full).
+    read_pending: bool,
+}
+
+/// The mio event loop around a [`Server`]; see the [module docs](self).
+#[derive(Debug)]
+pub struct Driver<'a> {
+    server: Server<'a>,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    local: SocketAddr,
+    conns: Vec<Option<Conn>>,
+    read_buf: Vec<u8>,
+    out_buf: Vec<u8>,
+    event_buf: Vec<u8>,
+    epoch: std::time::Instant,
+    max_input: usize,
+    shutdown: Shutdown,
+}
+
+/// 32 bytes from the operating system's random source.
+pub fn os_seed() -> io::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    Ok(seed)
+}
+
+impl<'a> Driver<'a> {
+    /// Binds `addr` (use port 0 for any free port) and makes a server with `config` on
+    /// `storage`, seeded from the operating system.
+    pub fn bind(
+        addr: SocketAddr,
+        config: ServerConfig<'a>,
+        storage: Storage<'a>,
+    ) -> io::Result<Self> {
+        let seed = os_seed()?;
+        let server = Server::new(config, storage, seed, Instant::ZERO)
+            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
+        Self::with_server(addr, server)
+    }
+
+    /// Binds `addr` and runs `server` (whose clock starts now).
+    pub fn with_server(addr: SocketAddr, server: Server<'a>) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let local = listener.local_addr()?;
+        let max_input = server.config().max_input();
+        let event_buf = std::vec![0u8; server.config().max_event()];
+        Ok(Self {
+            server,
+            poll,
+            listener: Some(listener),
+            local,
+            conns: Vec::new(),
+            read_buf: std::vec![0u8; READ_CHUNK],
+            out_buf: std::vec![0u8; WRITE_CHUNK],
+            event_buf,
+            epoch: std::time::Instant::now(),
+            max_input,
+            shutdown: Shutdown {
+                flag: Arc::new(AtomicBool::new(false)),
+                waker,
+            },
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// A handle that stops [`run`](Self::run) from elsewhere.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// The server, for commands outside event handling.
+    pub fn server(&mut self) -> &mut Server<'a> {
+        &mut self.server
+    }
+
+    /// How many connections are open.
+    pub fn connections(&self) -> usize {
+        self.conns.iter().filter(|c| c.is_some()).count()
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+
+    /// Runs until [`Shutdown::shutdown`] is called: then every session is closed
+    /// gracefully, the connections get up to two seconds to drain, and it returns.
+    pub fn run(&mut self, handler: &mut impl Handler) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut stopping: Option<std::time::Instant> = None;
+        loop {
+            if stopping.is_none() && self.shutdown.flag.load(Ordering::SeqCst) {
+                log::info!(
+                    "shutting down: closing {} sessions",
+                    self.server.usage().sessions
+                );
+                if let Some(mut l) = self.listener.take() {
+                    let _ = self.poll.registry().deregister(&mut l);
+                }
+                self.server.close_all();
+                stopping = Some(std::time::Instant::now() + SHUTDOWN_GRACE);
+            }
+            if let Some(deadline) = stopping
+                && (self.connections() == 0 || std::time::Instant::now() >= deadline)
+            {
+                return Ok(());
+            }
+            self.turn(&mut events, handler, stopping)?;
+        }
+    }
+
+    /// One turn of the loop: wait, handle readiness, run timers, drain.
+    fn turn(
+        &mut self,
+        events: &mut Events,
+        handler: &mut impl Handler,
+        stopping: Option<std::time::Instant>,
+    ) -> io::Result<()> {
+        let now = self.now();
+        let mut timeout = self
+            .server
+            .poll_timeout()
+            .map(|t| Duration::from_millis(t.millis_since(now)));
+        if let Some(deadline) = stopping {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        match self.poll.poll(events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept(),
+                WAKER => {}
+                Token(i) => {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.read(i);
+                    }
+                    if event.is_writable() {
+                        self.flush(i);
+                    }
+                }
+            }
+        }
+        self.server.handle_timeout(self.now());
+        self.drain(handler);
+        Ok(())
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        loop {
+            let (mut sock, peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: try again on the next event.
+                    log::warn!("accept: {e}");
+                    return;
+                }
+            };
+            let _ = sock.set_nodelay(true);
+            let id = match self.server.open_stream(self.now()) {
+                Ok(id) => id,
+                Err(e) => {
+                    log::warn!("refusing {peer}: {e}");
+                    continue;
+                }
+            };
+            let i = id.index();
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut sock, Token(i), Interest::READABLE)
+            {
+                log::warn!("register {peer}: {e}");
+                let _ = self.server.reset(id, self.now());
+                continue;
+            }
+            if self.conns.len() <= i {
+                self.conns.resize_with(i + 1, || None);
+            }
+            log::debug!("stream {i} from {peer}");
+            self.conns[i] = Some(Conn {
+                sock,
+                id,
+                rx: Vec::new(),
+                tx: Vec::new(),
+                close: false,
+                writable: false,
+                read_done: false,
+                read_pending: false,
+            });
+        }
+    }
+
+    /// Reads until the socket would block (or the receive buffer is full), feeding the
+    /// server.
+    fn read(&mut self, i: usize) {
+        let now = self.now();
+        let Some(Some(conn)) = self.conns.get_mut(i) else {
+            return;
+        };
+        if conn.read_done {
+            return;
+        }
+        conn.read_pending = false;
+        loop {
+            if conn.rx.len() >= self.max_input {
+                // The server holds this much back; read more once it consumed some.
+                conn.read_pending = true;
+                return;
+            }
+            let room = (self.max_input - conn.rx.len()).min(self.read_buf.len());
+            match conn.sock.read(&mut self.read_buf[..room]) {
+                Ok(0) => {
+                    conn.read_done = true;
+                    let id = conn.id;
+                    if let Err(e) = self.server.feed_eof(id, now) {
+                        log::debug!("eof on {i}: {e}");
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    if conn.rx.is_empty() {
+                        // The usual case: feed straight from the shared buffer and keep
+                        // only what is left.
+                        let buf = &mut self.read_buf[..n];
+                        let got = self.server.feed(conn.id, now, buf).unwrap_or(n);
+                        conn.rx.extend_from_slice(&self.read_buf[got..n]);
+                    } else {
+                        conn.rx.extend_from_slice(&self.read_buf[..n]);
+                        let got = self.server.feed(conn.id, now, &mut conn.rx);
+                        conn.rx.drain(..got.unwrap_or(conn.rx.len()));
+                    }
+                    if conn.rx.is_empty() && conn.rx.capacity() > 16 * 1024 {
+                        conn.rx = Vec::new();
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("read on {i}: {e}");
+                    conn.read_done = true;
+                    let id = conn.id;
+                    self.conns[i] = None;
+                    let _ = self.server.reset(id, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Offers the unconsumed input of every connection again (after the application made
+    /// room), and resumes reads that stopped on a full buffer.
+    fn refeed(&mut self) -> bool {
+        let now = self.now();
+        let mut progress = false;
+        for i in 0..self.conns.len() {
+            let Some(Some(conn)) = self.conns.get_mut(i) else {
+                continue;
+            };
+            if !conn.rx.is_empty() {
+                let got = self
+                    .server
+                    .feed(conn.id, now, &mut conn.rx)
+                    .unwrap_or(conn.rx.len());
+                if got > 0 {
+                    conn.rx.drain(..got);
+                    progress = true;
+                }
+            }
+            if conn.read_pending && conn.rx.len() < self.max_input {
+                self.read(i);
+                progress = true;
+            }
+        }
+        progress
+    }
+
+    /// Transmits, events, re-feeds, until nothing moves.
+    fn drain(&mut self, handler: &mut impl Handler) {
+        loop {
+            let mut progress = false;
+            while let Some(t) = self.server.poll_transmit(&mut self.out_buf) {
+                progress = true;
+                self.write(t.stream, t.len, t.close);
+            }
+            loop {
+                let event = match self.server.poll_event(&mut self.event_buf) {
+                    Ok(Some(e)) => e,
+                    Ok(None) => break,
+                    Err(e) => {
+                        // Cannot happen with a buffer of `max_event` bytes.
+                        log::error!("event buffer: {e}");
+                        self.event_buf.resize(e.required, 0);
+                        continue;
+                    }
+                };
+                progress = true;
+                handler.event(&mut self.server, &event);
+            }
+            if self.refeed() {
+                progress = true;
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    fn write(&mut self, id: StreamId, len: usize, close: bool) {
+        let i = id.index();
+        let Some(Some(conn)) = self.conns.get_mut(i) else {
+            return;
+        };
+        if conn.id != id {
+            return;
+        }
+        let mut bytes = &self.out_buf[..len];
+        if conn.tx.is_empty() {
+            match write_some(&mut conn.sock, bytes) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) => {
+                    log::debug!("write on {i}: {e}");
+                    self.conns[i] = None;
+                    if !close {
+                        let _ = self.server.reset(id, self.now());
+                    }
+                    return;
+                }
+            }
+        }
+        conn.tx.extend_from_slice(bytes);
+        conn.close |= close;
+        self.settle(i);
+    }
+
+    /// Writes what is pending on a connection that became writable.
+    fn flush(&mut self, i: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(i) else {
+            return;
+        };
+        match write_some(&mut conn.sock, &conn.tx) {
+            Ok(n) => {
+                conn.tx.drain(..n);
+            }
+            Err(e) => {
+                log::debug!("write on {i}: {e}");
+                let (id, closing) = (conn.id, conn.close);
+                self.conns[i] = None;
+                if !closing {
+                    let _ = self.server.reset(id, self.now());
+                }
+                return;
+            }
+        }
+        self.settle(i);
+    }
+
+    /// After a write: close when done and asked to, register for writability while bytes
+    /// wait.
+    fn settle(&mut self, i: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(i) else {
+            return;
+        };
+        if conn.tx.is_empty() {
+            if conn.close {
+                let _ = conn.sock.shutdown(std::net::Shutdown::Write);
+                let _ = self.poll.registry().deregister(&mut conn.sock);
+                self.conns[i] = None;
+                return;
+            }
+            if conn.tx.capacity() > 16 * 1024 {
+                conn.tx = Vec::new();
+            }
+        }
+        let want = !conn.tx.is_empty();
+        if want != conn.writable {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.sock, Token(i), interest)
+                .is_ok()
+            {
+                conn.writable = want;
+            }
+        }
+    }
+}
+
+/// Writes as much as the socket takes now.
+fn write_some(sock: &mut TcpStream, mut bytes: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while !bytes.is_empty() {
+        match sock.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                done += n;
+                bytes = &bytes[n..];
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
