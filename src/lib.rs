@@ -49,6 +49,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "mio")]
+pub mod app;
 pub mod base64;
 #[cfg(feature = "mio")]
 pub mod driver;

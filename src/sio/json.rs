@@ -746,6 +746,13 @@ impl<'a> Array<'a> {
     }
 }
 
+/// The values of a comma-separated list that was validated before (a received event's or
+/// ack's arguments, or input [`Limits::validate_list`] accepted), as raw JSON slices. Other
+/// input yields unspecified slices but never panics.
+pub fn elements(list: &[u8]) -> Elements<'_> {
+    Elements::new(list)
+}
+
 /// Iterator over the comma-separated values of a validated list (an array's interior, or
 /// the argument list of a Socket.IO event). Yields raw JSON slices.
 #[derive(Debug, Clone)]

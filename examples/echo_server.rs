@@ -1,0 +1,148 @@
+//! The echo server: the contract the interop tests check, on the mio driver.
+//!
+//! ```sh
+//! cargo run --release --features mio --example echo_server -- --port 3000
+//! ```
+//!
+//! Flags: `--port` (default 3000; 0 picks a free one, printed on start), `--ping-interval`
+//! and `--ping-timeout` (milliseconds), `--max-payload` (bytes).
+//!
+//! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
+//!   binary.
+//! * `/socket.io/`: namespaces `/` and `/custom` (any other is refused with
+//!   `{"message":"Invalid namespace"}`). On every connect the server emits `auth` with the
+//!   client's CONNECT payload (or `{}`). On `/`: `message` → `message-back` with the same
+//!   arguments; `message-with-ack` → an ack with them; `echo` → `echo` back; `echo-ack` →
+//!   an ack; `broadcast` → `broadcast` to every socket of `/`, the sender included; `join`
+//!   (room) → joins it; `to-room` (room, payload…) → `room-msg` (payload…) to that room;
+//!   `request-ack` (args…) → `ack-request` (args…) to the sender with an ack request, and
+//!   its answer (reply…) comes back as `ack-response` (reply…). Binary stays binary.
+
+use std::net::SocketAddr;
+
+use siocore::app::{Io, Listening, split_first_arg};
+use siocore::server::{Endpoint, ServerConfig};
+
+/// The settings the flags give.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// TCP port on 127.0.0.1 (0: any).
+    pub port: u16,
+    /// Milliseconds between pings.
+    pub ping_interval: u32,
+    /// Milliseconds to answer a ping.
+    pub ping_timeout: u32,
+    /// Largest message, in bytes.
+    pub max_payload: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let d = ServerConfig::DEFAULT;
+        Self {
+            port: 3000,
+            ping_interval: d.ping_interval,
+            ping_timeout: d.ping_timeout,
+            max_payload: d.max_payload,
+        }
+    }
+}
+
+impl Options {
+    /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`.
+    pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut o = Self::default();
+        while let Some(flag) = args.next() {
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            let bad = |_| format!("{flag}: not a number: {value}");
+            match flag.as_str() {
+                "--port" => o.port = value.parse().map_err(bad)?,
+                "--ping-interval" => o.ping_interval = value.parse().map_err(bad)?,
+                "--ping-timeout" => o.ping_timeout = value.parse().map_err(bad)?,
+                "--max-payload" => o.max_payload = value.parse().map_err(bad)?,
+                _ => return Err(format!("unknown flag {flag}")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Builds the echo server and binds it.
+pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
+    let config = ServerConfig {
+        endpoints: &[Endpoint::SOCKET_IO, Endpoint::ENGINE_IO],
+        namespaces: &["/", "/custom"],
+        ping_interval: o.ping_interval,
+        ping_timeout: o.ping_timeout,
+        max_payload: o.max_payload,
+        // Room for a few payloads of the largest size per client.
+        max_queued_bytes: o.max_payload.saturating_mul(4).max(1 << 20),
+        ..ServerConfig::DEFAULT
+    };
+    let mut io = Io::new(config);
+    for ns in ["/", "/custom"] {
+        io.on_connection(ns, |cx, socket, handshake| {
+            let _ = cx.emit(socket, "auth", handshake.auth);
+        });
+    }
+    io.on_engine_message(|cx, session, data| {
+        let _ = cx.server().send(session, data);
+    });
+    io.on("/", "message", |cx, m| {
+        let _ = cx.emit_same(m.socket, "message-back", m);
+    });
+    io.on("/", "echo", |cx, m| {
+        let _ = cx.emit_same(m.socket, "echo", m);
+    });
+    io.on("/", "message-with-ack", |cx, m| cx.ack_same(m));
+    io.on("/", "echo-ack", |cx, m| cx.ack_same(m));
+    io.on("/", "broadcast", |cx, m| {
+        cx.broadcast("/").emit_same("broadcast", m);
+    });
+    io.on("/", "join", |cx, m| {
+        if let Some(room) = m.arg::<String>(0) {
+            let _ = cx.join(m.socket, &room);
+        }
+    });
+    io.on("/", "to-room", |cx, m| {
+        let (Some(room), Some((_, payload))) = (m.arg::<String>(0), split_first_arg(m.args)) else {
+            return;
+        };
+        cx.broadcast("/")
+            .to(&room)
+            .emit_with_attachments("room-msg", payload, m.attachments);
+    });
+    io.on("/", "request-ack", |cx, m| {
+        let socket = m.socket;
+        let _ = cx.emit_with_ack(socket, "ack-request", m.args, 10_000, move |cx, reply| {
+            if let Ok(reply) = reply {
+                let _ =
+                    cx.emit_with_attachments(socket, "ack-response", reply.args, reply.attachments);
+            }
+        });
+    });
+    io.listen(SocketAddr::from(([127, 0, 0, 1], o.port)))
+}
+
+#[allow(dead_code)]
+fn main() {
+    let options = match Options::from_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut server = match bind(options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("echo server listening on http://{}", server.local_addr());
+    if let Err(e) = server.run() {
+        eprintln!("echo_server: {e}");
+        std::process::exit(1);
+    }
+}

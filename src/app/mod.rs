@@ -1,0 +1,921 @@
+//! A Socket.IO-style application API on the mio [driver](crate::driver).
+//!
+//! Handlers are closures registered per namespace and event name, as in Node's
+//! `io.on("connection")` / `socket.on("event")`; they get a [`Cx`] through which they emit,
+//! acknowledge, join rooms and broadcast. Arguments are raw JSON (what the wire carries) or
+//! `serde` values through `serde-json-core`. Plain HTTP requests on the same port go to a
+//! handler, to a static folder, or to single files.
+//!
+//! ```no_run
+//! use siocore::app::{Io, Json};
+//! use siocore::server::ServerConfig;
+//!
+//! let mut io = Io::new(ServerConfig::DEFAULT);
+//! io.on_connection("/", |cx, socket, _handshake| {
+//!     cx.broadcast("/").except_socket(socket).emit("user connected", ());
+//! });
+//! io.on("/", "chat message", |cx, msg| {
+//!     // Everyone, the sender included, gets the message.
+//!     cx.broadcast("/").emit("chat message", msg.args);
+//! });
+//! io.on("/", "add", |cx, msg| {
+//!     let (a, b): (i64, i64) = (msg.arg(0).unwrap_or(0), msg.arg(1).unwrap_or(0));
+//!     msg.ack(cx, Json(&(a + b)));
+//! });
+//! io.serve_dir("/", "public");
+//! io.listen("127.0.0.1:3000".parse()?)?.run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::boxed::Box;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::driver::{Driver, Handler, Shutdown};
+use crate::http::{Header, Method};
+use crate::server::{
+    AckId, Args, Attachments, Capacity, CommandError, Data, DisconnectReason, Event, HttpRequest,
+    Server, ServerConfig, SessionId, SocketId, Storage, Targets,
+};
+use crate::sio::json;
+
+/// Something that can be sent as the arguments of an emit or an ack.
+pub trait ToArgs {
+    /// The arguments, written into `buf` when they must be encoded first.
+    fn to_args<'b>(&'b self, buf: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError>;
+}
+
+impl ToArgs for Args<'_> {
+    fn to_args<'b>(&'b self, _: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError> {
+        Ok(*self)
+    }
+}
+
+/// Raw JSON arguments, comma separated (`1,"two"`), as received in [`Msg::args`].
+impl ToArgs for &[u8] {
+    fn to_args<'b>(&'b self, _: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError> {
+        Ok(Args::json(self))
+    }
+}
+
+/// Raw JSON arguments given as text.
+impl ToArgs for &str {
+    fn to_args<'b>(&'b self, _: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError> {
+        Ok(Args::json(self.as_bytes()))
+    }
+}
+
+/// No arguments.
+impl ToArgs for () {
+    fn to_args<'b>(&'b self, _: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError> {
+        Ok(Args::NONE)
+    }
+}
+
+/// One argument, serialized with `serde-json-core`.
+#[derive(Debug, Clone, Copy)]
+pub struct Json<'t, T: ?Sized>(pub &'t T);
+
+/// Several arguments: a tuple (or array) whose elements are the arguments, serialized with
+/// `serde-json-core` (`JsonArgs(&("a", 1))` sends `"a",1`).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonArgs<'t, T: ?Sized>(pub &'t T);
+
+/// Serializes `value` into `buf`, growing it until it fits.
+fn serialize<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Result<usize, CommandError> {
+    if buf.len() < 256 {
+        buf.resize(256, 0);
+    }
+    loop {
+        match serde_json_core::to_slice(value, buf) {
+            Ok(n) => return Ok(n),
+            Err(serde_json_core::ser::Error::BufferFull) if buf.len() < 64 << 20 => {
+                let len = buf.len() * 2;
+                buf.resize(len, 0);
+            }
+            Err(_) => return Err(CommandError::InvalidJson(json::JsonError::UnexpectedEnd)),
+        }
+    }
+}
+
+impl<T: Serialize + ?Sized> ToArgs for Json<'_, T> {
+    fn to_args<'b>(&'b self, buf: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError> {
+        let n = serialize(self.0, buf)?;
+        Ok(Args::json(&buf[..n]))
+    }
+}
+
+impl<T: Serialize + ?Sized> ToArgs for JsonArgs<'_, T> {
+    fn to_args<'b>(&'b self, buf: &'b mut Vec<u8>) -> Result<Args<'b>, CommandError> {
+        let n = serialize(self.0, buf)?;
+        let Some([b'[', list @ .., b']']) = buf.get(..n) else {
+            return Err(CommandError::InvalidJson(json::JsonError::UnexpectedByte {
+                offset: 0,
+            }));
+        };
+        Ok(Args::json(list))
+    }
+}
+
+/// Why an acknowledgement the server asked for did not come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AckError {
+    /// The timeout passed.
+    Timeout,
+    /// The socket left first.
+    Disconnected,
+}
+
+/// A client's answer to [`Cx::emit_with_ack`].
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'b> {
+    /// The reply arguments, raw JSON, comma separated.
+    pub args: &'b [u8],
+    /// Their binary attachments.
+    pub attachments: Attachments<'b>,
+}
+
+impl Reply<'_> {
+    /// Argument `i`, deserialized.
+    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Option<T> {
+        arg(self.args, i)
+    }
+}
+
+/// Argument `i` of a raw list, deserialized with `serde-json-core`.
+fn arg<'de, T: Deserialize<'de>>(args: &'de [u8], i: usize) -> Option<T> {
+    let raw = json::elements(args).nth(i)?;
+    from_json(raw)
+}
+
+/// One JSON value, deserialized. Strings with escapes are unescaped into a scratch buffer,
+/// so owned types (`String`) take them; a borrowed `&str` only works without escapes.
+fn from_json<'de, T: Deserialize<'de>>(raw: &'de [u8]) -> Option<T> {
+    let mut scratch = std::vec![0u8; raw.len()];
+    serde_json_core::from_slice_escaped::<T>(raw, &mut scratch)
+        .ok()
+        .map(|(v, _)| v)
+}
+
+/// Splits a received argument list after its first value: (first, the rest). The rest
+/// keeps its placeholders' numbers, so it can be sent on with the same attachments as long
+/// as the first value holds none.
+pub fn split_first_arg(args: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut elements = json::elements(args);
+    let first = elements.next()?;
+    let rest = match elements.next() {
+        Some(second) => {
+            let at = second.as_ptr() as usize - args.as_ptr() as usize;
+            args.get(at..).unwrap_or_default()
+        }
+        None => &[][..],
+    };
+    Some((first, rest))
+}
+
+/// A client's request to join a namespace, as the connection and authorization handlers
+/// see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Handshake<'b> {
+    /// The session.
+    pub session: SessionId,
+    /// The namespace name.
+    pub namespace: &'b str,
+    /// The CONNECT payload, a JSON object (`{}` when none): Node's `socket.handshake.auth`.
+    pub auth: &'b [u8],
+}
+
+impl Handshake<'_> {
+    /// The auth payload, deserialized.
+    pub fn auth_as<'de, T: Deserialize<'de>>(&'de self) -> Option<T> {
+        from_json(self.auth)
+    }
+}
+
+/// An authorization handler's refusal: the client gets `CONNECT_ERROR` with these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The error message.
+    pub message: String,
+    /// Optional data, raw JSON.
+    pub data: Option<Vec<u8>>,
+}
+
+impl Refusal {
+    /// A refusal with `message` and no data.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+}
+
+/// An event a client sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Msg<'b> {
+    /// The sender.
+    pub socket: SocketId,
+    /// The event name.
+    pub event: &'b str,
+    /// The arguments, raw JSON, comma separated (placeholders stand for the attachments).
+    pub args: &'b [u8],
+    /// The binary attachments.
+    pub attachments: Attachments<'b>,
+    /// Set when the client waits for an answer ([`Msg::ack`]).
+    pub ack_id: Option<AckId>,
+}
+
+impl<'b> Msg<'b> {
+    /// Argument `i`, deserialized with `serde-json-core`.
+    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Option<T> {
+        arg(self.args, i)
+    }
+
+    /// Answers the client's ack request (a no-op when it asked for none).
+    pub fn ack(&self, cx: &mut Cx<'_, '_>, args: impl ToArgs) {
+        if let Some(id) = self.ack_id {
+            cx.ack(self.socket, id, args);
+        }
+    }
+}
+
+type ConnectionFn = Box<dyn FnMut(&mut Cx<'_, '_>, SocketId, &Handshake<'_>)>;
+type AuthorizeFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Handshake<'_>) -> Result<(), Refusal>>;
+type EventFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>)>;
+type DisconnectFn = Box<dyn FnMut(&mut Cx<'_, '_>, SocketId, DisconnectReason)>;
+type EngineFn = Box<dyn FnMut(&mut Cx<'_, '_>, SessionId, Data<'_>)>;
+type HttpFn = Box<dyn FnMut(&mut Cx<'_, '_>, &HttpRequest<'_>) -> Option<Response>>;
+type AckFn = Box<dyn FnOnce(&mut Cx<'_, '_>, Result<Reply<'_>, AckError>)>;
+
+/// A response to a plain HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Headers besides `Content-Length` and `Connection`.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with `status`, a `Content-Type` and `body`.
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            headers: std::vec![("Content-Type".to_string(), content_type.as_bytes().to_vec())],
+            body: body.into(),
+        }
+    }
+}
+
+/// What the handlers of one namespace are.
+#[derive(Default)]
+struct Namespace {
+    authorize: Option<AuthorizeFn>,
+    connection: Option<ConnectionFn>,
+    events: HashMap<String, EventFn>,
+    any: Option<EventFn>,
+    disconnect: Option<DisconnectFn>,
+}
+
+#[derive(Default)]
+struct Routes {
+    namespaces: HashMap<String, Namespace>,
+    engine: Option<EngineFn>,
+    http: Option<HttpFn>,
+    dirs: Vec<(String, PathBuf)>,
+    files: HashMap<String, PathBuf>,
+}
+
+/// Callbacks of acks the server waits for, by socket and id.
+type Pending = HashMap<(SocketId, AckId), AckFn>;
+
+/// What handlers use to act: emit, ack, rooms, broadcasts, and the server itself.
+pub struct Cx<'s, 'a> {
+    server: &'s mut Server<'a>,
+    pending: &'s mut Pending,
+    buf: &'s mut Vec<u8>,
+}
+
+impl core::fmt::Debug for Cx<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Cx").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Cx<'_, 'a> {
+    /// The server, for any command not wrapped here.
+    pub fn server(&mut self) -> &mut Server<'a> {
+        self.server
+    }
+
+    fn log(result: Result<(), CommandError>, what: &str) -> Result<(), CommandError> {
+        if let Err(e) = &result {
+            log::debug!("{what}: {e}");
+        }
+        result
+    }
+
+    /// Emits `event` to one socket.
+    pub fn emit(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: impl ToArgs,
+    ) -> Result<(), CommandError> {
+        let mut buf = core::mem::take(self.buf);
+        let result = args
+            .to_args(&mut buf)
+            .and_then(|a| self.server.emit(socket, event, a));
+        *self.buf = buf;
+        Self::log(result, "emit")
+    }
+
+    /// Emits `event` with the same arguments and attachments as `msg` carried.
+    pub fn emit_same(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        msg: &Msg<'_>,
+    ) -> Result<(), CommandError> {
+        self.emit_with_attachments(socket, event, msg.args, msg.attachments)
+    }
+
+    /// Emits `event` with raw JSON arguments and the received attachments their
+    /// placeholders stand for (to pass on what a client sent, binary kept binary).
+    pub fn emit_with_attachments(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        json: &[u8],
+        attachments: Attachments<'_>,
+    ) -> Result<(), CommandError> {
+        with_blobs(attachments, |blobs| {
+            Self::log(
+                self.server.emit(socket, event, Args::binary(json, blobs)),
+                "emit",
+            )
+        })
+    }
+
+    /// Emits `event` and calls `callback` with the client's answer, or with
+    /// [`AckError::Timeout`] after `timeout_ms`, or [`AckError::Disconnected`].
+    pub fn emit_with_ack(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: impl ToArgs,
+        timeout_ms: u32,
+        callback: impl FnOnce(&mut Cx<'_, '_>, Result<Reply<'_>, AckError>) + 'static,
+    ) -> Result<(), CommandError> {
+        let mut buf = core::mem::take(self.buf);
+        let result = args.to_args(&mut buf).and_then(|a| {
+            self.server
+                .emit_with_ack(socket, event, a, Some(timeout_ms))
+        });
+        *self.buf = buf;
+        let id = result.inspect_err(|e| log::debug!("emit_with_ack: {e}"))?;
+        self.pending.insert((socket, id), Box::new(callback));
+        Ok(())
+    }
+
+    /// Answers the ack request `id` of `socket`.
+    pub fn ack(&mut self, socket: SocketId, id: AckId, args: impl ToArgs) {
+        let mut buf = core::mem::take(self.buf);
+        let result = args
+            .to_args(&mut buf)
+            .and_then(|a| self.server.ack(socket, id, a));
+        *self.buf = buf;
+        let _ = Self::log(result, "ack");
+    }
+
+    /// Answers `msg`'s ack request with its own arguments and attachments.
+    pub fn ack_same(&mut self, msg: &Msg<'_>) {
+        let Some(id) = msg.ack_id else { return };
+        let _ = with_blobs(msg.attachments, |blobs| {
+            Self::log(
+                self.server
+                    .ack(msg.socket, id, Args::binary(msg.args, blobs)),
+                "ack",
+            )
+        });
+    }
+
+    /// Puts the socket in `room`.
+    pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
+        Self::log(self.server.join(socket, room), "join")
+    }
+
+    /// Takes the socket out of `room`.
+    pub fn leave(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
+        Self::log(self.server.leave(socket, room), "leave")
+    }
+
+    /// Ends the socket's membership of its namespace (the client gets DISCONNECT).
+    pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
+        Self::log(self.server.disconnect(socket), "disconnect")
+    }
+
+    /// A broadcast to the sockets of `namespace`; narrow it with the builder's methods,
+    /// then [`emit`](Broadcast::emit).
+    pub fn broadcast<'c>(&'c mut self, namespace: &str) -> Broadcast<'c, 'a> {
+        let ns = self.server.namespace(namespace);
+        Broadcast {
+            server: self.server,
+            buf: self.buf,
+            ns,
+            rooms: Vec::new(),
+            except_rooms: Vec::new(),
+            except: Vec::new(),
+        }
+    }
+
+    /// A broadcast to the namespace of `socket`, leaving `socket` out ("everyone but the
+    /// sender", Node's `socket.broadcast`).
+    pub fn broadcast_from<'c>(&'c mut self, socket: SocketId) -> Broadcast<'c, 'a> {
+        let ns = self.server.namespace_of(socket);
+        Broadcast {
+            server: self.server,
+            buf: self.buf,
+            ns,
+            rooms: Vec::new(),
+            except_rooms: Vec::new(),
+            except: std::vec![socket],
+        }
+    }
+}
+
+/// Calls `f` with the blobs of `attachments` as a slice of slices.
+fn with_blobs<R>(attachments: Attachments<'_>, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    match attachments.to_array::<32>() {
+        Some((blobs, n)) => f(&blobs[..n]),
+        None => {
+            let blobs: Vec<&[u8]> = attachments.iter().collect();
+            f(&blobs)
+        }
+    }
+}
+
+/// A broadcast being built; see [`Cx::broadcast`].
+pub struct Broadcast<'c, 'a> {
+    server: &'c mut Server<'a>,
+    buf: &'c mut Vec<u8>,
+    ns: Option<crate::server::NamespaceId>,
+    rooms: Vec<String>,
+    except_rooms: Vec<String>,
+    except: Vec<SocketId>,
+}
+
+impl core::fmt::Debug for Broadcast<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("ns", &self.ns)
+            .field("rooms", &self.rooms)
+            .field("except_rooms", &self.except_rooms)
+            .field("except", &self.except)
+            .finish()
+    }
+}
+
+impl Broadcast<'_, '_> {
+    /// Only the members of `room` (several calls: any of them).
+    #[must_use]
+    pub fn to(mut self, room: &str) -> Self {
+        self.rooms.push(room.to_string());
+        self
+    }
+
+    /// Not the members of `room`.
+    #[must_use]
+    pub fn except(mut self, room: &str) -> Self {
+        self.except_rooms.push(room.to_string());
+        self
+    }
+
+    /// Not `socket`.
+    #[must_use]
+    pub fn except_socket(mut self, socket: SocketId) -> Self {
+        self.except.push(socket);
+        self
+    }
+
+    /// Sends `event` with `args` to everyone selected; returns how many got it.
+    pub fn emit(self, event: &str, args: impl ToArgs) -> usize {
+        let Some(ns) = self.ns else {
+            log::debug!("broadcast to a namespace that does not exist");
+            return 0;
+        };
+        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        let targets = Targets {
+            rooms: &rooms,
+            except_rooms: &except_rooms,
+            except: &self.except,
+        };
+        let mut buf = core::mem::take(self.buf);
+        let result = args
+            .to_args(&mut buf)
+            .and_then(|a| self.server.broadcast(ns, &targets, event, a));
+        *self.buf = buf;
+        result.unwrap_or_else(|e| {
+            log::debug!("broadcast: {e}");
+            0
+        })
+    }
+
+    /// Sends `event` with the arguments and attachments `msg` carried.
+    pub fn emit_same(self, event: &str, msg: &Msg<'_>) -> usize {
+        self.emit_with_attachments(event, msg.args, msg.attachments)
+    }
+
+    /// Sends `event` with raw JSON arguments and the received attachments their
+    /// placeholders stand for.
+    pub fn emit_with_attachments(
+        self,
+        event: &str,
+        json: &[u8],
+        attachments: Attachments<'_>,
+    ) -> usize {
+        let Some(ns) = self.ns else { return 0 };
+        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        let targets = Targets {
+            rooms: &rooms,
+            except_rooms: &except_rooms,
+            except: &self.except,
+        };
+        let server = self.server;
+        with_blobs(attachments, |blobs| {
+            server
+                .broadcast(ns, &targets, event, Args::binary(json, blobs))
+                .unwrap_or_else(|e| {
+                    log::debug!("broadcast: {e}");
+                    0
+                })
+        })
+    }
+}
+
+/// The Socket.IO-style server: register handlers, then [`listen`](Io::listen).
+pub struct Io<'a> {
+    config: ServerConfig<'a>,
+    capacity: Capacity,
+    routes: Routes,
+}
+
+impl core::fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Io")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Io<'a> {
+    /// A server with `config`, room for 16 384 sessions and up to 1 GiB of pool, taken as
+    /// needed.
+    pub fn new(config: ServerConfig<'a>) -> Self {
+        Self {
+            config,
+            capacity: Capacity::for_sessions(16_384, 1 << 30),
+            routes: Routes::default(),
+        }
+    }
+
+    /// Other table sizes (the most each may grow to).
+    #[must_use]
+    pub fn capacity(mut self, capacity: Capacity) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    fn ns(&mut self, namespace: &str) -> &mut Namespace {
+        self.routes
+            .namespaces
+            .entry(namespace.to_string())
+            .or_default()
+    }
+
+    /// Decides whether a client may join `namespace` (Node's `io.use` middleware): `Err`
+    /// refuses it with a `CONNECT_ERROR`. Without one every client is accepted.
+    pub fn authorize(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Handshake<'_>) -> Result<(), Refusal> + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).authorize = Some(Box::new(f));
+        self
+    }
+
+    /// Called when a socket has joined `namespace` (after the client got its CONNECT reply,
+    /// so what it emits arrives after that).
+    pub fn on_connection(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, SocketId, &Handshake<'_>) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).connection = Some(Box::new(f));
+        self
+    }
+
+    /// Handles `event` on `namespace`.
+    pub fn on(
+        &mut self,
+        namespace: &str,
+        event: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Msg<'_>) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace)
+            .events
+            .insert(event.to_string(), Box::new(f));
+        self
+    }
+
+    /// Handles the events of `namespace` that have no handler of their own.
+    pub fn on_any(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Msg<'_>) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).any = Some(Box::new(f));
+        self
+    }
+
+    /// Called when a socket leaves `namespace`.
+    pub fn on_disconnect(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, SocketId, DisconnectReason) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Handles the messages of plain Engine.IO sessions.
+    pub fn on_engine_message(
+        &mut self,
+        f: impl FnMut(&mut Cx<'_, '_>, SessionId, Data<'_>) + 'static,
+    ) -> &mut Self {
+        self.routes.engine = Some(Box::new(f));
+        self
+    }
+
+    /// Handles plain HTTP requests no file matched; `None` answers 404.
+    pub fn on_http(
+        &mut self,
+        f: impl FnMut(&mut Cx<'_, '_>, &HttpRequest<'_>) -> Option<Response> + 'static,
+    ) -> &mut Self {
+        self.routes.http = Some(Box::new(f));
+        self
+    }
+
+    /// Serves the files below `dir` under the URL prefix `prefix` (`/` for the root):
+    /// `GET /a/b.js` reads `dir/a/b.js`; a path ending in `/` reads its `index.html`.
+    pub fn serve_dir(&mut self, prefix: &str, dir: impl Into<PathBuf>) -> &mut Self {
+        self.routes.dirs.push((prefix.to_string(), dir.into()));
+        self
+    }
+
+    /// Serves one file at the URL path `path`.
+    pub fn serve_file(&mut self, path: &str, file: impl Into<PathBuf>) -> &mut Self {
+        self.routes.files.insert(path.to_string(), file.into());
+        self
+    }
+
+    /// Binds `addr` (port 0 for any free port), ready to [`run`](Listening::run).
+    pub fn listen(self, addr: SocketAddr) -> io::Result<Listening<'a>> {
+        let storage = Storage::growable(self.capacity);
+        let driver = Driver::bind(addr, self.config, storage)?;
+        Ok(Listening {
+            driver,
+            app: App {
+                routes: self.routes,
+                pending: Pending::new(),
+                buf: Vec::new(),
+            },
+        })
+    }
+}
+
+/// A bound server; [`run`](Listening::run) serves until shut down.
+#[derive(Debug)]
+pub struct Listening<'a> {
+    driver: Driver<'a>,
+    app: App,
+}
+
+impl Listening<'_> {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.driver.local_addr()
+    }
+
+    /// A handle that stops [`run`](Self::run) from another thread.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.driver.shutdown_handle()
+    }
+
+    /// Serves until [`Shutdown::shutdown`] is called.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.driver.run(&mut self.app)
+    }
+}
+
+struct App {
+    routes: Routes,
+    pending: Pending,
+    buf: Vec<u8>,
+}
+
+impl core::fmt::Debug for App {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("App")
+            .field("pending_acks", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handler for App {
+    fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
+        let Self {
+            routes,
+            pending,
+            buf,
+        } = self;
+        let mut cx = Cx {
+            server,
+            pending,
+            buf,
+        };
+        match *event {
+            Event::Connect(c) => {
+                let hs = Handshake {
+                    session: c.session,
+                    namespace: c.name,
+                    auth: c.auth,
+                };
+                let ns = routes.namespaces.get_mut(c.name);
+                if let Some(Err(refusal)) = ns
+                    .and_then(|n| n.authorize.as_mut())
+                    .map(|f| f(&mut cx, &hs))
+                {
+                    let _ = cx
+                        .server
+                        .refuse(c.socket, &refusal.message, refusal.data.as_deref());
+                    return;
+                }
+                if let Err(e) = cx.server.accept(c.socket) {
+                    log::debug!("accept: {e}");
+                    return;
+                }
+                if let Some(f) = routes
+                    .namespaces
+                    .get_mut(c.name)
+                    .and_then(|n| n.connection.as_mut())
+                {
+                    f(&mut cx, c.socket, &hs);
+                }
+            }
+            Event::Message(m) => {
+                let msg = Msg {
+                    socket: m.socket,
+                    event: m.name,
+                    args: m.args,
+                    attachments: m.attachments,
+                    ack_id: m.ack,
+                };
+                let ns_name = cx.server.namespace_name(m.namespace).unwrap_or("/");
+                let Some(ns) = routes.namespaces.get_mut(ns_name) else {
+                    return;
+                };
+                if let Some(f) = ns.events.get_mut(m.name) {
+                    f(&mut cx, &msg);
+                } else if let Some(f) = ns.any.as_mut() {
+                    f(&mut cx, &msg);
+                }
+            }
+            Event::Ack(a) => {
+                if let Some(f) = cx.pending.remove(&(a.socket, a.id)) {
+                    f(
+                        &mut cx,
+                        Ok(Reply {
+                            args: a.args,
+                            attachments: a.attachments,
+                        }),
+                    );
+                }
+            }
+            Event::AckTimeout { socket, id } => {
+                if let Some(f) = cx.pending.remove(&(socket, id)) {
+                    f(&mut cx, Err(AckError::Timeout));
+                }
+            }
+            Event::Disconnect {
+                socket,
+                namespace,
+                reason,
+            } => {
+                let gone: Vec<(SocketId, AckId)> = cx
+                    .pending
+                    .keys()
+                    .filter(|(s, _)| *s == socket)
+                    .copied()
+                    .collect();
+                for key in gone {
+                    if let Some(f) = cx.pending.remove(&key) {
+                        f(&mut cx, Err(AckError::Disconnected));
+                    }
+                }
+                let name = namespace
+                    .and_then(|ns| cx.server.namespace_name(ns))
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(f) = routes
+                    .namespaces
+                    .get_mut(&name)
+                    .and_then(|n| n.disconnect.as_mut())
+                {
+                    f(&mut cx, socket, reason);
+                }
+            }
+            Event::EngineMessage { session, data } => {
+                if let Some(f) = routes.engine.as_mut() {
+                    f(&mut cx, session, data);
+                }
+            }
+            Event::Http(r) => {
+                let response = static_file(routes, &r)
+                    .or_else(|| routes.http.as_mut().and_then(|f| f(&mut cx, &r)))
+                    .unwrap_or_else(|| {
+                        Response::new(404, "text/plain; charset=utf-8", "Not Found")
+                    });
+                let headers: Vec<Header<'_>> = response
+                    .headers
+                    .iter()
+                    .map(|(name, value)| Header { name, value })
+                    .collect();
+                let body = if r.method() == Method::Head {
+                    &[][..]
+                } else {
+                    &response.body[..]
+                };
+                if let Err(e) = cx.server.respond(r.stream, response.status, &headers, body) {
+                    log::warn!("respond: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The content type for a file name.
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "application/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A file for a GET or HEAD request, if one of the static routes has it.
+fn static_file(routes: &Routes, r: &HttpRequest<'_>) -> Option<Response> {
+    if !matches!(r.method(), Method::Get | Method::Head) {
+        return None;
+    }
+    let path = r.path();
+    let file = routes.files.get(path).cloned().or_else(|| {
+        routes.dirs.iter().find_map(|(prefix, dir)| {
+            let rest = path.strip_prefix(prefix.as_str())?;
+            let rest = rest.strip_prefix('/').unwrap_or(rest);
+            let mut file = dir.clone();
+            for part in Path::new(rest).components() {
+                match part {
+                    Component::Normal(p) => file.push(p),
+                    // `..`, absolute parts: never outside the folder.
+                    _ => return None,
+                }
+            }
+            if rest.is_empty() || rest.ends_with('/') {
+                file.push("index.html");
+            }
+            Some(file)
+        })
+    })?;
+    let body = std::fs::read(&file).ok()?;
+    Some(Response::new(200, content_type(&file), body))
+}
