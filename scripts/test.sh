@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test siocore has. Installs what the tests need first, so it works on a
-# fresh machine: the bare-metal rustup targets and the Node reference packages the
-# codec-reference test runs against (more tools join as later parts land).
+# fresh machine: the bare-metal rustup targets, the pinned npm packages (the Node
+# reference codecs, socket.io-client and engine.io-client for the interop tests,
+# playwright-core for the browser test) and Debian's chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,17 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain targets"
 rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 
-step "Node reference packages (tests/interop)"
+step "Node reference packages and clients (tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+
+step "Chromium for the browser test (Debian's package)"
+if [ ! -x /usr/bin/chromium ]; then
+  as_root=""
+  if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi
+  $as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --headless --no-sandbox --version
 
 step "format"
 cargo fmt --all --check

@@ -2,9 +2,11 @@
 //! (npm `socket.io-client` 4.8.4 and `engine.io-client`, pinned in
 //! `tests/interop/package-lock.json`): the suite `tests/interop/echo_suite.mjs` runs every
 //! item of the echo contract over polling only, WebSocket only and the default upgrade,
-//! plus the heartbeat, the ping timeout and a client sending garbage.
+//! plus the heartbeat, the ping timeout and a client sending garbage. And the chat demo
+//! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`).
 //!
-//! Needs `node` and `npm ci --prefix tests/interop` (the test command does both).
+//! Needs `node`, `npm ci --prefix tests/interop` and Debian's `chromium` (the test command
+//! installs them).
 
 use std::io::Read;
 use std::path::Path;
@@ -16,6 +18,10 @@ use std::time::{Duration, Instant};
 #[path = "../examples/echo_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod echo_server;
+
+#[path = "../examples/chat.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod chat;
 
 use siocore::driver::Shutdown;
 
@@ -65,16 +71,21 @@ fn start(options: echo_server::Options) -> Running {
 
 /// Runs the suite; panics with its output unless every check passed.
 fn suite(url: &str, name: &str, mode: Option<&str>) {
+    let label = format!("{name} {}", mode.unwrap_or_default());
+    let mut args = std::vec![url, name];
+    args.extend(mode);
+    node("echo_suite.mjs", &args, &label);
+}
+
+/// Runs `node tests/interop/<script> <args>`; panics with its output unless it exits 0.
+fn node(script: &str, args: &[&str], label: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/socket.io-client").is_dir(),
         "run `npm ci --prefix tests/interop` first"
     );
     let mut cmd = Command::new("node");
-    cmd.arg(dir.join("echo_suite.mjs")).arg(url).arg(name);
-    if let Some(m) = mode {
-        cmd.arg(m);
-    }
+    cmd.arg(dir.join(script)).args(args);
     let mut child = cmd
         .current_dir(&dir)
         .stdout(Stdio::piped())
@@ -106,7 +117,6 @@ fn suite(url: &str, name: &str, mode: Option<&str>) {
         .expect("stderr")
         .read_to_string(&mut err)
         .expect("read");
-    let label = format!("{name} {}", mode.unwrap_or_default());
     match status {
         Some(s) if s.success() => {
             let checks = out.lines().filter(|l| l.starts_with("ok ")).count();
@@ -158,4 +168,38 @@ fn heartbeat_and_ping_timeout_with_short_intervals() {
 fn garbage_from_one_client_leaves_the_others_alone() {
     let server = start(echo_server::Options::default());
     suite(&server.url, "garbage", None);
+}
+
+/// Starts the chat demo on a free port of 127.0.0.1.
+fn start_chat() -> Running {
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::spawn(move || {
+        let mut server = chat::bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+        tx.send((server.local_addr(), server.shutdown_handle()))
+            .expect("send");
+        server.run().expect("run");
+    });
+    let (addr, shutdown) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the chat starts");
+    Running {
+        url: format!("http://{addr}/"),
+        shutdown,
+        thread: Some(thread),
+    }
+}
+
+#[test]
+fn chat_demo_in_two_browser_tabs() {
+    let chromium = "/usr/bin/chromium";
+    assert!(
+        Path::new(chromium).exists(),
+        "the browser test needs Debian's chromium (apt-get install chromium)"
+    );
+    let server = start_chat();
+    node(
+        "chat_browser.mjs",
+        &[&server.url, chromium],
+        "chat in chromium",
+    );
 }
