@@ -1,14 +1,15 @@
 //! The mio driver on real sockets: a std `TcpStream` client against `127.0.0.1:0`.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use siocore::driver::{Driver, Shutdown};
 use siocore::server::{Args, Capacity, Event, Server, ServerConfig, Storage};
-use siocore::ws::{self, FrameHeader, OpCode, Role};
+
+mod common;
+use common::{connect, contains, frames, read_until, text as frame};
 
 fn start() -> (std::net::SocketAddr, Shutdown, thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
@@ -42,53 +43,6 @@ fn start() -> (std::net::SocketAddr, Shutdown, thread::JoinHandle<()>) {
     });
     let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     (addr, shutdown, handle)
-}
-
-fn connect(addr: std::net::SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-/// Reads until `done` says the bytes so far are enough (10 s at most).
-fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut chunk = [0u8; 4096];
-    while !done(buf) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out: {:?}",
-            String::from_utf8_lossy(buf)
-        );
-        let n = s.read(&mut chunk).unwrap();
-        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(buf));
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn frame(text: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; text.len() + 14];
-    let n = ws::encode_frame(&mut out, true, OpCode::Text, text, Some([1, 2, 3, 4])).unwrap();
-    out.truncate(n);
-    out
-}
-
-/// Splits complete server frames off the front of `buf`.
-fn frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Ok(siocore::Status::Complete((h, hl))) = FrameHeader::decode(buf, Role::Client) {
-        let end = hl + h.payload_len as usize;
-        if buf.len() < end {
-            break;
-        }
-        out.push(buf[hl..end].to_vec());
-        buf.drain(..end);
-    }
-    out
 }
 
 #[test]

@@ -1,0 +1,186 @@
+//! The Socket.IO-style API (`siocore::app`) on real sockets: handlers, serde arguments,
+//! acks with callbacks and timeouts, authorization, static files.
+
+use std::io::Write;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use siocore::app::{AckError, Io, Json, JsonArgs, Refusal, Response};
+use siocore::driver::Shutdown;
+use siocore::server::ServerConfig;
+
+mod common;
+use common::{Ws, connect, response};
+
+struct Running {
+    addr: std::net::SocketAddr,
+    shutdown: Shutdown,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(t) = self.thread.take() {
+            let start = Instant::now();
+            while !t.is_finished() && start.elapsed() < Duration::from_secs(10) {
+                thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                t.join().unwrap();
+            }
+        }
+    }
+}
+
+fn start(build: fn(&mut Io<'static>)) -> Running {
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::spawn(move || {
+        let mut io = Io::new(ServerConfig {
+            namespaces: &["/", "/admin"],
+            ..ServerConfig::DEFAULT
+        });
+        build(&mut io);
+        let mut server = io.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        tx.send((server.local_addr(), server.shutdown_handle()))
+            .unwrap();
+        server.run().unwrap();
+    });
+    let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Running {
+        addr,
+        shutdown,
+        thread: Some(thread),
+    }
+}
+
+#[test]
+fn handlers_serde_arguments_and_acks() {
+    let server = start(|io| {
+        io.on_connection("/", |cx, socket, hs| {
+            #[derive(serde::Deserialize)]
+            struct Auth {
+                name: String,
+            }
+            let name = hs
+                .auth_as::<Auth>()
+                .map_or("anonymous".to_string(), |a| a.name);
+            let _ = cx.emit(socket, "hello", Json(&name.as_str()));
+        });
+        io.on("/", "sum", |cx, msg| {
+            let (a, b) = (
+                msg.arg::<i64>(0).unwrap_or(0),
+                msg.arg::<i64>(1).unwrap_or(0),
+            );
+            msg.ack(cx, Json(&(a + b)));
+        });
+        io.on("/", "ask-me", |cx, msg| {
+            let socket = msg.socket;
+            let _ = cx.emit_with_ack(
+                socket,
+                "question",
+                JsonArgs(&("why", 42)),
+                200,
+                move |cx, reply| {
+                    let answer = match reply {
+                        Ok(r) => r.arg::<String>(0).unwrap_or_default(),
+                        Err(AckError::Timeout) => "timeout".to_string(),
+                        Err(_) => "gone".to_string(),
+                    };
+                    let _ = cx.emit(socket, "answer", Json(&answer.as_str()));
+                },
+            );
+        });
+        io.on_any("/", |cx, msg| {
+            let _ = cx.emit(msg.socket, "unhandled", Json(&msg.event));
+        });
+    });
+    let mut ws = Ws::open(server.addr);
+    ws.send(br#"40{"name":"ada \"the first\""}"#);
+    assert!(ws.next_text().starts_with("40{\"sid\""));
+    assert_eq!(ws.next_text(), r#"42["hello","ada \"the first\""]"#);
+    ws.send(br#"427["sum",40,2]"#);
+    assert_eq!(ws.next_text(), "437[42]");
+    ws.send(br#"42["whatever",1]"#);
+    assert_eq!(ws.next_text(), r#"42["unhandled","whatever"]"#);
+    // The server asks; the client answers.
+    ws.send(br#"42["ask-me"]"#);
+    assert_eq!(ws.next_text(), r#"420["question","why",42]"#);
+    ws.send(br#"430["because"]"#);
+    assert_eq!(ws.next_text(), r#"42["answer","because"]"#);
+    // The server asks; the client says nothing: the callback hears of the timeout.
+    ws.send(br#"42["ask-me"]"#);
+    assert_eq!(ws.next_text(), r#"421["question","why",42]"#);
+    assert_eq!(ws.next_text(), r#"42["answer","timeout"]"#);
+}
+
+#[test]
+fn authorization_refuses_with_data() {
+    let server = start(|io| {
+        io.authorize("/admin", |_, hs| {
+            if hs.auth == br#"{"token":"secret"}"# {
+                Ok(())
+            } else {
+                Err(Refusal {
+                    message: "not authorized".to_string(),
+                    data: Some(br#"{"code":401}"#.to_vec()),
+                })
+            }
+        });
+    });
+    let mut ws = Ws::open(server.addr);
+    ws.send(br#"40/admin,{"token":"guess"}"#);
+    assert_eq!(
+        ws.next_text(),
+        r#"44/admin,{"message":"not authorized","data":{"code":401}}"#
+    );
+    ws.send(br#"40/admin,{"token":"secret"}"#);
+    assert!(ws.next_text().starts_with(r#"40/admin,{"sid":""#));
+}
+
+#[test]
+fn static_files_and_http_handler() {
+    let dir = std::env::temp_dir().join(format!("siocore-static-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(dir.join("sub/app.js"), "console.log(1)").unwrap();
+    std::fs::write(std::env::temp_dir().join("siocore-secret.txt"), "secret").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let root = dir.clone();
+    let thread = thread::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT);
+        io.serve_dir("/", root);
+        io.on_http(|_, r| {
+            (r.path() == "/api").then(|| Response::new(200, "application/json", "{}"))
+        });
+        let mut server = io.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        tx.send((server.local_addr(), server.shutdown_handle()))
+            .unwrap();
+        server.run().unwrap();
+    });
+    let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let server = Running {
+        addr,
+        shutdown,
+        thread: Some(thread),
+    };
+    let mut s = connect(server.addr);
+    for (path, status, body) in [
+        ("/", 200, &b"<h1>home</h1>"[..]),
+        ("/sub/app.js", 200, b"console.log(1)"),
+        ("/api", 200, b"{}"),
+        ("/missing", 404, b"Not Found"),
+        ("/../siocore-secret.txt", 404, b"Not Found"),
+        ("/sub/../../siocore-secret.txt", 404, b"Not Found"),
+    ] {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let (got, head, got_body) = response(&mut s);
+        assert_eq!((got, got_body.as_slice()), (status, body), "{path}");
+        if path == "/sub/app.js" {
+            assert!(String::from_utf8_lossy(&head).contains("application/javascript"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,151 @@
+//! A raw client over std `TcpStream`s for the tests on real sockets: HTTP requests, the
+//! WebSocket handshake, masked frames out, server frames in. Every read has a timeout.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use siocore::ws::{self, FrameHeader, OpCode, Role};
+
+pub const WS_REQUEST: &[u8] = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Reads until `done` says the bytes so far are enough (10 s at most).
+pub fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut chunk = [0u8; 65536];
+    while !done(buf) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {:?}",
+            String::from_utf8_lossy(buf)
+        );
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// One whole HTTP response: head and `Content-Length` body.
+pub fn response(s: &mut TcpStream) -> (u16, Vec<u8>, Vec<u8>) {
+    let mut buf = Vec::new();
+    read_until(s, &mut buf, |b| {
+        let Some(end) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&b[..end]).to_ascii_lowercase();
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .map_or(0, |v| v.trim().parse::<usize>().unwrap_or(0));
+        b.len() >= end + 4 + len
+    });
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let status = std::str::from_utf8(&buf[9..12]).unwrap().parse().unwrap();
+    let body = buf.split_off(end);
+    (status, buf, body)
+}
+
+/// A masked client frame.
+pub fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; payload.len() + 14];
+    let n = ws::encode_frame(&mut out, true, opcode, payload, Some([1, 2, 3, 4])).unwrap();
+    out.truncate(n);
+    out
+}
+
+pub fn text(payload: &[u8]) -> Vec<u8> {
+    frame(OpCode::Text, payload)
+}
+
+/// Splits complete server frames off the front of `buf`.
+pub fn frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Ok(siocore::Status::Complete((h, hl))) = FrameHeader::decode(buf, Role::Client) {
+        let end = hl + h.payload_len as usize;
+        if buf.len() < end {
+            break;
+        }
+        out.push(buf[hl..end].to_vec());
+        buf.drain(..end);
+    }
+    out
+}
+
+/// A WebSocket Socket.IO client.
+pub struct Ws {
+    pub sock: TcpStream,
+    buf: Vec<u8>,
+    pending: VecDeque<Vec<u8>>,
+}
+
+impl Ws {
+    /// Opens a WebSocket session (101 and the open packet read).
+    pub fn open(addr: SocketAddr) -> Self {
+        let mut sock = connect(addr);
+        sock.write_all(WS_REQUEST).unwrap();
+        let mut buf = Vec::new();
+        read_until(&mut sock, &mut buf, |b| contains(b, b"\r\n\r\n"));
+        assert!(
+            buf.starts_with(b"HTTP/1.1 101 "),
+            "{:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        let end = buf.windows(4).position(|x| x == b"\r\n\r\n").unwrap() + 4;
+        buf.drain(..end);
+        let mut ws = Self {
+            sock,
+            buf,
+            pending: VecDeque::new(),
+        };
+        let open = ws.next();
+        assert!(open.starts_with(b"0{\"sid\""));
+        ws
+    }
+
+    pub fn send(&mut self, text_packet: &[u8]) {
+        self.sock.write_all(&text(text_packet)).unwrap();
+    }
+
+    pub fn send_binary(&mut self, bytes: &[u8]) {
+        self.sock.write_all(&frame(OpCode::Binary, bytes)).unwrap();
+    }
+
+    /// The next frame's payload (pings answered on the way).
+    pub fn next(&mut self) -> Vec<u8> {
+        loop {
+            self.pending.extend(frames(&mut self.buf));
+            if let Some(f) = self.pending.pop_front() {
+                if f == b"2" {
+                    self.send(b"3");
+                    continue;
+                }
+                return f;
+            }
+            let mut chunk = vec![0u8; 65536];
+            let n = self.sock.read(&mut chunk).expect("read");
+            assert!(n > 0, "closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next frame, as text.
+    pub fn next_text(&mut self) -> String {
+        String::from_utf8(self.next()).unwrap()
+    }
+}
