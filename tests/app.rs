@@ -65,7 +65,7 @@ fn handlers_serde_arguments_and_acks() {
             }
             let name = hs
                 .auth_as::<Auth>()
-                .map_or("anonymous".to_string(), |a| a.name);
+                .map_or_else(|| "anonymous".to_string(), |a| a.name);
             let _ = cx.emit(socket, "hello", Json(&name.as_str()));
         });
         io.on("/", "sum", |cx, msg| {
