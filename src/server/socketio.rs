@@ -290,6 +290,11 @@ impl<'a> Server<'a> {
         self.find_namespace(name).map(NamespaceId)
     }
 
+    /// The namespace at position `index` (those of the configuration first, in order).
+    pub fn namespace_by_index(&self, index: usize) -> Option<NamespaceId> {
+        (index < usize::from(self.namespace_count)).then_some(NamespaceId(index as u16))
+    }
+
     /// The name of a namespace.
     pub fn namespace_name(&self, ns: NamespaceId) -> Option<&str> {
         if ns.0 >= self.namespace_count {

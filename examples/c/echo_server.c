@@ -1,0 +1,381 @@
+/*
+ * The echo server of examples/echo_server.rs, in C, on plain POSIX sockets and poll(2) over
+ * the sans-IO API: the program owns its sockets, its loop and its clock; siocore only turns
+ * bytes into bytes and events. Same flags, same contract (see the Rust example's docs):
+ *
+ *   echo_server [--port 3000] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
+ *
+ * Build (after `cargo build --release -p siocore-ffi`):
+ *   cc -std=c99 -O2 -Iinclude examples/c/echo_server.c target/release/libsiocore.a \
+ *      -lpthread -ldl -lm -o echo_server
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "siocore.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 4096
+
+typedef struct {
+  int fd;
+  sio_stream id;
+  unsigned char *rx; /* received, not consumed yet */
+  size_t rx_len, rx_cap;
+  unsigned char *tx; /* not written yet */
+  size_t tx_len, tx_cap;
+  bool close_after;  /* close once tx is written */
+  bool read_done;
+} conn;
+
+static conn conns[MAX_CONNS];
+static size_t nconns = 0;
+static sio_server *srv = NULL;
+static size_t max_input = 0;
+static volatile sig_atomic_t stopping = 0;
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void die(const char *what, sio_result r) {
+  fprintf(stderr, "echo_server: %s: %s\n", what, sio_result_str(r));
+  exit(1);
+}
+
+static conn *find(sio_stream id) {
+  for (size_t i = 0; i < nconns; i++)
+    if (conns[i].id == id) return &conns[i];
+  return NULL;
+}
+
+static void drop_conn(conn *c) {
+  close(c->fd);
+  free(c->rx);
+  free(c->tx);
+  *c = conns[--nconns];
+}
+
+static void append(unsigned char **buf, size_t *len, size_t *cap, const unsigned char *bytes, size_t n) {
+  if (n == 0) return; /* memcpy to a NULL buffer is undefined even for 0 bytes */
+  if (*len + n > *cap) {
+    size_t want = (*len + n) * 2;
+    unsigned char *grown = realloc(*buf, want);
+    if (!grown) {
+      fprintf(stderr, "echo_server: out of memory\n");
+      exit(1);
+    }
+    *buf = grown;
+    *cap = want;
+  }
+  memcpy(*buf + *len, bytes, n);
+  *len += n;
+}
+
+/* Writes what the socket takes; false when the connection failed. */
+static bool flush(conn *c) {
+  if (c->tx_len == 0) return true;
+  size_t done = 0;
+  while (done < c->tx_len) {
+    ssize_t n = send(c->fd, c->tx + done, c->tx_len - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += (size_t)n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      return false;
+    }
+  }
+  memmove(c->tx, c->tx + done, c->tx_len - done);
+  c->tx_len -= done;
+  return true;
+}
+
+/* Offers a connection's unconsumed input again. */
+static void feed(conn *c) {
+  if (c->rx_len == 0) return;
+  size_t used = 0;
+  sio_result r = sio_server_feed(srv, c->id, now_ms(), c->rx, c->rx_len, &used);
+  if (r != SIO_OK) return;
+  memmove(c->rx, c->rx + used, c->rx_len - used);
+  c->rx_len -= used;
+}
+
+/* ------------------------------------------------------------------ the contract */
+
+static sio_args same_args(const sio_event *ev) {
+  sio_args a = {ev->data.ptr, ev->data.len, ev->attachments, ev->attachments_len};
+  return a;
+}
+
+static bool named(const sio_event *ev, const char *name) {
+  return ev->name.len == strlen(name) && memcmp(ev->name.ptr, name, ev->name.len) == 0;
+}
+
+/* The first argument of an event as a string (a room name); false when it is not one. */
+static bool first_string(const sio_event *ev, char *out, size_t cap, sio_bytes *rest) {
+  sio_bytes first, tail;
+  if (sio_args_split_first(ev->data.ptr, ev->data.len, &first, &tail) != SIO_OK) return false;
+  size_t len;
+  if (sio_json_string(first.ptr, first.len, out, cap, &len) != SIO_OK) return false;
+  if (rest) *rest = tail;
+  return true;
+}
+
+static void on_event(const sio_event *ev) {
+  sio_args args = same_args(ev);
+  char room[128];
+  switch (ev->kind) {
+    case SIO_EVENT_CONNECT: {
+      /* `/` and `/custom` exist (others were refused by the server already). */
+      if (sio_server_accept(srv, ev->socket, NULL) != SIO_OK) return;
+      sio_args auth = {ev->data.ptr, ev->data.len, NULL, 0};
+      sio_server_emit(srv, ev->socket, "auth", &auth);
+      return;
+    }
+    case SIO_EVENT_ENGINE_MESSAGE:
+      sio_server_send(srv, ev->session, ev->data.ptr, ev->data.len, ev->binary);
+      return;
+    case SIO_EVENT_HTTP:
+      sio_server_respond(srv, ev->stream, 404, NULL, 0, (const uint8_t *)"Not Found", 9);
+      return;
+    case SIO_EVENT_ACK:
+      /* The answer to an `ack-request`: sent back as `ack-response`. */
+      sio_server_emit(srv, ev->socket, "ack-response", &args);
+      return;
+    case SIO_EVENT_MESSAGE:
+      break;
+    default:
+      return;
+  }
+  if (ev->namespace_index != 0) return; /* the contract's events are on `/` */
+  if (named(ev, "message")) {
+    sio_server_emit(srv, ev->socket, "message-back", &args);
+  } else if (named(ev, "echo")) {
+    sio_server_emit(srv, ev->socket, "echo", &args);
+  } else if ((named(ev, "message-with-ack") || named(ev, "echo-ack")) && ev->has_ack) {
+    sio_server_ack(srv, ev->socket, ev->ack_id, &args);
+  } else if (named(ev, "broadcast")) {
+    sio_server_broadcast(srv, "/", NULL, "broadcast", &args, NULL);
+  } else if (named(ev, "join")) {
+    if (first_string(ev, room, sizeof room, NULL)) sio_server_join(srv, ev->socket, room);
+  } else if (named(ev, "to-room")) {
+    sio_bytes rest;
+    if (!first_string(ev, room, sizeof room, &rest)) return;
+    const char *rooms[1] = {room};
+    sio_targets to = {rooms, 1, NULL, 0, NULL, 0};
+    sio_args payload = {rest.ptr, rest.len, ev->attachments, ev->attachments_len};
+    sio_server_broadcast(srv, "/", &to, "room-msg", &payload, NULL);
+  } else if (named(ev, "request-ack")) {
+    uint64_t id;
+    sio_server_emit_with_ack(srv, ev->socket, "ack-request", &args, 10000, &id);
+  }
+}
+
+/* Transmits, events, leftovers, until nothing moves. */
+static void drain(void) {
+  static unsigned char out[65536];
+  for (;;) {
+    bool progress = false;
+    sio_transmit t;
+    while (sio_server_poll_transmit(srv, out, sizeof out, &t) == SIO_OK) {
+      progress = true;
+      conn *c = find(t.stream);
+      if (!c) continue;
+      append(&c->tx, &c->tx_len, &c->tx_cap, out, t.len);
+      c->close_after |= t.close;
+      if (!flush(c)) {
+        if (!c->close_after) sio_server_reset(srv, c->id, now_ms());
+        drop_conn(c);
+        continue;
+      }
+      if (c->close_after && c->tx_len == 0) drop_conn(c);
+    }
+    sio_event ev;
+    while (sio_server_poll_event(srv, &ev) == SIO_OK) {
+      progress = true;
+      on_event(&ev);
+    }
+    for (size_t i = 0; i < nconns; i++) {
+      size_t before = conns[i].rx_len;
+      feed(&conns[i]);
+      if (conns[i].rx_len != before) progress = true;
+    }
+    if (!progress) return;
+  }
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  stopping = 1;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  sio_config config;
+  if (sio_config_default(&config) != SIO_OK) return 1;
+  const char *namespaces[2] = {"/", "/custom"};
+  config.engineio_path = "/engine.io/";
+  config.namespaces = namespaces;
+  config.namespaces_len = 2;
+  config.max_sessions = MAX_CONNS;
+  config.max_pool_bytes = 512u << 20;
+  long port = 3000;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 >= argc) usage();
+    char *end = NULL;
+    long value = strtol(argv[i + 1], &end, 10);
+    if (!end || *end || value < 0) usage();
+    if (strcmp(argv[i], "--port") == 0) {
+      port = value;
+    } else if (strcmp(argv[i], "--ping-interval") == 0) {
+      config.ping_interval_ms = (uint32_t)value;
+    } else if (strcmp(argv[i], "--ping-timeout") == 0) {
+      config.ping_timeout_ms = (uint32_t)value;
+    } else if (strcmp(argv[i], "--max-payload") == 0) {
+      config.max_payload = (uint32_t)value;
+    } else {
+      usage();
+    }
+    i++;
+  }
+  config.max_queued_bytes = config.max_payload * 4 > (1u << 20) ? config.max_payload * 4 : (1u << 20);
+
+  uint8_t seed[32];
+  FILE *urandom = fopen("/dev/urandom", "rb");
+  if (!urandom || fread(seed, 1, sizeof seed, urandom) != sizeof seed) {
+    fprintf(stderr, "echo_server: cannot read /dev/urandom\n");
+    return 1;
+  }
+  fclose(urandom);
+  sio_result r = sio_server_new(&config, seed, now_ms(), &srv);
+  if (r != SIO_OK) die("server", r);
+  sio_server_max_input(srv, &max_input);
+
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 1024) != 0) {
+    perror("echo_server: bind");
+    return 1;
+  }
+  socklen_t alen = sizeof addr;
+  getsockname(lfd, (struct sockaddr *)&addr, &alen);
+  fcntl(lfd, F_SETFL, O_NONBLOCK);
+  printf("echo server listening on http://127.0.0.1:%u\n", (unsigned)ntohs(addr.sin_port));
+  fflush(stdout);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+
+  static struct pollfd fds[MAX_CONNS + 1];
+  static unsigned char chunk[65536];
+  while (!stopping) {
+    int timeout = -1;
+    uint64_t due;
+    if (sio_server_poll_timeout(srv, &due) == SIO_OK) {
+      uint64_t now = now_ms();
+      timeout = due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
+    }
+    fds[0].fd = lfd;
+    fds[0].events = POLLIN;
+    for (size_t i = 0; i < nconns; i++) {
+      fds[i + 1].fd = conns[i].fd;
+      fds[i + 1].events = (short)((conns[i].read_done || conns[i].rx_len >= max_input ? 0 : POLLIN) |
+                                  (conns[i].tx_len ? POLLOUT : 0));
+      fds[i + 1].revents = 0;
+    }
+    size_t polled = nconns;
+    int n = poll(fds, polled + 1, timeout);
+    if (n < 0 && errno != EINTR) {
+      perror("echo_server: poll");
+      break;
+    }
+    uint64_t now = now_ms();
+    /* Connections first, from the end: dropping one moves the last into its place. */
+    for (size_t k = polled; n > 0 && k >= 1; k--) {
+      size_t i = k - 1;
+      if (i >= nconns || conns[i].fd != fds[k].fd) continue;
+      conn *c = &conns[i];
+      short ev = fds[k].revents;
+      if (ev & (POLLIN | POLLHUP | POLLERR)) {
+        for (;;) {
+          ssize_t got = recv(c->fd, chunk, sizeof chunk, 0);
+          if (got > 0) {
+            append(&c->rx, &c->rx_len, &c->rx_cap, chunk, (size_t)got);
+            feed(c);
+            if (c->rx_len >= max_input) break;
+          } else if (got == 0) {
+            c->read_done = true;
+            sio_server_feed_eof(srv, c->id, now);
+            break;
+          } else if (errno == EINTR) {
+            continue;
+          } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+          } else {
+            sio_server_reset(srv, c->id, now);
+            drop_conn(c);
+            c = NULL;
+            break;
+          }
+        }
+      }
+      if (c && (ev & POLLOUT) && !flush(c)) {
+        if (!c->close_after) sio_server_reset(srv, c->id, now);
+        drop_conn(c);
+        continue;
+      }
+      if (c && c->close_after && c->tx_len == 0) drop_conn(c);
+    }
+    if (fds[0].revents & POLLIN) {
+      for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) break;
+        if (nconns == MAX_CONNS) {
+          close(fd);
+          continue;
+        }
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        sio_stream id;
+        if (sio_server_open_stream(srv, now, &id) != SIO_OK) {
+          close(fd);
+          continue;
+        }
+        conn c = {fd, id, NULL, 0, 0, NULL, 0, 0, false, false};
+        conns[nconns++] = c;
+      }
+    }
+    sio_server_handle_timeout(srv, now_ms());
+    drain();
+  }
+  while (nconns) drop_conn(&conns[nconns - 1]);
+  close(lfd);
+  sio_server_free(srv);
+  return 0;
+}

@@ -1,0 +1,223 @@
+//! The C ABI of siocore (`libsiocore`, header `include/siocore.h`).
+//!
+//! # Conventions
+//!
+//! These hold for every function of the header (they are repeated at its top):
+//!
+//! * Names start with `sio_` (types, functions) or `SIO_` (constants).
+//! * Objects are opaque handles made by a `*_new` function and destroyed by its `*_free`,
+//!   exactly once; `*_free` accepts `NULL`.
+//! * Every fallible function returns a `sio_result` with a stable number; `SIO_OK` is 0.
+//!   Outputs go through pointer arguments, after the inputs, and are written only when the
+//!   result is `SIO_OK` (or where a result says otherwise, such as `SIO_BUFFER_TOO_SMALL`
+//!   writing the size needed). `sio_result_str` names a result.
+//! * Every pointer argument is checked: `NULL` where a value is needed gives
+//!   `SIO_NULL_ARGUMENT`. A `(pointer, length)` pair with length 0 may have a `NULL`
+//!   pointer.
+//! * Names (events, rooms, namespaces, messages) are NUL-terminated UTF-8 strings; payloads
+//!   are `(pointer, length)` byte ranges. Ids (`sio_stream`, `sio_session`, `sio_socket`)
+//!   are 64-bit values, stale once their object ended.
+//! * Borrowed views (`sio_bytes` in a `sio_event`) stay valid until the next call on the
+//!   same handle.
+//! * Output buffers belong to the caller; one too small gives `SIO_BUFFER_TOO_SMALL` and the
+//!   size needed, and nothing is lost.
+//! * A handle is used by one thread at a time (no internal locking); only
+//!   `sio_loop_stop` may be called from another thread.
+//! * A Rust panic never crosses into C: it is caught and returned as `SIO_PANIC` (the
+//!   handle should then be freed).
+
+#![allow(non_camel_case_types, non_snake_case)]
+// The C boundary is raw pointers; every unsafe block says why it holds.
+#![allow(unsafe_code)]
+// Every function's safety contract is the same, written once: the conventions above (and at
+// the top of the header): live handles or NULL, pointers valid for what they say.
+#![allow(clippy::missing_safety_doc)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod ready;
+mod server;
+
+pub use ready::*;
+pub use server::*;
+
+use core::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use siocore::server::{CommandError, Resource};
+
+/// The result of every fallible call. The numbers are stable.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sio_result {
+    /// Done.
+    SIO_OK = 0,
+    /// Nothing to report (a poll found nothing).
+    SIO_EMPTY = 1,
+    /// The output buffer is too short: the size needed was written.
+    SIO_BUFFER_TOO_SMALL = 2,
+    /// A pointer argument was `NULL`.
+    SIO_NULL_ARGUMENT = 100,
+    /// An argument is not acceptable: not UTF-8, an invalid configuration, an address that
+    /// does not parse.
+    SIO_INVALID_ARGUMENT = 101,
+    /// A panic was caught; free the handle.
+    SIO_PANIC = 102,
+    /// The stream id is stale or unknown.
+    SIO_UNKNOWN_STREAM = 200,
+    /// The session id is stale or the session ended.
+    SIO_UNKNOWN_SESSION = 201,
+    /// The socket id is stale or the socket left.
+    SIO_UNKNOWN_SOCKET = 202,
+    /// The call does not fit the state of its target.
+    SIO_WRONG_STATE = 203,
+    /// The arguments are not a valid JSON list.
+    SIO_INVALID_JSON = 204,
+    /// Placeholders and attachments do not match.
+    SIO_ATTACHMENT_MISMATCH = 205,
+    /// A name is too long or holds what it may not.
+    SIO_INVALID_NAME = 206,
+    /// A response head that cannot be written.
+    SIO_INVALID_RESPONSE = 207,
+    /// The client's queue was full: its session was closed.
+    SIO_SLOW_READER = 208,
+    /// The namespace does not exist.
+    SIO_UNKNOWN_NAMESPACE = 209,
+    /// A table of the server is full (sessions, streams, sockets, …).
+    SIO_TABLE_FULL = 300,
+    /// The byte pool is full.
+    SIO_POOL_FULL = 301,
+    /// An operating-system error in the ready loop (bind, poll).
+    SIO_IO_ERROR = 400,
+}
+
+pub use sio_result::*;
+
+impl From<CommandError> for sio_result {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::UnknownStream => SIO_UNKNOWN_STREAM,
+            CommandError::UnknownSession => SIO_UNKNOWN_SESSION,
+            CommandError::UnknownSocket => SIO_UNKNOWN_SOCKET,
+            CommandError::WrongState => SIO_WRONG_STATE,
+            CommandError::InvalidJson(_) => SIO_INVALID_JSON,
+            CommandError::AttachmentMismatch { .. } => SIO_ATTACHMENT_MISMATCH,
+            CommandError::InvalidName => SIO_INVALID_NAME,
+            CommandError::InvalidResponse => SIO_INVALID_RESPONSE,
+            CommandError::SlowReader => SIO_SLOW_READER,
+            CommandError::Full(Resource::Pool) => SIO_POOL_FULL,
+            CommandError::Full(_) => SIO_TABLE_FULL,
+            _ => SIO_WRONG_STATE,
+        }
+    }
+}
+
+/// A static, NUL-terminated description of a result (never `NULL`).
+#[unsafe(no_mangle)]
+pub extern "C" fn sio_result_str(result: sio_result) -> *const c_char {
+    let s: &'static CStr = match result {
+        SIO_OK => c"ok",
+        SIO_EMPTY => c"nothing to report",
+        SIO_BUFFER_TOO_SMALL => c"output buffer too small",
+        SIO_NULL_ARGUMENT => c"NULL argument",
+        SIO_INVALID_ARGUMENT => c"invalid argument",
+        SIO_PANIC => c"internal panic (a bug); free the handle",
+        SIO_UNKNOWN_STREAM => c"unknown or closed stream",
+        SIO_UNKNOWN_SESSION => c"unknown or closed session",
+        SIO_UNKNOWN_SOCKET => c"unknown or disconnected socket",
+        SIO_WRONG_STATE => c"call not allowed in this state",
+        SIO_INVALID_JSON => c"invalid JSON arguments",
+        SIO_ATTACHMENT_MISMATCH => c"placeholders do not match the attachments",
+        SIO_INVALID_NAME => c"invalid or too long name",
+        SIO_INVALID_RESPONSE => c"invalid HTTP response head",
+        SIO_SLOW_READER => c"client queue full: session closed",
+        SIO_UNKNOWN_NAMESPACE => c"unknown namespace",
+        SIO_TABLE_FULL => c"server table full",
+        SIO_POOL_FULL => c"server byte pool full",
+        SIO_IO_ERROR => c"operating system error",
+    };
+    s.as_ptr()
+}
+
+/// The library version, `"MAJOR.MINOR.PATCH"`, the same as `SIOCORE_VERSION` in the header
+/// the program was compiled with when both come from the same release.
+#[unsafe(no_mangle)]
+pub extern "C" fn sio_version() -> *const c_char {
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"?",
+        };
+    VERSION.as_ptr()
+}
+
+/// A borrowed byte range. Where it comes from the library, it is valid until the next call
+/// on the same handle.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sio_bytes {
+    /// The first byte (may be `NULL` when `len` is 0).
+    pub ptr: *const u8,
+    /// How many bytes.
+    pub len: usize,
+}
+
+impl sio_bytes {
+    const EMPTY: Self = Self {
+        ptr: core::ptr::null(),
+        len: 0,
+    };
+
+    fn of(bytes: &[u8]) -> Self {
+        Self {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+        }
+    }
+}
+
+/// Runs `body`, turning a panic into `on_panic`.
+fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// The bytes of a `(ptr, len)` pair, `None` for `NULL` with a length.
+///
+/// # Safety
+/// `ptr` must be `NULL` or point to `len` readable bytes that stay valid and unchanged for
+/// `'a`.
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the caller promises `len` readable bytes at `ptr`.
+    Some(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// The text of a NUL-terminated C string, if it is one and is UTF-8.
+///
+/// # Safety
+/// `ptr` must be `NULL` or a NUL-terminated string valid for `'a`.
+unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, sio_result> {
+    if ptr.is_null() {
+        return Err(SIO_NULL_ARGUMENT);
+    }
+    // SAFETY: the caller promises a NUL-terminated string.
+    let c = unsafe { CStr::from_ptr(ptr) };
+    c.to_str().map_err(|_| SIO_INVALID_ARGUMENT)
+}
+
+/// Writes `value` through `out` when it is not `NULL`.
+///
+/// # Safety
+/// `out` must be `NULL` or valid for writing a `T`.
+unsafe fn put<T>(out: *mut T, value: T) -> sio_result {
+    if out.is_null() {
+        return SIO_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL; the caller promises it is writable.
+    unsafe { out.write(value) };
+    SIO_OK
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The C side of siocore: checks the committed header against the sources, builds libsiocore,
+# builds the C tests and examples plain, with ASan+UBSan and for valgrind, and runs:
+# - tests/c/server_test.c (the sans-IO server driven by hand) plain, sanitized, under
+#   valgrind, and against the shared library;
+# - tests/c/header_check.cpp (the header as C++, -Werror);
+# - examples/c/echo_server.c against the interop suite (tests/interop/echo_suite.mjs, the
+#   same the Rust echo server passes), plain, sanitized and under valgrind;
+# - examples/c/chat_server.c in two Chromium tabs (tests/interop/chat_browser.mjs), plain,
+#   sanitized and under valgrind.
+# Valgrind and the sanitizers must report 0 errors and 0 leaks. Called by scripts/test.sh,
+# after the npm packages and chromium are installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "header is up to date (cbindgen)"
+bash scripts/gen-header.sh --check
+
+step "libsiocore"
+cargo build --locked --release -p siocore-ffi
+lib=target/release/libsiocore.a
+out=target/c
+mkdir -p "$out"
+
+cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -g)
+libs=("$lib" -lpthread -ldl -lm)
+san=(-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c; do
+  name=$(basename "$prog" .c)
+  gcc "${cflags[@]}" -O1 "$prog" "${libs[@]}" -o "$out/$name"
+  gcc "${cflags[@]}" "${san[@]}" "$prog" "${libs[@]}" -o "$out/$name-asan"
+done
+gcc "${cflags[@]}" -O1 tests/c/server_test.c -Ltarget/release -lsiocore -o "$out/server_test-shared"
+g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude tests/c/header_check.cpp "${libs[@]}" \
+  -o "$out/header_check"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+valgrind=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all
+  --errors-for-leak-kinds=all)
+
+step "C unit tests: plain, ASan+UBSan, valgrind, shared library; C++ header"
+"$out/server_test"
+"$out/server_test-asan"
+"${valgrind[@]}" "$out/server_test"
+LD_LIBRARY_PATH=target/release "$out/server_test-shared"
+"$out/header_check"
+
+# Starts a server (the rest of the arguments: the command), waits for the URL it prints,
+# runs `check` with it, stops the server with SIGTERM and requires exit status 0.
+with_server() {
+  local check=$1
+  shift
+  local log
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  local url=""
+  for _ in $(seq 1 200); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -n 1 || true)
+    [ -n "$url" ] && break
+    sleep 0.05
+  done
+  if [ -z "$url" ]; then
+    echo "server did not start: $*" >&2
+    cat "$log" >&2
+    kill "$pid" 2>/dev/null || true
+    exit 1
+  fi
+  local status=0
+  "$check" "$url" || status=$?
+  kill -TERM "$pid" 2>/dev/null || true
+  local code=0
+  wait "$pid" || code=$?
+  if [ "$status" != 0 ] || [ "$code" != 0 ]; then
+    echo "failed ($status), server exit $code: $*" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+suite() { (cd tests/interop && timeout 200 node echo_suite.mjs "$@"); }
+
+echo_checks() {
+  local url=$1
+  for mode in polling websocket upgrade; do
+    suite "$url" socketio "$mode" || return 1
+    suite "$url" engineio "$mode" || return 1
+  done
+  suite "$url" garbage
+}
+
+heartbeat_checks() { suite "$1" heartbeat; }
+
+chat_checks() { (cd tests/interop && timeout 120 node chat_browser.mjs "$1/" /usr/bin/chromium); }
+
+for variant in plain asan valgrind; do
+  case $variant in
+    plain) run=("$out/echo_server") chat=("$out/chat_server") ;;
+    asan) run=("$out/echo_server-asan") chat=("$out/chat_server-asan") ;;
+    valgrind) run=("${valgrind[@]}" "$out/echo_server") chat=("${valgrind[@]}" "$out/chat_server") ;;
+  esac
+  step "C echo server ($variant) against the interop suite"
+  with_server echo_checks "${run[@]}" --port 0
+  if [ "$variant" != valgrind ]; then
+    # 300/200 ms heartbeats want real time; valgrind's slowdown would blur them.
+    with_server heartbeat_checks "${run[@]}" --port 0 --ping-interval 300 --ping-timeout 200
+  fi
+  step "C chat server ($variant) in two Chromium tabs"
+  with_server chat_checks "${chat[@]}" --port 0
+done
+echo "C tests passed"

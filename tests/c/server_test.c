@@ -1,0 +1,483 @@
+/*
+ * C unit tests of the sans-IO server through include/siocore.h: no sockets, a fake clock.
+ * Each check prints "ok ..." or "FAIL ..." and the program exits 1 when one failed. Built and
+ * run (also under ASan+UBSan and valgrind) by scripts/c-tests.sh.
+ */
+#include "siocore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                                    \
+  do {                                                                                      \
+    if (!(cond)) {                                                                          \
+      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
+      printf(__VA_ARGS__);                                                                  \
+      printf("\n");                                                                         \
+      failures++;                                                                           \
+    }                                                                                       \
+  } while (0)
+
+#define EXPECT(call, want)                                                                  \
+  do {                                                                                      \
+    sio_result r_ = (call);                                                                 \
+    CHECK(r_ == (want), "%s -> %u (%s), want %u", #call, (unsigned)r_, sio_result_str(r_),   \
+          (unsigned)(want));                                                                \
+  } while (0)
+
+static const uint8_t SEED[32] = {7};
+
+/* ------------------------------------------------------------------ a fake client */
+
+typedef struct {
+  sio_server *srv;
+  uint64_t now;
+  /* Output of each stream (streams are few; ids compared). */
+  sio_stream ids[16];
+  unsigned char *out[16];
+  size_t out_len[16];
+  bool closed[16];
+  size_t count;
+} harness;
+
+static int slot(harness *h, sio_stream s) {
+  for (size_t i = 0; i < h->count; i++)
+    if (h->ids[i] == s) return (int)i;
+  h->ids[h->count] = s;
+  h->out[h->count] = NULL;
+  h->out_len[h->count] = 0;
+  h->closed[h->count] = false;
+  return (int)h->count++;
+}
+
+/* Drains the transmits into the per-stream outputs. */
+static void drain(harness *h) {
+  unsigned char buf[4096];
+  sio_transmit t;
+  while (sio_server_poll_transmit(h->srv, buf, sizeof buf, &t) == SIO_OK) {
+    int i = slot(h, t.stream);
+    h->out[i] = realloc(h->out[i], h->out_len[i] + t.len + 1);
+    memcpy(h->out[i] + h->out_len[i], buf, t.len);
+    h->out_len[i] += t.len;
+    h->out[i][h->out_len[i]] = 0;
+    if (t.close) h->closed[i] = true;
+  }
+}
+
+static sio_stream open_stream(harness *h) {
+  sio_stream s = 0;
+  EXPECT(sio_server_open_stream(h->srv, h->now, &s), SIO_OK);
+  slot(h, s);
+  return s;
+}
+
+static void feed(harness *h, sio_stream s, const void *bytes, size_t len) {
+  unsigned char *copy = malloc(len ? len : 1);
+  memcpy(copy, bytes, len);
+  size_t consumed = 0;
+  EXPECT(sio_server_feed(h->srv, s, h->now, copy, len, &consumed), SIO_OK);
+  CHECK(consumed == len, "consumed %zu of %zu", consumed, len);
+  free(copy);
+  drain(h);
+}
+
+static void feed_str(harness *h, sio_stream s, const char *text) { feed(h, s, text, strlen(text)); }
+
+/* Takes the output of a stream (caller frees). */
+static unsigned char *take(harness *h, sio_stream s, size_t *len) {
+  int i = slot(h, s);
+  unsigned char *o = h->out[i];
+  *len = h->out_len[i];
+  h->out[i] = NULL;
+  h->out_len[i] = 0;
+  return o;
+}
+
+static bool contains(const unsigned char *hay, size_t len, const char *needle) {
+  size_t n = strlen(needle);
+  for (size_t i = 0; hay && i + n <= len; i++)
+    if (memcmp(hay + i, needle, n) == 0) return true;
+  return false;
+}
+
+/* A masked client WebSocket frame of `len` bytes; returns its length. */
+static size_t ws_frame(unsigned char *out, int opcode, const void *payload, size_t len) {
+  static const unsigned char key[4] = {1, 2, 3, 4};
+  size_t n = 0;
+  out[n++] = (unsigned char)(0x80 | opcode);
+  if (len < 126) {
+    out[n++] = (unsigned char)(0x80 | len);
+  } else {
+    out[n++] = 0x80 | 126;
+    out[n++] = (unsigned char)(len >> 8);
+    out[n++] = (unsigned char)len;
+  }
+  memcpy(out + n, key, 4);
+  n += 4;
+  for (size_t i = 0; i < len; i++) out[n + i] = ((const unsigned char *)payload)[i] ^ key[i % 4];
+  return n + len;
+}
+
+static void ws_send(harness *h, sio_stream s, int opcode, const void *payload, size_t len) {
+  unsigned char frame[2048];
+  size_t n = ws_frame(frame, opcode, payload, len);
+  feed(h, s, frame, n);
+}
+
+static void ws_text(harness *h, sio_stream s, const char *text) { ws_send(h, s, 1, text, strlen(text)); }
+
+static const char *UPGRADE =
+    "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+
+/* The next event; fails the test when there is none. */
+static sio_event next_event(harness *h) {
+  sio_event ev;
+  memset(&ev, 0, sizeof ev);
+  sio_result r = sio_server_poll_event(h->srv, &ev);
+  CHECK(r == SIO_OK, "expected an event, got %s", sio_result_str(r));
+  return ev;
+}
+
+static bool bytes_eq(sio_bytes b, const char *text) {
+  return b.len == strlen(text) && (b.len == 0 || memcmp(b.ptr, text, b.len) == 0);
+}
+
+/* A WebSocket client joined to `/`; returns its stream, writes its socket. */
+static sio_stream ws_client(harness *h, sio_socket *socket) {
+  sio_stream s = open_stream(h);
+  feed_str(h, s, UPGRADE);
+  ws_text(h, s, "40");
+  sio_event ev = next_event(h);
+  CHECK(ev.kind == SIO_EVENT_CONNECT, "kind %u", (unsigned)ev.kind);
+  CHECK(bytes_eq(ev.name, "/") && bytes_eq(ev.data, "{}"), "connect fields");
+  uint32_t ns = 99;
+  EXPECT(sio_server_accept(h->srv, ev.socket, &ns), SIO_OK);
+  CHECK(ns == 0, "namespace %u", ns);
+  drain(h);
+  size_t len;
+  free(take(h, s, &len));
+  *socket = ev.socket;
+  return s;
+}
+
+static harness new_harness(const sio_config *config) {
+  harness h;
+  memset(&h, 0, sizeof h);
+  EXPECT(sio_server_new(config, SEED, 0, &h.srv), SIO_OK);
+  return h;
+}
+
+static void free_harness(harness *h) {
+  for (size_t i = 0; i < h->count; i++) free(h->out[i]);
+  sio_server_free(h->srv);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_version_and_results(void) {
+  CHECK(strcmp(sio_version(), SIOCORE_VERSION) == 0, "%s vs %s", sio_version(), SIOCORE_VERSION);
+  CHECK(strcmp(sio_result_str(SIO_OK), "ok") == 0, "ok string");
+  CHECK(sio_result_str(SIO_TABLE_FULL) != NULL, "table full string");
+  printf("ok version and result strings\n");
+}
+
+static void test_misuse(void) {
+  sio_server *srv = NULL;
+  EXPECT(sio_server_new(NULL, NULL, 0, &srv), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_new(NULL, SEED, 0, NULL), SIO_NULL_ARGUMENT);
+  sio_config bad;
+  EXPECT(sio_config_default(&bad), SIO_OK);
+  bad.ping_interval_ms = 0;
+  EXPECT(sio_server_new(&bad, SEED, 0, &srv), SIO_INVALID_ARGUMENT);
+  EXPECT(sio_config_default(NULL), SIO_NULL_ARGUMENT);
+  sio_server_free(NULL);
+
+  harness h = new_harness(NULL);
+  sio_stream s = 0;
+  size_t n = 0;
+  unsigned char buf[16];
+  sio_transmit t;
+  sio_event ev;
+  uint64_t ms;
+  EXPECT(sio_server_open_stream(NULL, 0, &s), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_open_stream(h.srv, 0, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_feed(h.srv, 12345, 0, buf, 1, &n), SIO_UNKNOWN_STREAM);
+  EXPECT(sio_server_feed(h.srv, 12345, 0, NULL, 1, &n), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_feed_eof(h.srv, 999, 0), SIO_UNKNOWN_STREAM);
+  EXPECT(sio_server_reset(NULL, 999, 0), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_poll_transmit(h.srv, buf, sizeof buf, &t), SIO_EMPTY);
+  EXPECT(sio_server_poll_transmit(h.srv, NULL, 4, &t), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_poll_event(h.srv, &ev), SIO_EMPTY);
+  EXPECT(sio_server_poll_event(h.srv, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_poll_timeout(h.srv, &ms), SIO_EMPTY);
+  EXPECT(sio_server_emit(h.srv, 42, "x", NULL), SIO_UNKNOWN_SOCKET);
+  EXPECT(sio_server_emit(h.srv, 42, NULL, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_join(h.srv, 42, "room"), SIO_UNKNOWN_SOCKET);
+  EXPECT(sio_server_close(h.srv, 42), SIO_UNKNOWN_SESSION);
+  EXPECT(sio_server_broadcast(h.srv, "/nope", NULL, "x", NULL, NULL), SIO_UNKNOWN_NAMESPACE);
+  /* Responding where no request waits. */
+  s = open_stream(&h);
+  EXPECT(sio_server_respond(h.srv, s, 200, NULL, 0, NULL, 0), SIO_WRONG_STATE);
+  EXPECT(sio_server_respond(h.srv, s, 200, NULL, 1, NULL, 0), SIO_NULL_ARGUMENT);
+  /* Invalid UTF-8 in a name. */
+  EXPECT(sio_server_emit(h.srv, 42, "\xff", NULL), SIO_INVALID_ARGUMENT);
+  char name[8];
+  EXPECT(sio_server_namespace_name(h.srv, 0, name, 1, &n), SIO_BUFFER_TOO_SMALL);
+  CHECK(n == 2, "needs %zu", n);
+  EXPECT(sio_server_namespace_name(h.srv, 0, name, sizeof name, &n), SIO_OK);
+  CHECK(strcmp(name, "/") == 0, "%s", name);
+  EXPECT(sio_server_namespace_name(h.srv, 5, name, sizeof name, &n), SIO_UNKNOWN_NAMESPACE);
+  free_harness(&h);
+  printf("ok misuse gets the documented results\n");
+}
+
+static void test_polling_handshake_and_connect(void) {
+  harness h = new_harness(NULL);
+  sio_stream s = open_stream(&h);
+  feed_str(&h, s, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t len;
+  unsigned char *out = take(&h, s, &len);
+  CHECK(contains(out, len, "HTTP/1.1 200 OK"), "status");
+  CHECK(contains(out, len, "0{\"sid\":\""), "open packet");
+  CHECK(contains(out, len, "\"upgrades\":[\"websocket\"],\"pingInterval\":25000"), "open fields");
+  char sid[21] = {0};
+  const unsigned char *at = out;
+  for (size_t i = 0; i + 9 <= len; i++)
+    if (memcmp(out + i, "0{\"sid\":\"", 9) == 0) at = out + i + 9;
+  memcpy(sid, at, 20);
+  free(out);
+
+  char req[512];
+  snprintf(req, sizeof req,
+           "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\n"
+           "Content-Length: 17\r\n\r\n40{\"token\":\"abc\"}",
+           sid);
+  feed_str(&h, s, req);
+  out = take(&h, s, &len);
+  CHECK(contains(out, len, "\r\n\r\nok"), "POST answered");
+  free(out);
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_CONNECT && bytes_eq(ev.data, "{\"token\":\"abc\"}"), "auth");
+  EXPECT(sio_server_accept(h.srv, ev.socket, NULL), SIO_OK);
+  EXPECT(sio_server_accept(h.srv, ev.socket, NULL), SIO_WRONG_STATE);
+  snprintf(req, sizeof req, "GET /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\n\r\n",
+           sid);
+  feed_str(&h, s, req);
+  out = take(&h, s, &len);
+  CHECK(contains(out, len, "40{\"sid\":\""), "CONNECT reply");
+  free(out);
+  uint64_t due = 0;
+  EXPECT(sio_server_poll_timeout(h.srv, &due), SIO_OK);
+  CHECK(due == 25000, "first ping at %llu", (unsigned long long)due);
+  free_harness(&h);
+  printf("ok polling handshake and CONNECT\n");
+}
+
+static void test_events_acks_binary(void) {
+  harness h = new_harness(NULL);
+  sio_socket socket;
+  sio_stream s = ws_client(&h, &socket);
+
+  /* An event with an ack request, answered. */
+  ws_text(&h, s, "427[\"sum\",1,2]");
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_MESSAGE && bytes_eq(ev.name, "sum") && bytes_eq(ev.data, "1,2"), "event");
+  CHECK(ev.has_ack && ev.ack_id == 7, "ack id %llu", (unsigned long long)ev.ack_id);
+  sio_args three = {(const uint8_t *)"3", 1, NULL, 0};
+  EXPECT(sio_server_ack(h.srv, ev.socket, ev.ack_id, &three), SIO_OK);
+  drain(&h);
+  size_t len;
+  unsigned char *out = take(&h, s, &len);
+  CHECK(contains(out, len, "437[3]"), "ack sent");
+  free(out);
+
+  /* A binary event in, a binary emit out. */
+  ws_text(&h, s, "451-[\"file\",{\"_placeholder\":true,\"num\":0}]");
+  EXPECT(sio_server_poll_event(h.srv, &ev), SIO_EMPTY);
+  const unsigned char blob[3] = {1, 2, 3};
+  ws_send(&h, s, 2, blob, 3);
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_MESSAGE && ev.attachments_len == 1, "attachments %zu", ev.attachments_len);
+  CHECK(ev.attachments_len == 1 && ev.attachments[0].len == 3 && memcmp(ev.attachments[0].ptr, blob, 3) == 0,
+        "attachment bytes");
+  sio_bytes views[1] = {{blob, 3}};
+  const char *json = "{\"_placeholder\":true,\"num\":0}";
+  sio_args bin = {(const uint8_t *)json, strlen(json), views, 1};
+  EXPECT(sio_server_emit(h.srv, socket, "file-back", &bin), SIO_OK);
+  drain(&h);
+  out = take(&h, s, &len);
+  CHECK(contains(out, len, "451-[\"file-back\",{\"_placeholder\":true,\"num\":0}]"), "binary header");
+  CHECK(len >= 5 && out[len - 5] == 0x82 && out[len - 4] == 3, "binary frame");
+  free(out);
+
+  /* Bad arguments. */
+  sio_args broken = {(const uint8_t *)"1,", 2, NULL, 0};
+  EXPECT(sio_server_emit(h.srv, socket, "x", &broken), SIO_INVALID_JSON);
+  sio_args mismatch = {(const uint8_t *)json, strlen(json), NULL, 0};
+  EXPECT(sio_server_emit(h.srv, socket, "x", &mismatch), SIO_ATTACHMENT_MISMATCH);
+  EXPECT(sio_server_emit(h.srv, socket, "connect", NULL), SIO_INVALID_NAME);
+
+  /* The server asks; the answer comes; a second ask times out. */
+  uint64_t id = 99;
+  EXPECT(sio_server_emit_with_ack(h.srv, socket, "q", NULL, 500, &id), SIO_OK);
+  CHECK(id == 0, "first ack id %llu", (unsigned long long)id);
+  drain(&h);
+  free(take(&h, s, &len));
+  ws_text(&h, s, "430[\"yes\"]");
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_ACK && ev.ack_id == 0 && bytes_eq(ev.data, "\"yes\""), "ack event");
+  EXPECT(sio_server_emit_with_ack(h.srv, socket, "q", NULL, 500, &id), SIO_OK);
+  EXPECT(sio_server_emit_with_ack(h.srv, socket, "q", NULL, 500, NULL), SIO_NULL_ARGUMENT);
+  h.now = 499;
+  EXPECT(sio_server_handle_timeout(h.srv, h.now), SIO_OK);
+  EXPECT(sio_server_poll_event(h.srv, &ev), SIO_EMPTY);
+  h.now = 500;
+  EXPECT(sio_server_handle_timeout(h.srv, h.now), SIO_OK);
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_ACK_TIMEOUT && ev.ack_id == 1, "timeout event");
+
+  /* A socket id as the client knows it. */
+  char wire[21];
+  EXPECT(sio_server_socket_id(h.srv, socket, wire), SIO_OK);
+  CHECK(strlen(wire) == 20, "id %s", wire);
+
+  /* The client leaves. */
+  ws_text(&h, s, "41");
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_DISCONNECT && ev.reason == SIO_REASON_CLIENT_DISCONNECT, "disconnect");
+  EXPECT(sio_server_emit(h.srv, socket, "x", NULL), SIO_UNKNOWN_SOCKET);
+  free_harness(&h);
+  printf("ok events, acks both ways, binary, timeouts\n");
+}
+
+static void test_rooms_and_broadcast(void) {
+  harness h = new_harness(NULL);
+  sio_socket a, b, c;
+  sio_stream sa = ws_client(&h, &a), sb = ws_client(&h, &b), sc = ws_client(&h, &c);
+  EXPECT(sio_server_join(h.srv, a, "red"), SIO_OK);
+  EXPECT(sio_server_join(h.srv, b, "red"), SIO_OK);
+  const char *rooms[1] = {"red"};
+  sio_socket except[1] = {a};
+  sio_targets to = {rooms, 1, NULL, 0, except, 1};
+  size_t sent = 0;
+  sio_args args = {(const uint8_t *)"\"hi\"", 4, NULL, 0};
+  EXPECT(sio_server_broadcast(h.srv, "/", &to, "news", &args, &sent), SIO_OK);
+  CHECK(sent == 1, "sent %zu", sent);
+  EXPECT(sio_server_broadcast(h.srv, "/", NULL, "all", NULL, &sent), SIO_OK);
+  CHECK(sent == 3, "sent %zu", sent);
+  drain(&h);
+  size_t la, lb, lc;
+  unsigned char *oa = take(&h, sa, &la), *ob = take(&h, sb, &lb), *oc = take(&h, sc, &lc);
+  CHECK(!contains(oa, la, "news") && contains(ob, lb, "42[\"news\",\"hi\"]") && !contains(oc, lc, "news"),
+        "room broadcast");
+  CHECK(contains(oa, la, "42[\"all\"]") && contains(ob, lb, "42[\"all\"]") && contains(oc, lc, "42[\"all\"]"),
+        "namespace broadcast");
+  free(oa);
+  free(ob);
+  free(oc);
+  EXPECT(sio_server_leave(h.srv, b, "red"), SIO_OK);
+  EXPECT(sio_server_disconnect(h.srv, c), SIO_OK);
+  drain(&h);
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_DISCONNECT && ev.reason == SIO_REASON_SERVER_DISCONNECT, "server disconnect");
+  free_harness(&h);
+  printf("ok rooms and broadcasts\n");
+}
+
+static void test_http_and_engine(void) {
+  sio_config config;
+  EXPECT(sio_config_default(&config), SIO_OK);
+  config.engineio_path = "/engine.io/";
+  harness h = new_harness(&config);
+  sio_stream s = open_stream(&h);
+  feed_str(&h, s, "GET /page?x=1 HTTP/1.1\r\nHost: example\r\nX-Test:  yes \r\n\r\n");
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_HTTP && bytes_eq(ev.name, "GET") && bytes_eq(ev.http_path, "/page") &&
+            bytes_eq(ev.http_query, "x=1"),
+        "http event");
+  sio_bytes value;
+  EXPECT(sio_event_header(&ev, "x-test", &value), SIO_OK);
+  CHECK(bytes_eq(value, "yes"), "header value");
+  EXPECT(sio_event_header(&ev, "missing", &value), SIO_EMPTY);
+  sio_header headers[1] = {{"Content-Type", {(const uint8_t *)"text/plain", 10}}};
+  EXPECT(sio_server_respond(h.srv, ev.stream, 200, headers, 1, (const uint8_t *)"hello", 5), SIO_OK);
+  drain(&h);
+  size_t len;
+  unsigned char *out = take(&h, s, &len);
+  CHECK(contains(out, len, "Content-Type: text/plain") && contains(out, len, "\r\n\r\nhello"), "response");
+  free(out);
+
+  /* Plain Engine.IO over WebSocket: binary stays binary. */
+  sio_stream e = open_stream(&h);
+  feed_str(&h, e,
+           "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n\r\n");
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_ENGINE_OPEN, "engine open");
+  sio_session session = ev.session;
+  const unsigned char bytes[2] = {0xde, 0xad};
+  ws_send(&h, e, 2, bytes, 2);
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_ENGINE_MESSAGE && ev.binary && ev.data.len == 2, "engine message");
+  EXPECT(sio_server_send(h.srv, session, ev.data.ptr, ev.data.len, true), SIO_OK);
+  EXPECT(sio_server_send(h.srv, session, (const uint8_t *)"\xff", 1, false), SIO_INVALID_ARGUMENT);
+  drain(&h);
+  out = take(&h, e, &len);
+  CHECK(len >= 4 && out[len - 4] == 0x82 && out[len - 2] == 0xde, "binary echo");
+  free(out);
+  EXPECT(sio_server_close(h.srv, session), SIO_OK);
+  drain(&h);
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_ENGINE_CLOSE && ev.reason == SIO_REASON_SERVER_CLOSE, "engine close");
+  free_harness(&h);
+  printf("ok plain HTTP and plain Engine.IO\n");
+}
+
+static void test_tiny_buffers_and_eof(void) {
+  harness h = new_harness(NULL);
+  sio_stream s = open_stream(&h);
+  const char *req = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+  size_t consumed = 99;
+  unsigned char part[8];
+  memcpy(part, req, 8);
+  EXPECT(sio_server_feed(h.srv, s, 0, part, 8, &consumed), SIO_OK);
+  CHECK(consumed == 0, "a partial head is not consumed");
+  /* One byte of output at a time. */
+  unsigned char whole[512];
+  memcpy(whole, req, strlen(req));
+  EXPECT(sio_server_feed(h.srv, s, 0, whole, strlen(req), &consumed), SIO_OK);
+  unsigned char one[1];
+  sio_transmit t;
+  size_t total = 0;
+  while (sio_server_poll_transmit(h.srv, one, 1, &t) == SIO_OK) total += t.len;
+  CHECK(total > 200, "total %zu", total);
+  EXPECT(sio_server_feed_eof(h.srv, s, 0), SIO_OK);
+  bool closed = false;
+  while (sio_server_poll_transmit(h.srv, one, 1, &t) == SIO_OK) closed |= t.close;
+  CHECK(closed, "closed after EOF");
+  EXPECT(sio_server_feed_eof(h.srv, s, 0), SIO_UNKNOWN_STREAM);
+  free_harness(&h);
+  printf("ok partial input, one-byte output buffers, EOF\n");
+}
+
+int main(void) {
+  test_version_and_results();
+  test_misuse();
+  test_polling_handshake_and_connect();
+  test_events_acks_binary();
+  test_rooms_and_broadcast();
+  test_http_and_engine();
+  test_tiny_buffers_and_eof();
+  if (failures) {
+    printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("all C checks passed\n");
+  return 0;
+}
