@@ -8,8 +8,9 @@
 #   same the Rust echo server passes), plain, sanitized and under valgrind;
 # - examples/c/chat_server.c in two Chromium tabs (tests/interop/chat_browser.mjs), plain,
 #   sanitized and under valgrind.
+# - a fresh install prefix (scripts/install-c.sh) used through pkg-config and CMake.
 # Valgrind and the sanitizers must report 0 errors and 0 leaks. Called by scripts/test.sh,
-# after the npm packages and chromium are installed.
+# after the npm packages, chromium and cmake are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,6 +97,21 @@ echo_checks() {
 heartbeat_checks() { suite "$1" heartbeat; }
 
 chat_checks() { (cd tests/interop && timeout 120 node chat_browser.mjs "$1/" /usr/bin/chromium); }
+
+step "an install prefix: pkg-config and CMake consumers"
+prefix=$(mktemp -d)
+bash scripts/install-c.sh "$prefix" >/dev/null
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+# shellcheck disable=SC2046 # word splitting of pkg-config's output is the point
+gcc -std=c99 -Wall -Werror tests/c/server_test.c $(pkg-config --cflags --libs siocore) \
+  -o "$out/server_test-pkgconfig"
+LD_LIBRARY_PATH="$prefix/lib" "$out/server_test-pkgconfig" >/dev/null
+cmake -S tests/c/cmake -B "$out/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$out/cmake" >/dev/null
+"$out/cmake/server_test_static" >/dev/null
+LD_LIBRARY_PATH="$prefix/lib" "$out/cmake/server_test_shared" >/dev/null
+rm -rf "$prefix"
+echo "pkg-config and find_package(siocore) builds pass"
 
 for variant in plain asan valgrind; do
   case $variant in

@@ -2,7 +2,8 @@
 # Runs every test siocore has. Installs what the tests need first, so it works on a
 # fresh machine: the bare-metal rustup targets, the pinned npm packages (the Node
 # reference codecs, socket.io-client and engine.io-client for the interop tests,
-# playwright-core for the browser test) and Debian's chromium.
+# playwright-core for the browser test), Debian's chromium, cmake and valgrind, and the
+# pinned cbindgen (scripts/gen-header.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +15,17 @@ rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf
 step "Node reference packages and clients (tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
-step "Chromium for the browser test (Debian's package)"
-if [ ! -x /usr/bin/chromium ]; then
+step "Debian packages: chromium (browser test), cmake and valgrind (C tests)"
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
   as_root=""
   if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi
   $as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 /usr/bin/chromium --headless --no-sandbox --version
 
