@@ -2,21 +2,26 @@
 # Runs every test siocore has. Installs what the tests need first, so it works on a
 # fresh machine: the bare-metal rustup targets, the pinned npm packages (the Node
 # reference codecs, socket.io-client and engine.io-client for the interop tests,
-# playwright-core for the browser test), Debian's chromium, cmake and valgrind, and the
-# pinned cbindgen (scripts/gen-header.sh).
+# playwright-core for the browser test), Debian's chromium, cmake, valgrind, the aarch64 and
+# armv7 cross compilers and qemu-user, their rustup targets, and the pinned cbindgen
+# (scripts/gen-header.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain targets"
-rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf
+rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf \
+  aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf
 
 step "Node reference packages and clients (tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
-step "Debian packages: chromium (browser test), cmake and valgrind (C tests)"
+step "Debian packages: chromium (browser test), cmake and valgrind (C tests), cross compilers and qemu-user (small boards)"
 missing=()
+command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf)
+command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v valgrind >/dev/null || missing+=(valgrind)
@@ -49,3 +54,6 @@ cargo test --locked --workspace --all-features
 
 step "C API: header check, C tests, C examples (plain, ASan+UBSan, valgrind)"
 bash scripts/c-tests.sh
+
+step "small boards: aarch64 and armv7 builds, tests under qemu-user"
+bash scripts/cross-tests.sh
