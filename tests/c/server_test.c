@@ -466,6 +466,59 @@ static void test_tiny_buffers_and_eof(void) {
   printf("ok partial input, one-byte output buffers, EOF\n");
 }
 
+static void test_limits(void) {
+  sio_config config;
+  EXPECT(sio_config_default(&config), SIO_OK);
+  config.max_sessions = 1;
+  config.max_queued_bytes = 256;
+  config.max_pool_bytes = 64 * 1024;
+  harness h = new_harness(&config);
+  /* The stream table: room for a few streams per session. */
+  sio_stream s;
+  sio_result r = SIO_OK;
+  size_t opened = 0;
+  while ((r = sio_server_open_stream(h.srv, 0, &s)) == SIO_OK) opened++;
+  CHECK(r == SIO_TABLE_FULL && opened > 0, "%s after %zu", sio_result_str(r), opened);
+  free_harness(&h);
+
+  h = new_harness(&config);
+  sio_socket socket;
+  ws_client(&h, &socket);
+  /* A reply the client's queue cannot take: the session is closed as a slow reader. */
+  static char big[600];
+  memset(big, 'x', sizeof big);
+  big[0] = '"';
+  big[sizeof big - 1] = '"';
+  sio_args args = {(const uint8_t *)big, sizeof big, NULL, 0};
+  EXPECT(sio_server_emit(h.srv, socket, "big", &args), SIO_SLOW_READER);
+  drain(&h);
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_DISCONNECT && ev.reason == SIO_REASON_SLOW_READER, "slow reader event");
+  /* A response header that would inject a line. */
+  sio_stream http = open_stream(&h);
+  feed_str(&h, http, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  ev = next_event(&h);
+  sio_header bad[1] = {{"X-Bad", {(const uint8_t *)"a\r\nb", 4}}};
+  EXPECT(sio_server_respond(h.srv, ev.stream, 200, bad, 1, NULL, 0), SIO_INVALID_RESPONSE);
+  EXPECT(sio_server_respond(h.srv, ev.stream, 200, NULL, 0, NULL, 0), SIO_OK);
+  free_harness(&h);
+
+  /* The byte pool. */
+  config.max_queued_bytes = 1 << 20;
+  config.max_pool_bytes = 1024;
+  h = new_harness(&config);
+  ws_client(&h, &socket);
+  static char huge[4096];
+  memset(huge, 'y', sizeof huge);
+  huge[0] = '"';
+  huge[sizeof huge - 1] = '"';
+  sio_args large = {(const uint8_t *)huge, sizeof huge, NULL, 0};
+  EXPECT(sio_server_emit(h.srv, socket, "huge", &large), SIO_POOL_FULL);
+  EXPECT(sio_server_emit(h.srv, socket, "small", NULL), SIO_OK);
+  free_harness(&h);
+  printf("ok table, queue, pool and response limits\n");
+}
+
 int main(void) {
   test_version_and_results();
   test_misuse();
@@ -474,6 +527,7 @@ int main(void) {
   test_rooms_and_broadcast();
   test_http_and_engine();
   test_tiny_buffers_and_eof();
+  test_limits();
   if (failures) {
     printf("%d check(s) failed\n", failures);
     return 1;
