@@ -287,6 +287,11 @@ impl<'b> HttpRequest<'b> {
 
 /// A client asks to join a namespace. Answer with [`Server::accept`](super::Server::accept)
 /// or [`Server::refuse`](super::Server::refuse).
+///
+/// A client may send events for the namespace before it has the answer; they come after this
+/// event, in order. When the application refuses the socket, their socket id is stale (so
+/// commands answering them fail with [`CommandError::UnknownSocket`](super::CommandError)).
+/// For a namespace that does not exist yet such early events end the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Connect<'b> {
     /// The socket the client will have if accepted (pending until then).

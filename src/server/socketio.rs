@@ -633,10 +633,12 @@ impl<'a> Server<'a> {
         }
     }
 
-    /// The connected socket of the session in `namespace`, or a protocol error.
+    /// The socket of the session in `namespace`, or a protocol error. A socket still waiting
+    /// for the application's answer counts (a client may send right after its CONNECT; the
+    /// events queue after the Connect event), unless its namespace does not exist yet.
     fn joined(&self, sess: u32, namespace: &str) -> Result<u32, CloseReason> {
         match self.find_socket(sess, namespace) {
-            Some(s) if self.sockets[s].0.state == SockState::Connected => Ok(s),
+            Some(s) if self.sockets[s].0.ns != u16::MAX => Ok(s),
             _ => Err(CloseReason::ParseError),
         }
     }

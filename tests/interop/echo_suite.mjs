@@ -142,8 +142,10 @@ async function socketio() {
     const a = (await client()).socket;
     const b = (await client()).socket;
     a.emit("join", "r1");
-    // The join is handled before b's event only if it arrived first: wait a moment.
-    await new Promise((r) => setTimeout(r, 100));
+    // A round trip on a's connection: the server handles its packets in order, so the join
+    // is done once the echo is back.
+    a.emit("message", "sync");
+    await next(a, "message-back");
     const got = next(a, "room-msg");
     const silent = none(b, "room-msg");
     b.emit("to-room", "r1", "hello", Buffer.from([1, 2]));

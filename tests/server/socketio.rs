@@ -499,3 +499,22 @@ fn emit_arguments_are_checked() {
         Err(CommandError::InvalidName)
     );
 }
+
+#[test]
+fn events_sent_right_after_connect_wait_for_the_answer() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = h.ws_handshake("/socket.io/");
+    let mut wire = frame(siocore::ws::OpCode::Text, b"40");
+    wire.extend_from_slice(&frame(
+        siocore::ws::OpCode::Text,
+        br#"42["message","early"]"#,
+    ));
+    h.send(s, &wire);
+    let texts = h.ws_texts(s);
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[0].starts_with(r#"40{"sid":""#));
+    assert_eq!(texts[1], r#"42["auth",{}]"#);
+    assert_eq!(texts[2], r#"42["message-back","early"]"#);
+    assert!(!h.is_closed(s));
+}
