@@ -1,0 +1,407 @@
+//! One client connection: WebSocket or HTTP long-polling, set up blocking, then driven
+//! non-blocking by [`crate::run`].
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// What the transport of a connection is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Ws,
+    /// Long-polling; the session id is kept in the connection.
+    Polling,
+}
+
+/// What one parsed unit from the server is.
+pub enum Unit<'a> {
+    /// A WebSocket message: opcode and payload.
+    Frame(u8, &'a [u8]),
+    /// An HTTP response body (polling).
+    Body(&'a [u8]),
+}
+
+pub struct Conn {
+    pub stream: mio::net::TcpStream,
+    pub kind: Kind,
+    pub sid: String,
+    pub rbuf: Vec<u8>,
+    pub wbuf: Vec<u8>,
+    /// Bytes of `wbuf` already written.
+    pub wpos: usize,
+}
+
+/// The greeting of `examples/echo_server`, not part of the benchmark contract.
+const AUTH: &[u8] = br#"42["auth","#;
+
+const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn err(msg: impl Into<String>) -> io::Error {
+    io::Error::other(msg.into())
+}
+
+/// Appends a masked client frame.
+pub fn frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    out.push(0x80 | opcode);
+    let n = payload.len();
+    if n < 126 {
+        out.push(0x80 | n as u8);
+    } else if n <= 0xffff {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&MASK);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    for (i, b) in out[start..].iter_mut().enumerate() {
+        *b ^= MASK[i & 3];
+    }
+}
+
+/// Parses one server frame at the start of `buf`: (opcode, payload range, frame length).
+fn parse_frame(buf: &[u8]) -> Result<Option<(u16, usize, usize, usize)>, String> {
+    if buf.len() < 2 {
+        return Ok(None);
+    }
+    if buf[0] & 0x80 == 0 {
+        return Err("fragmented frame".into());
+    }
+    if buf[1] & 0x80 != 0 {
+        return Err("masked server frame".into());
+    }
+    let (len, head) = match buf[1] & 0x7f {
+        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+        127 if buf.len() >= 10 => (
+            u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize,
+            10,
+        ),
+        126 | 127 => return Ok(None),
+        n => (n as usize, 2),
+    };
+    if buf.len() < head + len {
+        return Ok(None);
+    }
+    Ok(Some(((buf[0] & 0x0f) as u16, head, head + len, head + len)))
+}
+
+/// Parses one HTTP response at the start of `buf`: (status, body range, length).
+fn parse_response(buf: &[u8]) -> Result<Option<(u16, usize, usize, usize)>, String> {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| "response head not UTF-8")?;
+    let status: u16 = head
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line: {head:.40}"))?;
+    let mut len = None;
+    for line in head.split("\r\n").skip(1) {
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        if name.eq_ignore_ascii_case("content-length") {
+            len = value.trim().parse::<usize>().ok();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err("chunked responses are not read by this tool".into());
+        }
+    }
+    let len = len.ok_or("response without Content-Length")?;
+    let body = end + 4;
+    if buf.len() < body + len {
+        return Ok(None);
+    }
+    Ok(Some((status, body, body + len, body + len)))
+}
+
+impl Conn {
+    /// Parses every complete unit in `rbuf`, calling `f` on each; keeps the rest.
+    pub fn drain(
+        &mut self,
+        mut f: impl FnMut(&mut Conn, Unit<'_>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let buf = std::mem::take(&mut self.rbuf);
+        let mut at = 0;
+        let result = loop {
+            let parsed = match self.kind {
+                Kind::Ws => parse_frame(&buf[at..]),
+                Kind::Polling => parse_response(&buf[at..]),
+            };
+            match parsed {
+                Err(e) => break Err(e),
+                Ok(None) => break Ok(()),
+                Ok(Some((code, a, b, len))) => {
+                    let body = &buf[at + a..at + b];
+                    let r = match self.kind {
+                        Kind::Ws if code == 1 && body == b"2" => {
+                            frame(&mut self.wbuf, 1, b"3");
+                            Ok(())
+                        }
+                        Kind::Ws if code == 9 => {
+                            let pong = body.to_vec();
+                            frame(&mut self.wbuf, 10, &pong);
+                            Ok(())
+                        }
+                        Kind::Ws if code == 8 => Err("server closed the WebSocket".into()),
+                        // siocore's echo server greets every socket with `auth`.
+                        Kind::Ws if body.starts_with(AUTH) => Ok(()),
+                        Kind::Ws => f(self, Unit::Frame(code as u8, body)),
+                        Kind::Polling if code != 200 => Err(format!("HTTP {code}")),
+                        Kind::Polling => f(self, Unit::Body(body)),
+                    };
+                    at += len;
+                    if let Err(e) = r {
+                        break Err(e);
+                    }
+                }
+            }
+        };
+        let mut buf = buf;
+        buf.drain(..at);
+        // Whatever `f` queued stays in wbuf; rbuf got nothing meanwhile.
+        self.rbuf = buf;
+        result
+    }
+
+    /// Reads what the socket has; `Ok(false)` on end of stream.
+    pub fn fill(&mut self) -> io::Result<bool> {
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Ok(false),
+                Ok(n) => self.rbuf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes what it can of `wbuf`.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Ok(())
+    }
+
+    /// Queues a Socket.IO packet as text (a frame, or a polling POST).
+    pub fn send_text(&mut self, addr: SocketAddr, text: &[u8]) {
+        match self.kind {
+            Kind::Ws => frame(&mut self.wbuf, 1, text),
+            Kind::Polling => {
+                let head = format!(
+                    "POST /socket.io/?EIO=4&transport=polling&sid={} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+                    self.sid,
+                    text.len()
+                );
+                self.wbuf.extend_from_slice(head.as_bytes());
+                self.wbuf.extend_from_slice(text);
+            }
+        }
+    }
+
+    /// Queues a long-poll GET (polling only).
+    pub fn send_get(&mut self, addr: SocketAddr) {
+        let head = format!(
+            "GET /socket.io/?EIO=4&transport=polling&sid={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+            self.sid
+        );
+        self.wbuf.extend_from_slice(head.as_bytes());
+    }
+}
+
+/// A blocking connection during setup.
+struct Setup {
+    s: TcpStream,
+    rbuf: Vec<u8>,
+    kind: Kind,
+}
+
+impl Setup {
+    fn next(&mut self) -> io::Result<(u16, u8, Vec<u8>)> {
+        loop {
+            let parsed = match self.kind {
+                Kind::Ws => parse_frame(&self.rbuf),
+                Kind::Polling => parse_response(&self.rbuf),
+            }
+            .map_err(err)?;
+            if let Some((code, a, b, len)) = parsed {
+                let body = self.rbuf[a..b].to_vec();
+                self.rbuf.drain(..len);
+                if self.kind == Kind::Ws && body == b"2" {
+                    // socketioxide pings at once.
+                    let mut out = Vec::new();
+                    frame(&mut out, 1, b"3");
+                    self.s.write_all(&out)?;
+                    continue;
+                }
+                return Ok((code, code as u8, body));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(err("server closed during setup"));
+            }
+            self.rbuf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn body(&mut self) -> io::Result<Vec<u8>> {
+        let (status, _, body) = self.next()?;
+        if status != 200 {
+            return Err(err(format!("HTTP {status} during setup")));
+        }
+        Ok(body)
+    }
+}
+
+/// Opens a Socket.IO connection to namespace `/` and waits for its CONNECT answer.
+pub fn open(addr: SocketAddr, kind: Kind, linger0: bool) -> io::Result<Conn> {
+    let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(TIMEOUT))?;
+    if linger0 {
+        set_linger0(&s);
+    }
+    let mut c = Setup {
+        s,
+        rbuf: Vec::new(),
+        kind: Kind::Polling,
+    };
+    let mut sid = String::new();
+    match kind {
+        Kind::Ws => {
+            write!(
+                c.s,
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )?;
+            loop {
+                if let Some(end) = c.rbuf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    if !c.rbuf.starts_with(b"HTTP/1.1 101") {
+                        return Err(err("WebSocket upgrade refused"));
+                    }
+                    c.rbuf.drain(..end + 4);
+                    break;
+                }
+                let mut chunk = [0u8; 4096];
+                let n = c.s.read(&mut chunk)?;
+                if n == 0 {
+                    return Err(err("server closed during upgrade"));
+                }
+                c.rbuf.extend_from_slice(&chunk[..n]);
+            }
+            c.kind = Kind::Ws;
+            let (_, _, open) = c.next()?;
+            if !open.starts_with(b"0{") {
+                return Err(err("no Engine.IO open packet"));
+            }
+            let mut out = Vec::new();
+            frame(&mut out, 1, b"40");
+            c.s.write_all(&out)?;
+            let (_, _, ok) = c.next()?;
+            if !ok.starts_with(b"40{") {
+                return Err(err(format!(
+                    "namespace refused: {}",
+                    String::from_utf8_lossy(&ok)
+                )));
+            }
+        }
+        Kind::Polling => {
+            write!(
+                c.s,
+                "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+            )?;
+            let open = c.body()?;
+            let text = String::from_utf8_lossy(&open);
+            sid = text
+                .split("\"sid\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .ok_or_else(|| err("no sid in the handshake"))?
+                .to_string();
+            let mut conn = Conn {
+                stream: mio::net::TcpStream::from_std(c.s.try_clone()?),
+                kind,
+                sid: sid.clone(),
+                rbuf: Vec::new(),
+                wbuf: Vec::new(),
+                wpos: 0,
+            };
+            conn.send_text(addr, b"40");
+            conn.send_get(addr);
+            c.s.write_all(&conn.wbuf)?;
+            drop(conn);
+            if c.body()? != b"ok" {
+                return Err(err("POST not answered ok"));
+            }
+            let mut first = true;
+            loop {
+                if !first {
+                    write!(
+                        c.s,
+                        "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+                    )?;
+                }
+                first = false;
+                let body = c.body()?;
+                let packets: Vec<&[u8]> = body.split(|&b| b == 0x1e).collect();
+                if packets.iter().any(|p| *p == b"2") {
+                    // socketioxide pings at once: answer it.
+                    write!(
+                        c.s,
+                        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1\r\n\r\n3"
+                    )?;
+                    if c.body()? != b"ok" {
+                        return Err(err("pong POST not answered ok"));
+                    }
+                }
+                if packets.iter().any(|p| p.starts_with(b"40{")) {
+                    break;
+                }
+                if let Some(p) = packets.iter().find(|p| p.starts_with(b"44")) {
+                    return Err(err(format!(
+                        "namespace refused: {}",
+                        String::from_utf8_lossy(p)
+                    )));
+                }
+            }
+        }
+    }
+    c.s.set_read_timeout(None)?;
+    c.s.set_nonblocking(true)?;
+    Ok(Conn {
+        stream: mio::net::TcpStream::from_std(c.s),
+        kind,
+        sid,
+        rbuf: c.rbuf,
+        wbuf: Vec::new(),
+        wpos: 0,
+    })
+}
+
+fn set_linger0(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a correctly sized option value.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}

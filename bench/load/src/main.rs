@@ -1,0 +1,152 @@
+//! `sio-load`: the load benchmark. It starts each server under test in turn, speaks
+//! Engine.IO v4 / Socket.IO v5 to it over WebSocket and long-polling, checks every reply
+//! (content, count, order), and prints each scenario's figure with the server's CPU time per
+//! operation, its own CPU, and the ratios between servers.
+//!
+//! ```text
+//! sio-load [--threads N] [--seconds S] [--quick] NAME=COMMAND...
+//! ```
+//!
+//! Each COMMAND is run through `sh -c` and must print a line holding `http://ADDR` once it
+//! listens (the three servers of `bench/run.sh` do). The contract: on `/`, `echo` (args) →
+//! `echo` (the same args) to the sender, `broadcast` (args) → `broadcast` to every socket of
+//! `/`, the sender included.
+
+mod conn;
+mod scenario;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use scenario::{Figure, Settings};
+
+struct Server {
+    name: String,
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(name: &str, command: &str) -> Result<Self, String> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {command}"))
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{name}: {e}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut sent = false;
+            while let Some(Ok(line)) = lines.next() {
+                if let (false, Some(at)) = (sent, line.find("http://")) {
+                    let addr = line[at + 7..].trim_end_matches('/').to_string();
+                    sent = tx.send(addr).is_ok();
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| format!("{name}: no `http://ADDR` line within 30 s"))?;
+        let addr = addr
+            .parse()
+            .map_err(|_| format!("{name}: bad address {addr}"))?;
+        Ok(Self {
+            name: name.to_string(),
+            child,
+            addr,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: sio-load [--threads N] [--seconds S] [--quick] NAME=COMMAND...");
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut settings = Settings::default();
+    let mut servers = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => {
+                settings.threads = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--seconds" => {
+                let s: f64 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage());
+                settings.duration = Duration::from_secs_f64(s);
+            }
+            "--quick" => settings = Settings::quick(settings.threads),
+            _ => match a.split_once('=') {
+                Some((name, cmd)) => servers.push((name.to_string(), cmd.to_string())),
+                None => usage(),
+            },
+        }
+    }
+    if servers.is_empty() {
+        usage();
+    }
+    println!(
+        "sio-load: {} load threads, {:.1} s per timed scenario, {} cores on this machine",
+        settings.threads,
+        settings.duration.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let mut results: Vec<(String, Vec<Figure>)> = Vec::new();
+    let mut failed = false;
+    for (name, cmd) in &servers {
+        let mut figures = Vec::new();
+        for which in scenario::ALL {
+            // A fresh server for every scenario: memory and state of one do not leak into
+            // the next.
+            let server = match Server::start(name, cmd) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("sio-load: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let pid = server.child.id();
+            let t0 = Instant::now();
+            match scenario::run(which, &settings, server.addr, pid) {
+                Ok(f) => {
+                    println!("{:<12} {}", server.name, f.line());
+                    figures.push(f);
+                }
+                Err(e) => {
+                    println!(
+                        "{:<12} {:<10} FAILED: {e} (after {:.1} s)",
+                        server.name,
+                        which.name(),
+                        t0.elapsed().as_secs_f64()
+                    );
+                    failed = true;
+                }
+            }
+        }
+        results.push((name.clone(), figures));
+    }
+    println!();
+    scenario::table(&results);
+    if failed {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,699 @@
+//! The scenarios, their figures and the closing table.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::conn::{self, Conn, Kind, Unit};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Which {
+    Rss,
+    Connect,
+    Echo,
+    Binary,
+    Polling,
+    Broadcast,
+}
+
+pub const ALL: [Which; 6] = [
+    Which::Rss,
+    Which::Connect,
+    Which::Echo,
+    Which::Binary,
+    Which::Polling,
+    Which::Broadcast,
+];
+
+impl Which {
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Rss => "idle-rss",
+            Which::Connect => "connect",
+            Which::Echo => "echo",
+            Which::Binary => "binary64k",
+            Which::Polling => "polling",
+            Which::Broadcast => "broadcast",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub threads: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub echo_clients: usize,
+    pub binary_clients: usize,
+    pub binary_size: usize,
+    pub receivers: usize,
+    /// Broadcast messages in flight (sent but not yet delivered to every receiver).
+    pub window: u64,
+    pub idle: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threads: 2,
+            duration: Duration::from_secs(5),
+            warmup: Duration::from_millis(500),
+            echo_clients: 50,
+            binary_clients: 10,
+            binary_size: 64 * 1024,
+            receivers: 1000,
+            window: 16,
+            idle: 5000,
+        }
+    }
+}
+
+impl Settings {
+    /// Small counts and short runs: checks that every scenario works against a server.
+    pub fn quick(threads: usize) -> Self {
+        Self {
+            threads,
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(100),
+            echo_clients: 8,
+            binary_clients: 2,
+            receivers: 50,
+            idle: 200,
+            ..Self::default()
+        }
+    }
+}
+
+pub struct Figure {
+    pub which: Which,
+    pub value: f64,
+    pub unit: &'static str,
+    pub extra: String,
+    /// Server CPU microseconds per operation.
+    pub server_us: f64,
+    /// Server CPU in cores over the measured time.
+    pub server_cores: f64,
+    /// The load generator's CPU in cores.
+    pub client_cores: f64,
+    pub threads: usize,
+}
+
+impl Figure {
+    /// What probably limited the figure.
+    pub fn limit(&self) -> &'static str {
+        if self.client_cores >= 0.9 * self.threads as f64 {
+            "client"
+        } else if self.server_cores >= 0.9 {
+            "server"
+        } else if self.client_cores + self.server_cores >= 1.8 {
+            "cores"
+        } else {
+            "-"
+        }
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{:<10} {:>12.1} {:<12} server {:>8.2} µs/op ({:.2} cores)  client {:.2} cores  limit {}  {}",
+            self.which.name(),
+            self.value,
+            self.unit,
+            self.server_us,
+            self.server_cores,
+            self.client_cores,
+            self.limit(),
+            self.extra
+        )
+    }
+}
+
+/// CPU seconds (user + system) of a process.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
+fn rss_kib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// CPU of the server and of this process between two points.
+struct Meter {
+    pid: String,
+    at: Instant,
+    server: f64,
+    client: f64,
+}
+
+impl Meter {
+    fn start(pid: u32) -> Self {
+        let pid = pid.to_string();
+        Self {
+            at: Instant::now(),
+            server: cpu_seconds(&pid),
+            client: cpu_seconds("self"),
+            pid,
+        }
+    }
+
+    /// (seconds, server CPU seconds, client CPU seconds).
+    fn stop(&self) -> (f64, f64, f64) {
+        (
+            self.at.elapsed().as_secs_f64(),
+            cpu_seconds(&self.pid) - self.server,
+            cpu_seconds("self") - self.client,
+        )
+    }
+}
+
+fn figure(
+    which: Which,
+    s: &Settings,
+    value: f64,
+    unit: &'static str,
+    ops: f64,
+    m: (f64, f64, f64),
+) -> Figure {
+    let (secs, server, client) = m;
+    Figure {
+        which,
+        value,
+        unit,
+        extra: String::new(),
+        server_us: if ops > 0.0 { server * 1e6 / ops } else { 0.0 },
+        server_cores: server / secs,
+        client_cores: client / secs,
+        threads: s.threads,
+    }
+}
+
+pub fn run(which: Which, s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
+    match which {
+        Which::Rss => rss(s, addr, pid),
+        Which::Connect => connect(s, addr, pid),
+        Which::Echo => echo(s, addr, pid, Kind::Ws, false),
+        Which::Binary => echo(s, addr, pid, Kind::Ws, true),
+        Which::Polling => echo(s, addr, pid, Kind::Polling, false),
+        Which::Broadcast => broadcast(s, addr, pid),
+    }
+}
+
+/// Opens `n` connections, spread over the load threads.
+fn open_many(
+    addr: SocketAddr,
+    kind: Kind,
+    n: usize,
+    threads: usize,
+) -> Result<Vec<Vec<Conn>>, String> {
+    let per = n.div_ceil(threads);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let count = per.min(n.saturating_sub(t * per));
+            std::thread::spawn(move || {
+                (0..count)
+                    .map(|_| conn::open(addr, kind, false))
+                    .collect::<std::io::Result<Vec<_>>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .expect("setup thread")
+                .map_err(|e| format!("setup: {e}"))
+        })
+        .collect()
+}
+
+fn rss(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
+    // One connection first, so that lazily set-up state is in the baseline.
+    let first = open_many(addr, Kind::Ws, 1, 1)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let before = rss_kib(pid);
+    let m = Meter::start(pid);
+    let conns = open_many(addr, Kind::Ws, s.idle, s.threads)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let after = rss_kib(pid);
+    let mut f = figure(
+        Which::Rss,
+        s,
+        (after - before) / s.idle as f64,
+        "KiB/conn",
+        s.idle as f64,
+        m.stop(),
+    );
+    f.extra = format!(
+        "{} idle WebSocket clients, RSS {before:.0} → {after:.0} KiB",
+        s.idle
+    );
+    drop((first, conns));
+    Ok(f)
+}
+
+fn connect(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
+    let until = Instant::now() + s.duration;
+    let m = Meter::start(pid);
+    let handles: Vec<_> = (0..s.threads * 2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    conn::open(addr, Kind::Ws, true).map_err(|e| format!("connect: {e}"))?;
+                    n += 1;
+                }
+                Ok::<u64, String>(n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h.join().expect("connect thread")?;
+    }
+    let m = m.stop();
+    let mut f = figure(
+        Which::Connect,
+        s,
+        total as f64 / m.0,
+        "conn/s",
+        total as f64,
+        m,
+    );
+    f.extra = format!(
+        "{} WebSocket connections opened, joined `/` and reset, {} at a time",
+        total,
+        s.threads * 2
+    );
+    Ok(f)
+}
+
+/// The event loop of one load thread: reads, hands every unit to `on_unit`, lets `tick`
+/// queue more, writes. Ends when `tick` says so.
+fn drive(
+    conns: &mut [Conn],
+    mut on_unit: impl FnMut(usize, &mut Conn, Unit<'_>) -> Result<(), String>,
+    mut tick: impl FnMut(&mut [Conn]) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    for (i, c) in conns.iter_mut().enumerate() {
+        poll.registry()
+            .register(
+                &mut c.stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    let mut events = Events::with_capacity(1024);
+    loop {
+        if tick(conns)? {
+            return Ok(());
+        }
+        for c in conns.iter_mut().filter(|c| !c.wbuf.is_empty()) {
+            c.flush().map_err(|e| format!("write: {e}"))?;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(2)))
+            .map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let c = &mut conns[i];
+            if ev.is_readable() {
+                if !c.fill().map_err(|e| format!("read: {e}"))? {
+                    return Err("server closed a connection".into());
+                }
+                c.drain(|c, u| on_unit(i, c, u))?;
+            }
+            c.flush().map_err(|e| format!("write: {e}"))?;
+        }
+    }
+}
+
+/// Echo round trips: text over WebSocket or polling, or a binary attachment.
+fn echo(
+    s: &Settings,
+    addr: SocketAddr,
+    pid: u32,
+    kind: Kind,
+    binary: bool,
+) -> Result<Figure, String> {
+    let clients = if binary {
+        s.binary_clients
+    } else {
+        s.echo_clients
+    };
+    let groups = open_many(addr, kind, clients, s.threads)?;
+    let start = Instant::now() + Duration::from_millis(50);
+    let measure = start + s.warmup;
+    let until = measure + s.duration;
+    let size = s.binary_size;
+    let handles: Vec<_> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut conns)| {
+            std::thread::spawn(move || {
+                let n = conns.len();
+                let mut seq = vec![0u64; n];
+                let mut sent_at = vec![start; n];
+                let mut expect_ok = vec![0u32; n];
+                let mut got_header = vec![false; n];
+                let mut lat = Vec::new();
+                let mut counted = 0u64;
+                let mut blob = vec![0u8; size];
+                for (i, b) in blob.iter_mut().enumerate() {
+                    *b = (i * 7 + t) as u8;
+                }
+                let text =
+                    |t: usize, i: usize, seq: u64| format!("42[\"echo\",\"c{t}-{i}-{seq}\"]");
+                const HEADER: &[u8] = br#"451-["echo",{"_placeholder":true,"num":0}]"#;
+                let send = |c: &mut Conn, i: usize, seq: u64, blob: &mut Vec<u8>| {
+                    if binary {
+                        blob[..8].copy_from_slice(&seq.to_le_bytes());
+                        conn::frame(&mut c.wbuf, 1, HEADER);
+                        conn::frame(&mut c.wbuf, 2, blob);
+                    } else {
+                        c.send_text(addr, text(t, i, seq).as_bytes());
+                        if c.kind == Kind::Polling {
+                            c.send_get(addr);
+                        }
+                    }
+                };
+                while Instant::now() < start {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                for (i, c) in conns.iter_mut().enumerate() {
+                    send(c, i, 0, &mut blob);
+                    expect_ok[i] += (kind == Kind::Polling) as u32;
+                }
+                let mut done = false;
+                let blob_check = blob.clone();
+                let mut blob_send = blob;
+                drive(
+                    &mut conns,
+                    |i, c, u| {
+                        let complete = match u {
+                            Unit::Frame(1, b) if binary && !got_header[i] && b == HEADER => {
+                                got_header[i] = true;
+                                false
+                            }
+                            Unit::Frame(2, b) if binary && got_header[i] => {
+                                if b.len() != size
+                                    || b[..8] != seq[i].to_le_bytes()
+                                    || b[8..] != blob_check[8..]
+                                {
+                                    return Err("binary echo differs from what was sent".into());
+                                }
+                                got_header[i] = false;
+                                true
+                            }
+                            Unit::Frame(1, b) if !binary && b == text(t, i, seq[i]).as_bytes() => {
+                                true
+                            }
+                            Unit::Body(b) if expect_ok[i] > 0 => {
+                                if b != b"ok" {
+                                    return Err(format!(
+                                        "POST answered {}",
+                                        String::from_utf8_lossy(b)
+                                    ));
+                                }
+                                expect_ok[i] -= 1;
+                                false
+                            }
+                            Unit::Body(b) => {
+                                // A GET's payload: the echo, and perhaps a ping.
+                                let want = text(t, i, seq[i]);
+                                let mut complete = false;
+                                for p in b.split(|&x| x == 0x1e) {
+                                    if p == b"2" {
+                                        c.send_text(addr, b"3");
+                                        expect_ok[i] += 1;
+                                    } else if p == want.as_bytes() && !complete {
+                                        complete = true;
+                                    } else if !p.starts_with(br#"42["auth","#) {
+                                        return Err(format!(
+                                            "unexpected packet: {}",
+                                            String::from_utf8_lossy(&p[..p.len().min(80)])
+                                        ));
+                                    }
+                                }
+                                if !complete {
+                                    c.send_get(addr);
+                                }
+                                complete
+                            }
+                            Unit::Frame(_, b) => {
+                                return Err(format!(
+                                    "unexpected reply: {}",
+                                    String::from_utf8_lossy(&b[..b.len().min(80)])
+                                ));
+                            }
+                        };
+                        if complete {
+                            let now = Instant::now();
+                            if now >= measure && now < until {
+                                counted += 1;
+                                lat.push((now - sent_at[i]).as_micros() as u32);
+                            }
+                            if now < until {
+                                seq[i] += 1;
+                                sent_at[i] = now;
+                                send(c, i, seq[i], &mut blob_send);
+                                expect_ok[i] += (kind == Kind::Polling) as u32;
+                            }
+                        }
+                        Ok(())
+                    },
+                    |_| {
+                        done = done || Instant::now() >= until;
+                        Ok(done)
+                    },
+                )?;
+                Ok::<_, String>((counted, lat))
+            })
+        })
+        .collect();
+    while Instant::now() < measure {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let m = Meter::start(pid);
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let m = m.stop();
+    let mut total = 0;
+    let mut lat = Vec::new();
+    for h in handles {
+        let (n, l) = h.join().expect("echo thread")?;
+        total += n;
+        lat.extend(l);
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    let which = match (kind, binary) {
+        (Kind::Polling, _) => Which::Polling,
+        (_, true) => Which::Binary,
+        _ => Which::Echo,
+    };
+    let rate = total as f64 / m.0;
+    let mut f = if binary {
+        figure(which, s, rate * size as f64 / 1e6, "MB/s", total as f64, m)
+    } else {
+        figure(which, s, rate, "rt/s", total as f64, m)
+    };
+    f.extra = format!(
+        "{clients} clients, {total} round trips checked, p50 {:.2} ms, p99 {:.2} ms",
+        pct(0.5),
+        pct(0.99)
+    );
+    Ok(f)
+}
+
+/// Deliveries of `broadcast` to every receiver, the sender among them.
+fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
+    let groups = open_many(addr, Kind::Ws, s.receivers, s.threads)?;
+    let receivers = s.receivers as u64;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let sending = Arc::new(AtomicBool::new(true));
+    let barrier = Arc::new(Barrier::new(groups.len() + 1));
+    let duration = s.duration;
+    let window = s.window;
+    let handles: Vec<_> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut conns)| {
+            let (delivered, sent, sending, barrier) = (
+                delivered.clone(),
+                sent.clone(),
+                sending.clone(),
+                barrier.clone(),
+            );
+            std::thread::spawn(move || {
+                let n = conns.len();
+                let mut next = vec![0u64; n];
+                let mut out_of_order = 0u64;
+                let mut last_delivery = Instant::now();
+                barrier.wait();
+                let until = Instant::now() + duration;
+                let deadline = until + Duration::from_secs(60);
+                let prefix: &[u8] = br#"42["broadcast","#;
+                let mine = std::cell::Cell::new(0u64);
+                let result = drive(
+                    &mut conns,
+                    |i, _c, u| {
+                        let Unit::Frame(1, b) = u else {
+                            return Err("unexpected frame".into());
+                        };
+                        let seq = b
+                            .strip_prefix(prefix)
+                            .and_then(|r| r.strip_suffix(b"]"))
+                            .and_then(|r| std::str::from_utf8(r).ok())
+                            .and_then(|r| r.parse::<u64>().ok())
+                            .ok_or_else(|| {
+                                format!("unexpected message: {}", String::from_utf8_lossy(b))
+                            })?;
+                        if seq >= sent.load(Ordering::Acquire) {
+                            return Err(format!("message {seq} was never sent"));
+                        }
+                        if seq != next[i] {
+                            out_of_order += 1;
+                        }
+                        next[i] = seq + 1;
+                        mine.set(mine.get() + 1);
+                        last_delivery = Instant::now();
+                        Ok(())
+                    },
+                    |conns| {
+                        if mine.get() > 0 {
+                            delivered.fetch_add(mine.replace(0), Ordering::AcqRel);
+                        }
+                        let total = sent.load(Ordering::Acquire);
+                        if t == 0 && sending.load(Ordering::Acquire) {
+                            if Instant::now() >= until {
+                                sending.store(false, Ordering::Release);
+                            } else {
+                                let d = delivered.load(Ordering::Acquire) / receivers;
+                                let mut k = total;
+                                while k < d + window {
+                                    // Published before it is sent, so a receiver never sees
+                                    // a number beyond `sent`.
+                                    sent.store(k + 1, Ordering::Release);
+                                    conns[0].send_text(
+                                        addr,
+                                        format!("42[\"broadcast\",{k}]").as_bytes(),
+                                    );
+                                    k += 1;
+                                }
+                            }
+                        }
+                        if !sending.load(Ordering::Acquire)
+                            && delivered.load(Ordering::Acquire)
+                                >= sent.load(Ordering::Acquire) * receivers
+                        {
+                            return Ok(true);
+                        }
+                        if Instant::now() > deadline {
+                            return Err(format!(
+                                "{} of {} deliveries after 60 s",
+                                delivered.load(Ordering::Acquire),
+                                sent.load(Ordering::Acquire) * receivers
+                            ));
+                        }
+                        Ok(false)
+                    },
+                );
+                if result.is_err() {
+                    sending.store(false, Ordering::Release);
+                }
+                result?;
+                let total = sent.load(Ordering::Acquire);
+                if let Some(i) = next.iter().position(|&k| k != total) {
+                    return Err(format!("receiver {i} ended at {} of {total}", next[i]));
+                }
+                Ok::<_, String>((out_of_order, last_delivery))
+            })
+        })
+        .collect();
+    let m = Meter::start(pid);
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut ooo = 0;
+    let mut last = t0;
+    for h in handles {
+        let (o, l) = h.join().expect("broadcast thread")?;
+        ooo += o;
+        last = last.max(l);
+    }
+    let (_, server, client) = m.stop();
+    let secs = (last - t0).as_secs_f64();
+    let total = delivered.load(Ordering::Acquire);
+    let mut f = figure(
+        Which::Broadcast,
+        s,
+        total as f64 / secs,
+        "deliveries/s",
+        total as f64,
+        (secs, server, client),
+    );
+    f.extra = format!(
+        "{} messages to {} receivers, {total} deliveries checked, {ooo} out of order",
+        sent.load(Ordering::Acquire),
+        s.receivers
+    );
+    Ok(f)
+}
+
+/// The closing table: each scenario, each server, and ratios between servers.
+pub fn table(results: &[(String, Vec<Figure>)]) {
+    let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
+    print!("| scenario | server | figure | server CPU/op | server cores | client cores | limit |");
+    for n in &names {
+        print!(" vs {n} |");
+    }
+    println!();
+    println!("|{}", "---|".repeat(7 + names.len()));
+    for which in ALL {
+        for (name, figs) in results {
+            let Some(f) = figs.iter().find(|f| f.which.name() == which.name()) else {
+                continue;
+            };
+            print!(
+                "| {} | {name} | {:.1} {} | {:.2} µs | {:.2} | {:.2} | {} |",
+                which.name(),
+                f.value,
+                f.unit,
+                f.server_us,
+                f.server_cores,
+                f.client_cores,
+                f.limit()
+            );
+            for (_, other) in results {
+                match other.iter().find(|o| o.which.name() == which.name()) {
+                    Some(o) if o.value > 0.0 => print!(" {:.2}x |", f.value / o.value),
+                    _ => print!(" - |"),
+                }
+            }
+            println!();
+        }
+    }
+}
