@@ -241,7 +241,9 @@ impl<'a> Driver<'a> {
                 WAKER => {}
                 Token(i) => {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        self.read(i);
+                        // A short read drains the socket, and new bytes raise a new edge;
+                        // an end of stream does not, so then read until it shows.
+                        self.read(i, event.is_read_closed() || event.is_error());
                     }
                     if event.is_writable() {
                         self.flush(i);
@@ -305,8 +307,9 @@ impl<'a> Driver<'a> {
     }
 
     /// Reads until the socket would block (or the receive buffer is full), feeding the
-    /// server.
-    fn read(&mut self, i: usize) {
+    /// server; unless `to_block`, a short read ends it too (saving the read that would
+    /// answer "would block").
+    fn read(&mut self, i: usize, to_block: bool) {
         let now = self.now();
         let Some(Some(conn)) = self.conns.get_mut(i) else {
             return;
@@ -346,6 +349,9 @@ impl<'a> Driver<'a> {
                     if conn.rx.is_empty() && conn.rx.capacity() > 16 * 1024 {
                         conn.rx = Vec::new();
                     }
+                    if n < room && !to_block {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -381,7 +387,7 @@ impl<'a> Driver<'a> {
                 }
             }
             if conn.read_pending && conn.rx.len() < self.max_input {
-                self.read(i);
+                self.read(i, true);
                 progress = true;
             }
         }

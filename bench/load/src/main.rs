@@ -4,7 +4,8 @@
 //! operation, its own CPU, and the ratios between servers.
 //!
 //! ```text
-//! sio-load [--threads N] [--seconds S] [--quick] NAME=COMMAND...
+//! sio-load [--threads N] [--seconds S] [--quick] [--only SCENARIO,...] NAME=COMMAND...
+//! (scenarios: idle-rss, connect, echo, binary64k, polling, broadcast)
 //! ```
 //!
 //! Each COMMAND is run through `sh -c` and must print a line holding `http://ADDR` once it
@@ -71,13 +72,14 @@ impl Drop for Server {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: sio-load [--threads N] [--seconds S] [--quick] NAME=COMMAND...");
+    eprintln!("usage: sio-load [--threads N] [--seconds S] [--quick] [--only SCENARIO,...] NAME=COMMAND...");
     std::process::exit(2)
 }
 
 fn main() {
     let mut settings = Settings::default();
     let mut servers = Vec::new();
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -95,6 +97,7 @@ fn main() {
                 settings.duration = Duration::from_secs_f64(s);
             }
             "--quick" => settings = Settings::quick(settings.threads),
+            "--only" => only = Some(args.next().unwrap_or_else(|| usage())),
             _ => match a.split_once('=') {
                 Some((name, cmd)) => servers.push((name.to_string(), cmd.to_string())),
                 None => usage(),
@@ -115,6 +118,9 @@ fn main() {
     for (name, cmd) in &servers {
         let mut figures = Vec::new();
         for which in scenario::ALL {
+            if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == which.name())) {
+                continue;
+            }
             // A fresh server for every scenario: memory and state of one do not leak into
             // the next.
             let server = match Server::start(name, cmd) {

@@ -108,7 +108,7 @@ impl Figure {
             "client"
         } else if self.server_cores >= 0.9 {
             "server"
-        } else if self.client_cores + self.server_cores >= 1.8 {
+        } else if self.client_cores + self.server_cores >= 1.6 {
             "cores"
         } else {
             "-"
