@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 [ -d tests/interop/node_modules/socket.io ] || npm ci --prefix tests/interop --no-audit --no-fund
 cargo build --release --quiet --features mio --example echo_server
-cargo build --release --quiet --manifest-path bench/Cargo.toml
+cargo build --release --quiet --locked --manifest-path bench/Cargo.toml
 ulimit -n 20000 2>/dev/null || true
 exec bench/target/release/sio-load "$@" \
   "siocore=target/release/examples/echo_server --port 0 --max-payload 1000000" \

@@ -72,7 +72,9 @@ impl Drop for Server {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: sio-load [--threads N] [--seconds S] [--quick] [--only SCENARIO,...] NAME=COMMAND...");
+    eprintln!(
+        "usage: sio-load [--threads N] [--seconds S] [--quick] [--only SCENARIO,...] NAME=COMMAND..."
+    );
     std::process::exit(2)
 }
 
@@ -114,11 +116,14 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut results: Vec<(String, Vec<Figure>)> = Vec::new();
-    let mut failed = false;
+    let mut failed = 0;
     for (name, cmd) in &servers {
         let mut figures = Vec::new();
         for which in scenario::ALL {
-            if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == which.name())) {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|n| n == which.name()))
+            {
                 continue;
             }
             // A fresh server for every scenario: memory and state of one do not leak into
@@ -144,7 +149,7 @@ fn main() {
                         which.name(),
                         t0.elapsed().as_secs_f64()
                     );
-                    failed = true;
+                    failed += 1;
                 }
             }
         }
@@ -152,7 +157,10 @@ fn main() {
     }
     println!();
     scenario::table(&results);
-    if failed {
+    let passed: usize = results.iter().map(|(_, f)| f.len()).sum();
+    // Each scenario run is a check of every reply: say it the way test runners do.
+    println!("\nscenarios: {passed} passed, {failed} failed");
+    if failed > 0 {
         std::process::exit(1);
     }
 }
