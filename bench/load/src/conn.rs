@@ -139,8 +139,7 @@ impl Conn {
                             Ok(())
                         }
                         Kind::Ws if code == 9 => {
-                            let pong = body.to_vec();
-                            frame(&mut self.wbuf, 10, &pong);
+                            frame(&mut self.wbuf, 10, body);
                             Ok(())
                         }
                         Kind::Ws if code == 8 => Err("server closed the WebSocket".into()),
@@ -197,26 +196,32 @@ impl Conn {
     pub fn send_text(&mut self, addr: SocketAddr, text: &[u8]) {
         match self.kind {
             Kind::Ws => frame(&mut self.wbuf, 1, text),
-            Kind::Polling => {
-                let head = format!(
-                    "POST /socket.io/?EIO=4&transport=polling&sid={} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
-                    self.sid,
-                    text.len()
-                );
-                self.wbuf.extend_from_slice(head.as_bytes());
-                self.wbuf.extend_from_slice(text);
-            }
+            Kind::Polling => post(&mut self.wbuf, addr, &self.sid, text),
         }
     }
 
     /// Queues a long-poll GET (polling only).
     pub fn send_get(&mut self, addr: SocketAddr) {
-        let head = format!(
-            "GET /socket.io/?EIO=4&transport=polling&sid={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
-            self.sid
-        );
-        self.wbuf.extend_from_slice(head.as_bytes());
+        get(&mut self.wbuf, addr, &self.sid);
     }
+}
+
+/// Appends a polling POST carrying `text`.
+fn post(out: &mut Vec<u8>, addr: SocketAddr, sid: &str, text: &[u8]) {
+    let head = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+        text.len()
+    );
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(text);
+}
+
+/// Appends a long-poll GET.
+fn get(out: &mut Vec<u8>, addr: SocketAddr, sid: &str) {
+    let head = format!(
+        "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    );
+    out.extend_from_slice(head.as_bytes());
 }
 
 /// A blocking connection during setup.
@@ -328,38 +333,28 @@ pub fn open(addr: SocketAddr, kind: Kind, linger0: bool) -> io::Result<Conn> {
                 .and_then(|r| r.split('"').next())
                 .ok_or_else(|| err("no sid in the handshake"))?
                 .to_string();
-            let mut conn = Conn {
-                stream: mio::net::TcpStream::from_std(c.s.try_clone()?),
-                kind,
-                sid: sid.clone(),
-                rbuf: Vec::new(),
-                wbuf: Vec::new(),
-                wpos: 0,
-            };
-            conn.send_text(addr, b"40");
-            conn.send_get(addr);
-            c.s.write_all(&conn.wbuf)?;
-            drop(conn);
+            let mut out = Vec::new();
+            post(&mut out, addr, &sid, b"40");
+            get(&mut out, addr, &sid);
+            c.s.write_all(&out)?;
             if c.body()? != b"ok" {
                 return Err(err("POST not answered ok"));
             }
             let mut first = true;
             loop {
                 if !first {
-                    write!(
-                        c.s,
-                        "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
-                    )?;
+                    let mut out = Vec::new();
+                    get(&mut out, addr, &sid);
+                    c.s.write_all(&out)?;
                 }
                 first = false;
                 let body = c.body()?;
                 let packets: Vec<&[u8]> = body.split(|&b| b == 0x1e).collect();
                 if packets.iter().any(|p| *p == b"2") {
                     // socketioxide pings at once: answer it.
-                    write!(
-                        c.s,
-                        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1\r\n\r\n3"
-                    )?;
+                    let mut out = Vec::new();
+                    post(&mut out, addr, &sid, b"3");
+                    c.s.write_all(&out)?;
                     if c.body()? != b"ok" {
                         return Err(err("pong POST not answered ok"));
                     }
