@@ -32,7 +32,7 @@ pub struct Conn {
 }
 
 /// The greeting of `examples/echo_server`, not part of the benchmark contract.
-const AUTH: &[u8] = br#"42["auth","#;
+pub const AUTH: &[u8] = br#"42["auth","#;
 
 const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 const TIMEOUT: Duration = Duration::from_secs(10);

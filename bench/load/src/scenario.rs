@@ -444,7 +444,7 @@ fn echo(
                                         expect_ok[i] += 1;
                                     } else if p == want.as_bytes() && !complete {
                                         complete = true;
-                                    } else if !p.starts_with(br#"42["auth","#) {
+                                    } else if !p.starts_with(conn::AUTH) {
                                         return Err(format!(
                                             "unexpected packet: {}",
                                             String::from_utf8_lossy(&p[..p.len().min(80)])
