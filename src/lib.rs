@@ -52,6 +52,7 @@ extern crate std;
 #[cfg(feature = "mio")]
 pub mod app;
 pub mod base64;
+pub mod client;
 #[cfg(feature = "mio")]
 pub mod driver;
 pub mod engine;

@@ -149,6 +149,11 @@ impl<'b> Attachments<'b> {
     /// No attachments.
     pub const NONE: Attachments<'static> = Attachments { raw: &[], count: 0 };
 
+    /// Attachments stored as `count` times a 4-byte little-endian length and the bytes.
+    pub(crate) const fn from_raw(raw: &'b [u8], count: usize) -> Self {
+        Self { raw, count }
+    }
+
     /// How many there are.
     pub const fn len(&self) -> usize {
         self.count

@@ -984,7 +984,7 @@ impl<'a> Server<'a> {
     }
 
     /// Checks an argument list and its blobs.
-    fn check_args(args: &Args<'_>) -> Result<(), CommandError> {
+    pub(crate) fn check_args(args: &Args<'_>) -> Result<(), CommandError> {
         Limits {
             max_depth: 64,
             max_size: usize::MAX,

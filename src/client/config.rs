@@ -1,0 +1,269 @@
+//! What the application chooses: where to connect, which transports, the reconnection
+//! policy and every capacity.
+
+use core::fmt;
+
+use crate::http::Header;
+
+/// Which transports the client uses, like the JavaScript client's `transports` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transports {
+    /// HTTP long-polling first, then an upgrade to WebSocket when the server offers it
+    /// (the JavaScript client's default).
+    #[default]
+    PollingThenWebSocket,
+    /// WebSocket only (`transports: ["websocket"]`): one TCP stream, the least memory.
+    WebSocket,
+    /// HTTP long-polling only (`transports: ["polling"]`).
+    Polling,
+}
+
+impl Transports {
+    /// Whether polling streams are used.
+    pub const fn polling(self) -> bool {
+        !matches!(self, Self::WebSocket)
+    }
+
+    /// Whether a WebSocket stream is used.
+    pub const fn websocket(self) -> bool {
+        !matches!(self, Self::Polling)
+    }
+}
+
+/// The reconnection policy, with the JavaScript client's meaning and defaults.
+///
+/// After a session is lost (or an attempt fails) the client waits
+/// `delay_ms * 2^(n-1)` for attempt `n`, moved up or down by a random share of at most
+/// `randomization_permille / 1000` of it, and capped at `delay_max_ms`. After `attempts`
+/// failed attempts in a row it gives up with [`Event::ReconnectFailed`](super::Event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reconnection {
+    /// Whether to reconnect at all (`reconnection`).
+    pub enabled: bool,
+    /// Attempts before giving up (`reconnectionAttempts`; `u32::MAX` for no limit).
+    pub attempts: u32,
+    /// First delay in milliseconds (`reconnectionDelay`, 1000).
+    pub delay_ms: u32,
+    /// Largest delay in milliseconds (`reconnectionDelayMax`, 5000).
+    pub delay_max_ms: u32,
+    /// Jitter in thousandths (`randomizationFactor` 0.5 is 500).
+    pub randomization_permille: u16,
+}
+
+impl Reconnection {
+    /// The JavaScript client's defaults: on, no attempt limit, 1 s doubling to 5 s, 0.5 jitter.
+    pub const DEFAULT: Self = Self {
+        enabled: true,
+        attempts: u32::MAX,
+        delay_ms: 1000,
+        delay_max_ms: 5000,
+        randomization_permille: 500,
+    };
+
+    /// No reconnection: a lost session stays lost.
+    pub const OFF: Self = Self {
+        enabled: false,
+        ..Self::DEFAULT
+    };
+
+    /// The delay before attempt `attempt` (1-based), given a random value `r` in
+    /// `[0, 2^32)` and one random bit for the direction.
+    pub(crate) fn delay(&self, attempt: u32, r: u32, up: bool) -> u64 {
+        let shift = attempt.saturating_sub(1).min(31);
+        let base = u64::from(self.delay_ms).saturating_mul(1u64 << shift);
+        let jitter = base.saturating_mul(u64::from(self.randomization_permille.min(1000))) / 1000;
+        let deviation = ((u128::from(jitter) * u128::from(r)) >> 32) as u64;
+        let ms = if up {
+            base.saturating_add(deviation)
+        } else {
+            base - deviation
+        };
+        ms.min(u64::from(self.delay_max_ms))
+    }
+}
+
+impl Default for Reconnection {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Everything a [`Client`](super::Client) is configured with. The strings are borrowed for
+/// the client's life; the capacities decide the size of the arena it is given
+/// ([`ClientConfig::arena_len`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientConfig<'a> {
+    /// The `Host` header: `example.com` or `example.com:3000`.
+    pub host: &'a str,
+    /// The Engine.IO path with its trailing slash (`/socket.io/`, the JavaScript `path`).
+    pub path: &'a str,
+    /// Extra query parameters, already percent-encoded, without a leading `&` or `?`
+    /// (`token=abc&v=2`; the JavaScript `query`). Empty for none.
+    pub query: &'a str,
+    /// Extra headers sent with every request (the JavaScript `extraHeaders`).
+    pub headers: &'a [Header<'a>],
+    /// The transports to use.
+    pub transports: Transports,
+    /// What to do after losing the session.
+    pub reconnection: Reconnection,
+    /// How long an attempt may take from its first TCP connect to the open packet, in
+    /// milliseconds (the JavaScript `timeout`, 20000).
+    pub connect_timeout_ms: u32,
+    /// Receive buffer per downlink stream (the polling GET and the WebSocket): the largest
+    /// HTTP response (head and body) or WebSocket message accepted, plus room for a control
+    /// frame. A larger one closes the session ([`CloseReason::TooLarge`](super::CloseReason)).
+    pub rx_capacity: usize,
+    /// Bytes of packets waiting to be sent, emits made while disconnected included. An emit
+    /// that does not fit fails with [`CommandError::OutboxFull`](super::CommandError).
+    pub outbox_capacity: usize,
+    /// Room to reassemble one received binary event or ack (its text and attachments, plus
+    /// 4 bytes per attachment). 0 refuses binary: such a packet closes the session.
+    pub binary_capacity: usize,
+    /// Room for the CONNECT packets of all namespaces (names and auth payloads), kept to
+    /// join them again after a reconnection.
+    pub namespace_capacity: usize,
+}
+
+/// Receive buffer of the polling POST stream (its responses are `ok` and a few headers).
+pub(crate) const POST_RX: usize = 1024;
+
+impl<'a> ClientConfig<'a> {
+    /// A configuration for `host` with the JavaScript client's defaults and buffers sized
+    /// for messages of up to 16 KiB.
+    pub const fn new(host: &'a str) -> Self {
+        Self {
+            host,
+            path: "/socket.io/",
+            query: "",
+            headers: &[],
+            transports: Transports::PollingThenWebSocket,
+            reconnection: Reconnection::DEFAULT,
+            connect_timeout_ms: 20_000,
+            rx_capacity: 16 * 1024 + 512,
+            outbox_capacity: 16 * 1024,
+            binary_capacity: 16 * 1024,
+            namespace_capacity: 512,
+        }
+    }
+
+    /// Bytes of arena a client with this configuration needs.
+    pub const fn arena_len(&self) -> usize {
+        let ws = if self.transports.websocket() {
+            self.rx_capacity
+        } else {
+            0
+        };
+        let polling = if self.transports.polling() {
+            self.rx_capacity + POST_RX
+        } else {
+            0
+        };
+        ws + polling + self.outbox_capacity + self.binary_capacity + self.namespace_capacity
+    }
+
+    /// Checks the strings: printable ASCII without spaces in `host`, `path` and `query`,
+    /// `path` starting and ending with `/`, header names as HTTP tokens and values without
+    /// control characters.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let plain = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
+        if self.host.is_empty() || !plain(self.host) {
+            return Err(ConfigError::Host);
+        }
+        if !self.path.starts_with('/') || !self.path.ends_with('/') || !plain(self.path) {
+            return Err(ConfigError::Path);
+        }
+        if !plain(self.query) || self.query.contains('#') {
+            return Err(ConfigError::Query);
+        }
+        for h in self.headers {
+            let token = !h.name.is_empty()
+                && h.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            let value = h
+                .value
+                .iter()
+                .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f));
+            if !token || !value {
+                return Err(ConfigError::Header);
+            }
+        }
+        if self.rx_capacity < 512 {
+            return Err(ConfigError::RxCapacity);
+        }
+        Ok(())
+    }
+}
+
+/// A configuration the client refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `host` is empty or has spaces or control characters.
+    Host,
+    /// `path` does not start and end with `/`, or has spaces or control characters.
+    Path,
+    /// `query` has spaces, control characters or `#`.
+    Query,
+    /// A header name is not a token or a value has control characters.
+    Header,
+    /// `rx_capacity` is below 512 bytes.
+    RxCapacity,
+    /// The arena is shorter than [`ClientConfig::arena_len`]; the value is that length.
+    ArenaTooSmall(usize),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Host => f.write_str("invalid host"),
+            Self::Path => f.write_str("invalid path (it must start and end with '/')"),
+            Self::Query => f.write_str("invalid query string"),
+            Self::Header => f.write_str("invalid extra header"),
+            Self::RxCapacity => f.write_str("rx_capacity must be at least 512 bytes"),
+            Self::ArenaTooSmall(n) => write!(f, "the arena must be at least {n} bytes"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters() {
+        let r = Reconnection::DEFAULT;
+        assert_eq!(r.delay(1, 0, true), 1000);
+        assert_eq!(r.delay(2, 0, false), 2000);
+        assert_eq!(r.delay(3, 0, true), 4000);
+        assert_eq!(r.delay(4, 0, true), 5000);
+        assert_eq!(r.delay(40, u32::MAX, true), 5000);
+        // Half the base at most, either way.
+        assert_eq!(r.delay(1, u32::MAX, true), 1499);
+        assert_eq!(r.delay(1, u32::MAX, false), 501);
+        assert_eq!(r.delay(1, 1 << 31, false), 750);
+    }
+
+    #[test]
+    fn config_strings_are_checked() {
+        let ok = ClientConfig::new("localhost:3000");
+        assert_eq!(ok.validate(), Ok(()));
+        let bad = |f: fn(&mut ClientConfig<'static>)| {
+            let mut c = ClientConfig::new("localhost");
+            f(&mut c);
+            c.validate()
+        };
+        assert_eq!(bad(|c| c.host = "a b"), Err(ConfigError::Host));
+        assert_eq!(bad(|c| c.path = "/socket.io"), Err(ConfigError::Path));
+        assert_eq!(bad(|c| c.query = "a=1\r\nX: y"), Err(ConfigError::Query));
+        assert_eq!(
+            bad(|c| c.headers = &[Header {
+                name: "Bad Name",
+                value: b"v"
+            }]),
+            Err(ConfigError::Header)
+        );
+    }
+}

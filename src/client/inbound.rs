@@ -1,0 +1,821 @@
+//! The downlink: stream reports from the driver, HTTP responses, WebSocket frames, and the
+//! packets they carry turned into events.
+
+use super::{
+    AckId, Attachments, Client, CloseReason, DisconnectReason, Event, Message, Notice, NsId,
+    NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
+};
+use crate::BufferTooSmall;
+use crate::Instant;
+use crate::Status;
+use crate::engine::{OpenPacket, Packet, PacketType, RECORD_SEPARATOR, Record};
+use crate::http::{self, EMPTY_HEADER, Limits};
+use crate::sio::{self, json};
+use crate::ws::{Incoming, MessageDecoder, Role, ServerHandshake};
+
+/// Headers read from one response.
+const HEADERS: usize = 24;
+
+/// A parsed HTTP response: status, where the body lies, and whether the connection stays.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    status: u16,
+    body: (usize, usize),
+    keep_alive: bool,
+}
+
+/// Parses a whole response at the start of `buf`: `Ok(None)` while incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, ()> {
+    let mut headers = [EMPTY_HEADER; HEADERS];
+    let limits = Limits {
+        max_head: buf.len().max(1),
+        max_body: buf.len() as u64,
+    };
+    let res = match http::parse_response(buf, &mut headers, &limits) {
+        Ok(Status::Complete(r)) => r,
+        Ok(Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    match res.body() {
+        Ok(Status::Complete(b)) => Ok(Some(Head {
+            status: res.code(),
+            body: (b.consumed - b.bytes.len(), b.consumed),
+            keep_alive: res.keep_alive(),
+        })),
+        Ok(Status::Partial) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// The Engine.IO error code in a JSON error body (`{"code":1,"message":"…"}`).
+fn error_code(body: &[u8]) -> Option<u8> {
+    let obj = json::Object::parse(body).ok()?;
+    let (_, v) = obj.members().find(|(k, _)| k.eq_str("code"))?;
+    sio_decimal(v)
+}
+
+fn sio_decimal(v: &[u8]) -> Option<u8> {
+    if v.is_empty() || v.len() > 3 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter()
+        .try_fold(0u16, |a, &d| Some(a * 10 + u16::from(d - b'0')))
+        .and_then(|n| u8::try_from(n).ok())
+}
+
+/// What one packet produced.
+enum Step {
+    /// Consumed; look further.
+    Next,
+    /// An event for the application, its bytes at the front of the event buffer.
+    Ready(Ready),
+}
+
+/// An event whose bytes were written to the front of the event buffer, by lengths.
+#[derive(Debug, Clone, Copy)]
+enum Ready {
+    Connect {
+        ns: NsId,
+        sid: usize,
+    },
+    ConnectError {
+        ns: NsId,
+        message: usize,
+        data: Option<usize>,
+    },
+    Message {
+        ns: NsId,
+        name: usize,
+        args: usize,
+        atts: usize,
+        count: usize,
+        ack: Option<AckId>,
+    },
+    Ack {
+        ns: NsId,
+        id: AckId,
+        args: usize,
+        atts: usize,
+        count: usize,
+    },
+}
+
+impl Ready {
+    fn build(self, buf: &[u8]) -> Event<'_> {
+        fn text(b: &[u8]) -> &str {
+            core::str::from_utf8(b).unwrap_or("")
+        }
+        match self {
+            Self::Connect { ns, sid } => Event::Connect {
+                ns,
+                sid: text(&buf[..sid]),
+            },
+            Self::ConnectError { ns, message, data } => Event::ConnectError {
+                ns,
+                message: text(&buf[..message]),
+                data: data.map(|d| &buf[message..message + d]),
+            },
+            Self::Message {
+                ns,
+                name,
+                args,
+                atts,
+                count,
+                ack,
+            } => Event::Message(Message {
+                ns,
+                name: text(&buf[..name]),
+                args: &buf[name..name + args],
+                attachments: Attachments::from_raw(&buf[name + args..name + args + atts], count),
+                ack,
+            }),
+            Self::Ack {
+                ns,
+                id,
+                args,
+                atts,
+                count,
+            } => Event::Ack {
+                ns,
+                id,
+                args: &buf[..args],
+                attachments: Attachments::from_raw(&buf[args..args + atts], count),
+            },
+        }
+    }
+}
+
+impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
+    /// The driver connected `stream` (after [`Io::Connect`](super::Io::Connect)).
+    pub fn connected(&mut self, stream: Stream, now: Instant) {
+        self.tick(now);
+        let s = &mut self.slots[stream.index()];
+        if s.tcp != Tcp::Opening {
+            return;
+        }
+        s.tcp = Tcp::Up;
+        s.idle_since = self.now;
+        if stream == Stream::WebSocket {
+            self.reset_ws();
+            self.ws_request = true;
+        }
+    }
+
+    /// The driver could not connect `stream`.
+    pub fn connect_failed(&mut self, stream: Stream, now: Instant) {
+        self.tick(now);
+        if self.slots[stream.index()].tcp != Tcp::Opening {
+            return;
+        }
+        self.slots[stream.index()].tcp = Tcp::Down;
+        self.stream_lost(stream, CloseReason::TransportError);
+    }
+
+    /// The server closed `stream`, or reading from it failed. Bytes already given stay
+    /// valid: what they carry is still delivered.
+    pub fn closed(&mut self, stream: Stream, now: Instant) {
+        self.tick(now);
+        let i = stream.index();
+        if self.slots[i].tcp == Tcp::Down {
+            return;
+        }
+        self.slots[i].tcp = Tcp::Down;
+        match stream {
+            Stream::Poll if self.body.is_some() => {}
+            Stream::Poll | Stream::Post if !self.slots[i].busy => {}
+            Stream::WebSocket if matches!(self.ws, WsRx::Frames(_)) && self.on_ws => {
+                // Frames still buffered are delivered first; see `poll_event`.
+                self.slots[i].eof = true;
+            }
+            _ => self.stream_lost(stream, CloseReason::TransportClose),
+        }
+    }
+
+    /// A stream the session needed is gone.
+    fn stream_lost(&mut self, stream: Stream, reason: CloseReason) {
+        if stream == Stream::WebSocket && !self.on_ws {
+            // A failed probe: the session stays on polling.
+            self.upgrade_failed();
+            return;
+        }
+        self.lose(reason);
+    }
+
+    fn upgrade_failed(&mut self) {
+        if matches!(
+            self.upgrade,
+            Upgrade::Probing | Upgrade::ProbeSent | Upgrade::Paused
+        ) {
+            self.upgrade = Upgrade::Failed;
+            self.drop_stream(Stream::WebSocket.index());
+        }
+    }
+
+    /// Free space to read `stream`'s bytes into; report them with
+    /// [`Client::rx_commit`]. Empty while the buffer is full of data the application has
+    /// not taken yet ([`Client::poll_event`] frees it): stop reading that stream until then.
+    pub fn rx_buf(&mut self, stream: Stream) -> &mut [u8] {
+        match stream {
+            Stream::Poll if self.body.is_none() => self.get.spare(),
+            Stream::Poll => &mut [],
+            Stream::Post => self.post.spare(),
+            Stream::WebSocket => match &mut self.ws {
+                WsRx::Head(rx) => rx.spare(),
+                WsRx::Frames(d) => d.spare(),
+            },
+        }
+    }
+
+    /// `n` bytes were read into [`Client::rx_buf`] of `stream`.
+    pub fn rx_commit(&mut self, stream: Stream, n: usize, now: Instant) {
+        self.tick(now);
+        if n == 0 || self.slots[stream.index()].tcp != Tcp::Up {
+            return;
+        }
+        match stream {
+            Stream::Poll => {
+                self.get.len = (self.get.len + n).min(self.get.buf.len());
+                self.on_get_bytes();
+            }
+            Stream::Post => {
+                self.post.len = (self.post.len + n).min(self.post.buf.len());
+                self.on_post_bytes();
+            }
+            Stream::WebSocket => match &mut self.ws {
+                WsRx::Head(rx) => {
+                    rx.len = (rx.len + n).min(rx.buf.len());
+                    self.on_ws_head();
+                }
+                WsRx::Frames(d) => d.commit(n),
+            },
+        }
+    }
+
+    /// Copies bytes read from `stream` in; returns how many were taken (fewer when the
+    /// buffer is full: keep the rest and offer it again after [`Client::poll_event`]).
+    pub fn recv(&mut self, stream: Stream, bytes: &[u8], now: Instant) -> usize {
+        let spare = self.rx_buf(stream);
+        let n = spare.len().min(bytes.len());
+        spare[..n].copy_from_slice(&bytes[..n]);
+        self.rx_commit(stream, n, now);
+        n
+    }
+
+    /// A GET response may be complete.
+    fn on_get_bytes(&mut self) {
+        if self.body.is_some() {
+            return;
+        }
+        let filled = &self.get.buf[..self.get.len];
+        match parse_head(filled) {
+            Ok(Some(h)) if h.status == 200 => {
+                self.body = Some(h.body);
+                if !h.keep_alive {
+                    self.slots[0].close = self.slots[0].tcp != Tcp::Down;
+                }
+            }
+            Ok(Some(h)) => {
+                let code = error_code(filled.get(h.body.0..h.body.1).unwrap_or_default());
+                self.lose(CloseReason::Http {
+                    status: h.status,
+                    code,
+                });
+            }
+            Ok(None) if self.get.len == self.get.buf.len() => self.lose(CloseReason::TooLarge),
+            Ok(None) => {}
+            Err(()) => self.lose(CloseReason::ParseError),
+        }
+    }
+
+    /// A POST response may be complete.
+    fn on_post_bytes(&mut self) {
+        let filled = &self.post.buf[..self.post.len];
+        match parse_head(filled) {
+            Ok(Some(h)) if h.status == 200 => {
+                let s = &mut self.slots[1];
+                s.busy = false;
+                s.idle_since = self.now;
+                if !h.keep_alive {
+                    s.close = s.tcp != Tcp::Down;
+                }
+                let rest = self.post.len - h.body.1;
+                self.post.buf.copy_within(h.body.1..self.post.len, 0);
+                self.post.len = rest;
+                if self.close_sent {
+                    self.finish_close();
+                }
+            }
+            Ok(Some(h)) => {
+                let code = error_code(filled.get(h.body.0..h.body.1).unwrap_or_default());
+                self.lose(CloseReason::Http {
+                    status: h.status,
+                    code,
+                });
+            }
+            Ok(None) if self.post.len == self.post.buf.len() => {
+                self.lose(CloseReason::TooLarge);
+            }
+            Ok(None) => {}
+            Err(()) => self.lose(CloseReason::ParseError),
+        }
+    }
+
+    /// The WebSocket handshake response may be complete.
+    fn on_ws_head(&mut self) {
+        let WsRx::Head(rx) = &self.ws else {
+            return;
+        };
+        let filled = &rx.buf[..rx.len];
+        let mut headers = [EMPTY_HEADER; HEADERS];
+        let limits = Limits {
+            max_head: filled.len().max(1),
+            max_body: filled.len() as u64,
+        };
+        let res = match http::parse_response(filled, &mut headers, &limits) {
+            Ok(Status::Complete(r)) => r,
+            Ok(Status::Partial) if rx.len < rx.buf.len() => return,
+            Ok(Status::Partial) => return self.ws_failed(CloseReason::TooLarge),
+            Err(_) => return self.ws_failed(CloseReason::ParseError),
+        };
+        let hs = ServerHandshake {
+            status: res.code(),
+            upgrade: res.header("upgrade"),
+            connection: res.header("connection"),
+            accept: res.sec_websocket_accept(),
+        };
+        if res.code() != 101 {
+            let code = match res.body() {
+                Ok(Status::Complete(b)) => error_code(b.bytes),
+                _ => None,
+            };
+            let status = res.code();
+            return self.ws_failed(CloseReason::Http { status, code });
+        }
+        if hs.validate(&self.key).is_err() {
+            return self.ws_failed(CloseReason::ParseError);
+        }
+        let (head, len) = (res.head_len(), rx.len);
+        let ws = core::mem::replace(
+            &mut self.ws,
+            WsRx::Head(Rx {
+                buf: &mut [],
+                len: 0,
+            }),
+        );
+        let buf = ws.into_buf();
+        buf.copy_within(head..len, 0);
+        let max = buf.len();
+        let mut dec = MessageDecoder::new(buf, Role::Client, max);
+        dec.commit(len - head);
+        // Over an upgrade, `2probe` is written by the next `poll_io`.
+        self.ws = WsRx::Frames(dec);
+    }
+
+    fn ws_failed(&mut self, reason: CloseReason) {
+        if self.on_ws {
+            self.lose(reason);
+        } else {
+            self.upgrade_failed();
+        }
+    }
+
+    /// The size of buffer [`Client::poll_event`] needs: any event fits in it.
+    pub fn event_buf_len(&self) -> usize {
+        self.cfg.rx_capacity.max(self.cfg.binary_capacity)
+    }
+
+    /// The next event, its bytes copied into `buf`; `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] when `buf` is shorter than [`Client::event_buf_len`]; nothing
+    /// is taken then.
+    pub fn poll_event<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+    ) -> Result<Option<Event<'b>>, BufferTooSmall> {
+        let required = self.event_buf_len();
+        if buf.len() < required {
+            return Err(BufferTooSmall { required });
+        }
+        loop {
+            if let Some(e) = self.poll_notice() {
+                return Ok(Some(e));
+            }
+            if self.asm.ready {
+                self.asm.ready = false;
+                let asm = core::mem::take(&mut self.asm.buf);
+                let (text, len, count) = (self.asm.text, self.asm.len, self.asm.count);
+                let step = self.deliver(&asm[..text], &asm[text..len], count, buf);
+                self.asm.buf = asm;
+                self.asm.len = 0;
+                match step {
+                    Step::Ready(r) => return Ok(Some(r.build(buf))),
+                    Step::Next => continue,
+                }
+            }
+            let epoch = self.epoch;
+            let step = match self.next_ws(buf) {
+                Some(s) => s,
+                None => match self.next_polling(buf) {
+                    Some(s) => s,
+                    None => {
+                        if self.slots[2].eof && self.epoch == epoch {
+                            self.slots[2].eof = false;
+                            self.lose(CloseReason::TransportClose);
+                            continue;
+                        }
+                        return Ok(None);
+                    }
+                },
+            };
+            if let Step::Ready(r) = step {
+                return Ok(Some(r.build(buf)));
+            }
+        }
+    }
+
+    /// Reports a pending notice: namespace disconnects, failed acks, then the rest.
+    fn poll_notice<'b>(&mut self) -> Option<Event<'b>> {
+        for (i, n) in self.nss.iter_mut().enumerate() {
+            if let Some(reason) = n.notice.take() {
+                let ns = NsId(i as u8);
+                if n.release
+                    && !self
+                        .acks
+                        .iter()
+                        .any(|a| a.id != 0 && usize::from(a.ns) == i)
+                {
+                    *n = super::Ns::FREE;
+                }
+                return Some(Event::Disconnect { ns, reason });
+            }
+        }
+        for (k, a) in self.acks.iter_mut().enumerate() {
+            if a.id != 0
+                && let Some(reason) = a.failed
+            {
+                let e = Event::AckFailed {
+                    ns: NsId(a.ns),
+                    id: AckId(a.id - 1),
+                    reason,
+                };
+                let ns = usize::from(a.ns);
+                *a = super::AckSlot::FREE;
+                self.outbox.clear_ack(k as u8);
+                if let Some(n) = self.nss.get_mut(ns)
+                    && n.release
+                    && n.notice.is_none()
+                    && !self
+                        .acks
+                        .iter()
+                        .any(|a| a.id != 0 && usize::from(a.ns) == ns)
+                {
+                    *n = super::Ns::FREE;
+                }
+                return Some(e);
+            }
+        }
+        let first = self.notices[0].take()?;
+        self.notices.rotate_left(1);
+        Some(match first {
+            Notice::Upgrade => Event::Upgrade,
+            Notice::Closed(reason) => Event::Closed { reason },
+            Notice::Reconnecting(attempt, delay_ms) => Event::Reconnecting { attempt, delay_ms },
+            Notice::ReconnectFailed(attempts) => Event::ReconnectFailed { attempts },
+        })
+    }
+
+    /// One WebSocket message, if one is buffered.
+    fn next_ws(&mut self, out: &mut [u8]) -> Option<Step> {
+        if !matches!(self.ws, WsRx::Frames(_)) {
+            return None;
+        }
+        let WsRx::Frames(mut dec) = core::mem::replace(
+            &mut self.ws,
+            WsRx::Head(Rx {
+                buf: &mut [],
+                len: 0,
+            }),
+        ) else {
+            return None;
+        };
+        let epoch = self.epoch;
+        let step = match dec.poll() {
+            Ok(None) => None,
+            Ok(Some(item)) => Some(match item {
+                Incoming::Text(t) => match Packet::decode_ws_str(t) {
+                    Ok(p) => self.on_packet(p, out),
+                    Err(_) => self.fail(CloseReason::ParseError),
+                },
+                Incoming::Binary(b) => self.on_packet(Packet::Binary(b), out),
+                Incoming::Ping(p) => {
+                    let n = p.len().min(self.ws_ping.len());
+                    self.ws_ping[..n].copy_from_slice(&p[..n]);
+                    self.ws_ping_len = Some(n as u8);
+                    Step::Next
+                }
+                Incoming::Pong(_) => Step::Next,
+                Incoming::Close(_) => {
+                    if self.on_ws {
+                        self.fail(CloseReason::ServerClose)
+                    } else {
+                        self.upgrade_failed();
+                        Step::Next
+                    }
+                }
+            }),
+            Err(e) => {
+                let reason = if matches!(e, crate::ws::MessageError::TooBig) {
+                    CloseReason::TooLarge
+                } else {
+                    CloseReason::ParseError
+                };
+                Some(if self.on_ws {
+                    self.fail(reason)
+                } else {
+                    self.upgrade_failed();
+                    Step::Next
+                })
+            }
+        };
+        if self.epoch == epoch && matches!(self.ws, WsRx::Head(ref rx) if rx.buf.is_empty()) {
+            self.ws = WsRx::Frames(dec);
+        } else {
+            // The session (or the probe) was reset meanwhile: keep the buffer, not the state.
+            self.ws = WsRx::Head(Rx {
+                buf: dec.into_inner(),
+                len: 0,
+            });
+        }
+        step
+    }
+
+    /// One record of the GET body being processed, if any.
+    fn next_polling(&mut self, out: &mut [u8]) -> Option<Step> {
+        let (pos, end) = self.body?;
+        if pos >= end {
+            // The body is done: keep what followed it and poll again.
+            let rest = self.get.len.saturating_sub(end);
+            self.get.buf.copy_within(end..self.get.len, 0);
+            self.get.len = rest;
+            self.body = None;
+            let s = &mut self.slots[0];
+            s.busy = false;
+            s.idle_since = self.now;
+            if s.tcp == Tcp::Up && rest > 0 {
+                self.on_get_bytes();
+            }
+            return Some(Step::Next);
+        }
+        let buf = core::mem::take(&mut self.get.buf);
+        let body = &buf[pos..end];
+        let (record, next) = match body.iter().position(|&b| b == RECORD_SEPARATOR) {
+            Some(i) => (&body[..i], pos + i + 1),
+            None => (body, end),
+        };
+        self.body = Some((next, end));
+        let epoch = self.epoch;
+        let step = match Record::decode(record) {
+            Ok(Record::Text(t)) => self.on_packet(Packet::Text(t), out),
+            Ok(Record::Binary(b)) => {
+                // Decoded straight into the reassembly buffer.
+                self.on_base64(b)
+            }
+            Err(_) => self.fail(CloseReason::ParseError),
+        };
+        self.get.buf = buf;
+        if self.epoch != epoch {
+            self.get.len = 0;
+            self.body = None;
+        }
+        Some(step)
+    }
+
+    fn fail(&mut self, reason: CloseReason) -> Step {
+        self.lose(reason);
+        Step::Next
+    }
+
+    /// A base64 attachment from a polling body.
+    fn on_base64(&mut self, b: crate::engine::Base64Data<'_>) -> Step {
+        if self.asm.left == 0 {
+            return self.fail(CloseReason::ParseError);
+        }
+        let at = self.asm.len;
+        let n = b.decoded_len();
+        let Some(dst) = self.asm.buf.get_mut(at + 4..at + 4 + n) else {
+            return self.fail(CloseReason::TooLarge);
+        };
+        if b.decode_into(dst).is_err() {
+            return self.fail(CloseReason::ParseError);
+        }
+        self.asm.buf[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+        self.attached(at + 4 + n)
+    }
+
+    fn attached(&mut self, len: usize) -> Step {
+        self.asm.len = len;
+        self.asm.left -= 1;
+        if self.asm.left == 0 {
+            self.asm.ready = true;
+        }
+        Step::Next
+    }
+
+    /// One Engine.IO packet.
+    fn on_packet(&mut self, p: Packet<'_>, out: &mut [u8]) -> Step {
+        let t = match p {
+            Packet::Binary(b) => {
+                if self.asm.left == 0 {
+                    return self.fail(CloseReason::ParseError);
+                }
+                let at = self.asm.len;
+                let Some(dst) = self.asm.buf.get_mut(at..at + 4 + b.len()) else {
+                    return self.fail(CloseReason::TooLarge);
+                };
+                dst[..4].copy_from_slice(&(b.len() as u32).to_le_bytes());
+                dst[4..].copy_from_slice(b);
+                return self.attached(at + 4 + b.len());
+            }
+            Packet::Text(t) => t,
+        };
+        let data = t.data().as_bytes();
+        match t.packet_type() {
+            PacketType::Open => self.on_open(data),
+            PacketType::Close => self.fail(CloseReason::ServerClose),
+            PacketType::Ping if self.phase == Phase::Open => {
+                self.pongs = self.pongs.saturating_add(1);
+                self.deadline = self
+                    .now
+                    .plus_millis(u64::from(self.ping_interval) + u64::from(self.ping_timeout));
+                Step::Next
+            }
+            PacketType::Pong if data == b"probe" && self.upgrade == Upgrade::ProbeSent => {
+                self.upgrade = Upgrade::Paused;
+                Step::Next
+            }
+            PacketType::Message if self.phase == Phase::Open => self.on_sio(data, out),
+            PacketType::Noop | PacketType::Pong | PacketType::Upgrade => Step::Next,
+            _ => self.fail(CloseReason::ParseError),
+        }
+    }
+
+    fn on_open(&mut self, data: &[u8]) -> Step {
+        if self.phase != Phase::Opening {
+            return self.fail(CloseReason::ParseError);
+        }
+        let Ok(open) = OpenPacket::decode_json(data) else {
+            return self.fail(CloseReason::ParseError);
+        };
+        let sid = open.sid.as_bytes();
+        if sid.is_empty() || sid.len() > self.sid.len() {
+            return self.fail(CloseReason::ParseError);
+        }
+        self.sid[..sid.len()].copy_from_slice(sid);
+        self.sid_len = sid.len();
+        self.ping_interval = open.ping_interval;
+        self.ping_timeout = open.ping_timeout;
+        self.max_payload = open.max_payload.unwrap_or(1_000_000);
+        self.phase = Phase::Open;
+        self.deadline = self
+            .now
+            .plus_millis(u64::from(open.ping_interval) + u64::from(open.ping_timeout));
+        if !self.on_ws
+            && open.upgrade_websocket
+            && self.cfg.transports == super::Transports::PollingThenWebSocket
+        {
+            self.upgrade = Upgrade::Probing;
+        }
+        Step::Next
+    }
+
+    /// A Socket.IO packet (the Engine.IO message's data).
+    fn on_sio(&mut self, data: &[u8], out: &mut [u8]) -> Step {
+        if self.asm.left > 0 {
+            return self.fail(CloseReason::ParseError);
+        }
+        let Ok(p) = sio::Packet::parse_with(data, &sio::Config::CLIENT) else {
+            return self.fail(CloseReason::ParseError);
+        };
+        if let Some(n) = p.attachments().filter(|&n| n > 0) {
+            let Some(dst) = self.asm.buf.get_mut(..data.len()) else {
+                return self.fail(CloseReason::TooLarge);
+            };
+            dst.copy_from_slice(data);
+            self.asm.text = data.len();
+            self.asm.len = data.len();
+            self.asm.left = n;
+            self.asm.count = n;
+            return Step::Next;
+        }
+        self.deliver(data, &[], 0, out)
+    }
+
+    /// Turns a whole Socket.IO packet (`text`, already valid) and its attachments into an
+    /// event.
+    fn deliver(&mut self, text: &[u8], atts: &[u8], count: usize, out: &mut [u8]) -> Step {
+        let Ok(p) = sio::Packet::parse_with(text, &sio::Config::CLIENT) else {
+            return self.fail(CloseReason::ParseError);
+        };
+        let Some(i) = self.find_ns(p.namespace()) else {
+            // Not a namespace the application asked for: ignored, like the reference.
+            return Step::Next;
+        };
+        let ns = NsId(i as u8);
+        let state = self.nss[i].state;
+        match p.packet_type() {
+            sio::PacketType::Connect if state == NsState::Joining => {
+                let sid = p
+                    .data()
+                    .and_then(|d| json::Object::parse(d).ok())
+                    .and_then(|o| o.members().find(|(k, _)| k.eq_str("sid")))
+                    .and_then(|(_, v)| json::JsonStr::parse(v).ok());
+                let Some(sid) = sid else {
+                    return self.fail(CloseReason::ParseError);
+                };
+                let n = sid.unescape_into(out).unwrap_or(0);
+                self.nss[i].state = NsState::Connected;
+                self.nss[i].due = false;
+                Step::Ready(Ready::Connect { ns, sid: n })
+            }
+            sio::PacketType::ConnectError if state == NsState::Joining => {
+                self.nss[i].state = NsState::Parked;
+                self.nss[i].due = false;
+                let message = p.error_message();
+                let data = p.error_data().unwrap_or_default();
+                let m = message.map_or(0, |m| m.unescape_into(&mut *out).unwrap_or(0));
+                let (_, d, _) = copy_rest(out, m, data, &[]);
+                Step::Ready(Ready::ConnectError {
+                    ns,
+                    message: m,
+                    data: p.error_data().map(|_| d),
+                })
+            }
+            sio::PacketType::Disconnect if state == NsState::Connected => {
+                self.outbox.remove_ns(i as u8);
+                self.leave(i, DisconnectReason::ServerDisconnect, false);
+                Step::Next
+            }
+            sio::PacketType::Event | sio::PacketType::BinaryEvent
+                if state == NsState::Connected =>
+            {
+                let Some(name) = p.event_name() else {
+                    return self.fail(CloseReason::ParseError);
+                };
+                let (nlen, args, atts) = match name {
+                    sio::EventName::Str(s) => {
+                        let n = s.unescape_into(&mut *out).unwrap_or(0);
+                        copy_rest(out, n, p.args(), atts)
+                    }
+                    sio::EventName::Number(raw) => {
+                        out[..raw.len()].copy_from_slice(raw);
+                        copy_rest(out, raw.len(), p.args(), atts)
+                    }
+                };
+                Step::Ready(Ready::Message {
+                    ns,
+                    name: nlen,
+                    args,
+                    atts,
+                    count,
+                    ack: p.ack_id().map(AckId),
+                })
+            }
+            sio::PacketType::Ack | sio::PacketType::BinaryAck => {
+                let Some(id) = p.ack_id() else {
+                    return Step::Next;
+                };
+                let Some(slot) = self
+                    .acks
+                    .iter()
+                    .position(|a| a.id == id + 1 && usize::from(a.ns) == i)
+                else {
+                    return Step::Next;
+                };
+                if self.acks[slot].failed.is_some() {
+                    return Step::Next;
+                }
+                self.acks[slot] = super::AckSlot::FREE;
+                let (_, args, atts) = copy_rest(out, 0, p.args(), atts);
+                Step::Ready(Ready::Ack {
+                    ns,
+                    id: AckId(id),
+                    args,
+                    atts,
+                    count,
+                })
+            }
+            _ => Step::Next,
+        }
+    }
+}
+
+/// Copies `args` then `atts` into `out` after `at` bytes; returns `(at, args, atts)` lengths.
+/// `out` holds at least the received packet, so both fit.
+fn copy_rest(out: &mut [u8], at: usize, args: &[u8], atts: &[u8]) -> (usize, usize, usize) {
+    let a = args.len().min(out.len().saturating_sub(at));
+    out[at..at + a].copy_from_slice(&args[..a]);
+    let b = atts.len().min(out.len().saturating_sub(at + a));
+    out[at + a..at + a + b].copy_from_slice(&atts[..b]);
+    (at, a, b)
+}

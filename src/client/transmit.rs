@@ -1,0 +1,428 @@
+//! The uplink: which stream to connect or close, and the requests and frames to send.
+
+use super::outbox::{self, Rec};
+use super::{Client, Io, NsState, Phase, SESSION_NS, Stream, Tcp, Upgrade};
+use crate::base64;
+use crate::engine::RECORD_SEPARATOR;
+use crate::write::Writer;
+use crate::ws::{self, CloseCode, CloseFrame, OpCode};
+
+/// The method of a polling request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+impl<const NS: usize, const ACKS: usize> Client<'_, NS, ACKS> {
+    /// The next thing for the driver to do; bytes to send are written into `out`.
+    ///
+    /// Call it until `None` after every other call. `out` should hold the largest packet
+    /// the application emits, base64-expanded for polling, plus 1 KiB of headers
+    /// ([`ClientConfig::outbox_capacity`](super::ClientConfig::outbox_capacity)
+    /// `* 4 / 3 + 1024` is always enough); a packet that cannot fit closes the session with
+    /// [`CloseReason::TransmitBufferTooSmall`](super::CloseReason::TransmitBufferTooSmall).
+    pub fn poll_io(&mut self, out: &mut [u8]) -> Option<Io> {
+        for i in 0..3 {
+            let s = &mut self.slots[i];
+            if s.close {
+                s.close = false;
+                s.tcp = Tcp::Down;
+                return Some(Io::Close(Stream::from_index(i)));
+            }
+        }
+        if !matches!(self.phase, Phase::Opening | Phase::Open) {
+            return None;
+        }
+        // Idle polling streams are renewed before the server's keep-alive can expire.
+        for i in 0..2 {
+            let s = self.slots[i];
+            if s.tcp == Tcp::Up
+                && !s.busy
+                && self.now.millis_since(s.idle_since) > super::REUSE_MS
+                && self.wants(i)
+            {
+                self.slots[i].tcp = Tcp::Down;
+                return Some(Io::Close(Stream::from_index(i)));
+            }
+        }
+        for i in 0..3 {
+            if self.slots[i].tcp == Tcp::Down && self.wants(i) {
+                self.slots[i].tcp = Tcp::Opening;
+                self.slots[i].idle_since = self.now;
+                return Some(Io::Connect(Stream::from_index(i)));
+            }
+        }
+        if self.slots[2].tcp == Tcp::Up
+            && let Some(n) = self.write_ws(out)
+        {
+            return Some(self.sent(Stream::WebSocket, n));
+        }
+        if self.slots[0].tcp == Tcp::Up && self.wants(0) {
+            let n = self.write_request(Method::Get, 0, out);
+            self.slots[0].busy = true;
+            return Some(self.sent(Stream::Poll, n));
+        }
+        if self.slots[1].tcp == Tcp::Up
+            && self.wants(1)
+            && let Some(n) = self.write_post(out)
+        {
+            self.slots[1].busy = true;
+            return Some(self.sent(Stream::Post, n));
+        }
+        None
+    }
+
+    /// `len` bytes went out on `stream`; a finished close packet ends the session.
+    fn sent(&mut self, stream: Stream, len: usize) -> Io {
+        if len == 0 {
+            self.lose(super::CloseReason::TransmitBufferTooSmall);
+            // `lose` asked to close every stream; the driver sees those next.
+            return self.poll_closes().unwrap_or(Io::Close(stream));
+        }
+        if self.closing && self.close_written {
+            self.close_written = false;
+            if stream == Stream::Post {
+                // Over polling the streams close once the server answered the POST.
+                self.close_sent = true;
+                self.deadline = self.now.plus_millis(super::CLOSE_WAIT_MS);
+            } else {
+                self.finish_close();
+            }
+        }
+        Io::Send { stream, len }
+    }
+
+    fn poll_closes(&mut self) -> Option<Io> {
+        for i in 0..3 {
+            let s = &mut self.slots[i];
+            if s.close {
+                s.close = false;
+                s.tcp = Tcp::Down;
+                return Some(Io::Close(Stream::from_index(i)));
+            }
+        }
+        None
+    }
+
+    /// Whether stream `i` has work: a request to make or a WebSocket to keep.
+    fn wants(&self, i: usize) -> bool {
+        let polling_ok = !self.on_ws && !matches!(self.upgrade, Upgrade::Paused | Upgrade::Done);
+        match i {
+            0 => {
+                self.cfg.transports.polling()
+                    && polling_ok
+                    && !self.slots[0].busy
+                    && self.body.is_none()
+                    && !self.closing
+                    && (self.phase == Phase::Open || self.sid_len == 0)
+            }
+            1 => {
+                self.phase == Phase::Open
+                    && polling_ok
+                    && !self.close_sent
+                    && !self.slots[1].busy
+                    && self.has_uplink()
+            }
+            _ => {
+                if self.on_ws {
+                    // WebSocket only: the handshake; once open, losing it ends the session.
+                    self.phase == Phase::Opening
+                } else {
+                    matches!(
+                        self.upgrade,
+                        Upgrade::Probing | Upgrade::ProbeSent | Upgrade::Paused
+                    )
+                }
+            }
+        }
+    }
+
+    /// Whether packets wait to go out on the session's transport.
+    fn has_uplink(&self) -> bool {
+        self.pongs > 0
+            || self.closing
+            || self.nss.iter().any(|n| n.due)
+            || self.outbox.any(|ns| Self::ready(&self.nss, ns))
+    }
+
+    fn ready(nss: &[super::Ns], ns: u8) -> bool {
+        ns == SESSION_NS
+            || nss
+                .get(usize::from(ns))
+                .is_some_and(|n| n.state == NsState::Connected)
+    }
+
+    /// Writes a request head: `GET|POST <path>?EIO=4&transport=…[&sid=…][&query] HTTP/1.1`,
+    /// `Host`, the extra headers, then the body headers (`content_length`), the WebSocket
+    /// headers (`ws`) and the blank line. Returns the length (0 when it does not fit).
+    fn head(
+        &self,
+        method: Method,
+        content_length: Option<usize>,
+        ws: bool,
+        out: &mut [u8],
+    ) -> Result<usize, crate::BufferTooSmall> {
+        let mut w = Writer::new(out);
+        w.put(if method == Method::Get {
+            b"GET "
+        } else {
+            b"POST "
+        });
+        w.put(self.cfg.path.as_bytes());
+        w.put(b"?EIO=4&transport=");
+        w.put(if ws {
+            b"websocket".as_slice()
+        } else {
+            b"polling"
+        });
+        if self.sid_len > 0 {
+            w.put(b"&sid=");
+            w.put(self.sid.get(..self.sid_len).unwrap_or_default());
+        }
+        if !self.cfg.query.is_empty() {
+            w.byte(b'&');
+            w.put(self.cfg.query.as_bytes());
+        }
+        w.put(b" HTTP/1.1\r\nHost: ");
+        w.put(self.cfg.host.as_bytes());
+        w.put(b"\r\n");
+        for h in self.cfg.headers {
+            w.put(h.name.as_bytes());
+            w.put(b": ");
+            w.put(h.value);
+            w.put(b"\r\n");
+        }
+        if let Some(n) = content_length {
+            w.put(b"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ");
+            w.decimal(n as u64);
+            w.put(b"\r\n");
+        }
+        if ws {
+            w.put(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+            w.put(self.key.as_bytes());
+            w.put(b"\r\nSec-WebSocket-Version: 13\r\n");
+        }
+        w.put(b"\r\n");
+        w.finish()
+    }
+
+    fn write_request(&mut self, method: Method, body: usize, out: &mut [u8]) -> usize {
+        let cl = (method == Method::Post).then_some(body);
+        self.head(method, cl, false, out).unwrap_or(0)
+    }
+
+    /// A POST carrying every packet that is ready, as many as fit; `None` when nothing is
+    /// ready, `Some(0)` when the first packet cannot fit `out`.
+    fn write_post(&mut self, out: &mut [u8]) -> Option<usize> {
+        // The body goes after room for the longest possible head, then moves down.
+        let Err(e) = self.head(Method::Post, Some(9_999_999), false, &mut []) else {
+            return Some(0);
+        };
+        let reserve = e.required;
+        let limit = (self.max_payload as usize).min(9_999_999);
+        let Some(area) = out.get_mut(reserve..) else {
+            return Some(0);
+        };
+        let cap = area.len().min(limit);
+        let area = &mut area[..cap];
+        let mut len = 0usize;
+        let mut count = 0usize;
+        let mut full = false;
+        let mut put = |bytes: &[u8], binary: bool, len: &mut usize, count: &mut usize| -> bool {
+            let sep = usize::from(*count > 0);
+            let need = if binary {
+                1 + base64::encoded_len(bytes.len())
+            } else {
+                bytes.len()
+            };
+            let end = *len + sep + need;
+            let Some(dst) = area.get_mut(*len..end) else {
+                return false;
+            };
+            let mut w = Writer::new(dst);
+            if sep == 1 {
+                w.byte(RECORD_SEPARATOR);
+            }
+            if binary {
+                w.byte(b'b');
+                base64::encode_to(bytes, &mut w);
+            } else {
+                w.put(bytes);
+            }
+            *len = end;
+            *count += 1;
+            true
+        };
+        while self.pongs > 0 {
+            if !put(b"3", false, &mut len, &mut count) {
+                full = true;
+                break;
+            }
+            self.pongs -= 1;
+        }
+        for i in 0..NS {
+            if full || !self.nss[i].due {
+                continue;
+            }
+            let pkt = super::packet_of(self.names, &self.nss[i]);
+            if put(pkt, false, &mut len, &mut count) {
+                self.nss[i].due = false;
+            } else {
+                full = true;
+            }
+        }
+        if !full {
+            let nss = &self.nss;
+            let acks = &mut self.acks;
+            self.outbox.drain(
+                |ns| Self::ready(nss, ns),
+                |r: Rec<'_>| {
+                    let ok = put(r.bytes, r.kind == outbox::BINARY, &mut len, &mut count);
+                    if ok && let Some(a) = acks.get_mut(usize::from(r.ack)) {
+                        a.sent = true;
+                    }
+                    if !ok {
+                        full = true;
+                    }
+                    ok
+                },
+            );
+        }
+        if self.closing && !full && put(b"1", false, &mut len, &mut count) {
+            self.close_written = true;
+        }
+        if count == 0 {
+            return full.then_some(0);
+        }
+        let Ok(h) = self.head(Method::Post, Some(len), false, out) else {
+            return Some(0);
+        };
+        out.copy_within(reserve..reserve + len, h);
+        Some(h + len)
+    }
+
+    /// The WebSocket's next bytes: the handshake request, then frames. `None` when there is
+    /// nothing to send; `Some(0)` when a packet cannot fit `out`.
+    fn write_ws(&mut self, out: &mut [u8]) -> Option<usize> {
+        if self.ws_request {
+            self.ws_request = false;
+            return Some(self.head(Method::Get, None, true, out).unwrap_or(0));
+        }
+        if !matches!(self.ws, super::WsRx::Frames(_)) {
+            return None;
+        }
+        let mut pos = 0usize;
+        let mut stalled = false;
+        let mut upgraded = false;
+        let rng = &mut self.rng;
+        let mut frame = |op: OpCode, payload: &[u8], pos: &mut usize| -> bool {
+            let mut mask = [0u8; 4];
+            rng.fill(&mut mask);
+            let dst = out.get_mut(*pos..).unwrap_or_default();
+            match ws::encode_frame(dst, true, op, payload, Some(mask)) {
+                Ok(n) => {
+                    *pos += n;
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        if let Some(n) = self.ws_ping_len {
+            let n = usize::from(n);
+            if frame(OpCode::Pong, &self.ws_ping[..n], &mut pos) {
+                self.ws_ping_len = None;
+            } else {
+                stalled = true;
+            }
+        }
+        if !self.on_ws {
+            match self.upgrade {
+                Upgrade::Probing if !stalled && frame(OpCode::Text, b"2probe", &mut pos) => {
+                    self.upgrade = Upgrade::ProbeSent;
+                }
+                Upgrade::Paused
+                    if !stalled
+                        && !self.slots[0].busy
+                        && !self.slots[1].busy
+                        && frame(OpCode::Text, b"5", &mut pos) =>
+                {
+                    self.upgrade = Upgrade::Done;
+                    self.on_ws = true;
+                    for i in 0..2 {
+                        if self.slots[i].tcp != Tcp::Down {
+                            self.slots[i].close = true;
+                        }
+                    }
+                    upgraded = true;
+                }
+                _ => {}
+            }
+        }
+        if self.on_ws && self.phase == Phase::Open && !stalled {
+            while self.pongs > 0 {
+                if !frame(OpCode::Text, b"3", &mut pos) {
+                    stalled = true;
+                    break;
+                }
+                self.pongs -= 1;
+            }
+            for i in 0..NS {
+                if stalled || !self.nss[i].due {
+                    continue;
+                }
+                let pkt = super::packet_of(self.names, &self.nss[i]);
+                if frame(OpCode::Text, pkt, &mut pos) {
+                    self.nss[i].due = false;
+                } else {
+                    stalled = true;
+                }
+            }
+            if !stalled {
+                let nss = &self.nss;
+                let acks = &mut self.acks;
+                self.outbox.drain(
+                    |ns| Self::ready(nss, ns),
+                    |r: Rec<'_>| {
+                        let op = if r.kind == outbox::TEXT {
+                            OpCode::Text
+                        } else {
+                            OpCode::Binary
+                        };
+                        let ok = frame(op, r.bytes, &mut pos);
+                        if ok && let Some(a) = acks.get_mut(usize::from(r.ack)) {
+                            a.sent = true;
+                        }
+                        if !ok {
+                            stalled = true;
+                        }
+                        ok
+                    },
+                );
+            }
+            if self.closing && !stalled && frame(OpCode::Text, b"1", &mut pos) {
+                let close = CloseFrame {
+                    code: CloseCode::NORMAL,
+                    reason: "",
+                };
+                let dst = out.get_mut(pos..).unwrap_or_default();
+                let mut mask = [0u8; 4];
+                self.rng.fill(&mut mask);
+                if let Ok(n) = ws::encode_close(dst, Some(close), Some(mask)) {
+                    pos += n;
+                }
+                self.close_written = true;
+            }
+        }
+        if upgraded {
+            self.push_notice(super::Notice::Upgrade);
+        }
+        if pos > 0 {
+            Some(pos)
+        } else if stalled {
+            Some(0)
+        } else {
+            None
+        }
+    }
+}
