@@ -203,3 +203,45 @@ fn chat_demo_in_two_browser_tabs() {
         "chat in chromium",
     );
 }
+
+/// The mirror client example, built by `cargo test` next to this test's binary.
+fn mirror_client() -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join("examples/mirror_client");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --features mio` (it builds the examples)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+/// The Rust mirror client (`examples/mirror_client.rs`) under the official Node server
+/// (`tests/interop/mirror_suite.mjs`), in one transport mode.
+fn mirror(mode: &str) {
+    let client = mirror_client();
+    node(
+        "mirror_suite.mjs",
+        &[mode, &client],
+        &format!("mirror client {mode}"),
+    );
+}
+
+#[test]
+fn mirror_client_over_websocket_against_node() {
+    mirror("websocket");
+}
+
+#[test]
+fn mirror_client_over_polling_against_node() {
+    mirror("polling");
+}
+
+#[test]
+fn mirror_client_with_upgrade_against_node() {
+    mirror("upgrade");
+}

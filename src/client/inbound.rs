@@ -24,12 +24,13 @@ struct Head {
     keep_alive: bool,
 }
 
-/// Parses a whole response at the start of `buf`: `Ok(None)` while incomplete.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, ()> {
+/// Parses a whole response at the start of `buf`, in a buffer of `cap` bytes: `Ok(None)`
+/// while incomplete.
+fn parse_head(buf: &[u8], cap: usize) -> Result<Option<Head>, ()> {
     let mut headers = [EMPTY_HEADER; HEADERS];
     let limits = Limits {
-        max_head: buf.len().max(1),
-        max_body: buf.len() as u64,
+        max_head: cap,
+        max_body: cap as u64,
     };
     let res = match http::parse_response(buf, &mut headers, &limits) {
         Ok(Status::Complete(r)) => r,
@@ -267,7 +268,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
             return;
         }
         let filled = &self.get.buf[..self.get.len];
-        match parse_head(filled) {
+        match parse_head(filled, self.get.buf.len()) {
             Ok(Some(h)) if h.status == 200 => {
                 self.body = Some(h.body);
                 if !h.keep_alive {
@@ -290,7 +291,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
     /// A POST response may be complete.
     fn on_post_bytes(&mut self) {
         let filled = &self.post.buf[..self.post.len];
-        match parse_head(filled) {
+        match parse_head(filled, self.post.buf.len()) {
             Ok(Some(h)) if h.status == 200 => {
                 let s = &mut self.slots[1];
                 s.busy = false;
@@ -328,8 +329,8 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         let filled = &rx.buf[..rx.len];
         let mut headers = [EMPTY_HEADER; HEADERS];
         let limits = Limits {
-            max_head: filled.len().max(1),
-            max_body: filled.len() as u64,
+            max_head: rx.buf.len(),
+            max_body: rx.buf.len() as u64,
         };
         let res = match http::parse_response(filled, &mut headers, &limits) {
             Ok(Status::Complete(r)) => r,

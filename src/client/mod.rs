@@ -16,7 +16,8 @@
 //!    [`Client::recv`] (or [`Client::rx_buf`] + [`Client::rx_commit`] to read in place),
 //!    [`Client::closed`].
 //! 4. [`Client::poll_event`] until `None`, answering with commands ([`Client::emit`],
-//!    [`Client::ack`], ...).
+//!    [`Client::ack`], ...). Taking events can queue packets without producing an event
+//!    (a ping's pong), so call `poll_io` again after it.
 //! 5. [`Client::poll_timeout`] is the next deadline; call [`Client::handle_timeout`] then.
 //!
 //! Every call that takes an [`Instant`] moves the client's clock forward; packets are

@@ -1,0 +1,447 @@
+//! The ready client loop: the sans-IO [`Client`] on a [`mio`] event loop, one thread.
+//!
+//! [`ClientDriver`] opens the TCP streams the client asks for, reads each one into the
+//! client's own receive buffer (and stops reading a stream while that buffer is full of
+//! events the application has not taken yet), writes what the client hands back, closes
+//! what it says to close, arms the poll timeout from [`Client::poll_timeout`], and passes
+//! every event to a [`ClientHandler`]. It knows nothing of the protocol.
+//!
+//! TLS is not here: for `https`/`wss`, run the same loop over a TLS layer (rustls'
+//! `StreamOwned`, for example) in your own driver, moving plaintext in and out of the
+//! client exactly as this one moves socket bytes.
+//!
+//! ```no_run
+//! use siocore::client::{Args, Client, ClientConfig, Event};
+//! use siocore::driver::{ClientDriver, Wake, os_seed};
+//!
+//! let config = ClientConfig::new("127.0.0.1:3000");
+//! let mut arena = vec![0u8; config.arena_len()];
+//! let mut client: Client<'_> = Client::new(config, &mut arena, os_seed()?)?;
+//! client.connect("/", None)?;
+//! let mut driver = ClientDriver::new(client, "127.0.0.1:3000".parse()?)?;
+//! driver.run(&mut |client: &mut Client<'_>, wake: Wake<'_, '_>, _now| {
+//!     if let Wake::Event(Event::Connect { ns, .. }) = wake {
+//!         client.emit(*ns, "hello", Args::json(b"\"world\"")).ok();
+//!     }
+//!     true
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use std::vec;
+use std::vec::Vec;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::Instant;
+use crate::client::{Client, Event, Io, Stream};
+
+const WAKER: Token = Token(3);
+
+/// Why the handler is called.
+#[derive(Debug, Clone, Copy)]
+pub enum Wake<'e, 'b> {
+    /// An event from the client.
+    Event(&'e Event<'b>),
+    /// [`ClientDriver::waker`] was woken (another thread has work for the client).
+    Woken,
+}
+
+/// What the application does with the client's events.
+pub trait ClientHandler<const NS: usize, const ACKS: usize> {
+    /// Called for every event and every wake-up; may issue any command on `client`.
+    /// Returning `false` ends [`ClientDriver::run`].
+    fn call(&mut self, client: &mut Client<'_, NS, ACKS>, wake: Wake<'_, '_>, now: Instant)
+    -> bool;
+}
+
+impl<const NS: usize, const ACKS: usize, F> ClientHandler<NS, ACKS> for F
+where
+    F: FnMut(&mut Client<'_, NS, ACKS>, Wake<'_, '_>, Instant) -> bool,
+{
+    fn call(
+        &mut self,
+        client: &mut Client<'_, NS, ACKS>,
+        wake: Wake<'_, '_>,
+        now: Instant,
+    ) -> bool {
+        self(client, wake, now)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    sock: Option<TcpStream>,
+    /// Connected (the first writable event came without an error).
+    up: bool,
+    /// Bytes the kernel did not take yet.
+    out: Vec<u8>,
+    /// Close once `out` is written.
+    close: bool,
+    /// The last read stopped because the client's buffer was full.
+    stalled: bool,
+}
+
+/// A [`Client`] on a mio loop; see the [module docs](self).
+pub struct ClientDriver<'a, const NS: usize = 4, const ACKS: usize = 16> {
+    client: Client<'a, NS, ACKS>,
+    addr: SocketAddr,
+    poll: Poll,
+    waker: Arc<Waker>,
+    conns: [Conn; 3],
+    out: Vec<u8>,
+    ev: Vec<u8>,
+    epoch: std::time::Instant,
+}
+
+impl<const NS: usize, const ACKS: usize> core::fmt::Debug for ClientDriver<'_, NS, ACKS> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientDriver")
+            .field("addr", &self.addr)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
+    /// A loop for `client`, whose streams connect to `addr`; it starts the client.
+    ///
+    /// # Errors
+    /// When the poll instance cannot be created.
+    pub fn new(client: Client<'a, NS, ACKS>, addr: SocketAddr) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let out = vec![0u8; client.config().outbox_capacity * 4 / 3 + 4096];
+        let ev = vec![0u8; client.event_buf_len()];
+        let mut d = Self {
+            client,
+            addr,
+            poll,
+            waker,
+            conns: Default::default(),
+            out,
+            ev,
+            epoch: std::time::Instant::now(),
+        };
+        let now = d.now();
+        d.client.start(now);
+        Ok(d)
+    }
+
+    /// The client, for commands between runs.
+    pub fn client(&mut self) -> &mut Client<'a, NS, ACKS> {
+        &mut self.client
+    }
+
+    /// Wakes the loop from another thread: the handler is called with [`Wake::Woken`].
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Milliseconds since the driver was made, as the client's clock.
+    pub fn now(&self) -> Instant {
+        Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+
+    /// Runs until the handler returns `false`, or the client is closed for good (after
+    /// [`Client::close`], or when reconnection gave up) and every stream is done.
+    ///
+    /// # Errors
+    /// Only when polling itself fails; socket errors are reported to the client.
+    pub fn run(&mut self, handler: &mut impl ClientHandler<NS, ACKS>) -> io::Result<()> {
+        let mut events = Events::with_capacity(16);
+        loop {
+            if !self.pump(handler) {
+                return Ok(());
+            }
+            if self.client.poll_timeout().is_none()
+                && !self.client.is_open()
+                && self.conns.iter().all(|c| c.sock.is_none())
+            {
+                return Ok(());
+            }
+            let timeout = self.client.poll_timeout().map(|t| {
+                Duration::from_millis(t.as_millis().saturating_sub(self.now().as_millis()))
+            });
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let mut woken = false;
+            for e in &events {
+                let i = e.token().0;
+                if e.token() == WAKER {
+                    woken = true;
+                    continue;
+                }
+                if i >= 3 {
+                    continue;
+                }
+                if e.is_writable() || e.is_error() {
+                    self.on_writable(i);
+                }
+                if e.is_readable() || e.is_read_closed() || e.is_error() {
+                    self.read(i);
+                }
+            }
+            if woken {
+                let now = self.now();
+                if !handler.call(&mut self.client, Wake::Woken, now) {
+                    return Ok(());
+                }
+            }
+            let now = self.now();
+            self.client.handle_timeout(now);
+        }
+    }
+
+    /// Moves bytes and events until nothing is left to do; `false` when the handler
+    /// asked to stop.
+    fn pump(&mut self, handler: &mut impl ClientHandler<NS, ACKS>) -> bool {
+        loop {
+            let mut progress = false;
+            let now = self.now();
+            // Events first: taking them can queue packets (pongs, acks) for `poll_io`.
+            loop {
+                match self.client.poll_event(&mut self.ev) {
+                    Ok(Some(e)) => {
+                        progress = true;
+                        if !handler.call(&mut self.client, Wake::Event(&e), now) {
+                            return false;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        // The buffer was sized by `event_buf_len`; this cannot happen.
+                        log::error!("client event buffer: {e}");
+                        return false;
+                    }
+                }
+            }
+            while let Some(io) = self.client.poll_io(&mut self.out) {
+                progress = true;
+                match io {
+                    Io::Connect(s) => self.connect(s),
+                    Io::Send { stream, len } => {
+                        let i = stream.index();
+                        let c = &mut self.conns[i];
+                        c.out.extend_from_slice(&self.out[..len]);
+                        if c.up {
+                            self.flush(i);
+                        }
+                    }
+                    Io::Close(s) => {
+                        let c = &mut self.conns[s.index()];
+                        c.close = true;
+                        c.stalled = false;
+                        if c.out.is_empty() || !c.up {
+                            self.drop_conn(s.index());
+                        }
+                    }
+                }
+            }
+            for i in 0..3 {
+                if self.conns[i].stalled && !self.client.rx_buf(Stream::ALL[i]).is_empty() {
+                    self.conns[i].stalled = false;
+                    self.read(i);
+                    progress = true;
+                }
+            }
+            if !progress {
+                return true;
+            }
+        }
+    }
+
+    fn connect(&mut self, s: Stream) {
+        let i = s.index();
+        self.drop_conn(i);
+        let now = self.now();
+        match TcpStream::connect(self.addr) {
+            Ok(mut sock) => {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if let Err(e) = self.poll.registry().register(&mut sock, Token(i), interest) {
+                    log::warn!("register: {e}");
+                    self.client.connect_failed(s, now);
+                    return;
+                }
+                self.conns[i] = Conn {
+                    sock: Some(sock),
+                    ..Conn::default()
+                };
+            }
+            Err(e) => {
+                log::debug!("connect {}: {e}", self.addr);
+                self.client.connect_failed(s, now);
+            }
+        }
+    }
+
+    fn on_writable(&mut self, i: usize) {
+        let now = self.now();
+        let c = &mut self.conns[i];
+        let Some(sock) = c.sock.as_ref() else {
+            return;
+        };
+        if !c.up {
+            let failed = matches!(sock.take_error(), Ok(Some(_)) | Err(_));
+            if failed || sock.peer_addr().is_err() {
+                self.drop_conn(i);
+                self.client.connect_failed(Stream::ALL[i], now);
+                return;
+            }
+            let _ = sock.set_nodelay(true);
+            c.up = true;
+            self.client.connected(Stream::ALL[i], now);
+        }
+        self.flush(i);
+    }
+
+    fn flush(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        let Some(sock) = c.sock.as_mut() else {
+            c.out.clear();
+            return;
+        };
+        let mut done = 0;
+        let mut failed = false;
+        while done < c.out.len() {
+            match sock.write(&c.out[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("write: {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        c.out.drain(..done);
+        if failed {
+            let now = self.now();
+            self.drop_conn(i);
+            self.client.closed(Stream::ALL[i], now);
+        } else if c.out.is_empty() && c.close {
+            self.drop_conn(i);
+        }
+    }
+
+    /// Reads until the socket would block, the peer closed, or the client's buffer is
+    /// full (then `stalled`, retried after events are taken).
+    fn read(&mut self, i: usize) {
+        let s = Stream::ALL[i];
+        loop {
+            let Some(sock) = self.conns[i].sock.as_mut() else {
+                return;
+            };
+            if !self.conns[i].up || self.conns[i].close {
+                return;
+            }
+            let buf = self.client.rx_buf(s);
+            if buf.is_empty() {
+                self.conns[i].stalled = true;
+                return;
+            }
+            match sock.read(buf) {
+                Ok(0) => {
+                    let now = self.now();
+                    self.drop_conn(i);
+                    self.client.closed(s, now);
+                    return;
+                }
+                Ok(n) => {
+                    let now = self.now();
+                    self.client.rx_commit(s, n, now);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("read: {e}");
+                    let now = self.now();
+                    self.drop_conn(i);
+                    self.client.closed(s, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn drop_conn(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        if let Some(mut sock) = c.sock.take() {
+            let _ = self.poll.registry().deregister(&mut sock);
+        }
+        *c = Conn::default();
+    }
+}
+
+/// A server address from a URL such as `http://localhost:3000` or `ws://10.0.0.2:8080/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// The `Host` header value (`localhost:3000`).
+    pub host: std::string::String,
+    /// The first address the host name resolves to.
+    pub addr: SocketAddr,
+}
+
+impl ServerUrl {
+    /// Parses `http://` and `ws://` URLs (port 80 when absent); a path, query or fragment
+    /// after the authority is ignored. `https://` and `wss://` are refused: TLS is the
+    /// integrator's layer (see the module docs).
+    ///
+    /// # Errors
+    /// `InvalidInput` for another scheme or a malformed authority, or the resolver's
+    /// error.
+    pub fn parse(url: &str) -> io::Result<Self> {
+        use std::net::ToSocketAddrs;
+        let bad = |m: &str| io::Error::new(ErrorKind::InvalidInput, std::format!("{m}: {url}"));
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("ws://"))
+            .ok_or_else(|| bad("only http:// and ws:// URLs are supported"))?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad("no host in URL"));
+        }
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.contains(']'))
+        {
+            std::string::String::from(authority)
+        } else {
+            std::format!("{authority}:80")
+        };
+        let addr = with_port
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| bad("host did not resolve"))?;
+        Ok(Self {
+            host: authority.into(),
+            addr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = ServerUrl::parse("http://127.0.0.1:3000/socket.io/?x=1").unwrap();
+        assert_eq!(u.host, "127.0.0.1:3000");
+        assert_eq!(u.addr, "127.0.0.1:3000".parse().unwrap());
+        let u = ServerUrl::parse("ws://127.0.0.1").unwrap();
+        assert_eq!(u.addr.port(), 80);
+        assert!(ServerUrl::parse("https://127.0.0.1").is_err());
+        assert!(ServerUrl::parse("http://").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+// The mirror client contract (examples/mirror_client.rs, examples/c/mirror_client.c),
+// checked by the official Node server (npm socket.io 4.8.4).
+//
+//   node mirror_suite.mjs <mode> <client command…>
+//
+// <mode>: polling | websocket | upgrade. The suite starts a socket.io server on a free port
+// of 127.0.0.1 (pingInterval 300, pingTimeout 200), runs the client command with
+// `[--transport polling|websocket] http://127.0.0.1:<port>` appended, and checks: the
+// transport in use, events mirrored as `E-back` (JSON and binary, nested), acks answered
+// with the same arguments (JSON and binary), the heartbeat over several ping periods, the
+// server restarting on the same port and the client reconnecting and re-joining, and the
+// client exiting with status 0 when the server disconnects it.
+// Prints one line per check ("ok NAME" or "FAIL NAME: why"); exits 1 when one failed.
+
+import { Server } from "socket.io";
+import { createServer } from "node:http";
+import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
+
+const [mode, ...command] = process.argv.slice(2);
+const STEP = 8000;
+
+setTimeout(() => {
+  console.log("FAIL suite: overall timeout");
+  finish(1);
+}, 100_000).unref();
+
+let failed = 0;
+let child;
+let childExit;
+let childLog = "";
+let io;
+let port = 0;
+const connections = [];
+let waiting = null;
+
+function within(ms, what, promise) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log(`ok ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e && e.stack ? e.stack.split("\n").slice(0, 3).join(" | ") : e}`);
+  }
+}
+
+function finish(code) {
+  if (child && child.exitCode === null) child.kill("SIGKILL");
+  if (code !== 0) console.log(`--- client output ---\n${childLog}`);
+  process.exit(code);
+}
+
+async function startServer() {
+  const http = createServer();
+  io = new Server(http, { pingInterval: 300, pingTimeout: 200 });
+  io.on("connection", (socket) => {
+    if (waiting) {
+      const w = waiting;
+      waiting = null;
+      w(socket);
+    } else {
+      connections.push(socket);
+    }
+  });
+  await new Promise((resolve) => http.listen(port, "127.0.0.1", resolve));
+  port = http.address().port;
+}
+
+function nextConnection(what) {
+  if (connections.length) return Promise.resolve(connections.shift());
+  return within(STEP * 2, what, new Promise((resolve) => (waiting = resolve)));
+}
+
+function mirrored(socket, name, args) {
+  return within(
+    STEP,
+    `${name}-back`,
+    new Promise((resolve) => {
+      socket.once(`${name}-back`, (...got) => resolve(got));
+      socket.emit(name, ...args);
+    }),
+  );
+}
+
+function acked(socket, name, args) {
+  return within(
+    STEP,
+    `ack of ${name}`,
+    new Promise((resolve, reject) => {
+      socket.timeout(STEP).emit(name, ...args, (err, ...got) => (err ? reject(err) : resolve(got)));
+    }),
+  );
+}
+
+await startServer();
+const flag = { polling: ["--transport", "polling"], websocket: ["--transport", "websocket"] }[mode] ?? [];
+child = spawn(command[0], [...command.slice(1), ...flag, `http://127.0.0.1:${port}`], {
+  stdio: ["ignore", "pipe", "pipe"],
+});
+child.stdout.on("data", (d) => (childLog += d));
+child.stderr.on("data", (d) => (childLog += d));
+childExit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+
+let socket;
+await check("connects to / with an empty auth", async () => {
+  socket = await nextConnection("the client's connection");
+  assert.equal(socket.nsp.name, "/");
+  assert.deepEqual(socket.handshake.auth, {});
+});
+if (!socket) finish(1);
+
+await check(`transport is ${mode}`, async () => {
+  const conn = socket.conn;
+  if (mode === "websocket") {
+    assert.equal(conn.transport.name, "websocket");
+  } else if (mode === "polling") {
+    assert.equal(conn.transport.name, "polling");
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(conn.transport.name, "polling");
+  } else {
+    if (conn.transport.name !== "websocket") {
+      await within(STEP, "the upgrade", new Promise((r) => conn.once("upgrade", r)));
+    }
+    assert.equal(conn.transport.name, "websocket");
+  }
+});
+
+await check("mirrors an event with JSON arguments", async () => {
+  const args = [1, "two", { three: [true, null, 4.5] }, "é€😀"];
+  assert.deepEqual(await mirrored(socket, "hello", args), args);
+});
+
+await check("mirrors an event without arguments", async () => {
+  assert.deepEqual(await mirrored(socket, "ping-me", []), []);
+});
+
+await check("mirrors binary, top level and nested", async () => {
+  const a = Buffer.from([1, 2, 3]);
+  const b = Buffer.from([0, 255, 128]);
+  const got = await mirrored(socket, "bin", [a, { nested: [b] }, "text"]);
+  assert.equal(got.length, 3);
+  assert.deepEqual(Buffer.from(got[0]), a);
+  assert.deepEqual(Buffer.from(got[1].nested[0]), b);
+  assert.equal(got[2], "text");
+});
+
+await check("a large binary event is mirrored", async () => {
+  const big = Buffer.alloc(200_000, 7);
+  const got = await mirrored(socket, "big", [big]);
+  assert.deepEqual(Buffer.from(got[0]), big);
+});
+
+await check("acks an event with the same arguments", async () => {
+  assert.deepEqual(await acked(socket, "ask", [7, "x", { y: [1] }]), [7, "x", { y: [1] }]);
+});
+
+await check("acks with binary arguments", async () => {
+  const got = await acked(socket, "askbin", [Buffer.from([9, 8, 7]), 5]);
+  assert.deepEqual(Buffer.from(got[0]), Buffer.from([9, 8, 7]));
+  assert.equal(got[1], 5);
+});
+
+await check("answers pings: still connected after 2 s of 300 ms pings", async () => {
+  let gone = null;
+  socket.once("disconnect", (r) => (gone = r));
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(gone, null);
+  assert.deepEqual(await mirrored(socket, "after-pings", [1]), [1]);
+});
+
+await check("reconnects and re-joins after the server restarts", async () => {
+  await new Promise((resolve) => io.close(resolve));
+  await new Promise((r) => setTimeout(r, 300));
+  await startServer();
+  socket = await nextConnection("the reconnection");
+  assert.equal(socket.nsp.name, "/");
+  assert.deepEqual(await mirrored(socket, "again", ["back"]), ["back"]);
+});
+
+await check("exits with status 0 when the server disconnects it", async () => {
+  socket.disconnect(true);
+  const { code, signal } = await within(STEP, "the client's exit", childExit);
+  assert.equal(signal, null);
+  assert.equal(code, 0);
+});
+
+io.close();
+finish(failed ? 1 : 0);
