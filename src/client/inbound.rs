@@ -26,7 +26,7 @@ struct Head {
 
 /// Parses a whole response at the start of `buf`, in a buffer of `cap` bytes: `Ok(None)`
 /// while incomplete.
-fn parse_head(buf: &[u8], cap: usize) -> Result<Option<Head>, ()> {
+fn parse_head(buf: &[u8], cap: usize) -> Result<Option<Head>, CloseReason> {
     let mut headers = [EMPTY_HEADER; HEADERS];
     let limits = Limits {
         max_head: cap,
@@ -35,7 +35,7 @@ fn parse_head(buf: &[u8], cap: usize) -> Result<Option<Head>, ()> {
     let res = match http::parse_response(buf, &mut headers, &limits) {
         Ok(Status::Complete(r)) => r,
         Ok(Status::Partial) => return Ok(None),
-        Err(_) => return Err(()),
+        Err(e) => return Err(head_error(e)),
     };
     match res.body() {
         Ok(Status::Complete(b)) => Ok(Some(Head {
@@ -44,7 +44,16 @@ fn parse_head(buf: &[u8], cap: usize) -> Result<Option<Head>, ()> {
             keep_alive: res.keep_alive(),
         })),
         Ok(Status::Partial) => Ok(None),
-        Err(_) => Err(()),
+        Err(http::BodyError::TooLarge { .. }) => Err(CloseReason::TooLarge),
+        Err(_) => Err(CloseReason::ParseError),
+    }
+}
+
+fn head_error(e: http::HeadError) -> CloseReason {
+    if e == http::HeadError::HeadTooLarge {
+        CloseReason::TooLarge
+    } else {
+        CloseReason::ParseError
     }
 }
 
@@ -284,7 +293,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
             }
             Ok(None) if self.get.len == self.get.buf.len() => self.lose(CloseReason::TooLarge),
             Ok(None) => {}
-            Err(()) => self.lose(CloseReason::ParseError),
+            Err(reason) => self.lose(reason),
         }
     }
 
@@ -317,7 +326,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
                 self.lose(CloseReason::TooLarge);
             }
             Ok(None) => {}
-            Err(()) => self.lose(CloseReason::ParseError),
+            Err(reason) => self.lose(reason),
         }
     }
 
@@ -336,7 +345,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
             Ok(Status::Complete(r)) => r,
             Ok(Status::Partial) if rx.len < rx.buf.len() => return,
             Ok(Status::Partial) => return self.ws_failed(CloseReason::TooLarge),
-            Err(_) => return self.ws_failed(CloseReason::ParseError),
+            Err(e) => return self.ws_failed(head_error(e)),
         };
         let hs = ServerHandshake {
             status: res.code(),

@@ -1,5 +1,6 @@
 //! The sans-IO client against the sans-IO server, in memory, on a virtual clock.
 
+mod hostile;
 mod pair;
 
 use pair::{CEv, Pair, client_config};
@@ -15,7 +16,12 @@ const ALL: [Transports; 3] = [
 ];
 
 fn started(t: Transports) -> Pair {
+    started_chunked(t, None)
+}
+
+fn started_chunked(t: Transports, chunk: Option<usize>) -> Pair {
     let mut p = Pair::new(client_config(t));
+    p.chunk = chunk;
     let ns = p.client.connect("/", None).unwrap();
     assert_eq!(ns.index(), 0);
     p.client.start(p.instant());
@@ -59,8 +65,11 @@ fn joins_the_root_namespace_on_every_transport_mode() {
 
 #[test]
 fn events_and_acks_both_ways_with_binary() {
-    for t in ALL {
-        let mut p = started(t);
+    for (t, chunk) in ALL
+        .into_iter()
+        .flat_map(|t| [None, Some(1), Some(7), Some(300)].map(|c| (t, c)))
+    {
+        let mut p = started_chunked(t, chunk);
         p.take_events();
         let ns = siocore::client::NsId::from_index(0);
         p.client

@@ -123,6 +123,8 @@ pub struct Pair {
     pub sent: [Vec<u8>; 3],
     /// Connection attempts refused while the server is down.
     pub refused: usize,
+    /// Deliver server bytes to the client at most this many at a time.
+    pub chunk: Option<usize>,
 }
 
 pub fn new_server(config: ServerConfig<'static>) -> Server<'static> {
@@ -168,6 +170,7 @@ impl Pair {
             hold: [false; 3],
             sent: Default::default(),
             refused: 0,
+            chunk: None,
         }
     }
 
@@ -248,7 +251,8 @@ impl Pair {
             for i in 0..3 {
                 let s = Stream::ALL[i];
                 if !self.s2c[i].is_empty() {
-                    let bytes: Vec<u8> = self.s2c[i].iter().copied().collect();
+                    let take = self.chunk.unwrap_or(usize::MAX).min(self.s2c[i].len());
+                    let bytes: Vec<u8> = self.s2c[i].iter().take(take).copied().collect();
                     let n = self.client.recv(s, &bytes, now);
                     if n > 0 {
                         progress = true;
