@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Flash footprint on a Cortex-M4F (thumbv7em-none-eabihf), opt-level "s", LTO, one codegen
-# unit: footprint/ builds two bare-metal images, `siocore-footprint` (every codec decoder and
-# encoder) and `server` (the sans-IO server with the codecs it uses). Prints their allocated
+# unit: footprint/ builds three bare-metal images, `siocore-footprint` (every codec decoder and
+# encoder), `server` (the sans-IO server with the codecs it uses) and `client` (the sans-IO
+# client with the codecs it uses). Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Storage's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
 # BENCHMARKS.md records the result.
@@ -16,3 +17,7 @@ echo "server:"
 python3 ../scripts/elf_sizes.py "$out/server"
 echo "server table entries (bytes):"
 python3 ../scripts/elf_sizes.py --words SIZES "$out/server"
+echo "client (all three transport modes, 2 namespaces, 4 acks):"
+python3 ../scripts/elf_sizes.py "$out/client"
+echo "client RAM on this target (bytes: the Client value, one Event):"
+python3 ../scripts/elf_sizes.py --words SIZES "$out/client"
