@@ -35,6 +35,12 @@
 #define SIOCORE_VERSION "0.1.0"
 
 
+// Namespaces a C client can be in at once.
+#define SIO_CLIENT_MAX_NAMESPACES 8
+
+// Acknowledgements a C client can await at once.
+#define SIO_CLIENT_MAX_ACKS 64
+
 // The result of every fallible call. The numbers are stable.
 enum sio_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -86,6 +92,154 @@ enum sio_result
 typedef enum sio_result sio_result;
 #else
 typedef uint32_t sio_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Which transports a client uses.
+enum sio_transports
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Long-polling first, then an upgrade to WebSocket (the JavaScript default).
+  SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET = 0,
+  // WebSocket only.
+  SIO_TRANSPORTS_WEBSOCKET = 1,
+  // Long-polling only.
+  SIO_TRANSPORTS_POLLING = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_transports sio_transports;
+#else
+typedef uint32_t sio_transports;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What the driver must do, from `sio_client_poll_io`.
+enum sio_io_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Open a TCP connection to the server for `stream`, then call `sio_client_connected`
+  // or `sio_client_connect_failed`.
+  SIO_IO_CONNECT = 1,
+  // Write the first `len` bytes of the buffer on `stream`, all of them, in order.
+  SIO_IO_SEND = 2,
+  // Close `stream` once what was handed out for it is written.
+  SIO_IO_CLOSE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_io_kind sio_io_kind;
+#else
+typedef uint32_t sio_io_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A client's TCP streams.
+enum sio_client_stream
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The polling GET requests.
+  SIO_STREAM_POLL = 0,
+  // The polling POST requests.
+  SIO_STREAM_POST = 1,
+  // The WebSocket.
+  SIO_STREAM_WEBSOCKET = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_client_stream sio_client_stream;
+#else
+typedef uint32_t sio_client_stream;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The kinds of client events.
+enum sio_client_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Namespace `ns` was joined; `name` is the socket id.
+  SIO_CLIENT_EVENT_CONNECT = 1,
+  // The server refused `ns`: `name` is the message, `data` the error data (JSON, empty
+  // when none).
+  SIO_CLIENT_EVENT_CONNECT_ERROR = 2,
+  // An event `name` with arguments `data` and `attachments`; `has_ack` when the server
+  // waits for `sio_client_ack` with `ack_id`.
+  SIO_CLIENT_EVENT_MESSAGE = 3,
+  // The answer to `sio_client_emit_with_ack` `ack_id`: arguments `data`, `attachments`.
+  SIO_CLIENT_EVENT_ACK = 4,
+  // Ack `ack_id` will not come (`reason`: `SIO_CLIENT_REASON_TIMEOUT` or
+  // `SIO_CLIENT_REASON_DISCONNECTED`).
+  SIO_CLIENT_EVENT_ACK_FAILED = 5,
+  // Namespace `ns` was left (`reason`).
+  SIO_CLIENT_EVENT_DISCONNECT = 6,
+  // The session moved to WebSocket.
+  SIO_CLIENT_EVENT_UPGRADE = 7,
+  // The session (or an attempt) ended (`reason`; `http_status` and `http_code` for
+  // `SIO_CLIENT_REASON_HTTP`).
+  SIO_CLIENT_EVENT_CLOSED = 8,
+  // Attempt `attempt` starts in `delay_ms`.
+  SIO_CLIENT_EVENT_RECONNECTING = 9,
+  // Reconnection gave up after `attempt` attempts.
+  SIO_CLIENT_EVENT_RECONNECT_FAILED = 10,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_client_event_kind sio_client_event_kind;
+#else
+typedef uint32_t sio_client_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a session, a namespace or an ack ended.
+enum sio_client_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Not an ending event.
+  SIO_CLIENT_REASON_NONE = 0,
+  // The server closed a stream.
+  SIO_CLIENT_REASON_TRANSPORT_CLOSE = 1,
+  // A stream could not connect or failed.
+  SIO_CLIENT_REASON_TRANSPORT_ERROR = 2,
+  // No ping from the server in time.
+  SIO_CLIENT_REASON_PING_TIMEOUT = 3,
+  // The server sent something invalid.
+  SIO_CLIENT_REASON_PARSE_ERROR = 4,
+  // The server closed the session.
+  SIO_CLIENT_REASON_SERVER_CLOSE = 5,
+  // `sio_client_close`.
+  SIO_CLIENT_REASON_CLIENT_CLOSE = 6,
+  // The session did not open in time.
+  SIO_CLIENT_REASON_CONNECT_TIMEOUT = 7,
+  // An HTTP error status (`http_status`, `http_code`).
+  SIO_CLIENT_REASON_HTTP = 8,
+  // A response or message did not fit the buffers.
+  SIO_CLIENT_REASON_TOO_LARGE = 9,
+  // A packet did not fit the `sio_client_poll_io` buffer.
+  SIO_CLIENT_REASON_BUFFER_TOO_SMALL = 10,
+  // The server disconnected the namespace.
+  SIO_CLIENT_REASON_SERVER_DISCONNECT = 100,
+  // The application left the namespace.
+  SIO_CLIENT_REASON_CLIENT_DISCONNECT = 101,
+  // An ack's timeout passed.
+  SIO_CLIENT_REASON_TIMEOUT = 102,
+  // An ack's namespace was left.
+  SIO_CLIENT_REASON_DISCONNECTED = 103,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_client_reason sio_client_reason;
+#else
+typedef uint32_t sio_client_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -163,11 +317,112 @@ typedef uint32_t sio_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A sans-IO client (opaque).
+typedef struct sio_client sio_client;
+
+// A ready client loop (opaque): its streams, timers, one thread.
+typedef struct sio_client_loop sio_client_loop;
+
 // A ready server loop (opaque): listening socket, connections, timers, one thread.
 typedef struct sio_loop sio_loop;
 
 // A sans-IO server (opaque).
 typedef struct sio_server sio_server;
+
+// Client settings; fill with `sio_client_config_default`, then set `host` (and more).
+typedef struct {
+  // The `Host` header, `"example.com:3000"` (required).
+  const char *host;
+  // The Engine.IO path with its trailing slash (default `"/socket.io/"`).
+  const char *path;
+  // Extra query parameters, percent-encoded, without `?` (`NULL`: none).
+  const char *query;
+  // Names of extra request headers (`headers_len` of them, or `NULL`).
+  const char *const *header_names;
+  // Their values, in the same order.
+  const char *const *header_values;
+  // How many extra headers.
+  size_t headers_len;
+  // Which transports.
+  sio_transports transports;
+  // Reconnect after a lost session (true).
+  bool reconnection;
+  // Attempts before giving up (`UINT32_MAX`: never).
+  uint32_t reconnection_attempts;
+  // First reconnection delay in milliseconds (1000), doubling per attempt...
+  uint32_t reconnection_delay_ms;
+  // ...up to this (5000).
+  uint32_t reconnection_delay_max_ms;
+  // Jitter in thousandths of the delay (500).
+  uint16_t randomization_permille;
+  // Milliseconds an attempt may take until the session opens (20 000).
+  uint32_t connect_timeout_ms;
+  // Largest HTTP response or WebSocket message accepted, in bytes.
+  size_t rx_capacity;
+  // Bytes of packets waiting to be sent (emits while disconnected included).
+  size_t outbox_capacity;
+  // Largest received binary event (text and attachments); 0 refuses binary.
+  size_t binary_capacity;
+  // Bytes for the namespaces' names and auth payloads.
+  size_t namespace_capacity;
+} sio_client_config;
+
+// A borrowed byte range. Where it comes from the library, it is valid until the next call
+// on the same handle.
+typedef struct {
+  // The first byte (may be `NULL` when `len` is 0).
+  const uint8_t *ptr;
+  // How many bytes.
+  size_t len;
+} sio_bytes;
+
+// One thing to do, from `sio_client_poll_io`.
+typedef struct {
+  // What.
+  sio_io_kind kind;
+  // On which stream.
+  sio_client_stream stream;
+  // `SIO_IO_SEND`: bytes at the start of the buffer.
+  size_t len;
+} sio_client_io;
+
+// A client event. Its byte views are valid until the next call on the client handle.
+typedef struct {
+  // What happened.
+  sio_client_event_kind kind;
+  // The namespace index (events about a namespace).
+  uint32_t ns;
+  // The event name, the socket id (connect) or the error message (connect error).
+  sio_bytes name;
+  // Arguments (raw JSON, comma separated) or the connect error's data.
+  sio_bytes data;
+  // Binary attachments, in `num` order.
+  const sio_bytes *attachments;
+  // How many.
+  size_t attachments_len;
+  // The server waits for an ack.
+  bool has_ack;
+  // The ack id.
+  uint64_t ack_id;
+  // Why (ending events).
+  sio_client_reason reason;
+  // `SIO_CLIENT_REASON_HTTP`: the status.
+  uint16_t http_status;
+  // `SIO_CLIENT_REASON_HTTP`: the Engine.IO error code, -1 when none.
+  int32_t http_code;
+  // Reconnection attempt number.
+  uint32_t attempt;
+  // Reconnection delay.
+  uint64_t delay_ms;
+} sio_client_event;
+
+// Called by `sio_client_loop_run` for every event. `client` is valid only during the call:
+// use it for commands (emit, ack, connect, close), never for polling or freeing. Return
+// `false` to end the run.
+typedef bool (*sio_client_event_cb)(void *userdata,
+                                    sio_client *client,
+                                    const sio_client_event *event,
+                                    uint64_t now_ms);
 
 // Server settings; fill with `sio_config_default`, then change fields.
 typedef struct {
@@ -225,15 +480,6 @@ typedef uint64_t sio_session;
 
 // A Socket.IO socket (a client in a namespace).
 typedef uint64_t sio_socket;
-
-// A borrowed byte range. Where it comes from the library, it is valid until the next call
-// on the same handle.
-typedef struct {
-  // The first byte (may be `NULL` when `len` is 0).
-  const uint8_t *ptr;
-  // How many bytes.
-  size_t len;
-} sio_bytes;
 
 // An event for the application. Its byte views are valid until the next call on the
 // server handle.
@@ -339,6 +585,124 @@ const char *sio_result_str(sio_result result);
 // The library version, `"MAJOR.MINOR.PATCH"`, the same as `SIOCORE_VERSION` in the header
 // the program was compiled with when both come from the same release.
 const char *sio_version(void);
+
+// Fills `out` with the defaults: JavaScript client behaviour, 16 KiB messages.
+sio_result sio_client_config_default(sio_client_config *out);
+
+// Creates a client with `config`, its WebSocket masks and ids drawn from the 32 bytes at
+// `seed` (take them from a real entropy source). It starts idle: `sio_client_connect`
+// the namespaces, then `sio_client_start`.
+sio_result sio_client_new(const sio_client_config *config, const uint8_t *seed, sio_client **out);
+
+// Destroys a client made by `sio_client_new` (`NULL` is ignored).
+void sio_client_free(sio_client *c);
+
+// Starts the first attempt (or a new one after giving up or `sio_client_close`).
+sio_result sio_client_start(sio_client *c, uint64_t now_ms);
+
+// Asks to join namespace `ns` (`"/"`, `"/chat"`) with an auth JSON object (`auth_len`
+// bytes at `auth`; 0 for none); writes its index. The answer is a
+// `SIO_CLIENT_EVENT_CONNECT` or `SIO_CLIENT_EVENT_CONNECT_ERROR` event.
+sio_result sio_client_connect(sio_client *c,
+                              const char *ns,
+                              const uint8_t *auth,
+                              size_t auth_len,
+                              uint32_t *out_ns);
+
+// Leaves namespace `ns` (a `SIO_CLIENT_EVENT_DISCONNECT` follows).
+sio_result sio_client_disconnect(sio_client *c, uint32_t ns);
+
+// Ends the session for good (no reconnection).
+sio_result sio_client_close(sio_client *c, uint64_t now_ms);
+
+// Emits event `name` with arguments `json` (raw JSON values, comma separated; binary
+// ones as `{"_placeholder":true,"num":k}`) and the `attachments_len` blobs they stand
+// for. While the namespace is not joined the packet waits and goes out once it is.
+sio_result sio_client_emit(sio_client *c,
+                           uint32_t ns,
+                           const char *name,
+                           const uint8_t *json,
+                           size_t json_len,
+                           const sio_bytes *attachments,
+                           size_t attachments_len);
+
+// Like `sio_client_emit`, but asks for an acknowledgement: writes its id; the answer is a
+// `SIO_CLIENT_EVENT_ACK`, or `SIO_CLIENT_EVENT_ACK_FAILED` after `timeout_ms`.
+sio_result sio_client_emit_with_ack(sio_client *c,
+                                    uint32_t ns,
+                                    const char *name,
+                                    const uint8_t *json,
+                                    size_t json_len,
+                                    const sio_bytes *attachments,
+                                    size_t attachments_len,
+                                    uint64_t timeout_ms,
+                                    uint64_t now_ms,
+                                    uint64_t *out_id);
+
+// Answers a `SIO_CLIENT_EVENT_MESSAGE` that has `has_ack`, with arguments like
+// `sio_client_emit`'s.
+sio_result sio_client_ack(sio_client *c,
+                          uint32_t ns,
+                          uint64_t ack_id,
+                          const uint8_t *json,
+                          size_t json_len,
+                          const sio_bytes *attachments,
+                          size_t attachments_len);
+
+// The size of buffer `sio_client_poll_io` needs for the largest packet.
+sio_result sio_client_out_len(sio_client *c, size_t *out);
+
+// The next thing to do, bytes written into `buf` (`cap` bytes, `sio_client_out_len` is
+// enough): `SIO_OK` with `out` filled, or `SIO_EMPTY`. Call until `SIO_EMPTY`, and again
+// after every other call.
+sio_result sio_client_poll_io(sio_client *c, uint8_t *buf, size_t cap, sio_client_io *out);
+
+// The driver connected `stream`.
+sio_result sio_client_connected(sio_client *c, sio_client_stream s, uint64_t now_ms);
+
+// The driver could not connect `stream`.
+sio_result sio_client_connect_failed(sio_client *c, sio_client_stream s, uint64_t now_ms);
+
+// The server closed `stream` (a read returned 0) or it failed.
+sio_result sio_client_closed(sio_client *c, sio_client_stream s, uint64_t now_ms);
+
+// Offers `len` bytes read from `stream`; writes how many were taken. Fewer than `len`
+// means the client's buffer is full of events not taken yet: keep the rest and offer it
+// again after `sio_client_poll_event`.
+sio_result sio_client_recv(sio_client *c,
+                           sio_client_stream s,
+                           const uint8_t *buf,
+                           size_t len,
+                           uint64_t now_ms,
+                           size_t *out_taken);
+
+// The next event: `SIO_OK` with `out` filled (views valid until the next call on `c`),
+// or `SIO_EMPTY`. Call `sio_client_poll_io` again afterwards.
+sio_result sio_client_poll_event(sio_client *c, sio_client_event *out);
+
+// When `sio_client_handle_timeout` should next run: `SIO_OK` with `out_ms`, or
+// `SIO_EMPTY` when no timer runs.
+sio_result sio_client_poll_timeout(sio_client *c, uint64_t *out_ms);
+
+// Runs the timers due at `now_ms`.
+sio_result sio_client_handle_timeout(sio_client *c, uint64_t now_ms);
+
+// Creates a loop for a client connecting to `url` (`"http://host:port"`); `config`'s
+// `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
+// operating system. `namespaces` (`namespaces_len` names, `NULL` for just `"/"`) are
+// joined without auth; use `sio_client_connect` in the callback for more.
+sio_result sio_client_loop_new(const sio_client_config *config,
+                               const char *url,
+                               const char *const *namespaces,
+                               size_t namespaces_len,
+                               sio_client_loop **out);
+
+// Destroys a loop (not while it runs); `NULL` is ignored.
+void sio_client_loop_free(sio_client_loop *lp);
+
+// Runs until the callback returns `false`, or the client is closed for good
+// (`sio_client_close`, or reconnection gave up).
+sio_result sio_client_loop_run(sio_client_loop *lp, sio_client_event_cb callback, void *userdata);
 
 // Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
 // `config` (`NULL`: the defaults), ids seeded from the operating system.

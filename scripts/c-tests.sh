@@ -8,6 +8,9 @@
 #   same the Rust echo server passes), plain, sanitized and under valgrind;
 # - examples/c/chat_server.c in two Chromium tabs (tests/interop/chat_browser.mjs), plain,
 #   sanitized and under valgrind.
+# - examples/c/mirror_client.c under the Node socket.io server (tests/interop/mirror_suite.mjs,
+#   the suite the Rust mirror client passes) over websocket, polling and upgrade, plain and
+#   sanitized; under valgrind over websocket.
 # - a fresh install prefix (scripts/install-c.sh) used through pkg-config and CMake.
 # Valgrind and the sanitizers must report 0 errors and 0 leaks. Called by scripts/test.sh,
 # after the npm packages, chromium and cmake are installed.
@@ -28,7 +31,8 @@ mkdir -p "$out"
 cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -g)
 libs=("$lib" -lpthread -ldl -lm)
 san=(-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
-for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c; do
+for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c \
+  examples/c/mirror_client.c; do
   name=$(basename "$prog" .c)
   gcc "${cflags[@]}" -O1 "$prog" "${libs[@]}" -o "$out/$name"
   gcc "${cflags[@]}" "${san[@]}" "$prog" "${libs[@]}" -o "$out/$name-asan"
@@ -128,4 +132,12 @@ for variant in plain asan valgrind; do
   step "C chat server ($variant) in two Chromium tabs"
   with_server chat_checks "${chat[@]}" --port 0
 done
+mirror() { (cd tests/interop && timeout 150 node mirror_suite.mjs "$@"); }
+for mode in websocket polling upgrade; do
+  step "C mirror client ($mode) under the Node server: plain and ASan+UBSan"
+  mirror "$mode" "$PWD/$out/mirror_client"
+  mirror "$mode" "$PWD/$out/mirror_client-asan"
+done
+step "C mirror client (websocket) under valgrind"
+mirror websocket "${valgrind[@]}" "$PWD/$out/mirror_client"
 echo "C tests passed"

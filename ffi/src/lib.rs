@@ -34,9 +34,11 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod client;
 mod ready;
 mod server;
 
+pub use client::*;
 pub use ready::*;
 pub use server::*;
 

@@ -1,0 +1,91 @@
+/* The mirror client in C, on the ready client loop (sio_client_loop_*).
+ *
+ *   mirror_client [--transport websocket|polling] http://127.0.0.1:3000
+ *
+ * It joins "/" and, for every event E it receives, emits "E-back" with the same arguments
+ * (binary stays binary), except that an event asking for an acknowledgement is acknowledged
+ * with the same arguments instead. When the server disconnects it from "/" it exits with
+ * status 0. Lost connections are retried with the default backoff.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "siocore.h"
+
+static int usage(void) {
+  fprintf(stderr, "usage: mirror_client [--transport websocket|polling] URL\n");
+  return 2;
+}
+
+/* The loop's callback: answers events, ends the run on a server disconnect. */
+static bool on_event(void *userdata, sio_client *client, const sio_client_event *ev,
+                     uint64_t now_ms) {
+  int *exit_code = userdata;
+  (void)now_ms;
+  switch (ev->kind) {
+  case SIO_CLIENT_EVENT_MESSAGE: {
+    sio_result r;
+    if (ev->has_ack) {
+      r = sio_client_ack(client, ev->ns, ev->ack_id, ev->data.ptr, ev->data.len,
+                         ev->attachments, ev->attachments_len);
+    } else {
+      char name[512];
+      if (ev->name.len + sizeof "-back" > sizeof name) {
+        fprintf(stderr, "mirror_client: event name too long\n");
+        return true;
+      }
+      if (ev->name.len > 0) memcpy(name, ev->name.ptr, ev->name.len);
+      memcpy(name + ev->name.len, "-back", sizeof "-back");
+      r = sio_client_emit(client, ev->ns, name, ev->data.ptr, ev->data.len, ev->attachments,
+                          ev->attachments_len);
+    }
+    if (r != SIO_OK) fprintf(stderr, "mirror_client: cannot answer: %s\n", sio_result_str(r));
+    return true;
+  }
+  case SIO_CLIENT_EVENT_DISCONNECT:
+    if (ev->reason == SIO_CLIENT_REASON_SERVER_DISCONNECT) {
+      *exit_code = 0;
+      return false;
+    }
+    return true;
+  case SIO_CLIENT_EVENT_CLOSED:
+    fprintf(stderr, "mirror_client: session closed (reason %u)\n", (unsigned)ev->reason);
+    return true;
+  default:
+    return true;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 && argc != 4) return usage();
+  sio_client_config config;
+  sio_client_config_default(&config);
+  config.rx_capacity = 1 << 20;
+  config.outbox_capacity = 1 << 20;
+  config.binary_capacity = 1 << 20;
+  if (argc == 4) {
+    if (strcmp(argv[1], "--transport") != 0) return usage();
+    if (strcmp(argv[2], "websocket") == 0) {
+      config.transports = SIO_TRANSPORTS_WEBSOCKET;
+    } else if (strcmp(argv[2], "polling") == 0) {
+      config.transports = SIO_TRANSPORTS_POLLING;
+    } else {
+      return usage();
+    }
+  }
+  sio_client_loop *loop = NULL;
+  sio_result r = sio_client_loop_new(&config, argv[argc - 1], NULL, 0, &loop);
+  if (r != SIO_OK) {
+    fprintf(stderr, "mirror_client: %s\n", sio_result_str(r));
+    return 1;
+  }
+  int exit_code = 1;
+  r = sio_client_loop_run(loop, on_event, &exit_code);
+  sio_client_loop_free(loop);
+  if (r != SIO_OK) {
+    fprintf(stderr, "mirror_client: %s\n", sio_result_str(r));
+    return 1;
+  }
+  return exit_code;
+}
