@@ -31,6 +31,8 @@
 //! one for POST responses). Events are copied into a buffer given to `poll_event`, so the
 //! application can answer while it holds one.
 
+#[cfg(feature = "embedded-io")]
+pub mod blocking;
 mod config;
 mod inbound;
 mod outbox;

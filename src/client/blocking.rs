@@ -1,0 +1,230 @@
+//! A driver for boards whose TCP stack offers [`embedded_io`] `Read`/`Write` (feature
+//! `embedded-io`, no allocator): the client over one WebSocket, turned by a super-loop.
+//!
+//! [`BlockingClient::poll`] does one turn without waiting for the network: it opens the
+//! connection when the client asks (through the application's [`Connect`]), writes what the
+//! client hands out (`write_all`, which blocks only as long as the stack's send buffer is
+//! full), reads while [`ReadReady`] says bytes are there, runs the timers and passes every
+//! event to the handler. Call it from the main loop with the board's millisecond clock;
+//! sleep until [`Client::poll_timeout`] or the next network interrupt in between.
+//!
+//! Long-polling needs two requests in flight at once, which one blocking stream cannot
+//! give, so this driver takes a WebSocket-only client ([`Transports::WebSocket`]). TLS
+//! plugs in the same way: a [`Connect`] that returns a TLS stream (for example
+//! `embedded-tls` over the TCP socket) is all it takes.
+//!
+//! ```
+//! use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
+//! use siocore::Instant;
+//! use siocore::client::blocking::{BlockingClient, Connect};
+//! use siocore::client::{Client, ClientConfig, Event, Transports};
+//!
+//! /// A stand-in for the board's TCP socket.
+//! struct Socket;
+//! impl ErrorType for Socket {
+//!     type Error = ErrorKind;
+//! }
+//! impl Read for Socket {
+//!     fn read(&mut self, _: &mut [u8]) -> Result<usize, ErrorKind> { Ok(0) }
+//! }
+//! impl ReadReady for Socket {
+//!     fn read_ready(&mut self) -> Result<bool, ErrorKind> { Ok(false) }
+//! }
+//! impl Write for Socket {
+//!     fn write(&mut self, b: &[u8]) -> Result<usize, ErrorKind> { Ok(b.len()) }
+//!     fn flush(&mut self) -> Result<(), ErrorKind> { Ok(()) }
+//! }
+//! struct Tcp;
+//! impl Connect for Tcp {
+//!     type Conn = Socket;
+//!     fn connect(&mut self) -> Result<Socket, ErrorKind> { Ok(Socket) }
+//! }
+//!
+//! let mut config = ClientConfig::new("192.168.1.10:3000");
+//! config.transports = Transports::WebSocket;
+//! config.rx_capacity = 2048;
+//! config.outbox_capacity = 1024;
+//! config.binary_capacity = 0;
+//! config.namespace_capacity = 64;
+//! let mut arena = [0u8; 4096];
+//! let mut client: Client<'_, 1, 4> = Client::new(config, &mut arena, [7; 32]).unwrap();
+//! client.connect("/", None).unwrap();
+//! let (mut out, mut events) = ([0u8; 1536], [0u8; 2048]);
+//! let mut board = BlockingClient::new(client, Tcp, &mut out, &mut events).unwrap();
+//! board.client().start(Instant::ZERO);
+//! board.poll(Instant::from_millis(1), |_client, event| {
+//!     if let Event::Message(m) = event {
+//!         let _ = m.name;
+//!     }
+//! });
+//! ```
+
+use embedded_io::{Read, ReadReady, Write};
+
+use super::{Client, Event, Io, Stream, Transports};
+use crate::Instant;
+
+/// Opens the TCP (or TLS) connection to the server.
+pub trait Connect {
+    /// The connected stream.
+    type Conn: Read + Write + ReadReady;
+
+    /// Connects; an error is reported to the client as a failed attempt.
+    ///
+    /// # Errors
+    /// Whatever the stack reports.
+    fn connect(&mut self) -> Result<Self::Conn, <Self::Conn as embedded_io::ErrorType>::Error>;
+}
+
+/// Why [`BlockingClient::new`] refused its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupError {
+    /// The client may use polling; this driver needs [`Transports::WebSocket`].
+    NotWebSocketOnly,
+    /// The event buffer is shorter than [`Client::event_buf_len`] (the value).
+    EventBufferTooSmall(usize),
+}
+
+impl core::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotWebSocketOnly => {
+                f.write_str("the blocking driver needs a WebSocket-only client")
+            }
+            Self::EventBufferTooSmall(n) => write!(f, "the event buffer needs {n} bytes"),
+        }
+    }
+}
+
+impl core::error::Error for SetupError {}
+
+/// A WebSocket-only [`Client`] on an `embedded-io` stream; see the [module docs](self).
+pub struct BlockingClient<'a, C: Connect, const NS: usize = 4, const ACKS: usize = 16> {
+    client: Client<'a, NS, ACKS>,
+    connect: C,
+    conn: Option<C::Conn>,
+    out: &'a mut [u8],
+    events: &'a mut [u8],
+}
+
+impl<C: Connect, const NS: usize, const ACKS: usize> core::fmt::Debug
+    for BlockingClient<'_, C, NS, ACKS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BlockingClient")
+            .field("client", &self.client)
+            .field("connected", &self.conn.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, C: Connect, const NS: usize, const ACKS: usize> BlockingClient<'a, C, NS, ACKS> {
+    /// A driver for `client`, writing through `out` (size it like
+    /// [`Client::poll_io`] asks) and taking events into `events` (at least
+    /// [`Client::event_buf_len`] bytes).
+    ///
+    /// # Errors
+    /// A [`SetupError`] for a client that may use polling or a short event buffer.
+    pub fn new(
+        client: Client<'a, NS, ACKS>,
+        connect: C,
+        out: &'a mut [u8],
+        events: &'a mut [u8],
+    ) -> Result<Self, SetupError> {
+        if client.config().transports != Transports::WebSocket {
+            return Err(SetupError::NotWebSocketOnly);
+        }
+        if events.len() < client.event_buf_len() {
+            return Err(SetupError::EventBufferTooSmall(client.event_buf_len()));
+        }
+        Ok(Self {
+            client,
+            connect,
+            conn: None,
+            out,
+            events,
+        })
+    }
+
+    /// The client, for commands between turns.
+    pub fn client(&mut self) -> &mut Client<'a, NS, ACKS> {
+        &mut self.client
+    }
+
+    /// Whether the TCP connection is up.
+    pub const fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// One turn at `now`: I/O, timers, and every event to `handler` (which may issue
+    /// commands). Returns once nothing more can happen without waiting.
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        mut handler: impl FnMut(&mut Client<'a, NS, ACKS>, &Event<'_>),
+    ) {
+        self.client.handle_timeout(now);
+        loop {
+            let mut progress = false;
+            while let Some(io) = self.client.poll_io(self.out) {
+                progress = true;
+                match io {
+                    Io::Connect(s) => match self.connect.connect() {
+                        Ok(c) if s == Stream::WebSocket => {
+                            self.conn = Some(c);
+                            self.client.connected(s, now);
+                        }
+                        _ => self.client.connect_failed(s, now),
+                    },
+                    Io::Send { len, .. } => {
+                        let sent = match self.conn.as_mut() {
+                            Some(c) => c.write_all(&self.out[..len]).and_then(|()| c.flush()),
+                            None => Ok(()),
+                        };
+                        if sent.is_err() {
+                            self.conn = None;
+                            self.client.closed(Stream::WebSocket, now);
+                        }
+                    }
+                    Io::Close(_) => self.conn = None,
+                }
+            }
+            if let Some(c) = self.conn.as_mut() {
+                loop {
+                    let buf = self.client.rx_buf(Stream::WebSocket);
+                    if buf.is_empty() {
+                        break;
+                    }
+                    match c.read_ready() {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(_) => {
+                            self.conn = None;
+                            self.client.closed(Stream::WebSocket, now);
+                            break;
+                        }
+                    }
+                    match c.read(buf) {
+                        Ok(0) | Err(_) => {
+                            self.conn = None;
+                            self.client.closed(Stream::WebSocket, now);
+                            progress = true;
+                            break;
+                        }
+                        Ok(n) => {
+                            progress = true;
+                            self.client.rx_commit(Stream::WebSocket, n, now);
+                        }
+                    }
+                }
+            }
+            while let Ok(Some(e)) = self.client.poll_event(self.events) {
+                progress = true;
+                handler(&mut self.client, &e);
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+}
