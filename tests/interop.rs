@@ -3,7 +3,10 @@
 //! `tests/interop/package-lock.json`): the suite `tests/interop/echo_suite.mjs` runs every
 //! item of the echo contract over polling only, WebSocket only and the default upgrade,
 //! plus the heartbeat, the ping timeout and a client sending garbage. And the chat demo
-//! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`).
+//! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`),
+//! and two terminal chat clients (`examples/chat_client.rs`) through it. And the client side:
+//! the mirror client (`examples/mirror_client.rs`) under the official Node server (npm
+//! `socket.io` 4.8.4, `tests/interop/mirror_suite.mjs`) in the three transport modes.
 //!
 //! Needs `node`, `npm ci --prefix tests/interop` and Debian's `chromium` (the test command
 //! installs them).
@@ -204,22 +207,6 @@ fn chat_demo_in_two_browser_tabs() {
     );
 }
 
-/// The mirror client example, built by `cargo test` next to this test's binary.
-fn mirror_client() -> String {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let path = dir.join("examples/mirror_client");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --features mio` (it builds the examples)",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
-
 /// The Rust mirror client (`examples/mirror_client.rs`) under the official Node server
 /// (`tests/interop/mirror_suite.mjs`), in one transport mode.
 fn mirror(mode: &str) {
@@ -244,4 +231,93 @@ fn mirror_client_over_polling_against_node() {
 #[test]
 fn mirror_client_with_upgrade_against_node() {
     mirror("upgrade");
+}
+
+/// An example binary, built by `cargo test` next to this test's binary.
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --features mio` (it builds the examples)",
+        path.display()
+    );
+    path
+}
+
+/// Reads a child's stdout lines on a thread.
+fn lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle` (10 s at most).
+fn expect_line(rx: &mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(needle) => return l,
+            Ok(_) => {}
+            Err(_) => panic!("no line with {needle:?}"),
+        }
+    }
+}
+
+#[test]
+fn two_terminal_chat_clients_talk_through_the_chat_demo() {
+    use std::io::Write;
+    let server = start_chat();
+    let url = server.url.trim_end_matches('/').to_string();
+    let spawn = || {
+        Command::new(example("chat_client"))
+            .arg(&url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chat_client runs")
+    };
+    let mut a = spawn();
+    let a_out = lines(&mut a);
+    // A sees B arrive, so both are in before anyone speaks.
+    let mut b = spawn();
+    let b_out = lines(&mut b);
+    expect_line(&a_out, "* user connected");
+    let mut a_in = a.stdin.take().expect("stdin");
+    writeln!(a_in, "hello from \"a\" ✓").expect("write");
+    assert_eq!(expect_line(&b_out, "hello from"), "hello from \"a\" ✓");
+    assert_eq!(expect_line(&a_out, "hello from"), "hello from \"a\" ✓");
+    // End of input: A leaves, B is told, A exits 0.
+    drop(a_in);
+    expect_line(&b_out, "* user disconnected");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = a.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "chat_client did not exit"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let _ = b.kill();
+    let _ = b.wait();
 }
