@@ -210,7 +210,8 @@ fn chat_demo_in_two_browser_tabs() {
 /// The Rust mirror client (`examples/mirror_client.rs`) under the official Node server
 /// (`tests/interop/mirror_suite.mjs`), in one transport mode.
 fn mirror(mode: &str) {
-    let client = mirror_client();
+    let client = example("mirror_client");
+    let client = client.to_string_lossy();
     node(
         "mirror_suite.mjs",
         &[mode, &client],
