@@ -24,29 +24,129 @@ struct Head {
     keep_alive: bool,
 }
 
-/// Parses a whole response at the start of `buf`, in a buffer of `cap` bytes: `Ok(None)`
-/// while incomplete.
-fn parse_head(buf: &[u8], cap: usize) -> Result<Option<Head>, CloseReason> {
+/// Parses a whole response at the front of `rx`: `Ok(None)` while incomplete. A chunked
+/// body (Node sends its error bodies so) is joined in place; bytes after it are dropped.
+fn parse_head(rx: &mut Rx<'_>) -> Result<Option<Head>, CloseReason> {
+    let cap = rx.buf.len();
     let mut headers = [EMPTY_HEADER; HEADERS];
     let limits = Limits {
         max_head: cap,
         max_body: cap as u64,
     };
-    let res = match http::parse_response(buf, &mut headers, &limits) {
+    let filled = &rx.buf[..rx.len];
+    let res = match http::parse_response(filled, &mut headers, &limits) {
         Ok(Status::Complete(r)) => r,
         Ok(Status::Partial) => return Ok(None),
+        Err(http::HeadError::ChunkedNotSupported) => return parse_chunked(rx),
         Err(e) => return Err(head_error(e)),
     };
+    let (status, keep_alive) = (res.code(), res.keep_alive());
     match res.body() {
         Ok(Status::Complete(b)) => Ok(Some(Head {
-            status: res.code(),
+            status,
             body: (b.consumed - b.bytes.len(), b.consumed),
-            keep_alive: res.keep_alive(),
+            keep_alive,
         })),
         Ok(Status::Partial) => Ok(None),
         Err(http::BodyError::TooLarge { .. }) => Err(CloseReason::TooLarge),
         Err(_) => Err(CloseReason::ParseError),
     }
+}
+
+/// A response with a chunked body (Node sends its error bodies so; the codec frames bodies
+/// by length only): its head parsed once already, the chunks are joined in place.
+fn parse_chunked(rx: &mut Rx<'_>) -> Result<Option<Head>, CloseReason> {
+    let (status, head_len, keep_alive) = {
+        let mut headers = [EMPTY_HEADER; HEADERS];
+        let mut res = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(head_len)) = res.parse(&rx.buf[..rx.len]) else {
+            return Err(CloseReason::ParseError);
+        };
+        let close = res.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("connection") && crate::ws::has_token(h.value, b"close")
+        });
+        (
+            res.code.unwrap_or(0),
+            head_len,
+            !close && res.version == Some(1),
+        )
+    };
+    Ok(dechunk(rx.buf, head_len, rx.len)?.map(|end| {
+        rx.len = end;
+        Head {
+            status,
+            body: (head_len, end),
+            keep_alive,
+        }
+    }))
+}
+
+/// The end of the line starting at `from` in `buf[..len]` (the index of its CR).
+fn line_end(buf: &[u8], from: usize, len: usize) -> Option<usize> {
+    let line = buf.get(from..len)?;
+    line.windows(2).position(|w| w == b"\r\n").map(|i| from + i)
+}
+
+/// The size in a chunk-size line `buf[from..eol]` (extensions after `;` ignored).
+fn chunk_size(buf: &[u8], from: usize, eol: usize) -> Option<usize> {
+    let digits = buf.get(from..eol)?.split(|&b| b == b';').next()?;
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &d| {
+        let v = char::from(d).to_digit(16)?;
+        Some(n * 16 + v as usize)
+    })
+}
+
+/// Joins a complete chunked body at `buf[start..len]` in place: `Some(end)` with the body
+/// at `buf[start..end]`, `None` while a chunk or the last one is missing.
+fn dechunk(buf: &mut [u8], start: usize, len: usize) -> Result<Option<usize>, CloseReason> {
+    // Check first (nothing moves until the whole body is there), then compact.
+    let mut chunks = 0usize;
+    let mut pos = start;
+    loop {
+        let Some(eol) = line_end(buf, pos, len) else {
+            return Ok(None);
+        };
+        let size = chunk_size(buf, pos, eol).ok_or(CloseReason::ParseError)?;
+        if size > buf.len() {
+            return Err(CloseReason::TooLarge);
+        }
+        pos = eol + 2;
+        if size == 0 {
+            // Trailer lines until the empty one.
+            loop {
+                let Some(eol) = line_end(buf, pos, len) else {
+                    return Ok(None);
+                };
+                let empty = eol == pos;
+                pos = eol + 2;
+                if empty {
+                    break;
+                }
+            }
+            break;
+        }
+        if pos + size + 2 > len {
+            return Ok(None);
+        }
+        if buf.get(pos + size..pos + size + 2) != Some(b"\r\n".as_slice()) {
+            return Err(CloseReason::ParseError);
+        }
+        pos += size + 2;
+        chunks += 1;
+    }
+    let (mut r, mut w) = (start, start);
+    for _ in 0..chunks {
+        let eol = line_end(buf, r, len).unwrap_or(r);
+        let size = chunk_size(buf, r, eol).unwrap_or(0);
+        r = eol + 2;
+        buf.copy_within(r..r + size, w);
+        w += size;
+        r += size + 2;
+    }
+    Ok(Some(w))
 }
 
 fn head_error(e: http::HeadError) -> CloseReason {
@@ -276,8 +376,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         if self.body.is_some() {
             return;
         }
-        let filled = &self.get.buf[..self.get.len];
-        match parse_head(filled, self.get.buf.len()) {
+        match parse_head(&mut self.get) {
             Ok(Some(h)) if h.status == 200 => {
                 self.body = Some(h.body);
                 if !h.keep_alive {
@@ -285,7 +384,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
                 }
             }
             Ok(Some(h)) => {
-                let code = error_code(filled.get(h.body.0..h.body.1).unwrap_or_default());
+                let code = error_code(self.get.buf.get(h.body.0..h.body.1).unwrap_or_default());
                 self.lose(CloseReason::Http {
                     status: h.status,
                     code,
@@ -299,8 +398,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
 
     /// A POST response may be complete.
     fn on_post_bytes(&mut self) {
-        let filled = &self.post.buf[..self.post.len];
-        match parse_head(filled, self.post.buf.len()) {
+        match parse_head(&mut self.post) {
             Ok(Some(h)) if h.status == 200 => {
                 let s = &mut self.slots[1];
                 s.busy = false;
@@ -316,7 +414,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
                 }
             }
             Ok(Some(h)) => {
-                let code = error_code(filled.get(h.body.0..h.body.1).unwrap_or_default());
+                let code = error_code(self.post.buf.get(h.body.0..h.body.1).unwrap_or_default());
                 self.lose(CloseReason::Http {
                     status: h.status,
                     code,

@@ -114,6 +114,36 @@ fn bad_handshake_answers_end_the_attempt() {
 }
 
 #[test]
+fn chunked_error_bodies_are_read() {
+    // What Node writes for a refused request: no Content-Length, a chunked JSON body.
+    let response: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\
+        Transfer-Encoding: chunked\r\n\r\n9\r\n{\"code\":1\r\n20;x=y\r\n,\"message\":\"Session ID unknown\"}\r\n0\r\n\r\n";
+    for chunk in [1, 5, response.len()] {
+        let mut c = client(Transports::Polling);
+        pump(&mut c);
+        for piece in response.chunks(chunk) {
+            c.recv(Stream::Poll, piece, Instant::ZERO);
+        }
+        assert_eq!(
+            closes(&mut c),
+            vec![CloseReason::Http {
+                status: 400,
+                code: Some(1)
+            }],
+            "chunks of {chunk}"
+        );
+    }
+    let mut c = client(Transports::Polling);
+    pump(&mut c);
+    c.recv(
+        Stream::Poll,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        Instant::ZERO,
+    );
+    assert_eq!(closes(&mut c), vec![CloseReason::ParseError]);
+}
+
+#[test]
 fn oversized_responses_end_the_attempt() {
     // A head that never ends.
     let mut c = client(Transports::WebSocket);
