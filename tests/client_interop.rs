@@ -1,6 +1,6 @@
 //! The Rust client (`ClientDriver` on mio) against the official Node server (npm
 //! `socket.io` 4.8.4, `tests/interop/client_server.mjs`) over the three transport modes:
-//! several namespaces with their own auth, a middleware refusal (CONNECT_ERROR with message
+//! several namespaces with their own auth, a middleware refusal (`CONNECT_ERROR` with message
 //! and data), query parameters and extra headers, events and acks both ways with binary,
 //! and an HTTP refusal of the handshake.
 
