@@ -21,7 +21,9 @@
 //! | [`base64`] | standard base64, as used by polling binary packets and the WebSocket accept key |
 //!
 //! On top of them, [`server`] is the sans-IO server: TCP byte streams in, Socket.IO sessions,
-//! events for the application and bytes to write out, with every table sized by the caller.
+//! events for the application and bytes to write out, with every table sized by the caller;
+//! [`client`] is the sans-IO client (polling, WebSocket, upgrade, reconnection), its buffers
+//! carved from one caller-lent arena.
 //! [`time`] holds the [`Instant`] its timers take as an argument.
 //!
 //! # Output buffers
@@ -38,6 +40,8 @@
 //! | *(none)* | `no_std`, no allocator: what a microcontroller builds |
 //! | `alloc` | growable server tables ([`server::Storage::growable`]) |
 //! | `std` | implies `alloc`; std integration |
+//! | `mio` | implies `std`: the ready server and client loops (`driver`) and the `app` API |
+//! | `embedded-io` | the blocking client driver over `embedded-io` streams (`client::blocking`) |
 //!
 //! The minimum supported Rust version is 1.95, the toolchain CI builds with.
 #![no_std]

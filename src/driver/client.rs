@@ -87,7 +87,9 @@ struct Conn {
     stalled: bool,
 }
 
-/// A [`Client`] on a mio loop; see the [module docs](self).
+/// A [`Client`] on a mio loop: it opens the streams the client asks for, reads each into
+/// the client's buffer (pausing a stream while that buffer is full), writes what the client
+/// hands out, and runs its timers.
 pub struct ClientDriver<'a, const NS: usize = 4, const ACKS: usize = 16> {
     client: Client<'a, NS, ACKS>,
     addr: SocketAddr,
