@@ -89,7 +89,7 @@ const fn div10(n: u64) -> (u64, u8) {
 pub(crate) const fn decimal_len(mut n: u64) -> usize {
     let mut len = 1;
     while n >= 10 {
-        n /= 10;
+        n = div10(n).0;
         len += 1;
     }
     len

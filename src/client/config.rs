@@ -69,16 +69,20 @@ impl Reconnection {
     /// The delay before attempt `attempt` (1-based), given a random value `r` in
     /// `[0, 2^32)` and one random bit for the direction.
     pub(crate) fn delay(&self, attempt: u32, r: u32, up: bool) -> u64 {
+        // 32-bit arithmetic (the delays are `u32` milliseconds): no 64-bit division on
+        // small targets.
         let shift = attempt.saturating_sub(1).min(31);
-        let base = u64::from(self.delay_ms).saturating_mul(1u64 << shift);
-        let jitter = base.saturating_mul(u64::from(self.randomization_permille.min(1000))) / 1000;
-        let deviation = ((u128::from(jitter) * u128::from(r)) >> 32) as u64;
+        let base = self.delay_ms.checked_shl(shift).filter(|b| b >> shift == self.delay_ms);
+        let base = base.unwrap_or(u32::MAX);
+        let permille = u32::from(self.randomization_permille.min(1000));
+        let jitter = base / 1000 * permille + base % 1000 * permille / 1000;
+        let deviation = ((u64::from(jitter) * u64::from(r)) >> 32) as u32;
         let ms = if up {
             base.saturating_add(deviation)
         } else {
             base - deviation
         };
-        ms.min(u64::from(self.delay_max_ms))
+        u64::from(ms.min(self.delay_max_ms))
     }
 }
 

@@ -860,7 +860,12 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
             .ok_or(CommandError::TooManyAcks)?;
         let id = self.next_ack;
         self.queue_event(ns, name, args, Some((id, slot as u8)))?;
-        self.next_ack = (id + 1) % crate::sio::MAX_ACK_ID;
+        // Ids wrap within the protocol's range (no 64-bit division on small targets).
+        self.next_ack = if id + 1 > crate::sio::MAX_ACK_ID {
+            0
+        } else {
+            id + 1
+        };
         self.acks[slot] = AckSlot {
             id: id + 1,
             ns: ns.0,
