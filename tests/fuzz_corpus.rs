@@ -6,6 +6,9 @@
 use std::fs;
 use std::path::Path;
 
+#[path = "../fuzz/checks/client.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
+mod client;
 #[path = "../fuzz/checks/engine.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod engine;
@@ -114,6 +117,11 @@ fn replay(target: &str, check: fn(&[u8])) {
             check(&mutate(&mut rng, seed, other));
         }
     }
+}
+
+#[test]
+fn client_corpus() {
+    replay("client", client::check);
 }
 
 #[test]

@@ -72,7 +72,10 @@ impl Reconnection {
         // 32-bit arithmetic (the delays are `u32` milliseconds): no 64-bit division on
         // small targets.
         let shift = attempt.saturating_sub(1).min(31);
-        let base = self.delay_ms.checked_shl(shift).filter(|b| b >> shift == self.delay_ms);
+        let base = self
+            .delay_ms
+            .checked_shl(shift)
+            .filter(|b| b >> shift == self.delay_ms);
         let base = base.unwrap_or(u32::MAX);
         let permille = u32::from(self.randomization_permille.min(1000));
         let jitter = base / 1000 * permille + base % 1000 * permille / 1000;

@@ -790,7 +790,8 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
     /// Ends the session: leaves every namespace ([`Event::Disconnect`] with
     /// [`DisconnectReason::ClientDisconnect`]), sends the close packet, closes the streams
     /// and reports [`Event::Closed`] with [`CloseReason::ClientClose`]. No reconnection
-    /// follows; emits still waiting are dropped. [`Client::start`] opens a new session.
+    /// follows; emits still waiting are dropped, and every awaited acknowledgement gets
+    /// [`Event::AckFailed`]. [`Client::start`] opens a new session.
     pub fn close(&mut self, now: Instant) {
         self.tick(now);
         for i in 0..NS {
@@ -800,8 +801,17 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
             }
         }
         self.outbox.remove_ns(SESSION_NS);
+        // Emits still waiting were dropped with the outbox: their acks will not come.
+        for a in &mut self.acks {
+            if a.id != 0 && a.failed.is_none() {
+                a.failed = Some(AckFailure::Disconnected);
+            }
+        }
         if self.phase == Phase::Open {
+            // The close packet goes with the next write; if it cannot go out soon, the
+            // streams close anyway.
             self.closing = true;
+            self.deadline = self.deadline.min(self.now.plus_millis(CLOSE_WAIT_MS));
         } else {
             self.finish_close();
         }
@@ -918,7 +928,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         match self.phase {
             Phase::Idle => {}
             Phase::Opening => self.lose(CloseReason::ConnectTimeout),
-            Phase::Open if self.close_sent => self.finish_close(),
+            Phase::Open if self.closing || self.close_sent => self.finish_close(),
             Phase::Open => self.lose(CloseReason::PingTimeout),
             Phase::Backoff => {
                 // Start only once the last attempt's notices were read, so they never
@@ -1125,6 +1135,11 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
     /// schedule the next attempt.
     fn lose(&mut self, reason: CloseReason) {
         if !matches!(self.phase, Phase::Open | Phase::Opening) {
+            return;
+        }
+        if self.closing || self.close_sent {
+            // Closing anyway: no reconnection.
+            self.finish_close();
             return;
         }
         let was_open = self.phase == Phase::Open;

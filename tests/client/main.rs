@@ -410,3 +410,67 @@ fn a_delayed_polling_post_does_not_break_the_session() {
         .collect();
     assert_eq!(args, ["1", "2"], "{ev:?}");
 }
+
+#[test]
+fn a_dropped_long_poll_loses_the_session_and_reconnects() {
+    let mut cc = client_config(Transports::Polling);
+    cc.reconnection.delay_ms = 100;
+    let mut p = Pair::new(cc);
+    let root = p.client.connect("/", None).unwrap();
+    p.client.start(p.instant());
+    p.drive();
+    assert_eq!(connects(&p.take_events()), 1);
+    // The pending GET's connection dies.
+    p.reset_link(Stream::Poll);
+    p.client
+        .emit(root, "echo", Args::json(b"\"after\""))
+        .unwrap();
+    p.advance(1000);
+    let ev = p.take_events();
+    assert_eq!(
+        ev[..2],
+        [
+            CEv::Disconnect(0, DisconnectReason::Session(CloseReason::TransportClose)),
+            CEv::Closed(CloseReason::TransportClose),
+        ],
+        "{ev:?}"
+    );
+    assert!(matches!(ev[2], CEv::Reconnecting(1, 50..=150)), "{ev:?}");
+    assert_eq!(connects(&ev), 1, "{ev:?}");
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, CEv::Message { args, .. } if args == "\"after\"")),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn a_delayed_long_poll_lets_posts_overtake_it() {
+    let mut p = started(Transports::Polling);
+    p.take_events();
+    let root = siocore::client::NsId::from_index(0);
+    let args = |ev: Vec<CEv>| -> Vec<String> {
+        ev.into_iter()
+            .filter_map(|e| match e {
+                CEv::Message { args, .. } => Some(args),
+                _ => None,
+            })
+            .collect()
+    };
+    // The pending GET answers the first echo; the GET after it is held on the way to the
+    // server, and the POSTs overtake it.
+    p.hold[Stream::Poll.index()] = true;
+    for i in 0..3 {
+        p.client
+            .emit(root, "echo", Args::json(format!("{i}").as_bytes()))
+            .unwrap();
+        p.drive();
+    }
+    assert_eq!(args(p.take_events()), ["0"]);
+    p.advance(1000);
+    assert_eq!(args(p.take_events()), Vec::<String>::new());
+    p.hold[Stream::Poll.index()] = false;
+    p.drive();
+    assert_eq!(args(p.take_events()), ["1", "2"]);
+    assert!(p.client.is_open());
+}

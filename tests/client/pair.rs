@@ -349,6 +349,19 @@ impl Pair {
         self.drive();
     }
 
+    /// Tears down one link as a network failure would: the server sees a reset, the
+    /// client a closed stream; bytes in flight are lost.
+    pub fn reset_link(&mut self, s: Stream) {
+        let i = s.index();
+        if let (Some(id), Some(srv)) = (self.links[i].take(), self.server.as_mut()) {
+            let _ = srv.reset(id, Instant::from_millis(self.now));
+        }
+        self.c2s[i].clear();
+        self.s2c[i].clear();
+        self.client.closed(s, self.instant());
+        self.drive();
+    }
+
     pub fn start_server(&mut self) {
         self.server = Some(new_server(self.server_config));
         self.drive();
