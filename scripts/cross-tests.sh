@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Small boards: cross-builds libsiocore and the C examples for aarch64 and armv7 Linux with
 # Debian's cross compilers, then runs, under qemu-user, the C unit tests, the core's Rust
-# tests (library, server suite, fuzz-corpus replay, zero-allocation check) and the C echo
-# server against the interop suite over WebSocket. Called by scripts/test.sh, which installs
+# tests (library, server suite, client pair tests, fuzz-corpus replay, zero-allocation check),
+# the C echo server against the interop suite over WebSocket, and the C mirror client under
+# the Node server over WebSocket. Called by scripts/test.sh, which installs
 # the cross toolchains, qemu-user and the rustup targets first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,8 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   step "$target: libsiocore and the C programs"
   cargo build --locked --release -p siocore-ffi --target "$target"
   lib="target/$target/release/libsiocore.a"
-  for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c; do
+  for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c \
+    examples/c/mirror_client.c; do
     "$cc" -std=c99 -O2 -Wall -Wextra -Werror -Iinclude "$prog" "$lib" -lpthread -ldl -lm \
       -o "$out/$(basename "$prog" .c)"
   done
@@ -35,7 +37,7 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
 
   step "$target: the core's Rust tests under $qemu"
   cargo test --locked -p siocore --target "$target" --features alloc \
-    --lib --test server --test fuzz_corpus --test no_alloc
+    --lib --test server --test client --test fuzz_corpus --test no_alloc
 
   step "$target: the C echo server under $qemu against the interop suite (WebSocket)"
   log=$(mktemp)
@@ -54,5 +56,10 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   wait "$pid" || true
   rm -f "$log"
   [ "$status" = 0 ] || exit 1
+
+  step "$target: the C mirror client under $qemu against the Node server (WebSocket)"
+  mirror_bin="$PWD/$out/mirror_client"
+  (cd tests/interop && timeout 150 node mirror_suite.mjs websocket "$qemu" -L "$sysroot" \
+    "$mirror_bin")
 done
 echo "cross tests passed"

@@ -311,6 +311,14 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         self.lose(reason);
     }
 
+    /// The probing WebSocket broke: the upgrade is off and the WebSocket closed, whatever
+    /// state the upgrade was in.
+    fn probe_lost(&mut self) -> Step {
+        self.upgrade_failed();
+        self.drop_stream(Stream::WebSocket.index());
+        Step::Next
+    }
+
     fn upgrade_failed(&mut self) {
         if matches!(
             self.upgrade,
@@ -607,7 +615,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         ) else {
             return None;
         };
-        let epoch = self.epoch;
+        let (epoch, ws_epoch) = (self.epoch, self.ws_epoch);
         let step = match dec.poll() {
             Ok(None) => None,
             Ok(Some(item)) => Some(match item {
@@ -627,8 +635,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
                     if self.on_ws {
                         self.fail(CloseReason::ServerClose)
                     } else {
-                        self.upgrade_failed();
-                        Step::Next
+                        self.probe_lost()
                     }
                 }
             }),
@@ -641,15 +648,15 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
                 Some(if self.on_ws {
                     self.fail(reason)
                 } else {
-                    self.upgrade_failed();
-                    Step::Next
+                    self.probe_lost()
                 })
             }
         };
-        if self.epoch == epoch && matches!(self.ws, WsRx::Head(ref rx) if rx.buf.is_empty()) {
+        if self.epoch == epoch && self.ws_epoch == ws_epoch {
             self.ws = WsRx::Frames(dec);
         } else {
-            // The session (or the probe) was reset meanwhile: keep the buffer, not the state.
+            // The session or the WebSocket was reset meanwhile: keep the buffer, not the
+            // decoder.
             self.ws = WsRx::Head(Rx {
                 buf: dec.into_inner(),
                 len: 0,

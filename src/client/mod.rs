@@ -561,6 +561,8 @@ pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16> {
     notices: [Option<Notice>; NOTICES],
     /// Counts session resets, so a packet handler can tell its session is gone.
     epoch: u32,
+    /// Counts WebSocket resets, likewise for the WebSocket.
+    ws_epoch: u32,
 }
 
 impl<const NS: usize, const ACKS: usize> fmt::Debug for Client<'_, NS, ACKS> {
@@ -660,6 +662,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
             next_ack: 0,
             notices: [None; NOTICES],
             epoch: 0,
+            ws_epoch: 0,
         })
     }
 
@@ -1098,6 +1101,7 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
     }
 
     fn reset_ws(&mut self) {
+        self.ws_epoch = self.ws_epoch.wrapping_add(1);
         let ws = core::mem::replace(
             &mut self.ws,
             WsRx::Head(Rx {
