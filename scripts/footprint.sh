@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Flash footprint on a Cortex-M4F (thumbv7em-none-eabihf), opt-level "s", LTO, one codegen
 # unit: footprint/ builds three bare-metal images, `siocore-footprint` (every codec decoder and
-# encoder), `server` (the sans-IO server with the codecs it uses) and `client` (the sans-IO
-# client with the codecs it uses). Prints their allocated
+# encoder), `server` (the sans-IO server with the codecs it uses), `client` (the sans-IO
+# client with the codecs it uses) and `client_ws` (the WebSocket-only client, `WsClient`, the
+# one a microcontroller builds). Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Storage's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
 # BENCHMARKS.md records the result.
@@ -21,3 +22,7 @@ echo "client (all three transport modes, 2 namespaces, 4 acks):"
 python3 ../scripts/elf_sizes.py "$out/client"
 echo "client RAM on this target (bytes: the Client value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$out/client"
+echo "WebSocket-only client (WsClient, no polling compiled in, 2 namespaces, 4 acks):"
+python3 ../scripts/elf_sizes.py "$out/client_ws"
+echo "WsClient RAM on this target (bytes: the WsClient value, one Event):"
+python3 ../scripts/elf_sizes.py --words SIZES "$out/client_ws"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant as StdInstant};
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
 use siocore::Instant;
 use siocore::client::blocking::{BlockingClient, Connect, SetupError};
-use siocore::client::{Args, Client, ClientConfig, CloseReason, Event, Transports};
+use siocore::client::{Args, ClientConfig, CloseReason, ConfigError, Event, Transports, WsClient};
 
 #[path = "../examples/echo_server.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -88,19 +88,19 @@ fn config(host: &str) -> ClientConfig<'_> {
 }
 
 #[test]
-fn refuses_a_client_that_may_poll() {
+fn refuses_polling_and_short_event_buffers() {
     let mut c = config("x");
     c.transports = Transports::Polling;
     let mut arena = vec![0u8; c.arena_len()];
-    let client: Client<'_, 1, 1> = Client::new(c, &mut arena, [1; 32]).unwrap();
-    let (mut out, mut ev) = ([0u8; 64], [0u8; 8192]);
-    let r = BlockingClient::new(
-        client,
-        Tcp("127.0.0.1:1".parse().unwrap()),
-        &mut out,
-        &mut ev,
-    );
-    assert_eq!(r.err(), Some(SetupError::NotWebSocketOnly));
+    let r = WsClient::<'_, 1, 1>::new(c, &mut arena, [1; 32]);
+    assert_eq!(r.err(), Some(ConfigError::PollingNotCompiled));
+    let c = config("x");
+    let mut arena = vec![0u8; c.arena_len()];
+    let client: WsClient<'_, 1, 1> = WsClient::new(c, &mut arena, [1; 32]).unwrap();
+    let (mut out, mut ev) = ([0u8; 64], [0u8; 100]);
+    let tcp = Tcp("127.0.0.1:1".parse().unwrap());
+    let r = BlockingClient::new(client, tcp, &mut out, &mut ev);
+    assert_eq!(r.err(), Some(SetupError::EventBufferTooSmall(4096)));
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn events_acks_and_binary_over_a_blocking_stream() {
     let host = addr.to_string();
     let cfg = config(&host);
     let mut arena = vec![0u8; cfg.arena_len()];
-    let mut client: Client<'_, 2, 4> = Client::new(cfg, &mut arena, [5; 32]).unwrap();
+    let mut client: WsClient<'_, 2, 4> = WsClient::new(cfg, &mut arena, [5; 32]).unwrap();
     let root = client.connect("/", Some(br#"{"token":"abc"}"#)).unwrap();
     client.start(Instant::ZERO);
     let mut out = vec![0u8; 4096];

@@ -9,15 +9,15 @@
 //! sleep until [`Client::poll_timeout`] or the next network interrupt in between.
 //!
 //! Long-polling needs two requests in flight at once, which one blocking stream cannot
-//! give, so this driver takes a WebSocket-only client ([`Transports::WebSocket`]). TLS
-//! plugs in the same way: a [`Connect`] that returns a TLS stream (for example
-//! `embedded-tls` over the TCP socket) is all it takes.
+//! give, so this driver takes a [`WsClient`], the client built without polling (the
+//! smallest image). TLS plugs in the same way: a [`Connect`] that returns a TLS stream
+//! (for example `embedded-tls` over the TCP socket) is all it takes.
 //!
 //! ```
 //! use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
 //! use siocore::Instant;
 //! use siocore::client::blocking::{BlockingClient, Connect};
-//! use siocore::client::{Client, ClientConfig, Event, Transports};
+//! use siocore::client::{ClientConfig, Event, Transports, WsClient};
 //!
 //! /// A stand-in for the board's TCP socket.
 //! struct Socket;
@@ -47,7 +47,7 @@
 //! config.binary_capacity = 0;
 //! config.namespace_capacity = 64;
 //! let mut arena = [0u8; 4096];
-//! let mut client: Client<'_, 1, 4> = Client::new(config, &mut arena, [7; 32]).unwrap();
+//! let mut client: WsClient<'_, 1, 4> = WsClient::new(config, &mut arena, [7; 32]).unwrap();
 //! client.connect("/", None).unwrap();
 //! let (mut out, mut events) = ([0u8; 1536], [0u8; 2048]);
 //! let mut board = BlockingClient::new(client, Tcp, &mut out, &mut events).unwrap();
@@ -61,7 +61,7 @@
 
 use embedded_io::{Read, ReadReady, Write};
 
-use super::{Client, Event, Io, Stream, Transports};
+use super::{Event, Io, Stream, WsClient};
 use crate::Instant;
 
 /// Opens the TCP (or TLS) connection to the server.
@@ -98,9 +98,9 @@ impl core::fmt::Display for SetupError {
 
 impl core::error::Error for SetupError {}
 
-/// A WebSocket-only [`Client`] on an `embedded-io` stream; see the [module docs](self).
+/// A [`WsClient`] on an `embedded-io` stream; see the [module docs](self).
 pub struct BlockingClient<'a, C: Connect, const NS: usize = 4, const ACKS: usize = 16> {
-    client: Client<'a, NS, ACKS>,
+    client: WsClient<'a, NS, ACKS>,
     connect: C,
     conn: Option<C::Conn>,
     out: &'a mut [u8],
@@ -120,20 +120,17 @@ impl<C: Connect, const NS: usize, const ACKS: usize> core::fmt::Debug
 
 impl<'a, C: Connect, const NS: usize, const ACKS: usize> BlockingClient<'a, C, NS, ACKS> {
     /// A driver for `client`, writing through `out` (size it like
-    /// [`Client::poll_io`] asks) and taking events into `events` (at least
-    /// [`Client::event_buf_len`] bytes).
+    /// [`WsClient::poll_io`] asks) and taking events into `events` (at least
+    /// [`WsClient::event_buf_len`] bytes).
     ///
     /// # Errors
-    /// A [`SetupError`] for a client that may use polling or a short event buffer.
+    /// [`SetupError::EventBufferTooSmall`].
     pub fn new(
-        client: Client<'a, NS, ACKS>,
+        client: WsClient<'a, NS, ACKS>,
         connect: C,
         out: &'a mut [u8],
         events: &'a mut [u8],
     ) -> Result<Self, SetupError> {
-        if client.config().transports != Transports::WebSocket {
-            return Err(SetupError::NotWebSocketOnly);
-        }
         if events.len() < client.event_buf_len() {
             return Err(SetupError::EventBufferTooSmall(client.event_buf_len()));
         }
@@ -147,7 +144,7 @@ impl<'a, C: Connect, const NS: usize, const ACKS: usize> BlockingClient<'a, C, N
     }
 
     /// The client, for commands between turns.
-    pub fn client(&mut self) -> &mut Client<'a, NS, ACKS> {
+    pub fn client(&mut self) -> &mut WsClient<'a, NS, ACKS> {
         &mut self.client
     }
 
@@ -161,7 +158,7 @@ impl<'a, C: Connect, const NS: usize, const ACKS: usize> BlockingClient<'a, C, N
     pub fn poll(
         &mut self,
         now: Instant,
-        mut handler: impl FnMut(&mut Client<'a, NS, ACKS>, &Event<'_>),
+        mut handler: impl FnMut(&mut WsClient<'a, NS, ACKS>, &Event<'_>),
     ) {
         self.client.handle_timeout(now);
         loop {

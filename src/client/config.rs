@@ -218,6 +218,9 @@ pub enum ConfigError {
     RxCapacity,
     /// The arena is shorter than [`ClientConfig::arena_len`]; the value is that length.
     ArenaTooSmall(usize),
+    /// A [`WsClient`](super::WsClient) (no polling compiled in) needs
+    /// [`Transports::WebSocket`].
+    PollingNotCompiled,
 }
 
 impl fmt::Display for ConfigError {
@@ -229,6 +232,9 @@ impl fmt::Display for ConfigError {
             Self::Header => f.write_str("invalid extra header"),
             Self::RxCapacity => f.write_str("rx_capacity must be at least 512 bytes"),
             Self::ArenaTooSmall(n) => write!(f, "the arena must be at least {n} bytes"),
+            Self::PollingNotCompiled => {
+                f.write_str("this client is WebSocket only: set transports to WebSocket")
+            }
         }
     }
 }

@@ -1,20 +1,16 @@
 //! The downlink: stream reports from the driver, HTTP responses, WebSocket frames, and the
 //! packets they carry turned into events.
 
+use super::head;
 use super::{
     AckId, Attachments, Client, CloseReason, DisconnectReason, Event, Message, Notice, NsId,
     NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
 };
 use crate::BufferTooSmall;
 use crate::Instant;
-use crate::Status;
 use crate::engine::{OpenPacket, Packet, PacketType, RECORD_SEPARATOR, Record};
-use crate::http::{self, EMPTY_HEADER, Limits};
 use crate::sio::{self, json};
-use crate::ws::{Incoming, MessageDecoder, Role, ServerHandshake};
-
-/// Headers read from one response.
-const HEADERS: usize = 24;
+use crate::ws::{Incoming, MessageDecoder, Role};
 
 /// A parsed HTTP response: status, where the body lies, and whether the connection stays.
 #[derive(Debug, Clone, Copy)]
@@ -28,56 +24,36 @@ struct Head {
 /// body (Node sends its error bodies so) is joined in place; bytes after it are dropped.
 fn parse_head(rx: &mut Rx<'_>) -> Result<Option<Head>, CloseReason> {
     let cap = rx.buf.len();
-    let mut headers = [EMPTY_HEADER; HEADERS];
-    let limits = Limits {
-        max_head: cap,
-        max_body: cap as u64,
+    let Some(h) = head::parse(&rx.buf[..rx.len])? else {
+        return Ok(None);
     };
-    let filled = &rx.buf[..rx.len];
-    let res = match http::parse_response(filled, &mut headers, &limits) {
-        Ok(Status::Complete(r)) => r,
-        Ok(Status::Partial) => return Ok(None),
-        Err(http::HeadError::ChunkedNotSupported) => return parse_chunked(rx),
-        Err(e) => return Err(head_error(e)),
-    };
-    let (status, keep_alive) = (res.code(), res.keep_alive());
-    match res.body() {
-        Ok(Status::Complete(b)) => Ok(Some(Head {
+    let (status, keep_alive, start) = (h.status, h.keep_alive, h.len);
+    if matches!(status, 100..=199 | 204 | 304) {
+        return Ok(Some(Head {
             status,
-            body: (b.consumed - b.bytes.len(), b.consumed),
+            body: (start, start),
             keep_alive,
-        })),
-        Ok(Status::Partial) => Ok(None),
-        Err(http::BodyError::TooLarge { .. }) => Err(CloseReason::TooLarge),
-        Err(_) => Err(CloseReason::ParseError),
+        }));
     }
-}
-
-/// A response with a chunked body (Node sends its error bodies so; the codec frames bodies
-/// by length only): its head parsed once already, the chunks are joined in place.
-fn parse_chunked(rx: &mut Rx<'_>) -> Result<Option<Head>, CloseReason> {
-    let (status, head_len, keep_alive) = {
-        let mut headers = [EMPTY_HEADER; HEADERS];
-        let mut res = httparse::Response::new(&mut headers);
-        let Ok(httparse::Status::Complete(head_len)) = res.parse(&rx.buf[..rx.len]) else {
-            return Err(CloseReason::ParseError);
-        };
-        let close = res.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("connection") && crate::ws::has_token(h.value, b"close")
-        });
-        (
-            res.code.unwrap_or(0),
-            head_len,
-            !close && res.version == Some(1),
-        )
-    };
-    Ok(dechunk(rx.buf, head_len, rx.len)?.map(|end| {
-        rx.len = end;
-        Head {
-            status,
-            body: (head_len, end),
-            keep_alive,
-        }
+    if h.chunked {
+        return Ok(dechunk(rx.buf, start, rx.len)?.map(|end| {
+            rx.len = end;
+            Head {
+                status,
+                body: (start, end),
+                keep_alive,
+            }
+        }));
+    }
+    let len = h.content_length.ok_or(CloseReason::ParseError)?;
+    let end = start.saturating_add(len);
+    if end > cap {
+        return Err(CloseReason::TooLarge);
+    }
+    Ok((end <= rx.len).then_some(Head {
+        status,
+        body: (start, end),
+        keep_alive,
     }))
 }
 
@@ -149,14 +125,6 @@ fn dechunk(buf: &mut [u8], start: usize, len: usize) -> Result<Option<usize>, Cl
     Ok(Some(w))
 }
 
-fn head_error(e: http::HeadError) -> CloseReason {
-    if e == http::HeadError::HeadTooLarge {
-        CloseReason::TooLarge
-    } else {
-        CloseReason::ParseError
-    }
-}
-
 /// The Engine.IO error code in a JSON error body (`{"code":1,"message":"…"}`).
 fn error_code(body: &[u8]) -> Option<u8> {
     let obj = json::Object::parse(body).ok()?;
@@ -212,6 +180,7 @@ enum Ready {
 
 impl Ready {
     fn build(self, buf: &[u8]) -> Event<'_> {
+        #[inline(never)]
         fn text(b: &[u8]) -> &str {
             core::str::from_utf8(b).unwrap_or("")
         }
@@ -255,7 +224,7 @@ impl Ready {
     }
 }
 
-impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
+impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS, ACKS, POLLING> {
     /// The driver connected `stream` (after [`Io::Connect`](super::Io::Connect)).
     pub fn connected(&mut self, stream: Stream, now: Instant) {
         self.tick(now);
@@ -333,6 +302,9 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
     /// [`Client::rx_commit`]. Empty while the buffer is full of data the application has
     /// not taken yet ([`Client::poll_event`] frees it): stop reading that stream until then.
     pub fn rx_buf(&mut self, stream: Stream) -> &mut [u8] {
+        if !POLLING && stream != Stream::WebSocket {
+            return &mut [];
+        }
         match stream {
             Stream::Poll if self.body.is_none() => self.get.spare(),
             Stream::Poll => &mut [],
@@ -347,7 +319,10 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
     /// `n` bytes were read into [`Client::rx_buf`] of `stream`.
     pub fn rx_commit(&mut self, stream: Stream, n: usize, now: Instant) {
         self.tick(now);
-        if n == 0 || self.slots[stream.index()].tcp != Tcp::Up {
+        if n == 0
+            || self.slots[stream.index()].tcp != Tcp::Up
+            || (!POLLING && stream != Stream::WebSocket)
+        {
             return;
         }
         match stream {
@@ -441,36 +416,25 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         let WsRx::Head(rx) = &self.ws else {
             return;
         };
-        let filled = &rx.buf[..rx.len];
-        let mut headers = [EMPTY_HEADER; HEADERS];
-        let limits = Limits {
-            max_head: rx.buf.len(),
-            max_body: rx.buf.len() as u64,
+        let h = match head::parse(&rx.buf[..rx.len]) {
+            Ok(Some(h)) => h,
+            Ok(None) if rx.len < rx.buf.len() => return,
+            Ok(None) => return self.ws_failed(CloseReason::TooLarge),
+            Err(reason) => return self.ws_failed(reason),
         };
-        let res = match http::parse_response(filled, &mut headers, &limits) {
-            Ok(Status::Complete(r)) => r,
-            Ok(Status::Partial) if rx.len < rx.buf.len() => return,
-            Ok(Status::Partial) => return self.ws_failed(CloseReason::TooLarge),
-            Err(e) => return self.ws_failed(head_error(e)),
-        };
-        let hs = ServerHandshake {
-            status: res.code(),
-            upgrade: res.header("upgrade"),
-            connection: res.header("connection"),
-            accept: res.sec_websocket_accept(),
-        };
-        if res.code() != 101 {
-            let code = match res.body() {
-                Ok(Status::Complete(b)) => error_code(b.bytes),
-                _ => None,
-            };
-            let status = res.code();
+        if h.status != 101 {
+            let body = h
+                .content_length
+                .and_then(|n| rx.buf.get(h.len..h.len + n).filter(|_| h.len + n <= rx.len));
+            let code = body.and_then(error_code);
+            let status = h.status;
             return self.ws_failed(CloseReason::Http { status, code });
         }
-        if hs.validate(&self.key).is_err() {
+        let accepted = h.accept.is_some_and(|a| a == self.key.accept().as_bytes());
+        if !(h.upgrade && h.connection_upgrade && accepted) {
             return self.ws_failed(CloseReason::ParseError);
         }
-        let (head, len) = (res.head_len(), rx.len);
+        let (head, len) = (h.len, rx.len);
         let ws = core::mem::replace(
             &mut self.ws,
             WsRx::Head(Rx {
@@ -667,6 +631,9 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
 
     /// One record of the GET body being processed, if any.
     fn next_polling(&mut self, out: &mut [u8]) -> Option<Step> {
+        if !POLLING {
+            return None;
+        }
         let (pos, end) = self.body?;
         if pos >= end {
             // The body is done: keep what followed it and poll again.
@@ -795,7 +762,8 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         self.deadline = self
             .now
             .plus_millis(u64::from(open.ping_interval) + u64::from(open.ping_timeout));
-        if !self.on_ws
+        if POLLING
+            && !self.on_ws
             && open.upgrade_websocket
             && self.cfg.transports == super::Transports::PollingThenWebSocket
         {

@@ -34,6 +34,7 @@
 #[cfg(feature = "embedded-io")]
 pub mod blocking;
 mod config;
+mod head;
 mod inbound;
 mod outbox;
 mod transmit;
@@ -514,7 +515,9 @@ struct Asm<'a> {
 /// A sans-IO Socket.IO client; see the [module docs](self).
 ///
 /// `NS` bounds the namespaces joined at once, `ACKS` the acknowledgements awaited at once.
-pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16> {
+/// `POLLING` (on by default) compiles the long-polling transport in; [`WsClient`] is the
+/// client without it, WebSocket only, for the smallest flash image.
+pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16, const POLLING: bool = true> {
     cfg: ClientConfig<'a>,
     rng: Rng,
     now: Instant,
@@ -565,7 +568,13 @@ pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16> {
     ws_epoch: u32,
 }
 
-impl<const NS: usize, const ACKS: usize> fmt::Debug for Client<'_, NS, ACKS> {
+/// A WebSocket-only [`Client`]: the polling transport is not compiled in, which is what a
+/// microcontroller build wants (see BENCHMARKS.md for the flash it takes).
+pub type WsClient<'a, const NS: usize = 4, const ACKS: usize = 16> = Client<'a, NS, ACKS, false>;
+
+impl<const NS: usize, const ACKS: usize, const POLLING: bool> fmt::Debug
+    for Client<'_, NS, ACKS, POLLING>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("phase", &self.phase)
@@ -583,7 +592,7 @@ fn carve<'a>(arena: &mut &'a mut [u8], n: usize) -> &'a mut [u8] {
     head
 }
 
-impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
+impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS, ACKS, POLLING> {
     /// A client for `config`, its buffers carved from `arena` (at least
     /// [`ClientConfig::arena_len`] bytes), ids and masks drawn from a keystream of `seed`
     /// (seed it from a real entropy source: WebSocket masks must be unpredictable).
@@ -596,6 +605,9 @@ impl<'a, const NS: usize, const ACKS: usize> Client<'a, NS, ACKS> {
         seed: [u8; 32],
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        if !POLLING && config.transports != Transports::WebSocket {
+            return Err(ConfigError::PollingNotCompiled);
+        }
         let need = config.arena_len();
         if arena.len() < need || NS > 255 || ACKS > 255 {
             return Err(ConfigError::ArenaTooSmall(need));

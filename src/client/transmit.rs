@@ -14,7 +14,7 @@ enum Method {
     Post,
 }
 
-impl<const NS: usize, const ACKS: usize> Client<'_, NS, ACKS> {
+impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACKS, POLLING> {
     /// The next thing for the driver to do; bytes to send are written into `out`.
     ///
     /// Call it until `None` after every other call. `out` should hold the largest packet
@@ -107,7 +107,8 @@ impl<const NS: usize, const ACKS: usize> Client<'_, NS, ACKS> {
 
     /// Whether stream `i` has work: a request to make or a WebSocket to keep.
     fn wants(&self, i: usize) -> bool {
-        let polling_ok = !self.on_ws && !matches!(self.upgrade, Upgrade::Paused | Upgrade::Done);
+        let polling_ok =
+            POLLING && !self.on_ws && !matches!(self.upgrade, Upgrade::Paused | Upgrade::Done);
         match i {
             0 => {
                 self.cfg.transports.polling()
@@ -336,7 +337,7 @@ impl<const NS: usize, const ACKS: usize> Client<'_, NS, ACKS> {
                 stalled = true;
             }
         }
-        if !self.on_ws {
+        if POLLING && !self.on_ws {
             match self.upgrade {
                 Upgrade::Probing if !stalled && frame(OpCode::Text, b"2probe", &mut pos) => {
                     self.upgrade = Upgrade::ProbeSent;
