@@ -77,10 +77,7 @@ impl<'a> Outbox<'a> {
     ) {
         let (mut r, mut w) = (0, 0);
         let mut stopped = false;
-        while let Some(h) = self.buf.get(r..r + HDR).filter(|_| r < self.len) {
-            let (kind, ns, ack) = (h[0], h[1], h[2]);
-            let n = u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize;
-            let end = r + HDR + n;
+        while let Some(([kind, ns, ack], end)) = self.record(r) {
             if !stopped && ready(ns) {
                 let bytes = self.buf.get(r + HDR..end).unwrap_or_default();
                 if send(Rec { kind, ack, bytes }) {
@@ -98,14 +95,21 @@ impl<'a> Outbox<'a> {
         self.len = w;
     }
 
+    /// The header of the record at `r` and the offset where it ends, if there is one.
+    fn record(&self, r: usize) -> Option<([u8; 3], usize)> {
+        let h = self.buf.get(r..r + HDR).filter(|_| r < self.len)?;
+        let n = u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize;
+        Some(([h[0], h[1], h[2]], r + HDR + n))
+    }
+
     /// Whether any record's namespace is `ready`.
     pub(crate) fn any(&self, ready: impl Fn(u8) -> bool) -> bool {
         let mut r = 0;
-        while let Some(h) = self.buf.get(r..r + HDR).filter(|_| r < self.len) {
-            if ready(h[1]) {
+        while let Some(([_, ns, _], end)) = self.record(r) {
+            if ready(ns) {
                 return true;
             }
-            r += HDR + u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize;
+            r = end;
         }
         false
     }
@@ -115,14 +119,14 @@ impl<'a> Outbox<'a> {
         self.drain(|n| n == ns, |_| true);
     }
 
-    /// Renumbers the ack slot of every record (after a slot was freed).
+    /// Forgets ack slot `slot` in every record (after the slot was freed).
     pub(crate) fn clear_ack(&mut self, slot: u8) {
         let mut r = 0;
-        while let Some(h) = self.buf.get_mut(r..r + HDR).filter(|_| r < self.len) {
-            if h[2] == slot {
-                h[2] = NO_ACK;
+        while let Some(([_, _, ack], end)) = self.record(r) {
+            if ack == slot {
+                self.buf[r + 2] = NO_ACK;
             }
-            r += HDR + u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize;
+            r = end;
         }
     }
 }

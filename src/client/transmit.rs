@@ -1,7 +1,7 @@
 //! The uplink: which stream to connect or close, and the requests and frames to send.
 
-use super::outbox::{self, Rec};
-use super::{Client, Io, NsState, Phase, SESSION_NS, Stream, Tcp, Upgrade};
+use super::outbox::{self, Outbox, Rec};
+use super::{AckSlot, Client, Io, Ns, NsState, Phase, SESSION_NS, Stream, Tcp, Upgrade};
 use crate::base64;
 use crate::engine::RECORD_SEPARATOR;
 use crate::write::Writer;
@@ -144,14 +144,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         self.pongs > 0
             || self.closing
             || self.nss.iter().any(|n| n.due)
-            || self.outbox.any(|ns| Self::ready(&self.nss, ns))
-    }
-
-    fn ready(nss: &[super::Ns], ns: u8) -> bool {
-        ns == SESSION_NS
-            || nss
-                .get(usize::from(ns))
-                .is_some_and(|n| n.state == NsState::Connected)
+            || self.outbox.any(|ns| ready(&self.nss, ns))
     }
 
     /// Writes a request head: `GET|POST <path>?EIO=4&transport=…[&sid=…][&query] HTTP/1.1`,
@@ -229,7 +222,6 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         let area = &mut area[..cap];
         let mut len = 0usize;
         let mut count = 0usize;
-        let mut full = false;
         let mut put = |bytes: &[u8], binary: bool, len: &mut usize, count: &mut usize| -> bool {
             let sep = usize::from(*count > 0);
             let need = if binary {
@@ -255,44 +247,16 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             *count += 1;
             true
         };
-        while self.pongs > 0 {
-            if !put(b"3", false, &mut len, &mut count) {
-                full = true;
-                break;
-            }
-            self.pongs -= 1;
-        }
-        for i in 0..NS {
-            if full || !self.nss[i].due {
-                continue;
-            }
-            let pkt = super::packet_of(self.names, &self.nss[i]);
-            if put(pkt, false, &mut len, &mut count) {
-                self.nss[i].due = false;
-            } else {
-                full = true;
-            }
-        }
-        if !full {
-            let nss = &self.nss;
-            let acks = &mut self.acks;
-            self.outbox.drain(
-                |ns| Self::ready(nss, ns),
-                |r: Rec<'_>| {
-                    let ok = put(r.bytes, r.kind == outbox::BINARY, &mut len, &mut count);
-                    if ok && let Some(a) = acks.get_mut(usize::from(r.ack)) {
-                        a.sent = true;
-                    }
-                    if !ok {
-                        full = true;
-                    }
-                    ok
-                },
-            );
-        }
-        if self.closing && !full && put(b"1", false, &mut len, &mut count) {
-            self.close_written = true;
-        }
+        let (full, closed) = take_packets(
+            &mut self.pongs,
+            &mut self.nss,
+            self.names,
+            &mut self.outbox,
+            &mut self.acks,
+            self.closing,
+            |bytes, binary| put(bytes, binary, &mut len, &mut count),
+        );
+        self.close_written |= closed;
         if count == 0 {
             return full.then_some(0);
         }
@@ -361,47 +325,20 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             }
         }
         if self.on_ws && self.phase == Phase::Open && !stalled {
-            while self.pongs > 0 {
-                if !frame(OpCode::Text, b"3", &mut pos) {
-                    stalled = true;
-                    break;
-                }
-                self.pongs -= 1;
-            }
-            for i in 0..NS {
-                if stalled || !self.nss[i].due {
-                    continue;
-                }
-                let pkt = super::packet_of(self.names, &self.nss[i]);
-                if frame(OpCode::Text, pkt, &mut pos) {
-                    self.nss[i].due = false;
-                } else {
-                    stalled = true;
-                }
-            }
-            if !stalled {
-                let nss = &self.nss;
-                let acks = &mut self.acks;
-                self.outbox.drain(
-                    |ns| Self::ready(nss, ns),
-                    |r: Rec<'_>| {
-                        let op = if r.kind == outbox::TEXT {
-                            OpCode::Text
-                        } else {
-                            OpCode::Binary
-                        };
-                        let ok = frame(op, r.bytes, &mut pos);
-                        if ok && let Some(a) = acks.get_mut(usize::from(r.ack)) {
-                            a.sent = true;
-                        }
-                        if !ok {
-                            stalled = true;
-                        }
-                        ok
-                    },
-                );
-            }
-            if self.closing && !stalled && frame(OpCode::Text, b"1", &mut pos) {
+            let (refused, closed) = take_packets(
+                &mut self.pongs,
+                &mut self.nss,
+                self.names,
+                &mut self.outbox,
+                &mut self.acks,
+                self.closing,
+                |bytes, binary| {
+                    let op = if binary { OpCode::Binary } else { OpCode::Text };
+                    frame(op, bytes, &mut pos)
+                },
+            );
+            stalled |= refused;
+            if closed {
                 let close = CloseFrame {
                     code: CloseCode::NORMAL,
                     reason: "",
@@ -426,4 +363,61 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             None
         }
     }
+}
+
+/// Whether outbox records tagged `ns` may go out: session packets always, a namespace's
+/// once it is joined.
+fn ready(nss: &[Ns], ns: u8) -> bool {
+    ns == SESSION_NS
+        || nss
+            .get(usize::from(ns))
+            .is_some_and(|n| n.state == NsState::Connected)
+}
+
+/// Hands the session's waiting packets to `put` (bytes, binary) in order: the pongs owed,
+/// the CONNECTs due, the outbox records whose namespace is joined, then the close packet
+/// when `closing`. Stops at the first packet `put` refuses, which stays for the next call.
+/// Returns whether one was refused, and whether the close packet was taken.
+fn take_packets(
+    pongs: &mut u8,
+    nss: &mut [Ns],
+    names: &[u8],
+    outbox: &mut Outbox<'_>,
+    acks: &mut [AckSlot],
+    closing: bool,
+    mut put: impl FnMut(&[u8], bool) -> bool,
+) -> (bool, bool) {
+    while *pongs > 0 {
+        if !put(b"3", false) {
+            return (true, false);
+        }
+        *pongs -= 1;
+    }
+    for i in 0..nss.len() {
+        if !nss[i].due {
+            continue;
+        }
+        if !put(super::packet_of(names, &nss[i]), false) {
+            return (true, false);
+        }
+        nss[i].due = false;
+    }
+    let mut refused = false;
+    let nss: &[Ns] = nss;
+    outbox.drain(
+        |ns| ready(nss, ns),
+        |r: Rec<'_>| {
+            let ok = put(r.bytes, r.kind == outbox::BINARY);
+            if ok && let Some(a) = acks.get_mut(usize::from(r.ack)) {
+                a.sent = true;
+            }
+            refused |= !ok;
+            ok
+        },
+    );
+    if refused {
+        return (true, false);
+    }
+    let closed = closing && put(b"1", false);
+    (closing && !closed, closed)
 }

@@ -11,6 +11,7 @@ import { io, Manager } from "socket.io-client";
 import { Socket as EngineSocket } from "engine.io-client";
 import net from "node:net";
 import assert from "node:assert/strict";
+import { within, checker } from "./suite.mjs";
 
 const [url, suite, mode] = process.argv.slice(2);
 const transports = {
@@ -25,31 +26,12 @@ setTimeout(() => {
   process.exit(1);
 }, 120_000).unref();
 
-let failed = 0;
 const open = new Set();
-
-function within(ms, what, promise) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack.split("\n").slice(0, 3).join(" | ") : e}`);
-  } finally {
-    for (const s of open) s.close ? s.close() : s.disconnect();
-    open.clear();
-  }
-}
+const checks = checker(() => {
+  for (const s of open) s.close ? s.close() : s.disconnect();
+  open.clear();
+});
+const check = checks.check;
 
 /** A connected client socket for namespace `ns`; resolves once `auth` came. */
 async function client(ns = "/", opts = {}) {
@@ -308,4 +290,4 @@ if (!suites[suite] || ((suite === "socketio" || suite === "engineio") && !transp
   process.exit(2);
 }
 await suites[suite]();
-process.exit(failed ? 1 : 0);
+process.exit(checks.failed ? 1 : 0);

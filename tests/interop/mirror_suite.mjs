@@ -4,7 +4,8 @@
 //   node mirror_suite.mjs <mode> <client command…>
 //
 // <mode>: polling | websocket | upgrade. The suite starts a socket.io server on a free port
-// of 127.0.0.1 (pingInterval 300, pingTimeout 200), runs the client command with
+// of 127.0.0.1 (pingInterval 300; pingTimeout 1000, so a loaded machine does not time out a
+// pong), runs the client command with
 // `[--transport polling|websocket] http://127.0.0.1:<port>` appended, and checks: the
 // transport in use, events mirrored as `E-back` (JSON and binary, nested), acks answered
 // with the same arguments (JSON and binary), the heartbeat over several ping periods, the
@@ -16,6 +17,7 @@ import { Server } from "socket.io";
 import { createServer } from "node:http";
 import { spawn } from "node:child_process";
 import assert from "node:assert/strict";
+import { within, checker } from "./suite.mjs";
 
 const [mode, ...command] = process.argv.slice(2);
 const STEP = 8000;
@@ -25,7 +27,8 @@ setTimeout(() => {
   finish(1);
 }, 100_000).unref();
 
-let failed = 0;
+const checks = checker();
+const check = checks.check;
 let child;
 let childExit;
 let childLog = "";
@@ -33,26 +36,6 @@ let io;
 let port = 0;
 const connections = [];
 let waiting = null;
-
-function within(ms, what, promise) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack.split("\n").slice(0, 3).join(" | ") : e}`);
-  }
-}
 
 function finish(code) {
   if (child && child.exitCode === null) child.kill("SIGKILL");
@@ -62,7 +45,7 @@ function finish(code) {
 
 async function startServer() {
   const http = createServer();
-  io = new Server(http, { pingInterval: 300, pingTimeout: 200 });
+  io = new Server(http, { pingInterval: 300, pingTimeout: 1000 });
   io.on("connection", (socket) => {
     if (waiting) {
       const w = waiting;
@@ -195,4 +178,4 @@ await check("exits with status 0 when the server disconnects it", async () => {
 });
 
 io.close();
-finish(failed ? 1 : 0);
+finish(checks.failed ? 1 : 0);
