@@ -393,14 +393,14 @@ fn take_packets(
         }
         *pongs -= 1;
     }
-    for i in 0..nss.len() {
-        if !nss[i].due {
+    for n in nss.iter_mut() {
+        if !n.due {
             continue;
         }
-        if !put(super::packet_of(names, &nss[i]), false) {
+        if !put(super::packet_of(names, n), false) {
             return (true, false);
         }
-        nss[i].due = false;
+        n.due = false;
     }
     let mut refused = false;
     let nss: &[Ns] = nss;
