@@ -6,7 +6,7 @@
 //! client hands out (`write_all`, which blocks only as long as the stack's send buffer is
 //! full), reads while [`ReadReady`] says bytes are there, runs the timers and passes every
 //! event to the handler. Call it from the main loop with the board's millisecond clock;
-//! sleep until [`Client::poll_timeout`] or the next network interrupt in between.
+//! sleep until [`WsClient::poll_timeout`] or the next network interrupt in between.
 //!
 //! Long-polling needs two requests in flight at once, which one blocking stream cannot
 //! give, so this driver takes a [`WsClient`], the client built without polling (the
@@ -78,19 +78,15 @@ pub trait Connect {
 
 /// Why [`BlockingClient::new`] refused its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SetupError {
-    /// The client may use polling; this driver needs [`Transports::WebSocket`].
-    NotWebSocketOnly,
-    /// The event buffer is shorter than [`Client::event_buf_len`] (the value).
+    /// The event buffer is shorter than [`WsClient::event_buf_len`] (the value).
     EventBufferTooSmall(usize),
 }
 
 impl core::fmt::Display for SetupError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::NotWebSocketOnly => {
-                f.write_str("the blocking driver needs a WebSocket-only client")
-            }
             Self::EventBufferTooSmall(n) => write!(f, "the event buffer needs {n} bytes"),
         }
     }
