@@ -383,8 +383,7 @@ pub fn open(addr: SocketAddr, kind: Kind, linger0: bool) -> io::Result<Conn> {
     })
 }
 
-fn set_linger0(s: &TcpStream) {
-    use std::os::fd::AsRawFd;
+fn set_linger0(s: &impl std::os::fd::AsRawFd) {
     let l = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -398,5 +397,114 @@ fn set_linger0(s: &TcpStream) {
             (&l as *const libc::linger).cast(),
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
+    }
+}
+
+/// A WebSocket connection being opened without blocking, for the connections/s scenario: TCP
+/// connect, upgrade, open packet, CONNECT to `/`; then the caller resets it. Many of these
+/// in flight on one thread keep a server busy where blocking setups would wait on round
+/// trips.
+pub struct Opening {
+    pub stream: mio::net::TcpStream,
+    stage: Stage,
+    rbuf: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stage {
+    Connecting,
+    Upgrade,
+    Open,
+    Join,
+}
+
+impl Opening {
+    /// Starts a TCP connect to `addr`.
+    pub fn start(addr: SocketAddr) -> io::Result<Self> {
+        Ok(Self {
+            stream: mio::net::TcpStream::connect(addr)?,
+            stage: Stage::Connecting,
+            rbuf: Vec::new(),
+        })
+    }
+
+    /// Moves on after a readiness event: `Ok(true)` once the CONNECT to `/` was answered.
+    pub fn advance(&mut self, addr: SocketAddr) -> Result<bool, String> {
+        if self.stage == Stage::Connecting {
+            if let Ok(Some(e)) | Err(e) = self.stream.take_error() {
+                return Err(format!("connect: {e}"));
+            }
+            match self.stream.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
+                Err(e) => return Err(format!("connect: {e}")),
+            }
+            let _ = self.stream.set_nodelay(true);
+            let req = format!(
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            );
+            self.send(req.as_bytes())?;
+            self.stage = Stage::Upgrade;
+        }
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err("server closed during the setup".into()),
+                Ok(n) => self.rbuf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        loop {
+            match self.stage {
+                Stage::Connecting => return Ok(false),
+                Stage::Upgrade => {
+                    let Some(end) = self.rbuf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        return Ok(false);
+                    };
+                    if !self.rbuf.starts_with(b"HTTP/1.1 101") {
+                        return Err("WebSocket upgrade refused".into());
+                    }
+                    self.rbuf.drain(..end + 4);
+                    self.stage = Stage::Open;
+                }
+                Stage::Open | Stage::Join => {
+                    let Some((_, start, end, len)) = parse_frame(&self.rbuf)? else {
+                        return Ok(false);
+                    };
+                    let payload = &self.rbuf[start..end];
+                    if self.stage == Stage::Open {
+                        if !payload.starts_with(b"0{") {
+                            return Err("no Engine.IO open packet".into());
+                        }
+                        let mut out = Vec::new();
+                        frame(&mut out, 1, b"40");
+                        self.rbuf.drain(..len);
+                        self.send(&out)?;
+                        self.stage = Stage::Join;
+                    } else if payload.starts_with(b"40{") {
+                        return Ok(true);
+                    } else {
+                        // A greeting emitted on connect, or a ping.
+                        self.rbuf.drain(..len);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a small request whole (a fresh socket's send buffer holds it).
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        match self.stream.write(bytes) {
+            Ok(n) if n == bytes.len() => Ok(()),
+            Ok(_) => Err("short write on a fresh socket".into()),
+            Err(e) => Err(format!("write: {e}")),
+        }
+    }
+
+    /// Ends the connection with a reset (linger 0), as the blocking setup does.
+    pub fn reset(self) {
+        set_linger0(&self.stream);
     }
 }

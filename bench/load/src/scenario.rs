@@ -267,20 +267,14 @@ fn rss(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
     Ok(f)
 }
 
+/// WebSocket setups in flight per load thread in the connections/s scenario.
+const CONNECT_IN_FLIGHT: usize = 32;
+
 fn connect(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
     let until = Instant::now() + s.duration;
     let m = Meter::start(pid);
-    let handles: Vec<_> = (0..s.threads * 2)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    conn::open(addr, Kind::Ws, true).map_err(|e| format!("connect: {e}"))?;
-                    n += 1;
-                }
-                Ok::<u64, String>(n)
-            })
-        })
+    let handles: Vec<_> = (0..s.threads)
+        .map(|_| std::thread::spawn(move || connect_loop(addr, until)))
         .collect();
     let mut total = 0;
     for h in handles {
@@ -296,11 +290,59 @@ fn connect(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
         m,
     );
     f.extra = format!(
-        "{} WebSocket connections opened, joined `/` and reset, {} at a time",
-        total,
-        s.threads * 2
+        "{} WebSocket connections opened, joined `/` and reset, {} in flight per thread on {} threads",
+        total, CONNECT_IN_FLIGHT, s.threads
     );
     Ok(f)
+}
+
+/// One load thread of the connections/s scenario: keeps `CONNECT_IN_FLIGHT` setups going
+/// without blocking until `until`; returns how many completed.
+fn connect_loop(addr: SocketAddr, until: Instant) -> Result<u64, String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let mut slots: Vec<Option<conn::Opening>> = Vec::new();
+    let open = |poll: &mut Poll, i: usize| -> Result<conn::Opening, String> {
+        let mut o = conn::Opening::start(addr).map_err(|e| format!("connect: {e}"))?;
+        poll.registry()
+            .register(
+                &mut o.stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(o)
+    };
+    for i in 0..CONNECT_IN_FLIGHT {
+        slots.push(Some(open(&mut poll, i)?));
+    }
+    let mut events = Events::with_capacity(256);
+    let mut done = 0u64;
+    while Instant::now() < until {
+        poll.poll(&mut events, Some(Duration::from_millis(10)))
+            .map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let Some(o) = slots[i].as_mut() else {
+                continue;
+            };
+            if !o.advance(addr)? {
+                continue;
+            }
+            done += 1;
+            if let Some(mut o) = slots[i].take() {
+                let _ = poll.registry().deregister(&mut o.stream);
+                o.reset();
+            }
+            if Instant::now() < until {
+                slots[i] = Some(open(&mut poll, i)?);
+            }
+        }
+    }
+    for mut o in slots.into_iter().flatten() {
+        let _ = poll.registry().deregister(&mut o.stream);
+        o.reset();
+    }
+    Ok(done)
 }
 
 /// The event loop of one load thread: reads, hands every unit to `on_unit`, lets `tick`
