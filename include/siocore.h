@@ -376,6 +376,19 @@ typedef struct {
   size_t len;
 } sio_bytes;
 
+// Arguments of an emit or ack: raw JSON, comma separated (`1,"two"`), and the blobs its
+// `{"_placeholder":true,"num":k}` objects stand for.
+typedef struct {
+  // The argument list (may be empty).
+  const uint8_t *json;
+  // Its length.
+  size_t json_len;
+  // The blobs, in `num` order.
+  const sio_bytes *binary;
+  // How many (at most 32).
+  size_t binary_len;
+} sio_args;
+
 // One thing to do, from `sio_client_poll_io`.
 typedef struct {
   // What.
@@ -545,19 +558,6 @@ typedef struct {
   sio_bytes value;
 } sio_header;
 
-// Arguments of an emit or ack: raw JSON, comma separated (`1,"two"`), and the blobs its
-// `{"_placeholder":true,"num":k}` objects stand for.
-typedef struct {
-  // The argument list (may be empty).
-  const uint8_t *json;
-  // Its length.
-  size_t json_len;
-  // The blobs, in `num` order.
-  const sio_bytes *binary;
-  // How many (at most 32).
-  size_t binary_len;
-} sio_args;
-
 // Who a broadcast reaches: the members of `rooms` (none: the whole namespace), minus the
 // members of `except_rooms` and the sockets in `except`.
 typedef struct {
@@ -615,39 +615,23 @@ sio_result sio_client_disconnect(sio_client *c, uint32_t ns);
 // Ends the session for good (no reconnection).
 sio_result sio_client_close(sio_client *c, uint64_t now_ms);
 
-// Emits event `name` with arguments `json` (raw JSON values, comma separated; binary
-// ones as `{"_placeholder":true,"num":k}`) and the `attachments_len` blobs they stand
-// for. While the namespace is not joined the packet waits and goes out once it is.
-sio_result sio_client_emit(sio_client *c,
-                           uint32_t ns,
-                           const char *name,
-                           const uint8_t *json,
-                           size_t json_len,
-                           const sio_bytes *attachments,
-                           size_t attachments_len);
+// Emits event `name` with `args` (`NULL`: none; binary arguments as
+// `{"_placeholder":true,"num":k}` with their blobs). While the namespace is not joined the
+// packet waits and goes out once it is.
+sio_result sio_client_emit(sio_client *c, uint32_t ns, const char *name, const sio_args *args);
 
 // Like `sio_client_emit`, but asks for an acknowledgement: writes its id; the answer is a
 // `SIO_CLIENT_EVENT_ACK`, or `SIO_CLIENT_EVENT_ACK_FAILED` after `timeout_ms`.
 sio_result sio_client_emit_with_ack(sio_client *c,
                                     uint32_t ns,
                                     const char *name,
-                                    const uint8_t *json,
-                                    size_t json_len,
-                                    const sio_bytes *attachments,
-                                    size_t attachments_len,
+                                    const sio_args *args,
                                     uint64_t timeout_ms,
                                     uint64_t now_ms,
                                     uint64_t *out_id);
 
-// Answers a `SIO_CLIENT_EVENT_MESSAGE` that has `has_ack`, with arguments like
-// `sio_client_emit`'s.
-sio_result sio_client_ack(sio_client *c,
-                          uint32_t ns,
-                          uint64_t ack_id,
-                          const uint8_t *json,
-                          size_t json_len,
-                          const sio_bytes *attachments,
-                          size_t attachments_len);
+// Answers a `SIO_CLIENT_EVENT_MESSAGE` that has `has_ack`, with `args` (`NULL`: none).
+sio_result sio_client_ack(sio_client *c, uint32_t ns, uint64_t ack_id, const sio_args *args);
 
 // The size of buffer `sio_client_poll_io` needs for the largest packet.
 sio_result sio_client_out_len(sio_client *c, size_t *out);

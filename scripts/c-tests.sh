@@ -2,7 +2,9 @@
 # The C side of siocore: checks the committed header against the sources, builds libsiocore,
 # builds the C tests and examples plain, with ASan+UBSan and for valgrind, and runs:
 # - tests/c/server_test.c (the sans-IO server driven by hand) plain, sanitized, under
-#   valgrind, and against the shared library;
+#   valgrind, and against the shared library; tests/c/client_test.c (the sans-IO client paired
+#   with the sans-IO server in memory, every transport mode, and the misuse results) plain,
+#   sanitized and under valgrind;
 # - tests/c/header_check.cpp (the header as C++, -Werror);
 # - examples/c/echo_server.c against the interop suite (tests/interop/echo_suite.mjs, the
 #   same the Rust echo server passes), plain, sanitized and under valgrind;
@@ -31,8 +33,8 @@ mkdir -p "$out"
 cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -g)
 libs=("$lib" -lpthread -ldl -lm)
 san=(-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
-for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c \
-  examples/c/mirror_client.c; do
+for prog in tests/c/server_test.c tests/c/client_test.c examples/c/echo_server.c \
+  examples/c/chat_server.c examples/c/mirror_client.c; do
   name=$(basename "$prog" .c)
   gcc "${cflags[@]}" -O1 "$prog" "${libs[@]}" -o "$out/$name"
   gcc "${cflags[@]}" "${san[@]}" "$prog" "${libs[@]}" -o "$out/$name-asan"
@@ -50,6 +52,9 @@ step "C unit tests: plain, ASan+UBSan, valgrind, shared library; C++ header"
 "$out/server_test"
 "$out/server_test-asan"
 "${valgrind[@]}" "$out/server_test"
+"$out/client_test"
+"$out/client_test-asan"
+"${valgrind[@]}" "$out/client_test"
 LD_LIBRARY_PATH=target/release "$out/server_test-shared"
 "$out/header_check"
 

@@ -26,14 +26,15 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   step "$target: libsiocore and the C programs"
   cargo build --locked --release -p siocore-ffi --target "$target"
   lib="target/$target/release/libsiocore.a"
-  for prog in tests/c/server_test.c examples/c/echo_server.c examples/c/chat_server.c \
-    examples/c/mirror_client.c; do
+  for prog in tests/c/server_test.c tests/c/client_test.c examples/c/echo_server.c \
+    examples/c/chat_server.c examples/c/mirror_client.c; do
     "$cc" -std=c99 -O2 -Wall -Wextra -Werror -Iinclude "$prog" "$lib" -lpthread -ldl -lm \
       -o "$out/$(basename "$prog" .c)"
   done
 
   step "$target: C unit tests under $qemu"
   "$qemu" -L "$sysroot" "$out/server_test"
+  "$qemu" -L "$sysroot" "$out/client_test"
 
   step "$target: the core's Rust tests under $qemu"
   cargo test --locked -p siocore --target "$target" --features alloc \

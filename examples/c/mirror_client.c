@@ -26,9 +26,10 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
   switch (ev->kind) {
   case SIO_CLIENT_EVENT_MESSAGE: {
     sio_result r;
+    /* The same arguments, binary included. */
+    sio_args args = {ev->data.ptr, ev->data.len, ev->attachments, ev->attachments_len};
     if (ev->has_ack) {
-      r = sio_client_ack(client, ev->ns, ev->ack_id, ev->data.ptr, ev->data.len,
-                         ev->attachments, ev->attachments_len);
+      r = sio_client_ack(client, ev->ns, ev->ack_id, &args);
     } else {
       char name[512];
       if (ev->name.len + sizeof "-back" > sizeof name) {
@@ -37,8 +38,7 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
       }
       if (ev->name.len > 0) memcpy(name, ev->name.ptr, ev->name.len);
       memcpy(name + ev->name.len, "-back", sizeof "-back");
-      r = sio_client_emit(client, ev->ns, name, ev->data.ptr, ev->data.len, ev->attachments,
-                          ev->attachments_len);
+      r = sio_client_emit(client, ev->ns, name, &args);
     }
     if (r != SIO_OK) fprintf(stderr, "mirror_client: cannot answer: %s\n", sio_result_str(r));
     return true;

@@ -7,12 +7,13 @@ use std::vec::Vec;
 
 use siocore::Instant;
 use siocore::client::{
-    AckFailure, AckId, Args, Client, ClientConfig, CloseReason, CommandError, DisconnectReason,
-    Event, Io, NsId, Reconnection, Stream, Transports,
+    AckFailure, AckId, Client, ClientConfig, CloseReason, CommandError, DisconnectReason, Event,
+    Io, NsId, Reconnection, Stream, Transports,
 };
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 use siocore::http::Header;
 
+use crate::server::{sio_args, with_args};
 use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
     SIO_INVALID_JSON, SIO_INVALID_NAME, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC,
@@ -401,51 +402,27 @@ fn ns_id(ns: u32) -> Result<NsId, sio_result> {
         .map_err(|_| SIO_UNKNOWN_NAMESPACE)
 }
 
-/// The blob views of `(attachments, n)`.
-///
-/// # Safety
-/// `attachments` must be NULL (with `n == 0`) or `n` valid `sio_bytes`.
-unsafe fn blobs<'a>(attachments: *const sio_bytes, n: usize) -> Result<Vec<&'a [u8]>, sio_result> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if attachments.is_null() {
-        return Err(SIO_NULL_ARGUMENT);
-    }
-    // SAFETY: `n` views per the contract.
-    let views = unsafe { core::slice::from_raw_parts(attachments, n) };
-    views
-        .iter()
-        // SAFETY: each view points to `len` readable bytes.
-        .map(|v| unsafe { bytes(v.ptr, v.len) }.ok_or(SIO_NULL_ARGUMENT))
-        .collect()
-}
-
-/// Emits event `name` with arguments `json` (raw JSON values, comma separated; binary
-/// ones as `{"_placeholder":true,"num":k}`) and the `attachments_len` blobs they stand
-/// for. While the namespace is not joined the packet waits and goes out once it is.
+/// Emits event `name` with `args` (`NULL`: none; binary arguments as
+/// `{"_placeholder":true,"num":k}` with their blobs). While the namespace is not joined the
+/// packet waits and goes out once it is.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_emit(
     c: *mut sio_client,
     ns: u32,
     name: *const c_char,
-    json: *const u8,
-    json_len: usize,
-    attachments: *const sio_bytes,
-    attachments_len: usize,
+    args: *const sio_args,
 ) -> sio_result {
     with(c, |h| {
-        // SAFETY: per the contract (NUL-terminated, byte ranges, views).
-        let (name, json, blobs) = unsafe {
-            (
-                text(name)?,
-                bytes(json, json_len).ok_or(SIO_NULL_ARGUMENT)?,
-                blobs(attachments, attachments_len)?,
-            )
-        };
-        h.client()
-            .emit(ns_id(ns)?, name, Args::binary(json, &blobs))?;
-        Ok(SIO_OK)
+        // SAFETY: NUL-terminated per the contract.
+        let name = unsafe { text(name) }?;
+        let ns = ns_id(ns)?;
+        // SAFETY: `args` per the contract.
+        unsafe {
+            with_args(args, |a| {
+                h.client().emit(ns, name, a)?;
+                Ok(SIO_OK)
+            })
+        }
     })
 }
 
@@ -456,10 +433,7 @@ pub unsafe extern "C" fn sio_client_emit_with_ack(
     c: *mut sio_client,
     ns: u32,
     name: *const c_char,
-    json: *const u8,
-    json_len: usize,
-    attachments: *const sio_bytes,
-    attachments_len: usize,
+    args: *const sio_args,
     timeout_ms: u64,
     now_ms: u64,
     out_id: *mut u64,
@@ -468,49 +442,38 @@ pub unsafe extern "C" fn sio_client_emit_with_ack(
         if out_id.is_null() {
             return Err(SIO_NULL_ARGUMENT);
         }
-        // SAFETY: per the contract.
-        let (name, json, blobs) = unsafe {
-            (
-                text(name)?,
-                bytes(json, json_len).ok_or(SIO_NULL_ARGUMENT)?,
-                blobs(attachments, attachments_len)?,
-            )
-        };
-        let id = h.client().emit_with_ack(
-            ns_id(ns)?,
-            name,
-            Args::binary(json, &blobs),
-            timeout_ms,
-            Instant::from_millis(now_ms),
-        )?;
+        // SAFETY: NUL-terminated per the contract.
+        let name = unsafe { text(name) }?;
+        let ns = ns_id(ns)?;
+        let now = Instant::from_millis(now_ms);
+        // SAFETY: `args` per the contract.
+        let id = unsafe {
+            with_args(args, |a| {
+                Ok(h.client().emit_with_ack(ns, name, a, timeout_ms, now)?)
+            })
+        }?;
         // SAFETY: checked non-NULL.
         Ok(unsafe { put(out_id, id.0) })
     })
 }
 
-/// Answers a `SIO_CLIENT_EVENT_MESSAGE` that has `has_ack`, with arguments like
-/// `sio_client_emit`'s.
+/// Answers a `SIO_CLIENT_EVENT_MESSAGE` that has `has_ack`, with `args` (`NULL`: none).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_ack(
     c: *mut sio_client,
     ns: u32,
     ack_id: u64,
-    json: *const u8,
-    json_len: usize,
-    attachments: *const sio_bytes,
-    attachments_len: usize,
+    args: *const sio_args,
 ) -> sio_result {
     with(c, |h| {
-        // SAFETY: per the contract.
-        let (json, blobs) = unsafe {
-            (
-                bytes(json, json_len).ok_or(SIO_NULL_ARGUMENT)?,
-                blobs(attachments, attachments_len)?,
-            )
-        };
-        h.client()
-            .ack(ns_id(ns)?, AckId(ack_id), Args::binary(json, &blobs))?;
-        Ok(SIO_OK)
+        let ns = ns_id(ns)?;
+        // SAFETY: `args` per the contract.
+        unsafe {
+            with_args(args, |a| {
+                h.client().ack(ns, AckId(ack_id), a)?;
+                Ok(SIO_OK)
+            })
+        }
     })
 }
 

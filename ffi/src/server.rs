@@ -972,7 +972,7 @@ pub struct sio_args {
 ///
 /// # Safety
 /// `args` must be `NULL` or a valid `sio_args` whose ranges are readable.
-unsafe fn with_args<R>(
+pub(crate) unsafe fn with_args<R>(
     args: *const sio_args,
     f: impl FnOnce(Args<'_>) -> Result<R, sio_result>,
 ) -> Result<R, sio_result> {
