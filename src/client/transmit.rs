@@ -23,13 +23,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// `* 4 / 3 + 1024` is always enough); a packet that cannot fit closes the session with
     /// [`CloseReason::TransmitBufferTooSmall`](super::CloseReason::TransmitBufferTooSmall).
     pub fn poll_io(&mut self, out: &mut [u8]) -> Option<Io> {
-        for i in 0..3 {
-            let s = &mut self.slots[i];
-            if s.close {
-                s.close = false;
-                s.tcp = Tcp::Down;
-                return Some(Io::Close(Stream::from_index(i)));
-            }
+        if let Some(close) = self.poll_closes() {
+            return Some(close);
         }
         if !matches!(self.phase, Phase::Opening | Phase::Open) {
             return None;
@@ -93,6 +88,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         Io::Send { stream, len }
     }
 
+    /// The next stream close that is due.
     fn poll_closes(&mut self) -> Option<Io> {
         for i in 0..3 {
             let s = &mut self.slots[i];

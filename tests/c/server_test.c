@@ -9,24 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                                    \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
-      printf(__VA_ARGS__);                                                                  \
-      printf("\n");                                                                         \
-      failures++;                                                                           \
-    }                                                                                       \
-  } while (0)
-
-#define EXPECT(call, want)                                                                  \
-  do {                                                                                      \
-    sio_result r_ = (call);                                                                 \
-    CHECK(r_ == (want), "%s -> %u (%s), want %u", #call, (unsigned)r_, sio_result_str(r_),   \
-          (unsigned)(want));                                                                \
-  } while (0)
+int failures = 0;
 
 static const uint8_t SEED[32] = {7};
 
