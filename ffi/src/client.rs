@@ -530,7 +530,7 @@ pub struct sio_client_io {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_out_len(c: *mut sio_client, out: *mut usize) -> sio_result {
     with(c, |h| {
-        let n = h.client().config().outbox_capacity * 4 / 3 + 4096;
+        let n = h.client().config().out_len();
         // SAFETY: a caller's `size_t` or NULL.
         Ok(unsafe { put(out, n) })
     })

@@ -221,7 +221,7 @@ pub fn check(data: &[u8]) {
     let mut run = Run {
         client,
         now: 0,
-        out: vec![0u8; config.outbox_capacity * 4 / 3 + 1024],
+        out: vec![0u8; config.out_len()],
         events,
         ws_request: Vec::new(),
         root,

@@ -115,9 +115,9 @@ impl<C: Connect, const NS: usize, const ACKS: usize> core::fmt::Debug
 }
 
 impl<'a, C: Connect, const NS: usize, const ACKS: usize> BlockingClient<'a, C, NS, ACKS> {
-    /// A driver for `client`, writing through `out` (size it like
-    /// [`WsClient::poll_io`] asks) and taking events into `events` (at least
-    /// [`WsClient::event_buf_len`] bytes).
+    /// A driver for `client`, writing through `out` (size it
+    /// [`ClientConfig::out_len`](super::ClientConfig::out_len)) and taking events into
+    /// `events` (at least [`WsClient::event_buf_len`] bytes).
     ///
     /// # Errors
     /// [`SetupError::EventBufferTooSmall`].

@@ -168,6 +168,24 @@ impl<'a> ClientConfig<'a> {
         ws + polling + self.outbox_capacity + self.binary_capacity + self.namespace_capacity
     }
 
+    /// The size of buffer [`Client::poll_io`](super::Client::poll_io) needs for the largest
+    /// packet the outbox (or the namespace area) can hold: base64-expanded in a POST with its
+    /// head, or in one WebSocket frame.
+    pub fn out_len(&self) -> usize {
+        // Request line, `Host`, the body or WebSocket headers, a session id: under 320.
+        let head = 320
+            + self.path.len()
+            + self.query.len()
+            + self.host.len()
+            + self
+                .headers
+                .iter()
+                .map(|h| h.name.len() + h.value.len() + 4)
+                .sum::<usize>();
+        let packet = self.outbox_capacity.max(self.namespace_capacity);
+        packet.div_ceil(3) * 4 + 16 + head
+    }
+
     /// Checks the strings: printable ASCII without spaces in `host`, `path` and `query`,
     /// `path` starting and ending with `/`, header names as HTTP tokens and values without
     /// control characters.

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::BufferTooSmall;
 use crate::Instant;
-use crate::engine::{OpenPacket, Packet, PacketType, RECORD_SEPARATOR, Record};
+use crate::engine::{ErrorBody, OpenPacket, Packet, PacketType, RECORD_SEPARATOR, Record};
 use crate::sio::{self, json};
 use crate::ws::{Incoming, MessageDecoder, Role};
 
@@ -125,20 +125,13 @@ fn dechunk(buf: &mut [u8], start: usize, len: usize) -> Result<Option<usize>, Cl
     Ok(Some(w))
 }
 
-/// The Engine.IO error code in a JSON error body (`{"code":1,"message":"…"}`).
+/// The Engine.IO error code of a JSON error body (`{"code":1,"message":"…"}`).
 fn error_code(body: &[u8]) -> Option<u8> {
-    let obj = json::Object::parse(body).ok()?;
-    let (_, v) = obj.members().find(|(k, _)| k.eq_str("code"))?;
-    sio_decimal(v)
-}
-
-fn sio_decimal(v: &[u8]) -> Option<u8> {
-    if v.is_empty() || v.len() > 3 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter()
-        .try_fold(0u16, |a, &d| Some(a * 10 + u16::from(d - b'0')))
-        .and_then(|n| u8::try_from(n).ok())
+    // Room to unescape a message with escapes; the reference's messages have none.
+    let mut scratch = [0u8; 64];
+    ErrorBody::decode(body, &mut scratch)
+        .ok()
+        .map(|e| e.code.as_u8())
 }
 
 /// What one packet produced.
@@ -516,43 +509,28 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
     /// Reports a pending notice: namespace disconnects, failed acks, then the rest.
     fn poll_notice<'b>(&mut self) -> Option<Event<'b>> {
-        for (i, n) in self.nss.iter_mut().enumerate() {
-            if let Some(reason) = n.notice.take() {
-                let ns = NsId(i as u8);
-                if n.release
-                    && !self
-                        .acks
-                        .iter()
-                        .any(|a| a.id != 0 && usize::from(a.ns) == i)
-                {
-                    *n = super::Ns::FREE;
-                }
-                return Some(Event::Disconnect { ns, reason });
+        for i in 0..NS {
+            if let Some(reason) = self.nss[i].notice.take() {
+                self.release_if_done(i);
+                return Some(Event::Disconnect {
+                    ns: NsId(i as u8),
+                    reason,
+                });
             }
         }
-        for (k, a) in self.acks.iter_mut().enumerate() {
+        for k in 0..ACKS {
+            let a = self.acks[k];
             if a.id != 0
                 && let Some(reason) = a.failed
             {
-                let e = Event::AckFailed {
+                self.acks[k] = super::AckSlot::FREE;
+                self.outbox.clear_ack(k as u8);
+                self.release_if_done(usize::from(a.ns));
+                return Some(Event::AckFailed {
                     ns: NsId(a.ns),
                     id: AckId(a.id - 1),
                     reason,
-                };
-                let ns = usize::from(a.ns);
-                *a = super::AckSlot::FREE;
-                self.outbox.clear_ack(k as u8);
-                if let Some(n) = self.nss.get_mut(ns)
-                    && n.release
-                    && n.notice.is_none()
-                    && !self
-                        .acks
-                        .iter()
-                        .any(|a| a.id != 0 && usize::from(a.ns) == ns)
-                {
-                    *n = super::Ns::FREE;
-                }
-                return Some(e);
+                });
             }
         }
         let first = self.notices[0].take()?;

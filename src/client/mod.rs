@@ -608,8 +608,15 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if !POLLING && config.transports != Transports::WebSocket {
             return Err(ConfigError::PollingNotCompiled);
         }
+        // Table indices travel as `u8`, with 255 meaning "none".
+        const {
+            assert!(
+                NS < 256 && ACKS < 256,
+                "at most 255 namespaces and 255 acks"
+            );
+        }
         let need = config.arena_len();
-        if arena.len() < need || NS > 255 || ACKS > 255 {
+        if arena.len() < need {
             return Err(ConfigError::ArenaTooSmall(need));
         }
         let mut arena = arena;
@@ -1037,10 +1044,10 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     /// notice is read).
     fn leave(&mut self, i: usize, reason: DisconnectReason, free: bool) {
         let was = self.nss[i].state;
-        for (k, a) in self.acks.iter_mut().enumerate() {
+        for a in &mut self.acks {
             if a.id != 0 && usize::from(a.ns) == i && a.failed.is_none() && (a.sent || free) {
+                // Its slot (and the outbox's mention of it) goes once it is reported.
                 a.failed = Some(AckFailure::Disconnected);
-                self.outbox.clear_ack(k as u8);
             }
         }
         if was == NsState::Connected {
@@ -1054,16 +1061,24 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         };
         if free {
             self.free_ns_text(i);
-            let n = &mut self.nss[i];
-            n.release = true;
-            if n.notice.is_none()
-                && !self
-                    .acks
-                    .iter()
-                    .any(|a| a.id != 0 && usize::from(a.ns) == i)
-            {
-                *n = Ns::FREE;
-            }
+            self.nss[i].release = true;
+            self.release_if_done(i);
+        }
+    }
+
+    /// Frees namespace slot `i` once the application left it and nothing about it is
+    /// left to report (its disconnect, its failed acks).
+    fn release_if_done(&mut self, i: usize) {
+        let acks = self
+            .acks
+            .iter()
+            .any(|a| a.id != 0 && usize::from(a.ns) == i);
+        if let Some(n) = self.nss.get_mut(i)
+            && n.release
+            && n.notice.is_none()
+            && !acks
+        {
+            *n = Ns::FREE;
         }
     }
 
@@ -1269,10 +1284,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         args: Args<'_>,
         ack: Option<(u64, u8)>,
     ) -> Result<(), CommandError> {
-        let i = self.ns_index(ns)?;
-        if self.nss[i].state == NsState::Parked && self.nss[i].len == 0 {
-            return Err(CommandError::UnknownNamespace);
-        }
+        self.ns_index(ns)?;
         check_name(name)?;
         check_args(&args)?;
         let (id, slot) = match ack {

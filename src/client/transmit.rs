@@ -18,9 +18,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// The next thing for the driver to do; bytes to send are written into `out`.
     ///
     /// Call it until `None` after every other call. `out` should hold the largest packet
-    /// the application emits, base64-expanded for polling, plus 1 KiB of headers
-    /// ([`ClientConfig::outbox_capacity`](super::ClientConfig::outbox_capacity)
-    /// `* 4 / 3 + 1024` is always enough); a packet that cannot fit closes the session with
+    /// with its framing: [`ClientConfig::out_len`](super::ClientConfig::out_len) bytes are
+    /// always enough; a packet that cannot fit closes the session with
     /// [`CloseReason::TransmitBufferTooSmall`](super::CloseReason::TransmitBufferTooSmall).
     pub fn poll_io(&mut self, out: &mut [u8]) -> Option<Io> {
         if let Some(close) = self.poll_closes() {
@@ -54,7 +53,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             return Some(self.sent(Stream::WebSocket, n));
         }
         if self.slots[0].tcp == Tcp::Up && self.wants(0) {
-            let n = self.write_request(Method::Get, 0, out);
+            let n = self.head(Method::Get, None, false, out).unwrap_or(0);
             self.slots[0].busy = true;
             return Some(self.sent(Stream::Poll, n));
         }
@@ -195,11 +194,6 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         }
         w.put(b"\r\n");
         w.finish()
-    }
-
-    fn write_request(&mut self, method: Method, body: usize, out: &mut [u8]) -> usize {
-        let cl = (method == Method::Post).then_some(body);
-        self.head(method, cl, false, out).unwrap_or(0)
     }
 
     /// A POST carrying every packet that is ready, as many as fit; `None` when nothing is

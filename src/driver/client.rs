@@ -118,7 +118,7 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
     pub fn new(client: Client<'a, NS, ACKS>, addr: SocketAddr) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let out = vec![0u8; client.config().outbox_capacity * 4 / 3 + 4096];
+        let out = vec![0u8; client.config().out_len()];
         let ev = vec![0u8; client.event_buf_len()];
         let mut d = Self {
             client,
