@@ -2,57 +2,22 @@
 //! acks with callbacks and timeouts, authorization, static files.
 
 use std::io::Write;
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
 
 use siocore::app::{AckError, Io, Json, JsonArgs, Refusal, Response};
-use siocore::driver::Shutdown;
 use siocore::server::ServerConfig;
 
 mod common;
-use common::{Ws, connect, response};
-
-struct Running {
-    addr: std::net::SocketAddr,
-    shutdown: Shutdown,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.shutdown();
-        if let Some(t) = self.thread.take() {
-            let start = Instant::now();
-            while !t.is_finished() && start.elapsed() < Duration::from_secs(10) {
-                thread::sleep(Duration::from_millis(10));
-            }
-            if t.is_finished() {
-                t.join().unwrap();
-            }
-        }
-    }
-}
+use common::{Running, Ws, connect, response};
 
 fn start(build: fn(&mut Io<'static>)) -> Running {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::spawn(move || {
+    Running::spawn(move || {
         let mut io = Io::new(ServerConfig {
             namespaces: &["/", "/admin"],
             ..ServerConfig::DEFAULT
         });
         build(&mut io);
-        let mut server = io.listen("127.0.0.1:0".parse().unwrap()).unwrap();
-        tx.send((server.local_addr(), server.shutdown_handle()))
-            .unwrap();
-        server.run().unwrap();
-    });
-    let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    Running {
-        addr,
-        shutdown,
-        thread: Some(thread),
-    }
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    })
 }
 
 #[test]
@@ -146,25 +111,15 @@ fn static_files_and_http_handler() {
     std::fs::write(dir.join("index.html"), "<h1>home</h1>").unwrap();
     std::fs::write(dir.join("sub/app.js"), "console.log(1)").unwrap();
     std::fs::write(std::env::temp_dir().join("siocore-secret.txt"), "secret").unwrap();
-    let (tx, rx) = mpsc::channel();
     let root = dir.clone();
-    let thread = thread::spawn(move || {
+    let server = Running::spawn(move || {
         let mut io = Io::new(ServerConfig::DEFAULT);
         io.serve_dir("/", root);
         io.on_http(|_, r| {
             (r.path() == "/api").then(|| Response::new(200, "application/json", "{}"))
         });
-        let mut server = io.listen("127.0.0.1:0".parse().unwrap()).unwrap();
-        tx.send((server.local_addr(), server.shutdown_handle()))
-            .unwrap();
-        server.run().unwrap();
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
     });
-    let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    let server = Running {
-        addr,
-        shutdown,
-        thread: Some(thread),
-    };
     let mut s = connect(server.addr);
     for (path, status, body) in [
         ("/", 200, &b"<h1>home</h1>"[..]),

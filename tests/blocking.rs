@@ -3,7 +3,6 @@
 
 use std::io::{ErrorKind as StdKind, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -11,6 +10,9 @@ use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
 use siocore::Instant;
 use siocore::client::blocking::{BlockingClient, Connect, SetupError};
 use siocore::client::{Args, ClientConfig, CloseReason, ConfigError, Event, Transports, WsClient};
+
+mod common;
+use common::Running;
 
 #[path = "../examples/echo_server.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -63,18 +65,14 @@ impl Connect for Tcp {
     }
 }
 
-fn echo_server() -> SocketAddr {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut server = echo_server::bind(echo_server::Options {
+fn echo_server() -> Running {
+    Running::spawn(|| {
+        echo_server::bind(echo_server::Options {
             port: 0,
             ..echo_server::Options::default()
         })
-        .expect("bind");
-        tx.send(server.local_addr()).expect("send");
-        server.run().expect("run");
-    });
-    rx.recv_timeout(Duration::from_secs(10)).expect("server up")
+        .expect("bind")
+    })
 }
 
 fn config(host: &str) -> ClientConfig<'_> {
@@ -105,7 +103,8 @@ fn refuses_polling_and_short_event_buffers() {
 
 #[test]
 fn events_acks_and_binary_over_a_blocking_stream() {
-    let addr = echo_server();
+    let server = echo_server();
+    let addr = server.addr;
     let host = addr.to_string();
     let cfg = config(&host);
     let mut arena = vec![0u8; cfg.arena_len()];

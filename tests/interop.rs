@@ -26,50 +26,18 @@ mod echo_server;
 #[allow(dead_code, unreachable_pub)]
 mod chat;
 
-use siocore::driver::Shutdown;
+mod common;
+
+use common::Running;
 
 /// How long one run of the suite may take.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(150);
 
-struct Running {
-    url: String,
-    shutdown: Shutdown,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.shutdown();
-        if let Some(t) = self.thread.take() {
-            let start = Instant::now();
-            while !t.is_finished() && start.elapsed() < Duration::from_secs(10) {
-                thread::sleep(Duration::from_millis(20));
-            }
-            if t.is_finished() {
-                t.join().expect("the echo server thread");
-            }
-        }
-    }
-}
-
 /// Starts the echo server on a free port of 127.0.0.1.
 fn start(options: echo_server::Options) -> Running {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::spawn(move || {
-        let mut server =
-            echo_server::bind(echo_server::Options { port: 0, ..options }).expect("bind");
-        tx.send((server.local_addr(), server.shutdown_handle()))
-            .expect("send");
-        server.run().expect("run");
-    });
-    let (addr, shutdown) = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the server starts");
-    Running {
-        url: format!("http://{addr}"),
-        shutdown,
-        thread: Some(thread),
-    }
+    Running::spawn(move || {
+        echo_server::bind(echo_server::Options { port: 0, ..options }).expect("bind")
+    })
 }
 
 /// Runs the suite; panics with its output unless every check passed.
@@ -134,26 +102,26 @@ fn node(script: &str, args: &[&str], label: &str) {
 #[test]
 fn socketio_over_polling() {
     let server = start(echo_server::Options::default());
-    suite(&server.url, "socketio", Some("polling"));
+    suite(&server.url(), "socketio", Some("polling"));
 }
 
 #[test]
 fn socketio_over_websocket() {
     let server = start(echo_server::Options::default());
-    suite(&server.url, "socketio", Some("websocket"));
+    suite(&server.url(), "socketio", Some("websocket"));
 }
 
 #[test]
 fn socketio_with_upgrade() {
     let server = start(echo_server::Options::default());
-    suite(&server.url, "socketio", Some("upgrade"));
+    suite(&server.url(), "socketio", Some("upgrade"));
 }
 
 #[test]
 fn engineio_echo_on_every_transport() {
     let server = start(echo_server::Options::default());
     for mode in ["polling", "websocket", "upgrade"] {
-        suite(&server.url, "engineio", Some(mode));
+        suite(&server.url(), "engineio", Some(mode));
     }
 }
 
@@ -164,32 +132,18 @@ fn heartbeat_and_ping_timeout_with_short_intervals() {
         ping_timeout: 200,
         ..echo_server::Options::default()
     });
-    suite(&server.url, "heartbeat", None);
+    suite(&server.url(), "heartbeat", None);
 }
 
 #[test]
 fn garbage_from_one_client_leaves_the_others_alone() {
     let server = start(echo_server::Options::default());
-    suite(&server.url, "garbage", None);
+    suite(&server.url(), "garbage", None);
 }
 
 /// Starts the chat demo on a free port of 127.0.0.1.
 fn start_chat() -> Running {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::spawn(move || {
-        let mut server = chat::bind("127.0.0.1:0".parse().expect("address")).expect("bind");
-        tx.send((server.local_addr(), server.shutdown_handle()))
-            .expect("send");
-        server.run().expect("run");
-    });
-    let (addr, shutdown) = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the chat starts");
-    Running {
-        url: format!("http://{addr}/"),
-        shutdown,
-        thread: Some(thread),
-    }
+    Running::spawn(|| chat::bind("127.0.0.1:0".parse().expect("address")).expect("bind"))
 }
 
 #[test]
@@ -202,7 +156,7 @@ fn chat_demo_in_two_browser_tabs() {
     let server = start_chat();
     node(
         "chat_browser.mjs",
-        &[&server.url, chromium],
+        &[&server.url(), chromium],
         "chat in chromium",
     );
 }
@@ -284,7 +238,7 @@ fn expect_line(rx: &mpsc::Receiver<String>, needle: &str) -> String {
 fn two_terminal_chat_clients_talk_through_the_chat_demo() {
     use std::io::Write;
     let server = start_chat();
-    let url = server.url.trim_end_matches('/').to_string();
+    let url = server.url();
     let spawn = || {
         Command::new(example("chat_client"))
             .arg(&url)

@@ -1,14 +1,69 @@
-//! A raw client over std `TcpStream`s for the tests on real sockets: HTTP requests, the
-//! WebSocket handshake, masked frames out, server frames in. Every read has a timeout.
+//! For the tests on real sockets: a server on its own thread ([`Running`]), and a raw
+//! client over std `TcpStream`s (HTTP requests, the WebSocket handshake, masked frames out,
+//! server frames in). Every wait has a timeout.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use siocore::app::Listening;
+use siocore::driver::Shutdown;
+
 use siocore::ws::{self, FrameHeader, OpCode, Role};
+
+/// A server running on its own thread; dropping it shuts the server down and joins the
+/// thread (10 s at most).
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: Shutdown,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs the server `listen` makes (on the new thread) until dropped.
+    pub fn spawn(listen: impl FnOnce() -> Listening<'static> + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            let mut server = listen();
+            tx.send((server.local_addr(), server.shutdown_handle()))
+                .expect("send");
+            server.run().expect("run");
+        });
+        let (addr, shutdown) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server starts");
+        Self {
+            addr,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(t) = self.thread.take() {
+            let start = Instant::now();
+            while !t.is_finished() && start.elapsed() < Duration::from_secs(10) {
+                thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                t.join().expect("the server thread");
+            }
+        }
+    }
+}
 
 pub const WS_REQUEST: &[u8] = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
     Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
