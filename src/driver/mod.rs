@@ -48,9 +48,9 @@ use crate::server::{Event, Server, ServerConfig, Storage, StreamId};
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 /// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of `poll_transmit` at a time.
-const WRITE_CHUNK: usize = 64 * 1024;
+const WRITE_CHUNK: usize = 256 * 1024;
 /// How long a shutdown waits for clients to receive their close packets.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
