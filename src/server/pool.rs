@@ -176,14 +176,6 @@ impl<'a> Pool<'a> {
         Some(i)
     }
 
-    fn give_block(&mut self, i: u32) {
-        if let Some(b) = self.blocks.as_mut_slice().get_mut(i as usize) {
-            b.next = self.free;
-            self.free = i;
-            self.free_count += 1;
-        }
-    }
-
     /// Blocks a message of `len` bytes needs.
     const fn blocks_for(len: usize) -> usize {
         if len <= FIRST {
@@ -355,16 +347,28 @@ impl<'a> Pool<'a> {
             self.set_word(msg, 0, (w & BINARY) | (refs - 1));
             return;
         }
-        let mut b = msg;
-        while b != NONE {
-            let next = self
-                .blocks
-                .as_slice()
-                .get(b as usize)
-                .map_or(NONE, |x| x.next);
-            self.give_block(b);
-            b = next;
+        // The whole chain goes back at once, in its order: its last block (kept in the
+        // header) links to the free list, so a large message costs no walk here, and the
+        // next message takes the same blocks in the order they were just used.
+        let tail = self.word(msg, 8);
+        let count = Self::blocks_for(self.word(msg, 4) as usize) as u32;
+        debug_assert_eq!(self.chain_len(msg), count);
+        let Some(t) = self.blocks.as_mut_slice().get_mut(tail as usize) else {
+            return;
+        };
+        t.next = self.free;
+        self.free = msg;
+        self.free_count += count;
+    }
+
+    /// Blocks in the chain starting at `b` (checks the header's count in debug builds).
+    fn chain_len(&self, mut b: u32) -> u32 {
+        let mut n = 0;
+        while let Some(x) = self.blocks.as_slice().get(b as usize) {
+            n += 1;
+            b = x.next;
         }
+        n
     }
 
     /// A reader at the start of `msg`.
