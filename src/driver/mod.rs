@@ -1,10 +1,11 @@
 //! The ready server loop: the sans-IO [`Server`] on a [`mio`] event loop, one thread.
 //!
-//! [`Driver`] accepts connections, reads each one until it would block and feeds the
-//! server, writes what the server hands back (registering for writability only while
-//! bytes wait), closes the streams the server says to close, arms the poll timeout from
-//! [`Server::poll_timeout`], and passes every event to a [`Handler`]. It knows nothing of
-//! the protocol: that all lives in the server.
+//! [`Driver`] accepts connections, reads each ready one and feeds the server, passes every
+//! event to a [`Handler`], writes what the server hands back (registering for writability
+//! only while bytes wait), closes the streams the server says to close, and arms the poll
+//! timeout from [`Server::poll_timeout`]. A connection's events and replies are handled
+//! right after its read, before the next connection is read, while its bytes are still in
+//! the cache. It knows nothing of the protocol: that all lives in the server.
 //!
 //! Memory per connection is what the socket needs: the receive buffer holds only bytes the
 //! server has not consumed yet (usually none), the send buffer only bytes the kernel did
@@ -248,6 +249,10 @@ impl<'a> Driver<'a> {
                         // A short read drains the socket, and new bytes raise a new edge;
                         // an end of stream does not, so then read until it shows.
                         self.read(i, event.is_read_closed() || event.is_error());
+                        // Its events and replies now, while what it read is still in
+                        // the cache (and the pool blocks it took are the ones the last
+                        // reply gave back).
+                        self.pump(handler);
                     }
                     if event.is_writable() {
                         self.flush(i);
@@ -401,25 +406,7 @@ impl<'a> Driver<'a> {
     /// Transmits, events, re-feeds, until nothing moves.
     fn drain(&mut self, handler: &mut impl Handler) {
         loop {
-            let mut progress = false;
-            while let Some(t) = self.server.poll_transmit(&mut self.out_buf) {
-                progress = true;
-                self.write(t.stream, t.len, t.close);
-            }
-            loop {
-                let event = match self.server.poll_event(&mut self.event_buf) {
-                    Ok(Some(e)) => e,
-                    Ok(None) => break,
-                    Err(e) => {
-                        // Cannot happen with a buffer of `max_event` bytes.
-                        log::error!("event buffer: {e}");
-                        self.event_buf.resize(e.required, 0);
-                        continue;
-                    }
-                };
-                progress = true;
-                handler.event(&mut self.server, &event);
-            }
+            let mut progress = self.pump(handler);
             if self.refeed() {
                 progress = true;
             }
@@ -427,6 +414,31 @@ impl<'a> Driver<'a> {
                 return;
             }
         }
+    }
+
+    /// Hands out the server's events, then writes what it has to send; whether anything
+    /// moved.
+    fn pump(&mut self, handler: &mut impl Handler) -> bool {
+        let mut progress = false;
+        loop {
+            let event = match self.server.poll_event(&mut self.event_buf) {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => {
+                    // Cannot happen with a buffer of `max_event` bytes.
+                    log::error!("event buffer: {e}");
+                    self.event_buf.resize(e.required, 0);
+                    continue;
+                }
+            };
+            progress = true;
+            handler.event(&mut self.server, &event);
+        }
+        while let Some(t) = self.server.poll_transmit(&mut self.out_buf) {
+            progress = true;
+            self.write(t.stream, t.len, t.close);
+        }
+        progress
     }
 
     fn write(&mut self, id: StreamId, len: usize, close: bool) {
