@@ -469,7 +469,14 @@ impl Opening {
         loop {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err("server closed during the setup".into()),
-                Ok(n) => self.rbuf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.rbuf.extend_from_slice(&chunk[..n]);
+                    // A short read took all there was (edge-triggered: more bytes raise
+                    // a new event), so skip the read that would say "would block".
+                    if n < chunk.len() {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("read: {e}")),

@@ -329,8 +329,8 @@ fn connect_loop(addr: SocketAddr, until: Instant) -> Result<u64, String> {
                 continue;
             }
             done += 1;
-            if let Some(mut o) = slots[i].take() {
-                let _ = poll.registry().deregister(&mut o.stream);
+            if let Some(o) = slots[i].take() {
+                // Closing the socket takes it out of the poll: no deregistering call.
                 o.reset();
             }
             if Instant::now() < until {
