@@ -3,9 +3,10 @@
 //! [`Driver`] accepts connections, reads each ready one and feeds the server, passes every
 //! event to a [`Handler`], writes what the server hands back (registering for writability
 //! only while bytes wait), closes the streams the server says to close, and arms the poll
-//! timeout from [`Server::poll_timeout`]. A connection's events and replies are handled
-//! right after its read, before the next connection is read, while its bytes are still in
-//! the cache. It knows nothing of the protocol: that all lives in the server.
+//! timeout from [`Server::poll_timeout`]. After a large read (16 KiB or more) that
+//! connection's events and replies are handled at once, while its bytes are still in the
+//! cache; small reads are handled together at the end of the loop turn. It knows nothing
+//! of the protocol: that all lives in the server.
 //!
 //! Memory per connection is what the socket needs: the receive buffer holds only bytes the
 //! server has not consumed yet (usually none), the send buffer only bytes the kernel did
@@ -52,6 +53,8 @@ const WAKER: Token = Token(usize::MAX - 2);
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of `poll_transmit` at a time.
 const WRITE_CHUNK: usize = 256 * 1024;
+/// A read of at least this many bytes is handled before the next connection is read.
+const PUMP_AFTER: usize = 16 * 1024;
 /// How long a shutdown waits for clients to receive their close packets.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -248,11 +251,15 @@ impl<'a> Driver<'a> {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         // A short read drains the socket, and new bytes raise a new edge;
                         // an end of stream does not, so then read until it shows.
-                        self.read(i, event.is_read_closed() || event.is_error());
-                        // Its events and replies now, while what it read is still in
-                        // the cache (and the pool blocks it took are the ones the last
-                        // reply gave back).
-                        self.pump(handler);
+                        let got = self.read(i, event.is_read_closed() || event.is_error());
+                        if got >= PUMP_AFTER {
+                            // A large message: its events and replies now, while its
+                            // bytes are still in the cache (and the pool blocks it took
+                            // are the ones the last large reply gave back). Small reads
+                            // wait for the end of the turn, so that their writes go out
+                            // together.
+                            self.pump(handler);
+                        }
                     }
                     if event.is_writable() {
                         self.flush(i);
@@ -317,21 +324,22 @@ impl<'a> Driver<'a> {
 
     /// Reads until the socket would block (or the receive buffer is full), feeding the
     /// server; unless `to_block`, a short read ends it too (saving the read that would
-    /// answer "would block").
-    fn read(&mut self, i: usize, to_block: bool) {
+    /// answer "would block"). Returns how many bytes it read.
+    fn read(&mut self, i: usize, to_block: bool) -> usize {
         let now = self.now();
+        let mut total = 0;
         let Some(Some(conn)) = self.conns.get_mut(i) else {
-            return;
+            return total;
         };
         if conn.read_done {
-            return;
+            return total;
         }
         conn.read_pending = false;
         loop {
             if conn.rx.len() >= self.max_input {
                 // The server holds this much back; read more once it consumed some.
                 conn.read_pending = true;
-                return;
+                return total;
             }
             let room = (self.max_input - conn.rx.len()).min(self.read_buf.len());
             match conn.sock.read(&mut self.read_buf[..room]) {
@@ -341,9 +349,10 @@ impl<'a> Driver<'a> {
                     if let Err(e) = self.server.feed_eof(id, now) {
                         log::debug!("eof on {i}: {e}");
                     }
-                    return;
+                    return total;
                 }
                 Ok(n) => {
+                    total += n;
                     if conn.rx.is_empty() {
                         // The usual case: feed straight from the shared buffer and keep
                         // only what is left.
@@ -359,10 +368,10 @@ impl<'a> Driver<'a> {
                         conn.rx = Vec::new();
                     }
                     if n < room && !to_block {
-                        return;
+                        return total;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return total,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     log::debug!("read on {i}: {e}");
@@ -370,7 +379,7 @@ impl<'a> Driver<'a> {
                     let id = conn.id;
                     self.conns[i] = None;
                     let _ = self.server.reset(id, now);
-                    return;
+                    return total;
                 }
             }
         }
