@@ -1,7 +1,8 @@
 //! A terminal client for the chat demo (`examples/chat.rs`): every line typed on stdin is
 //! sent as `chat message`; every `chat message` received is printed on its own line, and
-//! the demo's notices (`user connected`, `user disconnected`) as `* …` lines. End of input
-//! closes the session and exits.
+//! the demo's notices (`user connected`, `user disconnected`) as `* …` lines, and `* joined`
+//! once the chat is joined (again after a reconnection). End of input closes the session
+//! and exits.
 //!
 //! ```sh
 //! cargo run --release --features mio --example chat -- --port 3000 &
@@ -91,6 +92,10 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
                     "user disconnected" => writeln!(stdout, "* user disconnected {}", text(arg)),
                     _ => Ok(()),
                 };
+                let _ = stdout.flush();
+            }
+            Wake::Event(Event::Connect { .. }) => {
+                let _ = writeln!(stdout, "* joined");
                 let _ = stdout.flush();
             }
             Wake::Event(Event::Closed { reason }) => eprintln!("chat_client: {reason}"),

@@ -250,7 +250,8 @@ fn two_terminal_chat_clients_talk_through_the_chat_demo() {
     };
     let mut a = spawn();
     let a_out = lines(&mut a);
-    // A sees B arrive, so both are in before anyone speaks.
+    // B starts once A is in, and A sees B arrive, so both are in before anyone speaks.
+    expect_line(&a_out, "* joined");
     let mut b = spawn();
     let b_out = lines(&mut b);
     expect_line(&a_out, "* user connected");
