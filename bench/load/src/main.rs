@@ -4,7 +4,7 @@
 //! operation, its own CPU, and the ratios between servers.
 //!
 //! ```text
-//! sio-load [--threads N] [--seconds S] [--quick] [--only SCENARIO,...] NAME=COMMAND...
+//! sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...
 //! (scenarios: idle-rss, connect, echo, binary64k, polling, broadcast)
 //! ```
 //!
@@ -12,6 +12,10 @@
 //! listens (the three servers of `bench/run.sh` do). The contract: on `/`, `echo` (args) →
 //! `echo` (the same args) to the sender, `broadcast` (args) → `broadcast` to every socket of
 //! `/`, the sender included.
+//!
+//! With `--rounds R` every server runs every scenario R times, the servers taking turns
+//! (round 1 of each, then round 2 of each, ...), and the table shows each one's median
+//! round: on a shared, noisy machine one run can be off by a quarter.
 
 mod conn;
 mod scenario;
@@ -73,7 +77,7 @@ impl Drop for Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio-load [--threads N] [--seconds S] [--quick] [--only SCENARIO,...] NAME=COMMAND..."
+        "usage: sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND..."
     );
     std::process::exit(2)
 }
@@ -82,6 +86,7 @@ fn main() {
     let mut settings = Settings::default();
     let mut servers = Vec::new();
     let mut only: Option<String> = None;
+    let mut rounds = 1usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -97,6 +102,13 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or_else(|| usage());
                 settings.duration = Duration::from_secs_f64(s);
+            }
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&r| r > 0)
+                    .unwrap_or_else(|| usage())
             }
             "--quick" => settings = Settings::quick(settings.threads),
             "--only" => only = Some(args.next().unwrap_or_else(|| usage())),
@@ -115,45 +127,18 @@ fn main() {
         settings.duration.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let mut results: Vec<(String, Vec<Figure>)> = Vec::new();
+    let mut results: Vec<(String, Vec<Figure>)> = servers
+        .iter()
+        .map(|(n, _)| (n.clone(), Vec::new()))
+        .collect();
     let mut failed = 0;
-    for (name, cmd) in &servers {
-        let mut figures = Vec::new();
-        for which in scenario::ALL {
-            if only
-                .as_deref()
-                .is_some_and(|o| !o.split(',').any(|n| n == which.name()))
-            {
-                continue;
-            }
-            // A fresh server for every scenario: memory and state of one do not leak into
-            // the next.
-            let server = match Server::start(name, cmd) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("sio-load: {e}");
-                    std::process::exit(1);
-                }
-            };
-            let pid = server.child.id();
-            let t0 = Instant::now();
-            match scenario::run(which, &settings, server.addr, pid) {
-                Ok(f) => {
-                    println!("{:<12} {}", server.name, f.line());
-                    figures.push(f);
-                }
-                Err(e) => {
-                    println!(
-                        "{:<12} {:<10} FAILED: {e} (after {:.1} s)",
-                        server.name,
-                        which.name(),
-                        t0.elapsed().as_secs_f64()
-                    );
-                    failed += 1;
-                }
-            }
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round} of {rounds}");
         }
-        results.push((name.clone(), figures));
+        for ((name, cmd), (_, figures)) in servers.iter().zip(results.iter_mut()) {
+            run_all(name, cmd, &settings, only.as_deref(), figures, &mut failed);
+        }
     }
     println!();
     scenario::table(&results);
@@ -162,5 +147,47 @@ fn main() {
     println!("\nscenarios: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
+    }
+}
+
+/// Every scenario (or those of `only`) once against the server `cmd`.
+fn run_all(
+    name: &str,
+    cmd: &str,
+    settings: &Settings,
+    only: Option<&str>,
+    figures: &mut Vec<Figure>,
+    failed: &mut usize,
+) {
+    for which in scenario::ALL {
+        if only.is_some_and(|o| !o.split(',').any(|n| n == which.name())) {
+            continue;
+        }
+        // A fresh server for every scenario: memory and state of one do not leak into
+        // the next.
+        let server = match Server::start(name, cmd) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("sio-load: {e}");
+                std::process::exit(1);
+            }
+        };
+        let pid = server.child.id();
+        let t0 = Instant::now();
+        match scenario::run(which, settings, server.addr, pid) {
+            Ok(f) => {
+                println!("{:<12} {}", server.name, f.line());
+                figures.push(f);
+            }
+            Err(e) => {
+                println!(
+                    "{:<12} {:<10} FAILED: {e} (after {:.1} s)",
+                    server.name,
+                    which.name(),
+                    t0.elapsed().as_secs_f64()
+                );
+                *failed += 1;
+            }
+        }
     }
 }

@@ -94,6 +94,8 @@ pub struct Figure {
     pub extra: String,
     /// Server CPU microseconds per operation.
     pub server_us: f64,
+    /// The part of `server_us` spent in the kernel (system time).
+    pub server_sys_us: f64,
     /// Server CPU in cores over the measured time.
     pub server_cores: f64,
     /// The load generator's CPU in cores.
@@ -117,11 +119,12 @@ impl Figure {
 
     pub fn line(&self) -> String {
         format!(
-            "{:<10} {:>12.1} {:<12} server {:>8.2} µs/op ({:.2} cores)  client {:.2} cores  limit {}  {}",
+            "{:<10} {:>12.1} {:<12} server {:>8.2} µs/op (kernel {:.2}, {:.2} cores)  client {:.2} cores  limit {}  {}",
             self.which.name(),
             self.value,
             self.unit,
             self.server_us,
+            self.server_sys_us,
             self.server_cores,
             self.client_cores,
             self.limit(),
@@ -130,18 +133,29 @@ impl Figure {
     }
 }
 
-/// CPU seconds (user + system) of a process.
-fn cpu_seconds(pid: &str) -> f64 {
+/// CPU seconds of a process: (user, system).
+fn cpu_seconds(pid: &str) -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| -> f64 { f.get(i).and_then(|v| v.parse().ok()).unwrap_or(0.0) };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks / hz
+    (ticks(11) / hz, ticks(12) / hz)
+}
+
+/// What a [`Meter`] measured.
+#[derive(Clone, Copy)]
+struct Span {
+    secs: f64,
+    /// Server CPU seconds, user and system.
+    server: f64,
+    /// Of which system.
+    server_sys: f64,
+    /// The load generator's CPU seconds.
+    client: f64,
 }
 
 fn rss_kib(pid: u32) -> f64 {
@@ -157,8 +171,8 @@ fn rss_kib(pid: u32) -> f64 {
 struct Meter {
     pid: String,
     at: Instant,
-    server: f64,
-    client: f64,
+    server: (f64, f64),
+    client: (f64, f64),
 }
 
 impl Meter {
@@ -172,33 +186,29 @@ impl Meter {
         }
     }
 
-    /// (seconds, server CPU seconds, client CPU seconds).
-    fn stop(&self) -> (f64, f64, f64) {
-        (
-            self.at.elapsed().as_secs_f64(),
-            cpu_seconds(&self.pid) - self.server,
-            cpu_seconds("self") - self.client,
-        )
+    fn stop(&self) -> Span {
+        let (su, ss) = cpu_seconds(&self.pid);
+        let (cu, cs) = cpu_seconds("self");
+        Span {
+            secs: self.at.elapsed().as_secs_f64(),
+            server: su + ss - self.server.0 - self.server.1,
+            server_sys: ss - self.server.1,
+            client: cu + cs - self.client.0 - self.client.1,
+        }
     }
 }
 
-fn figure(
-    which: Which,
-    s: &Settings,
-    value: f64,
-    unit: &'static str,
-    ops: f64,
-    m: (f64, f64, f64),
-) -> Figure {
-    let (secs, server, client) = m;
+fn figure(which: Which, s: &Settings, value: f64, unit: &'static str, ops: f64, m: Span) -> Figure {
+    let per_op = |cpu: f64| if ops > 0.0 { cpu * 1e6 / ops } else { 0.0 };
     Figure {
         which,
         value,
         unit,
         extra: String::new(),
-        server_us: if ops > 0.0 { server * 1e6 / ops } else { 0.0 },
-        server_cores: server / secs,
-        client_cores: client / secs,
+        server_us: per_op(m.server),
+        server_sys_us: per_op(m.server_sys),
+        server_cores: m.server / m.secs,
+        client_cores: m.client / m.secs,
         threads: s.threads,
     }
 }
@@ -284,7 +294,7 @@ fn connect(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
     let mut f = figure(
         Which::Connect,
         s,
-        total as f64 / m.0,
+        total as f64 / m.secs,
         "conn/s",
         total as f64,
         m,
@@ -556,7 +566,7 @@ fn echo(
         (_, true) => Which::Binary,
         _ => Which::Echo,
     };
-    let rate = total as f64 / m.0;
+    let rate = total as f64 / m.secs;
     let mut f = if binary {
         figure(which, s, rate * size as f64 / 1e6, "MB/s", total as f64, m)
     } else {
@@ -686,7 +696,7 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
         ooo += o;
         last = last.max(l);
     }
-    let (_, server, client) = m.stop();
+    let m = m.stop();
     let secs = (last - t0).as_secs_f64();
     let total = delivered.load(Ordering::Acquire);
     let mut f = figure(
@@ -695,7 +705,7 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
         total as f64 / secs,
         "deliveries/s",
         total as f64,
-        (secs, server, client),
+        Span { secs, ..m },
     );
     f.extra = format!(
         "{} messages to {} receivers, {total} deliveries checked, {ooo} out of order",
@@ -705,33 +715,57 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
     Ok(f)
 }
 
-/// The closing table: each scenario, each server, and ratios between servers.
+/// The figure of `which` in `figs` with the median value (the lower middle one when there
+/// is an even number of rounds).
+fn median(figs: &[Figure], which: Which) -> Option<&Figure> {
+    let mut runs: Vec<&Figure> = figs
+        .iter()
+        .filter(|f| f.which.name() == which.name())
+        .collect();
+    runs.sort_by(|a, b| a.value.total_cmp(&b.value));
+    runs.get(runs.len().saturating_sub(1) / 2).copied()
+}
+
+/// The closing table: each scenario, each server (its median round when there were
+/// several), and ratios between servers: of the figure, and of the server CPU per
+/// operation.
 pub fn table(results: &[(String, Vec<Figure>)]) {
     let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
-    print!("| scenario | server | figure | server CPU/op | server cores | client cores | limit |");
+    print!(
+        "| scenario | server | figure | rounds | server CPU/op (kernel) | server cores | client cores | limit |"
+    );
     for n in &names {
-        print!(" vs {n} |");
+        print!(" vs {n} (CPU/op) |");
     }
     println!();
-    println!("|{}", "---|".repeat(7 + names.len()));
+    println!("|{}", "---|".repeat(8 + names.len()));
     for which in ALL {
         for (name, figs) in results {
-            let Some(f) = figs.iter().find(|f| f.which.name() == which.name()) else {
+            let Some(f) = median(figs, which) else {
                 continue;
             };
+            let rounds = figs
+                .iter()
+                .filter(|g| g.which.name() == which.name())
+                .count();
             print!(
-                "| {} | {name} | {:.1} {} | {:.2} µs | {:.2} | {:.2} | {} |",
+                "| {} | {name} | {:.1} {} | {rounds} | {:.2} µs ({:.2}) | {:.2} | {:.2} | {} |",
                 which.name(),
                 f.value,
                 f.unit,
                 f.server_us,
+                f.server_sys_us,
                 f.server_cores,
                 f.client_cores,
                 f.limit()
             );
             for (_, other) in results {
-                match other.iter().find(|o| o.which.name() == which.name()) {
-                    Some(o) if o.value > 0.0 => print!(" {:.2}x |", f.value / o.value),
+                match median(other, which) {
+                    Some(o) if o.value > 0.0 && o.server_us > 0.0 => print!(
+                        " {:.2}x ({:.2}x) |",
+                        f.value / o.value,
+                        f.server_us / o.server_us
+                    ),
                     _ => print!(" - |"),
                 }
             }
