@@ -361,11 +361,16 @@ impl<'a> Pool<'a> {
         self.free_count += count;
     }
 
-    /// Blocks in the chain starting at `b` (checks the header's count in debug builds).
+    /// Blocks in the chain starting at `b`, for the debug check of the header's count
+    /// (a broken chain stops the count at one more than the pool holds).
     fn chain_len(&self, mut b: u32) -> u32 {
+        let blocks = self.blocks.as_slice();
         let mut n = 0;
-        while let Some(x) = self.blocks.as_slice().get(b as usize) {
+        while let Some(x) = blocks.get(b as usize) {
             n += 1;
+            if n as usize > blocks.len() {
+                break;
+            }
             b = x.next;
         }
         n
@@ -557,6 +562,58 @@ mod tests {
         // Too big for the pool: nothing kept.
         assert!(pool.msg_from(false, &[&[0u8; 2100]]).is_none());
         assert_eq!(pool.free_count, 8);
+    }
+
+    #[test]
+    fn released_chains_are_whole_again() {
+        // Messages of every length class, released out of order and interleaved with new
+        // ones: the free list always holds every block not in use, each exactly once.
+        let mut blocks = [Block::EMPTY; 16];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(Slots::from(&mut blocks[..]), Slots::from(&mut nodes[..]));
+        let data = [7u8; 16 * Block::DATA];
+        let lens = [
+            0,
+            1,
+            FIRST,
+            FIRST + 1,
+            FIRST + Block::DATA,
+            3 * Block::DATA + 5,
+        ];
+        let mut held = [NONE; 6];
+        for round in 0..20 {
+            for (k, &len) in lens.iter().enumerate() {
+                if (round + k) % 3 == 0 && held[k] != NONE {
+                    pool.release(held[k]);
+                    held[k] = NONE;
+                } else if held[k] == NONE {
+                    held[k] = pool.msg_from(false, &[&data[..len]]).unwrap();
+                }
+            }
+            let used: usize = held
+                .iter()
+                .zip(lens)
+                .filter(|(m, _)| **m != NONE)
+                .map(|(_, len)| Pool::blocks_for(len))
+                .sum();
+            assert_eq!(pool.free_count as usize, 16 - used);
+            let mut free = 0;
+            let mut b = pool.free;
+            while b != NONE {
+                free += 1;
+                assert!(free <= 16, "the free list loops");
+                b = pool.blocks.as_slice()[b as usize].next;
+            }
+            assert_eq!(free, 16 - used);
+        }
+        for m in held.into_iter().filter(|&m| m != NONE) {
+            pool.release(m);
+        }
+        // Every block back: one message can take them all.
+        assert!(
+            pool.msg_from(false, &[&data[..FIRST + 15 * Block::DATA]])
+                .is_some()
+        );
     }
 
     #[test]
