@@ -478,7 +478,11 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 self.asm.ready = false;
                 let asm = core::mem::take(&mut self.asm.buf);
                 let (text, len, count) = (self.asm.text, self.asm.len, self.asm.count);
-                let step = self.deliver(&asm[..text], &asm[text..len], count, buf);
+                // Validated when it arrived (`on_sio`); parsed again for its views.
+                let step = match sio::Packet::parse_with(&asm[..text], &sio::Config::CLIENT) {
+                    Ok(p) => self.deliver(&p, &asm[text..len], count, buf),
+                    Err(_) => self.fail(CloseReason::ParseError),
+                };
                 self.asm.buf = asm;
                 self.asm.len = 0;
                 match step {
@@ -769,15 +773,11 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             self.asm.count = n;
             return Step::Next;
         }
-        self.deliver(data, &[], 0, out)
+        self.deliver(&p, &[], 0, out)
     }
 
-    /// Turns a whole Socket.IO packet (`text`, already valid) and its attachments into an
-    /// event.
-    fn deliver(&mut self, text: &[u8], atts: &[u8], count: usize, out: &mut [u8]) -> Step {
-        let Ok(p) = sio::Packet::parse_with(text, &sio::Config::CLIENT) else {
-            return self.fail(CloseReason::ParseError);
-        };
+    /// Turns a whole Socket.IO packet and its attachments into an event.
+    fn deliver(&mut self, p: &sio::Packet<'_>, atts: &[u8], count: usize, out: &mut [u8]) -> Step {
         let Some(i) = self.find_ns(p.namespace()) else {
             // Not a namespace the application asked for: ignored, like the reference.
             return Step::Next;
