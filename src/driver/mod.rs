@@ -3,10 +3,11 @@
 //! [`Driver`] accepts connections, reads each ready one and feeds the server, passes every
 //! event to a [`Handler`], writes what the server hands back (registering for writability
 //! only while bytes wait), closes the streams the server says to close, and arms the poll
-//! timeout from [`Server::poll_timeout`]. After a large read (16 KiB or more) that
-//! connection's events and replies are handled at once, while its bytes are still in the
-//! cache; small reads are handled together at the end of the loop turn. It knows nothing
-//! of the protocol: that all lives in the server.
+//! timeout from [`Server::poll_timeout`]. After a large read (16 KiB or more) the events
+//! and transmits pending at that point are handled at once, before the next connection is
+//! read, while the bytes read are still in the cache; after small reads they are handled
+//! together at the end of the loop turn. It knows nothing of the protocol: that all lives
+//! in the server.
 //!
 //! Memory per connection is what the socket needs: the receive buffer holds only bytes the
 //! server has not consumed yet (usually none), the send buffer only bytes the kernel did
@@ -253,11 +254,11 @@ impl<'a> Driver<'a> {
                         // an end of stream does not, so then read until it shows.
                         let got = self.read(i, event.is_read_closed() || event.is_error());
                         if got >= PUMP_AFTER {
-                            // A large message: its events and replies now, while its
-                            // bytes are still in the cache (and the pool blocks it took
-                            // are the ones the last large reply gave back). Small reads
-                            // wait for the end of the turn, so that their writes go out
-                            // together.
+                            // A large message: the pending events and replies now,
+                            // while its bytes are still in the cache (and the pool blocks
+                            // it took are the ones the last large reply gave back). Small
+                            // reads wait for the end of the turn, so that their writes go
+                            // out together.
                             self.pump(handler);
                         }
                     }
