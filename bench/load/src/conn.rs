@@ -287,14 +287,31 @@ impl Setup {
     }
 }
 
+/// The WebSocket handshake request.
+fn ws_request(addr: SocketAddr) -> String {
+    format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+}
+
+/// Takes the handshake response head off the front of `rbuf`: `Ok(false)` while it is
+/// incomplete, an error unless it is a 101.
+fn take_upgrade_head(rbuf: &mut Vec<u8>) -> Result<bool, String> {
+    let Some(end) = rbuf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(false);
+    };
+    if !rbuf.starts_with(b"HTTP/1.1 101") {
+        return Err("WebSocket upgrade refused".into());
+    }
+    rbuf.drain(..end + 4);
+    Ok(true)
+}
+
 /// Opens a Socket.IO connection to namespace `/` and waits for its CONNECT answer.
-pub fn open(addr: SocketAddr, kind: Kind, linger0: bool) -> io::Result<Conn> {
+pub fn open(addr: SocketAddr, kind: Kind) -> io::Result<Conn> {
     let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(TIMEOUT))?;
-    if linger0 {
-        set_linger0(&s);
-    }
     let mut c = Setup {
         s,
         rbuf: Vec::new(),
@@ -303,16 +320,9 @@ pub fn open(addr: SocketAddr, kind: Kind, linger0: bool) -> io::Result<Conn> {
     let mut sid = String::new();
     match kind {
         Kind::Ws => {
-            write!(
-                c.s,
-                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            )?;
+            c.s.write_all(ws_request(addr).as_bytes())?;
             loop {
-                if let Some(end) = c.rbuf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    if !c.rbuf.starts_with(b"HTTP/1.1 101") {
-                        return Err(err("WebSocket upgrade refused"));
-                    }
-                    c.rbuf.drain(..end + 4);
+                if take_upgrade_head(&mut c.rbuf).map_err(err)? {
                     break;
                 }
                 let mut chunk = [0u8; 4096];
@@ -459,10 +469,7 @@ impl Opening {
                 Err(e) => return Err(format!("connect: {e}")),
             }
             let _ = self.stream.set_nodelay(true);
-            let req = format!(
-                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            );
-            self.send(req.as_bytes())?;
+            self.send(ws_request(addr).as_bytes())?;
             self.stage = Stage::Upgrade;
         }
         let mut chunk = [0u8; 4096];
@@ -486,13 +493,9 @@ impl Opening {
             match self.stage {
                 Stage::Connecting => return Ok(false),
                 Stage::Upgrade => {
-                    let Some(end) = self.rbuf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    if !take_upgrade_head(&mut self.rbuf)? {
                         return Ok(false);
-                    };
-                    if !self.rbuf.starts_with(b"HTTP/1.1 101") {
-                        return Err("WebSocket upgrade refused".into());
                     }
-                    self.rbuf.drain(..end + 4);
                     self.stage = Stage::Open;
                 }
                 Stage::Open | Stage::Join => {

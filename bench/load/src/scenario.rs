@@ -237,7 +237,7 @@ fn open_many(
             let count = per.min(n.saturating_sub(t * per));
             std::thread::spawn(move || {
                 (0..count)
-                    .map(|_| conn::open(addr, kind, false))
+                    .map(|_| conn::open(addr, kind))
                     .collect::<std::io::Result<Vec<_>>>()
             })
         })
@@ -348,8 +348,7 @@ fn connect_loop(addr: SocketAddr, until: Instant) -> Result<u64, String> {
             }
         }
     }
-    for mut o in slots.into_iter().flatten() {
-        let _ = poll.registry().deregister(&mut o.stream);
+    for o in slots.into_iter().flatten() {
         o.reset();
     }
     Ok(done)
