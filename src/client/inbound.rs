@@ -428,14 +428,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             return self.ws_failed(CloseReason::ParseError);
         }
         let (head, len) = (h.len, rx.len);
-        let ws = core::mem::replace(
-            &mut self.ws,
-            WsRx::Head(Rx {
-                buf: &mut [],
-                len: 0,
-            }),
-        );
-        let buf = ws.into_buf();
+        let buf = self.ws.take().into_buf();
         buf.copy_within(head..len, 0);
         let max = buf.len();
         let mut dec = MessageDecoder::new(buf, Role::Client, max);
@@ -552,13 +545,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if !matches!(self.ws, WsRx::Frames(_)) {
             return None;
         }
-        let WsRx::Frames(mut dec) = core::mem::replace(
-            &mut self.ws,
-            WsRx::Head(Rx {
-                buf: &mut [],
-                len: 0,
-            }),
-        ) else {
+        let WsRx::Frames(mut dec) = self.ws.take() else {
             return None;
         };
         let (epoch, ws_epoch) = (self.epoch, self.ws_epoch);

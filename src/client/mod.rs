@@ -489,6 +489,17 @@ enum WsRx<'a> {
 }
 
 impl<'a> WsRx<'a> {
+    /// Takes it out, leaving an empty head reader in its place.
+    fn take(&mut self) -> Self {
+        core::mem::replace(
+            self,
+            Self::Head(Rx {
+                buf: &mut [],
+                len: 0,
+            }),
+        )
+    }
+
     fn into_buf(self) -> &'a mut [u8] {
         match self {
             Self::Head(rx) => rx.buf,
@@ -1112,8 +1123,6 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         self.closing = false;
         self.close_written = false;
         self.close_sent = false;
-        self.ws_ping_len = None;
-        self.ws_request = false;
         self.sid_len = 0;
         self.body = None;
         self.get.len = 0;
@@ -1129,15 +1138,8 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
     fn reset_ws(&mut self) {
         self.ws_epoch = self.ws_epoch.wrapping_add(1);
-        let ws = core::mem::replace(
-            &mut self.ws,
-            WsRx::Head(Rx {
-                buf: &mut [],
-                len: 0,
-            }),
-        );
         self.ws = WsRx::Head(Rx {
-            buf: ws.into_buf(),
+            buf: self.ws.take().into_buf(),
             len: 0,
         });
         self.ws_request = false;
