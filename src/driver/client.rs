@@ -28,7 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,14 +230,7 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
                 progress = true;
                 match io {
                     Io::Connect(s) => self.connect(s),
-                    Io::Send { stream, len } => {
-                        let i = stream.index();
-                        let c = &mut self.conns[i];
-                        c.out.extend_from_slice(&self.out[..len]);
-                        if c.up {
-                            self.flush(i);
-                        }
-                    }
+                    Io::Send { stream, len } => self.send(stream.index(), len),
                     Io::Close(s) => {
                         let c = &mut self.conns[s.index()];
                         c.close = true;
@@ -305,35 +298,49 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
         self.flush(i);
     }
 
+    /// Sends the first `len` bytes of the output buffer on connection `i`: straight to the
+    /// socket when nothing waits before them, keeping what it does not take.
+    fn send(&mut self, i: usize, len: usize) {
+        let c = &mut self.conns[i];
+        let bytes = &self.out[..len];
+        if !c.up || !c.out.is_empty() {
+            c.out.extend_from_slice(bytes);
+            if c.up {
+                self.flush(i);
+            }
+            return;
+        }
+        let Some(sock) = c.sock.as_mut() else {
+            return;
+        };
+        match super::write_some(sock, bytes) {
+            Ok(n) => c.out.extend_from_slice(&bytes[n..]),
+            Err(e) => self.write_failed(i, &e),
+        }
+    }
+
     fn flush(&mut self, i: usize) {
         let c = &mut self.conns[i];
         let Some(sock) = c.sock.as_mut() else {
             c.out.clear();
             return;
         };
-        let mut done = 0;
-        let mut failed = false;
-        while done < c.out.len() {
-            match sock.write(&c.out[done..]) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    log::debug!("write: {e}");
-                    failed = true;
-                    break;
+        match super::write_some(sock, &c.out) {
+            Ok(n) => {
+                c.out.drain(..n);
+                if c.out.is_empty() && c.close {
+                    self.drop_conn(i);
                 }
             }
+            Err(e) => self.write_failed(i, &e),
         }
-        c.out.drain(..done);
-        if failed {
-            let now = self.now();
-            self.drop_conn(i);
-            self.client.closed(Stream::ALL[i], now);
-        } else if c.out.is_empty() && c.close {
-            self.drop_conn(i);
-        }
+    }
+
+    fn write_failed(&mut self, i: usize, e: &io::Error) {
+        log::debug!("write: {e}");
+        let now = self.now();
+        self.drop_conn(i);
+        self.client.closed(Stream::ALL[i], now);
     }
 
     /// Reads until the socket would block, the peer closed, or the client's buffer is
