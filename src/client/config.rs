@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::http::Header;
+use crate::http::{self, Header};
 
 /// Which transports the client uses, like the JavaScript client's `transports` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -200,18 +200,8 @@ impl<'a> ClientConfig<'a> {
         if !plain(self.query) || self.query.contains('#') {
             return Err(ConfigError::Query);
         }
-        for h in self.headers {
-            let token = !h.name.is_empty()
-                && h.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            let value = h
-                .value
-                .iter()
-                .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f));
-            if !token || !value {
-                return Err(ConfigError::Header);
-            }
+        if http::check_headers(self.headers).is_err() {
+            return Err(ConfigError::Header);
         }
         if self.rx_capacity < 512 {
             return Err(ConfigError::RxCapacity);

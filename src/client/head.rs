@@ -10,7 +10,8 @@
 //! `Content-Length` and `Transfer-Encoding`.
 
 use super::CloseReason;
-use crate::ws::has_token;
+use crate::http::is_tchar;
+use crate::ws::{has_token, trim};
 
 /// What the client reads from a response head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,24 +32,10 @@ pub(crate) struct Head<'b> {
 /// `HTTP/1.1 101` is the shortest status line (the reason may be absent).
 const MIN_STATUS_LINE: usize = 12;
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Header names compare without ASCII case (one shared loop: smaller than one per name).
 #[inline(never)]
 fn same_name(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
-}
-
-fn trim(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
 }
 
 /// Parses the head at the start of `buf`: `Ok(None)` while its blank line has not arrived.

@@ -55,6 +55,7 @@ pub use query::{EngineQuery, Param, Params, PercentDecodeError, percent_decode_i
 pub use request::{Request, parse_request};
 pub use response::{Response, parse_response};
 pub use writer::{Connection, Cors, RequestHead, ResponseHead, WriteError, reason_phrase};
+pub(crate) use writer::{check_headers, is_tchar};
 
 use crate::Status;
 

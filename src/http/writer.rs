@@ -385,7 +385,7 @@ fn content_length_header(w: &mut Writer<'_>, n: u64) {
     w.put(b"\r\n");
 }
 
-fn check_headers(headers: &[Header<'_>]) -> Result<(), WriteError> {
+pub(crate) fn check_headers(headers: &[Header<'_>]) -> Result<(), WriteError> {
     for h in headers {
         if !is_token(h.name.as_bytes()) {
             return Err(WriteError::InvalidHeaderName);
@@ -413,7 +413,7 @@ fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
-const fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

@@ -160,7 +160,8 @@ pub fn has_token(value: &[u8], token: &[u8]) -> bool {
         .any(|item| trim(item).eq_ignore_ascii_case(token))
 }
 
-fn trim(value: &[u8]) -> &[u8] {
+/// `value` without the optional white space (spaces, tabs) around it.
+pub(crate) fn trim(value: &[u8]) -> &[u8] {
     let ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
     let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);

@@ -38,6 +38,7 @@
 mod close;
 mod frame;
 mod handshake;
+pub(crate) use handshake::trim;
 mod mask;
 mod message;
 mod scan;
