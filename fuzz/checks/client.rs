@@ -4,7 +4,8 @@
 //!
 //! Besides "never panics", it checks: every `Send` fits the buffer given, every event fits
 //! `event_buf_len`, and after `close` and enough time the client is quiet: no deadline, no
-//! stream asked for, every ack reported.
+//! stream asked for, and every ack awaited was reported once (answered or failed), none
+//! that was not awaited.
 //!
 //! Input: the first byte picks the transports and the arena sizes; then each byte is an
 //! operation on one of the 3 streams (bits 3-4) chosen by bits 0-2: drain the I/O, feed raw
@@ -59,6 +60,8 @@ struct Run<'a> {
     chat: Option<NsId>,
     /// An ack the server asked for, to answer.
     asked: Option<(NsId, AckId)>,
+    /// The acks awaited (`emit_with_ack` succeeded) and not yet reported.
+    awaited: Vec<(NsId, AckId)>,
 }
 
 impl Run<'_> {
@@ -102,9 +105,16 @@ impl Run<'_> {
                         .client
                         .emit(m.ns, "echo", Args::binary(m.args, &blobs[..n]));
                 }
-                Event::Ack { attachments, .. } => {
+                Event::Ack {
+                    ns,
+                    id,
+                    attachments,
+                    ..
+                } => {
                     let _ = attachments.iter().count();
+                    self.reported(ns, id);
                 }
+                Event::AckFailed { ns, id, .. } => self.reported(ns, id),
                 _ => {}
             }
         }
@@ -144,6 +154,13 @@ impl Run<'_> {
         assert!(n <= bytes.len());
     }
 
+    /// An awaited ack was answered or failed: reported once, and only if awaited.
+    fn reported(&mut self, ns: NsId, id: AckId) {
+        let at = self.awaited.iter().position(|&a| a == (ns, id));
+        let at = at.unwrap_or_else(|| panic!("ack {id:?} on {ns:?} reported but not awaited"));
+        self.awaited.swap_remove(at);
+    }
+
     fn command(&mut self, which: u8) {
         let now = self.instant();
         let c = &mut self.client;
@@ -164,7 +181,13 @@ impl Run<'_> {
                 if let Some(ns) = ns {
                     let blobs: [&[u8]; 1] = [&[9; 40]];
                     let args = Args::binary(b"{\"_placeholder\":true,\"num\":0}", &blobs);
-                    let _ = c.emit_with_ack(ns, "q", args, 500, now);
+                    if let Ok(id) = c.emit_with_ack(ns, "q", args, 500, now) {
+                        assert!(
+                            !self.awaited.contains(&(ns, id)),
+                            "ack id {id:?} handed out twice"
+                        );
+                        self.awaited.push((ns, id));
+                    }
                 }
             }
             4 => {
@@ -227,6 +250,7 @@ pub fn check(data: &[u8]) {
         root,
         chat: None,
         asked: None,
+        awaited: Vec::new(),
     };
     run.io();
     while let Some((&op, rest)) = ops.split_first() {
@@ -286,6 +310,7 @@ pub fn check(data: &[u8]) {
         }
     }
     assert!(!run.client.is_open());
+    assert_eq!(run.awaited, [], "acks awaited and never reported");
     assert_eq!(run.client.poll_timeout(), None, "a timer after close");
     assert!(
         run.client.poll_io(&mut run.out).is_none(),
