@@ -18,7 +18,7 @@ use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
     SIO_INVALID_JSON, SIO_INVALID_NAME, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC,
     SIO_TABLE_FULL, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes,
-    sio_result, text,
+    sio_result, strings, text,
 };
 
 /// Namespaces a C client can be in at once.
@@ -153,21 +153,15 @@ unsafe fn build(c: &sio_client_config, seed: [u8; 32]) -> Result<(Cl, Leaked), s
         opt(c.path)?
     };
     let query = opt(c.query)?;
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    if c.headers_len > 0 {
-        if c.header_names.is_null() || c.header_values.is_null() {
-            return Err(SIO_NULL_ARGUMENT);
-        }
-        for i in 0..c.headers_len {
-            // SAFETY: arrays of `headers_len` strings per the contract.
-            let (n, v) = unsafe { (*c.header_names.add(i), *c.header_values.add(i)) };
-            // SAFETY: NUL-terminated per the contract.
-            names.push(unsafe { text(n) }?.to_owned());
-            // SAFETY: as above.
-            values.push(unsafe { text(v) }?.as_bytes().to_vec());
-        }
-    }
+    // SAFETY: arrays of `headers_len` strings per the contract.
+    let (names, values) = unsafe {
+        (
+            strings(c.header_names, c.headers_len)?,
+            strings(c.header_values, c.headers_len)?,
+        )
+    };
+    let names: Vec<String> = names.into_iter().map(String::from).collect();
+    let values: Vec<Vec<u8>> = values.into_iter().map(|v| v.as_bytes().to_vec()).collect();
     let strings: &'static mut (String, String, String, Vec<String>, Vec<Vec<u8>>) =
         Box::leak(Box::new((host, path, query, names, values)));
     let strings_ptr: *mut _ = strings;
@@ -984,19 +978,17 @@ pub unsafe extern "C" fn sio_client_loop_new(
             Ok(x) => x,
             Err(e) => return e,
         };
-        let names: Vec<&str> = if namespaces.is_null() || namespaces_len == 0 {
-            std::vec!["/"]
-        } else {
-            let mut v = Vec::new();
-            for i in 0..namespaces_len {
-                // SAFETY: `namespaces_len` strings per the contract.
-                match unsafe { text(*namespaces.add(i)) } {
-                    Ok(n) => v.push(n),
-                    Err(e) => return e,
-                }
+        let mut names = Vec::new();
+        if !namespaces.is_null() {
+            // SAFETY: `namespaces_len` strings per the contract.
+            match unsafe { strings(namespaces, namespaces_len) } {
+                Ok(v) => names = v,
+                Err(e) => return e,
             }
-            v
-        };
+        }
+        if names.is_empty() {
+            names.push("/");
+        }
         for n in names {
             if let Err(e) = client.connect(n, None) {
                 return sio_result::from(e);

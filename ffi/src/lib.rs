@@ -211,6 +211,23 @@ unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, sio_result> {
     c.to_str().map_err(|_| SIO_INVALID_ARGUMENT)
 }
 
+/// The strings of a C string array.
+///
+/// # Safety
+/// `list` must point to `len` NUL-terminated strings (or be `NULL` with `len` 0).
+unsafe fn strings<'a>(list: *const *const c_char, len: usize) -> Result<Vec<&'a str>, sio_result> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if list.is_null() {
+        return Err(SIO_NULL_ARGUMENT);
+    }
+    (0..len)
+        // SAFETY: `len` pointers, each NUL-terminated, per the contract.
+        .map(|i| unsafe { text(*list.add(i)) })
+        .collect()
+}
+
 /// Writes `value` through `out` when it is not `NULL`.
 ///
 /// # Safety

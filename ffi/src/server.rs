@@ -14,7 +14,7 @@ use siocore::server::{
 use crate::{
     SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT, SIO_INVALID_JSON, SIO_NULL_ARGUMENT,
     SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes,
-    sio_result, text,
+    sio_result, strings, text,
 };
 
 /// A stream (one TCP connection) of a server.
@@ -1113,23 +1113,6 @@ pub struct sio_targets {
     pub except: *const sio_socket,
     /// How many.
     pub except_len: usize,
-}
-
-/// The strings of a C string array.
-///
-/// # Safety
-/// `list` must point to `len` NUL-terminated strings (or be `NULL` with `len` 0).
-unsafe fn strings<'a>(list: *const *const c_char, len: usize) -> Result<Vec<&'a str>, sio_result> {
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    if list.is_null() {
-        return Err(SIO_NULL_ARGUMENT);
-    }
-    (0..len)
-        // SAFETY: `len` pointers, each NUL-terminated, per the contract.
-        .map(|i| unsafe { text(*list.add(i)) })
-        .collect()
 }
 
 /// Emits `event` to the sockets of namespace `namespace` that `targets` selects (`NULL`:
