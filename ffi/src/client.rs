@@ -18,7 +18,7 @@ use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
     SIO_INVALID_JSON, SIO_INVALID_NAME, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC,
     SIO_TABLE_FULL, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes,
-    sio_result, strings, text,
+    sio_result, strings, text, with,
 };
 
 /// Namespaces a C client can be in at once.
@@ -258,20 +258,6 @@ impl sio_client {
     }
 }
 
-/// Runs a command body on a client handle: NULL check and panic boundary.
-fn with(
-    c: *mut sio_client,
-    f: impl FnOnce(&mut sio_client) -> Result<sio_result, sio_result>,
-) -> sio_result {
-    boundary(SIO_PANIC, || {
-        // SAFETY: the C caller passes a live handle or NULL.
-        let Some(h) = (unsafe { c.as_mut() }) else {
-            return SIO_NULL_ARGUMENT;
-        };
-        f(h).unwrap_or_else(|e| e)
-    })
-}
-
 impl From<CommandError> for sio_result {
     fn from(e: CommandError) -> Self {
         match e {
@@ -301,9 +287,8 @@ pub unsafe extern "C" fn sio_client_new(
         if config.is_null() || seed.is_null() || out.is_null() {
             return SIO_NULL_ARGUMENT;
         }
-        let mut key = [0u8; 32];
         // SAFETY: `seed` points to 32 readable bytes.
-        key.copy_from_slice(unsafe { core::slice::from_raw_parts(seed, 32) });
+        let key = unsafe { crate::seed(seed) };
         // SAFETY: a caller's configuration, valid per the contract.
         let (client, leaked) = match unsafe { build(&*config, key) } {
             Ok(x) => x,
@@ -774,8 +759,8 @@ fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_client_event {
     let mut ev = sio_client_event {
         kind: SIO_CLIENT_EVENT_CLOSED,
         ns: 0,
-        name: sio_bytes::of(b""),
-        data: sio_bytes::of(b""),
+        name: sio_bytes::EMPTY,
+        data: sio_bytes::EMPTY,
         attachments: core::ptr::null(),
         attachments_len: 0,
         has_ack: false,

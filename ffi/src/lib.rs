@@ -211,6 +211,28 @@ unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, sio_result> {
     c.to_str().map_err(|_| SIO_INVALID_ARGUMENT)
 }
 
+/// Runs a command body on a handle (a server or a client): NULL check and panic boundary.
+fn with<H>(handle: *mut H, f: impl FnOnce(&mut H) -> Result<sio_result, sio_result>) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: the C caller passes a live handle or NULL.
+        let Some(h) = (unsafe { handle.as_mut() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        f(h).unwrap_or_else(|e| e)
+    })
+}
+
+/// The 32 seed bytes at `seed`.
+///
+/// # Safety
+/// `seed` must point to 32 readable bytes.
+unsafe fn seed(seed: *const u8) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // SAFETY: per the contract.
+    key.copy_from_slice(unsafe { core::slice::from_raw_parts(seed, 32) });
+    key
+}
+
 /// The strings of a C string array.
 ///
 /// # Safety

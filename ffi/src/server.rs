@@ -14,7 +14,7 @@ use siocore::server::{
 use crate::{
     SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT, SIO_INVALID_JSON, SIO_NULL_ARGUMENT,
     SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes,
-    sio_result, strings, text,
+    sio_result, strings, text, with,
 };
 
 /// A stream (one TCP connection) of a server.
@@ -258,30 +258,6 @@ impl sio_server {
     }
 }
 
-/// The server behind a handle.
-///
-/// # Safety
-/// `srv` must be `NULL` or a live handle.
-unsafe fn handle<'a>(srv: *mut sio_server) -> Result<&'a mut sio_server, sio_result> {
-    // SAFETY: the caller passes a live handle or NULL.
-    unsafe { srv.as_mut() }.ok_or(SIO_NULL_ARGUMENT)
-}
-
-/// Runs a command body on a handle: NULL check and panic boundary.
-fn with(
-    srv: *mut sio_server,
-    f: impl FnOnce(&mut sio_server) -> Result<sio_result, sio_result>,
-) -> sio_result {
-    boundary(SIO_PANIC, || {
-        // SAFETY: the C caller passes a live handle or NULL.
-        let s = match unsafe { handle(srv) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        f(s).unwrap_or_else(|e| e)
-    })
-}
-
 fn ok(r: Result<(), siocore::server::CommandError>) -> Result<sio_result, sio_result> {
     r.map(|()| SIO_OK).map_err(sio_result::from)
 }
@@ -309,9 +285,8 @@ pub unsafe extern "C" fn sio_server_new(
             // SAFETY: non-NULL, points to a caller's `sio_config`.
             unsafe { *config }
         };
-        let mut key = [0u8; 32];
         // SAFETY: `seed` points to 32 readable bytes.
-        key.copy_from_slice(unsafe { core::slice::from_raw_parts(seed, 32) });
+        let key = unsafe { crate::seed(seed) };
         // SAFETY: the configuration's pointers are valid per the contract.
         let (config, capacity, strings) = match unsafe { self::config(&c) } {
             Ok(x) => x,
