@@ -188,9 +188,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             w.put(b"\r\n");
         }
         if ws {
-            w.put(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
-            w.put(self.key.as_bytes());
-            w.put(b"\r\nSec-WebSocket-Version: 13\r\n");
+            ws::put_client_headers(&self.key, &mut w);
         }
         w.put(b"\r\n");
         w.finish()

@@ -197,10 +197,15 @@ fn put_server_headers(accept: &AcceptKey, w: &mut Writer<'_>) {
 /// the request line, `Host`, other headers and the blank line.
 pub fn write_client_headers(key: &ClientKey, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
     let mut w = Writer::new(out);
+    put_client_headers(key, &mut w);
+    w.finish()
+}
+
+/// The four lines of [`write_client_headers`], into a writer.
+pub(crate) fn put_client_headers(key: &ClientKey, w: &mut Writer<'_>) {
     w.put(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
     w.put(key.as_bytes());
     w.put(b"\r\nSec-WebSocket-Version: 13\r\n");
-    w.finish()
 }
 
 /// Why an opening handshake was refused.

@@ -38,7 +38,7 @@
 mod close;
 mod frame;
 mod handshake;
-pub(crate) use handshake::trim;
+pub(crate) use handshake::{put_client_headers, trim};
 mod mask;
 mod message;
 mod scan;
