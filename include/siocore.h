@@ -617,7 +617,9 @@ sio_result sio_client_close(sio_client *c, uint64_t now_ms);
 
 // Emits event `name` with `args` (`NULL`: none; binary arguments as
 // `{"_placeholder":true,"num":k}` with their blobs). While the namespace is not joined the
-// packet waits and goes out once it is.
+// packet waits and goes out once it is. `SIO_BUFFER_TOO_SMALL` here (and in the other
+// emits and `sio_client_ack`) means the outbox (`outbox_capacity`) has no room for the
+// packet now; nothing is written, as the room needed depends on what waits before it.
 sio_result sio_client_emit(sio_client *c, uint32_t ns, const char *name, const sio_args *args);
 
 // Like `sio_client_emit`, but asks for an acknowledgement: writes its id; the answer is a

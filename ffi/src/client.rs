@@ -383,7 +383,9 @@ fn ns_id(ns: u32) -> Result<NsId, sio_result> {
 
 /// Emits event `name` with `args` (`NULL`: none; binary arguments as
 /// `{"_placeholder":true,"num":k}` with their blobs). While the namespace is not joined the
-/// packet waits and goes out once it is.
+/// packet waits and goes out once it is. `SIO_BUFFER_TOO_SMALL` here (and in the other
+/// emits and `sio_client_ack`) means the outbox (`outbox_capacity`) has no room for the
+/// packet now; nothing is written, as the room needed depends on what waits before it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_emit(
     c: *mut sio_client,
