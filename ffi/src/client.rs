@@ -148,7 +148,7 @@ unsafe fn build(c: &sio_client_config, seed: [u8; 32]) -> Result<(Cl, Leaked), s
     // SAFETY: per the contract.
     let host = unsafe { text(c.host) }?.to_owned();
     let path = if c.path.is_null() {
-        String::from("/socket.io/")
+        String::from(ClientConfig::new("").path)
     } else {
         opt(c.path)?
     };
@@ -1032,7 +1032,10 @@ pub unsafe extern "C" fn sio_client_loop_run(
                 };
                 let ev = c_event(e, &mut views);
                 let mut lent = sio_client {
-                    inner: ClientInner::Lent((client as *mut Client<'_, 8, 64>).cast()),
+                    inner: ClientInner::Lent(
+                        (client as *mut Client<'_, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>)
+                            .cast(),
+                    ),
                     events: Vec::new(),
                     attachments: Vec::new(),
                 };
