@@ -14,13 +14,15 @@
 //!   client's CONNECT payload (or `{}`). On `/`: `message` → `message-back` with the same
 //!   arguments; `message-with-ack` → an ack with them; `echo` → `echo` back; `echo-ack` →
 //!   an ack; `broadcast` → `broadcast` to every socket of `/`, the sender included; `join`
-//!   (room) → joins it; `to-room` (room, payload…) → `room-msg` (payload…) to that room;
+//!   (room) → joins it, or, when the join is refused (the socket is in
+//!   `max_rooms_per_socket` rooms already, a name over 64 bytes), `error` with a string
+//!   saying why; `to-room` (room, payload…) → `room-msg` (payload…) to that room;
 //!   `request-ack` (args…) → `ack-request` (args…) to the sender with an ack request, and
 //!   its answer (reply…) comes back as `ack-response` (reply…). Binary stays binary.
 
 use std::net::SocketAddr;
 
-use siocore::app::{Io, Listening, split_first_arg};
+use siocore::app::{Io, Json, Listening, split_first_arg};
 use siocore::server::{Endpoint, ServerConfig};
 
 /// The settings the flags give.
@@ -100,8 +102,10 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         cx.broadcast("/").emit_same("broadcast", m);
     });
     io.on("/", "join", |cx, m| {
-        if let Some(room) = m.arg::<String>(0) {
-            let _ = cx.join(m.socket, &room);
+        if let Some(room) = m.arg::<String>(0)
+            && let Err(e) = cx.join(m.socket, &room)
+        {
+            let _ = cx.emit(m.socket, "error", Json(&format!("join {room}: {e}")));
         }
     });
     io.on("/", "to-room", |cx, m| {

@@ -84,6 +84,9 @@ enum sio_result
   SIO_TABLE_FULL = 300,
   // The byte pool is full.
   SIO_POOL_FULL = 301,
+  // The socket already holds its configured share of a table: `max_rooms_per_socket`
+  // rooms, or `max_acks_per_socket` awaited acks.
+  SIO_SOCKET_LIMIT = 302,
   // An operating-system error in the ready loop (bind, poll).
   SIO_IO_ERROR = 400,
 };
@@ -471,12 +474,21 @@ typedef struct {
   uint8_t max_namespaces_per_session;
   // Most acks awaited per socket (1024).
   uint16_t max_acks_per_socket;
+  // Most rooms one socket may be in (256); a join past it is `SIO_SOCKET_LIMIT`.
+  uint16_t max_rooms_per_socket;
   // Most bytes queued for one client before it is disconnected as a slow reader.
   uint32_t max_queued_bytes;
   // Longest HTTP request head (8 KiB).
   uint32_t max_http_head;
   // Longest body of a plain HTTP request (64 KiB).
   uint32_t max_http_body;
+  // Milliseconds a connection has to send a whole request head (10 000): from when it
+  // opens, or after the previous response on a kept-alive one; also what a closing
+  // connection gets to write what it owes. Past it: `408` for a partial head, else the
+  // connection closes.
+  uint32_t headers_timeout_ms;
+  // Milliseconds a request body may take once its head is in (30 000); `408` past it.
+  uint32_t request_timeout_ms;
   // `Access-Control-Allow-Origin` for polling responses; `NULL` for none.
   const char *cors_origin;
   // Most sessions at once.
@@ -745,6 +757,15 @@ sio_result sio_server_feed_eof(sio_server *srv, sio_stream stream, uint64_t now_
 
 // The connection of `stream` is gone (reset, write error); its id is stale at once.
 sio_result sio_server_reset(sio_server *srv, sio_stream stream, uint64_t now_ms);
+
+// The socket of `stream` did not take all the bytes of its last transmit: keep the rest,
+// and the server hands out nothing more for this stream until
+// `sio_server_resume_transmit`. What the client is sent meanwhile waits in the server,
+// bounded by `max_queued_bytes`, so a client that does not read holds bounded memory.
+sio_result sio_server_pause_transmit(sio_server *srv, sio_stream stream);
+
+// Everything kept for `stream` is written: it may be handed out again.
+sio_result sio_server_resume_transmit(sio_server *srv, sio_stream stream);
 
 // Writes the next bytes to send into `buf` (`cap` bytes): `SIO_OK` with `out` filled, or
 // `SIO_EMPTY` when nothing is to be written or closed. Call until `SIO_EMPTY`.

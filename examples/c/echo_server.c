@@ -27,6 +27,10 @@
 #include <unistd.h>
 
 #define MAX_CONNS 4096
+/* How long a closed connection may take to write what the kernel has not taken yet. */
+#define CLOSE_LINGER_MS 5000
+/* How often accepting is tried again while out of file descriptors. */
+#define ACCEPT_RETRY_MS 100
 
 typedef struct {
   int fd;
@@ -37,6 +41,7 @@ typedef struct {
   size_t tx_len, tx_cap;
   bool close_after;  /* close once tx is written */
   bool read_done;
+  uint64_t close_by; /* closing with bytes unwritten: dropped with them at this time */
 } conn;
 
 static conn conns[MAX_CONNS];
@@ -85,9 +90,12 @@ static void append(unsigned char **buf, size_t *len, size_t *cap, const unsigned
   *len += n;
 }
 
-/* Writes what the socket takes; false when the connection failed. */
+/* Writes what the socket takes; false when the connection failed. When bytes are left, the
+ * server holds back the stream's next bytes (bounded by max_queued_bytes) until the socket
+ * drains; a closing connection gets CLOSE_LINGER_MS to finish. */
 static bool flush(conn *c) {
   if (c->tx_len == 0) return true;
+  bool was_full = false;
   size_t done = 0;
   while (done < c->tx_len) {
     ssize_t n = send(c->fd, c->tx + done, c->tx_len - done, MSG_NOSIGNAL);
@@ -96,6 +104,7 @@ static bool flush(conn *c) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      was_full = true;
       break;
     } else {
       return false;
@@ -103,6 +112,15 @@ static bool flush(conn *c) {
   }
   memmove(c->tx, c->tx + done, c->tx_len - done);
   c->tx_len -= done;
+  if (c->tx_len > 0 && was_full) {
+    if (c->close_after) {
+      if (c->close_by == 0) c->close_by = now_ms() + CLOSE_LINGER_MS;
+    } else {
+      sio_server_pause_transmit(srv, c->id);
+    }
+  } else if (c->tx_len == 0 && !c->close_after) {
+    sio_server_resume_transmit(srv, c->id);
+  }
   return true;
 }
 
@@ -173,7 +191,15 @@ static void on_event(const sio_event *ev) {
   } else if (named(ev, "broadcast")) {
     sio_server_broadcast(srv, "/", NULL, "broadcast", &args, NULL);
   } else if (named(ev, "join")) {
-    if (first_string(ev, room, sizeof room, NULL)) sio_server_join(srv, ev->socket, room);
+    if (!first_string(ev, room, sizeof room, NULL)) return;
+    sio_result r = sio_server_join(srv, ev->socket, room);
+    if (r != SIO_OK) {
+      /* Refused (the socket is in max_rooms_per_socket rooms, a name too long): say why. */
+      char json[160];
+      int n = snprintf(json, sizeof json, "\"join: %s\"", sio_result_str(r));
+      sio_args why = {(const uint8_t *)json, (size_t)n, NULL, 0};
+      sio_server_emit(srv, ev->socket, "error", &why);
+    }
   } else if (named(ev, "to-room")) {
     sio_bytes rest;
     if (!first_string(ev, room, sizeof room, &rest)) return;
@@ -294,15 +320,23 @@ int main(int argc, char **argv) {
 
   static struct pollfd fds[MAX_CONNS + 1];
   static unsigned char chunk[65536];
+  uint64_t accept_at = 0; /* out of descriptors: when to try accepting again */
+  unsigned long accept_failures = 0;
   while (!stopping) {
+    uint64_t due = UINT64_MAX, at;
+    if (sio_server_poll_timeout(srv, &at) == SIO_OK) due = at;
+    if (accept_at && accept_at < due) due = accept_at;
+    for (size_t i = 0; i < nconns; i++)
+      if (conns[i].close_by && conns[i].close_by < due) due = conns[i].close_by;
     int timeout = -1;
-    uint64_t due;
-    if (sio_server_poll_timeout(srv, &due) == SIO_OK) {
+    if (due != UINT64_MAX) {
       uint64_t now = now_ms();
       timeout = due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
     }
-    fds[0].fd = lfd;
+    /* While accepting fails, the listener stays out of the poll set (it would stay ready). */
+    fds[0].fd = accept_at ? -1 : lfd;
     fds[0].events = POLLIN;
+    fds[0].revents = 0;
     for (size_t i = 0; i < nconns; i++) {
       fds[i + 1].fd = conns[i].fd;
       fds[i + 1].events = (short)((conns[i].read_done || conns[i].rx_len >= max_input ? 0 : POLLIN) |
@@ -352,9 +386,25 @@ int main(int argc, char **argv) {
       }
       if (c && c->close_after && c->tx_len == 0) drop_conn(c);
     }
-    if (fds[0].revents & POLLIN) {
+    /* Closed connections whose peer stopped reading: dropped with what they still owed. */
+    for (size_t k = nconns; k >= 1; k--)
+      if (conns[k - 1].close_by && conns[k - 1].close_by <= now) drop_conn(&conns[k - 1]);
+    if (accept_at && accept_at <= now) accept_at = 0;
+    if (!accept_at && (fds[0].revents & POLLIN || accept_failures > 0)) {
       for (;;) {
         int fd = accept(lfd, NULL, NULL);
+        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED)) continue;
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+          if (accept_failures++ == 0)
+            fprintf(stderr, "echo_server: accept: %s; trying again every %d ms\n", strerror(errno),
+                    ACCEPT_RETRY_MS);
+          accept_at = now + ACCEPT_RETRY_MS;
+          break;
+        }
+        if (accept_failures > 0) {
+          fprintf(stderr, "echo_server: accepting again after %lu failed attempts\n", accept_failures);
+          accept_failures = 0;
+        }
         if (fd < 0) break;
         if (nconns == MAX_CONNS) {
           close(fd);
@@ -367,7 +417,7 @@ int main(int argc, char **argv) {
           close(fd);
           continue;
         }
-        conn c = {fd, id, NULL, 0, 0, NULL, 0, 0, false, false};
+        conn c = {fd, id, NULL, 0, 0, NULL, 0, 0, false, false, 0};
         conns[nconns++] = c;
       }
     }

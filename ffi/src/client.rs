@@ -313,14 +313,17 @@ pub unsafe extern "C" fn sio_client_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_free(c: *mut sio_client) {
     boundary((), || {
-        if c.is_null() {
+        // SAFETY: a live handle or NULL, per the contract.
+        let Some(handle) = (unsafe { c.as_ref() }) else {
+            return;
+        };
+        if let ClientInner::Lent(_) = handle.inner {
+            // A lent handle lives on the loop's stack: it is the loop's, never freed here.
             return;
         }
-        // SAFETY: made by `sio_client_new` with `Box::into_raw`, freed once.
-        let handle = unsafe { Box::from_raw(c) };
-        if let ClientInner::Lent(_) = handle.inner {
-            core::mem::forget(handle);
-        }
+        // SAFETY: an owned handle is made by `sio_client_new` with `Box::into_raw`, freed
+        // once.
+        drop(unsafe { Box::from_raw(c) });
     });
 }
 

@@ -88,6 +88,9 @@ pub enum sio_result {
     SIO_TABLE_FULL = 300,
     /// The byte pool is full.
     SIO_POOL_FULL = 301,
+    /// The socket already holds its configured share of a table: `max_rooms_per_socket`
+    /// rooms, or `max_acks_per_socket` awaited acks.
+    SIO_SOCKET_LIMIT = 302,
     /// An operating-system error in the ready loop (bind, poll).
     SIO_IO_ERROR = 400,
 }
@@ -108,6 +111,7 @@ impl From<CommandError> for sio_result {
             CommandError::SlowReader => SIO_SLOW_READER,
             CommandError::Full(Resource::Pool) => SIO_POOL_FULL,
             CommandError::Full(_) => SIO_TABLE_FULL,
+            CommandError::SocketLimit(_) => SIO_SOCKET_LIMIT,
             _ => SIO_WRONG_STATE,
         }
     }
@@ -135,6 +139,7 @@ pub extern "C" fn sio_result_str(result: sio_result) -> *const c_char {
         SIO_UNKNOWN_NAMESPACE => c"unknown namespace",
         SIO_TABLE_FULL => c"server table full",
         SIO_POOL_FULL => c"server byte pool full",
+        SIO_SOCKET_LIMIT => c"the socket's share of a table is used up",
         SIO_IO_ERROR => c"operating system error",
     };
     s.as_ptr()

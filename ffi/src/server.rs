@@ -60,12 +60,21 @@ pub struct sio_config {
     pub max_namespaces_per_session: u8,
     /// Most acks awaited per socket (1024).
     pub max_acks_per_socket: u16,
+    /// Most rooms one socket may be in (256); a join past it is `SIO_SOCKET_LIMIT`.
+    pub max_rooms_per_socket: u16,
     /// Most bytes queued for one client before it is disconnected as a slow reader.
     pub max_queued_bytes: u32,
     /// Longest HTTP request head (8 KiB).
     pub max_http_head: u32,
     /// Longest body of a plain HTTP request (64 KiB).
     pub max_http_body: u32,
+    /// Milliseconds a connection has to send a whole request head (10 000): from when it
+    /// opens, or after the previous response on a kept-alive one; also what a closing
+    /// connection gets to write what it owes. Past it: `408` for a partial head, else the
+    /// connection closes.
+    pub headers_timeout_ms: u32,
+    /// Milliseconds a request body may take once its head is in (30 000); `408` past it.
+    pub request_timeout_ms: u32,
     /// `Access-Control-Allow-Origin` for polling responses; `NULL` for none.
     pub cors_origin: *const c_char,
     /// Most sessions at once.
@@ -97,9 +106,12 @@ pub unsafe extern "C" fn sio_config_default(out: *mut sio_config) -> sio_result 
             max_attachments: d.max_attachments,
             max_namespaces_per_session: d.max_namespaces_per_session,
             max_acks_per_socket: d.max_acks_per_socket,
+            max_rooms_per_socket: d.max_rooms_per_socket,
             max_queued_bytes: d.max_queued_bytes,
             max_http_head: d.max_http_head,
             max_http_body: d.max_http_body,
+            headers_timeout_ms: d.headers_timeout,
+            request_timeout_ms: d.request_timeout,
             cors_origin: core::ptr::null(),
             max_sessions: 1024,
             max_pool_bytes: 64 << 20,
@@ -201,9 +213,12 @@ pub(crate) unsafe fn config(
         max_attachments: c.max_attachments,
         max_namespaces_per_session: c.max_namespaces_per_session,
         max_acks_per_socket: c.max_acks_per_socket,
+        max_rooms_per_socket: c.max_rooms_per_socket,
         max_queued_bytes: c.max_queued_bytes,
         max_http_head: c.max_http_head,
         max_http_body: c.max_http_body,
+        headers_timeout: c.headers_timeout_ms,
+        request_timeout: c.request_timeout_ms,
         cors_origin: cors,
     };
     let pool = usize::try_from(c.max_pool_bytes).unwrap_or(usize::MAX);
@@ -319,15 +334,17 @@ pub unsafe extern "C" fn sio_server_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_free(srv: *mut sio_server) {
     boundary((), || {
-        if srv.is_null() {
+        // SAFETY: a live handle or NULL, per the contract.
+        let Some(handle) = (unsafe { srv.as_ref() }) else {
+            return;
+        };
+        if let Inner::Lent(_) = handle.inner {
+            // A lent handle lives on the loop's stack: it is the loop's, never freed here.
             return;
         }
-        // SAFETY: made by `sio_server_new` with `Box::into_raw`, freed once.
-        let handle = unsafe { Box::from_raw(srv) };
-        if let Inner::Lent(_) = handle.inner {
-            // A lent handle is the loop's; never freed here.
-            core::mem::forget(handle);
-        }
+        // SAFETY: an owned handle is made by `sio_server_new` with `Box::into_raw`, freed
+        // once.
+        drop(unsafe { Box::from_raw(srv) });
     });
 }
 
@@ -417,6 +434,31 @@ pub unsafe extern "C" fn sio_server_reset(
     with(srv, |s| {
         ok(s.server()
             .reset(StreamId::from_bits(stream), Instant::from_millis(now_ms)))
+    })
+}
+
+/// The socket of `stream` did not take all the bytes of its last transmit: keep the rest,
+/// and the server hands out nothing more for this stream until
+/// `sio_server_resume_transmit`. What the client is sent meanwhile waits in the server,
+/// bounded by `max_queued_bytes`, so a client that does not read holds bounded memory.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_pause_transmit(
+    srv: *mut sio_server,
+    stream: sio_stream,
+) -> sio_result {
+    with(srv, |s| {
+        ok(s.server().pause_transmit(StreamId::from_bits(stream)))
+    })
+}
+
+/// Everything kept for `stream` is written: it may be handed out again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_resume_transmit(
+    srv: *mut sio_server,
+    stream: sio_stream,
+) -> sio_result {
+    with(srv, |s| {
+        ok(s.server().resume_transmit(StreamId::from_bits(stream)))
     })
 }
 

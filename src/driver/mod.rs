@@ -35,6 +35,7 @@ mod client;
 
 pub use client::{ClientDriver, ClientHandler, ServerUrl, Wake};
 
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,6 +59,12 @@ const WRITE_CHUNK: usize = 256 * 1024;
 const PUMP_AFTER: usize = 16 * 1024;
 /// How long a shutdown waits for clients to receive their close packets.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a connection the server closed may take to write what the kernel did not take
+/// yet, before it is dropped with it (a peer that stopped reading).
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// How often accepting is tried again while the process is out of file descriptors (or
+/// the kernel out of memory for sockets).
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// What the application does with the server's events.
 pub trait Handler {
@@ -122,6 +129,14 @@ pub struct Driver<'a> {
     epoch: std::time::Instant,
     max_input: usize,
     shutdown: Shutdown,
+    /// Closed connections still writing, oldest first: when each must be gone.
+    lingering: VecDeque<(std::time::Instant, StreamId)>,
+    /// Accepting failed (out of descriptors): when to try again, and how many times it
+    /// failed since it last worked.
+    accept_retry: Option<std::time::Instant>,
+    accept_failures: u64,
+    /// Connections refused for a full stream table since one was last taken.
+    refused: u64,
 }
 
 /// 32 bytes from the operating system's random source.
@@ -170,6 +185,10 @@ impl<'a> Driver<'a> {
                 flag: Arc::new(AtomicBool::new(false)),
                 waker,
             },
+            lingering: VecDeque::new(),
+            accept_retry: None,
+            accept_failures: 0,
+            refused: 0,
         })
     }
 
@@ -235,8 +254,14 @@ impl<'a> Driver<'a> {
             .server
             .poll_timeout()
             .map(|t| Duration::from_millis(t.millis_since(now)));
-        if let Some(deadline) = stopping {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let wall = std::time::Instant::now();
+        let own = [
+            stopping,
+            self.accept_retry,
+            self.lingering.front().map(|&(at, _)| at),
+        ];
+        for deadline in own.into_iter().flatten() {
+            let left = deadline.saturating_duration_since(wall);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         match self.poll.poll(events, timeout) {
@@ -268,9 +293,34 @@ impl<'a> Driver<'a> {
                 }
             }
         }
+        let wall = std::time::Instant::now();
+        if self.accept_retry.is_some_and(|at| at <= wall) {
+            self.accept_retry = None;
+            self.accept();
+        }
+        self.drop_lingering(wall);
         self.server.handle_timeout(self.now());
         self.drain(handler);
         Ok(())
+    }
+
+    /// Drops the closed connections that did not finish writing in time.
+    fn drop_lingering(&mut self, wall: std::time::Instant) {
+        while let Some(&(at, id)) = self.lingering.front() {
+            if at > wall {
+                return;
+            }
+            self.lingering.pop_front();
+            let i = id.index();
+            if let Some(Some(conn)) = self.conns.get_mut(i)
+                && conn.id == id
+                && conn.close
+            {
+                log::debug!("stream {i}: dropped with {} bytes unwritten", conn.tx.len());
+                let _ = self.poll.registry().deregister(&mut conn.sock);
+                self.conns[i] = None;
+            }
+        }
     }
 
     fn accept(&mut self) {
@@ -281,21 +331,50 @@ impl<'a> Driver<'a> {
             let (mut sock, peer) = match listener.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: try again on the next event.
-                    log::warn!("accept: {e}");
+                    // Out of file descriptors and the like. The connections already
+                    // queued raise no new readiness event, so try again on a timer.
+                    if self.accept_failures == 0 {
+                        log::warn!(
+                            "accept: {e}; trying again every {} ms",
+                            ACCEPT_RETRY.as_millis()
+                        );
+                    }
+                    self.accept_failures += 1;
+                    self.accept_retry = Some(std::time::Instant::now() + ACCEPT_RETRY);
                     return;
                 }
             };
+            if self.accept_failures > 0 {
+                log::warn!(
+                    "accepting again after {} failed attempts",
+                    self.accept_failures
+                );
+                self.accept_failures = 0;
+            }
             let _ = sock.set_nodelay(true);
             let id = match self.server.open_stream(self.now()) {
                 Ok(id) => id,
                 Err(e) => {
-                    log::warn!("refusing {peer}: {e}");
+                    if self.refused == 0 {
+                        log::warn!("refusing {peer}: {e}");
+                    }
+                    self.refused += 1;
                     continue;
                 }
             };
+            if self.refused > 0 {
+                log::warn!("taking connections again after refusing {}", self.refused);
+                self.refused = 0;
+            }
             let i = id.index();
             if let Err(e) = self
                 .poll
@@ -475,6 +554,16 @@ impl<'a> Driver<'a> {
         }
         conn.tx.extend_from_slice(bytes);
         conn.close |= close;
+        if !conn.tx.is_empty() {
+            if close {
+                self.lingering
+                    .push_back((std::time::Instant::now() + CLOSE_LINGER, id));
+            } else {
+                // The socket is full: the server keeps the rest (and bounds it) until the
+                // socket drains.
+                let _ = self.server.pause_transmit(id);
+            }
+        }
         self.settle(i);
     }
 
@@ -486,6 +575,9 @@ impl<'a> Driver<'a> {
         match write_some(&mut conn.sock, &conn.tx) {
             Ok(n) => {
                 conn.tx.drain(..n);
+                if conn.tx.is_empty() && !conn.close {
+                    let _ = self.server.resume_transmit(conn.id);
+                }
             }
             Err(e) => {
                 log::debug!("write on {i}: {e}");

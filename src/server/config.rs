@@ -72,6 +72,11 @@ pub struct ServerConfig<'a> {
     pub max_namespaces_per_session: u8,
     /// Most acknowledgements the server waits for per socket.
     pub max_acks_per_socket: u16,
+    /// Most rooms one socket may be in (its own-id room not counted); a
+    /// [`join`](super::Server::join) past it fails with
+    /// [`CommandError::SocketLimit`](super::CommandError::SocketLimit), so that no client can
+    /// take the room tables from the others.
+    pub max_rooms_per_socket: u16,
     /// Most bytes queued for one client; a client that reads slower than the app writes
     /// is disconnected ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) when its
     /// queue would pass this.
@@ -80,6 +85,16 @@ pub struct ServerConfig<'a> {
     pub max_http_head: u32,
     /// Longest body of a plain HTTP request handed to the app, in bytes (413 past it).
     pub max_http_body: u32,
+    /// Milliseconds a connection has to send a whole request head: from when it opens, and
+    /// on a kept-alive connection from when the previous response was handed out. Past it
+    /// a connection that sent part of a head gets `408` and is closed, an idle one is
+    /// closed. The same time bounds how long a closing connection may take to write what
+    /// it still owes (a peer that stops reading). (Node: `headersTimeout` 60 000 and
+    /// `keepAliveTimeout` 5 000.)
+    pub headers_timeout: u32,
+    /// Milliseconds the body of a request may take to arrive once its head is in; past it,
+    /// `408` and the connection closes. (Node: `requestTimeout` 300 000, head included.)
+    pub request_timeout: u32,
     /// When set, polling responses carry `Access-Control-Allow-Origin` with this value
     /// (and `Access-Control-Allow-Credentials: true`), and `OPTIONS` requests on the
     /// Engine.IO paths are answered as CORS preflights.
@@ -104,9 +119,12 @@ impl ServerConfig<'static> {
         max_attachments: 10,
         max_namespaces_per_session: 16,
         max_acks_per_socket: 1024,
+        max_rooms_per_socket: 256,
         max_queued_bytes: 4_000_000,
         max_http_head: 8 * 1024,
         max_http_body: 64 * 1024,
+        headers_timeout: 10_000,
+        request_timeout: 30_000,
         cors_origin: None,
     };
 }

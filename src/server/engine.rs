@@ -460,11 +460,10 @@ impl Server<'_> {
     /// Ends the long-poll on `stream`: answered with `answer` if it has not started its
     /// response, cut short (and the connection closed) if it has.
     pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>) {
-        let st = &mut self.streams[stream].0;
-        if st.state != StreamState::Get {
+        if self.streams[stream].0.state != StreamState::Get {
             return;
         }
-        st.state = StreamState::Http;
+        self.set_state(stream, StreamState::Http);
         if self.get_in_flight(stream) {
             let st = &mut self.streams[stream].0;
             st.poll_left = 0;
@@ -488,11 +487,14 @@ impl Server<'_> {
 
     /// Sends a close frame on a WebSocket stream and closes it after.
     pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode) {
-        let st = &mut self.streams[stream].0;
-        if st.state == StreamState::Done || st.state == StreamState::Free {
+        if matches!(
+            self.streams[stream].0.state,
+            StreamState::Done | StreamState::Free
+        ) {
             return;
         }
-        st.state = StreamState::Done;
+        self.set_state(stream, StreamState::Done);
+        let st = &mut self.streams[stream].0;
         st.close_after = true;
         if !st.eof {
             let mut raw = st.raw;
@@ -590,7 +592,7 @@ impl Server<'_> {
         s.aux_at = 0;
         let get = s.get;
         s.get = NONE;
-        self.streams[stream].0.state = StreamState::Ws;
+        self.set_state(stream, StreamState::Ws);
         self.reschedule(sess);
         if get != NONE {
             self.finish_get(get, Some(Fixed::Close));
@@ -628,7 +630,7 @@ impl Server<'_> {
             StreamState::Get if s.get == stream => {
                 // An abandoned long-poll ends the session (PROTOCOL.md A.7).
                 self.sessions[sess].0.get = NONE;
-                self.streams[stream].0.state = StreamState::Done;
+                self.set_state(stream, StreamState::Done);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
@@ -637,12 +639,12 @@ impl Server<'_> {
             }
             StreamState::Post if s.post == stream => {
                 self.sessions[sess].0.post = NONE;
-                self.streams[stream].0.state = StreamState::Done;
+                self.set_state(stream, StreamState::Done);
                 self.close_session(sess, reason, false);
             }
             StreamState::Ws if s.ws == stream => {
                 self.sessions[sess].0.ws = NONE;
-                self.streams[stream].0.state = StreamState::Done;
+                self.set_state(stream, StreamState::Done);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
@@ -651,7 +653,7 @@ impl Server<'_> {
             }
             StreamState::Probe if s.ws == stream => {
                 self.sessions[sess].0.ws = NONE;
-                self.streams[stream].0.state = StreamState::Done;
+                self.set_state(stream, StreamState::Done);
                 if s.probed {
                     self.close_session(sess, CloseReason::UpgradeAbandoned, false);
                 } else {

@@ -5,7 +5,7 @@ use super::event::{Kind, Record};
 use super::pool::stat;
 use super::session::{State as SessState, Transport};
 use super::storage::NONE;
-use super::stream::{Fixed, State};
+use super::stream::{Fixed, State, Timer};
 use super::{CloseReason, CommandError, Resource, Server, StreamId};
 use crate::engine::{Payload, Record as PollRecord, TextPacket};
 use crate::http::{self, Connection, EMPTY_HEADER, Header, Limits, Method, Request, ResponseHead};
@@ -25,6 +25,12 @@ fn head_end(input: &[u8], from: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// A byte that no request head holds anywhere: a control character other than tab, CR
+/// and LF.
+fn never_in_head(b: u8) -> bool {
+    matches!(b, 0..=8 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F)
 }
 
 /// A request's whole length (head and `Content-Length` body), if it is all in `input`.
@@ -97,7 +103,7 @@ impl Server<'_> {
         let st = &mut self.streams[s].0;
         st.close_after = true;
         if st.state == State::Ws || st.state == State::Probe {
-            st.state = State::Done;
+            self.set_state(s, State::Done);
         }
         self.txq_push(s);
         Ok(())
@@ -108,8 +114,8 @@ impl Server<'_> {
     pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
         let s = self.input_ended(stream, now)?;
         self.drop_output(s);
+        self.set_state(s, State::Done);
         let st = &mut self.streams[s].0;
-        st.state = State::Done;
         if st.in_txq {
             // Freed when the transmit queue reaches it, without a report.
             st.silent = true;
@@ -143,12 +149,36 @@ impl Server<'_> {
         st.fixed = Some(fixed);
         st.fixed_close = st.close_after;
         if st.close_after && st.state == State::Http {
-            st.state = State::Done;
+            self.set_state(s, State::Done);
         }
         self.txq_push(s);
     }
 
+    /// Reads the next request on a stream that reads requests, and keeps its deadline: a
+    /// request taken starts the next head's deadline, bytes that are not a whole request
+    /// yet leave it running.
     fn http_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+        let n = self.http_request(s, input);
+        let st = self.streams[s].0;
+        if n > 0 {
+            self.streams[s].0.partial = false;
+            if st.state == State::Http && !st.close_after {
+                self.arm(s, Timer::Head);
+            }
+        } else if !input.is_empty() {
+            self.streams[s].0.partial = true;
+        }
+        n
+    }
+
+    /// A request's head is in but its body is still coming: the body deadline runs.
+    fn await_body(&mut self, s: u32) {
+        if self.streams[s].0.timer == Timer::Head {
+            self.arm(s, Timer::Body);
+        }
+    }
+
+    fn http_request(&mut self, s: u32, input: &mut [u8]) -> usize {
         let st = self.streams[s].0;
         if st.close_after {
             return input.len();
@@ -158,20 +188,38 @@ impl Server<'_> {
             return 0;
         }
         let max_head = self.config.max_http_head as usize;
-        if head_end(input, st.head_scan as usize).is_none() {
+        let mut headers = [EMPTY_HEADER; 32];
+        let limits = Limits {
+            max_head,
+            max_body: u64::MAX,
+        };
+        let scan = st.head_scan as usize;
+        if head_end(input, scan).is_none() {
             if input.len() >= max_head {
                 self.respond_fixed(s, Fixed::Status(431), true);
+                return input.len();
+            }
+            // Refuse a head as soon as it cannot become valid: a byte no head may hold, or
+            // (once a line is complete) what the parser refuses, instead of waiting for a
+            // blank line that random bytes may never bring.
+            let fresh = input.get(scan..).unwrap_or_default();
+            let refused = if fresh.iter().any(|&b| never_in_head(b)) {
+                Some(400)
+            } else if fresh.contains(&b'\n') {
+                http::parse_request(input, &mut headers, &limits)
+                    .err()
+                    .map(|e| e.status_code())
+            } else {
+                None
+            };
+            if let Some(status) = refused {
+                self.respond_fixed(s, Fixed::Status(status), true);
                 return input.len();
             }
             self.streams[s].0.head_scan = input.len().saturating_sub(2) as u32;
             return 0;
         }
         self.streams[s].0.head_scan = 0;
-        let mut headers = [EMPTY_HEADER; 32];
-        let limits = Limits {
-            max_head,
-            max_body: u64::MAX,
-        };
         let req = match http::parse_request(input, &mut headers, &limits) {
             Err(e) => {
                 self.respond_fixed(s, Fixed::Status(e.status_code()), true);
@@ -195,6 +243,7 @@ impl Server<'_> {
             return f.skip(input);
         }
         if !f.complete {
+            self.await_body(s);
             return 0;
         }
         if !self.events.has_room(1) || !self.pool.has_room(f.end) {
@@ -212,7 +261,7 @@ impl Server<'_> {
         r.len1 = head.len() as u32;
         r.len2 = body.len() as u32;
         self.push_event(r);
-        self.streams[s].0.state = State::App;
+        self.set_state(s, State::App);
         f.end
     }
 
@@ -252,8 +301,8 @@ impl Server<'_> {
         }
         let slot = &mut self.streams[s].0;
         slot.raw = raw;
-        slot.state = if close { State::Done } else { State::Http };
         slot.close_after |= close;
+        self.set_state(s, if close { State::Done } else { State::Http });
         self.txq_push(s);
         Ok(())
     }
@@ -342,9 +391,8 @@ impl Server<'_> {
         }
         match self.create_session(ep, Some(s)) {
             Ok(sess) => {
-                let st = &mut self.streams[s].0;
-                st.state = State::Ws;
-                st.session = sess;
+                self.set_state(s, State::Ws);
+                self.streams[s].0.session = sess;
                 self.notify_output(sess);
                 f.head
             }
@@ -395,19 +443,20 @@ impl Server<'_> {
         input: &[u8],
     ) -> usize {
         let session = self.sessions[sess].0;
-        if session.state != SessState::Open || session.transport != Transport::Polling {
-            // Already upgrading or upgraded: refuse this one, leave the session alone.
-            return self.engine_error(s, 3, true, f, input);
-        }
         let Some(accept) = Self::ws_accept(req) else {
             return self.engine_error(s, 3, true, f, input);
         };
         if !self.queue_101(s, &accept) {
             return self.engine_error(s, 4, true, f, input);
         }
-        let st = &mut self.streams[s].0;
-        st.state = State::Probe;
-        st.session = sess;
+        if session.state != SessState::Open || session.transport != Transport::Polling {
+            // Already upgrading or upgraded: this WebSocket is accepted and closed at once,
+            // as the reference does, and the session is left alone.
+            self.close_ws(s, CloseCode::NORMAL);
+            return f.head;
+        }
+        self.set_state(s, State::Probe);
+        self.streams[s].0.session = sess;
         let slot = &mut self.sessions[sess].0;
         slot.transport = Transport::Upgrading;
         slot.ws = s;
@@ -431,9 +480,8 @@ impl Server<'_> {
             self.respond_fixed(s, Fixed::Noop, false);
             return;
         }
-        let st = &mut self.streams[s].0;
-        st.state = State::Get;
-        st.session = sess;
+        self.set_state(s, State::Get);
+        self.streams[s].0.session = sess;
         self.sessions[sess].0.get = s;
         if !session.queue.is_empty() {
             self.txq_push(s);
@@ -467,10 +515,11 @@ impl Server<'_> {
             return n;
         }
         if !f.complete {
+            self.await_body(s);
             return 0;
         }
+        self.set_state(s, State::Post);
         let st = &mut self.streams[s].0;
-        st.state = State::Post;
         st.session = sess;
         st.post_at = f.head as u32;
         st.post_len = (f.end - f.head) as u32;
@@ -530,7 +579,7 @@ impl Server<'_> {
             done += step;
         }
         self.sessions[sess].0.post = NONE;
-        self.streams[s].0.state = State::Http;
+        self.set_state(s, State::Http);
         match failure {
             None => self.respond_fixed(s, Fixed::Ok, false),
             Some(reason) => {
@@ -660,9 +709,8 @@ impl Server<'_> {
         }
         self.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportClose);
-        let st = &mut self.streams[s].0;
-        st.state = State::Done;
-        st.close_after = true;
+        self.set_state(s, State::Done);
+        self.streams[s].0.close_after = true;
         self.txq_push(s);
     }
 
@@ -675,9 +723,8 @@ impl Server<'_> {
         }
         self.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportError);
-        let st = &mut self.streams[s].0;
-        st.state = State::Done;
-        st.close_after = true;
+        self.set_state(s, State::Done);
+        self.streams[s].0.close_after = true;
         self.txq_push(s);
     }
 }

@@ -377,7 +377,7 @@ pub enum Resource {
     Rooms,
     /// [`Storage::members`]
     Members,
-    /// [`Storage::acks`], or [`ServerConfig::max_acks_per_socket`]
+    /// [`Storage::acks`]
     Acks,
     /// [`Storage::blocks`]
     Pool,
@@ -420,6 +420,11 @@ pub enum CommandError {
     /// The client's queue would pass [`ServerConfig::max_queued_bytes`]: the session was
     /// closed with [`CloseReason::SlowReader`] (the application hears of it as events).
     SlowReader,
+    /// The socket already holds its share of a table, as configured so that no client can
+    /// take a table from the others: [`ServerConfig::max_rooms_per_socket`] rooms
+    /// ([`Resource::Members`]) or [`ServerConfig::max_acks_per_socket`] awaited
+    /// acknowledgements ([`Resource::Acks`]).
+    SocketLimit(Resource),
 }
 
 impl fmt::Display for CommandError {
@@ -441,6 +446,9 @@ impl fmt::Display for CommandError {
             Self::InvalidResponse => f.write_str("invalid HTTP response head"),
             Self::Full(r) => write!(f, "server table full: {r:?}"),
             Self::SlowReader => f.write_str("client queue full: session closed"),
+            Self::SocketLimit(Resource::Members) => f.write_str("socket in too many rooms"),
+            Self::SocketLimit(Resource::Acks) => f.write_str("socket awaits too many acks"),
+            Self::SocketLimit(r) => write!(f, "socket limit reached: {r:?}"),
         }
     }
 }
@@ -543,6 +551,8 @@ pub struct Server<'a> {
     reap_sessions: u32,
     reap_sessions_tail: u32,
     stamp: u32,
+    /// Streams waiting under a deadline: the head deadline's list, the body deadline's.
+    stream_timers: [timer::TimerList; 2],
 }
 
 impl fmt::Debug for Server<'_> {
@@ -578,6 +588,8 @@ impl<'a> Server<'a> {
             || config.upgrade_timeout == 0
             || config.connect_timeout == 0
             || config.close_timeout == 0
+            || config.headers_timeout == 0
+            || config.request_timeout == 0
             || config.max_payload == 0
         {
             return Err(ConfigError::Limits);
@@ -611,6 +623,7 @@ impl<'a> Server<'a> {
             reap_sessions: NONE,
             reap_sessions_tail: NONE,
             stamp: 0,
+            stream_timers: [timer::TimerList::EMPTY; 2],
         };
         server.rebuild_buckets();
         for (i, name) in config.namespaces.iter().enumerate() {
@@ -669,13 +682,11 @@ impl<'a> Server<'a> {
             .ok_or(CommandError::Full(Resource::Streams))?;
         let s = &mut self.streams[i].0;
         s.era = s.era.wrapping_add(1);
-        s.state = stream::State::Http;
         s.scanner =
             crate::ws::FrameScanner::new(crate::ws::Role::Server, self.config.max_payload as usize);
-        Ok(StreamId {
-            index: i,
-            era: s.era,
-        })
+        let era = s.era;
+        self.set_state(i, stream::State::Http);
+        Ok(StreamId { index: i, era })
     }
 
     fn stream_index(&self, id: StreamId) -> Result<u32, CommandError> {

@@ -191,10 +191,13 @@ impl Server<'_> {
             m = next;
         }
         self.sockets[sock].0.rooms = NONE;
+        self.sockets[sock].0.room_count = 0;
     }
 
     /// Puts a connected socket in `room` of its namespace (created on first use; at most
-    /// 64 bytes of name). Joining a room twice is a no-op.
+    /// 64 bytes of name). Joining a room twice is a no-op. A socket in
+    /// [`ServerConfig::max_rooms_per_socket`](super::ServerConfig::max_rooms_per_socket)
+    /// rooms already gets [`CommandError::SocketLimit`].
     pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
         let sock = self.socket_index(socket)?;
         let s = self.sockets[sock].0;
@@ -212,6 +215,9 @@ impl Server<'_> {
                 }
                 m = self.members[m].0.sock_next;
             }
+        }
+        if s.room_count >= self.config.max_rooms_per_socket {
+            return Err(CommandError::SocketLimit(Resource::Members));
         }
         if !self.members.can_take(1) {
             return Err(CommandError::Full(Resource::Members));
@@ -234,6 +240,7 @@ impl Server<'_> {
         room.members = m;
         room.count += 1;
         self.sockets[sock].0.rooms = m;
+        self.sockets[sock].0.room_count += 1;
         Ok(())
     }
 
@@ -255,6 +262,7 @@ impl Server<'_> {
                     self.members[prev].0.sock_next = next;
                 }
                 self.drop_member(m);
+                self.sockets[sock].0.room_count -= 1;
                 return Ok(());
             }
             prev = m;

@@ -44,6 +44,8 @@ pub(crate) struct Socket {
     /// Awaited acks (linked through `AckSlot::next`).
     pub(crate) acks: u32,
     pub(crate) ack_count: u16,
+    /// Rooms it is in (its memberships).
+    pub(crate) room_count: u16,
     pub(crate) next_ack: u32,
     /// Broadcast de-duplication mark.
     pub(crate) stamp: u32,
@@ -66,6 +68,7 @@ impl Socket {
         rooms: NONE,
         acks: NONE,
         ack_count: 0,
+        room_count: 0,
         next_ack: 0,
         stamp: 0,
         name_msg: NONE,
@@ -1072,7 +1075,10 @@ impl<'a> Server<'a> {
         let ack_id = match ack {
             None => None,
             Some(_) => {
-                if s.ack_count >= self.config.max_acks_per_socket || !self.acks.can_take(1) {
+                if s.ack_count >= self.config.max_acks_per_socket {
+                    return Err(CommandError::SocketLimit(Resource::Acks));
+                }
+                if !self.acks.can_take(1) {
                     return Err(CommandError::Full(Resource::Acks));
                 }
                 Some(s.next_ack)

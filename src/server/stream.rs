@@ -101,6 +101,32 @@ pub(crate) struct Stream {
     pub(crate) msg: u32,
     /// Reader over `msg`'s bytes, past what is written.
     pub(crate) reader: Reader,
+    /// The driver could not write all it was given: nothing more is handed out for this
+    /// stream until it says the socket drained.
+    pub(crate) paused: bool,
+    /// Bytes of a request came that do not make a whole one yet.
+    pub(crate) partial: bool,
+    /// Which deadline list the stream is on, and its links there.
+    pub(crate) timer: Timer,
+    pub(crate) timer_prev: u32,
+    pub(crate) timer_next: u32,
+    /// When the stream's deadline passes, in server milliseconds.
+    pub(crate) timer_at: u64,
+}
+
+/// The deadline a stream is waiting under (see [`ServerConfig::headers_timeout`] and
+/// [`ServerConfig::request_timeout`]).
+///
+/// [`ServerConfig::headers_timeout`]: super::ServerConfig::headers_timeout
+/// [`ServerConfig::request_timeout`]: super::ServerConfig::request_timeout
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// None: the stream carries a session, or its request is with the application.
+    Off = 0,
+    /// A request head is due, or a closing stream is writing what it owes.
+    Head = 1,
+    /// The body of a request whose head came is due.
+    Body = 2,
 }
 
 impl Stream {
@@ -129,6 +155,12 @@ impl Stream {
         pos: 0,
         msg: NONE,
         reader: Reader::DONE,
+        paused: false,
+        partial: false,
+        timer: Timer::Off,
+        timer_prev: NONE,
+        timer_next: NONE,
+        timer_at: 0,
     };
 
     /// Whether anything is still to be written (ignoring a body the session may still

@@ -3,6 +3,7 @@
 
 use super::Server;
 use super::storage::NONE;
+use super::stream::{Fixed, State as StreamState, Timer};
 use crate::Instant;
 
 impl Server<'_> {
@@ -118,14 +119,29 @@ impl Server<'_> {
     /// because the event queue was full).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_deadline().map(|(t, _)| Instant::from_millis(t))
+        let session = self.next_deadline().map(|(t, _)| t);
+        let stream = self.next_stream_deadline().map(|(t, _)| t);
+        session
+            .into_iter()
+            .chain(stream)
+            .min()
+            .map(Instant::from_millis)
     }
 
     /// Runs every timer due at `now`: pings, ping timeouts, connect, upgrade and close
-    /// timeouts, acknowledgement timeouts. Safe to call at any time.
+    /// timeouts, acknowledgement timeouts, and the HTTP deadlines of connections
+    /// ([`ServerConfig::headers_timeout`](super::ServerConfig::headers_timeout),
+    /// [`ServerConfig::request_timeout`](super::ServerConfig::request_timeout)). Safe to
+    /// call at any time.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         let now = self.now;
+        while let Some((at, s)) = self.next_stream_deadline() {
+            if at > now {
+                break;
+            }
+            self.stream_expired(s);
+        }
         // Each round either moves the session's deadline or stops: a round that could not
         // act (no room for its events) leaves the deadline where it was.
         while let Some((at, sess)) = self.next_deadline() {
@@ -136,6 +152,114 @@ impl Server<'_> {
             if self.next_deadline() == Some((at, sess)) {
                 break;
             }
+        }
+    }
+}
+
+/// The ends of one deadline list of streams. Every stream on a list got the same timeout,
+/// so appending keeps the list in deadline order: the first one is due first.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TimerList {
+    first: u32,
+    last: u32,
+}
+
+impl TimerList {
+    pub(super) const EMPTY: Self = Self {
+        first: NONE,
+        last: NONE,
+    };
+}
+
+impl Server<'_> {
+    /// Sets a stream's state. A stream that comes to read requests or to close (`Http`,
+    /// `Done`) from a state without a deadline gets the head deadline; one that leaves
+    /// them for a session or the application loses it.
+    pub(super) fn set_state(&mut self, s: u32, state: StreamState) {
+        self.streams[s].0.state = state;
+        match state {
+            StreamState::Http | StreamState::Done => {
+                if self.streams[s].0.timer == Timer::Off {
+                    self.arm(s, Timer::Head);
+                }
+            }
+            _ => self.arm(s, Timer::Off),
+        }
+    }
+
+    /// Takes the stream off its deadline list.
+    fn unlink_timer(&mut self, s: u32) {
+        let st = self.streams[s].0;
+        if st.timer == Timer::Off {
+            return;
+        }
+        let list = st.timer as usize - 1;
+        match st.timer_prev {
+            NONE => self.stream_timers[list].first = st.timer_next,
+            p => self.streams[p].0.timer_next = st.timer_next,
+        }
+        match st.timer_next {
+            NONE => self.stream_timers[list].last = st.timer_prev,
+            n => self.streams[n].0.timer_prev = st.timer_prev,
+        }
+        let slot = &mut self.streams[s].0;
+        slot.timer = Timer::Off;
+        slot.timer_prev = NONE;
+        slot.timer_next = NONE;
+    }
+
+    /// (Re)starts the stream's deadline `timer` from now; `Timer::Off` stops it.
+    pub(super) fn arm(&mut self, s: u32, timer: Timer) {
+        self.unlink_timer(s);
+        let ms = match timer {
+            Timer::Off => return,
+            Timer::Head => self.config.headers_timeout,
+            Timer::Body => self.config.request_timeout,
+        };
+        let list = timer as usize - 1;
+        let last = self.stream_timers[list].last;
+        let slot = &mut self.streams[s].0;
+        slot.timer = timer;
+        slot.timer_at = self.now.saturating_add(u64::from(ms));
+        slot.timer_prev = last;
+        slot.timer_next = NONE;
+        match last {
+            NONE => self.stream_timers[list].first = s,
+            l => self.streams[l].0.timer_next = s,
+        }
+        self.stream_timers[list].last = s;
+    }
+
+    /// The stream with the earliest deadline, and that deadline.
+    fn next_stream_deadline(&self) -> Option<(u64, u32)> {
+        self.stream_timers
+            .iter()
+            .filter(|l| l.first != NONE)
+            .map(|l| (self.streams[l.first].0.timer_at, l.first))
+            .min()
+    }
+
+    /// A stream's deadline passed: a partial request gets `408`, anything else (an idle
+    /// kept-alive connection, output the peer does not read, a close that does not finish)
+    /// is closed at once, what it still had to write dropped.
+    fn stream_expired(&mut self, s: u32) {
+        let st = self.streams[s].0;
+        self.arm(s, Timer::Off);
+        match st.state {
+            StreamState::Http if !st.tx_busy() && (st.partial || st.timer == Timer::Body) => {
+                self.streams[s].0.partial = false;
+                self.respond_fixed(s, Fixed::Status(408), true);
+            }
+            StreamState::Http | StreamState::Done => {
+                self.drop_output(s);
+                let slot = &mut self.streams[s].0;
+                slot.paused = false;
+                slot.close_after = true;
+                slot.state = StreamState::Done;
+                self.txq_push(s);
+            }
+            // Carrying a session or with the application: its deadline no longer applies.
+            _ => {}
         }
     }
 }

@@ -5,8 +5,8 @@ use super::event::Event;
 use super::pool::Reader;
 use super::session::Transport;
 use super::storage::NONE;
-use super::stream::{Fixed, Item, State};
-use super::{Server, Transmit};
+use super::stream::{Fixed, Item, State, Timer};
+use super::{CommandError, Server, StreamId, Transmit};
 use crate::BufferTooSmall;
 use crate::engine::{ErrorBody, ErrorCode, RECORD_SEPARATOR};
 use crate::http::{Connection, Cors, ResponseHead, reason_phrase};
@@ -18,7 +18,7 @@ const FIXED_MAX: usize = 512;
 impl Server<'_> {
     pub(super) fn txq_push(&mut self, s: u32) {
         let st = &mut self.streams[s].0;
-        if st.in_txq {
+        if st.in_txq || st.paused {
             return;
         }
         st.in_txq = true;
@@ -64,7 +64,32 @@ impl Server<'_> {
 
     pub(super) fn free_stream(&mut self, s: u32) {
         self.drop_output(s);
+        self.arm(s, Timer::Off);
         self.streams.release(s);
+    }
+
+    /// The driver could not write all the bytes of `stream`'s last [`Transmit`]: it keeps
+    /// the rest, and the server hands out nothing more for that stream until
+    /// [`resume_transmit`](Self::resume_transmit). What the stream's session is sent
+    /// meanwhile waits in the server, where [`ServerConfig::max_queued_bytes`] bounds it, so
+    /// that a client that does not read holds a bounded amount of memory.
+    ///
+    /// [`ServerConfig::max_queued_bytes`]: super::ServerConfig::max_queued_bytes
+    pub fn pause_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
+        let s = self.stream_index(stream)?;
+        self.streams[s].0.paused = true;
+        Ok(())
+    }
+
+    /// The driver wrote everything it kept for `stream`: the stream may be handed out
+    /// again by [`poll_transmit`](Self::poll_transmit).
+    pub fn resume_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
+        let s = self.stream_index(stream)?;
+        if self.streams[s].0.paused {
+            self.streams[s].0.paused = false;
+            self.txq_push(s);
+        }
+        Ok(())
     }
 
     /// Whether the stream has bytes it could write now.
@@ -95,7 +120,8 @@ impl Server<'_> {
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         while let Some(s) = self.txq_pop() {
             let st = self.streams[s].0;
-            if st.state == State::Free {
+            if st.state == State::Free || (st.paused && !st.silent) {
+                // A paused stream goes back on the queue when it resumes.
                 continue;
             }
             if st.silent {
@@ -105,6 +131,11 @@ impl Server<'_> {
             let n = self.write_stream(s, out);
             let more = self.has_output(s);
             let st = self.streams[s].0;
+            if n > 0 && st.timer != Timer::Off {
+                // Output moves: the deadline of a connection writing a response (or what
+                // it owes before closing) starts again.
+                self.arm(s, Timer::Head);
+            }
             let finished = !more
                 && st.close_after
                 && !matches!(st.state, State::App | State::Get | State::Post);
@@ -371,7 +402,7 @@ impl Server<'_> {
                 slot.poll_left = slot.poll_left.saturating_sub(1);
                 if slot.poll_left == 0 && slot.state == State::Get {
                     // The long-poll response is complete.
-                    slot.state = if slot.close_after {
+                    let next = if slot.close_after {
                         State::Done
                     } else {
                         State::Http
@@ -379,6 +410,7 @@ impl Server<'_> {
                     if !slot.keep_alive {
                         slot.close_after = true;
                     }
+                    self.set_state(s, next);
                     if sess != NONE && self.sessions[sess].0.get == s {
                         self.sessions[sess].0.get = NONE;
                         if self.sessions[sess].0.draining && self.sessions[sess].0.queue.is_empty()

@@ -108,7 +108,7 @@ fn namespaces_per_session_attachments_and_acks() {
         .unwrap();
     assert_eq!(
         h.server.emit_with_ack(socket, "q", Args::NONE, None),
-        Err(CommandError::Full(Resource::Acks))
+        Err(CommandError::SocketLimit(Resource::Acks))
     );
     h.ws_send_text(s, r#"453-["m",{"_placeholder":true,"num":0}]"#);
     assert!(h.is_closed(s), "3 attachments with a limit of 2");

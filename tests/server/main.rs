@@ -6,6 +6,7 @@
 mod harness;
 
 mod chunking;
+mod deadlines;
 mod heartbeat;
 mod hostile;
 mod http_routes;

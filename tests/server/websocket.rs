@@ -175,27 +175,26 @@ fn upgrade_probe_noop_and_flush() {
 }
 
 #[test]
-fn second_websocket_for_a_sid_is_refused_without_harm() {
+fn second_websocket_for_a_sid_is_closed_without_harm() {
+    // PROTOCOL.md A.8: accepted (101), then closed at once; the session is not disturbed.
     let mut h = Harness::new(engine_config());
     h.app = echo_app();
     let sid = h.handshake("/engine.io/");
-    let ws = h.ws(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}"));
-    let other = h.request(
-        ws_request(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}")).as_bytes(),
-    );
-    let r = h.response(other);
-    assert_eq!((r.status, r.text()), (400, "Bad request"));
+    let target = format!("/engine.io/?EIO=4&transport=websocket&sid={sid}");
+    let ws = h.ws(&target);
+    let other = h.ws(&target);
+    assert_eq!(h.ws_texts(other), vec!["close Some(1000)"]);
     assert!(h.is_closed(other));
     h.ws_send_text(ws, "2probe");
     h.ws_send_text(ws, "5");
     assert_eq!(h.ws_texts(ws), vec!["3probe"]);
-    // Upgraded: a third one is refused too.
-    let third = h.request(
-        ws_request(&format!("/engine.io/?EIO=4&transport=websocket&sid={sid}")).as_bytes(),
-    );
-    assert_eq!(h.response(third).status, 400);
+    // Upgraded: a third one is closed the same way.
+    let third = h.ws(&target);
+    assert_eq!(h.ws_texts(third), vec!["close Some(1000)"]);
+    assert!(h.is_closed(third));
     h.ws_send_text(ws, "4still");
     assert_eq!(h.ws_texts(ws), vec!["4still"]);
+    assert!(!h.is_closed(ws));
 }
 
 #[test]
