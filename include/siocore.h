@@ -478,6 +478,11 @@ typedef struct {
   uint16_t max_rooms_per_socket;
   // Most bytes queued for one client before it is disconnected as a slow reader.
   uint32_t max_queued_bytes;
+  // Most bytes of one client's received packets held for the application (1 000 000);
+  // past it the client's input waits unconsumed until events are polled.
+  uint32_t max_inbound_bytes;
+  // Most events of one client waiting for the application (64); past it, as above.
+  uint16_t max_inbound_events;
   // Longest HTTP request head (8 KiB).
   uint32_t max_http_head;
   // Longest body of a plain HTTP request (64 KiB).

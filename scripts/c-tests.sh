@@ -7,7 +7,8 @@
 #   sanitized and under valgrind;
 # - tests/c/header_check.cpp (the header as C++, -Werror);
 # - examples/c/echo_server.c against the interop suite (tests/interop/echo_suite.mjs, the
-#   same the Rust echo server passes), plain, sanitized and under valgrind;
+#   same the Rust echo server passes), plain, sanitized and under valgrind; and against the
+#   hostile-peer suite (tests/hostile.rs), plain;
 # - examples/c/chat_server.c in two Chromium tabs (tests/interop/chat_browser.mjs), plain,
 #   sanitized and under valgrind.
 # - examples/c/mirror_client.c under the Node socket.io server (tests/interop/mirror_suite.mjs,
@@ -137,6 +138,9 @@ for variant in plain asan valgrind; do
   step "C chat server ($variant) in two Chromium tabs"
   with_server chat_checks "${chat[@]}" --port 0
 done
+step "C echo server against the hostile-peer suite"
+SIOCORE_HOSTILE_SERVER="$PWD/$out/echo_server" timeout 300 \
+  cargo test --locked --all-features --test hostile
 mirror() { (cd tests/interop && timeout 150 node mirror_suite.mjs "$@"); }
 for mode in websocket polling upgrade; do
   step "C mirror client ($mode) under the Node server: plain and ASan+UBSan"

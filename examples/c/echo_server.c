@@ -223,6 +223,12 @@ static void drain(void) {
       progress = true;
       conn *c = find(t.stream);
       if (!c) continue;
+      if (t.close && c->tx_len > 0) {
+        /* A close for a stream this program paused: the server gave up on it (a slow
+         * reader, a deadline), so what is kept will not be written. */
+        drop_conn(c);
+        continue;
+      }
       append(&c->tx, &c->tx_len, &c->tx_cap, out, t.len);
       c->close_after |= t.close;
       if (!flush(c)) {

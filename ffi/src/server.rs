@@ -64,6 +64,11 @@ pub struct sio_config {
     pub max_rooms_per_socket: u16,
     /// Most bytes queued for one client before it is disconnected as a slow reader.
     pub max_queued_bytes: u32,
+    /// Most bytes of one client's received packets held for the application (1 000 000);
+    /// past it the client's input waits unconsumed until events are polled.
+    pub max_inbound_bytes: u32,
+    /// Most events of one client waiting for the application (64); past it, as above.
+    pub max_inbound_events: u16,
     /// Longest HTTP request head (8 KiB).
     pub max_http_head: u32,
     /// Longest body of a plain HTTP request (64 KiB).
@@ -108,6 +113,8 @@ pub unsafe extern "C" fn sio_config_default(out: *mut sio_config) -> sio_result 
             max_acks_per_socket: d.max_acks_per_socket,
             max_rooms_per_socket: d.max_rooms_per_socket,
             max_queued_bytes: d.max_queued_bytes,
+            max_inbound_bytes: d.max_inbound_bytes,
+            max_inbound_events: d.max_inbound_events,
             max_http_head: d.max_http_head,
             max_http_body: d.max_http_body,
             headers_timeout_ms: d.headers_timeout,
@@ -215,6 +222,8 @@ pub(crate) unsafe fn config(
         max_acks_per_socket: c.max_acks_per_socket,
         max_rooms_per_socket: c.max_rooms_per_socket,
         max_queued_bytes: c.max_queued_bytes,
+        max_inbound_bytes: c.max_inbound_bytes,
+        max_inbound_events: c.max_inbound_events,
         max_http_head: c.max_http_head,
         max_http_body: c.max_http_body,
         headers_timeout: c.headers_timeout_ms,

@@ -113,6 +113,10 @@ struct Conn {
     read_done: bool,
     /// Reading stopped with bytes possibly left in the socket (the receive buffer was full).
     read_pending: bool,
+    /// On the list of connections to read again next turn.
+    read_again: bool,
+    /// The drain in which its leftover input was last offered again.
+    fed: u64,
 }
 
 /// The mio event loop around a [`Server`]; see the [module docs](self).
@@ -137,6 +141,12 @@ pub struct Driver<'a> {
     accept_failures: u64,
     /// Connections refused for a full stream table since one was last taken.
     refused: u64,
+    /// Connections whose reading stopped on a full buffer and that have room again: read
+    /// once each next turn, after the readiness events (so that one busy client cannot
+    /// keep the loop from the others).
+    read_again: Vec<usize>,
+    /// Drains so far: each offers a connection's leftover input once.
+    drains: u64,
 }
 
 /// 32 bytes from the operating system's random source.
@@ -189,6 +199,8 @@ impl<'a> Driver<'a> {
             accept_retry: None,
             accept_failures: 0,
             refused: 0,
+            read_again: Vec::new(),
+            drains: 0,
         })
     }
 
@@ -264,6 +276,9 @@ impl<'a> Driver<'a> {
             let left = deadline.saturating_duration_since(wall);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        if !self.read_again.is_empty() {
+            timeout = Some(Duration::ZERO);
+        }
         match self.poll.poll(events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
@@ -291,6 +306,12 @@ impl<'a> Driver<'a> {
                         self.flush(i);
                     }
                 }
+            }
+        }
+        for i in core::mem::take(&mut self.read_again) {
+            if let Some(Some(conn)) = self.conns.get_mut(i) {
+                conn.read_again = false;
+                self.read(i, true);
             }
         }
         let wall = std::time::Instant::now();
@@ -398,6 +419,8 @@ impl<'a> Driver<'a> {
                 writable: false,
                 read_done: false,
                 read_pending: false,
+                read_again: false,
+                fed: 0,
             });
         }
     }
@@ -466,7 +489,10 @@ impl<'a> Driver<'a> {
     }
 
     /// Offers the unconsumed input of every connection again (after the application made
-    /// room), and resumes reads that stopped on a full buffer.
+    /// room), once per drain: a connection that still has input after that, or whose
+    /// reading stopped on a full buffer and that has room again, goes on in the next turn,
+    /// after the others had theirs (the server takes a bounded number of each client's
+    /// packets at a time, `max_inbound_events`).
     fn refeed(&mut self) -> bool {
         let now = self.now();
         let mut progress = false;
@@ -474,19 +500,25 @@ impl<'a> Driver<'a> {
             let Some(Some(conn)) = self.conns.get_mut(i) else {
                 continue;
             };
-            if !conn.rx.is_empty() {
+            let mut more = false;
+            if !conn.rx.is_empty() && conn.fed != self.drains {
                 let got = self
                     .server
                     .feed(conn.id, now, &mut conn.rx)
                     .unwrap_or(conn.rx.len());
                 if got > 0 {
                     conn.rx.drain(..got);
+                    conn.fed = self.drains;
                     progress = true;
+                    more = !conn.rx.is_empty();
                 }
             }
             if conn.read_pending && conn.rx.len() < self.max_input {
-                self.read(i, true);
-                progress = true;
+                more = true;
+            }
+            if more && !conn.read_again {
+                conn.read_again = true;
+                self.read_again.push(i);
             }
         }
         progress
@@ -494,6 +526,7 @@ impl<'a> Driver<'a> {
 
     /// Transmits, events, re-feeds, until nothing moves.
     fn drain(&mut self, handler: &mut impl Handler) {
+        self.drains += 1;
         loop {
             let mut progress = self.pump(handler);
             if self.refeed() {
@@ -536,6 +569,14 @@ impl<'a> Driver<'a> {
             return;
         };
         if conn.id != id {
+            return;
+        }
+        if close && !conn.tx.is_empty() {
+            // A close for a stream this driver paused: the server gave up on it (a slow
+            // reader, a deadline), so what is kept will not be written.
+            log::debug!("stream {i}: cut with {} bytes unwritten", conn.tx.len());
+            let _ = self.poll.registry().deregister(&mut conn.sock);
+            self.conns[i] = None;
             return;
         }
         let mut bytes = &self.out_buf[..len];

@@ -81,6 +81,18 @@ pub struct ServerConfig<'a> {
     /// is disconnected ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) when its
     /// queue would pass this.
     pub max_queued_bytes: u32,
+    /// Most bytes of one client's received packets the server holds for the application:
+    /// event payloads not polled yet, and a binary packet being assembled. Past it, the
+    /// client's next packet waits unconsumed in the driver's buffer (and TCP slows the
+    /// client down) until the application polls; so one client cannot fill the event queue
+    /// that all share. A packet is always taken when nothing of the client is held, so one
+    /// of `max_payload` bytes still passes; the attachments of a binary packet being
+    /// assembled are always taken (at most `max_attachments` of `max_payload` bytes).
+    pub max_inbound_bytes: u32,
+    /// Most events of one client waiting for the application; past it the client's input
+    /// waits as for `max_inbound_bytes`. It keeps a client that sends many small packets
+    /// (joins, say) to its share of each turn of the driver's loop.
+    pub max_inbound_events: u16,
     /// Longest HTTP request head, in bytes (431 past it).
     pub max_http_head: u32,
     /// Longest body of a plain HTTP request handed to the app, in bytes (413 past it).
@@ -121,6 +133,8 @@ impl ServerConfig<'static> {
         max_acks_per_socket: 1024,
         max_rooms_per_socket: 256,
         max_queued_bytes: 4_000_000,
+        max_inbound_bytes: 1_000_000,
+        max_inbound_events: 64,
         max_http_head: 8 * 1024,
         max_http_body: 64 * 1024,
         headers_timeout: 10_000,

@@ -83,6 +83,26 @@ impl Server<'_> {
             && self.pool.nodes.can_take(4)
     }
 
+    /// Whether the session may hand the application a packet of `len` bytes now: nothing
+    /// of it is held, or it stays within `max_inbound_bytes` and `max_inbound_events`, or
+    /// it is the attachment of a binary packet being assembled.
+    pub(super) fn room_for_input(&self, sess: u32, len: usize) -> bool {
+        let s = &self.sessions[sess].0;
+        s.inbound_events == 0
+            || s.bin != NONE
+            || (s.inbound_events < self.config.max_inbound_events
+                && (s.inbound as usize).saturating_add(len)
+                    <= self.config.max_inbound_bytes as usize)
+    }
+
+    /// Counts `bytes` of the session's input, and `events` events, as held for the
+    /// application.
+    pub(super) fn hold_input(&mut self, sess: u32, bytes: usize, events: u16) {
+        let s = &mut self.sessions[sess].0;
+        s.inbound = s.inbound.saturating_add(bytes as u32);
+        s.inbound_events = s.inbound_events.saturating_add(events);
+    }
+
     /// Opens a session for a handshake; its first queued packet is the open packet.
     pub(super) fn create_session(
         &mut self,
@@ -205,6 +225,7 @@ impl Server<'_> {
         r.era = self.sessions[sess].0.era;
         r.msg = msg;
         r.len1 = self.pool.len(msg) as u32;
+        self.hold_input(sess, self.pool.len(msg), 1);
         r.small = u8::from(text.is_none());
         self.push_event(r);
         Ok(())
@@ -439,6 +460,15 @@ impl Server<'_> {
         s.get = NONE;
         s.post = NONE;
         s.ws = NONE;
+        if reason == CloseReason::SlowReader {
+            // The client does not read: a transport whose driver could not write is cut
+            // at once, rather than after bytes it would never read.
+            for stream in [get, ws] {
+                if stream != NONE && self.streams[stream].0.paused {
+                    self.abort_stream(stream);
+                }
+            }
+        }
         if get != NONE {
             let answer = if reason == CloseReason::ClientClose {
                 Fixed::Noop

@@ -459,6 +459,17 @@ impl Record {
         }
     }
 
+    /// The session (index and generation) whose input the record's payload came from.
+    pub(crate) fn session(&self) -> Option<(u32, u32)> {
+        match self.kind {
+            Kind::EngineMessage => Some((self.id, self.era)),
+            Kind::Message | Kind::Ack | Kind::Connect if self.id2 != NONE => {
+                Some((self.id2, self.era2))
+            }
+            _ => None,
+        }
+    }
+
     /// Turns the record and its payload (already copied into `buf[..len]`) into an event.
     pub(crate) fn event<'b>(&self, buf: &'b [u8]) -> Event<'b> {
         let socket = SocketId {

@@ -564,7 +564,7 @@ impl Server<'_> {
                 PollRecord::Text(t) => t.encoded_len(),
                 PollRecord::Binary(b) => b.decoded_len(),
             };
-            if !self.room_for_packet(len) {
+            if !self.room_for_packet(len) || !self.room_for_input(sess, len) {
                 self.streams[s].0.post_done = done as u32;
                 return 0;
             }
@@ -615,7 +615,7 @@ impl Server<'_> {
                 Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
                 Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
             };
-            if !self.room_for_packet(len) {
+            if !self.room_for_packet(len) || !self.room_for_input(st.session, len) {
                 return consumed;
             }
             let taken = scanner.take(rest);

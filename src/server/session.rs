@@ -72,6 +72,11 @@ pub(crate) struct Session {
     pub(crate) bin: u32,
     /// Attachments still expected for `bin`.
     pub(crate) bin_left: u8,
+    /// Bytes of its received packets held for the application (events not polled yet,
+    /// `bin`).
+    pub(crate) inbound: u32,
+    /// Its events not polled yet (a binary packet being assembled counts as one).
+    pub(crate) inbound_events: u16,
 }
 
 impl Session {
@@ -103,6 +108,8 @@ impl Session {
         socket_count: 0,
         bin: NONE,
         bin_left: 0,
+        inbound: 0,
+        inbound_events: 0,
     };
 }
 

@@ -702,6 +702,9 @@ impl<'a> Server<'a> {
         r.msg = msg;
         r.len1 = name_len as u32;
         r.len2 = args.len() as u32;
+        r.id2 = sess;
+        r.era2 = self.sessions[sess].0.era;
+        self.hold_input(sess, self.pool.len(msg), 1);
         if attachments == 0 {
             self.push_event(r);
             return Ok(());
@@ -766,6 +769,7 @@ impl<'a> Server<'a> {
             if !(self.pool.append(s.bin, &len) && data.append_to(&mut self.pool, s.bin)) {
                 return Err(CloseReason::ParseError);
             }
+            self.hold_input(sess, len.len() + data.len(), 0);
         }
         let left = s.bin_left - 1;
         self.sessions[sess].0.bin_left = left;
@@ -774,7 +778,9 @@ impl<'a> Server<'a> {
         }
         self.sessions[sess].0.bin = NONE;
         if s.bin != BIN_DISCARD {
-            let r = self.read_bin_head(s.bin);
+            let mut r = self.read_bin_head(s.bin);
+            r.id2 = sess;
+            r.era2 = self.sessions[sess].0.era;
             self.push_event(r);
         }
         Ok(())
@@ -834,6 +840,7 @@ impl<'a> Server<'a> {
         r.msg = msg;
         r.len1 = name.len() as u32;
         r.len2 = auth.len() as u32;
+        self.hold_input(sess, self.pool.len(msg), 1);
         self.push_event(r);
         Ok(())
     }

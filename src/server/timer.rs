@@ -250,14 +250,7 @@ impl Server<'_> {
                 self.streams[s].0.partial = false;
                 self.respond_fixed(s, Fixed::Status(408), true);
             }
-            StreamState::Http | StreamState::Done => {
-                self.drop_output(s);
-                let slot = &mut self.streams[s].0;
-                slot.paused = false;
-                slot.close_after = true;
-                slot.state = StreamState::Done;
-                self.txq_push(s);
-            }
+            StreamState::Http | StreamState::Done => self.abort_stream(s),
             // Carrying a session or with the application: its deadline no longer applies.
             _ => {}
         }

@@ -68,11 +68,29 @@ impl Server<'_> {
         self.streams.release(s);
     }
 
+    /// Gives up writing to a stream: what it still had to write is dropped, and its close
+    /// is handed out next, also when it is paused (a driver that gets a [`Transmit`] for a
+    /// stream it paused drops what it kept).
+    pub(super) fn abort_stream(&mut self, s: u32) {
+        self.drop_output(s);
+        self.set_state(s, State::Done);
+        self.arm(s, Timer::Off);
+        let slot = &mut self.streams[s].0;
+        slot.paused = false;
+        slot.close_after = true;
+        self.txq_push(s);
+    }
+
     /// The driver could not write all the bytes of `stream`'s last [`Transmit`]: it keeps
     /// the rest, and the server hands out nothing more for that stream until
     /// [`resume_transmit`](Self::resume_transmit). What the stream's session is sent
     /// meanwhile waits in the server, where [`ServerConfig::max_queued_bytes`] bounds it, so
     /// that a client that does not read holds a bounded amount of memory.
+    ///
+    /// One exception: when the server gives up on the stream (its deadline passed while
+    /// paused, or its client was closed as a slow reader), it hands out the stream's close
+    /// (`len == 0`, `close`) while paused. The driver then drops what it kept and closes
+    /// the connection at once.
     ///
     /// [`ServerConfig::max_queued_bytes`]: super::ServerConfig::max_queued_bytes
     pub fn pause_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
@@ -524,6 +542,16 @@ impl Server<'_> {
             let mut reader = self.pool.reader(r.msg);
             self.pool.skip(&mut reader, usize::from(r.skip));
             len = self.pool.read(&mut reader, buf);
+            if let Some((sess, era)) = r.session()
+                && let Some(s) = self.sessions.get(sess)
+                && s.0.era == era
+            {
+                // The application has it: the client may send more.
+                let held = self.pool.len(r.msg) as u32;
+                let s = &mut self.sessions[sess].0;
+                s.inbound = s.inbound.saturating_sub(held);
+                s.inbound_events = s.inbound_events.saturating_sub(1);
+            }
             self.pool.release(r.msg);
         }
         self.events.pop();

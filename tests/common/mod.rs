@@ -173,6 +173,16 @@ impl Ws {
         ws
     }
 
+    /// A client over a stream whose WebSocket is already open (a clone of another's, to
+    /// read on one thread while writing on another).
+    pub fn from_stream(sock: TcpStream) -> Self {
+        Self {
+            sock,
+            buf: Vec::new(),
+            pending: VecDeque::new(),
+        }
+    }
+
     pub fn send(&mut self, text_packet: &[u8]) {
         self.sock.write_all(&text(text_packet)).unwrap();
     }
@@ -183,19 +193,25 @@ impl Ws {
 
     /// The next frame's payload (pings answered on the way).
     pub fn next(&mut self) -> Vec<u8> {
+        self.try_next().expect("the next frame")
+    }
+
+    /// The next frame's payload, or `None` once the connection closed or failed.
+    pub fn try_next(&mut self) -> Option<Vec<u8>> {
         loop {
             self.pending.extend(frames(&mut self.buf));
             if let Some(f) = self.pending.pop_front() {
                 if f == b"2" {
-                    self.send(b"3");
+                    self.sock.write_all(&text(b"3")).ok()?;
                     continue;
                 }
-                return f;
+                return Some(f);
             }
             let mut chunk = vec![0u8; 65536];
-            let n = self.sock.read(&mut chunk).expect("read");
-            assert!(n > 0, "closed");
-            self.buf.extend_from_slice(&chunk[..n]);
+            match self.sock.read(&mut chunk) {
+                Ok(n) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
+                _ => return None,
+            }
         }
     }
 
