@@ -8,8 +8,9 @@
 //! Input: the first byte picks the settings; then each byte is an operation on one of 4
 //! streams (bits 3-4) chosen by bits 0-2: open, feed raw bytes (count in the next byte),
 //! feed a piece of valid traffic (index in the next byte), EOF, reset, let time pass,
-//! an application command, or drain. Pieces that need a session id use the last one the
-//! server handed out.
+//! an application command, or pause / resume the stream's output (a driver whose socket
+//! is full). Pieces that need a session id use the last one the server handed out. The
+//! only transmit a paused stream may get is its close, with no bytes.
 
 use siocore::Instant;
 use siocore::server::*;
@@ -50,6 +51,7 @@ struct Run<'s> {
     server: Server<'s>,
     now: u64,
     streams: [Option<StreamId>; STREAMS],
+    paused: [bool; STREAMS],
     input: [Vec<u8>; STREAMS],
     sid: Vec<u8>,
     out: Vec<u8>,
@@ -92,8 +94,15 @@ impl Run<'_> {
                 if let Some(sid) = open.and_then(|i| bytes.get(i + 10..i + 30)) {
                     self.sid = sid.to_vec();
                 }
+                if let Some(k) = self.slot(t.stream) {
+                    assert!(
+                        !self.paused[k] || (t.close && t.len == 0),
+                        "a paused stream got {t:?}"
+                    );
+                }
                 if let Some(k) = self.slot(t.stream).filter(|_| t.close) {
                     self.streams[k] = None;
+                    self.paused[k] = false;
                     self.input[k].clear();
                 }
             }
@@ -243,6 +252,11 @@ pub fn check(data: &[u8]) {
         max_queued_bytes: 2048,
         max_http_head: 1024,
         max_http_body: 256,
+        headers_timeout: if mode & 32 != 0 { 150 } else { 10_000 },
+        request_timeout: if mode & 32 != 0 { 400 } else { 30_000 },
+        max_inbound_bytes: if mode & 64 != 0 { 100 } else { 1_000_000 },
+        max_inbound_events: if mode & 64 != 0 { 2 } else { 64 },
+        max_rooms_per_socket: if mode & 128 != 0 { 1 } else { 256 },
         ..ServerConfig::DEFAULT
     };
     let out_len = [1, 7, 64, 4096][usize::from(mode >> 3 & 3)];
@@ -253,6 +267,7 @@ pub fn check(data: &[u8]) {
         server,
         now: 0,
         streams: [None; STREAMS],
+        paused: [false; STREAMS],
         input: Default::default(),
         sid: b"AAAAAAAAAAAAAAAAAAAA".to_vec(),
         out: vec![0u8; out_len],
@@ -296,6 +311,7 @@ pub fn check(data: &[u8]) {
             4 => {
                 if let Some(s) = run.streams[k].take() {
                     run.input[k].clear();
+                    run.paused[k] = false;
                     assert!(run.server.reset(s, Instant::from_millis(run.now)).is_ok());
                 }
             }
@@ -307,7 +323,17 @@ pub fn check(data: &[u8]) {
                 let which = arg();
                 run.command(which);
             }
-            _ => {}
+            _ => {
+                if let Some(s) = run.streams[k] {
+                    let r = if run.paused[k] {
+                        run.server.resume_transmit(s)
+                    } else {
+                        run.server.pause_transmit(s)
+                    };
+                    assert!(r.is_ok(), "a live stream is known");
+                    run.paused[k] = !run.paused[k];
+                }
+            }
         }
         run.drain();
     }
