@@ -10,8 +10,16 @@
 //! in the server.
 //!
 //! Memory per connection is what the socket needs: the receive buffer holds only bytes the
-//! server has not consumed yet (usually none), the send buffer only bytes the kernel did
-//! not take at once. Reads go through one shared buffer.
+//! server has not consumed yet (usually none, at most [`ServerConfig::max_input`]), the send
+//! buffer only bytes the kernel did not take at once (at most one 256 KiB transmit: the
+//! stream is then paused with [`Server::pause_transmit`] and what follows waits in the
+//! server, bounded by [`ServerConfig::max_queued_bytes`]). Reads go through one shared
+//! buffer. A connection whose input is not all consumed in a turn goes on in the next one,
+//! after the others.
+//!
+//! Hostile peers and bad minutes: a connection the server closes gets 5 s to write what
+//! the kernel has not taken; while `accept` fails (out of file descriptors, `EMFILE`), the
+//! driver tries again every 100 ms, logging it once and once more when it recovers.
 //!
 //! Ids come from the operating system's random source (`/dev/urandom`). Diagnostics go to
 //! the [`log`] facade.

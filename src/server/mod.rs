@@ -28,7 +28,11 @@
 //! the outputs in this order, and repeat while either gave something:
 //!
 //! 1. [`poll_transmit`](Server::poll_transmit) until `None`: write each [`Transmit`]'s bytes
-//!    to its stream, and close the stream after them when `close` is set;
+//!    to its stream, and close the stream after them when `close` is set; when the socket
+//!    does not take them all, keep the rest and call
+//!    [`pause_transmit`](Server::pause_transmit), then
+//!    [`resume_transmit`](Server::resume_transmit) once they are written (a transmit for a
+//!    paused stream is its close: drop what was kept);
 //! 2. [`poll_event`](Server::poll_event) until `None`, handling each event (which may issue
 //!    commands, hence the repeat);
 //! 3. offer again the input of any stream that had bytes left unconsumed (a stream waits
@@ -56,14 +60,19 @@
 //! when something does not fit, the call that needed it fails with a [`CommandError`], the
 //! offending client is closed with a [`CloseReason`], or the input waits in the caller's
 //! buffer until room is made (the application draining its events). Nothing is dropped
-//! silently.
+//! silently. Per client, too: what one client's packets may hold for the application
+//! ([`ServerConfig::max_inbound_bytes`], [`ServerConfig::max_inbound_events`]), what may be
+//! queued for it ([`ServerConfig::max_queued_bytes`]), its rooms and awaited acks
+//! ([`ServerConfig::max_rooms_per_socket`], [`ServerConfig::max_acks_per_socket`]); and
+//! every connection that reads HTTP requests is under a deadline
+//! ([`ServerConfig::headers_timeout`], [`ServerConfig::request_timeout`]).
 //!
 //! # Memory
 //!
 //! The server keeps all its state in the [`Storage`] tables, whose entries have fixed sizes.
 //! An idle WebSocket client joined to one namespace holds one session, one stream and one
-//! socket entry and nothing else: 312 bytes on a 32-bit target (112 + 132 + 68 on a
-//! Cortex-M4F) and 348 on a 64-bit one, besides the driver's socket buffers. The rest is
+//! socket entry and nothing else: 340 bytes on a 32-bit target (120 + 152 + 68 on a
+//! Cortex-M4F) and 372 on a 64-bit one, besides the driver's socket buffers. The rest is
 //! taken while in use and given back after: 256-byte pool blocks for packets waiting to be
 //! written, event payloads waiting for [`poll_event`](Server::poll_event) and binary packets
 //! being assembled; an 8-byte queue entry per queued packet and recipient (a broadcast's

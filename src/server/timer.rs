@@ -119,13 +119,12 @@ impl Server<'_> {
     /// because the event queue was full).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let session = self.next_deadline().map(|(t, _)| t);
-        let stream = self.next_stream_deadline().map(|(t, _)| t);
-        session
-            .into_iter()
-            .chain(stream)
-            .min()
-            .map(Instant::from_millis)
+        let t = match (self.next_deadline(), self.next_stream_deadline()) {
+            (Some((a, _)), Some((b, _))) => a.min(b),
+            (Some((a, _)), None) | (None, Some((a, _))) => a,
+            (None, None) => return None,
+        };
+        Some(Instant::from_millis(t))
     }
 
     /// Runs every timer due at `now`: pings, ping timeouts, connect, upgrade and close
@@ -232,11 +231,16 @@ impl Server<'_> {
 
     /// The stream with the earliest deadline, and that deadline.
     fn next_stream_deadline(&self) -> Option<(u64, u32)> {
-        self.stream_timers
-            .iter()
-            .filter(|l| l.first != NONE)
-            .map(|l| (self.streams[l.first].0.timer_at, l.first))
-            .min()
+        let mut next: Option<(u64, u32)> = None;
+        for l in &self.stream_timers {
+            if l.first != NONE {
+                let at = self.streams[l.first].0.timer_at;
+                if next.is_none_or(|(t, _)| at < t) {
+                    next = Some((at, l.first));
+                }
+            }
+        }
+        next
     }
 
     /// A stream's deadline passed: a partial request gets `408`, anything else (an idle

@@ -6,7 +6,12 @@
 //! ```text
 //! sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...
 //! (scenarios: idle-rss, connect, echo, binary64k, polling, broadcast)
+//! sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...
 //! ```
+//!
+//! `--soak` runs the soak instead (see `soak.rs`): churn and broadcast at once for MINUTES,
+//! the server's RSS and file descriptors sampled every minute (or every SECONDS), and fails
+//! unless both stay flat.
 //!
 //! Each COMMAND is run through `sh -c` and must print a line holding `http://ADDR` once it
 //! listens (the three servers of `bench/run.sh` do). The contract: on `/`, `echo` (args) →
@@ -19,6 +24,7 @@
 
 mod conn;
 mod scenario;
+mod soak;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -77,7 +83,7 @@ impl Drop for Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND..."
+        "usage: sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND..."
     );
     std::process::exit(2)
 }
@@ -87,6 +93,8 @@ fn main() {
     let mut servers = Vec::new();
     let mut only: Option<String> = None;
     let mut rounds = 1usize;
+    let mut soak: Option<u64> = None;
+    let mut sample = Duration::from_secs(60);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -111,6 +119,22 @@ fn main() {
                     .unwrap_or_else(|| usage())
             }
             "--quick" => settings = Settings::quick(settings.threads),
+            "--soak" => {
+                soak = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&m| m > 0)
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--sample" => {
+                sample = Duration::from_secs(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&s| s > 0)
+                        .unwrap_or_else(|| usage()),
+                )
+            }
             "--only" => only = Some(args.next().unwrap_or_else(|| usage())),
             _ => match a.split_once('=') {
                 Some((name, cmd)) => servers.push((name.to_string(), cmd.to_string())),
@@ -120,6 +144,26 @@ fn main() {
     }
     if servers.is_empty() {
         usage();
+    }
+    if let Some(minutes) = soak {
+        let mut failed = 0;
+        for (name, cmd) in &servers {
+            let server = Server::start(name, cmd).unwrap_or_else(|e| {
+                eprintln!("sio-load: {e}");
+                std::process::exit(1)
+            });
+            println!(
+                "{name}: soak of {minutes} samples, {} s apart",
+                sample.as_secs()
+            );
+            if let Err(e) = soak::run(server.addr, server.child.id(), minutes, sample) {
+                println!("{name}: soak FAILED: {e}");
+                failed += 1;
+            } else {
+                println!("{name}: soak passed: memory and descriptors flat");
+            }
+        }
+        std::process::exit(i32::from(failed > 0));
     }
     println!(
         "sio-load: {} load threads, {:.1} s per timed scenario, {} cores on this machine",

@@ -158,7 +158,7 @@ struct Span {
     client: f64,
 }
 
-fn rss_kib(pid: u32) -> f64 {
+pub(crate) fn rss_kib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
@@ -356,7 +356,7 @@ fn connect_loop(addr: SocketAddr, until: Instant) -> Result<u64, String> {
 
 /// The event loop of one load thread: reads, hands every unit to `on_unit`, lets `tick`
 /// queue more, writes. Ends when `tick` says so.
-fn drive(
+pub(crate) fn drive(
     conns: &mut [Conn],
     mut on_unit: impl FnMut(usize, &mut Conn, Unit<'_>) -> Result<(), String>,
     mut tick: impl FnMut(&mut [Conn]) -> Result<bool, String>,
