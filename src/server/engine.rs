@@ -274,17 +274,42 @@ impl Server<'_> {
             self.close_session(sess, CloseReason::SlowReader, false);
             return Err(CommandError::SlowReader);
         }
-        if !self.pool.nodes.can_take(msgs.len()) {
+        if !self.pool.nodes.can_take(msgs.len())
+            && !(self.shed_queue_hogs() && self.pool.nodes.can_take(msgs.len()))
+        {
             release(self);
             return Err(CommandError::Full(Resource::Nodes));
         }
-        let mut q = s.queue;
+        if self.sessions[sess].0.state != State::Open {
+            // It was one of those holding more than their share.
+            release(self);
+            return Err(CommandError::SlowReader);
+        }
+        let mut q = self.sessions[sess].0.queue;
         for &m in msgs {
             q.push(&mut self.pool, m);
         }
         self.sessions[sess].0.queue = q;
         self.notify_output(sess);
         Ok(())
+    }
+
+    /// The table of queue entries is short: closes, as slow readers, the sessions whose
+    /// queues hold more than their share of it (its capacity over the session table's), so
+    /// that clients that read go on being served while those that do not (a polling client
+    /// gone between two requests, waiting for its ping timeout) give their entries back.
+    /// Whether any was closed.
+    pub(super) fn shed_queue_hogs(&mut self) -> bool {
+        let share = (self.pool.nodes.capacity() / self.sessions.capacity().max(1)).max(1);
+        let mut shed = false;
+        for sess in 0..self.sessions.len_slots() as u32 {
+            let s = &self.sessions[sess].0;
+            if s.state == State::Open && s.queue.count as usize > share {
+                self.close_session(sess, CloseReason::SlowReader, false);
+                shed = true;
+            }
+        }
+        shed
     }
 
     /// Sends a raw Engine.IO message on a plain Engine.IO session. Text may not contain

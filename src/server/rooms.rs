@@ -356,6 +356,10 @@ impl Server<'_> {
     /// it. The packet is encoded once and shared by every recipient's queue. A recipient
     /// whose queue would pass `max_queued_bytes` is disconnected
     /// ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) instead, and not counted.
+    /// When the queue entries ([`Storage::nodes`](super::Storage::nodes)) cannot take one
+    /// per recipient, the sessions holding more than their share of them (the table's
+    /// capacity over the session table's) are closed as slow readers first; only if that is
+    /// not enough does the broadcast fail with [`CommandError::Full`].
     pub fn broadcast(
         &mut self,
         namespace: NamespaceId,
@@ -380,7 +384,10 @@ impl Server<'_> {
                 .sum()
         };
         let per = 1 + args.binary.len();
-        if !self.pool.nodes.can_take(bound.saturating_mul(per)) {
+        let need = bound.saturating_mul(per);
+        if !self.pool.nodes.can_take(need)
+            && !(self.shed_queue_hogs() && self.pool.nodes.can_take(need))
+        {
             return Err(CommandError::Full(Resource::Nodes));
         }
         let mut name = [0u8; MAX_NAME];

@@ -206,6 +206,11 @@ impl<'a, T: Entry> Table<'a, T> {
         free_now.saturating_add(self.slots.capacity() - self.slots.len()) >= n
     }
 
+    /// The most entries the table can hold.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
     /// Entries that exist now (all of a borrowed table; those grown so far otherwise).
     pub(crate) fn len_slots(&self) -> usize {
         self.slots.len()

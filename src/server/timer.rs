@@ -173,9 +173,12 @@ impl TimerList {
 impl Server<'_> {
     /// Sets a stream's state. A stream that comes to read requests or to close (`Http`,
     /// `Done`) from a state without a deadline gets the head deadline; one that leaves
-    /// them for a session or the application loses it.
+    /// them for a session or the application loses it. Bytes of a request seen before are
+    /// forgotten: they made up the request that moved it.
     pub(super) fn set_state(&mut self, s: u32, state: StreamState) {
-        self.streams[s].0.state = state;
+        let slot = &mut self.streams[s].0;
+        slot.state = state;
+        slot.partial = false;
         match state {
             StreamState::Http | StreamState::Done => {
                 if self.streams[s].0.timer == Timer::Off {

@@ -233,3 +233,81 @@ fn a_socket_joins_at_most_max_rooms_per_socket() {
     h.server.join(a, "r3").unwrap();
     assert_eq!(h.server.usage().members, 4);
 }
+
+#[test]
+fn a_post_that_waited_for_room_leaves_an_idle_connection_not_a_partial_one() {
+    // One event per client at a time: the POST's second packet waits for the first to be
+    // polled, then the POST is answered; afterwards the connection is merely idle.
+    let mut h = Harness::new(ServerConfig {
+        max_inbound_events: 1,
+        ..short()
+    });
+    let sid = h.handshake("/socket.io/");
+    let s = h.post(
+        &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+        b"40",
+    );
+    assert_eq!(h.response(s).body, b"ok");
+    let body = b"42[\"a\",1]\x1e42[\"b\",2]";
+    let head = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    h.send(s, &[head.as_bytes(), body].concat());
+    assert_eq!(h.response(s).body, b"ok");
+    let names: Vec<String> = h
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Ev::Message { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    h.advance(1_000);
+    assert!(h.is_closed(s));
+    assert!(h.take_out(s).is_empty(), "closed without a 408");
+}
+
+#[test]
+fn when_queue_entries_run_short_the_clients_holding_more_than_their_share_are_shed() {
+    // 16 queue entries for 4 sessions: a share of 4 each.
+    let cap = Capacity {
+        sessions: 4,
+        nodes: 16,
+        ..Capacity::for_sessions(4, 1 << 20)
+    };
+    let mut h = Harness::with_capacity(config(), cap);
+    // A polling client joins and then never polls again (gone between two requests).
+    let sid = h.handshake("/socket.io/");
+    let post = h.post(
+        &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+        b"40",
+    );
+    assert_eq!(h.response(post).body, b"ok");
+    let gone = h.last_socket();
+    // A WebSocket client that reads everything.
+    let (ws, _) = h.sio_ws();
+    let ns = h.server.namespace("/").unwrap();
+    for i in 0..40 {
+        let n = h
+            .server
+            .broadcast(
+                ns,
+                &Targets::ALL,
+                "n",
+                Args::json(format!("{i}").as_bytes()),
+            )
+            .unwrap_or_else(|e| panic!("broadcast {i}: {e}"));
+        assert!(n >= 1);
+        h.drain();
+    }
+    let texts = h.ws_texts(ws);
+    assert_eq!(texts.len(), 40, "the reading client got every broadcast");
+    assert_eq!(texts[39], r#"42["n",39]"#);
+    assert!(h.events.contains(&Ev::Disconnect(
+        gone,
+        DisconnectReason::Session(CloseReason::SlowReader)
+    )));
+}
