@@ -274,9 +274,7 @@ impl Server<'_> {
             self.close_session(sess, CloseReason::SlowReader, false);
             return Err(CommandError::SlowReader);
         }
-        if !self.pool.nodes.can_take(msgs.len())
-            && !(self.shed_queue_hogs() && self.pool.nodes.can_take(msgs.len()))
-        {
+        if !self.nodes_for(msgs.len()) {
             release(self);
             return Err(CommandError::Full(Resource::Nodes));
         }
@@ -292,6 +290,12 @@ impl Server<'_> {
         self.sessions[sess].0.queue = q;
         self.notify_output(sess);
         Ok(())
+    }
+
+    /// Whether `n` queue entries can be had, shedding the sessions that hold more than
+    /// their share when they cannot.
+    pub(super) fn nodes_for(&mut self, n: usize) -> bool {
+        self.pool.nodes.can_take(n) || (self.shed_queue_hogs() && self.pool.nodes.can_take(n))
     }
 
     /// The table of queue entries is short: closes, as slow readers, the sessions whose

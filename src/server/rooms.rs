@@ -385,9 +385,7 @@ impl Server<'_> {
         };
         let per = 1 + args.binary.len();
         let need = bound.saturating_mul(per);
-        if !self.pool.nodes.can_take(need)
-            && !(self.shed_queue_hogs() && self.pool.nodes.can_take(need))
-        {
+        if !self.nodes_for(need) {
             return Err(CommandError::Full(Resource::Nodes));
         }
         let mut name = [0u8; MAX_NAME];
