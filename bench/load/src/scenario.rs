@@ -580,6 +580,16 @@ fn echo(
 }
 
 /// Deliveries of `broadcast` to every receiver, the sender among them.
+/// The sequence number of a `broadcast` message: `42["broadcast",N]`, or with more
+/// arguments after N.
+pub(crate) fn broadcast_seq(b: &[u8]) -> Result<u64, String> {
+    b.strip_prefix(br#"42["broadcast","#)
+        .and_then(|r| r.split(|&c| c == b',' || c == b']').next())
+        .and_then(|r| std::str::from_utf8(r).ok())
+        .and_then(|r| r.parse::<u64>().ok())
+        .ok_or_else(|| format!("unexpected message: {}", String::from_utf8_lossy(b)))
+}
+
 fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
     let groups = open_many(addr, Kind::Ws, s.receivers, s.threads)?;
     let receivers = s.receivers as u64;
@@ -607,7 +617,6 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
                 barrier.wait();
                 let until = Instant::now() + duration;
                 let deadline = until + Duration::from_secs(60);
-                let prefix: &[u8] = br#"42["broadcast","#;
                 let mine = std::cell::Cell::new(0u64);
                 let result = drive(
                     &mut conns,
@@ -615,14 +624,7 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
                         let Unit::Frame(1, b) = u else {
                             return Err("unexpected frame".into());
                         };
-                        let seq = b
-                            .strip_prefix(prefix)
-                            .and_then(|r| r.strip_suffix(b"]"))
-                            .and_then(|r| std::str::from_utf8(r).ok())
-                            .and_then(|r| r.parse::<u64>().ok())
-                            .ok_or_else(|| {
-                                format!("unexpected message: {}", String::from_utf8_lossy(b))
-                            })?;
+                        let seq = broadcast_seq(b)?;
                         if seq >= sent.load(Ordering::Acquire) {
                             return Err(format!("message {seq} was never sent"));
                         }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::conn::{self, Kind, Unit};
-use crate::scenario::{drive, rss_kib};
+use crate::scenario::{broadcast_seq, drive, rss_kib};
 
 const RECEIVERS: usize = 100;
 const RATE: u64 = 200;
@@ -54,19 +54,13 @@ pub fn run(addr: SocketAddr, pid: u32, minutes: u64, sample: Duration) -> Result
             let mut sent = 0u64;
             let start = Instant::now();
             let pad = "p".repeat(1024);
-            let prefix = br#"42["broadcast","#;
             drive(
                 &mut conns,
                 |i, _c, u| {
                     let Unit::Frame(1, b) = u else {
                         return Err("unexpected frame".into());
                     };
-                    let seq = b
-                        .strip_prefix(prefix)
-                        .and_then(|r| r.split(|&c| c == b',').next())
-                        .and_then(|r| std::str::from_utf8(r).ok())
-                        .and_then(|r| r.parse::<u64>().ok())
-                        .ok_or_else(|| format!("unexpected: {}", String::from_utf8_lossy(b)))?;
+                    let seq = broadcast_seq(b)?;
                     if seq != next[i] {
                         return Err(format!("receiver {i} got {seq}, expected {}", next[i]));
                     }
