@@ -15,7 +15,7 @@ use std::sync::mpsc;
 
 use siocore::client::{Args, Client, ClientConfig, Event};
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
-use siocore::sio::json::{JsonStr, write_str};
+use siocore::json::{JsonStr, write_str};
 
 fn main() -> ExitCode {
     let Some(url) = std::env::args().nth(1) else {

@@ -62,6 +62,7 @@ pub mod driver;
 pub mod engine;
 mod error;
 pub mod http;
+pub mod json;
 mod rand;
 pub mod server;
 pub mod sio;

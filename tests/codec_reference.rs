@@ -287,7 +287,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 /// Our JSON string token for `s`, through the escaper under test.
 fn json_str(s: &str) -> Vec<u8> {
     let mut buf = vec![0u8; s.len() * 6 + 2];
-    let n = sio::json::write_str(&mut buf, s).unwrap();
+    let n = siocore::json::write_str(&mut buf, s).unwrap();
     buf.truncate(n);
     buf
 }
@@ -1205,7 +1205,7 @@ fn eio_open_case(rng: &mut Rng) -> Case {
     }
 }
 
-/// `JSON.stringify` of a string equals `sio::json::write_str`; of a whole value, our
+/// `JSON.stringify` of a string equals `json::write_str`; of a whole value, our
 /// rendering (keys and strings through the same escaper).
 fn stringify_case(v: Value) -> Case {
     let request = format!(r#"{{"op":"stringify","value":{}}}"#, tagged(&v));

@@ -1293,13 +1293,10 @@ pub unsafe extern "C" fn sio_args_split_first(
         let Some(list) = (unsafe { bytes(args, len) }) else {
             return SIO_NULL_ARGUMENT;
         };
-        if siocore::sio::json::Limits::DEFAULT
-            .validate_list(list)
-            .is_err()
-        {
+        if siocore::json::Limits::DEFAULT.validate_list(list).is_err() {
             return SIO_INVALID_JSON;
         }
-        let mut elements = siocore::sio::json::elements(list);
+        let mut elements = siocore::json::elements(list);
         let Some(head) = elements.next() else {
             return SIO_EMPTY;
         };
@@ -1336,7 +1333,7 @@ pub unsafe extern "C" fn sio_json_string(
             return SIO_NULL_ARGUMENT;
         };
         let trimmed = token.trim_ascii();
-        let Ok(s) = siocore::sio::json::JsonStr::parse(trimmed) else {
+        let Ok(s) = siocore::json::JsonStr::parse(trimmed) else {
             return SIO_INVALID_JSON;
         };
         let n = s.unescaped_len();

@@ -1,11 +1,11 @@
-//! Fuzz check for the validating JSON scanner (`siocore::sio::json`).
+//! Fuzz check for the validating JSON scanner (`siocore::json`).
 //!
 //! Invariants: errors point inside the input; valid JSON is UTF-8; a value cut before its
 //! last byte ends early (numbers excepted); tighter limits never accept more; array
 //! elements are valid on their own and rebuild an equal array; string tokens unescape to
 //! UTF-8 that compares equal and survives `write_str`.
 
-use siocore::sio::json::{self, Array, JsonError, JsonStr, Kind, Limits};
+use siocore::json::{self, Array, JsonError, JsonStr, Kind, Limits};
 
 fn trim_end(data: &[u8]) -> &[u8] {
     let end = data

@@ -6,9 +6,10 @@
 //! parser, the handshake checks and the masking routine.
 
 use siocore::Status;
+use siocore::http::has_token;
 use siocore::ws::{
     AcceptKey, ClientHandshake, CloseFrame, FrameHeader, FrameScanner, Incoming, MAX_HEADER_LEN,
-    MessageDecoder, OpCode, Role, apply_mask, encode_close, encode_frame, has_token,
+    MessageDecoder, OpCode, Role, apply_mask, encode_close, encode_frame,
 };
 
 const RX: usize = 700;

@@ -39,11 +39,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{Driver, Handler, Shutdown};
 use crate::http::{Header, Method};
+use crate::json;
 use crate::server::{
     AckId, Args, Attachments, Capacity, CommandError, Data, DisconnectReason, Event, HttpRequest,
     Server, ServerConfig, SessionId, SocketId, Storage, Targets,
 };
-use crate::sio::json;
 
 /// Something that can be sent as the arguments of an emit or an ack.
 pub trait ToArgs {

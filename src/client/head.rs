@@ -11,7 +11,7 @@
 
 use super::CloseReason;
 use crate::http::is_tchar;
-use crate::ws::{has_token, trim};
+use crate::http::{has_token, trim};
 
 /// What the client reads from a response head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

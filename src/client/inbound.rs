@@ -9,7 +9,8 @@ use super::{
 use crate::BufferTooSmall;
 use crate::Instant;
 use crate::engine::{ErrorBody, OpenPacket, Packet, PacketType, RECORD_SEPARATOR, Record};
-use crate::sio::{self, json};
+use crate::json;
+use crate::sio;
 use crate::ws::{Incoming, MessageDecoder, Role};
 
 /// A parsed HTTP response: status, where the body lies, and whether the connection stays.

@@ -41,12 +41,12 @@ mod transmit;
 
 use core::fmt;
 
-pub use crate::server::{AckId, Args, Attachments};
+pub use crate::sio::{AckId, Args, Attachments};
 pub use config::{ClientConfig, ConfigError, Reconnection, Transports};
 
 use crate::Instant;
+use crate::json::JsonError;
 use crate::rand::Rng;
-use crate::sio::json::JsonError;
 use crate::ws::{ClientKey, MessageDecoder};
 use outbox::{NO_ACK, Outbox};
 
@@ -761,10 +761,10 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             return Err(CommandError::InvalidNamespace);
         }
         if let Some(a) = auth {
-            let kind = crate::sio::json::Limits::DEFAULT
+            let kind = crate::json::Limits::DEFAULT
                 .validate(a)
                 .map_err(|_| CommandError::InvalidAuth)?;
-            if kind != crate::sio::json::Kind::Object {
+            if kind != crate::json::Kind::Object {
                 return Err(CommandError::InvalidAuth);
             }
         }
@@ -1325,8 +1325,8 @@ fn check_name(name: &str) -> Result<(), CommandError> {
 }
 
 fn check_args(args: &Args<'_>) -> Result<(), CommandError> {
-    crate::server::Server::check_args(args).map_err(|e| match e {
-        crate::server::CommandError::InvalidJson(j) => CommandError::InvalidJson(j),
-        _ => CommandError::AttachmentMismatch,
+    crate::sio::check_args(args).map_err(|e| match e {
+        crate::sio::ArgsError::InvalidJson(j) => CommandError::InvalidJson(j),
+        crate::sio::ArgsError::AttachmentMismatch { .. } => CommandError::AttachmentMismatch,
     })
 }

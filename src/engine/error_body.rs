@@ -167,7 +167,7 @@ impl<'a> ErrorBody<'a> {
         const FIXED: usize = r#"{"code":,"message":""}"#.len();
         FIXED
             .saturating_add(decimal_len(self.code.as_u8().into()))
-            .saturating_add(crate::sio::json::escaped_len(self.message))
+            .saturating_add(crate::json::escaped_len(self.message))
     }
 
     /// Writes `{"code":<n>,"message":"<text>"}` (the message JSON-escaped) into `out`;
@@ -177,7 +177,7 @@ impl<'a> ErrorBody<'a> {
         w.put(br#"{"code":"#);
         w.decimal(self.code.as_u8().into());
         w.put(br#","message":""#);
-        crate::sio::json::put_escaped(&mut w, self.message);
+        crate::json::put_escaped(&mut w, self.message);
         w.put(br#""}"#);
         w.finish()
     }

@@ -1,6 +1,6 @@
 //! Small JSON helpers for the open packet and error bodies, on top of the crate's scanner.
 
-use crate::sio::json::{Elements, JsonError, JsonStr, Kind, Limits, Members, Object};
+use crate::json::{Elements, JsonError, JsonStr, Kind, Limits, Members, Object};
 
 /// Why [`members`] refused a JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -63,7 +63,7 @@ impl OpenField {
     }
 
     /// The field whose key equals the (decoded) JSON key `key`.
-    fn from_key(key: &crate::sio::json::JsonStr<'_>) -> Option<Self> {
+    fn from_key(key: &crate::json::JsonStr<'_>) -> Option<Self> {
         [
             Self::Sid,
             Self::Upgrades,
@@ -136,7 +136,7 @@ impl<'a> OpenPacket<'a> {
     pub fn encoded_len(&self) -> usize {
         const FIXED: usize = r#"0{"sid":"","upgrades":[],"pingInterval":,"pingTimeout":}"#.len();
         let mut n = FIXED
-            .saturating_add(crate::sio::json::escaped_len(self.sid))
+            .saturating_add(crate::json::escaped_len(self.sid))
             .saturating_add(decimal_len(self.ping_interval.into()))
             .saturating_add(decimal_len(self.ping_timeout.into()));
         if self.upgrade_websocket {
@@ -155,7 +155,7 @@ impl<'a> OpenPacket<'a> {
         let mut w = Writer::new(out);
         w.byte(PacketType::Open.digit());
         w.put(br#"{"sid":""#);
-        crate::sio::json::put_escaped(&mut w, self.sid);
+        crate::json::put_escaped(&mut w, self.sid);
         w.put(br#"","upgrades":["#);
         if self.upgrade_websocket {
             w.put(br#""websocket""#);

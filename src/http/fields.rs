@@ -203,11 +203,21 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
     Ok(n)
 }
 
-/// Whether the comma-separated list `value` has an element equal to `token`
-/// (case-insensitive, surrounding whitespace removed). Shares the WebSocket handshake's
-/// helper, which trims spaces and tabs: httparse admits no other whitespace in a value.
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    crate::ws::has_token(value, token)
+/// Whether the comma-separated header `value` lists `token`, ignoring ASCII case and
+/// surrounding spaces or tabs (`Connection: keep-alive, Upgrade` lists `upgrade`); httparse
+/// admits no other white space in a value.
+pub fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|item| trim(item).eq_ignore_ascii_case(token))
+}
+
+/// `value` without the optional white space (spaces, tabs) around it.
+pub(crate) fn trim(value: &[u8]) -> &[u8] {
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+    value.get(start..end).unwrap_or_default()
 }
 
 /// Finds the first header named `name` (case-insensitive).

@@ -50,7 +50,8 @@ use core::fmt;
 
 pub use httparse::{EMPTY_HEADER, Header};
 
-pub use fields::{ConnectionTokens, HeaderField};
+pub(crate) use fields::trim;
+pub use fields::{ConnectionTokens, HeaderField, has_token};
 pub use query::{EngineQuery, Param, Params, PercentDecodeError, percent_decode_into};
 pub use request::{Request, parse_request};
 pub use response::{Response, parse_response};

@@ -1,4 +1,8 @@
-//! Response heads (client side).
+//! Response heads (client side), parsed whole into caller-lent header slots: for a general
+//! HTTP client or a test. The Socket.IO client reads its responses with a smaller reader
+//! of its own (`client/head.rs`: the status and the few fields it acts on, in one pass,
+//! without a header table), because on a microcontroller this general parser would be a
+//! third of the client's flash. Both apply the same strict rules.
 
 use super::fields::{self, Fields};
 use super::{Body, BodyError, ConnectionTokens, HeadError, Header, Limits};

@@ -5,6 +5,7 @@ use core::fmt;
 use super::storage::{NONE, Slots};
 use super::{NamespaceId, SessionId, SocketId, StreamId};
 use crate::http::Method;
+use crate::sio::{AckId, Attachments};
 
 /// Why an Engine.IO session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,10 +116,6 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
-/// An acknowledgement id, as it travels on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AckId(pub u64);
-
 /// The data of an Engine.IO message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Data<'b> {
@@ -126,77 +123,6 @@ pub enum Data<'b> {
     Text(&'b str),
     /// A binary message.
     Binary(&'b [u8]),
-}
-
-/// The binary attachments of a Socket.IO event or ack, in `num` order: the blob for
-/// `{"_placeholder":true,"num":k}` is `get(k)`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Attachments<'b> {
-    /// `count` times: a 4-byte little-endian length, then that many bytes.
-    raw: &'b [u8],
-    count: usize,
-}
-
-impl fmt::Debug for Attachments<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.iter().map(<[u8]>::len))
-            .finish()
-    }
-}
-
-impl<'b> Attachments<'b> {
-    /// No attachments.
-    pub const NONE: Attachments<'static> = Attachments { raw: &[], count: 0 };
-
-    /// Attachments stored as `count` times a 4-byte little-endian length and the bytes.
-    pub(crate) const fn from_raw(raw: &'b [u8], count: usize) -> Self {
-        Self { raw, count }
-    }
-
-    /// How many there are.
-    pub const fn len(&self) -> usize {
-        self.count
-    }
-
-    /// `true` when there are none.
-    pub const fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Attachment `num`.
-    pub fn get(&self, num: usize) -> Option<&'b [u8]> {
-        self.iter().nth(num)
-    }
-
-    /// All of them, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &'b [u8]> + 'b {
-        let mut rest = self.raw;
-        let mut left = self.count;
-        core::iter::from_fn(move || {
-            if left == 0 {
-                return None;
-            }
-            left -= 1;
-            let (len, tail) = rest.split_first_chunk::<4>()?;
-            let len = u32::from_le_bytes(*len) as usize;
-            let (blob, tail) = tail.split_at_checked(len)?;
-            rest = tail;
-            Some(blob)
-        })
-    }
-
-    /// Collects up to `N` blobs into an array, to pass them on (for example to
-    /// [`Args::binary`](super::Args::binary)); `None` when there are more than `N`.
-    pub fn to_array<const N: usize>(&self) -> Option<([&'b [u8]; N], usize)> {
-        let mut out = [&[][..]; N];
-        let mut n = 0;
-        for blob in self.iter() {
-            *out.get_mut(n)? = blob;
-            n += 1;
-        }
-        Some((out, n))
-    }
 }
 
 /// A plain HTTP request for the application: any path that is not an Engine.IO endpoint.
@@ -488,10 +414,7 @@ impl Record {
             .split_at_checked(self.len2 as usize)
             .unwrap_or((rest, &[]));
         let text = |b: &'b [u8]| core::str::from_utf8(b).unwrap_or_default();
-        let attachments = Attachments {
-            raw: rest,
-            count: usize::from(self.small),
-        };
+        let attachments = Attachments::from_raw(rest, usize::from(self.small));
         match self.kind {
             Kind::Http => Event::Http(HttpRequest {
                 stream: StreamId {

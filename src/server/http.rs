@@ -653,7 +653,7 @@ impl Server<'_> {
             },
             Incoming::Binary(b) => self.on_packet(sess, Pkt::Binary(Bin::Raw(b))),
             Incoming::Ping(p) => {
-                let header = [0x8A, p.len() as u8];
+                let header = ws::short_frame_head(ws::OpCode::Pong, p.len() as u8);
                 if let Some(msg) = self.pool.msg_from(false, &[&header, p]) {
                     let mut raw = self.streams[s].0.raw;
                     if raw.push(&mut self.pool, msg) {
@@ -697,7 +697,8 @@ impl Server<'_> {
             Some(stat::close_frame(echo.0))
         } else {
             let bytes = echo.0.to_be_bytes();
-            self.pool.msg_from(false, &[&[0x88, 2], &bytes])
+            let head = ws::short_frame_head(ws::OpCode::Close, 2);
+            self.pool.msg_from(false, &[&head, &bytes])
         };
         if let Some(frame) = frame {
             let mut raw = self.streams[s].0.raw;

@@ -142,10 +142,10 @@ mod transmit;
 
 use core::fmt;
 
+pub use crate::sio::{AckId, Args, Attachments};
 pub use config::{Endpoint, Protocol, ServerConfig};
 pub use event::{
-    Ack, AckId, Attachments, CloseReason, Connect, Data, DisconnectReason, Event, EventSlot,
-    HttpRequest, Message,
+    Ack, CloseReason, Connect, Data, DisconnectReason, Event, EventSlot, HttpRequest, Message,
 };
 pub use pool::{Block, Node};
 pub use session::SessionSlot;
@@ -154,8 +154,8 @@ pub use storage::{Capacity, Slots, Storage};
 pub use stream::StreamSlot;
 
 use crate::Instant;
+use crate::json::JsonError;
 use crate::rand::Rng;
-use crate::sio::json::JsonError;
 use event::Events;
 use pool::Pool;
 use storage::{NONE, Table};
@@ -279,40 +279,6 @@ impl fmt::Debug for WireId {
 impl fmt::Display for WireId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Arguments of an emit or ack: raw JSON values, comma separated, and the blobs its
-/// placeholders stand for.
-///
-/// `json` is the argument list without brackets (`1,"two",{"3":[true]}`, empty for none),
-/// written as it is; it is validated. With binary arguments, `json` holds one
-/// `{"_placeholder":true,"num":k}` per blob in `binary` (`k` from 0), as
-/// [`ArgsWriter`](crate::sio::ArgsWriter) writes them and as received events carry them;
-/// at most 32 blobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Args<'a> {
-    /// The argument list.
-    pub json: &'a [u8],
-    /// The blobs, in `num` order.
-    pub binary: &'a [&'a [u8]],
-}
-
-impl<'a> Args<'a> {
-    /// No arguments.
-    pub const NONE: Args<'static> = Args {
-        json: b"",
-        binary: &[],
-    };
-
-    /// Arguments without binary.
-    pub const fn json(json: &'a [u8]) -> Self {
-        Self { json, binary: &[] }
-    }
-
-    /// Arguments with binary attachments.
-    pub const fn binary(json: &'a [u8], binary: &'a [&'a [u8]]) -> Self {
-        Self { json, binary }
     }
 }
 
@@ -463,6 +429,21 @@ impl fmt::Display for CommandError {
 }
 
 impl core::error::Error for CommandError {}
+
+impl From<crate::sio::ArgsError> for CommandError {
+    fn from(e: crate::sio::ArgsError) -> Self {
+        match e {
+            crate::sio::ArgsError::InvalidJson(j) => Self::InvalidJson(j),
+            crate::sio::ArgsError::AttachmentMismatch {
+                placeholders,
+                attachments,
+            } => Self::AttachmentMismatch {
+                placeholders,
+                attachments,
+            },
+        }
+    }
+}
 
 /// A configuration the server cannot run with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,15 +81,24 @@ pub(crate) mod stat {
     /// A server close frame with code `1000 + k` is `CLOSE_FRAME + k`, k in 0..16.
     pub(crate) const CLOSE_FRAME: u32 = BASE + 16;
 
+    use crate::ws::{OpCode, short_frame_head};
+
     const CLOSE_FRAMES: [[u8; 4]; 16] = {
+        let head = short_frame_head(OpCode::Close, 2);
         let mut t = [[0u8; 4]; 16];
         let mut k = 0;
         while k < 16 {
-            let code = 1000 + k as u16;
-            t[k] = [0x88, 2, (code >> 8) as u8, code as u8];
+            let code = (1000 + k as u16).to_be_bytes();
+            t[k] = [head[0], head[1], code[0], code[1]];
             k += 1;
         }
         t
+    };
+
+    /// `3probe` in a text frame.
+    const PROBE: [u8; 8] = {
+        let head = short_frame_head(OpCode::Text, 6);
+        [head[0], head[1], b'3', b'p', b'r', b'o', b'b', b'e']
     };
 
     pub(crate) fn bytes(id: u32) -> &'static [u8] {
@@ -97,7 +106,7 @@ pub(crate) mod stat {
             PING => b"2",
             NOOP => b"6",
             CLOSE => b"1",
-            PROBE_FRAME => b"\x81\x063probe",
+            PROBE_FRAME => &PROBE,
             _ => match id.checked_sub(CLOSE_FRAME) {
                 Some(k) if k < 16 => &CLOSE_FRAMES[k as usize],
                 _ => b"",

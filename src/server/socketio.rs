@@ -9,7 +9,7 @@ use super::{
     AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
     SessionId, SocketId, WireId,
 };
-use crate::sio::json::{JsonStr, Limits};
+use crate::json::{JsonStr, Limits};
 use crate::sio::{self, EventName, Packet, PacketType};
 
 /// Longest namespace or room name kept by the server, in bytes.
@@ -222,7 +222,7 @@ const HEADER_SCRATCH: usize = 1024;
 /// The usual header fits in this much; longer event names take the slow path.
 const SHORT_HEADER: usize = 160;
 /// Most blobs one emit, ack or broadcast may carry.
-pub(crate) const MAX_EMIT_ATTACHMENTS: usize = 32;
+pub(crate) use crate::sio::MAX_EMIT_ATTACHMENTS;
 
 /// The pool messages of one outgoing packet: the text, then one per blob.
 pub(crate) type PacketMsgs = [u32; 1 + MAX_EMIT_ATTACHMENTS];
@@ -855,7 +855,7 @@ impl<'a> Server<'a> {
         let ns_part: &[u8] = if name == "/" { b"" } else { name.as_bytes() };
         let comma: &[u8] = if name == "/" { b"" } else { b"," };
         let mut body = [0u8; 64];
-        let n = sio::json::write_str(&mut body, message).unwrap_or(0);
+        let n = crate::json::write_str(&mut body, message).unwrap_or(0);
         let Some(msg) = self.pool.msg_from(
             false,
             &[b"44", ns_part, comma, b"{\"message\":", &body[..n], b"}"],
@@ -993,33 +993,6 @@ impl<'a> Server<'a> {
         Ok(())
     }
 
-    /// Checks an argument list and its blobs.
-    pub(crate) fn check_args(args: &Args<'_>) -> Result<(), CommandError> {
-        Limits {
-            max_depth: 64,
-            max_size: usize::MAX,
-        }
-        .validate_list(args.json)
-        .map_err(CommandError::InvalidJson)?;
-        let mut placeholders = 0usize;
-        for p in sio::Placeholders::new(args.json) {
-            if p.num >= args.binary.len() {
-                return Err(CommandError::AttachmentMismatch {
-                    placeholders: placeholders + 1,
-                    attachments: args.binary.len(),
-                });
-            }
-            placeholders += 1;
-        }
-        if placeholders != args.binary.len() || args.binary.len() > MAX_EMIT_ATTACHMENTS {
-            return Err(CommandError::AttachmentMismatch {
-                placeholders,
-                attachments: args.binary.len(),
-            });
-        }
-        Ok(())
-    }
-
     /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
     /// `msgs[0]` is the text packet, then one per blob; returns how many.
     pub(super) fn encode_packet(
@@ -1030,7 +1003,7 @@ impl<'a> Server<'a> {
         args: &Args<'_>,
         msgs: &mut PacketMsgs,
     ) -> Result<usize, CommandError> {
-        Self::check_args(args)?;
+        sio::check_args(args)?;
         let count = args.binary.len();
         let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
             b","

@@ -10,8 +10,8 @@
 use core::fmt;
 use core::ops::Range;
 
-use super::json::{self, JsonStr};
 use super::packet::{self, EncodeError, Packet, PacketType, parse_decimal};
+use crate::json::{self, JsonStr};
 use crate::write::Writer;
 
 /// The placeholder text written for attachment `num`, minus the number and closing brace.

@@ -16,7 +16,8 @@
 //!   builds argument lists piece by piece, with attachment placeholders.
 //! * [`Reassembly`] counts the binary messages owed to a `BINARY_EVENT`/`BINARY_ACK` and
 //!   [`Packet::placeholders`] locates the placeholders to substitute.
-//! * [`json`] is the validating scanner underneath: one linear pass, no tree, no recursion.
+//! * [`crate::json`] is the validating scanner underneath (shared with Engine.IO): one linear
+//!   pass, no tree, no recursion.
 //!
 //! ```
 //! use siocore::sio::{Packet, PacketType, encode_ack};
@@ -31,10 +32,11 @@
 //! assert_eq!(&out[..len], br#"3456[1,"2",{"3":[false]}]"#);
 //! ```
 
+mod args;
 mod binary;
-pub mod json;
 mod packet;
 
+pub use args::{AckId, Args, ArgsError, Attachments, MAX_EMIT_ATTACHMENTS, check_args};
 pub use binary::{
     ArgsWriter, Attachment, Placeholder, Placeholders, Progress, Reassembly, ReassemblyError,
 };

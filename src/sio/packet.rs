@@ -2,8 +2,8 @@
 
 use core::fmt;
 
-use super::json::{self, Elements, JsonError, JsonStr, Kind, Limits, Visitor};
 use crate::BufferTooSmall;
+use crate::json::{self, Elements, JsonError, JsonStr, Kind, Limits, Visitor};
 use crate::write::Writer;
 
 /// Largest ack id: 2^53 − 1, the largest integer a JavaScript number holds exactly.

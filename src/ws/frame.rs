@@ -225,6 +225,26 @@ impl FrameHeader {
     }
 }
 
+/// The two header bytes of a final, unmasked frame (a server's) whose payload is shorter
+/// than 126 bytes: for frames the server keeps ready-made (close frames, the probe answer)
+/// and for control frames, whose payload is at most 125 bytes.
+///
+/// ```
+/// use siocore::ws::{OpCode, short_frame_head};
+///
+/// assert_eq!(short_frame_head(OpCode::Close, 2), [0x88, 2]);
+/// ```
+///
+/// # Panics
+/// When `len` is 126 or more (at compile time in a constant).
+pub const fn short_frame_head(opcode: OpCode, len: u8) -> [u8; 2] {
+    assert!(
+        len < 126,
+        "a payload of 126 bytes or more needs a longer header"
+    );
+    [0x80 | opcode.as_u8(), len]
+}
+
 /// Writes one whole frame (header then payload) into `out`; returns its length.
 ///
 /// With `mask` set (a client; see [`Role::outgoing_mask`]) the payload is masked as it is

@@ -6,6 +6,7 @@
 use core::fmt;
 
 use super::sha1::Sha1;
+use crate::http::{has_token, trim};
 use crate::write::Writer;
 use crate::{BufferTooSmall, base64};
 
@@ -150,22 +151,6 @@ impl ServerHandshake<'_> {
         }
         Ok(())
     }
-}
-
-/// Whether the comma-separated header `value` lists `token`, ignoring ASCII case and
-/// surrounding spaces or tabs (`Connection: keep-alive, Upgrade` lists `upgrade`).
-pub fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|item| trim(item).eq_ignore_ascii_case(token))
-}
-
-/// `value` without the optional white space (spaces, tabs) around it.
-pub(crate) fn trim(value: &[u8]) -> &[u8] {
-    let ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
-    let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
-    value.get(start..end).unwrap_or_default()
 }
 
 /// Writes the server's whole `101 Switching Protocols` head (status line, `Upgrade`,

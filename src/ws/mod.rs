@@ -38,7 +38,7 @@
 mod close;
 mod frame;
 mod handshake;
-pub(crate) use handshake::{put_client_headers, trim};
+pub(crate) use handshake::put_client_headers;
 mod mask;
 mod message;
 mod scan;
@@ -47,10 +47,10 @@ mod sha1;
 pub use close::{CloseCode, CloseError, CloseFrame, MAX_CLOSE_REASON};
 pub use frame::{
     EncodeError, FrameError, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, Role,
-    encode_close, encode_frame,
+    encode_close, encode_frame, short_frame_head,
 };
 pub use handshake::{
-    ACCEPT_GUID, AcceptKey, ClientHandshake, ClientKey, HandshakeError, ServerHandshake, has_token,
+    ACCEPT_GUID, AcceptKey, ClientHandshake, ClientKey, HandshakeError, ServerHandshake,
     write_client_headers, write_server_headers, write_server_response,
 };
 pub use mask::apply_mask;

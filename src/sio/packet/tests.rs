@@ -1,5 +1,5 @@
 use super::*;
-use crate::sio::json::tests::{gen_string, gen_value};
+use crate::json::tests::{gen_string, gen_value};
 use crate::sio::{ArgsWriter, Placeholder};
 use crate::testutil::Rng;
 
