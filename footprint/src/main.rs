@@ -133,8 +133,8 @@ fn sio_codec(input: &[u8], out: &mut [u8], scratch: &mut [u8]) {
             black_box(packet.encode(out).is_ok());
         }
     }
-    black_box(json::validate(input).is_ok());
-    if let Ok(s) = json::JsonStr::parse(input) {
+    black_box(siocore::json::validate(input).is_ok());
+    if let Ok(s) = siocore::json::JsonStr::parse(input) {
         black_box(s.unescape_into(scratch).is_ok());
     }
     black_box(sio::encode_connect_sid(out, "/chat", "b7QwE2kVn0dR5mXyAAAC").is_ok());
