@@ -1,9 +1,12 @@
 /*
- * siocore: an embeddable Engine.IO v4 / Socket.IO v5 server, as a C library.
+ * siocore: an embeddable Engine.IO v4 / Socket.IO v5 server and client, as a C library.
+ * The server is sio_server_* (sans-IO) and sio_server_loop_* (a ready loop); the client is
+ * sio_client_* and sio_client_loop_*.
  *
  * Conventions (the README's "C API" section says the same):
- * - Names start with sio_ / SIO_. Objects are opaque handles made by *_new and destroyed by
- *   *_free exactly once; *_free accepts NULL.
+ * - Names start with sio_ / SIO_. Objects are opaque handles made by *_new (on the heap) or
+ *   *_new_in (in memory the caller lends) and destroyed by *_free exactly once; *_free
+ *   accepts NULL.
  * - Every fallible function returns a sio_result (stable numbers, SIO_OK is 0; sio_result_str
  *   names them). Outputs go through the last pointer arguments and are written only on
  *   SIO_OK, except that SIO_BUFFER_TOO_SMALL writes the size needed.
@@ -15,9 +18,10 @@
  * - Views the library hands out (the sio_bytes of a sio_event) stay valid until the next call
  *   on the same handle.
  * - Output buffers belong to the caller.
- * - Single-threaded: one thread uses a handle at a time; only sio_loop_stop may be called from
+ * - Single-threaded: one thread uses a handle at a time; only sio_server_loop_stop may be called from
  *   another thread.
- * - A Rust panic never crosses into C: it returns SIO_PANIC (free the handle then).
+ * - A Rust panic never crosses into C: it returns SIO_PANIC (free the handle then); in a
+ *   bare-metal build it calls abort().
  * - Times are milliseconds on a monotonic clock of the caller's choosing.
  */
 
@@ -34,12 +38,34 @@
 #define SIOCORE_VERSION_PATCH 0
 #define SIOCORE_VERSION "0.1.0"
 
+/*
+ * Two builds of libsiocore. The default one (cargo build --release -p siocore-ffi) has
+ * everything below. The bare-metal one (cargo build --release -p siocore-ffi
+ * --no-default-features --target thumbv7em-none-eabihf, say) needs no operating system and
+ * no allocator: it has the sans-IO server and client in memory the caller lends
+ * (sio_server_new_in, sio_client_new_in), not the heap constructors nor the ready loops.
+ * Define SIOCORE_BARE_METAL before including this header to build against it; the
+ * declarations only the default build has are then left out.
+ */
+#if !defined(SIOCORE_BARE_METAL)
+#define SIOCORE_STD 1
+#endif
+
 
 // Namespaces a C client can be in at once.
 #define SIO_CLIENT_MAX_NAMESPACES 8
 
 // Acknowledgements a C client can await at once.
 #define SIO_CLIENT_MAX_ACKS 64
+
+// The alignment a lent block must have (the largest of the values placed in it).
+#define SIO_MEMORY_ALIGN 8
+
+// The most headers `sio_server_respond` takes.
+#define SIO_MAX_RESPONSE_HEADERS 32
+
+// The most rooms, rooms left out and sockets left out one `sio_targets` may list.
+#define SIO_MAX_TARGETS 64
 
 // The result of every fallible call. The numbers are stable.
 enum sio_result
@@ -323,14 +349,18 @@ typedef uint32_t sio_reason;
 // A sans-IO client (opaque).
 typedef struct sio_client sio_client;
 
+#if defined(SIOCORE_STD)
 // A ready client loop (opaque): its streams, timers, one thread.
 typedef struct sio_client_loop sio_client_loop;
-
-// A ready server loop (opaque): listening socket, connections, timers, one thread.
-typedef struct sio_loop sio_loop;
+#endif
 
 // A sans-IO server (opaque).
 typedef struct sio_server sio_server;
+
+#if defined(SIOCORE_STD)
+// A ready server loop (opaque): listening socket, connections, timers, one thread.
+typedef struct sio_server_loop sio_server_loop;
+#endif
 
 // Client settings; fill with `sio_client_config_default`, then set `host` (and more).
 typedef struct {
@@ -432,6 +462,7 @@ typedef struct {
   uint64_t delay_ms;
 } sio_client_event;
 
+#if defined(SIOCORE_STD)
 // Called by `sio_client_loop_run` for every event. `client` is valid only during the call:
 // use it for commands (emit, ack, connect, close), never for polling or freeing. Return
 // `false` to end the run.
@@ -439,8 +470,9 @@ typedef bool (*sio_client_event_cb)(void *userdata,
                                     sio_client *client,
                                     const sio_client_event *event,
                                     uint64_t now_ms);
+#endif
 
-// Server settings; fill with `sio_config_default`, then change fields.
+// Server settings; fill with `sio_server_config_default`, then change fields.
 typedef struct {
   // Path answered as Socket.IO (default `"/socket.io/"`); `NULL` for none.
   const char *socketio_path;
@@ -500,7 +532,7 @@ typedef struct {
   uint32_t max_sessions;
   // Most bytes the server's pool may grow to.
   uint64_t max_pool_bytes;
-} sio_config;
+} sio_server_config;
 
 // A stream (one TCP connection) of a server.
 typedef uint64_t sio_stream;
@@ -552,10 +584,38 @@ typedef struct {
   sio_bytes http_head;
 } sio_event;
 
-// Called by `sio_loop_run` for every event. `server` is valid only during the call: use
+#if defined(SIOCORE_STD)
+// Called by `sio_server_loop_run` for every event. `server` is valid only during the call: use
 // it for commands (emit, accept, respond, …), never for polling or freeing. `event` and its
 // views are valid only during the call too.
 typedef void (*sio_event_cb)(void *userdata, sio_server *server, const sio_event *event);
+#endif
+
+// The size of each table of a server in lent memory (`sio_server_new_in`); see
+// `sio_capacity_for_sessions` for a start.
+typedef struct {
+  // Engine.IO sessions (one per connected client).
+  size_t sessions;
+  // TCP streams (a WebSocket, a polling request, a plain HTTP one: a polling client can
+  // use three at once).
+  size_t streams;
+  // Socket.IO sockets (one per client per namespace joined).
+  size_t sockets;
+  // Namespaces (those of the configuration, then dynamic ones).
+  size_t namespaces;
+  // Rooms.
+  size_t rooms;
+  // Room memberships.
+  size_t members;
+  // Acknowledgements the server waits for.
+  size_t acks;
+  // Events waiting for `sio_server_poll_event`.
+  size_t events;
+  // Pool blocks of 252 bytes: queued packets, event payloads, responses.
+  size_t blocks;
+  // Queue entries (one per packet queued per client).
+  size_t nodes;
+} sio_capacity;
 
 // Bytes to write, from `sio_server_poll_transmit`.
 typedef struct {
@@ -606,12 +666,29 @@ const char *sio_version(void);
 // Fills `out` with the defaults: JavaScript client behaviour, 16 KiB messages.
 sio_result sio_client_config_default(sio_client_config *out);
 
-// Creates a client with `config`, its WebSocket masks and ids drawn from the 32 bytes at
-// `seed` (take them from a real entropy source). It starts idle: `sio_client_connect`
-// the namespaces, then `sio_client_start`.
+#if defined(SIOCORE_STD)
+// Creates a client with `config` on the heap, its WebSocket masks and ids drawn from the
+// 32 bytes at `seed` (take them from a real entropy source). It starts idle:
+// `sio_client_connect` the namespaces, then `sio_client_start`. Not in a bare-metal build
+// (see `sio_client_new_in`).
 sio_result sio_client_new(const sio_client_config *config, const uint8_t *seed, sio_client **out);
+#endif
 
-// Destroys a client made by `sio_client_new` (`NULL` is ignored).
+// Writes how many bytes `sio_client_new_in` needs for `config`: the handle, the client's
+// buffers, the event buffer and copies of the configuration's strings.
+sio_result sio_client_memory_size(const sio_client_config *config, size_t *out);
+
+// Creates a client in `len` bytes of the caller's memory at `memory` (aligned to
+// `SIO_MEMORY_ALIGN`, at least `sio_client_memory_size`); no allocator is used. The memory
+// must stay untouched until `sio_client_free`, which frees nothing. Otherwise as
+// `sio_client_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+sio_result sio_client_new_in(const sio_client_config *config,
+                             void *memory,
+                             size_t len,
+                             const uint8_t *seed,
+                             sio_client **out);
+
+// Destroys a client made by `sio_client_new` or `sio_client_new_in` (`NULL` is ignored).
 void sio_client_free(sio_client *c);
 
 // Starts the first attempt (or a new one after giving up or `sio_client_close`).
@@ -653,7 +730,7 @@ sio_result sio_client_emit_with_ack(sio_client *c,
 sio_result sio_client_ack(sio_client *c, uint32_t ns, uint64_t ack_id, const sio_args *args);
 
 // The size of buffer `sio_client_poll_io` needs for the largest packet.
-sio_result sio_client_out_len(sio_client *c, size_t *out);
+sio_result sio_client_out_len(const sio_client *c, size_t *out);
 
 // The next thing to do, bytes written into `buf` (`cap` bytes, `sio_client_out_len` is
 // enough): `SIO_OK` with `out` filled, or `SIO_EMPTY`. Call until `SIO_EMPTY`, and again
@@ -685,11 +762,12 @@ sio_result sio_client_poll_event(sio_client *c, sio_client_event *out);
 
 // When `sio_client_handle_timeout` should next run: `SIO_OK` with `out_ms`, or
 // `SIO_EMPTY` when no timer runs.
-sio_result sio_client_poll_timeout(sio_client *c, uint64_t *out_ms);
+sio_result sio_client_poll_timeout(const sio_client *c, uint64_t *out_ms);
 
 // Runs the timers due at `now_ms`.
 sio_result sio_client_handle_timeout(sio_client *c, uint64_t now_ms);
 
+#if defined(SIOCORE_STD)
 // Creates a loop for a client connecting to `url` (`"http://host:port"`); `config`'s
 // `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
 // operating system. `namespaces` (`namespaces_len` names, `NULL` for just `"/"`) are
@@ -699,49 +777,96 @@ sio_result sio_client_loop_new(const sio_client_config *config,
                                const char *const *namespaces,
                                size_t namespaces_len,
                                sio_client_loop **out);
+#endif
 
+#if defined(SIOCORE_STD)
 // Destroys a loop (not while it runs); `NULL` is ignored.
 void sio_client_loop_free(sio_client_loop *lp);
+#endif
 
+#if defined(SIOCORE_STD)
 // Runs until the callback returns `false`, or the client is closed for good
 // (`sio_client_close`, or reconnection gave up).
 sio_result sio_client_loop_run(sio_client_loop *lp, sio_client_event_cb callback, void *userdata);
+#endif
 
+#if defined(SIOCORE_STD)
 // Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
 // `config` (`NULL`: the defaults), ids seeded from the operating system.
-sio_result sio_loop_new(const sio_config *config, const char *addr, sio_loop **out);
+sio_result sio_server_loop_new(const sio_server_config *config,
+                               const char *addr,
+                               sio_server_loop **out);
+#endif
 
+#if defined(SIOCORE_STD)
 // Destroys a loop (not while it runs); `NULL` is ignored.
-void sio_loop_free(sio_loop *lp);
+void sio_server_loop_free(sio_server_loop *lp);
+#endif
 
+#if defined(SIOCORE_STD)
 // Writes the port the loop listens on.
-sio_result sio_loop_port(const sio_loop *lp, uint16_t *out);
+sio_result sio_server_loop_port(const sio_server_loop *lp, uint16_t *out);
+#endif
 
+#if defined(SIOCORE_STD)
 // Asks a running loop to close every session gracefully and return from
-// `sio_loop_run`. The one call that may come from another thread (or a signal handler:
+// `sio_server_loop_run`. The one call that may come from another thread (or a signal handler:
 // it only sets a flag and writes to an eventfd).
-sio_result sio_loop_stop(const sio_loop *lp);
+sio_result sio_server_loop_stop(const sio_server_loop *lp);
+#endif
 
-// Serves until `sio_loop_stop`: `callback` gets every event with `userdata`.
-sio_result sio_loop_run(sio_loop *lp, sio_event_cb callback, void *userdata);
+#if defined(SIOCORE_STD)
+// Serves until `sio_server_loop_stop`: `callback` gets every event with `userdata`.
+sio_result sio_server_loop_run(sio_server_loop *lp, sio_event_cb callback, void *userdata);
+#endif
 
 // Fills `out` with the defaults (the Node reference's timers and limits, Socket.IO at
 // `/socket.io/` with the namespace `/`, room for 1024 sessions and a 64 MiB pool).
-sio_result sio_config_default(sio_config *out);
+sio_result sio_server_config_default(sio_server_config *out);
 
-// Creates a server with `config` (NULL: the defaults), its ids seeded from the 32 bytes
-// at `seed` (take them from a real entropy source), its clock starting at `now_ms`.
-sio_result sio_server_new(const sio_config *config,
+// Fills `out` with the table sizes the heap server uses for `sessions` clients and a pool
+// of `pool_bytes` (generous: room for growth that costs nothing until used on the heap).
+// For lent memory on a small board, start from these and lower what the application does
+// not need (`events`, `nodes`, `namespaces`, `rooms` above all).
+sio_result sio_capacity_for_sessions(size_t sessions, size_t pool_bytes, sio_capacity *out);
+
+#if defined(SIOCORE_STD)
+// Creates a server with `config` (NULL: the defaults) on the heap, its tables growing as
+// needed up to `max_sessions` and `max_pool_bytes`, its ids seeded from the 32 bytes at
+// `seed` (take them from a real entropy source), its clock starting at `now_ms`. Not in a
+// bare-metal build (see `sio_server_new_in`).
+sio_result sio_server_new(const sio_server_config *config,
                           const uint8_t *seed,
                           uint64_t now_ms,
                           sio_server **out);
+#endif
 
-// Destroys a server made by `sio_server_new` (`NULL` is ignored).
+// Writes how many bytes `sio_server_new_in` needs for `config` (NULL: the defaults) with
+// tables of the sizes in `capacity`: the handle, the tables, the largest event and copies
+// of the configuration's strings.
+sio_result sio_server_memory_size(const sio_server_config *config,
+                                  const sio_capacity *capacity,
+                                  size_t *out);
+
+// Creates a server in `len` bytes of the caller's memory at `memory` (aligned to
+// `SIO_MEMORY_ALIGN`, at least `sio_server_memory_size`), with `config` (NULL: the
+// defaults) and tables of the sizes in `capacity`; no allocator is used. The memory must
+// stay untouched until `sio_server_free`, which frees nothing. Otherwise as
+// `sio_server_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+sio_result sio_server_new_in(const sio_server_config *config,
+                             const sio_capacity *capacity,
+                             void *memory,
+                             size_t len,
+                             const uint8_t *seed,
+                             uint64_t now_ms,
+                             sio_server **out);
+
+// Destroys a server made by `sio_server_new` or `sio_server_new_in` (`NULL` is ignored).
 void sio_server_free(sio_server *srv);
 
 // The most unconsumed input one stream can need the caller to keep (a whole request or
 // WebSocket message): size each stream's receive buffer to this and it never stalls.
-sio_result sio_server_max_input(sio_server *srv, size_t *out);
+sio_result sio_server_max_input(const sio_server *srv, size_t *out);
 
 // Registers a connection the caller accepted.
 sio_result sio_server_open_stream(sio_server *srv, uint64_t now_ms, sio_stream *out);
@@ -786,13 +911,14 @@ sio_result sio_event_header(const sio_event *event, const char *name, sio_bytes 
 
 // When `sio_server_handle_timeout` should next run, in the caller's milliseconds:
 // `SIO_OK` with `out_ms` set, or `SIO_EMPTY` when no timer runs.
-sio_result sio_server_poll_timeout(sio_server *srv, uint64_t *out_ms);
+sio_result sio_server_poll_timeout(const sio_server *srv, uint64_t *out_ms);
 
 // Runs the timers due at `now_ms` (safe to call early).
 sio_result sio_server_handle_timeout(sio_server *srv, uint64_t now_ms);
 
 // Answers an `SIO_EVENT_HTTP` request on `stream`: `status`, `headers` (`headers_len` of
-// them; `Content-Length` and `Connection` are added) and the body.
+// them, at most `SIO_MAX_RESPONSE_HEADERS`; `Content-Length` and `Connection` are added)
+// and the body.
 sio_result sio_server_respond(sio_server *srv,
                               sio_stream stream,
                               uint16_t status,
@@ -850,7 +976,8 @@ sio_result sio_server_join(sio_server *srv, sio_socket socket, const char *room)
 sio_result sio_server_leave(sio_server *srv, sio_socket socket, const char *room);
 
 // Emits `event` to the sockets of namespace `namespace` that `targets` selects (`NULL`:
-// all); writes how many got it to `out_sent` when not `NULL`. Encoded once for all.
+// all); writes how many got it to `out_sent` when not `NULL`. Encoded once for all. Each
+// list of `targets` may hold `SIO_MAX_TARGETS` entries (`SIO_INVALID_ARGUMENT` past it).
 sio_result sio_server_broadcast(sio_server *srv,
                                 const char *namespace_,
                                 const sio_targets *targets,
@@ -863,11 +990,11 @@ sio_result sio_server_disconnect(sio_server *srv, sio_socket socket);
 
 // Writes a socket's id as the client knows it (20 characters and a NUL) into `out`, which
 // must have room for 21 bytes.
-sio_result sio_server_socket_id(sio_server *srv, sio_socket socket, char *out);
+sio_result sio_server_socket_id(const sio_server *srv, sio_socket socket, char *out);
 
 // Writes the name of namespace `index` (NUL-terminated) into `buf` (`cap` bytes): `SIO_OK`,
 // or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
-sio_result sio_server_namespace_name(sio_server *srv,
+sio_result sio_server_namespace_name(const sio_server *srv,
                                      uint32_t index,
                                      char *buf,
                                      size_t cap,

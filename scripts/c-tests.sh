@@ -5,7 +5,12 @@
 #   valgrind, and against the shared library; tests/c/client_test.c (the sans-IO client paired
 #   with the sans-IO server in memory, every transport mode, and the misuse results) plain,
 #   sanitized and under valgrind;
-# - tests/c/header_check.cpp (the header as C++, -Werror);
+# - tests/c/header_check.cpp (the header as C++, -Werror, with and without
+#   SIOCORE_BARE_METAL);
+# - examples/c/bare_metal_client.c: linked for a Cortex-M4F against the bare-metal
+#   libsiocore (no_std, no allocator; Debian's gcc-arm-none-eabi and newlib), its image size
+#   printed; and built for the host with tests/c/bare_metal_test.c (its board: the sans-IO
+#   server in memory), plain, sanitized and under valgrind;
 # - examples/c/echo_server.c against the interop suite (tests/interop/echo_suite.mjs, the
 #   same the Rust echo server passes), plain, sanitized and under valgrind; and against the
 #   hostile-peer suite (tests/hostile.rs), plain;
@@ -40,9 +45,16 @@ for prog in tests/c/server_test.c tests/c/client_test.c examples/c/echo_server.c
   gcc "${cflags[@]}" -O1 "$prog" "${libs[@]}" -o "$out/$name"
   gcc "${cflags[@]}" "${san[@]}" "$prog" "${libs[@]}" -o "$out/$name-asan"
 done
+# The firmware-style client and its host board, two translation units.
+gcc "${cflags[@]}" -O1 -DBARE_METAL_NO_MAIN tests/c/bare_metal_test.c \
+  examples/c/bare_metal_client.c "${libs[@]}" -o "$out/bare_metal_test"
+gcc "${cflags[@]}" "${san[@]}" -DBARE_METAL_NO_MAIN tests/c/bare_metal_test.c \
+  examples/c/bare_metal_client.c "${libs[@]}" -o "$out/bare_metal_test-asan"
 gcc "${cflags[@]}" -O1 tests/c/server_test.c -Ltarget/release -lsiocore -o "$out/server_test-shared"
 g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude tests/c/header_check.cpp "${libs[@]}" \
   -o "$out/header_check"
+g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -DSIOCORE_BARE_METAL -fsyntax-only \
+  tests/c/header_check.cpp
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -58,6 +70,20 @@ step "C unit tests: plain, ASan+UBSan, valgrind, shared library; C++ header"
 "${valgrind[@]}" "$out/client_test"
 LD_LIBRARY_PATH=target/release "$out/server_test-shared"
 "$out/header_check"
+"$out/bare_metal_test"
+"$out/bare_metal_test-asan"
+"${valgrind[@]}" "$out/bare_metal_test"
+
+step "bare-metal libsiocore (thumbv7em-none-eabihf: no_std, no allocator) and a C firmware on it"
+# (Cargo warns that the target has no shared libraries: only libsiocore.a is made.)
+cargo build --locked --release -p siocore-ffi --no-default-features --target thumbv7em-none-eabihf
+bare=target/thumbv7em-none-eabihf/release/libsiocore.a
+arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os \
+  -std=c99 -Wall -Wextra -Werror -ffunction-sections -fdata-sections -DSIOCORE_BARE_METAL \
+  -Iinclude examples/c/bare_metal_client.c "$bare" -Wl,--gc-sections --specs=nosys.specs \
+  -Wl,--no-warn-execstack -o "$out/bare_metal_client.elf"
+echo "examples/c/bare_metal_client.c for a Cortex-M4F, with libsiocore and newlib:"
+arm-none-eabi-size "$out/bare_metal_client.elf"
 
 # Starts a server (the rest of the arguments: the command), waits for the URL it prints,
 # runs `check` with it, stops the server with SIGTERM and requires exit status 0.

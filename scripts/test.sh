@@ -17,13 +17,15 @@ rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf \
 step "Node reference packages and clients (tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
-step "Debian packages: chromium (browser test), cmake and valgrind (C tests), cross compilers and qemu-user (small boards)"
+step "Debian packages: chromium (browser test), cmake and valgrind (C tests), cross compilers and qemu-user (small boards), gcc-arm-none-eabi and newlib (bare-metal C)"
 missing=()
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
 command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf)
 command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v cmake >/dev/null || missing+=(cmake)
+command -v arm-none-eabi-gcc >/dev/null || missing+=(gcc-arm-none-eabi)
+[ -d /usr/lib/arm-none-eabi/newlib ] || missing+=(libnewlib-arm-none-eabi)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -48,6 +50,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-featur
 step "bare-metal builds (no features)"
 cargo build --locked -p siocore --no-default-features --target thumbv7em-none-eabihf
 cargo build --locked -p siocore --no-default-features --target riscv32imc-unknown-none-elf
+cargo clippy --locked -p siocore-ffi --no-default-features --target thumbv7em-none-eabihf \
+  -- -D warnings
 
 step "tests"
 cargo test --locked --workspace --all-features

@@ -1,5 +1,5 @@
 /*
- * The chat demo (examples/chat.rs) in C, on the ready loop (sio_loop): siocore owns the
+ * The chat demo (examples/chat.rs) in C, on the ready loop (sio_server_loop): siocore owns the
  * sockets and the event loop; the program only reacts to events.
  *
  *   chat_server [--port 3000] [--page examples/chat/index.html]
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sio_loop *loop_handle = NULL;
+static sio_server_loop *loop_handle = NULL;
 static const char *page_path = "examples/chat/index.html";
 
 /* The users connected, for the "user disconnected" notice. */
@@ -144,7 +144,7 @@ static void on_event(void *userdata, sio_server *srv, const sio_event *ev) {
 
 static void on_signal(int sig) {
   (void)sig;
-  if (loop_handle) sio_loop_stop(loop_handle);
+  if (loop_handle) sio_server_loop_stop(loop_handle);
 }
 
 int main(int argc, char **argv) {
@@ -161,18 +161,18 @@ int main(int argc, char **argv) {
   }
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
-  sio_result r = sio_loop_new(NULL, addr, &loop_handle);
+  sio_result r = sio_server_loop_new(NULL, addr, &loop_handle);
   if (r != SIO_OK) {
     fprintf(stderr, "chat_server: %s\n", sio_result_str(r));
     return 1;
   }
   uint16_t bound = 0;
-  sio_loop_port(loop_handle, &bound);
+  sio_server_loop_port(loop_handle, &bound);
   printf("chat: open http://127.0.0.1:%u in two tabs\n", (unsigned)bound);
   fflush(stdout);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  r = sio_loop_run(loop_handle, on_event, NULL);
-  sio_loop_free(loop_handle);
+  r = sio_server_loop_run(loop_handle, on_event, NULL);
+  sio_server_loop_free(loop_handle);
   return r == SIO_OK ? 0 : 1;
 }

@@ -264,8 +264,8 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-  sio_config config;
-  if (sio_config_default(&config) != SIO_OK) return 1;
+  sio_server_config config;
+  if (sio_server_config_default(&config) != SIO_OK) return 1;
   const char *namespaces[2] = {"/", "/custom"};
   config.engineio_path = "/engine.io/";
   config.namespaces = namespaces;

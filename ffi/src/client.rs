@@ -1,8 +1,11 @@
 //! The client for C: the sans-IO `sio_client_*` and the ready loop `sio_client_loop_*`.
 
 use core::ffi::{c_char, c_void};
+#[cfg(feature = "std")]
 use std::boxed::Box;
+#[cfg(feature = "std")]
 use std::string::String;
+#[cfg(feature = "std")]
 use std::vec::Vec;
 
 use siocore::Instant;
@@ -10,15 +13,15 @@ use siocore::client::{
     AckFailure, AckId, Client, ClientConfig, CloseReason, CommandError, DisconnectReason, Event,
     Io, NsId, Reconnection, Stream, Transports,
 };
-use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 use siocore::http::Header;
 
+use crate::memory::{Buf, Carve};
 use crate::server::{sio_args, with_args};
 use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
-    SIO_INVALID_JSON, SIO_INVALID_NAME, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC,
-    SIO_TABLE_FULL, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes,
-    sio_result, strings, text, with,
+    SIO_INVALID_JSON, SIO_INVALID_NAME, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_TABLE_FULL,
+    SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes, sio_result, text,
+    with, with_ref,
 };
 
 /// Namespaces a C client can be in at once.
@@ -26,7 +29,7 @@ pub const SIO_CLIENT_MAX_NAMESPACES: usize = 8;
 /// Acknowledgements a C client can await at once.
 pub const SIO_CLIENT_MAX_ACKS: usize = 64;
 
-type Cl = Client<'static, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>;
+pub(crate) type Cl = Client<'static, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>;
 
 /// Which transports a client uses.
 #[repr(u32)]
@@ -112,14 +115,106 @@ pub unsafe extern "C" fn sio_client_config_default(out: *mut sio_client_config) 
     })
 }
 
-/// Memory a client owns: its arena and the strings its configuration borrows. Freed after
-/// the client (it is declared after the client in every owner).
-struct Leaked {
+/// The strings of a C client configuration, borrowed for the call.
+struct ClientText<'c> {
+    host: &'c str,
+    path: &'c str,
+    query: &'c str,
+    names: &'c [*const c_char],
+    values: &'c [*const c_char],
+}
+
+impl<'c> ClientText<'c> {
+    /// # Safety
+    /// The pointers in `c` must be valid as `sio_client_config` documents, for `'c`.
+    unsafe fn read(c: &'c sio_client_config) -> Result<Self, sio_result> {
+        let opt = |p: *const c_char, default: &'c str| -> Result<&'c str, sio_result> {
+            if p.is_null() {
+                Ok(default)
+            } else {
+                // SAFETY: NUL-terminated per the contract.
+                unsafe { text(p) }
+            }
+        };
+        let list = |p: *const *const c_char| -> Result<&'c [*const c_char], sio_result> {
+            if c.headers_len == 0 {
+                Ok(&[])
+            } else if p.is_null() {
+                Err(SIO_NULL_ARGUMENT)
+            } else {
+                // SAFETY: `headers_len` string pointers per the contract.
+                Ok(unsafe { core::slice::from_raw_parts(p, c.headers_len) })
+            }
+        };
+        Ok(Self {
+            // SAFETY: per the contract.
+            host: unsafe { text(c.host) }?,
+            path: opt(c.path, ClientConfig::new("").path)?,
+            query: opt(c.query, "")?,
+            names: list(c.header_names)?,
+            values: list(c.header_values)?,
+        })
+    }
+
+    /// Extra header `i`: its name and value.
+    ///
+    /// # Safety
+    /// As [`read`](Self::read).
+    unsafe fn header(&self, i: usize) -> Result<(&'c str, &'c str), sio_result> {
+        let (Some(&n), Some(&v)) = (self.names.get(i), self.values.get(i)) else {
+            return Err(SIO_INVALID_ARGUMENT);
+        };
+        // SAFETY: NUL-terminated per the contract.
+        unsafe { Ok((text(n)?, text(v)?)) }
+    }
+}
+
+/// A client configuration from a C one and the strings given.
+fn settings(
+    c: &sio_client_config,
+    host: &'static str,
+    path: &'static str,
+    query: &'static str,
+    headers: &'static [Header<'static>],
+) -> ClientConfig<'static> {
+    ClientConfig {
+        host,
+        path,
+        query,
+        headers,
+        transports: match c.transports {
+            SIO_TRANSPORTS_WEBSOCKET => Transports::WebSocket,
+            SIO_TRANSPORTS_POLLING => Transports::Polling,
+            _ => Transports::PollingThenWebSocket,
+        },
+        reconnection: Reconnection {
+            enabled: c.reconnection,
+            attempts: c.reconnection_attempts,
+            delay_ms: c.reconnection_delay_ms,
+            delay_max_ms: c.reconnection_delay_max_ms,
+            randomization_permille: c.randomization_permille,
+        },
+        connect_timeout_ms: c.connect_timeout_ms,
+        rx_capacity: c.rx_capacity,
+        outbox_capacity: c.outbox_capacity,
+        binary_capacity: c.binary_capacity,
+        namespace_capacity: c.namespace_capacity,
+    }
+}
+
+/// Attachment views a client handle keeps: the most a received packet may carry.
+pub(crate) const CLIENT_VIEWS: usize = siocore::sio::Config::CLIENT.max_attachments;
+
+/// Memory a heap client owns: its arena and the strings its configuration borrows. Freed
+/// after the client (it is declared after the client in every owner).
+#[cfg(feature = "std")]
+pub(crate) struct Leaked {
     arena: *mut [u8],
     strings: *mut (String, String, String, Vec<String>, Vec<Vec<u8>>),
     headers: *mut [Header<'static>],
 }
 
+#[cfg(feature = "std")]
 impl Drop for Leaked {
     fn drop(&mut self) {
         // SAFETY: each pointer came from `Box::into_raw`/`Box::leak` in `build`, is freed
@@ -132,38 +227,28 @@ impl Drop for Leaked {
     }
 }
 
-/// Reads a C configuration and makes a client (not started).
+/// Reads a C configuration and makes a client on the heap (not started).
 ///
 /// # Safety
 /// The configuration's pointers must be valid as its fields say.
-unsafe fn build(c: &sio_client_config, seed: [u8; 32]) -> Result<(Cl, Leaked), sio_result> {
-    let opt = |p: *const c_char| -> Result<String, sio_result> {
-        if p.is_null() {
-            Ok(String::new())
-        } else {
-            // SAFETY: NUL-terminated per the contract.
-            unsafe { text(p) }.map(String::from)
-        }
-    };
+#[cfg(feature = "std")]
+pub(crate) unsafe fn build(
+    c: &sio_client_config,
+    seed: [u8; 32],
+) -> Result<(Cl, Leaked), sio_result> {
     // SAFETY: per the contract.
-    let host = unsafe { text(c.host) }?.to_owned();
-    let path = if c.path.is_null() {
-        String::from(ClientConfig::new("").path)
-    } else {
-        opt(c.path)?
-    };
-    let query = opt(c.query)?;
-    // SAFETY: arrays of `headers_len` strings per the contract.
-    let (names, values) = unsafe {
-        (
-            strings(c.header_names, c.headers_len)?,
-            strings(c.header_values, c.headers_len)?,
-        )
-    };
-    let names: Vec<String> = names.into_iter().map(String::from).collect();
-    let values: Vec<Vec<u8>> = values.into_iter().map(|v| v.as_bytes().to_vec()).collect();
-    let strings: &'static mut (String, String, String, Vec<String>, Vec<Vec<u8>>) =
-        Box::leak(Box::new((host, path, query, names, values)));
+    let t = unsafe { ClientText::read(c) }?;
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    for i in 0..t.names.len() {
+        // SAFETY: per the contract.
+        let (n, v) = unsafe { t.header(i) }?;
+        names.push(String::from(n));
+        values.push(v.as_bytes().to_vec());
+    }
+    let strings: &'static mut (String, String, String, Vec<String>, Vec<Vec<u8>>) = Box::leak(
+        Box::new((t.host.into(), t.path.into(), t.query.into(), names, values)),
+    );
     let strings_ptr: *mut _ = strings;
     // SAFETY: the box was just leaked; it is only read from now on, until `Leaked` frees it
     // after the client.
@@ -182,30 +267,10 @@ unsafe fn build(c: &sio_client_config, seed: [u8; 32]) -> Result<(Cl, Leaked), s
             .into_boxed_slice(),
     );
     let headers_ptr: *mut [Header<'static>] = headers;
-    let config = ClientConfig {
-        host: &strings.0,
-        path: &strings.1,
-        query: &strings.2,
-        // SAFETY: leaked above, freed by `Leaked` after the client.
-        headers: unsafe { &*headers_ptr },
-        transports: match c.transports {
-            SIO_TRANSPORTS_WEBSOCKET => Transports::WebSocket,
-            SIO_TRANSPORTS_POLLING => Transports::Polling,
-            _ => Transports::PollingThenWebSocket,
-        },
-        reconnection: Reconnection {
-            enabled: c.reconnection,
-            attempts: c.reconnection_attempts,
-            delay_ms: c.reconnection_delay_ms,
-            delay_max_ms: c.reconnection_delay_max_ms,
-            randomization_permille: c.randomization_permille,
-        },
-        connect_timeout_ms: c.connect_timeout_ms,
-        rx_capacity: c.rx_capacity,
-        outbox_capacity: c.outbox_capacity,
-        binary_capacity: c.binary_capacity,
-        namespace_capacity: c.namespace_capacity,
-    };
+    // SAFETY: leaked above, freed by `Leaked` after the client.
+    let config = settings(c, &strings.0, &strings.1, &strings.2, unsafe {
+        &*headers_ptr
+    });
     let arena: &'static mut [u8] = Box::leak(std::vec![0u8; config.arena_len()].into_boxed_slice());
     let arena_ptr: *mut [u8] = arena;
     let leaked = Leaked {
@@ -220,25 +285,88 @@ unsafe fn build(c: &sio_client_config, seed: [u8; 32]) -> Result<(Cl, Leaked), s
     }
 }
 
-/// A client and its memory. Field order matters: the client drops first.
-struct OwnedClient {
+/// Lays a client out in `carve`: the handle, its arena, its event buffers and copies of its
+/// configuration's strings. When `carve` only measures, it counts the room and returns
+/// null.
+///
+/// # Safety
+/// The configuration's pointers must be valid as its fields say.
+unsafe fn place(
+    c: &sio_client_config,
+    carve: &mut Carve,
+    seed: [u8; 32],
+) -> Result<*mut sio_client, sio_result> {
+    // SAFETY: per the contract.
+    let t = unsafe { ClientText::read(c) }?;
+    let handle = carve.one::<sio_client>()?;
+    let host = carve.text(t.host)?;
+    let path = carve.text(t.path)?;
+    let query = carve.text(t.query)?;
+    let mut headers = carve.slice(t.names.len(), || Header {
+        name: "",
+        value: &[],
+    })?;
+    for i in 0..t.names.len() {
+        // SAFETY: per the contract.
+        let (n, v) = unsafe { t.header(i) }?;
+        let (name, value) = (carve.text(n)?, carve.text(v)?);
+        if let Some(slot) = headers.as_deref_mut().and_then(|h| h.get_mut(i)) {
+            *slot = Header {
+                name,
+                value: value.as_bytes(),
+            };
+        }
+    }
+    let arena = carve.slice(settings(c, "", "", "", &[]).arena_len(), || 0u8)?;
+    let events = carve.slice(c.rx_capacity.max(c.binary_capacity), || 0u8)?;
+    let views = carve.slice(CLIENT_VIEWS, || sio_bytes::EMPTY)?;
+    let (Some(headers), Some(arena), Some(events), Some(views)) = (headers, arena, events, views)
+    else {
+        // Measuring.
+        return Ok(core::ptr::null_mut());
+    };
+    let config = settings(c, host, path, query, headers);
+    let Ok(client) = Client::new(config, arena, seed) else {
+        return Err(SIO_INVALID_ARGUMENT);
+    };
+    // SAFETY: `handle` is room for one aligned `sio_client` in the block (`Carve::one`).
+    unsafe {
+        handle.write(sio_client {
+            inner: ClientInner::Placed(client),
+            events: Buf::lent(events),
+            attachments: Buf::lent(views),
+        });
+    }
+    Ok(handle)
+}
+
+/// A heap client and its memory. Field order matters: the client drops first.
+#[cfg(feature = "std")]
+pub(crate) struct OwnedClient {
     client: Cl,
     _leaked: Leaked,
 }
 
-enum ClientInner {
+// A client in lent memory sits in the handle itself: no allocator to box it.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum ClientInner {
+    /// Made by `sio_client_new`, on the heap.
+    #[cfg(feature = "std")]
     Owned(Box<OwnedClient>),
+    /// Made by `sio_client_new_in`, in the caller's memory.
+    Placed(Cl),
     /// The client of a running `sio_client_loop`, lent for one callback.
+    #[cfg(feature = "std")]
     Lent(*mut Cl),
 }
 
 /// A sans-IO client (opaque).
 pub struct sio_client {
-    inner: ClientInner,
+    pub(crate) inner: ClientInner,
     /// Payload buffer of the current event.
-    events: Vec<u8>,
+    pub(crate) events: Buf<u8>,
     /// Attachment views of the current event.
-    attachments: Vec<sio_bytes>,
+    pub(crate) attachments: Buf<sio_bytes>,
 }
 
 impl core::fmt::Debug for sio_client {
@@ -248,11 +376,26 @@ impl core::fmt::Debug for sio_client {
 }
 
 impl sio_client {
-    fn client(&mut self) -> &mut Cl {
-        match &mut self.inner {
-            ClientInner::Owned(o) => &mut o.client,
+    fn client_ref(&self) -> &Cl {
+        match &self.inner {
+            #[cfg(feature = "std")]
+            ClientInner::Owned(o) => &o.client,
+            ClientInner::Placed(c) => c,
             // SAFETY: a lent client is only reachable during the callback that lent it,
             // while the loop does not touch it.
+            #[cfg(feature = "std")]
+            ClientInner::Lent(p) => unsafe { &**p },
+        }
+    }
+
+    fn client(&mut self) -> &mut Cl {
+        match &mut self.inner {
+            #[cfg(feature = "std")]
+            ClientInner::Owned(o) => &mut o.client,
+            ClientInner::Placed(c) => c,
+            // SAFETY: a lent client is only reachable during the callback that lent it,
+            // while the loop does not touch it.
+            #[cfg(feature = "std")]
             ClientInner::Lent(p) => unsafe { &mut **p },
         }
     }
@@ -274,9 +417,11 @@ impl From<CommandError> for sio_result {
     }
 }
 
-/// Creates a client with `config`, its WebSocket masks and ids drawn from the 32 bytes at
-/// `seed` (take them from a real entropy source). It starts idle: `sio_client_connect`
-/// the namespaces, then `sio_client_start`.
+/// Creates a client with `config` on the heap, its WebSocket masks and ids drawn from the
+/// 32 bytes at `seed` (take them from a real entropy source). It starts idle:
+/// `sio_client_connect` the namespaces, then `sio_client_start`. Not in a bare-metal build
+/// (see `sio_client_new_in`).
+#[cfg(feature = "std")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_new(
     config: *const sio_client_config,
@@ -300,8 +445,8 @@ pub unsafe extern "C" fn sio_client_new(
                 client,
                 _leaked: leaked,
             })),
-            events,
-            attachments: Vec::new(),
+            events: Buf::heap(events),
+            attachments: Buf::heap(std::vec![sio_bytes::EMPTY; CLIENT_VIEWS]),
         });
         // SAFETY: checked non-NULL.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -309,7 +454,64 @@ pub unsafe extern "C" fn sio_client_new(
     })
 }
 
-/// Destroys a client made by `sio_client_new` (`NULL` is ignored).
+/// Writes how many bytes `sio_client_new_in` needs for `config`: the handle, the client's
+/// buffers, the event buffer and copies of the configuration's strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_memory_size(
+    config: *const sio_client_config,
+    out: *mut usize,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: NULL or a caller's configuration.
+        let Some(c) = (unsafe { config.as_ref() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        let mut carve = Carve::measure();
+        // SAFETY: the configuration's pointers are valid per the contract.
+        if let Err(e) = unsafe { place(c, &mut carve, [0; 32]) } {
+            return e;
+        }
+        // SAFETY: a caller's `size_t` or NULL.
+        unsafe { put(out, carve.used()) }
+    })
+}
+
+/// Creates a client in `len` bytes of the caller's memory at `memory` (aligned to
+/// `SIO_MEMORY_ALIGN`, at least `sio_client_memory_size`); no allocator is used. The memory
+/// must stay untouched until `sio_client_free`, which frees nothing. Otherwise as
+/// `sio_client_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_new_in(
+    config: *const sio_client_config,
+    memory: *mut c_void,
+    len: usize,
+    seed: *const u8,
+    out: *mut *mut sio_client,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        if config.is_null() || seed.is_null() || out.is_null() {
+            return SIO_NULL_ARGUMENT;
+        }
+        // SAFETY: `seed` points to 32 readable bytes.
+        let key = unsafe { crate::seed(seed) };
+        // SAFETY: `memory` is `len` writable bytes the caller lends until the free.
+        let mut carve = match unsafe { Carve::over(memory.cast(), len) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        // SAFETY: a caller's configuration, valid per the contract.
+        match unsafe { place(&*config, &mut carve, key) } {
+            Ok(handle) => {
+                // SAFETY: checked non-NULL.
+                unsafe { out.write(handle) };
+                SIO_OK
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Destroys a client made by `sio_client_new` or `sio_client_new_in` (`NULL` is ignored).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_free(c: *mut sio_client) {
     boundary((), || {
@@ -317,13 +519,18 @@ pub unsafe extern "C" fn sio_client_free(c: *mut sio_client) {
         let Some(handle) = (unsafe { c.as_ref() }) else {
             return;
         };
-        if let ClientInner::Lent(_) = handle.inner {
+        match handle.inner {
             // A lent handle lives on the loop's stack: it is the loop's, never freed here.
-            return;
+            #[cfg(feature = "std")]
+            ClientInner::Lent(_) => {}
+            // SAFETY: in the caller's memory: dropped in place (nothing there owns heap
+            // memory), the memory stays the caller's.
+            ClientInner::Placed(_) => unsafe { core::ptr::drop_in_place(c) },
+            // SAFETY: an owned handle is made by `sio_client_new` with `Box::into_raw`,
+            // freed once.
+            #[cfg(feature = "std")]
+            ClientInner::Owned(_) => drop(unsafe { Box::from_raw(c) }),
         }
-        // SAFETY: an owned handle is made by `sio_client_new` with `Box::into_raw`, freed
-        // once.
-        drop(unsafe { Box::from_raw(c) });
     });
 }
 
@@ -512,9 +719,9 @@ pub struct sio_client_io {
 
 /// The size of buffer `sio_client_poll_io` needs for the largest packet.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_client_out_len(c: *mut sio_client, out: *mut usize) -> sio_result {
-    with(c, |h| {
-        let n = h.client().config().out_len();
+pub unsafe extern "C" fn sio_client_out_len(c: *const sio_client, out: *mut usize) -> sio_result {
+    with_ref(c, |h| {
+        let n = h.client_ref().config().out_len();
         // SAFETY: a caller's `size_t` or NULL.
         Ok(unsafe { put(out, n) })
     })
@@ -758,9 +965,10 @@ fn close_reason(r: CloseReason, ev: &mut sio_client_event) -> sio_client_reason 
     }
 }
 
-/// Turns an event into its C form; attachment views go into `views`.
-fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_client_event {
-    views.clear();
+/// Turns an event into its C form; attachment views go into `views` (as many as fit: it
+/// has room for every attachment a received packet may carry).
+pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_event {
+    let mut count = 0;
     let mut ev = sio_client_event {
         kind: SIO_CLIENT_EVENT_CLOSED,
         ns: 0,
@@ -795,7 +1003,10 @@ fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_client_event {
             ev.data = sio_bytes::of(m.args);
             ev.has_ack = m.ack.is_some();
             ev.ack_id = m.ack.map_or(0, |a| a.0);
-            views.extend(m.attachments.iter().map(sio_bytes::of));
+            for (slot, blob) in views.iter_mut().zip(m.attachments.iter()) {
+                *slot = sio_bytes::of(blob);
+                count += 1;
+            }
         }
         Event::Ack {
             ns,
@@ -807,7 +1018,10 @@ fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_client_event {
             ev.ns = ns.index() as u32;
             ev.ack_id = id.0;
             ev.data = sio_bytes::of(args);
-            views.extend(attachments.iter().map(sio_bytes::of));
+            for (slot, blob) in views.iter_mut().zip(attachments.iter()) {
+                *slot = sio_bytes::of(blob);
+                count += 1;
+            }
         }
         Event::AckFailed { ns, id, reason } => {
             ev.kind = SIO_CLIENT_EVENT_ACK_FAILED;
@@ -843,9 +1057,9 @@ fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_client_event {
         }
         _ => {}
     }
-    if !views.is_empty() {
+    if count > 0 {
         ev.attachments = views.as_ptr();
-        ev.attachments_len = views.len();
+        ev.attachments_len = count;
     }
     ev
 }
@@ -866,16 +1080,22 @@ pub unsafe extern "C" fn sio_client_poll_event(
             events,
             attachments,
         } = h;
-        let ClientInner::Owned(owned) = inner else {
+        // One arm without `std`.
+        #[allow(clippy::infallible_destructuring_match)]
+        let client = match inner {
+            #[cfg(feature = "std")]
+            ClientInner::Owned(owned) => &mut owned.client,
+            ClientInner::Placed(client) => client,
             // Inside a loop callback: the loop polls the events.
-            return Err(SIO_WRONG_STATE);
+            #[cfg(feature = "std")]
+            ClientInner::Lent(_) => return Err(SIO_WRONG_STATE),
         };
-        let event = match owned.client.poll_event(events) {
+        let event = match client.poll_event(events.get()) {
             Ok(Some(e)) => e,
             Ok(None) => return Ok(SIO_EMPTY),
             Err(_) => return Err(SIO_BUFFER_TOO_SMALL),
         };
-        let ev = c_event(&event, attachments);
+        let ev = c_event(&event, attachments.get());
         // SAFETY: checked non-NULL.
         Ok(unsafe { put(out, ev) })
     })
@@ -885,10 +1105,10 @@ pub unsafe extern "C" fn sio_client_poll_event(
 /// `SIO_EMPTY` when no timer runs.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_poll_timeout(
-    c: *mut sio_client,
+    c: *const sio_client,
     out_ms: *mut u64,
 ) -> sio_result {
-    with(c, |h| match h.client().poll_timeout() {
+    with_ref(c, |h| match h.client_ref().poll_timeout() {
         // SAFETY: a caller's `uint64_t` or NULL.
         Some(t) => Ok(unsafe { put(out_ms, t.as_millis()) }),
         None => Ok(SIO_EMPTY),
@@ -901,153 +1121,5 @@ pub unsafe extern "C" fn sio_client_handle_timeout(c: *mut sio_client, now_ms: u
     with(c, |h| {
         h.client().handle_timeout(Instant::from_millis(now_ms));
         Ok(SIO_OK)
-    })
-}
-
-/// Called by `sio_client_loop_run` for every event. `client` is valid only during the call:
-/// use it for commands (emit, ack, connect, close), never for polling or freeing. Return
-/// `false` to end the run.
-pub type sio_client_event_cb = Option<
-    unsafe extern "C" fn(
-        userdata: *mut c_void,
-        client: *mut sio_client,
-        event: *const sio_client_event,
-        now_ms: u64,
-    ) -> bool,
->;
-
-/// A ready client loop (opaque): its streams, timers, one thread.
-pub struct sio_client_loop {
-    driver: ClientDriver<'static, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>,
-    // Dropped after the driver (declared after it): the memory its client borrows.
-    _leaked: Leaked,
-}
-
-impl core::fmt::Debug for sio_client_loop {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("sio_client_loop").finish_non_exhaustive()
-    }
-}
-
-/// Creates a loop for a client connecting to `url` (`"http://host:port"`); `config`'s
-/// `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
-/// operating system. `namespaces` (`namespaces_len` names, `NULL` for just `"/"`) are
-/// joined without auth; use `sio_client_connect` in the callback for more.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_client_loop_new(
-    config: *const sio_client_config,
-    url: *const c_char,
-    namespaces: *const *const c_char,
-    namespaces_len: usize,
-    out: *mut *mut sio_client_loop,
-) -> sio_result {
-    boundary(SIO_PANIC, || {
-        if config.is_null() || out.is_null() {
-            return SIO_NULL_ARGUMENT;
-        }
-        // SAFETY: NUL-terminated per the contract.
-        let url = match unsafe { text(url) } {
-            Ok(u) => u,
-            Err(e) => return e,
-        };
-        let Ok(server) = ServerUrl::parse(url) else {
-            return SIO_INVALID_ARGUMENT;
-        };
-        // SAFETY: a caller's configuration.
-        let mut c = unsafe { *config };
-        let host = std::ffi::CString::new(server.host.clone()).unwrap_or_default();
-        if c.host.is_null() {
-            c.host = host.as_ptr();
-        }
-        let Ok(seed) = os_seed() else {
-            return SIO_IO_ERROR;
-        };
-        // SAFETY: the configuration's pointers per the contract; `host` lives until
-        // `build` copied it.
-        let (mut client, leaked) = match unsafe { build(&c, seed) } {
-            Ok(x) => x,
-            Err(e) => return e,
-        };
-        let mut names = Vec::new();
-        if !namespaces.is_null() {
-            // SAFETY: `namespaces_len` strings per the contract.
-            match unsafe { strings(namespaces, namespaces_len) } {
-                Ok(v) => names = v,
-                Err(e) => return e,
-            }
-        }
-        if names.is_empty() {
-            names.push("/");
-        }
-        for n in names {
-            if let Err(e) = client.connect(n, None) {
-                return sio_result::from(e);
-            }
-        }
-        let Ok(driver) = ClientDriver::new(client, server.addr) else {
-            return SIO_IO_ERROR;
-        };
-        let handle = Box::new(sio_client_loop {
-            driver,
-            _leaked: leaked,
-        });
-        // SAFETY: checked non-NULL.
-        unsafe { out.write(Box::into_raw(handle)) };
-        SIO_OK
-    })
-}
-
-/// Destroys a loop (not while it runs); `NULL` is ignored.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_client_loop_free(lp: *mut sio_client_loop) {
-    boundary((), || {
-        if !lp.is_null() {
-            // SAFETY: made by `sio_client_loop_new`, freed once.
-            drop(unsafe { Box::from_raw(lp) });
-        }
-    });
-}
-
-/// Runs until the callback returns `false`, or the client is closed for good
-/// (`sio_client_close`, or reconnection gave up).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_client_loop_run(
-    lp: *mut sio_client_loop,
-    callback: sio_client_event_cb,
-    userdata: *mut c_void,
-) -> sio_result {
-    boundary(SIO_PANIC, || {
-        // SAFETY: a live loop or NULL.
-        let Some(l) = (unsafe { lp.as_mut() }) else {
-            return SIO_NULL_ARGUMENT;
-        };
-        let Some(cb) = callback else {
-            return SIO_NULL_ARGUMENT;
-        };
-        let mut views = Vec::new();
-        let mut handler =
-            |client: &mut Client<'_, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>,
-             wake: Wake<'_, '_>,
-             now: Instant|
-             -> bool {
-                let Wake::Event(e) = wake else {
-                    return true;
-                };
-                let ev = c_event(e, &mut views);
-                let mut lent = sio_client {
-                    inner: ClientInner::Lent(
-                        (client as *mut Client<'_, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>)
-                            .cast(),
-                    ),
-                    events: Vec::new(),
-                    attachments: Vec::new(),
-                };
-                // SAFETY: the callback gets pointers valid for the call, as its contract says.
-                unsafe { cb(userdata, &mut lent, &ev, now.as_millis()) }
-            };
-        match l.driver.run(&mut handler) {
-            Ok(()) => SIO_OK,
-            Err(_) => SIO_IO_ERROR,
-        }
     })
 }

@@ -5,8 +5,9 @@
 //! These hold for every function of the header (they are repeated at its top):
 //!
 //! * Names start with `sio_` (types, functions) or `SIO_` (constants).
-//! * Objects are opaque handles made by a `*_new` function and destroyed by its `*_free`,
-//!   exactly once; `*_free` accepts `NULL`.
+//! * Objects are opaque handles made by a `*_new` function (on the heap) or a `*_new_in` one
+//!   (in a block the caller lends, aligned to `SIO_MEMORY_ALIGN`) and destroyed by its
+//!   `*_free`, exactly once; `*_free` accepts `NULL`.
 //! * Every fallible function returns a `sio_result` with a stable number; `SIO_OK` is 0.
 //!   Outputs go through pointer arguments, after the inputs, and are written only when the
 //!   result is `SIO_OK` (or where a result says otherwise, such as `SIO_BUFFER_TOO_SMALL`
@@ -22,10 +23,19 @@
 //! * Output buffers belong to the caller; one too small gives `SIO_BUFFER_TOO_SMALL` and the
 //!   size needed, and nothing is lost.
 //! * A handle is used by one thread at a time (no internal locking); only
-//!   `sio_loop_stop` may be called from another thread.
+//!   `sio_server_loop_stop` may be called from another thread.
 //! * A Rust panic never crosses into C: it is caught and returned as `SIO_PANIC` (the
-//!   handle should then be freed).
+//!   handle should then be freed). Without `std` (a bare-metal build) nothing unwinds: a
+//!   panic calls the C library's `abort`.
+//!
+//! # Builds
+//!
+//! The default feature `std` brings the heap constructors and the ready loops (mio).
+//! Without it (`--no-default-features`) the crate is `no_std`, uses no allocator and builds
+//! for bare-metal targets such as `thumbv7em-none-eabihf`: handles live in lent memory
+//! (`sio_server_new_in`, `sio_client_new_in`).
 
+#![no_std]
 #![allow(non_camel_case_types, non_snake_case)]
 // The C boundary is raw pointers; every unsafe block says why it holds.
 #![allow(unsafe_code)]
@@ -34,16 +44,26 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 mod client;
+#[cfg(feature = "std")]
+mod client_loop;
+mod memory;
+#[cfg(feature = "std")]
 mod ready;
 mod server;
 
 pub use client::*;
+#[cfg(feature = "std")]
+pub use client_loop::*;
+pub use memory::SIO_MEMORY_ALIGN;
+#[cfg(feature = "std")]
 pub use ready::*;
 pub use server::*;
 
 use core::ffi::{CStr, c_char};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use siocore::server::{CommandError, Resource};
 
@@ -183,8 +203,30 @@ impl sio_bytes {
 }
 
 /// Runs `body`, turning a panic into `on_panic`.
+#[cfg(feature = "std")]
 fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// Runs `body`. Without `std` nothing unwinds: a panic (a bug) ends in the panic handler
+/// below, which calls the C library's `abort`.
+#[cfg(not(feature = "std"))]
+fn boundary<T>(_on_panic: T, body: impl FnOnce() -> T) -> T {
+    body()
+}
+
+#[cfg(not(feature = "std"))]
+unsafe extern "C" {
+    fn abort() -> !;
+}
+
+/// Without `std`, a panic (a bug: the library is written not to panic) calls `abort` from
+/// the C library the firmware links (newlib has one).
+#[cfg(not(feature = "std"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: `abort` takes nothing and does not return.
+    unsafe { abort() }
 }
 
 /// The bytes of a `(ptr, len)` pair, `None` for `NULL` with a length.
@@ -227,6 +269,20 @@ fn with<H>(handle: *mut H, f: impl FnOnce(&mut H) -> Result<sio_result, sio_resu
     })
 }
 
+/// Runs a getter's body on a handle it does not change: NULL check and panic boundary.
+fn with_ref<H>(
+    handle: *const H,
+    f: impl FnOnce(&H) -> Result<sio_result, sio_result>,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: the C caller passes a live handle or NULL.
+        let Some(h) = (unsafe { handle.as_ref() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        f(h).unwrap_or_else(|e| e)
+    })
+}
+
 /// The 32 seed bytes at `seed`.
 ///
 /// # Safety
@@ -238,21 +294,28 @@ unsafe fn seed(seed: *const u8) -> [u8; 32] {
     key
 }
 
-/// The strings of a C string array.
+/// The strings of a C string array, copied into `out` (which must have room for `len`);
+/// `SIO_INVALID_ARGUMENT` when it has not.
 ///
 /// # Safety
 /// `list` must point to `len` NUL-terminated strings (or be `NULL` with `len` 0).
-unsafe fn strings<'a>(list: *const *const c_char, len: usize) -> Result<Vec<&'a str>, sio_result> {
+unsafe fn strings<'a, 'o>(
+    list: *const *const c_char,
+    len: usize,
+    out: &'o mut [&'a str],
+) -> Result<&'o [&'a str], sio_result> {
     if len == 0 {
-        return Ok(Vec::new());
+        return Ok(&[]);
     }
     if list.is_null() {
         return Err(SIO_NULL_ARGUMENT);
     }
-    (0..len)
+    let out = out.get_mut(..len).ok_or(SIO_INVALID_ARGUMENT)?;
+    for (i, slot) in out.iter_mut().enumerate() {
         // SAFETY: `len` pointers, each NUL-terminated, per the contract.
-        .map(|i| unsafe { text(*list.add(i)) })
-        .collect()
+        *slot = unsafe { text(*list.add(i)) }?;
+    }
+    Ok(out)
 }
 
 /// Writes `value` through `out` when it is not `NULL`.

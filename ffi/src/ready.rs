@@ -14,7 +14,7 @@ use crate::{
     sio_result, text,
 };
 
-/// Called by `sio_loop_run` for every event. `server` is valid only during the call: use
+/// Called by `sio_server_loop_run` for every event. `server` is valid only during the call: use
 /// it for commands (emit, accept, respond, …), never for polling or freeing. `event` and its
 /// views are valid only during the call too.
 pub type sio_event_cb = Option<
@@ -22,7 +22,7 @@ pub type sio_event_cb = Option<
 >;
 
 /// A ready server loop (opaque): listening socket, connections, timers, one thread.
-pub struct sio_loop {
+pub struct sio_server_loop {
     driver: Driver<'static>,
     shutdown: Shutdown,
     // Dropped after the driver (declared after it): the strings its config borrows.
@@ -32,10 +32,10 @@ pub struct sio_loop {
 /// Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
 /// `config` (`NULL`: the defaults), ids seeded from the operating system.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_loop_new(
-    config: *const crate::sio_config,
+pub unsafe extern "C" fn sio_server_loop_new(
+    config: *const crate::sio_server_config,
     addr: *const c_char,
-    out: *mut *mut sio_loop,
+    out: *mut *mut sio_server_loop,
 ) -> sio_result {
     boundary(SIO_PANIC, || {
         if out.is_null() {
@@ -49,14 +49,14 @@ pub unsafe extern "C" fn sio_loop_new(
         let Ok(addr) = addr.parse::<SocketAddr>() else {
             return SIO_INVALID_ARGUMENT;
         };
-        let mut defaults = core::mem::MaybeUninit::<crate::sio_config>::uninit();
+        let mut defaults = core::mem::MaybeUninit::<crate::sio_server_config>::uninit();
         let c = if config.is_null() {
             // SAFETY: writing the defaults into local storage.
-            unsafe { crate::sio_config_default(defaults.as_mut_ptr()) };
+            unsafe { crate::sio_server_config_default(defaults.as_mut_ptr()) };
             // SAFETY: just initialized.
             unsafe { defaults.assume_init() }
         } else {
-            // SAFETY: a caller's `sio_config`.
+            // SAFETY: a caller's `sio_server_config`.
             unsafe { *config }
         };
         // SAFETY: the configuration's pointers per the contract.
@@ -70,7 +70,7 @@ pub unsafe extern "C" fn sio_loop_new(
             Err(_) => return SIO_IO_ERROR,
         };
         let shutdown = driver.shutdown_handle();
-        let handle = Box::new(sio_loop {
+        let handle = Box::new(sio_server_loop {
             driver,
             shutdown,
             _strings: strings,
@@ -83,10 +83,10 @@ pub unsafe extern "C" fn sio_loop_new(
 
 /// Destroys a loop (not while it runs); `NULL` is ignored.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_loop_free(lp: *mut sio_loop) {
+pub unsafe extern "C" fn sio_server_loop_free(lp: *mut sio_server_loop) {
     boundary((), || {
         if !lp.is_null() {
-            // SAFETY: made by `sio_loop_new`, freed once.
+            // SAFETY: made by `sio_server_loop_new`, freed once.
             drop(unsafe { Box::from_raw(lp) });
         }
     });
@@ -94,7 +94,10 @@ pub unsafe extern "C" fn sio_loop_free(lp: *mut sio_loop) {
 
 /// Writes the port the loop listens on.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_loop_port(lp: *const sio_loop, out: *mut u16) -> sio_result {
+pub unsafe extern "C" fn sio_server_loop_port(
+    lp: *const sio_server_loop,
+    out: *mut u16,
+) -> sio_result {
     boundary(SIO_PANIC, || {
         // SAFETY: a live loop or NULL.
         let Some(l) = (unsafe { lp.as_ref() }) else {
@@ -106,10 +109,10 @@ pub unsafe extern "C" fn sio_loop_port(lp: *const sio_loop, out: *mut u16) -> si
 }
 
 /// Asks a running loop to close every session gracefully and return from
-/// `sio_loop_run`. The one call that may come from another thread (or a signal handler:
+/// `sio_server_loop_run`. The one call that may come from another thread (or a signal handler:
 /// it only sets a flag and writes to an eventfd).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_loop_stop(lp: *const sio_loop) -> sio_result {
+pub unsafe extern "C" fn sio_server_loop_stop(lp: *const sio_server_loop) -> sio_result {
     boundary(SIO_PANIC, || {
         // SAFETY: a live loop or NULL.
         let Some(l) = (unsafe { lp.as_ref() }) else {
@@ -120,9 +123,9 @@ pub unsafe extern "C" fn sio_loop_stop(lp: *const sio_loop) -> sio_result {
     })
 }
 
-impl core::fmt::Debug for sio_loop {
+impl core::fmt::Debug for sio_server_loop {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("sio_loop")
+        f.debug_struct("sio_server_loop")
             .field("driver", &self.driver)
             .finish_non_exhaustive()
     }
@@ -143,10 +146,10 @@ impl Handler for CHandler {
     }
 }
 
-/// Serves until `sio_loop_stop`: `callback` gets every event with `userdata`.
+/// Serves until `sio_server_loop_stop`: `callback` gets every event with `userdata`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_loop_run(
-    lp: *mut sio_loop,
+pub unsafe extern "C" fn sio_server_loop_run(
+    lp: *mut sio_server_loop,
     callback: sio_event_cb,
     userdata: *mut c_void,
 ) -> sio_result {

@@ -1,20 +1,25 @@
 //! The sans-IO server for C: `sio_server_*`.
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_void};
+#[cfg(feature = "std")]
 use std::boxed::Box;
+#[cfg(feature = "std")]
 use std::vec::Vec;
 
 use siocore::Instant;
-use siocore::http::Header;
+use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
-    AckId, Args, Capacity, CloseReason, Data, DisconnectReason, Endpoint, Event, Protocol, Server,
-    ServerConfig, SessionId, SocketId, Storage, StreamId, Targets,
+    AckId, AckSlot, Args, Block, Capacity, CloseReason, Data, DisconnectReason, Endpoint, Event,
+    EventSlot, MemberSlot, NamespaceSlot, Node, Protocol, RoomSlot, Server, ServerConfig,
+    SessionId, SessionSlot, Slots, SocketId, SocketSlot, Storage, StreamId, StreamSlot, Targets,
 };
+use siocore::sio::MAX_EMIT_ATTACHMENTS;
 
+use crate::memory::{Buf, Carve};
 use crate::{
-    SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT, SIO_INVALID_JSON, SIO_NULL_ARGUMENT,
-    SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary, bytes, put, sio_bytes,
-    sio_result, strings, text, with,
+    SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
+    SIO_INVALID_JSON, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, boundary, bytes,
+    put, sio_bytes, sio_result, strings, text, with, with_ref,
 };
 
 /// A stream (one TCP connection) of a server.
@@ -24,10 +29,10 @@ pub type sio_session = u64;
 /// A Socket.IO socket (a client in a namespace).
 pub type sio_socket = u64;
 
-/// Server settings; fill with `sio_config_default`, then change fields.
+/// Server settings; fill with `sio_server_config_default`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct sio_config {
+pub struct sio_server_config {
     /// Path answered as Socket.IO (default `"/socket.io/"`); `NULL` for none.
     pub socketio_path: *const c_char,
     /// Path answered as plain Engine.IO (default `NULL`: none), e.g. `"/engine.io/"`.
@@ -91,10 +96,10 @@ pub struct sio_config {
 /// Fills `out` with the defaults (the Node reference's timers and limits, Socket.IO at
 /// `/socket.io/` with the namespace `/`, room for 1024 sessions and a 64 MiB pool).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_config_default(out: *mut sio_config) -> sio_result {
+pub unsafe extern "C" fn sio_server_config_default(out: *mut sio_server_config) -> sio_result {
     boundary(SIO_PANIC, || {
         let d = ServerConfig::DEFAULT;
-        let config = sio_config {
+        let config = sio_server_config {
             socketio_path: c"/socket.io/".as_ptr(),
             engineio_path: core::ptr::null(),
             namespaces: core::ptr::null(),
@@ -123,89 +128,19 @@ pub unsafe extern "C" fn sio_config_default(out: *mut sio_config) -> sio_result 
             max_sessions: 1024,
             max_pool_bytes: 64 << 20,
         };
-        // SAFETY: the caller passes a writable `sio_config` (or NULL, which `put` refuses).
+        // SAFETY: the caller passes a writable `sio_server_config` (or NULL, which `put` refuses).
         unsafe { put(out, config) }
     })
 }
 
-/// The strings a server's configuration borrows, owned here so they outlive the server.
-pub(crate) struct Strings {
-    /// Owned only: the `&'static str`s borrow these boxes.
-    _texts: Vec<Box<str>>,
-    endpoints: Box<[Endpoint<'static>]>,
-    namespaces: Box<[&'static str]>,
-}
-
-/// Extends a string's lifetime to that of the `Strings` holding its box.
-///
-/// # Safety
-/// The box must stay alive, unmoved in the heap, as long as the result is used; `Owned`
-/// drops the server (the only user) before the strings.
-unsafe fn forever(s: &str) -> &'static str {
-    // SAFETY: see the function's contract.
-    unsafe { &*(s as *const str) }
-}
-
-/// Turns a C configuration into a server configuration and the storage bounds.
-///
-/// # Safety
-/// The pointers in `c` must be valid as `sio_config` documents.
-pub(crate) unsafe fn config(
-    c: &sio_config,
-) -> Result<(ServerConfig<'static>, Capacity, Box<Strings>), sio_result> {
-    let mut texts: Vec<Box<str>> = Vec::new();
-    let mut own = |p: *const c_char| -> Result<Option<&'static str>, sio_result> {
-        if p.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: a NUL-terminated string, as the contract says.
-        let t: Box<str> = unsafe { text(p) }?.into();
-        // SAFETY: the box goes into `texts`, which `Strings` keeps as long as the server.
-        let s = unsafe { forever(&t) };
-        texts.push(t);
-        Ok(Some(s))
-    };
-    let mut endpoints = Vec::new();
-    if let Some(path) = own(c.socketio_path)? {
-        endpoints.push(Endpoint {
-            path,
-            protocol: Protocol::SocketIo,
-        });
-    }
-    if let Some(path) = own(c.engineio_path)? {
-        endpoints.push(Endpoint {
-            path,
-            protocol: Protocol::Engine,
-        });
-    }
-    let mut namespaces = Vec::new();
-    if c.namespaces.is_null() {
-        if c.namespaces_len != 0 {
-            return Err(SIO_NULL_ARGUMENT);
-        }
-        namespaces.push("/");
-    } else {
-        for i in 0..c.namespaces_len {
-            // SAFETY: `namespaces` points to `namespaces_len` string pointers.
-            let p = unsafe { *c.namespaces.add(i) };
-            namespaces.push(own(p)?.ok_or(SIO_NULL_ARGUMENT)?);
-        }
-    }
-    let cors = own(c.cors_origin)?;
-    let strings = Box::new(Strings {
-        _texts: texts,
-        endpoints: endpoints.into_boxed_slice(),
-        namespaces: namespaces.into_boxed_slice(),
-    });
-    // SAFETY: the slices live in `strings`' boxes, kept alive (and unmoved) as long as the
-    // server, like the texts.
-    let (endpoints, namespaces) = unsafe {
-        (
-            &*(&*strings.endpoints as *const [Endpoint<'static>]),
-            &*(&*strings.namespaces as *const [&'static str]),
-        )
-    };
-    let config = ServerConfig {
+/// The settings of a C configuration, with the strings given.
+fn settings(
+    c: &sio_server_config,
+    endpoints: &'static [Endpoint<'static>],
+    namespaces: &'static [&'static str],
+    cors_origin: Option<&'static str>,
+) -> ServerConfig<'static> {
+    ServerConfig {
         endpoints,
         namespaces,
         dynamic_namespaces: c.dynamic_namespaces,
@@ -228,23 +163,342 @@ pub(crate) unsafe fn config(
         max_http_body: c.max_http_body,
         headers_timeout: c.headers_timeout_ms,
         request_timeout: c.request_timeout_ms,
-        cors_origin: cors,
+        cors_origin,
+    }
+}
+
+/// A NUL-terminated string, or `None` for `NULL`.
+///
+/// # Safety
+/// `p` must be `NULL` or a NUL-terminated string valid for `'a`.
+unsafe fn opt_text<'a>(p: *const c_char) -> Result<Option<&'a str>, sio_result> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: per the contract.
+    unsafe { text(p) }.map(Some)
+}
+
+/// The strings of a C configuration, borrowed for the call: the two endpoint paths, the
+/// namespaces and the CORS origin.
+struct ConfigText<'c> {
+    endpoints: [Option<Endpoint<'c>>; 2],
+    namespaces: &'c [*const c_char],
+    cors: Option<&'c str>,
+}
+
+impl<'c> ConfigText<'c> {
+    /// # Safety
+    /// The pointers in `c` must be valid as `sio_server_config` documents, for `'c`.
+    unsafe fn read(c: &'c sio_server_config) -> Result<Self, sio_result> {
+        let endpoint = |p, protocol| -> Result<Option<Endpoint<'c>>, sio_result> {
+            // SAFETY: per the contract.
+            Ok(unsafe { opt_text(p) }?.map(|path| Endpoint { path, protocol }))
+        };
+        let namespaces: &[*const c_char] = if c.namespaces.is_null() {
+            if c.namespaces_len != 0 {
+                return Err(SIO_NULL_ARGUMENT);
+            }
+            &[]
+        } else {
+            // SAFETY: `namespaces` points to `namespaces_len` string pointers.
+            unsafe { core::slice::from_raw_parts(c.namespaces, c.namespaces_len) }
+        };
+        Ok(Self {
+            endpoints: [
+                endpoint(c.socketio_path, Protocol::SocketIo)?,
+                endpoint(c.engineio_path, Protocol::Engine)?,
+            ],
+            namespaces,
+            // SAFETY: per the contract.
+            cors: unsafe { opt_text(c.cors_origin) }?,
+        })
+    }
+
+    /// How many namespaces there are (`/` alone when none is listed).
+    fn namespace_count(&self) -> usize {
+        self.namespaces.len().max(1)
+    }
+
+    /// Namespace `i`.
+    ///
+    /// # Safety
+    /// As [`read`](Self::read).
+    unsafe fn namespace(&self, i: usize) -> Result<&'c str, sio_result> {
+        match self.namespaces.get(i) {
+            // SAFETY: per the contract.
+            Some(&p) => unsafe { opt_text(p) }?.ok_or(SIO_NULL_ARGUMENT),
+            None => Ok("/"),
+        }
+    }
+}
+
+/// The strings a heap server's configuration borrows, owned here so they outlive it.
+#[cfg(feature = "std")]
+pub(crate) struct Strings {
+    /// Owned only: the `&'static str`s borrow these boxes.
+    _texts: Vec<Box<str>>,
+    endpoints: Box<[Endpoint<'static>]>,
+    namespaces: Box<[&'static str]>,
+}
+
+/// Turns a C configuration into a server configuration, its strings copied to the heap, and
+/// the storage bounds.
+///
+/// # Safety
+/// The pointers in `c` must be valid as `sio_server_config` documents.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn config(
+    c: &sio_server_config,
+) -> Result<(ServerConfig<'static>, Capacity, Box<Strings>), sio_result> {
+    // SAFETY: per the contract.
+    let text = unsafe { ConfigText::read(c) }?;
+    let mut texts: Vec<Box<str>> = Vec::new();
+    let mut own = |t: &str| -> &'static str {
+        let b: Box<str> = t.into();
+        // SAFETY: the box goes into `texts`, which `Strings` keeps (unmoved in the heap) as
+        // long as the server: `Owned` drops the server first.
+        let s = unsafe { &*(&*b as *const str) };
+        texts.push(b);
+        s
+    };
+    let endpoints: Vec<Endpoint<'static>> = text
+        .endpoints
+        .iter()
+        .flatten()
+        .map(|e| Endpoint {
+            path: own(e.path),
+            protocol: e.protocol,
+        })
+        .collect();
+    let mut namespaces = Vec::new();
+    for i in 0..text.namespace_count() {
+        // SAFETY: per the contract.
+        namespaces.push(own(unsafe { text.namespace(i) }?));
+    }
+    let cors = text.cors.map(&mut own);
+    let strings = Box::new(Strings {
+        _texts: texts,
+        endpoints: endpoints.into_boxed_slice(),
+        namespaces: namespaces.into_boxed_slice(),
+    });
+    // SAFETY: the slices live in `strings`' boxes, kept alive (and unmoved) as long as the
+    // server, like the texts.
+    let (endpoints, namespaces) = unsafe {
+        (
+            &*(&*strings.endpoints as *const [Endpoint<'static>]),
+            &*(&*strings.namespaces as *const [&'static str]),
+        )
     };
     let pool = usize::try_from(c.max_pool_bytes).unwrap_or(usize::MAX);
     let capacity = Capacity::for_sessions(c.max_sessions as usize, pool);
-    Ok((config, capacity, strings))
+    Ok((settings(c, endpoints, namespaces, cors), capacity, strings))
+}
+
+/// The size of each table of a server in lent memory (`sio_server_new_in`); see
+/// `sio_capacity_for_sessions` for a start.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sio_capacity {
+    /// Engine.IO sessions (one per connected client).
+    pub sessions: usize,
+    /// TCP streams (a WebSocket, a polling request, a plain HTTP one: a polling client can
+    /// use three at once).
+    pub streams: usize,
+    /// Socket.IO sockets (one per client per namespace joined).
+    pub sockets: usize,
+    /// Namespaces (those of the configuration, then dynamic ones).
+    pub namespaces: usize,
+    /// Rooms.
+    pub rooms: usize,
+    /// Room memberships.
+    pub members: usize,
+    /// Acknowledgements the server waits for.
+    pub acks: usize,
+    /// Events waiting for `sio_server_poll_event`.
+    pub events: usize,
+    /// Pool blocks of 252 bytes: queued packets, event payloads, responses.
+    pub blocks: usize,
+    /// Queue entries (one per packet queued per client).
+    pub nodes: usize,
+}
+
+impl From<sio_capacity> for Capacity {
+    fn from(c: sio_capacity) -> Self {
+        Self {
+            sessions: c.sessions,
+            streams: c.streams,
+            sockets: c.sockets,
+            namespaces: c.namespaces,
+            rooms: c.rooms,
+            members: c.members,
+            acks: c.acks,
+            events: c.events,
+            blocks: c.blocks,
+            nodes: c.nodes,
+        }
+    }
+}
+
+/// Fills `out` with the table sizes the heap server uses for `sessions` clients and a pool
+/// of `pool_bytes` (generous: room for growth that costs nothing until used on the heap).
+/// For lent memory on a small board, start from these and lower what the application does
+/// not need (`events`, `nodes`, `namespaces`, `rooms` above all).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_capacity_for_sessions(
+    sessions: usize,
+    pool_bytes: usize,
+    out: *mut sio_capacity,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        let c = Capacity::for_sessions(sessions, pool_bytes);
+        let value = sio_capacity {
+            sessions: c.sessions,
+            streams: c.streams,
+            sockets: c.sockets,
+            namespaces: c.namespaces,
+            rooms: c.rooms,
+            members: c.members,
+            acks: c.acks,
+            events: c.events,
+            blocks: c.blocks,
+            nodes: c.nodes,
+        };
+        // SAFETY: a caller's `sio_capacity` or NULL.
+        unsafe { put(out, value) }
+    })
+}
+
+/// Lays a server out in `carve`: the handle, its tables, its event buffers and copies of
+/// its configuration's strings. When `carve` only measures, it counts the room and returns
+/// null.
+///
+/// # Safety
+/// The pointers in `c` must be valid as `sio_server_config` documents.
+unsafe fn place(
+    c: &sio_server_config,
+    cap: &sio_capacity,
+    carve: &mut Carve,
+    seed: [u8; 32],
+    now_ms: u64,
+) -> Result<*mut sio_server, sio_result> {
+    // SAFETY: per the contract.
+    let text = unsafe { ConfigText::read(c) }?;
+    let handle = carve.one::<sio_server>()?;
+    let endpoint_count = text.endpoints.iter().flatten().count();
+    let mut endpoints = carve.slice(endpoint_count, || Endpoint::SOCKET_IO)?;
+    for (k, e) in text.endpoints.iter().flatten().enumerate() {
+        let path = carve.text(e.path)?;
+        if let Some(slot) = endpoints.as_deref_mut().and_then(|s| s.get_mut(k)) {
+            *slot = Endpoint {
+                path,
+                protocol: e.protocol,
+            };
+        }
+    }
+    let mut namespaces = carve.slice(text.namespace_count(), || "/")?;
+    for i in 0..text.namespace_count() {
+        // SAFETY: per the contract.
+        let name = carve.text(unsafe { text.namespace(i) }?)?;
+        if let Some(slot) = namespaces.as_deref_mut().and_then(|s| s.get_mut(i)) {
+            *slot = name;
+        }
+    }
+    let cors = text.cors.map(|t| carve.text(t)).transpose()?;
+    // The event buffers: the largest event, and one view per attachment.
+    let max_event = settings(c, &[], &[], None).max_event();
+    let events = carve.slice(max_event, || 0u8)?;
+    let views = carve.slice(usize::from(c.max_attachments), || sio_bytes::EMPTY)?;
+    let sessions = carve.slice(cap.sessions, || SessionSlot::EMPTY)?;
+    let streams = carve.slice(cap.streams, || StreamSlot::EMPTY)?;
+    let sockets = carve.slice(cap.sockets, || SocketSlot::EMPTY)?;
+    let namespace_slots = carve.slice(cap.namespaces, || NamespaceSlot::EMPTY)?;
+    let rooms = carve.slice(cap.rooms, || RoomSlot::EMPTY)?;
+    let members = carve.slice(cap.members, || MemberSlot::EMPTY)?;
+    let acks = carve.slice(cap.acks, || AckSlot::EMPTY)?;
+    let event_slots = carve.slice(cap.events, || EventSlot::EMPTY)?;
+    let blocks = carve.slice(cap.blocks, || Block::EMPTY)?;
+    let nodes = carve.slice(cap.nodes, || Node::EMPTY)?;
+    let (
+        Some(endpoints),
+        Some(namespaces),
+        Some(events),
+        Some(views),
+        Some(sessions),
+        Some(streams),
+        Some(sockets),
+        Some(namespace_slots),
+        Some(rooms),
+        Some(members),
+        Some(acks),
+        Some(event_slots),
+        Some(blocks),
+        Some(nodes),
+    ) = (
+        endpoints,
+        namespaces,
+        events,
+        views,
+        sessions,
+        streams,
+        sockets,
+        namespace_slots,
+        rooms,
+        members,
+        acks,
+        event_slots,
+        blocks,
+        nodes,
+    )
+    else {
+        // Measuring.
+        return Ok(core::ptr::null_mut());
+    };
+    let storage = Storage {
+        sessions: Slots::from(sessions),
+        streams: Slots::from(streams),
+        sockets: Slots::from(sockets),
+        namespaces: Slots::from(namespace_slots),
+        rooms: Slots::from(rooms),
+        members: Slots::from(members),
+        acks: Slots::from(acks),
+        events: Slots::from(event_slots),
+        blocks: Slots::from(blocks),
+        nodes: Slots::from(nodes),
+    };
+    let config = settings(c, endpoints, namespaces, cors);
+    let Ok(server) = Server::new(config, storage, seed, Instant::from_millis(now_ms)) else {
+        return Err(SIO_INVALID_ARGUMENT);
+    };
+    // SAFETY: `handle` is room for one aligned `sio_server` in the block (`Carve::one`).
+    unsafe {
+        handle.write(sio_server {
+            inner: Inner::Placed(server),
+            events: Buf::lent(events),
+            attachments: Buf::lent(views),
+        });
+    }
+    Ok(handle)
 }
 
 /// A server and the strings its configuration borrows. Field order matters: the server
 /// drops first.
+#[cfg(feature = "std")]
 struct Owned {
     server: Server<'static>,
     _strings: Box<Strings>,
 }
 
+// A server in lent memory sits in the handle itself: no allocator to box it.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
+    /// Made by `sio_server_new`, on the heap.
+    #[cfg(feature = "std")]
     Owned(Box<Owned>),
-    /// The server of a running `sio_loop`, lent for the length of one callback.
+    /// Made by `sio_server_new_in`, in the caller's memory.
+    Placed(Server<'static>),
+    /// The server of a running `sio_server_loop`, lent for the length of one callback.
+    #[cfg(feature = "std")]
     Lent(*mut Server<'static>),
 }
 
@@ -252,9 +506,9 @@ enum Inner {
 pub struct sio_server {
     inner: Inner,
     /// Payload buffer of the current event.
-    events: Vec<u8>,
+    events: Buf<u8>,
     /// Attachment views of the current event.
-    attachments: Vec<sio_bytes>,
+    attachments: Buf<sio_bytes>,
 }
 
 impl core::fmt::Debug for sio_server {
@@ -264,19 +518,35 @@ impl core::fmt::Debug for sio_server {
 }
 
 impl sio_server {
+    #[cfg(feature = "std")]
     pub(crate) fn lent(server: &mut Server<'_>) -> Self {
         Self {
             inner: Inner::Lent((server as *mut Server<'_>).cast()),
-            events: Vec::new(),
-            attachments: Vec::new(),
+            events: Buf::empty(),
+            attachments: Buf::empty(),
+        }
+    }
+
+    fn server_ref(&self) -> &Server<'static> {
+        match &self.inner {
+            #[cfg(feature = "std")]
+            Inner::Owned(o) => &o.server,
+            Inner::Placed(s) => s,
+            // SAFETY: a lent server is only reachable during the callback that lent it,
+            // while the loop does not touch it.
+            #[cfg(feature = "std")]
+            Inner::Lent(p) => unsafe { &**p },
         }
     }
 
     fn server(&mut self) -> &mut Server<'static> {
         match &mut self.inner {
+            #[cfg(feature = "std")]
             Inner::Owned(o) => &mut o.server,
+            Inner::Placed(s) => s,
             // SAFETY: a lent server is only reachable during the callback that lent it,
             // while the loop does not touch it.
+            #[cfg(feature = "std")]
             Inner::Lent(p) => unsafe { &mut **p },
         }
     }
@@ -286,11 +556,32 @@ fn ok(r: Result<(), siocore::server::CommandError>) -> Result<sio_result, sio_re
     r.map(|()| SIO_OK).map_err(sio_result::from)
 }
 
-/// Creates a server with `config` (NULL: the defaults), its ids seeded from the 32 bytes
-/// at `seed` (take them from a real entropy source), its clock starting at `now_ms`.
+/// A configuration from its pointer (`NULL`: the defaults).
+///
+/// # Safety
+/// `config` must be `NULL` or a caller's `sio_server_config`.
+unsafe fn config_or_default(config: *const sio_server_config) -> sio_server_config {
+    // SAFETY: NULL or a caller's configuration.
+    match unsafe { config.as_ref() } {
+        Some(c) => *c,
+        None => {
+            let mut defaults = core::mem::MaybeUninit::<sio_server_config>::uninit();
+            // SAFETY: writing the defaults into local storage.
+            unsafe { sio_server_config_default(defaults.as_mut_ptr()) };
+            // SAFETY: just initialized.
+            unsafe { defaults.assume_init() }
+        }
+    }
+}
+
+/// Creates a server with `config` (NULL: the defaults) on the heap, its tables growing as
+/// needed up to `max_sessions` and `max_pool_bytes`, its ids seeded from the 32 bytes at
+/// `seed` (take them from a real entropy source), its clock starting at `now_ms`. Not in a
+/// bare-metal build (see `sio_server_new_in`).
+#[cfg(feature = "std")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_new(
-    config: *const sio_config,
+    config: *const sio_server_config,
     seed: *const u8,
     now_ms: u64,
     out: *mut *mut sio_server,
@@ -299,16 +590,8 @@ pub unsafe extern "C" fn sio_server_new(
         if seed.is_null() || out.is_null() {
             return SIO_NULL_ARGUMENT;
         }
-        let mut defaults = core::mem::MaybeUninit::<sio_config>::uninit();
-        let c = if config.is_null() {
-            // SAFETY: writing the defaults into local storage.
-            unsafe { sio_config_default(defaults.as_mut_ptr()) };
-            // SAFETY: just initialized.
-            unsafe { defaults.assume_init() }
-        } else {
-            // SAFETY: non-NULL, points to a caller's `sio_config`.
-            unsafe { *config }
-        };
+        // SAFETY: NULL or a caller's configuration.
+        let c = unsafe { config_or_default(config) };
         // SAFETY: `seed` points to 32 readable bytes.
         let key = unsafe { crate::seed(seed) };
         // SAFETY: the configuration's pointers are valid per the contract.
@@ -325,13 +608,14 @@ pub unsafe extern "C" fn sio_server_new(
             return SIO_INVALID_ARGUMENT;
         };
         let events = std::vec![0u8; server.config().max_event()];
+        let views = std::vec![sio_bytes::EMPTY; usize::from(server.config().max_attachments)];
         let handle = Box::new(sio_server {
             inner: Inner::Owned(Box::new(Owned {
                 server,
                 _strings: strings,
             })),
-            events,
-            attachments: Vec::new(),
+            events: Buf::heap(events),
+            attachments: Buf::heap(views),
         });
         // SAFETY: `out` checked non-NULL; writable per the contract.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -339,7 +623,77 @@ pub unsafe extern "C" fn sio_server_new(
     })
 }
 
-/// Destroys a server made by `sio_server_new` (`NULL` is ignored).
+/// Writes how many bytes `sio_server_new_in` needs for `config` (NULL: the defaults) with
+/// tables of the sizes in `capacity`: the handle, the tables, the largest event and copies
+/// of the configuration's strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_memory_size(
+    config: *const sio_server_config,
+    capacity: *const sio_capacity,
+    out: *mut usize,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: NULL or a caller's `sio_capacity`.
+        let Some(cap) = (unsafe { capacity.as_ref() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        // SAFETY: NULL or a caller's configuration.
+        let c = unsafe { config_or_default(config) };
+        let mut carve = Carve::measure();
+        // SAFETY: the configuration's pointers are valid per the contract.
+        if let Err(e) = unsafe { place(&c, cap, &mut carve, [0; 32], 0) } {
+            return e;
+        }
+        // SAFETY: a caller's `size_t` or NULL.
+        unsafe { put(out, carve.used()) }
+    })
+}
+
+/// Creates a server in `len` bytes of the caller's memory at `memory` (aligned to
+/// `SIO_MEMORY_ALIGN`, at least `sio_server_memory_size`), with `config` (NULL: the
+/// defaults) and tables of the sizes in `capacity`; no allocator is used. The memory must
+/// stay untouched until `sio_server_free`, which frees nothing. Otherwise as
+/// `sio_server_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_new_in(
+    config: *const sio_server_config,
+    capacity: *const sio_capacity,
+    memory: *mut c_void,
+    len: usize,
+    seed: *const u8,
+    now_ms: u64,
+    out: *mut *mut sio_server,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        if seed.is_null() || out.is_null() {
+            return SIO_NULL_ARGUMENT;
+        }
+        // SAFETY: NULL or a caller's `sio_capacity`.
+        let Some(cap) = (unsafe { capacity.as_ref() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        // SAFETY: NULL or a caller's configuration.
+        let c = unsafe { config_or_default(config) };
+        // SAFETY: `seed` points to 32 readable bytes.
+        let key = unsafe { crate::seed(seed) };
+        // SAFETY: `memory` is `len` writable bytes the caller lends until the free.
+        let mut carve = match unsafe { Carve::over(memory.cast(), len) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        // SAFETY: the configuration's pointers are valid per the contract.
+        match unsafe { place(&c, cap, &mut carve, key, now_ms) } {
+            Ok(handle) => {
+                // SAFETY: checked non-NULL.
+                unsafe { out.write(handle) };
+                SIO_OK
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Destroys a server made by `sio_server_new` or `sio_server_new_in` (`NULL` is ignored).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_free(srv: *mut sio_server) {
     boundary((), || {
@@ -347,22 +701,30 @@ pub unsafe extern "C" fn sio_server_free(srv: *mut sio_server) {
         let Some(handle) = (unsafe { srv.as_ref() }) else {
             return;
         };
-        if let Inner::Lent(_) = handle.inner {
+        match handle.inner {
             // A lent handle lives on the loop's stack: it is the loop's, never freed here.
-            return;
+            #[cfg(feature = "std")]
+            Inner::Lent(_) => {}
+            // SAFETY: in the caller's memory: dropped in place (nothing there owns heap
+            // memory), the memory stays the caller's.
+            Inner::Placed(_) => unsafe { core::ptr::drop_in_place(srv) },
+            // SAFETY: an owned handle is made by `sio_server_new` with `Box::into_raw`,
+            // freed once.
+            #[cfg(feature = "std")]
+            Inner::Owned(_) => drop(unsafe { Box::from_raw(srv) }),
         }
-        // SAFETY: an owned handle is made by `sio_server_new` with `Box::into_raw`, freed
-        // once.
-        drop(unsafe { Box::from_raw(srv) });
     });
 }
 
 /// The most unconsumed input one stream can need the caller to keep (a whole request or
 /// WebSocket message): size each stream's receive buffer to this and it never stalls.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_server_max_input(srv: *mut sio_server, out: *mut usize) -> sio_result {
-    with(srv, |s| {
-        let n = s.server().config().max_input();
+pub unsafe extern "C" fn sio_server_max_input(
+    srv: *const sio_server,
+    out: *mut usize,
+) -> sio_result {
+    with_ref(srv, |s| {
+        let n = s.server_ref().config().max_input();
         // SAFETY: `out` is a caller's `size_t` or NULL.
         Ok(unsafe { put(out, n) })
     })
@@ -653,11 +1015,15 @@ impl sio_event {
     }
 }
 
-/// Turns an event into its C form; attachment views go into `views`.
-pub(crate) fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_event {
-    views.clear();
+/// Turns an event into its C form; attachment views go into `views` (as many as fit: it
+/// has room for `max_attachments`, more than any event carries).
+pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_event {
+    let mut count = 0;
     let mut att = |a: siocore::server::Attachments<'_>| {
-        views.extend(a.iter().map(sio_bytes::of));
+        for (slot, blob) in views.iter_mut().zip(a.iter()) {
+            *slot = sio_bytes::of(blob);
+            count += 1;
+        }
     };
     let mut out = match *e {
         Event::Http(r) => {
@@ -744,9 +1110,9 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut Vec<sio_bytes>) -> sio_event {
         }
         _ => sio_event::blank(SIO_EVENT_DISCONNECT),
     };
-    if !views.is_empty() {
+    if count > 0 {
         out.attachments = views.as_ptr();
-        out.attachments_len = views.len();
+        out.attachments_len = count;
     }
     out
 }
@@ -762,25 +1128,28 @@ pub unsafe extern "C" fn sio_server_poll_event(
         if out.is_null() {
             return Err(SIO_NULL_ARGUMENT);
         }
-        if let Inner::Lent(_) = s.inner {
-            // Inside a loop callback: the loop polls the events.
-            return Err(SIO_WRONG_STATE);
-        }
         let sio_server {
             inner,
             events,
             attachments,
         } = s;
-        let Inner::Owned(owned) = inner else {
-            return Err(SIO_WRONG_STATE);
+        // One arm without `std`.
+        #[allow(clippy::infallible_destructuring_match)]
+        let server = match inner {
+            #[cfg(feature = "std")]
+            Inner::Owned(owned) => &mut owned.server,
+            Inner::Placed(server) => server,
+            // Inside a loop callback: the loop polls the events.
+            #[cfg(feature = "std")]
+            Inner::Lent(_) => return Err(crate::SIO_WRONG_STATE),
         };
-        let event = match owned.server.poll_event(events) {
+        let event = match server.poll_event(events.get()) {
             Ok(Some(e)) => e,
             Ok(None) => return Ok(SIO_EMPTY),
             // Cannot happen: the buffer has `max_event` bytes.
             Err(_) => return Err(SIO_BUFFER_TOO_SMALL),
         };
-        let ev = c_event(&event, attachments);
+        let ev = c_event(&event, attachments.get());
         // SAFETY: checked non-NULL.
         unsafe { out.write(ev) };
         Ok(SIO_OK)
@@ -836,14 +1205,14 @@ pub unsafe extern "C" fn sio_event_header(
 /// `SIO_OK` with `out_ms` set, or `SIO_EMPTY` when no timer runs.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_poll_timeout(
-    srv: *mut sio_server,
+    srv: *const sio_server,
     out_ms: *mut u64,
 ) -> sio_result {
-    with(srv, |s| {
+    with_ref(srv, |s| {
         if out_ms.is_null() {
             return Err(SIO_NULL_ARGUMENT);
         }
-        match s.server().poll_timeout() {
+        match s.server_ref().poll_timeout() {
             // SAFETY: checked non-NULL.
             Some(t) => Ok(unsafe { put(out_ms, t.as_millis()) }),
             None => Ok(SIO_EMPTY),
@@ -873,8 +1242,13 @@ pub struct sio_header {
     pub value: sio_bytes,
 }
 
+/// The most headers `sio_server_respond` takes.
+pub const SIO_MAX_RESPONSE_HEADERS: usize = 32;
+const MAX_RESPONSE_HEADERS: usize = SIO_MAX_RESPONSE_HEADERS;
+
 /// Answers an `SIO_EVENT_HTTP` request on `stream`: `status`, `headers` (`headers_len` of
-/// them; `Content-Length` and `Connection` are added) and the body.
+/// them, at most `SIO_MAX_RESPONSE_HEADERS`; `Content-Length` and `Connection` are added)
+/// and the body.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_respond(
     srv: *mut sio_server,
@@ -886,25 +1260,26 @@ pub unsafe extern "C" fn sio_server_respond(
     body_len: usize,
 ) -> sio_result {
     with(srv, |s| {
-        let mut list = Vec::with_capacity(headers_len);
+        let mut list = [EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+        let list = list.get_mut(..headers_len).ok_or(SIO_INVALID_ARGUMENT)?;
         if headers_len > 0 {
             if headers.is_null() {
                 return Err(SIO_NULL_ARGUMENT);
             }
-            for i in 0..headers_len {
+            for (i, slot) in list.iter_mut().enumerate() {
                 // SAFETY: `headers` points to `headers_len` entries.
                 let h = unsafe { *headers.add(i) };
                 // SAFETY: NUL-terminated name, per the contract.
                 let name = unsafe { text(h.name) }?;
                 // SAFETY: a byte range per the contract.
                 let value = unsafe { bytes(h.value.ptr, h.value.len) }.ok_or(SIO_NULL_ARGUMENT)?;
-                list.push(Header { name, value });
+                *slot = Header { name, value };
             }
         }
         // SAFETY: a byte range per the contract.
         let body = unsafe { bytes(body, body_len) }.ok_or(SIO_NULL_ARGUMENT)?;
         ok(s.server()
-            .respond(StreamId::from_bits(stream), status, &list, body))
+            .respond(StreamId::from_bits(stream), status, list, body))
     })
 }
 
@@ -1008,19 +1383,22 @@ pub(crate) unsafe fn with_args<R>(
     };
     // SAFETY: a byte range per the contract.
     let json = unsafe { bytes(a.json, a.json_len) }.ok_or(SIO_NULL_ARGUMENT)?;
-    let mut blobs: Vec<&[u8]> = Vec::with_capacity(a.binary_len);
+    let mut blobs: [&[u8]; MAX_EMIT_ATTACHMENTS] = [&[]; MAX_EMIT_ATTACHMENTS];
+    let blobs = blobs
+        .get_mut(..a.binary_len)
+        .ok_or(SIO_ATTACHMENT_MISMATCH)?;
     if a.binary_len > 0 {
         if a.binary.is_null() {
             return Err(SIO_NULL_ARGUMENT);
         }
-        for i in 0..a.binary_len {
+        for (i, slot) in blobs.iter_mut().enumerate() {
             // SAFETY: `binary` points to `binary_len` views.
             let v = unsafe { *a.binary.add(i) };
             // SAFETY: each view is a byte range per the contract.
-            blobs.push(unsafe { bytes(v.ptr, v.len) }.ok_or(SIO_NULL_ARGUMENT)?);
+            *slot = unsafe { bytes(v.ptr, v.len) }.ok_or(SIO_NULL_ARGUMENT)?;
         }
     }
-    f(Args::binary(json, &blobs))
+    f(Args::binary(json, blobs))
 }
 
 /// Emits `event` with `args` (`NULL`: none) to one socket.
@@ -1141,8 +1519,12 @@ pub struct sio_targets {
     pub except_len: usize,
 }
 
+/// The most rooms, rooms left out and sockets left out one `sio_targets` may list.
+pub const SIO_MAX_TARGETS: usize = 64;
+
 /// Emits `event` to the sockets of namespace `namespace` that `targets` selects (`NULL`:
-/// all); writes how many got it to `out_sent` when not `NULL`. Encoded once for all.
+/// all); writes how many got it to `out_sent` when not `NULL`. Encoded once for all. Each
+/// list of `targets` may hold `SIO_MAX_TARGETS` entries (`SIO_INVALID_ARGUMENT` past it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_broadcast(
     srv: *mut sio_server,
@@ -1161,32 +1543,37 @@ pub unsafe extern "C" fn sio_server_broadcast(
             .server()
             .namespace(namespace)
             .ok_or(SIO_UNKNOWN_NAMESPACE)?;
+        let mut room_list = [""; SIO_MAX_TARGETS];
+        let mut except_room_list = [""; SIO_MAX_TARGETS];
+        let mut except_list = [SocketId::from_bits(0); SIO_MAX_TARGETS];
         // SAFETY: NULL or a caller's `sio_targets`.
-        let (rooms, except_rooms, except) = match unsafe { targets.as_ref() } {
-            None => (Vec::new(), Vec::new(), Vec::new()),
+        let to = match unsafe { targets.as_ref() } {
+            None => Targets::ALL,
             Some(t) => {
                 // SAFETY: the arrays per the contract.
-                let rooms = unsafe { strings(t.rooms, t.rooms_len) }?;
+                let rooms = unsafe { strings(t.rooms, t.rooms_len, &mut room_list) }?;
                 // SAFETY: the arrays per the contract.
-                let except_rooms = unsafe { strings(t.except_rooms, t.except_rooms_len) }?;
-                let except: Vec<SocketId> = if t.except_len == 0 {
-                    Vec::new()
-                } else if t.except.is_null() {
-                    return Err(SIO_NULL_ARGUMENT);
-                } else {
+                let except_rooms =
+                    unsafe { strings(t.except_rooms, t.except_rooms_len, &mut except_room_list) }?;
+                let except = except_list
+                    .get_mut(..t.except_len)
+                    .ok_or(SIO_INVALID_ARGUMENT)?;
+                if t.except_len > 0 {
+                    if t.except.is_null() {
+                        return Err(SIO_NULL_ARGUMENT);
+                    }
                     // SAFETY: `except_len` ids at `except`.
-                    unsafe { core::slice::from_raw_parts(t.except, t.except_len) }
-                        .iter()
-                        .map(|&b| SocketId::from_bits(b))
-                        .collect()
-                };
-                (rooms, except_rooms, except)
+                    let ids = unsafe { core::slice::from_raw_parts(t.except, t.except_len) };
+                    for (slot, &bits) in except.iter_mut().zip(ids) {
+                        *slot = SocketId::from_bits(bits);
+                    }
+                }
+                Targets {
+                    rooms,
+                    except_rooms,
+                    except,
+                }
             }
-        };
-        let to = Targets {
-            rooms: &rooms,
-            except_rooms: &except_rooms,
-            except: &except,
         };
         // SAFETY: `args` per the contract.
         let sent = unsafe {
@@ -1219,16 +1606,16 @@ pub unsafe extern "C" fn sio_server_disconnect(
 /// must have room for 21 bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_socket_id(
-    srv: *mut sio_server,
+    srv: *const sio_server,
     socket: sio_socket,
     out: *mut c_char,
 ) -> sio_result {
-    with(srv, |s| {
+    with_ref(srv, |s| {
         if out.is_null() {
             return Err(SIO_NULL_ARGUMENT);
         }
         let id = s
-            .server()
+            .server_ref()
             .socket_sid(SocketId::from_bits(socket))
             .ok_or(crate::SIO_UNKNOWN_SOCKET)?;
         let text = id.as_str().as_bytes();
@@ -1245,17 +1632,17 @@ pub unsafe extern "C" fn sio_server_socket_id(
 /// or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_namespace_name(
-    srv: *mut sio_server,
+    srv: *const sio_server,
     index: u32,
     buf: *mut c_char,
     cap: usize,
     out_len: *mut usize,
 ) -> sio_result {
-    with(srv, |s| {
+    with_ref(srv, |s| {
         if out_len.is_null() || (buf.is_null() && cap > 0) {
             return Err(SIO_NULL_ARGUMENT);
         }
-        let server = s.server();
+        let server = s.server_ref();
         let ns = server
             .namespace_by_index(index as usize)
             .ok_or(SIO_UNKNOWN_NAMESPACE)?;

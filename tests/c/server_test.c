@@ -154,7 +154,7 @@ static sio_stream ws_client(harness *h, sio_socket *socket) {
   return s;
 }
 
-static harness new_harness(const sio_config *config) {
+static harness new_harness(const sio_server_config *config) {
   harness h;
   memset(&h, 0, sizeof h);
   EXPECT(sio_server_new(config, SEED, 0, &h.srv), SIO_OK);
@@ -179,11 +179,11 @@ static void test_misuse(void) {
   sio_server *srv = NULL;
   EXPECT(sio_server_new(NULL, NULL, 0, &srv), SIO_NULL_ARGUMENT);
   EXPECT(sio_server_new(NULL, SEED, 0, NULL), SIO_NULL_ARGUMENT);
-  sio_config bad;
-  EXPECT(sio_config_default(&bad), SIO_OK);
+  sio_server_config bad;
+  EXPECT(sio_server_config_default(&bad), SIO_OK);
   bad.ping_interval_ms = 0;
   EXPECT(sio_server_new(&bad, SEED, 0, &srv), SIO_INVALID_ARGUMENT);
-  EXPECT(sio_config_default(NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_config_default(NULL), SIO_NULL_ARGUMENT);
   sio_server_free(NULL);
 
   harness h = new_harness(NULL);
@@ -386,8 +386,8 @@ static void test_rooms_and_broadcast(void) {
 }
 
 static void test_http_and_engine(void) {
-  sio_config config;
-  EXPECT(sio_config_default(&config), SIO_OK);
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
   config.engineio_path = "/engine.io/";
   harness h = new_harness(&config);
   sio_stream s = open_stream(&h);
@@ -463,8 +463,8 @@ static void test_tiny_buffers_and_eof(void) {
 }
 
 static void test_limits(void) {
-  sio_config config;
-  EXPECT(sio_config_default(&config), SIO_OK);
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
   config.max_sessions = 1;
   config.max_queued_bytes = 256;
   config.max_pool_bytes = 64 * 1024;
@@ -514,7 +514,7 @@ static void test_limits(void) {
   free_harness(&h);
 
   /* The rooms one socket may join. */
-  EXPECT(sio_config_default(&config), SIO_OK);
+  EXPECT(sio_server_config_default(&config), SIO_OK);
   config.max_rooms_per_socket = 1;
   h = new_harness(&config);
   ws_client(&h, &socket);
@@ -557,7 +557,7 @@ static void test_pause_and_resume(void) {
  * on the loop's stack; under ASan and valgrind a free of it would be reported), and the
  * handle keeps working for the rest of the call. */
 typedef struct {
-  sio_loop *lp;
+  sio_server_loop *lp;
   int calls;
   sio_result respond;
 } lent_state;
@@ -568,14 +568,14 @@ static void lent_cb(void *userdata, sio_server *server, const sio_event *ev) {
   st->calls++;
   sio_server_free(server);
   st->respond = sio_server_respond(server, ev->stream, 200, NULL, 0, (const uint8_t *)"still here", 10);
-  sio_loop_stop(st->lp);
+  sio_server_loop_stop(st->lp);
 }
 
 static void test_free_of_a_lent_handle(void) {
   lent_state st = {NULL, 0, SIO_PANIC};
-  EXPECT(sio_loop_new(NULL, "127.0.0.1:0", &st.lp), SIO_OK);
+  EXPECT(sio_server_loop_new(NULL, "127.0.0.1:0", &st.lp), SIO_OK);
   uint16_t port = 0;
-  EXPECT(sio_loop_port(st.lp, &port), SIO_OK);
+  EXPECT(sio_server_loop_port(st.lp, &port), SIO_OK);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
@@ -585,7 +585,7 @@ static void test_free_of_a_lent_handle(void) {
   CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect");
   const char *req = "GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req), "write");
-  EXPECT(sio_loop_run(st.lp, lent_cb, &st), SIO_OK);
+  EXPECT(sio_server_loop_run(st.lp, lent_cb, &st), SIO_OK);
   CHECK(st.calls == 1, "%d calls", st.calls);
   EXPECT(st.respond, SIO_OK);
   char buf[512];
@@ -595,7 +595,7 @@ static void test_free_of_a_lent_handle(void) {
   buf[len] = 0;
   CHECK(strstr(buf, "200 OK") && strstr(buf, "still here"), "response: %s", buf);
   close(fd);
-  sio_loop_free(st.lp);
+  sio_server_loop_free(st.lp);
   printf("ok freeing a lent handle is a no-op\n");
 }
 

@@ -1,0 +1,168 @@
+//! The ready client loop for C: `sio_client_loop_*`, the mio client driver with a C
+//! callback (not in a bare-metal build).
+
+use core::ffi::{c_char, c_void};
+use std::boxed::Box;
+use std::vec::Vec;
+
+use siocore::Instant;
+use siocore::client::Client;
+use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
+
+use crate::client::{
+    CLIENT_VIEWS, ClientInner, Leaked, SIO_CLIENT_MAX_ACKS, SIO_CLIENT_MAX_NAMESPACES, build,
+    c_event, sio_client, sio_client_config, sio_client_event,
+};
+use crate::memory::Buf;
+use crate::{
+    SIO_INVALID_ARGUMENT, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, boundary, sio_bytes,
+    sio_result, strings, text,
+};
+
+/// Called by `sio_client_loop_run` for every event. `client` is valid only during the call:
+/// use it for commands (emit, ack, connect, close), never for polling or freeing. Return
+/// `false` to end the run.
+pub type sio_client_event_cb = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        client: *mut sio_client,
+        event: *const sio_client_event,
+        now_ms: u64,
+    ) -> bool,
+>;
+
+/// A ready client loop (opaque): its streams, timers, one thread.
+pub struct sio_client_loop {
+    driver: ClientDriver<'static, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>,
+    // Dropped after the driver (declared after it): the memory its client borrows.
+    _leaked: Leaked,
+}
+
+impl core::fmt::Debug for sio_client_loop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("sio_client_loop").finish_non_exhaustive()
+    }
+}
+
+/// Creates a loop for a client connecting to `url` (`"http://host:port"`); `config`'s
+/// `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
+/// operating system. `namespaces` (`namespaces_len` names, `NULL` for just `"/"`) are
+/// joined without auth; use `sio_client_connect` in the callback for more.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_loop_new(
+    config: *const sio_client_config,
+    url: *const c_char,
+    namespaces: *const *const c_char,
+    namespaces_len: usize,
+    out: *mut *mut sio_client_loop,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        if config.is_null() || out.is_null() {
+            return SIO_NULL_ARGUMENT;
+        }
+        // SAFETY: NUL-terminated per the contract.
+        let url = match unsafe { text(url) } {
+            Ok(u) => u,
+            Err(e) => return e,
+        };
+        let Ok(server) = ServerUrl::parse(url) else {
+            return SIO_INVALID_ARGUMENT;
+        };
+        // SAFETY: a caller's configuration.
+        let mut c = unsafe { *config };
+        let host = std::ffi::CString::new(server.host.clone()).unwrap_or_default();
+        if c.host.is_null() {
+            c.host = host.as_ptr();
+        }
+        let Ok(seed) = os_seed() else {
+            return SIO_IO_ERROR;
+        };
+        // SAFETY: the configuration's pointers per the contract; `host` lives until
+        // `build` copied it.
+        let (mut client, leaked) = match unsafe { build(&c, seed) } {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let mut names = Vec::new();
+        if !namespaces.is_null() {
+            names.resize(namespaces_len, "");
+            // SAFETY: `namespaces_len` strings per the contract.
+            if let Err(e) = unsafe { strings(namespaces, namespaces_len, &mut names) } {
+                return e;
+            }
+        }
+        if names.is_empty() {
+            names.push("/");
+        }
+        for n in names {
+            if let Err(e) = client.connect(n, None) {
+                return sio_result::from(e);
+            }
+        }
+        let Ok(driver) = ClientDriver::new(client, server.addr) else {
+            return SIO_IO_ERROR;
+        };
+        let handle = Box::new(sio_client_loop {
+            driver,
+            _leaked: leaked,
+        });
+        // SAFETY: checked non-NULL.
+        unsafe { out.write(Box::into_raw(handle)) };
+        SIO_OK
+    })
+}
+
+/// Destroys a loop (not while it runs); `NULL` is ignored.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_loop_free(lp: *mut sio_client_loop) {
+    boundary((), || {
+        if !lp.is_null() {
+            // SAFETY: made by `sio_client_loop_new`, freed once.
+            drop(unsafe { Box::from_raw(lp) });
+        }
+    });
+}
+
+/// Runs until the callback returns `false`, or the client is closed for good
+/// (`sio_client_close`, or reconnection gave up).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_loop_run(
+    lp: *mut sio_client_loop,
+    callback: sio_client_event_cb,
+    userdata: *mut c_void,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: a live loop or NULL.
+        let Some(l) = (unsafe { lp.as_mut() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        let Some(cb) = callback else {
+            return SIO_NULL_ARGUMENT;
+        };
+        let mut views = [sio_bytes::EMPTY; CLIENT_VIEWS];
+        let mut handler =
+            |client: &mut Client<'_, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>,
+             wake: Wake<'_, '_>,
+             now: Instant|
+             -> bool {
+                let Wake::Event(e) = wake else {
+                    return true;
+                };
+                let ev = c_event(e, &mut views);
+                let mut lent = sio_client {
+                    inner: ClientInner::Lent(
+                        (client as *mut Client<'_, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>)
+                            .cast(),
+                    ),
+                    events: Buf::empty(),
+                    attachments: Buf::empty(),
+                };
+                // SAFETY: the callback gets pointers valid for the call, as its contract says.
+                unsafe { cb(userdata, &mut lent, &ev, now.as_millis()) }
+            };
+        match l.driver.run(&mut handler) {
+            Ok(()) => SIO_OK,
+            Err(_) => SIO_IO_ERROR,
+        }
+    })
+}
