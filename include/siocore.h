@@ -15,8 +15,9 @@
  * - Names (events, rooms, namespaces, messages) are NUL-terminated UTF-8; payloads are
  *   (pointer, length) ranges. Ids (sio_stream, sio_session, sio_socket) are 64-bit values,
  *   stale once their object ended.
- * - Views the library hands out (the sio_bytes of a sio_event) stay valid until the next call
- *   on the same handle.
+ * - Views the library hands out (the sio_bytes of an event) stay valid until the next poll for
+ *   an event on the same handle, or its free (a command may take them as arguments); in a
+ *   loop callback, during the call.
  * - Output buffers belong to the caller.
  * - Single-threaded: one thread uses a handle at a time; only sio_server_loop_stop may be called from
  *   another thread.
@@ -432,7 +433,8 @@ typedef struct {
   size_t len;
 } sio_client_io;
 
-// A client event. Its byte views are valid until the next call on the client handle.
+// A client event. Its byte views are valid until the next `sio_client_poll_event` on the
+// client handle, or its free (commands such as `sio_client_ack` may take them).
 typedef struct {
   // What happened.
   sio_client_event_kind kind;
@@ -543,8 +545,9 @@ typedef uint64_t sio_session;
 // A Socket.IO socket (a client in a namespace).
 typedef uint64_t sio_socket;
 
-// An event for the application. Its byte views are valid until the next call on the
-// server handle.
+// An event for the application. Its byte views are valid until the next
+// `sio_server_poll_event` on the server handle, or its free (commands such as
+// `sio_server_emit` may take them); in a loop callback, during the call.
 typedef struct {
   // What happened.
   sio_event_kind kind;
@@ -675,13 +678,16 @@ sio_result sio_client_new(const sio_client_config *config, const uint8_t *seed, 
 #endif
 
 // Writes how many bytes `sio_client_new_in` needs for `config`: the handle, the client's
-// buffers, the event buffer and copies of the configuration's strings.
+// buffers, the event buffer and copies of the configuration's strings. It measures only:
+// the configuration is checked by `sio_client_new_in`.
 sio_result sio_client_memory_size(const sio_client_config *config, size_t *out);
 
 // Creates a client in `len` bytes of the caller's memory at `memory` (aligned to
 // `SIO_MEMORY_ALIGN`, at least `sio_client_memory_size`); no allocator is used. The memory
 // must stay untouched until `sio_client_free`, which frees nothing. Otherwise as
-// `sio_client_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+// `sio_client_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short (no size is written: ask
+// `sio_client_memory_size`), `SIO_INVALID_ARGUMENT` when `memory` is misaligned or the
+// configuration is refused.
 sio_result sio_client_new_in(const sio_client_config *config,
                              void *memory,
                              size_t len,
@@ -756,7 +762,7 @@ sio_result sio_client_recv(sio_client *c,
                            uint64_t now_ms,
                            size_t *out_taken);
 
-// The next event: `SIO_OK` with `out` filled (views valid until the next call on `c`),
+// The next event: `SIO_OK` with `out` filled (views valid until the next poll of `c`),
 // or `SIO_EMPTY`. Call `sio_client_poll_io` again afterwards.
 sio_result sio_client_poll_event(sio_client *c, sio_client_event *out);
 
@@ -843,7 +849,8 @@ sio_result sio_server_new(const sio_server_config *config,
 
 // Writes how many bytes `sio_server_new_in` needs for `config` (NULL: the defaults) with
 // tables of the sizes in `capacity`: the handle, the tables, the largest event and copies
-// of the configuration's strings.
+// of the configuration's strings. It measures only: the configuration is checked by
+// `sio_server_new_in`.
 sio_result sio_server_memory_size(const sio_server_config *config,
                                   const sio_capacity *capacity,
                                   size_t *out);
@@ -852,7 +859,9 @@ sio_result sio_server_memory_size(const sio_server_config *config,
 // `SIO_MEMORY_ALIGN`, at least `sio_server_memory_size`), with `config` (NULL: the
 // defaults) and tables of the sizes in `capacity`; no allocator is used. The memory must
 // stay untouched until `sio_server_free`, which frees nothing. Otherwise as
-// `sio_server_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+// `sio_server_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short (no size is written: ask
+// `sio_server_memory_size`), `SIO_INVALID_ARGUMENT` when `memory` is misaligned or the
+// configuration is refused.
 sio_result sio_server_new_in(const sio_server_config *config,
                              const sio_capacity *capacity,
                              void *memory,
@@ -917,8 +926,8 @@ sio_result sio_server_poll_timeout(const sio_server *srv, uint64_t *out_ms);
 sio_result sio_server_handle_timeout(sio_server *srv, uint64_t now_ms);
 
 // Answers an `SIO_EVENT_HTTP` request on `stream`: `status`, `headers` (`headers_len` of
-// them, at most `SIO_MAX_RESPONSE_HEADERS`; `Content-Length` and `Connection` are added)
-// and the body.
+// them, at most `SIO_MAX_RESPONSE_HEADERS`, else `SIO_INVALID_ARGUMENT`; `Content-Length`
+// and `Connection` are added) and the body.
 sio_result sio_server_respond(sio_server *srv,
                               sio_stream stream,
                               uint16_t status,

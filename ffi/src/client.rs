@@ -455,7 +455,8 @@ pub unsafe extern "C" fn sio_client_new(
 }
 
 /// Writes how many bytes `sio_client_new_in` needs for `config`: the handle, the client's
-/// buffers, the event buffer and copies of the configuration's strings.
+/// buffers, the event buffer and copies of the configuration's strings. It measures only:
+/// the configuration is checked by `sio_client_new_in`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_memory_size(
     config: *const sio_client_config,
@@ -479,7 +480,9 @@ pub unsafe extern "C" fn sio_client_memory_size(
 /// Creates a client in `len` bytes of the caller's memory at `memory` (aligned to
 /// `SIO_MEMORY_ALIGN`, at least `sio_client_memory_size`); no allocator is used. The memory
 /// must stay untouched until `sio_client_free`, which frees nothing. Otherwise as
-/// `sio_client_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+/// `sio_client_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short (no size is written: ask
+/// `sio_client_memory_size`), `SIO_INVALID_ARGUMENT` when `memory` is misaligned or the
+/// configuration is refused.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_new_in(
     config: *const sio_client_config,
@@ -914,7 +917,8 @@ pub enum sio_client_reason {
 
 pub use sio_client_reason::*;
 
-/// A client event. Its byte views are valid until the next call on the client handle.
+/// A client event. Its byte views are valid until the next `sio_client_poll_event` on the
+/// client handle, or its free (commands such as `sio_client_ack` may take them).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sio_client_event {
@@ -1003,6 +1007,7 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
             ev.data = sio_bytes::of(m.args);
             ev.has_ack = m.ack.is_some();
             ev.ack_id = m.ack.map_or(0, |a| a.0);
+            debug_assert!(m.attachments.len() <= views.len(), "a view per attachment");
             for (slot, blob) in views.iter_mut().zip(m.attachments.iter()) {
                 *slot = sio_bytes::of(blob);
                 count += 1;
@@ -1018,6 +1023,7 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
             ev.ns = ns.index() as u32;
             ev.ack_id = id.0;
             ev.data = sio_bytes::of(args);
+            debug_assert!(attachments.len() <= views.len(), "a view per attachment");
             for (slot, blob) in views.iter_mut().zip(attachments.iter()) {
                 *slot = sio_bytes::of(blob);
                 count += 1;
@@ -1064,7 +1070,7 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
     ev
 }
 
-/// The next event: `SIO_OK` with `out` filled (views valid until the next call on `c`),
+/// The next event: `SIO_OK` with `out` filled (views valid until the next poll of `c`),
 /// or `SIO_EMPTY`. Call `sio_client_poll_io` again afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_poll_event(

@@ -18,8 +18,9 @@
 //! * Names (events, rooms, namespaces, messages) are NUL-terminated UTF-8 strings; payloads
 //!   are `(pointer, length)` byte ranges. Ids (`sio_stream`, `sio_session`, `sio_socket`)
 //!   are 64-bit values, stale once their object ended.
-//! * Borrowed views (`sio_bytes` in a `sio_event`) stay valid until the next call on the
-//!   same handle.
+//! * Borrowed views (`sio_bytes` in a `sio_event`) stay valid until the next poll for an
+//!   event on the same handle, or its free (a command may take them as arguments); in a
+//!   loop callback, during the call.
 //! * Output buffers belong to the caller; one too small gives `SIO_BUFFER_TOO_SMALL` and the
 //!   size needed, and nothing is lost.
 //! * A handle is used by one thread at a time (no internal locking); only

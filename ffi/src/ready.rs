@@ -161,10 +161,12 @@ pub unsafe extern "C" fn sio_server_loop_run(
         let Some(cb) = callback else {
             return SIO_NULL_ARGUMENT;
         };
+        // Room for a view of every attachment an event may carry.
+        let views = usize::from(l.driver.server().config().max_attachments);
         let mut handler = CHandler {
             cb,
             userdata,
-            views: Vec::new(),
+            views: std::vec![sio_bytes::EMPTY; views],
         };
         match l.driver.run(&mut handler) {
             Ok(()) => SIO_OK,

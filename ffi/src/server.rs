@@ -625,7 +625,8 @@ pub unsafe extern "C" fn sio_server_new(
 
 /// Writes how many bytes `sio_server_new_in` needs for `config` (NULL: the defaults) with
 /// tables of the sizes in `capacity`: the handle, the tables, the largest event and copies
-/// of the configuration's strings.
+/// of the configuration's strings. It measures only: the configuration is checked by
+/// `sio_server_new_in`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_memory_size(
     config: *const sio_server_config,
@@ -653,7 +654,9 @@ pub unsafe extern "C" fn sio_server_memory_size(
 /// `SIO_MEMORY_ALIGN`, at least `sio_server_memory_size`), with `config` (NULL: the
 /// defaults) and tables of the sizes in `capacity`; no allocator is used. The memory must
 /// stay untouched until `sio_server_free`, which frees nothing. Otherwise as
-/// `sio_server_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short.
+/// `sio_server_new`. `SIO_BUFFER_TOO_SMALL` when `len` is short (no size is written: ask
+/// `sio_server_memory_size`), `SIO_INVALID_ARGUMENT` when `memory` is misaligned or the
+/// configuration is refused.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_new_in(
     config: *const sio_server_config,
@@ -948,8 +951,9 @@ fn close_reason(r: CloseReason) -> sio_reason {
     }
 }
 
-/// An event for the application. Its byte views are valid until the next call on the
-/// server handle.
+/// An event for the application. Its byte views are valid until the next
+/// `sio_server_poll_event` on the server handle, or its free (commands such as
+/// `sio_server_emit` may take them); in a loop callback, during the call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sio_event {
@@ -1020,6 +1024,7 @@ impl sio_event {
 pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_event {
     let mut count = 0;
     let mut att = |a: siocore::server::Attachments<'_>| {
+        debug_assert!(a.len() <= views.len(), "room for every attachment's view");
         for (slot, blob) in views.iter_mut().zip(a.iter()) {
             *slot = sio_bytes::of(blob);
             count += 1;
@@ -1247,8 +1252,8 @@ pub const SIO_MAX_RESPONSE_HEADERS: usize = 32;
 const MAX_RESPONSE_HEADERS: usize = SIO_MAX_RESPONSE_HEADERS;
 
 /// Answers an `SIO_EVENT_HTTP` request on `stream`: `status`, `headers` (`headers_len` of
-/// them, at most `SIO_MAX_RESPONSE_HEADERS`; `Content-Length` and `Connection` are added)
-/// and the body.
+/// them, at most `SIO_MAX_RESPONSE_HEADERS`, else `SIO_INVALID_ARGUMENT`; `Content-Length`
+/// and `Connection` are added) and the body.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_respond(
     srv: *mut sio_server,
@@ -1555,13 +1560,13 @@ pub unsafe extern "C" fn sio_server_broadcast(
                 // SAFETY: the arrays per the contract.
                 let except_rooms =
                     unsafe { strings(t.except_rooms, t.except_rooms_len, &mut except_room_list) }?;
+                if t.except_len > 0 && t.except.is_null() {
+                    return Err(SIO_NULL_ARGUMENT);
+                }
                 let except = except_list
                     .get_mut(..t.except_len)
                     .ok_or(SIO_INVALID_ARGUMENT)?;
                 if t.except_len > 0 {
-                    if t.except.is_null() {
-                        return Err(SIO_NULL_ARGUMENT);
-                    }
                     // SAFETY: `except_len` ids at `except`.
                     let ids = unsafe { core::slice::from_raw_parts(t.except, t.except_len) };
                     for (slot, &bits) in except.iter_mut().zip(ids) {

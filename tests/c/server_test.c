@@ -599,6 +599,61 @@ static void test_free_of_a_lent_handle(void) {
   printf("ok freeing a lent handle is a no-op\n");
 }
 
+/* The ready loop hands a binary event's attachments to its callback. */
+typedef struct {
+  sio_server_loop *lp;
+  size_t attachments;
+  char blob[8];
+} binary_state;
+
+static void binary_cb(void *userdata, sio_server *server, const sio_event *ev) {
+  binary_state *st = userdata;
+  if (ev->kind == SIO_EVENT_CONNECT) {
+    sio_server_accept(server, ev->socket, NULL);
+  } else if (ev->kind == SIO_EVENT_MESSAGE) {
+    st->attachments = ev->attachments_len;
+    if (ev->attachments_len == 1 && ev->attachments[0].len < sizeof st->blob)
+      memcpy(st->blob, ev->attachments[0].ptr, ev->attachments[0].len);
+    sio_server_loop_stop(st->lp);
+  }
+}
+
+/* A masked client frame (mask 0: the payload goes as it is). */
+static size_t client_frame(unsigned char *out, int opcode, const char *payload, size_t len) {
+  out[0] = (unsigned char)(0x80 | opcode);
+  out[1] = (unsigned char)(0x80 | len);
+  memset(out + 2, 0, 4);
+  memcpy(out + 6, payload, len);
+  return 6 + len;
+}
+
+static void test_loop_binary_event(void) {
+  binary_state st = {NULL, 0, {0}};
+  EXPECT(sio_server_loop_new(NULL, "127.0.0.1:0", &st.lp), SIO_OK);
+  uint16_t port = 0;
+  EXPECT(sio_server_loop_port(st.lp, &port), SIO_OK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect");
+  unsigned char req[1024];
+  size_t n = (size_t)snprintf((char *)req, sizeof req, "%s", UPGRADE);
+  const char *event = "451-[\"b\",{\"_placeholder\":true,\"num\":0}]";
+  n += client_frame(req + n, 1, "40", 2);
+  n += client_frame(req + n, 1, event, strlen(event));
+  n += client_frame(req + n, 2, "blob", 4);
+  CHECK(write(fd, req, n) == (ssize_t)n, "write");
+  EXPECT(sio_server_loop_run(st.lp, binary_cb, &st), SIO_OK);
+  CHECK(st.attachments == 1 && strcmp(st.blob, "blob") == 0, "%zu attachments, %s", st.attachments,
+        st.blob);
+  close(fd);
+  sio_server_loop_free(st.lp);
+  printf("ok the ready loop hands out attachments\n");
+}
+
 int main(void) {
   test_version_and_results();
   test_misuse();
@@ -610,6 +665,7 @@ int main(void) {
   test_limits();
   test_pause_and_resume();
   test_free_of_a_lent_handle();
+  test_loop_binary_event();
   if (failures) {
     printf("%d check(s) failed\n", failures);
     return 1;
