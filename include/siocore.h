@@ -522,11 +522,13 @@ typedef struct {
   // Longest body of a plain HTTP request (64 KiB).
   uint32_t max_http_body;
   // Milliseconds a connection has to send a whole request head (10 000): from when it
-  // opens, or after the previous response on a kept-alive one; also what a closing
-  // connection gets to write what it owes. Past it: `408` for a partial head, else the
-  // connection closes.
+  // opens, or after the previous response last moved on a kept-alive one; also how long
+  // a response may stand still and what a closing connection gets to write what it owes.
+  // Past it: `408` for a partial head, `503` for a whole one the server had no room for,
+  // else the connection closes.
   uint32_t headers_timeout_ms;
-  // Milliseconds a request body may take once its head is in (30 000); `408` past it.
+  // Milliseconds a request body may take once its head is in (30 000; `408` past it),
+  // and the application to answer a request it was handed (`503` past it).
   uint32_t request_timeout_ms;
   // `Access-Control-Allow-Origin` for polling responses; `NULL` for none.
   const char *cors_origin;

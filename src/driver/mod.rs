@@ -43,7 +43,6 @@ mod client;
 
 pub use client::{ClientDriver, ClientHandler, ServerUrl, Wake};
 
-use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +58,9 @@ use crate::server::{Event, Server, ServerConfig, Storage, StreamId};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+/// Tokens from here on are closed connections still writing (`LINGERING + k`); the stream
+/// index they had may serve a new connection meanwhile.
+const LINGERING: usize = usize::MAX / 2;
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of `poll_transmit` at a time.
@@ -141,8 +143,9 @@ pub struct Driver<'a> {
     epoch: std::time::Instant,
     max_input: usize,
     shutdown: Shutdown,
-    /// Closed connections still writing, oldest first: when each must be gone.
-    lingering: VecDeque<(std::time::Instant, StreamId)>,
+    /// Closed connections still writing what the kernel did not take, and when each must
+    /// be gone.
+    lingering: Vec<Option<(std::time::Instant, Conn)>>,
     /// Accepting failed (out of descriptors): when to try again, and how many times it
     /// failed since it last worked.
     accept_retry: Option<std::time::Instant>,
@@ -203,7 +206,7 @@ impl<'a> Driver<'a> {
                 flag: Arc::new(AtomicBool::new(false)),
                 waker,
             },
-            lingering: VecDeque::new(),
+            lingering: Vec::new(),
             accept_retry: None,
             accept_failures: 0,
             refused: 0,
@@ -227,9 +230,10 @@ impl<'a> Driver<'a> {
         &mut self.server
     }
 
-    /// How many connections are open.
+    /// How many connections are open (closed ones still writing included).
     pub fn connections(&self) -> usize {
         self.conns.iter().filter(|c| c.is_some()).count()
+            + self.lingering.iter().filter(|c| c.is_some()).count()
     }
 
     fn now(&self) -> Instant {
@@ -275,11 +279,8 @@ impl<'a> Driver<'a> {
             .poll_timeout()
             .map(|t| Duration::from_millis(t.millis_since(now)));
         let wall = std::time::Instant::now();
-        let own = [
-            stopping,
-            self.accept_retry,
-            self.lingering.front().map(|&(at, _)| at),
-        ];
+        let linger = self.lingering.iter().flatten().map(|(at, _)| *at).min();
+        let own = [stopping, self.accept_retry, linger];
         for deadline in own.into_iter().flatten() {
             let left = deadline.saturating_duration_since(wall);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -296,6 +297,7 @@ impl<'a> Driver<'a> {
             match event.token() {
                 LISTENER => self.accept(),
                 WAKER => {}
+                Token(t) if t >= LINGERING => self.flush_lingering(t - LINGERING),
                 Token(i) => {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         // A short read drains the socket, and new bytes raise a new edge;
@@ -335,21 +337,62 @@ impl<'a> Driver<'a> {
 
     /// Drops the closed connections that did not finish writing in time.
     fn drop_lingering(&mut self, wall: std::time::Instant) {
-        while let Some(&(at, id)) = self.lingering.front() {
-            if at > wall {
-                return;
-            }
-            self.lingering.pop_front();
-            let i = id.index();
-            if let Some(Some(conn)) = self.conns.get_mut(i)
-                && conn.id == id
-                && conn.close
+        for slot in &mut self.lingering {
+            if let Some((at, conn)) = slot
+                && *at <= wall
             {
-                log::debug!("stream {i}: dropped with {} bytes unwritten", conn.tx.len());
+                log::debug!(
+                    "closed connection dropped with {} bytes unwritten",
+                    conn.tx.len()
+                );
                 let _ = self.poll.registry().deregister(&mut conn.sock);
-                self.conns[i] = None;
+                *slot = None;
             }
         }
+    }
+
+    /// Moves a closed connection with bytes still to write out of the stream table (whose
+    /// index the server may give to a new connection at once): it gets `CLOSE_LINGER` to
+    /// write them.
+    fn linger(&mut self, i: usize) {
+        let Some(mut conn) = self.conns.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        let k = match self.lingering.iter().position(Option::is_none) {
+            Some(k) => k,
+            None => {
+                self.lingering.push(None);
+                self.lingering.len() - 1
+            }
+        };
+        if self
+            .poll
+            .registry()
+            .reregister(&mut conn.sock, Token(LINGERING + k), Interest::WRITABLE)
+            .is_err()
+        {
+            return;
+        }
+        self.lingering[k] = Some((std::time::Instant::now() + CLOSE_LINGER, conn));
+    }
+
+    /// Writes what a closed connection still owes; closes it once done or failed.
+    fn flush_lingering(&mut self, k: usize) {
+        let Some(Some((_, conn))) = self.lingering.get_mut(k) else {
+            return;
+        };
+        match write_some(&mut conn.sock, &conn.tx) {
+            Ok(n) => {
+                conn.tx.drain(..n);
+                if !conn.tx.is_empty() {
+                    return;
+                }
+                let _ = conn.sock.shutdown(std::net::Shutdown::Write);
+            }
+            Err(e) => log::debug!("write on a closed connection: {e}"),
+        }
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        self.lingering[k] = None;
     }
 
     fn accept(&mut self) {
@@ -605,13 +648,12 @@ impl<'a> Driver<'a> {
         conn.close |= close;
         if !conn.tx.is_empty() {
             if close {
-                self.lingering
-                    .push_back((std::time::Instant::now() + CLOSE_LINGER, id));
-            } else {
-                // The socket is full: the server keeps the rest (and bounds it) until the
-                // socket drains.
-                let _ = self.server.pause_transmit(id);
+                self.linger(i);
+                return;
             }
+            // The socket is full: the server keeps the rest (and bounds it) until the socket
+            // drains.
+            let _ = self.server.pause_transmit(id);
         }
         self.settle(i);
     }

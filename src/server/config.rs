@@ -98,14 +98,18 @@ pub struct ServerConfig<'a> {
     /// Longest body of a plain HTTP request handed to the app, in bytes (413 past it).
     pub max_http_body: u32,
     /// Milliseconds a connection has to send a whole request head: from when it opens, and
-    /// on a kept-alive connection from when the previous response was handed out. Past it
-    /// a connection that sent part of a head gets `408` and is closed, an idle one is
-    /// closed. The same time bounds how long a closing connection may take to write what
-    /// it still owes (a peer that stops reading). (Node: `headersTimeout` 60 000 and
+    /// on a kept-alive connection from when the previous response last moved (handed out by
+    /// [`poll_transmit`](super::Server::poll_transmit), or drained by the driver:
+    /// [`resume_transmit`](super::Server::resume_transmit)). Past it a connection that sent
+    /// part of a head gets `408`, one whose whole request the server had no room for gets
+    /// `503`, and both are closed; an idle one is closed. The same time bounds how long a
+    /// response may stand still, and how long a closing connection may take to write what
+    /// it owes (a peer that stops reading). (Node: `headersTimeout` 60 000 and
     /// `keepAliveTimeout` 5 000.)
     pub headers_timeout: u32,
-    /// Milliseconds the body of a request may take to arrive once its head is in; past it,
-    /// `408` and the connection closes. (Node: `requestTimeout` 300 000, head included.)
+    /// Milliseconds the body of a request may take to arrive once its head is in (past it,
+    /// `408`), and the application may take to answer a request it was handed (past it,
+    /// `503`); the connection then closes. (Node: `requestTimeout` 300 000, head included.)
     pub request_timeout: u32,
     /// When set, polling responses carry `Access-Control-Allow-Origin` with this value
     /// (and `Access-Control-Allow-Credentials: true`), and `OPTIONS` requests on the

@@ -76,11 +76,13 @@ impl Server<'_> {
         }
     }
 
-    /// Whether handling a packet of `len` bytes is sure to find room for what it makes.
-    pub(super) fn room_for_packet(&self, len: usize) -> bool {
+    /// Whether handling a packet of `len` bytes is sure to find room for what it makes
+    /// (shedding the sessions that hold more than their share of queue entries when those
+    /// run short).
+    pub(super) fn room_for_packet(&mut self, len: usize) -> bool {
         self.events.has_room(1)
             && self.pool.has_room(len.saturating_add(REPLY_ROOM))
-            && self.pool.nodes.can_take(4)
+            && self.nodes_for(4)
     }
 
     /// Whether the session may hand the application a packet of `len` bytes now: nothing
@@ -507,7 +509,11 @@ impl Server<'_> {
             self.finish_get(get, Some(answer));
         }
         if post != NONE {
-            // A POST paused for room: its packets will not be handled.
+            // A POST paused for room: its packets will not be handled. The stream leaves the
+            // session first, so that the rest of its body never reaches whatever session
+            // takes the slot next.
+            self.set_state(post, StreamState::Http);
+            self.streams[post].0.session = NONE;
             self.respond_fixed(post, Fixed::EngineError(3), true);
         }
         if ws != NONE {
@@ -577,9 +583,14 @@ impl Server<'_> {
                 self.close_session(sess, CloseReason::PingTimeout, false);
                 return;
             }
-            let mut q = s.queue;
-            if !q.push(&mut self.pool, stat::PING) {
+            // Shedding may close this very session (it holds more than its share).
+            if !self.nodes_for(1) || self.sessions[sess].0.state != State::Open {
                 // No queue entry for the ping: the client cannot be kept alive.
+                self.close_session(sess, CloseReason::SlowReader, false);
+                return;
+            }
+            let mut q = self.sessions[sess].0.queue;
+            if !q.push(&mut self.pool, stat::PING) {
                 self.close_session(sess, CloseReason::SlowReader, false);
                 return;
             }

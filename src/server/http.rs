@@ -5,7 +5,7 @@ use super::event::{Kind, Record};
 use super::pool::stat;
 use super::session::{State as SessState, Transport};
 use super::storage::NONE;
-use super::stream::{Fixed, State, Timer};
+use super::stream::{Fixed, State, Timer, Waiting};
 use super::{CloseReason, CommandError, Resource, Server, StreamId};
 use crate::engine::{Payload, Record as PollRecord, TextPacket};
 use crate::http::{self, Connection, EMPTY_HEADER, Header, Limits, Method, Request, ResponseHead};
@@ -161,18 +161,17 @@ impl Server<'_> {
         let n = self.http_request(s, input);
         let st = self.streams[s].0;
         if n > 0 {
-            self.streams[s].0.partial = false;
+            self.streams[s].0.waiting = Waiting::Nothing;
             if st.state == State::Http && !st.close_after {
                 self.arm(s, Timer::Head);
             }
-        } else if !input.is_empty() {
-            self.streams[s].0.partial = true;
         }
         n
     }
 
     /// A request's head is in but its body is still coming: the body deadline runs.
     fn await_body(&mut self, s: u32) {
+        self.streams[s].0.waiting = Waiting::Partial;
         if self.streams[s].0.timer == Timer::Head {
             self.arm(s, Timer::Body);
         }
@@ -216,7 +215,11 @@ impl Server<'_> {
                 self.respond_fixed(s, Fixed::Status(status), true);
                 return input.len();
             }
-            self.streams[s].0.head_scan = input.len().saturating_sub(2) as u32;
+            let st = &mut self.streams[s].0;
+            st.head_scan = input.len().saturating_sub(2) as u32;
+            if !input.is_empty() {
+                st.waiting = Waiting::Partial;
+            }
             return 0;
         }
         self.streams[s].0.head_scan = 0;
@@ -247,6 +250,7 @@ impl Server<'_> {
             return 0;
         }
         if !self.events.has_room(1) || !self.pool.has_room(f.end) {
+            self.streams[s].0.waiting = Waiting::Held;
             return 0;
         }
         let (head, body) = input.split_at(f.head);
@@ -532,6 +536,12 @@ impl Server<'_> {
     fn post_step(&mut self, s: u32, input: &[u8]) -> usize {
         let st = self.streams[s].0;
         let sess = st.session;
+        if self.sessions.get(sess).map(|x| x.0.post) != Some(s) {
+            // The session is no longer this POST's (it ended meanwhile).
+            self.set_state(s, State::Http);
+            self.respond_fixed(s, Fixed::EngineError(3), true);
+            return input.len();
+        }
         let start = st.post_at as usize;
         let end = start + st.post_len as usize;
         let Some(body) = input.get(start..end) else {

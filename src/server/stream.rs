@@ -104,14 +104,27 @@ pub(crate) struct Stream {
     /// The driver could not write all it was given: nothing more is handed out for this
     /// stream until it says the socket drained.
     pub(crate) paused: bool,
-    /// Bytes of a request came that do not make a whole one yet.
-    pub(crate) partial: bool,
+    /// The server gave up on the stream: its close is handed out, paused or not.
+    pub(crate) aborted: bool,
+    /// What the input waiting on the stream is.
+    pub(crate) waiting: Waiting,
     /// Which deadline list the stream is on, and its links there.
     pub(crate) timer: Timer,
     pub(crate) timer_prev: u32,
     pub(crate) timer_next: u32,
     /// When the stream's deadline passes, in server milliseconds.
     pub(crate) timer_at: u64,
+}
+
+/// What input waits, unconsumed, on a stream that reads requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// Nothing, or nothing the server knows of.
+    Nothing,
+    /// Bytes of a request that do not make a whole one yet.
+    Partial,
+    /// A whole request the server has no room for yet (the event queue or the pool full).
+    Held,
 }
 
 /// The deadline a stream is waiting under (see [`ServerConfig::headers_timeout`] and
@@ -121,11 +134,12 @@ pub(crate) struct Stream {
 /// [`ServerConfig::request_timeout`]: super::ServerConfig::request_timeout
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
-    /// None: the stream carries a session, or its request is with the application.
+    /// None: the stream carries a session.
     Off = 0,
     /// A request head is due, or a closing stream is writing what it owes.
     Head = 1,
-    /// The body of a request whose head came is due.
+    /// The body of a request whose head came is due, or the application's answer to a
+    /// request it was handed.
     Body = 2,
 }
 
@@ -156,7 +170,8 @@ impl Stream {
         msg: NONE,
         reader: Reader::DONE,
         paused: false,
-        partial: false,
+        aborted: false,
+        waiting: Waiting::Nothing,
         timer: Timer::Off,
         timer_prev: NONE,
         timer_next: NONE,

@@ -3,7 +3,7 @@
 
 use super::Server;
 use super::storage::NONE;
-use super::stream::{Fixed, State as StreamState, Timer};
+use super::stream::{Fixed, State as StreamState, Timer, Waiting};
 use crate::Instant;
 
 impl Server<'_> {
@@ -172,19 +172,21 @@ impl TimerList {
 
 impl Server<'_> {
     /// Sets a stream's state. A stream that comes to read requests or to close (`Http`,
-    /// `Done`) from a state without a deadline gets the head deadline; one that leaves
-    /// them for a session or the application loses it. Bytes of a request seen before are
-    /// forgotten: they made up the request that moved it.
+    /// `Done`) gets the head deadline unless it runs already; one whose request
+    /// goes to the application gets the request deadline for its answer; one that carries a
+    /// session has none. Bytes of a request seen before are forgotten: they made up the
+    /// request that moved it.
     pub(super) fn set_state(&mut self, s: u32, state: StreamState) {
         let slot = &mut self.streams[s].0;
         slot.state = state;
-        slot.partial = false;
+        slot.waiting = Waiting::Nothing;
         match state {
             StreamState::Http | StreamState::Done => {
-                if self.streams[s].0.timer == Timer::Off {
+                if self.streams[s].0.timer != Timer::Head {
                     self.arm(s, Timer::Head);
                 }
             }
+            StreamState::App => self.arm(s, Timer::Body),
             _ => self.arm(s, Timer::Off),
         }
     }
@@ -246,16 +248,26 @@ impl Server<'_> {
         next
     }
 
-    /// A stream's deadline passed: a partial request gets `408`, anything else (an idle
+    /// A stream's deadline passed: a partial request gets `408`, a whole one the server had
+    /// no room for, or one the application did not answer, `503`; anything else (an idle
     /// kept-alive connection, output the peer does not read, a close that does not finish)
     /// is closed at once, what it still had to write dropped.
     fn stream_expired(&mut self, s: u32) {
         let st = self.streams[s].0;
         self.arm(s, Timer::Off);
         match st.state {
-            StreamState::Http if !st.tx_busy() && (st.partial || st.timer == Timer::Body) => {
-                self.streams[s].0.partial = false;
+            StreamState::Http if !st.tx_busy() && st.waiting == Waiting::Held => {
+                self.respond_fixed(s, Fixed::Status(503), true);
+            }
+            StreamState::Http
+                if !st.tx_busy() && (st.waiting == Waiting::Partial || st.timer == Timer::Body) =>
+            {
                 self.respond_fixed(s, Fixed::Status(408), true);
+            }
+            StreamState::App => {
+                // The application never answered: it gets `WrongState` if it does now.
+                self.set_state(s, StreamState::Http);
+                self.respond_fixed(s, Fixed::Status(503), true);
             }
             StreamState::Http | StreamState::Done => self.abort_stream(s),
             // Carrying a session or with the application: its deadline no longer applies.

@@ -77,6 +77,7 @@ impl Server<'_> {
         self.arm(s, Timer::Off);
         let slot = &mut self.streams[s].0;
         slot.paused = false;
+        slot.aborted = true;
         slot.close_after = true;
         self.txq_push(s);
     }
@@ -95,16 +96,22 @@ impl Server<'_> {
     /// [`ServerConfig::max_queued_bytes`]: super::ServerConfig::max_queued_bytes
     pub fn pause_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
         let s = self.stream_index(stream)?;
-        self.streams[s].0.paused = true;
+        let st = &mut self.streams[s].0;
+        // A stream the server gave up on stays unpaused: its close must come out.
+        st.paused = !st.aborted;
         Ok(())
     }
 
     /// The driver wrote everything it kept for `stream`: the stream may be handed out
-    /// again by [`poll_transmit`](Self::poll_transmit).
+    /// again by [`poll_transmit`](Self::poll_transmit). This counts as the stream's output
+    /// moving: the deadline of a connection writing a response starts again.
     pub fn resume_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
         let s = self.stream_index(stream)?;
         if self.streams[s].0.paused {
             self.streams[s].0.paused = false;
+            if self.streams[s].0.timer == Timer::Head {
+                self.arm(s, Timer::Head);
+            }
             self.txq_push(s);
         }
         Ok(())

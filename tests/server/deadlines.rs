@@ -2,6 +2,7 @@
 //! refused as soon as they cannot be valid, output held back for a driver that cannot
 //! write (`pause_transmit`), and the per-socket room cap.
 
+use siocore::Instant;
 use siocore::server::*;
 
 use crate::harness::*;
@@ -310,4 +311,141 @@ fn when_queue_entries_run_short_the_clients_holding_more_than_their_share_are_sh
         gone,
         DisconnectReason::Session(CloseReason::SlowReader)
     )));
+}
+
+#[test]
+fn an_unanswered_request_gets_503_at_the_request_deadline() {
+    let mut h = Harness::new(short());
+    // The application takes the request and never answers it.
+    h.app = Box::new(|_, _| {});
+    let s = h.request(b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n");
+    h.at(2_999);
+    assert!(!h.has_response(s));
+    h.at(3_000);
+    assert_eq!(h.response(s).status, 503);
+    assert!(h.is_closed(s));
+}
+
+#[test]
+fn a_whole_request_the_server_has_no_room_for_gets_503_not_408() {
+    // One event slot, and nobody polls: the second request is whole but held.
+    let cap = Capacity {
+        events: 1,
+        ..Capacity::for_sessions(4, 1 << 16)
+    };
+    let config = short();
+    let mut server = Server::new(config, Storage::growable(cap), SEED, Instant::ZERO).unwrap();
+    let t0 = Instant::ZERO;
+    let (a, b) = (
+        server.open_stream(t0).unwrap(),
+        server.open_stream(t0).unwrap(),
+    );
+    let mut req = b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    assert_eq!(server.feed(a, t0, &mut req.clone()).unwrap(), req.len());
+    assert_eq!(server.feed(b, t0, &mut req).unwrap(), 0, "no room: held");
+    server.handle_timeout(Instant::from_millis(1_000));
+    let mut out = [0u8; 1024];
+    let t = server.poll_transmit(&mut out).unwrap();
+    assert_eq!(t.stream, b);
+    assert!(
+        out[..t.len].starts_with(b"HTTP/1.1 503 "),
+        "{:?}",
+        &out[..t.len]
+    );
+}
+
+#[test]
+fn a_stalled_post_never_reaches_the_session_that_takes_its_slot() {
+    // One event per client at a time, and nobody polls: a POST of three packets stalls
+    // after the first. A second POST ends the session; a new one takes its slot.
+    let config = ServerConfig {
+        max_inbound_events: 1,
+        ..short()
+    };
+    let cap = Capacity::for_sessions(1, 1 << 16);
+    let mut server = Server::new(config, Storage::growable(cap), SEED, Instant::ZERO).unwrap();
+    let now = Instant::from_millis(1);
+    let mut out = [0u8; 4096];
+    let handshake = |server: &mut Server<'_>, out: &mut [u8]| -> String {
+        let s = server.open_stream(now).unwrap();
+        let mut get = get("/socket.io/?EIO=4&transport=polling").into_bytes();
+        assert_eq!(server.feed(s, now, &mut get).unwrap(), get.len());
+        let t = server.poll_transmit(out).unwrap();
+        let text = String::from_utf8_lossy(&out[..t.len]).to_string();
+        let at = text.find("\"sid\":\"").unwrap() + 7;
+        text[at..at + 20].to_string()
+    };
+    let sid = handshake(&mut server, &mut out);
+    let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let p1 = server.open_stream(now).unwrap();
+    let mut body = post(&target, b"40\x1e42[\"a\"]\x1e42[\"b\"]");
+    let taken = server.feed(p1, now, &mut body).unwrap();
+    assert_eq!(taken, 0, "the POST waits for room, unconsumed");
+    let p2 = server.open_stream(now).unwrap();
+    let mut second = post(&target, b"3");
+    server.feed(p2, now, &mut second).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(Some(_)) = server.poll_event(&mut buf) {}
+    while server.poll_transmit(&mut out).is_some() {}
+    assert_eq!(server.usage().sessions, 0, "the session ended");
+    // A new client takes the slot; the first POST's body is offered again: its stream was
+    // answered and closed with the session.
+    let _ = handshake(&mut server, &mut out);
+    let _ = server.feed(p1, now, &mut body);
+    let mut events = Vec::new();
+    while let Ok(Some(e)) = server.poll_event(&mut buf) {
+        events.push(format!("{e:?}"));
+    }
+    assert!(
+        events.is_empty(),
+        "nothing reached the new session: {events:?}"
+    );
+    while server.poll_transmit(&mut out).is_some() {}
+    assert_eq!(server.usage().sessions, 1, "the new session lives on");
+}
+
+#[test]
+fn a_stream_the_server_gave_up_on_cannot_be_paused_again() {
+    let mut h = Harness::new(short());
+    h.app = Box::new(|server, e| {
+        if let Event::Http(r) = e {
+            server.respond(r.stream, 200, &[], &[b'x'; 10_000]).unwrap();
+        }
+    });
+    let s = h.connect();
+    h.server.pause_transmit(s).unwrap();
+    h.send(s, b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The deadline passes and the server gives up; a driver that pauses again (its socket
+    // still full) must not hold the close back.
+    h.now = 1_000;
+    h.server.handle_timeout(h.instant());
+    h.server.pause_transmit(s).unwrap();
+    h.drain();
+    assert!(h.is_closed(s));
+    assert_eq!(h.server.usage().streams, 0);
+}
+
+#[test]
+fn a_driver_that_drains_a_paused_stream_moves_its_deadline() {
+    let mut h = Harness::new(short());
+    h.app = Box::new(|server, e| {
+        if let Event::Http(r) = e {
+            server.respond(r.stream, 200, &[], &[b'x'; 10_000]).unwrap();
+        }
+    });
+    h.out_buf = 1_000;
+    let s = h.connect();
+    h.server.pause_transmit(s).unwrap();
+    h.send(s, b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n");
+    // A slow reader: every 900 ms the driver's buffer drains and the next chunk goes.
+    for k in 1..=10 {
+        h.at(900 * k);
+        assert!(!h.is_closed(s), "cut at {} ms", 900 * k);
+        h.server.resume_transmit(s).unwrap();
+        let mut buf = [0u8; 1_000];
+        if let Some(t) = h.server.poll_transmit(&mut buf) {
+            assert_eq!(t.stream, s);
+        }
+        h.server.pause_transmit(s).unwrap();
+    }
 }
