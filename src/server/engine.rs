@@ -58,7 +58,7 @@ const REPLY_ROOM: usize = 512;
 
 impl Server<'_> {
     pub(super) fn protocol_of(&self, sess: u32) -> Protocol {
-        let e = usize::from(self.sessions[sess].0.endpoint);
+        let e = usize::from(self.engine.sessions[sess].0.endpoint);
         self.config
             .endpoints
             .get(e)
@@ -89,7 +89,7 @@ impl Server<'_> {
     /// of it is held, or it stays within `max_inbound_bytes` and `max_inbound_events`, or
     /// it is the attachment of a binary packet being assembled.
     pub(super) fn room_for_input(&self, sess: u32, len: usize) -> bool {
-        let s = &self.sessions[sess].0;
+        let s = &self.engine.sessions[sess].0;
         s.inbound_events == 0
             || s.bin != NONE
             || (s.inbound_events < self.config.max_inbound_events
@@ -100,7 +100,7 @@ impl Server<'_> {
     /// Counts `bytes` of the session's input, and `events` events, as held for the
     /// application.
     pub(super) fn hold_input(&mut self, sess: u32, bytes: usize, events: u16) {
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         s.inbound = s.inbound.saturating_add(bytes as u32);
         s.inbound_events = s.inbound_events.saturating_add(events);
     }
@@ -117,7 +117,7 @@ impl Server<'_> {
         {
             return Err(Resource::Pool);
         }
-        let sess = self.sessions.alloc().ok_or(Resource::Sessions)?;
+        let sess = self.engine.sessions.alloc().ok_or(Resource::Sessions)?;
         let sid = self.fresh_id(sess);
         let now = self.now;
         let sio = self
@@ -136,10 +136,10 @@ impl Server<'_> {
         let mut buf = [0u8; 256];
         let n = open.encode(&mut buf).unwrap_or(0);
         let Some(msg) = self.pool.msg_from(false, &[&buf[..n]]) else {
-            self.sessions.release(sess);
+            self.engine.sessions.release(sess);
             return Err(Resource::Pool);
         };
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         s.era = s.era.wrapping_add(1);
         s.state = State::Open;
         s.endpoint = endpoint;
@@ -158,12 +158,12 @@ impl Server<'_> {
         };
         let mut q = s.queue;
         q.push(&mut self.pool, msg);
-        self.sessions[sess].0.queue = q;
+        self.engine.sessions[sess].0.queue = q;
         self.reschedule(sess);
         if !sio {
             let mut r = Record::new(Kind::EngineOpen);
             r.id = sess;
-            r.era = self.sessions[sess].0.era;
+            r.era = self.engine.sessions[sess].0.era;
             self.push_event(r);
         }
         Ok(sess)
@@ -173,14 +173,14 @@ impl Server<'_> {
     pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
         let raw = WireId::parse(sid.as_bytes())?;
         let i = Self::id_index(&raw);
-        let s = &self.sessions.get(i)?.0;
+        let s = &self.engine.sessions.get(i)?.0;
         let live = s.state == State::Open || (s.state == State::Closing && s.draining);
         (live && s.sid == raw && s.endpoint == endpoint).then_some(i)
     }
 
     /// Handles one packet from the session's current transport.
     pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
-        if self.sessions[sess].0.state != State::Open {
+        if self.engine.sessions[sess].0.state != State::Open {
             return Ok(());
         }
         let sio = self.protocol_of(sess) == Protocol::SocketIo;
@@ -224,7 +224,7 @@ impl Server<'_> {
         }
         let mut r = Record::new(Kind::EngineMessage);
         r.id = sess;
-        r.era = self.sessions[sess].0.era;
+        r.era = self.engine.sessions[sess].0.era;
         r.msg = msg;
         r.len1 = self.pool.len(msg) as u32;
         self.hold_input(sess, self.pool.len(msg), 1);
@@ -234,7 +234,7 @@ impl Server<'_> {
     }
 
     fn pong(&mut self, sess: u32) {
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         if s.awaiting_pong {
             s.awaiting_pong = false;
             s.hb_at = self
@@ -246,7 +246,7 @@ impl Server<'_> {
 
     /// Makes the stream that carries the session's packets write them.
     pub(super) fn notify_output(&mut self, sess: u32) {
-        let s = self.sessions[sess].0;
+        let s = self.engine.sessions[sess].0;
         let stream = match s.transport {
             Transport::WebSocket => s.ws,
             Transport::Polling => s.get,
@@ -265,7 +265,7 @@ impl Server<'_> {
                 server.pool.release(m);
             }
         };
-        let s = self.sessions[sess].0;
+        let s = self.engine.sessions[sess].0;
         if s.state != State::Open {
             release(self);
             return Err(CommandError::UnknownSession);
@@ -280,16 +280,16 @@ impl Server<'_> {
             release(self);
             return Err(CommandError::Full(Resource::Nodes));
         }
-        if self.sessions[sess].0.state != State::Open {
+        if self.engine.sessions[sess].0.state != State::Open {
             // It was one of those holding more than their share.
             release(self);
             return Err(CommandError::SlowReader);
         }
-        let mut q = self.sessions[sess].0.queue;
+        let mut q = self.engine.sessions[sess].0.queue;
         for &m in msgs {
             q.push(&mut self.pool, m);
         }
-        self.sessions[sess].0.queue = q;
+        self.engine.sessions[sess].0.queue = q;
         self.notify_output(sess);
         Ok(())
     }
@@ -306,10 +306,10 @@ impl Server<'_> {
     /// gone between two requests, waiting for its ping timeout) give their entries back.
     /// Whether any was closed.
     pub(super) fn shed_queue_hogs(&mut self) -> bool {
-        let share = (self.pool.nodes.capacity() / self.sessions.capacity().max(1)).max(1);
+        let share = (self.pool.nodes.capacity() / self.engine.sessions.capacity().max(1)).max(1);
         let mut shed = false;
-        for sess in 0..self.sessions.len_slots() as u32 {
-            let s = &self.sessions[sess].0;
+        for sess in 0..self.engine.sessions.len_slots() as u32 {
+            let s = &self.engine.sessions[sess].0;
             if s.state == State::Open && s.queue.count as usize > share {
                 self.close_session(sess, CloseReason::SlowReader, false);
                 shed = true;
@@ -352,8 +352,8 @@ impl Server<'_> {
     /// how many.
     pub fn close_all(&mut self) -> usize {
         let mut n = 0;
-        for sess in 0..self.sessions.len_slots() as u32 {
-            if self.sessions[sess].0.state == State::Open {
+        for sess in 0..self.engine.sessions.len_slots() as u32 {
+            if self.engine.sessions[sess].0.state == State::Open {
                 self.close_session(sess, CloseReason::ServerClose, true);
                 n += 1;
             }
@@ -364,11 +364,11 @@ impl Server<'_> {
     /// Ends a session. Graceful: the close packet is queued behind what is queued and the
     /// transport closes after it. Otherwise the transport closes now.
     pub(super) fn close_session(&mut self, sess: u32, reason: CloseReason, graceful: bool) {
-        if self.sessions[sess].0.state != State::Open {
+        if self.engine.sessions[sess].0.state != State::Open {
             return;
         }
         {
-            let s = &mut self.sessions[sess].0;
+            let s = &mut self.engine.sessions[sess].0;
             s.state = State::Closing;
             s.close_reason = reason.to_u8();
             s.hb_at = 0;
@@ -376,22 +376,22 @@ impl Server<'_> {
             s.aux_at = 0;
             s.ack_at = 0;
         }
-        while self.sessions[sess].0.sockets != NONE {
-            let sock = self.sessions[sess].0.sockets;
+        while self.engine.sessions[sess].0.sockets != NONE {
+            let sock = self.engine.sessions[sess].0.sockets;
             self.close_socket(sock, super::DisconnectReason::Session(reason));
         }
-        let bin = self.sessions[sess].0.bin;
+        let bin = self.engine.sessions[sess].0.bin;
         if bin != NONE && bin != super::socketio::BIN_DISCARD {
             self.pool.release(bin);
         }
-        self.sessions[sess].0.bin = NONE;
-        if self.sessions[sess].0.transport == Transport::Upgrading {
+        self.engine.sessions[sess].0.bin = NONE;
+        if self.engine.sessions[sess].0.transport == Transport::Upgrading {
             self.abort_upgrade(sess);
         }
         if graceful {
-            let mut q = self.sessions[sess].0.queue;
+            let mut q = self.engine.sessions[sess].0.queue;
             if q.push(&mut self.pool, stat::CLOSE) {
-                let s = &mut self.sessions[sess].0;
+                let s = &mut self.engine.sessions[sess].0;
                 s.queue = q;
                 s.draining = true;
                 s.aux_at = self
@@ -407,25 +407,25 @@ impl Server<'_> {
         }
         // Tell the app (plain Engine.IO); Socket.IO sessions were reported per socket.
         if self.protocol_of(sess) == Protocol::SocketIo {
-            self.sessions[sess].0.reaped = true;
-        } else if self.reap_sessions == NONE && self.events.has_room(1) {
+            self.engine.sessions[sess].0.reaped = true;
+        } else if self.engine.reap_sessions == NONE && self.events.has_room(1) {
             self.report_close(sess);
         } else {
-            let s = &mut self.sessions[sess].0;
+            let s = &mut self.engine.sessions[sess].0;
             s.reaping = true;
             s.link = NONE;
-            if self.reap_sessions_tail == NONE {
-                self.reap_sessions = sess;
+            if self.engine.reap_sessions_tail == NONE {
+                self.engine.reap_sessions = sess;
             } else {
-                self.sessions[self.reap_sessions_tail].0.link = sess;
+                self.engine.sessions[self.engine.reap_sessions_tail].0.link = sess;
             }
-            self.reap_sessions_tail = sess;
+            self.engine.reap_sessions_tail = sess;
         }
         self.free_if_done(sess);
     }
 
     fn report_close(&mut self, sess: u32) -> bool {
-        let s = self.sessions[sess].0;
+        let s = self.engine.sessions[sess].0;
         let mut r = Record::new(Kind::EngineClose);
         r.id = sess;
         r.era = s.era;
@@ -433,29 +433,29 @@ impl Server<'_> {
         if !self.events.push(r) {
             return false;
         }
-        self.sessions[sess].0.reaped = true;
-        self.sessions[sess].0.reaping = false;
+        self.engine.sessions[sess].0.reaped = true;
+        self.engine.sessions[sess].0.reaping = false;
         true
     }
 
     /// Queues the close events of sessions that ended while the event queue was full.
     pub(super) fn reap_sessions(&mut self) {
-        while self.reap_sessions != NONE && self.events.has_room(1) {
-            let sess = self.reap_sessions;
-            let next = self.sessions[sess].0.link;
+        while self.engine.reap_sessions != NONE && self.events.has_room(1) {
+            let sess = self.engine.reap_sessions;
+            let next = self.engine.sessions[sess].0.link;
             if !self.report_close(sess) {
                 break;
             }
-            self.reap_sessions = next;
+            self.engine.reap_sessions = next;
             if next == NONE {
-                self.reap_sessions_tail = NONE;
+                self.engine.reap_sessions_tail = NONE;
             }
             self.free_if_done(sess);
         }
     }
 
     fn free_if_done(&mut self, sess: u32) {
-        let s = &self.sessions[sess].0;
+        let s = &self.engine.sessions[sess].0;
         if s.state == State::Closing
             && s.reaped
             && !s.draining
@@ -463,7 +463,7 @@ impl Server<'_> {
             && s.ws == NONE
             && s.post == NONE
         {
-            self.sessions.release(sess);
+            self.engine.sessions.release(sess);
         }
     }
 
@@ -479,11 +479,11 @@ impl Server<'_> {
     /// Closes the session's transports now and drops its queue; the slot goes once the
     /// app has been told.
     pub(super) fn end_transport(&mut self, sess: u32) {
-        let reason = CloseReason::from_u8(self.sessions[sess].0.close_reason);
-        let mut q = self.sessions[sess].0.queue;
+        let reason = CloseReason::from_u8(self.engine.sessions[sess].0.close_reason);
+        let mut q = self.engine.sessions[sess].0.queue;
         q.clear(&mut self.pool);
         self.unschedule(sess);
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         s.queue = q;
         s.draining = false;
         s.aux_at = 0;
@@ -495,7 +495,7 @@ impl Server<'_> {
             // The client does not read: a transport whose driver could not write is cut
             // at once, rather than after bytes it would never read.
             for stream in [get, ws] {
-                if stream != NONE && self.streams[stream].0.paused {
+                if stream != NONE && self.transport.streams[stream].0.paused {
                     self.abort_stream(stream);
                 }
             }
@@ -513,7 +513,7 @@ impl Server<'_> {
             // session first, so that the rest of its body never reaches whatever session
             // takes the slot next.
             self.set_state(post, StreamState::Http);
-            self.streams[post].0.session = NONE;
+            self.transport.streams[post].0.session = NONE;
             self.respond_fixed(post, Fixed::EngineError(3), true);
         }
         if ws != NONE {
@@ -525,17 +525,17 @@ impl Server<'_> {
     /// Ends the long-poll on `stream`: answered with `answer` if it has not started its
     /// response, cut short (and the connection closed) if it has.
     pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>) {
-        if self.streams[stream].0.state != StreamState::Get {
+        if self.transport.streams[stream].0.state != StreamState::Get {
             return;
         }
         self.set_state(stream, StreamState::Http);
         if self.get_in_flight(stream) {
-            let st = &mut self.streams[stream].0;
+            let st = &mut self.transport.streams[stream].0;
             st.poll_left = 0;
             st.close_after = true;
             self.txq_push(stream);
         } else {
-            let st = &mut self.streams[stream].0;
+            let st = &mut self.transport.streams[stream].0;
             st.fixed = None;
             st.poll_left = 0;
             if let Some(fixed) = answer {
@@ -546,32 +546,32 @@ impl Server<'_> {
 
     /// Whether a polling response has begun on the stream (bytes of it are out).
     pub(super) fn get_in_flight(&self, stream: u32) -> bool {
-        let st = &self.streams[stream].0;
+        let st = &self.transport.streams[stream].0;
         st.item != super::stream::Item::Idle || (st.fixed.is_none() && st.poll_left > 0)
     }
 
     /// Sends a close frame on a WebSocket stream and closes it after.
     pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode) {
         if matches!(
-            self.streams[stream].0.state,
+            self.transport.streams[stream].0.state,
             StreamState::Done | StreamState::Free
         ) {
             return;
         }
         self.set_state(stream, StreamState::Done);
-        let st = &mut self.streams[stream].0;
+        let st = &mut self.transport.streams[stream].0;
         st.close_after = true;
         if !st.eof {
             let mut raw = st.raw;
             raw.push(&mut self.pool, stat::close_frame(code.0));
-            self.streams[stream].0.raw = raw;
+            self.transport.streams[stream].0.raw = raw;
         }
         self.txq_push(stream);
     }
 
     /// Runs the session's due timers.
     pub(super) fn run_timers(&mut self, sess: u32, now: u64) {
-        let s = self.sessions[sess].0;
+        let s = self.engine.sessions[sess].0;
         if s.state == State::Closing {
             if s.draining && s.aux_at != 0 && s.aux_at <= now {
                 self.end_transport(sess);
@@ -584,17 +584,17 @@ impl Server<'_> {
                 return;
             }
             // Shedding may close this very session (it holds more than its share).
-            if !self.nodes_for(1) || self.sessions[sess].0.state != State::Open {
+            if !self.nodes_for(1) || self.engine.sessions[sess].0.state != State::Open {
                 // No queue entry for the ping: the client cannot be kept alive.
                 self.close_session(sess, CloseReason::SlowReader, false);
                 return;
             }
-            let mut q = self.sessions[sess].0.queue;
+            let mut q = self.engine.sessions[sess].0.queue;
             if !q.push(&mut self.pool, stat::PING) {
                 self.close_session(sess, CloseReason::SlowReader, false);
                 return;
             }
-            let slot = &mut self.sessions[sess].0;
+            let slot = &mut self.engine.sessions[sess].0;
             slot.queue = q;
             slot.awaiting_pong = true;
             // From the scheduled ping time, however late this call came.
@@ -606,7 +606,7 @@ impl Server<'_> {
                 self.close_session(sess, CloseReason::ConnectTimeout, false);
                 return;
             }
-            self.sessions[sess].0.connect_at = 0;
+            self.engine.sessions[sess].0.connect_at = 0;
         }
         if s.aux_at != 0 && s.aux_at <= now {
             if s.probed {
@@ -622,12 +622,12 @@ impl Server<'_> {
     }
 
     fn has_connected_socket(&self, sess: u32) -> bool {
-        let mut s = self.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sockets;
         while s != NONE {
-            if self.sockets[s].0.state == super::socketio::SockState::Connected {
+            if self.socketio.sockets[s].0.state == super::socketio::SockState::Connected {
                 return true;
             }
-            s = self.sockets[s].0.next_in_session;
+            s = self.socketio.sockets[s].0.next_in_session;
         }
         false
     }
@@ -637,16 +637,16 @@ impl Server<'_> {
     /// Handles a message on the probing WebSocket of an upgrade.
     pub(super) fn probe_message(&mut self, sess: u32, stream: u32, text: Option<&str>) {
         match text {
-            Some("2probe") if !self.sessions[sess].0.probed => {
-                let mut raw = self.streams[stream].0.raw;
+            Some("2probe") if !self.engine.sessions[sess].0.probed => {
+                let mut raw = self.transport.streams[stream].0.raw;
                 raw.push(&mut self.pool, stat::PROBE_FRAME);
-                self.streams[stream].0.raw = raw;
+                self.transport.streams[stream].0.raw = raw;
                 self.txq_push(stream);
-                self.sessions[sess].0.probed = true;
+                self.engine.sessions[sess].0.probed = true;
                 // Release the waiting GET so the client can pause polling.
-                let get = self.sessions[sess].0.get;
+                let get = self.engine.sessions[sess].0.get;
                 if get != NONE && !self.get_in_flight(get) {
-                    self.sessions[sess].0.get = NONE;
+                    self.engine.sessions[sess].0.get = NONE;
                     self.finish_get(get, Some(Fixed::Noop));
                 }
             }
@@ -656,7 +656,7 @@ impl Server<'_> {
     }
 
     fn complete_upgrade(&mut self, sess: u32, stream: u32) {
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         s.transport = Transport::WebSocket;
         s.probed = false;
         s.aux_at = 0;
@@ -672,7 +672,7 @@ impl Server<'_> {
 
     /// Gives up an upgrade: its WebSocket closes, the session stays on polling.
     pub(super) fn abort_upgrade(&mut self, sess: u32) {
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         if s.transport != Transport::Upgrading {
             return;
         }
@@ -690,16 +690,16 @@ impl Server<'_> {
 
     /// A stream a session uses ended (EOF or reset): what that means for the session.
     pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
-        let st = self.streams[stream].0;
+        let st = self.transport.streams[stream].0;
         let sess = st.session;
-        if sess == NONE || self.sessions.get(sess).is_none() {
+        if sess == NONE || self.engine.sessions.get(sess).is_none() {
             return;
         }
-        let s = self.sessions[sess].0;
+        let s = self.engine.sessions[sess].0;
         match st.state {
             StreamState::Get if s.get == stream => {
                 // An abandoned long-poll ends the session (PROTOCOL.md A.7).
-                self.sessions[sess].0.get = NONE;
+                self.engine.sessions[sess].0.get = NONE;
                 self.set_state(stream, StreamState::Done);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
@@ -708,12 +708,12 @@ impl Server<'_> {
                 }
             }
             StreamState::Post if s.post == stream => {
-                self.sessions[sess].0.post = NONE;
+                self.engine.sessions[sess].0.post = NONE;
                 self.set_state(stream, StreamState::Done);
                 self.close_session(sess, reason, false);
             }
             StreamState::Ws if s.ws == stream => {
-                self.sessions[sess].0.ws = NONE;
+                self.engine.sessions[sess].0.ws = NONE;
                 self.set_state(stream, StreamState::Done);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
@@ -722,12 +722,12 @@ impl Server<'_> {
                 }
             }
             StreamState::Probe if s.ws == stream => {
-                self.sessions[sess].0.ws = NONE;
+                self.engine.sessions[sess].0.ws = NONE;
                 self.set_state(stream, StreamState::Done);
                 if s.probed {
                     self.close_session(sess, CloseReason::UpgradeAbandoned, false);
                 } else {
-                    let slot = &mut self.sessions[sess].0;
+                    let slot = &mut self.engine.sessions[sess].0;
                     slot.transport = Transport::Polling;
                     slot.aux_at = 0;
                     self.reschedule(sess);

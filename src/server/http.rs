@@ -81,7 +81,7 @@ impl Server<'_> {
         let mut consumed = 0usize;
         while consumed < input.len() {
             let rest = input.get_mut(consumed..).unwrap_or_default();
-            let n = match self.streams[s].0.state {
+            let n = match self.transport.streams[s].0.state {
                 State::Http => self.http_step(s, rest),
                 State::Post => self.post_step(s, rest),
                 State::Ws | State::Probe => self.ws_step(s, rest),
@@ -100,7 +100,7 @@ impl Server<'_> {
     /// written; the stream then closes (a [`Transmit`](super::Transmit) with `close`).
     pub fn feed_eof(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
         let s = self.input_ended(stream, now)?;
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         st.close_after = true;
         if st.state == State::Ws || st.state == State::Probe {
             self.set_state(s, State::Done);
@@ -115,7 +115,7 @@ impl Server<'_> {
         let s = self.input_ended(stream, now)?;
         self.drop_output(s);
         self.set_state(s, State::Done);
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         if st.in_txq {
             // Freed when the transmit queue reaches it, without a report.
             st.silent = true;
@@ -130,9 +130,9 @@ impl Server<'_> {
     fn input_ended(&mut self, stream: StreamId, now: Instant) -> Result<u32, CommandError> {
         let s = self.stream_index(stream)?;
         self.handle_timeout(now);
-        self.streams[s].0.eof = true;
+        self.transport.streams[s].0.eof = true;
         if matches!(
-            self.streams[s].0.state,
+            self.transport.streams[s].0.state,
             State::Get | State::Post | State::Ws | State::Probe
         ) {
             self.stream_gone(s, CloseReason::TransportClose);
@@ -142,7 +142,7 @@ impl Server<'_> {
 
     /// Answers with a fixed response; `close` closes the connection after it.
     pub(super) fn respond_fixed(&mut self, s: u32, fixed: Fixed, close: bool) {
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         if close || !st.keep_alive || st.eof {
             st.close_after = true;
         }
@@ -159,9 +159,9 @@ impl Server<'_> {
     /// yet leave it running.
     fn http_step(&mut self, s: u32, input: &mut [u8]) -> usize {
         let n = self.http_request(s, input);
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         if n > 0 {
-            self.streams[s].0.waiting = Waiting::Nothing;
+            self.transport.streams[s].0.waiting = Waiting::Nothing;
             if st.state == State::Http && !st.close_after {
                 self.arm(s, Timer::Head);
             }
@@ -171,14 +171,14 @@ impl Server<'_> {
 
     /// A request's head is in but its body is still coming: the body deadline runs.
     fn await_body(&mut self, s: u32) {
-        self.streams[s].0.waiting = Waiting::Partial;
-        if self.streams[s].0.timer == Timer::Head {
+        self.transport.streams[s].0.waiting = Waiting::Partial;
+        if self.transport.streams[s].0.timer == Timer::Head {
             self.arm(s, Timer::Body);
         }
     }
 
     fn http_request(&mut self, s: u32, input: &mut [u8]) -> usize {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         if st.close_after {
             return input.len();
         }
@@ -215,14 +215,14 @@ impl Server<'_> {
                 self.respond_fixed(s, Fixed::Status(status), true);
                 return input.len();
             }
-            let st = &mut self.streams[s].0;
+            let st = &mut self.transport.streams[s].0;
             st.head_scan = input.len().saturating_sub(2) as u32;
             if !input.is_empty() {
                 st.waiting = Waiting::Partial;
             }
             return 0;
         }
-        self.streams[s].0.head_scan = 0;
+        self.transport.streams[s].0.head_scan = 0;
         let req = match http::parse_request(input, &mut headers, &limits) {
             Err(e) => {
                 self.respond_fixed(s, Fixed::Status(e.status_code()), true);
@@ -231,7 +231,7 @@ impl Server<'_> {
             Ok(Status::Partial) => return 0,
             Ok(Status::Complete(req)) => req,
         };
-        self.streams[s].0.keep_alive = req.keep_alive();
+        self.transport.streams[s].0.keep_alive = req.keep_alive();
         let path = req.path();
         match self.config.endpoints.iter().position(|e| e.path == path) {
             Some(ep) => self.engine_request(s, ep as u8, &req, input),
@@ -250,7 +250,7 @@ impl Server<'_> {
             return 0;
         }
         if !self.events.has_room(1) || !self.pool.has_room(f.end) {
-            self.streams[s].0.waiting = Waiting::Held;
+            self.transport.streams[s].0.waiting = Waiting::Held;
             return 0;
         }
         let (head, body) = input.split_at(f.head);
@@ -260,7 +260,7 @@ impl Server<'_> {
         };
         let mut r = Record::new(Kind::Http);
         r.id = s;
-        r.era = self.streams[s].0.era;
+        r.era = self.transport.streams[s].0.era;
         r.msg = msg;
         r.len1 = head.len() as u32;
         r.len2 = body.len() as u32;
@@ -279,7 +279,7 @@ impl Server<'_> {
         body: &[u8],
     ) -> Result<(), CommandError> {
         let s = self.stream_index(stream)?;
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         if st.state != State::App {
             return Err(CommandError::WrongState);
         }
@@ -303,7 +303,7 @@ impl Server<'_> {
             self.pool.release(msg);
             return Err(CommandError::Full(Resource::Nodes));
         }
-        let slot = &mut self.streams[s].0;
+        let slot = &mut self.transport.streams[s].0;
         slot.raw = raw;
         slot.close_after |= close;
         self.set_state(s, if close { State::Done } else { State::Http });
@@ -356,7 +356,7 @@ impl Server<'_> {
                 }
                 return self.upgrade_request(s, sess, req, &f, input);
             }
-            if self.sessions[sess].0.transport == Transport::WebSocket {
+            if self.engine.sessions[sess].0.transport == Transport::WebSocket {
                 // Polling after the upgrade.
                 return self.engine_error(s, 3, upgrade, &f, input);
             }
@@ -396,7 +396,7 @@ impl Server<'_> {
         match self.create_session(ep, Some(s)) {
             Ok(sess) => {
                 self.set_state(s, State::Ws);
-                self.streams[s].0.session = sess;
+                self.transport.streams[s].0.session = sess;
                 self.notify_output(sess);
                 f.head
             }
@@ -428,12 +428,12 @@ impl Server<'_> {
         let Some(msg) = self.pool.msg_from(false, &[&head[..n]]) else {
             return false;
         };
-        let mut raw = self.streams[s].0.raw;
+        let mut raw = self.transport.streams[s].0.raw;
         if !raw.push(&mut self.pool, msg) {
             self.pool.release(msg);
             return false;
         }
-        self.streams[s].0.raw = raw;
+        self.transport.streams[s].0.raw = raw;
         self.txq_push(s);
         true
     }
@@ -446,7 +446,7 @@ impl Server<'_> {
         f: &Framing,
         input: &[u8],
     ) -> usize {
-        let session = self.sessions[sess].0;
+        let session = self.engine.sessions[sess].0;
         let Some(accept) = Self::ws_accept(req) else {
             return self.engine_error(s, 3, true, f, input);
         };
@@ -460,8 +460,8 @@ impl Server<'_> {
             return f.head;
         }
         self.set_state(s, State::Probe);
-        self.streams[s].0.session = sess;
-        let slot = &mut self.sessions[sess].0;
+        self.transport.streams[s].0.session = sess;
+        let slot = &mut self.engine.sessions[sess].0;
         slot.transport = Transport::Upgrading;
         slot.ws = s;
         slot.probed = false;
@@ -473,7 +473,7 @@ impl Server<'_> {
     }
 
     fn poll_get(&mut self, s: u32, sess: u32) {
-        let session = self.sessions[sess].0;
+        let session = self.engine.sessions[sess].0;
         if session.get != NONE {
             // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
             self.respond_fixed(s, Fixed::EngineError(3), false);
@@ -485,8 +485,8 @@ impl Server<'_> {
             return;
         }
         self.set_state(s, State::Get);
-        self.streams[s].0.session = sess;
-        self.sessions[sess].0.get = s;
+        self.transport.streams[s].0.session = sess;
+        self.engine.sessions[sess].0.get = s;
         if !session.queue.is_empty() {
             self.txq_push(s);
         }
@@ -500,7 +500,7 @@ impl Server<'_> {
         f: &Framing,
         input: &[u8],
     ) -> usize {
-        let session = self.sessions[sess].0;
+        let session = self.engine.sessions[sess].0;
         if session.state != SessState::Open {
             return self.engine_error(s, 1, false, f, input);
         }
@@ -523,20 +523,20 @@ impl Server<'_> {
             return 0;
         }
         self.set_state(s, State::Post);
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         st.session = sess;
         st.post_at = f.head as u32;
         st.post_len = (f.end - f.head) as u32;
         st.post_done = 0;
-        self.sessions[sess].0.post = s;
+        self.engine.sessions[sess].0.post = s;
         self.post_step(s, input)
     }
 
     /// Handles the packets of a POST body, as far as there is room; answers it when done.
     fn post_step(&mut self, s: u32, input: &[u8]) -> usize {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         let sess = st.session;
-        if self.sessions.get(sess).map(|x| x.0.post) != Some(s) {
+        if self.engine.sessions.get(sess).map(|x| x.0.post) != Some(s) {
             // The session is no longer this POST's (it ended meanwhile).
             self.set_state(s, State::Http);
             self.respond_fixed(s, Fixed::EngineError(3), true);
@@ -555,7 +555,7 @@ impl Server<'_> {
             failure = Some(CloseReason::ParseError);
         }
         while failure.is_none() && done < body.len() {
-            if self.sessions[sess].0.state != SessState::Open {
+            if self.engine.sessions[sess].0.state != SessState::Open {
                 break;
             }
             let rest = body.get(done..).unwrap_or_default();
@@ -575,7 +575,7 @@ impl Server<'_> {
                 PollRecord::Binary(b) => b.decoded_len(),
             };
             if !self.room_for_packet(len) || !self.room_for_input(sess, len) {
-                self.streams[s].0.post_done = done as u32;
+                self.transport.streams[s].0.post_done = done as u32;
                 return 0;
             }
             let pkt = match record {
@@ -588,7 +588,7 @@ impl Server<'_> {
             }
             done += step;
         }
-        self.sessions[sess].0.post = NONE;
+        self.engine.sessions[sess].0.post = NONE;
         self.set_state(s, State::Http);
         match failure {
             None => self.respond_fixed(s, Fixed::Ok, false),
@@ -608,14 +608,14 @@ impl Server<'_> {
     fn ws_step(&mut self, s: u32, input: &mut [u8]) -> usize {
         let mut consumed = 0usize;
         loop {
-            let st = self.streams[s].0;
+            let st = self.transport.streams[s].0;
             if !matches!(st.state, State::Ws | State::Probe) {
                 return input.len();
             }
             let rest = input.get_mut(consumed..).unwrap_or_default();
             let mut scanner = st.scanner;
             let peeked = scanner.peek(rest);
-            self.streams[s].0.scanner = scanner;
+            self.transport.streams[s].0.scanner = scanner;
             let len = match peeked {
                 Err(e) => {
                     self.ws_failed(s, e.close_code());
@@ -629,7 +629,7 @@ impl Server<'_> {
                 return consumed;
             }
             let taken = scanner.take(rest);
-            self.streams[s].0.scanner = scanner;
+            self.transport.streams[s].0.scanner = scanner;
             match taken {
                 Err(e) => {
                     self.ws_failed(s, e.close_code());
@@ -645,7 +645,7 @@ impl Server<'_> {
     }
 
     fn ws_item(&mut self, s: u32, item: Incoming<'_>) {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         let sess = st.session;
         let probing = st.state == State::Probe;
         let result = match item {
@@ -665,9 +665,9 @@ impl Server<'_> {
             Incoming::Ping(p) => {
                 let header = ws::short_frame_head(ws::OpCode::Pong, p.len() as u8);
                 if let Some(msg) = self.pool.msg_from(false, &[&header, p]) {
-                    let mut raw = self.streams[s].0.raw;
+                    let mut raw = self.transport.streams[s].0.raw;
                     if raw.push(&mut self.pool, msg) {
-                        self.streams[s].0.raw = raw;
+                        self.transport.streams[s].0.raw = raw;
                         self.txq_push(s);
                     } else {
                         self.pool.release(msg);
@@ -688,8 +688,8 @@ impl Server<'_> {
                 CloseReason::ClientClose => CloseCode::NORMAL,
                 _ => CloseCode::PROTOCOL_ERROR,
             };
-            if self.sessions[sess].0.ws == s {
-                self.sessions[sess].0.ws = NONE;
+            if self.engine.sessions[sess].0.ws == s {
+                self.engine.sessions[sess].0.ws = NONE;
             }
             self.close_ws(s, code);
             self.close_session(sess, reason, false);
@@ -711,31 +711,31 @@ impl Server<'_> {
             self.pool.msg_from(false, &[&head, &bytes])
         };
         if let Some(frame) = frame {
-            let mut raw = self.streams[s].0.raw;
+            let mut raw = self.transport.streams[s].0.raw;
             if raw.push(&mut self.pool, frame) {
-                self.streams[s].0.raw = raw;
+                self.transport.streams[s].0.raw = raw;
             } else {
                 self.pool.release(frame);
             }
         }
-        self.streams[s].0.eof = true;
+        self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportClose);
         self.set_state(s, State::Done);
-        self.streams[s].0.close_after = true;
+        self.transport.streams[s].0.close_after = true;
         self.txq_push(s);
     }
 
     /// The WebSocket framing failed: close it with `code`, end what used it.
     fn ws_failed(&mut self, s: u32, code: CloseCode) {
         let frame = stat::close_frame(code.0);
-        let mut raw = self.streams[s].0.raw;
+        let mut raw = self.transport.streams[s].0.raw;
         if raw.push(&mut self.pool, frame) {
-            self.streams[s].0.raw = raw;
+            self.transport.streams[s].0.raw = raw;
         }
-        self.streams[s].0.eof = true;
+        self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportError);
         self.set_state(s, State::Done);
-        self.streams[s].0.close_after = true;
+        self.transport.streams[s].0.close_after = true;
         self.txq_push(s);
     }
 }

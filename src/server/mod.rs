@@ -520,29 +520,17 @@ pub struct Usage {
 pub struct Server<'a> {
     config: ServerConfig<'a>,
     rng: Rng,
-    hash_key: [u64; 2],
     now: u64,
-    sessions: Table<'a, SessionSlot>,
-    streams: Table<'a, StreamSlot>,
-    sockets: Table<'a, SocketSlot>,
-    namespaces: Slots<'a, NamespaceSlot>,
-    namespace_count: u16,
-    rooms: Table<'a, RoomSlot>,
-    buckets: u32,
-    members: Table<'a, MemberSlot>,
-    acks: Table<'a, AckSlot>,
+    /// Byte streams: HTTP, WebSocket framing, deadlines, what waits to be written.
+    transport: stream::TransportLayer<'a>,
+    /// Engine.IO sessions: handshake, transports, heartbeat, packet queues.
+    engine: session::EngineLayer<'a>,
+    /// Socket.IO: namespaces, sockets, rooms, acknowledgements.
+    socketio: socketio::SocketIoLayer<'a>,
+    /// What waits for the application's `poll_event`.
     events: Events<'a>,
+    /// The bytes of every layer's messages (queued packets, event payloads).
     pool: Pool<'a>,
-    heap_len: u32,
-    txq_head: u32,
-    txq_tail: u32,
-    reap_sockets: u32,
-    reap_sockets_tail: u32,
-    reap_sessions: u32,
-    reap_sessions_tail: u32,
-    stamp: u32,
-    /// Streams waiting under a deadline: the head deadline's list, the body deadline's.
-    stream_timers: [timer::TimerList; 2],
 }
 
 impl fmt::Debug for Server<'_> {
@@ -592,28 +580,34 @@ impl<'a> Server<'a> {
         let mut server = Self {
             config,
             rng,
-            hash_key,
             now: now.as_millis(),
-            sessions: Table::new(storage.sessions),
-            streams: Table::new(storage.streams),
-            sockets: Table::new(storage.sockets),
-            namespaces: storage.namespaces,
-            namespace_count: 0,
-            rooms: Table::new(storage.rooms),
-            buckets: 0,
-            members: Table::new(storage.members),
-            acks: Table::new(storage.acks),
+            transport: stream::TransportLayer {
+                streams: Table::new(storage.streams),
+                txq_head: NONE,
+                txq_tail: NONE,
+                stream_timers: [timer::TimerList::EMPTY; 2],
+            },
+            engine: session::EngineLayer {
+                sessions: Table::new(storage.sessions),
+                heap_len: 0,
+                reap_sessions: NONE,
+                reap_sessions_tail: NONE,
+            },
+            socketio: socketio::SocketIoLayer {
+                sockets: Table::new(storage.sockets),
+                namespaces: storage.namespaces,
+                namespace_count: 0,
+                rooms: Table::new(storage.rooms),
+                buckets: 0,
+                members: Table::new(storage.members),
+                acks: Table::new(storage.acks),
+                reap_sockets: NONE,
+                reap_sockets_tail: NONE,
+                stamp: 0,
+                hash_key,
+            },
             events: Events::new(storage.events),
             pool: Pool::new(storage.blocks, storage.nodes),
-            heap_len: 0,
-            txq_head: NONE,
-            txq_tail: NONE,
-            reap_sockets: NONE,
-            reap_sockets_tail: NONE,
-            reap_sessions: NONE,
-            reap_sessions_tail: NONE,
-            stamp: 0,
-            stream_timers: [timer::TimerList::EMPTY; 2],
         };
         server.rebuild_buckets();
         for (i, name) in config.namespaces.iter().enumerate() {
@@ -632,12 +626,12 @@ impl<'a> Server<'a> {
     /// How much of each table is in use.
     pub fn usage(&self) -> Usage {
         Usage {
-            sessions: self.sessions.used(),
-            streams: self.streams.used(),
-            sockets: self.sockets.used(),
-            rooms: self.rooms.used(),
-            members: self.members.used(),
-            acks: self.acks.used(),
+            sessions: self.engine.sessions.used(),
+            streams: self.transport.streams.used(),
+            sockets: self.socketio.sockets.used(),
+            rooms: self.socketio.rooms.used(),
+            members: self.socketio.members.used(),
+            acks: self.socketio.acks.used(),
             blocks: self.pool.used_blocks(),
             nodes: self.pool.nodes.used(),
         }
@@ -667,10 +661,11 @@ impl<'a> Server<'a> {
     pub fn open_stream(&mut self, now: Instant) -> Result<StreamId, CommandError> {
         self.advance(now);
         let i = self
+            .transport
             .streams
             .alloc()
             .ok_or(CommandError::Full(Resource::Streams))?;
-        let s = &mut self.streams[i].0;
+        let s = &mut self.transport.streams[i].0;
         s.era = s.era.wrapping_add(1);
         s.scanner =
             crate::ws::FrameScanner::new(crate::ws::Role::Server, self.config.max_payload as usize);
@@ -680,14 +675,14 @@ impl<'a> Server<'a> {
     }
 
     fn stream_index(&self, id: StreamId) -> Result<u32, CommandError> {
-        match self.streams.get(id.index) {
+        match self.transport.streams.get(id.index) {
             Some(s) if s.0.era == id.era && s.0.state != stream::State::Free => Ok(id.index),
             _ => Err(CommandError::UnknownStream),
         }
     }
 
     fn session_index(&self, id: SessionId) -> Result<u32, CommandError> {
-        match self.sessions.get(id.index) {
+        match self.engine.sessions.get(id.index) {
             Some(s) if s.0.era == id.era && s.0.state == session::State::Open => Ok(id.index),
             _ => Err(CommandError::UnknownSession),
         }
@@ -696,21 +691,21 @@ impl<'a> Server<'a> {
     fn session_handle(&self, index: u32) -> SessionId {
         SessionId {
             index,
-            era: self.sessions[index].0.era,
+            era: self.engine.sessions[index].0.era,
         }
     }
 
     fn stream_handle(&self, index: u32) -> StreamId {
         StreamId {
             index,
-            era: self.streams[index].0.era,
+            era: self.transport.streams[index].0.era,
         }
     }
 
     /// The session id as the client knows it (`sid`), while the session is open.
     pub fn session_sid(&self, session: SessionId) -> Option<WireId> {
         let i = self.session_index(session).ok()?;
-        Some(WireId::from_raw(&self.sessions[i].0.sid))
+        Some(WireId::from_raw(&self.engine.sessions[i].0.sid))
     }
 
     /// Whether the session is still open.

@@ -68,38 +68,40 @@ impl Server<'_> {
         buf[..2].copy_from_slice(&ns.to_le_bytes());
         let n = name.len().min(MAX_NAME);
         buf[2..2 + n].copy_from_slice(&name.as_bytes()[..n]);
-        siphash13(self.hash_key, &buf[..2 + n]) as u32
+        siphash13(self.socketio.hash_key, &buf[..2 + n]) as u32
     }
 
     /// Re-threads every room into buckets sized to the room table (a power of two).
     pub(super) fn rebuild_buckets(&mut self) {
-        let len = self.rooms.len_slots();
+        let len = self.socketio.rooms.len_slots();
         let buckets = if len == 0 {
             0
         } else {
             1u32 << (31 - (len as u32).leading_zeros())
         };
-        self.buckets = buckets;
+        self.socketio.buckets = buckets;
         for i in 0..len as u32 {
-            self.rooms[i].0.bucket = NONE;
+            self.socketio.rooms[i].0.bucket = NONE;
         }
         for i in 0..len as u32 {
-            if self.rooms[i].0.used {
-                let b = self.rooms[i].0.hash & (buckets - 1);
-                self.rooms[i].0.hash_next = self.rooms[b].0.bucket;
-                self.rooms[b].0.bucket = i;
+            if self.socketio.rooms[i].0.used {
+                let b = self.socketio.rooms[i].0.hash & (buckets - 1);
+                self.socketio.rooms[i].0.hash_next = self.socketio.rooms[b].0.bucket;
+                self.socketio.rooms[b].0.bucket = i;
             }
         }
     }
 
     fn find_room(&self, ns: u16, name: &str) -> Option<u32> {
-        if self.buckets == 0 {
+        if self.socketio.buckets == 0 {
             return None;
         }
         let hash = self.room_hash(ns, name);
-        let mut r = self.rooms[hash & (self.buckets - 1)].0.bucket;
+        let mut r = self.socketio.rooms[hash & (self.socketio.buckets - 1)]
+            .0
+            .bucket;
         while r != NONE {
-            let room = &self.rooms[r].0;
+            let room = &self.socketio.rooms[r].0;
             if room.hash == hash
                 && room.ns == ns
                 && &room.name[..usize::from(room.len)] == name.as_bytes()
@@ -119,11 +121,12 @@ impl Server<'_> {
             return Err(CommandError::InvalidName);
         }
         let r = self
+            .socketio
             .rooms
             .alloc()
             .ok_or(CommandError::Full(Resource::Rooms))?;
         let hash = self.room_hash(ns, name);
-        let room = &mut self.rooms[r].0;
+        let room = &mut self.socketio.rooms[r].0;
         room.used = true;
         room.ns = ns;
         room.len = name.len() as u8;
@@ -131,67 +134,67 @@ impl Server<'_> {
         room.hash = hash;
         room.members = NONE;
         room.count = 0;
-        let len = self.rooms.len_slots();
+        let len = self.socketio.rooms.len_slots();
         let want = 1u32 << (31 - (len as u32).leading_zeros());
-        if want != self.buckets {
+        if want != self.socketio.buckets {
             self.rebuild_buckets();
         } else {
-            let b = hash & (self.buckets - 1);
-            self.rooms[r].0.hash_next = self.rooms[b].0.bucket;
-            self.rooms[b].0.bucket = r;
+            let b = hash & (self.socketio.buckets - 1);
+            self.socketio.rooms[r].0.hash_next = self.socketio.rooms[b].0.bucket;
+            self.socketio.rooms[b].0.bucket = r;
         }
         Ok(r)
     }
 
     fn free_room(&mut self, r: u32) {
-        let hash = self.rooms[r].0.hash;
-        let b = hash & (self.buckets - 1);
-        let mut at = self.rooms[b].0.bucket;
+        let hash = self.socketio.rooms[r].0.hash;
+        let b = hash & (self.socketio.buckets - 1);
+        let mut at = self.socketio.rooms[b].0.bucket;
         let mut prev = NONE;
         while at != NONE && at != r {
             prev = at;
-            at = self.rooms[at].0.hash_next;
+            at = self.socketio.rooms[at].0.hash_next;
         }
         if at == r {
-            let next = self.rooms[r].0.hash_next;
+            let next = self.socketio.rooms[r].0.hash_next;
             if prev == NONE {
-                self.rooms[b].0.bucket = next;
+                self.socketio.rooms[b].0.bucket = next;
             } else {
-                self.rooms[prev].0.hash_next = next;
+                self.socketio.rooms[prev].0.hash_next = next;
             }
         }
-        self.rooms.release(r);
+        self.socketio.rooms.release(r);
     }
 
     /// Unlinks membership `m` from its room (freeing the room when it empties) and frees it.
     fn drop_member(&mut self, m: u32) {
-        let e = self.members[m].0;
+        let e = self.socketio.members[m].0;
         if e.room_prev == NONE {
-            self.rooms[e.room].0.members = e.room_next;
+            self.socketio.rooms[e.room].0.members = e.room_next;
         } else {
-            self.members[e.room_prev].0.room_next = e.room_next;
+            self.socketio.members[e.room_prev].0.room_next = e.room_next;
         }
         if e.room_next != NONE {
-            self.members[e.room_next].0.room_prev = e.room_prev;
+            self.socketio.members[e.room_next].0.room_prev = e.room_prev;
         }
-        let room = &mut self.rooms[e.room].0;
+        let room = &mut self.socketio.rooms[e.room].0;
         room.count -= 1;
         if room.count == 0 {
             self.free_room(e.room);
         }
-        self.members.release(m);
+        self.socketio.members.release(m);
     }
 
     /// Takes the socket out of every room.
     pub(super) fn leave_all(&mut self, sock: u32) {
-        let mut m = self.sockets[sock].0.rooms;
+        let mut m = self.socketio.sockets[sock].0.rooms;
         while m != NONE {
-            let next = self.members[m].0.sock_next;
+            let next = self.socketio.members[m].0.sock_next;
             self.drop_member(m);
             m = next;
         }
-        self.sockets[sock].0.rooms = NONE;
-        self.sockets[sock].0.room_count = 0;
+        self.socketio.sockets[sock].0.rooms = NONE;
+        self.socketio.sockets[sock].0.room_count = 0;
     }
 
     /// Puts a connected socket in `room` of its namespace (created on first use; at most
@@ -200,7 +203,7 @@ impl Server<'_> {
     /// rooms already gets [`CommandError::SocketLimit`].
     pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
         let sock = self.socket_index(socket)?;
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         if s.state != SockState::Connected {
             return Err(CommandError::WrongState);
         }
@@ -210,59 +213,59 @@ impl Server<'_> {
         if let Some(r) = self.find_room(s.ns, room) {
             let mut m = s.rooms;
             while m != NONE {
-                if self.members[m].0.room == r {
+                if self.socketio.members[m].0.room == r {
                     return Ok(());
                 }
-                m = self.members[m].0.sock_next;
+                m = self.socketio.members[m].0.sock_next;
             }
         }
         if s.room_count >= self.config.max_rooms_per_socket {
             return Err(CommandError::SocketLimit(Resource::Members));
         }
-        if !self.members.can_take(1) {
+        if !self.socketio.members.can_take(1) {
             return Err(CommandError::Full(Resource::Members));
         }
         let r = self.room_for(s.ns, room)?;
-        let Some(m) = self.members.alloc() else {
+        let Some(m) = self.socketio.members.alloc() else {
             return Err(CommandError::Full(Resource::Members));
         };
-        let head = self.rooms[r].0.members;
+        let head = self.socketio.rooms[r].0.members;
         if head != NONE {
-            self.members[head].0.room_prev = m;
+            self.socketio.members[head].0.room_prev = m;
         }
-        let e = &mut self.members[m].0;
+        let e = &mut self.socketio.members[m].0;
         e.room = r;
         e.socket = sock;
         e.room_prev = NONE;
         e.room_next = head;
         e.sock_next = s.rooms;
-        let room = &mut self.rooms[r].0;
+        let room = &mut self.socketio.rooms[r].0;
         room.members = m;
         room.count += 1;
-        self.sockets[sock].0.rooms = m;
-        self.sockets[sock].0.room_count += 1;
+        self.socketio.sockets[sock].0.rooms = m;
+        self.socketio.sockets[sock].0.room_count += 1;
         Ok(())
     }
 
     /// Takes a socket out of `room`; leaving a room it is not in is a no-op.
     pub fn leave(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
         let sock = self.socket_index(socket)?;
-        let ns = self.sockets[sock].0.ns;
+        let ns = self.socketio.sockets[sock].0.ns;
         let Some(r) = self.find_room(ns, room) else {
             return Ok(());
         };
         let mut prev = NONE;
-        let mut m = self.sockets[sock].0.rooms;
+        let mut m = self.socketio.sockets[sock].0.rooms;
         while m != NONE {
-            let next = self.members[m].0.sock_next;
-            if self.members[m].0.room == r {
+            let next = self.socketio.members[m].0.sock_next;
+            if self.socketio.members[m].0.room == r {
                 if prev == NONE {
-                    self.sockets[sock].0.rooms = next;
+                    self.socketio.sockets[sock].0.rooms = next;
                 } else {
-                    self.members[prev].0.sock_next = next;
+                    self.socketio.members[prev].0.sock_next = next;
                 }
                 self.drop_member(m);
-                self.sockets[sock].0.room_count -= 1;
+                self.socketio.sockets[sock].0.room_count -= 1;
                 return Ok(());
             }
             prev = m;
@@ -276,7 +279,7 @@ impl Server<'_> {
         let Ok(sock) = self.socket_index(socket) else {
             return false;
         };
-        let s = &self.sockets[sock].0;
+        let s = &self.socketio.sockets[sock].0;
         if self.socket_by_wire_id(s.ns, room) == Some(sock) {
             return true;
         }
@@ -285,10 +288,10 @@ impl Server<'_> {
         };
         let mut m = s.rooms;
         while m != NONE {
-            if self.members[m].0.room == r {
+            if self.socketio.members[m].0.room == r {
                 return true;
             }
-            m = self.members[m].0.sock_next;
+            m = self.socketio.members[m].0.sock_next;
         }
         false
     }
@@ -296,31 +299,31 @@ impl Server<'_> {
     /// How many sockets are in a room of a namespace (not counting own-id rooms).
     pub fn room_len(&self, namespace: NamespaceId, room: &str) -> usize {
         self.find_room(namespace.0, room)
-            .map_or(0, |r| self.rooms[r].0.count as usize)
+            .map_or(0, |r| self.socketio.rooms[r].0.count as usize)
     }
 
     fn next_stamp(&mut self) -> u32 {
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
+        self.socketio.stamp = self.socketio.stamp.wrapping_add(1);
+        if self.socketio.stamp == 0 {
             // After 2^32 broadcasts: forget the old marks.
-            for i in 0..self.sockets.len_slots() as u32 {
-                self.sockets[i].0.stamp = 0;
+            for i in 0..self.socketio.sockets.len_slots() as u32 {
+                self.socketio.sockets[i].0.stamp = 0;
             }
-            self.stamp = 1;
+            self.socketio.stamp = 1;
         }
-        self.stamp
+        self.socketio.stamp
     }
 
     /// Marks the members of `room` (and the socket whose id it is) with `stamp`.
     fn mark_room(&mut self, ns: u16, room: &str, stamp: u32) {
         if let Some(s) = self.socket_by_wire_id(ns, room) {
-            self.sockets[s].0.stamp = stamp;
+            self.socketio.sockets[s].0.stamp = stamp;
         }
         if let Some(r) = self.find_room(ns, room) {
-            let mut m = self.rooms[r].0.members;
+            let mut m = self.socketio.rooms[r].0.members;
             while m != NONE {
-                let e = self.members[m].0;
-                self.sockets[e.socket].0.stamp = stamp;
+                let e = self.socketio.members[m].0;
+                self.socketio.sockets[e.socket].0.stamp = stamp;
                 m = e.room_next;
             }
         }
@@ -328,12 +331,12 @@ impl Server<'_> {
 
     /// Queues the broadcast's messages for one socket unless it is marked; marks it.
     fn deliver(&mut self, sock: u32, stamp: u32, msgs: &[u32], total: usize, sent: &mut usize) {
-        if self.sockets[sock].0.stamp == stamp || !self.socket_deliverable(sock) {
+        if self.socketio.sockets[sock].0.stamp == stamp || !self.socket_deliverable(sock) {
             return;
         }
-        self.sockets[sock].0.stamp = stamp;
-        let sess = self.sockets[sock].0.session;
-        if self.sessions[sess].0.queue.bytes as usize + total
+        self.socketio.sockets[sock].0.stamp = stamp;
+        let sess = self.socketio.sockets[sock].0.session;
+        if self.engine.sessions[sess].0.queue.bytes as usize + total
             > self.config.max_queued_bytes as usize
         {
             self.close_session(sess, super::CloseReason::SlowReader, false);
@@ -341,12 +344,12 @@ impl Server<'_> {
         }
         for &m in msgs {
             self.pool.retain(m);
-            let mut q = self.sessions[sess].0.queue;
+            let mut q = self.engine.sessions[sess].0.queue;
             // Room for every entry was checked before the first delivery.
             if !q.push(&mut self.pool, m) {
                 self.pool.release(m);
             }
-            self.sessions[sess].0.queue = q;
+            self.engine.sessions[sess].0.queue = q;
         }
         self.notify_output(sess);
         *sent += 1;
@@ -368,7 +371,7 @@ impl Server<'_> {
         args: Args<'_>,
     ) -> Result<usize, CommandError> {
         let ns = namespace.0;
-        if ns >= self.namespace_count {
+        if ns >= self.socketio.namespace_count {
             return Err(CommandError::WrongState);
         }
         if sio::RESERVED_EVENT_NAMES.contains(&event) {
@@ -402,14 +405,16 @@ impl Server<'_> {
         }
         for &s in to.except {
             if let Ok(i) = self.socket_index(s) {
-                self.sockets[i].0.stamp = stamp;
+                self.socketio.sockets[i].0.stamp = stamp;
             }
         }
         let mut sent = 0;
         if to.rooms.is_empty() {
-            let mut s = self.namespaces.as_slice()[usize::from(ns)].0.sockets;
+            let mut s = self.socketio.namespaces.as_slice()[usize::from(ns)]
+                .0
+                .sockets;
             while s != NONE {
-                let next = self.sockets[s].0.ns_next;
+                let next = self.socketio.sockets[s].0.ns_next;
                 self.deliver(s, stamp, msgs, total, &mut sent);
                 s = next;
             }
@@ -419,9 +424,9 @@ impl Server<'_> {
                     self.deliver(s, stamp, msgs, total, &mut sent);
                 }
                 if let Some(r) = self.find_room(ns, room) {
-                    let mut m = self.rooms[r].0.members;
+                    let mut m = self.socketio.rooms[r].0.members;
                     while m != NONE {
-                        let e = self.members[m].0;
+                        let e = self.socketio.members[m].0;
                         self.deliver(e.socket, stamp, msgs, total, &mut sent);
                         m = e.room_next;
                     }

@@ -1,7 +1,7 @@
 //! The per-session state of an Engine.IO session.
 
 use super::pool::Queue;
-use super::storage::{NONE, slot_entry};
+use super::storage::{NONE, Table, slot_entry};
 
 /// Lifecycle of a session slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,3 +127,14 @@ impl SessionSlot {
 // The generation outlives the session, and the timer heap's array lives in the slots
 // (position i of the heap is stored in slot i), whatever uses the slot.
 slot_entry!(SessionSlot, keep: era, heap_item);
+
+/// The Engine.IO layer's state: the sessions, the heap of their deadlines (the first
+/// `heap_len` entries of each session's heap position order) and the sessions closing.
+pub(crate) struct EngineLayer<'a> {
+    pub(super) sessions: Table<'a, SessionSlot>,
+    pub(super) heap_len: u32,
+    /// Plain Engine.IO sessions closed while the event queue was full, whose close event is
+    /// still to be queued (linked through `Session::link`).
+    pub(super) reap_sessions: u32,
+    pub(super) reap_sessions_tail: u32,
+}

@@ -4,7 +4,7 @@
 use super::engine::Bin;
 use super::event::{Kind, Record};
 use super::session::State as SessState;
-use super::storage::{NONE, slot_entry};
+use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
     AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
     SessionId, SocketId, WireId,
@@ -212,6 +212,27 @@ impl AckSlot {
 
 slot_entry!(AckSlot);
 
+/// The Socket.IO layer's state: namespaces, sockets, rooms with their memberships,
+/// awaited acknowledgements.
+pub(crate) struct SocketIoLayer<'a> {
+    pub(super) sockets: Table<'a, SocketSlot>,
+    pub(super) namespaces: Slots<'a, NamespaceSlot>,
+    pub(super) namespace_count: u16,
+    pub(super) rooms: Table<'a, RoomSlot>,
+    /// Room hash buckets in use (a power of two, or 0 for none).
+    pub(super) buckets: u32,
+    pub(super) members: Table<'a, MemberSlot>,
+    pub(super) acks: Table<'a, AckSlot>,
+    /// Sockets closed whose Disconnect event is still to be queued (linked through
+    /// `Socket::link`).
+    pub(super) reap_sockets: u32,
+    pub(super) reap_sockets_tail: u32,
+    /// The latest broadcast's de-duplication mark.
+    pub(super) stamp: u32,
+    /// The room hash key.
+    pub(super) hash_key: [u64; 2],
+}
+
 /// Bytes of the header a binary packet being assembled keeps at the front of its pool
 /// message, to become its event record when the last attachment arrives.
 const BIN_HEAD: usize = 32;
@@ -261,11 +282,12 @@ impl<'a> Server<'a> {
         if !name.starts_with('/') || name.len() > MAX_NAME {
             return None;
         }
-        let index = self.namespace_count;
-        if usize::from(index) >= self.namespaces.len() {
-            self.namespaces.push(NamespaceSlot::EMPTY).ok()?;
+        let index = self.socketio.namespace_count;
+        if usize::from(index) >= self.socketio.namespaces.len() {
+            self.socketio.namespaces.push(NamespaceSlot::EMPTY).ok()?;
         }
         let slot = &mut self
+            .socketio
             .namespaces
             .as_mut_slice()
             .get_mut(usize::from(index))?
@@ -275,15 +297,16 @@ impl<'a> Server<'a> {
         slot.name[..name.len()].copy_from_slice(name.as_bytes());
         slot.sockets = NONE;
         slot.count = 0;
-        self.namespace_count += 1;
+        self.socketio.namespace_count += 1;
         Some(index)
     }
 
     fn find_namespace(&self, name: &str) -> Option<u16> {
-        self.namespaces
+        self.socketio
+            .namespaces
             .as_slice()
             .iter()
-            .take(usize::from(self.namespace_count))
+            .take(usize::from(self.socketio.namespace_count))
             .position(|n| n.0.name() == name)
             .map(|i| i as u16)
     }
@@ -295,15 +318,16 @@ impl<'a> Server<'a> {
 
     /// The namespace at position `index` (those of the configuration first, in order).
     pub fn namespace_by_index(&self, index: usize) -> Option<NamespaceId> {
-        (index < usize::from(self.namespace_count)).then_some(NamespaceId(index as u16))
+        (index < usize::from(self.socketio.namespace_count)).then_some(NamespaceId(index as u16))
     }
 
     /// The name of a namespace.
     pub fn namespace_name(&self, ns: NamespaceId) -> Option<&str> {
-        if ns.0 >= self.namespace_count {
+        if ns.0 >= self.socketio.namespace_count {
             return None;
         }
-        self.namespaces
+        self.socketio
+            .namespaces
             .as_slice()
             .get(ns.index())
             .map(|n| n.0.name())
@@ -311,17 +335,19 @@ impl<'a> Server<'a> {
 
     /// How many sockets are connected to a namespace.
     pub fn namespace_len(&self, ns: NamespaceId) -> usize {
-        if ns.0 >= self.namespace_count {
+        if ns.0 >= self.socketio.namespace_count {
             return 0;
         }
-        self.namespaces
+        self.socketio
+            .namespaces
             .as_slice()
             .get(ns.index())
             .map_or(0, |n| n.0.count as usize)
     }
 
     pub(super) fn ns_name(&self, ns: u16) -> &str {
-        self.namespaces
+        self.socketio
+            .namespaces
             .as_slice()
             .get(usize::from(ns))
             .map_or("/", |n| n.0.name())
@@ -330,7 +356,7 @@ impl<'a> Server<'a> {
     // ------------------------------------------------------------------ sockets
 
     pub(super) fn socket_index(&self, id: SocketId) -> Result<u32, CommandError> {
-        match self.sockets.get(id.index) {
+        match self.socketio.sockets.get(id.index) {
             Some(s)
                 if s.0.era == id.era
                     && matches!(s.0.state, SockState::Pending | SockState::Connected) =>
@@ -343,7 +369,7 @@ impl<'a> Server<'a> {
 
     fn connected(&self, id: SocketId) -> Result<u32, CommandError> {
         let i = self.socket_index(id)?;
-        if self.sockets[i].0.state != SockState::Connected {
+        if self.socketio.sockets[i].0.state != SockState::Connected {
             return Err(CommandError::WrongState);
         }
         Ok(i)
@@ -353,27 +379,27 @@ impl<'a> Server<'a> {
     /// name of the room only it is in.
     pub fn socket_sid(&self, socket: SocketId) -> Option<WireId> {
         let i = self.socket_index(socket).ok()?;
-        Some(WireId::from_raw(&self.sockets[i].0.id))
+        Some(WireId::from_raw(&self.socketio.sockets[i].0.id))
     }
 
     /// The session a socket belongs to.
     pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
         let i = self.socket_index(socket).ok()?;
-        Some(self.session_handle(self.sockets[i].0.session))
+        Some(self.session_handle(self.socketio.sockets[i].0.session))
     }
 
     /// The namespace of a connected socket.
     pub fn namespace_of(&self, socket: SocketId) -> Option<NamespaceId> {
         let i = self.socket_index(socket).ok()?;
-        let ns = self.sockets[i].0.ns;
+        let ns = self.socketio.sockets[i].0.ns;
         (ns != u16::MAX).then_some(NamespaceId(ns))
     }
 
     /// The live socket of a session in the namespace named `name`.
     fn find_socket(&self, sess: u32, name: &str) -> Option<u32> {
-        let mut s = self.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sockets;
         while s != NONE {
-            let sock = &self.sockets[s].0;
+            let sock = &self.socketio.sockets[s].0;
             let matches = if sock.ns == u16::MAX {
                 let mut buf = [0u8; MAX_NAME];
                 let n = self.pool.copy_all(sock.name_msg, &mut buf);
@@ -393,13 +419,13 @@ impl<'a> Server<'a> {
     pub(super) fn socket_by_wire_id(&self, ns: u16, text: &str) -> Option<u32> {
         let raw = WireId::parse(text.as_bytes())?;
         let i = Self::id_index(&raw);
-        let s = &self.sockets.get(i)?.0;
+        let s = &self.socketio.sockets.get(i)?.0;
         (s.state == SockState::Connected && s.ns == ns && s.id == raw).then_some(i)
     }
 
     /// The namespace name of a socket (its pending dynamic name written into `buf`).
     fn socket_ns_name<'b>(&'b self, sock: u32, buf: &'b mut [u8; MAX_NAME]) -> &'b str {
-        let s = &self.sockets[sock].0;
+        let s = &self.socketio.sockets[sock].0;
         if s.ns != u16::MAX {
             return self.ns_name(s.ns);
         }
@@ -410,7 +436,7 @@ impl<'a> Server<'a> {
     /// Ends a socket: out of its namespace, rooms and session at once; its Disconnect
     /// event is queued now if it fits, else by the reaper.
     pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         if !matches!(s.state, SockState::Pending | SockState::Connected) {
             return;
         }
@@ -418,60 +444,66 @@ impl<'a> Server<'a> {
         self.drop_acks(sock);
         // Out of the session's list.
         let sess = s.session;
-        let mut at = self.sessions[sess].0.sockets;
+        let mut at = self.engine.sessions[sess].0.sockets;
         let mut prev = NONE;
         while at != NONE && at != sock {
             prev = at;
-            at = self.sockets[at].0.next_in_session;
+            at = self.socketio.sockets[at].0.next_in_session;
         }
         if at == sock {
             if prev == NONE {
-                self.sessions[sess].0.sockets = s.next_in_session;
+                self.engine.sessions[sess].0.sockets = s.next_in_session;
             } else {
-                self.sockets[prev].0.next_in_session = s.next_in_session;
+                self.socketio.sockets[prev].0.next_in_session = s.next_in_session;
             }
-            self.sessions[sess].0.socket_count =
-                self.sessions[sess].0.socket_count.saturating_sub(1);
+            self.engine.sessions[sess].0.socket_count =
+                self.engine.sessions[sess].0.socket_count.saturating_sub(1);
         }
         // Out of the namespace's list.
         if s.state == SockState::Connected
-            && let Some(ns) = self.namespaces.as_mut_slice().get_mut(usize::from(s.ns))
+            && let Some(ns) = self
+                .socketio
+                .namespaces
+                .as_mut_slice()
+                .get_mut(usize::from(s.ns))
         {
             if ns.0.sockets == sock {
                 ns.0.sockets = s.ns_next;
             }
             ns.0.count = ns.0.count.saturating_sub(1);
             if s.ns_prev != NONE {
-                self.sockets[s.ns_prev].0.ns_next = s.ns_next;
+                self.socketio.sockets[s.ns_prev].0.ns_next = s.ns_next;
             }
             if s.ns_next != NONE {
-                self.sockets[s.ns_next].0.ns_prev = s.ns_prev;
+                self.socketio.sockets[s.ns_next].0.ns_prev = s.ns_prev;
             }
         }
         if s.name_msg != NONE {
             self.pool.release(s.name_msg);
         }
-        let slot = &mut self.sockets[sock].0;
+        let slot = &mut self.socketio.sockets[sock].0;
         slot.state = SockState::Closing;
         slot.reason = reason.to_u8();
         slot.name_msg = NONE;
         slot.next_in_session = NONE;
-        if self.reap_sockets == NONE && self.events.has_room(1) {
+        if self.socketio.reap_sockets == NONE && self.events.has_room(1) {
             self.report_disconnect(sock);
         } else {
             slot.link = NONE;
-            if self.reap_sockets_tail == NONE {
-                self.reap_sockets = sock;
+            if self.socketio.reap_sockets_tail == NONE {
+                self.socketio.reap_sockets = sock;
             } else {
-                self.sockets[self.reap_sockets_tail].0.link = sock;
+                self.socketio.sockets[self.socketio.reap_sockets_tail]
+                    .0
+                    .link = sock;
             }
-            self.reap_sockets_tail = sock;
+            self.socketio.reap_sockets_tail = sock;
         }
     }
 
     /// Queues a closing socket's Disconnect event and frees it.
     fn report_disconnect(&mut self, sock: u32) -> bool {
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         let mut r = Record::new(Kind::Disconnect);
         r.id = sock;
         r.era = s.era;
@@ -480,85 +512,85 @@ impl<'a> Server<'a> {
         if !self.events.push(r) {
             return false;
         }
-        self.sockets.release(sock);
+        self.socketio.sockets.release(sock);
         true
     }
 
     /// Queues the Disconnect events of sockets that ended while the event queue was full.
     pub(super) fn reap_sockets(&mut self) {
-        while self.reap_sockets != NONE && self.events.has_room(1) {
-            let sock = self.reap_sockets;
-            let next = self.sockets[sock].0.link;
+        while self.socketio.reap_sockets != NONE && self.events.has_room(1) {
+            let sock = self.socketio.reap_sockets;
+            let next = self.socketio.sockets[sock].0.link;
             if !self.report_disconnect(sock) {
                 break;
             }
-            self.reap_sockets = next;
+            self.socketio.reap_sockets = next;
             if next == NONE {
-                self.reap_sockets_tail = NONE;
+                self.socketio.reap_sockets_tail = NONE;
             }
         }
     }
 
     fn drop_acks(&mut self, sock: u32) {
-        let mut a = self.sockets[sock].0.acks;
+        let mut a = self.socketio.sockets[sock].0.acks;
         while a != NONE {
-            let next = self.acks[a].0.next;
-            self.acks.release(a);
+            let next = self.socketio.acks[a].0.next;
+            self.socketio.acks.release(a);
             a = next;
         }
-        self.sockets[sock].0.acks = NONE;
-        self.sockets[sock].0.ack_count = 0;
+        self.socketio.sockets[sock].0.acks = NONE;
+        self.socketio.sockets[sock].0.ack_count = 0;
     }
 
     /// Recomputes the session's earliest ack deadline.
     fn refresh_ack_deadline(&mut self, sess: u32) {
         let mut min = 0u64;
-        let mut s = self.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sockets;
         while s != NONE {
-            let mut a = self.sockets[s].0.acks;
+            let mut a = self.socketio.sockets[s].0.acks;
             while a != NONE {
-                let d = self.acks[a].0.deadline;
+                let d = self.socketio.acks[a].0.deadline;
                 if d != 0 && (min == 0 || d < min) {
                     min = d;
                 }
-                a = self.acks[a].0.next;
+                a = self.socketio.acks[a].0.next;
             }
-            s = self.sockets[s].0.next_in_session;
+            s = self.socketio.sockets[s].0.next_in_session;
         }
-        self.sessions[sess].0.ack_at = min;
+        self.engine.sessions[sess].0.ack_at = min;
     }
 
     /// Reports the acks of the session that timed out by `now`, as far as the event queue
     /// has room.
     pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
-        let mut s = self.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sockets;
         while s != NONE {
             let mut prev = NONE;
-            let mut a = self.sockets[s].0.acks;
+            let mut a = self.socketio.sockets[s].0.acks;
             while a != NONE {
-                let e = self.acks[a].0;
+                let e = self.socketio.acks[a].0;
                 if e.deadline != 0 && e.deadline <= now {
                     let mut r = Record::new(Kind::AckTimeout);
                     r.id = s;
-                    r.era = self.sockets[s].0.era;
+                    r.era = self.socketio.sockets[s].0.era;
                     r.ack = Some(u64::from(e.id));
                     if !self.events.push(r) {
                         self.refresh_ack_deadline(sess);
                         return;
                     }
                     if prev == NONE {
-                        self.sockets[s].0.acks = e.next;
+                        self.socketio.sockets[s].0.acks = e.next;
                     } else {
-                        self.acks[prev].0.next = e.next;
+                        self.socketio.acks[prev].0.next = e.next;
                     }
-                    self.sockets[s].0.ack_count -= 1;
-                    self.acks.release(a);
+                    self.socketio.sockets[s].0.ack_count -= 1;
+                    self.socketio.acks.release(a);
                 } else {
                     prev = a;
                 }
                 a = e.next;
             }
-            s = self.sockets[s].0.next_in_session;
+            s = self.socketio.sockets[s].0.next_in_session;
         }
         self.refresh_ack_deadline(sess);
     }
@@ -567,7 +599,7 @@ impl<'a> Server<'a> {
 
     /// Handles a text Engine.IO message of a Socket.IO session.
     pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
-        if self.sessions[sess].0.bin != NONE {
+        if self.engine.sessions[sess].0.bin != NONE {
             // A text packet while attachments are owed.
             return Err(CloseReason::ParseError);
         }
@@ -581,12 +613,12 @@ impl<'a> Server<'a> {
         };
         let p =
             Packet::parse_with(text.as_bytes(), &config).map_err(|_| CloseReason::ParseError)?;
-        let first = !self.sessions[sess].0.connected_once;
+        let first = !self.engine.sessions[sess].0.connected_once;
         if first {
             if p.packet_type() != PacketType::Connect {
                 return Err(CloseReason::ParseError);
             }
-            self.sessions[sess].0.connected_once = true;
+            self.engine.sessions[sess].0.connected_once = true;
         }
         match p.packet_type() {
             PacketType::Connect => self.sio_connect(sess, &p),
@@ -607,8 +639,8 @@ impl<'a> Server<'a> {
                 };
                 let mut r = Record::new(Kind::Message);
                 r.id = sock;
-                r.era = self.sockets[sock].0.era;
-                r.ns = self.sockets[sock].0.ns;
+                r.era = self.socketio.sockets[sock].0.era;
+                r.ns = self.socketio.sockets[sock].0.ns;
                 r.ack = p.ack_id();
                 self.packet_record(sess, r, Some(name), p.args(), p.attachments().unwrap_or(0))
             }
@@ -620,15 +652,15 @@ impl<'a> Server<'a> {
                     // Nobody waits for it (unknown, late or timed out): ignored, but its
                     // attachments still have to be read.
                     if count > 0 {
-                        self.sessions[sess].0.bin = BIN_DISCARD;
-                        self.sessions[sess].0.bin_left = count as u8;
+                        self.engine.sessions[sess].0.bin = BIN_DISCARD;
+                        self.engine.sessions[sess].0.bin_left = count as u8;
                     }
                     return Ok(());
                 }
                 let mut r = Record::new(Kind::Ack);
                 r.id = sock;
-                r.era = self.sockets[sock].0.era;
-                r.ns = self.sockets[sock].0.ns;
+                r.era = self.socketio.sockets[sock].0.era;
+                r.ns = self.socketio.sockets[sock].0.ns;
                 r.ack = Some(id);
                 self.packet_record(sess, r, None, p.args(), count)
             }
@@ -641,7 +673,7 @@ impl<'a> Server<'a> {
     /// events queue after the Connect event), unless its namespace does not exist yet.
     fn joined(&self, sess: u32, namespace: &str) -> Result<u32, CloseReason> {
         match self.find_socket(sess, namespace) {
-            Some(s) if self.sockets[s].0.ns != u16::MAX => Ok(s),
+            Some(s) if self.socketio.sockets[s].0.ns != u16::MAX => Ok(s),
             _ => Err(CloseReason::ParseError),
         }
     }
@@ -649,19 +681,19 @@ impl<'a> Server<'a> {
     /// Removes the awaited ack `id` of the socket; whether it was awaited.
     fn take_ack(&mut self, sock: u32, id: u64) -> bool {
         let mut prev = NONE;
-        let mut a = self.sockets[sock].0.acks;
+        let mut a = self.socketio.sockets[sock].0.acks;
         while a != NONE {
-            let e = self.acks[a].0;
+            let e = self.socketio.acks[a].0;
             if u64::from(e.id) == id {
                 if prev == NONE {
-                    self.sockets[sock].0.acks = e.next;
+                    self.socketio.sockets[sock].0.acks = e.next;
                 } else {
-                    self.acks[prev].0.next = e.next;
+                    self.socketio.acks[prev].0.next = e.next;
                 }
-                self.sockets[sock].0.ack_count -= 1;
-                self.acks.release(a);
+                self.socketio.sockets[sock].0.ack_count -= 1;
+                self.socketio.acks.release(a);
                 if e.deadline != 0 {
-                    let sess = self.sockets[sock].0.session;
+                    let sess = self.socketio.sockets[sock].0.session;
                     self.refresh_ack_deadline(sess);
                     self.reschedule(sess);
                 }
@@ -703,7 +735,7 @@ impl<'a> Server<'a> {
         r.len1 = name_len as u32;
         r.len2 = args.len() as u32;
         r.id2 = sess;
-        r.era2 = self.sessions[sess].0.era;
+        r.era2 = self.engine.sessions[sess].0.era;
         self.hold_input(sess, self.pool.len(msg), 1);
         if attachments == 0 {
             self.push_event(r);
@@ -712,7 +744,7 @@ impl<'a> Server<'a> {
         r.small = attachments as u8;
         r.skip = BIN_HEAD as u8;
         self.write_bin_head(msg, &r);
-        let s = &mut self.sessions[sess].0;
+        let s = &mut self.engine.sessions[sess].0;
         s.bin = msg;
         s.bin_left = attachments as u8;
         Ok(())
@@ -760,7 +792,7 @@ impl<'a> Server<'a> {
     /// Handles a binary Engine.IO message of a Socket.IO session: the next attachment of
     /// the binary packet being assembled.
     pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
-        let s = self.sessions[sess].0;
+        let s = self.engine.sessions[sess].0;
         if s.bin == NONE || s.bin_left == 0 {
             return Err(CloseReason::ParseError);
         }
@@ -772,15 +804,15 @@ impl<'a> Server<'a> {
             self.hold_input(sess, len.len() + data.len(), 0);
         }
         let left = s.bin_left - 1;
-        self.sessions[sess].0.bin_left = left;
+        self.engine.sessions[sess].0.bin_left = left;
         if left > 0 {
             return Ok(());
         }
-        self.sessions[sess].0.bin = NONE;
+        self.engine.sessions[sess].0.bin = NONE;
         if s.bin != BIN_DISCARD {
             let mut r = self.read_bin_head(s.bin);
             r.id2 = sess;
-            r.era2 = self.sessions[sess].0.era;
+            r.era2 = self.engine.sessions[sess].0.era;
             self.push_event(r);
         }
         Ok(())
@@ -796,10 +828,10 @@ impl<'a> Server<'a> {
         if ns.is_none() && (!self.config.dynamic_namespaces || name.len() > MAX_NAME) {
             return self.connect_error_raw(sess, name, "Invalid namespace");
         }
-        if self.sessions[sess].0.socket_count >= self.config.max_namespaces_per_session {
+        if self.engine.sessions[sess].0.socket_count >= self.config.max_namespaces_per_session {
             return self.connect_error_raw(sess, name, "Too many namespaces");
         }
-        let Some(sock) = self.sockets.alloc() else {
+        let Some(sock) = self.socketio.sockets.alloc() else {
             return self.connect_error_raw(sess, name, "Server full");
         };
         let id = self.fresh_id(sock);
@@ -808,7 +840,7 @@ impl<'a> Server<'a> {
             None => match self.pool.msg_from(false, &[name.as_bytes()]) {
                 Some(m) => m,
                 None => {
-                    self.sockets.release(sock);
+                    self.socketio.sockets.release(sock);
                     return Err(CloseReason::ParseError);
                 }
             },
@@ -816,14 +848,14 @@ impl<'a> Server<'a> {
         let auth = p.data().unwrap_or(b"{}");
         let Some(msg) = self.pool.msg_from(false, &[name.as_bytes(), auth]) else {
             self.pool.release(name_msg);
-            self.sockets.release(sock);
+            self.socketio.sockets.release(sock);
             return Err(CloseReason::ParseError);
         };
-        let session = &mut self.sessions[sess].0;
+        let session = &mut self.engine.sessions[sess].0;
         let next = session.sockets;
         session.sockets = sock;
         session.socket_count += 1;
-        let s = &mut self.sockets[sock].0;
+        let s = &mut self.socketio.sockets[sock].0;
         s.era = s.era.wrapping_add(1);
         s.state = SockState::Pending;
         s.ns = ns.unwrap_or(u16::MAX);
@@ -835,7 +867,7 @@ impl<'a> Server<'a> {
         r.id = sock;
         r.era = s.era;
         r.id2 = sess;
-        r.era2 = self.sessions[sess].0.era;
+        r.era2 = self.engine.sessions[sess].0.era;
         r.ns = s.ns;
         r.msg = msg;
         r.len1 = name.len() as u32;
@@ -876,7 +908,7 @@ impl<'a> Server<'a> {
     /// dynamic namespace, accepting creates the namespace.
     pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
         let sock = self.socket_index(socket)?;
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         if s.state != SockState::Pending {
             return Err(CommandError::WrongState);
         }
@@ -911,20 +943,22 @@ impl<'a> Server<'a> {
             self.pool.release(s.name_msg);
         }
         // Into the namespace's list.
-        let head = self.namespaces.as_slice()[usize::from(ns)].0.sockets;
+        let head = self.socketio.namespaces.as_slice()[usize::from(ns)]
+            .0
+            .sockets;
         if head != NONE {
-            self.sockets[head].0.ns_prev = sock;
+            self.socketio.sockets[head].0.ns_prev = sock;
         }
-        let slot = &mut self.namespaces.as_mut_slice()[usize::from(ns)].0;
+        let slot = &mut self.socketio.namespaces.as_mut_slice()[usize::from(ns)].0;
         slot.sockets = sock;
         slot.count += 1;
-        let s = &mut self.sockets[sock].0;
+        let s = &mut self.socketio.sockets[sock].0;
         s.state = SockState::Connected;
         s.ns = ns;
         s.name_msg = NONE;
         s.ns_prev = NONE;
         s.ns_next = head;
-        let session = &mut self.sessions[sess].0;
+        let session = &mut self.engine.sessions[sess].0;
         if session.connect_at != 0 {
             session.connect_at = 0;
             self.reschedule(sess);
@@ -941,7 +975,7 @@ impl<'a> Server<'a> {
         data: Option<&[u8]>,
     ) -> Result<(), CommandError> {
         let sock = self.socket_index(socket)?;
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         if s.state != SockState::Pending {
             return Err(CommandError::WrongState);
         }
@@ -972,24 +1006,24 @@ impl<'a> Server<'a> {
         let sess = s.session;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
-        let mut at = self.sessions[sess].0.sockets;
+        let mut at = self.engine.sessions[sess].0.sockets;
         let mut prev = NONE;
         while at != NONE && at != sock {
             prev = at;
-            at = self.sockets[at].0.next_in_session;
+            at = self.socketio.sockets[at].0.next_in_session;
         }
         if at == sock {
             if prev == NONE {
-                self.sessions[sess].0.sockets = s.next_in_session;
+                self.engine.sessions[sess].0.sockets = s.next_in_session;
             } else {
-                self.sockets[prev].0.next_in_session = s.next_in_session;
+                self.socketio.sockets[prev].0.next_in_session = s.next_in_session;
             }
-            self.sessions[sess].0.socket_count -= 1;
+            self.engine.sessions[sess].0.socket_count -= 1;
         }
         if s.name_msg != NONE {
             self.pool.release(s.name_msg);
         }
-        self.sockets.release(sock);
+        self.socketio.sockets.release(sock);
         Ok(())
     }
 
@@ -1051,14 +1085,14 @@ impl<'a> Server<'a> {
         if sio::RESERVED_EVENT_NAMES.contains(&event) {
             return Err(CommandError::InvalidName);
         }
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         let ack_id = match ack {
             None => None,
             Some(_) => {
                 if s.ack_count >= self.config.max_acks_per_socket {
                     return Err(CommandError::SocketLimit(Resource::Acks));
                 }
-                if !self.acks.can_take(1) {
+                if !self.socketio.acks.can_take(1) {
                     return Err(CommandError::Full(Resource::Acks));
                 }
                 Some(s.next_ack)
@@ -1075,25 +1109,25 @@ impl<'a> Server<'a> {
         let Some(id) = ack_id else {
             return Ok(None);
         };
-        let Some(a) = self.acks.alloc() else {
+        let Some(a) = self.socketio.acks.alloc() else {
             return Err(CommandError::Full(Resource::Acks));
         };
         let deadline = match ack.flatten() {
             Some(ms) => self.now.saturating_add(u64::from(ms)).max(1),
             None => 0,
         };
-        self.acks[a].0 = AckEntry {
+        self.socketio.acks[a].0 = AckEntry {
             link: NONE,
             id,
             deadline,
             next: s.acks,
         };
-        let slot = &mut self.sockets[sock].0;
+        let slot = &mut self.socketio.sockets[sock].0;
         slot.acks = a;
         slot.ack_count += 1;
         slot.next_ack = slot.next_ack.wrapping_add(1) & 0x7FFF_FFFF;
         if deadline != 0 {
-            let session = &mut self.sessions[s.session].0;
+            let session = &mut self.engine.sessions[s.session].0;
             if session.ack_at == 0 || deadline < session.ack_at {
                 session.ack_at = deadline;
             }
@@ -1130,7 +1164,7 @@ impl<'a> Server<'a> {
     /// ([`Message::ack`](super::Message::ack)).
     pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
         let sock = self.connected(socket)?;
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         let mut ns_buf = [0u8; MAX_NAME];
         let ns = self.ns_name(s.ns);
         ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
@@ -1145,7 +1179,7 @@ impl<'a> Server<'a> {
     /// and its other namespaces stay.
     pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
         let sock = self.connected(socket)?;
-        let s = self.sockets[sock].0;
+        let s = self.socketio.sockets[sock].0;
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
         let n = sio::encode_disconnect(&mut out[1..], self.ns_name(s.ns))
@@ -1155,7 +1189,7 @@ impl<'a> Server<'a> {
             .msg_from(false, &[&out[..1 + n]])
             .ok_or(CommandError::Full(Resource::Pool))?;
         let result = self.queue_packets(s.session, &[msg]);
-        if self.sockets[sock].0.state == SockState::Connected {
+        if self.socketio.sockets[sock].0.state == SockState::Connected {
             self.close_socket(sock, DisconnectReason::ServerDisconnect);
         }
         result
@@ -1163,7 +1197,8 @@ impl<'a> Server<'a> {
 
     /// Whether the socket's session is open (its queue may take packets).
     pub(super) fn socket_deliverable(&self, sock: u32) -> bool {
-        let s = &self.sockets[sock].0;
-        s.state == SockState::Connected && self.sessions[s.session].0.state == SessState::Open
+        let s = &self.socketio.sockets[sock].0;
+        s.state == SockState::Connected
+            && self.engine.sessions[s.session].0.state == SessState::Open
     }
 }

@@ -1,7 +1,7 @@
 //! The per-stream state: one TCP connection as the server sees it.
 
 use super::pool::{Queue, Reader};
-use super::storage::{NONE, slot_entry};
+use super::storage::{NONE, Table, slot_entry};
 use crate::ws::{FrameScanner, Role};
 
 /// What a stream is doing.
@@ -200,3 +200,14 @@ impl StreamSlot {
 }
 
 slot_entry!(StreamSlot, keep: era);
+
+/// The transport layer's state: the byte streams (HTTP requests and responses, WebSocket
+/// framing), the streams with output waiting, and the HTTP deadlines.
+pub(crate) struct TransportLayer<'a> {
+    pub(super) streams: Table<'a, StreamSlot>,
+    /// Streams with output to write, in order (linked through `Stream::txq_next`).
+    pub(super) txq_head: u32,
+    pub(super) txq_tail: u32,
+    /// Streams waiting under a deadline: the head deadline's list, the body deadline's.
+    pub(super) stream_timers: [super::timer::TimerList; 2],
+}

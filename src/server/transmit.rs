@@ -17,44 +17,44 @@ const FIXED_MAX: usize = 512;
 
 impl Server<'_> {
     pub(super) fn txq_push(&mut self, s: u32) {
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         if st.in_txq || st.paused {
             return;
         }
         st.in_txq = true;
         st.txq_next = NONE;
-        if self.txq_tail == NONE {
-            self.txq_head = s;
+        if self.transport.txq_tail == NONE {
+            self.transport.txq_head = s;
         } else {
-            self.streams[self.txq_tail].0.txq_next = s;
+            self.transport.streams[self.transport.txq_tail].0.txq_next = s;
         }
-        self.txq_tail = s;
+        self.transport.txq_tail = s;
     }
 
     fn txq_pop(&mut self) -> Option<u32> {
-        let s = self.txq_head;
+        let s = self.transport.txq_head;
         if s == NONE {
             return None;
         }
-        let st = &mut self.streams[s].0;
-        self.txq_head = st.txq_next;
+        let st = &mut self.transport.streams[s].0;
+        self.transport.txq_head = st.txq_next;
         st.txq_next = NONE;
         st.in_txq = false;
-        if self.txq_head == NONE {
-            self.txq_tail = NONE;
+        if self.transport.txq_head == NONE {
+            self.transport.txq_tail = NONE;
         }
         Some(s)
     }
 
     /// Drops everything the stream still had to write.
     pub(super) fn drop_output(&mut self, s: u32) {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         if matches!(st.item, Item::Raw | Item::PacketWs | Item::PacketPoll) {
             self.pool.release(st.msg);
         }
         let mut raw = st.raw;
         raw.clear(&mut self.pool);
-        let slot = &mut self.streams[s].0;
+        let slot = &mut self.transport.streams[s].0;
         slot.raw = raw;
         slot.item = Item::Idle;
         slot.msg = NONE;
@@ -65,7 +65,7 @@ impl Server<'_> {
     pub(super) fn free_stream(&mut self, s: u32) {
         self.drop_output(s);
         self.arm(s, Timer::Off);
-        self.streams.release(s);
+        self.transport.streams.release(s);
     }
 
     /// Gives up writing to a stream: what it still had to write is dropped, and its close
@@ -75,7 +75,7 @@ impl Server<'_> {
         self.drop_output(s);
         self.set_state(s, State::Done);
         self.arm(s, Timer::Off);
-        let slot = &mut self.streams[s].0;
+        let slot = &mut self.transport.streams[s].0;
         slot.paused = false;
         slot.aborted = true;
         slot.close_after = true;
@@ -96,7 +96,7 @@ impl Server<'_> {
     /// [`ServerConfig::max_queued_bytes`]: super::ServerConfig::max_queued_bytes
     pub fn pause_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
         let s = self.stream_index(stream)?;
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         // A stream the server gave up on stays unpaused: its close must come out.
         st.paused = !st.aborted;
         Ok(())
@@ -107,9 +107,9 @@ impl Server<'_> {
     /// moving: the deadline of a connection writing a response starts again.
     pub fn resume_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
         let s = self.stream_index(stream)?;
-        if self.streams[s].0.paused {
-            self.streams[s].0.paused = false;
-            if self.streams[s].0.timer == Timer::Head {
+        if self.transport.streams[s].0.paused {
+            self.transport.streams[s].0.paused = false;
+            if self.transport.streams[s].0.timer == Timer::Head {
                 self.arm(s, Timer::Head);
             }
             self.txq_push(s);
@@ -119,11 +119,11 @@ impl Server<'_> {
 
     /// Whether the stream has bytes it could write now.
     fn has_output(&self, s: u32) -> bool {
-        let st = &self.streams[s].0;
+        let st = &self.transport.streams[s].0;
         if st.tx_busy() {
             return true;
         }
-        let Some(session) = self.sessions.get(st.session).map(|x| &x.0) else {
+        let Some(session) = self.engine.sessions.get(st.session).map(|x| &x.0) else {
             return false;
         };
         match st.state {
@@ -144,7 +144,7 @@ impl Server<'_> {
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         while let Some(s) = self.txq_pop() {
-            let st = self.streams[s].0;
+            let st = self.transport.streams[s].0;
             if st.state == State::Free || (st.paused && !st.silent) {
                 // A paused stream goes back on the queue when it resumes.
                 continue;
@@ -155,7 +155,7 @@ impl Server<'_> {
             }
             let n = self.write_stream(s, out);
             let more = self.has_output(s);
-            let st = self.streams[s].0;
+            let st = self.transport.streams[s].0;
             if n > 0 && st.timer != Timer::Off {
                 // Output moves: the deadline of a connection writing a response (or what
                 // it owes before closing) starts again.
@@ -186,7 +186,7 @@ impl Server<'_> {
     fn write_stream(&mut self, s: u32, out: &mut [u8]) -> usize {
         let mut pos = 0;
         while pos < out.len() {
-            if self.streams[s].0.item == Item::Idle && !self.next_item(s) {
+            if self.transport.streams[s].0.item == Item::Idle && !self.next_item(s) {
                 break;
             }
             let (n, done) = self.write_item(s, out.get_mut(pos..).unwrap_or_default());
@@ -201,23 +201,23 @@ impl Server<'_> {
 
     /// Starts the stream's next item; `false` when there is none.
     fn next_item(&mut self, s: u32) -> bool {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         if st.fixed.is_some() {
             self.start(s, Item::Fixed, NONE);
             return true;
         }
         let mut raw = st.raw;
         if let Some(msg) = raw.pop(&mut self.pool) {
-            self.streams[s].0.raw = raw;
+            self.transport.streams[s].0.raw = raw;
             self.start(s, Item::Raw, msg);
             return true;
         }
         let sess = st.session;
         match st.state {
-            State::Get if sess != NONE && self.sessions[sess].0.get == s => {
+            State::Get if sess != NONE && self.engine.sessions[sess].0.get == s => {
                 if st.poll_left == 0 {
                     // The long-poll is answered now, with everything queued.
-                    let queue = self.sessions[sess].0.queue;
+                    let queue = self.engine.sessions[sess].0.queue;
                     if queue.is_empty() {
                         return false;
                     }
@@ -225,7 +225,7 @@ impl Server<'_> {
                     for (k, msg) in queue.iter(&self.pool).enumerate() {
                         len += usize::from(k > 0) + self.polling_len(msg);
                     }
-                    let slot = &mut self.streams[s].0;
+                    let slot = &mut self.transport.streams[s].0;
                     slot.poll_left = queue.count;
                     slot.poll_first = true;
                     slot.fixed = Some(Fixed::PollHead(len as u32));
@@ -233,16 +233,16 @@ impl Server<'_> {
                     self.start(s, Item::Fixed, NONE);
                     return true;
                 }
-                let mut q = self.sessions[sess].0.queue;
+                let mut q = self.engine.sessions[sess].0.queue;
                 match q.pop(&mut self.pool) {
                     Some(msg) => {
-                        self.sessions[sess].0.queue = q;
+                        self.engine.sessions[sess].0.queue = q;
                         self.start(s, Item::PacketPoll, msg);
                         true
                     }
                     None => {
                         // The session went away under the response: cut it short.
-                        let slot = &mut self.streams[s].0;
+                        let slot = &mut self.transport.streams[s].0;
                         slot.poll_left = 0;
                         slot.close_after = true;
                         false
@@ -251,13 +251,13 @@ impl Server<'_> {
             }
             State::Ws
                 if sess != NONE
-                    && self.sessions[sess].0.ws == s
-                    && self.sessions[sess].0.transport == Transport::WebSocket =>
+                    && self.engine.sessions[sess].0.ws == s
+                    && self.engine.sessions[sess].0.transport == Transport::WebSocket =>
             {
-                let mut q = self.sessions[sess].0.queue;
+                let mut q = self.engine.sessions[sess].0.queue;
                 match q.pop(&mut self.pool) {
                     Some(msg) => {
-                        self.sessions[sess].0.queue = q;
+                        self.engine.sessions[sess].0.queue = q;
                         self.start(s, Item::PacketWs, msg);
                         true
                     }
@@ -274,7 +274,7 @@ impl Server<'_> {
         } else {
             self.pool.reader(msg)
         };
-        let st = &mut self.streams[s].0;
+        let st = &mut self.transport.streams[s].0;
         st.item = item;
         st.msg = msg;
         st.pos = 0;
@@ -293,7 +293,7 @@ impl Server<'_> {
 
     /// Writes what fits of the current item; `true` when it is complete.
     fn write_item(&mut self, s: u32, out: &mut [u8]) -> (usize, bool) {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         match st.item {
             Item::Idle => (0, true),
             Item::Fixed => {
@@ -302,13 +302,13 @@ impl Server<'_> {
                 let from = (st.pos as usize).min(total);
                 let n = (total - from).min(out.len());
                 out[..n].copy_from_slice(&buf[from..from + n]);
-                self.streams[s].0.pos += n as u32;
+                self.transport.streams[s].0.pos += n as u32;
                 (n, from + n == total)
             }
             Item::Raw => {
                 let mut r = st.reader;
                 let n = self.pool.read(&mut r, out);
-                self.streams[s].0.reader = r;
+                self.transport.streams[s].0.reader = r;
                 (n, r.left() == 0)
             }
             Item::PacketWs => {
@@ -353,7 +353,7 @@ impl Server<'_> {
         prefix: &[u8],
         base64: bool,
     ) -> (usize, bool) {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         let mut pos = st.pos as usize;
         let mut n = 0;
         if pos < prefix.len() {
@@ -371,7 +371,7 @@ impl Server<'_> {
                 n += self.pool.read(&mut r, out.get_mut(n..).unwrap_or_default());
             }
         }
-        let slot = &mut self.streams[s].0;
+        let slot = &mut self.transport.streams[s].0;
         slot.reader = r;
         slot.pos = (st.pos as usize + n) as u32;
         let done = pos >= prefix.len()
@@ -405,10 +405,10 @@ impl Server<'_> {
     }
 
     fn finish_item(&mut self, s: u32) {
-        let st = self.streams[s].0;
+        let st = self.transport.streams[s].0;
         let sess = st.session;
         {
-            let slot = &mut self.streams[s].0;
+            let slot = &mut self.transport.streams[s].0;
             slot.item = Item::Idle;
             slot.msg = NONE;
             slot.pos = 0;
@@ -417,12 +417,12 @@ impl Server<'_> {
         match st.item {
             Item::Idle => {}
             Item::Fixed => {
-                self.streams[s].0.fixed = None;
+                self.transport.streams[s].0.fixed = None;
             }
             Item::Raw => self.pool.release(st.msg),
             Item::PacketPoll => {
                 self.pool.release(st.msg);
-                let slot = &mut self.streams[s].0;
+                let slot = &mut self.transport.streams[s].0;
                 slot.poll_first = false;
                 slot.poll_left = slot.poll_left.saturating_sub(1);
                 if slot.poll_left == 0 && slot.state == State::Get {
@@ -436,9 +436,10 @@ impl Server<'_> {
                         slot.close_after = true;
                     }
                     self.set_state(s, next);
-                    if sess != NONE && self.sessions[sess].0.get == s {
-                        self.sessions[sess].0.get = NONE;
-                        if self.sessions[sess].0.draining && self.sessions[sess].0.queue.is_empty()
+                    if sess != NONE && self.engine.sessions[sess].0.get == s {
+                        self.engine.sessions[sess].0.get = NONE;
+                        if self.engine.sessions[sess].0.draining
+                            && self.engine.sessions[sess].0.queue.is_empty()
                         {
                             self.end_transport(sess);
                         }
@@ -448,9 +449,9 @@ impl Server<'_> {
             Item::PacketWs => {
                 self.pool.release(st.msg);
                 if sess != NONE
-                    && self.sessions[sess].0.draining
-                    && self.sessions[sess].0.queue.is_empty()
-                    && self.sessions[sess].0.ws == s
+                    && self.engine.sessions[sess].0.draining
+                    && self.engine.sessions[sess].0.queue.is_empty()
+                    && self.engine.sessions[sess].0.ws == s
                 {
                     // The close packet is out: close the WebSocket after it.
                     self.end_transport(sess);
@@ -460,7 +461,7 @@ impl Server<'_> {
     }
 
     fn render_fixed(&self, s: u32, buf: &mut [u8; FIXED_MAX]) -> usize {
-        let st = &self.streams[s].0;
+        let st = &self.transport.streams[s].0;
         let Some(fixed) = st.fixed else {
             return 0;
         };
@@ -550,12 +551,12 @@ impl Server<'_> {
             self.pool.skip(&mut reader, usize::from(r.skip));
             len = self.pool.read(&mut reader, buf);
             if let Some((sess, era)) = r.session()
-                && let Some(s) = self.sessions.get(sess)
+                && let Some(s) = self.engine.sessions.get(sess)
                 && s.0.era == era
             {
                 // The application has it: the client may send more.
                 let held = self.pool.len(r.msg) as u32;
-                let s = &mut self.sessions[sess].0;
+                let s = &mut self.engine.sessions[sess].0;
                 s.inbound = s.inbound.saturating_sub(held);
                 s.inbound_events = s.inbound_events.saturating_sub(1);
             }
