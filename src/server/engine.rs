@@ -172,7 +172,7 @@ impl Server<'_> {
     /// The open session whose wire id is `sid`, also when it is draining its close.
     pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
         let raw = WireId::parse(sid.as_bytes())?;
-        let i = Self::id_index(&raw);
+        let i = super::id_index(&raw);
         let s = &self.engine.sessions.get(i)?.0;
         let live = s.state == State::Open || (s.state == State::Closing && s.draining);
         (live && s.sid == raw && s.endpoint == endpoint).then_some(i)

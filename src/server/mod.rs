@@ -270,6 +270,11 @@ impl WireId {
     }
 }
 
+/// The slot index carried by a wire id (its first three bytes).
+fn id_index(raw: &[u8; 15]) -> u32 {
+    u32::from_le_bytes([raw[0], raw[1], raw[2], 0])
+}
+
 impl fmt::Debug for WireId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -609,9 +614,11 @@ impl<'a> Server<'a> {
             events: Events::new(storage.events),
             pool: Pool::new(storage.blocks, storage.nodes),
         };
-        server.rebuild_buckets();
+        server.socketio.rebuild_buckets();
         for (i, name) in config.namespaces.iter().enumerate() {
-            if config.namespaces[..i].contains(name) || server.add_namespace(name).is_none() {
+            if config.namespaces[..i].contains(name)
+                || server.socketio.add_namespace(name).is_none()
+            {
                 return Err(ConfigError::Namespaces);
             }
         }
@@ -648,11 +655,6 @@ impl<'a> Server<'a> {
         self.rng.fill(&mut raw[3..]);
         raw[..3].copy_from_slice(&index.to_le_bytes()[..3]);
         raw
-    }
-
-    /// The slot index carried by a wire id.
-    fn id_index(raw: &[u8; 15]) -> u32 {
-        u32::from_le_bytes([raw[0], raw[1], raw[2], 0])
     }
 
     // ------------------------------------------------------------------ streams
@@ -706,6 +708,37 @@ impl<'a> Server<'a> {
     pub fn session_sid(&self, session: SessionId) -> Option<WireId> {
         let i = self.session_index(session).ok()?;
         Some(WireId::from_raw(&self.engine.sessions[i].0.sid))
+    }
+
+    // ------------------------------------------------------------------ rooms
+
+    /// Puts a connected socket in `room` of its namespace (created on first use; at most
+    /// 64 bytes of name). Joining a room twice is a no-op. A socket in
+    /// [`ServerConfig::max_rooms_per_socket`] rooms already gets
+    /// [`CommandError::SocketLimit`].
+    pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
+        let sock = self.socketio.socket_index(socket)?;
+        self.socketio
+            .join(sock, room, self.config.max_rooms_per_socket)
+    }
+
+    /// Takes a socket out of `room`; leaving a room it is not in is a no-op.
+    pub fn leave(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
+        let sock = self.socketio.socket_index(socket)?;
+        self.socketio.leave(sock, room);
+        Ok(())
+    }
+
+    /// Whether the socket is in `room` (its own-id room included).
+    pub fn in_room(&self, socket: SocketId, room: &str) -> bool {
+        self.socketio
+            .socket_index(socket)
+            .is_ok_and(|sock| self.socketio.in_room(sock, room))
+    }
+
+    /// How many sockets are in a room of a namespace (not counting own-id rooms).
+    pub fn room_len(&self, namespace: NamespaceId, room: &str) -> usize {
+        self.socketio.room_len(namespace.0, room)
     }
 
     /// Whether the session is still open.

@@ -5,9 +5,10 @@
 //! reference to the same pool message, so the per-recipient work is a queue entry, never
 //! JSON. Recipients are de-duplicated with a per-broadcast stamp on the sockets.
 
+use super::socketio::SocketIoLayer;
 use super::socketio::{MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SockState};
 use super::storage::NONE;
-use super::{Args, CommandError, NamespaceId, Resource, Server, SocketId, Targets};
+use super::{Args, CommandError, NamespaceId, Resource, Server, Targets};
 use crate::sio;
 
 /// SipHash-1-3 of `data` under `key` (keyed, so room names chosen by clients cannot be
@@ -62,46 +63,44 @@ fn siphash(key: [u64; 2], data: &[u8], c: usize, d: usize) -> u64 {
     v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
-impl Server<'_> {
+impl SocketIoLayer<'_> {
     fn room_hash(&self, ns: u16, name: &str) -> u32 {
         let mut buf = [0u8; MAX_NAME + 2];
         buf[..2].copy_from_slice(&ns.to_le_bytes());
         let n = name.len().min(MAX_NAME);
         buf[2..2 + n].copy_from_slice(&name.as_bytes()[..n]);
-        siphash13(self.socketio.hash_key, &buf[..2 + n]) as u32
+        siphash13(self.hash_key, &buf[..2 + n]) as u32
     }
 
     /// Re-threads every room into buckets sized to the room table (a power of two).
     pub(super) fn rebuild_buckets(&mut self) {
-        let len = self.socketio.rooms.len_slots();
+        let len = self.rooms.len_slots();
         let buckets = if len == 0 {
             0
         } else {
             1u32 << (31 - (len as u32).leading_zeros())
         };
-        self.socketio.buckets = buckets;
+        self.buckets = buckets;
         for i in 0..len as u32 {
-            self.socketio.rooms[i].0.bucket = NONE;
+            self.rooms[i].0.bucket = NONE;
         }
         for i in 0..len as u32 {
-            if self.socketio.rooms[i].0.used {
-                let b = self.socketio.rooms[i].0.hash & (buckets - 1);
-                self.socketio.rooms[i].0.hash_next = self.socketio.rooms[b].0.bucket;
-                self.socketio.rooms[b].0.bucket = i;
+            if self.rooms[i].0.used {
+                let b = self.rooms[i].0.hash & (buckets - 1);
+                self.rooms[i].0.hash_next = self.rooms[b].0.bucket;
+                self.rooms[b].0.bucket = i;
             }
         }
     }
 
-    fn find_room(&self, ns: u16, name: &str) -> Option<u32> {
-        if self.socketio.buckets == 0 {
+    pub(super) fn find_room(&self, ns: u16, name: &str) -> Option<u32> {
+        if self.buckets == 0 {
             return None;
         }
         let hash = self.room_hash(ns, name);
-        let mut r = self.socketio.rooms[hash & (self.socketio.buckets - 1)]
-            .0
-            .bucket;
+        let mut r = self.rooms[hash & (self.buckets - 1)].0.bucket;
         while r != NONE {
-            let room = &self.socketio.rooms[r].0;
+            let room = &self.rooms[r].0;
             if room.hash == hash
                 && room.ns == ns
                 && &room.name[..usize::from(room.len)] == name.as_bytes()
@@ -121,12 +120,11 @@ impl Server<'_> {
             return Err(CommandError::InvalidName);
         }
         let r = self
-            .socketio
             .rooms
             .alloc()
             .ok_or(CommandError::Full(Resource::Rooms))?;
         let hash = self.room_hash(ns, name);
-        let room = &mut self.socketio.rooms[r].0;
+        let room = &mut self.rooms[r].0;
         room.used = true;
         room.ns = ns;
         room.len = name.len() as u8;
@@ -134,76 +132,78 @@ impl Server<'_> {
         room.hash = hash;
         room.members = NONE;
         room.count = 0;
-        let len = self.socketio.rooms.len_slots();
+        let len = self.rooms.len_slots();
         let want = 1u32 << (31 - (len as u32).leading_zeros());
-        if want != self.socketio.buckets {
+        if want != self.buckets {
             self.rebuild_buckets();
         } else {
-            let b = hash & (self.socketio.buckets - 1);
-            self.socketio.rooms[r].0.hash_next = self.socketio.rooms[b].0.bucket;
-            self.socketio.rooms[b].0.bucket = r;
+            let b = hash & (self.buckets - 1);
+            self.rooms[r].0.hash_next = self.rooms[b].0.bucket;
+            self.rooms[b].0.bucket = r;
         }
         Ok(r)
     }
 
     fn free_room(&mut self, r: u32) {
-        let hash = self.socketio.rooms[r].0.hash;
-        let b = hash & (self.socketio.buckets - 1);
-        let mut at = self.socketio.rooms[b].0.bucket;
+        let hash = self.rooms[r].0.hash;
+        let b = hash & (self.buckets - 1);
+        let mut at = self.rooms[b].0.bucket;
         let mut prev = NONE;
         while at != NONE && at != r {
             prev = at;
-            at = self.socketio.rooms[at].0.hash_next;
+            at = self.rooms[at].0.hash_next;
         }
         if at == r {
-            let next = self.socketio.rooms[r].0.hash_next;
+            let next = self.rooms[r].0.hash_next;
             if prev == NONE {
-                self.socketio.rooms[b].0.bucket = next;
+                self.rooms[b].0.bucket = next;
             } else {
-                self.socketio.rooms[prev].0.hash_next = next;
+                self.rooms[prev].0.hash_next = next;
             }
         }
-        self.socketio.rooms.release(r);
+        self.rooms.release(r);
     }
 
     /// Unlinks membership `m` from its room (freeing the room when it empties) and frees it.
     fn drop_member(&mut self, m: u32) {
-        let e = self.socketio.members[m].0;
+        let e = self.members[m].0;
         if e.room_prev == NONE {
-            self.socketio.rooms[e.room].0.members = e.room_next;
+            self.rooms[e.room].0.members = e.room_next;
         } else {
-            self.socketio.members[e.room_prev].0.room_next = e.room_next;
+            self.members[e.room_prev].0.room_next = e.room_next;
         }
         if e.room_next != NONE {
-            self.socketio.members[e.room_next].0.room_prev = e.room_prev;
+            self.members[e.room_next].0.room_prev = e.room_prev;
         }
-        let room = &mut self.socketio.rooms[e.room].0;
+        let room = &mut self.rooms[e.room].0;
         room.count -= 1;
         if room.count == 0 {
             self.free_room(e.room);
         }
-        self.socketio.members.release(m);
+        self.members.release(m);
     }
 
     /// Takes the socket out of every room.
     pub(super) fn leave_all(&mut self, sock: u32) {
-        let mut m = self.socketio.sockets[sock].0.rooms;
+        let mut m = self.sockets[sock].0.rooms;
         while m != NONE {
-            let next = self.socketio.members[m].0.sock_next;
+            let next = self.members[m].0.sock_next;
             self.drop_member(m);
             m = next;
         }
-        self.socketio.sockets[sock].0.rooms = NONE;
-        self.socketio.sockets[sock].0.room_count = 0;
+        self.sockets[sock].0.rooms = NONE;
+        self.sockets[sock].0.room_count = 0;
     }
 
-    /// Puts a connected socket in `room` of its namespace (created on first use; at most
-    /// 64 bytes of name). Joining a room twice is a no-op. A socket in
-    /// [`ServerConfig::max_rooms_per_socket`](super::ServerConfig::max_rooms_per_socket)
-    /// rooms already gets [`CommandError::SocketLimit`].
-    pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
-        let sock = self.socket_index(socket)?;
-        let s = self.socketio.sockets[sock].0;
+    /// Puts socket `sock` in `room` of its namespace unless it is in `max_rooms` already
+    /// (see [`Server::join`]).
+    pub(super) fn join(
+        &mut self,
+        sock: u32,
+        room: &str,
+        max_rooms: u16,
+    ) -> Result<(), CommandError> {
+        let s = self.sockets[sock].0;
         if s.state != SockState::Connected {
             return Err(CommandError::WrongState);
         }
@@ -213,73 +213,68 @@ impl Server<'_> {
         if let Some(r) = self.find_room(s.ns, room) {
             let mut m = s.rooms;
             while m != NONE {
-                if self.socketio.members[m].0.room == r {
+                if self.members[m].0.room == r {
                     return Ok(());
                 }
-                m = self.socketio.members[m].0.sock_next;
+                m = self.members[m].0.sock_next;
             }
         }
-        if s.room_count >= self.config.max_rooms_per_socket {
+        if s.room_count >= max_rooms {
             return Err(CommandError::SocketLimit(Resource::Members));
         }
-        if !self.socketio.members.can_take(1) {
+        if !self.members.can_take(1) {
             return Err(CommandError::Full(Resource::Members));
         }
         let r = self.room_for(s.ns, room)?;
-        let Some(m) = self.socketio.members.alloc() else {
+        let Some(m) = self.members.alloc() else {
             return Err(CommandError::Full(Resource::Members));
         };
-        let head = self.socketio.rooms[r].0.members;
+        let head = self.rooms[r].0.members;
         if head != NONE {
-            self.socketio.members[head].0.room_prev = m;
+            self.members[head].0.room_prev = m;
         }
-        let e = &mut self.socketio.members[m].0;
+        let e = &mut self.members[m].0;
         e.room = r;
         e.socket = sock;
         e.room_prev = NONE;
         e.room_next = head;
         e.sock_next = s.rooms;
-        let room = &mut self.socketio.rooms[r].0;
+        let room = &mut self.rooms[r].0;
         room.members = m;
         room.count += 1;
-        self.socketio.sockets[sock].0.rooms = m;
-        self.socketio.sockets[sock].0.room_count += 1;
+        self.sockets[sock].0.rooms = m;
+        self.sockets[sock].0.room_count += 1;
         Ok(())
     }
 
-    /// Takes a socket out of `room`; leaving a room it is not in is a no-op.
-    pub fn leave(&mut self, socket: SocketId, room: &str) -> Result<(), CommandError> {
-        let sock = self.socket_index(socket)?;
-        let ns = self.socketio.sockets[sock].0.ns;
+    /// Takes socket `sock` out of `room` (see [`Server::leave`]).
+    pub(super) fn leave(&mut self, sock: u32, room: &str) {
+        let ns = self.sockets[sock].0.ns;
         let Some(r) = self.find_room(ns, room) else {
-            return Ok(());
+            return;
         };
         let mut prev = NONE;
-        let mut m = self.socketio.sockets[sock].0.rooms;
+        let mut m = self.sockets[sock].0.rooms;
         while m != NONE {
-            let next = self.socketio.members[m].0.sock_next;
-            if self.socketio.members[m].0.room == r {
+            let next = self.members[m].0.sock_next;
+            if self.members[m].0.room == r {
                 if prev == NONE {
-                    self.socketio.sockets[sock].0.rooms = next;
+                    self.sockets[sock].0.rooms = next;
                 } else {
-                    self.socketio.members[prev].0.sock_next = next;
+                    self.members[prev].0.sock_next = next;
                 }
                 self.drop_member(m);
-                self.socketio.sockets[sock].0.room_count -= 1;
-                return Ok(());
+                self.sockets[sock].0.room_count -= 1;
+                return;
             }
             prev = m;
             m = next;
         }
-        Ok(())
     }
 
-    /// Whether the socket is in `room` (its own-id room included).
-    pub fn in_room(&self, socket: SocketId, room: &str) -> bool {
-        let Ok(sock) = self.socket_index(socket) else {
-            return false;
-        };
-        let s = &self.socketio.sockets[sock].0;
+    /// Whether socket `sock` is in `room` (its own-id room included).
+    pub(super) fn in_room(&self, sock: u32, room: &str) -> bool {
+        let s = &self.sockets[sock].0;
         if self.socket_by_wire_id(s.ns, room) == Some(sock) {
             return true;
         }
@@ -288,47 +283,49 @@ impl Server<'_> {
         };
         let mut m = s.rooms;
         while m != NONE {
-            if self.socketio.members[m].0.room == r {
+            if self.members[m].0.room == r {
                 return true;
             }
-            m = self.socketio.members[m].0.sock_next;
+            m = self.members[m].0.sock_next;
         }
         false
     }
 
-    /// How many sockets are in a room of a namespace (not counting own-id rooms).
-    pub fn room_len(&self, namespace: NamespaceId, room: &str) -> usize {
-        self.find_room(namespace.0, room)
-            .map_or(0, |r| self.socketio.rooms[r].0.count as usize)
+    /// How many sockets are in `room` of namespace `ns` (not counting own-id rooms).
+    pub(super) fn room_len(&self, ns: u16, room: &str) -> usize {
+        self.find_room(ns, room)
+            .map_or(0, |r| self.rooms[r].0.count as usize)
     }
 
-    fn next_stamp(&mut self) -> u32 {
-        self.socketio.stamp = self.socketio.stamp.wrapping_add(1);
-        if self.socketio.stamp == 0 {
+    pub(super) fn next_stamp(&mut self) -> u32 {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
             // After 2^32 broadcasts: forget the old marks.
-            for i in 0..self.socketio.sockets.len_slots() as u32 {
-                self.socketio.sockets[i].0.stamp = 0;
+            for i in 0..self.sockets.len_slots() as u32 {
+                self.sockets[i].0.stamp = 0;
             }
-            self.socketio.stamp = 1;
+            self.stamp = 1;
         }
-        self.socketio.stamp
+        self.stamp
     }
 
     /// Marks the members of `room` (and the socket whose id it is) with `stamp`.
-    fn mark_room(&mut self, ns: u16, room: &str, stamp: u32) {
+    pub(super) fn mark_room(&mut self, ns: u16, room: &str, stamp: u32) {
         if let Some(s) = self.socket_by_wire_id(ns, room) {
-            self.socketio.sockets[s].0.stamp = stamp;
+            self.sockets[s].0.stamp = stamp;
         }
         if let Some(r) = self.find_room(ns, room) {
-            let mut m = self.socketio.rooms[r].0.members;
+            let mut m = self.rooms[r].0.members;
             while m != NONE {
-                let e = self.socketio.members[m].0;
-                self.socketio.sockets[e.socket].0.stamp = stamp;
+                let e = self.members[m].0;
+                self.sockets[e.socket].0.stamp = stamp;
                 m = e.room_next;
             }
         }
     }
+}
 
+impl Server<'_> {
     /// Queues the broadcast's messages for one socket unless it is marked; marks it.
     fn deliver(&mut self, sock: u32, stamp: u32, msgs: &[u32], total: usize, sent: &mut usize) {
         if self.socketio.sockets[sock].0.stamp == stamp || !self.socket_deliverable(sock) {
@@ -383,7 +380,7 @@ impl Server<'_> {
         } else {
             to.rooms
                 .iter()
-                .map(|room| self.room_len(namespace, room) + 1)
+                .map(|room| self.socketio.room_len(ns, room) + 1)
                 .sum()
         };
         let per = 1 + args.binary.len();
@@ -392,19 +389,19 @@ impl Server<'_> {
             return Err(CommandError::Full(Resource::Nodes));
         }
         let mut name = [0u8; MAX_NAME];
-        let ns_name = self.ns_name(ns);
+        let ns_name = self.socketio.ns_name(ns);
         name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
         let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let n = self.encode_packet(ns_name, None, Some(event), &args, &mut msgs)?;
         let msgs = &msgs[..n];
         let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
-        let stamp = self.next_stamp();
+        let stamp = self.socketio.next_stamp();
         for room in to.except_rooms {
-            self.mark_room(ns, room, stamp);
+            self.socketio.mark_room(ns, room, stamp);
         }
         for &s in to.except {
-            if let Ok(i) = self.socket_index(s) {
+            if let Ok(i) = self.socketio.socket_index(s) {
                 self.socketio.sockets[i].0.stamp = stamp;
             }
         }
@@ -420,10 +417,10 @@ impl Server<'_> {
             }
         } else {
             for room in to.rooms {
-                if let Some(s) = self.socket_by_wire_id(ns, room) {
+                if let Some(s) = self.socketio.socket_by_wire_id(ns, room) {
                     self.deliver(s, stamp, msgs, total, &mut sent);
                 }
-                if let Some(r) = self.find_room(ns, room) {
+                if let Some(r) = self.socketio.find_room(ns, room) {
                     let mut m = self.socketio.rooms[r].0.members;
                     while m != NONE {
                         let e = self.socketio.members[m].0;

@@ -275,19 +275,17 @@ fn packet_head(
     Ok(n)
 }
 
-impl<'a> Server<'a> {
-    // ------------------------------------------------------------------ namespaces
-
+impl SocketIoLayer<'_> {
+    /// Adds a namespace; `None` for a bad name or a full table.
     pub(super) fn add_namespace(&mut self, name: &str) -> Option<u16> {
         if !name.starts_with('/') || name.len() > MAX_NAME {
             return None;
         }
-        let index = self.socketio.namespace_count;
-        if usize::from(index) >= self.socketio.namespaces.len() {
-            self.socketio.namespaces.push(NamespaceSlot::EMPTY).ok()?;
+        let index = self.namespace_count;
+        if usize::from(index) >= self.namespaces.len() {
+            self.namespaces.push(NamespaceSlot::EMPTY).ok()?;
         }
         let slot = &mut self
-            .socketio
             .namespaces
             .as_mut_slice()
             .get_mut(usize::from(index))?
@@ -297,23 +295,56 @@ impl<'a> Server<'a> {
         slot.name[..name.len()].copy_from_slice(name.as_bytes());
         slot.sockets = NONE;
         slot.count = 0;
-        self.socketio.namespace_count += 1;
+        self.namespace_count += 1;
         Some(index)
     }
 
-    fn find_namespace(&self, name: &str) -> Option<u16> {
-        self.socketio
-            .namespaces
+    /// The index of the namespace named `name`.
+    pub(super) fn find_namespace(&self, name: &str) -> Option<u16> {
+        self.namespaces
             .as_slice()
             .iter()
-            .take(usize::from(self.socketio.namespace_count))
+            .take(usize::from(self.namespace_count))
             .position(|n| n.0.name() == name)
             .map(|i| i as u16)
     }
 
+    /// The name of namespace `ns` (`/` for one that does not exist).
+    pub(super) fn ns_name(&self, ns: u16) -> &str {
+        self.namespaces
+            .as_slice()
+            .get(usize::from(ns))
+            .map_or("/", |n| n.0.name())
+    }
+
+    /// The index of a live socket (pending or connected).
+    pub(super) fn socket_index(&self, id: SocketId) -> Result<u32, CommandError> {
+        match self.sockets.get(id.index) {
+            Some(s)
+                if s.0.era == id.era
+                    && matches!(s.0.state, SockState::Pending | SockState::Connected) =>
+            {
+                Ok(id.index)
+            }
+            _ => Err(CommandError::UnknownSocket),
+        }
+    }
+
+    /// The socket whose wire id is `text`, if it is live in namespace `ns`.
+    pub(super) fn socket_by_wire_id(&self, ns: u16, text: &str) -> Option<u32> {
+        let raw = WireId::parse(text.as_bytes())?;
+        let i = super::id_index(&raw);
+        let s = &self.sockets.get(i)?.0;
+        (s.state == SockState::Connected && s.ns == ns && s.id == raw).then_some(i)
+    }
+}
+
+impl<'a> Server<'a> {
+    // ------------------------------------------------------------------ namespaces
+
     /// The namespace named `name` (`/`, `/chat`), if it exists.
     pub fn namespace(&self, name: &str) -> Option<NamespaceId> {
-        self.find_namespace(name).map(NamespaceId)
+        self.socketio.find_namespace(name).map(NamespaceId)
     }
 
     /// The namespace at position `index` (those of the configuration first, in order).
@@ -345,30 +376,10 @@ impl<'a> Server<'a> {
             .map_or(0, |n| n.0.count as usize)
     }
 
-    pub(super) fn ns_name(&self, ns: u16) -> &str {
-        self.socketio
-            .namespaces
-            .as_slice()
-            .get(usize::from(ns))
-            .map_or("/", |n| n.0.name())
-    }
-
     // ------------------------------------------------------------------ sockets
 
-    pub(super) fn socket_index(&self, id: SocketId) -> Result<u32, CommandError> {
-        match self.socketio.sockets.get(id.index) {
-            Some(s)
-                if s.0.era == id.era
-                    && matches!(s.0.state, SockState::Pending | SockState::Connected) =>
-            {
-                Ok(id.index)
-            }
-            _ => Err(CommandError::UnknownSocket),
-        }
-    }
-
     fn connected(&self, id: SocketId) -> Result<u32, CommandError> {
-        let i = self.socket_index(id)?;
+        let i = self.socketio.socket_index(id)?;
         if self.socketio.sockets[i].0.state != SockState::Connected {
             return Err(CommandError::WrongState);
         }
@@ -378,19 +389,19 @@ impl<'a> Server<'a> {
     /// The socket's id as the client knows it (Node's `socket.id`), which is also the
     /// name of the room only it is in.
     pub fn socket_sid(&self, socket: SocketId) -> Option<WireId> {
-        let i = self.socket_index(socket).ok()?;
+        let i = self.socketio.socket_index(socket).ok()?;
         Some(WireId::from_raw(&self.socketio.sockets[i].0.id))
     }
 
     /// The session a socket belongs to.
     pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
-        let i = self.socket_index(socket).ok()?;
+        let i = self.socketio.socket_index(socket).ok()?;
         Some(self.session_handle(self.socketio.sockets[i].0.session))
     }
 
     /// The namespace of a connected socket.
     pub fn namespace_of(&self, socket: SocketId) -> Option<NamespaceId> {
-        let i = self.socket_index(socket).ok()?;
+        let i = self.socketio.socket_index(socket).ok()?;
         let ns = self.socketio.sockets[i].0.ns;
         (ns != u16::MAX).then_some(NamespaceId(ns))
     }
@@ -405,7 +416,7 @@ impl<'a> Server<'a> {
                 let n = self.pool.copy_all(sock.name_msg, &mut buf);
                 buf.get(..n) == Some(name.as_bytes())
             } else {
-                self.ns_name(sock.ns) == name
+                self.socketio.ns_name(sock.ns) == name
             };
             if matches {
                 return Some(s);
@@ -415,19 +426,11 @@ impl<'a> Server<'a> {
         None
     }
 
-    /// The socket whose wire id is `text`, if it is live in namespace `ns`.
-    pub(super) fn socket_by_wire_id(&self, ns: u16, text: &str) -> Option<u32> {
-        let raw = WireId::parse(text.as_bytes())?;
-        let i = Self::id_index(&raw);
-        let s = &self.socketio.sockets.get(i)?.0;
-        (s.state == SockState::Connected && s.ns == ns && s.id == raw).then_some(i)
-    }
-
     /// The namespace name of a socket (its pending dynamic name written into `buf`).
     fn socket_ns_name<'b>(&'b self, sock: u32, buf: &'b mut [u8; MAX_NAME]) -> &'b str {
         let s = &self.socketio.sockets[sock].0;
         if s.ns != u16::MAX {
-            return self.ns_name(s.ns);
+            return self.socketio.ns_name(s.ns);
         }
         let n = self.pool.copy_all(s.name_msg, buf);
         core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or("/")
@@ -440,7 +443,7 @@ impl<'a> Server<'a> {
         if !matches!(s.state, SockState::Pending | SockState::Connected) {
             return;
         }
-        self.leave_all(sock);
+        self.socketio.leave_all(sock);
         self.drop_acks(sock);
         // Out of the session's list.
         let sess = s.session;
@@ -824,7 +827,7 @@ impl<'a> Server<'a> {
             // A CONNECT for a namespace already joined or asked for.
             return Err(CloseReason::ParseError);
         }
-        let ns = self.find_namespace(name);
+        let ns = self.socketio.find_namespace(name);
         if ns.is_none() && (!self.config.dynamic_namespaces || name.len() > MAX_NAME) {
             return self.connect_error_raw(sess, name, "Invalid namespace");
         }
@@ -907,7 +910,7 @@ impl<'a> Server<'a> {
     /// its CONNECT reply with the socket's id, and the socket may emit and receive. For a
     /// dynamic namespace, accepting creates the namespace.
     pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
-        let sock = self.socket_index(socket)?;
+        let sock = self.socketio.socket_index(socket)?;
         let s = self.socketio.sockets[sock].0;
         if s.state != SockState::Pending {
             return Err(CommandError::WrongState);
@@ -920,9 +923,10 @@ impl<'a> Server<'a> {
             name_buf[..n].copy_from_slice(&buf[..n]);
             let name =
                 core::str::from_utf8(&name_buf[..n]).map_err(|_| CommandError::InvalidName)?;
-            match self.find_namespace(name) {
+            match self.socketio.find_namespace(name) {
                 Some(ns) => ns,
                 None => self
+                    .socketio
                     .add_namespace(name)
                     .ok_or(CommandError::Full(Resource::Namespaces))?,
             }
@@ -932,7 +936,7 @@ impl<'a> Server<'a> {
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
         let wire = WireId::from_raw(&s.id);
-        let n = sio::encode_connect_sid(&mut out[1..], self.ns_name(ns), wire.as_str())
+        let n = sio::encode_connect_sid(&mut out[1..], self.socketio.ns_name(ns), wire.as_str())
             .map_err(|_| CommandError::InvalidName)?;
         let msg = self
             .pool
@@ -974,7 +978,7 @@ impl<'a> Server<'a> {
         message: &str,
         data: Option<&[u8]>,
     ) -> Result<(), CommandError> {
-        let sock = self.socket_index(socket)?;
+        let sock = self.socketio.socket_index(socket)?;
         let s = self.socketio.sockets[sock].0;
         if s.state != SockState::Pending {
             return Err(CommandError::WrongState);
@@ -1099,7 +1103,7 @@ impl<'a> Server<'a> {
             }
         };
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let ns = self.ns_name(s.ns);
+        let ns = self.socketio.ns_name(s.ns);
         // The namespace name is copied out of the table so the encoder may borrow `self`.
         let mut ns_buf = [0u8; MAX_NAME];
         ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
@@ -1166,7 +1170,7 @@ impl<'a> Server<'a> {
         let sock = self.connected(socket)?;
         let s = self.socketio.sockets[sock].0;
         let mut ns_buf = [0u8; MAX_NAME];
-        let ns = self.ns_name(s.ns);
+        let ns = self.socketio.ns_name(s.ns);
         ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
         let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
@@ -1182,7 +1186,7 @@ impl<'a> Server<'a> {
         let s = self.socketio.sockets[sock].0;
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
-        let n = sio::encode_disconnect(&mut out[1..], self.ns_name(s.ns))
+        let n = sio::encode_disconnect(&mut out[1..], self.socketio.ns_name(s.ns))
             .map_err(|_| CommandError::InvalidName)?;
         let msg = self
             .pool
