@@ -159,7 +159,7 @@ impl Server<'_> {
         let mut q = s.queue;
         q.push(&mut self.pool, msg);
         self.engine.sessions[sess].0.queue = q;
-        self.reschedule(sess);
+        self.engine.reschedule(sess);
         if !sio {
             let mut r = Record::new(Kind::EngineOpen);
             r.id = sess;
@@ -240,7 +240,7 @@ impl Server<'_> {
             s.hb_at = self
                 .now
                 .saturating_add(u64::from(self.config.ping_interval));
-            self.reschedule(sess);
+            self.engine.reschedule(sess);
         }
     }
 
@@ -397,7 +397,7 @@ impl Server<'_> {
                 s.aux_at = self
                     .now
                     .saturating_add(u64::from(self.config.close_timeout));
-                self.reschedule(sess);
+                self.engine.reschedule(sess);
                 self.notify_output(sess);
             } else {
                 self.end_transport(sess);
@@ -482,7 +482,7 @@ impl Server<'_> {
         let reason = CloseReason::from_u8(self.engine.sessions[sess].0.close_reason);
         let mut q = self.engine.sessions[sess].0.queue;
         q.clear(&mut self.pool);
-        self.unschedule(sess);
+        self.engine.unschedule(sess);
         let s = &mut self.engine.sessions[sess].0;
         s.queue = q;
         s.draining = false;
@@ -512,7 +512,7 @@ impl Server<'_> {
             // A POST paused for room: its packets will not be handled. The stream leaves the
             // session first, so that the rest of its body never reaches whatever session
             // takes the slot next.
-            self.set_state(post, StreamState::Http);
+            self.transport.set_state(post, StreamState::Http, self.now);
             self.transport.streams[post].0.session = NONE;
             self.respond_fixed(post, Fixed::EngineError(3), true);
         }
@@ -528,7 +528,8 @@ impl Server<'_> {
         if self.transport.streams[stream].0.state != StreamState::Get {
             return;
         }
-        self.set_state(stream, StreamState::Http);
+        self.transport
+            .set_state(stream, StreamState::Http, self.now);
         if self.get_in_flight(stream) {
             let st = &mut self.transport.streams[stream].0;
             st.poll_left = 0;
@@ -558,7 +559,8 @@ impl Server<'_> {
         ) {
             return;
         }
-        self.set_state(stream, StreamState::Done);
+        self.transport
+            .set_state(stream, StreamState::Done, self.now);
         let st = &mut self.transport.streams[stream].0;
         st.close_after = true;
         if !st.eof {
@@ -618,7 +620,7 @@ impl Server<'_> {
         if s.ack_at != 0 && s.ack_at <= now {
             self.expire_acks(sess, now);
         }
-        self.reschedule(sess);
+        self.engine.reschedule(sess);
     }
 
     fn has_connected_socket(&self, sess: u32) -> bool {
@@ -662,8 +664,8 @@ impl Server<'_> {
         s.aux_at = 0;
         let get = s.get;
         s.get = NONE;
-        self.set_state(stream, StreamState::Ws);
-        self.reschedule(sess);
+        self.transport.set_state(stream, StreamState::Ws, self.now);
+        self.engine.reschedule(sess);
         if get != NONE {
             self.finish_get(get, Some(Fixed::Close));
         }
@@ -684,7 +686,7 @@ impl Server<'_> {
         if ws != NONE {
             self.close_ws(ws, CloseCode::NORMAL);
         }
-        self.reschedule(sess);
+        self.engine.reschedule(sess);
         self.notify_output(sess);
     }
 
@@ -700,7 +702,8 @@ impl Server<'_> {
             StreamState::Get if s.get == stream => {
                 // An abandoned long-poll ends the session (PROTOCOL.md A.7).
                 self.engine.sessions[sess].0.get = NONE;
-                self.set_state(stream, StreamState::Done);
+                self.transport
+                    .set_state(stream, StreamState::Done, self.now);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
@@ -709,12 +712,14 @@ impl Server<'_> {
             }
             StreamState::Post if s.post == stream => {
                 self.engine.sessions[sess].0.post = NONE;
-                self.set_state(stream, StreamState::Done);
+                self.transport
+                    .set_state(stream, StreamState::Done, self.now);
                 self.close_session(sess, reason, false);
             }
             StreamState::Ws if s.ws == stream => {
                 self.engine.sessions[sess].0.ws = NONE;
-                self.set_state(stream, StreamState::Done);
+                self.transport
+                    .set_state(stream, StreamState::Done, self.now);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
@@ -723,14 +728,15 @@ impl Server<'_> {
             }
             StreamState::Probe if s.ws == stream => {
                 self.engine.sessions[sess].0.ws = NONE;
-                self.set_state(stream, StreamState::Done);
+                self.transport
+                    .set_state(stream, StreamState::Done, self.now);
                 if s.probed {
                     self.close_session(sess, CloseReason::UpgradeAbandoned, false);
                 } else {
                     let slot = &mut self.engine.sessions[sess].0;
                     slot.transport = Transport::Polling;
                     slot.aux_at = 0;
-                    self.reschedule(sess);
+                    self.engine.reschedule(sess);
                     self.notify_output(sess);
                 }
             }

@@ -103,7 +103,7 @@ impl Server<'_> {
         let st = &mut self.transport.streams[s].0;
         st.close_after = true;
         if st.state == State::Ws || st.state == State::Probe {
-            self.set_state(s, State::Done);
+            self.transport.set_state(s, State::Done, self.now);
         }
         self.txq_push(s);
         Ok(())
@@ -114,7 +114,7 @@ impl Server<'_> {
     pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
         let s = self.input_ended(stream, now)?;
         self.drop_output(s);
-        self.set_state(s, State::Done);
+        self.transport.set_state(s, State::Done, self.now);
         let st = &mut self.transport.streams[s].0;
         if st.in_txq {
             // Freed when the transmit queue reaches it, without a report.
@@ -149,7 +149,7 @@ impl Server<'_> {
         st.fixed = Some(fixed);
         st.fixed_close = st.close_after;
         if st.close_after && st.state == State::Http {
-            self.set_state(s, State::Done);
+            self.transport.set_state(s, State::Done, self.now);
         }
         self.txq_push(s);
     }
@@ -163,7 +163,7 @@ impl Server<'_> {
         if n > 0 {
             self.transport.streams[s].0.waiting = Waiting::Nothing;
             if st.state == State::Http && !st.close_after {
-                self.arm(s, Timer::Head);
+                self.transport.arm(s, Timer::Head, self.now);
             }
         }
         n
@@ -173,7 +173,7 @@ impl Server<'_> {
     fn await_body(&mut self, s: u32) {
         self.transport.streams[s].0.waiting = Waiting::Partial;
         if self.transport.streams[s].0.timer == Timer::Head {
-            self.arm(s, Timer::Body);
+            self.transport.arm(s, Timer::Body, self.now);
         }
     }
 
@@ -265,7 +265,7 @@ impl Server<'_> {
         r.len1 = head.len() as u32;
         r.len2 = body.len() as u32;
         self.push_event(r);
-        self.set_state(s, State::App);
+        self.transport.set_state(s, State::App, self.now);
         f.end
     }
 
@@ -306,7 +306,8 @@ impl Server<'_> {
         let slot = &mut self.transport.streams[s].0;
         slot.raw = raw;
         slot.close_after |= close;
-        self.set_state(s, if close { State::Done } else { State::Http });
+        self.transport
+            .set_state(s, if close { State::Done } else { State::Http }, self.now);
         self.txq_push(s);
         Ok(())
     }
@@ -395,7 +396,7 @@ impl Server<'_> {
         }
         match self.create_session(ep, Some(s)) {
             Ok(sess) => {
-                self.set_state(s, State::Ws);
+                self.transport.set_state(s, State::Ws, self.now);
                 self.transport.streams[s].0.session = sess;
                 self.notify_output(sess);
                 f.head
@@ -459,7 +460,7 @@ impl Server<'_> {
             self.close_ws(s, CloseCode::NORMAL);
             return f.head;
         }
-        self.set_state(s, State::Probe);
+        self.transport.set_state(s, State::Probe, self.now);
         self.transport.streams[s].0.session = sess;
         let slot = &mut self.engine.sessions[sess].0;
         slot.transport = Transport::Upgrading;
@@ -468,7 +469,7 @@ impl Server<'_> {
         slot.aux_at = self
             .now
             .saturating_add(u64::from(self.config.upgrade_timeout));
-        self.reschedule(sess);
+        self.engine.reschedule(sess);
         f.head
     }
 
@@ -484,7 +485,7 @@ impl Server<'_> {
             self.respond_fixed(s, Fixed::Noop, false);
             return;
         }
-        self.set_state(s, State::Get);
+        self.transport.set_state(s, State::Get, self.now);
         self.transport.streams[s].0.session = sess;
         self.engine.sessions[sess].0.get = s;
         if !session.queue.is_empty() {
@@ -522,7 +523,7 @@ impl Server<'_> {
             self.await_body(s);
             return 0;
         }
-        self.set_state(s, State::Post);
+        self.transport.set_state(s, State::Post, self.now);
         let st = &mut self.transport.streams[s].0;
         st.session = sess;
         st.post_at = f.head as u32;
@@ -538,7 +539,7 @@ impl Server<'_> {
         let sess = st.session;
         if self.engine.sessions.get(sess).map(|x| x.0.post) != Some(s) {
             // The session is no longer this POST's (it ended meanwhile).
-            self.set_state(s, State::Http);
+            self.transport.set_state(s, State::Http, self.now);
             self.respond_fixed(s, Fixed::EngineError(3), true);
             return input.len();
         }
@@ -589,7 +590,7 @@ impl Server<'_> {
             done += step;
         }
         self.engine.sessions[sess].0.post = NONE;
-        self.set_state(s, State::Http);
+        self.transport.set_state(s, State::Http, self.now);
         match failure {
             None => self.respond_fixed(s, Fixed::Ok, false),
             Some(reason) => {
@@ -720,7 +721,7 @@ impl Server<'_> {
         }
         self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportClose);
-        self.set_state(s, State::Done);
+        self.transport.set_state(s, State::Done, self.now);
         self.transport.streams[s].0.close_after = true;
         self.txq_push(s);
     }
@@ -734,7 +735,7 @@ impl Server<'_> {
         }
         self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportError);
-        self.set_state(s, State::Done);
+        self.transport.set_state(s, State::Done, self.now);
         self.transport.streams[s].0.close_after = true;
         self.txq_push(s);
     }

@@ -591,6 +591,8 @@ impl<'a> Server<'a> {
                 txq_head: NONE,
                 txq_tail: NONE,
                 stream_timers: [timer::TimerList::EMPTY; 2],
+                headers_timeout: config.headers_timeout,
+                request_timeout: config.request_timeout,
             },
             engine: session::EngineLayer {
                 sessions: Table::new(storage.sessions),
@@ -672,7 +674,7 @@ impl<'a> Server<'a> {
         s.scanner =
             crate::ws::FrameScanner::new(crate::ws::Role::Server, self.config.max_payload as usize);
         let era = s.era;
-        self.set_state(i, stream::State::Http);
+        self.transport.set_state(i, stream::State::Http, self.now);
         Ok(StreamId { index: i, era })
     }
 

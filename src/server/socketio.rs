@@ -698,7 +698,7 @@ impl<'a> Server<'a> {
                 if e.deadline != 0 {
                     let sess = self.socketio.sockets[sock].0.session;
                     self.refresh_ack_deadline(sess);
-                    self.reschedule(sess);
+                    self.engine.reschedule(sess);
                 }
                 return true;
             }
@@ -965,7 +965,7 @@ impl<'a> Server<'a> {
         let session = &mut self.engine.sessions[sess].0;
         if session.connect_at != 0 {
             session.connect_at = 0;
-            self.reschedule(sess);
+            self.engine.reschedule(sess);
         }
         Ok(NamespaceId(ns))
     }
@@ -1135,7 +1135,7 @@ impl<'a> Server<'a> {
             if session.ack_at == 0 || deadline < session.ack_at {
                 session.ack_at = deadline;
             }
-            self.reschedule(s.session);
+            self.engine.reschedule(s.session);
         }
         Ok(Some(AckId(u64::from(id))))
     }

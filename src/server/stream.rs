@@ -210,4 +210,8 @@ pub(crate) struct TransportLayer<'a> {
     pub(super) txq_tail: u32,
     /// Streams waiting under a deadline: the head deadline's list, the body deadline's.
     pub(super) stream_timers: [super::timer::TimerList; 2],
+    /// [`ServerConfig::headers_timeout`](super::ServerConfig::headers_timeout), ms.
+    pub(super) headers_timeout: u32,
+    /// [`ServerConfig::request_timeout`](super::ServerConfig::request_timeout), ms.
+    pub(super) request_timeout: u32,
 }

@@ -2,14 +2,16 @@
 //! deadline, kept inside the session slots (slot `i` stores heap position `i`).
 
 use super::Server;
+use super::session::EngineLayer;
 use super::storage::NONE;
+use super::stream::TransportLayer;
 use super::stream::{Fixed, State as StreamState, Timer, Waiting};
 use crate::Instant;
 
-impl Server<'_> {
+impl EngineLayer<'_> {
     /// The earliest of a session's deadlines, or `None`.
     fn deadline_of(&self, sess: u32) -> Option<u64> {
-        let s = &self.engine.sessions[sess].0;
+        let s = &self.sessions[sess].0;
         [s.hb_at, s.connect_at, s.aux_at, s.ack_at]
             .into_iter()
             .filter(|&t| t != 0)
@@ -17,24 +19,24 @@ impl Server<'_> {
     }
 
     fn heap_key(&self, pos: u32) -> u64 {
-        let sess = self.engine.sessions[pos].0.heap_item;
+        let sess = self.sessions[pos].0.heap_item;
         self.deadline_of(sess).unwrap_or(u64::MAX)
     }
 
     fn heap_set(&mut self, pos: u32, sess: u32) {
-        self.engine.sessions[pos].0.heap_item = sess;
-        self.engine.sessions[sess].0.heap_pos = pos;
+        self.sessions[pos].0.heap_item = sess;
+        self.sessions[sess].0.heap_pos = pos;
     }
 
     fn sift_up(&mut self, mut pos: u32) {
-        let sess = self.engine.sessions[pos].0.heap_item;
+        let sess = self.sessions[pos].0.heap_item;
         let key = self.deadline_of(sess).unwrap_or(u64::MAX);
         while pos > 0 {
             let parent = (pos - 1) / 2;
             if self.heap_key(parent) <= key {
                 break;
             }
-            let p = self.engine.sessions[parent].0.heap_item;
+            let p = self.sessions[parent].0.heap_item;
             self.heap_set(pos, p);
             pos = parent;
         }
@@ -42,24 +44,23 @@ impl Server<'_> {
     }
 
     fn sift_down(&mut self, mut pos: u32) {
-        let sess = self.engine.sessions[pos].0.heap_item;
+        let sess = self.sessions[pos].0.heap_item;
         let key = self.deadline_of(sess).unwrap_or(u64::MAX);
         loop {
             let left = pos * 2 + 1;
-            if left >= self.engine.heap_len {
+            if left >= self.heap_len {
                 break;
             }
             let right = left + 1;
-            let child =
-                if right < self.engine.heap_len && self.heap_key(right) < self.heap_key(left) {
-                    right
-                } else {
-                    left
-                };
+            let child = if right < self.heap_len && self.heap_key(right) < self.heap_key(left) {
+                right
+            } else {
+                left
+            };
             if self.heap_key(child) >= key {
                 break;
             }
-            let c = self.engine.sessions[child].0.heap_item;
+            let c = self.sessions[child].0.heap_item;
             self.heap_set(pos, c);
             pos = child;
         }
@@ -69,18 +70,18 @@ impl Server<'_> {
     /// Puts the session where its current deadlines say (in, moved, or out of the heap).
     pub(super) fn reschedule(&mut self, sess: u32) {
         let has = self.deadline_of(sess).is_some();
-        let pos = self.engine.sessions[sess].0.heap_pos;
+        let pos = self.sessions[sess].0.heap_pos;
         match (pos == NONE, has) {
             (true, false) => {}
             (true, true) => {
-                let at = self.engine.heap_len;
-                self.engine.heap_len += 1;
+                let at = self.heap_len;
+                self.heap_len += 1;
                 self.heap_set(at, sess);
                 self.sift_up(at);
             }
             (false, true) => {
                 self.sift_up(pos);
-                let pos = self.engine.sessions[sess].0.heap_pos;
+                let pos = self.sessions[sess].0.heap_pos;
                 self.sift_down(pos);
             }
             (false, false) => self.unschedule(sess),
@@ -89,38 +90,43 @@ impl Server<'_> {
 
     /// Takes the session out of the heap.
     pub(super) fn unschedule(&mut self, sess: u32) {
-        let pos = self.engine.sessions[sess].0.heap_pos;
+        let pos = self.sessions[sess].0.heap_pos;
         if pos == NONE {
             return;
         }
-        self.engine.heap_len -= 1;
-        let last = self.engine.heap_len;
-        self.engine.sessions[sess].0.heap_pos = NONE;
+        self.heap_len -= 1;
+        let last = self.heap_len;
+        self.sessions[sess].0.heap_pos = NONE;
         if pos != last {
-            let moved = self.engine.sessions[last].0.heap_item;
+            let moved = self.sessions[last].0.heap_item;
             self.heap_set(pos, moved);
             self.sift_up(pos);
-            let p = self.engine.sessions[moved].0.heap_pos;
+            let p = self.sessions[moved].0.heap_pos;
             self.sift_down(p);
         }
-        self.engine.sessions[last].0.heap_item = NONE;
+        self.sessions[last].0.heap_item = NONE;
     }
 
     /// The session with the earliest deadline, and that deadline.
     pub(super) fn next_deadline(&self) -> Option<(u64, u32)> {
-        if self.engine.heap_len == 0 {
+        if self.heap_len == 0 {
             return None;
         }
-        let sess = self.engine.sessions[0].0.heap_item;
+        let sess = self.sessions[0].0.heap_item;
         Some((self.deadline_of(sess)?, sess))
     }
+}
 
+impl Server<'_> {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, or `None` when
     /// no timer runs. A deadline in the past means now (the previous call could not finish
     /// because the event queue was full).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let t = match (self.next_deadline(), self.next_stream_deadline()) {
+        let t = match (
+            self.engine.next_deadline(),
+            self.transport.next_stream_deadline(),
+        ) {
             (Some((a, _)), Some((b, _))) => a.min(b),
             (Some((a, _)), None) | (None, Some((a, _))) => a,
             (None, None) => return None,
@@ -136,7 +142,7 @@ impl Server<'_> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         let now = self.now;
-        while let Some((at, s)) = self.next_stream_deadline() {
+        while let Some((at, s)) = self.transport.next_stream_deadline() {
             if at > now {
                 break;
             }
@@ -144,12 +150,12 @@ impl Server<'_> {
         }
         // Each round either moves the session's deadline or stops: a round that could not
         // act (no room for its events) leaves the deadline where it was.
-        while let Some((at, sess)) = self.next_deadline() {
+        while let Some((at, sess)) = self.engine.next_deadline() {
             if at > now {
                 break;
             }
             self.run_timers(sess, now);
-            if self.next_deadline() == Some((at, sess)) {
+            if self.engine.next_deadline() == Some((at, sess)) {
                 break;
             }
         }
@@ -171,76 +177,76 @@ impl TimerList {
     };
 }
 
-impl Server<'_> {
+impl TransportLayer<'_> {
     /// Sets a stream's state. A stream that comes to read requests or to close (`Http`,
     /// `Done`) gets the head deadline unless it runs already; one whose request
     /// goes to the application gets the request deadline for its answer; one that carries a
     /// session has none. Bytes of a request seen before are forgotten: they made up the
     /// request that moved it.
-    pub(super) fn set_state(&mut self, s: u32, state: StreamState) {
-        let slot = &mut self.transport.streams[s].0;
+    pub(super) fn set_state(&mut self, s: u32, state: StreamState, now: u64) {
+        let slot = &mut self.streams[s].0;
         slot.state = state;
         slot.waiting = Waiting::Nothing;
         match state {
             StreamState::Http | StreamState::Done => {
-                if self.transport.streams[s].0.timer != Timer::Head {
-                    self.arm(s, Timer::Head);
+                if self.streams[s].0.timer != Timer::Head {
+                    self.arm(s, Timer::Head, now);
                 }
             }
-            StreamState::App => self.arm(s, Timer::Body),
-            _ => self.arm(s, Timer::Off),
+            StreamState::App => self.arm(s, Timer::Body, now),
+            _ => self.arm(s, Timer::Off, now),
         }
     }
 
     /// Takes the stream off its deadline list.
     fn unlink_timer(&mut self, s: u32) {
-        let st = self.transport.streams[s].0;
+        let st = self.streams[s].0;
         if st.timer == Timer::Off {
             return;
         }
         let list = st.timer as usize - 1;
         match st.timer_prev {
-            NONE => self.transport.stream_timers[list].first = st.timer_next,
-            p => self.transport.streams[p].0.timer_next = st.timer_next,
+            NONE => self.stream_timers[list].first = st.timer_next,
+            p => self.streams[p].0.timer_next = st.timer_next,
         }
         match st.timer_next {
-            NONE => self.transport.stream_timers[list].last = st.timer_prev,
-            n => self.transport.streams[n].0.timer_prev = st.timer_prev,
+            NONE => self.stream_timers[list].last = st.timer_prev,
+            n => self.streams[n].0.timer_prev = st.timer_prev,
         }
-        let slot = &mut self.transport.streams[s].0;
+        let slot = &mut self.streams[s].0;
         slot.timer = Timer::Off;
         slot.timer_prev = NONE;
         slot.timer_next = NONE;
     }
 
-    /// (Re)starts the stream's deadline `timer` from now; `Timer::Off` stops it.
-    pub(super) fn arm(&mut self, s: u32, timer: Timer) {
+    /// (Re)starts the stream's deadline `timer` from `now`; `Timer::Off` stops it.
+    pub(super) fn arm(&mut self, s: u32, timer: Timer, now: u64) {
         self.unlink_timer(s);
         let ms = match timer {
             Timer::Off => return,
-            Timer::Head => self.config.headers_timeout,
-            Timer::Body => self.config.request_timeout,
+            Timer::Head => self.headers_timeout,
+            Timer::Body => self.request_timeout,
         };
         let list = timer as usize - 1;
-        let last = self.transport.stream_timers[list].last;
-        let slot = &mut self.transport.streams[s].0;
+        let last = self.stream_timers[list].last;
+        let slot = &mut self.streams[s].0;
         slot.timer = timer;
-        slot.timer_at = self.now.saturating_add(u64::from(ms));
+        slot.timer_at = now.saturating_add(u64::from(ms));
         slot.timer_prev = last;
         slot.timer_next = NONE;
         match last {
-            NONE => self.transport.stream_timers[list].first = s,
-            l => self.transport.streams[l].0.timer_next = s,
+            NONE => self.stream_timers[list].first = s,
+            l => self.streams[l].0.timer_next = s,
         }
-        self.transport.stream_timers[list].last = s;
+        self.stream_timers[list].last = s;
     }
 
     /// The stream with the earliest deadline, and that deadline.
-    fn next_stream_deadline(&self) -> Option<(u64, u32)> {
+    pub(super) fn next_stream_deadline(&self) -> Option<(u64, u32)> {
         let mut next: Option<(u64, u32)> = None;
-        for l in &self.transport.stream_timers {
+        for l in &self.stream_timers {
             if l.first != NONE {
-                let at = self.transport.streams[l.first].0.timer_at;
+                let at = self.streams[l.first].0.timer_at;
                 if next.is_none_or(|(t, _)| at < t) {
                     next = Some((at, l.first));
                 }
@@ -248,14 +254,16 @@ impl Server<'_> {
         }
         next
     }
+}
 
+impl Server<'_> {
     /// A stream's deadline passed: a partial request gets `408`, a whole one the server had
     /// no room for, or one the application did not answer, `503`; anything else (an idle
     /// kept-alive connection, output the peer does not read, a close that does not finish)
     /// is closed at once, what it still had to write dropped.
     fn stream_expired(&mut self, s: u32) {
         let st = self.transport.streams[s].0;
-        self.arm(s, Timer::Off);
+        self.transport.arm(s, Timer::Off, self.now);
         match st.state {
             StreamState::Http if !st.tx_busy() && st.waiting == Waiting::Held => {
                 self.respond_fixed(s, Fixed::Status(503), true);
@@ -267,7 +275,7 @@ impl Server<'_> {
             }
             StreamState::App => {
                 // The application never answered: it gets `WrongState` if it does now.
-                self.set_state(s, StreamState::Http);
+                self.transport.set_state(s, StreamState::Http, self.now);
                 self.respond_fixed(s, Fixed::Status(503), true);
             }
             StreamState::Http | StreamState::Done => self.abort_stream(s),

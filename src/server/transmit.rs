@@ -64,7 +64,7 @@ impl Server<'_> {
 
     pub(super) fn free_stream(&mut self, s: u32) {
         self.drop_output(s);
-        self.arm(s, Timer::Off);
+        self.transport.arm(s, Timer::Off, self.now);
         self.transport.streams.release(s);
     }
 
@@ -73,8 +73,8 @@ impl Server<'_> {
     /// stream it paused drops what it kept).
     pub(super) fn abort_stream(&mut self, s: u32) {
         self.drop_output(s);
-        self.set_state(s, State::Done);
-        self.arm(s, Timer::Off);
+        self.transport.set_state(s, State::Done, self.now);
+        self.transport.arm(s, Timer::Off, self.now);
         let slot = &mut self.transport.streams[s].0;
         slot.paused = false;
         slot.aborted = true;
@@ -110,7 +110,7 @@ impl Server<'_> {
         if self.transport.streams[s].0.paused {
             self.transport.streams[s].0.paused = false;
             if self.transport.streams[s].0.timer == Timer::Head {
-                self.arm(s, Timer::Head);
+                self.transport.arm(s, Timer::Head, self.now);
             }
             self.txq_push(s);
         }
@@ -159,7 +159,7 @@ impl Server<'_> {
             if n > 0 && st.timer != Timer::Off {
                 // Output moves: the deadline of a connection writing a response (or what
                 // it owes before closing) starts again.
-                self.arm(s, Timer::Head);
+                self.transport.arm(s, Timer::Head, self.now);
             }
             let finished = !more
                 && st.close_after
@@ -435,7 +435,7 @@ impl Server<'_> {
                     if !slot.keep_alive {
                         slot.close_after = true;
                     }
-                    self.set_state(s, next);
+                    self.transport.set_state(s, next, self.now);
                     if sess != NONE && self.engine.sessions[sess].0.get == s {
                         self.engine.sessions[sess].0.get = NONE;
                         if self.engine.sessions[sess].0.draining
