@@ -2,7 +2,7 @@
 
 use super::event::{Kind, Record};
 use super::pool::{Pool, stat};
-use super::session::{State, Transport};
+use super::session::{EngineLayer, State, Transport};
 use super::storage::NONE;
 use super::stream::{Fixed, State as StreamState};
 use super::{CloseReason, CommandError, Data, Protocol, Resource, Server, SessionId, WireId};
@@ -56,7 +56,46 @@ pub(crate) enum Pkt<'x> {
 /// payload, a small reply.
 const REPLY_ROOM: usize = 512;
 
+impl EngineLayer<'_> {
+    /// The session whose packets `stream`, in `state`, writes now: `sess` when the stream is
+    /// its long-poll or its WebSocket (once upgraded).
+    pub(super) fn writes_for(&self, sess: u32, stream: u32, state: StreamState) -> Option<u32> {
+        let s = &self.sessions.get(sess)?.0;
+        let writes = match state {
+            StreamState::Get => s.get == stream,
+            StreamState::Ws => s.ws == stream && s.transport == Transport::WebSocket,
+            _ => false,
+        };
+        writes.then_some(sess)
+    }
+}
+
 impl Server<'_> {
+    /// The long-poll response on `stream` is complete: the session waits for the next
+    /// GET, or its transport ends if that response carried its close.
+    pub(super) fn poll_answered(&mut self, sess: u32, stream: u32) {
+        if sess != NONE && self.engine.sessions[sess].0.get == stream {
+            self.engine.sessions[sess].0.get = NONE;
+            if self.engine.sessions[sess].0.draining
+                && self.engine.sessions[sess].0.queue.is_empty()
+            {
+                self.end_transport(sess);
+            }
+        }
+    }
+
+    /// A packet went out on the WebSocket `stream`: if it was the session's close packet,
+    /// the WebSocket closes after it.
+    pub(super) fn packet_sent(&mut self, sess: u32, stream: u32) {
+        if sess != NONE
+            && self.engine.sessions[sess].0.draining
+            && self.engine.sessions[sess].0.queue.is_empty()
+            && self.engine.sessions[sess].0.ws == stream
+        {
+            self.end_transport(sess);
+        }
+    }
+
     pub(super) fn protocol_of(&self, sess: u32) -> Protocol {
         let e = usize::from(self.engine.sessions[sess].0.endpoint);
         self.config
@@ -254,7 +293,7 @@ impl Server<'_> {
             Transport::Upgrading => NONE,
         };
         if stream != NONE {
-            self.txq_push(stream);
+            self.transport.txq_push(stream);
         }
     }
 
@@ -496,7 +535,8 @@ impl Server<'_> {
             // at once, rather than after bytes it would never read.
             for stream in [get, ws] {
                 if stream != NONE && self.transport.streams[stream].0.paused {
-                    self.abort_stream(stream);
+                    self.transport
+                        .abort_stream(stream, &mut self.pool, self.now);
                 }
             }
         }
@@ -506,7 +546,7 @@ impl Server<'_> {
             } else {
                 Fixed::Close
             };
-            self.finish_get(get, Some(answer));
+            self.transport.finish_get(get, Some(answer), self.now);
         }
         if post != NONE {
             // A POST paused for room: its packets will not be handled. The stream leaves the
@@ -514,61 +554,14 @@ impl Server<'_> {
             // takes the slot next.
             self.transport.set_state(post, StreamState::Http, self.now);
             self.transport.streams[post].0.session = NONE;
-            self.respond_fixed(post, Fixed::EngineError(3), true);
+            self.transport
+                .respond_fixed(post, Fixed::EngineError(3), true, self.now);
         }
         if ws != NONE {
-            self.close_ws(ws, Self::close_code(reason));
+            self.transport
+                .close_ws(ws, Self::close_code(reason), &mut self.pool, self.now);
         }
         self.free_if_done(sess);
-    }
-
-    /// Ends the long-poll on `stream`: answered with `answer` if it has not started its
-    /// response, cut short (and the connection closed) if it has.
-    pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>) {
-        if self.transport.streams[stream].0.state != StreamState::Get {
-            return;
-        }
-        self.transport
-            .set_state(stream, StreamState::Http, self.now);
-        if self.get_in_flight(stream) {
-            let st = &mut self.transport.streams[stream].0;
-            st.poll_left = 0;
-            st.close_after = true;
-            self.txq_push(stream);
-        } else {
-            let st = &mut self.transport.streams[stream].0;
-            st.fixed = None;
-            st.poll_left = 0;
-            if let Some(fixed) = answer {
-                self.respond_fixed(stream, fixed, false);
-            }
-        }
-    }
-
-    /// Whether a polling response has begun on the stream (bytes of it are out).
-    pub(super) fn get_in_flight(&self, stream: u32) -> bool {
-        let st = &self.transport.streams[stream].0;
-        st.item != super::stream::Item::Idle || (st.fixed.is_none() && st.poll_left > 0)
-    }
-
-    /// Sends a close frame on a WebSocket stream and closes it after.
-    pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode) {
-        if matches!(
-            self.transport.streams[stream].0.state,
-            StreamState::Done | StreamState::Free
-        ) {
-            return;
-        }
-        self.transport
-            .set_state(stream, StreamState::Done, self.now);
-        let st = &mut self.transport.streams[stream].0;
-        st.close_after = true;
-        if !st.eof {
-            let mut raw = st.raw;
-            raw.push(&mut self.pool, stat::close_frame(code.0));
-            self.transport.streams[stream].0.raw = raw;
-        }
-        self.txq_push(stream);
     }
 
     /// Runs the session's due timers.
@@ -643,13 +636,13 @@ impl Server<'_> {
                 let mut raw = self.transport.streams[stream].0.raw;
                 raw.push(&mut self.pool, stat::PROBE_FRAME);
                 self.transport.streams[stream].0.raw = raw;
-                self.txq_push(stream);
+                self.transport.txq_push(stream);
                 self.engine.sessions[sess].0.probed = true;
                 // Release the waiting GET so the client can pause polling.
                 let get = self.engine.sessions[sess].0.get;
-                if get != NONE && !self.get_in_flight(get) {
+                if get != NONE && !self.transport.get_in_flight(get) {
                     self.engine.sessions[sess].0.get = NONE;
-                    self.finish_get(get, Some(Fixed::Noop));
+                    self.transport.finish_get(get, Some(Fixed::Noop), self.now);
                 }
             }
             Some("5") => self.complete_upgrade(sess, stream),
@@ -667,7 +660,7 @@ impl Server<'_> {
         self.transport.set_state(stream, StreamState::Ws, self.now);
         self.engine.reschedule(sess);
         if get != NONE {
-            self.finish_get(get, Some(Fixed::Close));
+            self.transport.finish_get(get, Some(Fixed::Close), self.now);
         }
         self.notify_output(sess);
     }
@@ -684,7 +677,8 @@ impl Server<'_> {
         s.probed = false;
         s.aux_at = 0;
         if ws != NONE {
-            self.close_ws(ws, CloseCode::NORMAL);
+            self.transport
+                .close_ws(ws, CloseCode::NORMAL, &mut self.pool, self.now);
         }
         self.engine.reschedule(sess);
         self.notify_output(sess);

@@ -75,7 +75,7 @@ impl Server<'_> {
         now: Instant,
         input: &mut [u8],
     ) -> Result<usize, CommandError> {
-        let s = self.stream_index(stream)?;
+        let s = self.transport.index(stream)?;
         // Expire what is due before handling the input (PROTOCOL.md A.9).
         self.handle_timeout(now);
         let mut consumed = 0usize;
@@ -105,7 +105,7 @@ impl Server<'_> {
         if st.state == State::Ws || st.state == State::Probe {
             self.transport.set_state(s, State::Done, self.now);
         }
-        self.txq_push(s);
+        self.transport.txq_push(s);
         Ok(())
     }
 
@@ -113,14 +113,14 @@ impl Server<'_> {
     /// and the id is stale at once.
     pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
         let s = self.input_ended(stream, now)?;
-        self.drop_output(s);
+        self.transport.drop_output(s, &mut self.pool);
         self.transport.set_state(s, State::Done, self.now);
         let st = &mut self.transport.streams[s].0;
         if st.in_txq {
             // Freed when the transmit queue reaches it, without a report.
             st.silent = true;
         } else {
-            self.free_stream(s);
+            self.transport.free_stream(s, &mut self.pool, self.now);
         }
         Ok(())
     }
@@ -128,7 +128,7 @@ impl Server<'_> {
     /// No more input on `stream`: a session waiting on it (long-poll, POST, WebSocket)
     /// learns its transport closed.
     fn input_ended(&mut self, stream: StreamId, now: Instant) -> Result<u32, CommandError> {
-        let s = self.stream_index(stream)?;
+        let s = self.transport.index(stream)?;
         self.handle_timeout(now);
         self.transport.streams[s].0.eof = true;
         if matches!(
@@ -138,20 +138,6 @@ impl Server<'_> {
             self.stream_gone(s, CloseReason::TransportClose);
         }
         Ok(s)
-    }
-
-    /// Answers with a fixed response; `close` closes the connection after it.
-    pub(super) fn respond_fixed(&mut self, s: u32, fixed: Fixed, close: bool) {
-        let st = &mut self.transport.streams[s].0;
-        if close || !st.keep_alive || st.eof {
-            st.close_after = true;
-        }
-        st.fixed = Some(fixed);
-        st.fixed_close = st.close_after;
-        if st.close_after && st.state == State::Http {
-            self.transport.set_state(s, State::Done, self.now);
-        }
-        self.txq_push(s);
     }
 
     /// Reads the next request on a stream that reads requests, and keeps its deadline: a
@@ -195,7 +181,8 @@ impl Server<'_> {
         let scan = st.head_scan as usize;
         if head_end(input, scan).is_none() {
             if input.len() >= max_head {
-                self.respond_fixed(s, Fixed::Status(431), true);
+                self.transport
+                    .respond_fixed(s, Fixed::Status(431), true, self.now);
                 return input.len();
             }
             // Refuse a head as soon as it cannot become valid: a byte no head may hold, or
@@ -212,7 +199,8 @@ impl Server<'_> {
                 None
             };
             if let Some(status) = refused {
-                self.respond_fixed(s, Fixed::Status(status), true);
+                self.transport
+                    .respond_fixed(s, Fixed::Status(status), true, self.now);
                 return input.len();
             }
             let st = &mut self.transport.streams[s].0;
@@ -225,7 +213,8 @@ impl Server<'_> {
         self.transport.streams[s].0.head_scan = 0;
         let req = match http::parse_request(input, &mut headers, &limits) {
             Err(e) => {
-                self.respond_fixed(s, Fixed::Status(e.status_code()), true);
+                self.transport
+                    .respond_fixed(s, Fixed::Status(e.status_code()), true, self.now);
                 return input.len();
             }
             Ok(Status::Partial) => return 0,
@@ -242,7 +231,8 @@ impl Server<'_> {
     fn app_request(&mut self, s: u32, req: &Request<'_, '_>, input: &[u8]) -> usize {
         let f = Framing::of(req, input);
         if req.content_length().unwrap_or(0) > u64::from(self.config.max_http_body) {
-            self.respond_fixed(s, Fixed::Status(413), true);
+            self.transport
+                .respond_fixed(s, Fixed::Status(413), true, self.now);
             return f.skip(input);
         }
         if !f.complete {
@@ -278,7 +268,7 @@ impl Server<'_> {
         headers: &[Header<'_>],
         body: &[u8],
     ) -> Result<(), CommandError> {
-        let s = self.stream_index(stream)?;
+        let s = self.transport.index(stream)?;
         let st = self.transport.streams[s].0;
         if st.state != State::App {
             return Err(CommandError::WrongState);
@@ -308,7 +298,7 @@ impl Server<'_> {
         slot.close_after |= close;
         self.transport
             .set_state(s, if close { State::Done } else { State::Http }, self.now);
-        self.txq_push(s);
+        self.transport.txq_push(s);
         Ok(())
     }
 
@@ -323,10 +313,12 @@ impl Server<'_> {
     ) -> usize {
         if upgrade {
             // Like the reference: a bare 400 and the connection closed.
-            self.respond_fixed(s, Fixed::UpgradeRefused(code), true);
+            self.transport
+                .respond_fixed(s, Fixed::UpgradeRefused(code), true, self.now);
             return input.len();
         }
-        self.respond_fixed(s, Fixed::EngineError(code), !f.complete);
+        self.transport
+            .respond_fixed(s, Fixed::EngineError(code), !f.complete, self.now);
         f.skip(input)
     }
 
@@ -342,7 +334,8 @@ impl Server<'_> {
         let method = req.method();
         if method == Method::Options {
             if self.config.cors_origin.is_some() {
-                self.respond_fixed(s, Fixed::Preflight, !f.complete);
+                self.transport
+                    .respond_fixed(s, Fixed::Preflight, !f.complete, self.now);
                 return f.skip(input);
             }
             return self.engine_error(s, 3, upgrade, &f, input);
@@ -402,7 +395,7 @@ impl Server<'_> {
                 f.head
             }
             Err(_) => {
-                self.drop_output(s);
+                self.transport.drop_output(s, &mut self.pool);
                 self.engine_error(s, 4, true, &f, input)
             }
         }
@@ -435,7 +428,7 @@ impl Server<'_> {
             return false;
         }
         self.transport.streams[s].0.raw = raw;
-        self.txq_push(s);
+        self.transport.txq_push(s);
         true
     }
 
@@ -457,7 +450,8 @@ impl Server<'_> {
         if session.state != SessState::Open || session.transport != Transport::Polling {
             // Already upgrading or upgraded: this WebSocket is accepted and closed at once,
             // as the reference does, and the session is left alone.
-            self.close_ws(s, CloseCode::NORMAL);
+            self.transport
+                .close_ws(s, CloseCode::NORMAL, &mut self.pool, self.now);
             return f.head;
         }
         self.transport.set_state(s, State::Probe, self.now);
@@ -477,19 +471,21 @@ impl Server<'_> {
         let session = self.engine.sessions[sess].0;
         if session.get != NONE {
             // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
-            self.respond_fixed(s, Fixed::EngineError(3), false);
+            self.transport
+                .respond_fixed(s, Fixed::EngineError(3), false, self.now);
             self.close_session(sess, CloseReason::TransportError, false);
             return;
         }
         if session.transport == Transport::Upgrading && session.probed {
-            self.respond_fixed(s, Fixed::Noop, false);
+            self.transport
+                .respond_fixed(s, Fixed::Noop, false, self.now);
             return;
         }
         self.transport.set_state(s, State::Get, self.now);
         self.transport.streams[s].0.session = sess;
         self.engine.sessions[sess].0.get = s;
         if !session.queue.is_empty() {
-            self.txq_push(s);
+            self.transport.txq_push(s);
         }
     }
 
@@ -507,7 +503,8 @@ impl Server<'_> {
         }
         if req.content_length().unwrap_or(0) > u64::from(self.config.max_payload) {
             // Too big: refused, the session stays (the connection closes, its body unread).
-            self.respond_fixed(s, Fixed::Status(413), true);
+            self.transport
+                .respond_fixed(s, Fixed::Status(413), true, self.now);
             return f.skip(input);
         }
         let binary_type = req
@@ -540,14 +537,16 @@ impl Server<'_> {
         if self.engine.sessions.get(sess).map(|x| x.0.post) != Some(s) {
             // The session is no longer this POST's (it ended meanwhile).
             self.transport.set_state(s, State::Http, self.now);
-            self.respond_fixed(s, Fixed::EngineError(3), true);
+            self.transport
+                .respond_fixed(s, Fixed::EngineError(3), true, self.now);
             return input.len();
         }
         let start = st.post_at as usize;
         let end = start + st.post_len as usize;
         let Some(body) = input.get(start..end) else {
             // The caller offered less than it did before.
-            self.respond_fixed(s, Fixed::Status(400), true);
+            self.transport
+                .respond_fixed(s, Fixed::Status(400), true, self.now);
             return input.len();
         };
         let mut done = st.post_done as usize;
@@ -592,12 +591,13 @@ impl Server<'_> {
         self.engine.sessions[sess].0.post = NONE;
         self.transport.set_state(s, State::Http, self.now);
         match failure {
-            None => self.respond_fixed(s, Fixed::Ok, false),
+            None => self.transport.respond_fixed(s, Fixed::Ok, false, self.now),
             Some(reason) => {
                 if reason == CloseReason::ClientClose {
-                    self.respond_fixed(s, Fixed::Ok, false);
+                    self.transport.respond_fixed(s, Fixed::Ok, false, self.now);
                 } else {
-                    self.respond_fixed(s, Fixed::EngineError(3), false);
+                    self.transport
+                        .respond_fixed(s, Fixed::EngineError(3), false, self.now);
                 }
                 self.close_session(sess, reason, false);
             }
@@ -669,7 +669,7 @@ impl Server<'_> {
                     let mut raw = self.transport.streams[s].0.raw;
                     if raw.push(&mut self.pool, msg) {
                         self.transport.streams[s].0.raw = raw;
-                        self.txq_push(s);
+                        self.transport.txq_push(s);
                     } else {
                         self.pool.release(msg);
                     }
@@ -692,7 +692,7 @@ impl Server<'_> {
             if self.engine.sessions[sess].0.ws == s {
                 self.engine.sessions[sess].0.ws = NONE;
             }
-            self.close_ws(s, code);
+            self.transport.close_ws(s, code, &mut self.pool, self.now);
             self.close_session(sess, reason, false);
         }
     }
@@ -723,7 +723,7 @@ impl Server<'_> {
         self.stream_gone(s, CloseReason::TransportClose);
         self.transport.set_state(s, State::Done, self.now);
         self.transport.streams[s].0.close_after = true;
-        self.txq_push(s);
+        self.transport.txq_push(s);
     }
 
     /// The WebSocket framing failed: close it with `code`, end what used it.
@@ -737,6 +737,6 @@ impl Server<'_> {
         self.stream_gone(s, CloseReason::TransportError);
         self.transport.set_state(s, State::Done, self.now);
         self.transport.streams[s].0.close_after = true;
-        self.txq_push(s);
+        self.transport.txq_push(s);
     }
 }

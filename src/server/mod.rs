@@ -593,6 +593,7 @@ impl<'a> Server<'a> {
                 stream_timers: [timer::TimerList::EMPTY; 2],
                 headers_timeout: config.headers_timeout,
                 request_timeout: config.request_timeout,
+                cors_origin: config.cors_origin,
             },
             engine: session::EngineLayer {
                 sessions: Table::new(storage.sessions),
@@ -678,13 +679,6 @@ impl<'a> Server<'a> {
         Ok(StreamId { index: i, era })
     }
 
-    fn stream_index(&self, id: StreamId) -> Result<u32, CommandError> {
-        match self.transport.streams.get(id.index) {
-            Some(s) if s.0.era == id.era && s.0.state != stream::State::Free => Ok(id.index),
-            _ => Err(CommandError::UnknownStream),
-        }
-    }
-
     fn session_index(&self, id: SessionId) -> Result<u32, CommandError> {
         match self.engine.sessions.get(id.index) {
             Some(s) if s.0.era == id.era && s.0.state == session::State::Open => Ok(id.index),
@@ -696,13 +690,6 @@ impl<'a> Server<'a> {
         SessionId {
             index,
             era: self.engine.sessions[index].0.era,
-        }
-    }
-
-    fn stream_handle(&self, index: u32) -> StreamId {
-        StreamId {
-            index,
-            era: self.transport.streams[index].0.era,
         }
     }
 

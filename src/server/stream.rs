@@ -214,4 +214,6 @@ pub(crate) struct TransportLayer<'a> {
     pub(super) headers_timeout: u32,
     /// [`ServerConfig::request_timeout`](super::ServerConfig::request_timeout), ms.
     pub(super) request_timeout: u32,
+    /// [`ServerConfig::cors_origin`](super::ServerConfig::cors_origin).
+    pub(super) cors_origin: Option<&'a str>,
 }

@@ -266,19 +266,24 @@ impl Server<'_> {
         self.transport.arm(s, Timer::Off, self.now);
         match st.state {
             StreamState::Http if !st.tx_busy() && st.waiting == Waiting::Held => {
-                self.respond_fixed(s, Fixed::Status(503), true);
+                self.transport
+                    .respond_fixed(s, Fixed::Status(503), true, self.now);
             }
             StreamState::Http
                 if !st.tx_busy() && (st.waiting == Waiting::Partial || st.timer == Timer::Body) =>
             {
-                self.respond_fixed(s, Fixed::Status(408), true);
+                self.transport
+                    .respond_fixed(s, Fixed::Status(408), true, self.now);
             }
             StreamState::App => {
                 // The application never answered: it gets `WrongState` if it does now.
                 self.transport.set_state(s, StreamState::Http, self.now);
-                self.respond_fixed(s, Fixed::Status(503), true);
+                self.transport
+                    .respond_fixed(s, Fixed::Status(503), true, self.now);
             }
-            StreamState::Http | StreamState::Done => self.abort_stream(s),
+            StreamState::Http | StreamState::Done => {
+                self.transport.abort_stream(s, &mut self.pool, self.now);
+            }
             // Carrying a session or with the application: its deadline no longer applies.
             _ => {}
         }
