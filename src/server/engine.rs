@@ -1,11 +1,13 @@
 //! Engine.IO sessions: creation, packets, heartbeat, the upgrade, closing.
 
-use super::event::{Kind, Record};
+use super::event::{Events, Kind, Record};
 use super::pool::{Pool, stat};
 use super::session::{EngineLayer, State, Transport};
 use super::storage::NONE;
-use super::stream::{Fixed, State as StreamState};
-use super::{CloseReason, CommandError, Data, Protocol, Resource, Server, SessionId, WireId};
+use super::stream::{Fixed, State as StreamState, TransportLayer};
+use super::{
+    CloseReason, CommandError, Data, Protocol, Resource, Server, ServerConfig, SessionId, WireId,
+};
 use crate::engine::{Base64Data, OpenPacket, PacketType, TextPacket};
 use crate::ws::CloseCode;
 
@@ -57,6 +59,208 @@ pub(crate) enum Pkt<'x> {
 const REPLY_ROOM: usize = 512;
 
 impl EngineLayer<'_> {
+    /// The protocol of the session's endpoint.
+    pub(super) fn protocol_of(&self, sess: u32, cfg: &ServerConfig<'_>) -> Protocol {
+        let e = usize::from(self.sessions[sess].0.endpoint);
+        cfg.endpoints
+            .get(e)
+            .map_or(Protocol::SocketIo, |e| e.protocol)
+    }
+
+    /// Whether the session may hand the application a packet of `len` bytes now: nothing
+    /// of it is held, or it stays within `max_inbound_bytes` and `max_inbound_events`, or
+    /// it is the attachment of a binary packet being assembled.
+    pub(super) fn room_for_input(&self, sess: u32, len: usize, cfg: &ServerConfig<'_>) -> bool {
+        let s = &self.sessions[sess].0;
+        s.inbound_events == 0
+            || s.bin != NONE
+            || (s.inbound_events < cfg.max_inbound_events
+                && (s.inbound as usize).saturating_add(len) <= cfg.max_inbound_bytes as usize)
+    }
+
+    /// Counts `bytes` of the session's input, and `events` events, as held for the
+    /// application.
+    pub(super) fn hold_input(&mut self, sess: u32, bytes: usize, events: u16) {
+        let s = &mut self.sessions[sess].0;
+        s.inbound = s.inbound.saturating_add(bytes as u32);
+        s.inbound_events = s.inbound_events.saturating_add(events);
+    }
+
+    /// The open session whose wire id is `sid`, also when it is draining its close.
+    pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
+        let raw = WireId::parse(sid.as_bytes())?;
+        let i = super::id_index(&raw);
+        let s = &self.sessions.get(i)?.0;
+        let live = s.state == State::Open || (s.state == State::Closing && s.draining);
+        (live && s.sid == raw && s.endpoint == endpoint).then_some(i)
+    }
+
+    /// A pong came: the next ping is due a ping interval from now.
+    pub(super) fn pong(&mut self, sess: u32, now: u64, cfg: &ServerConfig<'_>) {
+        let s = &mut self.sessions[sess].0;
+        if s.awaiting_pong {
+            s.awaiting_pong = false;
+            s.hb_at = now.saturating_add(u64::from(cfg.ping_interval));
+            self.reschedule(sess);
+        }
+    }
+
+    /// Makes the stream that carries the session's packets write them.
+    pub(super) fn notify_output(&self, sess: u32, tr: &mut TransportLayer<'_>) {
+        let s = self.sessions[sess].0;
+        let stream = match s.transport {
+            Transport::WebSocket => s.ws,
+            Transport::Polling => s.get,
+            Transport::Upgrading if !s.probed => s.get,
+            Transport::Upgrading => NONE,
+        };
+        if stream != NONE {
+            tr.txq_push(stream);
+        }
+    }
+
+    /// Queues the session's close event; `false` when the event queue is full.
+    pub(super) fn report_close(&mut self, sess: u32, events: &mut Events<'_>) -> bool {
+        let s = self.sessions[sess].0;
+        let mut r = Record::new(Kind::EngineClose);
+        r.id = sess;
+        r.era = s.era;
+        r.small = s.close_reason;
+        if !events.push(r) {
+            return false;
+        }
+        self.sessions[sess].0.reaped = true;
+        self.sessions[sess].0.reaping = false;
+        true
+    }
+
+    /// Queues the close events of sessions that ended while the event queue was full.
+    pub(super) fn reap_sessions(&mut self, events: &mut Events<'_>) {
+        while self.reap_sessions != NONE && events.has_room(1) {
+            let sess = self.reap_sessions;
+            let next = self.sessions[sess].0.link;
+            if !self.report_close(sess, events) {
+                break;
+            }
+            self.reap_sessions = next;
+            if next == NONE {
+                self.reap_sessions_tail = NONE;
+            }
+            self.free_if_done(sess);
+        }
+    }
+
+    /// Frees a closed session's slot once nothing refers to it any more.
+    pub(super) fn free_if_done(&mut self, sess: u32) {
+        let s = &self.sessions[sess].0;
+        if s.state == State::Closing
+            && s.reaped
+            && !s.draining
+            && s.get == NONE
+            && s.ws == NONE
+            && s.post == NONE
+        {
+            self.sessions.release(sess);
+        }
+    }
+
+    /// Closes the session's transports now and drops its queue; the slot goes once the
+    /// app has been told.
+    pub(super) fn end_transport(
+        &mut self,
+        sess: u32,
+        tr: &mut TransportLayer<'_>,
+        pool: &mut Pool<'_>,
+        now: u64,
+    ) {
+        let reason = CloseReason::from_u8(self.sessions[sess].0.close_reason);
+        self.sessions[sess].0.queue.clear(pool);
+        self.unschedule(sess);
+        let s = &mut self.sessions[sess].0;
+        s.draining = false;
+        s.aux_at = 0;
+        let (get, post, ws) = (s.get, s.post, s.ws);
+        s.get = NONE;
+        s.post = NONE;
+        s.ws = NONE;
+        if reason == CloseReason::SlowReader {
+            // The client does not read: a transport whose driver could not write is cut
+            // at once, rather than after bytes it would never read.
+            for stream in [get, ws] {
+                if stream != NONE && tr.streams[stream].0.paused {
+                    tr.abort_stream(stream, pool, now);
+                }
+            }
+        }
+        if get != NONE {
+            let answer = if reason == CloseReason::ClientClose {
+                Fixed::Noop
+            } else {
+                Fixed::Close
+            };
+            tr.finish_get(get, Some(answer), now);
+        }
+        if post != NONE {
+            // A POST paused for room: its packets will not be handled. The stream leaves the
+            // session first, so that the rest of its body never reaches whatever session
+            // takes the slot next.
+            tr.set_state(post, StreamState::Http, now);
+            tr.streams[post].0.session = NONE;
+            tr.respond_fixed(post, Fixed::EngineError(3), true, now);
+        }
+        if ws != NONE {
+            tr.close_ws(ws, close_code(reason), pool, now);
+        }
+        self.free_if_done(sess);
+    }
+
+    /// The client finished the upgrade (`5` on the probing WebSocket): the WebSocket
+    /// carries the session from now on, the long-poll ends.
+    pub(super) fn complete_upgrade(
+        &mut self,
+        sess: u32,
+        stream: u32,
+        tr: &mut TransportLayer<'_>,
+        now: u64,
+    ) {
+        let s = &mut self.sessions[sess].0;
+        s.transport = Transport::WebSocket;
+        s.probed = false;
+        s.aux_at = 0;
+        let get = s.get;
+        s.get = NONE;
+        tr.set_state(stream, StreamState::Ws, now);
+        self.reschedule(sess);
+        if get != NONE {
+            tr.finish_get(get, Some(Fixed::Close), now);
+        }
+        self.notify_output(sess, tr);
+    }
+
+    /// Gives up an upgrade: its WebSocket closes, the session stays on polling.
+    pub(super) fn abort_upgrade(
+        &mut self,
+        sess: u32,
+        tr: &mut TransportLayer<'_>,
+        pool: &mut Pool<'_>,
+        now: u64,
+    ) {
+        let s = &mut self.sessions[sess].0;
+        if s.transport != Transport::Upgrading {
+            return;
+        }
+        let ws = s.ws;
+        s.ws = NONE;
+        s.transport = Transport::Polling;
+        s.probed = false;
+        s.aux_at = 0;
+        if ws != NONE {
+            tr.close_ws(ws, CloseCode::NORMAL, pool, now);
+        }
+        self.reschedule(sess);
+        self.notify_output(sess, tr);
+    }
+
     /// The session whose packets `stream`, in `state`, writes now: `sess` when the stream is
     /// its long-poll or its WebSocket (once upgraded).
     pub(super) fn writes_for(&self, sess: u32, stream: u32, state: StreamState) -> Option<u32> {
@@ -70,6 +274,15 @@ impl EngineLayer<'_> {
     }
 }
 
+/// The close code a session's WebSocket gets for `reason`.
+fn close_code(reason: CloseReason) -> CloseCode {
+    match reason {
+        CloseReason::ParseError | CloseReason::TransportError => CloseCode::PROTOCOL_ERROR,
+        CloseReason::SlowReader => CloseCode::POLICY_VIOLATION,
+        _ => CloseCode::NORMAL,
+    }
+}
+
 impl Server<'_> {
     /// The long-poll response on `stream` is complete: the session waits for the next
     /// GET, or its transport ends if that response carried its close.
@@ -79,7 +292,8 @@ impl Server<'_> {
             if self.engine.sessions[sess].0.draining
                 && self.engine.sessions[sess].0.queue.is_empty()
             {
-                self.end_transport(sess);
+                self.engine
+                    .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
             }
         }
     }
@@ -92,16 +306,9 @@ impl Server<'_> {
             && self.engine.sessions[sess].0.queue.is_empty()
             && self.engine.sessions[sess].0.ws == stream
         {
-            self.end_transport(sess);
+            self.engine
+                .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
         }
-    }
-
-    pub(super) fn protocol_of(&self, sess: u32) -> Protocol {
-        let e = usize::from(self.engine.sessions[sess].0.endpoint);
-        self.config
-            .endpoints
-            .get(e)
-            .map_or(Protocol::SocketIo, |e| e.protocol)
     }
 
     /// Queues an event whose room the caller made sure of (`room_for_packet` and the
@@ -122,26 +329,6 @@ impl Server<'_> {
         self.events.has_room(1)
             && self.pool.has_room(len.saturating_add(REPLY_ROOM))
             && self.nodes_for(4)
-    }
-
-    /// Whether the session may hand the application a packet of `len` bytes now: nothing
-    /// of it is held, or it stays within `max_inbound_bytes` and `max_inbound_events`, or
-    /// it is the attachment of a binary packet being assembled.
-    pub(super) fn room_for_input(&self, sess: u32, len: usize) -> bool {
-        let s = &self.engine.sessions[sess].0;
-        s.inbound_events == 0
-            || s.bin != NONE
-            || (s.inbound_events < self.config.max_inbound_events
-                && (s.inbound as usize).saturating_add(len)
-                    <= self.config.max_inbound_bytes as usize)
-    }
-
-    /// Counts `bytes` of the session's input, and `events` events, as held for the
-    /// application.
-    pub(super) fn hold_input(&mut self, sess: u32, bytes: usize, events: u16) {
-        let s = &mut self.engine.sessions[sess].0;
-        s.inbound = s.inbound.saturating_add(bytes as u32);
-        s.inbound_events = s.inbound_events.saturating_add(events);
     }
 
     /// Opens a session for a handshake; its first queued packet is the open packet.
@@ -208,21 +395,12 @@ impl Server<'_> {
         Ok(sess)
     }
 
-    /// The open session whose wire id is `sid`, also when it is draining its close.
-    pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
-        let raw = WireId::parse(sid.as_bytes())?;
-        let i = super::id_index(&raw);
-        let s = &self.engine.sessions.get(i)?.0;
-        let live = s.state == State::Open || (s.state == State::Closing && s.draining);
-        (live && s.sid == raw && s.endpoint == endpoint).then_some(i)
-    }
-
     /// Handles one packet from the session's current transport.
     pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
         if self.engine.sessions[sess].0.state != State::Open {
             return Ok(());
         }
-        let sio = self.protocol_of(sess) == Protocol::SocketIo;
+        let sio = self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo;
         let p = match pkt {
             Pkt::Binary(bin) if sio => return self.sio_binary(sess, bin),
             Pkt::Binary(bin) => return self.engine_message(sess, None, Some(bin)),
@@ -232,7 +410,7 @@ impl Server<'_> {
             PacketType::Message if sio => self.sio_text(sess, p.data()),
             PacketType::Message => self.engine_message(sess, Some(p.data()), None),
             PacketType::Pong if p.data().is_empty() => {
-                self.pong(sess);
+                self.engine.pong(sess, self.now, &self.config);
                 Ok(())
             }
             PacketType::Close => Err(CloseReason::ClientClose),
@@ -266,35 +444,10 @@ impl Server<'_> {
         r.era = self.engine.sessions[sess].0.era;
         r.msg = msg;
         r.len1 = self.pool.len(msg) as u32;
-        self.hold_input(sess, self.pool.len(msg), 1);
+        self.engine.hold_input(sess, self.pool.len(msg), 1);
         r.small = u8::from(text.is_none());
         self.push_event(r);
         Ok(())
-    }
-
-    fn pong(&mut self, sess: u32) {
-        let s = &mut self.engine.sessions[sess].0;
-        if s.awaiting_pong {
-            s.awaiting_pong = false;
-            s.hb_at = self
-                .now
-                .saturating_add(u64::from(self.config.ping_interval));
-            self.engine.reschedule(sess);
-        }
-    }
-
-    /// Makes the stream that carries the session's packets write them.
-    pub(super) fn notify_output(&mut self, sess: u32) {
-        let s = self.engine.sessions[sess].0;
-        let stream = match s.transport {
-            Transport::WebSocket => s.ws,
-            Transport::Polling => s.get,
-            Transport::Upgrading if !s.probed => s.get,
-            Transport::Upgrading => NONE,
-        };
-        if stream != NONE {
-            self.transport.txq_push(stream);
-        }
     }
 
     /// Queues packets for a session, checking its queue limit.
@@ -329,7 +482,7 @@ impl Server<'_> {
             q.push(&mut self.pool, m);
         }
         self.engine.sessions[sess].0.queue = q;
-        self.notify_output(sess);
+        self.engine.notify_output(sess, &mut self.transport);
         Ok(())
     }
 
@@ -361,7 +514,7 @@ impl Server<'_> {
     /// the byte `0x1E` (polling bodies use it as separator).
     pub fn send(&mut self, session: SessionId, data: Data<'_>) -> Result<(), CommandError> {
         let sess = self.session_index(session)?;
-        if self.protocol_of(sess) != Protocol::Engine {
+        if self.engine.protocol_of(sess, &self.config) != Protocol::Engine {
             return Err(CommandError::WrongState);
         }
         let msg = match data {
@@ -425,7 +578,8 @@ impl Server<'_> {
         }
         self.engine.sessions[sess].0.bin = NONE;
         if self.engine.sessions[sess].0.transport == Transport::Upgrading {
-            self.abort_upgrade(sess);
+            self.engine
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool, self.now);
         }
         if graceful {
             let mut q = self.engine.sessions[sess].0.queue;
@@ -437,18 +591,20 @@ impl Server<'_> {
                     .now
                     .saturating_add(u64::from(self.config.close_timeout));
                 self.engine.reschedule(sess);
-                self.notify_output(sess);
+                self.engine.notify_output(sess, &mut self.transport);
             } else {
-                self.end_transport(sess);
+                self.engine
+                    .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
             }
         } else {
-            self.end_transport(sess);
+            self.engine
+                .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
         }
         // Tell the app (plain Engine.IO); Socket.IO sessions were reported per socket.
-        if self.protocol_of(sess) == Protocol::SocketIo {
+        if self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo {
             self.engine.sessions[sess].0.reaped = true;
         } else if self.engine.reap_sessions == NONE && self.events.has_room(1) {
-            self.report_close(sess);
+            self.engine.report_close(sess, &mut self.events);
         } else {
             let s = &mut self.engine.sessions[sess].0;
             s.reaping = true;
@@ -460,108 +616,7 @@ impl Server<'_> {
             }
             self.engine.reap_sessions_tail = sess;
         }
-        self.free_if_done(sess);
-    }
-
-    fn report_close(&mut self, sess: u32) -> bool {
-        let s = self.engine.sessions[sess].0;
-        let mut r = Record::new(Kind::EngineClose);
-        r.id = sess;
-        r.era = s.era;
-        r.small = s.close_reason;
-        if !self.events.push(r) {
-            return false;
-        }
-        self.engine.sessions[sess].0.reaped = true;
-        self.engine.sessions[sess].0.reaping = false;
-        true
-    }
-
-    /// Queues the close events of sessions that ended while the event queue was full.
-    pub(super) fn reap_sessions(&mut self) {
-        while self.engine.reap_sessions != NONE && self.events.has_room(1) {
-            let sess = self.engine.reap_sessions;
-            let next = self.engine.sessions[sess].0.link;
-            if !self.report_close(sess) {
-                break;
-            }
-            self.engine.reap_sessions = next;
-            if next == NONE {
-                self.engine.reap_sessions_tail = NONE;
-            }
-            self.free_if_done(sess);
-        }
-    }
-
-    fn free_if_done(&mut self, sess: u32) {
-        let s = &self.engine.sessions[sess].0;
-        if s.state == State::Closing
-            && s.reaped
-            && !s.draining
-            && s.get == NONE
-            && s.ws == NONE
-            && s.post == NONE
-        {
-            self.engine.sessions.release(sess);
-        }
-    }
-
-    /// The close code a session's WebSocket gets for `reason`.
-    fn close_code(reason: CloseReason) -> CloseCode {
-        match reason {
-            CloseReason::ParseError | CloseReason::TransportError => CloseCode::PROTOCOL_ERROR,
-            CloseReason::SlowReader => CloseCode::POLICY_VIOLATION,
-            _ => CloseCode::NORMAL,
-        }
-    }
-
-    /// Closes the session's transports now and drops its queue; the slot goes once the
-    /// app has been told.
-    pub(super) fn end_transport(&mut self, sess: u32) {
-        let reason = CloseReason::from_u8(self.engine.sessions[sess].0.close_reason);
-        let mut q = self.engine.sessions[sess].0.queue;
-        q.clear(&mut self.pool);
-        self.engine.unschedule(sess);
-        let s = &mut self.engine.sessions[sess].0;
-        s.queue = q;
-        s.draining = false;
-        s.aux_at = 0;
-        let (get, post, ws) = (s.get, s.post, s.ws);
-        s.get = NONE;
-        s.post = NONE;
-        s.ws = NONE;
-        if reason == CloseReason::SlowReader {
-            // The client does not read: a transport whose driver could not write is cut
-            // at once, rather than after bytes it would never read.
-            for stream in [get, ws] {
-                if stream != NONE && self.transport.streams[stream].0.paused {
-                    self.transport
-                        .abort_stream(stream, &mut self.pool, self.now);
-                }
-            }
-        }
-        if get != NONE {
-            let answer = if reason == CloseReason::ClientClose {
-                Fixed::Noop
-            } else {
-                Fixed::Close
-            };
-            self.transport.finish_get(get, Some(answer), self.now);
-        }
-        if post != NONE {
-            // A POST paused for room: its packets will not be handled. The stream leaves the
-            // session first, so that the rest of its body never reaches whatever session
-            // takes the slot next.
-            self.transport.set_state(post, StreamState::Http, self.now);
-            self.transport.streams[post].0.session = NONE;
-            self.transport
-                .respond_fixed(post, Fixed::EngineError(3), true, self.now);
-        }
-        if ws != NONE {
-            self.transport
-                .close_ws(ws, Self::close_code(reason), &mut self.pool, self.now);
-        }
-        self.free_if_done(sess);
+        self.engine.free_if_done(sess);
     }
 
     /// Runs the session's due timers.
@@ -569,7 +624,8 @@ impl Server<'_> {
         let s = self.engine.sessions[sess].0;
         if s.state == State::Closing {
             if s.draining && s.aux_at != 0 && s.aux_at <= now {
-                self.end_transport(sess);
+                self.engine
+                    .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
             }
             return;
         }
@@ -594,7 +650,7 @@ impl Server<'_> {
             slot.awaiting_pong = true;
             // From the scheduled ping time, however late this call came.
             slot.hb_at = s.hb_at.saturating_add(u64::from(self.config.ping_timeout));
-            self.notify_output(sess);
+            self.engine.notify_output(sess, &mut self.transport);
         }
         if s.connect_at != 0 && s.connect_at <= now {
             if !self.has_connected_socket(sess) {
@@ -608,7 +664,8 @@ impl Server<'_> {
                 self.close_session(sess, CloseReason::UpgradeAbandoned, false);
                 return;
             }
-            self.abort_upgrade(sess);
+            self.engine
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool, self.now);
         }
         if s.ack_at != 0 && s.ack_at <= now {
             self.expire_acks(sess, now);
@@ -645,43 +702,13 @@ impl Server<'_> {
                     self.transport.finish_get(get, Some(Fixed::Noop), self.now);
                 }
             }
-            Some("5") => self.complete_upgrade(sess, stream),
-            _ => self.abort_upgrade(sess),
+            Some("5") => self
+                .engine
+                .complete_upgrade(sess, stream, &mut self.transport, self.now),
+            _ => self
+                .engine
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool, self.now),
         }
-    }
-
-    fn complete_upgrade(&mut self, sess: u32, stream: u32) {
-        let s = &mut self.engine.sessions[sess].0;
-        s.transport = Transport::WebSocket;
-        s.probed = false;
-        s.aux_at = 0;
-        let get = s.get;
-        s.get = NONE;
-        self.transport.set_state(stream, StreamState::Ws, self.now);
-        self.engine.reschedule(sess);
-        if get != NONE {
-            self.transport.finish_get(get, Some(Fixed::Close), self.now);
-        }
-        self.notify_output(sess);
-    }
-
-    /// Gives up an upgrade: its WebSocket closes, the session stays on polling.
-    pub(super) fn abort_upgrade(&mut self, sess: u32) {
-        let s = &mut self.engine.sessions[sess].0;
-        if s.transport != Transport::Upgrading {
-            return;
-        }
-        let ws = s.ws;
-        s.ws = NONE;
-        s.transport = Transport::Polling;
-        s.probed = false;
-        s.aux_at = 0;
-        if ws != NONE {
-            self.transport
-                .close_ws(ws, CloseCode::NORMAL, &mut self.pool, self.now);
-        }
-        self.engine.reschedule(sess);
-        self.notify_output(sess);
     }
 
     /// A stream a session uses ended (EOF or reset): what that means for the session.
@@ -701,7 +728,8 @@ impl Server<'_> {
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
-                    self.end_transport(sess);
+                    self.engine
+                        .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
                 }
             }
             StreamState::Post if s.post == stream => {
@@ -717,7 +745,8 @@ impl Server<'_> {
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
-                    self.end_transport(sess);
+                    self.engine
+                        .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
                 }
             }
             StreamState::Probe if s.ws == stream => {
@@ -731,11 +760,11 @@ impl Server<'_> {
                     slot.transport = Transport::Polling;
                     slot.aux_at = 0;
                     self.engine.reschedule(sess);
-                    self.notify_output(sess);
+                    self.engine.notify_output(sess, &mut self.transport);
                 }
             }
             _ => {}
         }
-        self.free_if_done(sess);
+        self.engine.free_if_done(sess);
     }
 }

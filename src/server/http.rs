@@ -341,7 +341,7 @@ impl Server<'_> {
             return self.engine_error(s, 3, upgrade, &f, input);
         }
         if let Some(sid) = q.sid {
-            let Some(sess) = self.lookup_sid(sid, ep) else {
+            let Some(sess) = self.engine.lookup_sid(sid, ep) else {
                 return self.engine_error(s, 1, upgrade, &f, input);
             };
             if websocket {
@@ -391,7 +391,7 @@ impl Server<'_> {
             Ok(sess) => {
                 self.transport.set_state(s, State::Ws, self.now);
                 self.transport.streams[s].0.session = sess;
-                self.notify_output(sess);
+                self.engine.notify_output(sess, &mut self.transport);
                 f.head
             }
             Err(_) => {
@@ -574,7 +574,7 @@ impl Server<'_> {
                 PollRecord::Text(t) => t.encoded_len(),
                 PollRecord::Binary(b) => b.decoded_len(),
             };
-            if !self.room_for_packet(len) || !self.room_for_input(sess, len) {
+            if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
                 self.transport.streams[s].0.post_done = done as u32;
                 return 0;
             }
@@ -626,7 +626,9 @@ impl Server<'_> {
                 Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
                 Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
             };
-            if !self.room_for_packet(len) || !self.room_for_input(st.session, len) {
+            if !self.room_for_packet(len)
+                || !self.engine.room_for_input(st.session, len, &self.config)
+            {
                 return consumed;
             }
             let taken = scanner.take(rest);

@@ -348,7 +348,7 @@ impl Server<'_> {
             }
             self.engine.sessions[sess].0.queue = q;
         }
-        self.notify_output(sess);
+        self.engine.notify_output(sess, &mut self.transport);
         *sent += 1;
     }
 

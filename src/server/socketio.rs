@@ -739,7 +739,7 @@ impl<'a> Server<'a> {
         r.len2 = args.len() as u32;
         r.id2 = sess;
         r.era2 = self.engine.sessions[sess].0.era;
-        self.hold_input(sess, self.pool.len(msg), 1);
+        self.engine.hold_input(sess, self.pool.len(msg), 1);
         if attachments == 0 {
             self.push_event(r);
             return Ok(());
@@ -804,7 +804,7 @@ impl<'a> Server<'a> {
             if !(self.pool.append(s.bin, &len) && data.append_to(&mut self.pool, s.bin)) {
                 return Err(CloseReason::ParseError);
             }
-            self.hold_input(sess, len.len() + data.len(), 0);
+            self.engine.hold_input(sess, len.len() + data.len(), 0);
         }
         let left = s.bin_left - 1;
         self.engine.sessions[sess].0.bin_left = left;
@@ -875,7 +875,7 @@ impl<'a> Server<'a> {
         r.msg = msg;
         r.len1 = name.len() as u32;
         r.len2 = auth.len() as u32;
-        self.hold_input(sess, self.pool.len(msg), 1);
+        self.engine.hold_input(sess, self.pool.len(msg), 1);
         self.push_event(r);
         Ok(())
     }

@@ -631,7 +631,7 @@ impl Server<'_> {
         buf: &'b mut [u8],
     ) -> Result<Option<Event<'b>>, BufferTooSmall> {
         self.reap_sockets();
-        self.reap_sessions();
+        self.engine.reap_sessions(&mut self.events);
         let Some(r) = self.events.front().copied() else {
             return Ok(None);
         };
