@@ -171,7 +171,6 @@ impl EngineLayer<'_> {
         sess: u32,
         tr: &mut TransportLayer<'_>,
         pool: &mut Pool<'_>,
-        now: u64,
     ) {
         let reason = CloseReason::from_u8(self.sessions[sess].0.close_reason);
         self.sessions[sess].0.queue.clear(pool);
@@ -188,7 +187,7 @@ impl EngineLayer<'_> {
             // at once, rather than after bytes it would never read.
             for stream in [get, ws] {
                 if stream != NONE && tr.streams[stream].0.paused {
-                    tr.abort_stream(stream, pool, now);
+                    tr.abort_stream(stream, pool);
                 }
             }
         }
@@ -198,41 +197,35 @@ impl EngineLayer<'_> {
             } else {
                 Fixed::Close
             };
-            tr.finish_get(get, Some(answer), now);
+            tr.finish_get(get, Some(answer));
         }
         if post != NONE {
             // A POST paused for room: its packets will not be handled. The stream leaves the
             // session first, so that the rest of its body never reaches whatever session
             // takes the slot next.
-            tr.set_state(post, StreamState::Http, now);
+            tr.set_state(post, StreamState::Http);
             tr.streams[post].0.session = NONE;
-            tr.respond_fixed(post, Fixed::EngineError(3), true, now);
+            tr.respond_fixed(post, Fixed::EngineError(3), true);
         }
         if ws != NONE {
-            tr.close_ws(ws, close_code(reason), pool, now);
+            tr.close_ws(ws, close_code(reason), pool);
         }
         self.free_if_done(sess);
     }
 
     /// The client finished the upgrade (`5` on the probing WebSocket): the WebSocket
     /// carries the session from now on, the long-poll ends.
-    pub(super) fn complete_upgrade(
-        &mut self,
-        sess: u32,
-        stream: u32,
-        tr: &mut TransportLayer<'_>,
-        now: u64,
-    ) {
+    pub(super) fn complete_upgrade(&mut self, sess: u32, stream: u32, tr: &mut TransportLayer<'_>) {
         let s = &mut self.sessions[sess].0;
         s.transport = Transport::WebSocket;
         s.probed = false;
         s.aux_at = 0;
         let get = s.get;
         s.get = NONE;
-        tr.set_state(stream, StreamState::Ws, now);
+        tr.set_state(stream, StreamState::Ws);
         self.reschedule(sess);
         if get != NONE {
-            tr.finish_get(get, Some(Fixed::Close), now);
+            tr.finish_get(get, Some(Fixed::Close));
         }
         self.notify_output(sess, tr);
     }
@@ -243,7 +236,6 @@ impl EngineLayer<'_> {
         sess: u32,
         tr: &mut TransportLayer<'_>,
         pool: &mut Pool<'_>,
-        now: u64,
     ) {
         let s = &mut self.sessions[sess].0;
         if s.transport != Transport::Upgrading {
@@ -255,7 +247,7 @@ impl EngineLayer<'_> {
         s.probed = false;
         s.aux_at = 0;
         if ws != NONE {
-            tr.close_ws(ws, CloseCode::NORMAL, pool, now);
+            tr.close_ws(ws, CloseCode::NORMAL, pool);
         }
         self.reschedule(sess);
         self.notify_output(sess, tr);
@@ -293,7 +285,7 @@ impl Server<'_> {
                 && self.engine.sessions[sess].0.queue.is_empty()
             {
                 self.engine
-                    .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                    .end_transport(sess, &mut self.transport, &mut self.pool);
             }
         }
     }
@@ -307,7 +299,7 @@ impl Server<'_> {
             && self.engine.sessions[sess].0.ws == stream
         {
             self.engine
-                .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                .end_transport(sess, &mut self.transport, &mut self.pool);
         }
     }
 
@@ -579,7 +571,7 @@ impl Server<'_> {
         self.engine.sessions[sess].0.bin = NONE;
         if self.engine.sessions[sess].0.transport == Transport::Upgrading {
             self.engine
-                .abort_upgrade(sess, &mut self.transport, &mut self.pool, self.now);
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool);
         }
         if graceful {
             let mut q = self.engine.sessions[sess].0.queue;
@@ -594,11 +586,11 @@ impl Server<'_> {
                 self.engine.notify_output(sess, &mut self.transport);
             } else {
                 self.engine
-                    .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                    .end_transport(sess, &mut self.transport, &mut self.pool);
             }
         } else {
             self.engine
-                .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                .end_transport(sess, &mut self.transport, &mut self.pool);
         }
         // Tell the app (plain Engine.IO); Socket.IO sessions were reported per socket.
         if self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo {
@@ -625,7 +617,7 @@ impl Server<'_> {
         if s.state == State::Closing {
             if s.draining && s.aux_at != 0 && s.aux_at <= now {
                 self.engine
-                    .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                    .end_transport(sess, &mut self.transport, &mut self.pool);
             }
             return;
         }
@@ -665,7 +657,7 @@ impl Server<'_> {
                 return;
             }
             self.engine
-                .abort_upgrade(sess, &mut self.transport, &mut self.pool, self.now);
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool);
         }
         if s.ack_at != 0 && s.ack_at <= now {
             self.expire_acks(sess, now);
@@ -699,15 +691,15 @@ impl Server<'_> {
                 let get = self.engine.sessions[sess].0.get;
                 if get != NONE && !self.transport.get_in_flight(get) {
                     self.engine.sessions[sess].0.get = NONE;
-                    self.transport.finish_get(get, Some(Fixed::Noop), self.now);
+                    self.transport.finish_get(get, Some(Fixed::Noop));
                 }
             }
             Some("5") => self
                 .engine
-                .complete_upgrade(sess, stream, &mut self.transport, self.now),
+                .complete_upgrade(sess, stream, &mut self.transport),
             _ => self
                 .engine
-                .abort_upgrade(sess, &mut self.transport, &mut self.pool, self.now),
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool),
         }
     }
 
@@ -723,36 +715,32 @@ impl Server<'_> {
             StreamState::Get if s.get == stream => {
                 // An abandoned long-poll ends the session (PROTOCOL.md A.7).
                 self.engine.sessions[sess].0.get = NONE;
-                self.transport
-                    .set_state(stream, StreamState::Done, self.now);
+                self.transport.set_state(stream, StreamState::Done);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
                     self.engine
-                        .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                        .end_transport(sess, &mut self.transport, &mut self.pool);
                 }
             }
             StreamState::Post if s.post == stream => {
                 self.engine.sessions[sess].0.post = NONE;
-                self.transport
-                    .set_state(stream, StreamState::Done, self.now);
+                self.transport.set_state(stream, StreamState::Done);
                 self.close_session(sess, reason, false);
             }
             StreamState::Ws if s.ws == stream => {
                 self.engine.sessions[sess].0.ws = NONE;
-                self.transport
-                    .set_state(stream, StreamState::Done, self.now);
+                self.transport.set_state(stream, StreamState::Done);
                 if s.state == State::Open {
                     self.close_session(sess, reason, false);
                 } else {
                     self.engine
-                        .end_transport(sess, &mut self.transport, &mut self.pool, self.now);
+                        .end_transport(sess, &mut self.transport, &mut self.pool);
                 }
             }
             StreamState::Probe if s.ws == stream => {
                 self.engine.sessions[sess].0.ws = NONE;
-                self.transport
-                    .set_state(stream, StreamState::Done, self.now);
+                self.transport.set_state(stream, StreamState::Done);
                 if s.probed {
                     self.close_session(sess, CloseReason::UpgradeAbandoned, false);
                 } else {

@@ -103,7 +103,7 @@ impl Server<'_> {
         let st = &mut self.transport.streams[s].0;
         st.close_after = true;
         if st.state == State::Ws || st.state == State::Probe {
-            self.transport.set_state(s, State::Done, self.now);
+            self.transport.set_state(s, State::Done);
         }
         self.transport.txq_push(s);
         Ok(())
@@ -114,13 +114,13 @@ impl Server<'_> {
     pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
         let s = self.input_ended(stream, now)?;
         self.transport.drop_output(s, &mut self.pool);
-        self.transport.set_state(s, State::Done, self.now);
+        self.transport.set_state(s, State::Done);
         let st = &mut self.transport.streams[s].0;
         if st.in_txq {
             // Freed when the transmit queue reaches it, without a report.
             st.silent = true;
         } else {
-            self.transport.free_stream(s, &mut self.pool, self.now);
+            self.transport.free_stream(s, &mut self.pool);
         }
         Ok(())
     }
@@ -149,7 +149,7 @@ impl Server<'_> {
         if n > 0 {
             self.transport.streams[s].0.waiting = Waiting::Nothing;
             if st.state == State::Http && !st.close_after {
-                self.transport.arm(s, Timer::Head, self.now);
+                self.transport.arm(s, Timer::Head);
             }
         }
         n
@@ -159,7 +159,7 @@ impl Server<'_> {
     fn await_body(&mut self, s: u32) {
         self.transport.streams[s].0.waiting = Waiting::Partial;
         if self.transport.streams[s].0.timer == Timer::Head {
-            self.transport.arm(s, Timer::Body, self.now);
+            self.transport.arm(s, Timer::Body);
         }
     }
 
@@ -181,8 +181,7 @@ impl Server<'_> {
         let scan = st.head_scan as usize;
         if head_end(input, scan).is_none() {
             if input.len() >= max_head {
-                self.transport
-                    .respond_fixed(s, Fixed::Status(431), true, self.now);
+                self.transport.respond_fixed(s, Fixed::Status(431), true);
                 return input.len();
             }
             // Refuse a head as soon as it cannot become valid: a byte no head may hold, or
@@ -199,8 +198,7 @@ impl Server<'_> {
                 None
             };
             if let Some(status) = refused {
-                self.transport
-                    .respond_fixed(s, Fixed::Status(status), true, self.now);
+                self.transport.respond_fixed(s, Fixed::Status(status), true);
                 return input.len();
             }
             let st = &mut self.transport.streams[s].0;
@@ -214,7 +212,7 @@ impl Server<'_> {
         let req = match http::parse_request(input, &mut headers, &limits) {
             Err(e) => {
                 self.transport
-                    .respond_fixed(s, Fixed::Status(e.status_code()), true, self.now);
+                    .respond_fixed(s, Fixed::Status(e.status_code()), true);
                 return input.len();
             }
             Ok(Status::Partial) => return 0,
@@ -231,8 +229,7 @@ impl Server<'_> {
     fn app_request(&mut self, s: u32, req: &Request<'_, '_>, input: &[u8]) -> usize {
         let f = Framing::of(req, input);
         if req.content_length().unwrap_or(0) > u64::from(self.config.max_http_body) {
-            self.transport
-                .respond_fixed(s, Fixed::Status(413), true, self.now);
+            self.transport.respond_fixed(s, Fixed::Status(413), true);
             return f.skip(input);
         }
         if !f.complete {
@@ -255,7 +252,7 @@ impl Server<'_> {
         r.len1 = head.len() as u32;
         r.len2 = body.len() as u32;
         self.push_event(r);
-        self.transport.set_state(s, State::App, self.now);
+        self.transport.set_state(s, State::App);
         f.end
     }
 
@@ -297,7 +294,7 @@ impl Server<'_> {
         slot.raw = raw;
         slot.close_after |= close;
         self.transport
-            .set_state(s, if close { State::Done } else { State::Http }, self.now);
+            .set_state(s, if close { State::Done } else { State::Http });
         self.transport.txq_push(s);
         Ok(())
     }
@@ -314,11 +311,11 @@ impl Server<'_> {
         if upgrade {
             // Like the reference: a bare 400 and the connection closed.
             self.transport
-                .respond_fixed(s, Fixed::UpgradeRefused(code), true, self.now);
+                .respond_fixed(s, Fixed::UpgradeRefused(code), true);
             return input.len();
         }
         self.transport
-            .respond_fixed(s, Fixed::EngineError(code), !f.complete, self.now);
+            .respond_fixed(s, Fixed::EngineError(code), !f.complete);
         f.skip(input)
     }
 
@@ -335,7 +332,7 @@ impl Server<'_> {
         if method == Method::Options {
             if self.config.cors_origin.is_some() {
                 self.transport
-                    .respond_fixed(s, Fixed::Preflight, !f.complete, self.now);
+                    .respond_fixed(s, Fixed::Preflight, !f.complete);
                 return f.skip(input);
             }
             return self.engine_error(s, 3, upgrade, &f, input);
@@ -389,7 +386,7 @@ impl Server<'_> {
         }
         match self.create_session(ep, Some(s)) {
             Ok(sess) => {
-                self.transport.set_state(s, State::Ws, self.now);
+                self.transport.set_state(s, State::Ws);
                 self.transport.streams[s].0.session = sess;
                 self.engine.notify_output(sess, &mut self.transport);
                 f.head
@@ -451,10 +448,10 @@ impl Server<'_> {
             // Already upgrading or upgraded: this WebSocket is accepted and closed at once,
             // as the reference does, and the session is left alone.
             self.transport
-                .close_ws(s, CloseCode::NORMAL, &mut self.pool, self.now);
+                .close_ws(s, CloseCode::NORMAL, &mut self.pool);
             return f.head;
         }
-        self.transport.set_state(s, State::Probe, self.now);
+        self.transport.set_state(s, State::Probe);
         self.transport.streams[s].0.session = sess;
         let slot = &mut self.engine.sessions[sess].0;
         slot.transport = Transport::Upgrading;
@@ -472,16 +469,15 @@ impl Server<'_> {
         if session.get != NONE {
             // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
             self.transport
-                .respond_fixed(s, Fixed::EngineError(3), false, self.now);
+                .respond_fixed(s, Fixed::EngineError(3), false);
             self.close_session(sess, CloseReason::TransportError, false);
             return;
         }
         if session.transport == Transport::Upgrading && session.probed {
-            self.transport
-                .respond_fixed(s, Fixed::Noop, false, self.now);
+            self.transport.respond_fixed(s, Fixed::Noop, false);
             return;
         }
-        self.transport.set_state(s, State::Get, self.now);
+        self.transport.set_state(s, State::Get);
         self.transport.streams[s].0.session = sess;
         self.engine.sessions[sess].0.get = s;
         if !session.queue.is_empty() {
@@ -503,8 +499,7 @@ impl Server<'_> {
         }
         if req.content_length().unwrap_or(0) > u64::from(self.config.max_payload) {
             // Too big: refused, the session stays (the connection closes, its body unread).
-            self.transport
-                .respond_fixed(s, Fixed::Status(413), true, self.now);
+            self.transport.respond_fixed(s, Fixed::Status(413), true);
             return f.skip(input);
         }
         let binary_type = req
@@ -520,7 +515,7 @@ impl Server<'_> {
             self.await_body(s);
             return 0;
         }
-        self.transport.set_state(s, State::Post, self.now);
+        self.transport.set_state(s, State::Post);
         let st = &mut self.transport.streams[s].0;
         st.session = sess;
         st.post_at = f.head as u32;
@@ -536,17 +531,15 @@ impl Server<'_> {
         let sess = st.session;
         if self.engine.sessions.get(sess).map(|x| x.0.post) != Some(s) {
             // The session is no longer this POST's (it ended meanwhile).
-            self.transport.set_state(s, State::Http, self.now);
-            self.transport
-                .respond_fixed(s, Fixed::EngineError(3), true, self.now);
+            self.transport.set_state(s, State::Http);
+            self.transport.respond_fixed(s, Fixed::EngineError(3), true);
             return input.len();
         }
         let start = st.post_at as usize;
         let end = start + st.post_len as usize;
         let Some(body) = input.get(start..end) else {
             // The caller offered less than it did before.
-            self.transport
-                .respond_fixed(s, Fixed::Status(400), true, self.now);
+            self.transport.respond_fixed(s, Fixed::Status(400), true);
             return input.len();
         };
         let mut done = st.post_done as usize;
@@ -589,15 +582,15 @@ impl Server<'_> {
             done += step;
         }
         self.engine.sessions[sess].0.post = NONE;
-        self.transport.set_state(s, State::Http, self.now);
+        self.transport.set_state(s, State::Http);
         match failure {
-            None => self.transport.respond_fixed(s, Fixed::Ok, false, self.now),
+            None => self.transport.respond_fixed(s, Fixed::Ok, false),
             Some(reason) => {
                 if reason == CloseReason::ClientClose {
-                    self.transport.respond_fixed(s, Fixed::Ok, false, self.now);
+                    self.transport.respond_fixed(s, Fixed::Ok, false);
                 } else {
                     self.transport
-                        .respond_fixed(s, Fixed::EngineError(3), false, self.now);
+                        .respond_fixed(s, Fixed::EngineError(3), false);
                 }
                 self.close_session(sess, reason, false);
             }
@@ -694,7 +687,7 @@ impl Server<'_> {
             if self.engine.sessions[sess].0.ws == s {
                 self.engine.sessions[sess].0.ws = NONE;
             }
-            self.transport.close_ws(s, code, &mut self.pool, self.now);
+            self.transport.close_ws(s, code, &mut self.pool);
             self.close_session(sess, reason, false);
         }
     }
@@ -723,7 +716,7 @@ impl Server<'_> {
         }
         self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportClose);
-        self.transport.set_state(s, State::Done, self.now);
+        self.transport.set_state(s, State::Done);
         self.transport.streams[s].0.close_after = true;
         self.transport.txq_push(s);
     }
@@ -737,7 +730,7 @@ impl Server<'_> {
         }
         self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportError);
-        self.transport.set_state(s, State::Done, self.now);
+        self.transport.set_state(s, State::Done);
         self.transport.streams[s].0.close_after = true;
         self.transport.txq_push(s);
     }

@@ -594,6 +594,7 @@ impl<'a> Server<'a> {
                 headers_timeout: config.headers_timeout,
                 request_timeout: config.request_timeout,
                 cors_origin: config.cors_origin,
+                now: now.as_millis(),
             },
             engine: session::EngineLayer {
                 sessions: Table::new(storage.sessions),
@@ -649,6 +650,7 @@ impl<'a> Server<'a> {
 
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now.as_millis());
+        self.transport.now = self.now;
     }
 
     /// 15 random bytes for a wire id that also carries `index` (so lookups need no hash
@@ -675,7 +677,7 @@ impl<'a> Server<'a> {
         s.scanner =
             crate::ws::FrameScanner::new(crate::ws::Role::Server, self.config.max_payload as usize);
         let era = s.era;
-        self.transport.set_state(i, stream::State::Http, self.now);
+        self.transport.set_state(i, stream::State::Http);
         Ok(StreamId { index: i, era })
     }
 

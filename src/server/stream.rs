@@ -216,4 +216,6 @@ pub(crate) struct TransportLayer<'a> {
     pub(super) request_timeout: u32,
     /// [`ServerConfig::cors_origin`](super::ServerConfig::cors_origin).
     pub(super) cors_origin: Option<&'a str>,
+    /// The latest time the server was given, ms (deadlines count from it).
+    pub(super) now: u64,
 }

@@ -183,18 +183,18 @@ impl TransportLayer<'_> {
     /// goes to the application gets the request deadline for its answer; one that carries a
     /// session has none. Bytes of a request seen before are forgotten: they made up the
     /// request that moved it.
-    pub(super) fn set_state(&mut self, s: u32, state: StreamState, now: u64) {
+    pub(super) fn set_state(&mut self, s: u32, state: StreamState) {
         let slot = &mut self.streams[s].0;
         slot.state = state;
         slot.waiting = Waiting::Nothing;
         match state {
             StreamState::Http | StreamState::Done => {
                 if self.streams[s].0.timer != Timer::Head {
-                    self.arm(s, Timer::Head, now);
+                    self.arm(s, Timer::Head);
                 }
             }
-            StreamState::App => self.arm(s, Timer::Body, now),
-            _ => self.arm(s, Timer::Off, now),
+            StreamState::App => self.arm(s, Timer::Body),
+            _ => self.arm(s, Timer::Off),
         }
     }
 
@@ -219,8 +219,8 @@ impl TransportLayer<'_> {
         slot.timer_next = NONE;
     }
 
-    /// (Re)starts the stream's deadline `timer` from `now`; `Timer::Off` stops it.
-    pub(super) fn arm(&mut self, s: u32, timer: Timer, now: u64) {
+    /// (Re)starts the stream's deadline `timer` from now; `Timer::Off` stops it.
+    pub(super) fn arm(&mut self, s: u32, timer: Timer) {
         self.unlink_timer(s);
         let ms = match timer {
             Timer::Off => return,
@@ -231,7 +231,7 @@ impl TransportLayer<'_> {
         let last = self.stream_timers[list].last;
         let slot = &mut self.streams[s].0;
         slot.timer = timer;
-        slot.timer_at = now.saturating_add(u64::from(ms));
+        slot.timer_at = self.now.saturating_add(u64::from(ms));
         slot.timer_prev = last;
         slot.timer_next = NONE;
         match last {
@@ -263,26 +263,23 @@ impl Server<'_> {
     /// is closed at once, what it still had to write dropped.
     fn stream_expired(&mut self, s: u32) {
         let st = self.transport.streams[s].0;
-        self.transport.arm(s, Timer::Off, self.now);
+        self.transport.arm(s, Timer::Off);
         match st.state {
             StreamState::Http if !st.tx_busy() && st.waiting == Waiting::Held => {
-                self.transport
-                    .respond_fixed(s, Fixed::Status(503), true, self.now);
+                self.transport.respond_fixed(s, Fixed::Status(503), true);
             }
             StreamState::Http
                 if !st.tx_busy() && (st.waiting == Waiting::Partial || st.timer == Timer::Body) =>
             {
-                self.transport
-                    .respond_fixed(s, Fixed::Status(408), true, self.now);
+                self.transport.respond_fixed(s, Fixed::Status(408), true);
             }
             StreamState::App => {
                 // The application never answered: it gets `WrongState` if it does now.
-                self.transport.set_state(s, StreamState::Http, self.now);
-                self.transport
-                    .respond_fixed(s, Fixed::Status(503), true, self.now);
+                self.transport.set_state(s, StreamState::Http);
+                self.transport.respond_fixed(s, Fixed::Status(503), true);
             }
             StreamState::Http | StreamState::Done => {
-                self.transport.abort_stream(s, &mut self.pool, self.now);
+                self.transport.abort_stream(s, &mut self.pool);
             }
             // Carrying a session or with the application: its deadline no longer applies.
             _ => {}

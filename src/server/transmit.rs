@@ -76,19 +76,19 @@ impl TransportLayer<'_> {
         slot.poll_left = 0;
     }
 
-    pub(super) fn free_stream(&mut self, s: u32, pool: &mut Pool<'_>, now: u64) {
+    pub(super) fn free_stream(&mut self, s: u32, pool: &mut Pool<'_>) {
         self.drop_output(s, pool);
-        self.arm(s, Timer::Off, now);
+        self.arm(s, Timer::Off);
         self.streams.release(s);
     }
 
     /// Gives up writing to a stream: what it still had to write is dropped, and its close
     /// is handed out next, also when it is paused (a driver that gets a [`Transmit`] for a
     /// stream it paused drops what it kept).
-    pub(super) fn abort_stream(&mut self, s: u32, pool: &mut Pool<'_>, now: u64) {
+    pub(super) fn abort_stream(&mut self, s: u32, pool: &mut Pool<'_>) {
         self.drop_output(s, pool);
-        self.set_state(s, State::Done, now);
-        self.arm(s, Timer::Off, now);
+        self.set_state(s, State::Done);
+        self.arm(s, Timer::Off);
         let slot = &mut self.streams[s].0;
         slot.paused = false;
         slot.aborted = true;
@@ -104,18 +104,18 @@ impl TransportLayer<'_> {
     }
 
     /// See [`Server::resume_transmit`].
-    pub(super) fn resume(&mut self, s: u32, now: u64) {
+    pub(super) fn resume(&mut self, s: u32) {
         if self.streams[s].0.paused {
             self.streams[s].0.paused = false;
             if self.streams[s].0.timer == Timer::Head {
-                self.arm(s, Timer::Head, now);
+                self.arm(s, Timer::Head);
             }
             self.txq_push(s);
         }
     }
 
     /// Answers with a fixed response; `close` closes the connection after it.
-    pub(super) fn respond_fixed(&mut self, s: u32, fixed: Fixed, close: bool, now: u64) {
+    pub(super) fn respond_fixed(&mut self, s: u32, fixed: Fixed, close: bool) {
         let st = &mut self.streams[s].0;
         if close || !st.keep_alive || st.eof {
             st.close_after = true;
@@ -123,18 +123,18 @@ impl TransportLayer<'_> {
         st.fixed = Some(fixed);
         st.fixed_close = st.close_after;
         if st.close_after && st.state == State::Http {
-            self.set_state(s, State::Done, now);
+            self.set_state(s, State::Done);
         }
         self.txq_push(s);
     }
 
     /// Ends the long-poll on `stream`: answered with `answer` if it has not started its
     /// response, cut short (and the connection closed) if it has.
-    pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>, now: u64) {
+    pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>) {
         if self.streams[stream].0.state != State::Get {
             return;
         }
-        self.set_state(stream, State::Http, now);
+        self.set_state(stream, State::Http);
         if self.get_in_flight(stream) {
             let st = &mut self.streams[stream].0;
             st.poll_left = 0;
@@ -145,7 +145,7 @@ impl TransportLayer<'_> {
             st.fixed = None;
             st.poll_left = 0;
             if let Some(fixed) = answer {
-                self.respond_fixed(stream, fixed, false, now);
+                self.respond_fixed(stream, fixed, false);
             }
         }
     }
@@ -157,11 +157,11 @@ impl TransportLayer<'_> {
     }
 
     /// Sends a close frame on a WebSocket stream and closes it after.
-    pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode, pool: &mut Pool<'_>, now: u64) {
+    pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode, pool: &mut Pool<'_>) {
         if matches!(self.streams[stream].0.state, State::Done | State::Free) {
             return;
         }
-        self.set_state(stream, State::Done, now);
+        self.set_state(stream, State::Done);
         let st = &mut self.streams[stream].0;
         st.close_after = true;
         if !st.eof {
@@ -340,7 +340,7 @@ impl TransportLayer<'_> {
     }
 
     /// Ends the stream's current item; says what the session may need to know.
-    pub(super) fn finish_item(&mut self, s: u32, pool: &mut Pool<'_>, now: u64) -> Finished {
+    pub(super) fn finish_item(&mut self, s: u32, pool: &mut Pool<'_>) -> Finished {
         let slot = &mut self.streams[s].0;
         let item = slot.item;
         let msg = slot.msg;
@@ -372,7 +372,7 @@ impl TransportLayer<'_> {
                     if !slot.keep_alive {
                         slot.close_after = true;
                     }
-                    self.set_state(s, next, now);
+                    self.set_state(s, next);
                     return Finished::Poll;
                 }
                 Finished::Other
@@ -520,7 +520,7 @@ impl Server<'_> {
     /// moving: the deadline of a connection writing a response starts again.
     pub fn resume_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
         let s = self.transport.index(stream)?;
-        self.transport.resume(s, self.now);
+        self.transport.resume(s);
         Ok(())
     }
 
@@ -547,7 +547,7 @@ impl Server<'_> {
                 continue;
             }
             if st.silent {
-                self.transport.free_stream(s, &mut self.pool, self.now);
+                self.transport.free_stream(s, &mut self.pool);
                 continue;
             }
             let n = self.write_stream(s, out);
@@ -556,7 +556,7 @@ impl Server<'_> {
             if n > 0 && st.timer != Timer::Off {
                 // Output moves: the deadline of a connection writing a response (or what
                 // it owes before closing) starts again.
-                self.transport.arm(s, Timer::Head, self.now);
+                self.transport.arm(s, Timer::Head);
             }
             let finished = !more
                 && st.close_after
@@ -569,7 +569,7 @@ impl Server<'_> {
             }
             let stream = self.transport.handle(s);
             if finished {
-                self.transport.free_stream(s, &mut self.pool, self.now);
+                self.transport.free_stream(s, &mut self.pool);
             }
             return Some(Transmit {
                 stream,
@@ -594,7 +594,7 @@ impl Server<'_> {
                 break;
             }
             let sess = self.transport.streams[s].0.session;
-            match self.transport.finish_item(s, &mut self.pool, self.now) {
+            match self.transport.finish_item(s, &mut self.pool) {
                 Finished::Poll => self.poll_answered(sess, s),
                 Finished::Packet => self.packet_sent(sess, s),
                 Finished::Other => {}
