@@ -73,7 +73,7 @@ impl EngineLayer<'_> {
     pub(super) fn room_for_input(&self, sess: u32, len: usize, cfg: &ServerConfig<'_>) -> bool {
         let s = &self.sessions[sess].0;
         s.inbound_events == 0
-            || s.bin != NONE
+            || s.sio.bin != NONE
             || (s.inbound_events < cfg.max_inbound_events
                 && (s.inbound as usize).saturating_add(len) <= cfg.max_inbound_bytes as usize)
     }
@@ -560,15 +560,15 @@ impl Server<'_> {
             s.aux_at = 0;
             s.ack_at = 0;
         }
-        while self.engine.sessions[sess].0.sockets != NONE {
-            let sock = self.engine.sessions[sess].0.sockets;
+        while self.engine.sessions[sess].0.sio.sockets != NONE {
+            let sock = self.engine.sessions[sess].0.sio.sockets;
             self.close_socket(sock, super::DisconnectReason::Session(reason));
         }
-        let bin = self.engine.sessions[sess].0.bin;
+        let bin = self.engine.sessions[sess].0.sio.bin;
         if bin != NONE && bin != super::socketio::BIN_DISCARD {
             self.pool.release(bin);
         }
-        self.engine.sessions[sess].0.bin = NONE;
+        self.engine.sessions[sess].0.sio.bin = NONE;
         if self.engine.sessions[sess].0.transport == Transport::Upgrading {
             self.engine
                 .abort_upgrade(sess, &mut self.transport, &mut self.pool);
@@ -666,7 +666,7 @@ impl Server<'_> {
     }
 
     fn has_connected_socket(&self, sess: u32) -> bool {
-        let mut s = self.engine.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sio.sockets;
         while s != NONE {
             if self.socketio.sockets[s].0.state == super::socketio::SockState::Connected {
                 return true;

@@ -35,8 +35,6 @@ pub(crate) struct Session {
     /// The upgrade probe was answered (the client has paused polling).
     pub(crate) probed: bool,
     pub(crate) awaiting_pong: bool,
-    /// Socket.IO: the first packet (a CONNECT) came.
-    pub(crate) connected_once: bool,
     /// Closing gracefully: the queue ends with a close packet still to deliver.
     pub(crate) draining: bool,
     /// Its sockets have been reported to the app.
@@ -65,18 +63,39 @@ pub(crate) struct Session {
     pub(crate) heap_pos: u32,
     /// The session index stored at heap position `self`'s index.
     pub(crate) heap_item: u32,
-    /// Its sockets (linked through the sockets).
-    pub(crate) sockets: u32,
-    pub(crate) socket_count: u8,
-    /// A binary Socket.IO packet being assembled: its pool message, or `NONE`.
-    pub(crate) bin: u32,
-    /// Attachments still expected for `bin`.
-    pub(crate) bin_left: u8,
+    /// The Socket.IO layer's state for this session (only that layer reads or writes it).
+    pub(crate) sio: SioSession,
     /// Bytes of its received packets held for the application (events not polled yet,
     /// `bin`).
     pub(crate) inbound: u32,
     /// Its events not polled yet (a binary packet being assembled counts as one).
     pub(crate) inbound_events: u16,
+}
+
+/// What the Socket.IO layer keeps per Engine.IO session (Node's socket.io `Client`): its
+/// sockets and the binary packet being assembled. It lives in the session's slot, so a
+/// session needs one table entry, but the Engine.IO layer never interprets it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SioSession {
+    /// The first packet (a CONNECT) came.
+    pub(crate) connected_once: bool,
+    /// Its sockets (linked through `Socket::next_in_session`).
+    pub(crate) sockets: u32,
+    pub(crate) socket_count: u8,
+    /// A binary packet being assembled: its pool message, `BIN_DISCARD`, or `NONE`.
+    pub(crate) bin: u32,
+    /// Attachments still expected for `bin`.
+    pub(crate) bin_left: u8,
+}
+
+impl SioSession {
+    pub(crate) const EMPTY: Self = Self {
+        connected_once: false,
+        sockets: NONE,
+        socket_count: 0,
+        bin: NONE,
+        bin_left: 0,
+    };
 }
 
 impl Session {
@@ -89,7 +108,6 @@ impl Session {
         close_reason: 0,
         probed: false,
         awaiting_pong: false,
-        connected_once: false,
         draining: false,
         reaped: false,
         reaping: false,
@@ -104,10 +122,7 @@ impl Session {
         ack_at: 0,
         heap_pos: NONE,
         heap_item: NONE,
-        sockets: NONE,
-        socket_count: 0,
-        bin: NONE,
-        bin_left: 0,
+        sio: SioSession::EMPTY,
         inbound: 0,
         inbound_events: 0,
     };

@@ -408,7 +408,7 @@ impl<'a> Server<'a> {
 
     /// The live socket of a session in the namespace named `name`.
     fn find_socket(&self, sess: u32, name: &str) -> Option<u32> {
-        let mut s = self.engine.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sio.sockets;
         while s != NONE {
             let sock = &self.socketio.sockets[s].0;
             let matches = if sock.ns == u16::MAX {
@@ -447,7 +447,7 @@ impl<'a> Server<'a> {
         self.drop_acks(sock);
         // Out of the session's list.
         let sess = s.session;
-        let mut at = self.engine.sessions[sess].0.sockets;
+        let mut at = self.engine.sessions[sess].0.sio.sockets;
         let mut prev = NONE;
         while at != NONE && at != sock {
             prev = at;
@@ -455,12 +455,15 @@ impl<'a> Server<'a> {
         }
         if at == sock {
             if prev == NONE {
-                self.engine.sessions[sess].0.sockets = s.next_in_session;
+                self.engine.sessions[sess].0.sio.sockets = s.next_in_session;
             } else {
                 self.socketio.sockets[prev].0.next_in_session = s.next_in_session;
             }
-            self.engine.sessions[sess].0.socket_count =
-                self.engine.sessions[sess].0.socket_count.saturating_sub(1);
+            self.engine.sessions[sess].0.sio.socket_count = self.engine.sessions[sess]
+                .0
+                .sio
+                .socket_count
+                .saturating_sub(1);
         }
         // Out of the namespace's list.
         if s.state == SockState::Connected
@@ -548,7 +551,7 @@ impl<'a> Server<'a> {
     /// Recomputes the session's earliest ack deadline.
     fn refresh_ack_deadline(&mut self, sess: u32) {
         let mut min = 0u64;
-        let mut s = self.engine.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sio.sockets;
         while s != NONE {
             let mut a = self.socketio.sockets[s].0.acks;
             while a != NONE {
@@ -566,7 +569,7 @@ impl<'a> Server<'a> {
     /// Reports the acks of the session that timed out by `now`, as far as the event queue
     /// has room.
     pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
-        let mut s = self.engine.sessions[sess].0.sockets;
+        let mut s = self.engine.sessions[sess].0.sio.sockets;
         while s != NONE {
             let mut prev = NONE;
             let mut a = self.socketio.sockets[s].0.acks;
@@ -602,7 +605,7 @@ impl<'a> Server<'a> {
 
     /// Handles a text Engine.IO message of a Socket.IO session.
     pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
-        if self.engine.sessions[sess].0.bin != NONE {
+        if self.engine.sessions[sess].0.sio.bin != NONE {
             // A text packet while attachments are owed.
             return Err(CloseReason::ParseError);
         }
@@ -616,12 +619,12 @@ impl<'a> Server<'a> {
         };
         let p =
             Packet::parse_with(text.as_bytes(), &config).map_err(|_| CloseReason::ParseError)?;
-        let first = !self.engine.sessions[sess].0.connected_once;
+        let first = !self.engine.sessions[sess].0.sio.connected_once;
         if first {
             if p.packet_type() != PacketType::Connect {
                 return Err(CloseReason::ParseError);
             }
-            self.engine.sessions[sess].0.connected_once = true;
+            self.engine.sessions[sess].0.sio.connected_once = true;
         }
         match p.packet_type() {
             PacketType::Connect => self.sio_connect(sess, &p),
@@ -655,8 +658,8 @@ impl<'a> Server<'a> {
                     // Nobody waits for it (unknown, late or timed out): ignored, but its
                     // attachments still have to be read.
                     if count > 0 {
-                        self.engine.sessions[sess].0.bin = BIN_DISCARD;
-                        self.engine.sessions[sess].0.bin_left = count as u8;
+                        self.engine.sessions[sess].0.sio.bin = BIN_DISCARD;
+                        self.engine.sessions[sess].0.sio.bin_left = count as u8;
                     }
                     return Ok(());
                 }
@@ -748,8 +751,8 @@ impl<'a> Server<'a> {
         r.skip = BIN_HEAD as u8;
         self.write_bin_head(msg, &r);
         let s = &mut self.engine.sessions[sess].0;
-        s.bin = msg;
-        s.bin_left = attachments as u8;
+        s.sio.bin = msg;
+        s.sio.bin_left = attachments as u8;
         Ok(())
     }
 
@@ -796,24 +799,24 @@ impl<'a> Server<'a> {
     /// the binary packet being assembled.
     pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
         let s = self.engine.sessions[sess].0;
-        if s.bin == NONE || s.bin_left == 0 {
+        if s.sio.bin == NONE || s.sio.bin_left == 0 {
             return Err(CloseReason::ParseError);
         }
-        if s.bin != BIN_DISCARD {
+        if s.sio.bin != BIN_DISCARD {
             let len = (data.len() as u32).to_le_bytes();
-            if !(self.pool.append(s.bin, &len) && data.append_to(&mut self.pool, s.bin)) {
+            if !(self.pool.append(s.sio.bin, &len) && data.append_to(&mut self.pool, s.sio.bin)) {
                 return Err(CloseReason::ParseError);
             }
             self.engine.hold_input(sess, len.len() + data.len(), 0);
         }
-        let left = s.bin_left - 1;
-        self.engine.sessions[sess].0.bin_left = left;
+        let left = s.sio.bin_left - 1;
+        self.engine.sessions[sess].0.sio.bin_left = left;
         if left > 0 {
             return Ok(());
         }
-        self.engine.sessions[sess].0.bin = NONE;
-        if s.bin != BIN_DISCARD {
-            let mut r = self.read_bin_head(s.bin);
+        self.engine.sessions[sess].0.sio.bin = NONE;
+        if s.sio.bin != BIN_DISCARD {
+            let mut r = self.read_bin_head(s.sio.bin);
             r.id2 = sess;
             r.era2 = self.engine.sessions[sess].0.era;
             self.push_event(r);
@@ -831,7 +834,7 @@ impl<'a> Server<'a> {
         if ns.is_none() && (!self.config.dynamic_namespaces || name.len() > MAX_NAME) {
             return self.connect_error_raw(sess, name, "Invalid namespace");
         }
-        if self.engine.sessions[sess].0.socket_count >= self.config.max_namespaces_per_session {
+        if self.engine.sessions[sess].0.sio.socket_count >= self.config.max_namespaces_per_session {
             return self.connect_error_raw(sess, name, "Too many namespaces");
         }
         let Some(sock) = self.socketio.sockets.alloc() else {
@@ -855,9 +858,9 @@ impl<'a> Server<'a> {
             return Err(CloseReason::ParseError);
         };
         let session = &mut self.engine.sessions[sess].0;
-        let next = session.sockets;
-        session.sockets = sock;
-        session.socket_count += 1;
+        let next = session.sio.sockets;
+        session.sio.sockets = sock;
+        session.sio.socket_count += 1;
         let s = &mut self.socketio.sockets[sock].0;
         s.era = s.era.wrapping_add(1);
         s.state = SockState::Pending;
@@ -1010,7 +1013,7 @@ impl<'a> Server<'a> {
         let sess = s.session;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
-        let mut at = self.engine.sessions[sess].0.sockets;
+        let mut at = self.engine.sessions[sess].0.sio.sockets;
         let mut prev = NONE;
         while at != NONE && at != sock {
             prev = at;
@@ -1018,11 +1021,11 @@ impl<'a> Server<'a> {
         }
         if at == sock {
             if prev == NONE {
-                self.engine.sessions[sess].0.sockets = s.next_in_session;
+                self.engine.sessions[sess].0.sio.sockets = s.next_in_session;
             } else {
                 self.socketio.sockets[prev].0.next_in_session = s.next_in_session;
             }
-            self.engine.sessions[sess].0.socket_count -= 1;
+            self.engine.sessions[sess].0.sio.socket_count -= 1;
         }
         if s.name_msg != NONE {
             self.pool.release(s.name_msg);
