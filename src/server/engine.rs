@@ -560,15 +560,12 @@ impl Server<'_> {
             s.aux_at = 0;
             s.ack_at = 0;
         }
-        while self.engine.sessions[sess].0.sio.sockets != NONE {
-            let sock = self.engine.sessions[sess].0.sio.sockets;
-            self.close_socket(sock, super::DisconnectReason::Session(reason));
-        }
-        let bin = self.engine.sessions[sess].0.sio.bin;
-        if bin != NONE && bin != super::socketio::BIN_DISCARD {
-            self.pool.release(bin);
-        }
-        self.engine.sessions[sess].0.sio.bin = NONE;
+        self.socketio.close_session(
+            &mut self.engine.sessions[sess].0.sio,
+            reason,
+            &mut self.pool,
+            &mut self.events,
+        );
         if self.engine.sessions[sess].0.transport == Transport::Upgrading {
             self.engine
                 .abort_upgrade(sess, &mut self.transport, &mut self.pool);
@@ -645,7 +642,10 @@ impl Server<'_> {
             self.engine.notify_output(sess, &mut self.transport);
         }
         if s.connect_at != 0 && s.connect_at <= now {
-            if !self.has_connected_socket(sess) {
+            if !self
+                .socketio
+                .has_connected(&self.engine.sessions[sess].0.sio)
+            {
                 self.close_session(sess, CloseReason::ConnectTimeout, false);
                 return;
             }
@@ -663,17 +663,6 @@ impl Server<'_> {
             self.expire_acks(sess, now);
         }
         self.engine.reschedule(sess);
-    }
-
-    fn has_connected_socket(&self, sess: u32) -> bool {
-        let mut s = self.engine.sessions[sess].0.sio.sockets;
-        while s != NONE {
-            if self.socketio.sockets[s].0.state == super::socketio::SockState::Connected {
-                return true;
-            }
-            s = self.socketio.sockets[s].0.next_in_session;
-        }
-        false
     }
 
     // ------------------------------------------------------------------ upgrade

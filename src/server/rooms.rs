@@ -393,7 +393,14 @@ impl Server<'_> {
         name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
         let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let n = self.encode_packet(ns_name, None, Some(event), &args, &mut msgs)?;
+        let n = super::socketio::encode_packet(
+            &mut self.pool,
+            ns_name,
+            None,
+            Some(event),
+            &args,
+            &mut msgs,
+        )?;
         let msgs = &msgs[..n];
         let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
         let stamp = self.socketio.next_stamp();

@@ -2,8 +2,9 @@
 //! acknowledgements, binary attachments.
 
 use super::engine::Bin;
-use super::event::{Kind, Record};
-use super::session::State as SessState;
+use super::event::{Events, Kind, Record};
+use super::pool::Pool;
+use super::session::{SioSession, State as SessState};
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
     AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
@@ -337,9 +338,406 @@ impl SocketIoLayer<'_> {
         let s = &self.sockets.get(i)?.0;
         (s.state == SockState::Connected && s.ns == ns && s.id == raw).then_some(i)
     }
+
+    /// The index of a connected socket.
+    pub(super) fn connected(&self, id: SocketId) -> Result<u32, CommandError> {
+        let i = self.socket_index(id)?;
+        if self.sockets[i].0.state != SockState::Connected {
+            return Err(CommandError::WrongState);
+        }
+        Ok(i)
+    }
+
+    /// The live socket of a session (`ss`, its Socket.IO state) in the namespace named
+    /// `name`.
+    pub(super) fn find_socket(&self, ss: &SioSession, name: &str, pool: &Pool<'_>) -> Option<u32> {
+        let mut s = ss.sockets;
+        while s != NONE {
+            let sock = &self.sockets[s].0;
+            let matches = if sock.ns == u16::MAX {
+                let mut buf = [0u8; MAX_NAME];
+                let n = pool.copy_all(sock.name_msg, &mut buf);
+                buf.get(..n) == Some(name.as_bytes())
+            } else {
+                self.ns_name(sock.ns) == name
+            };
+            if matches {
+                return Some(s);
+            }
+            s = sock.next_in_session;
+        }
+        None
+    }
+
+    /// The socket of the session in `namespace`, or a protocol error. A socket still waiting
+    /// for the application's answer counts (a client may send right after its CONNECT; the
+    /// events queue after the Connect event), unless its namespace does not exist yet.
+    pub(super) fn joined(
+        &self,
+        ss: &SioSession,
+        namespace: &str,
+        pool: &Pool<'_>,
+    ) -> Result<u32, CloseReason> {
+        match self.find_socket(ss, namespace, pool) {
+            Some(s) if self.sockets[s].0.ns != u16::MAX => Ok(s),
+            _ => Err(CloseReason::ParseError),
+        }
+    }
+
+    /// The namespace name of a socket (its pending dynamic name written into `buf`).
+    pub(super) fn socket_ns_name<'b>(
+        &'b self,
+        sock: u32,
+        buf: &'b mut [u8; MAX_NAME],
+        pool: &Pool<'_>,
+    ) -> &'b str {
+        let s = &self.sockets[sock].0;
+        if s.ns != u16::MAX {
+            return self.ns_name(s.ns);
+        }
+        let n = pool.copy_all(s.name_msg, buf);
+        core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or("/")
+    }
+
+    /// Whether a session (`ss`) has a connected socket.
+    pub(super) fn has_connected(&self, ss: &SioSession) -> bool {
+        let mut s = ss.sockets;
+        while s != NONE {
+            if self.sockets[s].0.state == SockState::Connected {
+                return true;
+            }
+            s = self.sockets[s].0.next_in_session;
+        }
+        false
+    }
+
+    /// Takes socket `sock` out of its session's list (`ss`).
+    pub(super) fn unlink_from_session(&mut self, sock: u32, ss: &mut SioSession) {
+        let next = self.sockets[sock].0.next_in_session;
+        let mut at = ss.sockets;
+        let mut prev = NONE;
+        while at != NONE && at != sock {
+            prev = at;
+            at = self.sockets[at].0.next_in_session;
+        }
+        if at == sock {
+            if prev == NONE {
+                ss.sockets = next;
+            } else {
+                self.sockets[prev].0.next_in_session = next;
+            }
+            ss.socket_count = ss.socket_count.saturating_sub(1);
+        }
+        self.sockets[sock].0.next_in_session = NONE;
+    }
+
+    /// Ends a socket: out of its namespace, rooms and session (`ss`) at once; its
+    /// Disconnect event is queued now if it fits, else by the reaper.
+    pub(super) fn close_socket(
+        &mut self,
+        sock: u32,
+        reason: DisconnectReason,
+        ss: &mut SioSession,
+        pool: &mut Pool<'_>,
+        events: &mut Events<'_>,
+    ) {
+        let s = self.sockets[sock].0;
+        if !matches!(s.state, SockState::Pending | SockState::Connected) {
+            return;
+        }
+        self.leave_all(sock);
+        self.drop_acks(sock);
+        self.unlink_from_session(sock, ss);
+        // Out of the namespace's list.
+        if s.state == SockState::Connected
+            && let Some(ns) = self.namespaces.as_mut_slice().get_mut(usize::from(s.ns))
+        {
+            if ns.0.sockets == sock {
+                ns.0.sockets = s.ns_next;
+            }
+            ns.0.count = ns.0.count.saturating_sub(1);
+            if s.ns_prev != NONE {
+                self.sockets[s.ns_prev].0.ns_next = s.ns_next;
+            }
+            if s.ns_next != NONE {
+                self.sockets[s.ns_next].0.ns_prev = s.ns_prev;
+            }
+        }
+        if s.name_msg != NONE {
+            pool.release(s.name_msg);
+        }
+        let slot = &mut self.sockets[sock].0;
+        slot.state = SockState::Closing;
+        slot.reason = reason.to_u8();
+        slot.name_msg = NONE;
+        if self.reap_sockets == NONE && events.has_room(1) {
+            self.report_disconnect(sock, events);
+        } else {
+            slot.link = NONE;
+            if self.reap_sockets_tail == NONE {
+                self.reap_sockets = sock;
+            } else {
+                self.sockets[self.reap_sockets_tail].0.link = sock;
+            }
+            self.reap_sockets_tail = sock;
+        }
+    }
+
+    /// Ends every socket of a session (`ss`) that closes for `reason`; drops the binary
+    /// packet it was assembling.
+    pub(super) fn close_session(
+        &mut self,
+        ss: &mut SioSession,
+        reason: CloseReason,
+        pool: &mut Pool<'_>,
+        events: &mut Events<'_>,
+    ) {
+        while ss.sockets != NONE {
+            let sock = ss.sockets;
+            self.close_socket(sock, DisconnectReason::Session(reason), ss, pool, events);
+        }
+        if ss.bin != NONE && ss.bin != BIN_DISCARD {
+            pool.release(ss.bin);
+        }
+        ss.bin = NONE;
+    }
+
+    /// Queues a closing socket's Disconnect event and frees it.
+    fn report_disconnect(&mut self, sock: u32, events: &mut Events<'_>) -> bool {
+        let s = self.sockets[sock].0;
+        let mut r = Record::new(Kind::Disconnect);
+        r.id = sock;
+        r.era = s.era;
+        r.ns = s.ns;
+        r.small = s.reason;
+        if !events.push(r) {
+            return false;
+        }
+        self.sockets.release(sock);
+        true
+    }
+
+    /// Queues the Disconnect events of sockets that ended while the event queue was full.
+    pub(super) fn reap_sockets(&mut self, events: &mut Events<'_>) {
+        while self.reap_sockets != NONE && events.has_room(1) {
+            let sock = self.reap_sockets;
+            let next = self.sockets[sock].0.link;
+            if !self.report_disconnect(sock, events) {
+                break;
+            }
+            self.reap_sockets = next;
+            if next == NONE {
+                self.reap_sockets_tail = NONE;
+            }
+        }
+    }
+
+    fn drop_acks(&mut self, sock: u32) {
+        let mut a = self.sockets[sock].0.acks;
+        while a != NONE {
+            let next = self.acks[a].0.next;
+            self.acks.release(a);
+            a = next;
+        }
+        self.sockets[sock].0.acks = NONE;
+        self.sockets[sock].0.ack_count = 0;
+    }
+
+    /// The earliest ack deadline of a session's sockets (`ss`), 0 for none.
+    pub(super) fn ack_deadline(&self, ss: &SioSession) -> u64 {
+        let mut min = 0u64;
+        let mut s = ss.sockets;
+        while s != NONE {
+            let mut a = self.sockets[s].0.acks;
+            while a != NONE {
+                let d = self.acks[a].0.deadline;
+                if d != 0 && (min == 0 || d < min) {
+                    min = d;
+                }
+                a = self.acks[a].0.next;
+            }
+            s = self.sockets[s].0.next_in_session;
+        }
+        min
+    }
+
+    /// Reports the acks of a session's sockets (`ss`) that timed out by `now`, as far as
+    /// the event queue has room; returns the session's next ack deadline.
+    pub(super) fn expire_acks(
+        &mut self,
+        ss: &SioSession,
+        now: u64,
+        events: &mut Events<'_>,
+    ) -> u64 {
+        let mut s = ss.sockets;
+        while s != NONE {
+            let mut prev = NONE;
+            let mut a = self.sockets[s].0.acks;
+            while a != NONE {
+                let e = self.acks[a].0;
+                if e.deadline != 0 && e.deadline <= now {
+                    let mut r = Record::new(Kind::AckTimeout);
+                    r.id = s;
+                    r.era = self.sockets[s].0.era;
+                    r.ack = Some(u64::from(e.id));
+                    if !events.push(r) {
+                        return self.ack_deadline(ss);
+                    }
+                    if prev == NONE {
+                        self.sockets[s].0.acks = e.next;
+                    } else {
+                        self.acks[prev].0.next = e.next;
+                    }
+                    self.sockets[s].0.ack_count -= 1;
+                    self.acks.release(a);
+                } else {
+                    prev = a;
+                }
+                a = e.next;
+            }
+            s = self.sockets[s].0.next_in_session;
+        }
+        self.ack_deadline(ss)
+    }
+
+    /// Removes the awaited ack `id` of the socket; its deadline (0 for none) if it was
+    /// awaited.
+    pub(super) fn take_ack(&mut self, sock: u32, id: u64) -> Option<u64> {
+        let mut prev = NONE;
+        let mut a = self.sockets[sock].0.acks;
+        while a != NONE {
+            let e = self.acks[a].0;
+            if u64::from(e.id) == id {
+                if prev == NONE {
+                    self.sockets[sock].0.acks = e.next;
+                } else {
+                    self.acks[prev].0.next = e.next;
+                }
+                self.sockets[sock].0.ack_count -= 1;
+                self.acks.release(a);
+                return Some(e.deadline);
+            }
+            prev = a;
+            a = e.next;
+        }
+        None
+    }
+}
+
+/// Writes the record of a binary packet being assembled at the front of its message.
+fn write_bin_head(pool: &mut Pool<'_>, msg: u32, r: &Record) {
+    let mut head = [0u8; BIN_HEAD];
+    head[0] = r.kind as u8;
+    head[1] = r.small;
+    head[2..4].copy_from_slice(&r.ns.to_le_bytes());
+    head[4..8].copy_from_slice(&r.id.to_le_bytes());
+    head[8..12].copy_from_slice(&r.era.to_le_bytes());
+    head[12..16].copy_from_slice(&r.len1.to_le_bytes());
+    head[16..20].copy_from_slice(&r.len2.to_le_bytes());
+    head[20] = u8::from(r.ack.is_some());
+    head[21..29].copy_from_slice(&r.ack.unwrap_or_default().to_le_bytes()[..8]);
+    pool.overwrite(msg, 0, &head);
+}
+
+/// The record [`write_bin_head`] wrote.
+fn read_bin_head(pool: &Pool<'_>, msg: u32) -> Record {
+    let mut head = [0u8; BIN_HEAD];
+    pool.copy_all(msg, &mut head);
+    let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    let mut ack = [0u8; 8];
+    ack.copy_from_slice(&head[21..29]);
+    Record {
+        kind: if head[0] == Kind::Ack as u8 {
+            Kind::Ack
+        } else {
+            Kind::Message
+        },
+        small: head[1],
+        ns: u16::from_le_bytes([head[2], head[3]]),
+        id: word(4),
+        era: word(8),
+        len1: word(12),
+        len2: word(16),
+        ack: (head[20] == 1).then(|| u64::from_le_bytes(ack)),
+        msg,
+        skip: BIN_HEAD as u8,
+        ..Record::EMPTY
+    }
+}
+
+/// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
+/// `msgs[0]` is the text packet, then one per blob; returns how many.
+pub(super) fn encode_packet(
+    pool: &mut Pool<'_>,
+    ns: &str,
+    ack: Option<u64>,
+    name: Option<&str>,
+    args: &Args<'_>,
+    msgs: &mut PacketMsgs,
+) -> Result<usize, CommandError> {
+    sio::check_args(args)?;
+    let count = args.binary.len();
+    let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
+        b","
+    } else {
+        b""
+    };
+    let mut short = [0u8; SHORT_HEADER];
+    let text = match packet_head(&mut short, ns, ack, name, count) {
+        Ok(n) => pool.msg_from(false, &[&short[..n], sep, args.json, b"]"]),
+        Err(sio::EncodeError::BufferTooSmall(_)) => {
+            let mut long = [0u8; HEADER_SCRATCH];
+            let n = packet_head(&mut long, ns, ack, name, count)
+                .map_err(|_| CommandError::InvalidName)?;
+            pool.msg_from(false, &[&long[..n], sep, args.json, b"]"])
+        }
+        Err(_) => return Err(CommandError::InvalidName),
+    }
+    .ok_or(CommandError::Full(Resource::Pool))?;
+    msgs[0] = text;
+    for (k, blob) in args.binary.iter().enumerate() {
+        match pool.msg_from(true, &[blob]) {
+            Some(m) => msgs[k + 1] = m,
+            None => {
+                for &m in &msgs[..=k] {
+                    pool.release(m);
+                }
+                return Err(CommandError::Full(Resource::Pool));
+            }
+        }
+    }
+    Ok(1 + count)
 }
 
 impl<'a> Server<'a> {
+    /// Ends a socket (see [`SocketIoLayer::close_socket`]).
+    pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
+        let sess = self.socketio.sockets[sock].0.session;
+        self.socketio.close_socket(
+            sock,
+            reason,
+            &mut self.engine.sessions[sess].0.sio,
+            &mut self.pool,
+            &mut self.events,
+        );
+    }
+
+    /// Recomputes the session's earliest ack deadline.
+    fn refresh_ack_deadline(&mut self, sess: u32) {
+        self.engine.sessions[sess].0.ack_at = self
+            .socketio
+            .ack_deadline(&self.engine.sessions[sess].0.sio);
+    }
+
+    /// Reports the acks of the session that timed out by `now`, as far as the event queue
+    /// has room.
+    pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
+        let session = &mut self.engine.sessions[sess].0;
+        session.ack_at = self
+            .socketio
+            .expire_acks(&session.sio, now, &mut self.events);
+    }
+
     // ------------------------------------------------------------------ namespaces
 
     /// The namespace named `name` (`/`, `/chat`), if it exists.
@@ -378,14 +776,6 @@ impl<'a> Server<'a> {
 
     // ------------------------------------------------------------------ sockets
 
-    fn connected(&self, id: SocketId) -> Result<u32, CommandError> {
-        let i = self.socketio.socket_index(id)?;
-        if self.socketio.sockets[i].0.state != SockState::Connected {
-            return Err(CommandError::WrongState);
-        }
-        Ok(i)
-    }
-
     /// The socket's id as the client knows it (Node's `socket.id`), which is also the
     /// name of the room only it is in.
     pub fn socket_sid(&self, socket: SocketId) -> Option<WireId> {
@@ -404,201 +794,6 @@ impl<'a> Server<'a> {
         let i = self.socketio.socket_index(socket).ok()?;
         let ns = self.socketio.sockets[i].0.ns;
         (ns != u16::MAX).then_some(NamespaceId(ns))
-    }
-
-    /// The live socket of a session in the namespace named `name`.
-    fn find_socket(&self, sess: u32, name: &str) -> Option<u32> {
-        let mut s = self.engine.sessions[sess].0.sio.sockets;
-        while s != NONE {
-            let sock = &self.socketio.sockets[s].0;
-            let matches = if sock.ns == u16::MAX {
-                let mut buf = [0u8; MAX_NAME];
-                let n = self.pool.copy_all(sock.name_msg, &mut buf);
-                buf.get(..n) == Some(name.as_bytes())
-            } else {
-                self.socketio.ns_name(sock.ns) == name
-            };
-            if matches {
-                return Some(s);
-            }
-            s = sock.next_in_session;
-        }
-        None
-    }
-
-    /// The namespace name of a socket (its pending dynamic name written into `buf`).
-    fn socket_ns_name<'b>(&'b self, sock: u32, buf: &'b mut [u8; MAX_NAME]) -> &'b str {
-        let s = &self.socketio.sockets[sock].0;
-        if s.ns != u16::MAX {
-            return self.socketio.ns_name(s.ns);
-        }
-        let n = self.pool.copy_all(s.name_msg, buf);
-        core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or("/")
-    }
-
-    /// Ends a socket: out of its namespace, rooms and session at once; its Disconnect
-    /// event is queued now if it fits, else by the reaper.
-    pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
-        let s = self.socketio.sockets[sock].0;
-        if !matches!(s.state, SockState::Pending | SockState::Connected) {
-            return;
-        }
-        self.socketio.leave_all(sock);
-        self.drop_acks(sock);
-        // Out of the session's list.
-        let sess = s.session;
-        let mut at = self.engine.sessions[sess].0.sio.sockets;
-        let mut prev = NONE;
-        while at != NONE && at != sock {
-            prev = at;
-            at = self.socketio.sockets[at].0.next_in_session;
-        }
-        if at == sock {
-            if prev == NONE {
-                self.engine.sessions[sess].0.sio.sockets = s.next_in_session;
-            } else {
-                self.socketio.sockets[prev].0.next_in_session = s.next_in_session;
-            }
-            self.engine.sessions[sess].0.sio.socket_count = self.engine.sessions[sess]
-                .0
-                .sio
-                .socket_count
-                .saturating_sub(1);
-        }
-        // Out of the namespace's list.
-        if s.state == SockState::Connected
-            && let Some(ns) = self
-                .socketio
-                .namespaces
-                .as_mut_slice()
-                .get_mut(usize::from(s.ns))
-        {
-            if ns.0.sockets == sock {
-                ns.0.sockets = s.ns_next;
-            }
-            ns.0.count = ns.0.count.saturating_sub(1);
-            if s.ns_prev != NONE {
-                self.socketio.sockets[s.ns_prev].0.ns_next = s.ns_next;
-            }
-            if s.ns_next != NONE {
-                self.socketio.sockets[s.ns_next].0.ns_prev = s.ns_prev;
-            }
-        }
-        if s.name_msg != NONE {
-            self.pool.release(s.name_msg);
-        }
-        let slot = &mut self.socketio.sockets[sock].0;
-        slot.state = SockState::Closing;
-        slot.reason = reason.to_u8();
-        slot.name_msg = NONE;
-        slot.next_in_session = NONE;
-        if self.socketio.reap_sockets == NONE && self.events.has_room(1) {
-            self.report_disconnect(sock);
-        } else {
-            slot.link = NONE;
-            if self.socketio.reap_sockets_tail == NONE {
-                self.socketio.reap_sockets = sock;
-            } else {
-                self.socketio.sockets[self.socketio.reap_sockets_tail]
-                    .0
-                    .link = sock;
-            }
-            self.socketio.reap_sockets_tail = sock;
-        }
-    }
-
-    /// Queues a closing socket's Disconnect event and frees it.
-    fn report_disconnect(&mut self, sock: u32) -> bool {
-        let s = self.socketio.sockets[sock].0;
-        let mut r = Record::new(Kind::Disconnect);
-        r.id = sock;
-        r.era = s.era;
-        r.ns = s.ns;
-        r.small = s.reason;
-        if !self.events.push(r) {
-            return false;
-        }
-        self.socketio.sockets.release(sock);
-        true
-    }
-
-    /// Queues the Disconnect events of sockets that ended while the event queue was full.
-    pub(super) fn reap_sockets(&mut self) {
-        while self.socketio.reap_sockets != NONE && self.events.has_room(1) {
-            let sock = self.socketio.reap_sockets;
-            let next = self.socketio.sockets[sock].0.link;
-            if !self.report_disconnect(sock) {
-                break;
-            }
-            self.socketio.reap_sockets = next;
-            if next == NONE {
-                self.socketio.reap_sockets_tail = NONE;
-            }
-        }
-    }
-
-    fn drop_acks(&mut self, sock: u32) {
-        let mut a = self.socketio.sockets[sock].0.acks;
-        while a != NONE {
-            let next = self.socketio.acks[a].0.next;
-            self.socketio.acks.release(a);
-            a = next;
-        }
-        self.socketio.sockets[sock].0.acks = NONE;
-        self.socketio.sockets[sock].0.ack_count = 0;
-    }
-
-    /// Recomputes the session's earliest ack deadline.
-    fn refresh_ack_deadline(&mut self, sess: u32) {
-        let mut min = 0u64;
-        let mut s = self.engine.sessions[sess].0.sio.sockets;
-        while s != NONE {
-            let mut a = self.socketio.sockets[s].0.acks;
-            while a != NONE {
-                let d = self.socketio.acks[a].0.deadline;
-                if d != 0 && (min == 0 || d < min) {
-                    min = d;
-                }
-                a = self.socketio.acks[a].0.next;
-            }
-            s = self.socketio.sockets[s].0.next_in_session;
-        }
-        self.engine.sessions[sess].0.ack_at = min;
-    }
-
-    /// Reports the acks of the session that timed out by `now`, as far as the event queue
-    /// has room.
-    pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
-        let mut s = self.engine.sessions[sess].0.sio.sockets;
-        while s != NONE {
-            let mut prev = NONE;
-            let mut a = self.socketio.sockets[s].0.acks;
-            while a != NONE {
-                let e = self.socketio.acks[a].0;
-                if e.deadline != 0 && e.deadline <= now {
-                    let mut r = Record::new(Kind::AckTimeout);
-                    r.id = s;
-                    r.era = self.socketio.sockets[s].0.era;
-                    r.ack = Some(u64::from(e.id));
-                    if !self.events.push(r) {
-                        self.refresh_ack_deadline(sess);
-                        return;
-                    }
-                    if prev == NONE {
-                        self.socketio.sockets[s].0.acks = e.next;
-                    } else {
-                        self.socketio.acks[prev].0.next = e.next;
-                    }
-                    self.socketio.sockets[s].0.ack_count -= 1;
-                    self.socketio.acks.release(a);
-                } else {
-                    prev = a;
-                }
-                a = e.next;
-            }
-            s = self.socketio.sockets[s].0.next_in_session;
-        }
-        self.refresh_ack_deadline(sess);
     }
 
     // ------------------------------------------------------------------ input
@@ -630,13 +825,18 @@ impl<'a> Server<'a> {
             PacketType::Connect => self.sio_connect(sess, &p),
             PacketType::Disconnect => {
                 let sock = self
-                    .find_socket(sess, p.namespace())
+                    .socketio
+                    .find_socket(&self.engine.sessions[sess].0.sio, p.namespace(), &self.pool)
                     .ok_or(CloseReason::ParseError)?;
                 self.close_socket(sock, DisconnectReason::ClientDisconnect);
                 Ok(())
             }
             PacketType::Event | PacketType::BinaryEvent => {
-                let sock = self.joined(sess, p.namespace())?;
+                let sock = self.socketio.joined(
+                    &self.engine.sessions[sess].0.sio,
+                    p.namespace(),
+                    &self.pool,
+                )?;
                 let name = match p.event_name() {
                     Some(EventName::Str(s)) => s,
                     // A number as event name, as the reference accepts it: its text.
@@ -651,10 +851,14 @@ impl<'a> Server<'a> {
                 self.packet_record(sess, r, Some(name), p.args(), p.attachments().unwrap_or(0))
             }
             PacketType::Ack | PacketType::BinaryAck => {
-                let sock = self.joined(sess, p.namespace())?;
+                let sock = self.socketio.joined(
+                    &self.engine.sessions[sess].0.sio,
+                    p.namespace(),
+                    &self.pool,
+                )?;
                 let count = p.attachments().unwrap_or(0);
                 let id = p.ack_id().unwrap_or_default();
-                if !self.take_ack(sock, id) {
+                let Some(deadline) = self.socketio.take_ack(sock, id) else {
                     // Nobody waits for it (unknown, late or timed out): ignored, but its
                     // attachments still have to be read.
                     if count > 0 {
@@ -662,6 +866,10 @@ impl<'a> Server<'a> {
                         self.engine.sessions[sess].0.sio.bin_left = count as u8;
                     }
                     return Ok(());
+                };
+                if deadline != 0 {
+                    self.refresh_ack_deadline(sess);
+                    self.engine.reschedule(sess);
                 }
                 let mut r = Record::new(Kind::Ack);
                 r.id = sock;
@@ -672,43 +880,6 @@ impl<'a> Server<'a> {
             }
             PacketType::ConnectError => Err(CloseReason::ParseError),
         }
-    }
-
-    /// The socket of the session in `namespace`, or a protocol error. A socket still waiting
-    /// for the application's answer counts (a client may send right after its CONNECT; the
-    /// events queue after the Connect event), unless its namespace does not exist yet.
-    fn joined(&self, sess: u32, namespace: &str) -> Result<u32, CloseReason> {
-        match self.find_socket(sess, namespace) {
-            Some(s) if self.socketio.sockets[s].0.ns != u16::MAX => Ok(s),
-            _ => Err(CloseReason::ParseError),
-        }
-    }
-
-    /// Removes the awaited ack `id` of the socket; whether it was awaited.
-    fn take_ack(&mut self, sock: u32, id: u64) -> bool {
-        let mut prev = NONE;
-        let mut a = self.socketio.sockets[sock].0.acks;
-        while a != NONE {
-            let e = self.socketio.acks[a].0;
-            if u64::from(e.id) == id {
-                if prev == NONE {
-                    self.socketio.sockets[sock].0.acks = e.next;
-                } else {
-                    self.socketio.acks[prev].0.next = e.next;
-                }
-                self.socketio.sockets[sock].0.ack_count -= 1;
-                self.socketio.acks.release(a);
-                if e.deadline != 0 {
-                    let sess = self.socketio.sockets[sock].0.session;
-                    self.refresh_ack_deadline(sess);
-                    self.engine.reschedule(sess);
-                }
-                return true;
-            }
-            prev = a;
-            a = e.next;
-        }
-        false
     }
 
     /// Stores an event or ack payload (`name` unescaped, then the raw args) and queues its
@@ -749,50 +920,11 @@ impl<'a> Server<'a> {
         }
         r.small = attachments as u8;
         r.skip = BIN_HEAD as u8;
-        self.write_bin_head(msg, &r);
+        write_bin_head(&mut self.pool, msg, &r);
         let s = &mut self.engine.sessions[sess].0;
         s.sio.bin = msg;
         s.sio.bin_left = attachments as u8;
         Ok(())
-    }
-
-    fn write_bin_head(&mut self, msg: u32, r: &Record) {
-        let mut head = [0u8; BIN_HEAD];
-        head[0] = r.kind as u8;
-        head[1] = r.small;
-        head[2..4].copy_from_slice(&r.ns.to_le_bytes());
-        head[4..8].copy_from_slice(&r.id.to_le_bytes());
-        head[8..12].copy_from_slice(&r.era.to_le_bytes());
-        head[12..16].copy_from_slice(&r.len1.to_le_bytes());
-        head[16..20].copy_from_slice(&r.len2.to_le_bytes());
-        head[20] = u8::from(r.ack.is_some());
-        head[21..29].copy_from_slice(&r.ack.unwrap_or_default().to_le_bytes()[..8]);
-        self.pool.overwrite(msg, 0, &head);
-    }
-
-    fn read_bin_head(&self, msg: u32) -> Record {
-        let mut head = [0u8; BIN_HEAD];
-        self.pool.copy_all(msg, &mut head);
-        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-        let mut ack = [0u8; 8];
-        ack.copy_from_slice(&head[21..29]);
-        Record {
-            kind: if head[0] == Kind::Ack as u8 {
-                Kind::Ack
-            } else {
-                Kind::Message
-            },
-            small: head[1],
-            ns: u16::from_le_bytes([head[2], head[3]]),
-            id: word(4),
-            era: word(8),
-            len1: word(12),
-            len2: word(16),
-            ack: (head[20] == 1).then(|| u64::from_le_bytes(ack)),
-            msg,
-            skip: BIN_HEAD as u8,
-            ..Record::EMPTY
-        }
     }
 
     /// Handles a binary Engine.IO message of a Socket.IO session: the next attachment of
@@ -816,7 +948,7 @@ impl<'a> Server<'a> {
         }
         self.engine.sessions[sess].0.sio.bin = NONE;
         if s.sio.bin != BIN_DISCARD {
-            let mut r = self.read_bin_head(s.sio.bin);
+            let mut r = read_bin_head(&self.pool, s.sio.bin);
             r.id2 = sess;
             r.era2 = self.engine.sessions[sess].0.era;
             self.push_event(r);
@@ -826,7 +958,11 @@ impl<'a> Server<'a> {
 
     fn sio_connect(&mut self, sess: u32, p: &Packet<'_>) -> Result<(), CloseReason> {
         let name = p.namespace();
-        if self.find_socket(sess, name).is_some() {
+        if self
+            .socketio
+            .find_socket(&self.engine.sessions[sess].0.sio, name, &self.pool)
+            .is_some()
+        {
             // A CONNECT for a namespace already joined or asked for.
             return Err(CloseReason::ParseError);
         }
@@ -994,7 +1130,7 @@ impl<'a> Server<'a> {
         let mut name = [0u8; MAX_NAME];
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
-        let ns = self.socket_ns_name(sock, &mut name);
+        let ns = self.socketio.socket_ns_name(sock, &mut name, &self.pool);
         let n = sio::encode_connect_error(&mut out[1..], ns, message, None)
             .map_err(|_| CommandError::InvalidName)?;
         // `…{"message":"…"}`: reopen the object for the data.
@@ -1013,72 +1149,13 @@ impl<'a> Server<'a> {
         let sess = s.session;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
-        let mut at = self.engine.sessions[sess].0.sio.sockets;
-        let mut prev = NONE;
-        while at != NONE && at != sock {
-            prev = at;
-            at = self.socketio.sockets[at].0.next_in_session;
-        }
-        if at == sock {
-            if prev == NONE {
-                self.engine.sessions[sess].0.sio.sockets = s.next_in_session;
-            } else {
-                self.socketio.sockets[prev].0.next_in_session = s.next_in_session;
-            }
-            self.engine.sessions[sess].0.sio.socket_count -= 1;
-        }
+        self.socketio
+            .unlink_from_session(sock, &mut self.engine.sessions[sess].0.sio);
         if s.name_msg != NONE {
             self.pool.release(s.name_msg);
         }
         self.socketio.sockets.release(sock);
         Ok(())
-    }
-
-    /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
-    /// `msgs[0]` is the text packet, then one per blob; returns how many.
-    pub(super) fn encode_packet(
-        &mut self,
-        ns: &str,
-        ack: Option<u64>,
-        name: Option<&str>,
-        args: &Args<'_>,
-        msgs: &mut PacketMsgs,
-    ) -> Result<usize, CommandError> {
-        sio::check_args(args)?;
-        let count = args.binary.len();
-        let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
-            b","
-        } else {
-            b""
-        };
-        let mut short = [0u8; SHORT_HEADER];
-        let text = match packet_head(&mut short, ns, ack, name, count) {
-            Ok(n) => self
-                .pool
-                .msg_from(false, &[&short[..n], sep, args.json, b"]"]),
-            Err(sio::EncodeError::BufferTooSmall(_)) => {
-                let mut long = [0u8; HEADER_SCRATCH];
-                let n = packet_head(&mut long, ns, ack, name, count)
-                    .map_err(|_| CommandError::InvalidName)?;
-                self.pool
-                    .msg_from(false, &[&long[..n], sep, args.json, b"]"])
-            }
-            Err(_) => return Err(CommandError::InvalidName),
-        }
-        .ok_or(CommandError::Full(Resource::Pool))?;
-        msgs[0] = text;
-        for (k, blob) in args.binary.iter().enumerate() {
-            match self.pool.msg_from(true, &[blob]) {
-                Some(m) => msgs[k + 1] = m,
-                None => {
-                    for &m in &msgs[..=k] {
-                        self.pool.release(m);
-                    }
-                    return Err(CommandError::Full(Resource::Pool));
-                }
-            }
-        }
-        Ok(1 + count)
     }
 
     fn emit_inner(
@@ -1088,7 +1165,7 @@ impl<'a> Server<'a> {
         args: Args<'_>,
         ack: Option<Option<u32>>,
     ) -> Result<Option<AckId>, CommandError> {
-        let sock = self.connected(socket)?;
+        let sock = self.socketio.connected(socket)?;
         if sio::RESERVED_EVENT_NAMES.contains(&event) {
             return Err(CommandError::InvalidName);
         }
@@ -1111,7 +1188,14 @@ impl<'a> Server<'a> {
         let mut ns_buf = [0u8; MAX_NAME];
         ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
         let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
-        let n = self.encode_packet(ns, ack_id.map(u64::from), Some(event), &args, &mut msgs)?;
+        let n = encode_packet(
+            &mut self.pool,
+            ns,
+            ack_id.map(u64::from),
+            Some(event),
+            &args,
+            &mut msgs,
+        )?;
         self.queue_packets(s.session, &msgs[..n])?;
         let Some(id) = ack_id else {
             return Ok(None);
@@ -1170,14 +1254,14 @@ impl<'a> Server<'a> {
     /// Answers an event the client sent with an ack request
     /// ([`Message::ack`](super::Message::ack)).
     pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
-        let sock = self.connected(socket)?;
+        let sock = self.socketio.connected(socket)?;
         let s = self.socketio.sockets[sock].0;
         let mut ns_buf = [0u8; MAX_NAME];
         let ns = self.socketio.ns_name(s.ns);
         ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
         let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let n = self.encode_packet(ns, Some(id.0), None, &args, &mut msgs)?;
+        let n = encode_packet(&mut self.pool, ns, Some(id.0), None, &args, &mut msgs)?;
         self.queue_packets(s.session, &msgs[..n])
     }
 
@@ -1185,7 +1269,7 @@ impl<'a> Server<'a> {
     /// application a Disconnect event ([`DisconnectReason::ServerDisconnect`]). The session
     /// and its other namespaces stay.
     pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
-        let sock = self.connected(socket)?;
+        let sock = self.socketio.connected(socket)?;
         let s = self.socketio.sockets[sock].0;
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';

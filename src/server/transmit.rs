@@ -630,7 +630,7 @@ impl Server<'_> {
         &mut self,
         buf: &'b mut [u8],
     ) -> Result<Option<Event<'b>>, BufferTooSmall> {
-        self.reap_sockets();
+        self.socketio.reap_sockets(&mut self.events);
         self.engine.reap_sessions(&mut self.events);
         let Some(r) = self.events.front().copied() else {
             return Ok(None);
