@@ -374,9 +374,7 @@ impl Server<'_> {
         } else {
             0
         };
-        let mut q = s.queue;
-        q.push(&mut self.pool, msg);
-        self.engine.sessions[sess].0.queue = q;
+        s.queue.push(&mut self.pool, msg);
         self.engine.reschedule(sess);
         if !sio {
             let mut r = Record::new(Kind::EngineOpen);
@@ -469,11 +467,10 @@ impl Server<'_> {
             release(self);
             return Err(CommandError::SlowReader);
         }
-        let mut q = self.engine.sessions[sess].0.queue;
+        let queue = &mut self.engine.sessions[sess].0.queue;
         for &m in msgs {
-            q.push(&mut self.pool, m);
+            queue.push(&mut self.pool, m);
         }
-        self.engine.sessions[sess].0.queue = q;
         self.engine.notify_output(sess, &mut self.transport);
         Ok(())
     }
@@ -571,10 +568,8 @@ impl Server<'_> {
                 .abort_upgrade(sess, &mut self.transport, &mut self.pool);
         }
         if graceful {
-            let mut q = self.engine.sessions[sess].0.queue;
-            if q.push(&mut self.pool, stat::CLOSE) {
-                let s = &mut self.engine.sessions[sess].0;
-                s.queue = q;
+            let s = &mut self.engine.sessions[sess].0;
+            if s.queue.push(&mut self.pool, stat::CLOSE) {
                 s.draining = true;
                 s.aux_at = self
                     .now
@@ -629,13 +624,11 @@ impl Server<'_> {
                 self.close_session(sess, CloseReason::SlowReader, false);
                 return;
             }
-            let mut q = self.engine.sessions[sess].0.queue;
-            if !q.push(&mut self.pool, stat::PING) {
+            let slot = &mut self.engine.sessions[sess].0;
+            if !slot.queue.push(&mut self.pool, stat::PING) {
                 self.close_session(sess, CloseReason::SlowReader, false);
                 return;
             }
-            let slot = &mut self.engine.sessions[sess].0;
-            slot.queue = q;
             slot.awaiting_pong = true;
             // From the scheduled ping time, however late this call came.
             slot.hb_at = s.hb_at.saturating_add(u64::from(self.config.ping_timeout));
@@ -671,9 +664,8 @@ impl Server<'_> {
     pub(super) fn probe_message(&mut self, sess: u32, stream: u32, text: Option<&str>) {
         match text {
             Some("2probe") if !self.engine.sessions[sess].0.probed => {
-                let mut raw = self.transport.streams[stream].0.raw;
-                raw.push(&mut self.pool, stat::PROBE_FRAME);
-                self.transport.streams[stream].0.raw = raw;
+                self.transport
+                    .push_raw(stream, stat::PROBE_FRAME, &mut self.pool);
                 self.transport.txq_push(stream);
                 self.engine.sessions[sess].0.probed = true;
                 // Release the waiting GET so the client can pause polling.

@@ -285,14 +285,10 @@ impl Server<'_> {
             .pool
             .msg_from(false, &[&head[..n], body])
             .ok_or(CommandError::Full(Resource::Pool))?;
-        let mut raw = st.raw;
-        if !raw.push(&mut self.pool, msg) {
-            self.pool.release(msg);
+        if !self.transport.push_raw(s, msg, &mut self.pool) {
             return Err(CommandError::Full(Resource::Nodes));
         }
-        let slot = &mut self.transport.streams[s].0;
-        slot.raw = raw;
-        slot.close_after |= close;
+        self.transport.streams[s].0.close_after |= close;
         self.transport
             .set_state(s, if close { State::Done } else { State::Http });
         self.transport.txq_push(s);
@@ -419,12 +415,9 @@ impl Server<'_> {
         let Some(msg) = self.pool.msg_from(false, &[&head[..n]]) else {
             return false;
         };
-        let mut raw = self.transport.streams[s].0.raw;
-        if !raw.push(&mut self.pool, msg) {
-            self.pool.release(msg);
+        if !self.transport.push_raw(s, msg, &mut self.pool) {
             return false;
         }
-        self.transport.streams[s].0.raw = raw;
         self.transport.txq_push(s);
         true
     }
@@ -660,14 +653,10 @@ impl Server<'_> {
             Incoming::Binary(b) => self.on_packet(sess, Pkt::Binary(Bin::Raw(b))),
             Incoming::Ping(p) => {
                 let header = ws::short_frame_head(ws::OpCode::Pong, p.len() as u8);
-                if let Some(msg) = self.pool.msg_from(false, &[&header, p]) {
-                    let mut raw = self.transport.streams[s].0.raw;
-                    if raw.push(&mut self.pool, msg) {
-                        self.transport.streams[s].0.raw = raw;
-                        self.transport.txq_push(s);
-                    } else {
-                        self.pool.release(msg);
-                    }
+                if let Some(msg) = self.pool.msg_from(false, &[&header, p])
+                    && self.transport.push_raw(s, msg, &mut self.pool)
+                {
+                    self.transport.txq_push(s);
                 }
                 Ok(())
             }
@@ -707,12 +696,7 @@ impl Server<'_> {
             self.pool.msg_from(false, &[&head, &bytes])
         };
         if let Some(frame) = frame {
-            let mut raw = self.transport.streams[s].0.raw;
-            if raw.push(&mut self.pool, frame) {
-                self.transport.streams[s].0.raw = raw;
-            } else {
-                self.pool.release(frame);
-            }
+            self.transport.push_raw(s, frame, &mut self.pool);
         }
         self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportClose);
@@ -723,11 +707,8 @@ impl Server<'_> {
 
     /// The WebSocket framing failed: close it with `code`, end what used it.
     fn ws_failed(&mut self, s: u32, code: CloseCode) {
-        let frame = stat::close_frame(code.0);
-        let mut raw = self.transport.streams[s].0.raw;
-        if raw.push(&mut self.pool, frame) {
-            self.transport.streams[s].0.raw = raw;
-        }
+        self.transport
+            .push_raw(s, stat::close_frame(code.0), &mut self.pool);
         self.transport.streams[s].0.eof = true;
         self.stream_gone(s, CloseReason::TransportError);
         self.transport.set_state(s, State::Done);

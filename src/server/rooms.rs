@@ -341,12 +341,10 @@ impl Server<'_> {
         }
         for &m in msgs {
             self.pool.retain(m);
-            let mut q = self.engine.sessions[sess].0.queue;
             // Room for every entry was checked before the first delivery.
-            if !q.push(&mut self.pool, m) {
+            if !self.engine.sessions[sess].0.queue.push(&mut self.pool, m) {
                 self.pool.release(m);
             }
-            self.engine.sessions[sess].0.queue = q;
         }
         self.engine.notify_output(sess, &mut self.transport);
         *sent += 1;

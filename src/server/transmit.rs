@@ -170,6 +170,16 @@ impl TransportLayer<'_> {
         self.txq_push(stream);
     }
 
+    /// Queues `msg` (taking over its reference) on the stream's own output, written before
+    /// any session packet; when the queue entries run out it is released, and `false`.
+    pub(super) fn push_raw(&mut self, s: u32, msg: u32, pool: &mut Pool<'_>) -> bool {
+        if self.streams[s].0.raw.push(pool, msg) {
+            return true;
+        }
+        pool.release(msg);
+        false
+    }
+
     /// Starts the stream's own next item (a fixed response, a message of its own queue);
     /// `false` when it has none.
     pub(super) fn next_own_item(&mut self, s: u32, pool: &mut Pool<'_>) -> bool {
