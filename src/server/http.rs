@@ -564,6 +564,10 @@ impl Server<'_> {
                 self.transport.streams[s].0.post_done = done as u32;
                 return 0;
             }
+            if self.transport.streams[s].0.session != sess {
+                // Making room shed this very session: its POST was answered as it ended.
+                return end;
+            }
             let pkt = match record {
                 PollRecord::Text(t) => Pkt::Text(t),
                 PollRecord::Binary(b) => Pkt::Binary(Bin::Base64(b)),
@@ -616,6 +620,10 @@ impl Server<'_> {
                 || !self.engine.room_for_input(st.session, len, &self.config)
             {
                 return consumed;
+            }
+            if self.transport.streams[s].0.state != st.state {
+                // Making room shed this very session, and closed its WebSocket.
+                return input.len();
             }
             let taken = scanner.take(rest);
             self.transport.streams[s].0.scanner = scanner;
