@@ -276,33 +276,6 @@ fn close_code(reason: CloseReason) -> CloseCode {
 }
 
 impl Server<'_> {
-    /// The long-poll response on `stream` is complete: the session waits for the next
-    /// GET, or its transport ends if that response carried its close.
-    pub(super) fn poll_answered(&mut self, sess: u32, stream: u32) {
-        if sess != NONE && self.engine.sessions[sess].0.get == stream {
-            self.engine.sessions[sess].0.get = NONE;
-            if self.engine.sessions[sess].0.draining
-                && self.engine.sessions[sess].0.queue.is_empty()
-            {
-                self.engine
-                    .end_transport(sess, &mut self.transport, &mut self.pool);
-            }
-        }
-    }
-
-    /// A packet went out on the WebSocket `stream`: if it was the session's close packet,
-    /// the WebSocket closes after it.
-    pub(super) fn packet_sent(&mut self, sess: u32, stream: u32) {
-        if sess != NONE
-            && self.engine.sessions[sess].0.draining
-            && self.engine.sessions[sess].0.queue.is_empty()
-            && self.engine.sessions[sess].0.ws == stream
-        {
-            self.engine
-                .end_transport(sess, &mut self.transport, &mut self.pool);
-        }
-    }
-
     /// Queues an event whose room the caller made sure of (`room_for_packet` and the
     /// like). Should that ever be wrong, the payload goes back to the pool rather than leak.
     pub(super) fn push_event(&mut self, r: Record) {
@@ -601,61 +574,6 @@ impl Server<'_> {
             self.engine.reap_sessions_tail = sess;
         }
         self.engine.free_if_done(sess);
-    }
-
-    /// Runs the session's due timers.
-    pub(super) fn run_timers(&mut self, sess: u32, now: u64) {
-        let s = self.engine.sessions[sess].0;
-        if s.state == State::Closing {
-            if s.draining && s.aux_at != 0 && s.aux_at <= now {
-                self.engine
-                    .end_transport(sess, &mut self.transport, &mut self.pool);
-            }
-            return;
-        }
-        if s.hb_at != 0 && s.hb_at <= now {
-            if s.awaiting_pong {
-                self.close_session(sess, CloseReason::PingTimeout, false);
-                return;
-            }
-            // Shedding may close this very session (it holds more than its share).
-            if !self.nodes_for(1) || self.engine.sessions[sess].0.state != State::Open {
-                // No queue entry for the ping: the client cannot be kept alive.
-                self.close_session(sess, CloseReason::SlowReader, false);
-                return;
-            }
-            let slot = &mut self.engine.sessions[sess].0;
-            if !slot.queue.push(&mut self.pool, stat::PING) {
-                self.close_session(sess, CloseReason::SlowReader, false);
-                return;
-            }
-            slot.awaiting_pong = true;
-            // From the scheduled ping time, however late this call came.
-            slot.hb_at = s.hb_at.saturating_add(u64::from(self.config.ping_timeout));
-            self.engine.notify_output(sess, &mut self.transport);
-        }
-        if s.connect_at != 0 && s.connect_at <= now {
-            if !self
-                .socketio
-                .has_connected(&self.engine.sessions[sess].0.sio)
-            {
-                self.close_session(sess, CloseReason::ConnectTimeout, false);
-                return;
-            }
-            self.engine.sessions[sess].0.connect_at = 0;
-        }
-        if s.aux_at != 0 && s.aux_at <= now {
-            if s.probed {
-                self.close_session(sess, CloseReason::UpgradeAbandoned, false);
-                return;
-            }
-            self.engine
-                .abort_upgrade(sess, &mut self.transport, &mut self.pool);
-        }
-        if s.ack_at != 0 && s.ack_at <= now {
-            self.expire_acks(sess, now);
-        }
-        self.engine.reschedule(sess);
     }
 
     // ------------------------------------------------------------------ upgrade

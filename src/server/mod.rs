@@ -128,6 +128,7 @@
 //! ```
 
 mod config;
+mod dispatch;
 mod engine;
 mod event;
 mod http;
@@ -735,5 +736,31 @@ impl<'a> Server<'a> {
     /// Whether the session is still open.
     pub fn is_open(&self, session: SessionId) -> bool {
         self.session_index(session).is_ok()
+    }
+
+    /// The driver could not write all the bytes of `stream`'s last [`Transmit`]: it keeps
+    /// the rest, and the server hands out nothing more for that stream until
+    /// [`resume_transmit`](Self::resume_transmit). What the stream's session is sent
+    /// meanwhile waits in the server, where [`ServerConfig::max_queued_bytes`] bounds it, so
+    /// that a client that does not read holds a bounded amount of memory.
+    ///
+    /// One exception: when the server gives up on the stream (its deadline passed while
+    /// paused, or its client was closed as a slow reader), it hands out the stream's close
+    /// (`len == 0`, `close`) while paused. The driver then drops what it kept and closes
+    /// the connection at once.
+    ///
+    /// [`ServerConfig::max_queued_bytes`]: super::ServerConfig::max_queued_bytes
+    pub fn pause_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
+        let s = self.transport.index(stream)?;
+        self.transport.pause(s);
+        Ok(())
+    }
+    /// The driver wrote everything it kept for `stream`: the stream may be handed out
+    /// again by [`poll_transmit`](Self::poll_transmit). This counts as the stream's output
+    /// moving: the deadline of a connection writing a response starts again.
+    pub fn resume_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
+        let s = self.transport.index(stream)?;
+        self.transport.resume(s);
+        Ok(())
     }
 }

@@ -1,12 +1,11 @@
 //! Session deadlines: a binary min-heap over sessions, keyed by each session's earliest
 //! deadline, kept inside the session slots (slot `i` stores heap position `i`).
 
-use super::Server;
+use super::pool::Pool;
 use super::session::EngineLayer;
 use super::storage::NONE;
 use super::stream::TransportLayer;
 use super::stream::{Fixed, State as StreamState, Timer, Waiting};
-use crate::Instant;
 
 impl EngineLayer<'_> {
     /// The earliest of a session's deadlines, or `None`.
@@ -117,51 +116,6 @@ impl EngineLayer<'_> {
     }
 }
 
-impl Server<'_> {
-    /// When [`handle_timeout`](Self::handle_timeout) should next be called, or `None` when
-    /// no timer runs. A deadline in the past means now (the previous call could not finish
-    /// because the event queue was full).
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let t = match (
-            self.engine.next_deadline(),
-            self.transport.next_stream_deadline(),
-        ) {
-            (Some((a, _)), Some((b, _))) => a.min(b),
-            (Some((a, _)), None) | (None, Some((a, _))) => a,
-            (None, None) => return None,
-        };
-        Some(Instant::from_millis(t))
-    }
-
-    /// Runs every timer due at `now`: pings, ping timeouts, connect, upgrade and close
-    /// timeouts, acknowledgement timeouts, and the HTTP deadlines of connections
-    /// ([`ServerConfig::headers_timeout`](super::ServerConfig::headers_timeout),
-    /// [`ServerConfig::request_timeout`](super::ServerConfig::request_timeout)). Safe to
-    /// call at any time.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.advance(now);
-        let now = self.now;
-        while let Some((at, s)) = self.transport.next_stream_deadline() {
-            if at > now {
-                break;
-            }
-            self.stream_expired(s);
-        }
-        // Each round either moves the session's deadline or stops: a round that could not
-        // act (no room for its events) leaves the deadline where it was.
-        while let Some((at, sess)) = self.engine.next_deadline() {
-            if at > now {
-                break;
-            }
-            self.run_timers(sess, now);
-            if self.engine.next_deadline() == Some((at, sess)) {
-                break;
-            }
-        }
-    }
-}
-
 /// The ends of one deadline list of streams. Every stream on a list got the same timeout,
 /// so appending keeps the list in deadline order: the first one is due first.
 #[derive(Debug, Clone, Copy)]
@@ -256,31 +210,29 @@ impl TransportLayer<'_> {
     }
 }
 
-impl Server<'_> {
+impl TransportLayer<'_> {
     /// A stream's deadline passed: a partial request gets `408`, a whole one the server had
     /// no room for, or one the application did not answer, `503`; anything else (an idle
     /// kept-alive connection, output the peer does not read, a close that does not finish)
     /// is closed at once, what it still had to write dropped.
-    fn stream_expired(&mut self, s: u32) {
-        let st = self.transport.streams[s].0;
-        self.transport.arm(s, Timer::Off);
+    pub(super) fn expire(&mut self, s: u32, pool: &mut Pool<'_>) {
+        let st = self.streams[s].0;
+        self.arm(s, Timer::Off);
         match st.state {
             StreamState::Http if !st.tx_busy() && st.waiting == Waiting::Held => {
-                self.transport.respond_fixed(s, Fixed::Status(503), true);
+                self.respond_fixed(s, Fixed::Status(503), true);
             }
             StreamState::Http
                 if !st.tx_busy() && (st.waiting == Waiting::Partial || st.timer == Timer::Body) =>
             {
-                self.transport.respond_fixed(s, Fixed::Status(408), true);
+                self.respond_fixed(s, Fixed::Status(408), true);
             }
             StreamState::App => {
                 // The application never answered: it gets `WrongState` if it does now.
-                self.transport.set_state(s, StreamState::Http);
-                self.transport.respond_fixed(s, Fixed::Status(503), true);
+                self.set_state(s, StreamState::Http);
+                self.respond_fixed(s, Fixed::Status(503), true);
             }
-            StreamState::Http | StreamState::Done => {
-                self.transport.abort_stream(s, &mut self.pool);
-            }
+            StreamState::Http | StreamState::Done => self.abort_stream(s, pool),
             // Carrying a session or with the application: its deadline no longer applies.
             _ => {}
         }

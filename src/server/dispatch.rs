@@ -1,0 +1,272 @@
+//! What passes between the layers. Each layer keeps its own tables and logic (the
+//! transport's streams in `stream.rs`, `transmit.rs`, `timer.rs`; Engine.IO's sessions in
+//! `session.rs`, `engine.rs`; Socket.IO's namespaces, sockets, rooms and acks in
+//! `socketio.rs`, `rooms.rs`); the server's own methods here carry the work from one to
+//! the next: output from a session's queue to the stream that writes it, and what a
+//! written item means for its session, and the timers of both.
+
+use super::event::Event;
+use super::pool::stat;
+use super::session::State as SessState;
+use super::storage::NONE;
+use super::stream::{Item, State, Timer};
+use super::transmit::Finished;
+use super::{CloseReason, Server, Transmit};
+use crate::{BufferTooSmall, Instant};
+
+impl Server<'_> {
+    /// Whether the stream has bytes it could write now.
+    fn has_output(&self, s: u32) -> bool {
+        let st = &self.transport.streams[s].0;
+        st.tx_busy()
+            || self
+                .engine
+                .writes_for(st.session, s, st.state)
+                .is_some_and(|sess| !self.engine.sessions[sess].0.queue.is_empty())
+    }
+    fn write_stream(&mut self, s: u32, out: &mut [u8]) -> usize {
+        let mut pos = 0;
+        while pos < out.len() {
+            if self.transport.streams[s].0.item == Item::Idle && !self.next_item(s) {
+                break;
+            }
+            let (n, done) =
+                self.transport
+                    .write_item(s, out.get_mut(pos..).unwrap_or_default(), &self.pool);
+            pos += n;
+            if !done {
+                break;
+            }
+            let sess = self.transport.streams[s].0.session;
+            match self.transport.finish_item(s, &mut self.pool) {
+                Finished::Poll => self.poll_answered(sess, s),
+                Finished::Packet => self.packet_sent(sess, s),
+                Finished::Other => {}
+            }
+        }
+        pos
+    }
+    /// Starts the stream's next item, its own or its session's; `false` when there is
+    /// none.
+    fn next_item(&mut self, s: u32) -> bool {
+        if self.transport.next_own_item(s, &mut self.pool) {
+            return true;
+        }
+        let st = self.transport.streams[s].0;
+        let Some(sess) = self.engine.writes_for(st.session, s, st.state) else {
+            return false;
+        };
+        let queue = &mut self.engine.sessions[sess].0.queue;
+        if st.state == State::Get {
+            self.transport.next_poll_item(s, queue, &mut self.pool)
+        } else {
+            self.transport.next_ws_item(s, queue, &mut self.pool)
+        }
+    }
+
+    /// The long-poll response on `stream` is complete: the session waits for the next
+    /// GET, or its transport ends if that response carried its close.
+    pub(super) fn poll_answered(&mut self, sess: u32, stream: u32) {
+        if sess != NONE && self.engine.sessions[sess].0.get == stream {
+            self.engine.sessions[sess].0.get = NONE;
+            if self.engine.sessions[sess].0.draining
+                && self.engine.sessions[sess].0.queue.is_empty()
+            {
+                self.engine
+                    .end_transport(sess, &mut self.transport, &mut self.pool);
+            }
+        }
+    }
+    /// A packet went out on the WebSocket `stream`: if it was the session's close packet,
+    /// the WebSocket closes after it.
+    pub(super) fn packet_sent(&mut self, sess: u32, stream: u32) {
+        if sess != NONE
+            && self.engine.sessions[sess].0.draining
+            && self.engine.sessions[sess].0.queue.is_empty()
+            && self.engine.sessions[sess].0.ws == stream
+        {
+            self.engine
+                .end_transport(sess, &mut self.transport, &mut self.pool);
+        }
+    }
+    /// Runs the session's due timers.
+    pub(super) fn run_timers(&mut self, sess: u32, now: u64) {
+        let s = self.engine.sessions[sess].0;
+        if s.state == SessState::Closing {
+            if s.draining && s.aux_at != 0 && s.aux_at <= now {
+                self.engine
+                    .end_transport(sess, &mut self.transport, &mut self.pool);
+            }
+            return;
+        }
+        if s.hb_at != 0 && s.hb_at <= now {
+            if s.awaiting_pong {
+                self.close_session(sess, CloseReason::PingTimeout, false);
+                return;
+            }
+            // Shedding may close this very session (it holds more than its share).
+            if !self.nodes_for(1) || self.engine.sessions[sess].0.state != SessState::Open {
+                // No queue entry for the ping: the client cannot be kept alive.
+                self.close_session(sess, CloseReason::SlowReader, false);
+                return;
+            }
+            let slot = &mut self.engine.sessions[sess].0;
+            if !slot.queue.push(&mut self.pool, stat::PING) {
+                self.close_session(sess, CloseReason::SlowReader, false);
+                return;
+            }
+            slot.awaiting_pong = true;
+            // From the scheduled ping time, however late this call came.
+            slot.hb_at = s.hb_at.saturating_add(u64::from(self.config.ping_timeout));
+            self.engine.notify_output(sess, &mut self.transport);
+        }
+        if s.connect_at != 0 && s.connect_at <= now {
+            if !self
+                .socketio
+                .has_connected(&self.engine.sessions[sess].0.sio)
+            {
+                self.close_session(sess, CloseReason::ConnectTimeout, false);
+                return;
+            }
+            self.engine.sessions[sess].0.connect_at = 0;
+        }
+        if s.aux_at != 0 && s.aux_at <= now {
+            if s.probed {
+                self.close_session(sess, CloseReason::UpgradeAbandoned, false);
+                return;
+            }
+            self.engine
+                .abort_upgrade(sess, &mut self.transport, &mut self.pool);
+        }
+        if s.ack_at != 0 && s.ack_at <= now {
+            self.expire_acks(sess, now);
+        }
+        self.engine.reschedule(sess);
+    }
+
+    /// Writes the next bytes to send, for one stream, into `out`.
+    ///
+    /// Streams take turns: one call serves one stream, as much as fits. `None` when no
+    /// stream has anything to write (or to close).
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        while let Some(s) = self.transport.txq_pop() {
+            let st = self.transport.streams[s].0;
+            if st.state == State::Free || (st.paused && !st.silent) {
+                // A paused stream goes back on the queue when it resumes.
+                continue;
+            }
+            if st.silent {
+                self.transport.free_stream(s, &mut self.pool);
+                continue;
+            }
+            let n = self.write_stream(s, out);
+            let more = self.has_output(s);
+            let st = self.transport.streams[s].0;
+            if n > 0 && st.timer != Timer::Off {
+                // Output moves: the deadline of a connection writing a response (or what
+                // it owes before closing) starts again.
+                self.transport.arm(s, Timer::Head);
+            }
+            let finished = !more
+                && st.close_after
+                && !matches!(st.state, State::App | State::Get | State::Post);
+            if more {
+                self.transport.txq_push(s);
+            }
+            if n == 0 && !finished {
+                continue;
+            }
+            let stream = self.transport.handle(s);
+            if finished {
+                self.transport.free_stream(s, &mut self.pool);
+            }
+            return Some(Transmit {
+                stream,
+                len: n,
+                close: finished,
+            });
+        }
+        None
+    }
+    /// The next event for the application, its bytes copied into `buf`; `Ok(None)` when
+    /// there is none.
+    ///
+    /// When `buf` is too small the event stays queued and the error says how big it must
+    /// be. Events without bytes need no room at all.
+    pub fn poll_event<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+    ) -> Result<Option<Event<'b>>, BufferTooSmall> {
+        self.socketio.reap_sockets(&mut self.events);
+        self.engine.reap_sessions(&mut self.events);
+        let Some(r) = self.events.front().copied() else {
+            return Ok(None);
+        };
+        let mut len = 0;
+        if r.msg != NONE {
+            let total = self.pool.len(r.msg).saturating_sub(usize::from(r.skip));
+            if total > buf.len() {
+                return Err(BufferTooSmall { required: total });
+            }
+            let mut reader = self.pool.reader(r.msg);
+            self.pool.skip(&mut reader, usize::from(r.skip));
+            len = self.pool.read(&mut reader, buf);
+            if let Some((sess, era)) = r.session()
+                && let Some(s) = self.engine.sessions.get(sess)
+                && s.0.era == era
+            {
+                // The application has it: the client may send more.
+                let held = self.pool.len(r.msg) as u32;
+                let s = &mut self.engine.sessions[sess].0;
+                s.inbound = s.inbound.saturating_sub(held);
+                s.inbound_events = s.inbound_events.saturating_sub(1);
+            }
+            self.pool.release(r.msg);
+        }
+        self.events.pop();
+        let buf: &'b [u8] = buf;
+        Ok(Some(r.event(buf.get(..len).unwrap_or_default())))
+    }
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, or `None` when
+    /// no timer runs. A deadline in the past means now (the previous call could not finish
+    /// because the event queue was full).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = match (
+            self.engine.next_deadline(),
+            self.transport.next_stream_deadline(),
+        ) {
+            (Some((a, _)), Some((b, _))) => a.min(b),
+            (Some((a, _)), None) | (None, Some((a, _))) => a,
+            (None, None) => return None,
+        };
+        Some(Instant::from_millis(t))
+    }
+    /// Runs every timer due at `now`: pings, ping timeouts, connect, upgrade and close
+    /// timeouts, acknowledgement timeouts, and the HTTP deadlines of connections
+    /// ([`ServerConfig::headers_timeout`](super::ServerConfig::headers_timeout),
+    /// [`ServerConfig::request_timeout`](super::ServerConfig::request_timeout)). Safe to
+    /// call at any time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        let now = self.now;
+        while let Some((at, s)) = self.transport.next_stream_deadline() {
+            if at > now {
+                break;
+            }
+            self.transport.expire(s, &mut self.pool);
+        }
+        // Each round either moves the session's deadline or stops: a round that could not
+        // act (no room for its events) leaves the deadline where it was.
+        while let Some((at, sess)) = self.engine.next_deadline() {
+            if at > now {
+                break;
+            }
+            self.run_timers(sess, now);
+            if self.engine.next_deadline() == Some((at, sess)) {
+                break;
+            }
+        }
+    }
+}
