@@ -7,12 +7,14 @@
 
 use super::event::Event;
 use super::pool::stat;
+use super::rooms::Walk;
 use super::session::State as SessState;
+use super::socketio::{MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, encode_packet};
 use super::storage::NONE;
 use super::stream::{Item, State, Timer};
 use super::transmit::Finished;
-use super::{CloseReason, Server, Transmit};
-use crate::{BufferTooSmall, Instant};
+use super::{Args, CloseReason, CommandError, NamespaceId, Resource, Server, Targets, Transmit};
+use crate::{BufferTooSmall, Instant, sio};
 
 impl Server<'_> {
     /// Whether the stream has bytes it could write now.
@@ -268,5 +270,79 @@ impl Server<'_> {
                 break;
             }
         }
+    }
+
+    /// Queues the broadcast's messages for one socket unless it is marked; marks it.
+    fn deliver(&mut self, sock: u32, stamp: u32, msgs: &[u32], total: usize, sent: &mut usize) {
+        let Some(sess) = self.socketio.take_target(sock, stamp) else {
+            return;
+        };
+        if self.engine.sessions[sess].0.state != SessState::Open {
+            return;
+        }
+        if self.engine.sessions[sess].0.queue.bytes as usize + total
+            > self.config.max_queued_bytes as usize
+        {
+            self.close_session(sess, CloseReason::SlowReader, false);
+            return;
+        }
+        for &m in msgs {
+            self.pool.retain(m);
+            // Room for every entry was checked before the first delivery.
+            if !self.engine.sessions[sess].0.queue.push(&mut self.pool, m) {
+                self.pool.release(m);
+            }
+        }
+        self.engine.notify_output(sess, &mut self.transport);
+        *sent += 1;
+    }
+
+    /// Emits `event` to the sockets of `namespace` that `to` selects; returns how many got
+    /// it. The packet is encoded once and shared by every recipient's queue. A recipient
+    /// whose queue would pass `max_queued_bytes` is disconnected
+    /// ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) instead, and not counted.
+    /// When the queue entries ([`Storage::nodes`](super::Storage::nodes)) cannot take one
+    /// per recipient, the sessions holding more than their share of them (the table's
+    /// capacity over the session table's) are closed as slow readers first; only if that is
+    /// not enough does the broadcast fail with [`CommandError::Full`].
+    pub fn broadcast(
+        &mut self,
+        namespace: NamespaceId,
+        to: &Targets<'_>,
+        event: &str,
+        args: Args<'_>,
+    ) -> Result<usize, CommandError> {
+        let ns = namespace.0;
+        if ns >= self.socketio.namespace_count {
+            return Err(CommandError::WrongState);
+        }
+        if sio::RESERVED_EVENT_NAMES.contains(&event) {
+            return Err(CommandError::InvalidName);
+        }
+        // An upper bound of the recipients, to check the queue entries up front.
+        let bound = self.socketio.target_bound(ns, to);
+        let per = 1 + args.binary.len();
+        let need = bound.saturating_mul(per);
+        if !self.nodes_for(need) {
+            return Err(CommandError::Full(Resource::Nodes));
+        }
+        let mut name = [0u8; MAX_NAME];
+        let ns_name = self.socketio.ns_name(ns);
+        name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
+        let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
+        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
+        let n = encode_packet(&mut self.pool, ns_name, None, Some(event), &args, &mut msgs)?;
+        let msgs = &msgs[..n];
+        let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
+        let stamp = self.socketio.start_broadcast(ns, to);
+        let mut sent = 0;
+        let mut walk = Walk::START;
+        while let Some(s) = self.socketio.next_target(&mut walk, ns, to) {
+            self.deliver(s, stamp, msgs, total, &mut sent);
+        }
+        for &m in msgs {
+            self.pool.release(m);
+        }
+        Ok(sent)
     }
 }

@@ -5,11 +5,29 @@
 //! reference to the same pool message, so the per-recipient work is a queue entry, never
 //! JSON. Recipients are de-duplicated with a per-broadcast stamp on the sockets.
 
-use super::socketio::SocketIoLayer;
-use super::socketio::{MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SockState};
+use super::socketio::{MAX_NAME, SockState, SocketIoLayer};
 use super::storage::NONE;
-use super::{Args, CommandError, NamespaceId, Resource, Server, Targets};
-use crate::sio;
+use super::{CommandError, Resource, Targets};
+
+/// Where a broadcast's walk over its recipients is (see [`SocketIoLayer::next_target`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Walk {
+    /// The room of `Targets::rooms` being walked.
+    room: usize,
+    /// 0: the socket whose id the room is, 1: the room's members next, 2: walking them
+    /// (or the namespace's sockets).
+    stage: u8,
+    /// The next socket or membership.
+    next: u32,
+}
+
+impl Walk {
+    pub(super) const START: Self = Self {
+        room: 0,
+        stage: 0,
+        next: NONE,
+    };
+}
 
 /// SipHash-1-3 of `data` under `key` (keyed, so room names chosen by clients cannot be
 /// made to collide on purpose).
@@ -323,122 +341,93 @@ impl SocketIoLayer<'_> {
             }
         }
     }
-}
 
-impl Server<'_> {
-    /// Queues the broadcast's messages for one socket unless it is marked; marks it.
-    fn deliver(&mut self, sock: u32, stamp: u32, msgs: &[u32], total: usize, sent: &mut usize) {
-        if self.socketio.sockets[sock].0.stamp == stamp || !self.socket_deliverable(sock) {
-            return;
-        }
-        self.socketio.sockets[sock].0.stamp = stamp;
-        let sess = self.socketio.sockets[sock].0.session;
-        if self.engine.sessions[sess].0.queue.bytes as usize + total
-            > self.config.max_queued_bytes as usize
-        {
-            self.close_session(sess, super::CloseReason::SlowReader, false);
-            return;
-        }
-        for &m in msgs {
-            self.pool.retain(m);
-            // Room for every entry was checked before the first delivery.
-            if !self.engine.sessions[sess].0.queue.push(&mut self.pool, m) {
-                self.pool.release(m);
-            }
-        }
-        self.engine.notify_output(sess, &mut self.transport);
-        *sent += 1;
-    }
-
-    /// Emits `event` to the sockets of `namespace` that `to` selects; returns how many got
-    /// it. The packet is encoded once and shared by every recipient's queue. A recipient
-    /// whose queue would pass `max_queued_bytes` is disconnected
-    /// ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) instead, and not counted.
-    /// When the queue entries ([`Storage::nodes`](super::Storage::nodes)) cannot take one
-    /// per recipient, the sessions holding more than their share of them (the table's
-    /// capacity over the session table's) are closed as slow readers first; only if that is
-    /// not enough does the broadcast fail with [`CommandError::Full`].
-    pub fn broadcast(
-        &mut self,
-        namespace: NamespaceId,
-        to: &Targets<'_>,
-        event: &str,
-        args: Args<'_>,
-    ) -> Result<usize, CommandError> {
-        let ns = namespace.0;
-        if ns >= self.socketio.namespace_count {
-            return Err(CommandError::WrongState);
-        }
-        if sio::RESERVED_EVENT_NAMES.contains(&event) {
-            return Err(CommandError::InvalidName);
-        }
-        // An upper bound of the recipients, to check the queue entries up front.
-        let bound = if to.rooms.is_empty() {
-            self.namespace_len(namespace)
+    /// At most how many sockets a broadcast to `to` in namespace `ns` reaches (to check
+    /// the queue entries up front).
+    pub(super) fn target_bound(&self, ns: u16, to: &Targets<'_>) -> usize {
+        if to.rooms.is_empty() {
+            self.namespaces
+                .as_slice()
+                .get(usize::from(ns))
+                .map_or(0, |n| n.0.count as usize)
         } else {
             to.rooms
                 .iter()
-                .map(|room| self.socketio.room_len(ns, room) + 1)
+                .map(|room| self.room_len(ns, room) + 1)
                 .sum()
-        };
-        let per = 1 + args.binary.len();
-        let need = bound.saturating_mul(per);
-        if !self.nodes_for(need) {
-            return Err(CommandError::Full(Resource::Nodes));
         }
-        let mut name = [0u8; MAX_NAME];
-        let ns_name = self.socketio.ns_name(ns);
-        name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
-        let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
-        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let n = super::socketio::encode_packet(
-            &mut self.pool,
-            ns_name,
-            None,
-            Some(event),
-            &args,
-            &mut msgs,
-        )?;
-        let msgs = &msgs[..n];
-        let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
-        let stamp = self.socketio.next_stamp();
+    }
+
+    /// Starts a broadcast: a fresh mark, put on the sockets `to` excludes.
+    pub(super) fn start_broadcast(&mut self, ns: u16, to: &Targets<'_>) -> u32 {
+        let stamp = self.next_stamp();
         for room in to.except_rooms {
-            self.socketio.mark_room(ns, room, stamp);
+            self.mark_room(ns, room, stamp);
         }
         for &s in to.except {
-            if let Ok(i) = self.socketio.socket_index(s) {
-                self.socketio.sockets[i].0.stamp = stamp;
+            if let Ok(i) = self.socket_index(s) {
+                self.sockets[i].0.stamp = stamp;
             }
         }
-        let mut sent = 0;
-        if to.rooms.is_empty() {
-            let mut s = self.socketio.namespaces.as_slice()[usize::from(ns)]
-                .0
-                .sockets;
-            while s != NONE {
-                let next = self.socketio.sockets[s].0.ns_next;
-                self.deliver(s, stamp, msgs, total, &mut sent);
-                s = next;
-            }
-        } else {
-            for room in to.rooms {
-                if let Some(s) = self.socketio.socket_by_wire_id(ns, room) {
-                    self.deliver(s, stamp, msgs, total, &mut sent);
+        stamp
+    }
+
+    /// The next socket of a broadcast's walk over namespace `ns` or the rooms of `to`
+    /// (a socket may come more than once: [`take_target`](Self::take_target) says whether
+    /// it is due). The walk reads ahead, so that the socket it gave may be closed before
+    /// the next call.
+    pub(super) fn next_target(&self, walk: &mut Walk, ns: u16, to: &Targets<'_>) -> Option<u32> {
+        loop {
+            if to.rooms.is_empty() {
+                if walk.stage == 0 {
+                    walk.stage = 2;
+                    walk.next = self.namespaces.as_slice().get(usize::from(ns))?.0.sockets;
                 }
-                if let Some(r) = self.socketio.find_room(ns, room) {
-                    let mut m = self.socketio.rooms[r].0.members;
-                    while m != NONE {
-                        let e = self.socketio.members[m].0;
-                        self.deliver(e.socket, stamp, msgs, total, &mut sent);
-                        m = e.room_next;
+                let s = walk.next;
+                if s == NONE {
+                    return None;
+                }
+                walk.next = self.sockets[s].0.ns_next;
+                return Some(s);
+            }
+            let room = to.rooms.get(walk.room)?;
+            match walk.stage {
+                0 => {
+                    walk.stage = 1;
+                    if let Some(s) = self.socket_by_wire_id(ns, room) {
+                        return Some(s);
                     }
                 }
+                1 => {
+                    walk.stage = 2;
+                    walk.next = self
+                        .find_room(ns, room)
+                        .map_or(NONE, |r| self.rooms[r].0.members);
+                }
+                _ => {
+                    let m = walk.next;
+                    if m == NONE {
+                        walk.room += 1;
+                        walk.stage = 0;
+                        continue;
+                    }
+                    let e = self.members[m].0;
+                    walk.next = e.room_next;
+                    return Some(e.socket);
+                }
             }
         }
-        for &m in msgs {
-            self.pool.release(m);
+    }
+
+    /// Whether the broadcast marked `stamp` is due to connected socket `sock` (it is not
+    /// marked yet): marks it and gives its session.
+    pub(super) fn take_target(&mut self, sock: u32, stamp: u32) -> Option<u32> {
+        let s = &mut self.sockets[sock].0;
+        if s.stamp == stamp || s.state != SockState::Connected {
+            return None;
         }
-        Ok(sent)
+        s.stamp = stamp;
+        Some(s.session)
     }
 }
 

@@ -4,7 +4,7 @@
 use super::engine::Bin;
 use super::event::{Events, Kind, Record};
 use super::pool::Pool;
-use super::session::{SioSession, State as SessState};
+use super::session::SioSession;
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
     AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
@@ -1284,12 +1284,5 @@ impl<'a> Server<'a> {
             self.close_socket(sock, DisconnectReason::ServerDisconnect);
         }
         result
-    }
-
-    /// Whether the socket's session is open (its queue may take packets).
-    pub(super) fn socket_deliverable(&self, sock: u32) -> bool {
-        let s = &self.socketio.sockets[sock].0;
-        s.state == SockState::Connected
-            && self.engine.sessions[s.session].0.state == SessState::Open
     }
 }
