@@ -13,7 +13,10 @@ use super::socketio::{MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, encode_packet}
 use super::storage::NONE;
 use super::stream::{Item, State, Timer};
 use super::transmit::Finished;
-use super::{Args, CloseReason, CommandError, NamespaceId, Resource, Server, Targets, Transmit};
+use super::{
+    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server, Targets,
+    Transmit,
+};
 use crate::{BufferTooSmall, Instant, sio};
 
 impl Server<'_> {
@@ -344,5 +347,31 @@ impl Server<'_> {
             self.pool.release(m);
         }
         Ok(sent)
+    }
+
+    /// Ends a socket (see [`SocketIoLayer::close_socket`]).
+    pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
+        let sess = self.socketio.sockets[sock].0.session;
+        self.socketio.close_socket(
+            sock,
+            reason,
+            &mut self.engine.sessions[sess].0.sio,
+            &mut self.pool,
+            &mut self.events,
+        );
+    }
+    /// Recomputes the session's earliest ack deadline.
+    pub(super) fn refresh_ack_deadline(&mut self, sess: u32) {
+        self.engine.sessions[sess].0.ack_at = self
+            .socketio
+            .ack_deadline(&self.engine.sessions[sess].0.sio);
+    }
+    /// Reports the acks of the session that timed out by `now`, as far as the event queue
+    /// has room.
+    pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
+        let session = &mut self.engine.sessions[sess].0;
+        session.ack_at = self
+            .socketio
+            .expire_acks(&session.sio, now, &mut self.events);
     }
 }

@@ -8,7 +8,7 @@ use super::session::SioSession;
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
     AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
-    SessionId, SocketId, WireId,
+    SocketId, WireId,
 };
 use crate::json::{JsonStr, Limits};
 use crate::sio::{self, EventName, Packet, PacketType};
@@ -710,91 +710,9 @@ pub(super) fn encode_packet(
 }
 
 impl<'a> Server<'a> {
-    /// Ends a socket (see [`SocketIoLayer::close_socket`]).
-    pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
-        let sess = self.socketio.sockets[sock].0.session;
-        self.socketio.close_socket(
-            sock,
-            reason,
-            &mut self.engine.sessions[sess].0.sio,
-            &mut self.pool,
-            &mut self.events,
-        );
-    }
-
-    /// Recomputes the session's earliest ack deadline.
-    fn refresh_ack_deadline(&mut self, sess: u32) {
-        self.engine.sessions[sess].0.ack_at = self
-            .socketio
-            .ack_deadline(&self.engine.sessions[sess].0.sio);
-    }
-
-    /// Reports the acks of the session that timed out by `now`, as far as the event queue
-    /// has room.
-    pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
-        let session = &mut self.engine.sessions[sess].0;
-        session.ack_at = self
-            .socketio
-            .expire_acks(&session.sio, now, &mut self.events);
-    }
-
     // ------------------------------------------------------------------ namespaces
 
-    /// The namespace named `name` (`/`, `/chat`), if it exists.
-    pub fn namespace(&self, name: &str) -> Option<NamespaceId> {
-        self.socketio.find_namespace(name).map(NamespaceId)
-    }
-
-    /// The namespace at position `index` (those of the configuration first, in order).
-    pub fn namespace_by_index(&self, index: usize) -> Option<NamespaceId> {
-        (index < usize::from(self.socketio.namespace_count)).then_some(NamespaceId(index as u16))
-    }
-
-    /// The name of a namespace.
-    pub fn namespace_name(&self, ns: NamespaceId) -> Option<&str> {
-        if ns.0 >= self.socketio.namespace_count {
-            return None;
-        }
-        self.socketio
-            .namespaces
-            .as_slice()
-            .get(ns.index())
-            .map(|n| n.0.name())
-    }
-
-    /// How many sockets are connected to a namespace.
-    pub fn namespace_len(&self, ns: NamespaceId) -> usize {
-        if ns.0 >= self.socketio.namespace_count {
-            return 0;
-        }
-        self.socketio
-            .namespaces
-            .as_slice()
-            .get(ns.index())
-            .map_or(0, |n| n.0.count as usize)
-    }
-
     // ------------------------------------------------------------------ sockets
-
-    /// The socket's id as the client knows it (Node's `socket.id`), which is also the
-    /// name of the room only it is in.
-    pub fn socket_sid(&self, socket: SocketId) -> Option<WireId> {
-        let i = self.socketio.socket_index(socket).ok()?;
-        Some(WireId::from_raw(&self.socketio.sockets[i].0.id))
-    }
-
-    /// The session a socket belongs to.
-    pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
-        let i = self.socketio.socket_index(socket).ok()?;
-        Some(self.session_handle(self.socketio.sockets[i].0.session))
-    }
-
-    /// The namespace of a connected socket.
-    pub fn namespace_of(&self, socket: SocketId) -> Option<NamespaceId> {
-        let i = self.socketio.socket_index(socket).ok()?;
-        let ns = self.socketio.sockets[i].0.ns;
-        (ns != u16::MAX).then_some(NamespaceId(ns))
-    }
 
     // ------------------------------------------------------------------ input
 
