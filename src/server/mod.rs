@@ -159,6 +159,7 @@ use crate::json::JsonError;
 use crate::rand::Rng;
 use event::Events;
 use pool::Pool;
+use socketio::{MAX_EMIT_ATTACHMENTS, PacketMsgs};
 use storage::{NONE, Table};
 
 /// A connection as the server knows it. Stale after the stream closed.
@@ -810,5 +811,138 @@ impl<'a> Server<'a> {
         let i = self.socketio.socket_index(socket).ok()?;
         let ns = self.socketio.sockets[i].0.ns;
         (ns != u16::MAX).then_some(NamespaceId(ns))
+    }
+
+    // ------------------------------------------------------------------ Socket.IO commands
+
+    /// Accepts a pending socket ([`Event::Connect`]): the client gets its CONNECT reply
+    /// with the socket's id, and the socket may emit and receive. For a dynamic namespace,
+    /// accepting creates the namespace.
+    pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
+        let sock = self.socketio.socket_index(socket)?;
+        let (ns, msg) = self.socketio.connect_reply(sock, &mut self.pool)?;
+        let sess = self.socketio.sockets[sock].0.session;
+        self.queue_packets(sess, &[msg])?;
+        self.socketio.admit(sock, ns, &mut self.pool);
+        let session = &mut self.engine.sessions[sess].0;
+        if session.connect_at != 0 {
+            session.connect_at = 0;
+            self.engine.reschedule(sess);
+        }
+        Ok(NamespaceId(ns))
+    }
+
+    /// Refuses a pending socket: the client gets `CONNECT_ERROR` with `message` and, when
+    /// given, `data` (raw JSON). No Disconnect event follows.
+    pub fn refuse(
+        &mut self,
+        socket: SocketId,
+        message: &str,
+        data: Option<&[u8]>,
+    ) -> Result<(), CommandError> {
+        let sock = self.socketio.socket_index(socket)?;
+        let msg = self.socketio.refusal(sock, message, data, &mut self.pool)?;
+        let sess = self.socketio.sockets[sock].0.session;
+        self.queue_packets(sess, &[msg])?;
+        // Gone without an event: the app refused it.
+        self.socketio
+            .forget(sock, &mut self.engine.sessions[sess].0.sio, &mut self.pool);
+        Ok(())
+    }
+
+    fn emit_inner(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: Args<'_>,
+        ack: Option<Option<u32>>,
+    ) -> Result<Option<AckId>, CommandError> {
+        let sock = self.socketio.connected(socket)?;
+        if crate::sio::RESERVED_EVENT_NAMES.contains(&event) {
+            return Err(CommandError::InvalidName);
+        }
+        let ack_id = match ack {
+            None => None,
+            Some(_) => Some(
+                self.socketio
+                    .next_ack_id(sock, self.config.max_acks_per_socket)?,
+            ),
+        };
+        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
+        let n = self.socketio.encode_for(
+            sock,
+            ack_id.map(u64::from),
+            Some(event),
+            &args,
+            &mut self.pool,
+            &mut msgs,
+        )?;
+        let sess = self.socketio.sockets[sock].0.session;
+        self.queue_packets(sess, &msgs[..n])?;
+        let Some(id) = ack_id else {
+            return Ok(None);
+        };
+        let deadline = match ack.flatten() {
+            Some(ms) => self.now.saturating_add(u64::from(ms)).max(1),
+            None => 0,
+        };
+        self.socketio.await_ack(sock, id, deadline)?;
+        if deadline != 0 {
+            let session = &mut self.engine.sessions[sess].0;
+            if session.ack_at == 0 || deadline < session.ack_at {
+                session.ack_at = deadline;
+            }
+            self.engine.reschedule(sess);
+        }
+        Ok(Some(AckId(u64::from(id))))
+    }
+
+    /// Emits `event` with `args` to one socket.
+    pub fn emit(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: Args<'_>,
+    ) -> Result<(), CommandError> {
+        self.emit_inner(socket, event, args, None).map(|_| ())
+    }
+
+    /// Emits `event` and asks the client to acknowledge it: its answer comes as
+    /// [`Event::Ack`] with the returned id, or, when `timeout_ms` passes first,
+    /// [`Event::AckTimeout`].
+    pub fn emit_with_ack(
+        &mut self,
+        socket: SocketId,
+        event: &str,
+        args: Args<'_>,
+        timeout_ms: Option<u32>,
+    ) -> Result<AckId, CommandError> {
+        self.emit_inner(socket, event, args, Some(timeout_ms))?
+            .ok_or(CommandError::WrongState)
+    }
+
+    /// Answers an event the client sent with an ack request ([`Message::ack`]).
+    pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
+        let sock = self.socketio.connected(socket)?;
+        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
+        let n =
+            self.socketio
+                .encode_for(sock, Some(id.0), None, &args, &mut self.pool, &mut msgs)?;
+        let sess = self.socketio.sockets[sock].0.session;
+        self.queue_packets(sess, &msgs[..n])
+    }
+
+    /// Removes a socket from its namespace: the client gets DISCONNECT for it, and the
+    /// application a Disconnect event ([`DisconnectReason::ServerDisconnect`]). The session
+    /// and its other namespaces stay.
+    pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
+        let sock = self.socketio.connected(socket)?;
+        let msg = self.socketio.disconnect_packet(sock, &mut self.pool)?;
+        let sess = self.socketio.sockets[sock].0.session;
+        let result = self.queue_packets(sess, &[msg]);
+        if self.socketio.sockets[sock].0.state == socketio::SockState::Connected {
+            self.close_socket(sock, DisconnectReason::ServerDisconnect);
+        }
+        result
     }
 }

@@ -7,8 +7,7 @@ use super::pool::Pool;
 use super::session::SioSession;
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
-    AckId, Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server,
-    SocketId, WireId,
+    Args, CloseReason, CommandError, DisconnectReason, Resource, Server, SocketId, WireId,
 };
 use crate::json::{JsonStr, Limits};
 use crate::sio::{self, EventName, Packet, PacketType};
@@ -622,6 +621,172 @@ impl SocketIoLayer<'_> {
         }
         None
     }
+
+    // ------------------------------------------------------------------ commands
+
+    /// The CONNECT reply of pending socket `sock` (see [`Server::accept`]): its namespace
+    /// (a dynamic one is created now) and the packet.
+    pub(super) fn connect_reply(
+        &mut self,
+        sock: u32,
+        pool: &mut Pool<'_>,
+    ) -> Result<(u16, u32), CommandError> {
+        let s = self.sockets[sock].0;
+        if s.state != SockState::Pending {
+            return Err(CommandError::WrongState);
+        }
+        let ns = if s.ns == u16::MAX {
+            let mut buf = [0u8; MAX_NAME];
+            let n = pool.copy_all(s.name_msg, &mut buf);
+            let name = core::str::from_utf8(&buf[..n]).map_err(|_| CommandError::InvalidName)?;
+            match self.find_namespace(name) {
+                Some(ns) => ns,
+                None => self
+                    .add_namespace(name)
+                    .ok_or(CommandError::Full(Resource::Namespaces))?,
+            }
+        } else {
+            s.ns
+        };
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let wire = WireId::from_raw(&s.id);
+        let n = sio::encode_connect_sid(&mut out[1..], self.ns_name(ns), wire.as_str())
+            .map_err(|_| CommandError::InvalidName)?;
+        let msg = pool
+            .msg_from(false, &[&out[..1 + n]])
+            .ok_or(CommandError::Full(Resource::Pool))?;
+        Ok((ns, msg))
+    }
+
+    /// Pending socket `sock`, whose CONNECT reply is queued, joins namespace `ns`.
+    pub(super) fn admit(&mut self, sock: u32, ns: u16, pool: &mut Pool<'_>) {
+        let name_msg = self.sockets[sock].0.name_msg;
+        if name_msg != NONE {
+            pool.release(name_msg);
+        }
+        let head = self.namespaces.as_slice()[usize::from(ns)].0.sockets;
+        if head != NONE {
+            self.sockets[head].0.ns_prev = sock;
+        }
+        let slot = &mut self.namespaces.as_mut_slice()[usize::from(ns)].0;
+        slot.sockets = sock;
+        slot.count += 1;
+        let s = &mut self.sockets[sock].0;
+        s.state = SockState::Connected;
+        s.ns = ns;
+        s.name_msg = NONE;
+        s.ns_prev = NONE;
+        s.ns_next = head;
+    }
+
+    /// The `CONNECT_ERROR` packet of pending socket `sock` (see [`Server::refuse`]).
+    pub(super) fn refusal(
+        &self,
+        sock: u32,
+        message: &str,
+        data: Option<&[u8]>,
+        pool: &mut Pool<'_>,
+    ) -> Result<u32, CommandError> {
+        if self.sockets[sock].0.state != SockState::Pending {
+            return Err(CommandError::WrongState);
+        }
+        if let Some(d) = data {
+            Limits::DEFAULT
+                .validate(d)
+                .map_err(CommandError::InvalidJson)?;
+        }
+        let mut name = [0u8; MAX_NAME];
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let ns = self.socket_ns_name(sock, &mut name, pool);
+        let n = sio::encode_connect_error(&mut out[1..], ns, message, None)
+            .map_err(|_| CommandError::InvalidName)?;
+        // `…{"message":"…"}`: reopen the object for the data.
+        let (head, tail): (&[u8], &[&[u8]]) = match data {
+            Some(d) => (&out[..n], &[b",\"data\":", d, b"}"]),
+            None => (&out[..1 + n], &[]),
+        };
+        let mut parts: [&[u8]; 4] = [head, b"", b"", b""];
+        for (slot, t) in parts[1..].iter_mut().zip(tail) {
+            *slot = t;
+        }
+        pool.msg_from(false, &parts)
+            .ok_or(CommandError::Full(Resource::Pool))
+    }
+
+    /// Frees a pending socket the application refused, without an event.
+    pub(super) fn forget(&mut self, sock: u32, ss: &mut SioSession, pool: &mut Pool<'_>) {
+        self.unlink_from_session(sock, ss);
+        let name_msg = self.sockets[sock].0.name_msg;
+        if name_msg != NONE {
+            pool.release(name_msg);
+        }
+        self.sockets.release(sock);
+    }
+
+    /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace.
+    pub(super) fn encode_for(
+        &self,
+        sock: u32,
+        ack: Option<u64>,
+        name: Option<&str>,
+        args: &Args<'_>,
+        pool: &mut Pool<'_>,
+        msgs: &mut PacketMsgs,
+    ) -> Result<usize, CommandError> {
+        let ns = self.ns_name(self.sockets[sock].0.ns);
+        encode_packet(pool, ns, ack, name, args, msgs)
+    }
+
+    /// The id the next ack socket `sock` asks for gets, if it may ask for one more.
+    pub(super) fn next_ack_id(&self, sock: u32, max_acks: u16) -> Result<u32, CommandError> {
+        let s = &self.sockets[sock].0;
+        if s.ack_count >= max_acks {
+            return Err(CommandError::SocketLimit(Resource::Acks));
+        }
+        if !self.acks.can_take(1) {
+            return Err(CommandError::Full(Resource::Acks));
+        }
+        Ok(s.next_ack)
+    }
+
+    /// Socket `sock` waits for ack `id` until `deadline` (0: no deadline).
+    pub(super) fn await_ack(
+        &mut self,
+        sock: u32,
+        id: u32,
+        deadline: u64,
+    ) -> Result<(), CommandError> {
+        let Some(a) = self.acks.alloc() else {
+            return Err(CommandError::Full(Resource::Acks));
+        };
+        let slot = &mut self.sockets[sock].0;
+        self.acks[a].0 = AckEntry {
+            link: NONE,
+            id,
+            deadline,
+            next: slot.acks,
+        };
+        slot.acks = a;
+        slot.ack_count += 1;
+        slot.next_ack = slot.next_ack.wrapping_add(1) & 0x7FFF_FFFF;
+        Ok(())
+    }
+
+    /// The DISCONNECT packet of socket `sock`.
+    pub(super) fn disconnect_packet(
+        &self,
+        sock: u32,
+        pool: &mut Pool<'_>,
+    ) -> Result<u32, CommandError> {
+        let mut out = [0u8; HEADER_SCRATCH];
+        out[0] = b'4';
+        let n = sio::encode_disconnect(&mut out[1..], self.ns_name(self.sockets[sock].0.ns))
+            .map_err(|_| CommandError::InvalidName)?;
+        pool.msg_from(false, &[&out[..1 + n]])
+            .ok_or(CommandError::Full(Resource::Pool))
+    }
 }
 
 /// Writes the record of a binary packet being assembled at the front of its message.
@@ -959,248 +1124,5 @@ impl<'a> Server<'a> {
             // The session was closed for it already.
             Err(_) => Ok(()),
         }
-    }
-
-    // ------------------------------------------------------------------ commands
-
-    /// Accepts a pending socket ([`Event::Connect`](super::Event::Connect)): the client gets
-    /// its CONNECT reply with the socket's id, and the socket may emit and receive. For a
-    /// dynamic namespace, accepting creates the namespace.
-    pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
-        let sock = self.socketio.socket_index(socket)?;
-        let s = self.socketio.sockets[sock].0;
-        if s.state != SockState::Pending {
-            return Err(CommandError::WrongState);
-        }
-        let sess = s.session;
-        let mut name_buf = [0u8; MAX_NAME];
-        let ns = if s.ns == u16::MAX {
-            let mut buf = [0u8; MAX_NAME];
-            let n = self.pool.copy_all(s.name_msg, &mut buf);
-            name_buf[..n].copy_from_slice(&buf[..n]);
-            let name =
-                core::str::from_utf8(&name_buf[..n]).map_err(|_| CommandError::InvalidName)?;
-            match self.socketio.find_namespace(name) {
-                Some(ns) => ns,
-                None => self
-                    .socketio
-                    .add_namespace(name)
-                    .ok_or(CommandError::Full(Resource::Namespaces))?,
-            }
-        } else {
-            s.ns
-        };
-        let mut out = [0u8; HEADER_SCRATCH];
-        out[0] = b'4';
-        let wire = WireId::from_raw(&s.id);
-        let n = sio::encode_connect_sid(&mut out[1..], self.socketio.ns_name(ns), wire.as_str())
-            .map_err(|_| CommandError::InvalidName)?;
-        let msg = self
-            .pool
-            .msg_from(false, &[&out[..1 + n]])
-            .ok_or(CommandError::Full(Resource::Pool))?;
-        self.queue_packets(sess, &[msg])?;
-        if s.name_msg != NONE {
-            self.pool.release(s.name_msg);
-        }
-        // Into the namespace's list.
-        let head = self.socketio.namespaces.as_slice()[usize::from(ns)]
-            .0
-            .sockets;
-        if head != NONE {
-            self.socketio.sockets[head].0.ns_prev = sock;
-        }
-        let slot = &mut self.socketio.namespaces.as_mut_slice()[usize::from(ns)].0;
-        slot.sockets = sock;
-        slot.count += 1;
-        let s = &mut self.socketio.sockets[sock].0;
-        s.state = SockState::Connected;
-        s.ns = ns;
-        s.name_msg = NONE;
-        s.ns_prev = NONE;
-        s.ns_next = head;
-        let session = &mut self.engine.sessions[sess].0;
-        if session.connect_at != 0 {
-            session.connect_at = 0;
-            self.engine.reschedule(sess);
-        }
-        Ok(NamespaceId(ns))
-    }
-
-    /// Refuses a pending socket: the client gets `CONNECT_ERROR` with `message` and, when
-    /// given, `data` (raw JSON). No Disconnect event follows.
-    pub fn refuse(
-        &mut self,
-        socket: SocketId,
-        message: &str,
-        data: Option<&[u8]>,
-    ) -> Result<(), CommandError> {
-        let sock = self.socketio.socket_index(socket)?;
-        let s = self.socketio.sockets[sock].0;
-        if s.state != SockState::Pending {
-            return Err(CommandError::WrongState);
-        }
-        if let Some(d) = data {
-            Limits::DEFAULT
-                .validate(d)
-                .map_err(CommandError::InvalidJson)?;
-        }
-        let mut name = [0u8; MAX_NAME];
-        let mut out = [0u8; HEADER_SCRATCH];
-        out[0] = b'4';
-        let ns = self.socketio.socket_ns_name(sock, &mut name, &self.pool);
-        let n = sio::encode_connect_error(&mut out[1..], ns, message, None)
-            .map_err(|_| CommandError::InvalidName)?;
-        // `…{"message":"…"}`: reopen the object for the data.
-        let (head, tail): (&[u8], &[&[u8]]) = match data {
-            Some(d) => (&out[..n], &[b",\"data\":", d, b"}"]),
-            None => (&out[..1 + n], &[]),
-        };
-        let mut parts: [&[u8]; 4] = [head, b"", b"", b""];
-        for (slot, t) in parts[1..].iter_mut().zip(tail) {
-            *slot = t;
-        }
-        let msg = self
-            .pool
-            .msg_from(false, &parts)
-            .ok_or(CommandError::Full(Resource::Pool))?;
-        let sess = s.session;
-        self.queue_packets(sess, &[msg])?;
-        // Gone without an event: the app refused it.
-        self.socketio
-            .unlink_from_session(sock, &mut self.engine.sessions[sess].0.sio);
-        if s.name_msg != NONE {
-            self.pool.release(s.name_msg);
-        }
-        self.socketio.sockets.release(sock);
-        Ok(())
-    }
-
-    fn emit_inner(
-        &mut self,
-        socket: SocketId,
-        event: &str,
-        args: Args<'_>,
-        ack: Option<Option<u32>>,
-    ) -> Result<Option<AckId>, CommandError> {
-        let sock = self.socketio.connected(socket)?;
-        if sio::RESERVED_EVENT_NAMES.contains(&event) {
-            return Err(CommandError::InvalidName);
-        }
-        let s = self.socketio.sockets[sock].0;
-        let ack_id = match ack {
-            None => None,
-            Some(_) => {
-                if s.ack_count >= self.config.max_acks_per_socket {
-                    return Err(CommandError::SocketLimit(Resource::Acks));
-                }
-                if !self.socketio.acks.can_take(1) {
-                    return Err(CommandError::Full(Resource::Acks));
-                }
-                Some(s.next_ack)
-            }
-        };
-        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let ns = self.socketio.ns_name(s.ns);
-        // The namespace name is copied out of the table so the encoder may borrow `self`.
-        let mut ns_buf = [0u8; MAX_NAME];
-        ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
-        let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
-        let n = encode_packet(
-            &mut self.pool,
-            ns,
-            ack_id.map(u64::from),
-            Some(event),
-            &args,
-            &mut msgs,
-        )?;
-        self.queue_packets(s.session, &msgs[..n])?;
-        let Some(id) = ack_id else {
-            return Ok(None);
-        };
-        let Some(a) = self.socketio.acks.alloc() else {
-            return Err(CommandError::Full(Resource::Acks));
-        };
-        let deadline = match ack.flatten() {
-            Some(ms) => self.now.saturating_add(u64::from(ms)).max(1),
-            None => 0,
-        };
-        self.socketio.acks[a].0 = AckEntry {
-            link: NONE,
-            id,
-            deadline,
-            next: s.acks,
-        };
-        let slot = &mut self.socketio.sockets[sock].0;
-        slot.acks = a;
-        slot.ack_count += 1;
-        slot.next_ack = slot.next_ack.wrapping_add(1) & 0x7FFF_FFFF;
-        if deadline != 0 {
-            let session = &mut self.engine.sessions[s.session].0;
-            if session.ack_at == 0 || deadline < session.ack_at {
-                session.ack_at = deadline;
-            }
-            self.engine.reschedule(s.session);
-        }
-        Ok(Some(AckId(u64::from(id))))
-    }
-
-    /// Emits `event` with `args` to one socket.
-    pub fn emit(
-        &mut self,
-        socket: SocketId,
-        event: &str,
-        args: Args<'_>,
-    ) -> Result<(), CommandError> {
-        self.emit_inner(socket, event, args, None).map(|_| ())
-    }
-
-    /// Emits `event` and asks the client to acknowledge it: its answer comes as
-    /// [`Event::Ack`](super::Event::Ack) with the returned id, or, when `timeout_ms` passes
-    /// first, [`Event::AckTimeout`](super::Event::AckTimeout).
-    pub fn emit_with_ack(
-        &mut self,
-        socket: SocketId,
-        event: &str,
-        args: Args<'_>,
-        timeout_ms: Option<u32>,
-    ) -> Result<AckId, CommandError> {
-        self.emit_inner(socket, event, args, Some(timeout_ms))?
-            .ok_or(CommandError::WrongState)
-    }
-
-    /// Answers an event the client sent with an ack request
-    /// ([`Message::ack`](super::Message::ack)).
-    pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
-        let sock = self.socketio.connected(socket)?;
-        let s = self.socketio.sockets[sock].0;
-        let mut ns_buf = [0u8; MAX_NAME];
-        let ns = self.socketio.ns_name(s.ns);
-        ns_buf[..ns.len()].copy_from_slice(ns.as_bytes());
-        let ns = core::str::from_utf8(&ns_buf[..ns.len()]).unwrap_or("/");
-        let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let n = encode_packet(&mut self.pool, ns, Some(id.0), None, &args, &mut msgs)?;
-        self.queue_packets(s.session, &msgs[..n])
-    }
-
-    /// Removes a socket from its namespace: the client gets DISCONNECT for it, and the
-    /// application a Disconnect event ([`DisconnectReason::ServerDisconnect`]). The session
-    /// and its other namespaces stay.
-    pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
-        let sock = self.socketio.connected(socket)?;
-        let s = self.socketio.sockets[sock].0;
-        let mut out = [0u8; HEADER_SCRATCH];
-        out[0] = b'4';
-        let n = sio::encode_disconnect(&mut out[1..], self.socketio.ns_name(s.ns))
-            .map_err(|_| CommandError::InvalidName)?;
-        let msg = self
-            .pool
-            .msg_from(false, &[&out[..1 + n]])
-            .ok_or(CommandError::Full(Resource::Pool))?;
-        let result = self.queue_packets(s.session, &[msg]);
-        if self.socketio.sockets[sock].0.state == SockState::Connected {
-            self.close_socket(sock, DisconnectReason::ServerDisconnect);
-        }
-        result
     }
 }
