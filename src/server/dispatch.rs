@@ -303,7 +303,7 @@ impl Server<'_> {
     /// Emits `event` to the sockets of `namespace` that `to` selects; returns how many got
     /// it. The packet is encoded once and shared by every recipient's queue. A recipient
     /// whose queue would pass `max_queued_bytes` is disconnected
-    /// ([`CloseReason::SlowReader`](super::CloseReason::SlowReader)) instead, and not counted.
+    /// ([`CloseReason::SlowReader`]) instead, and not counted.
     /// When the queue entries ([`Storage::nodes`](super::Storage::nodes)) cannot take one
     /// per recipient, the sessions holding more than their share of them (the table's
     /// capacity over the session table's) are closed as slow readers first; only if that is

@@ -750,7 +750,7 @@ impl<'a> Server<'a> {
     /// (`len == 0`, `close`) while paused. The driver then drops what it kept and closes
     /// the connection at once.
     ///
-    /// [`ServerConfig::max_queued_bytes`]: super::ServerConfig::max_queued_bytes
+    /// [`ServerConfig::max_queued_bytes`]: ServerConfig::max_queued_bytes
     pub fn pause_transmit(&mut self, stream: StreamId) -> Result<(), CommandError> {
         let s = self.transport.index(stream)?;
         self.transport.pause(s);
