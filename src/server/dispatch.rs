@@ -5,11 +5,14 @@
 //! the next: output from a session's queue to the stream that writes it, and what a
 //! written item means for its session, and the timers of both.
 
+use super::engine::Bin;
 use super::event::Event;
 use super::pool::stat;
 use super::rooms::Walk;
 use super::session::State as SessState;
-use super::socketio::{MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, encode_packet};
+use super::socketio::{
+    Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SocketIoLayer, encode_packet,
+};
 use super::storage::NONE;
 use super::stream::{Item, State, Timer};
 use super::transmit::Finished;
@@ -373,5 +376,55 @@ impl Server<'_> {
         session.ack_at = self
             .socketio
             .expire_acks(&session.sio, now, &mut self.events);
+    }
+
+    /// Handles a text Engine.IO message of a Socket.IO session.
+    pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
+        let session = &mut self.engine.sessions[sess].0;
+        let mut cx = Input {
+            sess,
+            era: session.era,
+            ss: &mut session.sio,
+            config: &self.config,
+            pool: &mut self.pool,
+            events: &mut self.events,
+            rng: &mut self.rng,
+        };
+        let handled = self.socketio.on_text(&mut cx, text)?;
+        self.apply(sess, handled);
+        Ok(())
+    }
+
+    /// Handles a binary Engine.IO message of a Socket.IO session.
+    pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
+        let session = &mut self.engine.sessions[sess].0;
+        let mut cx = Input {
+            sess,
+            era: session.era,
+            ss: &mut session.sio,
+            config: &self.config,
+            pool: &mut self.pool,
+            events: &mut self.events,
+            rng: &mut self.rng,
+        };
+        let handled = SocketIoLayer::on_binary(&mut cx, data)?;
+        self.apply(sess, handled);
+        Ok(())
+    }
+
+    /// Does what a Socket.IO packet left to do for the Engine.IO session.
+    fn apply(&mut self, sess: u32, handled: Handled) {
+        if handled.held > 0 || handled.held_events > 0 {
+            self.engine
+                .hold_input(sess, handled.held, handled.held_events);
+        }
+        if handled.acks_changed {
+            self.refresh_ack_deadline(sess);
+            self.engine.reschedule(sess);
+        }
+        if handled.reply != NONE {
+            // A failure closed the session already.
+            let _ = self.queue_packets(sess, &[handled.reply]);
+        }
     }
 }

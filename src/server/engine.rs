@@ -279,12 +279,7 @@ impl Server<'_> {
     /// Queues an event whose room the caller made sure of (`room_for_packet` and the
     /// like). Should that ever be wrong, the payload goes back to the pool rather than leak.
     pub(super) fn push_event(&mut self, r: Record) {
-        if !self.events.push(r) {
-            debug_assert!(false, "event queued without room: {r:?}");
-            if r.msg != NONE {
-                self.pool.release(r.msg);
-            }
-        }
+        self.events.push_or_release(r, &mut self.pool);
     }
 
     /// Whether handling a packet of `len` bytes is sure to find room for what it makes
@@ -309,7 +304,7 @@ impl Server<'_> {
             return Err(Resource::Pool);
         }
         let sess = self.engine.sessions.alloc().ok_or(Resource::Sessions)?;
-        let sid = self.fresh_id(sess);
+        let sid = super::fresh_id(&mut self.rng, sess);
         let now = self.now;
         let sio = self
             .config

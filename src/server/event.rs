@@ -492,6 +492,17 @@ pub(crate) struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
+    /// Queues an event whose room the caller made sure of. Should that ever be wrong, the
+    /// payload goes back to the pool rather than leak.
+    pub(crate) fn push_or_release(&mut self, r: Record, pool: &mut super::pool::Pool<'_>) {
+        if !self.push(r) {
+            debug_assert!(false, "event queued without room: {r:?}");
+            if r.msg != NONE {
+                pool.release(r.msg);
+            }
+        }
+    }
+
     pub(crate) fn new(slots: Slots<'a, EventSlot>) -> Self {
         Self {
             slots,

@@ -272,6 +272,15 @@ impl WireId {
     }
 }
 
+/// 15 random bytes for a wire id that also carries `index` (so lookups need no hash table;
+/// the other 12 bytes, 96 bits, are what makes it unguessable).
+fn fresh_id(rng: &mut Rng, index: u32) -> [u8; 15] {
+    let mut raw = [0u8; 15];
+    rng.fill(&mut raw[3..]);
+    raw[..3].copy_from_slice(&index.to_le_bytes()[..3]);
+    raw
+}
+
 /// The slot index carried by a wire id (its first three bytes).
 fn id_index(raw: &[u8; 15]) -> u32 {
     u32::from_le_bytes([raw[0], raw[1], raw[2], 0])
@@ -653,15 +662,6 @@ impl<'a> Server<'a> {
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now.as_millis());
         self.transport.now = self.now;
-    }
-
-    /// 15 random bytes for a wire id that also carries `index` (so lookups need no hash
-    /// table; the other 12 bytes, 96 bits, are what makes it unguessable).
-    fn fresh_id(&mut self, index: u32) -> [u8; 15] {
-        let mut raw = [0u8; 15];
-        self.rng.fill(&mut raw[3..]);
-        raw[..3].copy_from_slice(&index.to_le_bytes()[..3]);
-        raw
     }
 
     // ------------------------------------------------------------------ streams

@@ -7,9 +7,10 @@ use super::pool::Pool;
 use super::session::SioSession;
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, Resource, Server, SocketId, WireId,
+    Args, CloseReason, CommandError, DisconnectReason, Resource, ServerConfig, SocketId, WireId,
 };
 use crate::json::{JsonStr, Limits};
+use crate::rand::Rng;
 use crate::sio::{self, EventName, Packet, PacketType};
 
 /// Longest namespace or room name kept by the server, in bytes.
@@ -874,52 +875,93 @@ pub(super) fn encode_packet(
     Ok(1 + count)
 }
 
-impl<'a> Server<'a> {
-    // ------------------------------------------------------------------ namespaces
+/// What handling a client's packet borrows from the rest of the server: the session it
+/// came on (`sess`, its generation `era`, its Socket.IO state `ss`) and the shared parts.
+pub(super) struct Input<'x, 'a> {
+    pub(super) sess: u32,
+    pub(super) era: u32,
+    pub(super) ss: &'x mut SioSession,
+    pub(super) config: &'x ServerConfig<'a>,
+    pub(super) pool: &'x mut Pool<'a>,
+    pub(super) events: &'x mut Events<'a>,
+    pub(super) rng: &'x mut Rng,
+}
 
-    // ------------------------------------------------------------------ sockets
+impl Input<'_, '_> {
+    /// Queues an event whose room the caller made sure of; should that ever be wrong, the
+    /// payload goes back to the pool rather than leak.
+    fn push(&mut self, r: Record) {
+        self.events.push_or_release(r, self.pool);
+    }
+}
 
+/// What a client's packet left for the rest of the server to do.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Handled {
+    /// Bytes and events of the session's input now held for the application.
+    pub(super) held: usize,
+    pub(super) held_events: u16,
+    /// A packet to send back (a refused CONNECT), or `NONE`.
+    pub(super) reply: u32,
+    /// An awaited ack with a deadline was answered: the session's ack deadline moves.
+    pub(super) acks_changed: bool,
+}
+
+impl Handled {
+    const NOTHING: Self = Self {
+        held: 0,
+        held_events: 0,
+        reply: NONE,
+        acks_changed: false,
+    };
+}
+
+impl SocketIoLayer<'_> {
     // ------------------------------------------------------------------ input
 
     /// Handles a text Engine.IO message of a Socket.IO session.
-    pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
-        if self.engine.sessions[sess].0.sio.bin != NONE {
+    pub(super) fn on_text(
+        &mut self,
+        cx: &mut Input<'_, '_>,
+        text: &str,
+    ) -> Result<Handled, CloseReason> {
+        if cx.ss.bin != NONE {
             // A text packet while attachments are owed.
             return Err(CloseReason::ParseError);
         }
         let config = sio::Config {
             role: sio::Role::Server,
-            max_attachments: usize::from(self.config.max_attachments),
+            max_attachments: usize::from(cx.config.max_attachments),
             json: Limits {
                 max_depth: 64,
-                max_size: self.config.max_payload as usize,
+                max_size: cx.config.max_payload as usize,
             },
         };
         let p =
             Packet::parse_with(text.as_bytes(), &config).map_err(|_| CloseReason::ParseError)?;
-        let first = !self.engine.sessions[sess].0.sio.connected_once;
-        if first {
+        if !cx.ss.connected_once {
             if p.packet_type() != PacketType::Connect {
                 return Err(CloseReason::ParseError);
             }
-            self.engine.sessions[sess].0.sio.connected_once = true;
+            cx.ss.connected_once = true;
         }
         match p.packet_type() {
-            PacketType::Connect => self.sio_connect(sess, &p),
+            PacketType::Connect => self.on_connect(cx, &p),
             PacketType::Disconnect => {
                 let sock = self
-                    .socketio
-                    .find_socket(&self.engine.sessions[sess].0.sio, p.namespace(), &self.pool)
+                    .find_socket(cx.ss, p.namespace(), cx.pool)
                     .ok_or(CloseReason::ParseError)?;
-                self.close_socket(sock, DisconnectReason::ClientDisconnect);
-                Ok(())
+                self.close_socket(
+                    sock,
+                    DisconnectReason::ClientDisconnect,
+                    cx.ss,
+                    cx.pool,
+                    cx.events,
+                );
+                Ok(Handled::NOTHING)
             }
             PacketType::Event | PacketType::BinaryEvent => {
-                let sock = self.socketio.joined(
-                    &self.engine.sessions[sess].0.sio,
-                    p.namespace(),
-                    &self.pool,
-                )?;
+                let sock = self.joined(cx.ss, p.namespace(), cx.pool)?;
                 let name = match p.event_name() {
                     Some(EventName::Str(s)) => s,
                     // A number as event name, as the reference accepts it: its text.
@@ -928,201 +970,198 @@ impl<'a> Server<'a> {
                 };
                 let mut r = Record::new(Kind::Message);
                 r.id = sock;
-                r.era = self.socketio.sockets[sock].0.era;
-                r.ns = self.socketio.sockets[sock].0.ns;
+                r.era = self.sockets[sock].0.era;
+                r.ns = self.sockets[sock].0.ns;
                 r.ack = p.ack_id();
-                self.packet_record(sess, r, Some(name), p.args(), p.attachments().unwrap_or(0))
+                packet_record(cx, r, Some(name), p.args(), p.attachments().unwrap_or(0))
             }
             PacketType::Ack | PacketType::BinaryAck => {
-                let sock = self.socketio.joined(
-                    &self.engine.sessions[sess].0.sio,
-                    p.namespace(),
-                    &self.pool,
-                )?;
+                let sock = self.joined(cx.ss, p.namespace(), cx.pool)?;
                 let count = p.attachments().unwrap_or(0);
                 let id = p.ack_id().unwrap_or_default();
-                let Some(deadline) = self.socketio.take_ack(sock, id) else {
+                let Some(deadline) = self.take_ack(sock, id) else {
                     // Nobody waits for it (unknown, late or timed out): ignored, but its
                     // attachments still have to be read.
                     if count > 0 {
-                        self.engine.sessions[sess].0.sio.bin = BIN_DISCARD;
-                        self.engine.sessions[sess].0.sio.bin_left = count as u8;
+                        cx.ss.bin = BIN_DISCARD;
+                        cx.ss.bin_left = count as u8;
                     }
-                    return Ok(());
+                    return Ok(Handled::NOTHING);
                 };
-                if deadline != 0 {
-                    self.refresh_ack_deadline(sess);
-                    self.engine.reschedule(sess);
-                }
                 let mut r = Record::new(Kind::Ack);
                 r.id = sock;
-                r.era = self.socketio.sockets[sock].0.era;
-                r.ns = self.socketio.sockets[sock].0.ns;
+                r.era = self.sockets[sock].0.era;
+                r.ns = self.sockets[sock].0.ns;
                 r.ack = Some(id);
-                self.packet_record(sess, r, None, p.args(), count)
+                let mut handled = packet_record(cx, r, None, p.args(), count)?;
+                handled.acks_changed = deadline != 0;
+                Ok(handled)
             }
             PacketType::ConnectError => Err(CloseReason::ParseError),
         }
     }
 
-    /// Stores an event or ack payload (`name` unescaped, then the raw args) and queues its
-    /// record, or starts waiting for its `attachments`.
-    fn packet_record(
+    fn on_connect(
         &mut self,
-        sess: u32,
-        mut r: Record,
-        name: Option<JsonStr<'_>>,
-        args: &[u8],
-        attachments: usize,
-    ) -> Result<(), CloseReason> {
-        let head = if attachments > 0 { BIN_HEAD } else { 0 };
-        let msg = self.pool.new_msg(false).ok_or(CloseReason::ParseError)?;
-        let mut ok = self.pool.append(msg, &[0u8; BIN_HEAD][..head]);
-        let mut name_len = 0usize;
-        if let Some(name) = name {
-            name.for_each_unescaped(|piece| {
-                ok &= self.pool.append(msg, piece);
-                name_len += piece.len();
-            });
-        }
-        ok &= self.pool.append(msg, args);
-        if !ok {
-            // The caller checked for room; running out here means the check was wrong.
-            self.pool.release(msg);
-            return Err(CloseReason::ParseError);
-        }
-        r.msg = msg;
-        r.len1 = name_len as u32;
-        r.len2 = args.len() as u32;
-        r.id2 = sess;
-        r.era2 = self.engine.sessions[sess].0.era;
-        self.engine.hold_input(sess, self.pool.len(msg), 1);
-        if attachments == 0 {
-            self.push_event(r);
-            return Ok(());
-        }
-        r.small = attachments as u8;
-        r.skip = BIN_HEAD as u8;
-        write_bin_head(&mut self.pool, msg, &r);
-        let s = &mut self.engine.sessions[sess].0;
-        s.sio.bin = msg;
-        s.sio.bin_left = attachments as u8;
-        Ok(())
-    }
-
-    /// Handles a binary Engine.IO message of a Socket.IO session: the next attachment of
-    /// the binary packet being assembled.
-    pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
-        let s = self.engine.sessions[sess].0;
-        if s.sio.bin == NONE || s.sio.bin_left == 0 {
-            return Err(CloseReason::ParseError);
-        }
-        if s.sio.bin != BIN_DISCARD {
-            let len = (data.len() as u32).to_le_bytes();
-            if !(self.pool.append(s.sio.bin, &len) && data.append_to(&mut self.pool, s.sio.bin)) {
-                return Err(CloseReason::ParseError);
-            }
-            self.engine.hold_input(sess, len.len() + data.len(), 0);
-        }
-        let left = s.sio.bin_left - 1;
-        self.engine.sessions[sess].0.sio.bin_left = left;
-        if left > 0 {
-            return Ok(());
-        }
-        self.engine.sessions[sess].0.sio.bin = NONE;
-        if s.sio.bin != BIN_DISCARD {
-            let mut r = read_bin_head(&self.pool, s.sio.bin);
-            r.id2 = sess;
-            r.era2 = self.engine.sessions[sess].0.era;
-            self.push_event(r);
-        }
-        Ok(())
-    }
-
-    fn sio_connect(&mut self, sess: u32, p: &Packet<'_>) -> Result<(), CloseReason> {
+        cx: &mut Input<'_, '_>,
+        p: &Packet<'_>,
+    ) -> Result<Handled, CloseReason> {
         let name = p.namespace();
-        if self
-            .socketio
-            .find_socket(&self.engine.sessions[sess].0.sio, name, &self.pool)
-            .is_some()
-        {
+        if self.find_socket(cx.ss, name, cx.pool).is_some() {
             // A CONNECT for a namespace already joined or asked for.
             return Err(CloseReason::ParseError);
         }
-        let ns = self.socketio.find_namespace(name);
-        if ns.is_none() && (!self.config.dynamic_namespaces || name.len() > MAX_NAME) {
-            return self.connect_error_raw(sess, name, "Invalid namespace");
+        let ns = self.find_namespace(name);
+        if ns.is_none() && (!cx.config.dynamic_namespaces || name.len() > MAX_NAME) {
+            return connect_error(cx, name, "Invalid namespace");
         }
-        if self.engine.sessions[sess].0.sio.socket_count >= self.config.max_namespaces_per_session {
-            return self.connect_error_raw(sess, name, "Too many namespaces");
+        if cx.ss.socket_count >= cx.config.max_namespaces_per_session {
+            return connect_error(cx, name, "Too many namespaces");
         }
-        let Some(sock) = self.socketio.sockets.alloc() else {
-            return self.connect_error_raw(sess, name, "Server full");
+        let Some(sock) = self.sockets.alloc() else {
+            return connect_error(cx, name, "Server full");
         };
-        let id = self.fresh_id(sock);
+        let id = super::fresh_id(cx.rng, sock);
         let name_msg = match ns {
             Some(_) => NONE,
-            None => match self.pool.msg_from(false, &[name.as_bytes()]) {
+            None => match cx.pool.msg_from(false, &[name.as_bytes()]) {
                 Some(m) => m,
                 None => {
-                    self.socketio.sockets.release(sock);
+                    self.sockets.release(sock);
                     return Err(CloseReason::ParseError);
                 }
             },
         };
         let auth = p.data().unwrap_or(b"{}");
-        let Some(msg) = self.pool.msg_from(false, &[name.as_bytes(), auth]) else {
-            self.pool.release(name_msg);
-            self.socketio.sockets.release(sock);
+        let Some(msg) = cx.pool.msg_from(false, &[name.as_bytes(), auth]) else {
+            cx.pool.release(name_msg);
+            self.sockets.release(sock);
             return Err(CloseReason::ParseError);
         };
-        let session = &mut self.engine.sessions[sess].0;
-        let next = session.sio.sockets;
-        session.sio.sockets = sock;
-        session.sio.socket_count += 1;
-        let s = &mut self.socketio.sockets[sock].0;
+        let next = cx.ss.sockets;
+        cx.ss.sockets = sock;
+        cx.ss.socket_count += 1;
+        let s = &mut self.sockets[sock].0;
         s.era = s.era.wrapping_add(1);
         s.state = SockState::Pending;
         s.ns = ns.unwrap_or(u16::MAX);
-        s.session = sess;
+        s.session = cx.sess;
         s.id = id;
         s.next_in_session = next;
         s.name_msg = name_msg;
         let mut r = Record::new(Kind::Connect);
         r.id = sock;
         r.era = s.era;
-        r.id2 = sess;
-        r.era2 = self.engine.sessions[sess].0.era;
+        r.id2 = cx.sess;
+        r.era2 = cx.era;
         r.ns = s.ns;
         r.msg = msg;
         r.len1 = name.len() as u32;
         r.len2 = auth.len() as u32;
-        self.engine.hold_input(sess, self.pool.len(msg), 1);
-        self.push_event(r);
-        Ok(())
+        let held = cx.pool.len(msg);
+        cx.push(r);
+        Ok(Handled {
+            held,
+            held_events: 1,
+            ..Handled::NOTHING
+        })
     }
 
-    /// Queues `44/nsp,{"message":"…"}` with the namespace as the client wrote it.
-    fn connect_error_raw(
-        &mut self,
-        sess: u32,
-        name: &str,
-        message: &str,
-    ) -> Result<(), CloseReason> {
-        let ns_part: &[u8] = if name == "/" { b"" } else { name.as_bytes() };
-        let comma: &[u8] = if name == "/" { b"" } else { b"," };
-        let mut body = [0u8; 64];
-        let n = crate::json::write_str(&mut body, message).unwrap_or(0);
-        let Some(msg) = self.pool.msg_from(
-            false,
-            &[b"44", ns_part, comma, b"{\"message\":", &body[..n], b"}"],
-        ) else {
-            return Err(CloseReason::SlowReader);
-        };
-        match self.queue_packets(sess, &[msg]) {
-            Ok(()) => Ok(()),
-            // The session was closed for it already.
-            Err(_) => Ok(()),
+    /// Handles a binary Engine.IO message of a Socket.IO session: the next attachment of
+    /// the binary packet being assembled.
+    pub(super) fn on_binary(cx: &mut Input<'_, '_>, data: Bin<'_>) -> Result<Handled, CloseReason> {
+        let bin = cx.ss.bin;
+        if bin == NONE || cx.ss.bin_left == 0 {
+            return Err(CloseReason::ParseError);
         }
+        let mut handled = Handled::NOTHING;
+        if bin != BIN_DISCARD {
+            let len = (data.len() as u32).to_le_bytes();
+            if !(cx.pool.append(bin, &len) && data.append_to(cx.pool, bin)) {
+                return Err(CloseReason::ParseError);
+            }
+            handled.held = len.len() + data.len();
+        }
+        cx.ss.bin_left -= 1;
+        if cx.ss.bin_left > 0 {
+            return Ok(handled);
+        }
+        cx.ss.bin = NONE;
+        if bin != BIN_DISCARD {
+            let mut r = read_bin_head(cx.pool, bin);
+            r.id2 = cx.sess;
+            r.era2 = cx.era;
+            cx.push(r);
+        }
+        Ok(handled)
     }
+}
+
+/// Stores an event or ack payload (`name` unescaped, then the raw args) and queues its
+/// record, or starts waiting for its `attachments`.
+fn packet_record(
+    cx: &mut Input<'_, '_>,
+    mut r: Record,
+    name: Option<JsonStr<'_>>,
+    args: &[u8],
+    attachments: usize,
+) -> Result<Handled, CloseReason> {
+    let head = if attachments > 0 { BIN_HEAD } else { 0 };
+    let msg = cx.pool.new_msg(false).ok_or(CloseReason::ParseError)?;
+    let mut ok = cx.pool.append(msg, &[0u8; BIN_HEAD][..head]);
+    let mut name_len = 0usize;
+    if let Some(name) = name {
+        name.for_each_unescaped(|piece| {
+            ok &= cx.pool.append(msg, piece);
+            name_len += piece.len();
+        });
+    }
+    ok &= cx.pool.append(msg, args);
+    if !ok {
+        // The caller checked for room; running out here means the check was wrong.
+        cx.pool.release(msg);
+        return Err(CloseReason::ParseError);
+    }
+    r.msg = msg;
+    r.len1 = name_len as u32;
+    r.len2 = args.len() as u32;
+    r.id2 = cx.sess;
+    r.era2 = cx.era;
+    let handled = Handled {
+        held: cx.pool.len(msg),
+        held_events: 1,
+        ..Handled::NOTHING
+    };
+    if attachments == 0 {
+        cx.push(r);
+        return Ok(handled);
+    }
+    r.small = attachments as u8;
+    r.skip = BIN_HEAD as u8;
+    write_bin_head(cx.pool, msg, &r);
+    cx.ss.bin = msg;
+    cx.ss.bin_left = attachments as u8;
+    Ok(handled)
+}
+
+/// Answers a CONNECT with `44/nsp,{"message":"…"}`, the namespace as the client wrote it.
+fn connect_error(
+    cx: &mut Input<'_, '_>,
+    name: &str,
+    message: &str,
+) -> Result<Handled, CloseReason> {
+    let ns_part: &[u8] = if name == "/" { b"" } else { name.as_bytes() };
+    let comma: &[u8] = if name == "/" { b"" } else { b"," };
+    let mut body = [0u8; 64];
+    let n = crate::json::write_str(&mut body, message).unwrap_or(0);
+    let Some(msg) = cx.pool.msg_from(
+        false,
+        &[b"44", ns_part, comma, b"{\"message\":", &body[..n], b"}"],
+    ) else {
+        return Err(CloseReason::SlowReader);
+    };
+    Ok(Handled {
+        reply: msg,
+        ..Handled::NOTHING
+    })
 }
