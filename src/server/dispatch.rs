@@ -5,11 +5,12 @@
 //! the next: output from a session's queue to the stream that writes it, and what a
 //! written item means for its session, and the timers of both.
 
-use super::engine::Bin;
+use super::engine::{Bin, Pkt, REPLY_ROOM};
 use super::event::Event;
+use super::event::Record;
 use super::pool::stat;
 use super::rooms::Walk;
-use super::session::State as SessState;
+use super::session::{State as SessState, Transport as SessTransport};
 use super::socketio::{
     Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SocketIoLayer, encode_packet,
 };
@@ -17,9 +18,10 @@ use super::storage::NONE;
 use super::stream::{Item, State, Timer};
 use super::transmit::Finished;
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server, Targets,
-    Transmit,
+    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Protocol, Resource, Server,
+    Targets, Transmit,
 };
+use crate::engine::PacketType;
 use crate::{BufferTooSmall, Instant, sio};
 
 impl Server<'_> {
@@ -426,5 +428,185 @@ impl Server<'_> {
             // A failure closed the session already.
             let _ = self.queue_packets(sess, &[handled.reply]);
         }
+    }
+
+    /// Queues an event whose room the caller made sure of (`room_for_packet` and the
+    /// like). Should that ever be wrong, the payload goes back to the pool rather than leak.
+    pub(super) fn push_event(&mut self, r: Record) {
+        self.events.push_or_release(r, &mut self.pool);
+    }
+    /// Whether handling a packet of `len` bytes is sure to find room for what it makes
+    /// (shedding the sessions that hold more than their share of queue entries when those
+    /// run short).
+    pub(super) fn room_for_packet(&mut self, len: usize) -> bool {
+        self.events.has_room(1)
+            && self.pool.has_room(len.saturating_add(REPLY_ROOM))
+            && self.nodes_for(4)
+    }
+    /// Handles one packet from the session's current transport.
+    pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
+        if self.engine.sessions[sess].0.state != SessState::Open {
+            return Ok(());
+        }
+        let sio = self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo;
+        let p = match pkt {
+            Pkt::Binary(bin) if sio => return self.sio_binary(sess, bin),
+            Pkt::Binary(bin) => {
+                return self.engine.message(
+                    sess,
+                    None,
+                    Some(bin),
+                    &mut self.pool,
+                    &mut self.events,
+                );
+            }
+            Pkt::Text(t) => t,
+        };
+        match p.packet_type() {
+            PacketType::Message if sio => self.sio_text(sess, p.data()),
+            PacketType::Message => {
+                self.engine
+                    .message(sess, Some(p.data()), None, &mut self.pool, &mut self.events)
+            }
+            PacketType::Pong if p.data().is_empty() => {
+                self.engine.pong(sess, &self.config);
+                Ok(())
+            }
+            PacketType::Close => Err(CloseReason::ClientClose),
+            PacketType::Noop => Ok(()),
+            // A client ping (v3 style), a probe outside an upgrade, open or upgrade here.
+            _ => Err(CloseReason::ParseError),
+        }
+    }
+    /// Queues packets for a session, checking its queue limit.
+    pub(super) fn queue_packets(&mut self, sess: u32, msgs: &[u32]) -> Result<(), CommandError> {
+        let release = |server: &mut Self| {
+            for &m in msgs {
+                server.pool.release(m);
+            }
+        };
+        let s = self.engine.sessions[sess].0;
+        if s.state != SessState::Open {
+            release(self);
+            return Err(CommandError::UnknownSession);
+        }
+        let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
+        if s.queue.bytes as usize + total > self.config.max_queued_bytes as usize {
+            release(self);
+            self.close_session(sess, CloseReason::SlowReader, false);
+            return Err(CommandError::SlowReader);
+        }
+        if !self.nodes_for(msgs.len()) {
+            release(self);
+            return Err(CommandError::Full(Resource::Nodes));
+        }
+        if self.engine.sessions[sess].0.state != SessState::Open {
+            // It was one of those holding more than their share.
+            release(self);
+            return Err(CommandError::SlowReader);
+        }
+        let queue = &mut self.engine.sessions[sess].0.queue;
+        for &m in msgs {
+            queue.push(&mut self.pool, m);
+        }
+        self.engine.notify_output(sess, &mut self.transport);
+        Ok(())
+    }
+    /// Whether `n` queue entries can be had, shedding the sessions that hold more than
+    /// their share when they cannot.
+    pub(super) fn nodes_for(&mut self, n: usize) -> bool {
+        self.pool.nodes.can_take(n) || (self.shed_queue_hogs() && self.pool.nodes.can_take(n))
+    }
+    /// The table of queue entries is short: closes, as slow readers, the sessions whose
+    /// queues hold more than their share of it (its capacity over the session table's), so
+    /// that clients that read go on being served while those that do not (a polling client
+    /// gone between two requests, waiting for its ping timeout) give their entries back.
+    /// Whether any was closed.
+    pub(super) fn shed_queue_hogs(&mut self) -> bool {
+        let share = (self.pool.nodes.capacity() / self.engine.sessions.capacity().max(1)).max(1);
+        let mut shed = false;
+        for sess in 0..self.engine.sessions.len_slots() as u32 {
+            let s = &self.engine.sessions[sess].0;
+            if s.state == SessState::Open && s.queue.count as usize > share {
+                self.close_session(sess, CloseReason::SlowReader, false);
+                shed = true;
+            }
+        }
+        shed
+    }
+    /// A stream a session uses ended (EOF or reset): what that means for the session.
+    pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
+        let st = self.transport.streams[stream].0;
+        let sess = st.session;
+        if sess == NONE || self.engine.sessions.get(sess).is_none() {
+            return;
+        }
+        let s = self.engine.sessions[sess].0;
+        match st.state {
+            State::Get if s.get == stream => {
+                // An abandoned long-poll ends the session (PROTOCOL.md A.7).
+                self.engine.sessions[sess].0.get = NONE;
+                self.transport.set_state(stream, State::Done);
+                if s.state == SessState::Open {
+                    self.close_session(sess, reason, false);
+                } else {
+                    self.engine
+                        .end_transport(sess, &mut self.transport, &mut self.pool);
+                }
+            }
+            State::Post if s.post == stream => {
+                self.engine.sessions[sess].0.post = NONE;
+                self.transport.set_state(stream, State::Done);
+                self.close_session(sess, reason, false);
+            }
+            State::Ws if s.ws == stream => {
+                self.engine.sessions[sess].0.ws = NONE;
+                self.transport.set_state(stream, State::Done);
+                if s.state == SessState::Open {
+                    self.close_session(sess, reason, false);
+                } else {
+                    self.engine
+                        .end_transport(sess, &mut self.transport, &mut self.pool);
+                }
+            }
+            State::Probe if s.ws == stream => {
+                self.engine.sessions[sess].0.ws = NONE;
+                self.transport.set_state(stream, State::Done);
+                if s.probed {
+                    self.close_session(sess, CloseReason::UpgradeAbandoned, false);
+                } else {
+                    let slot = &mut self.engine.sessions[sess].0;
+                    slot.transport = SessTransport::Polling;
+                    slot.aux_at = 0;
+                    self.engine.reschedule(sess);
+                    self.engine.notify_output(sess, &mut self.transport);
+                }
+            }
+            _ => {}
+        }
+        self.engine.free_if_done(sess);
+    }
+
+    /// Ends a session: its sockets first, then the session itself (see
+    /// [`EngineLayer::close`](super::session::EngineLayer::close)).
+    pub(super) fn close_session(&mut self, sess: u32, reason: CloseReason, graceful: bool) {
+        if self.engine.sessions[sess].0.state != SessState::Open {
+            return;
+        }
+        self.socketio.close_session(
+            &mut self.engine.sessions[sess].0.sio,
+            reason,
+            &mut self.pool,
+            &mut self.events,
+        );
+        self.engine.close(
+            sess,
+            reason,
+            graceful,
+            &self.config,
+            &mut self.transport,
+            &mut self.pool,
+        );
+        self.engine.report_end(sess, &self.config, &mut self.events);
     }
 }

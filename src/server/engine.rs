@@ -5,10 +5,9 @@ use super::pool::{Pool, stat};
 use super::session::{EngineLayer, State, Transport};
 use super::storage::NONE;
 use super::stream::{Fixed, State as StreamState, TransportLayer};
-use super::{
-    CloseReason, CommandError, Data, Protocol, Resource, Server, ServerConfig, SessionId, WireId,
-};
-use crate::engine::{Base64Data, OpenPacket, PacketType, TextPacket};
+use super::{CloseReason, Protocol, Resource, ServerConfig, WireId};
+use crate::engine::{Base64Data, OpenPacket, TextPacket};
+use crate::rand::Rng;
 use crate::ws::CloseCode;
 
 /// Binary packet data: raw (WebSocket) or still in base64 (polling).
@@ -56,7 +55,7 @@ pub(crate) enum Pkt<'x> {
 
 /// Room the handling of one received packet of `len` bytes may need: an event, its
 /// payload, a small reply.
-const REPLY_ROOM: usize = 512;
+pub(super) const REPLY_ROOM: usize = 512;
 
 impl EngineLayer<'_> {
     /// The protocol of the session's endpoint.
@@ -96,11 +95,11 @@ impl EngineLayer<'_> {
     }
 
     /// A pong came: the next ping is due a ping interval from now.
-    pub(super) fn pong(&mut self, sess: u32, now: u64, cfg: &ServerConfig<'_>) {
+    pub(super) fn pong(&mut self, sess: u32, cfg: &ServerConfig<'_>) {
         let s = &mut self.sessions[sess].0;
         if s.awaiting_pong {
             s.awaiting_pong = false;
-            s.hb_at = now.saturating_add(u64::from(cfg.ping_interval));
+            s.hb_at = self.now.saturating_add(u64::from(cfg.ping_interval));
             self.reschedule(sess);
         }
     }
@@ -264,68 +263,41 @@ impl EngineLayer<'_> {
         };
         writes.then_some(sess)
     }
-}
-
-/// The close code a session's WebSocket gets for `reason`.
-fn close_code(reason: CloseReason) -> CloseCode {
-    match reason {
-        CloseReason::ParseError | CloseReason::TransportError => CloseCode::PROTOCOL_ERROR,
-        CloseReason::SlowReader => CloseCode::POLICY_VIOLATION,
-        _ => CloseCode::NORMAL,
-    }
-}
-
-impl Server<'_> {
-    /// Queues an event whose room the caller made sure of (`room_for_packet` and the
-    /// like). Should that ever be wrong, the payload goes back to the pool rather than leak.
-    pub(super) fn push_event(&mut self, r: Record) {
-        self.events.push_or_release(r, &mut self.pool);
-    }
-
-    /// Whether handling a packet of `len` bytes is sure to find room for what it makes
-    /// (shedding the sessions that hold more than their share of queue entries when those
-    /// run short).
-    pub(super) fn room_for_packet(&mut self, len: usize) -> bool {
-        self.events.has_room(1)
-            && self.pool.has_room(len.saturating_add(REPLY_ROOM))
-            && self.nodes_for(4)
-    }
-
     /// Opens a session for a handshake; its first queued packet is the open packet.
-    pub(super) fn create_session(
+    pub(super) fn open(
         &mut self,
         endpoint: u8,
         ws: Option<u32>,
+        cfg: &ServerConfig<'_>,
+        pool: &mut Pool<'_>,
+        events: &mut Events<'_>,
+        rng: &mut Rng,
     ) -> Result<u32, Resource> {
-        if !self.events.has_room(1)
-            || !self.pool.has_room(REPLY_ROOM)
-            || !self.pool.nodes.can_take(2)
-        {
+        if !events.has_room(1) || !pool.has_room(REPLY_ROOM) || !pool.nodes.can_take(2) {
             return Err(Resource::Pool);
         }
-        let sess = self.engine.sessions.alloc().ok_or(Resource::Sessions)?;
-        let sid = super::fresh_id(&mut self.rng, sess);
+        let sess = self.sessions.alloc().ok_or(Resource::Sessions)?;
+        let sid = super::fresh_id(rng, sess);
         let now = self.now;
-        let sio = self
-            .config
+        let sio = cfg
             .endpoints
             .get(usize::from(endpoint))
             .is_some_and(|e| e.protocol == Protocol::SocketIo);
         let wire = WireId::from_raw(&sid);
         let open = OpenPacket {
             sid: wire.as_str(),
-            upgrade_websocket: ws.is_none() && self.config.websocket,
-            ping_interval: self.config.ping_interval,
-            ping_timeout: self.config.ping_timeout,
-            max_payload: Some(self.config.max_payload),
+            upgrade_websocket: ws.is_none() && cfg.websocket,
+            ping_interval: cfg.ping_interval,
+            ping_timeout: cfg.ping_timeout,
+            max_payload: Some(cfg.max_payload),
         };
         let mut buf = [0u8; 256];
         let n = open.encode(&mut buf).unwrap_or(0);
-        let Some(msg) = self.pool.msg_from(false, &[&buf[..n]]) else {
-            self.engine.sessions.release(sess);
+        let Some(msg) = pool.msg_from(false, &[&buf[..n]]) else {
+            self.sessions.release(sess);
             return Err(Resource::Pool);
         };
-        let s = &mut self.engine.sessions[sess].0;
+        let s = &mut self.sessions[sess].0;
         s.era = s.era.wrapping_add(1);
         s.state = State::Open;
         s.endpoint = endpoint;
@@ -336,188 +308,67 @@ impl Server<'_> {
             Transport::Polling
         };
         s.ws = ws.unwrap_or(NONE);
-        s.hb_at = now.saturating_add(u64::from(self.config.ping_interval));
+        s.hb_at = now.saturating_add(u64::from(cfg.ping_interval));
         s.connect_at = if sio {
-            now.saturating_add(u64::from(self.config.connect_timeout))
+            now.saturating_add(u64::from(cfg.connect_timeout))
         } else {
             0
         };
-        s.queue.push(&mut self.pool, msg);
-        self.engine.reschedule(sess);
+        s.queue.push(pool, msg);
+        self.reschedule(sess);
         if !sio {
             let mut r = Record::new(Kind::EngineOpen);
             r.id = sess;
-            r.era = self.engine.sessions[sess].0.era;
-            self.push_event(r);
+            r.era = self.sessions[sess].0.era;
+            events.push_or_release(r, pool);
         }
         Ok(sess)
     }
-
-    /// Handles one packet from the session's current transport.
-    pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
-        if self.engine.sessions[sess].0.state != State::Open {
-            return Ok(());
-        }
-        let sio = self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo;
-        let p = match pkt {
-            Pkt::Binary(bin) if sio => return self.sio_binary(sess, bin),
-            Pkt::Binary(bin) => return self.engine_message(sess, None, Some(bin)),
-            Pkt::Text(t) => t,
-        };
-        match p.packet_type() {
-            PacketType::Message if sio => self.sio_text(sess, p.data()),
-            PacketType::Message => self.engine_message(sess, Some(p.data()), None),
-            PacketType::Pong if p.data().is_empty() => {
-                self.engine.pong(sess, self.now, &self.config);
-                Ok(())
-            }
-            PacketType::Close => Err(CloseReason::ClientClose),
-            PacketType::Noop => Ok(()),
-            // A client ping (v3 style), a probe outside an upgrade, open or upgrade here.
-            _ => Err(CloseReason::ParseError),
-        }
-    }
-
-    fn engine_message(
+    /// A message of a plain Engine.IO session, for the application.
+    pub(super) fn message(
         &mut self,
         sess: u32,
         text: Option<&str>,
         bin: Option<Bin<'_>>,
+        pool: &mut Pool<'_>,
+        events: &mut Events<'_>,
     ) -> Result<(), CloseReason> {
-        let msg = self
-            .pool
-            .new_msg(bin.is_some())
-            .ok_or(CloseReason::SlowReader)?;
+        let msg = pool.new_msg(bin.is_some()).ok_or(CloseReason::SlowReader)?;
         let ok = match (text, bin) {
-            (Some(t), _) => self.pool.append(msg, t.as_bytes()),
-            (None, Some(b)) => b.append_to(&mut self.pool, msg),
+            (Some(t), _) => pool.append(msg, t.as_bytes()),
+            (None, Some(b)) => b.append_to(pool, msg),
             (None, None) => true,
         };
         if !ok {
-            self.pool.release(msg);
+            pool.release(msg);
             return Err(CloseReason::SlowReader);
         }
         let mut r = Record::new(Kind::EngineMessage);
         r.id = sess;
-        r.era = self.engine.sessions[sess].0.era;
+        r.era = self.sessions[sess].0.era;
         r.msg = msg;
-        r.len1 = self.pool.len(msg) as u32;
-        self.engine.hold_input(sess, self.pool.len(msg), 1);
+        r.len1 = pool.len(msg) as u32;
+        self.hold_input(sess, pool.len(msg), 1);
         r.small = u8::from(text.is_none());
-        self.push_event(r);
+        events.push_or_release(r, pool);
         Ok(())
     }
-
-    /// Queues packets for a session, checking its queue limit.
-    pub(super) fn queue_packets(&mut self, sess: u32, msgs: &[u32]) -> Result<(), CommandError> {
-        let release = |server: &mut Self| {
-            for &m in msgs {
-                server.pool.release(m);
-            }
-        };
-        let s = self.engine.sessions[sess].0;
-        if s.state != State::Open {
-            release(self);
-            return Err(CommandError::UnknownSession);
-        }
-        let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
-        if s.queue.bytes as usize + total > self.config.max_queued_bytes as usize {
-            release(self);
-            self.close_session(sess, CloseReason::SlowReader, false);
-            return Err(CommandError::SlowReader);
-        }
-        if !self.nodes_for(msgs.len()) {
-            release(self);
-            return Err(CommandError::Full(Resource::Nodes));
-        }
-        if self.engine.sessions[sess].0.state != State::Open {
-            // It was one of those holding more than their share.
-            release(self);
-            return Err(CommandError::SlowReader);
-        }
-        let queue = &mut self.engine.sessions[sess].0.queue;
-        for &m in msgs {
-            queue.push(&mut self.pool, m);
-        }
-        self.engine.notify_output(sess, &mut self.transport);
-        Ok(())
-    }
-
-    /// Whether `n` queue entries can be had, shedding the sessions that hold more than
-    /// their share when they cannot.
-    pub(super) fn nodes_for(&mut self, n: usize) -> bool {
-        self.pool.nodes.can_take(n) || (self.shed_queue_hogs() && self.pool.nodes.can_take(n))
-    }
-
-    /// The table of queue entries is short: closes, as slow readers, the sessions whose
-    /// queues hold more than their share of it (its capacity over the session table's), so
-    /// that clients that read go on being served while those that do not (a polling client
-    /// gone between two requests, waiting for its ping timeout) give their entries back.
-    /// Whether any was closed.
-    pub(super) fn shed_queue_hogs(&mut self) -> bool {
-        let share = (self.pool.nodes.capacity() / self.engine.sessions.capacity().max(1)).max(1);
-        let mut shed = false;
-        for sess in 0..self.engine.sessions.len_slots() as u32 {
-            let s = &self.engine.sessions[sess].0;
-            if s.state == State::Open && s.queue.count as usize > share {
-                self.close_session(sess, CloseReason::SlowReader, false);
-                shed = true;
-            }
-        }
-        shed
-    }
-
-    /// Sends a raw Engine.IO message on a plain Engine.IO session. Text may not contain
-    /// the byte `0x1E` (polling bodies use it as separator).
-    pub fn send(&mut self, session: SessionId, data: Data<'_>) -> Result<(), CommandError> {
-        let sess = self.session_index(session)?;
-        if self.engine.protocol_of(sess, &self.config) != Protocol::Engine {
-            return Err(CommandError::WrongState);
-        }
-        let msg = match data {
-            Data::Text(t) => {
-                if t.as_bytes().contains(&crate::engine::RECORD_SEPARATOR) {
-                    return Err(CommandError::InvalidName);
-                }
-                self.pool.msg_from(false, &[b"4", t.as_bytes()])
-            }
-            Data::Binary(b) => self.pool.msg_from(true, &[b]),
-        }
-        .ok_or(CommandError::Full(Resource::Pool))?;
-        self.queue_packets(sess, &[msg])
-    }
-
-    /// Closes a session: the client gets the Engine.IO close packet after what is already
-    /// queued for it, then its transport is closed. The application hears of it as
-    /// Disconnect events (Socket.IO) or [`Event::EngineClose`](super::Event::EngineClose),
-    /// with [`CloseReason::ServerClose`].
-    pub fn close(&mut self, session: SessionId) -> Result<(), CommandError> {
-        let sess = self.session_index(session)?;
-        self.close_session(sess, CloseReason::ServerClose, true);
-        Ok(())
-    }
-
-    /// Closes every open session as [`close`](Self::close) does (for a shutdown); returns
-    /// how many.
-    pub fn close_all(&mut self) -> usize {
-        let mut n = 0;
-        for sess in 0..self.engine.sessions.len_slots() as u32 {
-            if self.engine.sessions[sess].0.state == State::Open {
-                self.close_session(sess, CloseReason::ServerClose, true);
-                n += 1;
-            }
-        }
-        n
-    }
-
     /// Ends a session. Graceful: the close packet is queued behind what is queued and the
     /// transport closes after it. Otherwise the transport closes now.
-    pub(super) fn close_session(&mut self, sess: u32, reason: CloseReason, graceful: bool) {
-        if self.engine.sessions[sess].0.state != State::Open {
-            return;
-        }
+    /// Ends an open session (its sockets were ended first; [`report_end`](Self::report_end)
+    /// follows). Graceful: the close packet is queued behind what is queued and the
+    /// transport closes after it. Otherwise the transport closes now.
+    pub(super) fn close(
+        &mut self,
+        sess: u32,
+        reason: CloseReason,
+        graceful: bool,
+        cfg: &ServerConfig<'_>,
+        tr: &mut TransportLayer<'_>,
+        pool: &mut Pool<'_>,
+    ) {
         {
-            let s = &mut self.engine.sessions[sess].0;
+            let s = &mut self.sessions[sess].0;
             s.state = State::Closing;
             s.close_reason = reason.to_u8();
             s.hb_at = 0;
@@ -525,128 +376,82 @@ impl Server<'_> {
             s.aux_at = 0;
             s.ack_at = 0;
         }
-        self.socketio.close_session(
-            &mut self.engine.sessions[sess].0.sio,
-            reason,
-            &mut self.pool,
-            &mut self.events,
-        );
-        if self.engine.sessions[sess].0.transport == Transport::Upgrading {
-            self.engine
-                .abort_upgrade(sess, &mut self.transport, &mut self.pool);
+        if self.sessions[sess].0.transport == Transport::Upgrading {
+            self.abort_upgrade(sess, tr, pool);
         }
         if graceful {
-            let s = &mut self.engine.sessions[sess].0;
-            if s.queue.push(&mut self.pool, stat::CLOSE) {
+            let s = &mut self.sessions[sess].0;
+            if s.queue.push(pool, stat::CLOSE) {
                 s.draining = true;
-                s.aux_at = self
-                    .now
-                    .saturating_add(u64::from(self.config.close_timeout));
-                self.engine.reschedule(sess);
-                self.engine.notify_output(sess, &mut self.transport);
+                s.aux_at = self.now.saturating_add(u64::from(cfg.close_timeout));
+                self.reschedule(sess);
+                self.notify_output(sess, tr);
             } else {
-                self.engine
-                    .end_transport(sess, &mut self.transport, &mut self.pool);
+                self.end_transport(sess, tr, pool);
             }
         } else {
-            self.engine
-                .end_transport(sess, &mut self.transport, &mut self.pool);
+            self.end_transport(sess, tr, pool);
         }
-        // Tell the app (plain Engine.IO); Socket.IO sessions were reported per socket.
-        if self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo {
-            self.engine.sessions[sess].0.reaped = true;
-        } else if self.engine.reap_sessions == NONE && self.events.has_room(1) {
-            self.engine.report_close(sess, &mut self.events);
+    }
+
+    /// Tells the application that a session closed (plain Engine.IO; Socket.IO sessions
+    /// were reported per socket), now or, when the event queue is full, once it has room;
+    /// frees the slot when nothing else holds it.
+    pub(super) fn report_end(
+        &mut self,
+        sess: u32,
+        cfg: &ServerConfig<'_>,
+        events: &mut Events<'_>,
+    ) {
+        if self.protocol_of(sess, cfg) == Protocol::SocketIo {
+            self.sessions[sess].0.reaped = true;
+        } else if self.reap_sessions == NONE && events.has_room(1) {
+            self.report_close(sess, events);
         } else {
-            let s = &mut self.engine.sessions[sess].0;
+            let s = &mut self.sessions[sess].0;
             s.reaping = true;
             s.link = NONE;
-            if self.engine.reap_sessions_tail == NONE {
-                self.engine.reap_sessions = sess;
+            if self.reap_sessions_tail == NONE {
+                self.reap_sessions = sess;
             } else {
-                self.engine.sessions[self.engine.reap_sessions_tail].0.link = sess;
+                self.sessions[self.reap_sessions_tail].0.link = sess;
             }
-            self.engine.reap_sessions_tail = sess;
+            self.reap_sessions_tail = sess;
         }
-        self.engine.free_if_done(sess);
+        self.free_if_done(sess);
     }
-
-    // ------------------------------------------------------------------ upgrade
-
     /// Handles a message on the probing WebSocket of an upgrade.
-    pub(super) fn probe_message(&mut self, sess: u32, stream: u32, text: Option<&str>) {
+    pub(super) fn probe_message(
+        &mut self,
+        sess: u32,
+        stream: u32,
+        text: Option<&str>,
+        tr: &mut TransportLayer<'_>,
+        pool: &mut Pool<'_>,
+    ) {
         match text {
-            Some("2probe") if !self.engine.sessions[sess].0.probed => {
-                self.transport
-                    .push_raw(stream, stat::PROBE_FRAME, &mut self.pool);
-                self.transport.txq_push(stream);
-                self.engine.sessions[sess].0.probed = true;
+            Some("2probe") if !self.sessions[sess].0.probed => {
+                tr.push_raw(stream, stat::PROBE_FRAME, pool);
+                tr.txq_push(stream);
+                self.sessions[sess].0.probed = true;
                 // Release the waiting GET so the client can pause polling.
-                let get = self.engine.sessions[sess].0.get;
-                if get != NONE && !self.transport.get_in_flight(get) {
-                    self.engine.sessions[sess].0.get = NONE;
-                    self.transport.finish_get(get, Some(Fixed::Noop));
+                let get = self.sessions[sess].0.get;
+                if get != NONE && !tr.get_in_flight(get) {
+                    self.sessions[sess].0.get = NONE;
+                    tr.finish_get(get, Some(Fixed::Noop));
                 }
             }
-            Some("5") => self
-                .engine
-                .complete_upgrade(sess, stream, &mut self.transport),
-            _ => self
-                .engine
-                .abort_upgrade(sess, &mut self.transport, &mut self.pool),
+            Some("5") => self.complete_upgrade(sess, stream, tr),
+            _ => self.abort_upgrade(sess, tr, pool),
         }
     }
+}
 
-    /// A stream a session uses ended (EOF or reset): what that means for the session.
-    pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
-        let st = self.transport.streams[stream].0;
-        let sess = st.session;
-        if sess == NONE || self.engine.sessions.get(sess).is_none() {
-            return;
-        }
-        let s = self.engine.sessions[sess].0;
-        match st.state {
-            StreamState::Get if s.get == stream => {
-                // An abandoned long-poll ends the session (PROTOCOL.md A.7).
-                self.engine.sessions[sess].0.get = NONE;
-                self.transport.set_state(stream, StreamState::Done);
-                if s.state == State::Open {
-                    self.close_session(sess, reason, false);
-                } else {
-                    self.engine
-                        .end_transport(sess, &mut self.transport, &mut self.pool);
-                }
-            }
-            StreamState::Post if s.post == stream => {
-                self.engine.sessions[sess].0.post = NONE;
-                self.transport.set_state(stream, StreamState::Done);
-                self.close_session(sess, reason, false);
-            }
-            StreamState::Ws if s.ws == stream => {
-                self.engine.sessions[sess].0.ws = NONE;
-                self.transport.set_state(stream, StreamState::Done);
-                if s.state == State::Open {
-                    self.close_session(sess, reason, false);
-                } else {
-                    self.engine
-                        .end_transport(sess, &mut self.transport, &mut self.pool);
-                }
-            }
-            StreamState::Probe if s.ws == stream => {
-                self.engine.sessions[sess].0.ws = NONE;
-                self.transport.set_state(stream, StreamState::Done);
-                if s.probed {
-                    self.close_session(sess, CloseReason::UpgradeAbandoned, false);
-                } else {
-                    let slot = &mut self.engine.sessions[sess].0;
-                    slot.transport = Transport::Polling;
-                    slot.aux_at = 0;
-                    self.engine.reschedule(sess);
-                    self.engine.notify_output(sess, &mut self.transport);
-                }
-            }
-            _ => {}
-        }
-        self.engine.free_if_done(sess);
+/// The close code a session's WebSocket gets for `reason`.
+fn close_code(reason: CloseReason) -> CloseCode {
+    match reason {
+        CloseReason::ParseError | CloseReason::TransportError => CloseCode::PROTOCOL_ERROR,
+        CloseReason::SlowReader => CloseCode::POLICY_VIOLATION,
+        _ => CloseCode::NORMAL,
     }
 }

@@ -363,7 +363,14 @@ impl Server<'_> {
             return self.engine_error(s, 5, upgrade, &f, input);
         }
         if !websocket {
-            return match self.create_session(ep, None) {
+            return match self.engine.open(
+                ep,
+                None,
+                &self.config,
+                &mut self.pool,
+                &mut self.events,
+                &mut self.rng,
+            ) {
                 Ok(sess) => {
                     self.poll_get(s, sess);
                     f.skip(input)
@@ -380,7 +387,14 @@ impl Server<'_> {
         if !self.queue_101(s, &accept) {
             return self.engine_error(s, 4, true, &f, input);
         }
-        match self.create_session(ep, Some(s)) {
+        match self.engine.open(
+            ep,
+            Some(s),
+            &self.config,
+            &mut self.pool,
+            &mut self.events,
+            &mut self.rng,
+        ) {
             Ok(sess) => {
                 self.transport.set_state(s, State::Ws);
                 self.transport.streams[s].0.session = sess;
@@ -647,11 +661,13 @@ impl Server<'_> {
         let probing = st.state == State::Probe;
         let result = match item {
             Incoming::Text(t) if probing => {
-                self.probe_message(sess, s, Some(t));
+                self.engine
+                    .probe_message(sess, s, Some(t), &mut self.transport, &mut self.pool);
                 Ok(())
             }
             Incoming::Binary(_) if probing => {
-                self.probe_message(sess, s, None);
+                self.engine
+                    .probe_message(sess, s, None, &mut self.transport, &mut self.pool);
                 Ok(())
             }
             Incoming::Text(t) => match TextPacket::decode_str(t) {

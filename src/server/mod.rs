@@ -612,6 +612,7 @@ impl<'a> Server<'a> {
                 heap_len: 0,
                 reap_sessions: NONE,
                 reap_sessions_tail: NONE,
+                now: now.as_millis(),
             },
             socketio: socketio::SocketIoLayer {
                 sockets: Table::new(storage.sockets),
@@ -662,6 +663,7 @@ impl<'a> Server<'a> {
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now.as_millis());
         self.transport.now = self.now;
+        self.engine.now = self.now;
     }
 
     // ------------------------------------------------------------------ streams
@@ -944,5 +946,46 @@ impl<'a> Server<'a> {
             self.close_socket(sock, DisconnectReason::ServerDisconnect);
         }
         result
+    }
+
+    /// Sends a raw Engine.IO message on a plain Engine.IO session. Text may not contain
+    /// the byte `0x1E` (polling bodies use it as separator).
+    pub fn send(&mut self, session: SessionId, data: Data<'_>) -> Result<(), CommandError> {
+        let sess = self.session_index(session)?;
+        if self.engine.protocol_of(sess, &self.config) != Protocol::Engine {
+            return Err(CommandError::WrongState);
+        }
+        let msg = match data {
+            Data::Text(t) => {
+                if t.as_bytes().contains(&crate::engine::RECORD_SEPARATOR) {
+                    return Err(CommandError::InvalidName);
+                }
+                self.pool.msg_from(false, &[b"4", t.as_bytes()])
+            }
+            Data::Binary(b) => self.pool.msg_from(true, &[b]),
+        }
+        .ok_or(CommandError::Full(Resource::Pool))?;
+        self.queue_packets(sess, &[msg])
+    }
+    /// Closes a session: the client gets the Engine.IO close packet after what is already
+    /// queued for it, then its transport is closed. The application hears of it as
+    /// Disconnect events (Socket.IO) or [`Event::EngineClose`](super::Event::EngineClose),
+    /// with [`CloseReason::ServerClose`].
+    pub fn close(&mut self, session: SessionId) -> Result<(), CommandError> {
+        let sess = self.session_index(session)?;
+        self.close_session(sess, CloseReason::ServerClose, true);
+        Ok(())
+    }
+    /// Closes every open session as [`close`](Self::close) does (for a shutdown); returns
+    /// how many.
+    pub fn close_all(&mut self) -> usize {
+        let mut n = 0;
+        for sess in 0..self.engine.sessions.len_slots() as u32 {
+            if self.engine.sessions[sess].0.state == session::State::Open {
+                self.close_session(sess, CloseReason::ServerClose, true);
+                n += 1;
+            }
+        }
+        n
     }
 }

@@ -152,4 +152,6 @@ pub(crate) struct EngineLayer<'a> {
     /// still to be queued (linked through `Session::link`).
     pub(super) reap_sessions: u32,
     pub(super) reap_sessions_tail: u32,
+    /// The latest time the server was given, ms (deadlines count from it).
+    pub(super) now: u64,
 }
