@@ -7,7 +7,7 @@
 
 use super::engine::{Bin, Pkt, REPLY_ROOM};
 use super::event::Event;
-use super::event::Record;
+use super::http::{Framing, Head, ws_accept};
 use super::pool::stat;
 use super::rooms::Walk;
 use super::session::{State as SessState, Transport as SessTransport};
@@ -15,13 +15,15 @@ use super::socketio::{
     Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SocketIoLayer, encode_packet,
 };
 use super::storage::NONE;
-use super::stream::{Item, State, Timer};
+use super::stream::{Fixed, Item, State, Timer};
 use super::transmit::Finished;
 use super::{
     Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Protocol, Resource, Server,
-    Targets, Transmit,
+    StreamId, Targets, Transmit,
 };
-use crate::engine::PacketType;
+use crate::engine::{PacketType, Payload, Record as PollRecord, TextPacket};
+use crate::http::{EMPTY_HEADER, Method, Request};
+use crate::ws::{self, CloseCode, Incoming, Peeked};
 use crate::{BufferTooSmall, Instant, sio};
 
 impl Server<'_> {
@@ -34,6 +36,7 @@ impl Server<'_> {
                 .writes_for(st.session, s, st.state)
                 .is_some_and(|sess| !self.engine.sessions[sess].0.queue.is_empty())
     }
+
     fn write_stream(&mut self, s: u32, out: &mut [u8]) -> usize {
         let mut pos = 0;
         while pos < out.len() {
@@ -56,6 +59,7 @@ impl Server<'_> {
         }
         pos
     }
+
     /// Starts the stream's next item, its own or its session's; `false` when there is
     /// none.
     fn next_item(&mut self, s: u32) -> bool {
@@ -87,6 +91,7 @@ impl Server<'_> {
             }
         }
     }
+
     /// A packet went out on the WebSocket `stream`: if it was the session's close packet,
     /// the WebSocket closes after it.
     pub(super) fn packet_sent(&mut self, sess: u32, stream: u32) {
@@ -99,6 +104,7 @@ impl Server<'_> {
                 .end_transport(sess, &mut self.transport, &mut self.pool);
         }
     }
+
     /// Runs the session's due timers.
     pub(super) fn run_timers(&mut self, sess: u32, now: u64) {
         let s = self.engine.sessions[sess].0;
@@ -199,6 +205,7 @@ impl Server<'_> {
         }
         None
     }
+
     /// The next event for the application, its bytes copied into `buf`; `Ok(None)` when
     /// there is none.
     ///
@@ -238,6 +245,7 @@ impl Server<'_> {
         let buf: &'b [u8] = buf;
         Ok(Some(r.event(buf.get(..len).unwrap_or_default())))
     }
+
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, or `None` when
     /// no timer runs. A deadline in the past means now (the previous call could not finish
     /// because the event queue was full).
@@ -253,6 +261,7 @@ impl Server<'_> {
         };
         Some(Instant::from_millis(t))
     }
+
     /// Runs every timer due at `now`: pings, ping timeouts, connect, upgrade and close
     /// timeouts, acknowledgement timeouts, and the HTTP deadlines of connections
     /// ([`ServerConfig::headers_timeout`](super::ServerConfig::headers_timeout),
@@ -365,12 +374,14 @@ impl Server<'_> {
             &mut self.events,
         );
     }
+
     /// Recomputes the session's earliest ack deadline.
     pub(super) fn refresh_ack_deadline(&mut self, sess: u32) {
         self.engine.sessions[sess].0.ack_at = self
             .socketio
             .ack_deadline(&self.engine.sessions[sess].0.sio);
     }
+
     /// Reports the acks of the session that timed out by `now`, as far as the event queue
     /// has room.
     pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
@@ -430,11 +441,6 @@ impl Server<'_> {
         }
     }
 
-    /// Queues an event whose room the caller made sure of (`room_for_packet` and the
-    /// like). Should that ever be wrong, the payload goes back to the pool rather than leak.
-    pub(super) fn push_event(&mut self, r: Record) {
-        self.events.push_or_release(r, &mut self.pool);
-    }
     /// Whether handling a packet of `len` bytes is sure to find room for what it makes
     /// (shedding the sessions that hold more than their share of queue entries when those
     /// run short).
@@ -443,6 +449,7 @@ impl Server<'_> {
             && self.pool.has_room(len.saturating_add(REPLY_ROOM))
             && self.nodes_for(4)
     }
+
     /// Handles one packet from the session's current transport.
     pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
         if self.engine.sessions[sess].0.state != SessState::Open {
@@ -478,6 +485,7 @@ impl Server<'_> {
             _ => Err(CloseReason::ParseError),
         }
     }
+
     /// Queues packets for a session, checking its queue limit.
     pub(super) fn queue_packets(&mut self, sess: u32, msgs: &[u32]) -> Result<(), CommandError> {
         let release = |server: &mut Self| {
@@ -512,11 +520,13 @@ impl Server<'_> {
         self.engine.notify_output(sess, &mut self.transport);
         Ok(())
     }
+
     /// Whether `n` queue entries can be had, shedding the sessions that hold more than
     /// their share when they cannot.
     pub(super) fn nodes_for(&mut self, n: usize) -> bool {
         self.pool.nodes.can_take(n) || (self.shed_queue_hogs() && self.pool.nodes.can_take(n))
     }
+
     /// The table of queue entries is short: closes, as slow readers, the sessions whose
     /// queues hold more than their share of it (its capacity over the session table's), so
     /// that clients that read go on being served while those that do not (a polling client
@@ -534,6 +544,7 @@ impl Server<'_> {
         }
         shed
     }
+
     /// A stream a session uses ended (EOF or reset): what that means for the session.
     pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
         let st = self.transport.streams[stream].0;
@@ -608,5 +619,484 @@ impl Server<'_> {
             &mut self.pool,
         );
         self.engine.report_end(sess, &self.config, &mut self.events);
+    }
+
+    /// Offers the bytes received on `stream` and not yet consumed (earlier leftovers
+    /// first, new bytes after them); returns how many were consumed from the front. The
+    /// rest must be offered again, with more bytes or after the outputs were drained.
+    ///
+    /// WebSocket payloads are unmasked in place, so the bytes not consumed may have
+    /// changed; offer them as they are now.
+    pub fn feed(
+        &mut self,
+        stream: StreamId,
+        now: Instant,
+        input: &mut [u8],
+    ) -> Result<usize, CommandError> {
+        let s = self.transport.index(stream)?;
+        // Expire what is due before handling the input (PROTOCOL.md A.9).
+        self.handle_timeout(now);
+        let mut consumed = 0usize;
+        while consumed < input.len() {
+            let rest = input.get_mut(consumed..).unwrap_or_default();
+            let n = match self.transport.streams[s].0.state {
+                State::Http => self.http_step(s, rest),
+                State::Post => self.post_step(s, rest),
+                State::Ws | State::Probe => self.ws_step(s, rest),
+                State::Done => rest.len(),
+                State::App | State::Get | State::Free => 0,
+            };
+            if n == 0 {
+                break;
+            }
+            consumed += n;
+        }
+        Ok(consumed)
+    }
+
+    /// The peer finished sending on `stream` (the read returned 0). What is owed is still
+    /// written; the stream then closes (a [`Transmit`](super::Transmit) with `close`).
+    pub fn feed_eof(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
+        let s = self.input_ended(stream, now)?;
+        let st = &mut self.transport.streams[s].0;
+        st.close_after = true;
+        if st.state == State::Ws || st.state == State::Probe {
+            self.transport.set_state(s, State::Done);
+        }
+        self.transport.txq_push(s);
+        Ok(())
+    }
+
+    /// The connection of `stream` is gone (reset, write error): nothing more is written
+    /// and the id is stale at once.
+    pub fn reset(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
+        let s = self.input_ended(stream, now)?;
+        self.transport.drop_output(s, &mut self.pool);
+        self.transport.set_state(s, State::Done);
+        let st = &mut self.transport.streams[s].0;
+        if st.in_txq {
+            // Freed when the transmit queue reaches it, without a report.
+            st.silent = true;
+        } else {
+            self.transport.free_stream(s, &mut self.pool);
+        }
+        Ok(())
+    }
+
+    /// No more input on `stream`: a session waiting on it (long-poll, POST, WebSocket)
+    /// learns its transport closed.
+    fn input_ended(&mut self, stream: StreamId, now: Instant) -> Result<u32, CommandError> {
+        let s = self.transport.index(stream)?;
+        self.handle_timeout(now);
+        self.transport.streams[s].0.eof = true;
+        if matches!(
+            self.transport.streams[s].0.state,
+            State::Get | State::Post | State::Ws | State::Probe
+        ) {
+            self.stream_gone(s, CloseReason::TransportClose);
+        }
+        Ok(s)
+    }
+
+    /// Reads the next request on a stream that reads requests, and keeps its deadline: a
+    /// request taken starts the next head's deadline, bytes that are not a whole request
+    /// yet leave it running.
+    fn http_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+        let n = self.http_request(s, input);
+        self.transport.request_taken(s, n);
+        n
+    }
+
+    fn http_request(&mut self, s: u32, input: &[u8]) -> usize {
+        let mut headers = [EMPTY_HEADER; 32];
+        let max_head = self.config.max_http_head as usize;
+        let req = match self.transport.read_head(s, input, &mut headers, max_head) {
+            Head::Consumed(n) => return n,
+            Head::Wait => return 0,
+            Head::Request(req) => req,
+        };
+        let path = req.path();
+        match self.config.endpoints.iter().position(|e| e.path == path) {
+            Some(ep) => self.engine_request(s, ep as u8, &req, input),
+            None => self.transport.app_request(
+                s,
+                &req,
+                input,
+                self.config.max_http_body,
+                &mut self.pool,
+                &mut self.events,
+            ),
+        }
+    }
+
+    fn engine_request(&mut self, s: u32, ep: u8, req: &Request<'_, '_>, input: &[u8]) -> usize {
+        let f = Framing::of(req, input);
+        let q = req.engine_query();
+        let upgrade = req.wants_websocket_upgrade();
+        let websocket = match q.transport {
+            Some("polling") if self.config.polling => false,
+            Some("websocket") if self.config.websocket => true,
+            _ => return self.transport.engine_error(s, 0, upgrade, &f, input),
+        };
+        let method = req.method();
+        if method == Method::Options {
+            if self.config.cors_origin.is_some() {
+                self.transport
+                    .respond_fixed(s, Fixed::Preflight, !f.complete);
+                return f.skip(input);
+            }
+            return self.transport.engine_error(s, 3, upgrade, &f, input);
+        }
+        if let Some(sid) = q.sid {
+            let Some(sess) = self.engine.lookup_sid(sid, ep) else {
+                return self.transport.engine_error(s, 1, upgrade, &f, input);
+            };
+            if websocket {
+                if !upgrade {
+                    return self.transport.engine_error(s, 3, false, &f, input);
+                }
+                return self.upgrade_request(s, sess, req, &f, input);
+            }
+            if self.engine.sessions[sess].0.transport == SessTransport::WebSocket {
+                // Polling after the upgrade.
+                return self.transport.engine_error(s, 3, upgrade, &f, input);
+            }
+            return match method {
+                Method::Get => {
+                    self.poll_get(s, sess);
+                    f.skip(input)
+                }
+                Method::Post => self.poll_post(s, sess, req, &f, input),
+                _ => self.transport.engine_error(s, 3, upgrade, &f, input),
+            };
+        }
+        if method != Method::Get {
+            return self.transport.engine_error(s, 2, upgrade, &f, input);
+        }
+        if q.eio != Some("4") {
+            return self.transport.engine_error(s, 5, upgrade, &f, input);
+        }
+        if !websocket {
+            return match self.engine.open(
+                ep,
+                None,
+                &self.config,
+                &mut self.pool,
+                &mut self.events,
+                &mut self.rng,
+            ) {
+                Ok(sess) => {
+                    self.poll_get(s, sess);
+                    f.skip(input)
+                }
+                Err(_) => self.transport.engine_error(s, 4, upgrade, &f, input),
+            };
+        }
+        if !upgrade {
+            return self.transport.engine_error(s, 3, false, &f, input);
+        }
+        let Some(accept) = ws_accept(req) else {
+            return self.transport.engine_error(s, 3, true, &f, input);
+        };
+        if !self.transport.queue_101(s, &accept, &mut self.pool) {
+            return self.transport.engine_error(s, 4, true, &f, input);
+        }
+        match self.engine.open(
+            ep,
+            Some(s),
+            &self.config,
+            &mut self.pool,
+            &mut self.events,
+            &mut self.rng,
+        ) {
+            Ok(sess) => {
+                self.transport.set_state(s, State::Ws);
+                self.transport.streams[s].0.session = sess;
+                self.engine.notify_output(sess, &mut self.transport);
+                f.head
+            }
+            Err(_) => {
+                self.transport.drop_output(s, &mut self.pool);
+                self.transport.engine_error(s, 4, true, &f, input)
+            }
+        }
+    }
+
+    fn upgrade_request(
+        &mut self,
+        s: u32,
+        sess: u32,
+        req: &Request<'_, '_>,
+        f: &Framing,
+        input: &[u8],
+    ) -> usize {
+        let session = self.engine.sessions[sess].0;
+        let Some(accept) = ws_accept(req) else {
+            return self.transport.engine_error(s, 3, true, f, input);
+        };
+        if !self.transport.queue_101(s, &accept, &mut self.pool) {
+            return self.transport.engine_error(s, 4, true, f, input);
+        }
+        if session.state != SessState::Open || session.transport != SessTransport::Polling {
+            // Already upgrading or upgraded: this WebSocket is accepted and closed at once,
+            // as the reference does, and the session is left alone.
+            self.transport
+                .close_ws(s, CloseCode::NORMAL, &mut self.pool);
+            return f.head;
+        }
+        self.transport.set_state(s, State::Probe);
+        self.transport.streams[s].0.session = sess;
+        let slot = &mut self.engine.sessions[sess].0;
+        slot.transport = SessTransport::Upgrading;
+        slot.ws = s;
+        slot.probed = false;
+        slot.aux_at = self
+            .now
+            .saturating_add(u64::from(self.config.upgrade_timeout));
+        self.engine.reschedule(sess);
+        f.head
+    }
+
+    fn poll_get(&mut self, s: u32, sess: u32) {
+        let session = self.engine.sessions[sess].0;
+        if session.get != NONE {
+            // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
+            self.transport
+                .respond_fixed(s, Fixed::EngineError(3), false);
+            self.close_session(sess, CloseReason::TransportError, false);
+            return;
+        }
+        if session.transport == SessTransport::Upgrading && session.probed {
+            self.transport.respond_fixed(s, Fixed::Noop, false);
+            return;
+        }
+        self.transport.set_state(s, State::Get);
+        self.transport.streams[s].0.session = sess;
+        self.engine.sessions[sess].0.get = s;
+        if !session.queue.is_empty() {
+            self.transport.txq_push(s);
+        }
+    }
+
+    fn poll_post(
+        &mut self,
+        s: u32,
+        sess: u32,
+        req: &Request<'_, '_>,
+        f: &Framing,
+        input: &[u8],
+    ) -> usize {
+        let session = self.engine.sessions[sess].0;
+        if session.state != SessState::Open {
+            return self.transport.engine_error(s, 1, false, f, input);
+        }
+        if req.content_length().unwrap_or(0) > u64::from(self.config.max_payload) {
+            // Too big: refused, the session stays (the connection closes, its body unread).
+            self.transport.respond_fixed(s, Fixed::Status(413), true);
+            return f.skip(input);
+        }
+        let binary_type = req
+            .content_type()
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"application/octet-stream"));
+        if binary_type || session.post != NONE {
+            // A v3-style binary body, or a second concurrent POST: the session ends.
+            let n = self.transport.engine_error(s, 3, false, f, input);
+            self.close_session(sess, CloseReason::TransportError, false);
+            return n;
+        }
+        if !f.complete {
+            self.transport.await_body(s);
+            return 0;
+        }
+        self.transport.set_state(s, State::Post);
+        let st = &mut self.transport.streams[s].0;
+        st.session = sess;
+        st.post_at = f.head as u32;
+        st.post_len = (f.end - f.head) as u32;
+        st.post_done = 0;
+        self.engine.sessions[sess].0.post = s;
+        self.post_step(s, input)
+    }
+
+    /// Handles the packets of a POST body, as far as there is room; answers it when done.
+    fn post_step(&mut self, s: u32, input: &[u8]) -> usize {
+        let st = self.transport.streams[s].0;
+        let sess = st.session;
+        if self.engine.sessions.get(sess).map(|x| x.0.post) != Some(s) {
+            // The session is no longer this POST's (it ended meanwhile).
+            self.transport.set_state(s, State::Http);
+            self.transport.respond_fixed(s, Fixed::EngineError(3), true);
+            return input.len();
+        }
+        let start = st.post_at as usize;
+        let end = start + st.post_len as usize;
+        let Some(body) = input.get(start..end) else {
+            // The caller offered less than it did before.
+            self.transport.respond_fixed(s, Fixed::Status(400), true);
+            return input.len();
+        };
+        let mut done = st.post_done as usize;
+        let mut failure = None;
+        if body.is_empty() {
+            failure = Some(CloseReason::ParseError);
+        }
+        while failure.is_none() && done < body.len() {
+            if self.engine.sessions[sess].0.state != SessState::Open {
+                break;
+            }
+            let rest = body.get(done..).unwrap_or_default();
+            let mut records = Payload::new(rest);
+            let Some(Ok(record)) = records.next() else {
+                failure = Some(CloseReason::ParseError);
+                break;
+            };
+            let step = records.offset().max(1);
+            if rest.get(step - 1) == Some(&crate::engine::RECORD_SEPARATOR) && step == rest.len() {
+                // A separator at the very end: an empty last record.
+                failure = Some(CloseReason::ParseError);
+                break;
+            }
+            let len = match record {
+                PollRecord::Text(t) => t.encoded_len(),
+                PollRecord::Binary(b) => b.decoded_len(),
+            };
+            if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
+                self.transport.streams[s].0.post_done = done as u32;
+                return 0;
+            }
+            if self.transport.streams[s].0.session != sess {
+                // Making room shed this very session: its POST was answered as it ended.
+                return end;
+            }
+            let pkt = match record {
+                PollRecord::Text(t) => Pkt::Text(t),
+                PollRecord::Binary(b) => Pkt::Binary(Bin::Base64(b)),
+            };
+            if let Err(reason) = self.on_packet(sess, pkt) {
+                failure = Some(reason);
+                break;
+            }
+            done += step;
+        }
+        self.engine.sessions[sess].0.post = NONE;
+        self.transport.set_state(s, State::Http);
+        match failure {
+            None => self.transport.respond_fixed(s, Fixed::Ok, false),
+            Some(reason) => {
+                if reason == CloseReason::ClientClose {
+                    self.transport.respond_fixed(s, Fixed::Ok, false);
+                } else {
+                    self.transport
+                        .respond_fixed(s, Fixed::EngineError(3), false);
+                }
+                self.close_session(sess, reason, false);
+            }
+        }
+        end
+    }
+
+    /// Reads WebSocket messages while there is room for what they make.
+    fn ws_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+        let mut consumed = 0usize;
+        loop {
+            let st = self.transport.streams[s].0;
+            if !matches!(st.state, State::Ws | State::Probe) {
+                return input.len();
+            }
+            let rest = input.get_mut(consumed..).unwrap_or_default();
+            let mut scanner = st.scanner;
+            let peeked = scanner.peek(rest);
+            self.transport.streams[s].0.scanner = scanner;
+            let len = match peeked {
+                Err(e) => {
+                    self.ws_failed(s, e.close_code());
+                    return input.len();
+                }
+                Ok(None) => return consumed,
+                Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
+                Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
+            };
+            if !self.room_for_packet(len)
+                || !self.engine.room_for_input(st.session, len, &self.config)
+            {
+                return consumed;
+            }
+            if self.transport.streams[s].0.state != st.state {
+                // Making room shed this very session, and closed its WebSocket.
+                return input.len();
+            }
+            let taken = scanner.take(rest);
+            self.transport.streams[s].0.scanner = scanner;
+            match taken {
+                Err(e) => {
+                    self.ws_failed(s, e.close_code());
+                    return input.len();
+                }
+                Ok(None) => return consumed,
+                Ok(Some((item, n))) => {
+                    self.ws_item(s, item);
+                    consumed += n;
+                }
+            }
+        }
+    }
+
+    fn ws_item(&mut self, s: u32, item: Incoming<'_>) {
+        let st = self.transport.streams[s].0;
+        let sess = st.session;
+        let probing = st.state == State::Probe;
+        let result = match item {
+            Incoming::Text(t) if probing => {
+                self.engine
+                    .probe_message(sess, s, Some(t), &mut self.transport, &mut self.pool);
+                Ok(())
+            }
+            Incoming::Binary(_) if probing => {
+                self.engine
+                    .probe_message(sess, s, None, &mut self.transport, &mut self.pool);
+                Ok(())
+            }
+            Incoming::Text(t) => match TextPacket::decode_str(t) {
+                Ok(p) => self.on_packet(sess, Pkt::Text(p)),
+                Err(_) => Err(CloseReason::ParseError),
+            },
+            Incoming::Binary(b) => self.on_packet(sess, Pkt::Binary(Bin::Raw(b))),
+            Incoming::Ping(p) => {
+                self.transport.pong(s, p, &mut self.pool);
+                Ok(())
+            }
+            Incoming::Pong(_) => Ok(()),
+            Incoming::Close(frame) => {
+                // Answer the close handshake, then the stream is gone.
+                let code = frame.map_or(CloseCode::NORMAL, |f| f.code);
+                self.peer_closed(s, code);
+                Ok(())
+            }
+        };
+        if let Err(reason) = result {
+            let code = match reason {
+                CloseReason::ClientClose => CloseCode::NORMAL,
+                _ => CloseCode::PROTOCOL_ERROR,
+            };
+            if self.engine.sessions[sess].0.ws == s {
+                self.engine.sessions[sess].0.ws = NONE;
+            }
+            self.transport.close_ws(s, code, &mut self.pool);
+            self.close_session(sess, reason, false);
+        }
+    }
+
+    /// The client sent a close frame: echo it, close the stream, end what used it.
+    fn peer_closed(&mut self, s: u32, code: CloseCode) {
+        self.transport.echo_close(s, code, &mut self.pool);
+        self.stream_gone(s, CloseReason::TransportClose);
+        self.transport.close_after_output(s);
+    }
+
+    /// The WebSocket framing failed: close it with `code`, end what used it.
+    fn ws_failed(&mut self, s: u32, code: CloseCode) {
+        self.transport.fail_ws(s, code, &mut self.pool);
+        self.stream_gone(s, CloseReason::TransportError);
+        self.transport.close_after_output(s);
     }
 }

@@ -988,4 +988,18 @@ impl<'a> Server<'a> {
         }
         n
     }
+
+    /// Answers an [`Event::Http`](super::Event::Http) request: `status`, the given headers,
+    /// `Content-Length` and `Connection` (added by the server), and `body`.
+    pub fn respond(
+        &mut self,
+        stream: StreamId,
+        status: u16,
+        headers: &[crate::http::Header<'_>],
+        body: &[u8],
+    ) -> Result<(), CommandError> {
+        let s = self.transport.index(stream)?;
+        self.transport
+            .respond_app(s, status, headers, body, &mut self.pool)
+    }
 }
