@@ -1,9 +1,15 @@
-//! What passes between the layers. Each layer keeps its own tables and logic (the
-//! transport's streams in `stream.rs`, `transmit.rs`, `timer.rs`; Engine.IO's sessions in
-//! `session.rs`, `engine.rs`; Socket.IO's namespaces, sockets, rooms and acks in
-//! `socketio.rs`, `rooms.rs`); the server's own methods here carry the work from one to
-//! the next: output from a session's queue to the stream that writes it, and what a
-//! written item means for its session, and the timers of both.
+//! What passes between the layers (see "Inside" in the [module docs](super)). The
+//! server's own methods here carry the work from one layer to the next:
+//!
+//! * input, upwards: a stream's bytes become a request (transport), a request for an
+//!   endpoint opens or finds a session and hands it packets (Engine.IO), a session's
+//!   messages become Socket.IO packets (Socket.IO), with the room checks that keep a
+//!   client's input waiting in the driver's buffer;
+//! * output, downwards: a command's packets go to the session's queue, the queue to the
+//!   stream that writes it, and what a written item means for the session comes back;
+//! * what one layer's change means for another: a session that closes ends its sockets
+//!   first, a stream that goes away ends what its session had on it;
+//! * the timers of the transport and of the sessions.
 
 use super::engine::{Bin, Pkt, REPLY_ROOM};
 use super::event::Event;
@@ -655,7 +661,7 @@ impl Server<'_> {
     }
 
     /// The peer finished sending on `stream` (the read returned 0). What is owed is still
-    /// written; the stream then closes (a [`Transmit`](super::Transmit) with `close`).
+    /// written; the stream then closes (a [`Transmit`] with `close`).
     pub fn feed_eof(&mut self, stream: StreamId, now: Instant) -> Result<(), CommandError> {
         let s = self.input_ended(stream, now)?;
         let st = &mut self.transport.streams[s].0;

@@ -1,4 +1,7 @@
-//! Engine.IO sessions: creation, packets, heartbeat, the upgrade, closing.
+//! The Engine.IO layer's logic ([`EngineLayer`]): opening a session, plain Engine.IO
+//! messages, the heartbeat, the upgrade, ending a session and telling the application.
+//! It reaches the transport layer below through a `TransportLayer` argument; it never
+//! reads a session's Socket.IO state.
 
 use super::event::{Events, Kind, Record};
 use super::pool::{Pool, stat};

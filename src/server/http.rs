@@ -1,4 +1,6 @@
-//! Stream input: HTTP requests (Engine.IO or the app's), POST bodies, WebSocket frames.
+//! The transport layer's HTTP side: reading request heads (and refusing those that cannot
+//! become valid), the application's requests and its answers, Engine.IO's error answers,
+//! the `101` of a WebSocket, and WebSocket pongs and closes.
 
 use super::event::{Events, Kind, Record};
 use super::pool::{Pool, stat};

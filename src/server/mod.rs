@@ -78,6 +78,23 @@
 //! being assembled; an 8-byte queue entry per queued packet and recipient (a broadcast's
 //! bytes are stored once); room, membership and ack entries as the application uses them.
 //!
+//! # Inside
+//!
+//! The state is split by protocol layer, each a type that owns its tables and its logic,
+//! the upper ones reaching down, never up:
+//!
+//! * the transport layer (`TransportLayer`: `stream.rs`, `http.rs`, `transmit.rs`,
+//!   `timer.rs`): streams, HTTP requests and responses, WebSocket framing, the HTTP
+//!   deadlines, what waits to be written;
+//! * the Engine.IO layer (`EngineLayer`: `session.rs`, `engine.rs`): sessions, handshake,
+//!   polling and WebSocket, the upgrade, the heartbeat, packet queues;
+//! * the Socket.IO layer (`SocketIoLayer`: `socketio.rs`, `rooms.rs`): namespaces, sockets,
+//!   rooms, acknowledgements, broadcast recipients.
+//!
+//! The pool (message bytes and queue entries) and the event queue are shared. `Server`'s
+//! own methods are this facade and, in `dispatch.rs`, the flows between the layers: input
+//! going up, packets and output going down, a layer's change that another must act on.
+//!
 //! # Example
 //!
 //! A polling client's handshake, then its Socket.IO CONNECT, driven by hand:
@@ -969,7 +986,7 @@ impl<'a> Server<'a> {
     }
     /// Closes a session: the client gets the Engine.IO close packet after what is already
     /// queued for it, then its transport is closed. The application hears of it as
-    /// Disconnect events (Socket.IO) or [`Event::EngineClose`](super::Event::EngineClose),
+    /// Disconnect events (Socket.IO) or [`Event::EngineClose`],
     /// with [`CloseReason::ServerClose`].
     pub fn close(&mut self, session: SessionId) -> Result<(), CommandError> {
         let sess = self.session_index(session)?;
@@ -989,7 +1006,7 @@ impl<'a> Server<'a> {
         n
     }
 
-    /// Answers an [`Event::Http`](super::Event::Http) request: `status`, the given headers,
+    /// Answers an [`Event::Http`] request: `status`, the given headers,
     /// `Content-Length` and `Connection` (added by the server), and `body`.
     pub fn respond(
         &mut self,

@@ -1,4 +1,4 @@
-//! Rooms and broadcasts.
+//! The Socket.IO layer's rooms and broadcast recipients.
 //!
 //! Rooms are found by a keyed hash of (namespace, name), with the bucket heads kept in the
 //! room slots themselves. A broadcast is encoded once: every recipient's queue gets a

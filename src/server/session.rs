@@ -1,4 +1,5 @@
-//! The per-session state of an Engine.IO session.
+//! The Engine.IO layer's state: one entry per session (with the Socket.IO layer's part of
+//! it, [`SioSession`]), and [`EngineLayer`], which owns them.
 
 use super::pool::Queue;
 use super::storage::{NONE, Table, slot_entry};

@@ -1,5 +1,7 @@
-//! Socket.IO on top of the Engine.IO sessions: namespaces, sockets, CONNECT, events,
-//! acknowledgements, binary attachments.
+//! The Socket.IO layer ([`SocketIoLayer`]) on top of the Engine.IO sessions: namespaces,
+//! sockets, CONNECT, events, acknowledgements, binary attachments. A client's packets come
+//! in with an [`Input`] (the session's `SioSession` and the shared parts) and what they
+//! leave for the session comes back as a [`Handled`] value.
 
 use super::engine::Bin;
 use super::event::{Events, Kind, Record};

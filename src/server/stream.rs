@@ -1,4 +1,5 @@
-//! The per-stream state: one TCP connection as the server sees it.
+//! The transport layer's state: one entry per TCP connection as the server sees it, and
+//! [`TransportLayer`], which owns them.
 
 use super::pool::{Queue, Reader};
 use super::storage::{NONE, Table, slot_entry};

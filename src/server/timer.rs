@@ -1,5 +1,7 @@
-//! Session deadlines: a binary min-heap over sessions, keyed by each session's earliest
-//! deadline, kept inside the session slots (slot `i` stores heap position `i`).
+//! Deadlines. The Engine.IO layer's: a binary min-heap over sessions, keyed by each
+//! session's earliest deadline, kept inside the session slots (slot `i` stores heap position
+//! `i`). The transport layer's: two lists of streams, one per HTTP timeout, each in
+//! deadline order.
 
 use super::pool::Pool;
 use super::session::EngineLayer;

@@ -1,5 +1,6 @@
-//! Outputs: the bytes for each stream, written into the caller's buffer as they are
-//! asked for, and the events, copied into the caller's buffer.
+//! The transport layer's output: the transmit queue, and the bytes of each stream (fixed
+//! responses, its own messages, a session's packets as polling records or WebSocket
+//! frames) written into the caller's buffer as they are asked for.
 
 use super::pool::{Pool, Queue, Reader, stat};
 use super::storage::NONE;
