@@ -3,8 +3,8 @@
 
 use super::head;
 use super::{
-    AckId, Attachments, Client, CloseReason, DisconnectReason, Event, Message, Notice, NsId,
-    NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
+    AckId, Attachments, Client, CloseReason, Closing, DisconnectReason, Event, Message, Notice,
+    NsId, NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
 };
 use crate::BufferTooSmall;
 use crate::Instant;
@@ -386,7 +386,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 let rest = self.post.len - h.body.1;
                 self.post.buf.copy_within(h.body.1..self.post.len, 0);
                 self.post.len = rest;
-                if self.close_sent {
+                if self.closing == Closing::Sent {
                     self.finish_close();
                 }
             }

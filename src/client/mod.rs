@@ -357,6 +357,19 @@ enum Phase {
     Backoff,
 }
 
+/// Where the application's close of an open session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// Not closing.
+    No,
+    /// The close packet is owed (the application called `close`).
+    Owed,
+    /// The close packet was written into the current `Send`.
+    Written,
+    /// The close packet went out in a POST; the streams close when it is answered.
+    Sent,
+}
+
 /// The upgrade of a polling session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Upgrade {
@@ -547,12 +560,7 @@ pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16, const POLLING
     upgrade: Upgrade,
     /// Pongs owed to the server.
     pongs: u8,
-    /// The close packet is owed (the application called `close`).
-    closing: bool,
-    /// The close packet was written into the current `Send`.
-    close_written: bool,
-    /// The close packet went out in a POST; the streams close when it is answered.
-    close_sent: bool,
+    closing: Closing,
     /// Payload of a WebSocket ping to answer.
     ws_ping: [u8; 125],
     ws_ping_len: Option<u8>,
@@ -664,9 +672,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             on_ws: false,
             upgrade: Upgrade::None,
             pongs: 0,
-            closing: false,
-            close_written: false,
-            close_sent: false,
+            closing: Closing::No,
             ws_ping: [0; 125],
             ws_ping_len: None,
             ws_request: false,
@@ -843,7 +849,9 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if self.phase == Phase::Open {
             // The close packet goes with the next write; if it cannot go out soon, the
             // streams close anyway.
-            self.closing = true;
+            if self.closing == Closing::No {
+                self.closing = Closing::Owed;
+            }
             self.deadline = self.deadline.min(self.now.plus_millis(CLOSE_WAIT_MS));
         } else {
             self.finish_close();
@@ -961,7 +969,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         match self.phase {
             Phase::Idle => {}
             Phase::Opening => self.lose(CloseReason::ConnectTimeout),
-            Phase::Open if self.closing || self.close_sent => self.finish_close(),
+            Phase::Open if self.closing != Closing::No => self.finish_close(),
             Phase::Open => self.lose(CloseReason::PingTimeout),
             Phase::Backoff => {
                 // Start only once the last attempt's notices were read, so they never
@@ -1120,9 +1128,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         self.on_ws = !self.cfg.transports.polling();
         self.upgrade = Upgrade::None;
         self.pongs = 0;
-        self.closing = false;
-        self.close_written = false;
-        self.close_sent = false;
+        self.closing = Closing::No;
         self.sid_len = 0;
         self.body = None;
         self.get.len = 0;
@@ -1170,7 +1176,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if !matches!(self.phase, Phase::Open | Phase::Opening) {
             return;
         }
-        if self.closing || self.close_sent {
+        if self.closing != Closing::No {
             // Closing anyway: no reconnection.
             self.finish_close();
             return;

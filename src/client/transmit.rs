@@ -1,7 +1,7 @@
 //! The uplink: which stream to connect or close, and the requests and frames to send.
 
 use super::outbox::{self, Outbox, Rec};
-use super::{AckSlot, Client, Io, Ns, NsState, Phase, SESSION_NS, Stream, Tcp, Upgrade};
+use super::{AckSlot, Client, Closing, Io, Ns, NsState, Phase, SESSION_NS, Stream, Tcp, Upgrade};
 use crate::base64;
 use crate::engine::RECORD_SEPARATOR;
 use crate::write::Writer;
@@ -74,11 +74,10 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             // `lose` asked to close every stream; the driver sees those next.
             return self.poll_closes().unwrap_or(Io::Close(stream));
         }
-        if self.closing && self.close_written {
-            self.close_written = false;
+        if self.closing == Closing::Written {
             if stream == Stream::Post {
                 // Over polling the streams close once the server answered the POST.
-                self.close_sent = true;
+                self.closing = Closing::Sent;
                 self.deadline = self.now.plus_millis(super::CLOSE_WAIT_MS);
             } else {
                 self.finish_close();
@@ -110,13 +109,13 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
                     && polling_ok
                     && !self.slots[0].busy
                     && self.body.is_none()
-                    && !self.closing
+                    && self.closing == Closing::No
                     && (self.phase == Phase::Open || self.sid_len == 0)
             }
             1 => {
                 self.phase == Phase::Open
                     && polling_ok
-                    && !self.close_sent
+                    && self.closing != Closing::Sent
                     && !self.slots[1].busy
                     && self.has_uplink()
             }
@@ -137,7 +136,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// Whether packets wait to go out on the session's transport.
     fn has_uplink(&self) -> bool {
         self.pongs > 0
-            || self.closing
+            || self.closing != Closing::No
             || self.nss.iter().any(|n| n.due)
             || self.outbox.any(|ns| ready(&self.nss, ns))
     }
@@ -241,10 +240,12 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             self.names,
             &mut self.outbox,
             &mut self.acks,
-            self.closing,
+            self.closing != Closing::No,
             |bytes, binary| put(bytes, binary, &mut len, &mut count),
         );
-        self.close_written |= closed;
+        if closed {
+            self.closing = Closing::Written;
+        }
         if count == 0 {
             return full.then_some(0);
         }
@@ -319,7 +320,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
                 self.names,
                 &mut self.outbox,
                 &mut self.acks,
-                self.closing,
+                self.closing != Closing::No,
                 |bytes, binary| {
                     let op = if binary { OpCode::Binary } else { OpCode::Text };
                     frame(op, bytes, &mut pos)
@@ -337,7 +338,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
                 if let Ok(n) = ws::encode_close(dst, Some(close), Some(mask)) {
                     pos += n;
                 }
-                self.close_written = true;
+                self.closing = Closing::Written;
             }
         }
         if upgraded {
