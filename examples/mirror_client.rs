@@ -61,8 +61,8 @@ fn run(url: &str, transports: Transports) -> Result<(), Box<dyn std::error::Erro
                 let (blobs, n) = m.attachments.to_array::<16>().unwrap_or_default();
                 let args = Args::binary(m.args, &blobs[..n]);
                 let sent = match m.ack {
-                    Some(id) => client.ack(m.ns, id, args),
-                    None => client.emit(m.ns, &format!("{}-back", m.name), args),
+                    Some(id) => client.ack(m.namespace, id, args),
+                    None => client.emit(m.namespace, &format!("{}-back", m.name), args),
                 };
                 if let Err(e) = sent {
                     eprintln!("mirror_client: cannot answer {}: {e}", m.name);

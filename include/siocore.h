@@ -195,9 +195,9 @@ enum sio_client_event_kind
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Namespace `ns` was joined; `name` is the socket id.
+  // The namespace at `namespace_index` was joined; `name` is the socket id.
   SIO_CLIENT_EVENT_CONNECT = 1,
-  // The server refused `ns`: `name` is the message, `data` the error data (JSON, empty
+  // The server refused the namespace: `name` is the message, `data` the error data (JSON, empty
   // when none).
   SIO_CLIENT_EVENT_CONNECT_ERROR = 2,
   // An event `name` with arguments `data` and `attachments`; `has_ack` when the server
@@ -208,7 +208,7 @@ enum sio_client_event_kind
   // Ack `ack_id` will not come (`reason`: `SIO_CLIENT_REASON_TIMEOUT` or
   // `SIO_CLIENT_REASON_DISCONNECTED`).
   SIO_CLIENT_EVENT_ACK_FAILED = 5,
-  // Namespace `ns` was left (`reason`).
+  // The namespace was left (`reason`).
   SIO_CLIENT_EVENT_DISCONNECT = 6,
   // The session moved to WebSocket.
   SIO_CLIENT_EVENT_UPGRADE = 7,
@@ -439,7 +439,7 @@ typedef struct {
   // What happened.
   sio_client_event_kind kind;
   // The namespace index (events about a namespace).
-  uint32_t ns;
+  uint32_t namespace_index;
   // The event name, the socket id (connect) or the error message (connect error).
   sio_bytes name;
   // Arguments (raw JSON, comma separated) or the connect error's data.
@@ -702,17 +702,17 @@ void sio_client_free(sio_client *c);
 // Starts the first attempt (or a new one after giving up or `sio_client_close`).
 sio_result sio_client_start(sio_client *c, uint64_t now_ms);
 
-// Asks to join namespace `ns` (`"/"`, `"/chat"`) with an auth JSON object (`auth_len`
-// bytes at `auth`; 0 for none); writes its index. The answer is a
+// Asks to join namespace `name` (`"/"`, `"/chat"`) with an auth JSON object (`auth_len`
+// bytes at `auth`; 0 for none); writes its index to `out_namespace_index`. The answer is a
 // `SIO_CLIENT_EVENT_CONNECT` or `SIO_CLIENT_EVENT_CONNECT_ERROR` event.
 sio_result sio_client_connect(sio_client *c,
-                              const char *ns,
+                              const char *name,
                               const uint8_t *auth,
                               size_t auth_len,
-                              uint32_t *out_ns);
+                              uint32_t *out_namespace_index);
 
-// Leaves namespace `ns` (a `SIO_CLIENT_EVENT_DISCONNECT` follows).
-sio_result sio_client_disconnect(sio_client *c, uint32_t ns);
+// Leaves the namespace at `namespace_index` (a `SIO_CLIENT_EVENT_DISCONNECT` follows).
+sio_result sio_client_disconnect(sio_client *c, uint32_t namespace_index);
 
 // Ends the session for good (no reconnection).
 sio_result sio_client_close(sio_client *c, uint64_t now_ms);
@@ -722,12 +722,15 @@ sio_result sio_client_close(sio_client *c, uint64_t now_ms);
 // packet waits and goes out once it is. `SIO_BUFFER_TOO_SMALL` here (and in the other
 // emits and `sio_client_ack`) means the outbox (`outbox_capacity`) has no room for the
 // packet now; nothing is written, as the room needed depends on what waits before it.
-sio_result sio_client_emit(sio_client *c, uint32_t ns, const char *name, const sio_args *args);
+sio_result sio_client_emit(sio_client *c,
+                           uint32_t namespace_index,
+                           const char *name,
+                           const sio_args *args);
 
 // Like `sio_client_emit`, but asks for an acknowledgement: writes its id; the answer is a
 // `SIO_CLIENT_EVENT_ACK`, or `SIO_CLIENT_EVENT_ACK_FAILED` after `timeout_ms`.
 sio_result sio_client_emit_with_ack(sio_client *c,
-                                    uint32_t ns,
+                                    uint32_t namespace_index,
                                     const char *name,
                                     const sio_args *args,
                                     uint64_t timeout_ms,
@@ -735,7 +738,10 @@ sio_result sio_client_emit_with_ack(sio_client *c,
                                     uint64_t *out_id);
 
 // Answers a `SIO_CLIENT_EVENT_MESSAGE` that has `has_ack`, with `args` (`NULL`: none).
-sio_result sio_client_ack(sio_client *c, uint32_t ns, uint64_t ack_id, const sio_args *args);
+sio_result sio_client_ack(sio_client *c,
+                          uint32_t namespace_index,
+                          uint64_t ack_id,
+                          const sio_args *args);
 
 // The size of buffer `sio_client_poll_io` needs for the largest packet.
 sio_result sio_client_out_len(const sio_client *c, size_t *out);
@@ -1003,10 +1009,11 @@ sio_result sio_server_disconnect(sio_server *srv, sio_socket socket);
 // must have room for 21 bytes.
 sio_result sio_server_socket_id(const sio_server *srv, sio_socket socket, char *out);
 
-// Writes the name of namespace `index` (NUL-terminated) into `buf` (`cap` bytes): `SIO_OK`,
+// Writes the name of the namespace at `namespace_index` (NUL-terminated) into `buf` (`cap`
+// bytes): `SIO_OK`,
 // or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
 sio_result sio_server_namespace_name(const sio_server *srv,
-                                     uint32_t index,
+                                     uint32_t namespace_index,
                                      char *buf,
                                      size_t cap,
                                      size_t *out_len);

@@ -122,7 +122,7 @@ fn events_acks_and_binary_over_a_blocking_stream() {
         assert!(StdInstant::now() < deadline, "timed out: {seen:?}");
         let now = Instant::from_millis(epoch.elapsed().as_millis() as u64);
         board.poll(now, |client, e| match *e {
-            Event::Connect { ns, .. } => {
+            Event::Connect { namespace: ns, .. } => {
                 seen.push("connect".into());
                 client.emit(ns, "echo", Args::json(b"1,\"two\"")).unwrap();
                 let blob: &[u8] = &[1, 2, 3];

@@ -84,7 +84,7 @@ fn session(addr: SocketAddr, t: Transports, query: &str) -> Vec<String> {
             let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             let ns = |id| client.namespace_name(id).unwrap_or("?").to_string();
             match *e {
-                Event::Connect { ns: id, .. } => {
+                Event::Connect { namespace: id, .. } => {
                     seen.push(format!("connect {}", ns(id)));
                     if ns(id) == "/admin" {
                         let blob: &[u8] = &[7, 8, 9];
@@ -101,7 +101,7 @@ fn session(addr: SocketAddr, t: Transports, query: &str) -> Vec<String> {
                     }
                 }
                 Event::ConnectError {
-                    ns: id,
+                    namespace: id,
                     message,
                     data,
                 } => seen.push(format!(
@@ -111,9 +111,16 @@ fn session(addr: SocketAddr, t: Transports, query: &str) -> Vec<String> {
                 )),
                 Event::Message(m) => {
                     let atts: Vec<Vec<u8>> = m.attachments.iter().map(<[u8]>::to_vec).collect();
-                    seen.push(format!("{} {} {} {atts:?}", ns(m.ns), m.name, s(m.args)));
+                    seen.push(format!(
+                        "{} {} {} {atts:?}",
+                        ns(m.namespace),
+                        m.name,
+                        s(m.args)
+                    ));
                     if let Some(id) = m.ack {
-                        client.ack(m.ns, id, Args::json(b"42,\"yes\"")).unwrap();
+                        client
+                            .ack(m.namespace, id, Args::json(b"42,\"yes\""))
+                            .unwrap();
                     }
                     if m.name == "answer" {
                         // Everything was seen: leave.
@@ -121,7 +128,7 @@ fn session(addr: SocketAddr, t: Transports, query: &str) -> Vec<String> {
                     }
                 }
                 Event::Ack {
-                    ns: id,
+                    namespace: id,
                     args,
                     attachments,
                     ..

@@ -111,7 +111,7 @@ static void on_event(const sio_client_event *ev, uint64_t now) {
     case SIO_CLIENT_EVENT_MESSAGE:
       if (named(ev, "config") && ev->has_ack) {
         sio_args same = {ev->data.ptr, ev->data.len, ev->attachments, ev->attachments_len};
-        sio_client_ack(client, ev->ns, ev->ack_id, &same);
+        sio_client_ack(client, ev->namespace_index, ev->ack_id, &same);
       }
       break;
     default:

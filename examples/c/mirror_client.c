@@ -29,7 +29,7 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
     /* The same arguments, binary included. */
     sio_args args = {ev->data.ptr, ev->data.len, ev->attachments, ev->attachments_len};
     if (ev->has_ack) {
-      r = sio_client_ack(client, ev->ns, ev->ack_id, &args);
+      r = sio_client_ack(client, ev->namespace_index, ev->ack_id, &args);
     } else {
       char name[512];
       if (ev->name.len + sizeof "-back" > sizeof name) {
@@ -38,7 +38,7 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
       }
       if (ev->name.len > 0) memcpy(name, ev->name.ptr, ev->name.len);
       memcpy(name + ev->name.len, "-back", sizeof "-back");
-      r = sio_client_emit(client, ev->ns, name, &args);
+      r = sio_client_emit(client, ev->namespace_index, name, &args);
     }
     if (r != SIO_OK) fprintf(stderr, "mirror_client: cannot answer: %s\n", sio_result_str(r));
     return true;

@@ -11,7 +11,7 @@ use std::vec::Vec;
 use siocore::Instant;
 use siocore::client::{
     AckFailure, AckId, Client, ClientConfig, CloseReason, CommandError, DisconnectReason, Event,
-    Io, NsId, Reconnection, Stream, Transports,
+    Io, NamespaceId, Reconnection, Stream, Transports,
 };
 use siocore::http::Header;
 
@@ -546,35 +546,38 @@ pub unsafe extern "C" fn sio_client_start(c: *mut sio_client, now_ms: u64) -> si
     })
 }
 
-/// Asks to join namespace `ns` (`"/"`, `"/chat"`) with an auth JSON object (`auth_len`
-/// bytes at `auth`; 0 for none); writes its index. The answer is a
+/// Asks to join namespace `name` (`"/"`, `"/chat"`) with an auth JSON object (`auth_len`
+/// bytes at `auth`; 0 for none); writes its index to `out_namespace_index`. The answer is a
 /// `SIO_CLIENT_EVENT_CONNECT` or `SIO_CLIENT_EVENT_CONNECT_ERROR` event.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_connect(
     c: *mut sio_client,
-    ns: *const c_char,
+    name: *const c_char,
     auth: *const u8,
     auth_len: usize,
-    out_ns: *mut u32,
+    out_namespace_index: *mut u32,
 ) -> sio_result {
     with(c, |h| {
         // SAFETY: NUL-terminated per the contract.
-        let name = unsafe { text(ns) }?;
+        let name = unsafe { text(name) }?;
         // SAFETY: `auth_len` readable bytes or NULL with 0.
         let auth = unsafe { bytes(auth, auth_len) }.ok_or(SIO_NULL_ARGUMENT)?;
         let id = h
             .client()
             .connect(name, (!auth.is_empty()).then_some(auth))?;
         // SAFETY: a caller's `uint32_t` or NULL.
-        Ok(unsafe { put(out_ns, id.index() as u32) })
+        Ok(unsafe { put(out_namespace_index, id.index() as u32) })
     })
 }
 
-/// Leaves namespace `ns` (a `SIO_CLIENT_EVENT_DISCONNECT` follows).
+/// Leaves the namespace at `namespace_index` (a `SIO_CLIENT_EVENT_DISCONNECT` follows).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sio_client_disconnect(c: *mut sio_client, ns: u32) -> sio_result {
+pub unsafe extern "C" fn sio_client_disconnect(
+    c: *mut sio_client,
+    namespace_index: u32,
+) -> sio_result {
     with(c, |h| {
-        h.client().disconnect(ns_id(ns)?)?;
+        h.client().disconnect(ns_id(namespace_index)?)?;
         Ok(SIO_OK)
     })
 }
@@ -588,9 +591,9 @@ pub unsafe extern "C" fn sio_client_close(c: *mut sio_client, now_ms: u64) -> si
     })
 }
 
-fn ns_id(ns: u32) -> Result<NsId, sio_result> {
-    u8::try_from(ns)
-        .map(NsId::from_index)
+fn ns_id(namespace_index: u32) -> Result<NamespaceId, sio_result> {
+    u8::try_from(namespace_index)
+        .map(NamespaceId::from_index)
         .map_err(|_| SIO_UNKNOWN_NAMESPACE)
 }
 
@@ -602,14 +605,14 @@ fn ns_id(ns: u32) -> Result<NsId, sio_result> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_emit(
     c: *mut sio_client,
-    ns: u32,
+    namespace_index: u32,
     name: *const c_char,
     args: *const sio_args,
 ) -> sio_result {
     with(c, |h| {
         // SAFETY: NUL-terminated per the contract.
         let name = unsafe { text(name) }?;
-        let ns = ns_id(ns)?;
+        let ns = ns_id(namespace_index)?;
         // SAFETY: `args` per the contract.
         unsafe {
             with_args(args, |a| {
@@ -625,7 +628,7 @@ pub unsafe extern "C" fn sio_client_emit(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_emit_with_ack(
     c: *mut sio_client,
-    ns: u32,
+    namespace_index: u32,
     name: *const c_char,
     args: *const sio_args,
     timeout_ms: u64,
@@ -638,7 +641,7 @@ pub unsafe extern "C" fn sio_client_emit_with_ack(
         }
         // SAFETY: NUL-terminated per the contract.
         let name = unsafe { text(name) }?;
-        let ns = ns_id(ns)?;
+        let ns = ns_id(namespace_index)?;
         let now = Instant::from_millis(now_ms);
         // SAFETY: `args` per the contract.
         let id = unsafe {
@@ -655,12 +658,12 @@ pub unsafe extern "C" fn sio_client_emit_with_ack(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_ack(
     c: *mut sio_client,
-    ns: u32,
+    namespace_index: u32,
     ack_id: u64,
     args: *const sio_args,
 ) -> sio_result {
     with(c, |h| {
-        let ns = ns_id(ns)?;
+        let ns = ns_id(namespace_index)?;
         // SAFETY: `args` per the contract.
         unsafe {
             with_args(args, |a| {
@@ -851,9 +854,9 @@ pub unsafe extern "C" fn sio_client_recv(
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum sio_client_event_kind {
-    /// Namespace `ns` was joined; `name` is the socket id.
+    /// The namespace at `namespace_index` was joined; `name` is the socket id.
     SIO_CLIENT_EVENT_CONNECT = 1,
-    /// The server refused `ns`: `name` is the message, `data` the error data (JSON, empty
+    /// The server refused the namespace: `name` is the message, `data` the error data (JSON, empty
     /// when none).
     SIO_CLIENT_EVENT_CONNECT_ERROR = 2,
     /// An event `name` with arguments `data` and `attachments`; `has_ack` when the server
@@ -864,7 +867,7 @@ pub enum sio_client_event_kind {
     /// Ack `ack_id` will not come (`reason`: `SIO_CLIENT_REASON_TIMEOUT` or
     /// `SIO_CLIENT_REASON_DISCONNECTED`).
     SIO_CLIENT_EVENT_ACK_FAILED = 5,
-    /// Namespace `ns` was left (`reason`).
+    /// The namespace was left (`reason`).
     SIO_CLIENT_EVENT_DISCONNECT = 6,
     /// The session moved to WebSocket.
     SIO_CLIENT_EVENT_UPGRADE = 7,
@@ -925,7 +928,7 @@ pub struct sio_client_event {
     /// What happened.
     pub kind: sio_client_event_kind,
     /// The namespace index (events about a namespace).
-    pub ns: u32,
+    pub namespace_index: u32,
     /// The event name, the socket id (connect) or the error message (connect error).
     pub name: sio_bytes,
     /// Arguments (raw JSON, comma separated) or the connect error's data.
@@ -975,7 +978,7 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
     let mut count = 0;
     let mut ev = sio_client_event {
         kind: SIO_CLIENT_EVENT_CLOSED,
-        ns: 0,
+        namespace_index: 0,
         name: sio_bytes::EMPTY,
         data: sio_bytes::EMPTY,
         attachments: core::ptr::null(),
@@ -989,20 +992,24 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
         delay_ms: 0,
     };
     match *e {
-        Event::Connect { ns, sid } => {
+        Event::Connect { namespace: ns, sid } => {
             ev.kind = SIO_CLIENT_EVENT_CONNECT;
-            ev.ns = ns.index() as u32;
+            ev.namespace_index = ns.index() as u32;
             ev.name = sio_bytes::of(sid.as_bytes());
         }
-        Event::ConnectError { ns, message, data } => {
+        Event::ConnectError {
+            namespace: ns,
+            message,
+            data,
+        } => {
             ev.kind = SIO_CLIENT_EVENT_CONNECT_ERROR;
-            ev.ns = ns.index() as u32;
+            ev.namespace_index = ns.index() as u32;
             ev.name = sio_bytes::of(message.as_bytes());
             ev.data = sio_bytes::of(data.unwrap_or_default());
         }
         Event::Message(m) => {
             ev.kind = SIO_CLIENT_EVENT_MESSAGE;
-            ev.ns = m.ns.index() as u32;
+            ev.namespace_index = m.namespace.index() as u32;
             ev.name = sio_bytes::of(m.name.as_bytes());
             ev.data = sio_bytes::of(m.args);
             ev.has_ack = m.ack.is_some();
@@ -1014,13 +1021,13 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
             }
         }
         Event::Ack {
-            ns,
+            namespace: ns,
             id,
             args,
             attachments,
         } => {
             ev.kind = SIO_CLIENT_EVENT_ACK;
-            ev.ns = ns.index() as u32;
+            ev.namespace_index = ns.index() as u32;
             ev.ack_id = id.0;
             ev.data = sio_bytes::of(args);
             debug_assert!(attachments.len() <= views.len(), "a view per attachment");
@@ -1029,18 +1036,25 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
                 count += 1;
             }
         }
-        Event::AckFailed { ns, id, reason } => {
+        Event::AckFailed {
+            namespace: ns,
+            id,
+            reason,
+        } => {
             ev.kind = SIO_CLIENT_EVENT_ACK_FAILED;
-            ev.ns = ns.index() as u32;
+            ev.namespace_index = ns.index() as u32;
             ev.ack_id = id.0;
             ev.reason = match reason {
                 AckFailure::Timeout => SIO_CLIENT_REASON_TIMEOUT,
                 AckFailure::Disconnected => SIO_CLIENT_REASON_DISCONNECTED,
             };
         }
-        Event::Disconnect { ns, reason } => {
+        Event::Disconnect {
+            namespace: ns,
+            reason,
+        } => {
             ev.kind = SIO_CLIENT_EVENT_DISCONNECT;
-            ev.ns = ns.index() as u32;
+            ev.namespace_index = ns.index() as u32;
             ev.reason = match reason {
                 DisconnectReason::ServerDisconnect => SIO_CLIENT_REASON_SERVER_DISCONNECT,
                 DisconnectReason::ClientDisconnect => SIO_CLIENT_REASON_CLIENT_DISCONNECT,

@@ -1635,12 +1635,13 @@ pub unsafe extern "C" fn sio_server_socket_id(
     })
 }
 
-/// Writes the name of namespace `index` (NUL-terminated) into `buf` (`cap` bytes): `SIO_OK`,
+/// Writes the name of the namespace at `namespace_index` (NUL-terminated) into `buf` (`cap`
+/// bytes): `SIO_OK`,
 /// or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_namespace_name(
     srv: *const sio_server,
-    index: u32,
+    namespace_index: u32,
     buf: *mut c_char,
     cap: usize,
     out_len: *mut usize,
@@ -1651,7 +1652,7 @@ pub unsafe extern "C" fn sio_server_namespace_name(
         }
         let server = s.server_ref();
         let ns = server
-            .namespace_by_index(index as usize)
+            .namespace_by_index(namespace_index as usize)
             .ok_or(SIO_UNKNOWN_NAMESPACE)?;
         let name = server.namespace_name(ns).ok_or(SIO_UNKNOWN_NAMESPACE)?;
         let need = name.len() + 1;

@@ -12,7 +12,7 @@ static INPUT: [u8; 512] = [0; 512];
 fn app<const P: bool>(client: &mut Client<'_, 2, 4, P>, buf: &mut [u8], now: Instant) {
     while let Ok(Some(event)) = client.poll_event(buf) {
         match event {
-            Event::Connect { ns, .. } => {
+            Event::Connect { namespace: ns, .. } => {
                 black_box(client.emit(ns, "hello", Args::json(b"1")).is_ok());
                 black_box(
                     client
@@ -24,11 +24,11 @@ fn app<const P: bool>(client: &mut Client<'_, 2, 4, P>, buf: &mut [u8], now: Ins
                 let (blobs, n) = m.attachments.to_array::<4>().unwrap_or_default();
                 let args = Args::binary(m.args, &blobs[..n]);
                 match m.ack {
-                    Some(id) => black_box(client.ack(m.ns, id, args).is_ok()),
-                    None => black_box(client.emit_volatile(m.ns, "echo", args).is_ok()),
+                    Some(id) => black_box(client.ack(m.namespace, id, args).is_ok()),
+                    None => black_box(client.emit_volatile(m.namespace, "echo", args).is_ok()),
                 };
             }
-            Event::Disconnect { ns, .. } => {
+            Event::Disconnect { namespace: ns, .. } => {
                 black_box(client.disconnect(ns).is_ok());
             }
             other => {

@@ -56,12 +56,12 @@ struct Run<'a> {
     events: Vec<u8>,
     /// The last WebSocket request the client sent, for the accept key.
     ws_request: Vec<u8>,
-    root: Option<NsId>,
-    chat: Option<NsId>,
+    root: Option<NamespaceId>,
+    chat: Option<NamespaceId>,
     /// An ack the server asked for, to answer.
-    asked: Option<(NsId, AckId)>,
+    asked: Option<(NamespaceId, AckId)>,
     /// The acks awaited (`emit_with_ack` succeeded) and not yet reported.
-    awaited: Vec<(NsId, AckId)>,
+    awaited: Vec<(NamespaceId, AckId)>,
 }
 
 impl Run<'_> {
@@ -98,15 +98,15 @@ impl Run<'_> {
             match e {
                 Event::Message(m) => {
                     if let Some(id) = m.ack {
-                        self.asked = Some((m.ns, id));
+                        self.asked = Some((m.namespace, id));
                     }
                     let (blobs, n) = m.attachments.to_array::<8>().unwrap_or_default();
-                    let _ = self
-                        .client
-                        .emit(m.ns, "echo", Args::binary(m.args, &blobs[..n]));
+                    let _ =
+                        self.client
+                            .emit(m.namespace, "echo", Args::binary(m.args, &blobs[..n]));
                 }
                 Event::Ack {
-                    ns,
+                    namespace: ns,
                     id,
                     attachments,
                     ..
@@ -114,7 +114,9 @@ impl Run<'_> {
                     let _ = attachments.iter().count();
                     self.reported(ns, id);
                 }
-                Event::AckFailed { ns, id, .. } => self.reported(ns, id),
+                Event::AckFailed {
+                    namespace: ns, id, ..
+                } => self.reported(ns, id),
                 _ => {}
             }
         }
@@ -155,7 +157,7 @@ impl Run<'_> {
     }
 
     /// An awaited ack was answered or failed: reported once, and only if awaited.
-    fn reported(&mut self, ns: NsId, id: AckId) {
+    fn reported(&mut self, ns: NamespaceId, id: AckId) {
         let at = self.awaited.iter().position(|&a| a == (ns, id));
         let at = at.unwrap_or_else(|| panic!("ack {id:?} on {ns:?} reported but not awaited"));
         self.awaited.swap_remove(at);

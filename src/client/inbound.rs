@@ -3,8 +3,8 @@
 
 use super::head;
 use super::{
-    AckId, Attachments, Client, CloseReason, Closing, DisconnectReason, Event, Message, Notice,
-    NsId, NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
+    AckId, Attachments, Client, CloseReason, Closing, DisconnectReason, Event, Message,
+    NamespaceId, Notice, NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
 };
 use crate::BufferTooSmall;
 use crate::Instant;
@@ -147,16 +147,16 @@ enum Step {
 #[derive(Debug, Clone, Copy)]
 enum Ready {
     Connect {
-        ns: NsId,
+        ns: NamespaceId,
         sid: usize,
     },
     ConnectError {
-        ns: NsId,
+        ns: NamespaceId,
         message: usize,
         data: Option<usize>,
     },
     Message {
-        ns: NsId,
+        ns: NamespaceId,
         name: usize,
         args: usize,
         atts: usize,
@@ -164,7 +164,7 @@ enum Ready {
         ack: Option<AckId>,
     },
     Ack {
-        ns: NsId,
+        ns: NamespaceId,
         id: AckId,
         args: usize,
         atts: usize,
@@ -180,11 +180,11 @@ impl Ready {
         }
         match self {
             Self::Connect { ns, sid } => Event::Connect {
-                ns,
+                namespace: ns,
                 sid: text(&buf[..sid]),
             },
             Self::ConnectError { ns, message, data } => Event::ConnectError {
-                ns,
+                namespace: ns,
                 message: text(&buf[..message]),
                 data: data.map(|d| &buf[message..message + d]),
             },
@@ -196,7 +196,7 @@ impl Ready {
                 count,
                 ack,
             } => Event::Message(Message {
-                ns,
+                namespace: ns,
                 name: text(&buf[..name]),
                 args: &buf[name..name + args],
                 attachments: Attachments::from_raw(&buf[name + args..name + args + atts], count),
@@ -209,7 +209,7 @@ impl Ready {
                 atts,
                 count,
             } => Event::Ack {
-                ns,
+                namespace: ns,
                 id,
                 args: &buf[..args],
                 attachments: Attachments::from_raw(&buf[args..args + atts], count),
@@ -511,7 +511,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             if let Some(reason) = self.nss[i].notice.take() {
                 self.release_if_done(i);
                 return Some(Event::Disconnect {
-                    ns: NsId(i as u8),
+                    namespace: NamespaceId(i as u8),
                     reason,
                 });
             }
@@ -525,7 +525,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 self.outbox.clear_ack(k as u8);
                 self.release_if_done(usize::from(a.ns));
                 return Some(Event::AckFailed {
-                    ns: NsId(a.ns),
+                    namespace: NamespaceId(a.ns),
                     id: AckId(a.id - 1),
                     reason,
                 });
@@ -770,7 +770,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             // Not a namespace the application asked for: ignored, like the reference.
             return Step::Next;
         };
-        let ns = NsId(i as u8);
+        let ns = NamespaceId(i as u8);
         let state = self.nss[i].state;
         match p.packet_type() {
             sio::PacketType::Connect if state == NsState::Joining => {

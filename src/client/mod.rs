@@ -109,9 +109,9 @@ pub enum Io {
 
 /// A namespace the application asked to join: an index into the client's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NsId(u8);
+pub struct NamespaceId(u8);
 
-impl NsId {
+impl NamespaceId {
     /// The id of table entry `index` (commands check that it is in use).
     pub const fn from_index(index: u8) -> Self {
         Self(index)
@@ -202,7 +202,7 @@ pub enum AckFailure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message<'b> {
     /// The namespace.
-    pub ns: NsId,
+    pub namespace: NamespaceId,
     /// The event name.
     pub name: &'b str,
     /// The arguments after the name, raw JSON, comma separated; binary arguments are
@@ -222,7 +222,7 @@ pub enum Event<'b> {
     /// A namespace was joined (again, after a reconnection); `sid` is the socket id.
     Connect {
         /// The namespace.
-        ns: NsId,
+        namespace: NamespaceId,
         /// Its socket id on the server.
         sid: &'b str,
     },
@@ -230,7 +230,7 @@ pub enum Event<'b> {
     /// [`Client::connect`] asks again.
     ConnectError {
         /// The namespace.
-        ns: NsId,
+        namespace: NamespaceId,
         /// The error's `message`.
         message: &'b str,
         /// The error's `data`, raw JSON, if any.
@@ -241,7 +241,7 @@ pub enum Event<'b> {
     /// The server answered [`Client::emit_with_ack`].
     Ack {
         /// The namespace.
-        ns: NsId,
+        namespace: NamespaceId,
         /// The id `emit_with_ack` returned.
         id: AckId,
         /// The reply arguments, raw JSON, comma separated.
@@ -252,7 +252,7 @@ pub enum Event<'b> {
     /// An acknowledgement will not come; a late one is ignored.
     AckFailed {
         /// The namespace.
-        ns: NsId,
+        namespace: NamespaceId,
         /// The id `emit_with_ack` returned.
         id: AckId,
         /// Why.
@@ -261,7 +261,7 @@ pub enum Event<'b> {
     /// A namespace was left.
     Disconnect {
         /// The namespace.
-        ns: NsId,
+        namespace: NamespaceId,
         /// Why.
         reason: DisconnectReason,
     },
@@ -726,14 +726,14 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     }
 
     /// Whether the namespace is joined.
-    pub fn is_connected(&self, ns: NsId) -> bool {
+    pub fn is_connected(&self, ns: NamespaceId) -> bool {
         self.nss
             .get(ns.index())
             .is_some_and(|n| n.state == NsState::Connected)
     }
 
     /// The name of a namespace the application asked for.
-    pub fn namespace_name(&self, ns: NsId) -> Option<&str> {
+    pub fn namespace_name(&self, ns: NamespaceId) -> Option<&str> {
         let n = self
             .nss
             .get(ns.index())
@@ -759,7 +759,11 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     ///
     /// # Errors
     /// A [`CommandError`] for a bad name or auth, or full tables.
-    pub fn connect(&mut self, name: &str, auth: Option<&[u8]>) -> Result<NsId, CommandError> {
+    pub fn connect(
+        &mut self,
+        name: &str,
+        auth: Option<&[u8]>,
+    ) -> Result<NamespaceId, CommandError> {
         if !name.starts_with('/')
             || name.len() > 255
             || name.bytes().any(|b| b == b',' || b < b' ' || b == 0x7f)
@@ -783,7 +787,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             self.free_ns_text(i);
             self.store_ns_text(i, name, auth)?;
             self.join(i);
-            return Ok(NsId(i as u8));
+            return Ok(NamespaceId(i as u8));
         }
         let i = self
             .nss
@@ -792,7 +796,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             .ok_or(CommandError::TooManyNamespaces)?;
         self.store_ns_text(i, name, auth)?;
         self.join(i);
-        Ok(NsId(i as u8))
+        Ok(NamespaceId(i as u8))
     }
 
     /// Leaves a namespace: sends DISCONNECT if it is joined, drops its waiting emits, and
@@ -802,7 +806,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     /// # Errors
     /// [`CommandError::UnknownNamespace`]; [`CommandError::OutboxFull`] when the
     /// DISCONNECT packet does not fit (nothing changed).
-    pub fn disconnect(&mut self, ns: NsId) -> Result<(), CommandError> {
+    pub fn disconnect(&mut self, ns: NamespaceId) -> Result<(), CommandError> {
         let i = self.ns_index(ns)?;
         if self.nss[i].state == NsState::Connected && self.phase == Phase::Open {
             let mut pkt = [0u8; 4 + 256];
@@ -864,7 +868,12 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     ///
     /// # Errors
     /// A [`CommandError`]; nothing was queued.
-    pub fn emit(&mut self, ns: NsId, name: &str, args: Args<'_>) -> Result<(), CommandError> {
+    pub fn emit(
+        &mut self,
+        ns: NamespaceId,
+        name: &str,
+        args: Args<'_>,
+    ) -> Result<(), CommandError> {
         self.queue_event(ns, name, args, None)
     }
 
@@ -876,7 +885,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     /// As [`Client::emit`].
     pub fn emit_volatile(
         &mut self,
-        ns: NsId,
+        ns: NamespaceId,
         name: &str,
         args: Args<'_>,
     ) -> Result<bool, CommandError> {
@@ -897,7 +906,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     /// As [`Client::emit`], and [`CommandError::TooManyAcks`].
     pub fn emit_with_ack(
         &mut self,
-        ns: NsId,
+        ns: NamespaceId,
         name: &str,
         args: Args<'_>,
         timeout_ms: u64,
@@ -932,7 +941,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     /// # Errors
     /// A [`CommandError`]; [`CommandError::StaleAck`] when the namespace is not joined
     /// (the session that asked is gone).
-    pub fn ack(&mut self, ns: NsId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
+    pub fn ack(&mut self, ns: NamespaceId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
         self.ns_index(ns)?;
         if !self.is_connected(ns) {
             return Err(CommandError::StaleAck);
@@ -989,7 +998,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         self.now = self.now.max(now);
     }
 
-    fn ns_index(&self, ns: NsId) -> Result<usize, CommandError> {
+    fn ns_index(&self, ns: NamespaceId) -> Result<usize, CommandError> {
         match self.nss.get(ns.index()) {
             Some(n) if n.state != NsState::Free && !n.release => Ok(ns.index()),
             _ => Err(CommandError::UnknownNamespace),
@@ -1287,7 +1296,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
     fn queue_event(
         &mut self,
-        ns: NsId,
+        ns: NamespaceId,
         name: &str,
         args: Args<'_>,
         ack: Option<(u64, u8)>,

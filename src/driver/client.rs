@@ -20,8 +20,8 @@
 //! client.connect("/", None)?;
 //! let mut driver = ClientDriver::new(client, "127.0.0.1:3000".parse()?)?;
 //! driver.run(&mut |client: &mut Client<'_>, wake: Wake<'_, '_>, _now| {
-//!     if let Wake::Event(Event::Connect { ns, .. }) = wake {
-//!         client.emit(*ns, "hello", Args::json(b"\"world\"")).ok();
+//!     if let Wake::Event(Event::Connect { namespace, .. }) = wake {
+//!         client.emit(*namespace, "hello", Args::json(b"\"world\"")).ok();
 //!     }
 //!     true
 //! })?;

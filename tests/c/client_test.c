@@ -146,7 +146,7 @@ static void drive(pair *p) {
       seen *s = &p->ev[p->events++];
       memset(s, 0, sizeof *s);
       s->kind = ev.kind;
-      s->ns = ev.ns;
+      s->ns = ev.namespace_index;
       copy_bytes(s->name, sizeof s->name, ev.name);
       copy_bytes(s->data, sizeof s->data, ev.data);
       s->attachments = ev.attachments_len;

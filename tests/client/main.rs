@@ -71,7 +71,7 @@ fn events_and_acks_both_ways_with_binary() {
     {
         let mut p = started_chunked(t, chunk);
         p.take_events();
-        let ns = siocore::client::NsId::from_index(0);
+        let ns = siocore::client::NamespaceId::from_index(0);
         p.client
             .emit(ns, "echo", Args::json(br#"1,"two",{"3":[true]}"#))
             .unwrap();
@@ -136,7 +136,7 @@ fn answers_the_servers_acks_and_pings() {
             if let siocore::client::Event::Message(m) = e
                 && let Some(id) = m.ack
             {
-                c.ack(m.ns, id, Args::json(m.args)).unwrap();
+                c.ack(m.namespace, id, Args::json(m.args)).unwrap();
             }
         });
         // Ping/pong for a minute of virtual time: the session stays.
@@ -323,7 +323,7 @@ fn connect_error_and_server_disconnect_are_reported() {
 fn ack_timeouts_and_disconnects_fail_acks() {
     let mut p = started(Transports::WebSocket);
     p.take_events();
-    let root = siocore::client::NsId::from_index(0);
+    let root = siocore::client::NamespaceId::from_index(0);
     // The server never acks an event named `kick`... it kicks instead.
     p.server_app = Box::new(|_, _| {});
     let id = p
@@ -384,7 +384,7 @@ fn close_sends_the_close_packet_and_does_not_reconnect() {
 fn a_delayed_polling_post_does_not_break_the_session() {
     let mut p = started(Transports::Polling);
     p.take_events();
-    let root = siocore::client::NsId::from_index(0);
+    let root = siocore::client::NamespaceId::from_index(0);
     p.hold[Stream::Post.index()] = true;
     let posts = p.sent_text(Stream::Post).matches("POST ").count();
     p.client.emit(root, "echo", Args::json(b"1")).unwrap();
@@ -448,7 +448,7 @@ fn a_dropped_long_poll_loses_the_session_and_reconnects() {
 fn a_delayed_long_poll_lets_posts_overtake_it() {
     let mut p = started(Transports::Polling);
     p.take_events();
-    let root = siocore::client::NsId::from_index(0);
+    let root = siocore::client::NamespaceId::from_index(0);
     let args = |ev: Vec<CEv>| -> Vec<String> {
         ev.into_iter()
             .filter_map(|e| match e {

@@ -35,19 +35,23 @@ impl CEv {
     fn from(e: &client::Event<'_>) -> Self {
         let s = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
         match *e {
-            client::Event::Connect { ns, sid } => Self::Connect(ns.index(), sid.to_string()),
-            client::Event::ConnectError { ns, message, data } => {
-                Self::ConnectError(ns.index(), message.to_string(), data.map(s))
+            client::Event::Connect { namespace: ns, sid } => {
+                Self::Connect(ns.index(), sid.to_string())
             }
+            client::Event::ConnectError {
+                namespace: ns,
+                message,
+                data,
+            } => Self::ConnectError(ns.index(), message.to_string(), data.map(s)),
             client::Event::Message(m) => Self::Message {
-                ns: m.ns.index(),
+                ns: m.namespace.index(),
                 name: m.name.to_string(),
                 args: s(m.args),
                 attachments: m.attachments.iter().map(<[u8]>::to_vec).collect(),
                 ack: m.ack.map(|a| a.0),
             },
             client::Event::Ack {
-                ns,
+                namespace: ns,
                 id,
                 args,
                 attachments,
@@ -57,10 +61,15 @@ impl CEv {
                 s(args),
                 attachments.iter().map(<[u8]>::to_vec).collect(),
             ),
-            client::Event::AckFailed { ns, id, reason } => {
-                Self::AckFailed(ns.index(), id.0, reason)
-            }
-            client::Event::Disconnect { ns, reason } => Self::Disconnect(ns.index(), reason),
+            client::Event::AckFailed {
+                namespace: ns,
+                id,
+                reason,
+            } => Self::AckFailed(ns.index(), id.0, reason),
+            client::Event::Disconnect {
+                namespace: ns,
+                reason,
+            } => Self::Disconnect(ns.index(), reason),
             client::Event::Upgrade => Self::Upgrade,
             client::Event::Closed { reason } => Self::Closed(reason),
             client::Event::Reconnecting { attempt, delay_ms } => {
