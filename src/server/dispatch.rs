@@ -551,6 +551,18 @@ impl Server<'_> {
         shed
     }
 
+    /// The stream that carried session `sess` (its long-poll or its WebSocket) is gone: the
+    /// session ends, or, when it was closing already, its transport does.
+    fn carrier_gone(&mut self, sess: u32, stream: u32, reason: CloseReason) {
+        self.transport.set_state(stream, State::Done);
+        if self.engine.sessions[sess].0.state == SessState::Open {
+            self.close_session(sess, reason, false);
+        } else {
+            self.engine
+                .end_transport(sess, &mut self.transport, &mut self.pool);
+        }
+    }
+
     /// A stream a session uses ended (EOF or reset): what that means for the session.
     pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
         let st = self.transport.streams[stream].0;
@@ -563,13 +575,7 @@ impl Server<'_> {
             State::Get if s.get == stream => {
                 // An abandoned long-poll ends the session (PROTOCOL.md A.7).
                 self.engine.sessions[sess].0.get = NONE;
-                self.transport.set_state(stream, State::Done);
-                if s.state == SessState::Open {
-                    self.close_session(sess, reason, false);
-                } else {
-                    self.engine
-                        .end_transport(sess, &mut self.transport, &mut self.pool);
-                }
+                self.carrier_gone(sess, stream, reason);
             }
             State::Post if s.post == stream => {
                 self.engine.sessions[sess].0.post = NONE;
@@ -578,13 +584,7 @@ impl Server<'_> {
             }
             State::Ws if s.ws == stream => {
                 self.engine.sessions[sess].0.ws = NONE;
-                self.transport.set_state(stream, State::Done);
-                if s.state == SessState::Open {
-                    self.close_session(sess, reason, false);
-                } else {
-                    self.engine
-                        .end_transport(sess, &mut self.transport, &mut self.pool);
-                }
+                self.carrier_gone(sess, stream, reason);
             }
             State::Probe if s.ws == stream => {
                 self.engine.sessions[sess].0.ws = NONE;
