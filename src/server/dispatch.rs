@@ -836,30 +836,21 @@ impl Server<'_> {
         f: &Framing,
         input: &[u8],
     ) -> usize {
-        let session = self.engine.sessions[sess].0;
         let Some(accept) = ws_accept(req) else {
             return self.transport.engine_error(s, 3, true, f, input);
         };
         if !self.transport.queue_101(s, &accept, &mut self.pool) {
             return self.transport.engine_error(s, 4, true, f, input);
         }
-        if session.state != SessState::Open || session.transport != SessTransport::Polling {
+        if !self
+            .engine
+            .start_upgrade(sess, s, self.config.upgrade_timeout, &mut self.transport)
+        {
             // Already upgrading or upgraded: this WebSocket is accepted and closed at once,
             // as the reference does, and the session is left alone.
             self.transport
                 .close_ws(s, CloseCode::NORMAL, &mut self.pool);
-            return f.head;
         }
-        self.transport.set_state(s, State::Probe);
-        self.transport.streams[s].0.session = sess;
-        let slot = &mut self.engine.sessions[sess].0;
-        slot.transport = SessTransport::Upgrading;
-        slot.ws = s;
-        slot.probed = false;
-        slot.aux_at = self
-            .now
-            .saturating_add(u64::from(self.config.upgrade_timeout));
-        self.engine.reschedule(sess);
         f.head
     }
 
@@ -876,12 +867,7 @@ impl Server<'_> {
             self.transport.respond_fixed(s, Fixed::Noop, false);
             return;
         }
-        self.transport.set_state(s, State::Get);
-        self.transport.streams[s].0.session = sess;
-        self.engine.sessions[sess].0.get = s;
-        if !session.queue.is_empty() {
-            self.transport.txq_push(s);
-        }
+        self.engine.attach_get(sess, s, &mut self.transport);
     }
 
     fn poll_post(

@@ -448,6 +448,41 @@ impl EngineLayer<'_> {
             _ => self.abort_upgrade(sess, tr, pool),
         }
     }
+
+    /// A WebSocket (`stream`) asks to upgrade the polling session `sess`: it starts
+    /// probing, under the upgrade deadline (`timeout` ms). `false` when the session is not
+    /// open on polling (already upgrading or upgraded).
+    pub(super) fn start_upgrade(
+        &mut self,
+        sess: u32,
+        stream: u32,
+        timeout: u32,
+        tr: &mut TransportLayer<'_>,
+    ) -> bool {
+        let s = &mut self.sessions[sess].0;
+        if s.state != State::Open || s.transport != Transport::Polling {
+            return false;
+        }
+        s.transport = Transport::Upgrading;
+        s.ws = stream;
+        s.probed = false;
+        s.aux_at = self.now.saturating_add(u64::from(timeout));
+        tr.set_state(stream, StreamState::Probe);
+        tr.streams[stream].0.session = sess;
+        self.reschedule(sess);
+        true
+    }
+
+    /// `stream` is the session's long-poll now; it writes at once if packets wait.
+    pub(super) fn attach_get(&mut self, sess: u32, stream: u32, tr: &mut TransportLayer<'_>) {
+        tr.set_state(stream, StreamState::Get);
+        tr.streams[stream].0.session = sess;
+        let s = &mut self.sessions[sess].0;
+        s.get = stream;
+        if !s.queue.is_empty() {
+            tr.txq_push(stream);
+        }
+    }
 }
 
 /// The close code a session's WebSocket gets for `reason`.
