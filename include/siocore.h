@@ -1010,8 +1010,7 @@ sio_result sio_server_disconnect(sio_server *srv, sio_socket socket);
 sio_result sio_server_socket_id(const sio_server *srv, sio_socket socket, char *out);
 
 // Writes the name of the namespace at `namespace_index` (NUL-terminated) into `buf` (`cap`
-// bytes): `SIO_OK`,
-// or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
+// bytes): `SIO_OK`, or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
 sio_result sio_server_namespace_name(const sio_server *srv,
                                      uint32_t namespace_index,
                                      char *buf,

@@ -1636,8 +1636,7 @@ pub unsafe extern "C" fn sio_server_socket_id(
 }
 
 /// Writes the name of the namespace at `namespace_index` (NUL-terminated) into `buf` (`cap`
-/// bytes): `SIO_OK`,
-/// or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
+/// bytes): `SIO_OK`, or `SIO_BUFFER_TOO_SMALL` with the size needed in `out_len`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_namespace_name(
     srv: *const sio_server,
