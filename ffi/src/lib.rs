@@ -284,6 +284,21 @@ fn with_ref<H>(
     })
 }
 
+/// Drops a handle made by `Box::into_raw`; `NULL` is ignored. A panic in its drop stops at
+/// the C boundary.
+///
+/// # Safety
+/// `ptr` must be `NULL` or come from `Box::into_raw` and not be used after.
+#[cfg(feature = "std")]
+unsafe fn free_box<T>(ptr: *mut T) {
+    boundary((), || {
+        if !ptr.is_null() {
+            // SAFETY: per the contract.
+            drop(unsafe { std::boxed::Box::from_raw(ptr) });
+        }
+    });
+}
+
 /// The 32 seed bytes at `seed`.
 ///
 /// # Safety

@@ -84,12 +84,8 @@ pub unsafe extern "C" fn sio_server_loop_new(
 /// Destroys a loop (not while it runs); `NULL` is ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_loop_free(lp: *mut sio_server_loop) {
-    boundary((), || {
-        if !lp.is_null() {
-            // SAFETY: made by `sio_server_loop_new`, freed once.
-            drop(unsafe { Box::from_raw(lp) });
-        }
-    });
+    // SAFETY: made by `sio_server_loop_new`, freed once, or NULL.
+    unsafe { crate::free_box(lp) }
 }
 
 /// Writes the port the loop listens on.

@@ -325,22 +325,29 @@ pub struct sio_capacity {
     pub nodes: usize,
 }
 
-impl From<sio_capacity> for Capacity {
-    fn from(c: sio_capacity) -> Self {
-        Self {
-            sessions: c.sessions,
-            streams: c.streams,
-            sockets: c.sockets,
-            namespaces: c.namespaces,
-            rooms: c.rooms,
-            members: c.members,
-            acks: c.acks,
-            events: c.events,
-            blocks: c.blocks,
-            nodes: c.nodes,
+/// The same ten sizes both ways: C's `sio_capacity` and the core's `Capacity`.
+macro_rules! capacity_fields {
+    ($from:ty => $to:ident) => {
+        impl From<$from> for $to {
+            fn from(c: $from) -> Self {
+                Self {
+                    sessions: c.sessions,
+                    streams: c.streams,
+                    sockets: c.sockets,
+                    namespaces: c.namespaces,
+                    rooms: c.rooms,
+                    members: c.members,
+                    acks: c.acks,
+                    events: c.events,
+                    blocks: c.blocks,
+                    nodes: c.nodes,
+                }
+            }
         }
-    }
+    };
 }
+capacity_fields!(sio_capacity => Capacity);
+capacity_fields!(Capacity => sio_capacity);
 
 /// Fills `out` with the table sizes the heap server uses for `sessions` clients and a pool
 /// of `pool_bytes` (generous: room for growth that costs nothing until used on the heap).
@@ -353,19 +360,7 @@ pub unsafe extern "C" fn sio_capacity_for_sessions(
     out: *mut sio_capacity,
 ) -> sio_result {
     boundary(SIO_PANIC, || {
-        let c = Capacity::for_sessions(sessions, pool_bytes);
-        let value = sio_capacity {
-            sessions: c.sessions,
-            streams: c.streams,
-            sockets: c.sockets,
-            namespaces: c.namespaces,
-            rooms: c.rooms,
-            members: c.members,
-            acks: c.acks,
-            events: c.events,
-            blocks: c.blocks,
-            nodes: c.nodes,
-        };
+        let value = sio_capacity::from(Capacity::for_sessions(sessions, pool_bytes));
         // SAFETY: a caller's `sio_capacity` or NULL.
         unsafe { put(out, value) }
     })

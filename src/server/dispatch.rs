@@ -399,23 +399,21 @@ impl Server<'_> {
 
     /// Handles a text Engine.IO message of a Socket.IO session.
     pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
-        let session = &mut self.engine.sessions[sess].0;
-        let mut cx = Input {
-            sess,
-            era: session.era,
-            ss: &mut session.sio,
-            config: &self.config,
-            pool: &mut self.pool,
-            events: &mut self.events,
-            rng: &mut self.rng,
-        };
-        let handled = self.socketio.on_text(&mut cx, text)?;
-        self.apply(sess, handled);
-        Ok(())
+        self.sio_input(sess, |sio, cx| sio.on_text(cx, text))
     }
 
     /// Handles a binary Engine.IO message of a Socket.IO session.
     pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
+        self.sio_input(sess, |_, cx| SocketIoLayer::on_binary(cx, data))
+    }
+
+    /// Hands the Socket.IO layer a packet of session `sess` (`handle` does it, with the
+    /// session's [`Input`]), then does what it left for the session.
+    fn sio_input(
+        &mut self,
+        sess: u32,
+        handle: impl FnOnce(&mut SocketIoLayer<'_>, &mut Input<'_, '_>) -> Result<Handled, CloseReason>,
+    ) -> Result<(), CloseReason> {
         let session = &mut self.engine.sessions[sess].0;
         let mut cx = Input {
             sess,
@@ -426,7 +424,7 @@ impl Server<'_> {
             events: &mut self.events,
             rng: &mut self.rng,
         };
-        let handled = SocketIoLayer::on_binary(&mut cx, data)?;
+        let handled = handle(&mut self.socketio, &mut cx)?;
         self.apply(sess, handled);
         Ok(())
     }
