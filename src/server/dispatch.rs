@@ -227,29 +227,29 @@ impl Server<'_> {
             return Ok(None);
         };
         let mut len = 0;
-        if r.msg != NONE {
-            let total = self.pool.len(r.msg).saturating_sub(usize::from(r.skip));
+        if let Some(p) = r.payload() {
+            let total = self.pool.len(p.msg).saturating_sub(usize::from(p.skip));
             if total > buf.len() {
                 return Err(BufferTooSmall { required: total });
             }
-            let mut reader = self.pool.reader(r.msg);
-            self.pool.skip(&mut reader, usize::from(r.skip));
+            let mut reader = self.pool.reader(p.msg);
+            self.pool.skip(&mut reader, usize::from(p.skip));
             len = self.pool.read(&mut reader, buf);
-            if let Some((sess, era)) = r.session()
-                && let Some(s) = self.engine.sessions.get(sess)
-                && s.0.era == era
+            if let Some(from) = r.session()
+                && let Some(s) = self.engine.sessions.get(from.index)
+                && s.0.era == from.era
             {
                 // The application has it: the client may send more.
-                let held = self.pool.len(r.msg) as u32;
-                let s = &mut self.engine.sessions[sess].0;
+                let held = self.pool.len(p.msg) as u32;
+                let s = &mut self.engine.sessions[from.index].0;
                 s.inbound = s.inbound.saturating_sub(held);
                 s.inbound_events = s.inbound_events.saturating_sub(1);
             }
-            self.pool.release(r.msg);
+            self.pool.release(p.msg);
         }
         self.events.pop();
         let buf: &'b [u8] = buf;
-        Ok(Some(r.event(buf.get(..len).unwrap_or_default())))
+        Ok(r.event(buf.get(..len).unwrap_or_default()))
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, or `None` when

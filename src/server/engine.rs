@@ -3,12 +3,12 @@
 //! It reaches the transport layer below through a `TransportLayer` argument; it never
 //! reads a session's Socket.IO state.
 
-use super::event::{Events, Kind, Record};
+use super::event::{Events, Payload, Record};
 use super::pool::{Pool, stat};
 use super::session::{EngineLayer, State, Transport};
 use super::storage::NONE;
 use super::stream::{Fixed, State as StreamState, TransportLayer};
-use super::{CloseReason, Protocol, Resource, ServerConfig, WireId};
+use super::{CloseReason, Protocol, Resource, ServerConfig, SessionId, WireId};
 use crate::engine::{Base64Data, OpenPacket, TextPacket};
 use crate::rand::Rng;
 use crate::ws::CloseCode;
@@ -89,6 +89,14 @@ impl EngineLayer<'_> {
     }
 
     /// The open session whose wire id is `sid`, also when it is draining its close.
+    /// The handle of a live session index.
+    pub(super) fn handle(&self, sess: u32) -> SessionId {
+        SessionId {
+            index: sess,
+            era: self.sessions[sess].0.era,
+        }
+    }
+
     pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
         let raw = WireId::parse(sid.as_bytes())?;
         let i = super::id_index(&raw);
@@ -124,10 +132,13 @@ impl EngineLayer<'_> {
     /// Queues the session's close event; `false` when the event queue is full.
     pub(super) fn report_close(&mut self, sess: u32, events: &mut Events<'_>) -> bool {
         let s = self.sessions[sess].0;
-        let mut r = Record::new(Kind::EngineClose);
-        r.id = sess;
-        r.era = s.era;
-        r.small = s.close_reason;
+        let r = Record::EngineClose {
+            session: SessionId {
+                index: sess,
+                era: s.era,
+            },
+            reason: CloseReason::from_u8(s.close_reason),
+        };
         if !events.push(r) {
             return false;
         }
@@ -320,10 +331,8 @@ impl EngineLayer<'_> {
         s.queue.push(pool, msg);
         self.reschedule(sess);
         if !sio {
-            let mut r = Record::new(Kind::EngineOpen);
-            r.id = sess;
-            r.era = self.sessions[sess].0.era;
-            events.push_or_release(r, pool);
+            let session = self.handle(sess);
+            events.push_or_release(Record::EngineOpen { session }, pool);
         }
         Ok(sess)
     }
@@ -346,13 +355,12 @@ impl EngineLayer<'_> {
             pool.release(msg);
             return Err(CloseReason::SlowReader);
         }
-        let mut r = Record::new(Kind::EngineMessage);
-        r.id = sess;
-        r.era = self.sessions[sess].0.era;
-        r.msg = msg;
-        r.len1 = pool.len(msg) as u32;
+        let r = Record::EngineMessage {
+            session: self.handle(sess),
+            binary: text.is_none(),
+            bytes: Payload::whole(msg, pool.len(msg)),
+        };
         self.hold_input(sess, pool.len(msg), 1);
-        r.small = u8::from(text.is_none());
         events.push_or_release(r, pool);
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::storage::{NONE, Slots};
+use super::storage::Slots;
 use super::{NamespaceId, SessionId, SocketId, StreamId};
 use crate::http::Method;
 use crate::sio::{AckId, Attachments};
@@ -326,161 +326,201 @@ pub enum Event<'b> {
     },
 }
 
-/// The kinds of queued events.
+/// Where a queued event's bytes are: a pool message whose first `skip` bytes are not the
+/// event's (an assembly header), then two parts of `first` and `second` bytes, then the
+/// rest (attachments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    None,
-    Http,
-    EngineOpen,
-    EngineMessage,
-    EngineClose,
-    Connect,
-    Message,
-    Ack,
-    AckTimeout,
-    Disconnect,
-}
-
-/// A queued event: handles, lengths into its payload message, and small fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Record {
-    pub(crate) kind: Kind,
-    /// Reason, or the attachment count, or 1 for binary engine data.
-    pub(crate) small: u8,
-    /// Namespace id, or `u16::MAX`.
-    pub(crate) ns: u16,
-    pub(crate) id: u32,
-    pub(crate) era: u32,
-    pub(crate) id2: u32,
-    pub(crate) era2: u32,
-    /// Payload in the pool, or `NONE`.
+pub(crate) struct Payload {
     pub(crate) msg: u32,
-    pub(crate) len1: u32,
-    pub(crate) len2: u32,
-    pub(crate) ack: Option<u64>,
-    /// Bytes at the front of the payload that are not the event's (an assembly header).
+    pub(crate) first: u32,
+    pub(crate) second: u32,
     pub(crate) skip: u8,
 }
 
-impl Record {
-    pub(crate) const EMPTY: Self = Self {
-        kind: Kind::None,
-        small: 0,
-        ns: u16::MAX,
-        id: NONE,
-        era: 0,
-        id2: NONE,
-        era2: 0,
-        msg: NONE,
-        len1: 0,
-        len2: 0,
-        ack: None,
-        skip: 0,
-    };
-
-    pub(crate) const fn new(kind: Kind) -> Self {
-        Self {
-            kind,
-            ..Self::EMPTY
-        }
+impl Payload {
+    /// The whole of `msg`, in one part.
+    pub(crate) fn whole(msg: u32, len: usize) -> Self {
+        Self::parts(msg, len, 0)
     }
 
-    /// The session (index and generation) whose input the record's payload came from.
-    pub(crate) fn session(&self) -> Option<(u32, u32)> {
-        match self.kind {
-            Kind::EngineMessage => Some((self.id, self.era)),
-            Kind::Message | Kind::Ack | Kind::Connect if self.id2 != NONE => {
-                Some((self.id2, self.era2))
-            }
+    /// `msg` in two parts of `first` and `second` bytes.
+    pub(crate) fn parts(msg: u32, first: usize, second: usize) -> Self {
+        Self {
+            msg,
+            first: first as u32,
+            second: second as u32,
+            skip: 0,
+        }
+    }
+}
+
+/// A queued event: handles, small fields, and where its bytes wait in the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// An unused queue entry.
+    Empty,
+    /// A plain HTTP request: its head, then its body.
+    Http {
+        stream: StreamId,
+        bytes: Payload,
+    },
+    EngineOpen {
+        session: SessionId,
+    },
+    /// A plain Engine.IO message, in one part.
+    EngineMessage {
+        session: SessionId,
+        binary: bool,
+        bytes: Payload,
+    },
+    EngineClose {
+        session: SessionId,
+        reason: CloseReason,
+    },
+    /// A CONNECT: the namespace name, then the auth payload.
+    Connect {
+        socket: SocketId,
+        session: SessionId,
+        namespace: Option<NamespaceId>,
+        bytes: Payload,
+    },
+    /// An event from `from`: the name, then the arguments, then the attachments.
+    Message {
+        socket: SocketId,
+        from: SessionId,
+        namespace: NamespaceId,
+        ack: Option<AckId>,
+        attachments: u8,
+        bytes: Payload,
+    },
+    /// An ack from `from`: nothing, then the arguments, then the attachments.
+    Ack {
+        socket: SocketId,
+        from: SessionId,
+        id: AckId,
+        attachments: u8,
+        bytes: Payload,
+    },
+    AckTimeout {
+        socket: SocketId,
+        id: AckId,
+    },
+    Disconnect {
+        socket: SocketId,
+        namespace: Option<NamespaceId>,
+        reason: DisconnectReason,
+    },
+}
+
+impl Record {
+    /// Where the record's bytes are, if it has any.
+    pub(crate) fn payload(&self) -> Option<Payload> {
+        match *self {
+            Self::Http { bytes, .. }
+            | Self::EngineMessage { bytes, .. }
+            | Self::Connect { bytes, .. }
+            | Self::Message { bytes, .. }
+            | Self::Ack { bytes, .. } => Some(bytes),
             _ => None,
         }
     }
 
-    /// Turns the record and its payload (already copied into `buf[..len]`) into an event.
-    pub(crate) fn event<'b>(&self, buf: &'b [u8]) -> Event<'b> {
-        let socket = SocketId {
-            index: self.id,
-            era: self.era,
-        };
-        let session = SessionId {
-            index: self.id,
-            era: self.era,
-        };
-        let ns = (self.ns != u16::MAX).then_some(NamespaceId(self.ns));
-        let (one, rest) = buf
-            .split_at_checked(self.len1 as usize)
-            .unwrap_or((buf, &[]));
-        let (two, rest) = rest
-            .split_at_checked(self.len2 as usize)
-            .unwrap_or((rest, &[]));
+    /// The session whose input the record's payload came from.
+    pub(crate) fn session(&self) -> Option<SessionId> {
+        match *self {
+            Self::EngineMessage { session, .. }
+            | Self::Connect { session, .. }
+            | Self::Message { from: session, .. }
+            | Self::Ack { from: session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// Turns the record and its payload (already copied into `buf`, without the skipped
+    /// bytes) into an event (`None` for an unused entry, never queued).
+    pub(crate) fn event<'b>(&self, buf: &'b [u8]) -> Option<Event<'b>> {
+        let (first, second) = self
+            .payload()
+            .map_or((0, 0), |p| (p.first as usize, p.second as usize));
+        let (one, rest) = buf.split_at_checked(first).unwrap_or((buf, &[]));
+        let (two, rest) = rest.split_at_checked(second).unwrap_or((rest, &[]));
         let text = |b: &'b [u8]| core::str::from_utf8(b).unwrap_or_default();
-        let attachments = Attachments::from_raw(rest, usize::from(self.small));
-        match self.kind {
-            Kind::Http => Event::Http(HttpRequest {
-                stream: StreamId {
-                    index: self.id,
-                    era: self.era,
-                },
+        Some(match *self {
+            Self::Http { stream, .. } => Event::Http(HttpRequest {
+                stream,
                 head: one,
                 body: two,
             }),
-            Kind::EngineOpen => Event::EngineOpen { session },
-            Kind::EngineMessage => Event::EngineMessage {
+            Self::EngineOpen { session } => Event::EngineOpen { session },
+            Self::EngineMessage {
+                session, binary, ..
+            } => Event::EngineMessage {
                 session,
-                data: if self.small == 1 {
+                data: if binary {
                     Data::Binary(one)
                 } else {
                     Data::Text(text(one))
                 },
             },
-            Kind::EngineClose => Event::EngineClose {
-                session,
-                reason: CloseReason::from_u8(self.small),
-            },
-            Kind::Connect => Event::Connect(Connect {
+            Self::EngineClose { session, reason } => Event::EngineClose { session, reason },
+            Self::Connect {
                 socket,
-                session: SessionId {
-                    index: self.id2,
-                    era: self.era2,
-                },
-                namespace: ns,
+                session,
+                namespace,
+                ..
+            } => Event::Connect(Connect {
+                socket,
+                session,
+                namespace,
                 name: text(one),
                 auth: two,
             }),
-            Kind::Message => Event::Message(Message {
+            Self::Message {
                 socket,
-                namespace: NamespaceId(self.ns),
+                namespace,
+                ack,
+                attachments,
+                ..
+            } => Event::Message(Message {
+                socket,
+                namespace,
                 name: text(one),
                 args: two,
-                attachments,
-                ack: self.ack.map(AckId),
+                attachments: Attachments::from_raw(rest, usize::from(attachments)),
+                ack,
             }),
-            Kind::Ack => Event::Ack(Ack {
+            Self::Ack {
                 socket,
-                id: AckId(self.ack.unwrap_or_default()),
+                id,
+                attachments,
+                ..
+            } => Event::Ack(Ack {
+                socket,
+                id,
                 args: two,
-                attachments,
+                attachments: Attachments::from_raw(rest, usize::from(attachments)),
             }),
-            Kind::AckTimeout => Event::AckTimeout {
+            Self::AckTimeout { socket, id } => Event::AckTimeout { socket, id },
+            Self::Disconnect {
                 socket,
-                id: AckId(self.ack.unwrap_or_default()),
-            },
-            Kind::Disconnect | Kind::None => Event::Disconnect {
+                namespace,
+                reason,
+            } => Event::Disconnect {
                 socket,
-                namespace: ns,
-                reason: DisconnectReason::from_u8(self.small),
+                namespace,
+                reason,
             },
-        }
+            Self::Empty => return None,
+        })
     }
 }
-
 /// One entry of the event queue.
 #[derive(Debug, Clone, Copy)]
 pub struct EventSlot(Record);
 
 impl EventSlot {
     /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Record::EMPTY);
+    pub const EMPTY: Self = Self(Record::Empty);
 }
 
 /// The event queue: a ring over its slots, unwrapped before it grows.
@@ -497,8 +537,8 @@ impl<'a> Events<'a> {
     pub(crate) fn push_or_release(&mut self, r: Record, pool: &mut super::pool::Pool<'_>) {
         if !self.push(r) {
             debug_assert!(false, "event queued without room: {r:?}");
-            if r.msg != NONE {
-                pool.release(r.msg);
+            if let Some(p) = r.payload() {
+                pool.release(p.msg);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! become valid), the application's requests and its answers, Engine.IO's error answers,
 //! the `101` of a WebSocket, and WebSocket pongs and closes.
 
-use super::event::{Events, Kind, Record};
+use super::event::{Events, Payload, Record};
 use super::pool::{Pool, stat};
 use super::stream::{Fixed, State, Timer, TransportLayer, Waiting};
 use super::{CommandError, Resource};
@@ -203,12 +203,10 @@ impl TransportLayer<'_> {
         let Some(msg) = pool.msg_from(false, &[head, body]) else {
             return 0;
         };
-        let mut r = Record::new(Kind::Http);
-        r.id = s;
-        r.era = self.streams[s].0.era;
-        r.msg = msg;
-        r.len1 = head.len() as u32;
-        r.len2 = body.len() as u32;
+        let r = Record::Http {
+            stream: self.handle(s),
+            bytes: Payload::parts(msg, head.len(), body.len()),
+        };
         events.push_or_release(r, pool);
         self.set_state(s, State::App);
         f.end

@@ -4,15 +4,17 @@
 //! leave for the session comes back as a [`Handled`] value.
 
 use super::engine::Bin;
-use super::event::{Events, Kind, Record};
+use super::event::{Events, Payload, Record};
 use super::pool::Pool;
 use super::session::SioSession;
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, Resource, ServerConfig, SocketId, WireId,
+    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, ServerConfig,
+    SessionId, SocketId, WireId,
 };
 use crate::json::{JsonStr, Limits};
 use crate::rand::Rng;
+use crate::sio::AckId;
 use crate::sio::{self, EventName, Packet, PacketType};
 
 /// Longest namespace or room name kept by the server, in bytes.
@@ -321,6 +323,14 @@ impl SocketIoLayer<'_> {
     }
 
     /// The index of a live socket (pending or connected).
+    /// The handle of a live socket index.
+    pub(super) fn handle(&self, sock: u32) -> SocketId {
+        SocketId {
+            index: sock,
+            era: self.sockets[sock].0.era,
+        }
+    }
+
     pub(super) fn socket_index(&self, id: SocketId) -> Result<u32, CommandError> {
         match self.sockets.get(id.index) {
             Some(s)
@@ -507,11 +517,14 @@ impl SocketIoLayer<'_> {
     /// Queues a closing socket's Disconnect event and frees it.
     fn report_disconnect(&mut self, sock: u32, events: &mut Events<'_>) -> bool {
         let s = self.sockets[sock].0;
-        let mut r = Record::new(Kind::Disconnect);
-        r.id = sock;
-        r.era = s.era;
-        r.ns = s.ns;
-        r.small = s.reason;
+        let r = Record::Disconnect {
+            socket: SocketId {
+                index: sock,
+                era: s.era,
+            },
+            namespace: (s.ns != u16::MAX).then_some(NamespaceId(s.ns)),
+            reason: DisconnectReason::from_u8(s.reason),
+        };
         if !events.push(r) {
             return false;
         }
@@ -578,10 +591,10 @@ impl SocketIoLayer<'_> {
             while a != NONE {
                 let e = self.acks[a].0;
                 if e.deadline != 0 && e.deadline <= now {
-                    let mut r = Record::new(Kind::AckTimeout);
-                    r.id = s;
-                    r.era = self.sockets[s].0.era;
-                    r.ack = Some(u64::from(e.id));
+                    let r = Record::AckTimeout {
+                        socket: self.handle(s),
+                        id: AckId(u64::from(e.id)),
+                    };
                     if !events.push(r) {
                         return self.ack_deadline(ss);
                     }
@@ -792,45 +805,85 @@ impl SocketIoLayer<'_> {
     }
 }
 
-/// Writes the record of a binary packet being assembled at the front of its message.
-fn write_bin_head(pool: &mut Pool<'_>, msg: u32, r: &Record) {
+/// An event or an ack from a client, before its payload is stored.
+#[derive(Debug, Clone, Copy)]
+struct Incoming {
+    socket: SocketId,
+    namespace: NamespaceId,
+    /// For an event, the ack id the client waits on; for an ack, its id.
+    ack: Option<AckId>,
+    is_ack: bool,
+}
+
+impl Incoming {
+    /// Its record, once its payload is stored.
+    #[inline(never)]
+    fn record(self, from: SessionId, attachments: u8, bytes: Payload) -> Record {
+        let Self {
+            socket,
+            namespace,
+            ack,
+            is_ack,
+        } = self;
+        match (is_ack, ack) {
+            (true, Some(id)) => Record::Ack {
+                socket,
+                from,
+                id,
+                attachments,
+                bytes,
+            },
+            _ => Record::Message {
+                socket,
+                from,
+                namespace,
+                ack,
+                attachments,
+                bytes,
+            },
+        }
+    }
+}
+
+/// The header of a binary packet being assembled, at the front of its message: what
+/// [`Incoming::record`] needs once the last attachment is in.
+fn write_bin_head(pool: &mut Pool<'_>, msg: u32, inc: &Incoming, attachments: u8, bytes: Payload) {
     let mut head = [0u8; BIN_HEAD];
-    head[0] = r.kind as u8;
-    head[1] = r.small;
-    head[2..4].copy_from_slice(&r.ns.to_le_bytes());
-    head[4..8].copy_from_slice(&r.id.to_le_bytes());
-    head[8..12].copy_from_slice(&r.era.to_le_bytes());
-    head[12..16].copy_from_slice(&r.len1.to_le_bytes());
-    head[16..20].copy_from_slice(&r.len2.to_le_bytes());
-    head[20] = u8::from(r.ack.is_some());
-    head[21..29].copy_from_slice(&r.ack.unwrap_or_default().to_le_bytes()[..8]);
+    head[0] = u8::from(inc.is_ack);
+    head[1] = attachments;
+    head[2..4].copy_from_slice(&inc.namespace.0.to_le_bytes());
+    head[4..8].copy_from_slice(&inc.socket.index.to_le_bytes());
+    head[8..12].copy_from_slice(&inc.socket.era.to_le_bytes());
+    head[12..16].copy_from_slice(&bytes.first.to_le_bytes());
+    head[16..20].copy_from_slice(&bytes.second.to_le_bytes());
+    head[20] = u8::from(inc.ack.is_some());
+    head[21..29].copy_from_slice(&inc.ack.map_or(0, |a| a.0).to_le_bytes());
     pool.overwrite(msg, 0, &head);
 }
 
-/// The record [`write_bin_head`] wrote.
-fn read_bin_head(pool: &Pool<'_>, msg: u32) -> Record {
+/// The record of the binary packet whose header [`write_bin_head`] wrote, sent by `from`.
+fn read_bin_head(pool: &Pool<'_>, msg: u32, from: SessionId) -> Record {
     let mut head = [0u8; BIN_HEAD];
     pool.copy_all(msg, &mut head);
     let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
     let mut ack = [0u8; 8];
     ack.copy_from_slice(&head[21..29]);
-    Record {
-        kind: if head[0] == Kind::Ack as u8 {
-            Kind::Ack
-        } else {
-            Kind::Message
+    let inc = Incoming {
+        socket: SocketId {
+            index: word(4),
+            era: word(8),
         },
-        small: head[1],
-        ns: u16::from_le_bytes([head[2], head[3]]),
-        id: word(4),
-        era: word(8),
-        len1: word(12),
-        len2: word(16),
-        ack: (head[20] == 1).then(|| u64::from_le_bytes(ack)),
+        namespace: NamespaceId(u16::from_le_bytes([head[2], head[3]])),
+        ack: (head[20] == 1).then_some(AckId(u64::from_le_bytes(ack))),
+        is_ack: head[0] == 1,
+    };
+    let bytes = Payload {
         msg,
+        first: word(12),
+        second: word(16),
         skip: BIN_HEAD as u8,
-        ..Record::EMPTY
-    }
+    };
+    inc.record(from, head[1], bytes)
 }
 
 /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
@@ -890,6 +943,14 @@ pub(super) struct Input<'x, 'a> {
 }
 
 impl Input<'_, '_> {
+    /// The session the input came on.
+    fn session(&self) -> SessionId {
+        SessionId {
+            index: self.sess,
+            era: self.era,
+        }
+    }
+
     /// Queues an event whose room the caller made sure of; should that ever be wrong, the
     /// payload goes back to the pool rather than leak.
     fn push(&mut self, r: Record) {
@@ -970,12 +1031,13 @@ impl SocketIoLayer<'_> {
                     Some(EventName::Number(raw)) => JsonStr::unquoted(raw),
                     None => return Err(CloseReason::ParseError),
                 };
-                let mut r = Record::new(Kind::Message);
-                r.id = sock;
-                r.era = self.sockets[sock].0.era;
-                r.ns = self.sockets[sock].0.ns;
-                r.ack = p.ack_id();
-                packet_record(cx, r, Some(name), p.args(), p.attachments().unwrap_or(0))
+                let inc = Incoming {
+                    socket: self.handle(sock),
+                    namespace: NamespaceId(self.sockets[sock].0.ns),
+                    ack: p.ack_id().map(AckId),
+                    is_ack: false,
+                };
+                packet_record(cx, inc, Some(name), p.args(), p.attachments().unwrap_or(0))
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let sock = self.joined(cx.ss, p.namespace(), cx.pool)?;
@@ -990,12 +1052,13 @@ impl SocketIoLayer<'_> {
                     }
                     return Ok(Handled::NOTHING);
                 };
-                let mut r = Record::new(Kind::Ack);
-                r.id = sock;
-                r.era = self.sockets[sock].0.era;
-                r.ns = self.sockets[sock].0.ns;
-                r.ack = Some(id);
-                let mut handled = packet_record(cx, r, None, p.args(), count)?;
+                let inc = Incoming {
+                    socket: self.handle(sock),
+                    namespace: NamespaceId(self.sockets[sock].0.ns),
+                    ack: Some(AckId(id)),
+                    is_ack: true,
+                };
+                let mut handled = packet_record(cx, inc, None, p.args(), count)?;
                 handled.acks_changed = deadline != 0;
                 Ok(handled)
             }
@@ -1051,15 +1114,15 @@ impl SocketIoLayer<'_> {
         s.id = id;
         s.next_in_session = next;
         s.name_msg = name_msg;
-        let mut r = Record::new(Kind::Connect);
-        r.id = sock;
-        r.era = s.era;
-        r.id2 = cx.sess;
-        r.era2 = cx.era;
-        r.ns = s.ns;
-        r.msg = msg;
-        r.len1 = name.len() as u32;
-        r.len2 = auth.len() as u32;
+        let r = Record::Connect {
+            socket: SocketId {
+                index: sock,
+                era: s.era,
+            },
+            session: cx.session(),
+            namespace: ns.map(NamespaceId),
+            bytes: Payload::parts(msg, name.len(), auth.len()),
+        };
         let held = cx.pool.len(msg);
         cx.push(r);
         Ok(Handled {
@@ -1090,9 +1153,7 @@ impl SocketIoLayer<'_> {
         }
         cx.ss.bin = NONE;
         if bin != BIN_DISCARD {
-            let mut r = read_bin_head(cx.pool, bin);
-            r.id2 = cx.sess;
-            r.era2 = cx.era;
+            let r = read_bin_head(cx.pool, bin, cx.session());
             cx.push(r);
         }
         Ok(handled)
@@ -1103,7 +1164,7 @@ impl SocketIoLayer<'_> {
 /// record, or starts waiting for its `attachments`.
 fn packet_record(
     cx: &mut Input<'_, '_>,
-    mut r: Record,
+    inc: Incoming,
     name: Option<JsonStr<'_>>,
     args: &[u8],
     attachments: usize,
@@ -1124,23 +1185,23 @@ fn packet_record(
         cx.pool.release(msg);
         return Err(CloseReason::ParseError);
     }
-    r.msg = msg;
-    r.len1 = name_len as u32;
-    r.len2 = args.len() as u32;
-    r.id2 = cx.sess;
-    r.era2 = cx.era;
+    let bytes = Payload {
+        msg,
+        first: name_len as u32,
+        second: args.len() as u32,
+        skip: head as u8,
+    };
     let handled = Handled {
         held: cx.pool.len(msg),
         held_events: 1,
         ..Handled::NOTHING
     };
     if attachments == 0 {
+        let r = inc.record(cx.session(), 0, bytes);
         cx.push(r);
         return Ok(handled);
     }
-    r.small = attachments as u8;
-    r.skip = BIN_HEAD as u8;
-    write_bin_head(cx.pool, msg, &r);
+    write_bin_head(cx.pool, msg, &inc, attachments as u8, bytes);
     cx.ss.bin = msg;
     cx.ss.bin_left = attachments as u8;
     Ok(handled)
