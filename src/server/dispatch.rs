@@ -14,14 +14,16 @@
 use super::engine::{Bin, Pkt, REPLY_ROOM};
 use super::event::Event;
 use super::http::{Framing, Head, ws_accept};
+use super::ix::Link;
 use super::pool::stat;
 use super::rooms::Walk;
-use super::session::{State as SessState, Transport as SessTransport};
+use super::session::{SessionIx, State as SessState, Transport as SessTransport};
 use super::socketio::{
-    Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SocketIoLayer, encode_packet,
+    Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SocketIoLayer, SocketIx,
+    encode_packet,
 };
 use super::storage::NONE;
-use super::stream::{Fixed, Item, State, Timer};
+use super::stream::{Fixed, Item, State, StreamIx, Timer};
 use super::transmit::Finished;
 use super::{
     Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Protocol, Resource, Server,
@@ -34,7 +36,7 @@ use crate::{BufferTooSmall, Instant, sio};
 
 impl Server<'_> {
     /// Whether the stream has bytes it could write now.
-    fn has_output(&self, s: u32) -> bool {
+    fn has_output(&self, s: StreamIx) -> bool {
         let st = &self.transport.streams[s].0;
         st.tx_busy()
             || self
@@ -43,7 +45,7 @@ impl Server<'_> {
                 .is_some_and(|sess| !self.engine.sessions[sess].0.queue.is_empty())
     }
 
-    fn write_stream(&mut self, s: u32, out: &mut [u8]) -> usize {
+    fn write_stream(&mut self, s: StreamIx, out: &mut [u8]) -> usize {
         let mut pos = 0;
         while pos < out.len() {
             if self.transport.streams[s].0.item == Item::Idle && !self.next_item(s) {
@@ -56,11 +58,11 @@ impl Server<'_> {
             if !done {
                 break;
             }
-            let sess = self.transport.streams[s].0.session;
-            match self.transport.finish_item(s, &mut self.pool) {
-                Finished::Poll => self.poll_answered(sess, s),
-                Finished::Packet => self.packet_sent(sess, s),
-                Finished::Other => {}
+            let sess = self.transport.streams[s].0.session.get();
+            match (self.transport.finish_item(s, &mut self.pool), sess) {
+                (Finished::Poll, Some(sess)) => self.poll_answered(sess, s),
+                (Finished::Packet, Some(sess)) => self.packet_sent(sess, s),
+                _ => {}
             }
         }
         pos
@@ -68,7 +70,7 @@ impl Server<'_> {
 
     /// Starts the stream's next item, its own or its session's; `false` when there is
     /// none.
-    fn next_item(&mut self, s: u32) -> bool {
+    fn next_item(&mut self, s: StreamIx) -> bool {
         if self.transport.next_own_item(s, &mut self.pool) {
             return true;
         }
@@ -86,9 +88,9 @@ impl Server<'_> {
 
     /// The long-poll response on `stream` is complete: the session waits for the next
     /// GET, or its transport ends if that response carried its close.
-    pub(super) fn poll_answered(&mut self, sess: u32, stream: u32) {
-        if sess != NONE && self.engine.sessions[sess].0.get == stream {
-            self.engine.sessions[sess].0.get = NONE;
+    pub(super) fn poll_answered(&mut self, sess: SessionIx, stream: StreamIx) {
+        if self.engine.sessions[sess].0.get.is(stream) {
+            self.engine.sessions[sess].0.get = Link::NONE;
             if self.engine.sessions[sess].0.draining
                 && self.engine.sessions[sess].0.queue.is_empty()
             {
@@ -100,11 +102,10 @@ impl Server<'_> {
 
     /// A packet went out on the WebSocket `stream`: if it was the session's close packet,
     /// the WebSocket closes after it.
-    pub(super) fn packet_sent(&mut self, sess: u32, stream: u32) {
-        if sess != NONE
-            && self.engine.sessions[sess].0.draining
+    pub(super) fn packet_sent(&mut self, sess: SessionIx, stream: StreamIx) {
+        if self.engine.sessions[sess].0.draining
             && self.engine.sessions[sess].0.queue.is_empty()
-            && self.engine.sessions[sess].0.ws == stream
+            && self.engine.sessions[sess].0.ws.is(stream)
         {
             self.engine
                 .end_transport(sess, &mut self.transport, &mut self.pool);
@@ -112,7 +113,7 @@ impl Server<'_> {
     }
 
     /// Runs the session's due timers.
-    pub(super) fn run_timers(&mut self, sess: u32, now: u64) {
+    pub(super) fn run_timers(&mut self, sess: SessionIx, now: u64) {
         let s = self.engine.sessions[sess].0;
         if s.state == SessState::Closing {
             if s.draining && s.aux_at != 0 && s.aux_at <= now {
@@ -236,12 +237,12 @@ impl Server<'_> {
             self.pool.skip(&mut reader, usize::from(p.skip));
             len = self.pool.read(&mut reader, buf);
             if let Some(from) = r.session()
-                && let Some(s) = self.engine.sessions.get(from.index)
-                && s.0.era == from.era
+                && let Some(sess) = self.engine.sessions.ix(from.index)
+                && self.engine.sessions[sess].0.era == from.era
             {
                 // The application has it: the client may send more.
                 let held = self.pool.len(p.msg) as u32;
-                let s = &mut self.engine.sessions[from.index].0;
+                let s = &mut self.engine.sessions[sess].0;
                 s.inbound = s.inbound.saturating_sub(held);
                 s.inbound_events = s.inbound_events.saturating_sub(1);
             }
@@ -296,7 +297,14 @@ impl Server<'_> {
     }
 
     /// Queues the broadcast's messages for one socket unless it is marked; marks it.
-    fn deliver(&mut self, sock: u32, stamp: u32, msgs: &[u32], total: usize, sent: &mut usize) {
+    fn deliver(
+        &mut self,
+        sock: SocketIx,
+        stamp: u32,
+        msgs: &[u32],
+        total: usize,
+        sent: &mut usize,
+    ) {
         let Some(sess) = self.socketio.take_target(sock, stamp) else {
             return;
         };
@@ -370,8 +378,10 @@ impl Server<'_> {
     }
 
     /// Ends a socket (see [`SocketIoLayer::close_socket`]).
-    pub(super) fn close_socket(&mut self, sock: u32, reason: DisconnectReason) {
-        let sess = self.socketio.sockets[sock].0.session;
+    pub(super) fn close_socket(&mut self, sock: SocketIx, reason: DisconnectReason) {
+        let Some(sess) = self.socketio.sockets[sock].0.session.get() else {
+            return;
+        };
         self.socketio.close_socket(
             sock,
             reason,
@@ -382,7 +392,7 @@ impl Server<'_> {
     }
 
     /// Recomputes the session's earliest ack deadline.
-    pub(super) fn refresh_ack_deadline(&mut self, sess: u32) {
+    pub(super) fn refresh_ack_deadline(&mut self, sess: SessionIx) {
         self.engine.sessions[sess].0.ack_at = self
             .socketio
             .ack_deadline(&self.engine.sessions[sess].0.sio);
@@ -390,7 +400,7 @@ impl Server<'_> {
 
     /// Reports the acks of the session that timed out by `now`, as far as the event queue
     /// has room.
-    pub(super) fn expire_acks(&mut self, sess: u32, now: u64) {
+    pub(super) fn expire_acks(&mut self, sess: SessionIx, now: u64) {
         let session = &mut self.engine.sessions[sess].0;
         session.ack_at = self
             .socketio
@@ -398,12 +408,12 @@ impl Server<'_> {
     }
 
     /// Handles a text Engine.IO message of a Socket.IO session.
-    pub(super) fn sio_text(&mut self, sess: u32, text: &str) -> Result<(), CloseReason> {
+    pub(super) fn sio_text(&mut self, sess: SessionIx, text: &str) -> Result<(), CloseReason> {
         self.sio_input(sess, |sio, cx| sio.on_text(cx, text))
     }
 
     /// Handles a binary Engine.IO message of a Socket.IO session.
-    pub(super) fn sio_binary(&mut self, sess: u32, data: Bin<'_>) -> Result<(), CloseReason> {
+    pub(super) fn sio_binary(&mut self, sess: SessionIx, data: Bin<'_>) -> Result<(), CloseReason> {
         self.sio_input(sess, |_, cx| SocketIoLayer::on_binary(cx, data))
     }
 
@@ -411,7 +421,7 @@ impl Server<'_> {
     /// session's [`Input`]), then does what it left for the session.
     fn sio_input(
         &mut self,
-        sess: u32,
+        sess: SessionIx,
         handle: impl FnOnce(&mut SocketIoLayer<'_>, &mut Input<'_, '_>) -> Result<Handled, CloseReason>,
     ) -> Result<(), CloseReason> {
         let session = &mut self.engine.sessions[sess].0;
@@ -430,7 +440,7 @@ impl Server<'_> {
     }
 
     /// Does what a Socket.IO packet left to do for the Engine.IO session.
-    fn apply(&mut self, sess: u32, handled: Handled) {
+    fn apply(&mut self, sess: SessionIx, handled: Handled) {
         if handled.held > 0 || handled.held_events > 0 {
             self.engine
                 .hold_input(sess, handled.held, handled.held_events);
@@ -439,9 +449,9 @@ impl Server<'_> {
             self.refresh_ack_deadline(sess);
             self.engine.reschedule(sess);
         }
-        if handled.reply != NONE {
+        if let Some(reply) = handled.reply {
             // A failure closed the session already.
-            let _ = self.queue_packets(sess, &[handled.reply]);
+            let _ = self.queue_packets(sess, &[reply]);
         }
     }
 
@@ -455,7 +465,7 @@ impl Server<'_> {
     }
 
     /// Handles one packet from the session's current transport.
-    pub(super) fn on_packet(&mut self, sess: u32, pkt: Pkt<'_>) -> Result<(), CloseReason> {
+    pub(super) fn on_packet(&mut self, sess: SessionIx, pkt: Pkt<'_>) -> Result<(), CloseReason> {
         if self.engine.sessions[sess].0.state != SessState::Open {
             return Ok(());
         }
@@ -491,7 +501,11 @@ impl Server<'_> {
     }
 
     /// Queues packets for a session, checking its queue limit.
-    pub(super) fn queue_packets(&mut self, sess: u32, msgs: &[u32]) -> Result<(), CommandError> {
+    pub(super) fn queue_packets(
+        &mut self,
+        sess: SessionIx,
+        msgs: &[u32],
+    ) -> Result<(), CommandError> {
         let release = |server: &mut Self| {
             for &m in msgs {
                 server.pool.release(m);
@@ -539,7 +553,7 @@ impl Server<'_> {
     pub(super) fn shed_queue_hogs(&mut self) -> bool {
         let share = (self.pool.nodes.capacity() / self.engine.sessions.capacity().max(1)).max(1);
         let mut shed = false;
-        for sess in 0..self.engine.sessions.len_slots() as u32 {
+        for sess in self.engine.sessions.indices() {
             let s = &self.engine.sessions[sess].0;
             if s.state == SessState::Open && s.queue.count as usize > share {
                 self.close_session(sess, CloseReason::SlowReader, false);
@@ -551,7 +565,7 @@ impl Server<'_> {
 
     /// The stream that carried session `sess` (its long-poll or its WebSocket) is gone: the
     /// session ends, or, when it was closing already, its transport does.
-    fn carrier_gone(&mut self, sess: u32, stream: u32, reason: CloseReason) {
+    fn carrier_gone(&mut self, sess: SessionIx, stream: StreamIx, reason: CloseReason) {
         self.transport.set_state(stream, State::Done);
         if self.engine.sessions[sess].0.state == SessState::Open {
             self.close_session(sess, reason, false);
@@ -562,30 +576,29 @@ impl Server<'_> {
     }
 
     /// A stream a session uses ended (EOF or reset): what that means for the session.
-    pub(super) fn stream_gone(&mut self, stream: u32, reason: CloseReason) {
+    pub(super) fn stream_gone(&mut self, stream: StreamIx, reason: CloseReason) {
         let st = self.transport.streams[stream].0;
-        let sess = st.session;
-        if sess == NONE || self.engine.sessions.get(sess).is_none() {
+        let Some(sess) = st.session.get() else {
             return;
-        }
+        };
         let s = self.engine.sessions[sess].0;
         match st.state {
-            State::Get if s.get == stream => {
+            State::Get if s.get.is(stream) => {
                 // An abandoned long-poll ends the session (PROTOCOL.md A.7).
-                self.engine.sessions[sess].0.get = NONE;
+                self.engine.sessions[sess].0.get = Link::NONE;
                 self.carrier_gone(sess, stream, reason);
             }
-            State::Post if s.post == stream => {
-                self.engine.sessions[sess].0.post = NONE;
+            State::Post if s.post.is(stream) => {
+                self.engine.sessions[sess].0.post = Link::NONE;
                 self.transport.set_state(stream, State::Done);
                 self.close_session(sess, reason, false);
             }
-            State::Ws if s.ws == stream => {
-                self.engine.sessions[sess].0.ws = NONE;
+            State::Ws if s.ws.is(stream) => {
+                self.engine.sessions[sess].0.ws = Link::NONE;
                 self.carrier_gone(sess, stream, reason);
             }
-            State::Probe if s.ws == stream => {
-                self.engine.sessions[sess].0.ws = NONE;
+            State::Probe if s.ws.is(stream) => {
+                self.engine.sessions[sess].0.ws = Link::NONE;
                 self.transport.set_state(stream, State::Done);
                 if s.probed {
                     self.close_session(sess, CloseReason::UpgradeAbandoned, false);
@@ -604,7 +617,7 @@ impl Server<'_> {
 
     /// Ends a session: its sockets first, then the session itself (see
     /// [`EngineLayer::close`](super::session::EngineLayer::close)).
-    pub(super) fn close_session(&mut self, sess: u32, reason: CloseReason, graceful: bool) {
+    pub(super) fn close_session(&mut self, sess: SessionIx, reason: CloseReason, graceful: bool) {
         if self.engine.sessions[sess].0.state != SessState::Open {
             return;
         }
@@ -689,7 +702,7 @@ impl Server<'_> {
 
     /// No more input on `stream`: a session waiting on it (long-poll, POST, WebSocket)
     /// learns its transport closed.
-    fn input_ended(&mut self, stream: StreamId, now: Instant) -> Result<u32, CommandError> {
+    fn input_ended(&mut self, stream: StreamId, now: Instant) -> Result<StreamIx, CommandError> {
         let s = self.transport.index(stream)?;
         self.handle_timeout(now);
         self.transport.streams[s].0.eof = true;
@@ -705,13 +718,13 @@ impl Server<'_> {
     /// Reads the next request on a stream that reads requests, and keeps its deadline: a
     /// request taken starts the next head's deadline, bytes that are not a whole request
     /// yet leave it running.
-    fn http_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+    fn http_step(&mut self, s: StreamIx, input: &mut [u8]) -> usize {
         let n = self.http_request(s, input);
         self.transport.request_taken(s, n);
         n
     }
 
-    fn http_request(&mut self, s: u32, input: &[u8]) -> usize {
+    fn http_request(&mut self, s: StreamIx, input: &[u8]) -> usize {
         let mut headers = [EMPTY_HEADER; 32];
         let max_head = self.config.max_http_head as usize;
         let req = match self.transport.read_head(s, input, &mut headers, max_head) {
@@ -733,7 +746,13 @@ impl Server<'_> {
         }
     }
 
-    fn engine_request(&mut self, s: u32, ep: u8, req: &Request<'_, '_>, input: &[u8]) -> usize {
+    fn engine_request(
+        &mut self,
+        s: StreamIx,
+        ep: u8,
+        req: &Request<'_, '_>,
+        input: &[u8],
+    ) -> usize {
         let f = Framing::of(req, input);
         let q = req.engine_query();
         let upgrade = req.wants_websocket_upgrade();
@@ -815,7 +834,7 @@ impl Server<'_> {
         ) {
             Ok(sess) => {
                 self.transport.set_state(s, State::Ws);
-                self.transport.streams[s].0.session = sess;
+                self.transport.streams[s].0.session = sess.into();
                 self.engine.notify_output(sess, &mut self.transport);
                 f.head
             }
@@ -828,8 +847,8 @@ impl Server<'_> {
 
     fn upgrade_request(
         &mut self,
-        s: u32,
-        sess: u32,
+        s: StreamIx,
+        sess: SessionIx,
         req: &Request<'_, '_>,
         f: &Framing,
         input: &[u8],
@@ -852,9 +871,9 @@ impl Server<'_> {
         f.head
     }
 
-    fn poll_get(&mut self, s: u32, sess: u32) {
+    fn poll_get(&mut self, s: StreamIx, sess: SessionIx) {
         let session = self.engine.sessions[sess].0;
-        if session.get != NONE {
+        if session.get.is_some() {
             // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
             self.transport
                 .respond_fixed(s, Fixed::EngineError(3), false);
@@ -870,8 +889,8 @@ impl Server<'_> {
 
     fn poll_post(
         &mut self,
-        s: u32,
-        sess: u32,
+        s: StreamIx,
+        sess: SessionIx,
         req: &Request<'_, '_>,
         f: &Framing,
         input: &[u8],
@@ -888,7 +907,7 @@ impl Server<'_> {
         let binary_type = req
             .content_type()
             .is_some_and(|t| t.eq_ignore_ascii_case(b"application/octet-stream"));
-        if binary_type || session.post != NONE {
+        if binary_type || session.post.is_some() {
             // A v3-style binary body, or a second concurrent POST: the session ends.
             let n = self.transport.engine_error(s, 3, false, f, input);
             self.close_session(sess, CloseReason::TransportError, false);
@@ -900,24 +919,27 @@ impl Server<'_> {
         }
         self.transport.set_state(s, State::Post);
         let st = &mut self.transport.streams[s].0;
-        st.session = sess;
+        st.session = sess.into();
         st.post_at = f.head as u32;
         st.post_len = (f.end - f.head) as u32;
         st.post_done = 0;
-        self.engine.sessions[sess].0.post = s;
+        self.engine.sessions[sess].0.post = s.into();
         self.post_step(s, input)
     }
 
     /// Handles the packets of a POST body, as far as there is room; answers it when done.
-    fn post_step(&mut self, s: u32, input: &[u8]) -> usize {
+    fn post_step(&mut self, s: StreamIx, input: &[u8]) -> usize {
         let st = self.transport.streams[s].0;
-        let sess = st.session;
-        if self.engine.sessions.get(sess).map(|x| x.0.post) != Some(s) {
+        let Some(sess) = st
+            .session
+            .get()
+            .filter(|&x| self.engine.sessions[x].0.post.is(s))
+        else {
             // The session is no longer this POST's (it ended meanwhile).
             self.transport.set_state(s, State::Http);
             self.transport.respond_fixed(s, Fixed::EngineError(3), true);
             return input.len();
-        }
+        };
         let start = st.post_at as usize;
         let end = start + st.post_len as usize;
         let Some(body) = input.get(start..end) else {
@@ -954,7 +976,7 @@ impl Server<'_> {
                 self.transport.streams[s].0.post_done = done as u32;
                 return 0;
             }
-            if self.transport.streams[s].0.session != sess {
+            if !self.transport.streams[s].0.session.is(sess) {
                 // Making room shed this very session: its POST was answered as it ended.
                 return end;
             }
@@ -968,7 +990,7 @@ impl Server<'_> {
             }
             done += step;
         }
-        self.engine.sessions[sess].0.post = NONE;
+        self.engine.sessions[sess].0.post = Link::NONE;
         self.transport.set_state(s, State::Http);
         match failure {
             None => self.transport.respond_fixed(s, Fixed::Ok, false),
@@ -986,10 +1008,13 @@ impl Server<'_> {
     }
 
     /// Reads WebSocket messages while there is room for what they make.
-    fn ws_step(&mut self, s: u32, input: &mut [u8]) -> usize {
+    fn ws_step(&mut self, s: StreamIx, input: &mut [u8]) -> usize {
         let mut consumed = 0usize;
         loop {
             let st = self.transport.streams[s].0;
+            let Some(sess) = st.session.get() else {
+                return input.len();
+            };
             if !matches!(st.state, State::Ws | State::Probe) {
                 return input.len();
             }
@@ -1006,9 +1031,7 @@ impl Server<'_> {
                 Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
                 Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
             };
-            if !self.room_for_packet(len)
-                || !self.engine.room_for_input(st.session, len, &self.config)
-            {
+            if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
                 return consumed;
             }
             if self.transport.streams[s].0.state != st.state {
@@ -1031,9 +1054,11 @@ impl Server<'_> {
         }
     }
 
-    fn ws_item(&mut self, s: u32, item: Incoming<'_>) {
+    fn ws_item(&mut self, s: StreamIx, item: Incoming<'_>) {
         let st = self.transport.streams[s].0;
-        let sess = st.session;
+        let Some(sess) = st.session.get() else {
+            return;
+        };
         let probing = st.state == State::Probe;
         let result = match item {
             Incoming::Text(t) if probing => {
@@ -1068,8 +1093,8 @@ impl Server<'_> {
                 CloseReason::ClientClose => CloseCode::NORMAL,
                 _ => CloseCode::PROTOCOL_ERROR,
             };
-            if self.engine.sessions[sess].0.ws == s {
-                self.engine.sessions[sess].0.ws = NONE;
+            if self.engine.sessions[sess].0.ws.is(s) {
+                self.engine.sessions[sess].0.ws = Link::NONE;
             }
             self.transport.close_ws(s, code, &mut self.pool);
             self.close_session(sess, reason, false);
@@ -1077,14 +1102,14 @@ impl Server<'_> {
     }
 
     /// The client sent a close frame: echo it, close the stream, end what used it.
-    fn peer_closed(&mut self, s: u32, code: CloseCode) {
+    fn peer_closed(&mut self, s: StreamIx, code: CloseCode) {
         self.transport.echo_close(s, code, &mut self.pool);
         self.stream_gone(s, CloseReason::TransportClose);
         self.transport.close_after_output(s);
     }
 
     /// The WebSocket framing failed: close it with `code`, end what used it.
-    fn ws_failed(&mut self, s: u32, code: CloseCode) {
+    fn ws_failed(&mut self, s: StreamIx, code: CloseCode) {
         self.transport.fail_ws(s, code, &mut self.pool);
         self.stream_gone(s, CloseReason::TransportError);
         self.transport.close_after_output(s);

@@ -4,10 +4,10 @@
 //! reads a session's Socket.IO state.
 
 use super::event::{Events, Payload, Record};
+use super::ix::Link;
 use super::pool::{Pool, stat};
-use super::session::{EngineLayer, State, Transport};
-use super::storage::NONE;
-use super::stream::{Fixed, State as StreamState, TransportLayer};
+use super::session::{Assembly, EngineLayer, SessionIx, SessionSlot, State, Transport};
+use super::stream::{Fixed, State as StreamState, StreamIx, TransportLayer};
 use super::{CloseReason, Protocol, Resource, ServerConfig, SessionId, WireId};
 use crate::engine::{Base64Data, OpenPacket, TextPacket};
 use crate::rand::Rng;
@@ -62,7 +62,7 @@ pub(super) const REPLY_ROOM: usize = 512;
 
 impl EngineLayer<'_> {
     /// The protocol of the session's endpoint.
-    pub(super) fn protocol_of(&self, sess: u32, cfg: &ServerConfig<'_>) -> Protocol {
+    pub(super) fn protocol_of(&self, sess: SessionIx, cfg: &ServerConfig<'_>) -> Protocol {
         let e = usize::from(self.sessions[sess].0.endpoint);
         cfg.endpoints
             .get(e)
@@ -72,41 +72,46 @@ impl EngineLayer<'_> {
     /// Whether the session may hand the application a packet of `len` bytes now: nothing
     /// of it is held, or it stays within `max_inbound_bytes` and `max_inbound_events`, or
     /// it is the attachment of a binary packet being assembled.
-    pub(super) fn room_for_input(&self, sess: u32, len: usize, cfg: &ServerConfig<'_>) -> bool {
+    pub(super) fn room_for_input(
+        &self,
+        sess: SessionIx,
+        len: usize,
+        cfg: &ServerConfig<'_>,
+    ) -> bool {
         let s = &self.sessions[sess].0;
         s.inbound_events == 0
-            || s.sio.bin != NONE
+            || s.sio.bin != Assembly::Idle
             || (s.inbound_events < cfg.max_inbound_events
                 && (s.inbound as usize).saturating_add(len) <= cfg.max_inbound_bytes as usize)
     }
 
     /// Counts `bytes` of the session's input, and `events` events, as held for the
     /// application.
-    pub(super) fn hold_input(&mut self, sess: u32, bytes: usize, events: u16) {
+    pub(super) fn hold_input(&mut self, sess: SessionIx, bytes: usize, events: u16) {
         let s = &mut self.sessions[sess].0;
         s.inbound = s.inbound.saturating_add(bytes as u32);
         s.inbound_events = s.inbound_events.saturating_add(events);
     }
 
-    /// The open session whose wire id is `sid`, also when it is draining its close.
     /// The handle of a live session index.
-    pub(super) fn handle(&self, sess: u32) -> SessionId {
+    pub(super) fn handle(&self, sess: SessionIx) -> SessionId {
         SessionId {
-            index: sess,
+            index: sess.get(),
             era: self.sessions[sess].0.era,
         }
     }
 
-    pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<u32> {
+    /// The open session whose wire id is `sid`, also when it is draining its close.
+    pub(super) fn lookup_sid(&self, sid: &str, endpoint: u8) -> Option<SessionIx> {
         let raw = WireId::parse(sid.as_bytes())?;
-        let i = super::id_index(&raw);
-        let s = &self.sessions.get(i)?.0;
+        let i = self.sessions.ix(super::id_index(&raw))?;
+        let s = &self.sessions[i].0;
         let live = s.state == State::Open || (s.state == State::Closing && s.draining);
         (live && s.sid == raw && s.endpoint == endpoint).then_some(i)
     }
 
     /// A pong came: the next ping is due a ping interval from now.
-    pub(super) fn pong(&mut self, sess: u32, cfg: &ServerConfig<'_>) {
+    pub(super) fn pong(&mut self, sess: SessionIx, cfg: &ServerConfig<'_>) {
         let s = &mut self.sessions[sess].0;
         if s.awaiting_pong {
             s.awaiting_pong = false;
@@ -116,25 +121,25 @@ impl EngineLayer<'_> {
     }
 
     /// Makes the stream that carries the session's packets write them.
-    pub(super) fn notify_output(&self, sess: u32, tr: &mut TransportLayer<'_>) {
+    pub(super) fn notify_output(&self, sess: SessionIx, tr: &mut TransportLayer<'_>) {
         let s = self.sessions[sess].0;
         let stream = match s.transport {
             Transport::WebSocket => s.ws,
             Transport::Polling => s.get,
             Transport::Upgrading if !s.probed => s.get,
-            Transport::Upgrading => NONE,
+            Transport::Upgrading => Link::NONE,
         };
-        if stream != NONE {
+        if let Some(stream) = stream.get() {
             tr.txq_push(stream);
         }
     }
 
     /// Queues the session's close event; `false` when the event queue is full.
-    pub(super) fn report_close(&mut self, sess: u32, events: &mut Events<'_>) -> bool {
+    pub(super) fn report_close(&mut self, sess: SessionIx, events: &mut Events<'_>) -> bool {
         let s = self.sessions[sess].0;
         let r = Record::EngineClose {
             session: SessionId {
-                index: sess,
+                index: sess.get(),
                 era: s.era,
             },
             reason: CloseReason::from_u8(s.close_reason),
@@ -149,29 +154,30 @@ impl EngineLayer<'_> {
 
     /// Queues the close events of sessions that ended while the event queue was full.
     pub(super) fn reap_sessions(&mut self, events: &mut Events<'_>) {
-        while self.reap_sessions != NONE && events.has_room(1) {
-            let sess = self.reap_sessions;
+        while let Some(sess) = self.reap_sessions.get()
+            && events.has_room(1)
+        {
             let next = self.sessions[sess].0.link;
             if !self.report_close(sess, events) {
                 break;
             }
             self.reap_sessions = next;
-            if next == NONE {
-                self.reap_sessions_tail = NONE;
+            if next.is_none() {
+                self.reap_sessions_tail = Link::NONE;
             }
             self.free_if_done(sess);
         }
     }
 
     /// Frees a closed session's slot once nothing refers to it any more.
-    pub(super) fn free_if_done(&mut self, sess: u32) {
+    pub(super) fn free_if_done(&mut self, sess: SessionIx) {
         let s = &self.sessions[sess].0;
         if s.state == State::Closing
             && s.reaped
             && !s.draining
-            && s.get == NONE
-            && s.ws == NONE
-            && s.post == NONE
+            && s.get.is_none()
+            && s.ws.is_none()
+            && s.post.is_none()
         {
             self.sessions.release(sess);
         }
@@ -181,7 +187,7 @@ impl EngineLayer<'_> {
     /// app has been told.
     pub(super) fn end_transport(
         &mut self,
-        sess: u32,
+        sess: SessionIx,
         tr: &mut TransportLayer<'_>,
         pool: &mut Pool<'_>,
     ) {
@@ -191,20 +197,20 @@ impl EngineLayer<'_> {
         let s = &mut self.sessions[sess].0;
         s.draining = false;
         s.aux_at = 0;
-        let (get, post, ws) = (s.get, s.post, s.ws);
-        s.get = NONE;
-        s.post = NONE;
-        s.ws = NONE;
+        let (get, post, ws) = (s.get.get(), s.post.get(), s.ws.get());
+        s.get = Link::NONE;
+        s.post = Link::NONE;
+        s.ws = Link::NONE;
         if reason == CloseReason::SlowReader {
             // The client does not read: a transport whose driver could not write is cut
             // at once, rather than after bytes it would never read.
-            for stream in [get, ws] {
-                if stream != NONE && tr.streams[stream].0.paused {
+            for stream in [get, ws].into_iter().flatten() {
+                if tr.streams[stream].0.paused {
                     tr.abort_stream(stream, pool);
                 }
             }
         }
-        if get != NONE {
+        if let Some(get) = get {
             let answer = if reason == CloseReason::ClientClose {
                 Fixed::Noop
             } else {
@@ -212,15 +218,15 @@ impl EngineLayer<'_> {
             };
             tr.finish_get(get, Some(answer));
         }
-        if post != NONE {
+        if let Some(post) = post {
             // A POST paused for room: its packets will not be handled. The stream leaves the
             // session first, so that the rest of its body never reaches whatever session
             // takes the slot next.
             tr.set_state(post, StreamState::Http);
-            tr.streams[post].0.session = NONE;
+            tr.streams[post].0.session = Link::NONE;
             tr.respond_fixed(post, Fixed::EngineError(3), true);
         }
-        if ws != NONE {
+        if let Some(ws) = ws {
             tr.close_ws(ws, close_code(reason), pool);
         }
         self.free_if_done(sess);
@@ -228,16 +234,21 @@ impl EngineLayer<'_> {
 
     /// The client finished the upgrade (`5` on the probing WebSocket): the WebSocket
     /// carries the session from now on, the long-poll ends.
-    pub(super) fn complete_upgrade(&mut self, sess: u32, stream: u32, tr: &mut TransportLayer<'_>) {
+    pub(super) fn complete_upgrade(
+        &mut self,
+        sess: SessionIx,
+        stream: StreamIx,
+        tr: &mut TransportLayer<'_>,
+    ) {
         let s = &mut self.sessions[sess].0;
         s.transport = Transport::WebSocket;
         s.probed = false;
         s.aux_at = 0;
-        let get = s.get;
-        s.get = NONE;
+        let get = s.get.get();
+        s.get = Link::NONE;
         tr.set_state(stream, StreamState::Ws);
         self.reschedule(sess);
-        if get != NONE {
+        if let Some(get) = get {
             tr.finish_get(get, Some(Fixed::Close));
         }
         self.notify_output(sess, tr);
@@ -246,7 +257,7 @@ impl EngineLayer<'_> {
     /// Gives up an upgrade: its WebSocket closes, the session stays on polling.
     pub(super) fn abort_upgrade(
         &mut self,
-        sess: u32,
+        sess: SessionIx,
         tr: &mut TransportLayer<'_>,
         pool: &mut Pool<'_>,
     ) {
@@ -254,12 +265,12 @@ impl EngineLayer<'_> {
         if s.transport != Transport::Upgrading {
             return;
         }
-        let ws = s.ws;
-        s.ws = NONE;
+        let ws = s.ws.get();
+        s.ws = Link::NONE;
         s.transport = Transport::Polling;
         s.probed = false;
         s.aux_at = 0;
-        if ws != NONE {
+        if let Some(ws) = ws {
             tr.close_ws(ws, CloseCode::NORMAL, pool);
         }
         self.reschedule(sess);
@@ -268,11 +279,17 @@ impl EngineLayer<'_> {
 
     /// The session whose packets `stream`, in `state`, writes now: `sess` when the stream is
     /// its long-poll or its WebSocket (once upgraded).
-    pub(super) fn writes_for(&self, sess: u32, stream: u32, state: StreamState) -> Option<u32> {
-        let s = &self.sessions.get(sess)?.0;
+    pub(super) fn writes_for(
+        &self,
+        sess: Link<SessionSlot>,
+        stream: StreamIx,
+        state: StreamState,
+    ) -> Option<SessionIx> {
+        let sess = sess.get()?;
+        let s = &self.sessions[sess].0;
         let writes = match state {
-            StreamState::Get => s.get == stream,
-            StreamState::Ws => s.ws == stream && s.transport == Transport::WebSocket,
+            StreamState::Get => s.get.is(stream),
+            StreamState::Ws => s.ws.is(stream) && s.transport == Transport::WebSocket,
             _ => false,
         };
         writes.then_some(sess)
@@ -281,17 +298,17 @@ impl EngineLayer<'_> {
     pub(super) fn open(
         &mut self,
         endpoint: u8,
-        ws: Option<u32>,
+        ws: Option<StreamIx>,
         cfg: &ServerConfig<'_>,
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
         rng: &mut Rng,
-    ) -> Result<u32, Resource> {
+    ) -> Result<SessionIx, Resource> {
         if !events.has_room(1) || !pool.has_room(REPLY_ROOM) || !pool.nodes.can_take(2) {
             return Err(Resource::Pool);
         }
         let sess = self.sessions.alloc().ok_or(Resource::Sessions)?;
-        let sid = super::fresh_id(rng, sess);
+        let sid = super::fresh_id(rng, sess.get());
         let now = self.now;
         let sio = cfg
             .endpoints
@@ -321,7 +338,7 @@ impl EngineLayer<'_> {
         } else {
             Transport::Polling
         };
-        s.ws = ws.unwrap_or(NONE);
+        s.ws = ws.into();
         s.hb_at = now.saturating_add(u64::from(cfg.ping_interval));
         s.connect_at = if sio {
             now.saturating_add(u64::from(cfg.connect_timeout))
@@ -339,7 +356,7 @@ impl EngineLayer<'_> {
     /// A message of a plain Engine.IO session, for the application.
     pub(super) fn message(
         &mut self,
-        sess: u32,
+        sess: SessionIx,
         text: Option<&str>,
         bin: Option<Bin<'_>>,
         pool: &mut Pool<'_>,
@@ -371,7 +388,7 @@ impl EngineLayer<'_> {
     /// transport closes after it. Otherwise the transport closes now.
     pub(super) fn close(
         &mut self,
-        sess: u32,
+        sess: SessionIx,
         reason: CloseReason,
         graceful: bool,
         cfg: &ServerConfig<'_>,
@@ -410,32 +427,31 @@ impl EngineLayer<'_> {
     /// frees the slot when nothing else holds it.
     pub(super) fn report_end(
         &mut self,
-        sess: u32,
+        sess: SessionIx,
         cfg: &ServerConfig<'_>,
         events: &mut Events<'_>,
     ) {
         if self.protocol_of(sess, cfg) == Protocol::SocketIo {
             self.sessions[sess].0.reaped = true;
-        } else if self.reap_sessions == NONE && events.has_room(1) {
+        } else if self.reap_sessions.is_none() && events.has_room(1) {
             self.report_close(sess, events);
         } else {
             let s = &mut self.sessions[sess].0;
             s.reaping = true;
-            s.link = NONE;
-            if self.reap_sessions_tail == NONE {
-                self.reap_sessions = sess;
-            } else {
-                self.sessions[self.reap_sessions_tail].0.link = sess;
+            s.link = Link::NONE;
+            match self.reap_sessions_tail.get() {
+                None => self.reap_sessions = sess.into(),
+                Some(tail) => self.sessions[tail].0.link = sess.into(),
             }
-            self.reap_sessions_tail = sess;
+            self.reap_sessions_tail = sess.into();
         }
         self.free_if_done(sess);
     }
     /// Handles a message on the probing WebSocket of an upgrade.
     pub(super) fn probe_message(
         &mut self,
-        sess: u32,
-        stream: u32,
+        sess: SessionIx,
+        stream: StreamIx,
         text: Option<&str>,
         tr: &mut TransportLayer<'_>,
         pool: &mut Pool<'_>,
@@ -446,9 +462,10 @@ impl EngineLayer<'_> {
                 tr.txq_push(stream);
                 self.sessions[sess].0.probed = true;
                 // Release the waiting GET so the client can pause polling.
-                let get = self.sessions[sess].0.get;
-                if get != NONE && !tr.get_in_flight(get) {
-                    self.sessions[sess].0.get = NONE;
+                if let Some(get) = self.sessions[sess].0.get.get()
+                    && !tr.get_in_flight(get)
+                {
+                    self.sessions[sess].0.get = Link::NONE;
                     tr.finish_get(get, Some(Fixed::Noop));
                 }
             }
@@ -462,8 +479,8 @@ impl EngineLayer<'_> {
     /// open on polling (already upgrading or upgraded).
     pub(super) fn start_upgrade(
         &mut self,
-        sess: u32,
-        stream: u32,
+        sess: SessionIx,
+        stream: StreamIx,
         timeout: u32,
         tr: &mut TransportLayer<'_>,
     ) -> bool {
@@ -472,21 +489,26 @@ impl EngineLayer<'_> {
             return false;
         }
         s.transport = Transport::Upgrading;
-        s.ws = stream;
+        s.ws = stream.into();
         s.probed = false;
         s.aux_at = self.now.saturating_add(u64::from(timeout));
         tr.set_state(stream, StreamState::Probe);
-        tr.streams[stream].0.session = sess;
+        tr.streams[stream].0.session = sess.into();
         self.reschedule(sess);
         true
     }
 
     /// `stream` is the session's long-poll now; it writes at once if packets wait.
-    pub(super) fn attach_get(&mut self, sess: u32, stream: u32, tr: &mut TransportLayer<'_>) {
+    pub(super) fn attach_get(
+        &mut self,
+        sess: SessionIx,
+        stream: StreamIx,
+        tr: &mut TransportLayer<'_>,
+    ) {
         tr.set_state(stream, StreamState::Get);
-        tr.streams[stream].0.session = sess;
+        tr.streams[stream].0.session = sess.into();
         let s = &mut self.sessions[sess].0;
-        s.get = stream;
+        s.get = stream.into();
         if !s.queue.is_empty() {
             tr.txq_push(stream);
         }

@@ -4,7 +4,7 @@
 
 use super::event::{Events, Payload, Record};
 use super::pool::{Pool, stat};
-use super::stream::{Fixed, State, Timer, TransportLayer, Waiting};
+use super::stream::{Fixed, State, StreamIx, Timer, TransportLayer, Waiting};
 use super::{CommandError, Resource};
 use crate::Status;
 use crate::http::{self, Connection, Header, Limits, Request, ResponseHead};
@@ -93,7 +93,7 @@ impl TransportLayer<'_> {
     /// the parser says), not when a blank line comes.
     pub(super) fn read_head<'h, 'b>(
         &mut self,
-        s: u32,
+        s: StreamIx,
         input: &'b [u8],
         headers: &'h mut [Header<'b>],
         max_head: usize,
@@ -156,7 +156,7 @@ impl TransportLayer<'_> {
 
     /// `n` bytes of the stream's input were taken: a request taken starts the next
     /// head's deadline, bytes that are not a whole request yet leave it running.
-    pub(super) fn request_taken(&mut self, s: u32, n: usize) {
+    pub(super) fn request_taken(&mut self, s: StreamIx, n: usize) {
         let st = self.streams[s].0;
         if n > 0 {
             self.streams[s].0.waiting = Waiting::Nothing;
@@ -167,7 +167,7 @@ impl TransportLayer<'_> {
     }
 
     /// A request's head is in but its body is still coming: the body deadline runs.
-    pub(super) fn await_body(&mut self, s: u32) {
+    pub(super) fn await_body(&mut self, s: StreamIx) {
         self.streams[s].0.waiting = Waiting::Partial;
         if self.streams[s].0.timer == Timer::Head {
             self.arm(s, Timer::Body);
@@ -178,7 +178,7 @@ impl TransportLayer<'_> {
     /// (at most `max_body` bytes) is in and there is room for it; returns the bytes taken.
     pub(super) fn app_request(
         &mut self,
-        s: u32,
+        s: StreamIx,
         req: &Request<'_, '_>,
         input: &[u8],
         max_body: u32,
@@ -215,7 +215,7 @@ impl TransportLayer<'_> {
     /// Answers the application's request on `s` (see [`Server::respond`](super::Server::respond)).
     pub(super) fn respond_app(
         &mut self,
-        s: u32,
+        s: StreamIx,
         status: u16,
         headers: &[Header<'_>],
         body: &[u8],
@@ -251,7 +251,7 @@ impl TransportLayer<'_> {
     /// An Engine.IO error answer; returns the bytes to consume.
     pub(super) fn engine_error(
         &mut self,
-        s: u32,
+        s: StreamIx,
         code: u8,
         upgrade: bool,
         f: &Framing,
@@ -269,7 +269,7 @@ impl TransportLayer<'_> {
     /// Queues the `101 Switching Protocols` head on the stream.
     pub(super) fn queue_101(
         &mut self,
-        s: u32,
+        s: StreamIx,
         accept: &ws::AcceptKey,
         pool: &mut Pool<'_>,
     ) -> bool {
@@ -288,7 +288,7 @@ impl TransportLayer<'_> {
     }
 
     /// Answers a WebSocket ping with its pong.
-    pub(super) fn pong(&mut self, s: u32, payload: &[u8], pool: &mut Pool<'_>) {
+    pub(super) fn pong(&mut self, s: StreamIx, payload: &[u8], pool: &mut Pool<'_>) {
         let header = ws::short_frame_head(ws::OpCode::Pong, payload.len() as u8);
         if let Some(msg) = pool.msg_from(false, &[&header, payload])
             && self.push_raw(s, msg, pool)
@@ -299,7 +299,7 @@ impl TransportLayer<'_> {
 
     /// The client sent a close frame with `code`: the echo is queued, and no more input
     /// is read.
-    pub(super) fn echo_close(&mut self, s: u32, code: CloseCode, pool: &mut Pool<'_>) {
+    pub(super) fn echo_close(&mut self, s: StreamIx, code: CloseCode, pool: &mut Pool<'_>) {
         let echo = if code.is_sendable() {
             code
         } else {
@@ -320,13 +320,13 @@ impl TransportLayer<'_> {
 
     /// The WebSocket framing failed: a close frame with `code` is queued, and no more
     /// input is read.
-    pub(super) fn fail_ws(&mut self, s: u32, code: CloseCode, pool: &mut Pool<'_>) {
+    pub(super) fn fail_ws(&mut self, s: StreamIx, code: CloseCode, pool: &mut Pool<'_>) {
         self.push_raw(s, stat::close_frame(code.0), pool);
         self.streams[s].0.eof = true;
     }
 
     /// The stream closes once its output is written.
-    pub(super) fn close_after_output(&mut self, s: u32) {
+    pub(super) fn close_after_output(&mut self, s: StreamIx) {
         self.set_state(s, State::Done);
         self.streams[s].0.close_after = true;
         self.txq_push(s);

@@ -149,6 +149,7 @@ mod dispatch;
 mod engine;
 mod event;
 mod http;
+mod ix;
 mod pool;
 mod rooms;
 mod session;
@@ -175,7 +176,10 @@ use crate::Instant;
 use crate::json::JsonError;
 use crate::rand::Rng;
 use event::Events;
+use ix::Link;
 use pool::Pool;
+use session::SessionIx;
+use socketio::SocketIx;
 use socketio::{MAX_EMIT_ATTACHMENTS, PacketMsgs};
 use storage::{NONE, Table};
 
@@ -616,8 +620,8 @@ impl<'a> Server<'a> {
             now: now.as_millis(),
             transport: stream::TransportLayer {
                 streams: Table::new(storage.streams),
-                txq_head: NONE,
-                txq_tail: NONE,
+                txq_head: Link::NONE,
+                txq_tail: Link::NONE,
                 stream_timers: [timer::TimerList::EMPTY; 2],
                 headers_timeout: config.headers_timeout,
                 request_timeout: config.request_timeout,
@@ -627,8 +631,8 @@ impl<'a> Server<'a> {
             engine: session::EngineLayer {
                 sessions: Table::new(storage.sessions),
                 heap_len: 0,
-                reap_sessions: NONE,
-                reap_sessions_tail: NONE,
+                reap_sessions: Link::NONE,
+                reap_sessions_tail: Link::NONE,
                 now: now.as_millis(),
             },
             socketio: socketio::SocketIoLayer {
@@ -639,8 +643,8 @@ impl<'a> Server<'a> {
                 buckets: 0,
                 members: Table::new(storage.members),
                 acks: Table::new(storage.acks),
-                reap_sockets: NONE,
-                reap_sockets_tail: NONE,
+                reap_sockets: Link::NONE,
+                reap_sockets_tail: Link::NONE,
                 stamp: 0,
                 hash_key,
             },
@@ -699,21 +703,31 @@ impl<'a> Server<'a> {
             crate::ws::FrameScanner::new(crate::ws::Role::Server, self.config.max_payload as usize);
         let era = s.era;
         self.transport.set_state(i, stream::State::Http);
-        Ok(StreamId { index: i, era })
+        Ok(StreamId {
+            index: i.get(),
+            era,
+        })
     }
 
-    fn session_index(&self, id: SessionId) -> Result<u32, CommandError> {
-        match self.engine.sessions.get(id.index) {
-            Some(s) if s.0.era == id.era && s.0.state == session::State::Open => Ok(id.index),
+    fn session_index(&self, id: SessionId) -> Result<SessionIx, CommandError> {
+        match self.engine.sessions.ix(id.index) {
+            Some(i)
+                if self.engine.sessions[i].0.era == id.era
+                    && self.engine.sessions[i].0.state == session::State::Open =>
+            {
+                Ok(i)
+            }
             _ => Err(CommandError::UnknownSession),
         }
     }
 
-    fn session_handle(&self, index: u32) -> SessionId {
-        SessionId {
-            index,
-            era: self.engine.sessions[index].0.era,
-        }
+    /// The session of a live socket.
+    fn socket_session(&self, sock: SocketIx) -> Result<SessionIx, CommandError> {
+        self.socketio.sockets[sock]
+            .0
+            .session
+            .get()
+            .ok_or(CommandError::UnknownSocket)
     }
 
     /// The session id as the client knows it (`sid`), while the session is open.
@@ -823,7 +837,7 @@ impl<'a> Server<'a> {
     /// The session a socket belongs to.
     pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
         let i = self.socketio.socket_index(socket).ok()?;
-        Some(self.session_handle(self.socketio.sockets[i].0.session))
+        Some(self.engine.handle(self.socket_session(i).ok()?))
     }
     /// The namespace of a connected socket.
     pub fn namespace_of(&self, socket: SocketId) -> Option<NamespaceId> {
@@ -839,8 +853,8 @@ impl<'a> Server<'a> {
     /// accepting creates the namespace.
     pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
         let sock = self.socketio.socket_index(socket)?;
+        let sess = self.socket_session(sock)?;
         let (ns, msg) = self.socketio.connect_reply(sock, &mut self.pool)?;
-        let sess = self.socketio.sockets[sock].0.session;
         self.queue_packets(sess, &[msg])?;
         self.socketio.admit(sock, ns, &mut self.pool);
         let session = &mut self.engine.sessions[sess].0;
@@ -860,8 +874,8 @@ impl<'a> Server<'a> {
         data: Option<&[u8]>,
     ) -> Result<(), CommandError> {
         let sock = self.socketio.socket_index(socket)?;
+        let sess = self.socket_session(sock)?;
         let msg = self.socketio.refusal(sock, message, data, &mut self.pool)?;
-        let sess = self.socketio.sockets[sock].0.session;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
         self.socketio
@@ -877,6 +891,7 @@ impl<'a> Server<'a> {
         ack: Option<Option<u32>>,
     ) -> Result<Option<AckId>, CommandError> {
         let sock = self.socketio.connected(socket)?;
+        let sess = self.socket_session(sock)?;
         if crate::sio::RESERVED_EVENT_NAMES.contains(&event) {
             return Err(CommandError::InvalidName);
         }
@@ -896,7 +911,6 @@ impl<'a> Server<'a> {
             &mut self.pool,
             &mut msgs,
         )?;
-        let sess = self.socketio.sockets[sock].0.session;
         self.queue_packets(sess, &msgs[..n])?;
         let Some(id) = ack_id else {
             return Ok(None);
@@ -943,11 +957,11 @@ impl<'a> Server<'a> {
     /// Answers an event the client sent with an ack request ([`Message::ack`]).
     pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
         let sock = self.socketio.connected(socket)?;
+        let sess = self.socket_session(sock)?;
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let n =
             self.socketio
                 .encode_for(sock, Some(id.0), None, &args, &mut self.pool, &mut msgs)?;
-        let sess = self.socketio.sockets[sock].0.session;
         self.queue_packets(sess, &msgs[..n])
     }
 
@@ -956,8 +970,8 @@ impl<'a> Server<'a> {
     /// and its other namespaces stay.
     pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
         let sock = self.socketio.connected(socket)?;
+        let sess = self.socket_session(sock)?;
         let msg = self.socketio.disconnect_packet(sock, &mut self.pool)?;
-        let sess = self.socketio.sockets[sock].0.session;
         let result = self.queue_packets(sess, &[msg]);
         if self.socketio.sockets[sock].0.state == socketio::SockState::Connected {
             self.close_socket(sock, DisconnectReason::ServerDisconnect);
@@ -997,7 +1011,7 @@ impl<'a> Server<'a> {
     /// how many.
     pub fn close_all(&mut self) -> usize {
         let mut n = 0;
-        for sess in 0..self.engine.sessions.len_slots() as u32 {
+        for sess in self.engine.sessions.indices() {
             if self.engine.sessions[sess].0.state == session::State::Open {
                 self.close_session(sess, CloseReason::ServerClose, true);
                 n += 1;

@@ -6,6 +6,7 @@
 //! responses. Blocks never fragment: a message takes whole blocks and gives them back
 //! when its last reference goes. A broadcast is one message referenced from many queues.
 
+use super::ix::Link;
 use super::storage::{Entry, NONE, Slots, Table};
 
 /// One block of the byte pool.
@@ -39,14 +40,14 @@ impl Block {
 #[derive(Debug, Clone, Copy)]
 pub struct Node {
     msg: u32,
-    next: u32,
+    next: Link<Self>,
 }
 
 impl Node {
     /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
     pub const EMPTY: Self = Self {
         msg: NONE,
-        next: NONE,
+        next: Link::NONE,
     };
 }
 
@@ -55,7 +56,7 @@ impl Entry for Node {
         Self::EMPTY
     }
     fn link(&mut self) -> &mut u32 {
-        &mut self.next
+        self.next.raw_mut()
     }
 }
 
@@ -462,8 +463,8 @@ impl<'a> Pool<'a> {
 /// A FIFO of message references, linked through [`Node`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Queue {
-    head: u32,
-    tail: u32,
+    head: Link<Node>,
+    tail: Link<Node>,
     /// Entries queued.
     pub(crate) count: u32,
     /// Sum of the queued messages' lengths.
@@ -472,14 +473,14 @@ pub(crate) struct Queue {
 
 impl Queue {
     pub(crate) const EMPTY: Self = Self {
-        head: NONE,
-        tail: NONE,
+        head: Link::NONE,
+        tail: Link::NONE,
         count: 0,
         bytes: 0,
     };
 
     pub(crate) const fn is_empty(&self) -> bool {
-        self.head == NONE
+        self.head.is_none()
     }
 
     /// Queues a reference to `msg` (the queue takes over one reference); `false` when no
@@ -489,12 +490,11 @@ impl Queue {
             return false;
         };
         pool.nodes[n].msg = msg;
-        if self.tail == NONE {
-            self.head = n;
-        } else {
-            pool.nodes[self.tail].next = n;
+        match self.tail.get() {
+            None => self.head = n.into(),
+            Some(t) => pool.nodes[t].next = n.into(),
         }
-        self.tail = n;
+        self.tail = n.into();
         self.count += 1;
         self.bytes = self.bytes.saturating_add(pool.len(msg) as u32);
         true
@@ -504,10 +504,7 @@ impl Queue {
     pub(crate) fn iter<'p>(&self, pool: &'p Pool<'_>) -> impl Iterator<Item = u32> + 'p {
         let mut n = self.head;
         core::iter::from_fn(move || {
-            if n == NONE {
-                return None;
-            }
-            let node = pool.nodes.get(n)?;
+            let node = pool.nodes[n.get()?];
             n = node.next;
             Some(node.msg)
         })
@@ -515,14 +512,11 @@ impl Queue {
 
     /// Unlinks the first entry; returns its message (the reference passes to the caller).
     pub(crate) fn pop(&mut self, pool: &mut Pool<'_>) -> Option<u32> {
-        if self.head == NONE {
-            return None;
-        }
-        let n = self.head;
+        let n = self.head.get()?;
         let node = pool.nodes[n];
         self.head = node.next;
-        if self.head == NONE {
-            self.tail = NONE;
+        if self.head.is_none() {
+            self.tail = Link::NONE;
         }
         pool.nodes.release(n);
         self.count -= 1;

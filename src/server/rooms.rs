@@ -5,8 +5,11 @@
 //! reference to the same pool message, so the per-recipient work is a queue entry, never
 //! JSON. Recipients are de-duplicated with a per-broadcast stamp on the sockets.
 
-use super::socketio::{MAX_NAME, SockState, SocketIoLayer};
-use super::storage::NONE;
+use super::ix::{Ix, Link};
+use super::session::SessionIx;
+use super::socketio::{
+    MAX_NAME, MemberIx, MemberSlot, RoomIx, SockState, SocketIoLayer, SocketIx, SocketSlot,
+};
 use super::{CommandError, Resource, Targets};
 
 /// Where a broadcast's walk over its recipients is (see [`SocketIoLayer::next_target`]).
@@ -14,18 +17,27 @@ use super::{CommandError, Resource, Targets};
 pub(super) struct Walk {
     /// The room of `Targets::rooms` being walked.
     room: usize,
-    /// 0: the socket whose id the room is, 1: the room's members next, 2: walking them
-    /// (or the namespace's sockets).
-    stage: u8,
-    /// The next socket or membership.
-    next: u32,
+    at: At,
+}
+
+/// Where a walk is in its room, or in the namespace.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// The socket whose id the room is comes next (or, for a walk over the namespace, its
+    /// first socket).
+    Start,
+    /// The room's members come next.
+    Members,
+    /// Walking the room's members: the next one.
+    Member(Link<MemberSlot>),
+    /// Walking the namespace's sockets: the next one.
+    Socket(Link<SocketSlot>),
 }
 
 impl Walk {
     pub(super) const START: Self = Self {
         room: 0,
-        stage: 0,
-        next: NONE,
+        at: At::Start,
     };
 }
 
@@ -99,25 +111,31 @@ impl SocketIoLayer<'_> {
             1u32 << (31 - (len as u32).leading_zeros())
         };
         self.buckets = buckets;
-        for i in 0..len as u32 {
-            self.rooms[i].0.bucket = NONE;
+        for i in self.rooms.indices() {
+            self.rooms[i].0.bucket = Link::NONE;
         }
-        for i in 0..len as u32 {
+        for i in self.rooms.indices() {
             if self.rooms[i].0.used {
-                let b = self.rooms[i].0.hash & (buckets - 1);
+                let b = self.bucket(self.rooms[i].0.hash);
                 self.rooms[i].0.hash_next = self.rooms[b].0.bucket;
-                self.rooms[b].0.bucket = i;
+                self.rooms[b].0.bucket = i.into();
             }
         }
     }
 
-    pub(super) fn find_room(&self, ns: u16, name: &str) -> Option<u32> {
+    /// The slot holding the head of the bucket of `hash` (the bucket array lives in the
+    /// room slots).
+    fn bucket(&self, hash: u32) -> RoomIx {
+        Ix::new(hash & (self.buckets - 1))
+    }
+
+    pub(super) fn find_room(&self, ns: u16, name: &str) -> Option<RoomIx> {
         if self.buckets == 0 {
             return None;
         }
         let hash = self.room_hash(ns, name);
-        let mut r = self.rooms[hash & (self.buckets - 1)].0.bucket;
-        while r != NONE {
+        let mut at = self.rooms[self.bucket(hash)].0.bucket;
+        while let Some(r) = at.get() {
             let room = &self.rooms[r].0;
             if room.hash == hash
                 && room.ns == ns
@@ -125,12 +143,12 @@ impl SocketIoLayer<'_> {
             {
                 return Some(r);
             }
-            r = room.hash_next;
+            at = room.hash_next;
         }
         None
     }
 
-    fn room_for(&mut self, ns: u16, name: &str) -> Result<u32, CommandError> {
+    fn room_for(&mut self, ns: u16, name: &str) -> Result<RoomIx, CommandError> {
         if let Some(r) = self.find_room(ns, name) {
             return Ok(r);
         }
@@ -148,68 +166,68 @@ impl SocketIoLayer<'_> {
         room.len = name.len() as u8;
         room.name[..name.len()].copy_from_slice(name.as_bytes());
         room.hash = hash;
-        room.members = NONE;
+        room.members = Link::NONE;
         room.count = 0;
         let len = self.rooms.len_slots();
         let want = 1u32 << (31 - (len as u32).leading_zeros());
         if want != self.buckets {
             self.rebuild_buckets();
         } else {
-            let b = hash & (self.buckets - 1);
+            let b = self.bucket(hash);
             self.rooms[r].0.hash_next = self.rooms[b].0.bucket;
-            self.rooms[b].0.bucket = r;
+            self.rooms[b].0.bucket = r.into();
         }
         Ok(r)
     }
 
-    fn free_room(&mut self, r: u32) {
-        let hash = self.rooms[r].0.hash;
-        let b = hash & (self.buckets - 1);
+    fn free_room(&mut self, r: RoomIx) {
+        let b = self.bucket(self.rooms[r].0.hash);
         let mut at = self.rooms[b].0.bucket;
-        let mut prev = NONE;
-        while at != NONE && at != r {
-            prev = at;
-            at = self.rooms[at].0.hash_next;
+        let mut prev: Option<RoomIx> = None;
+        while let Some(x) = at.get()
+            && x != r
+        {
+            prev = Some(x);
+            at = self.rooms[x].0.hash_next;
         }
-        if at == r {
+        if at.is(r) {
             let next = self.rooms[r].0.hash_next;
-            if prev == NONE {
-                self.rooms[b].0.bucket = next;
-            } else {
-                self.rooms[prev].0.hash_next = next;
+            match prev {
+                None => self.rooms[b].0.bucket = next,
+                Some(p) => self.rooms[p].0.hash_next = next,
             }
         }
         self.rooms.release(r);
     }
 
     /// Unlinks membership `m` from its room (freeing the room when it empties) and frees it.
-    fn drop_member(&mut self, m: u32) {
+    fn drop_member(&mut self, m: MemberIx) {
         let e = self.members[m].0;
-        if e.room_prev == NONE {
-            self.rooms[e.room].0.members = e.room_next;
-        } else {
-            self.members[e.room_prev].0.room_next = e.room_next;
-        }
-        if e.room_next != NONE {
-            self.members[e.room_next].0.room_prev = e.room_prev;
-        }
-        let room = &mut self.rooms[e.room].0;
-        room.count -= 1;
-        if room.count == 0 {
-            self.free_room(e.room);
+        if let Some(room) = e.room.get() {
+            match e.room_prev.get() {
+                None => self.rooms[room].0.members = e.room_next,
+                Some(p) => self.members[p].0.room_next = e.room_next,
+            }
+            if let Some(n) = e.room_next.get() {
+                self.members[n].0.room_prev = e.room_prev;
+            }
+            let slot = &mut self.rooms[room].0;
+            slot.count -= 1;
+            if slot.count == 0 {
+                self.free_room(room);
+            }
         }
         self.members.release(m);
     }
 
     /// Takes the socket out of every room.
-    pub(super) fn leave_all(&mut self, sock: u32) {
-        let mut m = self.sockets[sock].0.rooms;
-        while m != NONE {
-            let next = self.members[m].0.sock_next;
+    pub(super) fn leave_all(&mut self, sock: SocketIx) {
+        let mut at = self.sockets[sock].0.rooms;
+        while let Some(m) = at.get() {
+            at = self.members[m].0.sock_next;
             self.drop_member(m);
-            m = next;
         }
-        self.sockets[sock].0.rooms = NONE;
+        self.sockets[sock].0.rooms = Link::NONE;
         self.sockets[sock].0.room_count = 0;
     }
 
@@ -217,7 +235,7 @@ impl SocketIoLayer<'_> {
     /// (see [`Server::join`]).
     pub(super) fn join(
         &mut self,
-        sock: u32,
+        sock: SocketIx,
         room: &str,
         max_rooms: u16,
     ) -> Result<(), CommandError> {
@@ -228,14 +246,10 @@ impl SocketIoLayer<'_> {
         if room.len() > MAX_NAME {
             return Err(CommandError::InvalidName);
         }
-        if let Some(r) = self.find_room(s.ns, room) {
-            let mut m = s.rooms;
-            while m != NONE {
-                if self.members[m].0.room == r {
-                    return Ok(());
-                }
-                m = self.members[m].0.sock_next;
-            }
+        if let Some(r) = self.find_room(s.ns, room)
+            && self.membership(sock, r).is_some()
+        {
+            return Ok(());
         }
         if s.room_count >= max_rooms {
             return Err(CommandError::SocketLimit(Resource::Members));
@@ -248,65 +262,67 @@ impl SocketIoLayer<'_> {
             return Err(CommandError::Full(Resource::Members));
         };
         let head = self.rooms[r].0.members;
-        if head != NONE {
-            self.members[head].0.room_prev = m;
+        if let Some(h) = head.get() {
+            self.members[h].0.room_prev = m.into();
         }
         let e = &mut self.members[m].0;
-        e.room = r;
-        e.socket = sock;
-        e.room_prev = NONE;
+        e.room = r.into();
+        e.socket = sock.into();
+        e.room_prev = Link::NONE;
         e.room_next = head;
         e.sock_next = s.rooms;
         let room = &mut self.rooms[r].0;
-        room.members = m;
+        room.members = m.into();
         room.count += 1;
-        self.sockets[sock].0.rooms = m;
+        self.sockets[sock].0.rooms = m.into();
         self.sockets[sock].0.room_count += 1;
         Ok(())
     }
 
     /// Takes socket `sock` out of `room` (see [`Server::leave`]).
-    pub(super) fn leave(&mut self, sock: u32, room: &str) {
+    pub(super) fn leave(&mut self, sock: SocketIx, room: &str) {
         let ns = self.sockets[sock].0.ns;
         let Some(r) = self.find_room(ns, room) else {
             return;
         };
-        let mut prev = NONE;
-        let mut m = self.sockets[sock].0.rooms;
-        while m != NONE {
+        let mut prev: Option<MemberIx> = None;
+        let mut at = self.sockets[sock].0.rooms;
+        while let Some(m) = at.get() {
             let next = self.members[m].0.sock_next;
-            if self.members[m].0.room == r {
-                if prev == NONE {
-                    self.sockets[sock].0.rooms = next;
-                } else {
-                    self.members[prev].0.sock_next = next;
+            if self.members[m].0.room.is(r) {
+                match prev {
+                    None => self.sockets[sock].0.rooms = next,
+                    Some(p) => self.members[p].0.sock_next = next,
                 }
                 self.drop_member(m);
                 self.sockets[sock].0.room_count -= 1;
                 return;
             }
-            prev = m;
-            m = next;
+            prev = Some(m);
+            at = next;
         }
     }
 
+    /// Socket `sock`'s membership of room `r`, if it is in it.
+    fn membership(&self, sock: SocketIx, r: RoomIx) -> Option<MemberIx> {
+        let mut at = self.sockets[sock].0.rooms;
+        while let Some(m) = at.get() {
+            if self.members[m].0.room.is(r) {
+                return Some(m);
+            }
+            at = self.members[m].0.sock_next;
+        }
+        None
+    }
+
     /// Whether socket `sock` is in `room` (its own-id room included).
-    pub(super) fn in_room(&self, sock: u32, room: &str) -> bool {
+    pub(super) fn in_room(&self, sock: SocketIx, room: &str) -> bool {
         let s = &self.sockets[sock].0;
         if self.socket_by_wire_id(s.ns, room) == Some(sock) {
             return true;
         }
-        let Some(r) = self.find_room(s.ns, room) else {
-            return false;
-        };
-        let mut m = s.rooms;
-        while m != NONE {
-            if self.members[m].0.room == r {
-                return true;
-            }
-            m = self.members[m].0.sock_next;
-        }
-        false
+        self.find_room(s.ns, room)
+            .is_some_and(|r| self.membership(sock, r).is_some())
     }
 
     /// How many sockets are in `room` of namespace `ns` (not counting own-id rooms).
@@ -319,7 +335,7 @@ impl SocketIoLayer<'_> {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             // After 2^32 broadcasts: forget the old marks.
-            for i in 0..self.sockets.len_slots() as u32 {
+            for i in self.sockets.indices() {
                 self.sockets[i].0.stamp = 0;
             }
             self.stamp = 1;
@@ -333,11 +349,13 @@ impl SocketIoLayer<'_> {
             self.sockets[s].0.stamp = stamp;
         }
         if let Some(r) = self.find_room(ns, room) {
-            let mut m = self.rooms[r].0.members;
-            while m != NONE {
+            let mut at = self.rooms[r].0.members;
+            while let Some(m) = at.get() {
                 let e = self.members[m].0;
-                self.sockets[e.socket].0.stamp = stamp;
-                m = e.room_next;
+                if let Some(s) = e.socket.get() {
+                    self.sockets[s].0.stamp = stamp;
+                }
+                at = e.room_next;
             }
         }
     }
@@ -376,58 +394,63 @@ impl SocketIoLayer<'_> {
     /// (a socket may come more than once: [`take_target`](Self::take_target) says whether
     /// it is due). The walk reads ahead, so that the socket it gave may be closed before
     /// the next call.
-    pub(super) fn next_target(&self, walk: &mut Walk, ns: u16, to: &Targets<'_>) -> Option<u32> {
+    pub(super) fn next_target(
+        &self,
+        walk: &mut Walk,
+        ns: u16,
+        to: &Targets<'_>,
+    ) -> Option<SocketIx> {
         loop {
             if to.rooms.is_empty() {
-                if walk.stage == 0 {
-                    walk.stage = 2;
-                    walk.next = self.namespaces.as_slice().get(usize::from(ns))?.0.sockets;
-                }
-                let s = walk.next;
-                if s == NONE {
-                    return None;
-                }
-                walk.next = self.sockets[s].0.ns_next;
-                return Some(s);
+                let next = match walk.at {
+                    At::Socket(next) => next,
+                    _ => self.namespaces.as_slice().get(usize::from(ns))?.0.sockets,
+                };
+                let s = next.get();
+                walk.at = At::Socket(s.map_or(Link::NONE, |s| self.sockets[s].0.ns_next));
+                return s;
             }
             let room = to.rooms.get(walk.room)?;
-            match walk.stage {
-                0 => {
-                    walk.stage = 1;
+            match walk.at {
+                At::Start => {
+                    walk.at = At::Members;
                     if let Some(s) = self.socket_by_wire_id(ns, room) {
                         return Some(s);
                     }
                 }
-                1 => {
-                    walk.stage = 2;
-                    walk.next = self
-                        .find_room(ns, room)
-                        .map_or(NONE, |r| self.rooms[r].0.members);
+                At::Members => {
+                    walk.at = At::Member(
+                        self.find_room(ns, room)
+                            .map_or(Link::NONE, |r| self.rooms[r].0.members),
+                    );
                 }
-                _ => {
-                    let m = walk.next;
-                    if m == NONE {
+                At::Member(next) => {
+                    let Some(m) = next.get() else {
                         walk.room += 1;
-                        walk.stage = 0;
+                        walk.at = At::Start;
                         continue;
-                    }
+                    };
                     let e = self.members[m].0;
-                    walk.next = e.room_next;
-                    return Some(e.socket);
+                    walk.at = At::Member(e.room_next);
+                    if let Some(s) = e.socket.get() {
+                        return Some(s);
+                    }
                 }
+                // Only a walk over the namespace has sockets to follow.
+                At::Socket(_) => return None,
             }
         }
     }
 
     /// Whether the broadcast marked `stamp` is due to connected socket `sock` (it is not
     /// marked yet): marks it and gives its session.
-    pub(super) fn take_target(&mut self, sock: u32, stamp: u32) -> Option<u32> {
+    pub(super) fn take_target(&mut self, sock: SocketIx, stamp: u32) -> Option<SessionIx> {
         let s = &mut self.sockets[sock].0;
         if s.stamp == stamp || s.state != SockState::Connected {
             return None;
         }
         s.stamp = stamp;
-        Some(s.session)
+        s.session.get()
     }
 }
 

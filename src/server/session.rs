@@ -1,8 +1,11 @@
 //! The Engine.IO layer's state: one entry per session (with the Socket.IO layer's part of
 //! it, [`SioSession`]), and [`EngineLayer`], which owns them.
 
+use super::ix::{Ix, Link};
 use super::pool::Queue;
+use super::socketio::SocketSlot;
 use super::storage::{NONE, Table, slot_entry};
+use super::stream::StreamSlot;
 
 /// Lifecycle of a session slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +31,7 @@ pub(crate) enum Transport {
 pub(crate) struct Session {
     pub(crate) era: u32,
     /// Free list, then the reap list while closing.
-    pub(crate) link: u32,
+    pub(crate) link: Link<SessionSlot>,
     pub(crate) state: State,
     pub(crate) transport: Transport,
     pub(crate) endpoint: u8,
@@ -45,11 +48,11 @@ pub(crate) struct Session {
     /// Raw session id bytes (the wire form is their URL-safe base64).
     pub(crate) sid: [u8; 15],
     /// Pending long-poll GET stream.
-    pub(crate) get: u32,
+    pub(crate) get: Link<StreamSlot>,
     /// POST being processed (paused for room).
-    pub(crate) post: u32,
+    pub(crate) post: Link<StreamSlot>,
     /// The WebSocket stream (active or probing).
-    pub(crate) ws: u32,
+    pub(crate) ws: Link<StreamSlot>,
     /// Packets to send.
     pub(crate) queue: Queue,
     /// Next heartbeat action: the ping time, or the pong deadline while awaiting it.
@@ -60,10 +63,10 @@ pub(crate) struct Session {
     pub(crate) aux_at: u64,
     /// Earliest acknowledgement deadline of its sockets, 0 when none.
     pub(crate) ack_at: u64,
-    /// Position in the timer heap (`NONE` when not in it).
-    pub(crate) heap_pos: u32,
-    /// The session index stored at heap position `self`'s index.
-    pub(crate) heap_item: u32,
+    /// Position in the timer heap.
+    pub(crate) heap_pos: Link<HeapPos>,
+    /// The session stored at heap position `self`'s index.
+    pub(crate) heap_item: Link<SessionSlot>,
     /// The Socket.IO layer's state for this session (only that layer reads or writes it).
     pub(crate) sio: SioSession,
     /// Bytes of its received packets held for the application (events not polled yet,
@@ -81,28 +84,40 @@ pub(crate) struct SioSession {
     /// The first packet (a CONNECT) came.
     pub(crate) connected_once: bool,
     /// Its sockets (linked through `Socket::next_in_session`).
-    pub(crate) sockets: u32,
+    pub(crate) sockets: Link<SocketSlot>,
     pub(crate) socket_count: u8,
-    /// A binary packet being assembled: its pool message, `BIN_DISCARD`, or `NONE`.
-    pub(crate) bin: u32,
-    /// Attachments still expected for `bin`.
-    pub(crate) bin_left: u8,
+    /// The binary packet being assembled, if any.
+    pub(crate) bin: Assembly,
+    /// The pool message it is kept in, while `bin` is [`Assembly::Into`] (apart from
+    /// `bin`, so that a session slot stays 120 bytes on a 32-bit target).
+    pub(crate) bin_msg: u32,
+}
+
+/// The binary packet a session is receiving: its text came, its attachments are due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Assembly {
+    /// None.
+    Idle,
+    /// Kept in pool message `SioSession::bin_msg`, `left` attachments still to come.
+    Into { left: u8 },
+    /// An ack nobody waits for: its `left` attachments are read and dropped.
+    Discard { left: u8 },
 }
 
 impl SioSession {
     pub(crate) const EMPTY: Self = Self {
         connected_once: false,
-        sockets: NONE,
+        sockets: Link::NONE,
         socket_count: 0,
-        bin: NONE,
-        bin_left: 0,
+        bin: Assembly::Idle,
+        bin_msg: NONE,
     };
 }
 
 impl Session {
     pub(crate) const EMPTY: Self = Self {
         era: 0,
-        link: NONE,
+        link: Link::NONE,
         state: State::Free,
         transport: Transport::Polling,
         endpoint: 0,
@@ -113,16 +128,16 @@ impl Session {
         reaped: false,
         reaping: false,
         sid: [0; 15],
-        get: NONE,
-        post: NONE,
-        ws: NONE,
+        get: Link::NONE,
+        post: Link::NONE,
+        ws: Link::NONE,
         queue: Queue::EMPTY,
         hb_at: 0,
         connect_at: 0,
         aux_at: 0,
         ack_at: 0,
-        heap_pos: NONE,
-        heap_item: NONE,
+        heap_pos: Link::NONE,
+        heap_item: Link::NONE,
         sio: SioSession::EMPTY,
         inbound: 0,
         inbound_events: 0,
@@ -146,13 +161,20 @@ slot_entry!(SessionSlot, keep: era, heap_item);
 
 /// The Engine.IO layer's state: the sessions, the heap of their deadlines (the first
 /// `heap_len` entries of each session's heap position order) and the sessions closing.
+/// A session's position.
+pub(crate) type SessionIx = Ix<SessionSlot>;
+
+/// Positions in the timer heap (the heap's array lives in the session slots).
+#[derive(Debug)]
+pub(crate) enum HeapPos {}
+
 pub(crate) struct EngineLayer<'a> {
     pub(super) sessions: Table<'a, SessionSlot>,
     pub(super) heap_len: u32,
     /// Plain Engine.IO sessions closed while the event queue was full, whose close event is
     /// still to be queued (linked through `Session::link`).
-    pub(super) reap_sessions: u32,
-    pub(super) reap_sessions_tail: u32,
+    pub(super) reap_sessions: Link<SessionSlot>,
+    pub(super) reap_sessions_tail: Link<SessionSlot>,
     /// The latest time the server was given, ms (deadlines count from it).
     pub(super) now: u64,
 }

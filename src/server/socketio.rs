@@ -5,8 +5,9 @@
 
 use super::engine::Bin;
 use super::event::{Events, Payload, Record};
+use super::ix::{Ix, Link};
 use super::pool::Pool;
-use super::session::SioSession;
+use super::session::{Assembly, SessionIx, SessionSlot, SioSession};
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
     Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, ServerConfig,
@@ -34,20 +35,20 @@ pub(crate) enum SockState {
 pub(crate) struct Socket {
     pub(crate) era: u32,
     /// Free list, then the reap list while closing.
-    pub(crate) link: u32,
+    pub(crate) link: Link<SocketSlot>,
     pub(crate) state: SockState,
     pub(crate) reason: u8,
     /// Namespace index, `u16::MAX` for a dynamic one not yet accepted.
     pub(crate) ns: u16,
-    pub(crate) session: u32,
+    pub(crate) session: Link<SessionSlot>,
     pub(crate) id: [u8; 15],
-    pub(crate) next_in_session: u32,
-    pub(crate) ns_prev: u32,
-    pub(crate) ns_next: u32,
+    pub(crate) next_in_session: Link<SocketSlot>,
+    pub(crate) ns_prev: Link<SocketSlot>,
+    pub(crate) ns_next: Link<SocketSlot>,
     /// Memberships (linked through `MemberSlot::sock_next`).
-    pub(crate) rooms: u32,
+    pub(crate) rooms: Link<MemberSlot>,
     /// Awaited acks (linked through `AckSlot::next`).
-    pub(crate) acks: u32,
+    pub(crate) acks: Link<AckSlot>,
     pub(crate) ack_count: u16,
     /// Rooms it is in (its memberships).
     pub(crate) room_count: u16,
@@ -61,17 +62,17 @@ pub(crate) struct Socket {
 impl Socket {
     const EMPTY: Self = Self {
         era: 0,
-        link: NONE,
+        link: Link::NONE,
         state: SockState::Free,
         reason: 0,
         ns: u16::MAX,
-        session: NONE,
+        session: Link::NONE,
         id: [0; 15],
-        next_in_session: NONE,
-        ns_prev: NONE,
-        ns_next: NONE,
-        rooms: NONE,
-        acks: NONE,
+        next_in_session: Link::NONE,
+        ns_prev: Link::NONE,
+        ns_next: Link::NONE,
+        rooms: Link::NONE,
+        acks: Link::NONE,
         ack_count: 0,
         room_count: 0,
         next_ack: 0,
@@ -97,7 +98,7 @@ pub(crate) struct Namespace {
     pub(crate) len: u8,
     pub(crate) name: [u8; MAX_NAME],
     /// Connected sockets (linked through `Socket::ns_next`).
-    pub(crate) sockets: u32,
+    pub(crate) sockets: Link<SocketSlot>,
     pub(crate) count: u32,
 }
 
@@ -112,7 +113,7 @@ impl NamespaceSlot {
         used: false,
         len: 0,
         name: [0; MAX_NAME],
-        sockets: NONE,
+        sockets: Link::NONE,
         count: 0,
     });
 }
@@ -126,17 +127,17 @@ impl Namespace {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Room {
-    pub(crate) link: u32,
+    pub(crate) link: Link<RoomSlot>,
     pub(crate) used: bool,
     pub(crate) ns: u16,
     pub(crate) len: u8,
     pub(crate) name: [u8; MAX_NAME],
     pub(crate) hash: u32,
-    pub(crate) members: u32,
+    pub(crate) members: Link<MemberSlot>,
     pub(crate) count: u32,
-    pub(crate) hash_next: u32,
+    pub(crate) hash_next: Link<RoomSlot>,
     /// Head of hash bucket `self`'s index (the bucket array lives in the slots).
-    pub(crate) bucket: u32,
+    pub(crate) bucket: Link<RoomSlot>,
 }
 
 /// Storage for one room (an opaque entry of [`Storage::rooms`](super::Storage::rooms)).
@@ -146,16 +147,16 @@ pub struct RoomSlot(pub(crate) Room);
 impl RoomSlot {
     /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
     pub const EMPTY: Self = Self(Room {
-        link: NONE,
+        link: Link::NONE,
         used: false,
         ns: 0,
         len: 0,
         name: [0; MAX_NAME],
         hash: 0,
-        members: NONE,
+        members: Link::NONE,
         count: 0,
-        hash_next: NONE,
-        bucket: NONE,
+        hash_next: Link::NONE,
+        bucket: Link::NONE,
     });
 }
 
@@ -164,12 +165,12 @@ slot_entry!(RoomSlot, keep: bucket);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Member {
-    pub(crate) link: u32,
-    pub(crate) room: u32,
-    pub(crate) socket: u32,
-    pub(crate) room_prev: u32,
-    pub(crate) room_next: u32,
-    pub(crate) sock_next: u32,
+    pub(crate) link: Link<MemberSlot>,
+    pub(crate) room: Link<RoomSlot>,
+    pub(crate) socket: Link<SocketSlot>,
+    pub(crate) room_prev: Link<MemberSlot>,
+    pub(crate) room_next: Link<MemberSlot>,
+    pub(crate) sock_next: Link<MemberSlot>,
 }
 
 /// Storage for one room membership (an opaque entry of
@@ -180,12 +181,12 @@ pub struct MemberSlot(pub(crate) Member);
 impl MemberSlot {
     /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
     pub const EMPTY: Self = Self(Member {
-        link: NONE,
-        room: NONE,
-        socket: NONE,
-        room_prev: NONE,
-        room_next: NONE,
-        sock_next: NONE,
+        link: Link::NONE,
+        room: Link::NONE,
+        socket: Link::NONE,
+        room_prev: Link::NONE,
+        room_next: Link::NONE,
+        sock_next: Link::NONE,
     });
 }
 
@@ -193,11 +194,11 @@ slot_entry!(MemberSlot);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AckEntry {
-    pub(crate) link: u32,
+    pub(crate) link: Link<AckSlot>,
     pub(crate) id: u32,
     /// 0 for no timeout.
     pub(crate) deadline: u64,
-    pub(crate) next: u32,
+    pub(crate) next: Link<AckSlot>,
 }
 
 /// Storage for one awaited acknowledgement (an opaque entry of
@@ -208,10 +209,10 @@ pub struct AckSlot(pub(crate) AckEntry);
 impl AckSlot {
     /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
     pub const EMPTY: Self = Self(AckEntry {
-        link: NONE,
+        link: Link::NONE,
         id: 0,
         deadline: 0,
-        next: NONE,
+        next: Link::NONE,
     });
 }
 
@@ -219,6 +220,15 @@ slot_entry!(AckSlot);
 
 /// The Socket.IO layer's state: namespaces, sockets, rooms with their memberships,
 /// awaited acknowledgements.
+/// A socket's position.
+pub(crate) type SocketIx = Ix<SocketSlot>;
+/// A room's position.
+pub(crate) type RoomIx = Ix<RoomSlot>;
+/// A membership's position.
+pub(crate) type MemberIx = Ix<MemberSlot>;
+/// An awaited ack's position.
+pub(crate) type AckIx = Ix<AckSlot>;
+
 pub(crate) struct SocketIoLayer<'a> {
     pub(super) sockets: Table<'a, SocketSlot>,
     pub(super) namespaces: Slots<'a, NamespaceSlot>,
@@ -230,8 +240,8 @@ pub(crate) struct SocketIoLayer<'a> {
     pub(super) acks: Table<'a, AckSlot>,
     /// Sockets closed whose Disconnect event is still to be queued (linked through
     /// `Socket::link`).
-    pub(super) reap_sockets: u32,
-    pub(super) reap_sockets_tail: u32,
+    pub(super) reap_sockets: Link<SocketSlot>,
+    pub(super) reap_sockets_tail: Link<SocketSlot>,
     /// The latest broadcast's de-duplication mark.
     pub(super) stamp: u32,
     /// The room hash key.
@@ -241,8 +251,6 @@ pub(crate) struct SocketIoLayer<'a> {
 /// Bytes of the header a binary packet being assembled keeps at the front of its pool
 /// message, to become its event record when the last attachment arrives.
 const BIN_HEAD: usize = 32;
-/// `Session::bin` of a binary ack nobody waits for: its attachments are read and dropped.
-pub(crate) const BIN_DISCARD: u32 = NONE - 1;
 /// Scratch for packet headers (type, namespace, ack id, event name).
 const HEADER_SCRATCH: usize = 1024;
 /// The usual header fits in this much; longer event names take the slow path.
@@ -280,7 +288,7 @@ fn packet_head(
     Ok(n)
 }
 
-impl SocketIoLayer<'_> {
+impl<'a> SocketIoLayer<'a> {
     /// Adds a namespace; `None` for a bad name or a full table.
     pub(super) fn add_namespace(&mut self, name: &str) -> Option<u16> {
         if !name.starts_with('/') || name.len() > MAX_NAME {
@@ -298,7 +306,7 @@ impl SocketIoLayer<'_> {
         slot.used = true;
         slot.len = name.len() as u8;
         slot.name[..name.len()].copy_from_slice(name.as_bytes());
-        slot.sockets = NONE;
+        slot.sockets = Link::NONE;
         slot.count = 0;
         self.namespace_count += 1;
         Some(index)
@@ -322,37 +330,63 @@ impl SocketIoLayer<'_> {
             .map_or("/", |n| n.0.name())
     }
 
-    /// The index of a live socket (pending or connected).
     /// The handle of a live socket index.
-    pub(super) fn handle(&self, sock: u32) -> SocketId {
+    pub(super) fn handle(&self, sock: SocketIx) -> SocketId {
         SocketId {
-            index: sock,
+            index: sock.get(),
             era: self.sockets[sock].0.era,
         }
     }
 
-    pub(super) fn socket_index(&self, id: SocketId) -> Result<u32, CommandError> {
-        match self.sockets.get(id.index) {
-            Some(s)
-                if s.0.era == id.era
-                    && matches!(s.0.state, SockState::Pending | SockState::Connected) =>
+    /// The index of a live socket (pending or connected).
+    pub(super) fn socket_index(&self, id: SocketId) -> Result<SocketIx, CommandError> {
+        match self.sockets.ix(id.index) {
+            Some(i)
+                if self.sockets[i].0.era == id.era
+                    && matches!(
+                        self.sockets[i].0.state,
+                        SockState::Pending | SockState::Connected
+                    ) =>
             {
-                Ok(id.index)
+                Ok(i)
             }
             _ => Err(CommandError::UnknownSocket),
         }
     }
 
     /// The socket whose wire id is `text`, if it is live in namespace `ns`.
-    pub(super) fn socket_by_wire_id(&self, ns: u16, text: &str) -> Option<u32> {
+    pub(super) fn socket_by_wire_id(&self, ns: u16, text: &str) -> Option<SocketIx> {
         let raw = WireId::parse(text.as_bytes())?;
-        let i = super::id_index(&raw);
-        let s = &self.sockets.get(i)?.0;
+        let i = self.sockets.ix(super::id_index(&raw))?;
+        let s = &self.sockets[i].0;
         (s.state == SockState::Connected && s.ns == ns && s.id == raw).then_some(i)
     }
 
+    /// A session's sockets (`ss`), newest first.
+    pub(super) fn sockets_of<'s>(
+        &'s self,
+        ss: &SioSession,
+    ) -> impl Iterator<Item = SocketIx> + use<'s, 'a> {
+        let mut at = ss.sockets;
+        core::iter::from_fn(move || {
+            let s = at.get()?;
+            at = self.sockets[s].0.next_in_session;
+            Some(s)
+        })
+    }
+
+    /// The awaited acks of socket `sock`.
+    fn acks_of(&self, sock: SocketIx) -> impl Iterator<Item = AckIx> + use<'_, 'a> {
+        let mut at = self.sockets[sock].0.acks;
+        core::iter::from_fn(move || {
+            let a = at.get()?;
+            at = self.acks[a].0.next;
+            Some(a)
+        })
+    }
+
     /// The index of a connected socket.
-    pub(super) fn connected(&self, id: SocketId) -> Result<u32, CommandError> {
+    pub(super) fn connected(&self, id: SocketId) -> Result<SocketIx, CommandError> {
         let i = self.socket_index(id)?;
         if self.sockets[i].0.state != SockState::Connected {
             return Err(CommandError::WrongState);
@@ -362,23 +396,22 @@ impl SocketIoLayer<'_> {
 
     /// The live socket of a session (`ss`, its Socket.IO state) in the namespace named
     /// `name`.
-    pub(super) fn find_socket(&self, ss: &SioSession, name: &str, pool: &Pool<'_>) -> Option<u32> {
-        let mut s = ss.sockets;
-        while s != NONE {
+    pub(super) fn find_socket(
+        &self,
+        ss: &SioSession,
+        name: &str,
+        pool: &Pool<'_>,
+    ) -> Option<SocketIx> {
+        self.sockets_of(ss).find(|&s| {
             let sock = &self.sockets[s].0;
-            let matches = if sock.ns == u16::MAX {
+            if sock.ns == u16::MAX {
                 let mut buf = [0u8; MAX_NAME];
                 let n = pool.copy_all(sock.name_msg, &mut buf);
                 buf.get(..n) == Some(name.as_bytes())
             } else {
                 self.ns_name(sock.ns) == name
-            };
-            if matches {
-                return Some(s);
             }
-            s = sock.next_in_session;
-        }
-        None
+        })
     }
 
     /// The socket of the session in `namespace`, or a protocol error. A socket still waiting
@@ -389,7 +422,7 @@ impl SocketIoLayer<'_> {
         ss: &SioSession,
         namespace: &str,
         pool: &Pool<'_>,
-    ) -> Result<u32, CloseReason> {
+    ) -> Result<SocketIx, CloseReason> {
         match self.find_socket(ss, namespace, pool) {
             Some(s) if self.sockets[s].0.ns != u16::MAX => Ok(s),
             _ => Err(CloseReason::ParseError),
@@ -399,7 +432,7 @@ impl SocketIoLayer<'_> {
     /// The namespace name of a socket (its pending dynamic name written into `buf`).
     pub(super) fn socket_ns_name<'b>(
         &'b self,
-        sock: u32,
+        sock: SocketIx,
         buf: &'b mut [u8; MAX_NAME],
         pool: &Pool<'_>,
     ) -> &'b str {
@@ -413,41 +446,37 @@ impl SocketIoLayer<'_> {
 
     /// Whether a session (`ss`) has a connected socket.
     pub(super) fn has_connected(&self, ss: &SioSession) -> bool {
-        let mut s = ss.sockets;
-        while s != NONE {
-            if self.sockets[s].0.state == SockState::Connected {
-                return true;
-            }
-            s = self.sockets[s].0.next_in_session;
-        }
-        false
+        self.sockets_of(ss)
+            .any(|s| self.sockets[s].0.state == SockState::Connected)
     }
 
     /// Takes socket `sock` out of its session's list (`ss`).
-    pub(super) fn unlink_from_session(&mut self, sock: u32, ss: &mut SioSession) {
+    pub(super) fn unlink_from_session(&mut self, sock: SocketIx, ss: &mut SioSession) {
         let next = self.sockets[sock].0.next_in_session;
-        let mut at = ss.sockets;
-        let mut prev = NONE;
-        while at != NONE && at != sock {
-            prev = at;
-            at = self.sockets[at].0.next_in_session;
+        let mut prev: Option<SocketIx> = None;
+        let mut found = false;
+        for s in self.sockets_of(ss) {
+            if s == sock {
+                found = true;
+                break;
+            }
+            prev = Some(s);
         }
-        if at == sock {
-            if prev == NONE {
-                ss.sockets = next;
-            } else {
-                self.sockets[prev].0.next_in_session = next;
+        if found {
+            match prev {
+                None => ss.sockets = next,
+                Some(p) => self.sockets[p].0.next_in_session = next,
             }
             ss.socket_count = ss.socket_count.saturating_sub(1);
         }
-        self.sockets[sock].0.next_in_session = NONE;
+        self.sockets[sock].0.next_in_session = Link::NONE;
     }
 
     /// Ends a socket: out of its namespace, rooms and session (`ss`) at once; its
     /// Disconnect event is queued now if it fits, else by the reaper.
     pub(super) fn close_socket(
         &mut self,
-        sock: u32,
+        sock: SocketIx,
         reason: DisconnectReason,
         ss: &mut SioSession,
         pool: &mut Pool<'_>,
@@ -464,15 +493,15 @@ impl SocketIoLayer<'_> {
         if s.state == SockState::Connected
             && let Some(ns) = self.namespaces.as_mut_slice().get_mut(usize::from(s.ns))
         {
-            if ns.0.sockets == sock {
+            if ns.0.sockets.is(sock) {
                 ns.0.sockets = s.ns_next;
             }
             ns.0.count = ns.0.count.saturating_sub(1);
-            if s.ns_prev != NONE {
-                self.sockets[s.ns_prev].0.ns_next = s.ns_next;
+            if let Some(p) = s.ns_prev.get() {
+                self.sockets[p].0.ns_next = s.ns_next;
             }
-            if s.ns_next != NONE {
-                self.sockets[s.ns_next].0.ns_prev = s.ns_prev;
+            if let Some(n) = s.ns_next.get() {
+                self.sockets[n].0.ns_prev = s.ns_prev;
             }
         }
         if s.name_msg != NONE {
@@ -482,16 +511,15 @@ impl SocketIoLayer<'_> {
         slot.state = SockState::Closing;
         slot.reason = reason.to_u8();
         slot.name_msg = NONE;
-        if self.reap_sockets == NONE && events.has_room(1) {
+        if self.reap_sockets.is_none() && events.has_room(1) {
             self.report_disconnect(sock, events);
         } else {
-            slot.link = NONE;
-            if self.reap_sockets_tail == NONE {
-                self.reap_sockets = sock;
-            } else {
-                self.sockets[self.reap_sockets_tail].0.link = sock;
+            slot.link = Link::NONE;
+            match self.reap_sockets_tail.get() {
+                None => self.reap_sockets = sock.into(),
+                Some(tail) => self.sockets[tail].0.link = sock.into(),
             }
-            self.reap_sockets_tail = sock;
+            self.reap_sockets_tail = sock.into();
         }
     }
 
@@ -504,22 +532,22 @@ impl SocketIoLayer<'_> {
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
     ) {
-        while ss.sockets != NONE {
-            let sock = ss.sockets;
+        while let Some(sock) = ss.sockets.get() {
             self.close_socket(sock, DisconnectReason::Session(reason), ss, pool, events);
         }
-        if ss.bin != NONE && ss.bin != BIN_DISCARD {
-            pool.release(ss.bin);
+        if let Assembly::Into { .. } = ss.bin {
+            pool.release(ss.bin_msg);
         }
-        ss.bin = NONE;
+        ss.bin = Assembly::Idle;
+        ss.bin_msg = NONE;
     }
 
     /// Queues a closing socket's Disconnect event and frees it.
-    fn report_disconnect(&mut self, sock: u32, events: &mut Events<'_>) -> bool {
+    fn report_disconnect(&mut self, sock: SocketIx, events: &mut Events<'_>) -> bool {
         let s = self.sockets[sock].0;
         let r = Record::Disconnect {
             socket: SocketId {
-                index: sock,
+                index: sock.get(),
                 era: s.era,
             },
             namespace: (s.ns != u16::MAX).then_some(NamespaceId(s.ns)),
@@ -534,44 +562,40 @@ impl SocketIoLayer<'_> {
 
     /// Queues the Disconnect events of sockets that ended while the event queue was full.
     pub(super) fn reap_sockets(&mut self, events: &mut Events<'_>) {
-        while self.reap_sockets != NONE && events.has_room(1) {
-            let sock = self.reap_sockets;
+        while let Some(sock) = self.reap_sockets.get()
+            && events.has_room(1)
+        {
             let next = self.sockets[sock].0.link;
             if !self.report_disconnect(sock, events) {
                 break;
             }
             self.reap_sockets = next;
-            if next == NONE {
-                self.reap_sockets_tail = NONE;
+            if next.is_none() {
+                self.reap_sockets_tail = Link::NONE;
             }
         }
     }
 
-    fn drop_acks(&mut self, sock: u32) {
+    fn drop_acks(&mut self, sock: SocketIx) {
         let mut a = self.sockets[sock].0.acks;
-        while a != NONE {
-            let next = self.acks[a].0.next;
-            self.acks.release(a);
-            a = next;
+        while let Some(ack) = a.get() {
+            a = self.acks[ack].0.next;
+            self.acks.release(ack);
         }
-        self.sockets[sock].0.acks = NONE;
+        self.sockets[sock].0.acks = Link::NONE;
         self.sockets[sock].0.ack_count = 0;
     }
 
     /// The earliest ack deadline of a session's sockets (`ss`), 0 for none.
     pub(super) fn ack_deadline(&self, ss: &SioSession) -> u64 {
         let mut min = 0u64;
-        let mut s = ss.sockets;
-        while s != NONE {
-            let mut a = self.sockets[s].0.acks;
-            while a != NONE {
+        for s in self.sockets_of(ss) {
+            for a in self.acks_of(s) {
                 let d = self.acks[a].0.deadline;
                 if d != 0 && (min == 0 || d < min) {
                     min = d;
                 }
-                a = self.acks[a].0.next;
             }
-            s = self.sockets[s].0.next_in_session;
         }
         min
     }
@@ -584,11 +608,11 @@ impl SocketIoLayer<'_> {
         now: u64,
         events: &mut Events<'_>,
     ) -> u64 {
-        let mut s = ss.sockets;
-        while s != NONE {
-            let mut prev = NONE;
-            let mut a = self.sockets[s].0.acks;
-            while a != NONE {
+        let mut at = ss.sockets;
+        while let Some(s) = at.get() {
+            let mut prev: Option<AckIx> = None;
+            let mut next = self.sockets[s].0.acks;
+            while let Some(a) = next.get() {
                 let e = self.acks[a].0;
                 if e.deadline != 0 && e.deadline <= now {
                     let r = Record::AckTimeout {
@@ -598,44 +622,41 @@ impl SocketIoLayer<'_> {
                     if !events.push(r) {
                         return self.ack_deadline(ss);
                     }
-                    if prev == NONE {
-                        self.sockets[s].0.acks = e.next;
-                    } else {
-                        self.acks[prev].0.next = e.next;
+                    match prev {
+                        None => self.sockets[s].0.acks = e.next,
+                        Some(p) => self.acks[p].0.next = e.next,
                     }
                     self.sockets[s].0.ack_count -= 1;
                     self.acks.release(a);
                 } else {
-                    prev = a;
+                    prev = Some(a);
                 }
-                a = e.next;
+                next = e.next;
             }
-            s = self.sockets[s].0.next_in_session;
+            at = self.sockets[s].0.next_in_session;
         }
         self.ack_deadline(ss)
     }
 
     /// Removes the awaited ack `id` of the socket; its deadline (0 for none) if it was
     /// awaited.
-    pub(super) fn take_ack(&mut self, sock: u32, id: u64) -> Option<u64> {
-        let mut prev = NONE;
-        let mut a = self.sockets[sock].0.acks;
-        while a != NONE {
-            let e = self.acks[a].0;
-            if u64::from(e.id) == id {
-                if prev == NONE {
-                    self.sockets[sock].0.acks = e.next;
-                } else {
-                    self.acks[prev].0.next = e.next;
-                }
-                self.sockets[sock].0.ack_count -= 1;
-                self.acks.release(a);
-                return Some(e.deadline);
+    pub(super) fn take_ack(&mut self, sock: SocketIx, id: u64) -> Option<u64> {
+        let mut prev: Option<AckIx> = None;
+        let a = self.acks_of(sock).find(|&a| {
+            let hit = u64::from(self.acks[a].0.id) == id;
+            if !hit {
+                prev = Some(a);
             }
-            prev = a;
-            a = e.next;
+            hit
+        })?;
+        let e = self.acks[a].0;
+        match prev {
+            None => self.sockets[sock].0.acks = e.next,
+            Some(p) => self.acks[p].0.next = e.next,
         }
-        None
+        self.sockets[sock].0.ack_count -= 1;
+        self.acks.release(a);
+        Some(e.deadline)
     }
 
     // ------------------------------------------------------------------ commands
@@ -644,7 +665,7 @@ impl SocketIoLayer<'_> {
     /// (a dynamic one is created now) and the packet.
     pub(super) fn connect_reply(
         &mut self,
-        sock: u32,
+        sock: SocketIx,
         pool: &mut Pool<'_>,
     ) -> Result<(u16, u32), CommandError> {
         let s = self.sockets[sock].0;
@@ -676,30 +697,30 @@ impl SocketIoLayer<'_> {
     }
 
     /// Pending socket `sock`, whose CONNECT reply is queued, joins namespace `ns`.
-    pub(super) fn admit(&mut self, sock: u32, ns: u16, pool: &mut Pool<'_>) {
+    pub(super) fn admit(&mut self, sock: SocketIx, ns: u16, pool: &mut Pool<'_>) {
         let name_msg = self.sockets[sock].0.name_msg;
         if name_msg != NONE {
             pool.release(name_msg);
         }
         let head = self.namespaces.as_slice()[usize::from(ns)].0.sockets;
-        if head != NONE {
-            self.sockets[head].0.ns_prev = sock;
+        if let Some(h) = head.get() {
+            self.sockets[h].0.ns_prev = sock.into();
         }
         let slot = &mut self.namespaces.as_mut_slice()[usize::from(ns)].0;
-        slot.sockets = sock;
+        slot.sockets = sock.into();
         slot.count += 1;
         let s = &mut self.sockets[sock].0;
         s.state = SockState::Connected;
         s.ns = ns;
         s.name_msg = NONE;
-        s.ns_prev = NONE;
+        s.ns_prev = Link::NONE;
         s.ns_next = head;
     }
 
     /// The `CONNECT_ERROR` packet of pending socket `sock` (see [`Server::refuse`]).
     pub(super) fn refusal(
         &self,
-        sock: u32,
+        sock: SocketIx,
         message: &str,
         data: Option<&[u8]>,
         pool: &mut Pool<'_>,
@@ -732,7 +753,7 @@ impl SocketIoLayer<'_> {
     }
 
     /// Frees a pending socket the application refused, without an event.
-    pub(super) fn forget(&mut self, sock: u32, ss: &mut SioSession, pool: &mut Pool<'_>) {
+    pub(super) fn forget(&mut self, sock: SocketIx, ss: &mut SioSession, pool: &mut Pool<'_>) {
         self.unlink_from_session(sock, ss);
         let name_msg = self.sockets[sock].0.name_msg;
         if name_msg != NONE {
@@ -744,7 +765,7 @@ impl SocketIoLayer<'_> {
     /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace.
     pub(super) fn encode_for(
         &self,
-        sock: u32,
+        sock: SocketIx,
         ack: Option<u64>,
         name: Option<&str>,
         args: &Args<'_>,
@@ -756,7 +777,7 @@ impl SocketIoLayer<'_> {
     }
 
     /// The id the next ack socket `sock` asks for gets, if it may ask for one more.
-    pub(super) fn next_ack_id(&self, sock: u32, max_acks: u16) -> Result<u32, CommandError> {
+    pub(super) fn next_ack_id(&self, sock: SocketIx, max_acks: u16) -> Result<u32, CommandError> {
         let s = &self.sockets[sock].0;
         if s.ack_count >= max_acks {
             return Err(CommandError::SocketLimit(Resource::Acks));
@@ -770,7 +791,7 @@ impl SocketIoLayer<'_> {
     /// Socket `sock` waits for ack `id` until `deadline` (0: no deadline).
     pub(super) fn await_ack(
         &mut self,
-        sock: u32,
+        sock: SocketIx,
         id: u32,
         deadline: u64,
     ) -> Result<(), CommandError> {
@@ -779,12 +800,12 @@ impl SocketIoLayer<'_> {
         };
         let slot = &mut self.sockets[sock].0;
         self.acks[a].0 = AckEntry {
-            link: NONE,
+            link: Link::NONE,
             id,
             deadline,
             next: slot.acks,
         };
-        slot.acks = a;
+        slot.acks = a.into();
         slot.ack_count += 1;
         slot.next_ack = slot.next_ack.wrapping_add(1) & 0x7FFF_FFFF;
         Ok(())
@@ -793,7 +814,7 @@ impl SocketIoLayer<'_> {
     /// The DISCONNECT packet of socket `sock`.
     pub(super) fn disconnect_packet(
         &self,
-        sock: u32,
+        sock: SocketIx,
         pool: &mut Pool<'_>,
     ) -> Result<u32, CommandError> {
         let mut out = [0u8; HEADER_SCRATCH];
@@ -933,7 +954,7 @@ pub(super) fn encode_packet(
 /// What handling a client's packet borrows from the rest of the server: the session it
 /// came on (`sess`, its generation `era`, its Socket.IO state `ss`) and the shared parts.
 pub(super) struct Input<'x, 'a> {
-    pub(super) sess: u32,
+    pub(super) sess: SessionIx,
     pub(super) era: u32,
     pub(super) ss: &'x mut SioSession,
     pub(super) config: &'x ServerConfig<'a>,
@@ -946,7 +967,7 @@ impl Input<'_, '_> {
     /// The session the input came on.
     fn session(&self) -> SessionId {
         SessionId {
-            index: self.sess,
+            index: self.sess.get(),
             era: self.era,
         }
     }
@@ -964,8 +985,8 @@ pub(super) struct Handled {
     /// Bytes and events of the session's input now held for the application.
     pub(super) held: usize,
     pub(super) held_events: u16,
-    /// A packet to send back (a refused CONNECT), or `NONE`.
-    pub(super) reply: u32,
+    /// A packet to send back (a refused CONNECT).
+    pub(super) reply: Option<u32>,
     /// An awaited ack with a deadline was answered: the session's ack deadline moves.
     pub(super) acks_changed: bool,
 }
@@ -974,7 +995,7 @@ impl Handled {
     const NOTHING: Self = Self {
         held: 0,
         held_events: 0,
-        reply: NONE,
+        reply: None,
         acks_changed: false,
     };
 }
@@ -988,7 +1009,7 @@ impl SocketIoLayer<'_> {
         cx: &mut Input<'_, '_>,
         text: &str,
     ) -> Result<Handled, CloseReason> {
-        if cx.ss.bin != NONE {
+        if cx.ss.bin != Assembly::Idle {
             // A text packet while attachments are owed.
             return Err(CloseReason::ParseError);
         }
@@ -1047,8 +1068,7 @@ impl SocketIoLayer<'_> {
                     // Nobody waits for it (unknown, late or timed out): ignored, but its
                     // attachments still have to be read.
                     if count > 0 {
-                        cx.ss.bin = BIN_DISCARD;
-                        cx.ss.bin_left = count as u8;
+                        cx.ss.bin = Assembly::Discard { left: count as u8 };
                     }
                     return Ok(Handled::NOTHING);
                 };
@@ -1086,7 +1106,7 @@ impl SocketIoLayer<'_> {
         let Some(sock) = self.sockets.alloc() else {
             return connect_error(cx, name, "Server full");
         };
-        let id = super::fresh_id(cx.rng, sock);
+        let id = super::fresh_id(cx.rng, sock.get());
         let name_msg = match ns {
             Some(_) => NONE,
             None => match cx.pool.msg_from(false, &[name.as_bytes()]) {
@@ -1104,19 +1124,19 @@ impl SocketIoLayer<'_> {
             return Err(CloseReason::ParseError);
         };
         let next = cx.ss.sockets;
-        cx.ss.sockets = sock;
+        cx.ss.sockets = sock.into();
         cx.ss.socket_count += 1;
         let s = &mut self.sockets[sock].0;
         s.era = s.era.wrapping_add(1);
         s.state = SockState::Pending;
         s.ns = ns.unwrap_or(u16::MAX);
-        s.session = cx.sess;
+        s.session = cx.sess.into();
         s.id = id;
         s.next_in_session = next;
         s.name_msg = name_msg;
         let r = Record::Connect {
             socket: SocketId {
-                index: sock,
+                index: sock.get(),
                 era: s.era,
             },
             session: cx.session(),
@@ -1135,26 +1155,31 @@ impl SocketIoLayer<'_> {
     /// Handles a binary Engine.IO message of a Socket.IO session: the next attachment of
     /// the binary packet being assembled.
     pub(super) fn on_binary(cx: &mut Input<'_, '_>, data: Bin<'_>) -> Result<Handled, CloseReason> {
-        let bin = cx.ss.bin;
-        if bin == NONE || cx.ss.bin_left == 0 {
+        let keep = matches!(cx.ss.bin, Assembly::Into { .. });
+        let (Assembly::Into { left } | Assembly::Discard { left }) = &mut cx.ss.bin else {
+            return Err(CloseReason::ParseError);
+        };
+        if *left == 0 {
             return Err(CloseReason::ParseError);
         }
+        *left -= 1;
+        let done = *left == 0;
+        let msg = cx.ss.bin_msg;
         let mut handled = Handled::NOTHING;
-        if bin != BIN_DISCARD {
+        if keep {
             let len = (data.len() as u32).to_le_bytes();
-            if !(cx.pool.append(bin, &len) && data.append_to(cx.pool, bin)) {
+            if !(cx.pool.append(msg, &len) && data.append_to(cx.pool, msg)) {
                 return Err(CloseReason::ParseError);
             }
             handled.held = len.len() + data.len();
         }
-        cx.ss.bin_left -= 1;
-        if cx.ss.bin_left > 0 {
-            return Ok(handled);
-        }
-        cx.ss.bin = NONE;
-        if bin != BIN_DISCARD {
-            let r = read_bin_head(cx.pool, bin, cx.session());
-            cx.push(r);
+        if done {
+            cx.ss.bin = Assembly::Idle;
+            cx.ss.bin_msg = NONE;
+            if keep {
+                let r = read_bin_head(cx.pool, msg, cx.session());
+                cx.push(r);
+            }
         }
         Ok(handled)
     }
@@ -1202,8 +1227,10 @@ fn packet_record(
         return Ok(handled);
     }
     write_bin_head(cx.pool, msg, &inc, attachments as u8, bytes);
-    cx.ss.bin = msg;
-    cx.ss.bin_left = attachments as u8;
+    cx.ss.bin = Assembly::Into {
+        left: attachments as u8,
+    };
+    cx.ss.bin_msg = msg;
     Ok(handled)
 }
 
@@ -1224,7 +1251,7 @@ fn connect_error(
         return Err(CloseReason::SlowReader);
     };
     Ok(Handled {
-        reply: msg,
+        reply: Some(msg),
         ..Handled::NOTHING
     })
 }

@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 
 use super::event::EventSlot;
+use super::ix::Ix;
 use super::pool::{Block, Node};
 use super::session::SessionSlot;
 use super::socketio::{AckSlot, MemberSlot, NamespaceSlot, RoomSlot, SocketSlot};
@@ -138,7 +139,7 @@ macro_rules! slot_entry {
                 Self::EMPTY
             }
             fn link(&mut self) -> &mut u32 {
-                &mut self.0.link
+                self.0.link.raw_mut()
             }
             fn reset(&mut self) {
                 let _kept = self.0;
@@ -175,7 +176,7 @@ impl<'a, T: Entry> Table<'a, T> {
     }
 
     /// Takes an unused entry (reset to empty); `None` when the table is full.
-    pub(crate) fn alloc(&mut self) -> Option<u32> {
+    pub(crate) fn alloc(&mut self) -> Option<Ix<T>> {
         if self.free == NONE {
             let i = self.slots.push(T::empty()).ok()?;
             self.free = i as u32;
@@ -187,12 +188,13 @@ impl<'a, T: Entry> Table<'a, T> {
         slot.reset();
         *slot.link() = NONE;
         self.used += 1;
-        Some(i)
+        Some(Ix::new(i))
     }
 
     /// Returns entry `i` to the free list (reset to empty).
-    pub(crate) fn release(&mut self, i: u32) {
-        if let Some(slot) = self.slots.as_mut_slice().get_mut(i as usize) {
+    pub(crate) fn release(&mut self, i: Ix<T>) {
+        if let Some(slot) = self.slots.as_mut_slice().get_mut(i.at()) {
+            let i = i.get();
             slot.reset();
             *slot.link() = self.free;
             self.free = i;
@@ -220,21 +222,27 @@ impl<'a, T: Entry> Table<'a, T> {
         self.used as usize
     }
 
-    pub(crate) fn get(&self, i: u32) -> Option<&T> {
-        self.slots.as_slice().get(i as usize)
+    /// The entry at raw position `n` (a public handle's index), if the table has it.
+    pub(crate) fn ix(&self, n: u32) -> Option<Ix<T>> {
+        ((n as usize) < self.slots.len()).then(|| Ix::new(n))
+    }
+
+    /// Every entry that exists now, used or not.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = Ix<T>> + use<T> {
+        (0..self.slots.len() as u32).map(Ix::new)
     }
 }
 
-impl<T> core::ops::Index<u32> for Table<'_, T> {
+impl<T> core::ops::Index<Ix<T>> for Table<'_, T> {
     type Output = T;
-    fn index(&self, i: u32) -> &T {
-        &self.slots.as_slice()[i as usize]
+    fn index(&self, i: Ix<T>) -> &T {
+        &self.slots.as_slice()[i.at()]
     }
 }
 
-impl<T> core::ops::IndexMut<u32> for Table<'_, T> {
-    fn index_mut(&mut self, i: u32) -> &mut T {
-        &mut self.slots.as_mut_slice()[i as usize]
+impl<T> core::ops::IndexMut<Ix<T>> for Table<'_, T> {
+    fn index_mut(&mut self, i: Ix<T>) -> &mut T {
+        &mut self.slots.as_mut_slice()[i.at()]
     }
 }
 

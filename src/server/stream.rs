@@ -1,7 +1,9 @@
 //! The transport layer's state: one entry per TCP connection as the server sees it, and
 //! [`TransportLayer`], which owns them.
 
+use super::ix::{Ix, Link};
 use super::pool::{Queue, Reader};
+use super::session::SessionSlot;
 use super::storage::{NONE, Table, slot_entry};
 use crate::ws::{FrameScanner, Role};
 
@@ -62,10 +64,10 @@ pub(crate) enum Item {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stream {
     pub(crate) era: u32,
-    pub(crate) link: u32,
+    pub(crate) link: Link<StreamSlot>,
     pub(crate) state: State,
     /// The session this stream serves (`Get`, `Post`, `Ws`, `Probe`, or a polling body).
-    pub(crate) session: u32,
+    pub(crate) session: Link<SessionSlot>,
     /// The peer has finished sending.
     pub(crate) eof: bool,
     /// Close the stream once its output is written.
@@ -74,7 +76,7 @@ pub(crate) struct Stream {
     pub(crate) keep_alive: bool,
     /// On the transmit queue.
     pub(crate) in_txq: bool,
-    pub(crate) txq_next: u32,
+    pub(crate) txq_next: Link<StreamSlot>,
     /// Where the search for the end of an HTTP head resumes.
     pub(crate) head_scan: u32,
     /// A POST body being handled: its offset and length in the input, and how much of it
@@ -111,8 +113,8 @@ pub(crate) struct Stream {
     pub(crate) waiting: Waiting,
     /// Which deadline list the stream is on, and its links there.
     pub(crate) timer: Timer,
-    pub(crate) timer_prev: u32,
-    pub(crate) timer_next: u32,
+    pub(crate) timer_prev: Link<StreamSlot>,
+    pub(crate) timer_next: Link<StreamSlot>,
     /// When the stream's deadline passes, in server milliseconds.
     pub(crate) timer_at: u64,
 }
@@ -147,14 +149,14 @@ pub(crate) enum Timer {
 impl Stream {
     pub(crate) const EMPTY: Self = Self {
         era: 0,
-        link: NONE,
+        link: Link::NONE,
         state: State::Free,
-        session: NONE,
+        session: Link::NONE,
         eof: false,
         close_after: false,
         keep_alive: true,
         in_txq: false,
-        txq_next: NONE,
+        txq_next: Link::NONE,
         head_scan: 0,
         post_at: 0,
         post_len: 0,
@@ -174,8 +176,8 @@ impl Stream {
         aborted: false,
         waiting: Waiting::Nothing,
         timer: Timer::Off,
-        timer_prev: NONE,
-        timer_next: NONE,
+        timer_prev: Link::NONE,
+        timer_next: Link::NONE,
         timer_at: 0,
     };
 
@@ -204,11 +206,14 @@ slot_entry!(StreamSlot, keep: era);
 
 /// The transport layer's state: the byte streams (HTTP requests and responses, WebSocket
 /// framing), the streams with output waiting, and the HTTP deadlines.
+/// A stream's position.
+pub(crate) type StreamIx = Ix<StreamSlot>;
+
 pub(crate) struct TransportLayer<'a> {
     pub(super) streams: Table<'a, StreamSlot>,
     /// Streams with output to write, in order (linked through `Stream::txq_next`).
-    pub(super) txq_head: u32,
-    pub(super) txq_tail: u32,
+    pub(super) txq_head: Link<StreamSlot>,
+    pub(super) txq_tail: Link<StreamSlot>,
     /// Streams waiting under a deadline: the head deadline's list, the body deadline's.
     pub(super) stream_timers: [super::timer::TimerList; 2],
     /// [`ServerConfig::headers_timeout`](super::ServerConfig::headers_timeout), ms.

@@ -3,15 +3,15 @@
 //! `i`). The transport layer's: two lists of streams, one per HTTP timeout, each in
 //! deadline order.
 
+use super::ix::{Ix, Link};
 use super::pool::Pool;
-use super::session::EngineLayer;
-use super::storage::NONE;
-use super::stream::TransportLayer;
+use super::session::{EngineLayer, SessionIx};
 use super::stream::{Fixed, State as StreamState, Timer, Waiting};
+use super::stream::{StreamIx, StreamSlot, TransportLayer};
 
 impl EngineLayer<'_> {
     /// The earliest of a session's deadlines, or `None`.
-    fn deadline_of(&self, sess: u32) -> Option<u64> {
+    fn deadline_of(&self, sess: SessionIx) -> Option<u64> {
         let s = &self.sessions[sess].0;
         [s.hb_at, s.connect_at, s.aux_at, s.ack_at]
             .into_iter()
@@ -19,25 +19,31 @@ impl EngineLayer<'_> {
             .min()
     }
 
-    fn heap_key(&self, pos: u32) -> u64 {
-        let sess = self.sessions[pos].0.heap_item;
-        self.deadline_of(sess).unwrap_or(u64::MAX)
+    /// The session at heap position `pos` (below `heap_len`).
+    fn heap_item(&self, pos: u32) -> SessionIx {
+        let item = self.sessions[Ix::new(pos)].0.heap_item.get();
+        debug_assert!(item.is_some(), "heap position {pos} holds no session");
+        item.unwrap_or_else(|| Ix::new(pos))
     }
 
-    fn heap_set(&mut self, pos: u32, sess: u32) {
-        self.sessions[pos].0.heap_item = sess;
-        self.sessions[sess].0.heap_pos = pos;
+    fn heap_key(&self, pos: u32) -> u64 {
+        self.deadline_of(self.heap_item(pos)).unwrap_or(u64::MAX)
+    }
+
+    fn heap_set(&mut self, pos: u32, sess: SessionIx) {
+        self.sessions[Ix::new(pos)].0.heap_item = sess.into();
+        self.sessions[sess].0.heap_pos = Ix::new(pos).into();
     }
 
     fn sift_up(&mut self, mut pos: u32) {
-        let sess = self.sessions[pos].0.heap_item;
+        let sess = self.heap_item(pos);
         let key = self.deadline_of(sess).unwrap_or(u64::MAX);
         while pos > 0 {
             let parent = (pos - 1) / 2;
             if self.heap_key(parent) <= key {
                 break;
             }
-            let p = self.sessions[parent].0.heap_item;
+            let p = self.heap_item(parent);
             self.heap_set(pos, p);
             pos = parent;
         }
@@ -45,7 +51,7 @@ impl EngineLayer<'_> {
     }
 
     fn sift_down(&mut self, mut pos: u32) {
-        let sess = self.sessions[pos].0.heap_item;
+        let sess = self.heap_item(pos);
         let key = self.deadline_of(sess).unwrap_or(u64::MAX);
         loop {
             let left = pos * 2 + 1;
@@ -61,59 +67,64 @@ impl EngineLayer<'_> {
             if self.heap_key(child) >= key {
                 break;
             }
-            let c = self.sessions[child].0.heap_item;
+            let c = self.heap_item(child);
             self.heap_set(pos, c);
             pos = child;
         }
         self.heap_set(pos, sess);
     }
 
+    /// The session's position in the heap, if it is in it.
+    fn heap_pos(&self, sess: SessionIx) -> Option<u32> {
+        self.sessions[sess].0.heap_pos.get().map(Ix::get)
+    }
+
     /// Puts the session where its current deadlines say (in, moved, or out of the heap).
-    pub(super) fn reschedule(&mut self, sess: u32) {
+    pub(super) fn reschedule(&mut self, sess: SessionIx) {
         let has = self.deadline_of(sess).is_some();
-        let pos = self.sessions[sess].0.heap_pos;
-        match (pos == NONE, has) {
-            (true, false) => {}
-            (true, true) => {
+        match (self.heap_pos(sess), has) {
+            (None, false) => {}
+            (None, true) => {
                 let at = self.heap_len;
                 self.heap_len += 1;
                 self.heap_set(at, sess);
                 self.sift_up(at);
             }
-            (false, true) => {
+            (Some(pos), true) => {
                 self.sift_up(pos);
-                let pos = self.sessions[sess].0.heap_pos;
-                self.sift_down(pos);
+                if let Some(pos) = self.heap_pos(sess) {
+                    self.sift_down(pos);
+                }
             }
-            (false, false) => self.unschedule(sess),
+            (Some(_), false) => self.unschedule(sess),
         }
     }
 
     /// Takes the session out of the heap.
-    pub(super) fn unschedule(&mut self, sess: u32) {
-        let pos = self.sessions[sess].0.heap_pos;
-        if pos == NONE {
+    pub(super) fn unschedule(&mut self, sess: SessionIx) {
+        let Some(pos) = self.heap_pos(sess) else {
             return;
-        }
+        };
         self.heap_len -= 1;
         let last = self.heap_len;
-        self.sessions[sess].0.heap_pos = NONE;
+        self.sessions[sess].0.heap_pos = Link::NONE;
         if pos != last {
-            let moved = self.sessions[last].0.heap_item;
+            let moved = self.heap_item(last);
             self.heap_set(pos, moved);
             self.sift_up(pos);
-            let p = self.sessions[moved].0.heap_pos;
-            self.sift_down(p);
+            if let Some(p) = self.heap_pos(moved) {
+                self.sift_down(p);
+            }
         }
-        self.sessions[last].0.heap_item = NONE;
+        self.sessions[Ix::new(last)].0.heap_item = Link::NONE;
     }
 
     /// The session with the earliest deadline, and that deadline.
-    pub(super) fn next_deadline(&self) -> Option<(u64, u32)> {
+    pub(super) fn next_deadline(&self) -> Option<(u64, SessionIx)> {
         if self.heap_len == 0 {
             return None;
         }
-        let sess = self.sessions[0].0.heap_item;
+        let sess = self.heap_item(0);
         Some((self.deadline_of(sess)?, sess))
     }
 }
@@ -122,14 +133,14 @@ impl EngineLayer<'_> {
 /// so appending keeps the list in deadline order: the first one is due first.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct TimerList {
-    first: u32,
-    last: u32,
+    first: Link<StreamSlot>,
+    last: Link<StreamSlot>,
 }
 
 impl TimerList {
     pub(super) const EMPTY: Self = Self {
-        first: NONE,
-        last: NONE,
+        first: Link::NONE,
+        last: Link::NONE,
     };
 }
 
@@ -139,7 +150,7 @@ impl TransportLayer<'_> {
     /// goes to the application gets the request deadline for its answer; one that carries a
     /// session has none. Bytes of a request seen before are forgotten: they made up the
     /// request that moved it.
-    pub(super) fn set_state(&mut self, s: u32, state: StreamState) {
+    pub(super) fn set_state(&mut self, s: StreamIx, state: StreamState) {
         let slot = &mut self.streams[s].0;
         slot.state = state;
         slot.waiting = Waiting::Nothing;
@@ -155,28 +166,28 @@ impl TransportLayer<'_> {
     }
 
     /// Takes the stream off its deadline list.
-    fn unlink_timer(&mut self, s: u32) {
+    fn unlink_timer(&mut self, s: StreamIx) {
         let st = self.streams[s].0;
         if st.timer == Timer::Off {
             return;
         }
         let list = st.timer as usize - 1;
-        match st.timer_prev {
-            NONE => self.stream_timers[list].first = st.timer_next,
-            p => self.streams[p].0.timer_next = st.timer_next,
+        match st.timer_prev.get() {
+            None => self.stream_timers[list].first = st.timer_next,
+            Some(p) => self.streams[p].0.timer_next = st.timer_next,
         }
-        match st.timer_next {
-            NONE => self.stream_timers[list].last = st.timer_prev,
-            n => self.streams[n].0.timer_prev = st.timer_prev,
+        match st.timer_next.get() {
+            None => self.stream_timers[list].last = st.timer_prev,
+            Some(n) => self.streams[n].0.timer_prev = st.timer_prev,
         }
         let slot = &mut self.streams[s].0;
         slot.timer = Timer::Off;
-        slot.timer_prev = NONE;
-        slot.timer_next = NONE;
+        slot.timer_prev = Link::NONE;
+        slot.timer_next = Link::NONE;
     }
 
     /// (Re)starts the stream's deadline `timer` from now; `Timer::Off` stops it.
-    pub(super) fn arm(&mut self, s: u32, timer: Timer) {
+    pub(super) fn arm(&mut self, s: StreamIx, timer: Timer) {
         self.unlink_timer(s);
         let ms = match timer {
             Timer::Off => return,
@@ -189,22 +200,22 @@ impl TransportLayer<'_> {
         slot.timer = timer;
         slot.timer_at = self.now.saturating_add(u64::from(ms));
         slot.timer_prev = last;
-        slot.timer_next = NONE;
-        match last {
-            NONE => self.stream_timers[list].first = s,
-            l => self.streams[l].0.timer_next = s,
+        slot.timer_next = Link::NONE;
+        match last.get() {
+            None => self.stream_timers[list].first = s.into(),
+            Some(l) => self.streams[l].0.timer_next = s.into(),
         }
-        self.stream_timers[list].last = s;
+        self.stream_timers[list].last = s.into();
     }
 
     /// The stream with the earliest deadline, and that deadline.
-    pub(super) fn next_stream_deadline(&self) -> Option<(u64, u32)> {
-        let mut next: Option<(u64, u32)> = None;
+    pub(super) fn next_stream_deadline(&self) -> Option<(u64, StreamIx)> {
+        let mut next: Option<(u64, StreamIx)> = None;
         for l in &self.stream_timers {
-            if l.first != NONE {
-                let at = self.streams[l.first].0.timer_at;
+            if let Some(first) = l.first.get() {
+                let at = self.streams[first].0.timer_at;
                 if next.is_none_or(|(t, _)| at < t) {
-                    next = Some((at, l.first));
+                    next = Some((at, first));
                 }
             }
         }
@@ -217,7 +228,7 @@ impl TransportLayer<'_> {
     /// no room for, or one the application did not answer, `503`; anything else (an idle
     /// kept-alive connection, output the peer does not read, a close that does not finish)
     /// is closed at once, what it still had to write dropped.
-    pub(super) fn expire(&mut self, s: u32, pool: &mut Pool<'_>) {
+    pub(super) fn expire(&mut self, s: StreamIx, pool: &mut Pool<'_>) {
         let st = self.streams[s].0;
         self.arm(s, Timer::Off);
         match st.state {

@@ -2,9 +2,10 @@
 //! responses, its own messages, a session's packets as polling records or WebSocket
 //! frames) written into the caller's buffer as they are asked for.
 
+use super::ix::Link;
 use super::pool::{Pool, Queue, Reader, stat};
 use super::storage::NONE;
-use super::stream::{Fixed, Item, State, Timer, TransportLayer};
+use super::stream::{Fixed, Item, State, StreamIx, Timer, TransportLayer};
 use super::{CommandError, StreamId};
 use crate::engine::{ErrorBody, ErrorCode, RECORD_SEPARATOR};
 use crate::http::{Connection, Cors, ResponseHead, reason_phrase};
@@ -15,55 +16,55 @@ const FIXED_MAX: usize = 512;
 
 impl TransportLayer<'_> {
     /// The stream's handle, for a live stream index.
-    pub(super) fn handle(&self, s: u32) -> StreamId {
+    pub(super) fn handle(&self, s: StreamIx) -> StreamId {
         StreamId {
-            index: s,
+            index: s.get(),
             era: self.streams[s].0.era,
         }
     }
 
     /// The index of a live stream.
-    pub(super) fn index(&self, id: StreamId) -> Result<u32, CommandError> {
-        match self.streams.get(id.index) {
-            Some(s) if s.0.era == id.era && s.0.state != State::Free => Ok(id.index),
+    pub(super) fn index(&self, id: StreamId) -> Result<StreamIx, CommandError> {
+        match self.streams.ix(id.index) {
+            Some(s)
+                if self.streams[s].0.era == id.era && self.streams[s].0.state != State::Free =>
+            {
+                Ok(s)
+            }
             _ => Err(CommandError::UnknownStream),
         }
     }
 
     /// Puts the stream on the queue of streams with something to write (unless it is on
     /// it, or paused).
-    pub(super) fn txq_push(&mut self, s: u32) {
+    pub(super) fn txq_push(&mut self, s: StreamIx) {
         let st = &mut self.streams[s].0;
         if st.in_txq || st.paused {
             return;
         }
         st.in_txq = true;
-        st.txq_next = NONE;
-        if self.txq_tail == NONE {
-            self.txq_head = s;
-        } else {
-            self.streams[self.txq_tail].0.txq_next = s;
+        st.txq_next = Link::NONE;
+        match self.txq_tail.get() {
+            None => self.txq_head = s.into(),
+            Some(t) => self.streams[t].0.txq_next = s.into(),
         }
-        self.txq_tail = s;
+        self.txq_tail = s.into();
     }
 
-    pub(super) fn txq_pop(&mut self) -> Option<u32> {
-        let s = self.txq_head;
-        if s == NONE {
-            return None;
-        }
+    pub(super) fn txq_pop(&mut self) -> Option<StreamIx> {
+        let s = self.txq_head.get()?;
         let st = &mut self.streams[s].0;
         self.txq_head = st.txq_next;
-        st.txq_next = NONE;
+        st.txq_next = Link::NONE;
         st.in_txq = false;
-        if self.txq_head == NONE {
-            self.txq_tail = NONE;
+        if self.txq_head.is_none() {
+            self.txq_tail = Link::NONE;
         }
         Some(s)
     }
 
     /// Drops everything the stream still had to write.
-    pub(super) fn drop_output(&mut self, s: u32, pool: &mut Pool<'_>) {
+    pub(super) fn drop_output(&mut self, s: StreamIx, pool: &mut Pool<'_>) {
         let slot = &mut self.streams[s].0;
         if matches!(slot.item, Item::Raw | Item::PacketWs | Item::PacketPoll) {
             pool.release(slot.msg);
@@ -75,7 +76,7 @@ impl TransportLayer<'_> {
         slot.poll_left = 0;
     }
 
-    pub(super) fn free_stream(&mut self, s: u32, pool: &mut Pool<'_>) {
+    pub(super) fn free_stream(&mut self, s: StreamIx, pool: &mut Pool<'_>) {
         self.drop_output(s, pool);
         self.arm(s, Timer::Off);
         self.streams.release(s);
@@ -84,7 +85,7 @@ impl TransportLayer<'_> {
     /// Gives up writing to a stream: what it still had to write is dropped, and its close
     /// is handed out next, also when it is paused (a driver that gets a [`Transmit`] for a
     /// stream it paused drops what it kept).
-    pub(super) fn abort_stream(&mut self, s: u32, pool: &mut Pool<'_>) {
+    pub(super) fn abort_stream(&mut self, s: StreamIx, pool: &mut Pool<'_>) {
         self.drop_output(s, pool);
         self.set_state(s, State::Done);
         self.arm(s, Timer::Off);
@@ -96,14 +97,14 @@ impl TransportLayer<'_> {
     }
 
     /// See [`Server::pause_transmit`].
-    pub(super) fn pause(&mut self, s: u32) {
+    pub(super) fn pause(&mut self, s: StreamIx) {
         let st = &mut self.streams[s].0;
         // A stream the server gave up on stays unpaused: its close must come out.
         st.paused = !st.aborted;
     }
 
     /// See [`Server::resume_transmit`].
-    pub(super) fn resume(&mut self, s: u32) {
+    pub(super) fn resume(&mut self, s: StreamIx) {
         if self.streams[s].0.paused {
             self.streams[s].0.paused = false;
             if self.streams[s].0.timer == Timer::Head {
@@ -114,7 +115,7 @@ impl TransportLayer<'_> {
     }
 
     /// Answers with a fixed response; `close` closes the connection after it.
-    pub(super) fn respond_fixed(&mut self, s: u32, fixed: Fixed, close: bool) {
+    pub(super) fn respond_fixed(&mut self, s: StreamIx, fixed: Fixed, close: bool) {
         let st = &mut self.streams[s].0;
         if close || !st.keep_alive || st.eof {
             st.close_after = true;
@@ -129,7 +130,7 @@ impl TransportLayer<'_> {
 
     /// Ends the long-poll on `stream`: answered with `answer` if it has not started its
     /// response, cut short (and the connection closed) if it has.
-    pub(super) fn finish_get(&mut self, stream: u32, answer: Option<Fixed>) {
+    pub(super) fn finish_get(&mut self, stream: StreamIx, answer: Option<Fixed>) {
         if self.streams[stream].0.state != State::Get {
             return;
         }
@@ -150,13 +151,13 @@ impl TransportLayer<'_> {
     }
 
     /// Whether a polling response has begun on the stream (bytes of it are out).
-    pub(super) fn get_in_flight(&self, stream: u32) -> bool {
+    pub(super) fn get_in_flight(&self, stream: StreamIx) -> bool {
         let st = &self.streams[stream].0;
         st.item != Item::Idle || (st.fixed.is_none() && st.poll_left > 0)
     }
 
     /// Sends a close frame on a WebSocket stream and closes it after.
-    pub(super) fn close_ws(&mut self, stream: u32, code: CloseCode, pool: &mut Pool<'_>) {
+    pub(super) fn close_ws(&mut self, stream: StreamIx, code: CloseCode, pool: &mut Pool<'_>) {
         if matches!(self.streams[stream].0.state, State::Done | State::Free) {
             return;
         }
@@ -171,7 +172,7 @@ impl TransportLayer<'_> {
 
     /// Queues `msg` (taking over its reference) on the stream's own output, written before
     /// any session packet; when the queue entries run out it is released, and `false`.
-    pub(super) fn push_raw(&mut self, s: u32, msg: u32, pool: &mut Pool<'_>) -> bool {
+    pub(super) fn push_raw(&mut self, s: StreamIx, msg: u32, pool: &mut Pool<'_>) -> bool {
         if self.streams[s].0.raw.push(pool, msg) {
             return true;
         }
@@ -181,7 +182,7 @@ impl TransportLayer<'_> {
 
     /// Starts the stream's own next item (a fixed response, a message of its own queue);
     /// `false` when it has none.
-    pub(super) fn next_own_item(&mut self, s: u32, pool: &mut Pool<'_>) -> bool {
+    pub(super) fn next_own_item(&mut self, s: StreamIx, pool: &mut Pool<'_>) -> bool {
         let st = &mut self.streams[s].0;
         if st.fixed.is_some() {
             self.start(s, Item::Fixed, NONE, pool);
@@ -198,7 +199,7 @@ impl TransportLayer<'_> {
     /// session's: first the response head, sized for everything queued now.
     pub(super) fn next_poll_item(
         &mut self,
-        s: u32,
+        s: StreamIx,
         queue: &mut Queue,
         pool: &mut Pool<'_>,
     ) -> bool {
@@ -235,7 +236,12 @@ impl TransportLayer<'_> {
     }
 
     /// Starts the next packet of the WebSocket `s`, from `queue`, the session's.
-    pub(super) fn next_ws_item(&mut self, s: u32, queue: &mut Queue, pool: &mut Pool<'_>) -> bool {
+    pub(super) fn next_ws_item(
+        &mut self,
+        s: StreamIx,
+        queue: &mut Queue,
+        pool: &mut Pool<'_>,
+    ) -> bool {
         match queue.pop(pool) {
             Some(msg) => {
                 self.start(s, Item::PacketWs, msg, pool);
@@ -245,7 +251,7 @@ impl TransportLayer<'_> {
         }
     }
 
-    fn start(&mut self, s: u32, item: Item, msg: u32, pool: &Pool<'_>) {
+    fn start(&mut self, s: StreamIx, item: Item, msg: u32, pool: &Pool<'_>) {
         let reader = if msg == NONE {
             Reader::DONE
         } else {
@@ -259,7 +265,12 @@ impl TransportLayer<'_> {
     }
 
     /// Writes what fits of the current item; `true` when it is complete.
-    pub(super) fn write_item(&mut self, s: u32, out: &mut [u8], pool: &Pool<'_>) -> (usize, bool) {
+    pub(super) fn write_item(
+        &mut self,
+        s: StreamIx,
+        out: &mut [u8],
+        pool: &Pool<'_>,
+    ) -> (usize, bool) {
         let st = self.streams[s].0;
         match st.item {
             Item::Idle => (0, true),
@@ -315,7 +326,7 @@ impl TransportLayer<'_> {
     /// position on.
     fn write_packet(
         &mut self,
-        s: u32,
+        s: StreamIx,
         out: &mut [u8],
         prefix: &[u8],
         base64: bool,
@@ -349,7 +360,7 @@ impl TransportLayer<'_> {
     }
 
     /// Ends the stream's current item; says what the session may need to know.
-    pub(super) fn finish_item(&mut self, s: u32, pool: &mut Pool<'_>) -> Finished {
+    pub(super) fn finish_item(&mut self, s: StreamIx, pool: &mut Pool<'_>) -> Finished {
         let slot = &mut self.streams[s].0;
         let item = slot.item;
         let msg = slot.msg;
@@ -393,7 +404,7 @@ impl TransportLayer<'_> {
         }
     }
 
-    fn render_fixed(&self, s: u32, buf: &mut [u8; FIXED_MAX]) -> usize {
+    fn render_fixed(&self, s: StreamIx, buf: &mut [u8; FIXED_MAX]) -> usize {
         let st = &self.streams[s].0;
         let Some(fixed) = st.fixed else {
             return 0;
