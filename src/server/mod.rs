@@ -168,7 +168,7 @@ pub use event::{
 pub use pool::{Block, Node};
 pub use session::SessionSlot;
 pub use socketio::{AckSlot, MemberSlot, NamespaceSlot, RoomSlot, SocketSlot};
-pub use storage::{Capacity, Slots, Storage};
+pub use storage::{Capacity, Entry, Lend, ServerArena, Slots, Storage};
 pub use stream::StreamSlot;
 
 use crate::Instant;

@@ -6,7 +6,7 @@
 //! responses. Blocks never fragment: a message takes whole blocks and gives them back
 //! when its last reference goes. A broadcast is one message referenced from many queues.
 
-use super::storage::{Entry, NONE, Slots, Table};
+use super::storage::{Linked, NONE, Slots, Table};
 
 /// One block of the byte pool.
 #[derive(Clone)]
@@ -50,10 +50,7 @@ impl Node {
     };
 }
 
-impl Entry for Node {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
+impl Linked for Node {
     fn link(&mut self) -> &mut u32 {
         &mut self.next
     }
