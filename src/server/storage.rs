@@ -118,7 +118,10 @@ impl<T> Slots<'_, T> {
 
 mod sealed {
     /// Keeps [`Entry`](super::Entry) to the server's own entry types.
-    pub trait Sealed {}
+    pub trait Sealed {
+        /// The value of an unused entry.
+        const EMPTY: Self;
+    }
 }
 
 /// One entry of one of the server's tables, as a [`Lend`]er meets it.
@@ -129,19 +132,19 @@ mod sealed {
 /// trait is sealed: no other type implements it.
 pub trait Entry: sealed::Sealed + Sized + 'static {
     /// The value of an unused entry.
-    fn empty() -> Self;
+    fn empty() -> Self {
+        Self::EMPTY
+    }
 }
 
 /// Implements [`Entry`] for each slot type, from its `EMPTY`.
 macro_rules! entries {
     ($($slot:ty),+) => {
         $(
-            impl sealed::Sealed for $slot {}
-            impl Entry for $slot {
-                fn empty() -> Self {
-                    Self::EMPTY
-                }
+            impl sealed::Sealed for $slot {
+                const EMPTY: Self = <$slot>::EMPTY;
             }
+            impl Entry for $slot {}
         )+
     };
 }
@@ -293,7 +296,7 @@ impl<T> core::ops::IndexMut<u32> for Table<'_, T> {
 ///
 /// // Sessions, streams, sockets, namespaces, rooms, members, acks, events, pool blocks,
 /// // queue entries: room for 4 clients.
-/// let mut arena = ServerArena::<4, 8, 8, 2, 8, 16, 8, 16, 64, 64>::NEW;
+/// let mut arena = ServerArena::<4, 8, 8, 2, 8, 16, 8, 16, 64, 64>::new();
 /// let server = Server::new(ServerConfig::DEFAULT, arena.storage(), [7; 32], Instant::ZERO);
 /// assert!(server.is_ok());
 /// ```
@@ -510,13 +513,22 @@ impl Storage<'static> {
     }
 }
 
+/// `N` unused entries, written straight into the caller's place. Not inlined on purpose:
+/// an arena built from ten inlined array loops is built in temporaries and then copied
+/// (twice its size on the stack, and the copies in flash), while the result of a call is
+/// written where it goes.
+#[inline(never)]
+fn unused<T: Entry, const N: usize>() -> [T; N] {
+    [const { <T as sealed::Sealed>::EMPTY }; N]
+}
+
 /// The server's tables as arrays, their sizes const generics in the order of [`Capacity`]'s
 /// fields: the storage of a server without an allocator, sized at compile time (as the
 /// client's `NS` and `ACKS` are).
 ///
 /// It takes [`Self::CAPACITY`]`.bytes()` bytes and a little padding. Make it where it should
-/// live, [`NEW`](Self::NEW) being a constant: in a `static` (behind a `StaticCell` or a
-/// mutex), on the stack, in a box; then lend it to one server at a time with
+/// live: on the stack or in a `StaticCell` with [`new`](Self::new), in a `static` with the
+/// constant [`NEW`](Self::NEW); then lend it to one server at a time with
 /// [`storage`](Self::storage).
 ///
 /// ```
@@ -538,7 +550,7 @@ impl Storage<'static> {
 /// >;
 /// assert_eq!(Arena::CAPACITY.blocks * Capacity::BLOCK_DATA, 8064);
 ///
-/// let mut arena = Arena::NEW;
+/// let mut arena = Arena::new();
 /// let mut server =
 ///     Server::new(ServerConfig::DEFAULT, arena.storage(), [7; 32], Instant::ZERO).unwrap();
 /// let stream = server.open_stream(Instant::ZERO).unwrap();
@@ -595,7 +607,10 @@ impl<
         nodes: NODES,
     };
 
-    /// Every entry unused.
+    /// Every entry unused, as a constant: for a `static`'s initializer. A static made this
+    /// way is initialized data (the entries' unused value is not all zeros), which takes its
+    /// size in flash on a microcontroller as well as in RAM; [`new`](Self::new) at run time
+    /// does not.
     pub const NEW: Self = Self {
         sessions: [SessionSlot::EMPTY; SESSIONS],
         streams: [StreamSlot::EMPTY; STREAMS],
@@ -609,9 +624,21 @@ impl<
         nodes: [Node::EMPTY; NODES],
     };
 
-    /// Every entry unused ([`NEW`](Self::NEW)).
-    pub const fn new() -> Self {
-        Self::NEW
+    /// Every entry unused. Called at run time (on the stack, or to fill a `StaticCell`), it
+    /// writes the entries in place, with no copy of the arena in flash.
+    pub fn new() -> Self {
+        Self {
+            sessions: unused(),
+            streams: unused(),
+            sockets: unused(),
+            namespaces: unused(),
+            rooms: unused(),
+            members: unused(),
+            acks: unused(),
+            events: unused(),
+            blocks: unused(),
+            nodes: unused(),
+        }
     }
 
     /// The tables, for [`Server::new`](super::Server::new). The server borrows the arena
@@ -658,7 +685,7 @@ impl<
     >
 {
     fn default() -> Self {
-        Self::NEW
+        Self::new()
     }
 }
 
