@@ -10,7 +10,7 @@ use super::storage::{Linked, NONE, Slots, Table};
 
 /// One block of the byte pool.
 #[derive(Clone)]
-pub struct Block {
+pub(crate) struct Block {
     next: u32,
     data: [u8; Self::DATA],
 }
@@ -26,10 +26,10 @@ impl core::fmt::Debug for Block {
 impl Block {
     /// Payload bytes per block (the first block of a message keeps 12 of them for its
     /// header).
-    pub const DATA: usize = 252;
+    pub(crate) const DATA: usize = 252;
 
-    /// An unused block, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self {
+    /// An unused block.
+    pub(crate) const EMPTY: Self = Self {
         next: NONE,
         data: [0; Self::DATA],
     };
@@ -37,14 +37,14 @@ impl Block {
 
 /// One queue entry: a message reference and the link to the next entry.
 #[derive(Debug, Clone, Copy)]
-pub struct Node {
+pub(crate) struct Node {
     msg: u32,
     next: u32,
 }
 
 impl Node {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self {
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self {
         msg: NONE,
         next: NONE,
     };

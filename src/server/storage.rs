@@ -1,5 +1,7 @@
-//! Caller-chosen capacities: every table of the server lives in a [`Slots`], a slice the
-//! caller lends or (with `alloc`) a vector that grows on demand up to a maximum.
+//! Caller-chosen capacities: every table of the server lives in a `Slots`, a slice the
+//! caller lends (a [`ServerArena`]'s array, or memory a [`Lend`]er gives) or (with `alloc`)
+//! a vector that grows on demand up to a maximum. The entry types are private: a caller
+//! sizes tables with a [`Capacity`], and measures them with [`Capacity::ENTRY_BYTES`].
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
@@ -14,16 +16,8 @@ use super::stream::StreamSlot;
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// Storage for one table: borrowed (fixed size) or, with `alloc`, owned and growing.
-///
-/// ```
-/// use siocore::server::{SessionSlot, Slots};
-///
-/// let mut sessions = [SessionSlot::EMPTY; 4];
-/// let slots: Slots<'_, SessionSlot> = Slots::from(&mut sessions[..]);
-/// assert_eq!(slots.capacity(), 4);
-/// ```
 #[derive(Debug)]
-pub struct Slots<'a, T> {
+pub(crate) struct Slots<'a, T> {
     inner: Inner<'a, T>,
 }
 
@@ -49,7 +43,7 @@ impl<T> Slots<'_, T> {
     /// An owned table that starts empty and grows one entry at a time up to `max`
     /// entries.
     #[cfg(feature = "alloc")]
-    pub fn growable(max: usize) -> Slots<'static, T> {
+    pub(crate) fn growable(max: usize) -> Slots<'static, T> {
         Slots {
             inner: Inner::Owned {
                 vec: Vec::new(),
@@ -59,7 +53,7 @@ impl<T> Slots<'_, T> {
     }
 
     /// The most entries this table can ever hold.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         match &self.inner {
             Inner::Borrowed(s) => s.len(),
             #[cfg(feature = "alloc")]
@@ -302,28 +296,17 @@ impl<T> core::ops::IndexMut<u32> for Table<'_, T> {
 /// ```
 #[derive(Debug)]
 pub struct Storage<'a> {
-    /// Engine.IO sessions (one per connected client).
-    pub sessions: Slots<'a, SessionSlot>,
-    /// TCP streams (one per connection: a WebSocket, a polling request, a plain HTTP one).
-    pub streams: Slots<'a, StreamSlot>,
-    /// Socket.IO sockets (one per client per namespace), pending or connected.
-    pub sockets: Slots<'a, SocketSlot>,
-    /// Namespaces: those of the configuration first, then dynamic ones.
-    pub namespaces: Slots<'a, NamespaceSlot>,
-    /// Rooms (per namespace; a socket's own-id room takes no entry).
-    pub rooms: Slots<'a, RoomSlot>,
-    /// Room memberships (one per socket per room joined).
-    pub members: Slots<'a, MemberSlot>,
-    /// Acknowledgements the server is waiting for.
-    pub acks: Slots<'a, AckSlot>,
-    /// Events waiting for [`Server::poll_event`](super::Server::poll_event).
-    pub events: Slots<'a, EventSlot>,
-    /// The byte pool: queued outgoing packets, event payloads, binary packets being
-    /// assembled, HTTP responses. [`Block::DATA`] bytes each.
-    pub blocks: Slots<'a, Block>,
-    /// Queue entries: one per packet queued for a session (a broadcast takes one per
-    /// recipient, its bytes only once) and per pending response part of a stream.
-    pub nodes: Slots<'a, Node>,
+    // One table per field of `Capacity` (see there), in its order.
+    pub(super) sessions: Slots<'a, SessionSlot>,
+    pub(super) streams: Slots<'a, StreamSlot>,
+    pub(super) sockets: Slots<'a, SocketSlot>,
+    pub(super) namespaces: Slots<'a, NamespaceSlot>,
+    pub(super) rooms: Slots<'a, RoomSlot>,
+    pub(super) members: Slots<'a, MemberSlot>,
+    pub(super) acks: Slots<'a, AckSlot>,
+    pub(super) events: Slots<'a, EventSlot>,
+    pub(super) blocks: Slots<'a, Block>,
+    pub(super) nodes: Slots<'a, Node>,
 }
 
 /// The size of each table of a [`Storage`], in entries.
