@@ -4,7 +4,7 @@
 # encoder), `server` (the sans-IO server with the codecs it uses), `client` (the sans-IO
 # client with the codecs it uses) and `client_ws` (the WebSocket-only client, `WsClient`, the
 # one a microcontroller builds). Prints their allocated
-# sections, and the bytes per server table entry on that 32-bit target (Storage's order:
+# sections, and the bytes per server table entry on that 32-bit target (Capacity's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
 # BENCHMARKS.md records the result.
 set -euo pipefail

@@ -6,23 +6,30 @@ use siocore::Instant;
 use siocore::server::*;
 use siocore::ws::{self, OpCode};
 
+/// Leaks one vector per table: the tables are borrowed, as a device's static ones would be.
+struct Leak;
+
+impl Lend<'static> for Leak {
+    fn lend<T: Entry>(&mut self, n: usize) -> Option<&'static mut [T]> {
+        Some(Vec::from_iter((0..n).map(|_| T::empty())).leak())
+    }
+}
+
 /// Tables for `sessions` WebSocket clients, borrowed (no allocator needed by the server).
 pub fn storage(sessions: usize, blocks: usize) -> Storage<'static> {
-    fn leak<T: Clone>(value: T, n: usize) -> Slots<'static, T> {
-        Slots::from(vec![value; n].leak())
-    }
-    Storage {
-        sessions: leak(SessionSlot::EMPTY, sessions),
-        streams: leak(StreamSlot::EMPTY, sessions + 4),
-        sockets: leak(SocketSlot::EMPTY, sessions),
-        namespaces: leak(NamespaceSlot::EMPTY, 2),
-        rooms: leak(RoomSlot::EMPTY, 16),
-        members: leak(MemberSlot::EMPTY, 16),
-        acks: leak(AckSlot::EMPTY, 16),
-        events: leak(EventSlot::EMPTY, 64),
-        blocks: leak(Block::EMPTY, blocks),
-        nodes: leak(Node::EMPTY, sessions * 4 + 64),
-    }
+    let cap = Capacity {
+        sessions,
+        streams: sessions + 4,
+        sockets: sessions,
+        namespaces: 2,
+        rooms: 16,
+        members: 16,
+        acks: 16,
+        events: 64,
+        blocks,
+        nodes: sessions * 4 + 64,
+    };
+    Storage::lent(&cap, &mut Leak).expect("leaked tables")
 }
 
 fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {

@@ -5,6 +5,8 @@
 
 use core::mem::{align_of, size_of};
 
+use siocore::server::{Entry, Lend};
+
 use crate::{SIO_BUFFER_TOO_SMALL, SIO_INVALID_ARGUMENT, sio_result};
 
 /// The alignment a lent block must have (the largest of the values placed in it).
@@ -19,6 +21,8 @@ pub(crate) struct Carve {
     at: usize,
     /// The block's length.
     len: usize,
+    /// Why a table lent through `Lend` was refused (the first refusal).
+    refused: Option<sio_result>,
 }
 
 impl Carve {
@@ -28,6 +32,7 @@ impl Carve {
             base: core::ptr::null_mut(),
             at: 0,
             len: usize::MAX,
+            refused: None,
         }
     }
 
@@ -43,7 +48,12 @@ impl Carve {
         if !(base as usize).is_multiple_of(SIO_MEMORY_ALIGN) {
             return Err(SIO_INVALID_ARGUMENT);
         }
-        Ok(Self { base, at: 0, len })
+        Ok(Self {
+            base,
+            at: 0,
+            len,
+            refused: None,
+        })
     }
 
     /// Bytes used so far.
@@ -102,6 +112,27 @@ impl Carve {
     /// Room for one `T`, not initialized; null when measuring.
     pub(crate) fn one<T>(&mut self) -> Result<*mut T, sio_result> {
         self.reserve::<T>(1)
+    }
+
+    /// Why a table lent through `Lend` was refused, if one was (a measuring carve refuses
+    /// every table without an error).
+    pub(crate) fn refusal(&self) -> Result<(), sio_result> {
+        self.refused.map_or(Ok(()), Err)
+    }
+}
+
+/// The server's tables, carved one after the other (counted when measuring), each filled
+/// with unused entries. After a refusal (the block is short, or a size overflows) every
+/// later table is refused too, and nothing more is written.
+impl Lend<'static> for Carve {
+    fn lend<T: Entry>(&mut self, n: usize) -> Option<&'static mut [T]> {
+        if self.refused.is_some() {
+            return None;
+        }
+        self.slice(n, T::empty).unwrap_or_else(|e| {
+            self.refused = Some(e);
+            None
+        })
     }
 }
 

@@ -9,9 +9,8 @@ use std::vec::Vec;
 use siocore::Instant;
 use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
-    AckId, AckSlot, Args, Block, Capacity, CloseReason, Data, DisconnectReason, Endpoint, Event,
-    EventSlot, MemberSlot, NamespaceSlot, Node, Protocol, RoomSlot, Server, ServerConfig,
-    SessionId, SessionSlot, Slots, SocketId, SocketSlot, Storage, StreamId, StreamSlot, Targets,
+    AckId, Args, Capacity, CloseReason, Data, DisconnectReason, Endpoint, Event, Protocol, Server,
+    ServerConfig, SessionId, SocketId, Storage, StreamId, Targets,
 };
 use siocore::sio::MAX_EMIT_ATTACHMENTS;
 
@@ -406,62 +405,14 @@ unsafe fn place(
     let max_event = settings(c, &[], &[], None).max_event();
     let events = carve.slice(max_event, || 0u8)?;
     let views = carve.slice(usize::from(c.max_attachments), || sio_bytes::EMPTY)?;
-    let sessions = carve.slice(cap.sessions, || SessionSlot::EMPTY)?;
-    let streams = carve.slice(cap.streams, || StreamSlot::EMPTY)?;
-    let sockets = carve.slice(cap.sockets, || SocketSlot::EMPTY)?;
-    let namespace_slots = carve.slice(cap.namespaces, || NamespaceSlot::EMPTY)?;
-    let rooms = carve.slice(cap.rooms, || RoomSlot::EMPTY)?;
-    let members = carve.slice(cap.members, || MemberSlot::EMPTY)?;
-    let acks = carve.slice(cap.acks, || AckSlot::EMPTY)?;
-    let event_slots = carve.slice(cap.events, || EventSlot::EMPTY)?;
-    let blocks = carve.slice(cap.blocks, || Block::EMPTY)?;
-    let nodes = carve.slice(cap.nodes, || Node::EMPTY)?;
-    let (
-        Some(endpoints),
-        Some(namespaces),
-        Some(events),
-        Some(views),
-        Some(sessions),
-        Some(streams),
-        Some(sockets),
-        Some(namespace_slots),
-        Some(rooms),
-        Some(members),
-        Some(acks),
-        Some(event_slots),
-        Some(blocks),
-        Some(nodes),
-    ) = (
-        endpoints,
-        namespaces,
-        events,
-        views,
-        sessions,
-        streams,
-        sockets,
-        namespace_slots,
-        rooms,
-        members,
-        acks,
-        event_slots,
-        blocks,
-        nodes,
-    )
+    // Every table is asked for (and counted when measuring) even after one is refused.
+    let storage = Storage::lent(&Capacity::from(*cap), carve);
+    carve.refusal()?;
+    let (Some(endpoints), Some(namespaces), Some(events), Some(views), Some(storage)) =
+        (endpoints, namespaces, events, views, storage)
     else {
         // Measuring.
         return Ok(core::ptr::null_mut());
-    };
-    let storage = Storage {
-        sessions: Slots::from(sessions),
-        streams: Slots::from(streams),
-        sockets: Slots::from(sockets),
-        namespaces: Slots::from(namespace_slots),
-        rooms: Slots::from(rooms),
-        members: Slots::from(members),
-        acks: Slots::from(acks),
-        events: Slots::from(event_slots),
-        blocks: Slots::from(blocks),
-        nodes: Slots::from(nodes),
     };
     let config = settings(c, endpoints, namespaces, cors);
     let Ok(server) = Server::new(config, storage, seed, Instant::from_millis(now_ms)) else {
@@ -1741,4 +1692,73 @@ pub unsafe extern "C" fn sio_json_string(
         unsafe { out_len.write(written) };
         SIO_OK
     })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::SIO_MEMORY_ALIGN;
+
+    fn memory_size(cap: &sio_capacity) -> Result<usize, sio_result> {
+        let mut need = 0;
+        // SAFETY: NULL for the default configuration, and valid pointers.
+        match unsafe { sio_server_memory_size(core::ptr::null(), cap, &mut need) } {
+            SIO_OK => Ok(need),
+            e => Err(e),
+        }
+    }
+
+    /// `sio_server_new_in` on `len` bytes of an aligned block; frees what it made.
+    fn new_in(cap: &sio_capacity, len: usize) -> sio_result {
+        let mut block = std::vec![0u64; len.div_ceil(8)];
+        let mut srv = core::ptr::null_mut();
+        // SAFETY: `block` is `len` writable bytes (at least), aligned to 8, alive until the
+        // server is freed below.
+        let r = unsafe {
+            sio_server_new_in(
+                core::ptr::null(),
+                cap,
+                block.as_mut_ptr().cast(),
+                len,
+                [3u8; 32].as_ptr(),
+                0,
+                &mut srv,
+            )
+        };
+        // SAFETY: made just above, or NULL.
+        unsafe { sio_server_free(srv) };
+        r
+    }
+
+    #[test]
+    fn the_measured_size_is_what_the_carve_takes_with_every_table() {
+        // No tables (measurable, though no server could run in it).
+        let zero = sio_capacity {
+            sessions: 0,
+            streams: 0,
+            sockets: 0,
+            namespaces: 0,
+            rooms: 0,
+            members: 0,
+            acks: 0,
+            events: 0,
+            blocks: 0,
+            nodes: 0,
+        };
+        let base = memory_size(&zero).unwrap();
+        for (sessions, pool) in [(1, 0), (2, 4096), (7, 100_000)] {
+            let cap = sio_capacity::from(Capacity::for_sessions(sessions, pool));
+            let need = memory_size(&cap).unwrap();
+            // Every table counted (padding between them aside).
+            let tables = Capacity::from(cap).bytes();
+            assert!(need - base >= tables, "{need} - {base} < {tables}");
+            assert!(need - base < tables + 10 * SIO_MEMORY_ALIGN);
+            assert_eq!(new_in(&cap, need), SIO_OK);
+            assert_eq!(new_in(&cap, need - 1), SIO_BUFFER_TOO_SMALL);
+            // Short already at the first table.
+            assert_eq!(new_in(&cap, base), SIO_BUFFER_TOO_SMALL);
+        }
+        let huge = sio_capacity::from(Capacity::for_sessions(usize::MAX / 4, 0));
+        assert_eq!(memory_size(&huge), Err(SIO_INVALID_ARGUMENT));
+    }
 }

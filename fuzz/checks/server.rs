@@ -217,28 +217,7 @@ pub fn check(data: &[u8]) {
     let Some((&mode, mut ops)) = data.split_first() else {
         return;
     };
-    let mut sessions = [SessionSlot::EMPTY; 4];
-    let mut streams = [StreamSlot::EMPTY; 6];
-    let mut sockets = [SocketSlot::EMPTY; 6];
-    let mut namespaces = [NamespaceSlot::EMPTY; 3];
-    let mut rooms = [RoomSlot::EMPTY; 4];
-    let mut members = [MemberSlot::EMPTY; 8];
-    let mut acks = [AckSlot::EMPTY; 4];
-    let mut events = [EventSlot::EMPTY; 8];
-    let mut blocks = [Block::EMPTY; 48];
-    let mut nodes = [Node::EMPTY; 48];
-    let storage = Storage {
-        sessions: Slots::from(&mut sessions[..]),
-        streams: Slots::from(&mut streams[..]),
-        sockets: Slots::from(&mut sockets[..]),
-        namespaces: Slots::from(&mut namespaces[..]),
-        rooms: Slots::from(&mut rooms[..]),
-        members: Slots::from(&mut members[..]),
-        acks: Slots::from(&mut acks[..]),
-        events: Slots::from(&mut events[..]),
-        blocks: Slots::from(&mut blocks[..]),
-        nodes: Slots::from(&mut nodes[..]),
-    };
+    let mut arena = ServerArena::<4, 6, 6, 3, 4, 8, 4, 8, 48, 48>::new();
     let config = ServerConfig {
         endpoints: &[Endpoint::SOCKET_IO, Endpoint::ENGINE_IO],
         namespaces: &["/"],
@@ -260,7 +239,7 @@ pub fn check(data: &[u8]) {
         ..ServerConfig::DEFAULT
     };
     let out_len = [1, 7, 64, 4096][usize::from(mode >> 3 & 3)];
-    let Ok(server) = Server::new(config, storage, [mode; 32], Instant::ZERO) else {
+    let Ok(server) = Server::new(config, arena.storage(), [mode; 32], Instant::ZERO) else {
         unreachable!("a valid configuration")
     };
     let mut run = Run {

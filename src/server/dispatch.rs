@@ -332,7 +332,7 @@ impl Server<'_> {
     /// it. The packet is encoded once and shared by every recipient's queue. A recipient
     /// whose queue would pass `max_queued_bytes` is disconnected
     /// ([`CloseReason::SlowReader`]) instead, and not counted.
-    /// When the queue entries ([`Storage::nodes`](super::Storage::nodes)) cannot take one
+    /// When the queue entries ([`Capacity::nodes`](super::Capacity::nodes)) cannot take one
     /// per recipient, the sessions holding more than their share of them (the table's
     /// capacity over the session table's) are closed as slow readers first; only if that is
     /// not enough does the broadcast fail with [`CommandError::Full`].

@@ -516,11 +516,11 @@ impl Record {
 }
 /// One entry of the event queue.
 #[derive(Debug, Clone, Copy)]
-pub struct EventSlot(Record);
+pub(crate) struct EventSlot(Record);
 
 impl EventSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Record::Empty);
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Record::Empty);
 }
 
 /// The event queue: a ring over its slots, unwrapped before it grows.

@@ -69,7 +69,8 @@
 //!
 //! # Memory
 //!
-//! The server keeps all its state in the [`Storage`] tables, whose entries have fixed sizes.
+//! The server keeps all its state in the [`Storage`] tables, whose entries have fixed sizes
+//! ([`Capacity::ENTRY_BYTES`] on the target at hand, [`Capacity::bytes`] for whole tables).
 //! An idle WebSocket client joined to one namespace holds one session, one stream and one
 //! socket entry and nothing else: 340 bytes on a 32-bit target (120 + 152 + 68 on a
 //! Cortex-M4F) and 372 on a 64-bit one, besides the driver's socket buffers. The rest is
@@ -163,14 +164,8 @@ use core::fmt;
 
 pub use crate::sio::{AckId, Args, Attachments};
 pub use config::{Endpoint, Protocol, ServerConfig};
-pub use event::{
-    Ack, CloseReason, Connect, Data, DisconnectReason, Event, EventSlot, HttpRequest, Message,
-};
-pub use pool::{Block, Node};
-pub use session::SessionSlot;
-pub use socketio::{AckSlot, MemberSlot, NamespaceSlot, RoomSlot, SocketSlot};
-pub use storage::{Capacity, Slots, Storage};
-pub use stream::StreamSlot;
+pub use event::{Ack, CloseReason, Connect, Data, DisconnectReason, Event, HttpRequest, Message};
+pub use storage::{Capacity, Entry, Lend, ServerArena, Storage};
 
 use crate::Instant;
 use crate::json::JsonError;
@@ -377,23 +372,23 @@ pub struct Transmit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Resource {
-    /// [`Storage::sessions`]
+    /// [`Capacity::sessions`]
     Sessions,
-    /// [`Storage::streams`]
+    /// [`Capacity::streams`]
     Streams,
-    /// [`Storage::sockets`]
+    /// [`Capacity::sockets`]
     Sockets,
-    /// [`Storage::namespaces`]
+    /// [`Capacity::namespaces`]
     Namespaces,
-    /// [`Storage::rooms`]
+    /// [`Capacity::rooms`]
     Rooms,
-    /// [`Storage::members`]
+    /// [`Capacity::members`]
     Members,
-    /// [`Storage::acks`]
+    /// [`Capacity::acks`]
     Acks,
-    /// [`Storage::blocks`]
+    /// [`Capacity::blocks`]
     Pool,
-    /// [`Storage::nodes`]
+    /// [`Capacity::nodes`]
     Nodes,
 }
 
@@ -489,7 +484,7 @@ pub enum ConfigError {
     /// No endpoint, more than 255, or a path that does not start and end with `/`.
     Endpoints,
     /// A namespace name that does not start with `/`, is over 64 bytes, appears twice, or
-    /// more names than [`Storage::namespaces`] holds.
+    /// more names than [`Capacity::namespaces`] holds.
     Namespaces,
     /// A timer of 0 ms, or a `max_payload` of 0.
     Limits,

@@ -7,11 +7,11 @@
 //! when its last reference goes. A broadcast is one message referenced from many queues.
 
 use super::ix::Link;
-use super::storage::{Entry, NONE, Slots, Table};
+use super::storage::{Linked, NONE, Slots, Table};
 
 /// One block of the byte pool.
 #[derive(Clone)]
-pub struct Block {
+pub(crate) struct Block {
     next: u32,
     data: [u8; Self::DATA],
 }
@@ -27,10 +27,10 @@ impl core::fmt::Debug for Block {
 impl Block {
     /// Payload bytes per block (the first block of a message keeps 12 of them for its
     /// header).
-    pub const DATA: usize = 252;
+    pub(crate) const DATA: usize = 252;
 
-    /// An unused block, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self {
+    /// An unused block.
+    pub(crate) const EMPTY: Self = Self {
         next: NONE,
         data: [0; Self::DATA],
     };
@@ -38,23 +38,20 @@ impl Block {
 
 /// One queue entry: a message reference and the link to the next entry.
 #[derive(Debug, Clone, Copy)]
-pub struct Node {
+pub(crate) struct Node {
     msg: u32,
     next: Link<Self>,
 }
 
 impl Node {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self {
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self {
         msg: NONE,
         next: Link::NONE,
     };
 }
 
-impl Entry for Node {
-    fn empty() -> Self {
-        Self::EMPTY
-    }
+impl Linked for Node {
     fn link(&mut self) -> &mut u32 {
         self.next.raw_mut()
     }

@@ -144,15 +144,14 @@ impl Session {
     };
 }
 
-/// Storage for one Engine.IO session (an opaque entry of [`Storage::sessions`]).
-///
-/// [`Storage::sessions`]: super::Storage::sessions
+/// Storage for one Engine.IO session (an entry of the `sessions` table of a
+/// [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct SessionSlot(pub(crate) Session);
+pub(crate) struct SessionSlot(pub(crate) Session);
 
 impl SessionSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Session::EMPTY);
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Session::EMPTY);
 }
 
 // The generation outlives the session, and the timer heap's array lives in the slots

@@ -81,13 +81,13 @@ impl Socket {
     };
 }
 
-/// Storage for one socket (an opaque entry of [`Storage::sockets`](super::Storage::sockets)).
+/// Storage for one socket (an entry of the `sockets` table of a [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct SocketSlot(pub(crate) Socket);
+pub(crate) struct SocketSlot(pub(crate) Socket);
 
 impl SocketSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Socket::EMPTY);
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Socket::EMPTY);
 }
 
 slot_entry!(SocketSlot, keep: era);
@@ -102,14 +102,14 @@ pub(crate) struct Namespace {
     pub(crate) count: u32,
 }
 
-/// Storage for one namespace (an opaque entry of
-/// [`Storage::namespaces`](super::Storage::namespaces)).
+/// Storage for one namespace (an entry of the `namespaces` table of a
+/// [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct NamespaceSlot(pub(crate) Namespace);
+pub(crate) struct NamespaceSlot(pub(crate) Namespace);
 
 impl NamespaceSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Namespace {
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Namespace {
         used: false,
         len: 0,
         name: [0; MAX_NAME],
@@ -140,13 +140,13 @@ pub(crate) struct Room {
     pub(crate) bucket: Link<RoomSlot>,
 }
 
-/// Storage for one room (an opaque entry of [`Storage::rooms`](super::Storage::rooms)).
+/// Storage for one room (an entry of the `rooms` table of a [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct RoomSlot(pub(crate) Room);
+pub(crate) struct RoomSlot(pub(crate) Room);
 
 impl RoomSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Room {
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Room {
         link: Link::NONE,
         used: false,
         ns: 0,
@@ -173,14 +173,14 @@ pub(crate) struct Member {
     pub(crate) sock_next: Link<MemberSlot>,
 }
 
-/// Storage for one room membership (an opaque entry of
-/// [`Storage::members`](super::Storage::members)).
+/// Storage for one room membership (an entry of the `members` table of a
+/// [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct MemberSlot(pub(crate) Member);
+pub(crate) struct MemberSlot(pub(crate) Member);
 
 impl MemberSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Member {
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Member {
         link: Link::NONE,
         room: Link::NONE,
         socket: Link::NONE,
@@ -201,14 +201,14 @@ pub(crate) struct AckEntry {
     pub(crate) next: Link<AckSlot>,
 }
 
-/// Storage for one awaited acknowledgement (an opaque entry of
-/// [`Storage::acks`](super::Storage::acks)).
+/// Storage for one awaited acknowledgement (an entry of the `acks` table of a
+/// [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct AckSlot(pub(crate) AckEntry);
+pub(crate) struct AckSlot(pub(crate) AckEntry);
 
 impl AckSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(AckEntry {
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(AckEntry {
         link: Link::NONE,
         id: 0,
         deadline: 0,

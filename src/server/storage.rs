@@ -1,5 +1,7 @@
-//! Caller-chosen capacities: every table of the server lives in a [`Slots`], a slice the
-//! caller lends or (with `alloc`) a vector that grows on demand up to a maximum.
+//! Caller-chosen capacities: every table of the server lives in a `Slots`, a slice the
+//! caller lends (a [`ServerArena`]'s array, or memory a [`Lend`]er gives) or (with `alloc`)
+//! a vector that grows on demand up to a maximum. The entry types are private: a caller
+//! sizes tables with a [`Capacity`], and measures them with [`Capacity::ENTRY_BYTES`].
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
@@ -15,16 +17,8 @@ use super::stream::StreamSlot;
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// Storage for one table: borrowed (fixed size) or, with `alloc`, owned and growing.
-///
-/// ```
-/// use siocore::server::{SessionSlot, Slots};
-///
-/// let mut sessions = [SessionSlot::EMPTY; 4];
-/// let slots: Slots<'_, SessionSlot> = Slots::from(&mut sessions[..]);
-/// assert_eq!(slots.capacity(), 4);
-/// ```
 #[derive(Debug)]
-pub struct Slots<'a, T> {
+pub(crate) struct Slots<'a, T> {
     inner: Inner<'a, T>,
 }
 
@@ -50,7 +44,7 @@ impl<T> Slots<'_, T> {
     /// An owned table that starts empty and grows one entry at a time up to `max`
     /// entries.
     #[cfg(feature = "alloc")]
-    pub fn growable(max: usize) -> Slots<'static, T> {
+    pub(crate) fn growable(max: usize) -> Slots<'static, T> {
         Slots {
             inner: Inner::Owned {
                 vec: Vec::new(),
@@ -60,7 +54,7 @@ impl<T> Slots<'_, T> {
     }
 
     /// The most entries this table can ever hold.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         match &self.inner {
             Inner::Borrowed(s) => s.len(),
             #[cfg(feature = "alloc")]
@@ -117,10 +111,53 @@ impl<T> Slots<'_, T> {
     }
 }
 
-/// An entry of a [`Table`]: something with a free-list link.
-pub(crate) trait Entry: Sized {
+mod sealed {
+    /// Keeps [`Entry`](super::Entry) to the server's own entry types.
+    pub trait Sealed {
+        /// The value of an unused entry.
+        const EMPTY: Self;
+    }
+}
+
+/// One entry of one of the server's tables, as a [`Lend`]er meets it.
+///
+/// The ten entry types are the server's own and have no public name: a lender sees them only
+/// as the type parameter of [`Lend::lend`], where `size_of::<T>()` and `align_of::<T>()` give
+/// their layout and [`T::empty()`](Entry::empty) the value to fill the memory with. The
+/// trait is sealed: no other type implements it.
+pub trait Entry: sealed::Sealed + Sized + 'static {
     /// The value of an unused entry.
-    fn empty() -> Self;
+    fn empty() -> Self {
+        Self::EMPTY
+    }
+}
+
+/// Implements [`Entry`] for each slot type, from its `EMPTY`.
+macro_rules! entries {
+    ($($slot:ty),+) => {
+        $(
+            impl sealed::Sealed for $slot {
+                const EMPTY: Self = <$slot>::EMPTY;
+            }
+            impl Entry for $slot {}
+        )+
+    };
+}
+entries!(
+    SessionSlot,
+    StreamSlot,
+    SocketSlot,
+    NamespaceSlot,
+    RoomSlot,
+    MemberSlot,
+    AckSlot,
+    EventSlot,
+    Block,
+    Node
+);
+
+/// An entry of a [`Table`]: something with a free-list link.
+pub(crate) trait Linked: Entry {
     /// The free-list link.
     fn link(&mut self) -> &mut u32;
     /// Makes a used entry unused again (on release and before reuse); an entry may keep
@@ -130,14 +167,11 @@ pub(crate) trait Entry: Sized {
     }
 }
 
-/// Implements [`Entry`] for a slot type wrapping a struct with a `link` field; the fields
+/// Implements [`Linked`] for a slot type wrapping a struct with a `link` field; the fields
 /// after `keep:` survive the reset between two uses of the slot.
 macro_rules! slot_entry {
     ($slot:ty $(, keep: $($field:ident),+)?) => {
-        impl $crate::server::storage::Entry for $slot {
-            fn empty() -> Self {
-                Self::EMPTY
-            }
+        impl $crate::server::storage::Linked for $slot {
             fn link(&mut self) -> &mut u32 {
                 self.0.link.raw_mut()
             }
@@ -159,7 +193,7 @@ pub(crate) struct Table<'a, T> {
     used: u32,
 }
 
-impl<'a, T: Entry> Table<'a, T> {
+impl<'a, T: Linked> Table<'a, T> {
     pub(crate) fn new(mut slots: Slots<'a, T>) -> Self {
         let mut free = NONE;
         let len = slots.len().min(NONE as usize);
@@ -246,92 +280,96 @@ impl<T> core::ops::IndexMut<Ix<T>> for Table<'_, T> {
     }
 }
 
-/// Everything the server stores, one table per kind of entry; the caller picks each size.
+/// Everything the server stores, one table per kind of entry; the caller picks each size
+/// (a [`Capacity`]) and where the memory comes from:
 ///
-/// Without an allocator, lend arrays of the `…::EMPTY` values:
+/// * a [`ServerArena`], the tables as arrays sized by const generics, with no allocator: in
+///   a `static`, on the stack or in a box ([`ServerArena::storage`]);
+/// * memory the caller lends table by table at run time, through a [`Lend`]er
+///   ([`Storage::lent`]): how the C library carves one caller's block;
+/// * with `alloc`, vectors that start empty and grow up to a [`Capacity`]
+///   ([`Storage::growable`]).
+///
+/// [`Capacity::ENTRY_BYTES`] and [`Capacity::bytes`] say how much memory the tables take.
 ///
 /// ```
-/// use siocore::server::*;
+/// use siocore::Instant;
+/// use siocore::server::{Server, ServerArena, ServerConfig};
 ///
-/// let mut sessions = [SessionSlot::EMPTY; 4];
-/// let mut streams = [StreamSlot::EMPTY; 8];
-/// let mut sockets = [SocketSlot::EMPTY; 8];
-/// let mut namespaces = [NamespaceSlot::EMPTY; 2];
-/// let mut rooms = [RoomSlot::EMPTY; 8];
-/// let mut members = [MemberSlot::EMPTY; 16];
-/// let mut acks = [AckSlot::EMPTY; 8];
-/// let mut events = [EventSlot::EMPTY; 16];
-/// let mut blocks = [Block::EMPTY; 64];
-/// let mut nodes = [Node::EMPTY; 64];
-/// let storage = Storage {
-///     sessions: Slots::from(&mut sessions[..]),
-///     streams: Slots::from(&mut streams[..]),
-///     sockets: Slots::from(&mut sockets[..]),
-///     namespaces: Slots::from(&mut namespaces[..]),
-///     rooms: Slots::from(&mut rooms[..]),
-///     members: Slots::from(&mut members[..]),
-///     acks: Slots::from(&mut acks[..]),
-///     events: Slots::from(&mut events[..]),
-///     blocks: Slots::from(&mut blocks[..]),
-///     nodes: Slots::from(&mut nodes[..]),
-/// };
-/// # let _ = storage;
+/// // Sessions, streams, sockets, namespaces, rooms, members, acks, events, pool blocks,
+/// // queue entries: room for 4 clients.
+/// let mut arena = ServerArena::<4, 8, 8, 2, 8, 16, 8, 16, 64, 64>::new();
+/// let server = Server::new(ServerConfig::DEFAULT, arena.storage(), [7; 32], Instant::ZERO);
+/// assert!(server.is_ok());
 /// ```
-///
-/// With `alloc`, [`Storage::growable`] makes every table a growing vector bounded by a
-/// [`Capacity`].
 #[derive(Debug)]
 pub struct Storage<'a> {
-    /// Engine.IO sessions (one per connected client).
-    pub sessions: Slots<'a, SessionSlot>,
-    /// TCP streams (one per connection: a WebSocket, a polling request, a plain HTTP one).
-    pub streams: Slots<'a, StreamSlot>,
-    /// Socket.IO sockets (one per client per namespace), pending or connected.
-    pub sockets: Slots<'a, SocketSlot>,
-    /// Namespaces: those of the configuration first, then dynamic ones.
-    pub namespaces: Slots<'a, NamespaceSlot>,
-    /// Rooms (per namespace; a socket's own-id room takes no entry).
-    pub rooms: Slots<'a, RoomSlot>,
-    /// Room memberships (one per socket per room joined).
-    pub members: Slots<'a, MemberSlot>,
-    /// Acknowledgements the server is waiting for.
-    pub acks: Slots<'a, AckSlot>,
-    /// Events waiting for [`Server::poll_event`](super::Server::poll_event).
-    pub events: Slots<'a, EventSlot>,
-    /// The byte pool: queued outgoing packets, event payloads, binary packets being
-    /// assembled, HTTP responses. [`Block::DATA`] bytes each.
-    pub blocks: Slots<'a, Block>,
-    /// Queue entries: one per packet queued for a session (a broadcast takes one per
-    /// recipient, its bytes only once) and per pending response part of a stream.
-    pub nodes: Slots<'a, Node>,
+    // One table per field of `Capacity` (see there), in its order.
+    pub(super) sessions: Slots<'a, SessionSlot>,
+    pub(super) streams: Slots<'a, StreamSlot>,
+    pub(super) sockets: Slots<'a, SocketSlot>,
+    pub(super) namespaces: Slots<'a, NamespaceSlot>,
+    pub(super) rooms: Slots<'a, RoomSlot>,
+    pub(super) members: Slots<'a, MemberSlot>,
+    pub(super) acks: Slots<'a, AckSlot>,
+    pub(super) events: Slots<'a, EventSlot>,
+    pub(super) blocks: Slots<'a, Block>,
+    pub(super) nodes: Slots<'a, Node>,
 }
 
-/// The maximum size of each table, for [`Storage::growable`].
+/// The size of each table of a [`Storage`], in entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacity {
-    /// See [`Storage::sessions`].
+    /// Engine.IO sessions (one per connected client).
     pub sessions: usize,
-    /// See [`Storage::streams`].
+    /// TCP streams (one per connection: a WebSocket, a polling request, a plain HTTP one).
     pub streams: usize,
-    /// See [`Storage::sockets`].
+    /// Socket.IO sockets (one per client per namespace), pending or connected.
     pub sockets: usize,
-    /// See [`Storage::namespaces`].
+    /// Namespaces: those of the configuration first, then dynamic ones.
     pub namespaces: usize,
-    /// See [`Storage::rooms`].
+    /// Rooms (per namespace; a socket's own-id room takes no entry).
     pub rooms: usize,
-    /// See [`Storage::members`].
+    /// Room memberships (one per socket per room joined).
     pub members: usize,
-    /// See [`Storage::acks`].
+    /// Acknowledgements the server is waiting for.
     pub acks: usize,
-    /// See [`Storage::events`].
+    /// Events waiting for [`Server::poll_event`](super::Server::poll_event).
     pub events: usize,
-    /// See [`Storage::blocks`].
+    /// Blocks of the byte pool: queued outgoing packets, event payloads, binary packets
+    /// being assembled, HTTP responses. [`Capacity::BLOCK_DATA`] bytes of data each.
     pub blocks: usize,
-    /// See [`Storage::nodes`].
+    /// Queue entries: one per packet queued for a session (a broadcast takes one per
+    /// recipient, its bytes only once) and per pending response part of a stream.
     pub nodes: usize,
 }
 
 impl Capacity {
+    /// The bytes of one entry of each table on this target (its `size_of`), field by field.
+    ///
+    /// ```
+    /// use siocore::server::Capacity;
+    ///
+    /// // A pool block is its data and a link.
+    /// assert!(Capacity::ENTRY_BYTES.blocks > Capacity::BLOCK_DATA);
+    /// ```
+    pub const ENTRY_BYTES: Self = Self {
+        sessions: size_of::<SessionSlot>(),
+        streams: size_of::<StreamSlot>(),
+        sockets: size_of::<SocketSlot>(),
+        namespaces: size_of::<NamespaceSlot>(),
+        rooms: size_of::<RoomSlot>(),
+        members: size_of::<MemberSlot>(),
+        acks: size_of::<AckSlot>(),
+        events: size_of::<EventSlot>(),
+        blocks: size_of::<Block>(),
+        nodes: size_of::<Node>(),
+    };
+
+    /// The data bytes of one block of the byte pool (the first block of a message keeps 12
+    /// of them for its header).
+    pub const BLOCK_DATA: usize = Block::DATA;
+
     /// Room for `sessions` clients with a few namespaces, rooms and acks each, and a byte
     /// pool of `pool_bytes`.
     pub const fn for_sessions(sessions: usize, pool_bytes: usize) -> Self {
@@ -347,6 +385,103 @@ impl Capacity {
             blocks: pool_bytes / Block::DATA + 1,
             nodes: sessions.saturating_mul(64).saturating_add(1024),
         }
+    }
+
+    /// The bytes the tables of this capacity take on this target: each table's entries
+    /// times [`ENTRY_BYTES`](Self::ENTRY_BYTES), summed (`usize::MAX` if that overflows).
+    /// Alignment padding between the tables is not counted: memory carved table by table
+    /// takes up to an alignment's worth more at each table, and a [`ServerArena`] is laid
+    /// out by the compiler.
+    ///
+    /// ```
+    /// use siocore::server::Capacity;
+    ///
+    /// let cap = Capacity::for_sessions(4, 16 << 10);
+    /// let e = Capacity::ENTRY_BYTES;
+    /// assert!(cap.bytes() >= cap.sessions * e.sessions + cap.blocks * e.blocks);
+    /// ```
+    pub const fn bytes(&self) -> usize {
+        let n = self.fields();
+        let e = Self::ENTRY_BYTES.fields();
+        let mut total = 0usize;
+        let mut i = 0;
+        while i < n.len() {
+            total = total.saturating_add(n[i].saturating_mul(e[i]));
+            i += 1;
+        }
+        total
+    }
+
+    /// The sizes in the order of the fields.
+    const fn fields(&self) -> [usize; 10] {
+        [
+            self.sessions,
+            self.streams,
+            self.sockets,
+            self.namespaces,
+            self.rooms,
+            self.members,
+            self.acks,
+            self.events,
+            self.blocks,
+            self.nodes,
+        ]
+    }
+}
+
+/// Lends a [`Storage`] the memory of its tables, one table at a time: for memory the caller
+/// manages at run time (the C library carves the tables from one block the C caller lends
+/// this way). See [`Storage::lent`].
+///
+/// ```
+/// use siocore::server::{Capacity, Entry, Lend, Storage};
+///
+/// /// Leaks a vector per table (a program that runs until it ends can do that).
+/// struct Leak;
+///
+/// impl Lend<'static> for Leak {
+///     fn lend<T: Entry>(&mut self, n: usize) -> Option<&'static mut [T]> {
+///         Some(Vec::from_iter((0..n).map(|_| T::empty())).leak())
+///     }
+/// }
+///
+/// let storage = Storage::lent(&Capacity::for_sessions(4, 16 << 10), &mut Leak);
+/// assert!(storage.is_some());
+/// ```
+pub trait Lend<'a> {
+    /// `n` entries of `T`, each [`T::empty()`](Entry::empty), for `'a`; `None` when they
+    /// cannot be had. The table holds as many entries as the slice has.
+    fn lend<T: Entry>(&mut self, n: usize) -> Option<&'a mut [T]>;
+}
+
+impl<'a> Storage<'a> {
+    /// Tables of the sizes in `cap`, in memory `lender` lends. It is asked for every table,
+    /// in the order of [`Capacity`]'s fields, even after it refused one (so a lender that
+    /// only counts the bytes, refusing them all, counts every table); `None` if it refused
+    /// any.
+    pub fn lent(cap: &Capacity, lender: &mut impl Lend<'a>) -> Option<Self> {
+        let sessions = lender.lend(cap.sessions);
+        let streams = lender.lend(cap.streams);
+        let sockets = lender.lend(cap.sockets);
+        let namespaces = lender.lend(cap.namespaces);
+        let rooms = lender.lend(cap.rooms);
+        let members = lender.lend(cap.members);
+        let acks = lender.lend(cap.acks);
+        let events = lender.lend(cap.events);
+        let blocks = lender.lend(cap.blocks);
+        let nodes = lender.lend(cap.nodes);
+        Some(Self {
+            sessions: Slots::from(sessions?),
+            streams: Slots::from(streams?),
+            sockets: Slots::from(sockets?),
+            namespaces: Slots::from(namespaces?),
+            rooms: Slots::from(rooms?),
+            members: Slots::from(members?),
+            acks: Slots::from(acks?),
+            events: Slots::from(events?),
+            blocks: Slots::from(blocks?),
+            nodes: Slots::from(nodes?),
+        })
     }
 }
 
@@ -366,5 +501,329 @@ impl Storage<'static> {
             blocks: Slots::growable(max.blocks),
             nodes: Slots::growable(max.nodes),
         }
+    }
+}
+
+/// `N` unused entries, written straight into the caller's place. Not inlined on purpose:
+/// an arena built from ten inlined array loops is built in temporaries and then copied
+/// (twice its size on the stack, and the copies in flash), while the result of a call is
+/// written where it goes.
+#[inline(never)]
+fn unused<T: Entry, const N: usize>() -> [T; N] {
+    [const { <T as sealed::Sealed>::EMPTY }; N]
+}
+
+/// The server's tables as arrays, their sizes const generics in the order of [`Capacity`]'s
+/// fields: the storage of a server without an allocator, sized at compile time (as the
+/// client's `NS` and `ACKS` are).
+///
+/// It takes [`Self::CAPACITY`]`.bytes()` bytes and a little padding. Make it where it should
+/// live: on the stack or in a `StaticCell` with [`new`](Self::new), in a `static` with the
+/// constant [`NEW`](Self::NEW); then lend it to one server at a time with
+/// [`storage`](Self::storage).
+///
+/// ```
+/// use siocore::Instant;
+/// use siocore::server::{Capacity, Server, ServerArena, ServerConfig};
+///
+/// /// Four clients on a small board.
+/// type Arena = ServerArena<
+///     4,  // sessions
+///     8,  // streams
+///     8,  // sockets
+///     2,  // namespaces
+///     4,  // rooms
+///     8,  // members
+///     8,  // acks
+///     8,  // events
+///     32, // pool blocks
+///     32, // queue entries
+/// >;
+/// assert_eq!(Arena::CAPACITY.blocks * Capacity::BLOCK_DATA, 8064);
+///
+/// let mut arena = Arena::new();
+/// let mut server =
+///     Server::new(ServerConfig::DEFAULT, arena.storage(), [7; 32], Instant::ZERO).unwrap();
+/// let stream = server.open_stream(Instant::ZERO).unwrap();
+/// # let _ = stream;
+/// ```
+pub struct ServerArena<
+    const SESSIONS: usize,
+    const STREAMS: usize,
+    const SOCKETS: usize,
+    const NAMESPACES: usize,
+    const ROOMS: usize,
+    const MEMBERS: usize,
+    const ACKS: usize,
+    const EVENTS: usize,
+    const BLOCKS: usize,
+    const NODES: usize,
+> {
+    sessions: [SessionSlot; SESSIONS],
+    streams: [StreamSlot; STREAMS],
+    sockets: [SocketSlot; SOCKETS],
+    namespaces: [NamespaceSlot; NAMESPACES],
+    rooms: [RoomSlot; ROOMS],
+    members: [MemberSlot; MEMBERS],
+    acks: [AckSlot; ACKS],
+    events: [EventSlot; EVENTS],
+    blocks: [Block; BLOCKS],
+    nodes: [Node; NODES],
+}
+
+impl<
+    const SESSIONS: usize,
+    const STREAMS: usize,
+    const SOCKETS: usize,
+    const NAMESPACES: usize,
+    const ROOMS: usize,
+    const MEMBERS: usize,
+    const ACKS: usize,
+    const EVENTS: usize,
+    const BLOCKS: usize,
+    const NODES: usize,
+> ServerArena<SESSIONS, STREAMS, SOCKETS, NAMESPACES, ROOMS, MEMBERS, ACKS, EVENTS, BLOCKS, NODES>
+{
+    /// The table sizes.
+    pub const CAPACITY: Capacity = Capacity {
+        sessions: SESSIONS,
+        streams: STREAMS,
+        sockets: SOCKETS,
+        namespaces: NAMESPACES,
+        rooms: ROOMS,
+        members: MEMBERS,
+        acks: ACKS,
+        events: EVENTS,
+        blocks: BLOCKS,
+        nodes: NODES,
+    };
+
+    /// Every entry unused, as a constant: for a `static`'s initializer. A static made this
+    /// way is initialized data (the entries' unused value is not all zeros), which takes its
+    /// size in flash on a microcontroller as well as in RAM; [`new`](Self::new) at run time
+    /// does not.
+    pub const NEW: Self = Self {
+        sessions: [SessionSlot::EMPTY; SESSIONS],
+        streams: [StreamSlot::EMPTY; STREAMS],
+        sockets: [SocketSlot::EMPTY; SOCKETS],
+        namespaces: [NamespaceSlot::EMPTY; NAMESPACES],
+        rooms: [RoomSlot::EMPTY; ROOMS],
+        members: [MemberSlot::EMPTY; MEMBERS],
+        acks: [AckSlot::EMPTY; ACKS],
+        events: [EventSlot::EMPTY; EVENTS],
+        blocks: [Block::EMPTY; BLOCKS],
+        nodes: [Node::EMPTY; NODES],
+    };
+
+    /// Every entry unused. Called at run time (on the stack, or to fill a `StaticCell`), it
+    /// writes the entries in place, with no copy of the arena in flash.
+    pub fn new() -> Self {
+        Self {
+            sessions: unused(),
+            streams: unused(),
+            sockets: unused(),
+            namespaces: unused(),
+            rooms: unused(),
+            members: unused(),
+            acks: unused(),
+            events: unused(),
+            blocks: unused(),
+            nodes: unused(),
+        }
+    }
+
+    /// The tables, for [`Server::new`](super::Server::new). The server borrows the arena
+    /// for its life; once it is dropped, the arena can serve the next one.
+    pub fn storage(&mut self) -> Storage<'_> {
+        Storage {
+            sessions: Slots::from(&mut self.sessions[..]),
+            streams: Slots::from(&mut self.streams[..]),
+            sockets: Slots::from(&mut self.sockets[..]),
+            namespaces: Slots::from(&mut self.namespaces[..]),
+            rooms: Slots::from(&mut self.rooms[..]),
+            members: Slots::from(&mut self.members[..]),
+            acks: Slots::from(&mut self.acks[..]),
+            events: Slots::from(&mut self.events[..]),
+            blocks: Slots::from(&mut self.blocks[..]),
+            nodes: Slots::from(&mut self.nodes[..]),
+        }
+    }
+}
+
+impl<
+    const SESSIONS: usize,
+    const STREAMS: usize,
+    const SOCKETS: usize,
+    const NAMESPACES: usize,
+    const ROOMS: usize,
+    const MEMBERS: usize,
+    const ACKS: usize,
+    const EVENTS: usize,
+    const BLOCKS: usize,
+    const NODES: usize,
+> Default
+    for ServerArena<
+        SESSIONS,
+        STREAMS,
+        SOCKETS,
+        NAMESPACES,
+        ROOMS,
+        MEMBERS,
+        ACKS,
+        EVENTS,
+        BLOCKS,
+        NODES,
+    >
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<
+    const SESSIONS: usize,
+    const STREAMS: usize,
+    const SOCKETS: usize,
+    const NAMESPACES: usize,
+    const ROOMS: usize,
+    const MEMBERS: usize,
+    const ACKS: usize,
+    const EVENTS: usize,
+    const BLOCKS: usize,
+    const NODES: usize,
+> core::fmt::Debug
+    for ServerArena<
+        SESSIONS,
+        STREAMS,
+        SOCKETS,
+        NAMESPACES,
+        ROOMS,
+        MEMBERS,
+        ACKS,
+        EVENTS,
+        BLOCKS,
+        NODES,
+    >
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerArena")
+            .field("capacity", &Self::CAPACITY)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what it is asked for; lends only empty tables.
+    struct Count {
+        asked: [(usize, usize); 10],
+        calls: usize,
+    }
+
+    impl Lend<'static> for Count {
+        fn lend<T: Entry>(&mut self, n: usize) -> Option<&'static mut [T]> {
+            if let Some(a) = self.asked.get_mut(self.calls) {
+                *a = (n, size_of::<T>());
+            }
+            self.calls += 1;
+            if n == 0 { Some(&mut []) } else { None }
+        }
+    }
+
+    const ZERO: Capacity = Capacity {
+        sessions: 0,
+        streams: 0,
+        sockets: 0,
+        namespaces: 0,
+        rooms: 0,
+        members: 0,
+        acks: 0,
+        events: 0,
+        blocks: 0,
+        nodes: 0,
+    };
+
+    #[test]
+    fn lent_asks_for_every_table_in_capacity_order_even_after_a_refusal() {
+        let cap = Capacity::for_sessions(3, 1000);
+        let mut count = Count {
+            asked: [(0, 0); 10],
+            calls: 0,
+        };
+        assert!(Storage::lent(&cap, &mut count).is_none());
+        assert_eq!(count.calls, 10);
+        let sizes = Capacity::ENTRY_BYTES.fields();
+        for (i, n) in cap.fields().into_iter().enumerate() {
+            assert_eq!(count.asked[i], (n, sizes[i]), "table {i}");
+        }
+
+        // One table refused among nine lent: still all ten asked, and no storage.
+        let mut count = Count {
+            asked: [(0, 0); 10],
+            calls: 0,
+        };
+        let one = Capacity { acks: 2, ..ZERO };
+        assert!(Storage::lent(&one, &mut count).is_none());
+        assert_eq!(count.calls, 10);
+
+        let mut count = Count {
+            asked: [(0, 0); 10],
+            calls: 0,
+        };
+        let storage = Storage::lent(&ZERO, &mut count).unwrap();
+        assert_eq!(count.calls, 10);
+        assert_eq!(storage.sessions.capacity() + storage.nodes.capacity(), 0);
+    }
+
+    #[test]
+    fn bytes_are_entries_times_entry_sizes() {
+        let cap = Capacity::for_sessions(5, 4096);
+        let e = Capacity::ENTRY_BYTES;
+        let sum = cap.sessions * e.sessions
+            + cap.streams * e.streams
+            + cap.sockets * e.sockets
+            + cap.namespaces * e.namespaces
+            + cap.rooms * e.rooms
+            + cap.members * e.members
+            + cap.acks * e.acks
+            + cap.events * e.events
+            + cap.blocks * e.blocks
+            + cap.nodes * e.nodes;
+        assert_eq!(cap.bytes(), sum);
+        assert_eq!(ZERO.bytes(), 0);
+        assert_eq!(
+            Capacity {
+                blocks: usize::MAX,
+                ..ZERO
+            }
+            .bytes(),
+            usize::MAX
+        );
+        assert_eq!(e.blocks, size_of::<Block>());
+    }
+
+    #[test]
+    fn an_arena_holds_its_capacity() {
+        type Arena = ServerArena<1, 2, 3, 4, 5, 6, 7, 8, 9, 10>;
+        let cap = Arena::CAPACITY;
+        assert_eq!(cap.fields(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert!(size_of::<Arena>() >= cap.bytes());
+        let mut arena = Arena::NEW;
+        let s = arena.storage();
+        let got = [
+            s.sessions.capacity(),
+            s.streams.capacity(),
+            s.sockets.capacity(),
+            s.namespaces.capacity(),
+            s.rooms.capacity(),
+            s.members.capacity(),
+            s.acks.capacity(),
+            s.events.capacity(),
+            s.blocks.capacity(),
+            s.nodes.capacity(),
+        ];
+        assert_eq!(got, cap.fields());
     }
 }

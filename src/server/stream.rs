@@ -191,15 +191,14 @@ impl Stream {
     }
 }
 
-/// Storage for one stream (an opaque entry of [`Storage::streams`]).
-///
-/// [`Storage::streams`]: super::Storage::streams
+/// Storage for one stream (an entry of the `streams` table of a
+/// [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
-pub struct StreamSlot(pub(crate) Stream);
+pub(crate) struct StreamSlot(pub(crate) Stream);
 
 impl StreamSlot {
-    /// An unused entry, to fill the array lent to [`Storage`](super::Storage).
-    pub const EMPTY: Self = Self(Stream::EMPTY);
+    /// An unused entry.
+    pub(crate) const EMPTY: Self = Self(Stream::EMPTY);
 }
 
 slot_entry!(StreamSlot, keep: era);

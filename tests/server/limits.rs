@@ -257,7 +257,8 @@ fn tiny_output_buffers_stream_everything() {
 /// BENCHMARKS.md).
 #[test]
 fn idle_websocket_client_fits_in_512_bytes() {
-    let idle = size_of::<SessionSlot>() + size_of::<StreamSlot>() + size_of::<SocketSlot>();
+    let e = Capacity::ENTRY_BYTES;
+    let idle = e.sessions + e.streams + e.sockets;
     assert!(idle <= 512, "{idle} bytes");
     let mut h = Harness::new(ServerConfig::DEFAULT);
     let _ = h.sio_ws();

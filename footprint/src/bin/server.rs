@@ -1,33 +1,35 @@
 //! Links the sans-IO server (and the codecs it uses) into one bare-metal image, to measure
 //! its `.text`, and records the size of each table entry on this 32-bit target in `SIZES`.
 //!
-//! The tables are arrays on the entry point's stack; every input comes through
+//! The tables are a `ServerArena` on the entry point's stack; every input comes through
 //! `black_box`, every output goes back through it, so nothing is folded away.
 #![no_std]
 #![no_main]
 
 use core::hint::black_box;
-use core::mem::size_of;
 use siocore::Instant;
 use siocore::server::*;
 
 static INPUT: [u8; 512] = [0; 512];
 
-/// Bytes per table entry on this target, in the order of `Storage`'s fields.
+/// Bytes per table entry on this target, in the order of `Capacity`'s fields.
 #[used]
 #[unsafe(no_mangle)]
-pub static SIZES: [u32; 10] = [
-    size_of::<SessionSlot>() as u32,
-    size_of::<StreamSlot>() as u32,
-    size_of::<SocketSlot>() as u32,
-    size_of::<NamespaceSlot>() as u32,
-    size_of::<RoomSlot>() as u32,
-    size_of::<MemberSlot>() as u32,
-    size_of::<AckSlot>() as u32,
-    size_of::<EventSlot>() as u32,
-    size_of::<Block>() as u32,
-    size_of::<Node>() as u32,
-];
+pub static SIZES: [u32; 10] = {
+    let e = Capacity::ENTRY_BYTES;
+    [
+        e.sessions as u32,
+        e.streams as u32,
+        e.sockets as u32,
+        e.namespaces as u32,
+        e.rooms as u32,
+        e.members as u32,
+        e.acks as u32,
+        e.events as u32,
+        e.blocks as u32,
+        e.nodes as u32,
+    ]
+};
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
@@ -70,28 +72,7 @@ fn app(server: &mut Server<'_>, buf: &mut [u8]) {
 /// Entry point: a server on stack tables, fed whatever the input buffer holds.
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
-    let mut sessions = [SessionSlot::EMPTY; 4];
-    let mut streams = [StreamSlot::EMPTY; 8];
-    let mut sockets = [SocketSlot::EMPTY; 8];
-    let mut namespaces = [NamespaceSlot::EMPTY; 2];
-    let mut rooms = [RoomSlot::EMPTY; 4];
-    let mut members = [MemberSlot::EMPTY; 8];
-    let mut acks = [AckSlot::EMPTY; 8];
-    let mut events = [EventSlot::EMPTY; 8];
-    let mut blocks = [Block::EMPTY; 32];
-    let mut nodes = [Node::EMPTY; 32];
-    let storage = Storage {
-        sessions: Slots::from(&mut sessions[..]),
-        streams: Slots::from(&mut streams[..]),
-        sockets: Slots::from(&mut sockets[..]),
-        namespaces: Slots::from(&mut namespaces[..]),
-        rooms: Slots::from(&mut rooms[..]),
-        members: Slots::from(&mut members[..]),
-        acks: Slots::from(&mut acks[..]),
-        events: Slots::from(&mut events[..]),
-        blocks: Slots::from(&mut blocks[..]),
-        nodes: Slots::from(&mut nodes[..]),
-    };
+    let mut arena = ServerArena::<4, 8, 8, 2, 4, 8, 8, 8, 32, 32>::new();
     let config = ServerConfig {
         endpoints: &[Endpoint::SOCKET_IO, Endpoint::ENGINE_IO],
         max_payload: 4096,
@@ -99,7 +80,7 @@ pub extern "C" fn _start() -> ! {
     };
     let Ok(mut server) = Server::new(
         black_box(config),
-        storage,
+        arena.storage(),
         black_box([1; 32]),
         Instant::ZERO,
     ) else {
