@@ -11,7 +11,7 @@
 //!   first, a stream that goes away ends what its session had on it;
 //! * the timers of the transport and of the sessions.
 
-use super::engine::{Bin, Pkt, REPLY_ROOM};
+use super::engine::{Bin, Pkt, REPLY_ROOM, Route, Up};
 use super::event::Event;
 use super::http::{Framing, Head, ws_accept};
 use super::ix::Link;
@@ -26,11 +26,11 @@ use super::storage::NONE;
 use super::stream::{Fixed, Item, State, StreamIx, Timer};
 use super::transmit::Finished;
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Protocol, Resource, Server,
-    StreamId, Targets, Transmit,
+    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server, StreamId,
+    Targets, Transmit,
 };
-use crate::engine::{PacketType, Payload, Record as PollRecord, TextPacket};
-use crate::http::{EMPTY_HEADER, Method, Request};
+use crate::engine::{Payload, Record as PollRecord, TextPacket};
+use crate::http::{EMPTY_HEADER, Request};
 use crate::ws::{self, CloseCode, Incoming, Peeked};
 use crate::{BufferTooSmall, Instant, sio};
 
@@ -464,39 +464,16 @@ impl Server<'_> {
             && self.nodes_for(4)
     }
 
-    /// Handles one packet from the session's current transport.
+    /// Handles one packet from the session's current transport: the Engine.IO layer's,
+    /// then the Socket.IO layer's if it goes up.
     pub(super) fn on_packet(&mut self, sess: SessionIx, pkt: Pkt<'_>) -> Result<(), CloseReason> {
-        if self.engine.sessions[sess].0.state != SessState::Open {
-            return Ok(());
-        }
-        let sio = self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo;
-        let p = match pkt {
-            Pkt::Binary(bin) if sio => return self.sio_binary(sess, bin),
-            Pkt::Binary(bin) => {
-                return self.engine.message(
-                    sess,
-                    None,
-                    Some(bin),
-                    &mut self.pool,
-                    &mut self.events,
-                );
-            }
-            Pkt::Text(t) => t,
-        };
-        match p.packet_type() {
-            PacketType::Message if sio => self.sio_text(sess, p.data()),
-            PacketType::Message => {
-                self.engine
-                    .message(sess, Some(p.data()), None, &mut self.pool, &mut self.events)
-            }
-            PacketType::Pong if p.data().is_empty() => {
-                self.engine.pong(sess, &self.config);
-                Ok(())
-            }
-            PacketType::Close => Err(CloseReason::ClientClose),
-            PacketType::Noop => Ok(()),
-            // A client ping (v3 style), a probe outside an upgrade, open or upgrade here.
-            _ => Err(CloseReason::ParseError),
+        let up = self
+            .engine
+            .receive(sess, pkt, &self.config, &mut self.pool, &mut self.events)?;
+        match up {
+            Up::Nothing => Ok(()),
+            Up::Text(text) => self.sio_text(sess, text),
+            Up::Binary(data) => self.sio_binary(sess, data),
         }
     }
 
@@ -754,53 +731,24 @@ impl Server<'_> {
         input: &[u8],
     ) -> usize {
         let f = Framing::of(req, input);
-        let q = req.engine_query();
         let upgrade = req.wants_websocket_upgrade();
-        let websocket = match q.transport {
-            Some("polling") if self.config.polling => false,
-            Some("websocket") if self.config.websocket => true,
-            _ => return self.transport.engine_error(s, 0, upgrade, &f, input),
-        };
-        let method = req.method();
-        if method == Method::Options {
-            if self.config.cors_origin.is_some() {
+        let route = self
+            .engine
+            .route(ep, req.method(), &req.engine_query(), upgrade, &self.config);
+        match route {
+            Route::Refuse(code) => self.transport.engine_error(s, code, upgrade, &f, input),
+            Route::Preflight => {
                 self.transport
                     .respond_fixed(s, Fixed::Preflight, !f.complete);
-                return f.skip(input);
+                f.skip(input)
             }
-            return self.transport.engine_error(s, 3, upgrade, &f, input);
-        }
-        if let Some(sid) = q.sid {
-            let Some(sess) = self.engine.lookup_sid(sid, ep) else {
-                return self.transport.engine_error(s, 1, upgrade, &f, input);
-            };
-            if websocket {
-                if !upgrade {
-                    return self.transport.engine_error(s, 3, false, &f, input);
-                }
-                return self.upgrade_request(s, sess, req, &f, input);
+            Route::Get(sess) => {
+                self.poll_get(s, sess);
+                f.skip(input)
             }
-            if self.engine.sessions[sess].0.transport == SessTransport::WebSocket {
-                // Polling after the upgrade.
-                return self.transport.engine_error(s, 3, upgrade, &f, input);
-            }
-            return match method {
-                Method::Get => {
-                    self.poll_get(s, sess);
-                    f.skip(input)
-                }
-                Method::Post => self.poll_post(s, sess, req, &f, input),
-                _ => self.transport.engine_error(s, 3, upgrade, &f, input),
-            };
-        }
-        if method != Method::Get {
-            return self.transport.engine_error(s, 2, upgrade, &f, input);
-        }
-        if q.eio != Some("4") {
-            return self.transport.engine_error(s, 5, upgrade, &f, input);
-        }
-        if !websocket {
-            return match self.engine.open(
+            Route::Post(sess) => self.poll_post(s, sess, req, &f, input),
+            Route::Upgrade(sess) => self.upgrade_request(s, sess, req, &f, input),
+            Route::OpenPolling => match self.engine.open(
                 ep,
                 None,
                 &self.config,
@@ -813,16 +761,25 @@ impl Server<'_> {
                     f.skip(input)
                 }
                 Err(_) => self.transport.engine_error(s, 4, upgrade, &f, input),
-            };
+            },
+            Route::OpenWebSocket => self.open_websocket(s, ep, req, &f, input),
         }
-        if !upgrade {
-            return self.transport.engine_error(s, 3, false, &f, input);
-        }
+    }
+
+    /// A handshake on a new WebSocket: the `101`, then the session on it.
+    fn open_websocket(
+        &mut self,
+        s: StreamIx,
+        ep: u8,
+        req: &Request<'_, '_>,
+        f: &Framing,
+        input: &[u8],
+    ) -> usize {
         let Some(accept) = ws_accept(req) else {
-            return self.transport.engine_error(s, 3, true, &f, input);
+            return self.transport.engine_error(s, 3, true, f, input);
         };
         if !self.transport.queue_101(s, &accept, &mut self.pool) {
-            return self.transport.engine_error(s, 4, true, &f, input);
+            return self.transport.engine_error(s, 4, true, f, input);
         }
         match self.engine.open(
             ep,
@@ -840,7 +797,7 @@ impl Server<'_> {
             }
             Err(_) => {
                 self.transport.drop_output(s, &mut self.pool);
-                self.transport.engine_error(s, 4, true, &f, input)
+                self.transport.engine_error(s, 4, true, f, input)
             }
         }
     }

@@ -9,7 +9,8 @@ use super::pool::{Pool, stat};
 use super::session::{Assembly, EngineLayer, SessionIx, SessionSlot, State, Transport};
 use super::stream::{Fixed, State as StreamState, StreamIx, TransportLayer};
 use super::{CloseReason, Protocol, Resource, ServerConfig, SessionId, WireId};
-use crate::engine::{Base64Data, OpenPacket, TextPacket};
+use crate::engine::{Base64Data, OpenPacket, PacketType, TextPacket};
+use crate::http::{EngineQuery, Method};
 use crate::rand::Rng;
 use crate::ws::CloseCode;
 
@@ -56,11 +57,125 @@ pub(crate) enum Pkt<'x> {
     Binary(Bin<'x>),
 }
 
+/// Where an Engine.IO request goes, decided from its method, its query and the sessions
+/// (see [`EngineLayer::route`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// Refused with this Engine.IO error code (PROTOCOL.md's table).
+    Refuse(u8),
+    /// A CORS preflight, answered `204`.
+    Preflight,
+    /// A long-polling GET of an open session.
+    Get(SessionIx),
+    /// A POST of packets for an open session.
+    Post(SessionIx),
+    /// A WebSocket upgrading a polling session.
+    Upgrade(SessionIx),
+    /// A handshake over long-polling.
+    OpenPolling,
+    /// A handshake on a new WebSocket.
+    OpenWebSocket,
+}
+
+/// What a packet the Engine.IO layer received leaves for the Socket.IO layer.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Up<'x> {
+    /// Nothing: the Engine.IO layer handled it.
+    Nothing,
+    /// A text message of a Socket.IO session.
+    Text(&'x str),
+    /// A binary message of a Socket.IO session.
+    Binary(Bin<'x>),
+}
+
 /// Room the handling of one received packet of `len` bytes may need: an event, its
 /// payload, a small reply.
 pub(super) const REPLY_ROOM: usize = 512;
 
 impl EngineLayer<'_> {
+    /// Where a request on endpoint `ep` goes: `method`, the query `q`, whether it asks
+    /// for a WebSocket `upgrade`, against the configuration and the open sessions.
+    pub(super) fn route(
+        &self,
+        ep: u8,
+        method: Method<'_>,
+        q: &EngineQuery<'_>,
+        upgrade: bool,
+        cfg: &ServerConfig<'_>,
+    ) -> Route {
+        let websocket = match q.transport {
+            Some("polling") if cfg.polling => false,
+            Some("websocket") if cfg.websocket => true,
+            _ => return Route::Refuse(0),
+        };
+        if method == Method::Options {
+            return if cfg.cors_origin.is_some() {
+                Route::Preflight
+            } else {
+                Route::Refuse(3)
+            };
+        }
+        if let Some(sid) = q.sid {
+            let Some(sess) = self.lookup_sid(sid, ep) else {
+                return Route::Refuse(1);
+            };
+            return match (websocket, method) {
+                (true, _) if !upgrade => Route::Refuse(3),
+                (true, _) => Route::Upgrade(sess),
+                // Polling after the upgrade.
+                _ if self.sessions[sess].0.transport == Transport::WebSocket => Route::Refuse(3),
+                (false, Method::Get) => Route::Get(sess),
+                (false, Method::Post) => Route::Post(sess),
+                _ => Route::Refuse(3),
+            };
+        }
+        if method != Method::Get {
+            return Route::Refuse(2);
+        }
+        if q.eio != Some("4") {
+            return Route::Refuse(5);
+        }
+        match (websocket, upgrade) {
+            (false, _) => Route::OpenPolling,
+            (true, false) => Route::Refuse(3),
+            (true, true) => Route::OpenWebSocket,
+        }
+    }
+
+    /// Handles one packet received on the session's current transport: the heartbeat, the
+    /// close, a plain Engine.IO session's messages; what a Socket.IO session received goes
+    /// up. A packet not allowed here is a parse error.
+    pub(super) fn receive<'x>(
+        &mut self,
+        sess: SessionIx,
+        pkt: Pkt<'x>,
+        cfg: &ServerConfig<'_>,
+        pool: &mut Pool<'_>,
+        events: &mut Events<'_>,
+    ) -> Result<Up<'x>, CloseReason> {
+        if self.sessions[sess].0.state != State::Open {
+            return Ok(Up::Nothing);
+        }
+        let sio = self.protocol_of(sess, cfg) == Protocol::SocketIo;
+        let p = match pkt {
+            Pkt::Binary(bin) if sio => return Ok(Up::Binary(bin)),
+            Pkt::Binary(bin) => return self.message(sess, None, Some(bin), pool, events),
+            Pkt::Text(t) => t,
+        };
+        match p.packet_type() {
+            PacketType::Message if sio => Ok(Up::Text(p.data())),
+            PacketType::Message => self.message(sess, Some(p.data()), None, pool, events),
+            PacketType::Pong if p.data().is_empty() => {
+                self.pong(sess, cfg);
+                Ok(Up::Nothing)
+            }
+            PacketType::Close => Err(CloseReason::ClientClose),
+            PacketType::Noop => Ok(Up::Nothing),
+            // A client ping (v3 style), a probe outside an upgrade, open or upgrade here.
+            _ => Err(CloseReason::ParseError),
+        }
+    }
+
     /// The protocol of the session's endpoint.
     pub(super) fn protocol_of(&self, sess: SessionIx, cfg: &ServerConfig<'_>) -> Protocol {
         let e = usize::from(self.sessions[sess].0.endpoint);
@@ -354,14 +469,14 @@ impl EngineLayer<'_> {
         Ok(sess)
     }
     /// A message of a plain Engine.IO session, for the application.
-    pub(super) fn message(
+    fn message<'x>(
         &mut self,
         sess: SessionIx,
         text: Option<&str>,
         bin: Option<Bin<'_>>,
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
-    ) -> Result<(), CloseReason> {
+    ) -> Result<Up<'x>, CloseReason> {
         let msg = pool.new_msg(bin.is_some()).ok_or(CloseReason::SlowReader)?;
         let ok = match (text, bin) {
             (Some(t), _) => pool.append(msg, t.as_bytes()),
@@ -379,7 +494,7 @@ impl EngineLayer<'_> {
         };
         self.hold_input(sess, pool.len(msg), 1);
         events.push_or_release(r, pool);
-        Ok(())
+        Ok(Up::Nothing)
     }
     /// Ends a session. Graceful: the close packet is queued behind what is queued and the
     /// transport closes after it. Otherwise the transport closes now.
