@@ -145,6 +145,7 @@ impl EngineLayer<'_> {
     /// Handles one packet received on the session's current transport: the heartbeat, the
     /// close, a plain Engine.IO session's messages; what a Socket.IO session received goes
     /// up. A packet not allowed here is a parse error.
+    #[inline]
     pub(super) fn receive<'x>(
         &mut self,
         sess: SessionIx,

@@ -414,6 +414,7 @@ pub(crate) enum Record {
 
 impl Record {
     /// Where the record's bytes are, if it has any.
+    #[inline]
     pub(crate) fn payload(&self) -> Option<Payload> {
         match *self {
             Self::Http { bytes, .. }
@@ -426,6 +427,7 @@ impl Record {
     }
 
     /// The session whose input the record's payload came from.
+    #[inline]
     pub(crate) fn session(&self) -> Option<SessionId> {
         match *self {
             Self::EngineMessage { session, .. }
