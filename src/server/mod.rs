@@ -95,6 +95,13 @@
 //! The pool (message bytes and queue entries) and the event queue are shared. `Server`'s
 //! own methods are this facade and, in `dispatch.rs`, the flows between the layers: input
 //! going up, packets and output going down, a layer's change that another must act on.
+//! Layers answer with values the flow applies: where a request goes (`engine::Route`),
+//! what a received packet leaves for Socket.IO (`engine::Up`), what a Socket.IO packet
+//! left to do (`socketio::Handled`), what finished writing (`transmit::Finished`).
+//!
+//! Entries point at each other by typed positions (`ix.rs`: `Ix<T>` indexes only the table
+//! of `T`, `Link<T>` is one or none), and an event waits in its queue as a `Record`, one
+//! variant per kind of event.
 //!
 //! # Example
 //!
