@@ -19,6 +19,7 @@
 //! | [`engine`] | Engine.IO v4 packets, polling payloads, the open packet, error bodies |
 //! | [`sio`] | Socket.IO v5 packets, the validating JSON scanner, binary attachments |
 //! | [`base64`] | standard base64, as used by polling binary packets and the WebSocket accept key |
+//! | [`msgpack`] | `MessagePack` as the Socket.IO Redis adapter writes it (`notepack.io`), for cluster messages |
 //!
 //! On top of them, [`server`] is the sans-IO server: TCP byte streams in, Socket.IO sessions,
 //! events for the application and bytes to write out, with every table sized by the caller;
@@ -63,6 +64,7 @@ pub mod engine;
 mod error;
 pub mod http;
 pub mod json;
+pub mod msgpack;
 mod rand;
 pub mod server;
 pub mod sio;
