@@ -20,6 +20,7 @@
 //! | [`sio`] | Socket.IO v5 packets, the validating JSON scanner, binary attachments |
 //! | [`base64`] | standard base64, as used by polling binary packets and the WebSocket accept key |
 //! | [`msgpack`] | `MessagePack` as the Socket.IO Redis adapter writes it (`notepack.io`), for cluster messages |
+//! | [`adapter`] | the Redis adapter's cluster messages: channel names, server ids, broadcasts |
 //!
 //! On top of them, [`server`] is the sans-IO server: TCP byte streams in, Socket.IO sessions,
 //! events for the application and bytes to write out, with every table sized by the caller;
@@ -54,6 +55,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod adapter;
 #[cfg(feature = "mio")]
 pub mod app;
 pub mod base64;

@@ -148,6 +148,12 @@ impl<'a> Writer<'a> {
         self.head(s.len(), &Forms::STR, s.as_bytes())
     }
 
+    /// The head of a string of `len` bytes, whose UTF-8 the caller appends with
+    /// [`raw`](Self::raw).
+    pub(crate) fn str_head(&mut self, len: usize) -> Result<(), BufferTooSmall> {
+        self.head(len, &Forms::STR, &[])
+    }
+
     /// Binary data: bin 8, 16, 32.
     pub fn bin(&mut self, b: &[u8]) -> Result<(), BufferTooSmall> {
         self.head(b.len(), &Forms::BIN, b)

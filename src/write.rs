@@ -47,6 +47,11 @@ impl<'a> Writer<'a> {
         self.put(text);
     }
 
+    /// Appends formatted text (numbers, mostly).
+    pub(crate) fn fmt(&mut self, args: core::fmt::Arguments<'_>) {
+        let _ = core::fmt::Write::write_fmt(self, args);
+    }
+
     /// The length written, or the size that was needed.
     pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
         if self.pos <= self.buf.len() {
@@ -54,6 +59,13 @@ impl<'a> Writer<'a> {
         } else {
             Err(BufferTooSmall { required: self.pos })
         }
+    }
+}
+
+impl core::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.put(s.as_bytes());
+        Ok(())
     }
 }
 

@@ -6,6 +6,9 @@
 use std::fs;
 use std::path::Path;
 
+#[path = "../fuzz/checks/adapter.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
+mod adapter;
 #[path = "../fuzz/checks/client.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod client;
@@ -117,6 +120,11 @@ fn replay(target: &str, check: fn(&[u8])) {
             check(&mutate(&mut rng, seed, other));
         }
     }
+}
+
+#[test]
+fn adapter_corpus() {
+    replay("adapter", adapter::check);
 }
 
 #[test]
