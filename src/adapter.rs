@@ -423,27 +423,16 @@ fn write_json_str(w: &mut Writer<'_>, s: JsonStr<'_>) -> Result<(), EncodeError>
     if let Some(plain) = s.as_str() {
         return Ok(w.str(plain)?);
     }
-    let mut buf = [0u8; 256];
+    // Escaped: the head, then the pieces unescaped straight into the output.
     let len = s.unescaped_len();
-    if len <= buf.len() {
-        let n = s
-            .unescape_into(&mut buf)
-            .map_err(|_| EncodeError::InvalidArgs)?;
-        let text = core::str::from_utf8(&buf[..n]).map_err(|_| EncodeError::InvalidArgs)?;
-        return Ok(w.str(text)?);
-    }
-    // A long escaped string: its head, then its pieces unescaped straight into the output.
     w.str_head(len)?;
+    let end = w.len() + len;
     let mut ok = true;
-    s.for_each_unescaped(|piece| {
-        ok &= w.raw(piece).is_ok();
-    });
+    s.for_each_unescaped(|piece| ok &= w.raw(piece).is_ok());
     if ok {
         Ok(())
     } else {
-        Err(EncodeError::BufferTooSmall(BufferTooSmall {
-            required: w.len() + len,
-        }))
+        Err(BufferTooSmall { required: end }.into())
     }
 }
 

@@ -160,12 +160,18 @@ impl EngineLayer<'_> {
         let sio = self.protocol_of(sess, cfg) == Protocol::SocketIo;
         let p = match pkt {
             Pkt::Binary(bin) if sio => return Ok(Up::Binary(bin)),
-            Pkt::Binary(bin) => return self.message(sess, None, Some(bin), pool, events),
+            Pkt::Binary(bin) => {
+                return self
+                    .message(sess, None, Some(bin), pool, events)
+                    .map(|()| Up::Nothing);
+            }
             Pkt::Text(t) => t,
         };
         match p.packet_type() {
             PacketType::Message if sio => Ok(Up::Text(p.data())),
-            PacketType::Message => self.message(sess, Some(p.data()), None, pool, events),
+            PacketType::Message => self
+                .message(sess, Some(p.data()), None, pool, events)
+                .map(|()| Up::Nothing),
             PacketType::Pong if p.data().is_empty() => {
                 self.pong(sess, cfg);
                 Ok(Up::Nothing)
@@ -470,14 +476,14 @@ impl EngineLayer<'_> {
         Ok(sess)
     }
     /// A message of a plain Engine.IO session, for the application.
-    fn message<'x>(
+    fn message(
         &mut self,
         sess: SessionIx,
         text: Option<&str>,
         bin: Option<Bin<'_>>,
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
-    ) -> Result<Up<'x>, CloseReason> {
+    ) -> Result<(), CloseReason> {
         let msg = pool.new_msg(bin.is_some()).ok_or(CloseReason::SlowReader)?;
         let ok = match (text, bin) {
             (Some(t), _) => pool.append(msg, t.as_bytes()),
@@ -495,7 +501,7 @@ impl EngineLayer<'_> {
         };
         self.hold_input(sess, pool.len(msg), 1);
         events.push_or_release(r, pool);
-        Ok(Up::Nothing)
+        Ok(())
     }
     /// Ends a session. Graceful: the close packet is queued behind what is queued and the
     /// transport closes after it. Otherwise the transport closes now.
