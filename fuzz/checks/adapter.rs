@@ -3,7 +3,8 @@
 //! Invariants: the reader never panics, an error leaves it where the bad value started and
 //! `raw` gives back exactly the bytes a value took; a broadcast that decodes gives
 //! arguments that are a valid JSON list with no more attachments than were found, and
-//! encoding those again and decoding the result gives the same arguments.
+//! encoding those again and decoding the result gives the same arguments; requests and
+//! responses decode without panicking.
 
 use siocore::adapter::{self, Broadcast, Recipients, Uid};
 use siocore::json::Limits;
@@ -28,6 +29,8 @@ pub fn check(data: &[u8]) {
     if r.read().is_err() {
         assert_eq!(r.position(), 0);
     }
+
+    requests(data);
 
     let Ok(b) = Broadcast::decode(data) else {
         return;
@@ -93,4 +96,28 @@ pub fn check(data: &[u8]) {
         String::from_utf8_lossy(args)
     );
     assert_eq!(&blobs2[..count2], &blobs[..count]);
+}
+
+/// Requests and responses (JSON or `MessagePack`): whatever decodes gives names that are
+/// strings or numbers, and ids that fit.
+fn requests(data: &[u8]) {
+    if let Ok(r) = adapter::Request::decode(data) {
+        let _ = (r.kind(), r.uid(), r.request_id(), r.room(), r.sid(), r.close());
+        if let Some((rooms, except)) = r.selection() {
+            rooms.chain(except).for_each(drop);
+        }
+        r.rooms().for_each(drop);
+        if r.kind() == adapter::RequestKind::ServerSideEmit {
+            assert_eq!(r.data().first(), Some(&b'['));
+        }
+        if let Some(id) = r.request_id() {
+            assert!(id.as_str().len() <= 16);
+        }
+    }
+    if let Ok(r) = adapter::Response::decode(data) {
+        let _ = (r.request_id(), r.kind(), r.data());
+        for list in [r.sockets(), r.rooms()].into_iter().flatten() {
+            assert_eq!(list.first(), Some(&b'['));
+        }
+    }
 }

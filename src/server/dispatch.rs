@@ -19,15 +19,15 @@ use super::pool::stat;
 use super::rooms::Walk;
 use super::session::{SessionIx, State as SessState, Transport as SessTransport};
 use super::socketio::{
-    Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SocketIoLayer, SocketIx,
+    Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SockState, SocketIoLayer, SocketIx,
     encode_packet,
 };
 use super::storage::NONE;
 use super::stream::{Fixed, Item, State, StreamIx, Timer};
 use super::transmit::Finished;
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server, StreamId,
-    Targets, Transmit,
+    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server, SocketId,
+    StreamId, Targets, Transmit,
 };
 use crate::engine::{Payload, Record as PollRecord, TextPacket};
 use crate::http::{EMPTY_HEADER, Request};
@@ -375,6 +375,123 @@ impl Server<'_> {
             self.pool.release(m);
         }
         Ok(sent)
+    }
+
+    /// Calls `f` once with each connected socket of `namespace` that `to` selects (the
+    /// same sockets a [`broadcast`](Self::broadcast) to `to` reaches); returns how many.
+    /// `f` sees the server as it is, to read a socket's id and rooms.
+    pub fn select(
+        &mut self,
+        namespace: NamespaceId,
+        to: &Targets<'_>,
+        mut f: impl FnMut(&Self, SocketId),
+    ) -> usize {
+        if namespace.0 >= self.socketio.namespace_count {
+            return 0;
+        }
+        self.each_target(namespace.0, to, |server, s| {
+            f(server, server.socketio.handle(s));
+        })
+    }
+
+    /// Puts every socket of `namespace` that `to` selects in each of `rooms` (Node's
+    /// `io.in(...).socketsJoin(rooms)` on this server); returns how many sockets were
+    /// selected. A socket that cannot take a room (see [`join`](Self::join)) does not stop
+    /// the others: the first such error is returned once they are done.
+    pub fn sockets_join(
+        &mut self,
+        namespace: NamespaceId,
+        to: &Targets<'_>,
+        rooms: &[&str],
+    ) -> Result<usize, CommandError> {
+        if namespace.0 >= self.socketio.namespace_count {
+            return Err(CommandError::WrongState);
+        }
+        let max = self.config.max_rooms_per_socket;
+        let mut first = None;
+        let n = self.each_target(namespace.0, to, |server, s| {
+            for room in rooms {
+                if let Err(e) = server.socketio.join(s, room, max) {
+                    first.get_or_insert(e);
+                }
+            }
+        });
+        first.map_or(Ok(n), Err)
+    }
+
+    /// Takes every socket of `namespace` that `to` selects out of each of `rooms` (Node's
+    /// `socketsLeave`); returns how many sockets were selected.
+    pub fn sockets_leave(
+        &mut self,
+        namespace: NamespaceId,
+        to: &Targets<'_>,
+        rooms: &[&str],
+    ) -> usize {
+        if namespace.0 >= self.socketio.namespace_count {
+            return 0;
+        }
+        self.each_target(namespace.0, to, |server, s| {
+            for room in rooms {
+                server.socketio.leave(s, room);
+            }
+        })
+    }
+
+    /// Disconnects every socket of `namespace` that `to` selects (Node's
+    /// `disconnectSockets(close)`): as [`disconnect`](Self::disconnect) does, or, with
+    /// `close`, by closing each one's whole session as [`close`](Self::close) does (its
+    /// other namespaces too). Returns how many sockets were selected.
+    pub fn disconnect_sockets(
+        &mut self,
+        namespace: NamespaceId,
+        to: &Targets<'_>,
+        close: bool,
+    ) -> usize {
+        if namespace.0 >= self.socketio.namespace_count {
+            return 0;
+        }
+        self.each_target(namespace.0, to, |server, s| {
+            if close {
+                if let Ok(sess) = server.socket_session(s) {
+                    server.close_session(sess, CloseReason::ServerClose, true);
+                }
+            } else {
+                // The queue may be full: the socket ends all the same.
+                let _ = server.disconnect_ix(s);
+            }
+        })
+    }
+
+    /// Walks the connected sockets of namespace `ns` that `to` selects, each once, calling
+    /// `f` with each (which may change its rooms or end it: the walk reads ahead).
+    fn each_target(
+        &mut self,
+        ns: u16,
+        to: &Targets<'_>,
+        mut f: impl FnMut(&mut Self, SocketIx),
+    ) -> usize {
+        let stamp = self.socketio.start_broadcast(ns, to);
+        let mut walk = Walk::START;
+        let mut n = 0;
+        while let Some(s) = self.socketio.next_target(&mut walk, ns, to) {
+            if self.socketio.take_target(s, stamp).is_some() {
+                n += 1;
+                f(self, s);
+            }
+        }
+        n
+    }
+
+    /// Ends connected socket `sock` with a DISCONNECT to its client (see
+    /// [`disconnect`](Self::disconnect)).
+    pub(super) fn disconnect_ix(&mut self, sock: SocketIx) -> Result<(), CommandError> {
+        let sess = self.socket_session(sock)?;
+        let msg = self.socketio.disconnect_packet(sock, &mut self.pool)?;
+        let result = self.queue_packets(sess, &[msg]);
+        if self.socketio.sockets[sock].0.state == SockState::Connected {
+            self.close_socket(sock, DisconnectReason::ServerDisconnect);
+        }
+        result
     }
 
     /// Ends a socket (see [`SocketIoLayer::close_socket`]).

@@ -174,6 +174,8 @@ pub use config::{Endpoint, Protocol, ServerConfig};
 pub use event::{Ack, CloseReason, Connect, Data, DisconnectReason, Event, HttpRequest, Message};
 pub use storage::{Capacity, Entry, Lend, ServerArena, Storage};
 
+pub(crate) use rooms::siphash13;
+
 use crate::Instant;
 use crate::json::JsonError;
 use crate::rand::Rng;
@@ -764,6 +766,18 @@ impl<'a> Server<'a> {
             .is_ok_and(|sock| self.socketio.in_room(sock, room))
     }
 
+    /// The rooms a socket joined, newest first (not the room named by its own id, which
+    /// it is always in).
+    pub fn socket_rooms(&self, socket: SocketId) -> impl Iterator<Item = &str> + '_ {
+        let sock = self.socketio.socket_index(socket).ok();
+        sock.into_iter().flat_map(|s| self.socketio.rooms_of(s))
+    }
+
+    /// The rooms of a namespace that have members (not the rooms named by socket ids).
+    pub fn rooms(&self, namespace: NamespaceId) -> impl Iterator<Item = &str> + '_ {
+        self.socketio.rooms_in(namespace.0)
+    }
+
     /// How many sockets are in a room of a namespace (not counting own-id rooms).
     pub fn room_len(&self, namespace: NamespaceId, room: &str) -> usize {
         self.socketio.room_len(namespace.0, room)
@@ -835,6 +849,11 @@ impl<'a> Server<'a> {
     pub fn socket_sid(&self, socket: SocketId) -> Option<WireId> {
         let i = self.socketio.socket_index(socket).ok()?;
         Some(WireId::from_raw(&self.socketio.sockets[i].0.id))
+    }
+    /// The connected socket of `namespace` whose id (as the client knows it) is `sid`.
+    pub fn socket_by_sid(&self, namespace: NamespaceId, sid: &str) -> Option<SocketId> {
+        let s = self.socketio.socket_by_wire_id(namespace.0, sid)?;
+        Some(self.socketio.handle(s))
     }
     /// The session a socket belongs to.
     pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
@@ -972,13 +991,7 @@ impl<'a> Server<'a> {
     /// and its other namespaces stay.
     pub fn disconnect(&mut self, socket: SocketId) -> Result<(), CommandError> {
         let sock = self.socketio.connected(socket)?;
-        let sess = self.socket_session(sock)?;
-        let msg = self.socketio.disconnect_packet(sock, &mut self.pool)?;
-        let result = self.queue_packets(sess, &[msg]);
-        if self.socketio.sockets[sock].0.state == socketio::SockState::Connected {
-            self.close_socket(sock, DisconnectReason::ServerDisconnect);
-        }
-        result
+        self.disconnect_ix(sock)
     }
 
     /// Sends a raw Engine.IO message on a plain Engine.IO session. Text may not contain

@@ -43,7 +43,7 @@ impl Walk {
 
 /// SipHash-1-3 of `data` under `key` (keyed, so room names chosen by clients cannot be
 /// made to collide on purpose).
-fn siphash13(key: [u64; 2], data: &[u8]) -> u64 {
+pub(crate) fn siphash13(key: [u64; 2], data: &[u8]) -> u64 {
     siphash(key, data, 1, 3)
 }
 
@@ -301,6 +301,30 @@ impl SocketIoLayer<'_> {
             prev = Some(m);
             at = next;
         }
+    }
+
+    /// The names of the rooms socket `sock` joined, newest first.
+    pub(super) fn rooms_of(&self, sock: SocketIx) -> impl Iterator<Item = &str> + '_ {
+        let mut at = self.sockets[sock].0.rooms;
+        core::iter::from_fn(move || {
+            let m = at.get()?;
+            at = self.members[m].0.sock_next;
+            Some(
+                self.members[m]
+                    .0
+                    .room
+                    .get()
+                    .map_or("", |r| self.rooms[r].0.name()),
+            )
+        })
+    }
+
+    /// The names of namespace `ns`'s rooms (those with members).
+    pub(super) fn rooms_in(&self, ns: u16) -> impl Iterator<Item = &str> + '_ {
+        self.rooms.indices().filter_map(move |r| {
+            let room = &self.rooms[r].0;
+            (room.used && room.ns == ns).then(|| room.name())
+        })
     }
 
     /// Socket `sock`'s membership of room `r`, if it is in it.

@@ -140,6 +140,13 @@ pub(crate) struct Room {
     pub(crate) bucket: Link<RoomSlot>,
 }
 
+impl Room {
+    pub(crate) fn name(&self) -> &str {
+        core::str::from_utf8(self.name.get(..usize::from(self.len)).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
 /// Storage for one room (an entry of the `rooms` table of a [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RoomSlot(pub(crate) Room);

@@ -6,6 +6,7 @@
 mod harness;
 
 mod chunking;
+mod cluster;
 mod deadlines;
 mod heartbeat;
 mod hostile;

@@ -30,6 +30,15 @@
 
 use core::fmt;
 
+mod cluster;
+mod request;
+
+pub use cluster::{
+    Awaited, Cluster, ClusterConfig, ClusterError, ClusterEvent, ClusterStats, Done, MAX_ROOMS,
+    PendingSlot, Publish, ReplyTo,
+};
+pub use request::{Names, Outgoing, Request, RequestId, RequestKind, Response, write_request};
+
 use crate::BufferTooSmall;
 use crate::json::{self, JsonStr, Object};
 use crate::msgpack::{self, Reader, Value, Writer};

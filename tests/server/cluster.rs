@@ -1,0 +1,504 @@
+//! Two servers in one cluster, driven by hand: each one's `Cluster` publishes into a bus
+//! that hands every message to every member, as Redis hands a channel's messages to each
+//! subscriber (the sender included).
+
+use siocore::Instant;
+use siocore::adapter::*;
+use siocore::server::*;
+
+use crate::harness::*;
+
+struct Node {
+    h: Harness,
+    cluster: Cluster<'static>,
+}
+
+fn node(seed: u8, pending: usize, outbox: usize) -> Node {
+    let config = ServerConfig {
+        namespaces: &["/", "/other"],
+        ..ServerConfig::DEFAULT
+    };
+    let server = Server::new(
+        config,
+        Storage::growable(Capacity::for_sessions(64, 8 << 20)),
+        [seed; 32],
+        Instant::ZERO,
+    )
+    .unwrap();
+    let cluster = Cluster::new(
+        ClusterConfig::DEFAULT,
+        [seed ^ 0x55; 32],
+        Box::leak(vec![PendingSlot::FREE; pending].into_boxed_slice()),
+        Box::leak(vec![0u8; outbox].into_boxed_slice()),
+        Box::leak(vec![0u8; 64 * 1024].into_boxed_slice()),
+        Instant::ZERO,
+    );
+    Node {
+        h: Harness::with_server(server),
+        cluster,
+    }
+}
+
+/// An owned cluster event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Got {
+    ServerSideEmit(String, Option<ReplyTo>),
+    Sockets(RequestId, String),
+    Answer(RequestId, String),
+}
+
+/// Moves every queued message to every node until none is left; returns each node's
+/// events.
+fn pump(nodes: &mut [&mut Node]) -> Vec<Vec<Got>> {
+    let mut got = vec![Vec::new(); nodes.len()];
+    loop {
+        let mut msgs = Vec::new();
+        for n in nodes.iter_mut() {
+            while let Some(p) = n.cluster.next_publish() {
+                msgs.push((p.channel.to_string(), p.message.to_vec(), p.request));
+                n.cluster.pop_publish();
+            }
+        }
+        if msgs.is_empty() {
+            return got;
+        }
+        let count = nodes.len();
+        for (channel, msg, request) in &msgs {
+            if let Some(id) = request {
+                // Every node subscribes the request channel, as Redis's PUBLISH says.
+                for n in nodes.iter_mut() {
+                    n.cluster.receivers(id, count);
+                }
+            }
+            for (k, n) in nodes.iter_mut().enumerate() {
+                let now = n.h.instant();
+                let ev = n
+                    .cluster
+                    .receive(&mut n.h.server, channel.as_bytes(), msg, now)
+                    .unwrap_or_else(|e| panic!("{channel}: {e}"));
+                let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                if let Some(e) = ev {
+                    got[k].push(match e {
+                        ClusterEvent::ServerSideEmit { data, reply, .. } => {
+                            Got::ServerSideEmit(text(data), reply)
+                        }
+                        ClusterEvent::Sockets { request, sockets } => {
+                            Got::Sockets(request, text(sockets))
+                        }
+                        ClusterEvent::Answer { request, data } => Got::Answer(request, text(data)),
+                    });
+                }
+                n.h.drain();
+            }
+        }
+    }
+}
+
+fn pair() -> (Node, Node) {
+    (node(1, 8, 64 * 1024), node(2, 8, 64 * 1024))
+}
+
+fn texts(n: &mut Node, s: StreamId) -> Vec<String> {
+    n.h.drain();
+    n.h.ws_texts(s)
+}
+
+#[test]
+fn a_broadcast_reaches_the_other_servers_sockets_once() {
+    let (mut a, mut b) = pair();
+    let (sa, ka) = a.h.sio_ws();
+    let (sb, kb) = b.h.sio_ws();
+    let (sb2, _) = b.h.sio_ws();
+    a.h.server.join(ka, "room").unwrap();
+    b.h.server.join(kb, "room").unwrap();
+    let ns = a.h.server.namespace("/").unwrap();
+
+    let to = Recipients {
+        rooms: &["room"],
+        ..Recipients::ALL
+    };
+    let sent = a
+        .cluster
+        .broadcast(&mut a.h.server, ns, &to, "news", Args::json(b"1,\"x\""))
+        .unwrap();
+    assert_eq!(sent, 1);
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!(p.channel, "socket.io#/#room#");
+    assert_eq!(p.request, None);
+    pump(&mut [&mut a, &mut b]);
+    assert_eq!(
+        texts(&mut a, sa),
+        [r#"42["news",1,"x"]"#],
+        "once: its own is ignored"
+    );
+    assert_eq!(texts(&mut b, sb), [r#"42["news",1,"x"]"#]);
+    assert!(texts(&mut b, sb2).is_empty());
+
+    // Everyone but a room, with a binary argument.
+    let kb_id = b.h.server.socket_sid(kb).unwrap().to_string();
+    let except = [kb_id.as_str()];
+    let to = Recipients {
+        except: &except,
+        ..Recipients::ALL
+    };
+    let args = Args {
+        json: br#"{"_placeholder":true,"num":0}"#,
+        binary: &[&[1, 2, 3]],
+    };
+    a.cluster
+        .broadcast(&mut a.h.server, ns, &to, "bin", args)
+        .unwrap();
+    pump(&mut [&mut a, &mut b]);
+    assert!(texts(&mut b, sb).is_empty(), "excepted by its id");
+    let frames = {
+        b.h.drain();
+        b.h.ws_frames(sb2)
+    };
+    assert_eq!(frames.len(), 2);
+    assert_eq!(
+        frames[0].payload,
+        br#"451-["bin",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(frames[1].payload, [1, 2, 3]);
+
+    // A local broadcast stays here.
+    let to = Recipients {
+        flags: Flags {
+            local: true,
+            ..Flags::NONE
+        },
+        ..Recipients::ALL
+    };
+    a.cluster
+        .broadcast(&mut a.h.server, ns, &to, "here", Args::NONE)
+        .unwrap();
+    assert!(a.cluster.next_publish().is_none());
+    let stats = b.cluster.stats();
+    assert_eq!((stats.received, stats.malformed), (2, 0));
+}
+
+#[test]
+fn join_leave_and_disconnect_reach_every_server() {
+    let (mut a, mut b) = pair();
+    let (_, ka) = a.h.sio_ws();
+    let (sb, kb) = b.h.sio_ws();
+    let (_, kb2) = b.h.sio_ws();
+    b.h.server.join(kb, "red").unwrap();
+    let ns = a.h.server.namespace("/").unwrap();
+
+    let red = Recipients {
+        rooms: &["red"],
+        ..Recipients::ALL
+    };
+    a.cluster
+        .sockets_join(&mut a.h.server, ns, &red, &["blue", "green"])
+        .unwrap();
+    pump(&mut [&mut a, &mut b]);
+    assert!(b.h.server.in_room(kb, "blue") && b.h.server.in_room(kb, "green"));
+    assert!(!b.h.server.in_room(kb2, "blue") && !a.h.server.in_room(ka, "blue"));
+
+    a.cluster
+        .sockets_leave(&mut a.h.server, ns, &Recipients::ALL, &["green"])
+        .unwrap();
+    pump(&mut [&mut a, &mut b]);
+    assert!(b.h.server.in_room(kb, "blue") && !b.h.server.in_room(kb, "green"));
+
+    let blue = Recipients {
+        rooms: &["blue"],
+        ..Recipients::ALL
+    };
+    a.cluster
+        .disconnect_sockets(&mut a.h.server, ns, &blue, false)
+        .unwrap();
+    pump(&mut [&mut a, &mut b]);
+    assert_eq!(texts(&mut b, sb), ["41"]);
+    assert!(b.h.server.socket_sid(kb).is_none());
+    assert!(b.h.server.socket_sid(kb2).is_some());
+    assert!(a.h.server.socket_sid(ka).is_some());
+}
+
+#[test]
+fn requests_from_node_and_the_emitter_are_applied() {
+    let (mut a, _) = pair();
+    let (s, k) = a.h.sio_ws();
+    let now = a.h.instant();
+    // The emitter sends no uid; Node's one-socket form carries `sid` and `room`.
+    let sid = a.h.server.socket_sid(k).unwrap().to_string();
+    let msg = r#"{"type":2,"opts":{"rooms":[],"except":[]},"rooms":["x\"y"]}"#;
+    let ev = a
+        .cluster
+        .receive(
+            &mut a.h.server,
+            b"socket.io-request#/#",
+            msg.as_bytes(),
+            now,
+        )
+        .unwrap();
+    assert!(ev.is_none());
+    assert!(a.h.server.in_room(k, "x\"y"));
+    let msg =
+        format!(r#"{{"uid":"other1","requestId":"r9","type":3,"sid":"{sid}","room":"x\"y"}}"#);
+    a.cluster
+        .receive(
+            &mut a.h.server,
+            b"socket.io-request#/#",
+            msg.as_bytes(),
+            now,
+        )
+        .unwrap();
+    assert!(!a.h.server.in_room(k, "x\"y"));
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!(
+        (p.channel, p.message),
+        ("socket.io-response#/#", &br#"{"requestId":"r9"}"#[..])
+    );
+    a.cluster.pop_publish();
+
+    // SOCKETS and ALL_ROOMS are answered.
+    a.h.server.join(k, "r1").unwrap();
+    a.cluster
+        .receive(
+            &mut a.h.server,
+            b"socket.io-request#/#",
+            br#"{"uid":"other1","requestId":"q","type":0,"rooms":["r1"]}"#,
+            now,
+        )
+        .unwrap();
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(p.message),
+        format!(r#"{{"requestId":"q","sockets":["{sid}"]}}"#)
+    );
+    a.cluster.pop_publish();
+    a.cluster
+        .receive(
+            &mut a.h.server,
+            b"socket.io-request#/#",
+            br#"{"uid":"other1","requestId":"q","type":1}"#,
+            now,
+        )
+        .unwrap();
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(p.message),
+        format!(r#"{{"requestId":"q","rooms":["r1","{sid}"]}}"#)
+    );
+    a.cluster.pop_publish();
+
+    // A broadcast from the emitter (no uid, keys in its own order).
+    let mut msg = Vec::new();
+    msg.extend_from_slice(b"\x93\xc0\x83\xa3nsp\xa1/\xa4type\x02\xa4data\x92\xa2hi\x01");
+    msg.extend_from_slice(b"\x83\xa5rooms\x90\xa6except\x90\xa5flags\x80");
+    a.cluster
+        .receive(&mut a.h.server, b"socket.io#/#", &msg, now)
+        .unwrap();
+    assert_eq!(texts(&mut a, s), [r#"42["hi",1]"#]);
+
+    // Disconnect by sid, closing the connection.
+    let msg = format!(r#"{{"uid":"other1","requestId":"d","type":4,"sid":"{sid}","close":true}}"#);
+    a.cluster
+        .receive(
+            &mut a.h.server,
+            b"socket.io-request#/#",
+            msg.as_bytes(),
+            now,
+        )
+        .unwrap();
+    a.h.drain();
+    assert!(a.h.server.socket_sid(k).is_none());
+    assert!(a.h.is_closed(s));
+}
+
+#[test]
+fn fetch_sockets_collects_every_servers_answer() {
+    let (mut a, mut b) = pair();
+    let (_, kb) = b.h.sio_ws();
+    let (_, kb2) = b.h.sio_ws();
+    b.h.server.join(kb, "red").unwrap();
+    b.h.server.join(kb2, "blue").unwrap();
+    let ns = a.h.server.namespace("/").unwrap();
+    let red = Recipients {
+        rooms: &["red"],
+        ..Recipients::ALL
+    };
+    let id = a.cluster.fetch_sockets(&a.h.server, ns, &red).unwrap();
+    assert_eq!(a.cluster.next_publish().unwrap().request, Some(id));
+    let got = pump(&mut [&mut a, &mut b]);
+    let kb_id = b.h.server.socket_sid(kb).unwrap();
+    assert_eq!(
+        got[0],
+        [Got::Sockets(
+            id,
+            format!(
+                r#"[{{"id":"{kb_id}","handshake":{{}},"rooms":["{kb_id}","red"],"data":{{}}}}]"#
+            )
+        )]
+    );
+    assert!(got[1].is_empty(), "b ignores the answer to a's request");
+    let done = a.cluster.poll_done().unwrap();
+    assert_eq!(
+        done,
+        Done {
+            request: id,
+            awaited: Awaited::Sockets,
+            answers: 1,
+            expected: Some(1),
+            timed_out: false,
+        }
+    );
+    assert!(a.cluster.poll_done().is_none());
+    assert!(a.cluster.poll_timeout().is_none());
+}
+
+#[test]
+fn server_side_emit_with_and_without_answers() {
+    let (mut a, mut b) = pair();
+    let ns = a.h.server.namespace("/").unwrap();
+    let none = a
+        .cluster
+        .server_side_emit(&a.h.server, ns, "hello", Args::json(b"1"), false)
+        .unwrap();
+    assert!(none.is_none());
+    let got = pump(&mut [&mut a, &mut b]);
+    assert!(got[0].is_empty(), "not to itself");
+    assert_eq!(got[1], [Got::ServerSideEmit(r#"["hello",1]"#.into(), None)]);
+
+    let id = a
+        .cluster
+        .server_side_emit(&a.h.server, ns, "ping", Args::json(br#"{"a":[1]}"#), true)
+        .unwrap()
+        .unwrap();
+    let got = pump(&mut [&mut a, &mut b]);
+    let Got::ServerSideEmit(data, Some(reply)) = &got[1][0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(data, r#"["ping",{"a":[1]}]"#);
+    assert_eq!(reply.request, id);
+    assert!(a.cluster.poll_done().is_none(), "waits for b");
+    b.cluster.answer(&b.h.server, reply, br#""pong""#).unwrap();
+    let got = pump(&mut [&mut a, &mut b]);
+    assert_eq!(got[0], [Got::Answer(id, r#""pong""#.into())]);
+    let done = a.cluster.poll_done().unwrap();
+    assert_eq!((done.answers, done.timed_out), (1, false));
+
+    // Nobody answers: the request ends at its deadline with what it had.
+    let id = a
+        .cluster
+        .server_side_emit(&a.h.server, ns, "ping", Args::NONE, true)
+        .unwrap()
+        .unwrap();
+    pump(&mut [&mut a, &mut b]);
+    let deadline = a.cluster.poll_timeout().unwrap();
+    assert_eq!(deadline, Instant::from_millis(5_000));
+    a.cluster.handle_timeout(Instant::from_millis(4_999));
+    assert!(a.cluster.poll_done().is_none());
+    a.cluster.handle_timeout(deadline);
+    let done = a.cluster.poll_done().unwrap();
+    assert_eq!((done.request, done.answers, done.timed_out), (id, 0, true));
+
+    // Binary or invalid arguments are refused.
+    let bin = Args {
+        json: br#"{"_placeholder":true,"num":0}"#,
+        binary: &[&[1]],
+    };
+    assert_eq!(
+        a.cluster.server_side_emit(&a.h.server, ns, "x", bin, false),
+        Err(ClusterError::Invalid)
+    );
+    assert_eq!(
+        a.cluster
+            .server_side_emit(&a.h.server, ns, "x", Args::json(b"[1"), false),
+        Err(ClusterError::Invalid)
+    );
+}
+
+#[test]
+fn limits_drop_with_a_count_and_local_delivery_goes_on() {
+    let mut a = node(1, 1, 200);
+    let (s, _) = a.h.sio_ws();
+    let ns = a.h.server.namespace("/").unwrap();
+    let big = format!("\"{}\"", "x".repeat(300));
+    let r = a.cluster.broadcast(
+        &mut a.h.server,
+        ns,
+        &Recipients::ALL,
+        "big",
+        Args::json(big.as_bytes()),
+    );
+    assert_eq!(r, Err(ClusterError::OutboxFull));
+    assert_eq!(texts(&mut a, s).len(), 1, "the local socket got it");
+    assert_eq!(a.cluster.stats().dropped, 1);
+
+    // Queued messages wait while the pub/sub is away, then new ones are dropped.
+    let mut queued = 0;
+    while a
+        .cluster
+        .broadcast(&mut a.h.server, ns, &Recipients::ALL, "m", Args::json(b"1"))
+        .is_ok()
+    {
+        queued += 1;
+    }
+    assert!(queued >= 2, "{queued}");
+    assert_eq!(a.cluster.stats().dropped, 2);
+    // Sending one frees room at the front, which the next message reuses.
+    a.cluster.pop_publish();
+    a.cluster
+        .broadcast(&mut a.h.server, ns, &Recipients::ALL, "m", Args::json(b"1"))
+        .unwrap();
+    let mut left = 0;
+    while a.cluster.next_publish().is_some() {
+        a.cluster.pop_publish();
+        left += 1;
+    }
+    assert_eq!(left, queued);
+
+    // One pending request at a time here.
+    a.cluster
+        .fetch_sockets(&a.h.server, ns, &Recipients::ALL)
+        .unwrap();
+    assert_eq!(
+        a.cluster.fetch_sockets(&a.h.server, ns, &Recipients::ALL),
+        Err(ClusterError::PendingFull)
+    );
+}
+
+#[test]
+fn malformed_and_foreign_messages() {
+    let (mut a, _) = pair();
+    let now = a.h.instant();
+    let mut rx = |channel: &[u8], msg: &[u8]| {
+        a.cluster
+            .receive(&mut a.h.server, channel, msg, now)
+            .map(|e| e.is_some())
+    };
+    // Not ours: another prefix, an unknown namespace, an unknown answer.
+    assert_eq!(rx(b"other#/#", b"\x93"), Ok(false));
+    assert_eq!(rx(b"socket.io-request#/nope#", b"{}"), Ok(false));
+    assert_eq!(
+        rx(
+            b"socket.io-response#/#",
+            br#"{"requestId":"zz","sockets":[]}"#
+        ),
+        Ok(false)
+    );
+    // Malformed.
+    assert!(matches!(
+        rx(b"socket.io#/#", b"\x93"),
+        Err(ClusterError::Decode(_))
+    ));
+    assert!(matches!(
+        rx(b"socket.io-request#/#", b"{\"type\":"),
+        Err(ClusterError::Decode(_))
+    ));
+    let many: Vec<String> = (0..40).map(|i| format!("\"r{i}\"")).collect();
+    let msg = format!(
+        r#"{{"type":2,"opts":{{"rooms":[{}]}},"rooms":["x"]}}"#,
+        many.join(",")
+    );
+    assert_eq!(
+        rx(b"socket.io-request#/#", msg.as_bytes()),
+        Err(ClusterError::TooMany)
+    );
+    let stats = a.cluster.stats();
+    assert_eq!((stats.ignored, stats.malformed), (3, 3));
+}
