@@ -2,8 +2,8 @@
 # Runs every test siocore has. Installs what the tests need first, so it works on a
 # fresh machine: the bare-metal rustup targets, the pinned npm packages (the Node
 # reference codecs, socket.io-client and engine.io-client for the interop tests,
-# playwright-core for the browser test), Debian's chromium, cmake, valgrind, the aarch64 and
-# armv7 cross compilers and qemu-user, their rustup targets, and the pinned cbindgen
+# playwright-core for the browser test), Debian's chromium, cmake, valgrind, redis-server,
+# the aarch64 and armv7 cross compilers and qemu-user, their rustup targets, and the pinned cbindgen
 # (scripts/gen-header.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ rustup target add thumbv7em-none-eabihf riscv32imc-unknown-none-elf \
 step "Node reference packages and clients (tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
-step "Debian packages: chromium (browser test), cmake and valgrind (C tests), cross compilers and qemu-user (small boards), gcc-arm-none-eabi and newlib (bare-metal C)"
+step "Debian packages: chromium (browser test), cmake and valgrind (C tests), cross compilers and qemu-user (small boards), gcc-arm-none-eabi and newlib (bare-metal C), redis-server (cluster tests)"
 missing=()
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
 command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf)
@@ -28,6 +28,7 @@ command -v arm-none-eabi-gcc >/dev/null || missing+=(gcc-arm-none-eabi)
 [ -d /usr/lib/arm-none-eabi/newlib ] || missing+=(libnewlib-arm-none-eabi)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root=""
   if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi

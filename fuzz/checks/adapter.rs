@@ -102,7 +102,14 @@ pub fn check(data: &[u8]) {
 /// strings or numbers, and ids that fit.
 fn requests(data: &[u8]) {
     if let Ok(r) = adapter::Request::decode(data) {
-        let _ = (r.kind(), r.uid(), r.request_id(), r.room(), r.sid(), r.close());
+        let _ = (
+            r.kind(),
+            r.uid(),
+            r.request_id(),
+            r.room(),
+            r.sid(),
+            r.close(),
+        );
         if let Some((rooms, except)) = r.selection() {
             rooms.chain(except).for_each(drop);
         }

@@ -216,11 +216,40 @@ pub struct ClusterStats {
     pub unsupported: u64,
 }
 
+/// Memory a cluster keeps its tables in: lent, or (with `alloc`) its own.
+#[derive(Debug)]
+enum Mem<'a, T> {
+    Lent(&'a mut [T]),
+    #[cfg(feature = "alloc")]
+    Owned(alloc::boxed::Box<[T]>),
+}
+
+impl<T> core::ops::Deref for Mem<'_, T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            Self::Lent(s) => s,
+            #[cfg(feature = "alloc")]
+            Self::Owned(b) => b,
+        }
+    }
+}
+
+impl<T> core::ops::DerefMut for Mem<'_, T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            Self::Lent(s) => s,
+            #[cfg(feature = "alloc")]
+            Self::Owned(b) => b,
+        }
+    }
+}
+
 /// Messages waiting for the pub/sub: `[channel len u16][message len u32][request id
 /// len u8][16 id bytes]`, then the channel, then the message, one after the other.
 #[derive(Debug)]
 struct Outbox<'a> {
-    buf: &'a mut [u8],
+    buf: Mem<'a, u8>,
     head: usize,
     tail: usize,
     /// The channels' key prefix.
@@ -330,9 +359,9 @@ pub struct Cluster<'a> {
     key: [u64; 2],
     rng: Rng,
     now: u64,
-    pending: &'a mut [PendingSlot],
+    pending: Mem<'a, PendingSlot>,
     outbox: Outbox<'a>,
-    scratch: &'a mut [u8],
+    scratch: Mem<'a, u8>,
 }
 
 impl fmt::Debug for Cluster<'_> {
@@ -355,6 +384,46 @@ impl<'a> Cluster<'a> {
         pending: &'a mut [PendingSlot],
         outbox: &'a mut [u8],
         scratch: &'a mut [u8],
+        now: Instant,
+    ) -> Self {
+        Self::with(
+            config,
+            seed,
+            Mem::Lent(pending),
+            Mem::Lent(outbox),
+            Mem::Lent(scratch),
+            now,
+        )
+    }
+
+    /// A cluster member as [`new`](Self::new) makes it, with tables of its own: `pending`
+    /// requests, an `outbox` and a `scratch` buffer of these many bytes.
+    #[cfg(feature = "alloc")]
+    pub fn owned(
+        config: ClusterConfig<'a>,
+        seed: [u8; 32],
+        pending: usize,
+        outbox: usize,
+        scratch: usize,
+        now: Instant,
+    ) -> Self {
+        use alloc::vec;
+        Self::with(
+            config,
+            seed,
+            Mem::Owned(vec![PendingSlot::FREE; pending].into_boxed_slice()),
+            Mem::Owned(vec![0u8; outbox].into_boxed_slice()),
+            Mem::Owned(vec![0u8; scratch].into_boxed_slice()),
+            now,
+        )
+    }
+
+    fn with(
+        config: ClusterConfig<'a>,
+        seed: [u8; 32],
+        mut pending: Mem<'a, PendingSlot>,
+        outbox: Mem<'a, u8>,
+        scratch: Mem<'a, u8>,
         now: Instant,
     ) -> Self {
         let mut rng = Rng::new(seed);
@@ -792,7 +861,7 @@ impl<'a> Cluster<'a> {
         let ne = fill(&mut except, b.except())?;
         let mut blobs: [&[u8]; MAX_BLOBS] = [&[]; MAX_BLOBS];
         let (len, count) = b
-            .write_args(self.scratch, &mut blobs)
+            .write_args(&mut self.scratch, &mut blobs)
             .map_err(|e| match e {
                 DecodeError::BufferTooSmall(_) => ClusterError::TooMany,
                 e => ClusterError::Decode(e),
@@ -836,7 +905,7 @@ impl<'a> Cluster<'a> {
                 let Some(id) = req.request_id() else {
                     return self.ignore();
                 };
-                let (_, rooms, n) = names(self.scratch, req.rooms())?;
+                let (_, rooms, n) = names(&mut self.scratch, req.rooms())?;
                 let to = Targets::to(&rooms[..n]);
                 Self::respond_walk(
                     &mut self.outbox,
@@ -859,7 +928,7 @@ impl<'a> Cluster<'a> {
             RequestKind::RemoteJoin | RequestKind::RemoteLeave => {
                 let join = req.kind() == RequestKind::RemoteJoin;
                 if let Some((rooms, except)) = req.selection() {
-                    let (scratch, rooms, nr) = names(self.scratch, rooms)?;
+                    let (scratch, rooms, nr) = names(&mut self.scratch, rooms)?;
                     let (scratch, except, ne) = names(scratch, except)?;
                     let (_, which, nw) = names(scratch, req.rooms())?;
                     let to = Targets {
@@ -874,7 +943,7 @@ impl<'a> Cluster<'a> {
                     }
                     return Ok(None);
                 }
-                let (scratch, one, _) = names_of(self.scratch, req.sid())?;
+                let (scratch, one, _) = names_of(&mut self.scratch, req.sid())?;
                 let (_, room, _) = names_of(scratch, req.room())?;
                 let Some(socket) = server.socket_by_sid(ns, one[0]) else {
                     return self.ignore();
@@ -888,7 +957,7 @@ impl<'a> Cluster<'a> {
             }
             RequestKind::RemoteDisconnect => {
                 if let Some((rooms, except)) = req.selection() {
-                    let (scratch, rooms, nr) = names(self.scratch, rooms)?;
+                    let (scratch, rooms, nr) = names(&mut self.scratch, rooms)?;
                     let (_, except, ne) = names(scratch, except)?;
                     let to = Targets {
                         rooms: &rooms[..nr],
@@ -898,7 +967,7 @@ impl<'a> Cluster<'a> {
                     server.disconnect_sockets(ns, &to, req.close());
                     return Ok(None);
                 }
-                let (_, one, _) = names_of(self.scratch, req.sid())?;
+                let (_, one, _) = names_of(&mut self.scratch, req.sid())?;
                 let Some(socket) = server.socket_by_sid(ns, one[0]) else {
                     return self.ignore();
                 };
@@ -914,7 +983,7 @@ impl<'a> Cluster<'a> {
                     return self.ignore();
                 };
                 let (rooms, except) = req.selection().ok_or(DecodeError::Shape)?;
-                let (scratch, rooms, nr) = names(self.scratch, rooms)?;
+                let (scratch, rooms, nr) = names(&mut self.scratch, rooms)?;
                 let (_, except, ne) = names(scratch, except)?;
                 let to = Targets {
                     rooms: &rooms[..nr],

@@ -37,6 +37,7 @@ use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapter::{Cluster, ClusterConfig, Flags, Recipients};
 use crate::driver::{Driver, Handler, Shutdown};
 use crate::http::{Header, Method};
 use crate::json;
@@ -302,6 +303,7 @@ type Pending = HashMap<(SocketId, AckId), AckFn>;
 /// What handlers use to act: emit, ack, rooms, broadcasts, and the server itself.
 pub struct Cx<'s, 'a> {
     server: &'s mut Server<'a>,
+    cluster: Option<&'s mut Cluster<'a>>,
     pending: &'s mut Pending,
     buf: &'s mut Vec<u8>,
 }
@@ -316,6 +318,13 @@ impl<'a> Cx<'_, 'a> {
     /// The server, for any command not wrapped here.
     pub fn server(&mut self) -> &mut Server<'a> {
         self.server
+    }
+
+    /// The server and its cluster, when it is in one ([`Io::redis`]), for the cluster's
+    /// commands not wrapped here.
+    pub fn cluster(&mut self) -> Option<(&mut Server<'a>, &mut Cluster<'a>)> {
+        let cluster = self.cluster.as_deref_mut()?;
+        Some((&mut *self.server, cluster))
     }
 
     fn log(result: Result<(), CommandError>, what: &str) -> Result<(), CommandError> {
@@ -431,6 +440,8 @@ impl<'a> Cx<'_, 'a> {
         let ns = self.server.namespace(namespace);
         Broadcast {
             server: self.server,
+            cluster: self.cluster.as_deref_mut(),
+            local: false,
             buf: self.buf,
             ns,
             rooms: Vec::new(),
@@ -445,6 +456,8 @@ impl<'a> Cx<'_, 'a> {
         let ns = self.server.namespace_of(socket);
         Broadcast {
             server: self.server,
+            cluster: self.cluster.as_deref_mut(),
+            local: false,
             buf: self.buf,
             ns,
             rooms: Vec::new(),
@@ -468,6 +481,8 @@ fn with_blobs<R>(attachments: Attachments<'_>, f: impl FnOnce(&[&[u8]]) -> R) ->
 /// A broadcast being built; see [`Cx::broadcast`].
 pub struct Broadcast<'c, 'a> {
     server: &'c mut Server<'a>,
+    cluster: Option<&'c mut Cluster<'a>>,
+    local: bool,
     buf: &'c mut Vec<u8>,
     ns: Option<crate::server::NamespaceId>,
     rooms: Vec<String>,
@@ -482,6 +497,7 @@ impl core::fmt::Debug for Broadcast<'_, '_> {
             .field("rooms", &self.rooms)
             .field("except_rooms", &self.except_rooms)
             .field("except", &self.except)
+            .field("local", &self.local)
             .finish()
     }
 }
@@ -508,26 +524,69 @@ impl Broadcast<'_, '_> {
         self
     }
 
-    /// Sends `event` with `args` to everyone selected; returns how many got it.
-    pub fn emit(self, event: &str, args: impl ToArgs) -> usize {
+    /// On this server only, when it is in a cluster (Node's `local` flag).
+    #[must_use]
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// Sends `event` with `args` to everyone selected (in the whole cluster, when the
+    /// server is in one and the broadcast is not [`local`](Self::local)); returns how many
+    /// of this server's sockets got it.
+    pub fn emit(mut self, event: &str, args: impl ToArgs) -> usize {
+        let mut buf = core::mem::take(self.buf);
+        let sent = match args.to_args(&mut buf) {
+            Ok(a) => self.deliver(event, a),
+            Err(e) => {
+                log::debug!("broadcast: {e}");
+                0
+            }
+        };
+        *self.buf = buf;
+        sent
+    }
+
+    /// Sends to this server's selected sockets and, unless local, to the cluster's.
+    fn deliver(&mut self, event: &str, args: Args<'_>) -> usize {
         let Some(ns) = self.ns else {
             log::debug!("broadcast to a namespace that does not exist");
             return 0;
         };
         let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
-        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
-        let targets = Targets {
-            rooms: &rooms,
-            except_rooms: &except_rooms,
-            except: &self.except,
+        let mut except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        let result = match self.cluster.as_deref_mut() {
+            Some(cluster) if !self.local => {
+                // The sockets left out, by the rooms their ids name, for every server.
+                let ids: Vec<String> = self
+                    .except
+                    .iter()
+                    .filter_map(|&s| self.server.socket_sid(s))
+                    .map(|id| id.as_str().to_string())
+                    .collect();
+                except_rooms.extend(ids.iter().map(String::as_str));
+                let to = Recipients {
+                    rooms: &rooms,
+                    except: &except_rooms,
+                    flags: Flags::NONE,
+                };
+                cluster
+                    .broadcast(self.server, ns, &to, event, args)
+                    .map_err(|e| std::format!("{e}"))
+            }
+            _ => {
+                let targets = Targets {
+                    rooms: &rooms,
+                    except_rooms: &except_rooms,
+                    except: &self.except,
+                };
+                self.server
+                    .broadcast(ns, &targets, event, args)
+                    .map_err(|e| std::format!("{e}"))
+            }
         };
-        let mut buf = core::mem::take(self.buf);
-        let result = args
-            .to_args(&mut buf)
-            .and_then(|a| self.server.broadcast(ns, &targets, event, a));
-        *self.buf = buf;
         result.unwrap_or_else(|e| {
-            log::debug!("broadcast: {e}");
+            log::warn!("broadcast: {e}");
             0
         })
     }
@@ -540,27 +599,13 @@ impl Broadcast<'_, '_> {
     /// Sends `event` with raw JSON arguments and the received attachments their
     /// placeholders stand for.
     pub fn emit_with_attachments(
-        self,
+        mut self,
         event: &str,
         json: &[u8],
         attachments: Attachments<'_>,
     ) -> usize {
-        let Some(ns) = self.ns else { return 0 };
-        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
-        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
-        let targets = Targets {
-            rooms: &rooms,
-            except_rooms: &except_rooms,
-            except: &self.except,
-        };
-        let server = self.server;
         with_blobs(attachments, |blobs| {
-            server
-                .broadcast(ns, &targets, event, Args::binary(json, blobs))
-                .unwrap_or_else(|e| {
-                    log::debug!("broadcast: {e}");
-                    0
-                })
+            self.deliver(event, Args::binary(json, blobs))
         })
     }
 }
@@ -570,6 +615,7 @@ pub struct Io<'a> {
     config: ServerConfig<'a>,
     capacity: Capacity,
     routes: Routes,
+    redis: Option<(String, ClusterConfig<'a>)>,
 }
 
 impl core::fmt::Debug for Io<'_> {
@@ -588,7 +634,24 @@ impl<'a> Io<'a> {
             config,
             capacity: Capacity::for_sessions(16_384, 1 << 30),
             routes: Routes::default(),
+            redis: None,
         }
+    }
+
+    /// Joins the Redis cluster at `url` (`redis://host:port`) with Node's defaults (key
+    /// prefix `socket.io`, requests time out after 5 s): broadcasts reach the sockets of
+    /// every server on that Redis, Node's `@socket.io/redis-adapter` ones included (see
+    /// [`Driver::join_cluster`]).
+    #[must_use]
+    pub fn redis(self, url: &str) -> Self {
+        self.redis_with(url, ClusterConfig::DEFAULT)
+    }
+
+    /// [`redis`](Self::redis) with another key prefix or request timeout.
+    #[must_use]
+    pub fn redis_with(mut self, url: &str, config: ClusterConfig<'a>) -> Self {
+        self.redis = Some((url.to_string(), config));
+        self
     }
 
     /// Other table sizes (the most each may grow to).
@@ -694,7 +757,10 @@ impl<'a> Io<'a> {
     /// Binds `addr` (port 0 for any free port), ready to [`run`](Listening::run).
     pub fn listen(self, addr: SocketAddr) -> io::Result<Listening<'a>> {
         let storage = Storage::growable(self.capacity);
-        let driver = Driver::bind(addr, self.config, storage)?;
+        let mut driver = Driver::bind(addr, self.config, storage)?;
+        if let Some((url, config)) = self.redis {
+            driver.join_cluster(&url, config)?;
+        }
         Ok(Listening {
             driver,
             app: App {
@@ -746,6 +812,15 @@ impl core::fmt::Debug for App {
 
 impl Handler for App {
     fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
+        self.event_in(server, None, event);
+    }
+
+    fn event_in<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: Option<&mut Cluster<'a>>,
+        event: &Event<'_>,
+    ) {
         let Self {
             routes,
             pending,
@@ -753,6 +828,7 @@ impl Handler for App {
         } = self;
         let mut cx = Cx {
             server,
+            cluster,
             pending,
             buf,
         };

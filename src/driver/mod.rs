@@ -40,8 +40,10 @@
 //! ```
 
 mod client;
+mod redis;
 
 pub use client::{ClientDriver, ClientHandler, ServerUrl, Wake};
+pub use redis::RedisUrl;
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -54,10 +56,18 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::Instant;
+use crate::adapter::{Cluster, ClusterConfig, ClusterEvent, Done};
 use crate::server::{Event, Server, ServerConfig, Storage, StreamId};
+use redis::RedisLink;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+const REDIS_PUB: Token = Token(usize::MAX - 3);
+const REDIS_SUB: Token = Token(usize::MAX - 4);
+/// Requests of a cluster member waiting for answers at once.
+const CLUSTER_PENDING: usize = 256;
+/// Bytes of cluster messages that may wait for Redis.
+const CLUSTER_OUTBOX: usize = 8 << 20;
 /// Tokens from here on are closed connections still writing (`LINGERING + k`); the stream
 /// index they had may serve a new connection meanwhile.
 const LINGERING: usize = usize::MAX / 2;
@@ -80,6 +90,38 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 pub trait Handler {
     /// Called for every event, in order; may issue any command on `server`.
     fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>);
+
+    /// Called for every event instead of [`event`](Self::event), with the cluster when the
+    /// driver is in one ([`Driver::join_cluster`]); calls `event` unless implemented.
+    fn event_in<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: Option<&mut Cluster<'a>>,
+        event: &Event<'_>,
+    ) {
+        let _ = cluster;
+        self.event(server, event);
+    }
+
+    /// Another server's server-side emit, or an answer to a request of this one.
+    fn cluster_event<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        event: &ClusterEvent<'_>,
+    ) {
+        let _ = (server, cluster, event);
+    }
+
+    /// A request of this server to the cluster is over.
+    fn cluster_done<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        done: &Done,
+    ) {
+        let _ = (server, cluster, done);
+    }
 }
 
 impl<F: FnMut(&mut Server<'_>, &Event<'_>)> Handler for F {
@@ -158,6 +200,15 @@ pub struct Driver<'a> {
     read_again: Vec<usize>,
     /// Drains so far: each offers a connection's leftover input once.
     drains: u64,
+    /// The cluster this server is part of, and its link to Redis.
+    cluster: Option<std::boxed::Box<Clustered<'a>>>,
+}
+
+/// A cluster member and its Redis connections.
+#[derive(Debug)]
+struct Clustered<'a> {
+    cluster: Cluster<'a>,
+    link: RedisLink,
 }
 
 /// 32 bytes from the operating system's random source.
@@ -212,7 +263,44 @@ impl<'a> Driver<'a> {
             refused: 0,
             read_again: Vec::new(),
             drains: 0,
+            cluster: None,
         })
+    }
+
+    /// Makes this server a member of the Redis cluster at `url`
+    /// (`redis://[[user]:password@]host[:port]`), with `config`'s key prefix and request
+    /// timeout: Node's `@socket.io/redis-adapter` 8.3.0 on the same Redis and prefix, and
+    /// other siocore servers, share broadcasts and requests with it (see
+    /// [`Cluster`]). The namespaces of the server's configuration take part. The driver
+    /// connects when it runs, and again after Redis goes away (with a backoff up to 5 s);
+    /// meanwhile local delivery goes on and up to 8 MiB of cluster messages wait, past that
+    /// they are dropped and counted.
+    ///
+    /// # Errors
+    /// A URL that is not `redis://`, or no random source.
+    pub fn join_cluster(&mut self, url: &str, config: ClusterConfig<'a>) -> io::Result<()> {
+        let url = RedisUrl::parse(url)?;
+        let cluster = Cluster::owned(
+            config,
+            os_seed()?,
+            CLUSTER_PENDING,
+            CLUSTER_OUTBOX,
+            self.server.config().max_event(),
+            self.now(),
+        );
+        let link = RedisLink::new(url, &self.server, &cluster, REDIS_PUB, REDIS_SUB);
+        self.cluster = Some(std::boxed::Box::new(Clustered { cluster, link }));
+        Ok(())
+    }
+
+    /// The cluster, after [`join_cluster`](Self::join_cluster).
+    pub fn cluster(&mut self) -> Option<&mut Cluster<'a>> {
+        self.cluster.as_deref_mut().map(|c| &mut c.cluster)
+    }
+
+    /// Whether the Redis connections of the cluster are up.
+    pub fn cluster_connected(&self) -> bool {
+        self.cluster.as_deref().is_some_and(|c| c.link.is_up())
     }
 
     /// The address it listens on.
@@ -280,7 +368,14 @@ impl<'a> Driver<'a> {
             .map(|t| Duration::from_millis(t.millis_since(now)));
         let wall = std::time::Instant::now();
         let linger = self.lingering.iter().flatten().map(|(at, _)| *at).min();
-        let own = [stopping, self.accept_retry, linger];
+        if let Some(c) = self.cluster.as_deref()
+            && let Some(t) = c.cluster.poll_timeout()
+        {
+            let left = Duration::from_millis(t.millis_since(now));
+            timeout = Some(timeout.map_or(left, |x| x.min(left)));
+        }
+        let redis = self.cluster.as_deref().and_then(|c| c.link.deadline());
+        let own = [stopping, self.accept_retry, linger, redis];
         for deadline in own.into_iter().flatten() {
             let left = deadline.saturating_duration_since(wall);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -297,6 +392,19 @@ impl<'a> Driver<'a> {
             match event.token() {
                 LISTENER => self.accept(),
                 WAKER => {}
+                REDIS_PUB | REDIS_SUB => {
+                    let now = self.now();
+                    if let Some(c) = self.cluster.as_deref_mut() {
+                        c.link.ready(
+                            self.poll.registry(),
+                            event.token(),
+                            &mut self.server,
+                            &mut c.cluster,
+                            now,
+                            &mut |server, cluster, e| handler.cluster_event(server, cluster, e),
+                        );
+                    }
+                }
                 Token(t) if t >= LINGERING => self.flush_lingering(t - LINGERING),
                 Token(i) => {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -331,7 +439,18 @@ impl<'a> Driver<'a> {
         }
         self.drop_lingering(wall);
         self.server.handle_timeout(self.now());
+        let now = self.now();
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.link.tick(self.poll.registry());
+            c.cluster.handle_timeout(now);
+            while let Some(done) = c.cluster.poll_done() {
+                handler.cluster_done(&mut self.server, &mut c.cluster, &done);
+            }
+        }
         self.drain(handler);
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.link.flush(self.poll.registry(), &mut c.cluster);
+        }
         Ok(())
     }
 
@@ -605,7 +724,8 @@ impl<'a> Driver<'a> {
                 }
             };
             progress = true;
-            handler.event(&mut self.server, &event);
+            let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
+            handler.event_in(&mut self.server, cluster, &event);
         }
         while let Some(t) = self.server.poll_transmit(&mut self.out_buf) {
             progress = true;

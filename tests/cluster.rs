@@ -1,0 +1,211 @@
+//! siocore servers in one cluster through a real Redis (Debian's `redis-server`, started
+//! here on a free port without persistence): broadcasts cross servers, and the cluster
+//! outlives a Redis restart.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use siocore::app::Io;
+use siocore::server::ServerConfig;
+
+mod common;
+use common::{Running, Ws};
+
+/// A `redis-server` on `port`, killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server; scripts/test.sh installs it)");
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "redis starts");
+            thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free port (bound and let go).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server on `redis` whose `/` relays `broadcast` to every socket of the cluster, and
+/// `local` to its own.
+fn server(redis: &str) -> Running {
+    let url = redis.to_string();
+    Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
+        io.on("/", "broadcast", |cx, msg| {
+            cx.broadcast("/").emit("broadcast", msg.args);
+        });
+        io.on("/", "to-room", |cx, msg| {
+            let room: String = msg.arg(0).unwrap_or_default();
+            cx.broadcast("/").to(&room).emit("room-msg", msg.args);
+        });
+        io.on("/", "join", |cx, msg| {
+            let room: String = msg.arg(0).unwrap_or_default();
+            let _ = cx.join(msg.socket, &room);
+            msg.ack(cx, "\"ok\"".as_bytes());
+        });
+        io.on("/", "local", |cx, msg| {
+            cx.broadcast("/").local().emit("local", msg.args);
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    })
+}
+
+/// A Socket.IO client on `/` over WebSocket.
+fn client(server: &Running) -> Ws {
+    let mut ws = Ws::open(server.addr);
+    ws.send(b"40");
+    assert!(ws.next().starts_with(b"40{\"sid\":"));
+    ws.sock
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    ws
+}
+
+/// The next packet within `within`, if any.
+fn next_within(ws: &mut Ws, within: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(p) = ws.try_next() {
+            return Some(String::from_utf8(p).unwrap());
+        }
+    }
+    None
+}
+
+/// Sends `packet` from `from` every 200 ms until `to` receives `want` (the subscriptions
+/// may not be in place yet); then drains both.
+fn until_crosses(from: &mut Ws, to: &mut Ws, packet: &[u8], want: &str) {
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the cluster carries {want}"
+        );
+        from.send(packet);
+        if next_within(to, Duration::from_millis(200)).is_some_and(|p| p == want) {
+            break;
+        }
+    }
+    thread::sleep(Duration::from_millis(300));
+    while next_within(from, Duration::from_millis(50)).is_some() {}
+    while next_within(to, Duration::from_millis(50)).is_some() {}
+}
+
+#[test]
+fn broadcasts_cross_servers_and_survive_a_redis_restart() {
+    let port = free_port();
+    let redis = Redis::start(port);
+    let (a, b) = (server(&redis.url()), server(&redis.url()));
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+
+    // Exactly once on each side, in order, from either side.
+    for i in 0..20 {
+        let from = if i % 2 == 0 { &mut ca } else { &mut cb };
+        from.send(format!(r#"42["broadcast",{i}]"#).as_bytes());
+    }
+    for ws in [&mut ca, &mut cb] {
+        let mut got = Vec::new();
+        while let Some(p) = next_within(ws, Duration::from_secs(2)) {
+            got.push(p);
+            if got.len() == 20 {
+                break;
+            }
+        }
+        let mut want: Vec<String> = (0..20).map(|i| format!(r#"42["broadcast",{i}]"#)).collect();
+        // Each side sees its own in its order and the other's in theirs.
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(
+            next_within(ws, Duration::from_millis(300)),
+            None,
+            "no duplicate"
+        );
+    }
+
+    // Rooms: only the members, on whichever server.
+    cb.send(br#"420["join","r"]"#);
+    assert_eq!(
+        next_within(&mut cb, Duration::from_secs(5)).unwrap(),
+        r#"430["ok"]"#
+    );
+    ca.send(br#"42["to-room","r",1]"#);
+    assert_eq!(
+        next_within(&mut cb, Duration::from_secs(5)).unwrap(),
+        r#"42["room-msg","r",1]"#
+    );
+    assert_eq!(next_within(&mut ca, Duration::from_millis(300)), None);
+
+    // Redis goes away: each server still serves its own clients.
+    drop(redis);
+    ca.send(br#"42["local","alone"]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).unwrap(),
+        r#"42["local","alone"]"#
+    );
+    ca.send(br#"42["broadcast","while away"]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).unwrap(),
+        r#"42["broadcast","while away"]"#
+    );
+
+    // It comes back on the same port: the servers reconnect and subscribe again.
+    let redis = Redis::start(port);
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","back"]"#,
+        r#"42["broadcast","back"]"#,
+    );
+    cb.send(br#"42["broadcast","and back"]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).unwrap(),
+        r#"42["broadcast","and back"]"#
+    );
+    drop((a, b, redis));
+}
