@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Flags: `--port` (default 3000; 0 picks a free one, printed on start), `--ping-interval`
-//! and `--ping-timeout` (milliseconds), `--max-payload` (bytes).
+//! and `--ping-timeout` (milliseconds), `--max-payload` (bytes), `--redis URL` (join the
+//! Redis cluster there, `redis://host:port`).
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -19,14 +20,28 @@
 //!   saying why; `to-room` (room, payload…) → `room-msg` (payload…) to that room;
 //!   `request-ack` (args…) → `ack-request` (args…) to the sender with an ack request, and
 //!   its answer (reply…) comes back as `ack-response` (reply…). Binary stays binary.
+//!
+//! With `--redis`, `/` and `/custom` are in the cluster and `broadcast` and `to-room` reach
+//! its every server; on `/` also: `leave` (room); `to-room-except` (room, ex, payload…) →
+//! `room-msg` (payload…) to the room minus room `ex`; `fetch-sockets` (room or null) with an
+//! ack → the sorted ids of the matching sockets of the cluster; `remote-join` /
+//! `remote-leave` (room, target) → the sockets in room `target` join / leave `room` on every
+//! server, ack `"ok"`; `remote-disconnect` (room) → ack `"ok"`, then the sockets in it are
+//! disconnected and their connections closed, cluster-wide; `server-side-emit` (data) with
+//! an ack → the server-side event `ping-servers` (data) to the other servers, acked with
+//! their sorted answers. Each server answers `ping-servers` with `"pong:<its port>"` and
+//! emits `server-side` (data) to its own sockets only. (Without `--redis` the same events
+//! act on this server alone.)
 
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, split_first_arg};
 use siocore::server::{Endpoint, ServerConfig};
 
 /// The settings the flags give.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// TCP port on 127.0.0.1 (0: any).
     pub port: u16,
@@ -36,6 +51,8 @@ pub struct Options {
     pub ping_timeout: u32,
     /// Largest message, in bytes.
     pub max_payload: u32,
+    /// The Redis of the cluster to join (`redis://host:port`).
+    pub redis: Option<String>,
 }
 
 impl Default for Options {
@@ -46,12 +63,13 @@ impl Default for Options {
             ping_interval: d.ping_interval,
             ping_timeout: d.ping_timeout,
             max_payload: d.max_payload,
+            redis: None,
         }
     }
 }
 
 impl Options {
-    /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`.
+    /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`.
     pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self::default();
         while let Some(flag) = args.next() {
@@ -62,6 +80,7 @@ impl Options {
                 "--ping-interval" => o.ping_interval = value.parse().map_err(bad)?,
                 "--ping-timeout" => o.ping_timeout = value.parse().map_err(bad)?,
                 "--max-payload" => o.max_payload = value.parse().map_err(bad)?,
+                "--redis" => o.redis = Some(value),
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
@@ -82,6 +101,9 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);
+    if let Some(url) = &o.redis {
+        io = io.redis(url);
+    }
     for ns in ["/", "/custom"] {
         io.on_connection(ns, |cx, socket, handshake| {
             let _ = cx.emit(socket, "auth", handshake.auth);
@@ -125,7 +147,81 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
             }
         });
     });
-    io.listen(SocketAddr::from(([127, 0, 0, 1], o.port)))
+    let port = Rc::new(Cell::new(o.port));
+    cluster_events(&mut io, &port);
+    let listening = io.listen(SocketAddr::from(([127, 0, 0, 1], o.port)))?;
+    port.set(listening.local_addr().port());
+    Ok(listening)
+}
+
+/// The events of the cluster contract (see the module docs).
+fn cluster_events(io: &mut Io<'static>, port: &Rc<Cell<u16>>) {
+    io.on("/", "leave", |cx, m| {
+        if let Some(room) = m.arg::<String>(0) {
+            let _ = cx.leave(m.socket, &room);
+        }
+    });
+    io.on("/", "to-room-except", |cx, m| {
+        let (Some(room), Some(ex)) = (m.arg::<String>(0), m.arg::<String>(1)) else {
+            return;
+        };
+        let payload = split_first_arg(m.args)
+            .and_then(|(_, rest)| split_first_arg(rest))
+            .map_or(&[][..], |(_, payload)| payload);
+        cx.broadcast("/")
+            .to(&room)
+            .except(&ex)
+            .emit_with_attachments("room-msg", payload, m.attachments);
+    });
+    io.on("/", "fetch-sockets", |cx, m| {
+        let (socket, ack) = (m.socket, m.ack_id);
+        let mut b = cx.broadcast("/");
+        if let Some(room) = m.arg::<String>(0) {
+            b = b.to(&room);
+        }
+        b.fetch_sockets(move |cx, fetched| {
+            let mut ids: Vec<String> = fetched.sockets.into_iter().map(|s| s.id).collect();
+            ids.sort();
+            if let Some(id) = ack {
+                cx.ack(socket, id, Json(&ids));
+            }
+        });
+    });
+    io.on("/", "remote-join", |cx, m| {
+        if let (Some(room), Some(target)) = (m.arg::<String>(0), m.arg::<String>(1)) {
+            cx.broadcast("/").to(&target).sockets_join(&[&room]);
+        }
+        m.ack(cx, Json(&"ok"));
+    });
+    io.on("/", "remote-leave", |cx, m| {
+        if let (Some(room), Some(target)) = (m.arg::<String>(0), m.arg::<String>(1)) {
+            cx.broadcast("/").to(&target).sockets_leave(&[&room]);
+        }
+        m.ack(cx, Json(&"ok"));
+    });
+    io.on("/", "remote-disconnect", |cx, m| {
+        m.ack(cx, Json(&"ok"));
+        if let Some(room) = m.arg::<String>(0) {
+            cx.broadcast("/").to(&room).disconnect_sockets(true);
+        }
+    });
+    io.on("/", "server-side-emit", |cx, m| {
+        let (socket, ack) = (m.socket, m.ack_id);
+        cx.server_side_emit_with_ack("/", "ping-servers", m.args, move |cx, answers| {
+            let mut all: Vec<String> = (0..answers.answers.len())
+                .filter_map(|i| answers.value::<String>(i))
+                .collect();
+            all.sort();
+            if let Some(id) = ack {
+                cx.ack(socket, id, Json(&all));
+            }
+        });
+    });
+    let port = Rc::clone(port);
+    io.on_server_side("/", "ping-servers", move |cx, m| {
+        m.ack(cx, Json(&format!("pong:{}", port.get())));
+        cx.broadcast("/").local().emit("server-side", m.args);
+    });
 }
 
 #[allow(dead_code)]

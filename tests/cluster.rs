@@ -1,14 +1,23 @@
 //! siocore servers in one cluster through a real Redis (Debian's `redis-server`, started
 //! here on a free port without persistence): broadcasts cross servers, and the cluster
-//! outlives a Redis restart.
+//! outlives a Redis restart; and a mixed cluster of two siocore echo servers
+//! (`examples/echo_server.rs --redis`) and a Node `socket.io` 4.8.4 server on
+//! `@socket.io/redis-adapter` 8.3.0 (`tests/interop/cluster_node.mjs`), checked by
+//! `tests/interop/cluster_suite.mjs` with the official client and the Redis emitter.
 
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use siocore::app::Io;
 use siocore::server::ServerConfig;
+
+#[path = "../examples/echo_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod echo_server;
 
 mod common;
 use common::{Running, Ws};
@@ -208,4 +217,99 @@ fn broadcasts_cross_servers_and_survive_a_redis_restart() {
         r#"42["broadcast","and back"]"#
     );
     drop((a, b, redis));
+}
+
+/// The Node cluster server of `tests/interop/cluster_node.mjs`, killed when dropped.
+struct NodeServer {
+    child: Child,
+    port: u16,
+}
+
+impl NodeServer {
+    fn start(redis: &str) -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+        assert!(
+            dir.join("node_modules/@socket.io/redis-adapter").is_dir(),
+            "run `npm ci --prefix tests/interop` first"
+        );
+        let mut child = Command::new("node")
+            .arg("cluster_node.mjs")
+            .arg(redis)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the Node server starts");
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected: {line:?}"));
+        Self { child, port }
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_mixed_cluster_with_node_servers_and_the_emitter() {
+    let redis = Redis::start(free_port());
+    let echo = |url: String| {
+        Running::spawn(move || {
+            echo_server::bind(echo_server::Options {
+                port: 0,
+                redis: Some(url),
+                ..echo_server::Options::default()
+            })
+            .expect("bind")
+        })
+    };
+    let (a, b) = (echo(redis.url()), echo(redis.url()));
+    let node = NodeServer::start(&redis.url());
+    // Until the siocore servers' subscriptions are in place, what is published is lost:
+    // wait for a broadcast to cross before the suite.
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    for ws in [&mut ca, &mut cb] {
+        assert!(
+            next_within(ws, Duration::from_secs(5))
+                .unwrap()
+                .starts_with("42[\"auth\"")
+        );
+    }
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    drop((ca, cb));
+    let urls = [
+        redis.url(),
+        a.url(),
+        b.url(),
+        format!("http://127.0.0.1:{}", node.port),
+    ];
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    common::node_suite(
+        "cluster_suite.mjs",
+        &args,
+        "mixed cluster",
+        Duration::from_secs(120),
+    );
+    drop((a, b, node, redis));
 }

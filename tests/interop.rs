@@ -11,7 +11,6 @@
 //! Needs `node`, `npm ci --prefix tests/interop` and Debian's `chromium` (the test command
 //! installs them).
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -50,53 +49,7 @@ fn suite(url: &str, name: &str, mode: Option<&str>) {
 
 /// Runs `node tests/interop/<script> <args>`; panics with its output unless it exits 0.
 fn node(script: &str, args: &[&str], label: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    assert!(
-        dir.join("node_modules/socket.io-client").is_dir(),
-        "run `npm ci --prefix tests/interop` first"
-    );
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join(script)).args(args);
-    let mut child = cmd
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if start.elapsed() > SUITE_TIMEOUT {
-            let _ = child.kill();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("read");
-    match status {
-        Some(s) if s.success() => {
-            let checks = out.lines().filter(|l| l.starts_with("ok ")).count();
-            assert!(checks > 0, "{label}: no check ran\n{out}\n{err}");
-            println!("{label}: {checks} checks passed");
-        }
-        Some(s) => panic!("{label}: {s}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"),
-        None => panic!("{label}: timed out\n--- stdout ---\n{out}\n--- stderr ---\n{err}"),
-    }
+    common::node_suite(script, args, label, SUITE_TIMEOUT);
 }
 
 #[test]

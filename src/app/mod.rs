@@ -27,6 +27,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cluster;
+
+pub use cluster::{Answers, Fetched, RemoteSocket, ServerSide};
+
 use std::boxed::Box;
 use std::collections::HashMap;
 use std::io;
@@ -286,6 +290,7 @@ struct Namespace {
     events: HashMap<String, EventFn>,
     any: Option<EventFn>,
     disconnect: Option<DisconnectFn>,
+    server_side: HashMap<String, cluster::ServerSideFn>,
 }
 
 #[derive(Default)]
@@ -305,6 +310,7 @@ pub struct Cx<'s, 'a> {
     server: &'s mut Server<'a>,
     cluster: Option<&'s mut Cluster<'a>>,
     pending: &'s mut Pending,
+    waiting: &'s mut cluster::Waiting,
     buf: &'s mut Vec<u8>,
 }
 
@@ -442,6 +448,8 @@ impl<'a> Cx<'_, 'a> {
             server: self.server,
             cluster: self.cluster.as_deref_mut(),
             local: false,
+            pending: self.pending,
+            waiting: self.waiting,
             buf: self.buf,
             ns,
             rooms: Vec::new(),
@@ -458,6 +466,8 @@ impl<'a> Cx<'_, 'a> {
             server: self.server,
             cluster: self.cluster.as_deref_mut(),
             local: false,
+            pending: self.pending,
+            waiting: self.waiting,
             buf: self.buf,
             ns,
             rooms: Vec::new(),
@@ -483,6 +493,8 @@ pub struct Broadcast<'c, 'a> {
     server: &'c mut Server<'a>,
     cluster: Option<&'c mut Cluster<'a>>,
     local: bool,
+    pending: &'c mut Pending,
+    waiting: &'c mut cluster::Waiting,
     buf: &'c mut Vec<u8>,
     ns: Option<crate::server::NamespaceId>,
     rooms: Vec<String>,
@@ -553,21 +565,19 @@ impl Broadcast<'_, '_> {
             log::debug!("broadcast to a namespace that does not exist");
             return 0;
         };
-        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
-        let mut except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        // The sockets left out go by the rooms their ids name, for every server.
+        let except = if self.cluster.is_some() && !self.local {
+            self.except_with_ids()
+        } else {
+            Vec::new()
+        };
         let result = match self.cluster.as_deref_mut() {
             Some(cluster) if !self.local => {
-                // The sockets left out, by the rooms their ids name, for every server.
-                let ids: Vec<String> = self
-                    .except
-                    .iter()
-                    .filter_map(|&s| self.server.socket_sid(s))
-                    .map(|id| id.as_str().to_string())
-                    .collect();
-                except_rooms.extend(ids.iter().map(String::as_str));
+                let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+                let except: Vec<&str> = except.iter().map(String::as_str).collect();
                 let to = Recipients {
                     rooms: &rooms,
-                    except: &except_rooms,
+                    except: &except,
                     flags: Flags::NONE,
                 };
                 cluster
@@ -575,6 +585,9 @@ impl Broadcast<'_, '_> {
                     .map_err(|e| std::format!("{e}"))
             }
             _ => {
+                let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+                let except_rooms: Vec<&str> =
+                    self.except_rooms.iter().map(String::as_str).collect();
                 let targets = Targets {
                     rooms: &rooms,
                     except_rooms: &except_rooms,
@@ -713,6 +726,20 @@ impl<'a> Io<'a> {
         self
     }
 
+    /// Handles another server's server-side emit of `event` on `namespace` (Node's
+    /// `io.on(event)` for what `serverSideEmit` sends); [`ServerSide::ack`] answers it.
+    pub fn on_server_side(
+        &mut self,
+        namespace: &str,
+        event: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &ServerSide<'_>) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace)
+            .server_side
+            .insert(event.to_string(), Box::new(f));
+        self
+    }
+
     /// Called when a socket leaves `namespace`.
     pub fn on_disconnect(
         &mut self,
@@ -766,6 +793,7 @@ impl<'a> Io<'a> {
             app: App {
                 routes: self.routes,
                 pending: Pending::new(),
+                waiting: cluster::Waiting::new(),
                 buf: Vec::new(),
             },
         })
@@ -799,6 +827,7 @@ impl Listening<'_> {
 struct App {
     routes: Routes,
     pending: Pending,
+    waiting: cluster::Waiting,
     buf: Vec<u8>,
 }
 
@@ -815,6 +844,42 @@ impl Handler for App {
         self.event_in(server, None, event);
     }
 
+    fn cluster_event<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        event: &crate::adapter::ClusterEvent<'_>,
+    ) {
+        let mut waiting = core::mem::take(&mut self.waiting);
+        let mut pending = core::mem::take(&mut self.pending);
+        let mut buf = core::mem::take(&mut self.buf);
+        let mut cx = Cx {
+            server,
+            cluster: Some(cluster),
+            pending: &mut pending,
+            waiting: &mut waiting,
+            buf: &mut buf,
+        };
+        self.on_cluster_event(&mut cx, event);
+        (self.waiting, self.pending, self.buf) = (waiting, pending, buf);
+    }
+
+    fn cluster_done<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        done: &crate::adapter::Done,
+    ) {
+        let mut cx = Cx {
+            server,
+            cluster: Some(cluster),
+            pending: &mut self.pending,
+            waiting: &mut self.waiting,
+            buf: &mut self.buf,
+        };
+        Self::on_cluster_done(&mut cx, done);
+    }
+
     fn event_in<'a>(
         &mut self,
         server: &mut Server<'a>,
@@ -824,12 +889,14 @@ impl Handler for App {
         let Self {
             routes,
             pending,
+            waiting,
             buf,
         } = self;
         let mut cx = Cx {
             server,
             cluster,
             pending,
+            waiting,
             buf,
         };
         match *event {

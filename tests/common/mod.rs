@@ -7,6 +7,8 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -218,5 +220,57 @@ impl Ws {
     /// The next frame, as text.
     pub fn next_text(&mut self) -> String {
         String::from_utf8(self.next()).unwrap()
+    }
+}
+
+/// Runs `node tests/interop/<script> <args>` (a suite printing `ok <check>` lines); panics
+/// with its output unless it exits 0 within `timeout` after at least one check.
+pub fn node_suite(script: &str, args: &[&str], label: &str, timeout: Duration) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    assert!(
+        dir.join("node_modules/socket.io-client").is_dir(),
+        "run `npm ci --prefix tests/interop` first"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join(script)).args(args);
+    let mut child = cmd
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    match status {
+        Some(s) if s.success() => {
+            let checks = out.lines().filter(|l| l.starts_with("ok ")).count();
+            assert!(checks > 0, "{label}: no check ran\n{out}\n{err}");
+            println!("{label}: {checks} checks passed");
+        }
+        Some(s) => panic!("{label}: {s}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"),
+        None => panic!("{label}: timed out\n--- stdout ---\n{out}\n--- stderr ---\n{err}"),
     }
 }
