@@ -5,11 +5,13 @@ use core::fmt;
 use super::request::{Names, Outgoing, Request, RequestId, RequestKind, Response};
 use super::{
     Broadcast, Channel, DEFAULT_PREFIX, DecodeError, EncodeError, Recipients, Uid, channel,
-    encode_broadcast, write_request,
+    encode_ack, encode_broadcast, write_request,
 };
 use crate::json::{self, JsonStr};
 use crate::rand::Rng;
-use crate::server::{Args, CommandError, NamespaceId, Server, Targets, siphash13};
+use crate::server::{
+    AckId, Args, CommandError, Event, NamespaceId, Server, SocketId, Targets, siphash13,
+};
 use crate::write::Writer;
 use crate::{BufferTooSmall, Instant};
 
@@ -76,6 +78,37 @@ impl PendingSlot {
         deadline: 0,
         expected: None,
         answers: 0,
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RouteState {
+    Free,
+    /// Chosen for a broadcast, its packet not sent yet.
+    Chosen,
+    /// Waiting for the client's acknowledgement.
+    Waiting,
+}
+
+/// An entry of a cluster's table of client acknowledgements owed to another server (for
+/// a broadcast that collects them).
+#[derive(Debug, Clone, Copy)]
+pub struct AckRoute {
+    state: RouteState,
+    socket: SocketId,
+    ack: AckId,
+    ns: NamespaceId,
+    request: RequestId,
+}
+
+impl AckRoute {
+    /// A free entry.
+    pub const FREE: Self = Self {
+        state: RouteState::Free,
+        socket: SocketId { index: 0, era: 0 },
+        ack: AckId(0),
+        ns: NamespaceId(0),
+        request: RequestId::from_random([0; 6]),
     };
 }
 
@@ -211,9 +244,10 @@ pub struct ClusterStats {
     pub ignored: u64,
     /// Messages received that could not be read, or named too much.
     pub malformed: u64,
-    /// Requests received that this server does not answer yet (a broadcast collecting
-    /// acknowledgements).
-    pub unsupported: u64,
+    /// Broadcasts collecting acknowledgements that found more sockets here than the table
+    /// of owed acknowledgements had room for: delivered without asking for them, and
+    /// counted as reaching no client.
+    pub untracked: u64,
 }
 
 /// Memory a cluster keeps its tables in: lent, or (with `alloc`) its own.
@@ -360,6 +394,9 @@ pub struct Cluster<'a> {
     rng: Rng,
     now: u64,
     pending: Mem<'a, PendingSlot>,
+    acks: Mem<'a, AckRoute>,
+    /// Entries of `acks` in use.
+    routes: usize,
     outbox: Outbox<'a>,
     scratch: Mem<'a, u8>,
 }
@@ -376,12 +413,14 @@ impl fmt::Debug for Cluster<'_> {
 impl<'a> Cluster<'a> {
     /// A cluster member with `config`, drawing its uids and request ids from `seed` (take
     /// it from a real entropy source), keeping its pending requests in `pending`, the
-    /// messages waiting for the pub/sub in `outbox`, and using `scratch` to decode a
-    /// received message's arguments and names (as large as the largest message).
+    /// client acknowledgements it owes other servers in `acks`, the messages waiting for
+    /// the pub/sub in `outbox`, and using `scratch` to decode a received message's
+    /// arguments and names (as large as the largest message).
     pub fn new(
         config: ClusterConfig<'a>,
         seed: [u8; 32],
         pending: &'a mut [PendingSlot],
+        acks: &'a mut [AckRoute],
         outbox: &'a mut [u8],
         scratch: &'a mut [u8],
         now: Instant,
@@ -389,20 +428,21 @@ impl<'a> Cluster<'a> {
         Self::with(
             config,
             seed,
-            Mem::Lent(pending),
-            Mem::Lent(outbox),
-            Mem::Lent(scratch),
+            [Mem::Lent(pending)],
+            Mem::Lent(acks),
+            [Mem::Lent(outbox), Mem::Lent(scratch)],
             now,
         )
     }
 
     /// A cluster member as [`new`](Self::new) makes it, with tables of its own: `pending`
-    /// requests, an `outbox` and a `scratch` buffer of these many bytes.
+    /// requests, `acks` owed, an `outbox` and a `scratch` buffer of these many bytes.
     #[cfg(feature = "alloc")]
     pub fn owned(
         config: ClusterConfig<'a>,
         seed: [u8; 32],
         pending: usize,
+        acks: usize,
         outbox: usize,
         scratch: usize,
         now: Instant,
@@ -411,9 +451,14 @@ impl<'a> Cluster<'a> {
         Self::with(
             config,
             seed,
-            Mem::Owned(vec![PendingSlot::FREE; pending].into_boxed_slice()),
-            Mem::Owned(vec![0u8; outbox].into_boxed_slice()),
-            Mem::Owned(vec![0u8; scratch].into_boxed_slice()),
+            [Mem::Owned(
+                vec![PendingSlot::FREE; pending].into_boxed_slice(),
+            )],
+            Mem::Owned(vec![AckRoute::FREE; acks].into_boxed_slice()),
+            [
+                Mem::Owned(vec![0u8; outbox].into_boxed_slice()),
+                Mem::Owned(vec![0u8; scratch].into_boxed_slice()),
+            ],
             now,
         )
     }
@@ -421,20 +466,23 @@ impl<'a> Cluster<'a> {
     fn with(
         config: ClusterConfig<'a>,
         seed: [u8; 32],
-        mut pending: Mem<'a, PendingSlot>,
-        outbox: Mem<'a, u8>,
-        scratch: Mem<'a, u8>,
+        [mut pending]: [Mem<'a, PendingSlot>; 1],
+        mut acks: Mem<'a, AckRoute>,
+        [outbox, scratch]: [Mem<'a, u8>; 2],
         now: Instant,
     ) -> Self {
         let mut rng = Rng::new(seed);
         let key = [rng.next_u64(), rng.next_u64()];
         pending.fill(PendingSlot::FREE);
+        acks.fill(AckRoute::FREE);
         Self {
             timeout: config.request_timeout,
             key,
             rng,
             now: now.as_millis(),
             pending,
+            acks,
+            routes: 0,
             outbox: Outbox {
                 buf: outbox,
                 head: 0,
@@ -1030,11 +1078,156 @@ impl<'a> Cluster<'a> {
                 }));
             }
             RequestKind::Broadcast => {
-                self.outbox.stats.unsupported += 1;
-                return self.ignore();
+                self.broadcast_with_acks(server, ns, msg)?;
             }
         }
         Ok(None)
+    }
+
+    /// Another server's broadcast that collects its clients' acknowledgements: each
+    /// selected socket here gets the packet with an ack request (a timeout of the flags'),
+    /// the sender hears how many (`{"type":8,"clientCount":n}`), then each answer as it
+    /// comes ([`on_event`](Self::on_event)).
+    fn broadcast_with_acks(
+        &mut self,
+        server: &mut Server<'_>,
+        ns: NamespaceId,
+        msg: &[u8],
+    ) -> Result<(), ClusterError> {
+        let (id, b) = Broadcast::decode_with_acks(msg)?;
+        let request = RequestId::new(id).ok_or(DecodeError::Shape)?;
+        if Some(ns) != server.namespace(b.namespace()) {
+            return Err(DecodeError::Shape.into());
+        }
+        let mut rooms = [""; MAX_ROOMS];
+        let mut except = [""; MAX_ROOMS];
+        let nr = fill(&mut rooms, b.rooms())?;
+        let ne = fill(&mut except, b.except())?;
+        let mut blobs: [&[u8]; MAX_BLOBS] = [&[]; MAX_BLOBS];
+        let (len, count) = b
+            .write_args(&mut self.scratch, &mut blobs)
+            .map_err(|e| match e {
+                DecodeError::BufferTooSmall(_) => ClusterError::TooMany,
+                e => ClusterError::Decode(e),
+            })?;
+        let targets = Targets {
+            rooms: &rooms[..nr],
+            except_rooms: &except[..ne],
+            except: &[],
+        };
+        let args = Args {
+            json: &self.scratch[..len],
+            binary: &blobs[..count],
+        };
+        let free = self.acks.len() - self.routes;
+        let selected = server.select(ns, &targets, |_, _| {});
+        let mut clients = 0;
+        if selected > free {
+            // No room to remember every answer: delivered without asking for them.
+            self.outbox.stats.untracked += 1;
+            server.broadcast(ns, &targets, b.event(), args)?;
+        } else {
+            let acks = &mut self.acks;
+            let mut at = 0;
+            server.select(ns, &targets, |_, socket| {
+                while let Some(r) = acks.get_mut(at) {
+                    at += 1;
+                    if r.state == RouteState::Free {
+                        *r = AckRoute {
+                            state: RouteState::Chosen,
+                            socket,
+                            ack: AckId(0),
+                            ns,
+                            request,
+                        };
+                        break;
+                    }
+                }
+            });
+            let timeout = b
+                .flags()
+                .timeout
+                .map_or(self.timeout, |t| u32::try_from(t).unwrap_or(u32::MAX));
+            for r in self.acks.iter_mut() {
+                if r.state != RouteState::Chosen {
+                    continue;
+                }
+                match server.emit_with_ack(r.socket, b.event(), args, Some(timeout)) {
+                    Ok(ack) => {
+                        r.ack = ack;
+                        r.state = RouteState::Waiting;
+                        self.routes += 1;
+                        clients += 1;
+                    }
+                    Err(_) => r.state = RouteState::Free,
+                }
+            }
+        }
+        let nsp = Self::ns_name(server, ns)?;
+        self.publish(nsp, Channel::Response, None, |out| {
+            let mut w = Writer::new(out);
+            w.put(b"{\"type\":8,\"requestId\":");
+            json::put_str(&mut w, request.as_str());
+            w.put(b",\"clientCount\":");
+            w.decimal(clients);
+            w.byte(b'}');
+            w.finish()
+        })
+    }
+
+    /// Offers the cluster one of the server's events: a client's acknowledgement it owes
+    /// another server is published, and `true` says the event was the cluster's (the
+    /// application has nothing to do with it). An expired one and a disconnected socket's
+    /// are forgotten. Pass it every [`Event::Ack`], [`Event::AckTimeout`] and
+    /// [`Event::Disconnect`] (the mio driver does).
+    pub fn on_event(&mut self, server: &Server<'_>, event: &Event<'_>) -> bool {
+        if self.routes == 0 {
+            return false;
+        }
+        let (socket, id) = match *event {
+            Event::Ack(a) => (a.socket, Some(a.id)),
+            Event::AckTimeout { socket, id } => (socket, Some(id)),
+            Event::Disconnect { socket, .. } => (socket, None),
+            _ => return false,
+        };
+        let mut mine = None;
+        for r in self.acks.iter_mut() {
+            if r.state == RouteState::Waiting
+                && r.socket == socket
+                && id.is_none_or(|id| r.ack == id)
+            {
+                r.state = RouteState::Free;
+                self.routes -= 1;
+                mine = Some((r.ns, r.request));
+                if id.is_some() {
+                    break;
+                }
+            }
+        }
+        let (Event::Ack(a), Some((ns, request))) = (event, mine) else {
+            return mine.is_some() && id.is_some();
+        };
+        let Ok(nsp) = Self::ns_name(server, ns) else {
+            return true;
+        };
+        let blobs = a.attachments.to_array::<MAX_BLOBS>();
+        let (blobs, n) = blobs.unwrap_or(([&[]; MAX_BLOBS], 0));
+        let args = Args {
+            json: a.args,
+            binary: &blobs[..n],
+        };
+        let r = self.publish(nsp, Channel::Response, None, |out| {
+            encode_ack(out, request.as_str(), &args).map_err(|e| match e {
+                EncodeError::BufferTooSmall(e) => e,
+                // The client's answer was read as valid JSON: cannot happen.
+                EncodeError::InvalidArgs => BufferTooSmall {
+                    required: usize::MAX,
+                },
+            })
+        });
+        // A drop is counted in the stats; the sender's request times out.
+        let _ = r;
+        true
     }
 
     /// Answers request `id` with `{"requestId":…,"KEY":[…]}`, an element per socket `to`
@@ -1046,7 +1239,7 @@ impl<'a> Cluster<'a> {
         id: &RequestId,
         to: &Targets<'_>,
         key: &[u8],
-        mut each: impl FnMut(&mut Writer<'_>, &Server<'_>, crate::server::SocketId),
+        mut each: impl FnMut(&mut Writer<'_>, &Server<'_>, SocketId),
     ) -> Result<(), ClusterError> {
         let nsp = Self::ns_name(server, ns)?;
         let mut name = [0u8; 256];
@@ -1274,7 +1467,7 @@ fn unescape<'s>(
 }
 
 /// A socket's id as a JSON string.
-fn put_id(w: &mut Writer<'_>, server: &Server<'_>, s: crate::server::SocketId) {
+fn put_id(w: &mut Writer<'_>, server: &Server<'_>, s: SocketId) {
     let id = server.socket_sid(s);
     json::put_str(w, id.as_ref().map_or("", |id| id.as_str()));
 }

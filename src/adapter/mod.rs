@@ -34,8 +34,8 @@ mod cluster;
 mod request;
 
 pub use cluster::{
-    Awaited, Cluster, ClusterConfig, ClusterError, ClusterEvent, ClusterStats, Done, MAX_ROOMS,
-    PendingSlot, Publish, ReplyTo,
+    AckRoute, Awaited, Cluster, ClusterConfig, ClusterError, ClusterEvent, ClusterStats, Done,
+    MAX_ROOMS, PendingSlot, Publish, ReplyTo,
 };
 pub use request::{Names, Outgoing, Request, RequestId, RequestKind, Response, write_request};
 
@@ -346,6 +346,30 @@ pub fn encode_broadcast(
     Ok(w.len())
 }
 
+/// Encodes a client's acknowledgement of a broadcast that collects them, as the answer
+/// Node's adapter publishes (`{type: 9, requestId, packet}`): `packet` is the first of the
+/// client's `args` (binary in place), or nil when it sent none. Returns its length.
+///
+/// # Errors
+/// [`EncodeError`]: a short buffer, or arguments that are not valid.
+pub fn encode_ack(out: &mut [u8], request_id: &str, args: &Args<'_>) -> Result<usize, EncodeError> {
+    json::Limits::DEFAULT
+        .validate_list(args.json)
+        .map_err(|_| EncodeError::InvalidArgs)?;
+    let mut w = Writer::new(out);
+    w.map(3)?;
+    w.str("type")?;
+    w.uint(9)?;
+    w.str("requestId")?;
+    w.str(request_id)?;
+    w.str("packet")?;
+    match json::elements(args.json).next() {
+        Some(first) => json_to_msgpack(&mut w, first, args.binary, 0)?,
+        None => w.nil()?,
+    }
+    Ok(w.len())
+}
+
 /// Writes one validated JSON value as `MessagePack`, numbers as JavaScript reads them
 /// (integral ones as integers, as notepack writes them), placeholders as their attachment.
 fn json_to_msgpack(
@@ -476,6 +500,53 @@ impl<'a> Broadcast<'a> {
             Value::Nil => "",
             _ => return Err(DecodeError::Shape),
         };
+        let mut b = Self::packet(&mut r)?;
+        b.uid = uid;
+        b.opts(&mut r)?;
+        Ok(b)
+    }
+
+    /// Reads the broadcast request that collects acknowledgements (request type 7, a map
+    /// `{uid, requestId, type: 7, packet, opts}`, keys in any order); returns its request
+    /// id and the broadcast.
+    ///
+    /// # Errors
+    /// [`DecodeError`] for input that is not one.
+    pub fn decode_with_acks(msg: &'a [u8]) -> Result<(&'a str, Self), DecodeError> {
+        let mut r = Reader::new(msg);
+        let Value::Map(n) = r.read()? else {
+            return Err(DecodeError::Shape);
+        };
+        let (mut uid, mut id, mut kind, mut packet, mut opts) = ("", None, None, None, None);
+        for _ in 0..n {
+            match r.read()? {
+                Value::Str("uid") => {
+                    uid = match r.read()? {
+                        Value::Str(s) => s,
+                        _ => "",
+                    }
+                }
+                Value::Str("requestId") => id = Some(r.read()?),
+                Value::Str("type") => kind = Some(r.read()?),
+                Value::Str("packet") => packet = Some(r.raw()?),
+                Value::Str("opts") => opts = Some(r.raw()?),
+                _ => r.skip()?,
+            }
+        }
+        let (Some(Value::Str(id)), Some(Value::Int(7)), Some(packet)) = (id, kind, packet) else {
+            return Err(DecodeError::Shape);
+        };
+        let mut b = Self::packet(&mut Reader::new(packet))?;
+        b.uid = uid;
+        if let Some(opts) = opts {
+            b.opts(&mut Reader::new(opts))?;
+        }
+        Ok((id, b))
+    }
+
+    /// Reads a packet map `{type: 2|5, data: [event, ...args], nsp}` (by key; no `nsp` is
+    /// `/`).
+    fn packet(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let Value::Map(n) = r.read()? else {
             return Err(DecodeError::Shape);
         };
@@ -508,28 +579,32 @@ impl<'a> Broadcast<'a> {
         let args = data
             .and_then(|all| all.get(d.position()..))
             .unwrap_or_default();
-        let Value::Map(n) = r.read()? else {
-            return Err(DecodeError::Shape);
-        };
-        let (mut rooms, mut except, mut flags) = (&[0x90u8][..], &[0x90u8][..], Flags::NONE);
-        for _ in 0..n {
-            match r.read()? {
-                Value::Str("rooms") => rooms = list(&mut r)?,
-                Value::Str("except") => except = list(&mut r)?,
-                Value::Str("flags") => flags = Flags::read(&mut r)?,
-                _ => r.skip()?,
-            }
-        }
         Ok(Self {
-            uid,
+            uid: "",
             nsp,
             event,
             args,
             arg_count: len - 1,
-            rooms,
-            except,
-            flags,
+            rooms: &[0x90],
+            except: &[0x90],
+            flags: Flags::NONE,
         })
+    }
+
+    /// Reads the options map `{rooms, except, flags}` (by key) into `self`.
+    fn opts(&mut self, r: &mut Reader<'a>) -> Result<(), DecodeError> {
+        let Value::Map(n) = r.read()? else {
+            return Err(DecodeError::Shape);
+        };
+        for _ in 0..n {
+            match r.read()? {
+                Value::Str("rooms") => self.rooms = list(r)?,
+                Value::Str("except") => self.except = list(r)?,
+                Value::Str("flags") => self.flags = Flags::read(r)?,
+                _ => r.skip()?,
+            }
+        }
+        Ok(())
     }
 
     /// The sending server's id (empty for the emitter, which sends none).

@@ -66,6 +66,8 @@ const REDIS_PUB: Token = Token(usize::MAX - 3);
 const REDIS_SUB: Token = Token(usize::MAX - 4);
 /// Requests of a cluster member waiting for answers at once.
 const CLUSTER_PENDING: usize = 256;
+/// Client acknowledgements owed to other servers at once.
+const CLUSTER_ACKS: usize = 4096;
 /// Bytes of cluster messages that may wait for Redis.
 const CLUSTER_OUTBOX: usize = 8 << 20;
 /// Tokens from here on are closed connections still writing (`LINGERING + k`); the stream
@@ -284,6 +286,7 @@ impl<'a> Driver<'a> {
             config,
             os_seed()?,
             CLUSTER_PENDING,
+            CLUSTER_ACKS,
             CLUSTER_OUTBOX,
             self.server.config().max_event(),
             self.now(),
@@ -724,6 +727,12 @@ impl<'a> Driver<'a> {
                 }
             };
             progress = true;
+            // An acknowledgement owed to another server is the cluster's alone.
+            if let Some(c) = self.cluster.as_deref_mut()
+                && c.cluster.on_event(&self.server, &event)
+            {
+                continue;
+            }
             let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
             handler.event_in(&mut self.server, cluster, &event);
         }

@@ -49,6 +49,9 @@ io.on("connection", (socket) => {
     ack("ok");
     io.in(room).disconnectSockets(true);
   });
+  socket.on("ask-all", (ack) => {
+    io.timeout(3000).emit("question", (err, answers) => ack(err ? ["timeout", answers.length] : answers.sort()));
+  });
   socket.on("server-side-emit", (data, ack) => {
     io.serverSideEmit("ping-servers", data, (err, answers) => ack(err ? ["error"] : answers.sort()));
   });

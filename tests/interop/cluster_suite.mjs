@@ -36,6 +36,7 @@ async function client(url, nsp, transport, label) {
   const c = { sock, label, events: [] };
   sock.onAny((event, ...args) => c.events.push([event, ...args]));
   sock.on("disconnect", (reason) => c.events.push(["disconnect", reason]));
+  sock.on("question", (cb) => cb(label));
   await new Promise((resolve, reject) => {
     sock.once("connect", resolve);
     sock.once("connect_error", reject);
@@ -152,6 +153,12 @@ const fromNode = await ack(main[main.length - 1], "server-side-emit", "x");
 assert.equal(fromNode.length, servers.length - 1, JSON.stringify(fromNode));
 clear(everyone);
 check("serverSideEmit with answers, from siocore and from Node");
+
+// A Node server's broadcast collecting acknowledgements: every client of the cluster answers.
+const node = main[main.length - 1];
+assert.deepEqual(await node.sock.timeout(8000).emitWithAck("ask-all"), main.map((c) => c.label).sort());
+clear(everyone);
+check("a broadcast with acknowledgements from Node collects every server's clients' answers");
 
 // The emitter (no uid, its own key order).
 const redis = createClient({ url: redisUrl });

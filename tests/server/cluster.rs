@@ -2,8 +2,12 @@
 //! that hands every message to every member, as Redis hands a channel's messages to each
 //! subscriber (the sender included).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use siocore::Instant;
 use siocore::adapter::*;
+use siocore::msgpack::Writer;
 use siocore::server::*;
 
 use crate::harness::*;
@@ -29,6 +33,7 @@ fn node(seed: u8, pending: usize, outbox: usize) -> Node {
         ClusterConfig::DEFAULT,
         [seed ^ 0x55; 32],
         Box::leak(vec![PendingSlot::FREE; pending].into_boxed_slice()),
+        Box::leak(vec![AckRoute::FREE; 4].into_boxed_slice()),
         Box::leak(vec![0u8; outbox].into_boxed_slice()),
         Box::leak(vec![0u8; 64 * 1024].into_boxed_slice()),
         Instant::ZERO,
@@ -501,4 +506,137 @@ fn malformed_and_foreign_messages() {
     );
     let stats = a.cluster.stats();
     assert_eq!((stats.ignored, stats.malformed), (3, 3));
+}
+
+/// A broadcast that collects acknowledgements, as Node's adapter publishes it (type 7).
+fn broadcast_with_acks(id: &str, timeout: u64) -> Vec<u8> {
+    let mut buf = [0u8; 256];
+    let mut w = Writer::new(&mut buf);
+    w.map(5).unwrap();
+    w.str("uid").unwrap();
+    w.str("nodeA1").unwrap();
+    w.str("requestId").unwrap();
+    w.str(id).unwrap();
+    w.str("type").unwrap();
+    w.uint(7).unwrap();
+    w.str("packet").unwrap();
+    w.map(3).unwrap();
+    w.str("type").unwrap();
+    w.uint(2).unwrap();
+    w.str("data").unwrap();
+    w.array(2).unwrap();
+    w.str("q").unwrap();
+    w.uint(1).unwrap();
+    w.str("nsp").unwrap();
+    w.str("/").unwrap();
+    w.str("opts").unwrap();
+    w.map(3).unwrap();
+    w.str("rooms").unwrap();
+    w.array(0).unwrap();
+    w.str("except").unwrap();
+    w.array(0).unwrap();
+    w.str("flags").unwrap();
+    w.map(1).unwrap();
+    w.str("timeout").unwrap();
+    w.uint(timeout).unwrap();
+    let n = w.len();
+    buf[..n].to_vec()
+}
+
+#[test]
+fn a_broadcast_collecting_acks_is_answered_with_a_count_then_each_ack() {
+    let Node { mut h, cluster } = node(1, 4, 64 * 1024);
+    let cluster = Rc::new(RefCell::new(cluster));
+    let c2 = Rc::clone(&cluster);
+    let app_acks = Rc::new(RefCell::new(0));
+    let seen = Rc::clone(&app_acks);
+    h.app = Box::new(move |server, e| {
+        if c2.borrow_mut().on_event(server, e) {
+            return;
+        }
+        if let Event::Ack(_) | Event::AckTimeout { .. } = e {
+            *seen.borrow_mut() += 1;
+        }
+        if let Event::Connect(c) = e {
+            server.accept(c.socket).unwrap();
+        }
+    });
+    let clients: Vec<_> = (0..3).map(|_| h.sio_ws()).collect();
+    let now = h.instant();
+    let msg = broadcast_with_acks("r7", 1000);
+    cluster
+        .borrow_mut()
+        .receive(&mut h.server, b"socket.io-request#/#", &msg, now)
+        .unwrap();
+    h.drain();
+    let out = |cluster: &Rc<RefCell<Cluster<'static>>>| {
+        let mut c = cluster.borrow_mut();
+        let mut all = Vec::new();
+        while let Some(p) = c.next_publish() {
+            all.push((p.channel.to_string(), p.message.to_vec()));
+            c.pop_publish();
+        }
+        all
+    };
+    assert_eq!(
+        out(&cluster),
+        [(
+            "socket.io-response#/#".to_string(),
+            br#"{"type":8,"requestId":"r7","clientCount":3}"#.to_vec()
+        )]
+    );
+    // Each client answers (the first one with binary); the last never does.
+    let ids: Vec<String> = clients
+        .iter()
+        .map(|(s, _)| h.ws_texts(*s).remove(0))
+        .collect();
+    for id in &ids {
+        assert!(id.starts_with("42") && id.ends_with(r#"["q",1]"#), "{id}");
+    }
+    let ack_id = |t: &str| t[2..t.find('[').unwrap()].to_string();
+    h.ws_send_text(
+        clients[0].0,
+        &format!(
+            r#"461-{}[{{"_placeholder":true,"num":0}}]"#,
+            ack_id(&ids[0])
+        ),
+    );
+    h.ws_send_binary(clients[0].0, &[7, 8]);
+    h.ws_send_text(clients[1].0, &format!(r#"43{}["yes",2]"#, ack_id(&ids[1])));
+    let got = out(&cluster);
+    assert_eq!(got.len(), 2, "{got:?}");
+    // {type: 9, requestId: "r7", packet: <bin 7 8>} and {…, packet: "yes"}, as notepack.
+    assert_eq!(
+        got[0].1,
+        b"\x83\xa4type\x09\xa9requestId\xa2r7\xa6packet\xc4\x02\x07\x08"
+    );
+    assert_eq!(
+        got[1].1,
+        b"\x83\xa4type\x09\xa9requestId\xa2r7\xa6packet\xa3yes"
+    );
+    // The app saw none of those acks.
+    assert_eq!(*app_acks.borrow(), 0);
+    // The third times out: forgotten, nothing published; the table is free again.
+    h.run_until(2_000);
+    assert!(out(&cluster).is_empty());
+    assert_eq!(*app_acks.borrow(), 0, "the timeout was the cluster's too");
+    let msg = broadcast_with_acks("r8", 1000);
+    let now = h.instant();
+    cluster
+        .borrow_mut()
+        .receive(&mut h.server, b"socket.io-request#/#", &msg, now)
+        .unwrap();
+    assert!(out(&cluster)[0].1.ends_with(br#""clientCount":3}"#));
+
+    // More sockets than the table holds: delivered without acks, counted as none.
+    for _ in 0..2 {
+        h.sio_ws();
+    }
+    let msg = broadcast_with_acks("r9", 1000);
+    cluster
+        .borrow_mut()
+        .receive(&mut h.server, b"socket.io-request#/#", &msg, now)
+        .unwrap();
+    assert!(out(&cluster)[0].1.ends_with(br#""clientCount":0}"#));
+    assert_eq!(cluster.borrow().stats().untracked, 1);
 }
