@@ -7,7 +7,13 @@
 //! sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...
 //! (scenarios: idle-rss, connect, echo, binary64k, polling, broadcast)
 //! sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...
+//! sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND...
 //! ```
+//!
+//! `--cluster` runs the cluster broadcast instead: each COMMAND is started twice (two
+//! instances that must share a cluster, e.g. on one Redis), half the receivers connect to
+//! each, and one client of the first sends the broadcasts; deliveries/s and the CPU of both
+//! instances are reported.
 //!
 //! `--soak` runs the soak instead (see `soak.rs`): churn and broadcast at once for MINUTES,
 //! the server's RSS and file descriptors sampled every minute (or every SECONDS), and fails
@@ -83,7 +89,7 @@ impl Drop for Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND..."
+        "usage: sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...\n       sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND..."
     );
     std::process::exit(2)
 }
@@ -95,6 +101,7 @@ fn main() {
     let mut rounds = 1usize;
     let mut soak: Option<u64> = None;
     let mut sample = Duration::from_secs(60);
+    let mut cluster = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -136,6 +143,7 @@ fn main() {
                 )
             }
             "--only" => only = Some(args.next().unwrap_or_else(|| usage())),
+            "--cluster" => cluster = true,
             _ => match a.split_once('=') {
                 Some((name, cmd)) => servers.push((name.to_string(), cmd.to_string())),
                 None => usage(),
@@ -181,7 +189,11 @@ fn main() {
             println!("round {round} of {rounds}");
         }
         for ((name, cmd), (_, figures)) in servers.iter().zip(results.iter_mut()) {
-            run_all(name, cmd, &settings, only.as_deref(), figures, &mut failed);
+            if cluster {
+                run_cluster(name, cmd, &settings, figures, &mut failed);
+            } else {
+                run_all(name, cmd, &settings, only.as_deref(), figures, &mut failed);
+            }
         }
     }
     println!();
@@ -191,6 +203,40 @@ fn main() {
     println!("\nscenarios: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
+    }
+}
+
+/// The cluster broadcast once against two instances of `cmd`.
+fn run_cluster(
+    name: &str,
+    cmd: &str,
+    settings: &Settings,
+    figures: &mut Vec<Figure>,
+    failed: &mut usize,
+) {
+    let start = || {
+        Server::start(name, cmd).unwrap_or_else(|e| {
+            eprintln!("sio-load: {e}");
+            std::process::exit(1)
+        })
+    };
+    let (a, b) = (start(), start());
+    // Both subscribe to the cluster's channels once they run: let them settle.
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = Instant::now();
+    match scenario::cluster_broadcast(settings, [a.addr, b.addr], [a.child.id(), b.child.id()]) {
+        Ok(f) => {
+            println!("{:<12} {}", name, f.line());
+            figures.push(f);
+        }
+        Err(e) => {
+            println!(
+                "{:<12} cluster-broadcast FAILED: {e} (after {:.1} s)",
+                name,
+                t0.elapsed().as_secs_f64()
+            );
+            *failed += 1;
+        }
     }
 }
 

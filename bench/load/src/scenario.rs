@@ -17,6 +17,8 @@ pub enum Which {
     Binary,
     Polling,
     Broadcast,
+    /// Broadcasts across a cluster of two instances on one Redis (`--cluster`).
+    ClusterBroadcast,
 }
 
 pub const ALL: [Which; 6] = [
@@ -37,6 +39,7 @@ impl Which {
             Which::Binary => "binary64k",
             Which::Polling => "polling",
             Which::Broadcast => "broadcast",
+            Which::ClusterBroadcast => "cluster-broadcast",
         }
     }
 }
@@ -169,7 +172,7 @@ pub(crate) fn rss_kib(pid: u32) -> f64 {
 
 /// CPU of the server and of this process between two points.
 struct Meter {
-    pid: String,
+    pids: Vec<String>,
     at: Instant,
     server: (f64, f64),
     client: (f64, f64),
@@ -177,17 +180,22 @@ struct Meter {
 
 impl Meter {
     fn start(pid: u32) -> Self {
-        let pid = pid.to_string();
+        Self::start_all(&[pid])
+    }
+
+    /// The CPU of several server processes, summed.
+    fn start_all(pids: &[u32]) -> Self {
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
         Self {
             at: Instant::now(),
-            server: cpu_seconds(&pid),
+            server: cpu_sum(&pids),
             client: cpu_seconds("self"),
-            pid,
+            pids,
         }
     }
 
     fn stop(&self) -> Span {
-        let (su, ss) = cpu_seconds(&self.pid);
+        let (su, ss) = cpu_sum(&self.pids);
         let (cu, cs) = cpu_seconds("self");
         Span {
             secs: self.at.elapsed().as_secs_f64(),
@@ -196,6 +204,13 @@ impl Meter {
             client: cu + cs - self.client.0 - self.client.1,
         }
     }
+}
+
+/// User and system CPU seconds of the processes `pids`, summed.
+fn cpu_sum(pids: &[String]) -> (f64, f64) {
+    pids.iter()
+        .map(|p| cpu_seconds(p))
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 fn figure(which: Which, s: &Settings, value: f64, unit: &'static str, ops: f64, m: Span) -> Figure {
@@ -220,8 +235,19 @@ pub fn run(which: Which, s: &Settings, addr: SocketAddr, pid: u32) -> Result<Fig
         Which::Echo => echo(s, addr, pid, Kind::Ws, false),
         Which::Binary => echo(s, addr, pid, Kind::Ws, true),
         Which::Polling => echo(s, addr, pid, Kind::Polling, false),
-        Which::Broadcast => broadcast(s, addr, pid),
+        Which::Broadcast => broadcast(s, &[addr], &[pid], which),
+        Which::ClusterBroadcast => Err("cluster-broadcast needs two servers (--cluster)".into()),
     }
+}
+
+/// Broadcasts across two instances of a server on one Redis: half the receivers on each,
+/// the sender on the first.
+pub fn cluster_broadcast(
+    s: &Settings,
+    addrs: [SocketAddr; 2],
+    pids: [u32; 2],
+) -> Result<Figure, String> {
+    broadcast(s, &addrs, &pids, Which::ClusterBroadcast)
 }
 
 /// Opens `n` connections, spread over the load threads.
@@ -590,8 +616,40 @@ pub(crate) fn broadcast_seq(b: &[u8]) -> Result<u64, String> {
         .ok_or_else(|| format!("unexpected message: {}", String::from_utf8_lossy(b)))
 }
 
-fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
-    let groups = open_many(addr, Kind::Ws, s.receivers, s.threads)?;
+/// `receivers` connections spread over the load threads, thread `t`'s on `addrs[t % n]`;
+/// one of thread 0's sends every broadcast to `addrs[0]`.
+fn broadcast(
+    s: &Settings,
+    addrs: &[SocketAddr],
+    pids: &[u32],
+    which: Which,
+) -> Result<Figure, String> {
+    let addr = addrs[0];
+    let mut groups = Vec::new();
+    for (i, &at) in addrs.iter().enumerate() {
+        // The threads of this address: t % n == i.
+        let threads = (i..s.threads.max(addrs.len())).step_by(addrs.len()).count();
+        let share = s.receivers / addrs.len() + usize::from(i < s.receivers % addrs.len());
+        groups.push(open_many(at, Kind::Ws, share, threads)?);
+    }
+    // Interleave so that thread t holds addrs[t % n]'s connections.
+    let mut groups: Vec<Vec<Conn>> = {
+        let mut out = Vec::new();
+        let mut iters: Vec<_> = groups.into_iter().map(Vec::into_iter).collect();
+        loop {
+            let mut any = false;
+            for it in &mut iters {
+                if let Some(g) = it.next() {
+                    out.push(g);
+                    any = true;
+                }
+            }
+            if !any {
+                break out;
+            }
+        }
+    };
+    groups.retain(|g| !g.is_empty());
     let receivers = s.receivers as u64;
     let delivered = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
@@ -687,7 +745,7 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
             })
         })
         .collect();
-    let m = Meter::start(pid);
+    let m = Meter::start_all(pids);
     barrier.wait();
     let t0 = Instant::now();
     let mut ooo = 0;
@@ -701,7 +759,7 @@ fn broadcast(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String>
     let secs = (last - t0).as_secs_f64();
     let total = delivered.load(Ordering::Acquire);
     let mut f = figure(
-        Which::Broadcast,
+        which,
         s,
         total as f64 / secs,
         "deliveries/s",
@@ -740,7 +798,7 @@ pub fn table(results: &[(String, Vec<Figure>)]) {
     }
     println!();
     println!("|{}", "---|".repeat(8 + names.len()));
-    for which in ALL {
+    for which in ALL.into_iter().chain([Which::ClusterBroadcast]) {
         for (name, figs) in results {
             let Some(f) = median(figs, which) else {
                 continue;
