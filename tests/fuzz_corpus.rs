@@ -12,6 +12,9 @@ mod adapter;
 #[path = "../fuzz/checks/client.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod client;
+#[path = "../fuzz/checks/cluster.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
+mod cluster;
 #[path = "../fuzz/checks/engine.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod engine;
@@ -125,6 +128,11 @@ fn replay(target: &str, check: fn(&[u8])) {
 #[test]
 fn adapter_corpus() {
     replay("adapter", adapter::check);
+}
+
+#[test]
+fn cluster_corpus() {
+    replay("cluster", cluster::check);
 }
 
 #[test]
