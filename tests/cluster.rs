@@ -100,7 +100,12 @@ fn server(redis: &str) -> Running {
 
 /// A Socket.IO client on `/` over WebSocket.
 fn client(server: &Running) -> Ws {
-    let mut ws = Ws::open(server.addr);
+    client_at(server.addr)
+}
+
+/// A Socket.IO client on `/` of the server at `addr` over WebSocket.
+fn client_at(addr: std::net::SocketAddr) -> Ws {
+    let mut ws = Ws::open(addr);
     ws.send(b"40");
     assert!(ws.next().starts_with(b"40{\"sid\":"));
     ws.sock
@@ -310,6 +315,49 @@ fn a_mixed_cluster_with_node_servers_and_the_emitter() {
         &args,
         "mixed cluster",
         Duration::from_secs(120),
+    );
+
+    // Redis restarts mid-run. Meanwhile a siocore server goes on serving its own clients
+    // and keeps at most its outbox (8 MiB) of what it publishes: 300 broadcasts of 64 KiB
+    // (19 MiB) cannot all wait.
+    let port = redis.port;
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    let mut cn = client_at(([127, 0, 0, 1], node.port).into());
+    for ws in [&mut ca, &mut cb, &mut cn] {
+        while next_within(ws, Duration::from_millis(300)).is_some() {}
+    }
+    drop(redis);
+    let big = "x".repeat(64 * 1024);
+    for i in 0..300 {
+        ca.send(format!(r#"42["broadcast",{i},"{big}"]"#).as_bytes());
+        let p = next_within(&mut ca, Duration::from_secs(10)).expect("local delivery goes on");
+        assert!(
+            p.starts_with(&format!(r#"42["broadcast",{i},"#)),
+            "{}",
+            &p[..40]
+        );
+    }
+    // What waited goes out when Redis is back: fresh clients elsewhere, so that none is a
+    // slow reader of it.
+    drop((cb, cn));
+    let redis = Redis::start(port);
+    thread::sleep(Duration::from_secs(1));
+    let mut cb = client(&b);
+    let mut cn = client_at(([127, 0, 0, 1], node.port).into());
+    while next_within(&mut cb, Duration::from_millis(300)).is_some() {}
+    while next_within(&mut ca, Duration::from_millis(300)).is_some() {}
+    // Traffic resumes every way: siocore to Node, Node to siocore.
+    until_crosses(
+        &mut ca,
+        &mut cn,
+        br#"42["broadcast","back"]"#,
+        r#"42["broadcast","back"]"#,
+    );
+    until_crosses(
+        &mut cn,
+        &mut cb,
+        br#"42["broadcast","node"]"#,
+        r#"42["broadcast","node"]"#,
     );
     drop((a, b, node, redis));
 }
