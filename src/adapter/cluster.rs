@@ -903,26 +903,8 @@ impl<'a> Cluster<'a> {
         if !on_channel || b.uid() == self.uid(nsp).as_str() || b.flags().local {
             return self.ignore();
         }
-        let mut rooms = [""; MAX_ROOMS];
-        let mut except = [""; MAX_ROOMS];
-        let nr = fill(&mut rooms, b.rooms())?;
-        let ne = fill(&mut except, b.except())?;
-        let mut blobs: [&[u8]; MAX_BLOBS] = [&[]; MAX_BLOBS];
-        let (len, count) = b
-            .write_args(&mut self.scratch, &mut blobs)
-            .map_err(|e| match e {
-                DecodeError::BufferTooSmall(_) => ClusterError::TooMany,
-                e => ClusterError::Decode(e),
-            })?;
-        let targets = Targets {
-            rooms: &rooms[..nr],
-            except_rooms: &except[..ne],
-            except: &[],
-        };
-        let args = Args {
-            json: &self.scratch[..len],
-            binary: &blobs[..count],
-        };
+        let u = Unpacked::of(&b, &mut self.scratch)?;
+        let (targets, args) = (u.targets(), u.args(&self.scratch));
         server.broadcast(ns, &targets, b.event(), args)?;
         Ok(None)
     }
@@ -1099,26 +1081,8 @@ impl<'a> Cluster<'a> {
         if Some(ns) != server.namespace(b.namespace()) {
             return Err(DecodeError::Shape.into());
         }
-        let mut rooms = [""; MAX_ROOMS];
-        let mut except = [""; MAX_ROOMS];
-        let nr = fill(&mut rooms, b.rooms())?;
-        let ne = fill(&mut except, b.except())?;
-        let mut blobs: [&[u8]; MAX_BLOBS] = [&[]; MAX_BLOBS];
-        let (len, count) = b
-            .write_args(&mut self.scratch, &mut blobs)
-            .map_err(|e| match e {
-                DecodeError::BufferTooSmall(_) => ClusterError::TooMany,
-                e => ClusterError::Decode(e),
-            })?;
-        let targets = Targets {
-            rooms: &rooms[..nr],
-            except_rooms: &except[..ne],
-            except: &[],
-        };
-        let args = Args {
-            json: &self.scratch[..len],
-            binary: &blobs[..count],
-        };
+        let u = Unpacked::of(&b, &mut self.scratch)?;
+        let (targets, args) = (u.targets(), u.args(&self.scratch));
         let free = self.acks.len() - self.routes;
         let selected = server.select(ns, &targets, |_, _| {});
         let mut clients = 0;
@@ -1387,6 +1351,55 @@ impl PendingSlot {
     fn check(&mut self) {
         if self.state == SlotState::Waiting && self.expected.is_some_and(|e| self.answers >= e) {
             self.state = SlotState::Done { timed_out: false };
+        }
+    }
+}
+
+/// A received broadcast's recipients and arguments (its JSON in the scratch buffer).
+struct Unpacked<'m> {
+    rooms: [&'m str; MAX_ROOMS],
+    nr: usize,
+    except: [&'m str; MAX_ROOMS],
+    ne: usize,
+    blobs: [&'m [u8]; MAX_BLOBS],
+    count: usize,
+    len: usize,
+}
+
+impl<'m> Unpacked<'m> {
+    /// Reads `b`'s rooms and writes its arguments into `scratch`.
+    fn of(b: &Broadcast<'m>, scratch: &mut [u8]) -> Result<Self, ClusterError> {
+        let mut u = Self {
+            rooms: [""; MAX_ROOMS],
+            nr: 0,
+            except: [""; MAX_ROOMS],
+            ne: 0,
+            blobs: [&[]; MAX_BLOBS],
+            count: 0,
+            len: 0,
+        };
+        u.nr = fill(&mut u.rooms, b.rooms())?;
+        u.ne = fill(&mut u.except, b.except())?;
+        (u.len, u.count) = b.write_args(scratch, &mut u.blobs).map_err(|e| match e {
+            DecodeError::BufferTooSmall(_) => ClusterError::TooMany,
+            e => ClusterError::Decode(e),
+        })?;
+        Ok(u)
+    }
+
+    fn targets(&self) -> Targets<'_> {
+        Targets {
+            rooms: &self.rooms[..self.nr],
+            except_rooms: &self.except[..self.ne],
+            except: &[],
+        }
+    }
+
+    /// The arguments, their JSON in `scratch` (the buffer [`of`](Self::of) wrote).
+    fn args<'s>(&'s self, scratch: &'s [u8]) -> Args<'s> {
+        Args {
+            json: &scratch[..self.len],
+            binary: &self.blobs[..self.count],
         }
     }
 }
