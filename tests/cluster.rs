@@ -30,7 +30,13 @@ struct Redis {
 
 impl Redis {
     fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// With more `redis-server` arguments.
+    fn start_with(port: u16, extra: &[&str]) -> Self {
         let child = Command::new("redis-server")
+            .args(extra)
             .args([
                 "--port",
                 &port.to_string(),
@@ -269,6 +275,31 @@ impl Drop for NodeServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+#[test]
+fn a_redis_with_a_password() {
+    let port = free_port();
+    let redis = Redis::start_with(port, &["--requirepass", "s3cret"]);
+    let url = format!("redis://:s3cret@127.0.0.1:{port}");
+    let (a, b) = (server(&url), server(&url));
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","auth"]"#,
+        r#"42["broadcast","auth"]"#,
+    );
+    // A wrong password: the server serves its own clients and never joins.
+    let wrong = server(&format!("redis://:nope@127.0.0.1:{port}"));
+    let mut cw = client(&wrong);
+    cw.send(br#"42["broadcast","alone"]"#);
+    assert_eq!(
+        next_within(&mut cw, Duration::from_secs(5)).unwrap(),
+        r#"42["broadcast","alone"]"#
+    );
+    assert_eq!(next_within(&mut ca, Duration::from_millis(500)), None);
+    drop((a, b, wrong, redis));
 }
 
 #[test]

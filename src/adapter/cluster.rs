@@ -310,7 +310,7 @@ impl Outbox<'_> {
         let mut result = write(self.buf.get_mut(self.tail + HEAD..).unwrap_or_default());
         if let Err(e) = result
             && self.head > 0
-            && self.tail - self.head + HEAD + e.required <= self.buf.len()
+            && (self.tail - self.head + HEAD).saturating_add(e.required) <= self.buf.len()
         {
             self.buf.copy_within(self.head..self.tail, 0);
             self.tail -= self.head;
@@ -321,7 +321,9 @@ impl Outbox<'_> {
         let (Ok(c16), Ok(m32)) = (u16::try_from(c), u32::try_from(m)) else {
             return Err(ClusterError::OutboxFull);
         };
-        let h = &mut self.buf[self.tail..self.tail + HEAD];
+        let Some(h) = self.buf.get_mut(self.tail..self.tail + HEAD) else {
+            return Err(ClusterError::OutboxFull);
+        };
         h[..2].copy_from_slice(&c16.to_le_bytes());
         h[2..6].copy_from_slice(&m32.to_le_bytes());
         h[6..].fill(0);
@@ -374,9 +376,12 @@ impl Outbox<'_> {
 ///   ([`pop_publish`](Self::pop_publish) once it is sent), and feeds what arrives on the
 ///   subscribed channels to [`receive`](Self::receive): broadcasts and requests of the
 ///   others are applied to the local server and answered, server-side emits and answers
-///   come back as [`ClusterEvent`]s;
+///   come back as [`ClusterEvent`]s; and it offers every server event to
+///   [`on_event`](Self::on_event) first (the acknowledgements owed to others);
 /// * time: [`poll_timeout`](Self::poll_timeout), [`handle_timeout`](Self::handle_timeout),
-///   then [`poll_done`](Self::poll_done) for the requests that ended.
+///   then [`poll_done`](Self::poll_done) for the requests that ended. A request's deadline
+///   counts from the latest time the cluster was given, so call `handle_timeout` with the
+///   current time before a command that waits for answers.
 ///
 /// For each namespace NSP a server subscribes, on one connection, the pattern `PREFIX#NSP#*`
 /// and the channels `PREFIX-request#NSP#`, `PREFIX-response#NSP#` and
@@ -524,6 +529,12 @@ impl<'a> Cluster<'a> {
         self.outbox.pop();
     }
 
+    /// The carrier lost `n` messages it had taken from the outbox (a connection that
+    /// failed before they were all written): they count as dropped.
+    pub fn count_lost(&mut self, n: u64) {
+        self.outbox.stats.dropped += n;
+    }
+
     /// How many bytes wait in the outbox.
     pub const fn outbox_len(&self) -> usize {
         self.outbox.tail - self.outbox.head
@@ -542,7 +553,7 @@ impl<'a> Cluster<'a> {
             let c = channel(out, prefix, nsp, chan)?;
             let rest = out.get_mut(c..).unwrap_or_default();
             let m = msg(rest).map_err(|e| BufferTooSmall {
-                required: c + e.required,
+                required: c.saturating_add(e.required),
             })?;
             Ok((c, m))
         });
@@ -556,6 +567,9 @@ impl<'a> Cluster<'a> {
     }
 
     // ------------------------------------------------------------------ commands
+
+    // Commands start deadlines from the latest `now` the cluster was given
+    // (`receive`, `handle_timeout`): give it the time before issuing them.
 
     /// Emits `event` with `args` to the sockets `to` selects in namespace `ns`, on this
     /// server at once and, unless `to.flags.local`, on every other server of the cluster.
@@ -703,7 +717,7 @@ impl<'a> Cluster<'a> {
         args: Args<'_>,
         ack: bool,
     ) -> Result<Option<RequestId>, ClusterError> {
-        if !args.binary.is_empty() || json::Limits::DEFAULT.validate_list(args.json).is_err() {
+        if !args.binary.is_empty() || super::LIMITS.validate_list(args.json).is_err() {
             return Err(ClusterError::Invalid);
         }
         let req = Outgoing::ServerSideEmit(event, args.json);
@@ -771,7 +785,7 @@ impl<'a> Cluster<'a> {
         reply: &ReplyTo,
         data: &[u8],
     ) -> Result<(), ClusterError> {
-        if json::Limits::DEFAULT.validate(data).is_err() {
+        if super::LIMITS.validate(data).is_err() {
             return Err(ClusterError::Invalid);
         }
         let nsp = Self::ns_name(server, reply.namespace)?;
@@ -935,19 +949,23 @@ impl<'a> Cluster<'a> {
                 let Some(id) = req.request_id() else {
                     return self.ignore();
                 };
-                let (_, rooms, n) = names(&mut self.scratch, req.rooms())?;
-                let to = Targets::to(&rooms[..n]);
+                let sel = names(&mut self.scratch, req.rooms());
+                let to = sel
+                    .as_ref()
+                    .ok()
+                    .map(|(_, rooms, n)| Targets::to(&rooms[..*n]));
                 Self::respond_walk(
                     &mut self.outbox,
                     server,
                     ns,
                     &id,
-                    &to,
+                    to.as_ref(),
                     b"sockets",
                     |w, server, s| {
                         put_id(w, server, s);
                     },
                 )?;
+                sel?;
             }
             RequestKind::AllRooms => {
                 let Some(id) = req.request_id() else {
@@ -1012,20 +1030,26 @@ impl<'a> Cluster<'a> {
                 let Some(id) = req.request_id() else {
                     return self.ignore();
                 };
-                let (rooms, except) = req.selection().ok_or(DecodeError::Shape)?;
-                let (scratch, rooms, nr) = names(&mut self.scratch, rooms)?;
-                let (_, except, ne) = names(scratch, except)?;
-                let to = Targets {
-                    rooms: &rooms[..nr],
-                    except_rooms: &except[..ne],
+                // Without `opts`, Node's own code would fail: answer with none.
+                let sel = req
+                    .selection()
+                    .ok_or(ClusterError::Decode(DecodeError::Shape))
+                    .and_then(|(rooms, except)| {
+                        let (scratch, rooms, nr) = names(&mut self.scratch, rooms)?;
+                        let (_, except, ne) = names(scratch, except)?;
+                        Ok((rooms, nr, except, ne))
+                    });
+                let to = sel.as_ref().ok().map(|(rooms, nr, except, ne)| Targets {
+                    rooms: &rooms[..*nr],
+                    except_rooms: &except[..*ne],
                     except: &[],
-                };
+                });
                 Self::respond_walk(
                     &mut self.outbox,
                     server,
                     ns,
                     &id,
-                    &to,
+                    to.as_ref(),
                     b"sockets",
                     |w, server, s| {
                         w.put(b"{\"id\":");
@@ -1039,10 +1063,11 @@ impl<'a> Cluster<'a> {
                         w.put(b"],\"data\":{}}");
                     },
                 )?;
+                sel?;
             }
             RequestKind::ServerSideEmit => {
                 let data = req.data();
-                if json::Limits::DEFAULT.validate(data).is_err() {
+                if super::LIMITS.validate(data).is_err() {
                     return Err(DecodeError::Shape.into());
                 }
                 let reply = match req.request_id() {
@@ -1081,7 +1106,31 @@ impl<'a> Cluster<'a> {
         if Some(ns) != server.namespace(b.namespace()) {
             return Err(DecodeError::Shape.into());
         }
-        let u = Unpacked::of(&b, &mut self.scratch)?;
+        let clients = self.deliver_with_acks(server, ns, &b, request);
+        // The sender waits for exactly one count from every server, even when it is 0.
+        let nsp = Self::ns_name(server, ns)?;
+        self.publish(nsp, Channel::Response, None, |out| {
+            let mut w = Writer::new(out);
+            w.put(b"{\"type\":8,\"requestId\":");
+            json::put_str(&mut w, request.as_str());
+            w.put(b",\"clientCount\":");
+            w.decimal(*clients.as_ref().unwrap_or(&0));
+            w.byte(b'}');
+            w.finish()
+        })?;
+        clients.map(|_| ())
+    }
+
+    /// Sends broadcast `b` to the selected sockets with an ack request each, remembering
+    /// where their answers go; returns how many were asked.
+    fn deliver_with_acks(
+        &mut self,
+        server: &mut Server<'_>,
+        ns: NamespaceId,
+        b: &Broadcast<'_>,
+        request: RequestId,
+    ) -> Result<u64, ClusterError> {
+        let u = Unpacked::of(b, &mut self.scratch)?;
         let (targets, args) = (u.targets(), u.args(&self.scratch));
         let free = self.acks.len() - self.routes;
         let selected = server.select(ns, &targets, |_, _| {});
@@ -1127,16 +1176,7 @@ impl<'a> Cluster<'a> {
                 }
             }
         }
-        let nsp = Self::ns_name(server, ns)?;
-        self.publish(nsp, Channel::Response, None, |out| {
-            let mut w = Writer::new(out);
-            w.put(b"{\"type\":8,\"requestId\":");
-            json::put_str(&mut w, request.as_str());
-            w.put(b",\"clientCount\":");
-            w.decimal(clients);
-            w.byte(b'}');
-            w.finish()
-        })
+        Ok(clients)
     }
 
     /// Offers the cluster one of the server's events: a client's acknowledgement it owes
@@ -1195,13 +1235,14 @@ impl<'a> Cluster<'a> {
     }
 
     /// Answers request `id` with `{"requestId":…,"KEY":[…]}`, an element per socket `to`
-    /// selects, written by `each`.
+    /// selects, written by `each` (none without `to`: the request could not be read, and
+    /// the sender still waits for exactly one answer from every server).
     fn respond_walk(
         outbox: &mut Outbox<'_>,
         server: &mut Server<'_>,
         ns: NamespaceId,
         id: &RequestId,
-        to: &Targets<'_>,
+        to: Option<&Targets<'_>>,
         key: &[u8],
         mut each: impl FnMut(&mut Writer<'_>, &Server<'_>, SocketId),
     ) -> Result<(), ClusterError> {
@@ -1218,16 +1259,18 @@ impl<'a> Cluster<'a> {
             w.put(key);
             w.put(b"\":[");
             let mut first = true;
-            server.select(ns, to, |server, s| {
-                if !first {
-                    w.byte(b',');
-                }
-                first = false;
-                each(&mut w, server, s);
-            });
+            if let Some(to) = to {
+                server.select(ns, to, |server, s| {
+                    if !first {
+                        w.byte(b',');
+                    }
+                    first = false;
+                    each(&mut w, server, s);
+                });
+            }
             w.put(b"]}");
             let m = w.finish().map_err(|e| BufferTooSmall {
-                required: c + e.required,
+                required: c.saturating_add(e.required),
             })?;
             Ok((c, m))
         });
@@ -1268,7 +1311,7 @@ impl<'a> Cluster<'a> {
             });
             w.put(b"]}");
             let m = w.finish().map_err(|e| BufferTooSmall {
-                required: c + e.required,
+                required: c.saturating_add(e.required),
             })?;
             Ok((c, m))
         });

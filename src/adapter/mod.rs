@@ -51,6 +51,14 @@ pub const DEFAULT_PREFIX: &str = "socket.io";
 /// Nesting the transcoders follow (as the Socket.IO JSON limits allow).
 const MAX_DEPTH: usize = 64;
 
+/// What cluster messages' JSON is read with: the Socket.IO depth, and no size limit of its
+/// own (a message is as large as the pub/sub and the caller's buffers let it be; a Node
+/// server's answer to a fetch of thousands of sockets passes 1 MB).
+pub(crate) const LIMITS: json::Limits = json::Limits {
+    max_depth: MAX_DEPTH,
+    max_size: usize::MAX,
+};
+
 /// A server's id in a namespace's cluster traffic: 6 characters of `A-Za-z0-9-_`, drawn
 /// afresh for each namespace (Node's `uid2(6)`). A server drops broadcasts carrying its own.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -317,7 +325,7 @@ pub fn encode_broadcast(
     args: &Args<'_>,
     to: &Recipients<'_>,
 ) -> Result<usize, EncodeError> {
-    json::Limits::DEFAULT
+    LIMITS
         .validate_list(args.json)
         .map_err(|_| EncodeError::InvalidArgs)?;
     let mut w = Writer::new(out);
@@ -353,7 +361,7 @@ pub fn encode_broadcast(
 /// # Errors
 /// [`EncodeError`]: a short buffer, or arguments that are not valid.
 pub fn encode_ack(out: &mut [u8], request_id: &str, args: &Args<'_>) -> Result<usize, EncodeError> {
-    json::Limits::DEFAULT
+    LIMITS
         .validate_list(args.json)
         .map_err(|_| EncodeError::InvalidArgs)?;
     let mut w = Writer::new(out);

@@ -188,7 +188,7 @@ impl<'a> Request<'a> {
         if msg.first() != Some(&b'{') {
             return Self::decode_msgpack(msg, req);
         }
-        let obj = Object::parse(msg).map_err(|_| DecodeError::Shape)?;
+        let obj = Object::parse_with(msg, &super::LIMITS).map_err(|_| DecodeError::Shape)?;
         let mut kind = None;
         for (key, v) in obj.members() {
             let text = || JsonStr::from_value(v).ok_or(DecodeError::Shape);
@@ -340,7 +340,7 @@ impl<'a> Response<'a> {
             }
             return Ok(resp);
         }
-        let obj = Object::parse(msg).map_err(|_| DecodeError::Shape)?;
+        let obj = Object::parse_with(msg, &super::LIMITS).map_err(|_| DecodeError::Shape)?;
         for (key, v) in obj.members() {
             if key.eq_str("requestId") {
                 resp.request_id = JsonStr::from_value(v);

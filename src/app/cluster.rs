@@ -54,7 +54,7 @@ impl Answers {
 
 /// Another server's server-side emit (Node's `serverSideEmit`), for the handlers of
 /// [`Io::on_server_side`](super::Io::on_server_side).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerSide<'b> {
     /// The namespace.
     pub namespace: NamespaceId,
@@ -63,6 +63,8 @@ pub struct ServerSide<'b> {
     /// The arguments, raw JSON, comma separated.
     pub args: &'b [u8],
     reply: Option<ReplyTo>,
+    /// Answered already: the sender takes one answer per server.
+    answered: core::cell::Cell<bool>,
 }
 
 impl ServerSide<'_> {
@@ -77,11 +79,14 @@ impl ServerSide<'_> {
     }
 
     /// Answers the sender (one value: the first of `args`, or `null`); a no-op when it
-    /// waits for none.
+    /// waits for none or was answered already (it counts one answer per server).
     pub fn ack(&self, cx: &mut Cx<'_, '_>, args: impl ToArgs) {
         let Some(reply) = self.reply else {
             return;
         };
+        if self.answered.replace(true) {
+            return;
+        }
         let Some((server, cluster)) = cx.cluster.as_deref_mut().map(|c| (&*cx.server, c)) else {
             return;
         };
@@ -235,7 +240,7 @@ impl Broadcast<'_, '_> {
                 local: Some(s),
             });
         });
-        let local = Fetched {
+        let mut local = Fetched {
             sockets,
             complete: true,
         };
@@ -246,9 +251,13 @@ impl Broadcast<'_, '_> {
                     except: &except,
                     flags: Flags::NONE,
                 };
-                c.fetch_sockets(self.server, ns, &to)
-                    .map_err(|e| log::warn!("fetchSockets: {e}"))
-                    .ok()
+                let asked = c.fetch_sockets(self.server, ns, &to);
+                if let Err(e) = &asked {
+                    // The others were not asked: what comes is this server's only.
+                    log::warn!("fetchSockets: {e}");
+                    local.complete = false;
+                }
+                asked.ok()
             }
             _ => None,
         };
@@ -305,6 +314,7 @@ impl Cx<'_, '_> {
         args: impl ToArgs,
         f: impl FnOnce(&mut Cx<'_, '_>, Answers) + 'static,
     ) {
+        let mut complete = true;
         let asked = match (
             self.server.namespace(namespace),
             self.cluster.as_deref_mut(),
@@ -318,7 +328,10 @@ impl Cx<'_, '_> {
                             .server_side_emit(self.server, ns, event, a, true)
                             .map_err(|e| std::format!("{e}"))
                     })
-                    .map_err(|e| log::warn!("serverSideEmit: {e}"))
+                    .map_err(|e| {
+                        log::warn!("serverSideEmit: {e}");
+                        complete = false;
+                    })
                     .ok()
                     .flatten()
             }
@@ -326,7 +339,7 @@ impl Cx<'_, '_> {
         };
         let answers = Answers {
             answers: Vec::new(),
-            complete: true,
+            complete,
         };
         match asked {
             Some(id) => {
@@ -348,12 +361,12 @@ fn text(value: &[u8]) -> Option<String> {
 
 /// The sockets of an answer to a fetch (a JSON array of objects).
 fn remote_sockets(array: &[u8]) -> Vec<RemoteSocket> {
-    let Ok(list) = json::Array::parse(array) else {
+    let Ok(list) = json::Array::parse_with(array, &crate::adapter::LIMITS) else {
         return Vec::new();
     };
     list.elements()
         .filter_map(|e| {
-            let obj = Object::parse(e).ok()?;
+            let obj = Object::parse_with(e, &crate::adapter::LIMITS).ok()?;
             let mut s = RemoteSocket {
                 id: String::new(),
                 rooms: Vec::new(),
@@ -364,7 +377,7 @@ fn remote_sockets(array: &[u8]) -> Vec<RemoteSocket> {
                 if key.eq_str("id") {
                     s.id = text(v)?;
                 } else if key.eq_str("rooms") {
-                    let rooms = json::Array::parse(v).ok()?;
+                    let rooms = json::Array::parse_with(v, &crate::adapter::LIMITS).ok()?;
                     s.rooms = rooms.elements().filter_map(text).collect();
                 } else if key.eq_str("data") {
                     s.data = String::from_utf8_lossy(v).into_owned();
@@ -395,7 +408,7 @@ impl super::App {
                 data,
                 reply,
             } => {
-                let Ok(list) = json::Array::parse(data) else {
+                let Ok(list) = json::Array::parse_with(data, &crate::adapter::LIMITS) else {
                     return;
                 };
                 let Some(event) = list.elements().next().and_then(text) else {
@@ -408,6 +421,7 @@ impl super::App {
                     event: &event,
                     args,
                     reply,
+                    answered: core::cell::Cell::new(false),
                 };
                 let name = cx
                     .server

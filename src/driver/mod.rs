@@ -278,8 +278,11 @@ impl<'a> Driver<'a> {
     /// meanwhile local delivery goes on and up to 8 MiB of cluster messages wait, past that
     /// they are dropped and counted.
     ///
+    /// The host is resolved here, once (resolving again on the loop would block it);
+    /// reconnections try its addresses in turn.
+    ///
     /// # Errors
-    /// A URL that is not `redis://`, or no random source.
+    /// A URL that is not `redis://`, a host that does not resolve, or no random source.
     pub fn join_cluster(&mut self, url: &str, config: ClusterConfig<'a>) -> io::Result<()> {
         let url = RedisUrl::parse(url)?;
         let cluster = Cluster::owned(
@@ -291,7 +294,7 @@ impl<'a> Driver<'a> {
             self.server.config().max_event(),
             self.now(),
         );
-        let link = RedisLink::new(url, &self.server, &cluster, REDIS_PUB, REDIS_SUB);
+        let link = RedisLink::new(url, &self.server, &cluster, REDIS_PUB, REDIS_SUB)?;
         self.cluster = Some(std::boxed::Box::new(Clustered { cluster, link }));
         Ok(())
     }
@@ -715,6 +718,11 @@ impl<'a> Driver<'a> {
     /// moved.
     fn pump(&mut self, handler: &mut impl Handler) -> bool {
         let mut progress = false;
+        // The requests handlers send to the cluster count their deadlines from now.
+        if let Some(c) = self.cluster.as_deref_mut() {
+            c.cluster
+                .handle_timeout(Instant::from_millis(self.epoch.elapsed().as_millis() as u64));
+        }
         loop {
             let event = match self.server.poll_event(&mut self.event_buf) {
                 Ok(Some(e)) => e,

@@ -86,7 +86,53 @@ struct Conn {
     sock: TcpStream,
     rx: Vec<u8>,
     tx: Vec<u8>,
+    /// The commands in `tx`, oldest first: their length, and whether each is a PUBLISH
+    /// (counted as lost when the connection fails before it is all written).
+    cmds: VecDeque<(usize, bool)>,
     connected: bool,
+}
+
+impl Conn {
+    fn push(&mut self, args: &[&[u8]], publish: bool) {
+        let at = self.tx.len();
+        command(&mut self.tx, args);
+        self.cmds.push_back((self.tx.len() - at, publish));
+    }
+
+    /// Writes what it holds until the socket is full.
+    fn write_out(&mut self) -> io::Result<()> {
+        if !self.connected {
+            return Ok(());
+        }
+        let mut written = 0;
+        let result = loop {
+            let Some(rest) = self.tx.get(written..).filter(|r| !r.is_empty()) else {
+                break Ok(());
+            };
+            match self.sock.write(rest) {
+                Ok(0) => break Err(ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.tx.drain(..written);
+        while let Some(&(len, publish)) = self.cmds.front() {
+            if len > written {
+                self.cmds[0] = (len - written, publish);
+                break;
+            }
+            written -= len;
+            self.cmds.pop_front();
+        }
+        result
+    }
+
+    /// PUBLISH commands not yet all written.
+    fn unsent(&self) -> u64 {
+        self.cmds.iter().filter(|c| c.1).count() as u64
+    }
 }
 
 /// Appends a command (an array of bulk strings) to `out`.
@@ -105,42 +151,65 @@ fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
 #[derive(Debug)]
 pub(crate) struct RedisLink {
     url: RedisUrl,
+    /// Where Redis is, resolved once (resolving on the loop would block it); connections
+    /// try them in turn.
+    addrs: Vec<SocketAddr>,
+    next_addr: usize,
     pub_token: Token,
     sub_token: Token,
     publisher: Option<Conn>,
     subscriber: Option<Conn>,
-    /// The subscriber's first commands (AUTH, PSUBSCRIBE, SUBSCRIBE), sent on each connect.
-    hello: Vec<u8>,
-    /// The publisher's first command (AUTH), if any.
-    auth: Vec<u8>,
+    /// The AUTH command, if any.
+    auth: Vec<Vec<u8>>,
+    /// The patterns and channels to subscribe.
+    patterns: Vec<Vec<u8>>,
+    channels: Vec<Vec<u8>>,
     /// Replies the publisher owes, in order: `Some` for a request whose receivers count.
     awaiting: VecDeque<Option<RequestId>>,
+    /// Whether the publisher's first reply is its AUTH's.
+    pub_auth: bool,
+    /// Replies to the subscriber's AUTH and subscriptions still to come: it is ready (and
+    /// the link up) once none is left.
+    sub_pending: usize,
     retry_at: Option<WallInstant>,
     backoff: Duration,
-    /// Whether both connections worked since the last failure.
+    /// Whether the link was up since the last failure.
     up: bool,
+    /// Messages lost with a failed connection, not yet counted by the cluster.
+    lost: u64,
     /// Messages dropped by the cluster when last logged.
     dropped_logged: u64,
 }
 
 impl RedisLink {
     /// A link to `url` for `cluster`'s namespaces on `server` (those of its configuration),
-    /// its connections on `pub_token` and `sub_token`.
+    /// its connections on `pub_token` and `sub_token`. Resolves the host now (blocking).
+    ///
+    /// # Errors
+    /// A host that does not resolve.
     pub(crate) fn new(
         url: RedisUrl,
         server: &Server<'_>,
         cluster: &Cluster<'_>,
         pub_token: Token,
         sub_token: Token,
-    ) -> Self {
-        let mut auth = Vec::new();
-        if let Some(p) = &url.password {
-            match &url.user {
-                Some(u) => command(&mut auth, &[b"AUTH", u.as_bytes(), p.as_bytes()]),
-                None => command(&mut auth, &[b"AUTH", p.as_bytes()]),
-            }
+    ) -> io::Result<Self> {
+        let addrs: Vec<SocketAddr> = url.addr.to_socket_addrs()?.collect();
+        if addrs.is_empty() {
+            return Err(io::Error::new(
+                ErrorKind::NotFound,
+                "redis host has no address",
+            ));
         }
-        let mut hello = auth.clone();
+        let auth = match (&url.user, &url.password) {
+            (Some(u), Some(p)) => std::vec![
+                b"AUTH".to_vec(),
+                u.clone().into_bytes(),
+                p.clone().into_bytes()
+            ],
+            (None, Some(p)) => std::vec![b"AUTH".to_vec(), p.clone().into_bytes()],
+            _ => Vec::new(),
+        };
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut channels: Vec<Vec<u8>> = Vec::new();
         let prefix = cluster.prefix();
@@ -164,26 +233,26 @@ impl RedisLink {
             channels.push(name(Channel::Response));
             channels.push(name(Channel::ResponseTo(uid)));
         }
-        let mut args: Vec<&[u8]> = std::vec![b"PSUBSCRIBE"];
-        args.extend(patterns.iter().map(Vec::as_slice));
-        command(&mut hello, &args);
-        let mut args: Vec<&[u8]> = std::vec![b"SUBSCRIBE"];
-        args.extend(channels.iter().map(Vec::as_slice));
-        command(&mut hello, &args);
-        Self {
+        Ok(Self {
             url,
+            addrs,
+            next_addr: 0,
             pub_token,
             sub_token,
             publisher: None,
             subscriber: None,
-            hello,
             auth,
+            patterns,
+            channels,
             awaiting: VecDeque::new(),
+            pub_auth: false,
+            sub_pending: 0,
             retry_at: Some(WallInstant::now()),
             backoff: BACKOFF_MIN,
             up: false,
+            lost: 0,
             dropped_logged: 0,
-        }
+        })
     }
 
     /// When the link wants to run again (a reconnection), if it waits for one.
@@ -191,10 +260,12 @@ impl RedisLink {
         self.retry_at
     }
 
-    /// Whether both connections are open and subscribed.
+    /// Whether both connections are open, authenticated and subscribed.
     pub(crate) fn is_up(&self) -> bool {
         self.publisher.as_ref().is_some_and(|c| c.connected)
+            && !self.pub_auth
             && self.subscriber.as_ref().is_some_and(|c| c.connected)
+            && self.sub_pending == 0
     }
 
     /// Connects when it is time to.
@@ -208,34 +279,43 @@ impl RedisLink {
     }
 
     fn connect(&mut self, registry: &Registry) -> io::Result<()> {
-        let addr: SocketAddr = self
-            .url
-            .addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(ErrorKind::NotFound, "no address"))?;
-        let open = |token, first: &[u8]| -> io::Result<Conn> {
+        let addr = self.addrs[self.next_addr % self.addrs.len()];
+        let open = |token| -> io::Result<Conn> {
             let mut sock = TcpStream::connect(addr)?;
             registry.register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)?;
             let _ = sock.set_nodelay(true);
             Ok(Conn {
                 sock,
                 rx: Vec::new(),
-                tx: first.to_vec(),
+                tx: Vec::new(),
+                cmds: VecDeque::new(),
                 connected: false,
             })
         };
-        self.publisher = Some(open(self.pub_token, &self.auth)?);
-        self.subscriber = Some(open(self.sub_token, &self.hello)?);
+        let mut publisher = open(self.pub_token)?;
+        let mut subscriber = open(self.sub_token)?;
+        let auth: Vec<&[u8]> = self.auth.iter().map(Vec::as_slice).collect();
         self.awaiting.clear();
-        // The publisher's AUTH reply comes first.
-        if !self.auth.is_empty() {
-            self.awaiting.push_back(None);
+        self.pub_auth = !auth.is_empty();
+        self.sub_pending = self.patterns.len() + self.channels.len();
+        if !auth.is_empty() {
+            publisher.push(&auth, false);
+            subscriber.push(&auth, false);
+            self.sub_pending += 1;
         }
+        let mut args: Vec<&[u8]> = std::vec![b"PSUBSCRIBE"];
+        args.extend(self.patterns.iter().map(Vec::as_slice));
+        subscriber.push(&args, false);
+        let mut args: Vec<&[u8]> = std::vec![b"SUBSCRIBE"];
+        args.extend(self.channels.iter().map(Vec::as_slice));
+        subscriber.push(&args, false);
+        self.publisher = Some(publisher);
+        self.subscriber = Some(subscriber);
         Ok(())
     }
 
-    /// Drops both connections and tries again after the backoff.
+    /// Drops both connections and tries again after the backoff (the next address, when
+    /// the host has several).
     fn fail(&mut self, registry: &Registry, e: &dyn core::fmt::Display) {
         if self.up || self.backoff == BACKOFF_MIN {
             log::warn!(
@@ -247,47 +327,51 @@ impl RedisLink {
             .into_iter()
             .flatten()
         {
+            self.lost += conn.unsent();
             let mut sock = conn.sock;
             let _ = registry.deregister(&mut sock);
         }
         self.awaiting.clear();
         self.up = false;
+        self.next_addr = self.next_addr.wrapping_add(1);
         self.retry_at = Some(WallInstant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
     /// Moves what the cluster has to publish to the publisher connection, and writes it.
     pub(crate) fn flush(&mut self, registry: &Registry, cluster: &mut Cluster<'_>) {
+        if self.lost > 0 {
+            cluster.count_lost(core::mem::take(&mut self.lost));
+        }
         let dropped = cluster.stats().dropped;
         if dropped != self.dropped_logged {
             log::warn!(
-                "cluster: {} messages dropped so far (the outbox was full: redis slow or away)",
-                dropped
+                "cluster: {dropped} messages dropped so far (the outbox was full, or redis went away with them)"
             );
             self.dropped_logged = dropped;
         }
-        let Some(conn) = self.publisher.as_mut().filter(|c| c.connected) else {
-            return;
-        };
-        if !self.subscriber.as_ref().is_some_and(|c| c.connected) {
+        if !self.is_up() {
             return;
         }
+        let Some(conn) = self.publisher.as_mut() else {
+            return;
+        };
         while conn.tx.len() < MAX_OUTPUT {
             let Some(p) = cluster.next_publish() else {
                 break;
             };
-            command(&mut conn.tx, &[b"PUBLISH", p.channel.as_bytes(), p.message]);
+            conn.push(&[b"PUBLISH", p.channel.as_bytes(), p.message], true);
             self.awaiting.push_back(p.request);
             cluster.pop_publish();
         }
-        if let Err(e) = write_out(conn) {
+        if let Err(e) = conn.write_out() {
             self.fail(registry, &e);
         }
     }
 
     /// Readiness of one of the link's connections: finishes connecting, writes, reads and
-    /// hands what arrived to the cluster (`on_message` with the cluster's answer for each
-    /// pub/sub message).
+    /// hands what arrived to the cluster (`on_event` with the cluster's answer for each
+    /// pub/sub message that has one).
     pub(crate) fn ready<'a>(
         &mut self,
         registry: &Registry,
@@ -298,135 +382,168 @@ impl RedisLink {
         on_event: &mut dyn FnMut(&mut Server<'a>, &mut Cluster<'a>, &ClusterEvent<'_>),
     ) {
         let is_pub = token == self.pub_token;
-        let result = (|| -> io::Result<()> {
-            let conn = if is_pub {
-                self.publisher.as_mut()
-            } else {
-                self.subscriber.as_mut()
-            };
-            let Some(conn) = conn else {
-                return Ok(());
-            };
-            if !conn.connected {
-                if let Some(e) = conn.sock.take_error()? {
-                    return Err(e);
-                }
-                match conn.sock.peer_addr() {
-                    Ok(_) => conn.connected = true,
-                    Err(e) if e.kind() == ErrorKind::NotConnected => return Ok(()),
-                    Err(e) => return Err(e),
-                }
-            }
-            write_out(conn)?;
-            read_in(conn)?;
-            let mut at = 0;
-            loop {
-                let frame = match decode_range(&conn.rx[at..]) {
-                    Ok(Some((frame, n))) => {
-                        let base = at;
-                        at += n;
-                        (frame, base)
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(io::Error::new(ErrorKind::InvalidData, e.to_string())),
-                };
-                let (frame, base) = frame;
-                let bytes = |r: &(usize, usize)| &conn.rx[base + r.0..base + r.1];
-                if is_pub {
-                    match frame {
-                        RangeFrame::Integer(n) => {
-                            if let Some(Some(id)) = self.awaiting.pop_front() {
-                                cluster.receivers(&id, usize::try_from(n).unwrap_or(0));
-                            }
-                        }
-                        RangeFrame::Error(r) => {
-                            self.awaiting.pop_front();
-                            log::warn!("redis: {}", String::from_utf8_lossy(bytes(&r)));
-                        }
-                        _ => {
-                            self.awaiting.pop_front();
-                        }
-                    }
-                    continue;
-                }
-                let RangeFrame::Array(parts) = frame else {
-                    if let RangeFrame::Error(r) = frame {
-                        log::warn!("redis: {}", String::from_utf8_lossy(bytes(&r)));
-                    }
-                    continue;
-                };
-                let bulk = |i: usize| match parts.get(i) {
-                    Some(RangeFrame::BulkString(r)) => Some(bytes(r)),
-                    _ => None,
-                };
-                let (chan, msg) = match bulk(0) {
-                    Some(b"message") => (bulk(1), bulk(2)),
-                    Some(b"pmessage") => (bulk(2), bulk(3)),
-                    _ => continue,
-                };
-                let (Some(chan), Some(msg)) = (chan, msg) else {
-                    continue;
-                };
-                match cluster.receive(server, chan, msg, now) {
-                    Ok(Some(event)) => on_event(server, cluster, &event),
-                    Ok(None) => {}
-                    Err(e) => {
-                        log::debug!("cluster message on {}: {e}", String::from_utf8_lossy(chan));
-                    }
-                }
-            }
-            conn.rx.drain(..at);
-            if conn.rx.len() > MAX_INPUT {
-                return Err(io::Error::new(ErrorKind::InvalidData, "reply too large"));
-            }
-            Ok(())
-        })();
+        let result = if is_pub {
+            self.ready_publisher(cluster)
+        } else {
+            self.ready_subscriber(server, cluster, now, on_event)
+        };
         match result {
             Err(e) => self.fail(registry, &e),
             Ok(()) if !self.up && self.is_up() => {
-                log::info!("redis {}: connected", self.url.addr);
+                log::info!("redis {}: connected and subscribed", self.url.addr);
                 self.up = true;
                 self.backoff = BACKOFF_MIN;
             }
             Ok(()) => {}
         }
     }
-}
 
-/// Writes what the connection holds until the socket is full.
-fn write_out(conn: &mut Conn) -> io::Result<()> {
-    if !conn.connected {
-        return Ok(());
-    }
-    while !conn.tx.is_empty() {
-        match conn.sock.write(&conn.tx) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                conn.tx.drain(..n);
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    fn ready_publisher(&mut self, cluster: &mut Cluster<'_>) -> io::Result<()> {
+        let Some(conn) = self.publisher.as_mut() else {
+            return Ok(());
+        };
+        if !finish_connect(conn)? {
+            return Ok(());
         }
+        conn.write_out()?;
+        let (awaiting, pub_auth) = (&mut self.awaiting, &mut self.pub_auth);
+        read_frames(conn, |rx, frame| {
+            if core::mem::take(pub_auth) {
+                return match frame {
+                    RangeFrame::Error(r) => Err(refused("AUTH", &rx[r.0..r.1])),
+                    _ => Ok(()),
+                };
+            }
+            match frame {
+                RangeFrame::Integer(n) => {
+                    if let Some(Some(id)) = awaiting.pop_front() {
+                        cluster.receivers(&id, usize::try_from(n).unwrap_or(0));
+                    }
+                }
+                RangeFrame::Error(r) => {
+                    awaiting.pop_front();
+                    log::warn!("redis: {}", String::from_utf8_lossy(&rx[r.0..r.1]));
+                }
+                _ => {
+                    awaiting.pop_front();
+                }
+            }
+            Ok(())
+        })
     }
-    Ok(())
+
+    fn ready_subscriber<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        now: crate::Instant,
+        on_event: &mut dyn FnMut(&mut Server<'a>, &mut Cluster<'a>, &ClusterEvent<'_>),
+    ) -> io::Result<()> {
+        let Some(conn) = self.subscriber.as_mut() else {
+            return Ok(());
+        };
+        if !finish_connect(conn)? {
+            return Ok(());
+        }
+        conn.write_out()?;
+        let pending = &mut self.sub_pending;
+        read_frames(conn, |rx, frame| {
+            let bytes = |r: &(usize, usize)| &rx[r.0..r.1];
+            let parts = match frame {
+                RangeFrame::Array(parts) => parts,
+                // Before it subscribed: the reply to AUTH, or a refusal.
+                RangeFrame::Error(r) => return Err(refused("subscribe", bytes(&r))),
+                _ => {
+                    *pending = pending.saturating_sub(1);
+                    return Ok(());
+                }
+            };
+            let bulk = |i: usize| match parts.get(i) {
+                Some(RangeFrame::BulkString(r)) => Some(bytes(r)),
+                _ => None,
+            };
+            let (chan, msg) = match bulk(0) {
+                Some(b"message") => (bulk(1), bulk(2)),
+                Some(b"pmessage") => (bulk(2), bulk(3)),
+                Some(b"subscribe" | b"psubscribe") => {
+                    *pending = pending.saturating_sub(1);
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            };
+            let (Some(chan), Some(msg)) = (chan, msg) else {
+                return Ok(());
+            };
+            match cluster.receive(server, chan, msg, now) {
+                Ok(Some(event)) => on_event(server, cluster, &event),
+                Ok(None) => {}
+                Err(e) => log::debug!("cluster message on {}: {e}", String::from_utf8_lossy(chan)),
+            }
+            Ok(())
+        })
+    }
 }
 
-/// Reads until the socket is empty; an end of stream is an error (Redis went away).
-fn read_in(conn: &mut Conn) -> io::Result<()> {
+/// Whether the connection is established (checking it once writable).
+fn finish_connect(conn: &mut Conn) -> io::Result<bool> {
+    if conn.connected {
+        return Ok(true);
+    }
+    if let Some(e) = conn.sock.take_error()? {
+        return Err(e);
+    }
+    match conn.sock.peer_addr() {
+        Ok(_) => {
+            conn.connected = true;
+            Ok(true)
+        }
+        Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Redis refused a command of the opening handshake.
+fn refused(what: &str, reply: &[u8]) -> io::Error {
+    io::Error::new(
+        ErrorKind::PermissionDenied,
+        std::format!("{what}: {}", String::from_utf8_lossy(reply)),
+    )
+}
+
+/// Reads until the socket is empty, handing each whole reply to `each` (with the buffer
+/// its ranges point into) as it comes, so that the buffer holds at most one partial reply
+/// besides a read's worth. An end of stream is an error (Redis went away), as is a reply
+/// larger than `MAX_INPUT`.
+fn read_frames(
+    conn: &mut Conn,
+    mut each: impl FnMut(&[u8], RangeFrame) -> io::Result<()>,
+) -> io::Result<()> {
     let mut buf = [0u8; 64 * 1024];
     loop {
-        match conn.sock.read(&mut buf) {
+        let n = match conn.sock.read(&mut buf) {
             Ok(0) => {
                 return Err(io::Error::new(
                     ErrorKind::UnexpectedEof,
                     "connection closed",
                 ));
             }
-            Ok(n) => conn.rx.extend_from_slice(&buf[..n]),
+            Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        };
+        conn.rx.extend_from_slice(&buf[..n]);
+        let mut at = 0;
+        while let Some((frame, len)) = decode_range(&conn.rx[at..])
+            .map_err(|e| io::Error::new(ErrorKind::InvalidData, e.to_string()))?
+        {
+            let base = at;
+            at += len;
+            each(&conn.rx[base..at], frame)?;
+        }
+        conn.rx.drain(..at);
+        if conn.rx.len() > MAX_INPUT {
+            return Err(io::Error::new(ErrorKind::InvalidData, "reply too large"));
         }
     }
 }

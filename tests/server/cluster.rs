@@ -640,3 +640,77 @@ fn a_broadcast_collecting_acks_is_answered_with_a_count_then_each_ack() {
     assert!(out(&cluster)[0].1.ends_with(br#""clientCount":0}"#));
     assert_eq!(cluster.borrow().stats().untracked, 1);
 }
+
+#[test]
+fn requests_that_cannot_be_read_are_still_answered_once() {
+    let (mut a, _) = pair();
+    let now = a.h.instant();
+    let many: Vec<String> = (0..40).map(|i| format!("\"r{i}\"")).collect();
+    // Node waits for one answer per server: a fetch or a SOCKETS request naming too many
+    // rooms gets an empty one, and the error.
+    let fetch = format!(
+        r#"{{"uid":"other1","requestId":"q","type":5,"opts":{{"rooms":[{}],"except":[]}}}}"#,
+        many.join(",")
+    );
+    let r = a.cluster.receive(
+        &mut a.h.server,
+        b"socket.io-request#/#",
+        fetch.as_bytes(),
+        now,
+    );
+    assert_eq!(r, Err(ClusterError::TooMany));
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!(
+        (p.channel, p.message),
+        (
+            "socket.io-response#/#",
+            &br#"{"requestId":"q","sockets":[]}"#[..]
+        )
+    );
+    a.cluster.pop_publish();
+    let sockets = format!(
+        r#"{{"uid":"other1","requestId":"s","type":0,"rooms":[{}]}}"#,
+        many.join(",")
+    );
+    let r = a.cluster.receive(
+        &mut a.h.server,
+        b"socket.io-request#/#",
+        sockets.as_bytes(),
+        now,
+    );
+    assert_eq!(r, Err(ClusterError::TooMany));
+    assert_eq!(
+        a.cluster.next_publish().unwrap().message,
+        br#"{"requestId":"s","sockets":[]}"#
+    );
+    a.cluster.pop_publish();
+    // A broadcast collecting acks whose arguments do not fit the scratch buffer: a count of 0.
+    let mut buf = vec![0u8; 80 * 1024];
+    let n = {
+        let mut w = Writer::new(&mut buf);
+        w.map(4).unwrap();
+        w.str("requestId").unwrap();
+        w.str("big").unwrap();
+        w.str("type").unwrap();
+        w.uint(7).unwrap();
+        w.str("packet").unwrap();
+        w.map(2).unwrap();
+        w.str("type").unwrap();
+        w.uint(2).unwrap();
+        w.str("data").unwrap();
+        w.array(2).unwrap();
+        w.str("q").unwrap();
+        w.str(&"x".repeat(70 * 1024)).unwrap();
+        w.str("opts").unwrap();
+        w.map(0).unwrap();
+        w.len()
+    };
+    let r = a
+        .cluster
+        .receive(&mut a.h.server, b"socket.io-request#/#", &buf[..n], now);
+    assert_eq!(r, Err(ClusterError::TooMany));
+    assert_eq!(
+        a.cluster.next_publish().unwrap().message,
+        br#"{"type":8,"requestId":"big","clientCount":0}"#
+    );
+}
