@@ -59,6 +59,14 @@
 // Acknowledgements a C client can await at once.
 #define SIO_CLIENT_MAX_ACKS 64
 
+// The size of a cluster request id buffer: up to 16 bytes and a NUL.
+#define SIO_REQUEST_LEN 17
+
+// The longest event name (in bytes, decoded) of another server's server-side emit whose
+// JSON string has escapes: one without escapes is handed out in place, whatever its
+// length; a longer escaped one is refused (`SIO_INVALID_NAME`).
+#define SIO_MAX_CLUSTER_NAME 256
+
 // The alignment a lent block must have (the largest of the values placed in it).
 #define SIO_MEMORY_ALIGN 8
 
@@ -107,6 +115,8 @@ enum sio_result
   SIO_SLOW_READER = 208,
   // The namespace does not exist.
   SIO_UNKNOWN_NAMESPACE = 209,
+  // A cluster message that cannot be read, or names too many rooms or attachments.
+  SIO_MALFORMED_MESSAGE = 210,
   // A table of the server is full (sessions, streams, sockets, …).
   SIO_TABLE_FULL = 300,
   // The byte pool is full.
@@ -114,6 +124,9 @@ enum sio_result
   // The socket already holds its configured share of a table: `max_rooms_per_socket`
   // rooms, or `max_acks_per_socket` awaited acks.
   SIO_SOCKET_LIMIT = 302,
+  // The cluster's outbox cannot take the message for the other servers (the pub/sub is
+  // slow or away): it was dropped and counted; what was local is done.
+  SIO_OUTBOX_FULL = 303,
   // An operating-system error in the ready loop (bind, poll).
   SIO_IO_ERROR = 400,
 };
@@ -299,6 +312,19 @@ enum sio_event_kind
   SIO_EVENT_ACK_TIMEOUT = 8,
   // A socket left its namespace (`reason`).
   SIO_EVENT_DISCONNECT = 9,
+  // Another server of the cluster emitted event `name` to the servers of namespace
+  // `namespace_index`, with the arguments `data` (raw JSON, comma separated); when
+  // `has_ack`, it waits for one answer: `sio_server_cluster_answer` with `request`.
+  SIO_EVENT_SERVER_SIDE_EMIT = 10,
+  // Another server's sockets for `sio_server_fetch_sockets` `request`: `data` is a JSON
+  // array of `{"id", "handshake", "rooms", "data"}` objects.
+  SIO_EVENT_CLUSTER_SOCKETS = 11,
+  // Another server's answer to `sio_server_server_side_emit` `request`: `data` is one
+  // JSON value.
+  SIO_EVENT_CLUSTER_ANSWER = 12,
+  // A request of this server to the cluster is over (`request`): `answers` servers
+  // answered; `timed_out` when its deadline passed before every expected answer came.
+  SIO_EVENT_CLUSTER_DONE = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -344,6 +370,30 @@ enum sio_reason
 typedef enum sio_reason sio_reason;
 #else
 typedef uint32_t sio_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The channels of a namespace a cluster member uses (`sio_server_cluster_channel`).
+enum sio_channel_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The pattern of the broadcasts, `PREFIX#NSP#*`: subscribe it as a pattern
+  // (`PSUBSCRIBE`).
+  SIO_CHANNEL_PATTERN = 1,
+  // The requests to every server, `PREFIX-request#NSP#`: subscribe it.
+  SIO_CHANNEL_REQUEST = 2,
+  // The answers to every server, `PREFIX-response#NSP#`: subscribe it.
+  SIO_CHANNEL_RESPONSE = 3,
+  // The answers to this server, `PREFIX-response#NSP#UID#`: subscribe it.
+  SIO_CHANNEL_RESPONSE_SELF = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_channel_kind sio_channel_kind;
+#else
+typedef uint32_t sio_channel_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -474,6 +524,142 @@ typedef bool (*sio_client_event_cb)(void *userdata,
                                     uint64_t now_ms);
 #endif
 
+// How a server takes part in a cluster; fill with `sio_cluster_config_default`, then
+// change fields.
+typedef struct {
+  // The channels' key prefix (Node's `key` option); `NULL`: `"socket.io"`.
+  const char *prefix;
+  // How long a request (`sio_server_fetch_sockets`, `sio_server_server_side_emit` with
+  // an ack) waits for the other servers, in milliseconds (5000, Node's
+  // `requestsTimeout`).
+  uint32_t request_timeout_ms;
+  // Requests of this server waiting for answers at once (64).
+  uint32_t pending;
+  // Client acknowledgements owed to other servers at once (1024), for their broadcasts
+  // that collect them.
+  uint32_t acks;
+  // Bytes of messages waiting for the pub/sub (1 MiB); past it a message is dropped and
+  // counted (local delivery never waits).
+  uint32_t outbox_bytes;
+  // Bytes to decode a received message's arguments and names: the largest message
+  // (1 000 000, the server's default `max_payload`).
+  uint32_t scratch_bytes;
+} sio_cluster_config;
+
+// A Socket.IO socket (a client in a namespace).
+typedef uint64_t sio_socket;
+
+// Who a broadcast or a command on many sockets reaches: the members of `rooms` (none: the
+// whole namespace), minus the members of `except_rooms` and the sockets in `except`. On a
+// server in a cluster, the whole cluster unless `local`.
+typedef struct {
+  // Room names, NUL-terminated.
+  const char *const *rooms;
+  // How many.
+  size_t rooms_len;
+  // Rooms left out.
+  const char *const *except_rooms;
+  // How many.
+  size_t except_rooms_len;
+  // Sockets left out (on the other servers of a cluster too: they go as the rooms named
+  // by their ids).
+  const sio_socket *except;
+  // How many.
+  size_t except_len;
+  // This server's sockets only, when it is in a cluster (no effect otherwise).
+  bool local;
+} sio_targets;
+
+// A message for the pub/sub, from `sio_server_cluster_next_publish`.
+typedef struct {
+  // The channel to publish on (not NUL-terminated).
+  sio_bytes channel;
+  // The message.
+  sio_bytes message;
+  // The request it carries, NUL-terminated, when this server waits for answers to it
+  // (empty otherwise): tell `sio_server_cluster_receivers` how many subscribers got it
+  // (Redis answers `PUBLISH` with that), and the request ends as soon as all of them
+  // answered instead of at its deadline.
+  char request[SIO_REQUEST_LEN];
+} sio_publish;
+
+// A stream (one TCP connection) of a server.
+typedef uint64_t sio_stream;
+
+// An Engine.IO session.
+typedef uint64_t sio_session;
+
+// An event for the application. Its byte views are valid until the next
+// `sio_server_poll_event` on the server handle, or its free (commands such as
+// `sio_server_emit` may take them); in a loop callback, during the call. The views of an
+// event from `sio_server_cluster_receive` point into the message the caller passed (and a
+// decoded event name into the server): valid while that message is, until the next call
+// on the server.
+typedef struct {
+  // What happened.
+  sio_event_kind kind;
+  // The stream (`SIO_EVENT_HTTP`).
+  sio_stream stream;
+  // The session (Engine.IO events, `SIO_EVENT_CONNECT`).
+  sio_session session;
+  // The socket (Socket.IO events).
+  sio_socket socket;
+  // The namespace index, `-1` when none (a dynamic namespace not accepted yet).
+  int32_t namespace_index;
+  // The event name; the namespace name for `SIO_EVENT_CONNECT`; the method for HTTP.
+  sio_bytes name;
+  // Arguments (raw JSON, comma separated), auth JSON, an Engine.IO message, or an HTTP
+  // body.
+  sio_bytes data;
+  // `SIO_EVENT_ENGINE_MESSAGE`: the message is binary.
+  bool binary;
+  // Binary attachments of an event or ack, in `num` order.
+  const sio_bytes *attachments;
+  // How many.
+  size_t attachments_len;
+  // The client waits for an ack (`SIO_EVENT_MESSAGE`).
+  bool has_ack;
+  // The ack id (`SIO_EVENT_MESSAGE` with `has_ack`, `SIO_EVENT_ACK`,
+  // `SIO_EVENT_ACK_TIMEOUT`).
+  uint64_t ack_id;
+  // Why (`SIO_EVENT_ENGINE_CLOSE`, `SIO_EVENT_DISCONNECT`).
+  sio_reason reason;
+  // HTTP: the request target (`/path?query`).
+  sio_bytes http_target;
+  // HTTP: the path.
+  sio_bytes http_path;
+  // HTTP: the query string without `?`.
+  sio_bytes http_query;
+  // HTTP: the raw head (request line to blank line), for `sio_event_header`.
+  sio_bytes http_head;
+  // The cluster request, NUL-terminated (`SIO_EVENT_SERVER_SIDE_EMIT` with `has_ack`,
+  // `SIO_EVENT_CLUSTER_SOCKETS`, `SIO_EVENT_CLUSTER_ANSWER`, `SIO_EVENT_CLUSTER_DONE`);
+  // empty otherwise.
+  char request[SIO_REQUEST_LEN];
+  // `SIO_EVENT_CLUSTER_DONE`: how many servers answered.
+  uint32_t answers;
+  // `SIO_EVENT_CLUSTER_DONE`: the deadline passed before every expected answer came.
+  bool timed_out;
+} sio_event;
+
+// Counters of a cluster member's traffic (`sio_server_cluster_stats`).
+typedef struct {
+  // Messages queued for the pub/sub.
+  uint64_t queued;
+  // Messages that did not fit the outbox and were dropped.
+  uint64_t dropped;
+  // Messages received and acted on.
+  uint64_t received;
+  // Messages received and not for this server (its own, another namespace, an answer
+  // to another server's request).
+  uint64_t ignored;
+  // Messages received that could not be read, or named too much.
+  uint64_t malformed;
+  // Broadcasts collecting acknowledgements that found more sockets here than the table
+  // of owed acknowledgements had room for (delivered without asking for them).
+  uint64_t untracked;
+} sio_cluster_stats;
+
 // Server settings; fill with `sio_server_config_default`, then change fields.
 typedef struct {
   // Path answered as Socket.IO (default `"/socket.io/"`); `NULL` for none.
@@ -538,57 +724,6 @@ typedef struct {
   uint64_t max_pool_bytes;
 } sio_server_config;
 
-// A stream (one TCP connection) of a server.
-typedef uint64_t sio_stream;
-
-// An Engine.IO session.
-typedef uint64_t sio_session;
-
-// A Socket.IO socket (a client in a namespace).
-typedef uint64_t sio_socket;
-
-// An event for the application. Its byte views are valid until the next
-// `sio_server_poll_event` on the server handle, or its free (commands such as
-// `sio_server_emit` may take them); in a loop callback, during the call.
-typedef struct {
-  // What happened.
-  sio_event_kind kind;
-  // The stream (`SIO_EVENT_HTTP`).
-  sio_stream stream;
-  // The session (Engine.IO events, `SIO_EVENT_CONNECT`).
-  sio_session session;
-  // The socket (Socket.IO events).
-  sio_socket socket;
-  // The namespace index, `-1` when none (a dynamic namespace not accepted yet).
-  int32_t namespace_index;
-  // The event name; the namespace name for `SIO_EVENT_CONNECT`; the method for HTTP.
-  sio_bytes name;
-  // Arguments (raw JSON, comma separated), auth JSON, an Engine.IO message, or an HTTP
-  // body.
-  sio_bytes data;
-  // `SIO_EVENT_ENGINE_MESSAGE`: the message is binary.
-  bool binary;
-  // Binary attachments of an event or ack, in `num` order.
-  const sio_bytes *attachments;
-  // How many.
-  size_t attachments_len;
-  // The client waits for an ack (`SIO_EVENT_MESSAGE`).
-  bool has_ack;
-  // The ack id (`SIO_EVENT_MESSAGE` with `has_ack`, `SIO_EVENT_ACK`,
-  // `SIO_EVENT_ACK_TIMEOUT`).
-  uint64_t ack_id;
-  // Why (`SIO_EVENT_ENGINE_CLOSE`, `SIO_EVENT_DISCONNECT`).
-  sio_reason reason;
-  // HTTP: the request target (`/path?query`).
-  sio_bytes http_target;
-  // HTTP: the path.
-  sio_bytes http_path;
-  // HTTP: the query string without `?`.
-  sio_bytes http_query;
-  // HTTP: the raw head (request line to blank line), for `sio_event_header`.
-  sio_bytes http_head;
-} sio_event;
-
 #if defined(SIOCORE_STD)
 // Called by `sio_server_loop_run` for every event. `server` is valid only during the call: use
 // it for commands (emit, accept, respond, …), never for polling or freeing. `event` and its
@@ -639,23 +774,6 @@ typedef struct {
   // The value.
   sio_bytes value;
 } sio_header;
-
-// Who a broadcast reaches: the members of `rooms` (none: the whole namespace), minus the
-// members of `except_rooms` and the sockets in `except`.
-typedef struct {
-  // Room names, NUL-terminated.
-  const char *const *rooms;
-  // How many.
-  size_t rooms_len;
-  // Rooms left out.
-  const char *const *except_rooms;
-  // How many.
-  size_t except_rooms_len;
-  // Sockets left out.
-  const sio_socket *except;
-  // How many.
-  size_t except_len;
-} sio_targets;
 
 #ifdef __cplusplus
 extern "C" {
@@ -804,6 +922,177 @@ void sio_client_loop_free(sio_client_loop *lp);
 sio_result sio_client_loop_run(sio_client_loop *lp, sio_client_event_cb callback, void *userdata);
 #endif
 
+// Fills `out` with the defaults: prefix `"socket.io"`, 5 s requests, 64 pending requests,
+// 1024 owed acknowledgements, a 1 MiB outbox and a 1 000 000-byte scratch buffer.
+sio_result sio_cluster_config_default(sio_cluster_config *out);
+
+#if defined(SIOCORE_STD)
+// Makes the server a member of a cluster with `config` (`NULL`: the defaults), on the
+// heap, its uids and request ids drawn from the 32 bytes at `seed` (take them from a real
+// entropy source), its clock at `now_ms`. Its namespaces take part. From then on
+// `sio_server_broadcast`, `sio_server_sockets_join`, `sio_server_sockets_leave` and
+// `sio_server_disconnect_sockets` reach every server (unless `targets->local`), and the
+// caller moves messages between the cluster and the pub/sub: subscribe the channels of
+// `sio_server_cluster_channel`, publish what `sio_server_cluster_next_publish` gives and
+// hand what arrives to `sio_server_cluster_receive`. `SIO_WRONG_STATE` when the server is
+// in a cluster already, or is a loop's (see `sio_server_loop_join_cluster`). Not in a
+// bare-metal build (see `sio_server_join_cluster_in`).
+sio_result sio_server_join_cluster(sio_server *srv,
+                                   const sio_cluster_config *config,
+                                   const uint8_t *seed,
+                                   uint64_t now_ms);
+#endif
+
+// Writes how many bytes `sio_server_join_cluster_in` needs for `config` (`NULL`: the
+// defaults): the member, its tables, its outbox and scratch buffer and a copy of the
+// prefix.
+sio_result sio_server_cluster_memory_size(const sio_cluster_config *config, size_t *out);
+
+// As `sio_server_join_cluster`, in `len` bytes of the caller's memory at `memory`
+// (aligned to `SIO_MEMORY_ALIGN`, at least `sio_server_cluster_memory_size`); no
+// allocator is used. The memory must stay untouched until the server's `sio_server_free`.
+// `SIO_BUFFER_TOO_SMALL` when `len` is short, `SIO_INVALID_ARGUMENT` when `memory` is
+// misaligned.
+sio_result sio_server_join_cluster_in(sio_server *srv,
+                                      const sio_cluster_config *config,
+                                      const uint8_t *seed,
+                                      uint64_t now_ms,
+                                      void *memory,
+                                      size_t len);
+
+// Puts the sockets of namespace `namespace` that `targets` selects (`NULL`: all) in the
+// `rooms_len` rooms at `rooms` (at most `SIO_MAX_TARGETS`); writes how many of this
+// server's sockets were selected to `out_count` when not `NULL`. On a server in a cluster,
+// on every server unless `targets->local` (Node's `socketsJoin`).
+sio_result sio_server_sockets_join(sio_server *srv,
+                                   const char *namespace_,
+                                   const sio_targets *targets,
+                                   const char *const *rooms,
+                                   size_t rooms_len,
+                                   size_t *out_count);
+
+// Takes the sockets `targets` selects out of `rooms`; otherwise as
+// `sio_server_sockets_join` (Node's `socketsLeave`).
+sio_result sio_server_sockets_leave(sio_server *srv,
+                                    const char *namespace_,
+                                    const sio_targets *targets,
+                                    const char *const *rooms,
+                                    size_t rooms_len,
+                                    size_t *out_count);
+
+// Disconnects the sockets `targets` selects (with `close`, closing their connections too);
+// writes how many of this server's sockets were selected to `out_count` when not `NULL`.
+// On a server in a cluster, on every server unless `targets->local` (Node's
+// `disconnectSockets`).
+sio_result sio_server_disconnect_sockets(sio_server *srv,
+                                         const char *namespace_,
+                                         const sio_targets *targets,
+                                         bool close,
+                                         size_t *out_count);
+
+// Writes the ids of this server's sockets of namespace `namespace` that `targets` selects
+// (`NULL`: all; `local` makes no difference) into `out` (room for `cap`), and how many
+// there are to `out_len`: `SIO_OK`, or `SIO_BUFFER_TOO_SMALL` when there are more than
+// `cap` (the first `cap` are written).
+sio_result sio_server_select(sio_server *srv,
+                             const char *namespace_,
+                             const sio_targets *targets,
+                             uint64_t *out,
+                             size_t cap,
+                             size_t *out_len);
+
+// Asks the other servers of the cluster for their sockets of namespace `namespace` that
+// `targets` selects (Node's `fetchSockets`; this server's own are `sio_server_select`'s),
+// and writes the request's id to `out_request` (`SIO_REQUEST_LEN` bytes). Each server's
+// answer comes as `SIO_EVENT_CLUSTER_SOCKETS`, then the request's
+// `SIO_EVENT_CLUSTER_DONE`. `SIO_WRONG_STATE` without a cluster; `SIO_INVALID_ARGUMENT`
+// for `local` targets; `SIO_TABLE_FULL` when `pending` requests wait already.
+sio_result sio_server_fetch_sockets(sio_server *srv,
+                                    const char *namespace_,
+                                    const sio_targets *targets,
+                                    char *out_request);
+
+// Emits `event` with `json_args` (a JSON list without brackets, `""` for none; no binary)
+// to the other servers of the cluster in namespace `namespace` (Node's
+// `serverSideEmit`), for their `SIO_EVENT_SERVER_SIDE_EMIT`. With `ack`, their answers
+// come as `SIO_EVENT_CLUSTER_ANSWER`, then the request's `SIO_EVENT_CLUSTER_DONE`, and
+// the request's id is written to `out_request` (`SIO_REQUEST_LEN` bytes; it may be `NULL`
+// without `ack`, else it gets `""`). `SIO_WRONG_STATE` without a cluster,
+// `SIO_INVALID_JSON` for arguments that are not a JSON list.
+sio_result sio_server_server_side_emit(sio_server *srv,
+                                       const char *namespace_,
+                                       const char *event,
+                                       const char *json_args,
+                                       bool ack,
+                                       char *out_request);
+
+// Answers another server's `SIO_EVENT_SERVER_SIDE_EMIT` (one with `has_ack`): its
+// `namespace_index` and `request`, and one JSON value `json_value` (NUL-terminated).
+// `SIO_WRONG_STATE` without a cluster, `SIO_INVALID_JSON` for a value that is not one
+// JSON value, `SIO_INVALID_ARGUMENT` for a request id longer than 16 bytes.
+sio_result sio_server_cluster_answer(sio_server *srv,
+                                     int32_t namespace_index,
+                                     const char *request,
+                                     const char *json_value);
+
+// Writes the name of channel `kind` (a `sio_channel_kind`) of namespace `namespace`
+// (NUL-terminated) into `buf` (`len` bytes): `SIO_OK` with its length without the NUL in
+// `written`, or `SIO_BUFFER_TOO_SMALL` with the size needed (NUL included). A server
+// subscribes, for each of its namespaces, the pattern and the three channels.
+// `SIO_WRONG_STATE` without a cluster; `SIO_INVALID_ARGUMENT` for an unknown kind.
+sio_result sio_server_cluster_channel(sio_server *srv,
+                                      const char *namespace_,
+                                      uint32_t kind,
+                                      char *buf,
+                                      size_t len,
+                                      size_t *written);
+
+// The oldest message waiting for the pub/sub: `SIO_OK` with `out` filled (its views valid
+// until the next call on `srv`), or `SIO_EMPTY`. Publish it, then
+// `sio_server_cluster_pop_publish`.
+sio_result sio_server_cluster_next_publish(sio_server *srv, sio_publish *out);
+
+// The message `sio_server_cluster_next_publish` gave is published (or given up):
+// `SIO_OK`, or `SIO_EMPTY` when none waited.
+sio_result sio_server_cluster_pop_publish(sio_server *srv);
+
+// Request `request` (from a `sio_publish`) reached `n` subscribers, this server among
+// them, as the pub/sub says: it waits for `n - 1` answers.
+sio_result sio_server_cluster_receivers(sio_server *srv, const char *request, size_t n);
+
+// A message that arrived from the pub/sub on `channel` (`channel_len` bytes): another
+// server's broadcast or request is applied to this server (drain the transmits after) and
+// answered; `SIO_OK` with `out` filled for what the application handles
+// (`SIO_EVENT_SERVER_SIDE_EMIT`, `SIO_EVENT_CLUSTER_SOCKETS`, `SIO_EVENT_CLUSTER_ANSWER`),
+// `SIO_EMPTY` when there is nothing for it (this server's own messages, other namespaces,
+// answers to other servers), `SIO_MALFORMED_MESSAGE` for a message that cannot be read
+// (a server-side emit that is not `[name, ...]` among them), `SIO_INVALID_NAME` for a
+// server-side emit whose escaped name is longer than `SIO_MAX_CLUSTER_NAME` decoded.
+// The event's `data` (and a name without escapes) point into `msg`: they are valid while
+// it is, and until the next call on `srv`.
+sio_result sio_server_cluster_receive(sio_server *srv,
+                                      const uint8_t *channel,
+                                      size_t channel_len,
+                                      const uint8_t *msg,
+                                      size_t msg_len,
+                                      uint64_t now_ms,
+                                      sio_event *out);
+
+// When `sio_server_cluster_handle_timeout` should next run (a request's deadline):
+// `SIO_OK` with `out_ms` set, or `SIO_EMPTY` when no request waits.
+sio_result sio_server_cluster_poll_timeout(sio_server *srv, uint64_t *out_ms);
+
+// Ends the requests whose deadline passed at `now_ms` (then `sio_server_cluster_poll_done`).
+sio_result sio_server_cluster_handle_timeout(sio_server *srv, uint64_t now_ms);
+
+// A request of this server that is over (every expected answer came, or its deadline
+// passed): `SIO_OK` with `out` an `SIO_EVENT_CLUSTER_DONE`, or `SIO_EMPTY`. Call after
+// `sio_server_cluster_receive` and `sio_server_cluster_handle_timeout` until `SIO_EMPTY`.
+sio_result sio_server_cluster_poll_done(sio_server *srv, sio_event *out);
+
+// Writes the cluster's counters. `SIO_WRONG_STATE` without a cluster.
+sio_result sio_server_cluster_stats(const sio_server *srv, sio_cluster_stats *out);
+
 #if defined(SIOCORE_STD)
 // Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
 // `config` (`NULL`: the defaults), ids seeded from the operating system.
@@ -820,6 +1109,33 @@ void sio_server_loop_free(sio_server_loop *lp);
 #if defined(SIOCORE_STD)
 // Writes the port the loop listens on.
 sio_result sio_server_loop_port(const sio_server_loop *lp, uint16_t *out);
+#endif
+
+#if defined(SIOCORE_STD)
+// Makes the loop's server a member of the Redis cluster at `redis_url`
+// (`redis://[[user]:password@]host[:port]`) with `config` (`NULL`: the defaults; the loop
+// takes its `prefix` and `request_timeout_ms`, and sizes its own tables: 256 pending
+// requests, 4096 owed acknowledgements, an 8 MiB outbox, a scratch buffer of the largest
+// event): Node's `@socket.io/redis-adapter` 8.3.0 servers on the same Redis and prefix,
+// and other siocore servers, form one cluster with it. The loop connects when it runs
+// (and again, with a backoff, after Redis goes away; local delivery goes on meanwhile).
+// In the callback, the lent server carries the cluster: `sio_server_broadcast` and the
+// other commands on many sockets reach every server, `sio_server_fetch_sockets` and
+// `sio_server_server_side_emit` ask them, and their answers come as
+// `SIO_EVENT_SERVER_SIDE_EMIT`, `SIO_EVENT_CLUSTER_SOCKETS`, `SIO_EVENT_CLUSTER_ANSWER`
+// and `SIO_EVENT_CLUSTER_DONE`; the loop moves the messages. Before `sio_server_loop_run`;
+// `SIO_WRONG_STATE` when the loop joined already, `SIO_INVALID_ARGUMENT` for a URL that is
+// not `redis://`.
+sio_result sio_server_loop_join_cluster(sio_server_loop *lp,
+                                        const char *redis_url,
+                                        const sio_cluster_config *config);
+#endif
+
+#if defined(SIOCORE_STD)
+// Writes whether the loop's Redis connections are up (both connected and subscribed);
+// `false` before the loop joined a cluster or first ran. Not while the loop runs on
+// another thread (a handle is used by one thread at a time).
+sio_result sio_server_loop_cluster_connected(const sio_server_loop *lp, bool *out);
 #endif
 
 #if defined(SIOCORE_STD)
@@ -919,7 +1235,9 @@ sio_result sio_server_resume_transmit(sio_server *srv, sio_stream stream);
 sio_result sio_server_poll_transmit(sio_server *srv, uint8_t *buf, size_t cap, sio_transmit *out);
 
 // The next event: `SIO_OK` with `out` filled (its views valid until the next call on
-// `srv`), or `SIO_EMPTY`. Call until `SIO_EMPTY` after draining the transmits.
+// `srv`), or `SIO_EMPTY`. Call until `SIO_EMPTY` after draining the transmits. On a server
+// in a cluster, the acknowledgements its clients owe other servers are taken (and queued
+// for them) here and never come out.
 sio_result sio_server_poll_event(sio_server *srv, sio_event *out);
 
 // The first header of an HTTP event named `name` (any case): `SIO_OK` with `out` set (a
@@ -993,8 +1311,11 @@ sio_result sio_server_join(sio_server *srv, sio_socket socket, const char *room)
 sio_result sio_server_leave(sio_server *srv, sio_socket socket, const char *room);
 
 // Emits `event` to the sockets of namespace `namespace` that `targets` selects (`NULL`:
-// all); writes how many got it to `out_sent` when not `NULL`. Encoded once for all. Each
-// list of `targets` may hold `SIO_MAX_TARGETS` entries (`SIO_INVALID_ARGUMENT` past it).
+// all); writes how many of this server's sockets got it to `out_sent` when not `NULL`.
+// Encoded once for all. Each list of `targets` may hold `SIO_MAX_TARGETS` entries
+// (`SIO_INVALID_ARGUMENT` past it). On a server in a cluster it reaches every server's
+// sockets unless `targets->local`; `SIO_OUTBOX_FULL` then says this server's sockets got
+// it and the other servers will not.
 sio_result sio_server_broadcast(sio_server *srv,
                                 const char *namespace_,
                                 const sio_targets *targets,

@@ -4,7 +4,8 @@
 # - tests/c/server_test.c (the sans-IO server driven by hand) plain, sanitized, under
 #   valgrind, and against the shared library; tests/c/client_test.c (the sans-IO client paired
 #   with the sans-IO server in memory, every transport mode, and the misuse results) plain,
-#   sanitized and under valgrind;
+#   sanitized and under valgrind; tests/c/cluster_loop_test.c (two ready loops on threads in
+#   one cluster through a redis-server it starts) plain, sanitized and under valgrind;
 # - tests/c/header_check.cpp (the header as C++, -Werror, with and without
 #   SIOCORE_BARE_METAL);
 # - examples/c/bare_metal_client.c: linked for a Cortex-M4F against the bare-metal
@@ -39,8 +40,8 @@ mkdir -p "$out"
 cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -g)
 libs=("$lib" -lpthread -ldl -lm)
 san=(-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
-for prog in tests/c/server_test.c tests/c/client_test.c examples/c/echo_server.c \
-  examples/c/chat_server.c examples/c/mirror_client.c; do
+for prog in tests/c/server_test.c tests/c/client_test.c tests/c/cluster_loop_test.c \
+  examples/c/echo_server.c examples/c/chat_server.c examples/c/mirror_client.c; do
   name=$(basename "$prog" .c)
   gcc "${cflags[@]}" -O1 "$prog" "${libs[@]}" -o "$out/$name"
   gcc "${cflags[@]}" "${san[@]}" "$prog" "${libs[@]}" -o "$out/$name-asan"
@@ -69,6 +70,9 @@ step "C unit tests: plain, ASan+UBSan, valgrind, shared library; C++ header"
 "$out/client_test-asan"
 "${valgrind[@]}" "$out/client_test"
 LD_LIBRARY_PATH=target/release "$out/server_test-shared"
+"$out/cluster_loop_test"
+"$out/cluster_loop_test-asan"
+"${valgrind[@]}" "$out/cluster_loop_test"
 "$out/header_check"
 "$out/bare_metal_test"
 "$out/bare_metal_test-asan"
@@ -78,6 +82,15 @@ step "bare-metal libsiocore (thumbv7em-none-eabihf: no_std, no allocator) and a 
 # (Cargo warns that the target has no shared libraries: only libsiocore.a is made.)
 cargo build --locked --release -p siocore-ffi --no-default-features --target thumbv7em-none-eabihf
 bare=target/thumbv7em-none-eabihf/release/libsiocore.a
+# The lent-memory constructors are in it (the host's bare_metal_test uses them).
+bare_symbols=$(arm-none-eabi-nm -g --defined-only "$bare" 2>/dev/null)
+for sym in sio_server_new_in sio_client_new_in sio_server_cluster_memory_size \
+  sio_server_join_cluster_in sio_server_cluster_receive; do
+  grep -q " T $sym\$" <<<"$bare_symbols" || {
+    echo "bare-metal libsiocore lacks $sym" >&2
+    exit 1
+  }
+done
 arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os \
   -std=c99 -Wall -Wextra -Werror -ffunction-sections -fdata-sections -DSIOCORE_BARE_METAL \
   -Iinclude examples/c/bare_metal_client.c "$bare" -Wl,--gc-sections --specs=nosys.specs \

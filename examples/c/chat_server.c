@@ -108,7 +108,7 @@ static void on_event(void *userdata, sio_server *srv, const sio_event *ev) {
         nusers++;
       }
       sio_socket except[1] = {ev->socket};
-      sio_targets others = {NULL, 0, NULL, 0, except, 1};
+      sio_targets others = {NULL, 0, NULL, 0, except, 1, false};
       sio_args who = id_arg(id, json, sizeof json);
       sio_server_broadcast(srv, "/", &others, "user connected", &who, NULL);
       break;
@@ -132,7 +132,7 @@ static void on_event(void *userdata, sio_server *srv, const sio_event *ev) {
         char id[21] = "";
         sio_server_socket_id(srv, ev->socket, id);
         sio_socket except[1] = {ev->socket};
-        sio_targets others = {NULL, 0, NULL, 0, except, 1};
+        sio_targets others = {NULL, 0, NULL, 0, except, 1, false};
         sio_args who = id_arg(id, json, sizeof json);
         sio_server_broadcast(srv, "/", &others, "typing", &who, NULL);
       }

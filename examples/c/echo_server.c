@@ -204,7 +204,7 @@ static void on_event(const sio_event *ev) {
     sio_bytes rest;
     if (!first_string(ev, room, sizeof room, &rest)) return;
     const char *rooms[1] = {room};
-    sio_targets to = {rooms, 1, NULL, 0, NULL, 0};
+    sio_targets to = {rooms, 1, NULL, 0, NULL, 0, false};
     sio_args payload = {rest.ptr, rest.len, ev->attachments, ev->attachments_len};
     sio_server_broadcast(srv, "/", &to, "room-msg", &payload, NULL);
   } else if (named(ev, "request-ack")) {

@@ -51,6 +51,7 @@ extern crate std;
 mod client;
 #[cfg(feature = "std")]
 mod client_loop;
+mod cluster;
 mod memory;
 #[cfg(feature = "std")]
 mod ready;
@@ -59,6 +60,7 @@ mod server;
 pub use client::*;
 #[cfg(feature = "std")]
 pub use client_loop::*;
+pub use cluster::*;
 pub use memory::SIO_MEMORY_ALIGN;
 #[cfg(feature = "std")]
 pub use ready::*;
@@ -105,6 +107,8 @@ pub enum sio_result {
     SIO_SLOW_READER = 208,
     /// The namespace does not exist.
     SIO_UNKNOWN_NAMESPACE = 209,
+    /// A cluster message that cannot be read, or names too many rooms or attachments.
+    SIO_MALFORMED_MESSAGE = 210,
     /// A table of the server is full (sessions, streams, sockets, …).
     SIO_TABLE_FULL = 300,
     /// The byte pool is full.
@@ -112,6 +116,9 @@ pub enum sio_result {
     /// The socket already holds its configured share of a table: `max_rooms_per_socket`
     /// rooms, or `max_acks_per_socket` awaited acks.
     SIO_SOCKET_LIMIT = 302,
+    /// The cluster's outbox cannot take the message for the other servers (the pub/sub is
+    /// slow or away): it was dropped and counted; what was local is done.
+    SIO_OUTBOX_FULL = 303,
     /// An operating-system error in the ready loop (bind, poll).
     SIO_IO_ERROR = 400,
 }
@@ -158,9 +165,11 @@ pub extern "C" fn sio_result_str(result: sio_result) -> *const c_char {
         SIO_INVALID_RESPONSE => c"invalid HTTP response head",
         SIO_SLOW_READER => c"client queue full: session closed",
         SIO_UNKNOWN_NAMESPACE => c"unknown namespace",
+        SIO_MALFORMED_MESSAGE => c"malformed cluster message",
         SIO_TABLE_FULL => c"server table full",
         SIO_POOL_FULL => c"server byte pool full",
         SIO_SOCKET_LIMIT => c"the socket's share of a table is used up",
+        SIO_OUTBOX_FULL => c"cluster outbox full: message for the other servers dropped",
         SIO_IO_ERROR => c"operating system error",
     };
     s.as_ptr()

@@ -5,13 +5,17 @@ use std::boxed::Box;
 use std::net::SocketAddr;
 use std::vec::Vec;
 
+use siocore::adapter::{Cluster, ClusterConfig, ClusterEvent, Done};
 use siocore::driver::{Driver, Handler, Shutdown};
 use siocore::server::{Event, Server, Storage};
 
+use crate::cluster::{
+    SIO_MAX_CLUSTER_NAME, cluster_c_event, done_event, read_config, sio_cluster_config,
+};
 use crate::server::{c_event, config, sio_event, sio_server};
 use crate::{
-    SIO_INVALID_ARGUMENT, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, boundary, sio_bytes,
-    sio_result, text,
+    SIO_INVALID_ARGUMENT, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_WRONG_STATE,
+    boundary, sio_bytes, sio_result, text,
 };
 
 /// Called by `sio_server_loop_run` for every event. `server` is valid only during the call: use
@@ -27,6 +31,8 @@ pub struct sio_server_loop {
     shutdown: Shutdown,
     // Dropped after the driver (declared after it): the strings its config borrows.
     _strings: Box<dyn core::any::Any>,
+    // Likewise: the cluster's key prefix (`sio_server_loop_join_cluster`).
+    _prefix: Option<Box<str>>,
 }
 
 /// Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
@@ -74,6 +80,7 @@ pub unsafe extern "C" fn sio_server_loop_new(
             driver,
             shutdown,
             _strings: strings,
+            _prefix: None,
         });
         // SAFETY: checked non-NULL.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -104,6 +111,81 @@ pub unsafe extern "C" fn sio_server_loop_port(
     })
 }
 
+/// Makes the loop's server a member of the Redis cluster at `redis_url`
+/// (`redis://[[user]:password@]host[:port]`) with `config` (`NULL`: the defaults; the loop
+/// takes its `prefix` and `request_timeout_ms`, and sizes its own tables: 256 pending
+/// requests, 4096 owed acknowledgements, an 8 MiB outbox, a scratch buffer of the largest
+/// event): Node's `@socket.io/redis-adapter` 8.3.0 servers on the same Redis and prefix,
+/// and other siocore servers, form one cluster with it. The loop connects when it runs
+/// (and again, with a backoff, after Redis goes away; local delivery goes on meanwhile).
+/// In the callback, the lent server carries the cluster: `sio_server_broadcast` and the
+/// other commands on many sockets reach every server, `sio_server_fetch_sockets` and
+/// `sio_server_server_side_emit` ask them, and their answers come as
+/// `SIO_EVENT_SERVER_SIDE_EMIT`, `SIO_EVENT_CLUSTER_SOCKETS`, `SIO_EVENT_CLUSTER_ANSWER`
+/// and `SIO_EVENT_CLUSTER_DONE`; the loop moves the messages. Before `sio_server_loop_run`;
+/// `SIO_WRONG_STATE` when the loop joined already, `SIO_INVALID_ARGUMENT` for a URL that is
+/// not `redis://`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_loop_join_cluster(
+    lp: *mut sio_server_loop,
+    redis_url: *const c_char,
+    config: *const sio_cluster_config,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: a live loop or NULL.
+        let Some(l) = (unsafe { lp.as_mut() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        // SAFETY: NUL-terminated per the contract.
+        let url = match unsafe { text(redis_url) } {
+            Ok(u) => u,
+            Err(e) => return e,
+        };
+        // SAFETY: NULL or a caller's configuration.
+        let (c, prefix) = match unsafe { read_config(config) } {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        if l.driver.cluster().is_some() {
+            return SIO_WRONG_STATE;
+        }
+        let prefix: Box<str> = prefix.into();
+        // SAFETY: the box is kept in the loop, unmoved in the heap, and dropped after the
+        // driver (field order).
+        let borrowed: &'static str = unsafe { &*(&*prefix as *const str) };
+        let config = ClusterConfig {
+            prefix: borrowed,
+            request_timeout: c.request_timeout_ms,
+        };
+        match l.driver.join_cluster(url, config) {
+            Ok(()) => {
+                l._prefix = Some(prefix);
+                SIO_OK
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => SIO_INVALID_ARGUMENT,
+            Err(_) => SIO_IO_ERROR,
+        }
+    })
+}
+
+/// Writes whether the loop's Redis connections are up (both connected and subscribed);
+/// `false` before the loop joined a cluster or first ran. Not while the loop runs on
+/// another thread (a handle is used by one thread at a time).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_loop_cluster_connected(
+    lp: *const sio_server_loop,
+    out: *mut bool,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: a live loop or NULL.
+        let Some(l) = (unsafe { lp.as_ref() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        // SAFETY: a caller's `bool` or NULL.
+        unsafe { crate::put(out, l.driver.cluster_connected()) }
+    })
+}
+
 /// Asks a running loop to close every session gracefully and return from
 /// `sio_server_loop_run`. The one call that may come from another thread (or a signal handler:
 /// it only sets a flag and writes to an eventfd).
@@ -131,14 +213,54 @@ struct CHandler {
     cb: unsafe extern "C" fn(*mut c_void, *mut sio_server, *const sio_event),
     userdata: *mut c_void,
     views: Vec<sio_bytes>,
+    /// A server-side emit's event name, decoded when it has escapes.
+    name: [u8; SIO_MAX_CLUSTER_NAME],
+}
+
+impl CHandler {
+    /// Calls back with `ev`, the server (and its cluster) lent for the call.
+    fn call<'a>(&self, server: &mut Server<'a>, cluster: Option<&mut Cluster<'a>>, ev: &sio_event) {
+        let mut lent = sio_server::lent(server, cluster);
+        // SAFETY: the C callback gets pointers valid for the call, as its contract says.
+        unsafe { (self.cb)(self.userdata, &mut lent, ev) };
+    }
 }
 
 impl Handler for CHandler {
     fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
+        self.event_in(server, None, event);
+    }
+
+    fn event_in<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: Option<&mut Cluster<'a>>,
+        event: &Event<'_>,
+    ) {
         let ev = c_event(event, &mut self.views);
-        let mut lent = sio_server::lent(server);
-        // SAFETY: the C callback gets pointers valid for the call, as its contract says.
-        unsafe { (self.cb)(self.userdata, &mut lent, &ev) };
+        self.call(server, cluster, &ev);
+    }
+
+    fn cluster_event<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        event: &ClusterEvent<'_>,
+    ) {
+        // A server-side emit that is not `[name, ...]`, or whose name is too long, is
+        // dropped (its sender, if it waits, times out).
+        if let Ok(ev) = cluster_c_event(event, &mut self.name) {
+            self.call(server, Some(cluster), &ev);
+        }
+    }
+
+    fn cluster_done<'a>(
+        &mut self,
+        server: &mut Server<'a>,
+        cluster: &mut Cluster<'a>,
+        done: &Done,
+    ) {
+        self.call(server, Some(cluster), &done_event(done));
     }
 }
 
@@ -163,6 +285,7 @@ pub unsafe extern "C" fn sio_server_loop_run(
             cb,
             userdata,
             views: std::vec![sio_bytes::EMPTY; views],
+            name: [0; SIO_MAX_CLUSTER_NAME],
         };
         match l.driver.run(&mut handler) {
             Ok(()) => SIO_OK,

@@ -7,13 +7,15 @@ use std::boxed::Box;
 use std::vec::Vec;
 
 use siocore::Instant;
+use siocore::adapter::{Cluster, Flags, Recipients};
 use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
     AckId, Args, Capacity, CloseReason, Data, DisconnectReason, Endpoint, Event, Protocol, Server,
-    ServerConfig, SessionId, SocketId, Storage, StreamId, Targets,
+    ServerConfig, SessionId, SocketId, Storage, StreamId, Targets, WireId,
 };
 use siocore::sio::MAX_EMIT_ATTACHMENTS;
 
+use crate::cluster::{Joined, SIO_REQUEST_LEN};
 use crate::memory::{Buf, Carve};
 use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
@@ -424,6 +426,7 @@ unsafe fn place(
             inner: Inner::Placed(server),
             events: Buf::lent(events),
             attachments: Buf::lent(views),
+            cluster: Joined::None,
         });
     }
     Ok(handle)
@@ -457,6 +460,8 @@ pub struct sio_server {
     events: Buf<u8>,
     /// Attachment views of the current event.
     attachments: Buf<sio_bytes>,
+    /// The cluster the server joined, if any (`sio_server_join_cluster`).
+    pub(crate) cluster: Joined,
 }
 
 impl core::fmt::Debug for sio_server {
@@ -466,16 +471,51 @@ impl core::fmt::Debug for sio_server {
 }
 
 impl sio_server {
+    /// The server of a running loop, and its cluster when the loop joined one, lent for
+    /// one callback.
     #[cfg(feature = "std")]
-    pub(crate) fn lent(server: &mut Server<'_>) -> Self {
+    pub(crate) fn lent<'a>(server: &mut Server<'a>, cluster: Option<&mut Cluster<'a>>) -> Self {
         Self {
-            inner: Inner::Lent((server as *mut Server<'_>).cast()),
+            inner: Inner::Lent((server as *mut Server<'a>).cast()),
             events: Buf::empty(),
             attachments: Buf::empty(),
+            cluster: cluster.map_or(Joined::None, |c| {
+                Joined::Lent((c as *mut Cluster<'a>).cast())
+            }),
         }
     }
 
-    fn server_ref(&self) -> &Server<'static> {
+    /// Whether this handle is a loop's server lent to its callback.
+    pub(crate) fn is_lent(&self) -> bool {
+        #[cfg(feature = "std")]
+        return matches!(self.inner, Inner::Lent(_));
+        #[cfg(not(feature = "std"))]
+        false
+    }
+
+    /// The server and, when it joined one, its cluster.
+    pub(crate) fn parts(&mut self) -> (&mut Server<'static>, Option<&mut Cluster<'static>>) {
+        let (server, joined) = self.split();
+        (server, joined.cluster())
+    }
+
+    /// The server and its cluster field.
+    pub(crate) fn split(&mut self) -> (&mut Server<'static>, &mut Joined) {
+        // One arm without `std`.
+        #[allow(clippy::infallible_destructuring_match)]
+        let server = match &mut self.inner {
+            #[cfg(feature = "std")]
+            Inner::Owned(o) => &mut o.server,
+            Inner::Placed(s) => s,
+            // SAFETY: a lent server is only reachable during the callback that lent it,
+            // while the loop does not touch it.
+            #[cfg(feature = "std")]
+            Inner::Lent(p) => unsafe { &mut **p },
+        };
+        (server, &mut self.cluster)
+    }
+
+    pub(crate) fn server_ref(&self) -> &Server<'static> {
         match &self.inner {
             #[cfg(feature = "std")]
             Inner::Owned(o) => &o.server,
@@ -487,7 +527,7 @@ impl sio_server {
         }
     }
 
-    fn server(&mut self) -> &mut Server<'static> {
+    pub(crate) fn server(&mut self) -> &mut Server<'static> {
         match &mut self.inner {
             #[cfg(feature = "std")]
             Inner::Owned(o) => &mut o.server,
@@ -564,6 +604,7 @@ pub unsafe extern "C" fn sio_server_new(
             })),
             events: Buf::heap(events),
             attachments: Buf::heap(views),
+            cluster: Joined::None,
         });
         // SAFETY: `out` checked non-NULL; writable per the contract.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -849,6 +890,19 @@ pub enum sio_event_kind {
     SIO_EVENT_ACK_TIMEOUT = 8,
     /// A socket left its namespace (`reason`).
     SIO_EVENT_DISCONNECT = 9,
+    /// Another server of the cluster emitted event `name` to the servers of namespace
+    /// `namespace_index`, with the arguments `data` (raw JSON, comma separated); when
+    /// `has_ack`, it waits for one answer: `sio_server_cluster_answer` with `request`.
+    SIO_EVENT_SERVER_SIDE_EMIT = 10,
+    /// Another server's sockets for `sio_server_fetch_sockets` `request`: `data` is a JSON
+    /// array of `{"id", "handshake", "rooms", "data"}` objects.
+    SIO_EVENT_CLUSTER_SOCKETS = 11,
+    /// Another server's answer to `sio_server_server_side_emit` `request`: `data` is one
+    /// JSON value.
+    SIO_EVENT_CLUSTER_ANSWER = 12,
+    /// A request of this server to the cluster is over (`request`): `answers` servers
+    /// answered; `timed_out` when its deadline passed before every expected answer came.
+    SIO_EVENT_CLUSTER_DONE = 13,
 }
 
 pub use sio_event_kind::*;
@@ -901,7 +955,10 @@ fn close_reason(r: CloseReason) -> sio_reason {
 
 /// An event for the application. Its byte views are valid until the next
 /// `sio_server_poll_event` on the server handle, or its free (commands such as
-/// `sio_server_emit` may take them); in a loop callback, during the call.
+/// `sio_server_emit` may take them); in a loop callback, during the call. The views of an
+/// event from `sio_server_cluster_receive` point into the message the caller passed (and a
+/// decoded event name into the server): valid while that message is, until the next call
+/// on the server.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sio_event {
@@ -941,10 +998,18 @@ pub struct sio_event {
     pub http_query: sio_bytes,
     /// HTTP: the raw head (request line to blank line), for `sio_event_header`.
     pub http_head: sio_bytes,
+    /// The cluster request, NUL-terminated (`SIO_EVENT_SERVER_SIDE_EMIT` with `has_ack`,
+    /// `SIO_EVENT_CLUSTER_SOCKETS`, `SIO_EVENT_CLUSTER_ANSWER`, `SIO_EVENT_CLUSTER_DONE`);
+    /// empty otherwise.
+    pub request: [c_char; SIO_REQUEST_LEN],
+    /// `SIO_EVENT_CLUSTER_DONE`: how many servers answered.
+    pub answers: u32,
+    /// `SIO_EVENT_CLUSTER_DONE`: the deadline passed before every expected answer came.
+    pub timed_out: bool,
 }
 
 impl sio_event {
-    fn blank(kind: sio_event_kind) -> Self {
+    pub(crate) fn blank(kind: sio_event_kind) -> Self {
         Self {
             kind,
             stream: 0,
@@ -963,6 +1028,9 @@ impl sio_event {
             http_path: sio_bytes::EMPTY,
             http_query: sio_bytes::EMPTY,
             http_head: sio_bytes::EMPTY,
+            request: [0; SIO_REQUEST_LEN],
+            answers: 0,
+            timed_out: false,
         }
     }
 }
@@ -1071,7 +1139,9 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_event {
 }
 
 /// The next event: `SIO_OK` with `out` filled (its views valid until the next call on
-/// `srv`), or `SIO_EMPTY`. Call until `SIO_EMPTY` after draining the transmits.
+/// `srv`), or `SIO_EMPTY`. Call until `SIO_EMPTY` after draining the transmits. On a server
+/// in a cluster, the acknowledgements its clients owe other servers are taken (and queued
+/// for them) here and never come out.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_poll_event(
     srv: *mut sio_server,
@@ -1085,6 +1155,7 @@ pub unsafe extern "C" fn sio_server_poll_event(
             inner,
             events,
             attachments,
+            cluster,
         } = s;
         // One arm without `std`.
         #[allow(clippy::infallible_destructuring_match)]
@@ -1096,13 +1167,22 @@ pub unsafe extern "C" fn sio_server_poll_event(
             #[cfg(feature = "std")]
             Inner::Lent(_) => return Err(crate::SIO_WRONG_STATE),
         };
-        let event = match server.poll_event(events.get()) {
-            Ok(Some(e)) => e,
-            Ok(None) => return Ok(SIO_EMPTY),
-            // Cannot happen: the buffer has `max_event` bytes.
-            Err(_) => return Err(SIO_BUFFER_TOO_SMALL),
+        let mut cluster = cluster.cluster();
+        let ev = loop {
+            let event = match server.poll_event(events.get()) {
+                Ok(Some(e)) => e,
+                Ok(None) => return Ok(SIO_EMPTY),
+                // Cannot happen: the buffer has `max_event` bytes.
+                Err(_) => return Err(SIO_BUFFER_TOO_SMALL),
+            };
+            // An acknowledgement owed to another server is the cluster's alone.
+            if let Some(c) = cluster.as_deref_mut()
+                && c.on_event(server, &event)
+            {
+                continue;
+            }
+            break c_event(&event, attachments.get());
         };
-        let ev = c_event(&event, attachments.get());
         // SAFETY: checked non-NULL.
         unsafe { out.write(ev) };
         Ok(SIO_OK)
@@ -1453,8 +1533,9 @@ pub unsafe extern "C" fn sio_server_leave(
     })
 }
 
-/// Who a broadcast reaches: the members of `rooms` (none: the whole namespace), minus the
-/// members of `except_rooms` and the sockets in `except`.
+/// Who a broadcast or a command on many sockets reaches: the members of `rooms` (none: the
+/// whole namespace), minus the members of `except_rooms` and the sockets in `except`. On a
+/// server in a cluster, the whole cluster unless `local`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sio_targets {
@@ -1466,18 +1547,123 @@ pub struct sio_targets {
     pub except_rooms: *const *const c_char,
     /// How many.
     pub except_rooms_len: usize,
-    /// Sockets left out.
+    /// Sockets left out (on the other servers of a cluster too: they go as the rooms named
+    /// by their ids).
     pub except: *const sio_socket,
     /// How many.
     pub except_len: usize,
+    /// This server's sockets only, when it is in a cluster (no effect otherwise).
+    pub local: bool,
 }
 
 /// The most rooms, rooms left out and sockets left out one `sio_targets` may list.
 pub const SIO_MAX_TARGETS: usize = 64;
 
+/// The lists of a `sio_targets`, read and checked.
+pub(crate) struct Picked<'t> {
+    rooms: [&'t str; SIO_MAX_TARGETS],
+    rooms_len: usize,
+    except_rooms: [&'t str; SIO_MAX_TARGETS],
+    except_rooms_len: usize,
+    except: [SocketId; SIO_MAX_TARGETS],
+    except_len: usize,
+    /// `sio_targets::local`.
+    pub(crate) local: bool,
+}
+
+impl<'t> Picked<'t> {
+    /// The lists at `targets` (`NULL`: every socket of the namespace).
+    ///
+    /// # Safety
+    /// `targets` must be `NULL` or a caller's `sio_targets` whose arrays are valid for `'t`.
+    pub(crate) unsafe fn read(targets: *const sio_targets) -> Result<Self, sio_result> {
+        let mut p = Self {
+            rooms: [""; SIO_MAX_TARGETS],
+            rooms_len: 0,
+            except_rooms: [""; SIO_MAX_TARGETS],
+            except_rooms_len: 0,
+            except: [SocketId::from_bits(0); SIO_MAX_TARGETS],
+            except_len: 0,
+            local: false,
+        };
+        // SAFETY: NULL or a caller's `sio_targets`.
+        let Some(t) = (unsafe { targets.as_ref() }) else {
+            return Ok(p);
+        };
+        // SAFETY: the arrays per the contract.
+        p.rooms_len = unsafe { strings(t.rooms, t.rooms_len, &mut p.rooms) }?.len();
+        // SAFETY: the arrays per the contract.
+        p.except_rooms_len =
+            unsafe { strings(t.except_rooms, t.except_rooms_len, &mut p.except_rooms) }?.len();
+        if t.except_len > 0 && t.except.is_null() {
+            return Err(SIO_NULL_ARGUMENT);
+        }
+        let except = p
+            .except
+            .get_mut(..t.except_len)
+            .ok_or(SIO_INVALID_ARGUMENT)?;
+        if t.except_len > 0 {
+            // SAFETY: `except_len` ids at `except`.
+            let ids = unsafe { core::slice::from_raw_parts(t.except, t.except_len) };
+            for (slot, &bits) in except.iter_mut().zip(ids) {
+                *slot = SocketId::from_bits(bits);
+            }
+        }
+        p.except_len = t.except_len;
+        p.local = t.local;
+        Ok(p)
+    }
+
+    /// The selection on this server.
+    pub(crate) fn targets(&self) -> Targets<'_> {
+        Targets {
+            rooms: &self.rooms[..self.rooms_len],
+            except_rooms: &self.except_rooms[..self.except_rooms_len],
+            except: &self.except[..self.except_len],
+        }
+    }
+
+    /// The wire ids of the sockets left out (`None` for one that is gone), for
+    /// [`with_recipients`](Self::with_recipients).
+    pub(crate) fn except_ids(&self, server: &Server<'_>) -> [Option<WireId>; SIO_MAX_TARGETS] {
+        let mut ids = [None; SIO_MAX_TARGETS];
+        for (slot, &s) in ids.iter_mut().zip(&self.except[..self.except_len]) {
+            *slot = server.socket_sid(s);
+        }
+        ids
+    }
+
+    /// Calls `f` with the selection as a cluster takes it: the sockets left out as the
+    /// rooms their `ids` name.
+    pub(crate) fn with_recipients<R>(
+        &self,
+        ids: &[Option<WireId>; SIO_MAX_TARGETS],
+        f: impl FnOnce(&Recipients<'_>) -> R,
+    ) -> R {
+        let mut names = [""; 2 * SIO_MAX_TARGETS];
+        let mut n = 0;
+        let listed = self.except_rooms[..self.except_rooms_len].iter().copied();
+        for (slot, name) in names
+            .iter_mut()
+            .zip(listed.chain(ids.iter().flatten().map(WireId::as_str)))
+        {
+            *slot = name;
+            n += 1;
+        }
+        f(&Recipients {
+            rooms: &self.rooms[..self.rooms_len],
+            except: &names[..n],
+            flags: Flags::NONE,
+        })
+    }
+}
+
 /// Emits `event` to the sockets of namespace `namespace` that `targets` selects (`NULL`:
-/// all); writes how many got it to `out_sent` when not `NULL`. Encoded once for all. Each
-/// list of `targets` may hold `SIO_MAX_TARGETS` entries (`SIO_INVALID_ARGUMENT` past it).
+/// all); writes how many of this server's sockets got it to `out_sent` when not `NULL`.
+/// Encoded once for all. Each list of `targets` may hold `SIO_MAX_TARGETS` entries
+/// (`SIO_INVALID_ARGUMENT` past it). On a server in a cluster it reaches every server's
+/// sockets unless `targets->local`; `SIO_OUTBOX_FULL` then says this server's sockets got
+/// it and the other servers will not.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_broadcast(
     srv: *mut sio_server,
@@ -1492,48 +1678,22 @@ pub unsafe extern "C" fn sio_server_broadcast(
         let namespace = unsafe { text(namespace) }?;
         // SAFETY: NUL-terminated per the contract.
         let event = unsafe { text(event) }?;
-        let ns = s
-            .server()
-            .namespace(namespace)
-            .ok_or(SIO_UNKNOWN_NAMESPACE)?;
-        let mut room_list = [""; SIO_MAX_TARGETS];
-        let mut except_room_list = [""; SIO_MAX_TARGETS];
-        let mut except_list = [SocketId::from_bits(0); SIO_MAX_TARGETS];
+        let (server, cluster) = s.parts();
+        let ns = server.namespace(namespace).ok_or(SIO_UNKNOWN_NAMESPACE)?;
         // SAFETY: NULL or a caller's `sio_targets`.
-        let to = match unsafe { targets.as_ref() } {
-            None => Targets::ALL,
-            Some(t) => {
-                // SAFETY: the arrays per the contract.
-                let rooms = unsafe { strings(t.rooms, t.rooms_len, &mut room_list) }?;
-                // SAFETY: the arrays per the contract.
-                let except_rooms =
-                    unsafe { strings(t.except_rooms, t.except_rooms_len, &mut except_room_list) }?;
-                if t.except_len > 0 && t.except.is_null() {
-                    return Err(SIO_NULL_ARGUMENT);
-                }
-                let except = except_list
-                    .get_mut(..t.except_len)
-                    .ok_or(SIO_INVALID_ARGUMENT)?;
-                if t.except_len > 0 {
-                    // SAFETY: `except_len` ids at `except`.
-                    let ids = unsafe { core::slice::from_raw_parts(t.except, t.except_len) };
-                    for (slot, &bits) in except.iter_mut().zip(ids) {
-                        *slot = SocketId::from_bits(bits);
-                    }
-                }
-                Targets {
-                    rooms,
-                    except_rooms,
-                    except,
-                }
-            }
-        };
+        let picked = unsafe { Picked::read(targets) }?;
         // SAFETY: `args` per the contract.
         let sent = unsafe {
-            with_args(args, |a| {
-                s.server()
-                    .broadcast(ns, &to, event, a)
-                    .map_err(sio_result::from)
+            with_args(args, |a| match cluster {
+                Some(c) if !picked.local => {
+                    let ids = picked.except_ids(server);
+                    picked
+                        .with_recipients(&ids, |to| c.broadcast(server, ns, to, event, a))
+                        .map_err(crate::cluster::cluster_result)
+                }
+                _ => server
+                    .broadcast(ns, &picked.targets(), event, a)
+                    .map_err(sio_result::from),
             })
         }?;
         if !out_sent.is_null() {

@@ -243,7 +243,30 @@ static void test_lent_memory(void) {
   EXPECT(sio_server_new_in(NULL, &cap, mem, need, seed, 0, &s), SIO_OK);
   sio_stream st;
   EXPECT(sio_server_open_stream(s, 0, &st), SIO_OK);
+
+  /* The server's part in a cluster, in lent memory too (small tables, a 4 KiB outbox). */
+  sio_cluster_config cc;
+  EXPECT(sio_cluster_config_default(&cc), SIO_OK);
+  cc.prefix = "board";
+  cc.pending = 4;
+  cc.acks = 8;
+  cc.outbox_bytes = 4096;
+  cc.scratch_bytes = 4096;
+  size_t cluster_need = 0;
+  EXPECT(sio_server_cluster_memory_size(&cc, &cluster_need), SIO_OK);
+  uint64_t *cluster_mem = malloc(cluster_need);
+  EXPECT(sio_server_join_cluster_in(s, &cc, seed, 0, cluster_mem, cluster_need - 1), SIO_BUFFER_TOO_SMALL);
+  EXPECT(sio_server_join_cluster_in(s, &cc, seed, 0, cluster_mem, cluster_need), SIO_OK);
+  sio_args hi = {(const uint8_t *)"1", 1, NULL, 0};
+  EXPECT(sio_server_broadcast(s, "/", NULL, "hi", &hi, NULL), SIO_OK);
+  sio_publish p;
+  EXPECT(sio_server_cluster_next_publish(s, &p), SIO_OK);
+  CHECK(p.channel.len == 8 && memcmp(p.channel.ptr, "board#/#", 8) == 0, "published on %.*s",
+        (int)p.channel.len, (const char *)p.channel.ptr);
+  EXPECT(sio_server_cluster_pop_publish(s), SIO_OK);
+  printf("ok a cluster member in lent memory: %zu bytes\n", cluster_need);
   sio_server_free(s);
+  free(cluster_mem);
   free(mem);
   printf("ok lent memory: measured exactly, aligned, refused when short\n");
 }

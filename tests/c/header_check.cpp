@@ -24,6 +24,22 @@ int main() {
   sio_event event;
   std::memset(&event, 0, sizeof event);
   sio_result r = sio_server_poll_event(srv, &event);
+  // The cluster's part, in lent memory (both builds), and its enums from C++.
+  sio_cluster_config cluster;
+  if (sio_cluster_config_default(&cluster) != SIO_OK) return 1;
+  cluster.pending = 4;
+  cluster.acks = 4;
+  cluster.outbox_bytes = 1024;
+  cluster.scratch_bytes = 1024;
+  static uint64_t cluster_memory[1 << 11];
+  size_t need = 0;
+  if (sio_server_cluster_memory_size(&cluster, &need) != SIO_OK || need > sizeof cluster_memory) return 1;
+  if (sio_server_join_cluster_in(srv, &cluster, seed, 0, cluster_memory, need) != SIO_OK) return 1;
+  char channel[64];
+  size_t len = 0;
+  if (sio_server_cluster_channel(srv, "/", SIO_CHANNEL_PATTERN, channel, sizeof channel, &len) != SIO_OK)
+    return 1;
+  static_assert(sizeof(event.request) == SIO_REQUEST_LEN, "request ids fit");
   sio_server_free(srv);
-  return r == SIO_EMPTY ? 0 : 1;
+  return r == SIO_EMPTY && event.kind != SIO_EVENT_CLUSTER_DONE ? 0 : 1;
 }

@@ -359,7 +359,7 @@ static void test_rooms_and_broadcast(void) {
   EXPECT(sio_server_join(h.srv, b, "red"), SIO_OK);
   const char *rooms[1] = {"red"};
   sio_socket except[1] = {a};
-  sio_targets to = {rooms, 1, NULL, 0, except, 1};
+  sio_targets to = {rooms, 1, NULL, 0, except, 1, false};
   size_t sent = 0;
   sio_args args = {(const uint8_t *)"\"hi\"", 4, NULL, 0};
   EXPECT(sio_server_broadcast(h.srv, "/", &to, "news", &args, &sent), SIO_OK);
@@ -654,6 +654,348 @@ static void test_loop_binary_event(void) {
   printf("ok the ready loop hands out attachments\n");
 }
 
+/* ------------------------------------------------------------------ a cluster by hand */
+
+/* What the cluster tests saw of the events `sio_server_cluster_receive` and
+ * `sio_server_cluster_poll_done` handed out (copied: their views end with the message). */
+typedef struct {
+  int sockets, answers, side_emits, done;
+  char sockets_data[1024];
+  char answer_data[64];
+  char side_name[32];
+  char side_data[64];
+  bool side_ack;
+  char request[SIO_REQUEST_LEN];
+  uint32_t done_answers;
+  bool done_timed_out;
+  /* Answer a server-side emit that waits for one with this JSON value (NULL: do not). */
+  const char *answer_with;
+} cluster_seen;
+
+static void copy_view(char *out, size_t cap, sio_bytes b) {
+  size_t n = b.len < cap - 1 ? b.len : cap - 1;
+  if (n) memcpy(out, b.ptr, n);
+  out[n] = 0;
+}
+
+static void on_cluster_event(harness *h, const sio_event *ev, cluster_seen *seen) {
+  switch (ev->kind) {
+  case SIO_EVENT_CLUSTER_SOCKETS:
+    seen->sockets++;
+    copy_view(seen->sockets_data, sizeof seen->sockets_data, ev->data);
+    memcpy(seen->request, ev->request, SIO_REQUEST_LEN);
+    break;
+  case SIO_EVENT_CLUSTER_ANSWER:
+    seen->answers++;
+    copy_view(seen->answer_data, sizeof seen->answer_data, ev->data);
+    memcpy(seen->request, ev->request, SIO_REQUEST_LEN);
+    break;
+  case SIO_EVENT_SERVER_SIDE_EMIT:
+    seen->side_emits++;
+    copy_view(seen->side_name, sizeof seen->side_name, ev->name);
+    copy_view(seen->side_data, sizeof seen->side_data, ev->data);
+    seen->side_ack = ev->has_ack;
+    memcpy(seen->request, ev->request, SIO_REQUEST_LEN);
+    if (ev->has_ack && seen->answer_with)
+      EXPECT(sio_server_cluster_answer(h->srv, ev->namespace_index, ev->request, seen->answer_with), SIO_OK);
+    break;
+  case SIO_EVENT_CLUSTER_DONE:
+    seen->done++;
+    memcpy(seen->request, ev->request, SIO_REQUEST_LEN);
+    seen->done_answers = ev->answers;
+    seen->done_timed_out = ev->timed_out;
+    break;
+  default:
+    CHECK(false, "unexpected cluster event kind %u", (unsigned)ev->kind);
+  }
+}
+
+/* Hands one copied message to `h` as Redis would to a subscriber. */
+static void deliver(harness *h, const unsigned char *channel, size_t channel_len, const unsigned char *msg,
+                    size_t msg_len, cluster_seen *seen) {
+  sio_event ev;
+  sio_result r = sio_server_cluster_receive(h->srv, channel, channel_len, msg, msg_len, h->now, &ev);
+  CHECK(r == SIO_OK || r == SIO_EMPTY, "receive: %s", sio_result_str(r));
+  if (r == SIO_OK) on_cluster_event(h, &ev, seen);
+  drain(h);
+}
+
+/* The pub/sub between two servers, by hand: each message one publishes goes to both (Redis
+ * delivers to every subscriber, the publisher too, which ignores its own), and a request's
+ * publisher hears that 2 subscribers got it. Runs until both outboxes are empty, then hands
+ * out the requests that are over. */
+static void pump(harness *a, cluster_seen *sa, harness *b, cluster_seen *sb) {
+  harness *hs[2] = {a, b};
+  cluster_seen *seen[2] = {sa, sb};
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int i = 0; i < 2; i++) {
+      sio_publish p;
+      while (sio_server_cluster_next_publish(hs[i]->srv, &p) == SIO_OK) {
+        moved = true;
+        /* The views end with the next call on the server: copies, as a driver would send. */
+        unsigned char *channel = malloc(p.channel.len), *msg = malloc(p.message.len ? p.message.len : 1);
+        size_t channel_len = p.channel.len, msg_len = p.message.len;
+        memcpy(channel, p.channel.ptr, channel_len);
+        if (msg_len) memcpy(msg, p.message.ptr, msg_len);
+        char request[SIO_REQUEST_LEN];
+        memcpy(request, p.request, SIO_REQUEST_LEN);
+        EXPECT(sio_server_cluster_pop_publish(hs[i]->srv), SIO_OK);
+        if (request[0]) EXPECT(sio_server_cluster_receivers(hs[i]->srv, request, 2), SIO_OK);
+        deliver(hs[1 - i], channel, channel_len, msg, msg_len, seen[1 - i]);
+        deliver(hs[i], channel, channel_len, msg, msg_len, seen[i]);
+        free(channel);
+        free(msg);
+      }
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    sio_event ev;
+    while (sio_server_cluster_poll_done(hs[i]->srv, &ev) == SIO_OK) on_cluster_event(hs[i], &ev, seen[i]);
+  }
+}
+
+static harness seeded_harness(uint8_t seed) {
+  harness h;
+  memset(&h, 0, sizeof h);
+  uint8_t key[32] = {seed};
+  EXPECT(sio_server_new(NULL, key, 0, &h.srv), SIO_OK);
+  return h;
+}
+
+/* Takes a stream's output and says whether it holds `needle`. */
+static bool got(harness *h, sio_stream s, const char *needle) {
+  drain(h);
+  size_t len;
+  unsigned char *out = take(h, s, &len);
+  bool found = contains(out, len, needle);
+  free(out);
+  return found;
+}
+
+static void test_cluster_by_hand(void) {
+  sio_cluster_config config;
+  EXPECT(sio_cluster_config_default(&config), SIO_OK);
+  CHECK(config.prefix == NULL && config.request_timeout_ms == 5000 && config.pending == 64 &&
+            config.acks == 1024 && config.outbox_bytes == (1u << 20) && config.scratch_bytes == 1000000,
+        "defaults");
+  config.outbox_bytes = 64 * 1024;
+  config.scratch_bytes = 64 * 1024;
+  const uint8_t seed_a[32] = {1}, seed_b[32] = {2};
+
+  /* A joins on the heap, B in memory it lends. */
+  harness a = seeded_harness(11), b = seeded_harness(12);
+  cluster_seen sa, sb;
+  memset(&sa, 0, sizeof sa);
+  memset(&sb, 0, sizeof sb);
+  char request[SIO_REQUEST_LEN] = "x";
+  EXPECT(sio_server_fetch_sockets(a.srv, "/", NULL, request), SIO_WRONG_STATE);
+  EXPECT(sio_server_server_side_emit(a.srv, "/", "e", "", false, NULL), SIO_WRONG_STATE);
+  EXPECT(sio_server_cluster_next_publish(a.srv, &(sio_publish){{NULL, 0}, {NULL, 0}, {0}}), SIO_WRONG_STATE);
+  EXPECT(sio_server_join_cluster(a.srv, &config, seed_a, 0), SIO_OK);
+  EXPECT(sio_server_join_cluster(a.srv, &config, seed_a, 0), SIO_WRONG_STATE);
+  size_t need = 0;
+  EXPECT(sio_server_cluster_memory_size(&config, &need), SIO_OK);
+  CHECK(need > config.outbox_bytes + config.scratch_bytes, "needs %zu", need);
+  uint64_t *memory = malloc(need);
+  EXPECT(sio_server_join_cluster_in(b.srv, &config, seed_b, 0, memory, need - 1), SIO_BUFFER_TOO_SMALL);
+  EXPECT(sio_server_join_cluster_in(b.srv, &config, seed_b, 0, (uint8_t *)memory + 1, need - 8),
+         SIO_INVALID_ARGUMENT);
+  EXPECT(sio_server_join_cluster_in(b.srv, &config, seed_b, 0, memory, need), SIO_OK);
+  EXPECT(sio_server_join_cluster_in(b.srv, &config, seed_b, 0, memory, need), SIO_WRONG_STATE);
+
+  /* The channels to subscribe. */
+  char name[64];
+  size_t n = 0;
+  EXPECT(sio_server_cluster_channel(a.srv, "/", SIO_CHANNEL_PATTERN, name, sizeof name, &n), SIO_OK);
+  CHECK(strcmp(name, "socket.io#/#*") == 0 && n == 13, "pattern %s (%zu)", name, n);
+  EXPECT(sio_server_cluster_channel(a.srv, "/", SIO_CHANNEL_REQUEST, name, sizeof name, &n), SIO_OK);
+  CHECK(strcmp(name, "socket.io-request#/#") == 0, "request channel %s", name);
+  EXPECT(sio_server_cluster_channel(a.srv, "/", SIO_CHANNEL_RESPONSE, name, sizeof name, &n), SIO_OK);
+  CHECK(strcmp(name, "socket.io-response#/#") == 0, "response channel %s", name);
+  EXPECT(sio_server_cluster_channel(a.srv, "/", SIO_CHANNEL_RESPONSE_SELF, name, sizeof name, &n), SIO_OK);
+  CHECK(strncmp(name, "socket.io-response#/#", 21) == 0 && n == 28 && name[27] == '#', "own channel %s", name);
+  EXPECT(sio_server_cluster_channel(a.srv, "/", SIO_CHANNEL_REQUEST, name, 5, &n), SIO_BUFFER_TOO_SMALL);
+  CHECK(n == 21, "needs %zu", n);
+  EXPECT(sio_server_cluster_channel(a.srv, "/", 99, name, sizeof name, &n), SIO_INVALID_ARGUMENT);
+  EXPECT(sio_server_cluster_channel(a.srv, "/nope", SIO_CHANNEL_REQUEST, name, sizeof name, &n),
+         SIO_UNKNOWN_NAMESPACE);
+
+  sio_socket a1, b1, b2;
+  sio_stream sa1 = ws_client(&a, &a1), sb1 = ws_client(&b, &b1), sb2 = ws_client(&b, &b2);
+
+  /* A broadcast crosses; one leaving a socket out leaves it out everywhere. */
+  sio_args hi = {(const uint8_t *)"\"hi\"", 4, NULL, 0};
+  size_t sent = 0;
+  EXPECT(sio_server_broadcast(a.srv, "/", NULL, "news", &hi, &sent), SIO_OK);
+  CHECK(sent == 1, "sent %zu here", sent);
+  pump(&a, &sa, &b, &sb);
+  CHECK(got(&a, sa1, "42[\"news\",\"hi\"]"), "A's client");
+  CHECK(got(&b, sb1, "42[\"news\",\"hi\"]") && got(&b, sb2, "42[\"news\",\"hi\"]"), "B's clients");
+  sio_socket except[1] = {b1};
+  sio_targets others = {NULL, 0, NULL, 0, except, 1, false};
+  EXPECT(sio_server_broadcast(b.srv, "/", &others, "more", NULL, &sent), SIO_OK);
+  CHECK(sent == 1, "sent %zu here", sent);
+  pump(&a, &sa, &b, &sb);
+  CHECK(got(&a, sa1, "42[\"more\"]") && got(&b, sb2, "42[\"more\"]") && !got(&b, sb1, "more"), "except");
+  others.local = true;
+  EXPECT(sio_server_broadcast(b.srv, "/", &others, "here", NULL, &sent), SIO_OK);
+  sio_publish p;
+  EXPECT(sio_server_cluster_next_publish(b.srv, &p), SIO_EMPTY);
+  EXPECT(sio_server_cluster_pop_publish(b.srv), SIO_EMPTY);
+  CHECK(got(&b, sb2, "42[\"here\"]") && !got(&a, sa1, "here"), "local");
+
+  /* B puts every socket of the cluster in "blue". */
+  const char *blue[1] = {"blue"};
+  size_t count = 0;
+  EXPECT(sio_server_sockets_join(b.srv, "/", NULL, blue, 1, &count), SIO_OK);
+  CHECK(count == 2, "%zu of B's sockets", count);
+  pump(&a, &sa, &b, &sb);
+  sio_targets in_blue = {blue, 1, NULL, 0, NULL, 0, false};
+  sio_socket found[4] = {0};
+  EXPECT(sio_server_select(a.srv, "/", &in_blue, found, 4, &n), SIO_OK);
+  CHECK(n == 1 && found[0] == a1, "A's socket joined blue remotely (%zu)", n);
+  EXPECT(sio_server_select(b.srv, "/", &in_blue, found, 1, &n), SIO_BUFFER_TOO_SMALL);
+  CHECK(n == 2, "%zu in blue on B", n);
+  EXPECT(sio_server_select(b.srv, "/", &in_blue, NULL, 0, &n), SIO_BUFFER_TOO_SMALL);
+
+  /* A fetches the others' sockets: B's two come, then the request is done. */
+  char b1_id[21];
+  EXPECT(sio_server_socket_id(b.srv, b1, b1_id), SIO_OK);
+  EXPECT(sio_server_fetch_sockets(a.srv, "/", &in_blue, request), SIO_OK);
+  CHECK(strlen(request) == 6, "request id %s", request);
+  pump(&a, &sa, &b, &sb);
+  CHECK(sa.sockets == 1 && strcmp(sa.request, request) == 0, "%d socket events", sa.sockets);
+  CHECK(strstr(sa.sockets_data, b1_id) && strstr(sa.sockets_data, "\"blue\"") &&
+            strstr(sa.sockets_data, "\"handshake\":{}"),
+        "sockets %s", sa.sockets_data);
+  CHECK(sa.done == 1 && sa.done_answers == 1 && !sa.done_timed_out && strcmp(sa.request, request) == 0,
+        "done %d: %u answers", sa.done, sa.done_answers);
+
+  /* A server-side emit with an ack: B answers. */
+  sb.answer_with = "\"from B\"";
+  EXPECT(sio_server_server_side_emit(a.srv, "/", "hello", "1,\"x\"", true, request), SIO_OK);
+  pump(&a, &sa, &b, &sb);
+  CHECK(sb.side_emits == 1 && strcmp(sb.side_name, "hello") == 0 && strcmp(sb.side_data, "1,\"x\"") == 0 &&
+            sb.side_ack && strcmp(sb.request, request) == 0,
+        "B got %s(%s)", sb.side_name, sb.side_data);
+  CHECK(sa.answers == 1 && strcmp(sa.answer_data, "\"from B\"") == 0, "answer %s", sa.answer_data);
+  CHECK(sa.done == 2 && sa.done_answers == 1 && !sa.done_timed_out, "done after the answer");
+  /* Without an ack, with an escaped name and no arguments. */
+  EXPECT(sio_server_server_side_emit(a.srv, "/", "tab\there", "", false, request), SIO_OK);
+  CHECK(request[0] == 0, "no request: %s", request);
+  pump(&a, &sa, &b, &sb);
+  CHECK(sb.side_emits == 2 && strcmp(sb.side_name, "tab\there") == 0 && sb.side_data[0] == 0 && !sb.side_ack,
+        "B got %s", sb.side_name);
+
+  /* A request nobody answers ends at its deadline. */
+  EXPECT(sio_server_fetch_sockets(b.srv, "/", NULL, request), SIO_OK);
+  EXPECT(sio_server_cluster_next_publish(b.srv, &p), SIO_OK);
+  CHECK(strcmp(p.request, request) == 0 && p.channel.len == 20, "publish of %s", p.request);
+  EXPECT(sio_server_cluster_pop_publish(b.srv), SIO_OK);
+  uint64_t due = 0;
+  EXPECT(sio_server_cluster_poll_timeout(b.srv, &due), SIO_OK);
+  CHECK(due == 5000, "due at %llu", (unsigned long long)due);
+  EXPECT(sio_server_cluster_handle_timeout(b.srv, due - 1), SIO_OK);
+  sio_event ev;
+  EXPECT(sio_server_cluster_poll_done(b.srv, &ev), SIO_EMPTY);
+  EXPECT(sio_server_cluster_handle_timeout(b.srv, due), SIO_OK);
+  EXPECT(sio_server_cluster_poll_done(b.srv, &ev), SIO_OK);
+  CHECK(ev.kind == SIO_EVENT_CLUSTER_DONE && ev.timed_out && ev.answers == 0 && strcmp(ev.request, request) == 0,
+        "timed out");
+  EXPECT(sio_server_cluster_poll_timeout(b.srv, &due), SIO_EMPTY);
+
+  /* A disconnects blue everywhere: B's two sockets go. */
+  EXPECT(sio_server_disconnect_sockets(a.srv, "/", &in_blue, false, &count), SIO_OK);
+  CHECK(count == 1, "%zu of A's", count);
+  pump(&a, &sa, &b, &sb);
+  int gone = 0;
+  while (sio_server_poll_event(b.srv, &ev) == SIO_OK) gone += ev.kind == SIO_EVENT_DISCONNECT;
+  CHECK(gone == 2, "%d disconnected on B", gone);
+  EXPECT(sio_server_leave(a.srv, a1, "blue"), SIO_UNKNOWN_SOCKET);
+  /* Local leave and join without touching the others. */
+  EXPECT(sio_server_sockets_leave(b.srv, "/", NULL, blue, 1, &count), SIO_OK);
+  CHECK(count == 0, "%zu left on B", count);
+
+  /* The counters, and a message that cannot be read. */
+  const char *bad_channel = "socket.io#/#";
+  EXPECT(sio_server_cluster_receive(a.srv, (const uint8_t *)bad_channel, strlen(bad_channel),
+                                    (const uint8_t *)"garbage", 7, 0, &ev),
+         SIO_MALFORMED_MESSAGE);
+  /* Another server's server-side emit that is not [name, ...], and one whose escaped name
+   * does not fit SIO_MAX_CLUSTER_NAME once decoded. */
+  const char *requests = "socket.io-request#/#";
+  const char *not_named = "{\"uid\":\"zzzzzz\",\"type\":6,\"data\":[42,\"x\"]}";
+  EXPECT(sio_server_cluster_receive(a.srv, (const uint8_t *)requests, strlen(requests), (const uint8_t *)not_named,
+                                    strlen(not_named), 0, &ev),
+         SIO_MALFORMED_MESSAGE);
+  static char long_name[2 * SIO_MAX_CLUSTER_NAME + 64];
+  int at = snprintf(long_name, sizeof long_name, "{\"uid\":\"zzzzzz\",\"type\":6,\"data\":[\"");
+  for (size_t i = 0; i < SIO_MAX_CLUSTER_NAME / 2 + 1; i++)
+    at += snprintf(long_name + at, sizeof long_name - (size_t)at, "\\n");
+  snprintf(long_name + at, sizeof long_name - (size_t)at, "\"]}");
+  EXPECT(sio_server_cluster_receive(a.srv, (const uint8_t *)requests, strlen(requests), (const uint8_t *)long_name,
+                                    strlen(long_name), 0, &ev),
+         SIO_OK);
+  CHECK(ev.kind == SIO_EVENT_SERVER_SIDE_EMIT && ev.name.len == SIO_MAX_CLUSTER_NAME / 2 + 1 && !ev.has_ack,
+        "an escaped name that fits: %zu", ev.name.len);
+  for (size_t i = 0; i < SIO_MAX_CLUSTER_NAME / 2; i++)
+    at += snprintf(long_name + at, sizeof long_name - (size_t)at, "\\n");
+  snprintf(long_name + at, sizeof long_name - (size_t)at, "\"]}");
+  EXPECT(sio_server_cluster_receive(a.srv, (const uint8_t *)requests, strlen(requests), (const uint8_t *)long_name,
+                                    strlen(long_name), 0, &ev),
+         SIO_INVALID_NAME);
+  const char *other = "elsewhere#/#";
+  EXPECT(sio_server_cluster_receive(a.srv, (const uint8_t *)other, strlen(other), (const uint8_t *)"x", 1, 0, &ev),
+         SIO_EMPTY);
+  sio_cluster_stats stats;
+  EXPECT(sio_server_cluster_stats(a.srv, &stats), SIO_OK);
+  CHECK(stats.queued == 5 && stats.received >= 7 && stats.ignored >= 1 && stats.malformed == 1 &&
+            stats.dropped == 0,
+        "stats %llu %llu %llu %llu", (unsigned long long)stats.queued, (unsigned long long)stats.received,
+        (unsigned long long)stats.ignored, (unsigned long long)stats.malformed);
+
+  /* NULL and bad arguments. */
+  EXPECT(sio_server_join_cluster(NULL, &config, seed_a, 0), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_join_cluster(a.srv, &config, NULL, 0), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_join_cluster_in(b.srv, &config, seed_b, 0, NULL, need), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_memory_size(&config, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_cluster_config_default(NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_channel(a.srv, "/", SIO_CHANNEL_REQUEST, NULL, 4, &n), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_channel(a.srv, NULL, SIO_CHANNEL_REQUEST, name, sizeof name, &n), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_next_publish(a.srv, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_pop_publish(NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_receivers(a.srv, NULL, 2), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_receive(a.srv, NULL, 3, (const uint8_t *)"x", 1, 0, &ev), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_receive(a.srv, (const uint8_t *)"x", 1, (const uint8_t *)"x", 1, 0, NULL),
+         SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_poll_timeout(a.srv, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_handle_timeout(NULL, 0), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_poll_done(a.srv, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_stats(a.srv, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_sockets_join(a.srv, "/", NULL, NULL, 1, &count), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_sockets_leave(a.srv, NULL, NULL, blue, 1, &count), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_disconnect_sockets(NULL, "/", NULL, false, &count), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_select(a.srv, "/", NULL, found, 4, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_fetch_sockets(a.srv, "/", NULL, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_fetch_sockets(a.srv, "/", &others, request), SIO_INVALID_ARGUMENT); /* local */
+  EXPECT(sio_server_server_side_emit(a.srv, "/", NULL, "", false, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_server_side_emit(a.srv, "/", "e", NULL, false, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_server_side_emit(a.srv, "/", "e", "", true, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_server_side_emit(a.srv, "/", "e", "1,", false, NULL), SIO_INVALID_JSON);
+  EXPECT(sio_server_cluster_answer(a.srv, 0, NULL, "1"), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_answer(a.srv, 0, "abcdef", NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_server_cluster_answer(a.srv, 0, "abcdef", "1,2"), SIO_INVALID_JSON);
+  EXPECT(sio_server_cluster_answer(a.srv, -1, "abcdef", "1"), SIO_UNKNOWN_NAMESPACE);
+  EXPECT(sio_server_cluster_answer(a.srv, 0, "an id much too long for one", "1"), SIO_INVALID_ARGUMENT);
+  EXPECT(sio_server_cluster_answer(a.srv, 0, "abcdef", "{}"), SIO_OK); /* goes out; nobody waits */
+
+  free_harness(&a);
+  free_harness(&b);
+  free(memory);
+  printf("ok two sans-IO servers in a cluster by hand: broadcasts, rooms, fetch, server-side emits\n");
+}
+
 int main(void) {
   test_version_and_results();
   test_misuse();
@@ -666,6 +1008,7 @@ int main(void) {
   test_pause_and_resume();
   test_free_of_a_lent_handle();
   test_loop_binary_event();
+  test_cluster_by_hand();
   if (failures) {
     printf("%d check(s) failed\n", failures);
     return 1;
