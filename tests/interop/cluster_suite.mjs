@@ -112,13 +112,15 @@ for (const from of main) {
   clear(everyone);
 }
 check("to(room) reaches the room's members on every server, only them");
-main[2].sock.emit("to-room-except", "r", "ex", "x", 2);
-await until("to-room-except", () => members.slice(1).every((c) => got(c, "room-msg").length === 1));
-await sleep(200);
-assert.deepEqual(got(members[0], "room-msg"), [], "excepted");
-assert.deepEqual(got(members[1], "room-msg")[0], ["x", 2]);
-clear(everyone);
-check("to(room).except(room) across servers");
+for (const from of main) {
+  from.sock.emit("to-room-except", "r", "ex", "x", 2);
+  await until(`to-room-except from ${from.label}`, () => members.slice(1).every((c) => got(c, "room-msg").length === 1));
+  await sleep(100);
+  assert.deepEqual(got(members[0], "room-msg"), [], `excepted, from ${from.label}`);
+  for (const c of members.slice(1)) assert.deepEqual(got(c, "room-msg"), [["x", 2]], `${from.label} to ${c.label}`);
+  clear(everyone);
+}
+check("to(room).except(room) from every server");
 
 // fetchSockets from every server.
 for (const from of main) {
@@ -186,7 +188,14 @@ assert.equal(await ack(main[0], "remote-disconnect", "doomed"), "ok");
 await until("disconnected", () => doomed.every((c) => !c.sock.connected));
 assert.ok(main.filter((c) => !doomed.includes(c)).every((c) => c.sock.connected));
 assert.deepEqual(await ack(main[1], "fetch-sockets", null), ids());
-check("disconnectSockets(true) closes the room's sockets on every server");
+// And from a Node server, for sockets of both siocore servers.
+const doomed2 = [await client(servers[0], "/", "polling", "s0-late"), await client(servers[1], "/", "websocket", "s1-late")];
+for (const c of doomed2) c.sock.emit("join", "doomed2");
+await sleep(300);
+assert.equal(await ack(main[4], "remote-disconnect", "doomed2"), "ok");
+await until("disconnected by Node", () => doomed2.every((c) => !c.sock.connected));
+assert.deepEqual(await ack(main[4], "fetch-sockets", null), ids());
+check("disconnectSockets(true) from siocore and from Node closes the room's sockets on every server");
 
 await redis.quit();
 for (const c of everyone) c.sock.close();
