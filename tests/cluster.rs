@@ -278,6 +278,42 @@ impl Drop for NodeServer {
 }
 
 #[test]
+fn dynamic_namespaces_join_the_cluster_when_created() {
+    let redis = Redis::start(free_port());
+    let dynamic = |url: String| {
+        Running::spawn(move || {
+            let config = ServerConfig {
+                dynamic_namespaces: true,
+                ..ServerConfig::DEFAULT
+            };
+            let mut io = Io::new(config).redis(&url);
+            io.on("/dyn", "broadcast", |cx, msg| {
+                cx.broadcast("/dyn").emit("broadcast", msg.args);
+            });
+            io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+        })
+    };
+    let (a, b) = (dynamic(redis.url()), dynamic(redis.url()));
+    let join = |server: &Running| {
+        let mut ws = Ws::open(server.addr);
+        ws.send(b"40/dyn,");
+        assert!(ws.next().starts_with(b"40/dyn,{\"sid\":"));
+        ws.sock
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        ws
+    };
+    let (mut ca, mut cb) = (join(&a), join(&b));
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42/dyn,["broadcast","d"]"#,
+        r#"42/dyn,["broadcast","d"]"#,
+    );
+    drop((a, b, redis));
+}
+
+#[test]
 fn a_redis_with_a_password() {
     let port = free_port();
     let redis = Redis::start_with(port, &["--requirepass", "s3cret"]);

@@ -273,7 +273,8 @@ impl<'a> Driver<'a> {
     /// (`redis://[[user]:password@]host[:port]`), with `config`'s key prefix and request
     /// timeout: Node's `@socket.io/redis-adapter` 8.3.0 on the same Redis and prefix, and
     /// other siocore servers, share broadcasts and requests with it (see
-    /// [`Cluster`]). The namespaces of the server's configuration take part. The driver
+    /// [`Cluster`]). Every namespace takes part, dynamic ones from when they are created.
+    /// The driver
     /// connects when it runs, and again after Redis goes away (with a backoff up to 5 s);
     /// meanwhile local delivery goes on and up to 8 MiB of cluster messages wait, past that
     /// they are dropped and counted.
@@ -455,7 +456,8 @@ impl<'a> Driver<'a> {
         }
         self.drain(handler);
         if let Some(c) = self.cluster.as_deref_mut() {
-            c.link.flush(self.poll.registry(), &mut c.cluster);
+            c.link
+                .flush(self.poll.registry(), &self.server, &mut c.cluster);
         }
         Ok(())
     }

@@ -164,6 +164,8 @@ pub(crate) struct RedisLink {
     /// The patterns and channels to subscribe.
     patterns: Vec<Vec<u8>>,
     channels: Vec<Vec<u8>>,
+    /// The server's namespaces whose channels are in those.
+    namespaces: usize,
     /// Replies the publisher owes, in order: `Some` for a request whose receivers count.
     awaiting: VecDeque<Option<RequestId>>,
     /// Whether the publisher's first reply is its AUTH's.
@@ -210,12 +212,43 @@ impl RedisLink {
             (None, Some(p)) => std::vec![b"AUTH".to_vec(), p.clone().into_bytes()],
             _ => Vec::new(),
         };
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut channels: Vec<Vec<u8>> = Vec::new();
+        Ok(Self {
+            url,
+            addrs,
+            next_addr: 0,
+            pub_token,
+            sub_token,
+            publisher: None,
+            subscriber: None,
+            auth,
+            patterns: Vec::new(),
+            channels: Vec::new(),
+            namespaces: 0,
+            awaiting: VecDeque::new(),
+            pub_auth: false,
+            sub_pending: 0,
+            retry_at: Some(WallInstant::now()),
+            backoff: BACKOFF_MIN,
+            up: false,
+            lost: 0,
+            dropped_logged: 0,
+        }
+        .learning(server, cluster))
+    }
+
+    /// Adds the channels of the namespaces of `server` it does not know yet (a dynamic
+    /// namespace is created as a client joins it), subscribing them at once when
+    /// connected.
+    fn learning(mut self, server: &Server<'_>, cluster: &Cluster<'_>) -> Self {
+        self.learn(server, cluster);
+        self
+    }
+
+    fn learn(&mut self, server: &Server<'_>, cluster: &Cluster<'_>) {
+        let (patterns, channels) = (self.patterns.len(), self.channels.len());
         let prefix = cluster.prefix();
-        let mut i = 0;
-        while let Some(ns) = server.namespace_by_index(i) {
-            i += 1;
+        while let Some(ns) = server.namespace_by_index(self.namespaces) {
+            self.namespaces += 1;
             let Some(nsp) = server.namespace_name(ns) else {
                 continue;
             };
@@ -228,31 +261,25 @@ impl RedisLink {
             };
             let mut pattern = name(Channel::Broadcast(None));
             pattern.push(b'*');
-            patterns.push(pattern);
-            channels.push(name(Channel::Request));
-            channels.push(name(Channel::Response));
-            channels.push(name(Channel::ResponseTo(uid)));
+            self.patterns.push(pattern);
+            self.channels.push(name(Channel::Request));
+            self.channels.push(name(Channel::Response));
+            self.channels.push(name(Channel::ResponseTo(uid)));
         }
-        Ok(Self {
-            url,
-            addrs,
-            next_addr: 0,
-            pub_token,
-            sub_token,
-            publisher: None,
-            subscriber: None,
-            auth,
-            patterns,
-            channels,
-            awaiting: VecDeque::new(),
-            pub_auth: false,
-            sub_pending: 0,
-            retry_at: Some(WallInstant::now()),
-            backoff: BACKOFF_MIN,
-            up: false,
-            lost: 0,
-            dropped_logged: 0,
-        })
+        let Some(conn) = self.subscriber.as_mut() else {
+            return;
+        };
+        let (new_patterns, new_channels) = (&self.patterns[patterns..], &self.channels[channels..]);
+        if new_patterns.is_empty() {
+            return;
+        }
+        let mut args: Vec<&[u8]> = std::vec![b"PSUBSCRIBE"];
+        args.extend(new_patterns.iter().map(Vec::as_slice));
+        conn.push(&args, false);
+        let mut args: Vec<&[u8]> = std::vec![b"SUBSCRIBE"];
+        args.extend(new_channels.iter().map(Vec::as_slice));
+        conn.push(&args, false);
+        self.sub_pending += new_patterns.len() + new_channels.len();
     }
 
     /// When the link wants to run again (a reconnection), if it waits for one.
@@ -338,8 +365,21 @@ impl RedisLink {
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
-    /// Moves what the cluster has to publish to the publisher connection, and writes it.
-    pub(crate) fn flush(&mut self, registry: &Registry, cluster: &mut Cluster<'_>) {
+    /// Subscribes the channels of namespaces created since, moves what the cluster has to
+    /// publish to the publisher connection, and writes both.
+    pub(crate) fn flush(
+        &mut self,
+        registry: &Registry,
+        server: &Server<'_>,
+        cluster: &mut Cluster<'_>,
+    ) {
+        self.learn(server, cluster);
+        if let Some(conn) = self.subscriber.as_mut()
+            && let Err(e) = conn.write_out()
+        {
+            self.fail(registry, &e);
+            return;
+        }
         if self.lost > 0 {
             cluster.count_lost(core::mem::take(&mut self.lost));
         }
