@@ -99,8 +99,6 @@ impl Resume {
     /// `40/chat,{"token":"t","pid":"…","offset":"…"}`, `40/chat,` becomes
     /// `40/chat,{"pid":"…","offset":"…"}`. Without a session (or room), `pkt` itself.
     ///
-    /// Before the first event the offset is empty: the server then starts a new session
-    /// as when socket.io-client leaves `offset` out.
     pub(super) fn connect_packet<'p>(&self, pkt: &'p [u8], scratch: &'p mut [u8]) -> &'p [u8] {
         let Some(pid) = self.pid() else {
             return pkt;
@@ -112,16 +110,17 @@ impl Resume {
             _ => (pkt, b"{\"pid\":\""),
         };
         let mut w = Writer::new(scratch);
-        for part in [
-            before,
-            open,
-            pid,
-            b"\",\"offset\":\"",
-            self.offset(),
-            b"\"}",
-        ] {
+        for part in [before, open, pid] {
             w.put(part);
         }
+        // Before the first event there is no offset: left out, as socket.io-client does
+        // (the server then starts a new session).
+        let offset = self.offset();
+        if !offset.is_empty() {
+            w.put(b"\",\"offset\":\"");
+            w.put(offset);
+        }
+        w.put(b"\"}");
         match w.finish() {
             Ok(n) => scratch.get(..n).unwrap_or_default(),
             Err(_) => pkt,
@@ -263,7 +262,7 @@ mod tests {
     use std::vec::Vec;
 
     #[test]
-    fn connect_payload_merges_pid_and_offset_before_the_auth() {
+    fn connect_payload_merges_pid_and_offset_into_the_auth() {
         let r = resume(b"P1", b"O1");
         assert_eq!(merged(&r, b"40"), br#"40{"pid":"P1","offset":"O1"}"#);
         assert_eq!(
@@ -278,12 +277,9 @@ mod tests {
             merged(&r, br#"40{"a":{"b":1}}"#),
             br#"40{"a":{"b":1},"pid":"P1","offset":"O1"}"#
         );
-        // No event yet: an empty offset (the server starts a new session).
+        // No event yet: no offset, as socket.io-client (`offset` undefined is left out).
         let r = resume(b"P1", b"");
-        assert_eq!(
-            merged(&r, br#"40{"k":1}"#),
-            br#"40{"k":1,"pid":"P1","offset":""}"#
-        );
+        assert_eq!(merged(&r, br#"40{"k":1}"#), br#"40{"k":1,"pid":"P1"}"#);
         assert_eq!(merged(&Resume::NONE, br#"40{"k":1}"#), br#"40{"k":1}"#);
         // No room: the packet as it is (no recovery rather than a broken packet).
         let mut small = [0u8; 8];
