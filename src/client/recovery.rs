@@ -5,8 +5,10 @@
 //! Checked against socket.io 4.8.4 and socket.io-client 4.8.4: the server with
 //! `connectionStateRecovery` answers CONNECT with `{"sid":"…","pid":"…"}`, and appends a
 //! string offset to every event it stores for a later replay (events without an ack
-//! request and not volatile, whether to one socket, a room or everyone); the client puts
-//! `{"pid":"…","offset":"…"}` in front of its auth object when it connects again.
+//! request and not volatile, whether to one socket, a room or everyone), and the missed
+//! ones before its answer to a CONNECT that offers the session; the client merges
+//! `"pid":"…","offset":"…"` into its auth object when it connects again (socket.io-client
+//! puts them first, this client last: the server reads the members by name).
 
 use super::{Client, CommandError, NamespaceId, NsState, Phase};
 use crate::write::Writer;
@@ -98,7 +100,6 @@ impl Resume {
     /// put together in `scratch`: `40/chat,{"token":"t"}` becomes
     /// `40/chat,{"token":"t","pid":"…","offset":"…"}`, `40/chat,` becomes
     /// `40/chat,{"pid":"…","offset":"…"}`. Without a session (or room), `pkt` itself.
-    ///
     pub(super) fn connect_packet<'p>(&self, pkt: &'p [u8], scratch: &'p mut [u8]) -> &'p [u8] {
         let Some(pid) = self.pid() else {
             return pkt;
@@ -168,7 +169,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// session id's length (1 to [`RECOVERY_PID_MAX`]), then [`RECOVERY_PID_MAX`] bytes
     /// that start with it; the last offset's length (0 before the first event, at most
     /// [`RECOVERY_OFFSET_MAX`]), then [`RECOVERY_OFFSET_MAX`] bytes that start with it.
-    /// Both are printable ASCII without `"` or `\`; the bytes after them are zero.
+    /// Both are printable ASCII without `"` or `\`; in a state the client made, the bytes
+    /// after them are zero.
     ///
     /// The offset moves with every event received. A state saved earlier still resumes
     /// the session, but the server replays from its older offset, so the events after it
@@ -213,8 +215,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         Ok(())
     }
 
-    /// Whether namespace `i` offers a session in the CONNECT awaiting an answer: the
-    /// server replays the missed events before it answers.
+    /// Whether namespace `i` is joining with a session to offer: a server that still holds
+    /// it replays the missed events before it answers the CONNECT.
     pub(super) fn replaying(&self, i: usize) -> bool {
         self.nss[i].state == NsState::Joining && self.resume[i].0[0] != 0
     }
