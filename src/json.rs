@@ -305,7 +305,7 @@ enum State {
     AfterValue,
 }
 
-pub(crate) const fn is_ws(b: u8) -> bool {
+const fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
