@@ -554,3 +554,45 @@ fn events_before_the_answer_only_when_a_session_was_offered() {
     s.text(r#"40{"sid":"S0","pid":"P0"}"#);
     assert_eq!(s.events(), [Ev::Connect(0, "S0".into(), false)]);
 }
+
+#[test]
+fn whatever_the_server_sends_the_offered_connect_is_valid_json() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let alphabet: &[u8] = b"aZ09-_.,:{}[] \"\\/~";
+    for round in 0..300 {
+        let mut s = Script::joined();
+        let mut text = || -> String {
+            let len = (next() % 40) as usize;
+            let raw: String = (0..len)
+                .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+                .collect();
+            // As a JSON string, escaped where it must be.
+            raw.replace('\\', "\\\\").replace('"', "\\\"")
+        };
+        let (pid, offset, arg) = (text(), text(), text());
+        s.text(&format!(r#"42["a","{arg}","{offset}"]"#));
+        s.reconnect();
+        s.text(&format!(r#"40{{"sid":"S","pid":"{pid}"}}"#));
+        s.text(&format!(r#"42["b","{offset}"]"#));
+        s.events();
+        s.reconnect();
+        for packet in &s.sent {
+            let payload = packet
+                .trim_start_matches("40/chat,")
+                .trim_start_matches("40");
+            if !payload.is_empty() {
+                assert_eq!(
+                    siocore::json::validate(payload.as_bytes()),
+                    Ok(siocore::json::Kind::Object),
+                    "round {round}: {packet}"
+                );
+            }
+        }
+    }
+}
