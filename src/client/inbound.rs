@@ -836,7 +836,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 // Events that ask for an ack are never stored, so never carry one.
                 #[cfg(feature = "recovery")]
                 if p.ack_id().is_none()
-                    && self.resume[i].pid().is_some()
+                    && self.resume[i].is_some()
                     && let Some((keep, offset)) = super::recovery::split_offset(args)
                 {
                     args = args.get(..keep).unwrap_or_default();

@@ -54,6 +54,11 @@ fn plain_byte(b: u8) -> bool {
 impl Resume {
     pub(super) const NONE: Self = Self([0; RECOVERY_STATE_LEN]);
 
+    /// Whether there is a session to resume.
+    pub(super) const fn is_some(&self) -> bool {
+        self.0[0] == FORMAT
+    }
+
     /// The private session id, when there is a session to resume.
     pub(super) fn pid(&self) -> Option<&[u8]> {
         let pid = self.0.get(PID..PID + usize::from(self.0[1]));
@@ -178,7 +183,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// forget the session.
     pub fn recovery_state(&self, ns: NamespaceId) -> Option<&[u8; RECOVERY_STATE_LEN]> {
         let r = &self.resume[self.ns_index(ns).ok()?];
-        (r.0[0] == FORMAT).then_some(&r.0)
+        r.is_some().then_some(&r.0)
     }
 
     /// Gives namespace `ns` a session to resume (a state [`Client::recovery_state`] gave,
@@ -218,7 +223,7 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// Whether namespace `i` is joining with a session to offer: a server that still holds
     /// it replays the missed events before it answers the CONNECT.
     pub(super) fn replaying(&self, i: usize) -> bool {
-        self.nss[i].state == NsState::Joining && self.resume[i].0[0] != 0
+        self.nss[i].state == NsState::Joining && self.resume[i].is_some()
     }
 
     /// The CONNECT answer of namespace `i`, given its `pid` member's raw value: keeps the
