@@ -3,7 +3,8 @@
 # unit: footprint/ builds three bare-metal images, `siocore-footprint` (every codec decoder and
 # encoder), `server` (the sans-IO server with the codecs it uses), `client` (the sans-IO
 # client with the codecs it uses) and `client_ws` (the WebSocket-only client, `WsClient`, the
-# one a microcontroller builds). Prints their allocated
+# one a microcontroller builds), then the two client images again with the feature `recovery`.
+# Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Capacity's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
 # BENCHMARKS.md records the result.
@@ -26,3 +27,14 @@ echo "WebSocket-only client (WsClient, no polling compiled in, 2 namespaces, 4 a
 python3 ../scripts/elf_sizes.py "$out/client_ws"
 echo "WsClient RAM on this target (bytes: the WsClient value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$out/client_ws"
+# The same two client images with connection state recovery (feature `recovery`), in their
+# own target directory so that neither build undoes the other.
+cargo build --locked --release --target thumbv7em-none-eabihf --features recovery \
+    --bin client --bin client_ws --target-dir target/recovery
+rout=target/recovery/thumbv7em-none-eabihf/release
+echo "client with recovery (feature recovery):"
+python3 ../scripts/elf_sizes.py "$rout/client"
+echo "WsClient with recovery (feature recovery):"
+python3 ../scripts/elf_sizes.py "$rout/client_ws"
+echo "WsClient RAM with recovery (bytes: the WsClient value, one Event):"
+python3 ../scripts/elf_sizes.py --words SIZES "$rout/client_ws"

@@ -51,6 +51,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --all-featur
 step "bare-metal builds (no features)"
 cargo build --locked -p siocore --no-default-features --target thumbv7em-none-eabihf
 cargo build --locked -p siocore --no-default-features --target riscv32imc-unknown-none-elf
+# The client's connection state recovery is no_std too.
+cargo clippy --locked -p siocore --no-default-features --features recovery \
+  --target thumbv7em-none-eabihf -- -D warnings
 cargo clippy --locked -p siocore-ffi --no-default-features --target thumbv7em-none-eabihf \
   -- -D warnings
 

@@ -688,7 +688,7 @@ fn skip_validated_value(s: &[u8]) -> usize {
     i
 }
 
-fn trim_ws(s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ws(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| !is_ws(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|&b| !is_ws(b)).map_or(start, |i| i + 1);
     s.get(start..end).unwrap_or_default()

@@ -44,6 +44,7 @@
 //! | `std` | implies `alloc`; std integration |
 //! | `mio` | implies `std`: the ready server and client loops (`driver`) and the `app` API |
 //! | `embedded-io` | the blocking client driver over `embedded-io` streams (`client::blocking`) |
+//! | `recovery` | connection state recovery in the client: sessions resumed after a reconnection, and kept across a reboot ([`client`] docs) |
 //!
 //! The minimum supported Rust version is 1.95, the toolchain CI builds with.
 #![no_std]

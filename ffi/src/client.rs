@@ -992,7 +992,9 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
         delay_ms: 0,
     };
     match *e {
-        Event::Connect { namespace: ns, sid } => {
+        Event::Connect {
+            namespace: ns, sid, ..
+        } => {
             ev.kind = SIO_CLIENT_EVENT_CONNECT;
             ev.namespace_index = ns.index() as u32;
             ev.name = sio_bytes::of(sid.as_bytes());

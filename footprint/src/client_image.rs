@@ -13,6 +13,8 @@ fn app<const P: bool>(client: &mut Client<'_, 2, 4, P>, buf: &mut [u8], now: Ins
     while let Ok(Some(event)) = client.poll_event(buf) {
         match event {
             Event::Connect { namespace: ns, .. } => {
+                #[cfg(feature = "recovery")]
+                black_box(matches!(event, Event::Connect { recovered: true, .. }));
                 black_box(client.emit(ns, "hello", Args::json(b"1")).is_ok());
                 black_box(
                     client
@@ -29,6 +31,9 @@ fn app<const P: bool>(client: &mut Client<'_, 2, 4, P>, buf: &mut [u8], now: Ins
                 };
             }
             Event::Disconnect { namespace: ns, .. } => {
+                // Keep the session to resume (a device would write it to flash).
+                #[cfg(feature = "recovery")]
+                black_box(client.recovery_state(ns));
                 black_box(client.disconnect(ns).is_ok());
             }
             other => {
@@ -55,6 +60,11 @@ pub fn run<const P: bool>(transports: Transports, streams: &[Stream]) -> ! {
     };
     black_box(client.connect("/", None).is_ok());
     black_box(client.connect("/admin", Some(br#"{"token":"t"}"#)).is_ok());
+    // A session kept in flash across a reboot.
+    #[cfg(feature = "recovery")]
+    if let Some(state) = black_box(INPUT.first_chunk::<RECOVERY_STATE_LEN>()) {
+        black_box(client.restore_recovery(NamespaceId::from_index(0), state).is_ok());
+    }
     let mut out = [0u8; 1536];
     let mut buf = [0u8; 1024];
     let mut now = 0u64;

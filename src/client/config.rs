@@ -183,7 +183,11 @@ impl<'a> ClientConfig<'a> {
                 .map(|h| h.name.len() + h.value.len() + 4)
                 .sum::<usize>();
         let packet = self.outbox_capacity.max(self.namespace_capacity);
-        packet.div_ceil(3) * 4 + 16 + head
+        let len = packet.div_ceil(3) * 4 + 16 + head;
+        // Room at the end to put together a CONNECT that offers a session to resume.
+        #[cfg(feature = "recovery")]
+        let len = len + self.namespace_capacity + super::recovery::MEMBERS_MAX;
+        len
     }
 
     /// Checks the strings: printable ASCII without spaces in `host`, `path` and `query`,

@@ -149,6 +149,7 @@ enum Ready {
     Connect {
         ns: NamespaceId,
         sid: usize,
+        recovered: bool,
     },
     ConnectError {
         ns: NamespaceId,
@@ -179,9 +180,10 @@ impl Ready {
             core::str::from_utf8(b).unwrap_or("")
         }
         match self {
-            Self::Connect { ns, sid } => Event::Connect {
+            Self::Connect { ns, sid, recovered } => Event::Connect {
                 namespace: ns,
                 sid: text(&buf[..sid]),
+                recovered,
             },
             Self::ConnectError { ns, message, data } => Event::ConnectError {
                 namespace: ns,
@@ -764,6 +766,18 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         self.deliver(&p, &[], 0, out)
     }
 
+    /// Whether events are taken for namespace `i` before it is joined: the missed events
+    /// a server replays before it answers a CONNECT that offered a session.
+    fn replaying_events(&self, i: usize) -> bool {
+        #[cfg(feature = "recovery")]
+        return self.replaying(i);
+        #[cfg(not(feature = "recovery"))]
+        {
+            let _ = i;
+            false
+        }
+    }
+
     /// Turns a whole Socket.IO packet and its attachments into an event.
     fn deliver(&mut self, p: &sio::Packet<'_>, atts: &[u8], count: usize, out: &mut [u8]) -> Step {
         let Some(i) = self.find_ns(p.namespace()) else {
@@ -774,18 +788,22 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         let state = self.nss[i].state;
         match p.packet_type() {
             sio::PacketType::Connect if state == NsState::Joining => {
-                let sid = p
-                    .data()
-                    .and_then(|d| json::Object::parse(d).ok())
-                    .and_then(|o| o.members().find(|(k, _)| k.eq_str("sid")))
-                    .and_then(|(_, v)| json::JsonStr::parse(v).ok());
+                let sid = member(p.data(), "sid").and_then(|v| json::JsonStr::parse(v).ok());
                 let Some(sid) = sid else {
                     return self.fail(CloseReason::ParseError);
                 };
                 let n = sid.unescape_into(out).unwrap_or(0);
+                #[cfg(feature = "recovery")]
+                let recovered = self.on_connect_answer(i, member(p.data(), "pid"));
+                #[cfg(not(feature = "recovery"))]
+                let recovered = false;
                 self.nss[i].state = NsState::Connected;
                 self.nss[i].due = false;
-                Step::Ready(Ready::Connect { ns, sid: n })
+                Step::Ready(Ready::Connect {
+                    ns,
+                    sid: n,
+                    recovered,
+                })
             }
             sio::PacketType::ConnectError if state == NsState::Joining => {
                 self.nss[i].state = NsState::Parked;
@@ -806,19 +824,32 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 Step::Next
             }
             sio::PacketType::Event | sio::PacketType::BinaryEvent
-                if state == NsState::Connected =>
+                if state == NsState::Connected || self.replaying_events(i) =>
             {
                 let Some(name) = p.event_name() else {
                     return self.fail(CloseReason::ParseError);
                 };
+                #[cfg_attr(not(feature = "recovery"), expect(unused_mut))]
+                let mut args = p.args();
+                // With a session to resume, an event stored for a replay ends with its
+                // offset (a short string): kept, and not handed to the application.
+                // Events that ask for an ack are never stored, so never carry one.
+                #[cfg(feature = "recovery")]
+                if p.ack_id().is_none()
+                    && self.resume[i].is_some()
+                    && let Some((keep, offset)) = super::recovery::split_offset(args)
+                {
+                    args = args.get(..keep).unwrap_or_default();
+                    self.resume[i].set_offset(offset);
+                }
                 let (nlen, args, atts) = match name {
                     sio::EventName::Str(s) => {
                         let n = s.unescape_into(&mut *out).unwrap_or(0);
-                        copy_rest(out, n, p.args(), atts)
+                        copy_rest(out, n, args, atts)
                     }
                     sio::EventName::Number(raw) => {
                         out[..raw.len()].copy_from_slice(raw);
-                        copy_rest(out, raw.len(), p.args(), atts)
+                        copy_rest(out, raw.len(), args, atts)
                     }
                 };
                 Step::Ready(Ready::Message {
@@ -857,6 +888,13 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             _ => Step::Next,
         }
     }
+}
+
+/// The raw value of member `key` of a JSON object the packet parser validated (the first
+/// one so named).
+fn member<'d>(object: Option<&'d [u8]>, key: &str) -> Option<&'d [u8]> {
+    let o = json::Object::from_validated(object?);
+    o.members().find(|(k, _)| k.eq_str(key)).map(|(_, v)| v)
 }
 
 /// Copies `args` then `atts` into `out` after `at` bytes; returns `(at, args, atts)` lengths.

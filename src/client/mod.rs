@@ -30,6 +30,40 @@
 //! WebSocket-only client needs one receive buffer; polling needs a second one (and a small
 //! one for POST responses). Events are copied into a buffer given to `poll_event`, so the
 //! application can answer while it holds one.
+//!
+//! # Connection state recovery
+//!
+//! With the feature `recovery`, the client does its part of Socket.IO's connection state
+//! recovery (socket.io 4.6 and later, `connectionStateRecovery` on the server), as the
+//! JavaScript client does:
+//!
+//! - A server with recovery on answers CONNECT with a private session id (`pid`) beside
+//!   the socket id, and appends an offset (a short string) to every event it keeps for a
+//!   replay. The client keeps both per namespace and hands the events over without the
+//!   offset: in a namespace with a pid, an event that does not ask for an ack and whose
+//!   last argument is a string of at most [`RECOVERY_OFFSET_MAX`] plain characters loses
+//!   that argument. (A volatile emit from the server carries no offset, so one that ends
+//!   with such a string loses it too, as it is taken for the offset by the JavaScript
+//!   client.)
+//! - After the session is lost (a transport close or error, a ping timeout), the
+//!   namespace's CONNECT offers the session back: `{"pid":"…","offset":"…"}` merged into
+//!   its auth object. A server that still holds it restores the socket (same id, same
+//!   rooms), sends the events missed meanwhile, in order, then answers with the same pid:
+//!   the events come as [`Event::Message`] before [`Event::Connect`], whose `recovered` is
+//!   then `true`. Otherwise it starts a new session.
+//! - Leaving on purpose ([`Client::disconnect`], [`Client::close`], or the server's
+//!   DISCONNECT) forgets the session, as the server does.
+//! - [`Client::recovery_state`] gives a namespace's session as
+//!   [`RECOVERY_STATE_LEN`] bytes to keep (in flash, say), and
+//!   [`Client::restore_recovery`] gives it back, after a reboot for instance: the
+//!   namespace then resumes its session if the server still holds it.
+//!
+//! The pid and the offset are bounded ([`RECOVERY_PID_MAX`], [`RECOVERY_OFFSET_MAX`]); a
+//! longer or escaped pid is not kept, and that namespace starts a new session on its next
+//! CONNECT. Each namespace keeps [`RECOVERY_STATE_LEN`] bytes in the client, and
+//! [`ClientConfig::out_len`] grows by the namespace area and 88 bytes. Without the
+//! feature the pid and the offsets are ignored: a server with recovery on then hands the
+//! offset to the application as the last argument.
 
 #[cfg(feature = "embedded-io")]
 pub mod blocking;
@@ -37,12 +71,16 @@ mod config;
 mod head;
 mod inbound;
 mod outbox;
+#[cfg(feature = "recovery")]
+mod recovery;
 mod transmit;
 
 use core::fmt;
 
 pub use crate::sio::{AckId, Args, Attachments};
 pub use config::{ClientConfig, ConfigError, Reconnection, Transports};
+#[cfg(feature = "recovery")]
+pub use recovery::{RECOVERY_OFFSET_MAX, RECOVERY_PID_MAX, RECOVERY_STATE_LEN};
 
 use crate::Instant;
 use crate::json::JsonError;
@@ -225,6 +263,11 @@ pub enum Event<'b> {
         namespace: NamespaceId,
         /// Its socket id on the server.
         sid: &'b str,
+        /// The server resumed the namespace's previous session (connection state
+        /// recovery, feature `recovery`): the same socket id and rooms, and the events
+        /// missed meanwhile were delivered just before this event, in order. Always
+        /// `false` without the feature.
+        recovered: bool,
     },
     /// The server refused a namespace (`CONNECT_ERROR`). It stays unjoined until
     /// [`Client::connect`] asks again.
@@ -320,6 +363,9 @@ pub enum CommandError {
     StaleAck,
     /// The client is closed (after [`Client::close`]); [`Client::start`] opens it again.
     Closed,
+    /// The bytes are not a state [`Client::recovery_state`] gives.
+    #[cfg(feature = "recovery")]
+    InvalidRecoveryState,
 }
 
 impl fmt::Display for CommandError {
@@ -338,6 +384,8 @@ impl fmt::Display for CommandError {
             Self::TooManyAcks => f.write_str("ack table full"),
             Self::StaleAck => f.write_str("acknowledgement is stale"),
             Self::Closed => f.write_str("client closed"),
+            #[cfg(feature = "recovery")]
+            Self::InvalidRecoveryState => f.write_str("invalid recovery state"),
         }
     }
 }
@@ -578,6 +626,9 @@ pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16, const POLLING
     names: &'a mut [u8],
     names_len: usize,
     nss: [Ns; NS],
+    /// Each namespace's session to resume.
+    #[cfg(feature = "recovery")]
+    resume: [recovery::Resume; NS],
     acks: [AckSlot; ACKS],
     next_ack: u64,
     notices: [Option<Notice>; NOTICES],
@@ -694,6 +745,8 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             names,
             names_len: 0,
             nss: [Ns::FREE; NS],
+            #[cfg(feature = "recovery")]
+            resume: [recovery::Resume::NONE; NS],
             acks: [AckSlot::FREE; ACKS],
             next_ack: 0,
             notices: [None; NOTICES],
@@ -778,6 +831,12 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 return Err(CommandError::InvalidAuth);
             }
         }
+        // Kept without the whitespace around it, and `{}` as none (the server sees `{}`
+        // either way): a session to resume is merged in before its last `}`.
+        #[cfg(feature = "recovery")]
+        let auth = auth
+            .map(crate::json::trim_ws)
+            .filter(|a| !crate::json::Object::from_validated(a).is_empty());
         if let Some(i) = self.find_ns(name) {
             let n = &mut self.nss[i];
             if n.state != NsState::Parked {
@@ -1080,6 +1139,12 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         }
         if was == NsState::Connected {
             self.nss[i].notice = Some(reason);
+        }
+        // Left on purpose: the server dropped the session too (socket.io keeps one only
+        // after a transport close, a transport error or a ping timeout).
+        #[cfg(feature = "recovery")]
+        if !matches!(reason, DisconnectReason::Session(_)) {
+            self.resume[i].clear();
         }
         let n = &mut self.nss[i];
         n.due = false;

@@ -196,6 +196,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// A POST carrying every packet that is ready, as many as fit; `None` when nothing is
     /// ready, `Some(0)` when the first packet cannot fit `out`.
     fn write_post(&mut self, out: &mut [u8]) -> Option<usize> {
+        #[cfg(feature = "recovery")]
+        let (out, scratch) = self.split_scratch(out);
         // The body goes after room for the longest possible head, then moves down.
         let Err(e) = self.head(Method::Post, Some(9_999_999), false, &mut []) else {
             return Some(0);
@@ -237,6 +239,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         let (full, closed) = take_packets(
             &mut self.pongs,
             &mut self.nss,
+            #[cfg(feature = "recovery")]
+            (&self.resume, scratch),
             self.names,
             &mut self.outbox,
             &mut self.acks,
@@ -259,6 +263,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// The WebSocket's next bytes: the handshake request, then frames. `None` when there is
     /// nothing to send; `Some(0)` when a packet cannot fit `out`.
     fn write_ws(&mut self, out: &mut [u8]) -> Option<usize> {
+        #[cfg(feature = "recovery")]
+        let (out, scratch) = self.split_scratch(out);
         if self.ws_request {
             self.ws_request = false;
             return Some(self.head(Method::Get, None, true, out).unwrap_or(0));
@@ -317,6 +323,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             let (refused, closed) = take_packets(
                 &mut self.pongs,
                 &mut self.nss,
+                #[cfg(feature = "recovery")]
+                (&self.resume, scratch),
                 self.names,
                 &mut self.outbox,
                 &mut self.acks,
@@ -354,6 +362,17 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     }
 }
 
+impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACKS, POLLING> {
+    /// Splits off the end of `out` as room to put together a CONNECT that offers a
+    /// session to resume ([`ClientConfig::out_len`](super::ClientConfig::out_len) counts
+    /// it).
+    #[cfg(feature = "recovery")]
+    fn split_scratch<'o>(&self, out: &'o mut [u8]) -> (&'o mut [u8], &'o mut [u8]) {
+        let room = self.cfg.namespace_capacity + super::recovery::MEMBERS_MAX;
+        out.split_at_mut(out.len().saturating_sub(room))
+    }
+}
+
 /// Whether outbox records tagged `ns` may go out: session packets always, a namespace's
 /// once it is joined.
 fn ready(nss: &[Ns], ns: u8) -> bool {
@@ -367,9 +386,11 @@ fn ready(nss: &[Ns], ns: u8) -> bool {
 /// the CONNECTs due, the outbox records whose namespace is joined, then the close packet
 /// when `closing`. Stops at the first packet `put` refuses, which stays for the next call.
 /// Returns whether one was refused, and whether the close packet was taken.
+#[cfg_attr(feature = "recovery", expect(clippy::too_many_arguments))]
 fn take_packets(
     pongs: &mut u8,
     nss: &mut [Ns],
+    #[cfg(feature = "recovery")] (resume, scratch): (&[super::recovery::Resume], &mut [u8]),
     names: &[u8],
     outbox: &mut Outbox<'_>,
     acks: &mut [AckSlot],
@@ -382,11 +403,22 @@ fn take_packets(
         }
         *pongs -= 1;
     }
+    #[cfg(feature = "recovery")]
+    let mut resume = resume.iter();
     for n in nss.iter_mut() {
+        #[cfg(feature = "recovery")]
+        let r = resume.next();
         if !n.due {
             continue;
         }
-        if !put(super::packet_of(names, n), false) {
+        let pkt = super::packet_of(names, n);
+        // With a session to resume, the packet offers it.
+        #[cfg(feature = "recovery")]
+        let pkt = match r {
+            Some(r) => r.connect_packet(pkt, scratch),
+            None => pkt,
+        };
+        if !put(pkt, false) {
             return (true, false);
         }
         n.due = false;

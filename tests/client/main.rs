@@ -2,6 +2,8 @@
 
 mod hostile;
 mod pair;
+#[cfg(feature = "recovery")]
+mod recovery;
 
 use pair::{CEv, Pair, client_config};
 use siocore::client::{

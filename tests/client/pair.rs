@@ -35,9 +35,9 @@ impl CEv {
     fn from(e: &client::Event<'_>) -> Self {
         let s = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
         match *e {
-            client::Event::Connect { namespace: ns, sid } => {
-                Self::Connect(ns.index(), sid.to_string())
-            }
+            client::Event::Connect {
+                namespace: ns, sid, ..
+            } => Self::Connect(ns.index(), sid.to_string()),
             client::Event::ConnectError {
                 namespace: ns,
                 message,
