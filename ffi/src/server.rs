@@ -167,6 +167,9 @@ fn settings(
         headers_timeout: c.headers_timeout_ms,
         request_timeout: c.request_timeout_ms,
         cors_origin,
+        // Connection state recovery is not in the C API yet (issue 16).
+        recovery: 0,
+        recovery_log_bytes: ServerConfig::DEFAULT.recovery_log_bytes,
     }
 }
 

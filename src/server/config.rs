@@ -115,6 +115,16 @@ pub struct ServerConfig<'a> {
     /// (and `Access-Control-Allow-Credentials: true`), and `OPTIONS` requests on the
     /// Engine.IO paths are answered as CORS preflights.
     pub cors_origin: Option<&'a str>,
+    /// Connection state recovery (Node's `connectionStateRecovery.maxDisconnectionDuration`):
+    /// milliseconds a socket whose transport dropped (a transport close or error, a ping
+    /// timeout; not an explicit disconnect) is kept for its client to come back to, with
+    /// its id, its rooms and the packets it missed. 0 (the default) turns recovery off.
+    /// See "Connection state recovery" in the [module docs](super).
+    pub recovery: u32,
+    /// With `recovery`, most bytes the log of emitted packets may hold (packets, shared
+    /// with the queues that send them, and a small header each); the oldest go first. A
+    /// client whose missed packets are no longer all in the log gets a new socket.
+    pub recovery_log_bytes: u32,
 }
 
 impl ServerConfig<'static> {
@@ -144,6 +154,8 @@ impl ServerConfig<'static> {
         headers_timeout: 10_000,
         request_timeout: 30_000,
         cors_origin: None,
+        recovery: 0,
+        recovery_log_bytes: 1_000_000,
     };
 }
 

@@ -262,9 +262,17 @@ impl Server<'_> {
             self.engine.next_deadline(),
             self.transport.next_stream_deadline(),
         ) {
-            (Some((a, _)), Some((b, _))) => a.min(b),
-            (Some((a, _)), None) | (None, Some((a, _))) => a,
-            (None, None) => return None,
+            (Some((a, _)), Some((b, _))) => Some(a.min(b)),
+            (Some((a, _)), None) | (None, Some((a, _))) => Some(a),
+            (None, None) => None,
+        };
+        let r = match self.config.recovery {
+            0 => None,
+            keep => self.socketio.recovery_deadline(keep, &self.pool),
+        };
+        let t = match (t, r) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
         };
         Some(Instant::from_millis(t))
     }
@@ -277,6 +285,10 @@ impl Server<'_> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         let now = self.now;
+        if self.config.recovery != 0 {
+            self.socketio
+                .expire_recovery(now, self.config.recovery, &mut self.pool);
+        }
         while let Some((at, s)) = self.transport.next_stream_deadline() {
             if at > now {
                 break;
@@ -362,8 +374,20 @@ impl Server<'_> {
         name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
         let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let n = encode_packet(&mut self.pool, ns_name, None, Some(event), &args, &mut msgs)?;
+        let offset = (self.config.recovery != 0).then(|| self.socketio.recovery.take_offset());
+        let n = encode_packet(
+            &mut self.pool,
+            ns_name,
+            None,
+            Some(event),
+            &args,
+            offset,
+            &mut msgs,
+        )?;
         let msgs = &msgs[..n];
+        if let Some(offset) = offset {
+            self.log_packet(offset, ns, msgs, to, None);
+        }
         let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
         let stamp = self.socketio.start_broadcast(ns, to);
         let mut sent = 0;
@@ -502,6 +526,7 @@ impl Server<'_> {
         self.socketio.close_socket(
             sock,
             reason,
+            None,
             &mut self.engine.sessions[sess].0.sio,
             &mut self.pool,
             &mut self.events,
@@ -550,6 +575,7 @@ impl Server<'_> {
             pool: &mut self.pool,
             events: &mut self.events,
             rng: &mut self.rng,
+            now: self.now,
         };
         let handled = handle(&mut self.socketio, &mut cx)?;
         self.apply(sess, handled);
@@ -715,9 +741,19 @@ impl Server<'_> {
         if self.engine.sessions[sess].0.state != SessState::Open {
             return;
         }
+        // Node's recoverable reasons: the client may come back into its sockets.
+        let park_at = (self.config.recovery != 0
+            && matches!(
+                reason,
+                CloseReason::TransportClose
+                    | CloseReason::TransportError
+                    | CloseReason::PingTimeout
+            ))
+        .then_some(self.now);
         self.socketio.close_session(
             &mut self.engine.sessions[sess].0.sio,
             reason,
+            park_at,
             &mut self.pool,
             &mut self.events,
         );

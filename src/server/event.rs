@@ -237,6 +237,11 @@ pub struct Connect<'b> {
     /// The CONNECT payload, a JSON object (`{}` when the client sent none): Node's
     /// `socket.handshake.auth`.
     pub auth: &'b [u8],
+    /// The client came back into a socket it lost with its transport (connection state
+    /// recovery, [`ServerConfig::recovery`](super::ServerConfig::recovery); Node's
+    /// `socket.recovered`): `socket` is the same as before. Once accepted it is in its rooms
+    /// again and the packets it missed are queued after its CONNECT reply.
+    pub recovered: bool,
 }
 
 /// An event from a client.
@@ -382,6 +387,7 @@ pub(crate) enum Record {
         socket: SocketId,
         session: SessionId,
         namespace: Option<NamespaceId>,
+        recovered: bool,
         bytes: Payload,
     },
     /// An event from `from`: the name, then the arguments, then the attachments.
@@ -469,6 +475,7 @@ impl Record {
                 socket,
                 session,
                 namespace,
+                recovered,
                 ..
             } => Event::Connect(Connect {
                 socket,
@@ -476,6 +483,7 @@ impl Record {
                 namespace,
                 name: text(one),
                 auth: two,
+                recovered,
             }),
             Self::Message {
                 socket,

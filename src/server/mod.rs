@@ -79,6 +79,35 @@
 //! being assembled; an 8-byte queue entry per queued packet and recipient (a broadcast's
 //! bytes are stored once); room, membership and ack entries as the application uses them.
 //!
+//! # Connection state recovery
+//!
+//! With [`ServerConfig::recovery`] set (the milliseconds a lost socket is kept), the server
+//! does what socket.io's `connectionStateRecovery` does, so that socket.io-client comes
+//! back into its socket after a dropped transport:
+//!
+//! * the CONNECT reply carries a private session id, `{"sid":"…","pid":"…"}`; the pid
+//!   names the socket's slot with a keyed MAC, so it is never stored and cannot be forged;
+//! * every event the server sends without an ack request ([`emit`](Server::emit),
+//!   [`broadcast`](Server::broadcast), binary ones too) carries one more, last argument, a
+//!   string offset, and is kept in a log of the pool with its targets (sharing the queued
+//!   bytes), for [`ServerConfig::recovery`] ms and at most
+//!   [`ServerConfig::recovery_log_bytes`] bytes, the oldest dropped first;
+//! * a connected socket that ends for a transport close or error or a ping timeout is
+//!   reported ([`Event::Disconnect`]) as always, but its slot is kept, out of its rooms and
+//!   namespace, with its room names ([`Usage::parked`]); an explicit disconnect, from
+//!   either side, or a session the server closes, ends it for good;
+//! * a CONNECT whose auth object has the `pid` and `offset` of a parked socket of that
+//!   namespace, in time, with every packet after that offset still in the log, gets that
+//!   socket back ([`Connect::recovered`], the same [`SocketId`]); once
+//!   [accepted](Server::accept) it is in its rooms again and the logged packets it missed
+//!   (those its rooms select, as Node's `shouldIncludePacket`) follow the reply, in order.
+//!   Anything else gets a new socket, never an error ([`Usage::unrecovered`] counts them).
+//!
+//! Parked sockets hold socket entries until they expire (a CONNECT that finds the table
+//! full takes the oldest one's); the log holds pool blocks and queue entries within its
+//! cap, and is emptied when a packet cannot be logged (the parked sockets then get new
+//! ones).
+//!
 //! # Inside
 //!
 //! The state is split by protocol layer, each a type that owns its tables and its logic,
@@ -89,8 +118,9 @@
 //!   deadlines, what waits to be written;
 //! * the Engine.IO layer (`EngineLayer`: `session.rs`, `engine.rs`): sessions, handshake,
 //!   polling and WebSocket, the upgrade, the heartbeat, packet queues;
-//! * the Socket.IO layer (`SocketIoLayer`: `socketio.rs`, `rooms.rs`): namespaces, sockets,
-//!   rooms, acknowledgements, broadcast recipients.
+//! * the Socket.IO layer (`SocketIoLayer`: `socketio.rs`, `rooms.rs`, `recovery.rs`):
+//!   namespaces, sockets, rooms, acknowledgements, broadcast recipients, the recovery log
+//!   and parked sockets.
 //!
 //! The pool (message bytes and queue entries) and the event queue are shared. `Server`'s
 //! own methods are this facade and, in `dispatch.rs`, the flows between the layers: input
@@ -159,6 +189,7 @@ mod event;
 mod http;
 mod ix;
 mod pool;
+mod recovery;
 mod rooms;
 mod session;
 mod socketio;
@@ -533,6 +564,13 @@ pub struct Usage {
     pub blocks: usize,
     /// Queue entries.
     pub nodes: usize,
+    /// Sockets parked for connection state recovery (they hold socket entries).
+    pub parked: usize,
+    /// Bytes of the recovery log (see [`ServerConfig::recovery_log_bytes`]).
+    pub log_bytes: usize,
+    /// CONNECTs that asked to recover a session and got a new socket instead (unknown,
+    /// expired or forged pid, or missed packets no longer all in the log), since the start.
+    pub unrecovered: u64,
 }
 
 /// The sans-IO Engine.IO / Socket.IO server; see the [module docs](self).
@@ -610,6 +648,7 @@ impl<'a> Server<'a> {
             || config.headers_timeout == 0
             || config.request_timeout == 0
             || config.max_payload == 0
+            || (config.recovery != 0 && config.recovery_log_bytes == 0)
         {
             return Err(ConfigError::Limits);
         }
@@ -651,6 +690,7 @@ impl<'a> Server<'a> {
                 reap_sockets_tail: Link::NONE,
                 stamp: 0,
                 hash_key,
+                recovery: recovery::Recovery::new(hash_key),
             },
             events: Events::new(storage.events),
             pool: Pool::new(storage.blocks, storage.nodes),
@@ -682,6 +722,9 @@ impl<'a> Server<'a> {
             acks: self.socketio.acks.used(),
             blocks: self.pool.used_blocks(),
             nodes: self.pool.nodes.used(),
+            parked: self.socketio.recovery.parked_count as usize,
+            log_bytes: self.socketio.recovery.log.bytes as usize,
+            unrecovered: self.socketio.recovery.missed,
         }
     }
 
@@ -872,16 +915,32 @@ impl<'a> Server<'a> {
     /// Accepts a pending socket ([`Event::Connect`]): the client gets its CONNECT reply
     /// with the socket's id, and the socket may emit and receive. For a dynamic namespace,
     /// accepting creates the namespace.
+    ///
+    /// A recovered socket ([`Connect::recovered`]) joins its rooms again and gets the
+    /// packets it missed after the reply. Should a room not be joined again (the room
+    /// tables are full), the socket is accepted all the same, and the first such error is
+    /// returned.
     pub fn accept(&mut self, socket: SocketId) -> Result<NamespaceId, CommandError> {
         let sock = self.socketio.socket_index(socket)?;
         let sess = self.socket_session(sock)?;
-        let (ns, msg) = self.socketio.connect_reply(sock, &mut self.pool)?;
+        let saved = self.socketio.recovering(sock);
+        let pid = self.config.recovery != 0;
+        let (ns, msg) = self.socketio.connect_reply(sock, pid, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
+        if saved.is_some() {
+            // Kept past `admit`, which would release it as a dynamic namespace's name.
+            self.socketio.sockets[sock].0.name_msg = NONE;
+        }
         self.socketio.admit(sock, ns, &mut self.pool);
         let session = &mut self.engine.sessions[sess].0;
         if session.connect_at != 0 {
             session.connect_at = 0;
             self.engine.reschedule(sess);
+        }
+        if let Some(saved) = saved {
+            let restored = self.restore(sess, sock, saved);
+            self.pool.release(saved);
+            restored?;
         }
         Ok(NamespaceId(ns))
     }
@@ -924,14 +983,22 @@ impl<'a> Server<'a> {
             ),
         };
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
+        let offset = (ack.is_none() && self.config.recovery != 0)
+            .then(|| self.socketio.recovery.take_offset());
         let n = self.socketio.encode_for(
             sock,
             ack_id.map(u64::from),
             Some(event),
             &args,
+            offset,
             &mut self.pool,
             &mut msgs,
         )?;
+        if let Some(offset) = offset {
+            // Logged as sent to the room named by the socket's id.
+            let ns = self.socketio.sockets[sock].0.ns;
+            self.log_packet(offset, ns, &msgs[..n], &Targets::ALL, Some(sock));
+        }
         self.queue_packets(sess, &msgs[..n])?;
         let Some(id) = ack_id else {
             return Ok(None);
@@ -980,9 +1047,15 @@ impl<'a> Server<'a> {
         let sock = self.socketio.connected(socket)?;
         let sess = self.socket_session(sock)?;
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let n =
-            self.socketio
-                .encode_for(sock, Some(id.0), None, &args, &mut self.pool, &mut msgs)?;
+        let n = self.socketio.encode_for(
+            sock,
+            Some(id.0),
+            None,
+            &args,
+            None,
+            &mut self.pool,
+            &mut msgs,
+        )?;
         self.queue_packets(sess, &msgs[..n])
     }
 

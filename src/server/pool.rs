@@ -450,6 +450,14 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// The message of the queue entry at `at` (from [`Queue::cursor`]); moves `at` to the
+    /// next one.
+    pub(crate) fn next_in(&self, at: &mut Link<Node>) -> Option<u32> {
+        let node = self.nodes[at.get()?];
+        *at = node.next;
+        Some(node.msg)
+    }
+
     /// Copies the whole message into `out` (which must be long enough); returns its length.
     pub(crate) fn copy_all(&self, msg: u32, out: &mut [u8]) -> usize {
         let mut r = self.reader(msg);
@@ -505,6 +513,11 @@ impl Queue {
             n = node.next;
             Some(node.msg)
         })
+    }
+
+    /// Where a walk over the entries starts (see [`Pool::next_in`]).
+    pub(crate) const fn cursor(&self) -> Link<Node> {
+        self.head
     }
 
     /// Unlinks the first entry; returns its message (the reference passes to the caller).

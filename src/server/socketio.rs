@@ -29,6 +29,8 @@ pub(crate) enum SockState {
     Connected,
     /// Left its namespace; waits for its Disconnect event to be queued.
     Closing,
+    /// Reported disconnected, kept for its client to recover (see `recovery.rs`).
+    Parked,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -253,6 +255,8 @@ pub(crate) struct SocketIoLayer<'a> {
     pub(super) stamp: u32,
     /// The room hash key.
     pub(super) hash_key: [u64; 2],
+    /// Connection state recovery: the packet log and the parked sockets.
+    pub(super) recovery: super::recovery::Recovery,
 }
 
 /// Bytes of the header a binary packet being assembled keeps at the front of its pool
@@ -481,10 +485,13 @@ impl<'a> SocketIoLayer<'a> {
 
     /// Ends a socket: out of its namespace, rooms and session (`ss`) at once; its
     /// Disconnect event is queued now if it fits, else by the reaper.
+    /// With `park_at` (the time), a connected socket is parked once reported (see
+    /// `recovery.rs`).
     pub(super) fn close_socket(
         &mut self,
         sock: SocketIx,
         reason: DisconnectReason,
+        park_at: Option<u64>,
         ss: &mut SioSession,
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
@@ -493,6 +500,10 @@ impl<'a> SocketIoLayer<'a> {
         if !matches!(s.state, SockState::Pending | SockState::Connected) {
             return;
         }
+        let saved = match park_at {
+            Some(now) if s.state == SockState::Connected => self.save_for_park(sock, now, pool),
+            _ => None,
+        };
         self.leave_all(sock);
         self.drop_acks(sock);
         self.unlink_from_session(sock, ss);
@@ -517,7 +528,8 @@ impl<'a> SocketIoLayer<'a> {
         let slot = &mut self.sockets[sock].0;
         slot.state = SockState::Closing;
         slot.reason = reason.to_u8();
-        slot.name_msg = NONE;
+        // A closing socket's `name_msg` is what it saved to be parked.
+        slot.name_msg = saved.unwrap_or(NONE);
         if self.reap_sockets.is_none() && events.has_room(1) {
             self.report_disconnect(sock, events);
         } else {
@@ -530,17 +542,19 @@ impl<'a> SocketIoLayer<'a> {
         }
     }
 
-    /// Ends every socket of a session (`ss`) that closes for `reason`; drops the binary
-    /// packet it was assembling.
+    /// Ends every socket of a session (`ss`) that closes for `reason` (parking the
+    /// connected ones with `park_at`); drops the binary packet it was assembling.
     pub(super) fn close_session(
         &mut self,
         ss: &mut SioSession,
         reason: CloseReason,
+        park_at: Option<u64>,
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
     ) {
         while let Some(sock) = ss.sockets.get() {
-            self.close_socket(sock, DisconnectReason::Session(reason), ss, pool, events);
+            let reason = DisconnectReason::Session(reason);
+            self.close_socket(sock, reason, park_at, ss, pool, events);
         }
         if let Assembly::Into { .. } = ss.bin {
             pool.release(ss.bin_msg);
@@ -563,7 +577,11 @@ impl<'a> SocketIoLayer<'a> {
         if !events.push(r) {
             return false;
         }
-        self.sockets.release(sock);
+        if s.name_msg == NONE {
+            self.sockets.release(sock);
+        } else {
+            self.park(sock);
+        }
         true
     }
 
@@ -670,9 +688,11 @@ impl<'a> SocketIoLayer<'a> {
 
     /// The CONNECT reply of pending socket `sock` (see [`Server::accept`]): its namespace
     /// (a dynamic one is created now) and the packet.
+    /// With `pid`, the reply carries the socket's pid (connection state recovery).
     pub(super) fn connect_reply(
         &mut self,
         sock: SocketIx,
+        pid: bool,
         pool: &mut Pool<'_>,
     ) -> Result<(u16, u32), CommandError> {
         let s = self.sockets[sock].0;
@@ -697,9 +717,17 @@ impl<'a> SocketIoLayer<'a> {
         let wire = WireId::from_raw(&s.id);
         let n = sio::encode_connect_sid(&mut out[1..], self.ns_name(ns), wire.as_str())
             .map_err(|_| CommandError::InvalidName)?;
-        let msg = pool
-            .msg_from(false, &[&out[..1 + n]])
-            .ok_or(CommandError::Full(Resource::Pool))?;
+        let msg = if pid {
+            // `…{"sid":"…"}` becomes `…{"sid":"…","pid":"…"}`.
+            let pid = self.recovery.pid(sock.get(), s.era);
+            pool.msg_from(
+                false,
+                &[&out[..n], b",\"pid\":\"", pid.as_str().as_bytes(), b"\"}"],
+            )
+        } else {
+            pool.msg_from(false, &[&out[..1 + n]])
+        }
+        .ok_or(CommandError::Full(Resource::Pool))?;
         Ok((ns, msg))
     }
 
@@ -770,17 +798,19 @@ impl<'a> SocketIoLayer<'a> {
     }
 
     /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn encode_for(
         &self,
         sock: SocketIx,
         ack: Option<u64>,
         name: Option<&str>,
         args: &Args<'_>,
+        offset: Option<u64>,
         pool: &mut Pool<'_>,
         msgs: &mut PacketMsgs,
     ) -> Result<usize, CommandError> {
         let ns = self.ns_name(self.sockets[sock].0.ns);
-        encode_packet(pool, ns, ack, name, args, msgs)
+        encode_packet(pool, ns, ack, name, args, offset, msgs)
     }
 
     /// The id the next ack socket `sock` asks for gets, if it may ask for one more.
@@ -915,13 +945,15 @@ fn read_bin_head(pool: &Pool<'_>, msg: u32, from: SessionId) -> Record {
 }
 
 /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
-/// `msgs[0]` is the text packet, then one per blob; returns how many.
+/// `msgs[0]` is the text packet, then one per blob; returns how many. An event with an
+/// `offset` gets it as its last argument (connection state recovery).
 pub(super) fn encode_packet(
     pool: &mut Pool<'_>,
     ns: &str,
     ack: Option<u64>,
     name: Option<&str>,
     args: &Args<'_>,
+    offset: Option<u64>,
     msgs: &mut PacketMsgs,
 ) -> Result<usize, CommandError> {
     sio::check_args(args)?;
@@ -931,14 +963,20 @@ pub(super) fn encode_packet(
     } else {
         b""
     };
+    let mut off = [0u8; 24];
+    let off_len = match (offset, name) {
+        (Some(o), Some(_)) => super::recovery::offset_arg(o, &mut off),
+        _ => 0,
+    };
+    let off = &off[..off_len];
     let mut short = [0u8; SHORT_HEADER];
     let text = match packet_head(&mut short, ns, ack, name, count) {
-        Ok(n) => pool.msg_from(false, &[&short[..n], sep, args.json, b"]"]),
+        Ok(n) => pool.msg_from(false, &[&short[..n], sep, args.json, off, b"]"]),
         Err(sio::EncodeError::BufferTooSmall(_)) => {
             let mut long = [0u8; HEADER_SCRATCH];
             let n = packet_head(&mut long, ns, ack, name, count)
                 .map_err(|_| CommandError::InvalidName)?;
-            pool.msg_from(false, &[&long[..n], sep, args.json, b"]"])
+            pool.msg_from(false, &[&long[..n], sep, args.json, off, b"]"])
         }
         Err(_) => return Err(CommandError::InvalidName),
     }
@@ -968,6 +1006,8 @@ pub(super) struct Input<'x, 'a> {
     pub(super) pool: &'x mut Pool<'a>,
     pub(super) events: &'x mut Events<'a>,
     pub(super) rng: &'x mut Rng,
+    /// The server's time.
+    pub(super) now: u64,
 }
 
 impl Input<'_, '_> {
@@ -1045,6 +1085,7 @@ impl SocketIoLayer<'_> {
                 self.close_socket(
                     sock,
                     DisconnectReason::ClientDisconnect,
+                    None,
                     cx.ss,
                     cx.pool,
                     cx.events,
@@ -1110,23 +1151,51 @@ impl SocketIoLayer<'_> {
         if cx.ss.socket_count >= cx.config.max_namespaces_per_session {
             return connect_error(cx, name, "Too many namespaces");
         }
-        let Some(sock) = self.sockets.alloc() else {
-            return connect_error(cx, name, "Server full");
-        };
-        let id = super::fresh_id(cx.rng, sock.get());
-        let name_msg = match ns {
-            Some(_) => NONE,
-            None => match cx.pool.msg_from(false, &[name.as_bytes()]) {
-                Some(m) => m,
-                None => {
-                    self.sockets.release(sock);
-                    return Err(CloseReason::ParseError);
-                }
-            },
-        };
         let auth = p.data().unwrap_or(b"{}");
+        if !cx.pool.has_room(name.len() + auth.len()) {
+            return Err(CloseReason::ParseError);
+        }
+        // A socket coming back (connection state recovery) keeps its slot, era and id.
+        let recovered = match ns {
+            Some(ns) if cx.config.recovery != 0 => {
+                self.claim(ns, auth, cx.now, cx.config.recovery, cx.pool)
+            }
+            _ => None,
+        };
+        let sock = match recovered {
+            Some(sock) => sock,
+            None => {
+                let Some(sock) = self.sockets.alloc().or_else(|| {
+                    // Parked sockets give their slots to new ones, the oldest first.
+                    self.drop_oldest_parked(cx.pool)
+                        .then(|| self.sockets.alloc())
+                        .flatten()
+                }) else {
+                    return connect_error(cx, name, "Server full");
+                };
+                let id = super::fresh_id(cx.rng, sock.get());
+                let name_msg = match ns {
+                    Some(_) => NONE,
+                    None => match cx.pool.msg_from(false, &[name.as_bytes()]) {
+                        Some(m) => m,
+                        None => {
+                            self.sockets.release(sock);
+                            return Err(CloseReason::ParseError);
+                        }
+                    },
+                };
+                let s = &mut self.sockets[sock].0;
+                s.era = s.era.wrapping_add(1);
+                s.id = id;
+                s.name_msg = name_msg;
+                sock
+            }
+        };
         let Some(msg) = cx.pool.msg_from(false, &[name.as_bytes(), auth]) else {
+            // Room was checked above: not reached.
+            let name_msg = self.sockets[sock].0.name_msg;
             cx.pool.release(name_msg);
+            self.sockets[sock].0.name_msg = NONE;
             self.sockets.release(sock);
             return Err(CloseReason::ParseError);
         };
@@ -1134,13 +1203,10 @@ impl SocketIoLayer<'_> {
         cx.ss.sockets = sock.into();
         cx.ss.socket_count += 1;
         let s = &mut self.sockets[sock].0;
-        s.era = s.era.wrapping_add(1);
         s.state = SockState::Pending;
         s.ns = ns.unwrap_or(u16::MAX);
         s.session = cx.sess.into();
-        s.id = id;
         s.next_in_session = next;
-        s.name_msg = name_msg;
         let r = Record::Connect {
             socket: SocketId {
                 index: sock.get(),
@@ -1148,6 +1214,7 @@ impl SocketIoLayer<'_> {
             },
             session: cx.session(),
             namespace: ns.map(NamespaceId),
+            recovered: recovered.is_some(),
             bytes: Payload::parts(msg, name.len(), auth.len()),
         };
         let held = cx.pool.len(msg);

@@ -30,6 +30,7 @@ pub enum Ev {
         namespace: Option<NamespaceId>,
         name: String,
         auth: String,
+        recovered: bool,
     },
     Message {
         socket: SocketId,
@@ -74,6 +75,7 @@ impl Ev {
                 namespace: c.namespace,
                 name: c.name.to_string(),
                 auth: text(c.auth),
+                recovered: c.recovered,
             },
             Event::Message(m) => Self::Message {
                 socket: m.socket,

@@ -13,6 +13,7 @@ mod hostile;
 mod http_routes;
 mod limits;
 mod polling;
+mod recovery;
 mod rooms;
 mod socketio;
 mod websocket;
