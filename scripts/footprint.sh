@@ -3,7 +3,8 @@
 # unit: footprint/ builds three bare-metal images, `siocore-footprint` (every codec decoder and
 # encoder), `server` (the sans-IO server with the codecs it uses), `client` (the sans-IO
 # client with the codecs it uses) and `client_ws` (the WebSocket-only client, `WsClient`, the
-# one a microcontroller builds), then the two client images again with the feature `recovery`.
+# one a microcontroller builds), then the server and the two client images again with the
+# feature `recovery` (connection state recovery; without it none of its code is compiled).
 # Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Capacity's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
@@ -27,11 +28,15 @@ echo "WebSocket-only client (WsClient, no polling compiled in, 2 namespaces, 4 a
 python3 ../scripts/elf_sizes.py "$out/client_ws"
 echo "WsClient RAM on this target (bytes: the WsClient value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$out/client_ws"
-# The same two client images with connection state recovery (feature `recovery`), in their
-# own target directory so that neither build undoes the other.
+# The same server and client images with connection state recovery (feature `recovery`),
+# in their own target directory so that neither build undoes the other.
 cargo build --locked --release --target thumbv7em-none-eabihf --features recovery \
-    --bin client --bin client_ws --target-dir target/recovery
+    --bin server --bin client --bin client_ws --target-dir target/recovery
 rout=target/recovery/thumbv7em-none-eabihf/release
+echo "server with recovery (feature recovery):"
+python3 ../scripts/elf_sizes.py "$rout/server"
+echo "server table entries with recovery (bytes):"
+python3 ../scripts/elf_sizes.py --words SIZES "$rout/server"
 echo "client with recovery (feature recovery):"
 python3 ../scripts/elf_sizes.py "$rout/client"
 echo "WsClient with recovery (feature recovery):"

@@ -42,9 +42,9 @@
 //! | *(none)* | `no_std`, no allocator: what a microcontroller builds |
 //! | `alloc` | growable server tables ([`server::Storage::growable`]) |
 //! | `std` | implies `alloc`; std integration |
-//! | `mio` | implies `std`: the ready server and client loops (`driver`) and the `app` API |
+//! | `mio` | implies `std` and `recovery`: the ready server and client loops (`driver`) and the `app` API |
 //! | `embedded-io` | the blocking client driver over `embedded-io` streams (`client::blocking`) |
-//! | `recovery` | connection state recovery in the client: sessions resumed after a reconnection, and kept across a reboot ([`client`] docs) |
+//! | `recovery` | connection state recovery: in the client, sessions resumed after a reconnection, and kept across a reboot ([`client`] docs); in the server, [`ServerConfig::recovery`](server::ServerConfig::recovery) (without the feature none of its code is compiled and [`Server::new`](server::Server::new) refuses it) |
 //!
 //! The minimum supported Rust version is 1.95, the toolchain CI builds with.
 #![no_std]

@@ -119,7 +119,10 @@ pub struct ServerConfig<'a> {
     /// milliseconds a socket whose transport dropped (a transport close or error, a ping
     /// timeout; not an explicit disconnect) is kept for its client to come back to, with
     /// its id, its rooms and the packets it missed. 0 (the default) turns recovery off.
-    /// See "Connection state recovery" in the [module docs](super).
+    /// See "Connection state recovery" in the [module docs](super). Needs the crate's
+    /// feature `recovery` (which `mio` turns on): without it the field exists, no recovery
+    /// code is compiled, and [`Server::new`](super::Server::new) refuses a value other than
+    /// 0 with [`ConfigError::RecoveryNotCompiled`](super::ConfigError::RecoveryNotCompiled).
     pub recovery: u32,
     /// With `recovery`, most bytes the log of emitted packets may hold (packets, shared
     /// with the queues that send them, and a small header each); the oldest go first. A

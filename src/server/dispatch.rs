@@ -267,8 +267,10 @@ impl Server<'_> {
             (None, None) => None,
         };
         let r = match self.config.recovery {
-            0 => None,
-            keep => self.socketio.recovery_deadline(keep, &self.pool),
+            keep if super::recovery::ENABLED && keep != 0 => {
+                self.socketio.recovery_deadline(keep, &self.pool)
+            }
+            _ => None,
         };
         let t = match (t, r) {
             (Some(a), Some(b)) => a.min(b),
@@ -285,7 +287,7 @@ impl Server<'_> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         let now = self.now;
-        if self.config.recovery != 0 {
+        if self.recovery_on() {
             self.socketio
                 .expire_recovery(now, self.config.recovery, &mut self.pool);
         }
@@ -374,7 +376,9 @@ impl Server<'_> {
         name[..ns_name.len()].copy_from_slice(ns_name.as_bytes());
         let ns_name = core::str::from_utf8(&name[..ns_name.len()]).unwrap_or("/");
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let offset = (self.config.recovery != 0).then(|| self.socketio.recovery.take_offset());
+        let offset = self
+            .recovery_on()
+            .then(|| self.socketio.recovery.take_offset());
         let n = encode_packet(
             &mut self.pool,
             ns_name,
@@ -742,7 +746,7 @@ impl Server<'_> {
             return;
         }
         // Node's recoverable reasons: the client may come back into its sockets.
-        let park_at = (self.config.recovery != 0
+        let park_at = (self.recovery_on()
             && matches!(
                 reason,
                 CloseReason::TransportClose

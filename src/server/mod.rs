@@ -103,6 +103,12 @@
 //!   (those its rooms select, as Node's `shouldIncludePacket`) follow the reply, in order.
 //!   Anything else gets a new socket, never an error ([`Usage::unrecovered`] counts them).
 //!
+//! Recovery is compiled in with the crate's feature `recovery` (which `mio` turns on).
+//! Without it the configuration fields, [`Connect::recovered`] (always `false`) and the
+//! [`Usage`] counters (always 0) still exist, none of the code above is in the image, and
+//! [`Server::new`] refuses a [`ServerConfig::recovery`] other than 0
+//! ([`ConfigError::RecoveryNotCompiled`]).
+//!
 //! Parked sockets hold socket entries until they expire (a CONNECT that finds the table
 //! full takes the oldest one's); the log holds pool blocks and queue entries within its
 //! cap, and is emptied when a packet cannot be logged (the parked sockets then get new
@@ -189,6 +195,10 @@ mod event;
 mod http;
 mod ix;
 mod pool;
+#[cfg(feature = "recovery")]
+mod recovery;
+#[cfg(not(feature = "recovery"))]
+#[path = "recovery_off.rs"]
 mod recovery;
 mod rooms;
 mod session;
@@ -530,6 +540,9 @@ pub enum ConfigError {
     Limits,
     /// Neither polling nor WebSocket is enabled.
     Transports,
+    /// [`ServerConfig::recovery`] is set, but the crate was built without its feature
+    /// `recovery`.
+    RecoveryNotCompiled,
 }
 
 impl fmt::Display for ConfigError {
@@ -539,6 +552,7 @@ impl fmt::Display for ConfigError {
             Self::Namespaces => "invalid namespace list",
             Self::Limits => "invalid timer or payload limit",
             Self::Transports => "no transport enabled",
+            Self::RecoveryNotCompiled => "connection state recovery is not compiled in",
         })
     }
 }
@@ -648,9 +662,12 @@ impl<'a> Server<'a> {
             || config.headers_timeout == 0
             || config.request_timeout == 0
             || config.max_payload == 0
-            || (config.recovery != 0 && config.recovery_log_bytes == 0)
+            || (recovery::ENABLED && config.recovery != 0 && config.recovery_log_bytes == 0)
         {
             return Err(ConfigError::Limits);
+        }
+        if !recovery::ENABLED && config.recovery != 0 {
+            return Err(ConfigError::RecoveryNotCompiled);
         }
         if !config.polling && !config.websocket {
             return Err(ConfigError::Transports);
@@ -713,6 +730,7 @@ impl<'a> Server<'a> {
 
     /// How much of each table is in use.
     pub fn usage(&self) -> Usage {
+        let (parked, log_bytes, unrecovered) = self.socketio.recovery.usage();
         Usage {
             sessions: self.engine.sessions.used(),
             streams: self.transport.streams.used(),
@@ -722,10 +740,17 @@ impl<'a> Server<'a> {
             acks: self.socketio.acks.used(),
             blocks: self.pool.used_blocks(),
             nodes: self.pool.nodes.used(),
-            parked: self.socketio.recovery.parked_count as usize,
-            log_bytes: self.socketio.recovery.log.bytes as usize,
-            unrecovered: self.socketio.recovery.missed,
+            parked,
+            log_bytes,
+            unrecovered,
         }
+    }
+
+    /// Whether connection state recovery is on: compiled in (a constant, so that the code
+    /// of a build without it is dropped) and configured.
+    #[inline(always)]
+    pub(crate) const fn recovery_on(&self) -> bool {
+        recovery::ENABLED && self.config.recovery != 0
     }
 
     fn advance(&mut self, now: Instant) {
@@ -924,7 +949,7 @@ impl<'a> Server<'a> {
         let sock = self.socketio.socket_index(socket)?;
         let sess = self.socket_session(sock)?;
         let saved = self.socketio.recovering(sock);
-        let pid = self.config.recovery != 0;
+        let pid = self.recovery_on();
         let (ns, msg) = self.socketio.connect_reply(sock, pid, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         if saved.is_some() {
@@ -983,8 +1008,8 @@ impl<'a> Server<'a> {
             ),
         };
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
-        let offset = (ack.is_none() && self.config.recovery != 0)
-            .then(|| self.socketio.recovery.take_offset());
+        let offset =
+            (ack.is_none() && self.recovery_on()).then(|| self.socketio.recovery.take_offset());
         let n = self.socketio.encode_for(
             sock,
             ack_id.map(u64::from),

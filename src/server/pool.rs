@@ -450,6 +450,7 @@ impl<'a> Pool<'a> {
         }
     }
 
+    #[cfg(feature = "recovery")]
     /// The message of the queue entry at `at` (from [`Queue::cursor`]); moves `at` to the
     /// next one.
     pub(crate) fn next_in(&self, at: &mut Link<Node>) -> Option<u32> {
@@ -515,6 +516,7 @@ impl Queue {
         })
     }
 
+    #[cfg(feature = "recovery")]
     /// Where a walk over the entries starts (see [`Pool::next_in`]).
     pub(crate) const fn cursor(&self) -> Link<Node> {
         self.head

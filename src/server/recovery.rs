@@ -41,6 +41,9 @@ const HAS_ROOMS: u8 = 1;
 /// length and bytes.
 const SAVED: usize = 16;
 
+/// Whether connection state recovery is compiled in (see `recovery_off.rs`).
+pub(crate) const ENABLED: bool = true;
+
 /// The recovery state of a server.
 #[derive(Debug)]
 pub(crate) struct Recovery {
@@ -109,6 +112,15 @@ impl Recovery {
         let index = super::id_index(&raw);
         let era = u32::from_le_bytes([raw[3], raw[4], raw[5], raw[6]]);
         (word64(&raw[7..]) == self.mac(index, era)).then_some((index, era))
+    }
+
+    /// Parked sockets, log bytes, missed recoveries (see [`Usage`](super::Usage)).
+    pub(crate) const fn usage(&self) -> (usize, usize, u64) {
+        (
+            self.parked_count as usize,
+            self.log.bytes as usize,
+            self.missed,
+        )
     }
 
     /// The offset for the next packet.

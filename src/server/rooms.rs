@@ -47,6 +47,7 @@ pub(crate) fn siphash13(key: [u64; 2], data: &[u8]) -> u64 {
     siphash(key, data, 1, 3)
 }
 
+#[cfg(feature = "recovery")]
 /// SipHash-2-4 of `data` under `key` (the pid MAC of connection state recovery).
 pub(crate) fn siphash24(key: [u64; 2], data: &[u8]) -> u64 {
     siphash(key, data, 2, 4)

@@ -30,6 +30,7 @@ pub(crate) enum SockState {
     /// Left its namespace; waits for its Disconnect event to be queued.
     Closing,
     /// Reported disconnected, kept for its client to recover (see `recovery.rs`).
+    #[cfg(feature = "recovery")]
     Parked,
 }
 
@@ -577,7 +578,7 @@ impl<'a> SocketIoLayer<'a> {
         if !events.push(r) {
             return false;
         }
-        if s.name_msg == NONE {
+        if !super::recovery::ENABLED || s.name_msg == NONE {
             self.sockets.release(sock);
         } else {
             self.park(sock);
@@ -963,20 +964,24 @@ pub(super) fn encode_packet(
     } else {
         b""
     };
-    let mut off = [0u8; 24];
-    let off_len = match (offset, name) {
-        (Some(o), Some(_)) => super::recovery::offset_arg(o, &mut off),
-        _ => 0,
+    // `]`, or with an offset `,"<offset>"]` (at most 24 bytes).
+    let mut tail = [0u8; 24];
+    let end: &[u8] = match (offset, name) {
+        (Some(o), Some(_)) if super::recovery::ENABLED => {
+            let n = super::recovery::offset_arg(o, &mut tail);
+            tail[n] = b']';
+            &tail[..=n]
+        }
+        _ => b"]",
     };
-    let off = &off[..off_len];
     let mut short = [0u8; SHORT_HEADER];
     let text = match packet_head(&mut short, ns, ack, name, count) {
-        Ok(n) => pool.msg_from(false, &[&short[..n], sep, args.json, off, b"]"]),
+        Ok(n) => pool.msg_from(false, &[&short[..n], sep, args.json, end]),
         Err(sio::EncodeError::BufferTooSmall(_)) => {
             let mut long = [0u8; HEADER_SCRATCH];
             let n = packet_head(&mut long, ns, ack, name, count)
                 .map_err(|_| CommandError::InvalidName)?;
-            pool.msg_from(false, &[&long[..n], sep, args.json, off, b"]"])
+            pool.msg_from(false, &[&long[..n], sep, args.json, end])
         }
         Err(_) => return Err(CommandError::InvalidName),
     }
@@ -1152,12 +1157,13 @@ impl SocketIoLayer<'_> {
             return connect_error(cx, name, "Too many namespaces");
         }
         let auth = p.data().unwrap_or(b"{}");
-        if !cx.pool.has_room(name.len() + auth.len()) {
+        // A claimed socket cannot be given back: the CONNECT event must fit.
+        if super::recovery::ENABLED && !cx.pool.has_room(name.len() + auth.len()) {
             return Err(CloseReason::ParseError);
         }
         // A socket coming back (connection state recovery) keeps its slot, era and id.
         let recovered = match ns {
-            Some(ns) if cx.config.recovery != 0 => {
+            Some(ns) if super::recovery::ENABLED && cx.config.recovery != 0 => {
                 self.claim(ns, auth, cx.now, cx.config.recovery, cx.pool)
             }
             _ => None,

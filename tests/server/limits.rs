@@ -268,3 +268,25 @@ fn idle_websocket_client_fits_in_512_bytes() {
         (1, 1, 1, 0, 0)
     );
 }
+
+/// Without the feature `recovery`, a server asked for it is refused (none of its code is
+/// compiled in); with it, the log cap may not be 0.
+#[test]
+fn recovery_needs_its_feature_and_a_log() {
+    let new = |recovery, recovery_log_bytes| {
+        let config = ServerConfig {
+            recovery,
+            recovery_log_bytes,
+            ..ServerConfig::DEFAULT
+        };
+        let cap = Capacity::for_sessions(4, 1 << 20);
+        Server::new(config, Storage::growable(cap), SEED, Instant::ZERO).map(|_| ())
+    };
+    assert_eq!(new(0, 0), Ok(()));
+    if cfg!(feature = "recovery") {
+        assert_eq!(new(1000, 1000), Ok(()));
+        assert_eq!(new(1000, 0), Err(ConfigError::Limits));
+    } else {
+        assert_eq!(new(1000, 1000), Err(ConfigError::RecoveryNotCompiled));
+    }
+}

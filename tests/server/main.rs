@@ -13,6 +13,7 @@ mod hostile;
 mod http_routes;
 mod limits;
 mod polling;
+#[cfg(feature = "recovery")]
 mod recovery;
 mod rooms;
 mod socketio;
