@@ -6,7 +6,9 @@
 //!
 //! Flags: `--port` (default 3000; 0 picks a free one, printed on start), `--ping-interval`
 //! and `--ping-timeout` (milliseconds), `--max-payload` (bytes), `--redis URL` (join the
-//! Redis cluster there, `redis://host:port`).
+//! Redis cluster there, `redis://host:port`), `--recovery MS` (connection state recovery:
+//! a client whose transport dropped may come back within that many milliseconds into its
+//! socket, with its id, its rooms and the packets it missed; off by default).
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -53,6 +55,8 @@ pub struct Options {
     pub max_payload: u32,
     /// The Redis of the cluster to join (`redis://host:port`).
     pub redis: Option<String>,
+    /// Connection state recovery: milliseconds a lost socket is kept (0: off).
+    pub recovery: u32,
 }
 
 impl Default for Options {
@@ -64,12 +68,14 @@ impl Default for Options {
             ping_timeout: d.ping_timeout,
             max_payload: d.max_payload,
             redis: None,
+            recovery: 0,
         }
     }
 }
 
 impl Options {
-    /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`.
+    /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
+    /// `--recovery`.
     pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self::default();
         while let Some(flag) = args.next() {
@@ -81,6 +87,7 @@ impl Options {
                 "--ping-timeout" => o.ping_timeout = value.parse().map_err(bad)?,
                 "--max-payload" => o.max_payload = value.parse().map_err(bad)?,
                 "--redis" => o.redis = Some(value),
+                "--recovery" => o.recovery = value.parse().map_err(bad)?,
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
@@ -103,6 +110,9 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
     let mut io = Io::new(config);
     if let Some(url) = &o.redis {
         io = io.redis(url);
+    }
+    if o.recovery != 0 {
+        io = io.recovery(std::time::Duration::from_millis(o.recovery.into()));
     }
     for ns in ["/", "/custom"] {
         io.on_connection(ns, |cx, socket, handshake| {

@@ -2,7 +2,9 @@
 //! (npm `socket.io-client` 4.8.4 and `engine.io-client`, pinned in
 //! `tests/interop/package-lock.json`): the suite `tests/interop/echo_suite.mjs` runs every
 //! item of the echo contract over polling only, WebSocket only and the default upgrade,
-//! plus the heartbeat, the ping timeout and a client sending garbage. And the chat demo
+//! plus the heartbeat, the ping timeout and a client sending garbage; and
+//! `tests/interop/recovery_suite.mjs`, connection state recovery, in the same three modes.
+//! And the chat demo
 //! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`),
 //! and two terminal chat clients (`examples/chat_client.rs`) through it. And the client side:
 //! the mirror client (`examples/mirror_client.rs`) under the official Node server (npm
@@ -92,6 +94,35 @@ fn heartbeat_and_ping_timeout_with_short_intervals() {
 fn garbage_from_one_client_leaves_the_others_alone() {
     let server = start(echo_server::Options::default());
     suite(&server.url(), "garbage", None);
+}
+
+/// Connection state recovery (`tests/interop/recovery_suite.mjs`) against the echo server
+/// started with `--recovery`, in one transport mode.
+fn recovery(mode: &str) {
+    let server = start(echo_server::Options {
+        recovery: 30_000,
+        ..echo_server::Options::default()
+    });
+    node(
+        "recovery_suite.mjs",
+        &[&server.url(), mode],
+        &format!("recovery {mode}"),
+    );
+}
+
+#[test]
+fn recovery_over_polling() {
+    recovery("polling");
+}
+
+#[test]
+fn recovery_over_websocket() {
+    recovery("websocket");
+}
+
+#[test]
+fn recovery_with_upgrade() {
+    recovery("upgrade");
 }
 
 /// Starts the chat demo on a free port of 127.0.0.1.

@@ -37,6 +37,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::string::{String, ToString};
+use std::time::Duration;
 use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -195,6 +196,11 @@ pub struct Handshake<'b> {
     pub namespace: &'b str,
     /// The CONNECT payload, a JSON object (`{}` when none): Node's `socket.handshake.auth`.
     pub auth: &'b [u8],
+    /// The client came back into a socket it lost with its transport (Node's
+    /// `socket.recovered`; see [`Io::recovery`]): the same [`SocketId`], already in its rooms
+    /// again, with the packets it missed on their way. Such a socket skips the
+    /// [`authorize`](Io::authorize) handler (Node's default `skipMiddlewares`).
+    pub recovered: bool,
 }
 
 impl Handshake<'_> {
@@ -674,6 +680,20 @@ impl<'a> Io<'a> {
         self
     }
 
+    /// Connection state recovery (Node's `connectionStateRecovery`, its
+    /// `maxDisconnectionDuration`): a client whose transport dropped may come back, within
+    /// `duration`, into its socket, with its id, its rooms and the packets it missed
+    /// ([`Handshake::recovered`]; recovered sockets skip [`authorize`](Self::authorize)). Sets
+    /// [`ServerConfig::recovery`] (whole milliseconds, at least 1); see "Connection state
+    /// recovery" in the [server docs](crate::server). Off by default.
+    #[must_use]
+    pub fn recovery(mut self, duration: Duration) -> Self {
+        self.config.recovery = u32::try_from(duration.as_millis())
+            .unwrap_or(u32::MAX)
+            .max(1);
+        self
+    }
+
     fn ns(&mut self, namespace: &str) -> &mut Namespace {
         self.routes
             .namespaces
@@ -905,9 +925,12 @@ impl Handler for App {
                     session: c.session,
                     namespace: c.name,
                     auth: c.auth,
+                    recovered: c.recovered,
                 };
                 let ns = routes.namespaces.get_mut(c.name);
+                // A recovered socket passed its authorization when it first connected.
                 if let Some(Err(refusal)) = ns
+                    .filter(|_| !c.recovered)
                     .and_then(|n| n.authorize.as_mut())
                     .map(|f| f(&mut cx, &hs))
                 {

@@ -116,9 +116,9 @@ pub struct ServerConfig<'a> {
     /// Engine.IO paths are answered as CORS preflights.
     pub cors_origin: Option<&'a str>,
     /// Connection state recovery (Node's `connectionStateRecovery.maxDisconnectionDuration`):
-    /// milliseconds a socket whose transport dropped (a transport close or error, a ping
-    /// timeout; not an explicit disconnect) is kept for its client to come back to, with
-    /// its id, its rooms and the packets it missed. 0 (the default) turns recovery off.
+    /// milliseconds a socket whose transport dropped (a transport close or error, an
+    /// Engine.IO close packet, a ping timeout; not an explicit disconnect) is kept for its
+    /// client to come back to, with its id, its rooms and the packets it missed. 0 (the default) turns recovery off.
     /// See "Connection state recovery" in the [module docs](super). Needs the crate's
     /// feature `recovery` (which `mio` turns on): without it the field exists, no recovery
     /// code is compiled, and [`Server::new`](super::Server::new) refuses a value other than

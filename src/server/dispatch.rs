@@ -745,13 +745,17 @@ impl Server<'_> {
         if self.engine.sessions[sess].0.state != SessState::Open {
             return;
         }
-        // Node's recoverable reasons: the client may come back into its sockets.
+        // Node's recoverable reasons: the client may come back into its sockets. An
+        // Engine.IO close packet is one (Node's "transport close"): socket.io-client sends
+        // it over polling when its engine closes, and an explicit disconnect has ended its
+        // sockets with a DISCONNECT before.
         let park_at = (self.recovery_on()
             && matches!(
                 reason,
                 CloseReason::TransportClose
                     | CloseReason::TransportError
                     | CloseReason::PingTimeout
+                    | CloseReason::ClientClose
             ))
         .then_some(self.now);
         self.socketio.close_session(

@@ -8,7 +8,8 @@
 //!   contiguous from `first` to `next - 1`: it is trimmed from the front only (by age and
 //!   by [`ServerConfig::recovery_log_bytes`](super::ServerConfig::recovery_log_bytes)), and
 //!   a packet that cannot be logged empties it.
-//! * Parking: a connected socket that ends for a transport close or error or a ping
+//! * Parking: a connected socket that ends for a transport close or error, an Engine.IO
+//!   close packet or a ping
 //!   timeout keeps its slot (and era): its room names and the time are saved in a pool
 //!   message (in `Socket::name_msg`, unused by connected sockets), and the slot waits in
 //!   the parked list (linked through `ns_prev` / `ns_next`, unused outside the namespace
