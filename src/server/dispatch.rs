@@ -389,15 +389,17 @@ impl Server<'_> {
             &mut msgs,
         )?;
         let msgs = &msgs[..n];
-        if let Some(offset) = offset {
-            self.log_packet(offset, ns, msgs, to, None);
-        }
         let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
         let stamp = self.socketio.start_broadcast(ns, to);
         let mut sent = 0;
         let mut walk = Walk::START;
         while let Some(s) = self.socketio.next_target(&mut walk, ns, to) {
             self.deliver(s, stamp, msgs, total, &mut sent);
+        }
+        // Logged after the delivery, so that the log never takes the queue entries the
+        // recipients were promised.
+        if let Some(offset) = offset {
+            self.log_packet(offset, ns, msgs, to, None);
         }
         for &m in msgs {
             self.pool.release(m);

@@ -1020,12 +1020,24 @@ impl<'a> Server<'a> {
             &mut self.pool,
             &mut msgs,
         )?;
-        if let Some(offset) = offset {
-            // Logged as sent to the room named by the socket's id.
-            let ns = self.socketio.sockets[sock].0.ns;
-            self.log_packet(offset, ns, &msgs[..n], &Targets::ALL, Some(sock));
+        // Logged once queued (a packet the application was told failed is never replayed),
+        // as sent to the room named by the socket's id.
+        if offset.is_some() {
+            for &m in &msgs[..n] {
+                self.pool.retain(m);
+            }
         }
-        self.queue_packets(sess, &msgs[..n])?;
+        let queued = self.queue_packets(sess, &msgs[..n]);
+        if let Some(offset) = offset {
+            if queued.is_ok() {
+                let ns = self.socketio.sockets[sock].0.ns;
+                self.log_packet(offset, ns, &msgs[..n], &Targets::ALL, Some(sock));
+            }
+            for &m in &msgs[..n] {
+                self.pool.release(m);
+            }
+        }
+        queued?;
         let Some(id) = ack_id else {
             return Ok(None);
         };

@@ -4,10 +4,12 @@
 //!   server-wide counter, sent in decimal as the packet's last argument) and is kept in a
 //!   [`Queue`] of the pool: per packet, a header message (offset, time, namespace, how many
 //!   packet messages follow, the broadcast's room and except-room names) and then the
-//!   packet's own messages, shared with the queues that send them. Its offsets are
-//!   contiguous from `first` to `next - 1`: it is trimmed from the front only (by age and
-//!   by [`ServerConfig::recovery_log_bytes`](super::ServerConfig::recovery_log_bytes)), and
-//!   a packet that cannot be logged empties it.
+//!   packet's own messages, shared with the queues that send them. Its offsets increase
+//!   from `first` to `next - 1` (one is missing only when its packet was never sent: an
+//!   emit that could not be queued); it is trimmed from the front only (by age and by
+//!   [`ServerConfig::recovery_log_bytes`](super::ServerConfig::recovery_log_bytes)), and a
+//!   packet that was sent but cannot be logged empties it. A packet is logged after it is
+//!   queued, so the log never takes what its recipients were promised.
 //! * Parking: a connected socket that ends for a transport close or error, an Engine.IO
 //!   close packet or a ping
 //!   timeout keeps its slot (and era): its room names and the time are saved in a pool

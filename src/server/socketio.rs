@@ -1157,8 +1157,12 @@ impl SocketIoLayer<'_> {
             return connect_error(cx, name, "Too many namespaces");
         }
         let auth = p.data().unwrap_or(b"{}");
-        // A claimed socket cannot be given back: the CONNECT event must fit.
-        if super::recovery::ENABLED && !cx.pool.has_room(name.len() + auth.len()) {
+        // A claimed socket cannot be given back: the CONNECT event must fit. (Without
+        // recovery the check below is the only one, as it always was.)
+        if super::recovery::ENABLED
+            && cx.config.recovery != 0
+            && !cx.pool.has_room(name.len() + auth.len())
+        {
             return Err(CloseReason::ParseError);
         }
         // A socket coming back (connection state recovery) keeps its slot, era and id.
@@ -1191,14 +1195,14 @@ impl SocketIoLayer<'_> {
                     },
                 };
                 let s = &mut self.sockets[sock].0;
-                s.era = s.era.wrapping_add(1);
                 s.id = id;
                 s.name_msg = name_msg;
                 sock
             }
         };
         let Some(msg) = cx.pool.msg_from(false, &[name.as_bytes(), auth]) else {
-            // Room was checked above: not reached.
+            // Only without recovery (room was checked above otherwise): the new slot goes
+            // back unused.
             let name_msg = self.sockets[sock].0.name_msg;
             cx.pool.release(name_msg);
             self.sockets[sock].0.name_msg = NONE;
@@ -1209,6 +1213,10 @@ impl SocketIoLayer<'_> {
         cx.ss.sockets = sock.into();
         cx.ss.socket_count += 1;
         let s = &mut self.sockets[sock].0;
+        if recovered.is_none() {
+            // A new socket: a new era (a recovered one keeps its own).
+            s.era = s.era.wrapping_add(1);
+        }
         s.state = SockState::Pending;
         s.ns = ns.unwrap_or(u16::MAX);
         s.session = cx.sess.into();
