@@ -940,8 +940,13 @@ impl Handler for App {
                     return;
                 }
                 if let Err(e) = cx.server.accept(c.socket) {
-                    log::debug!("accept: {e}");
-                    return;
+                    // A recovered socket is accepted even when one of its rooms could not
+                    // be joined again: it is live, and its handler runs.
+                    if cx.server.socket_sid(c.socket).is_none() {
+                        log::debug!("accept: {e}");
+                        return;
+                    }
+                    log::warn!("accept of a recovered socket: {e}");
                 }
                 if let Some(f) = routes
                     .namespaces

@@ -317,8 +317,16 @@ impl SocketIoLayer<'_> {
         for r in to.except_rooms {
             name(pool, 1, r.as_bytes());
         }
+        // A socket left out is named by its id whatever its state: one that has just been
+        // parked (a Disconnect handler broadcasting "user left" without it) must stay left
+        // out when it recovers.
         for &s in to.except {
-            if let Ok(i) = self.socket_index(s) {
+            let live = self
+                .sockets
+                .ix(s.index)
+                .filter(|&i| self.sockets[i].0.era == s.era)
+                .filter(|&i| self.sockets[i].0.state != SockState::Free);
+            if let Some(i) = live {
                 name(
                     pool,
                     1,
@@ -333,10 +341,18 @@ impl SocketIoLayer<'_> {
         Some(h)
     }
 
-    /// Whether the logged packet whose header is `h` goes to connected socket `sock` as it
-    /// is now (Node's `shouldIncludePacket`: no rooms or one of its rooms, and none of the
-    /// except rooms; its own id counts as a room).
-    pub(super) fn log_selects(&self, sock: SocketIx, h: u32, pool: &Pool<'_>) -> bool {
+    /// Whether the logged packet whose header is `h` goes to the socket of `sock` with the
+    /// rooms `saved` names, as they were when it was parked (Node's `shouldIncludePacket`
+    /// on the session's saved rooms: no rooms or one of its rooms, and none of the except
+    /// rooms; its own id counts as a room).
+    pub(super) fn log_selects(&self, sock: SocketIx, saved: u32, h: u32, pool: &Pool<'_>) -> bool {
+        let own = WireId::from_raw(&self.sockets[sock].0.id);
+        let member = |room: &str| {
+            room == own.as_str()
+                || Self::saved_rooms(saved, pool)
+                    .1
+                    .any(|(name, len)| &name[..len] == room.as_bytes())
+        };
         let mut r = pool.reader(h);
         let mut head = [0u8; HEAD];
         pool.read(&mut r, &mut head);
@@ -350,7 +366,7 @@ impl SocketIoLayer<'_> {
             let len = usize::from(kl[1]).min(MAX_NAME);
             let got = pool.read(&mut r, &mut name[..len]);
             let text = core::str::from_utf8(&name[..got]).unwrap_or_default();
-            if self.in_room(sock, text) {
+            if member(text) {
                 if kl[0] == 1 {
                     return false;
                 }
@@ -540,8 +556,9 @@ impl Server<'_> {
     }
 
     /// Recovered socket `sock` of session `sess`, just admitted, joins the rooms its saved
-    /// message lists and gets the logged packets it missed, in order; the first room it
-    /// could not join again is the error.
+    /// message lists and gets the logged packets it missed, in order (selected by the rooms
+    /// it had, whether or not each could be joined again); the first room it could not
+    /// join again is the error.
     pub(super) fn restore(
         &mut self,
         sess: SessionIx,
@@ -566,7 +583,10 @@ impl Server<'_> {
             for m in msgs.iter_mut().take(count) {
                 *m = self.pool.next_in(&mut at).unwrap_or(NONE);
             }
-            if off <= offset || entry_ns != ns || !self.socketio.log_selects(sock, h, &self.pool) {
+            if off <= offset
+                || entry_ns != ns
+                || !self.socketio.log_selects(sock, saved, h, &self.pool)
+            {
                 continue;
             }
             for &m in &msgs[..count] {

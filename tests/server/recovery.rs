@@ -332,3 +332,61 @@ fn refusing_a_recovered_socket_forgets_it() {
     let (_, _, a2) = connect(&mut h, &auth(&pid, &offset));
     assert!(!last_recovered(&h) && a2 != a);
 }
+
+#[test]
+fn a_socket_left_out_after_it_was_parked_stays_left_out() {
+    let mut h = Harness::new(rconfig());
+    let (sa, reply, a) = connect(&mut h, "");
+    let (sb, _, _) = connect(&mut h, "");
+    h.server.emit(a, "hello", Args::json(b"")).unwrap();
+    h.drain();
+    let offset = offset_of(&h.ws_texts(sa)[0]);
+    h.ws_texts(sb);
+    h.reset(sa);
+    // The application's Disconnect handler tells the others, leaving the socket out.
+    let ns = h.server.namespace("/").unwrap();
+    h.server
+        .broadcast(ns, &Targets::all_except(&[a]), "user left", Args::json(b""))
+        .unwrap();
+    h.server
+        .broadcast(ns, &Targets::ALL, "all", Args::json(b""))
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        h.ws_texts(sb),
+        vec![r#"42["user left","1"]"#, r#"42["all","2"]"#]
+    );
+    let (_, _, a2, missed) = connect_all(&mut h, &auth(&member(&reply, "pid"), &offset));
+    assert_eq!(a2, a);
+    assert!(last_recovered(&h));
+    assert_eq!(
+        missed,
+        vec![r#"42["all","2"]"#],
+        "not its own \"user left\""
+    );
+}
+
+#[test]
+fn an_engine_io_close_packet_parks_but_a_disconnect_first_does_not() {
+    // socket.io-client sends the close packet when its engine closes (Node's "transport
+    // close", recoverable).
+    let mut h = Harness::new(rconfig());
+    let (sa, _, a) = connect(&mut h, "");
+    h.ws_send_text(sa, "1");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Ev::Disconnect(s, _) if *s == a))
+    );
+    assert_eq!(h.server.usage().parked, 1);
+    // An explicit disconnect (DISCONNECT, then the close) does not.
+    let (sb, _, b) = connect(&mut h, "");
+    h.ws_send_text(sb, "41");
+    h.ws_send_text(sb, "1");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Ev::Disconnect(s, _) if *s == b))
+    );
+    assert_eq!(h.server.usage().parked, 1);
+}
