@@ -124,9 +124,10 @@ pub struct ServerConfig<'a> {
     /// code is compiled, and [`Server::new`](super::Server::new) refuses a value other than
     /// 0 with [`ConfigError::RecoveryNotCompiled`](super::ConfigError::RecoveryNotCompiled).
     pub recovery: u32,
-    /// With `recovery`, most bytes the log of emitted packets may hold (packets, shared
-    /// with the queues that send them, and a small header each); the oldest go first. A
-    /// client whose missed packets are no longer all in the log gets a new socket.
+    /// With `recovery`, most bytes of the pool the log of emitted packets may hold: the
+    /// blocks of its packets (shared with the queues that send them, and kept alive by the
+    /// log), a header block each, and their queue entries; the oldest go first. A client
+    /// whose missed packets are no longer all in the log gets a new socket.
     pub recovery_log_bytes: u32,
 }
 

@@ -379,7 +379,7 @@ impl Server<'_> {
         let offset = self
             .recovery_on()
             .then(|| self.socketio.recovery.take_offset());
-        let n = encode_packet(
+        let mut encoded = encode_packet(
             &mut self.pool,
             ns_name,
             None,
@@ -387,7 +387,22 @@ impl Server<'_> {
             &args,
             offset,
             &mut msgs,
-        )?;
+        );
+        // The recovery log gives its blocks back before a broadcast fails for them.
+        if encoded == Err(CommandError::Full(Resource::Pool))
+            && self.socketio.drop_log(&mut self.pool)
+        {
+            encoded = encode_packet(
+                &mut self.pool,
+                ns_name,
+                None,
+                Some(event),
+                &args,
+                offset,
+                &mut msgs,
+            );
+        }
+        let n = encoded?;
         let msgs = &msgs[..n];
         let total: usize = msgs.iter().map(|&m| self.pool.len(m)).sum();
         let stamp = self.socketio.start_broadcast(ns, to);
@@ -668,7 +683,17 @@ impl Server<'_> {
     /// Whether `n` queue entries can be had, shedding the sessions that hold more than
     /// their share when they cannot.
     pub(super) fn nodes_for(&mut self, n: usize) -> bool {
-        self.pool.nodes.can_take(n) || (self.shed_queue_hogs() && self.pool.nodes.can_take(n))
+        if self.pool.nodes.can_take(n) {
+            return true;
+        }
+        // The recovery log gives its entries back before any client is shed.
+        if super::recovery::ENABLED
+            && self.socketio.drop_log(&mut self.pool)
+            && self.pool.nodes.can_take(n)
+        {
+            return true;
+        }
+        self.shed_queue_hogs() && self.pool.nodes.can_take(n)
     }
 
     /// The table of queue entries is short: closes, as slow readers, the sessions whose

@@ -1011,15 +1011,25 @@ impl<'a> Server<'a> {
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let offset =
             (ack.is_none() && self.recovery_on()).then(|| self.socketio.recovery.take_offset());
-        let n = self.socketio.encode_for(
-            sock,
-            ack_id.map(u64::from),
-            Some(event),
-            &args,
-            offset,
-            &mut self.pool,
-            &mut msgs,
-        )?;
+        let encode = |server: &mut Self, msgs: &mut PacketMsgs| {
+            server.socketio.encode_for(
+                sock,
+                ack_id.map(u64::from),
+                Some(event),
+                &args,
+                offset,
+                &mut server.pool,
+                msgs,
+            )
+        };
+        let mut encoded = encode(self, &mut msgs);
+        // The recovery log gives its blocks back before an emit fails for them.
+        if encoded == Err(CommandError::Full(Resource::Pool))
+            && self.socketio.drop_log(&mut self.pool)
+        {
+            encoded = encode(self, &mut msgs);
+        }
+        let n = encoded?;
         // Logged once queued (a packet the application was told failed is never replayed),
         // as sent to the room named by the socket's id.
         if offset.is_some() {

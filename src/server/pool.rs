@@ -192,6 +192,13 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// What keeping message `msg` in a queue holds of the pool: its blocks and one queue
+    /// entry, in bytes.
+    #[cfg(feature = "recovery")]
+    pub(crate) fn cost(&self, msg: u32) -> usize {
+        Self::blocks_for(self.len(msg)) * size_of::<Block>() + size_of::<Node>()
+    }
+
     /// Whether `len` more message bytes (in new messages) can be stored now; for a
     /// growable pool this counts what it may still grow by.
     pub(crate) fn has_room(&self, len: usize) -> bool {

@@ -52,6 +52,9 @@ pub(crate) const ENABLED: bool = true;
 pub(crate) struct Recovery {
     /// The packet log (see the module docs).
     pub(crate) log: Queue,
+    /// What the log holds of the pool, in bytes: the blocks of its messages (shared ones
+    /// included: the log keeps them alive) and its queue entries.
+    pub(crate) cost: usize,
     /// The offset of the log's first entry (`next` when it is empty).
     pub(crate) first: u64,
     /// The offset the next packet gets.
@@ -80,6 +83,7 @@ impl Recovery {
     pub(crate) fn new(hash_key: [u64; 2]) -> Self {
         Self {
             log: Queue::EMPTY,
+            cost: 0,
             first: 0,
             next: 0,
             parked: Link::NONE,
@@ -119,11 +123,7 @@ impl Recovery {
 
     /// Parked sockets, log bytes, missed recoveries (see [`Usage`](super::Usage)).
     pub(crate) const fn usage(&self) -> (usize, usize, u64) {
-        (
-            self.parked_count as usize,
-            self.log.bytes as usize,
-            self.missed,
-        )
+        (self.parked_count as usize, self.cost, self.missed)
     }
 
     /// The offset for the next packet.
@@ -198,19 +198,33 @@ impl SocketIoLayer<'_> {
         };
         let mut head = [0u8; HEAD];
         pool.copy_all(h, &mut head);
+        let mut freed = pool.cost(h);
         pool.release(h);
         for _ in 0..head[18] {
             if let Some(m) = self.recovery.log.pop(pool) {
+                freed += pool.cost(m);
                 pool.release(m);
             }
         }
+        self.recovery.cost = self.recovery.cost.saturating_sub(freed);
         self.recovery.first = word64(&head).saturating_add(1);
+        true
+    }
+
+    /// Empties the log when it holds anything (the pool or its queue entries are short:
+    /// it gives way before clients are shed); whether it held anything.
+    pub(super) fn drop_log(&mut self, pool: &mut Pool<'_>) -> bool {
+        if self.recovery.log.is_empty() {
+            return false;
+        }
+        self.log_clear(pool);
         true
     }
 
     /// Empties the log: no parked socket can recover from an offset it gave out.
     fn log_clear(&mut self, pool: &mut Pool<'_>) {
         while self.log_pop(pool) {}
+        self.recovery.cost = 0;
         self.recovery.first = self.recovery.next;
     }
 
@@ -258,13 +272,15 @@ impl SocketIoLayer<'_> {
             self.log_clear(pool);
             return;
         };
-        let need = pool.len(h) + msgs.iter().map(|&m| pool.len(m)).sum::<usize>();
+        // Charged by what it holds of the pool (blocks and queue entries), not by its
+        // bytes: a small event still keeps a block for its header and one for itself.
+        let need = pool.cost(h) + msgs.iter().map(|&m| pool.cost(m)).sum::<usize>();
         if need > cap as usize || !pool.nodes.can_take(1 + msgs.len()) {
             pool.release(h);
             self.log_clear(pool);
             return;
         }
-        while self.recovery.log.bytes as usize + need > cap as usize && self.log_pop(pool) {}
+        while self.recovery.cost + need > cap as usize && self.log_pop(pool) {}
         self.recovery.log.push(pool, h);
         for &m in msgs {
             pool.retain(m);
@@ -272,6 +288,7 @@ impl SocketIoLayer<'_> {
                 pool.release(m);
             }
         }
+        self.recovery.cost += need;
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -61,6 +61,10 @@ impl SocketIoLayer<'_> {
         false
     }
 
+    pub(super) const fn drop_log(&mut self, _pool: &mut Pool<'_>) -> bool {
+        false
+    }
+
     pub(super) const fn claim(
         &mut self,
         _ns: u16,

@@ -289,7 +289,9 @@ fn what_cannot_recover_gets_a_new_socket() {
 #[test]
 fn the_log_is_trimmed_by_bytes() {
     let mut h = Harness::new(ServerConfig {
-        recovery_log_bytes: 300,
+        // Two small entries: each holds a header block, a packet block and their queue
+        // entries.
+        recovery_log_bytes: 1_500,
         ..rconfig()
     });
     let (sa, reply, a) = connect(&mut h, "");
@@ -303,13 +305,14 @@ fn the_log_is_trimmed_by_bytes() {
         h.server
             .broadcast(ns, &Targets::ALL, "big", Args::json(big.as_bytes()))
             .unwrap();
-        assert!(h.server.usage().log_bytes <= 300);
+        assert!(h.server.usage().log_bytes <= 1_500);
+        assert!(h.server.usage().log_bytes > 0);
     }
     // The first packet it missed left the log: it cannot recover.
     let (_, _, a2) = connect(&mut h, &auth(&member(&reply, "pid"), &offset));
     assert!(!last_recovered(&h) && a2 != a);
     // A packet larger than the log empties it.
-    let huge = format!("\"{}\"", "x".repeat(400));
+    let huge = format!("\"{}\"", "x".repeat(2_000));
     h.server
         .broadcast(ns, &Targets::ALL, "huge", Args::json(huge.as_bytes()))
         .unwrap();
@@ -389,4 +392,32 @@ fn an_engine_io_close_packet_parks_but_a_disconnect_first_does_not() {
             .any(|e| matches!(e, Ev::Disconnect(s, _) if *s == b))
     );
     assert_eq!(h.server.usage().parked, 1);
+}
+
+#[test]
+fn the_log_gives_way_before_emits_fail_or_clients_are_shed() {
+    // A log allowed more than the whole pool: it still never starves live clients.
+    let mut h = Harness::with_capacity(
+        ServerConfig {
+            recovery_log_bytes: 100 << 20,
+            ..rconfig()
+        },
+        Capacity::for_sessions(4, 64 << 10),
+    );
+    let (sa, _, _) = connect(&mut h, "");
+    let (sb, _, b) = connect(&mut h, "");
+    h.reset(sa);
+    let ns = h.server.namespace("/").unwrap();
+    let payload = format!("\"{}\"", "x".repeat(2_000));
+    for i in 0..200 {
+        let sent = h
+            .server
+            .broadcast(ns, &Targets::ALL, "m", Args::json(payload.as_bytes()))
+            .unwrap_or_else(|e| panic!("broadcast {i}: {e}"));
+        assert_eq!(sent, 1);
+        h.server.emit(b, "e", Args::json(b"1")).unwrap();
+        h.drain();
+        assert_eq!(h.ws_texts(sb).len(), 2, "round {i}");
+    }
+    assert!(h.server.is_open(h.server.session_of(b).unwrap()));
 }
