@@ -117,7 +117,8 @@ pub struct ServerConfig<'a> {
     pub cors_origin: Option<&'a str>,
     /// Connection state recovery (Node's `connectionStateRecovery.maxDisconnectionDuration`):
     /// milliseconds a socket whose transport dropped (a transport close or error, an
-    /// Engine.IO close packet, a ping timeout; not an explicit disconnect) is kept for its
+    /// Engine.IO close packet, a ping timeout, a session the server closed; not an explicit
+    /// disconnect of the socket) is kept for its
     /// client to come back to, with its id, its rooms and the packets it missed. 0 (the default) turns recovery off.
     /// See "Connection state recovery" in the [module docs](super). Needs the crate's
     /// feature `recovery` (which `mio` turns on): without it the field exists, no recovery

@@ -775,7 +775,9 @@ impl Server<'_> {
         // Node's recoverable reasons: the client may come back into its sockets. An
         // Engine.IO close packet is one (Node's "transport close"): socket.io-client sends
         // it over polling when its engine closes, and an explicit disconnect has ended its
-        // sockets with a DISCONNECT before.
+        // sockets with a DISCONNECT before. A session the server closes is one too (Node's
+        // "forced close", "forced server close" and "server shutting down"): an explicit
+        // `disconnect` has sent DISCONNECT and ended the socket first.
         let park_at = (self.recovery_on()
             && matches!(
                 reason,
@@ -783,6 +785,7 @@ impl Server<'_> {
                     | CloseReason::TransportError
                     | CloseReason::PingTimeout
                     | CloseReason::ClientClose
+                    | CloseReason::ServerClose
             ))
         .then_some(self.now);
         self.socketio.close_session(

@@ -92,11 +92,12 @@
 //!   string offset, and is kept in a log of the pool with its targets (sharing the queued
 //!   bytes), for [`ServerConfig::recovery`] ms and at most
 //!   [`ServerConfig::recovery_log_bytes`] bytes, the oldest dropped first;
-//! * a connected socket that ends for a transport close or error, a ping timeout or an
-//!   Engine.IO close packet (Node's recoverable reasons) is reported
-//!   ([`Event::Disconnect`]) as always, but its slot is kept, out of its rooms and
-//!   namespace, with its room names ([`Usage::parked`]); an explicit disconnect, from
-//!   either side, or a session the server closes, ends it for good;
+//! * a connected socket that ends for a transport close or error, a ping timeout, an
+//!   Engine.IO close packet or a session the server closes ([`Server::close`],
+//!   [`Server::close_all`], `disconnect_sockets` with `close`: Node's recoverable
+//!   reasons) is reported ([`Event::Disconnect`]) as always, but its slot is kept, out of
+//!   its rooms and namespace, with its room names ([`Usage::parked`]); an explicit
+//!   disconnect of the socket, from either side, ends it for good;
 //! * a CONNECT whose auth object has the `pid` and `offset` of a parked socket of that
 //!   namespace, in time, with every packet after that offset still in the log, gets that
 //!   socket back ([`Connect::recovered`], the same [`SocketId`]); once

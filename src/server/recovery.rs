@@ -11,8 +11,7 @@
 //!   packet that was sent but cannot be logged empties it. A packet is logged after it is
 //!   queued, so the log never takes what its recipients were promised.
 //! * Parking: a connected socket that ends for a transport close or error, an Engine.IO
-//!   close packet or a ping
-//!   timeout keeps its slot (and era): its room names and the time are saved in a pool
+//!   close packet, a ping timeout or a session the server closed keeps its slot (and era): its room names and the time are saved in a pool
 //!   message (in `Socket::name_msg`, unused by connected sockets), and the slot waits in
 //!   the parked list (linked through `ns_prev` / `ns_next`, unused outside the namespace
 //!   list), oldest first, until it expires or a CONNECT claims it.

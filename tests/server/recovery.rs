@@ -279,11 +279,17 @@ fn what_cannot_recover_gets_a_new_socket() {
     h.drain();
     h.ws_texts(s2);
     assert_eq!(h.server.usage().parked, 0);
-    // Nor does a session the server closes.
-    let (_, _, a3) = connect(&mut h, "");
+    // A session the server closes parks its sockets (Node's "forced close"), and they
+    // recover.
+    let (s3, reply3, a3) = connect(&mut h, "");
+    h.server.emit(a3, "e", Args::json(b"")).unwrap();
+    h.drain();
+    let offset3 = offset_of(&h.ws_texts(s3)[0]);
     h.server.close(h.server.session_of(a3).unwrap()).unwrap();
     h.drain();
-    assert_eq!(h.server.usage().parked, 0);
+    assert_eq!(h.server.usage().parked, 1);
+    let (_, _, a4) = connect(&mut h, &auth(&member(&reply3, "pid"), &offset3));
+    assert!(last_recovered(&h) && a4 == a3);
 }
 
 #[test]
