@@ -139,3 +139,50 @@ fn static_files_and_http_handler() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_recovered_socket_skips_authorize_and_says_so() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static AUTHORIZED: AtomicUsize = AtomicUsize::new(0);
+    let server = Running::spawn(|| {
+        let mut io = Io::new(ServerConfig::DEFAULT).recovery(std::time::Duration::from_secs(60));
+        // Only the first CONNECT may pass: a recovered one must not be asked again.
+        io.authorize("/", |_cx, _hs| {
+            if AUTHORIZED.fetch_add(1, Ordering::SeqCst) == 0 {
+                Ok(())
+            } else {
+                Err(Refusal::new("asked twice"))
+            }
+        });
+        io.on_connection("/", |cx, socket, hs| {
+            let _ = cx.emit(socket, "recovered", Json(&hs.recovered));
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    let member = |t: &str, key: &str| {
+        let at = t.find(&format!("\"{key}\":\"")).unwrap() + key.len() + 4;
+        t[at..at + t[at..].find('"').unwrap()].to_string()
+    };
+    let mut ws = Ws::open(server.addr);
+    ws.send(b"40");
+    let reply = text(ws.next());
+    let (sid, pid) = (member(&reply, "sid"), member(&reply, "pid"));
+    // `42["recovered",false,"<offset>"]`: the offset is the last argument.
+    let first = text(ws.next());
+    assert!(first.starts_with(r#"42["recovered",false,""#), "{first}");
+    let offset = first.rsplit('"').nth(1).unwrap().to_string();
+    // The transport drops; the client comes back with its pid and last offset.
+    drop(ws);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut ws = Ws::open(server.addr);
+    ws.send(format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#).as_bytes());
+    let reply = text(ws.next());
+    assert_eq!(
+        (member(&reply, "sid"), member(&reply, "pid")),
+        (sid, pid),
+        "{reply}"
+    );
+    assert!(text(ws.next()).starts_with(r#"42["recovered",true,""#));
+    assert_eq!(AUTHORIZED.load(Ordering::SeqCst), 1);
+}
