@@ -113,7 +113,7 @@ impl Cluster<'_> {
                     ns,
                     &id,
                     to.as_ref(),
-                    b"sockets",
+                    List::Sockets,
                     |w, server, s| {
                         put_id(w, server, s);
                     },
@@ -124,7 +124,16 @@ impl Cluster<'_> {
                 let Some(id) = req.request_id() else {
                     return self.ignore();
                 };
-                self.respond_rooms(server, ns, &id)?;
+                // The namespace's rooms and its sockets' own-id rooms.
+                Self::respond_walk(
+                    &mut self.outbox,
+                    server,
+                    ns,
+                    &id,
+                    Some(&Targets::ALL),
+                    List::Rooms,
+                    put_id,
+                )?;
             }
             RequestKind::RemoteJoin | RequestKind::RemoteLeave => {
                 let join = req.kind() == RequestKind::RemoteJoin;
@@ -203,7 +212,7 @@ impl Cluster<'_> {
                     ns,
                     &id,
                     to.as_ref(),
-                    b"sockets",
+                    List::Sockets,
                     |w, server, s| {
                         w.put(b"{\"id\":");
                         put_id(w, server, s);
@@ -387,16 +396,17 @@ impl Cluster<'_> {
         true
     }
 
-    /// Answers request `id` with `{"requestId":…,"KEY":[…]}`, an element per socket `to`
-    /// selects, written by `each` (none without `to`: the request could not be read, and
-    /// the sender still waits for exactly one answer from every server).
+    /// Answers request `id` with `{"requestId":…,"sockets":[…]}` (or `"rooms"`, the
+    /// namespace's room names first), an element per socket `to` selects, written by
+    /// `each` (none without `to`: the request could not be read, and the sender still
+    /// waits for exactly one answer from every server).
     fn respond_walk(
         outbox: &mut Outbox<'_>,
         server: &mut Server<'_>,
         ns: NamespaceId,
         id: &RequestId,
         to: Option<&Targets<'_>>,
-        key: &[u8],
+        list: List,
         mut each: impl FnMut(&mut Writer<'_>, &Server<'_>, SocketId),
     ) -> Result<(), ClusterError> {
         let nsp = Self::ns_name(server, ns)?;
@@ -408,10 +418,20 @@ impl Cluster<'_> {
             let mut w = Writer::new(out.get_mut(c..).unwrap_or_default());
             w.put(b"{\"requestId\":");
             json::put_str(&mut w, id.as_str());
-            w.put(b",\"");
-            w.put(key);
-            w.put(b"\":[");
+            w.put(match list {
+                List::Sockets => b",\"sockets\":[",
+                List::Rooms => b",\"rooms\":[",
+            });
             let mut first = true;
+            if list == List::Rooms {
+                for room in server.rooms(ns) {
+                    if !first {
+                        w.byte(b',');
+                    }
+                    first = false;
+                    json::put_str(&mut w, room);
+                }
+            }
             if let Some(to) = to {
                 server.select(ns, to, |server, s| {
                     if !first {
@@ -428,47 +448,6 @@ impl Cluster<'_> {
             Ok((c, m))
         });
         count_publish(&mut outbox.stats, r)
-    }
-
-    /// Answers [`RequestKind::AllRooms`]: the namespace's rooms and its sockets' own-id rooms.
-    fn respond_rooms(
-        &mut self,
-        server: &mut Server<'_>,
-        ns: NamespaceId,
-        id: &RequestId,
-    ) -> Result<(), ClusterError> {
-        let nsp = Self::ns_name(server, ns)?;
-        let mut name = [0u8; 256];
-        let nsp = copy_str(&mut name, nsp);
-        let prefix = self.outbox.prefix;
-        let r = self.outbox.push(None, |out| {
-            let c = channel(out, prefix, nsp, Channel::Response)?;
-            let mut w = Writer::new(out.get_mut(c..).unwrap_or_default());
-            w.put(b"{\"requestId\":");
-            json::put_str(&mut w, id.as_str());
-            w.put(b",\"rooms\":[");
-            let mut first = true;
-            for room in server.rooms(ns) {
-                if !first {
-                    w.byte(b',');
-                }
-                first = false;
-                json::put_str(&mut w, room);
-            }
-            server.select(ns, &Targets::ALL, |server, s| {
-                if !first {
-                    w.byte(b',');
-                }
-                first = false;
-                put_id(&mut w, server, s);
-            });
-            w.put(b"]}");
-            let m = w.finish().map_err(|e| BufferTooSmall {
-                required: c.saturating_add(e.required),
-            })?;
-            Ok((c, m))
-        });
-        count_publish(&mut self.outbox.stats, r)
     }
 
     /// Answers a one-socket request with `{"requestId":…}`, when it has an id.
@@ -540,6 +519,15 @@ impl Cluster<'_> {
         slot.check();
         Ok(Some(event))
     }
+}
+
+/// What an answer to another server's request lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    /// Sockets ([`RequestKind::Sockets`], [`RequestKind::RemoteFetch`]).
+    Sockets,
+    /// Rooms ([`RequestKind::AllRooms`]): the namespace's, then the sockets' own-id rooms.
+    Rooms,
 }
 
 /// A received broadcast's recipients and arguments (its JSON in the scratch buffer).
