@@ -621,8 +621,12 @@ impl Server<'_> {
 
     /// Whether handling a packet of `len` bytes is sure to find room for what it makes
     /// (shedding the sessions that hold more than their share of queue entries when those
-    /// run short).
+    /// run short). The events of what ended while the queue was full go first: a packet
+    /// waits behind them, so a CONNECT finds its lost socket parked, and the application
+    /// sees a Disconnect before what came after it.
     pub(super) fn room_for_packet(&mut self, len: usize) -> bool {
+        self.socketio.reap_sockets(&mut self.events);
+        self.engine.reap_sessions(&mut self.events);
         self.events.has_room(1)
             && self.pool.has_room(len.saturating_add(REPLY_ROOM))
             && self.nodes_for(4)

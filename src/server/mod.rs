@@ -97,7 +97,9 @@
 //!   [`Server::close_all`], `disconnect_sockets` with `close`: Node's recoverable
 //!   reasons) is reported ([`Event::Disconnect`]) as always, but its slot is kept, out of
 //!   its rooms and namespace, with its room names ([`Usage::parked`]); an explicit
-//!   disconnect of the socket, from either side, ends it for good;
+//!   disconnect of the socket, from either side, ends it for good. (While the event queue
+//!   is full, the socket's Disconnect waits, and so does every packet the server reads:
+//!   a CONNECT for it is handled once it is parked.)
 //! * a CONNECT whose auth object has the `pid` and `offset` of a parked socket of that
 //!   namespace, in time, with every packet after that offset still in the log, gets that
 //!   socket back ([`Connect::recovered`], the same [`SocketId`]); once

@@ -4,6 +4,7 @@
 
 use crate::harness::*;
 use siocore::server::*;
+use siocore::ws::OpCode;
 
 const KEEP: u32 = 60_000;
 
@@ -426,4 +427,46 @@ fn the_log_gives_way_before_emits_fail_or_clients_are_shed() {
         assert_eq!(h.ws_texts(sb).len(), 2, "round {i}");
     }
     assert!(h.server.is_open(h.server.session_of(b).unwrap()));
+}
+
+/// A socket whose Disconnect waits for room in the event queue is parked once the event is
+/// queued; a CONNECT for it that comes meanwhile waits behind that event (it is not handed
+/// a new socket).
+#[test]
+fn a_connect_waits_for_the_lost_sockets_disconnect_to_be_queued() {
+    let cap = Capacity {
+        events: 4,
+        ..Capacity::for_sessions(64, 8 << 20)
+    };
+    let mut h = Harness::with_capacity(rconfig(), cap);
+    let (sa, reply, a) = connect(&mut h, "");
+    let (sb, _, _) = connect(&mut h, "");
+    h.server.emit(a, "hello", Args::json(b"0")).unwrap();
+    h.drain();
+    let offset = offset_of(&h.ws_texts(sa)[0]);
+    let pid = member(&reply, "pid");
+    let (sc, _) = h.ws_handshake("/socket.io/");
+    // The application falls behind: B's events fill the queue...
+    let mut burst: Vec<u8> = (0..6)
+        .flat_map(|_| frame(OpCode::Text, br#"42["x"]"#))
+        .collect();
+    let now = h.instant();
+    let took = h.server.feed(sb, now, &mut burst).unwrap();
+    assert!(took < burst.len(), "the queue is full");
+    // ...A's transport drops (its Disconnect cannot be queued yet)...
+    h.server.reset(sa, now).unwrap();
+    assert_eq!(h.server.usage().parked, 0);
+    // ...the application takes one event, and A comes back at once.
+    let mut buf = vec![0u8; 1 << 16];
+    assert!(h.server.poll_event(&mut buf).unwrap().is_some());
+    let mut connect = frame(OpCode::Text, format!("40{}", auth(&pid, &offset)).as_bytes());
+    let took_c = h.server.feed(sc, now, &mut connect).unwrap();
+    assert_eq!(h.server.usage().parked, 1, "parked once its Disconnect is queued");
+    h.send(sc, &connect[took_c..]);
+    h.send(sb, &burst[took..]);
+    assert!(last_recovered(&h));
+    assert_eq!(h.last_socket(), a);
+    assert_eq!(h.server.usage().unrecovered, 0);
+    let texts = h.ws_texts(sc);
+    assert!(texts[0].starts_with("40{\"sid\":\""), "{texts:?}");
 }
