@@ -59,6 +59,10 @@
 // Acknowledgements a C client can await at once.
 #define SIO_CLIENT_MAX_ACKS 64
 
+// Bytes of a namespace's recovery state (`sio_client_recovery_state`): a format byte,
+// then the private session id and the last offset, each with its length.
+#define SIO_RECOVERY_STATE_LEN 67
+
 // The size of a cluster request id buffer: up to 16 bytes and a NUL.
 #define SIO_REQUEST_LEN 17
 
@@ -95,6 +99,9 @@ enum sio_result
   SIO_INVALID_ARGUMENT = 101,
   // A panic was caught; free the handle.
   SIO_PANIC = 102,
+  // The library was built without what the call or setting needs (connection state
+  // recovery in a bare-metal build without the feature `recovery`).
+  SIO_UNSUPPORTED = 103,
   // The stream id is stale or unknown.
   SIO_UNKNOWN_STREAM = 200,
   // The session id is stale or the session ended.
@@ -512,6 +519,10 @@ typedef struct {
   uint32_t attempt;
   // Reconnection delay.
   uint64_t delay_ms;
+  // `SIO_CLIENT_EVENT_CONNECT`: the server gave back the session this client lost
+  // (connection state recovery): the same socket id and rooms; the events it missed came
+  // before this event.
+  bool recovered;
 } sio_client_event;
 
 #if defined(SIOCORE_STD)
@@ -640,6 +651,11 @@ typedef struct {
   uint32_t answers;
   // `SIO_EVENT_CLUSTER_DONE`: the deadline passed before every expected answer came.
   bool timed_out;
+  // `SIO_EVENT_CONNECT`: the client came back into the socket it lost with its transport
+  // (connection state recovery, `recovery_ms`; Node's `socket.recovered`): `socket` is
+  // the one it had. Once accepted it is in its rooms again and the packets it missed
+  // follow the CONNECT answer.
+  bool recovered;
 } sio_event;
 
 // Counters of a cluster member's traffic (`sio_server_cluster_stats`).
@@ -722,6 +738,16 @@ typedef struct {
   uint32_t max_sessions;
   // Most bytes the server's pool may grow to.
   uint64_t max_pool_bytes;
+  // Connection state recovery (Node's `connectionStateRecovery`): milliseconds a socket
+  // whose transport was lost (closed, failed, ping timeout, or closed by the server) is
+  // kept for its client to come back into, with its id, rooms and the packets it missed;
+  // 0 (the default) turns it off. `SIO_UNSUPPORTED` from the constructors when the
+  // library was built without recovery.
+  uint32_t recovery_ms;
+  // Most bytes the recovery log holds of the pool: the packets sent to sockets, kept for
+  // those that may come back (1 000 000). A socket whose missed packets are no longer
+  // all there gets a new session.
+  uint32_t recovery_log_bytes;
 } sio_server_config;
 
 #if defined(SIOCORE_STD)
@@ -861,6 +887,25 @@ sio_result sio_client_ack(sio_client *c,
                           uint64_t ack_id,
                           const sio_args *args);
 
+// Copies the recovery state of namespace `namespace_index` into the
+// `SIO_RECOVERY_STATE_LEN` bytes at `out`: the session the client resumes on its next
+// CONNECT there (connection state recovery, when the server offers it). Keep it, in flash
+// say, and give it back with `sio_client_restore_recovery` to a client made after a
+// reboot. `SIO_EMPTY` when the namespace has no session to resume (the server does not
+// offer recovery, or the client left); `SIO_UNSUPPORTED` in a build without recovery.
+sio_result sio_client_recovery_state(const sio_client *c, uint32_t namespace_index, uint8_t *out);
+
+// Gives namespace `namespace_index` the session in the `SIO_RECOVERY_STATE_LEN` bytes at
+// `state` (from `sio_client_recovery_state`, perhaps before a reboot): its next CONNECT
+// offers it, and if the server still holds it the `SIO_CLIENT_EVENT_CONNECT` says
+// `recovered`. A state whose first byte is 0 forgets the session. Call it after
+// `sio_client_connect` and before `sio_client_start` (or while reconnecting):
+// `SIO_WRONG_STATE` while the namespace is joined or joining, `SIO_INVALID_ARGUMENT` for
+// bytes that are not a state, `SIO_UNSUPPORTED` in a build without recovery.
+sio_result sio_client_restore_recovery(sio_client *c,
+                                       uint32_t namespace_index,
+                                       const uint8_t *state);
+
 // The size of buffer `sio_client_poll_io` needs for the largest packet.
 sio_result sio_client_out_len(const sio_client *c, size_t *out);
 
@@ -909,6 +954,16 @@ sio_result sio_client_loop_new(const sio_client_config *config,
                                const char *const *namespaces,
                                size_t namespaces_len,
                                sio_client_loop **out);
+#endif
+
+#if defined(SIOCORE_STD)
+// Gives namespace `namespace_index` (the order of `namespaces` in `sio_client_loop_new`)
+// a session to resume, as `sio_client_restore_recovery` does: call it before
+// `sio_client_loop_run`, with a state an earlier client kept. Inside the callback, use
+// `sio_client_recovery_state` and `sio_client_restore_recovery` on its client.
+sio_result sio_client_loop_restore_recovery(sio_client_loop *lp,
+                                            uint32_t namespace_index,
+                                            const uint8_t *state);
 #endif
 
 #if defined(SIOCORE_STD)

@@ -5,7 +5,9 @@
  * It joins "/" and, for every event E it receives, emits "E-back" with the same arguments
  * (binary stays binary), except that an event asking for an acknowledgement is acknowledged
  * with the same arguments instead. When the server disconnects it from "/" it exits with
- * status 0. Lost connections are retried with the default backoff.
+ * status 0. Lost connections are retried with the default backoff; when the server runs
+ * connection state recovery, the client comes back into its session (the same socket id and
+ * rooms) and mirrors the events it missed meanwhile, as any other.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -674,6 +674,98 @@ pub unsafe extern "C" fn sio_client_ack(
     })
 }
 
+/// Bytes of a namespace's recovery state (`sio_client_recovery_state`): a format byte,
+/// then the private session id and the last offset, each with its length.
+pub const SIO_RECOVERY_STATE_LEN: usize = 67;
+
+#[cfg(feature = "recovery")]
+const _: () = assert!(SIO_RECOVERY_STATE_LEN == siocore::client::RECOVERY_STATE_LEN);
+
+/// Copies the recovery state of namespace `namespace_index` into the
+/// `SIO_RECOVERY_STATE_LEN` bytes at `out`: the session the client resumes on its next
+/// CONNECT there (connection state recovery, when the server offers it). Keep it, in flash
+/// say, and give it back with `sio_client_restore_recovery` to a client made after a
+/// reboot. `SIO_EMPTY` when the namespace has no session to resume (the server does not
+/// offer recovery, or the client left); `SIO_UNSUPPORTED` in a build without recovery.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_recovery_state(
+    c: *const sio_client,
+    namespace_index: u32,
+    out: *mut u8,
+) -> sio_result {
+    with_ref(c, |h| {
+        let ns = ns_id(namespace_index)?;
+        if out.is_null() {
+            return Err(SIO_NULL_ARGUMENT);
+        }
+        recovery_state(h.client_ref(), ns, out)
+    })
+}
+
+#[cfg(feature = "recovery")]
+fn recovery_state(c: &Cl, ns: NamespaceId, out: *mut u8) -> Result<sio_result, sio_result> {
+    let Some(state) = c.recovery_state(ns) else {
+        // An unknown namespace, or one without a session.
+        c.namespace_name(ns).ok_or(SIO_UNKNOWN_NAMESPACE)?;
+        return Ok(SIO_EMPTY);
+    };
+    // SAFETY: `out` has room for `SIO_RECOVERY_STATE_LEN` bytes per the contract; it is a
+    // caller's buffer, apart from the client.
+    unsafe { core::ptr::copy_nonoverlapping(state.as_ptr(), out, state.len()) };
+    Ok(SIO_OK)
+}
+
+#[cfg(not(feature = "recovery"))]
+fn recovery_state(_: &Cl, _: NamespaceId, _: *mut u8) -> Result<sio_result, sio_result> {
+    Err(crate::SIO_UNSUPPORTED)
+}
+
+/// Gives namespace `namespace_index` the session in the `SIO_RECOVERY_STATE_LEN` bytes at
+/// `state` (from `sio_client_recovery_state`, perhaps before a reboot): its next CONNECT
+/// offers it, and if the server still holds it the `SIO_CLIENT_EVENT_CONNECT` says
+/// `recovered`. A state whose first byte is 0 forgets the session. Call it after
+/// `sio_client_connect` and before `sio_client_start` (or while reconnecting):
+/// `SIO_WRONG_STATE` while the namespace is joined or joining, `SIO_INVALID_ARGUMENT` for
+/// bytes that are not a state, `SIO_UNSUPPORTED` in a build without recovery.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_restore_recovery(
+    c: *mut sio_client,
+    namespace_index: u32,
+    state: *const u8,
+) -> sio_result {
+    with(c, |h| {
+        let ns = ns_id(namespace_index)?;
+        if state.is_null() {
+            return Err(SIO_NULL_ARGUMENT);
+        }
+        // SAFETY: `SIO_RECOVERY_STATE_LEN` readable bytes per the contract.
+        let state = unsafe { &*state.cast::<[u8; SIO_RECOVERY_STATE_LEN]>() };
+        restore_recovery(h.client(), ns, state)
+    })
+}
+
+#[cfg(feature = "recovery")]
+pub(crate) fn restore_recovery(
+    c: &mut Cl,
+    ns: NamespaceId,
+    state: &[u8; SIO_RECOVERY_STATE_LEN],
+) -> Result<sio_result, sio_result> {
+    match c.restore_recovery(ns, state) {
+        Ok(()) => Ok(SIO_OK),
+        Err(CommandError::InvalidRecoveryState) => Err(SIO_INVALID_ARGUMENT),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(feature = "recovery"))]
+pub(crate) fn restore_recovery(
+    _: &mut Cl,
+    _: NamespaceId,
+    _: &[u8; SIO_RECOVERY_STATE_LEN],
+) -> Result<sio_result, sio_result> {
+    Err(crate::SIO_UNSUPPORTED)
+}
+
 /// A client's TCP streams.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -951,6 +1043,10 @@ pub struct sio_client_event {
     pub attempt: u32,
     /// Reconnection delay.
     pub delay_ms: u64,
+    /// `SIO_CLIENT_EVENT_CONNECT`: the server gave back the session this client lost
+    /// (connection state recovery): the same socket id and rooms; the events it missed came
+    /// before this event.
+    pub recovered: bool,
 }
 
 fn close_reason(r: CloseReason, ev: &mut sio_client_event) -> sio_client_reason {
@@ -990,12 +1086,16 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
         http_code: -1,
         attempt: 0,
         delay_ms: 0,
+        recovered: false,
     };
     match *e {
         Event::Connect {
-            namespace: ns, sid, ..
+            namespace: ns,
+            sid,
+            recovered,
         } => {
             ev.kind = SIO_CLIENT_EVENT_CONNECT;
+            ev.recovered = recovered;
             ev.namespace_index = ns.index() as u32;
             ev.name = sio_bytes::of(sid.as_bytes());
         }

@@ -10,13 +10,14 @@ use siocore::client::Client;
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 
 use crate::client::{
-    CLIENT_VIEWS, ClientInner, Leaked, SIO_CLIENT_MAX_ACKS, SIO_CLIENT_MAX_NAMESPACES, build,
-    c_event, sio_client, sio_client_config, sio_client_event,
+    CLIENT_VIEWS, ClientInner, Leaked, SIO_CLIENT_MAX_ACKS, SIO_CLIENT_MAX_NAMESPACES,
+    SIO_RECOVERY_STATE_LEN, build, c_event, restore_recovery, sio_client, sio_client_config,
+    sio_client_event,
 };
 use crate::memory::Buf;
 use crate::{
-    SIO_INVALID_ARGUMENT, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, boundary, sio_bytes,
-    sio_result, strings, text,
+    SIO_INVALID_ARGUMENT, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC,
+    SIO_UNKNOWN_NAMESPACE, boundary, sio_bytes, sio_result, strings, text, with,
 };
 
 /// Called by `sio_client_loop_run` for every event. `client` is valid only during the call:
@@ -109,6 +110,29 @@ pub unsafe extern "C" fn sio_client_loop_new(
         // SAFETY: checked non-NULL.
         unsafe { out.write(Box::into_raw(handle)) };
         SIO_OK
+    })
+}
+
+/// Gives namespace `namespace_index` (the order of `namespaces` in `sio_client_loop_new`)
+/// a session to resume, as `sio_client_restore_recovery` does: call it before
+/// `sio_client_loop_run`, with a state an earlier client kept. Inside the callback, use
+/// `sio_client_recovery_state` and `sio_client_restore_recovery` on its client.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_loop_restore_recovery(
+    lp: *mut sio_client_loop,
+    namespace_index: u32,
+    state: *const u8,
+) -> sio_result {
+    with(lp, |l| {
+        let ns = u8::try_from(namespace_index)
+            .map(siocore::client::NamespaceId::from_index)
+            .map_err(|_| SIO_UNKNOWN_NAMESPACE)?;
+        if state.is_null() {
+            return Err(SIO_NULL_ARGUMENT);
+        }
+        // SAFETY: `SIO_RECOVERY_STATE_LEN` readable bytes per the contract.
+        let state = unsafe { &*state.cast::<[u8; SIO_RECOVERY_STATE_LEN]>() };
+        restore_recovery(l.driver.client(), ns, state)
     })
 }
 

@@ -34,7 +34,9 @@
 //! The default feature `std` brings the heap constructors and the ready loops (mio).
 //! Without it (`--no-default-features`) the crate is `no_std`, uses no allocator and builds
 //! for bare-metal targets such as `thumbv7em-none-eabihf`: handles live in lent memory
-//! (`sio_server_new_in`, `sio_client_new_in`).
+//! (`sio_server_new_in`, `sio_client_new_in`). Connection state recovery comes with `std`;
+//! a bare-metal build adds it with the feature `recovery` (without it, its calls and
+//! settings give `SIO_UNSUPPORTED`).
 
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case)]
@@ -87,6 +89,9 @@ pub enum sio_result {
     SIO_INVALID_ARGUMENT = 101,
     /// A panic was caught; free the handle.
     SIO_PANIC = 102,
+    /// The library was built without what the call or setting needs (connection state
+    /// recovery in a bare-metal build without the feature `recovery`).
+    SIO_UNSUPPORTED = 103,
     /// The stream id is stale or unknown.
     SIO_UNKNOWN_STREAM = 200,
     /// The session id is stale or the session ended.
@@ -155,6 +160,7 @@ pub extern "C" fn sio_result_str(result: sio_result) -> *const c_char {
         SIO_NULL_ARGUMENT => c"NULL argument",
         SIO_INVALID_ARGUMENT => c"invalid argument",
         SIO_PANIC => c"internal panic (a bug); free the handle",
+        SIO_UNSUPPORTED => c"not compiled into this build of the library",
         SIO_UNKNOWN_STREAM => c"unknown or closed stream",
         SIO_UNKNOWN_SESSION => c"unknown or closed session",
         SIO_UNKNOWN_SOCKET => c"unknown or disconnected socket",

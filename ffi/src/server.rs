@@ -10,7 +10,7 @@ use siocore::Instant;
 use siocore::adapter::{Cluster, Flags, Recipients};
 use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
-    AckId, Args, Capacity, CloseReason, Data, DisconnectReason, Endpoint, Event, Protocol, Server,
+    AckId, Args, Capacity, CloseReason, ConfigError, Data, DisconnectReason, Endpoint, Event, Protocol, Server,
     ServerConfig, SessionId, SocketId, Storage, StreamId, Targets, WireId,
 };
 use siocore::sio::MAX_EMIT_ATTACHMENTS;
@@ -19,7 +19,8 @@ use crate::cluster::{Joined, SIO_REQUEST_LEN};
 use crate::memory::{Buf, Carve};
 use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
-    SIO_INVALID_JSON, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, boundary, bytes,
+    SIO_INVALID_JSON, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, SIO_UNSUPPORTED,
+    boundary, bytes,
     put, sio_bytes, sio_result, strings, text, with, with_ref,
 };
 
@@ -94,6 +95,16 @@ pub struct sio_server_config {
     pub max_sessions: u32,
     /// Most bytes the server's pool may grow to.
     pub max_pool_bytes: u64,
+    /// Connection state recovery (Node's `connectionStateRecovery`): milliseconds a socket
+    /// whose transport was lost (closed, failed, ping timeout, or closed by the server) is
+    /// kept for its client to come back into, with its id, rooms and the packets it missed;
+    /// 0 (the default) turns it off. `SIO_UNSUPPORTED` from the constructors when the
+    /// library was built without recovery.
+    pub recovery_ms: u32,
+    /// Most bytes the recovery log holds of the pool: the packets sent to sockets, kept for
+    /// those that may come back (1 000 000). A socket whose missed packets are no longer
+    /// all there gets a new session.
+    pub recovery_log_bytes: u32,
 }
 
 /// Fills `out` with the defaults (the Node reference's timers and limits, Socket.IO at
@@ -130,6 +141,8 @@ pub unsafe extern "C" fn sio_server_config_default(out: *mut sio_server_config) 
             cors_origin: core::ptr::null(),
             max_sessions: 1024,
             max_pool_bytes: 64 << 20,
+            recovery_ms: d.recovery,
+            recovery_log_bytes: d.recovery_log_bytes,
         };
         // SAFETY: the caller passes a writable `sio_server_config` (or NULL, which `put` refuses).
         unsafe { put(out, config) }
@@ -167,9 +180,16 @@ fn settings(
         headers_timeout: c.headers_timeout_ms,
         request_timeout: c.request_timeout_ms,
         cors_origin,
-        // Connection state recovery is not in the C API yet (issue 16).
-        recovery: 0,
-        recovery_log_bytes: ServerConfig::DEFAULT.recovery_log_bytes,
+        recovery: c.recovery_ms,
+        recovery_log_bytes: c.recovery_log_bytes,
+    }
+}
+
+/// The result for a configuration the server refuses.
+pub(crate) fn config_error(e: ConfigError) -> sio_result {
+    match e {
+        ConfigError::RecoveryNotCompiled => SIO_UNSUPPORTED,
+        _ => SIO_INVALID_ARGUMENT,
     }
 }
 
@@ -420,9 +440,8 @@ unsafe fn place(
         return Ok(core::ptr::null_mut());
     };
     let config = settings(c, endpoints, namespaces, cors);
-    let Ok(server) = Server::new(config, storage, seed, Instant::from_millis(now_ms)) else {
-        return Err(SIO_INVALID_ARGUMENT);
-    };
+    let server = Server::new(config, storage, seed, Instant::from_millis(now_ms))
+        .map_err(config_error)?;
     // SAFETY: `handle` is room for one aligned `sio_server` in the block (`Carve::one`).
     unsafe {
         handle.write(sio_server {
@@ -590,13 +609,14 @@ pub unsafe extern "C" fn sio_server_new(
             Ok(x) => x,
             Err(e) => return e,
         };
-        let Ok(server) = Server::new(
+        let server = match Server::new(
             config,
             Storage::growable(capacity),
             key,
             Instant::from_millis(now_ms),
-        ) else {
-            return SIO_INVALID_ARGUMENT;
+        ) {
+            Ok(s) => s,
+            Err(e) => return config_error(e),
         };
         let events = std::vec![0u8; server.config().max_event()];
         let views = std::vec![sio_bytes::EMPTY; usize::from(server.config().max_attachments)];
@@ -1009,6 +1029,11 @@ pub struct sio_event {
     pub answers: u32,
     /// `SIO_EVENT_CLUSTER_DONE`: the deadline passed before every expected answer came.
     pub timed_out: bool,
+    /// `SIO_EVENT_CONNECT`: the client came back into the socket it lost with its transport
+    /// (connection state recovery, `recovery_ms`; Node's `socket.recovered`): `socket` is
+    /// the one it had. Once accepted it is in its rooms again and the packets it missed
+    /// follow the CONNECT answer.
+    pub recovered: bool,
 }
 
 impl sio_event {
@@ -1034,6 +1059,7 @@ impl sio_event {
             request: [0; SIO_REQUEST_LEN],
             answers: 0,
             timed_out: false,
+            recovered: false,
         }
     }
 }
@@ -1090,6 +1116,7 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_event {
             ev.namespace_index = c.namespace.map_or(-1, |n| n.index() as i32);
             ev.name = sio_bytes::of(c.name.as_bytes());
             ev.data = sio_bytes::of(c.auth);
+            ev.recovered = c.recovered;
             ev
         }
         Event::Message(m) => {

@@ -28,6 +28,7 @@ typedef struct {
   size_t attachments;
   uint64_t ack_id;
   sio_client_reason reason;
+  bool recovered;
 } seen;
 
 typedef struct {
@@ -44,6 +45,10 @@ typedef struct {
   unsigned char *buf;
   seen ev[EVENTS];
   size_t events;
+  /* The server's CONNECT events: how many, the last socket and its `recovered`. */
+  int connects;
+  sio_socket socket;
+  bool recovered;
 } pair;
 
 static void copy_bytes(char *dst, size_t cap, sio_bytes b) {
@@ -72,7 +77,14 @@ static void to_server(pair *p, int i) {
 static void server_app(pair *p, const sio_event *ev) {
   if (ev->kind == SIO_EVENT_CONNECT) {
     uint32_t ns = 0;
+    p->connects++;
+    p->socket = ev->socket;
+    p->recovered = ev->recovered;
     EXPECT(sio_server_accept(p->srv, ev->socket, &ns), SIO_OK);
+  } else if (ev->kind == SIO_EVENT_MESSAGE && ev->name.len == 4 &&
+             memcmp(ev->name.ptr, "join", 4) == 0) {
+    EXPECT(sio_server_join(p->srv, ev->socket, "room"), SIO_OK);
+    EXPECT(sio_server_emit(p->srv, ev->socket, "joined", NULL), SIO_OK);
   } else if (ev->kind == SIO_EVENT_MESSAGE) {
     sio_args args = {ev->data.ptr, ev->data.len, ev->attachments, ev->attachments_len};
     if (ev->has_ack) {
@@ -156,6 +168,7 @@ static void drive(pair *p) {
       }
       s->ack_id = ev.ack_id;
       s->reason = ev.reason;
+      s->recovered = ev.recovered;
     }
     if (!progress) return;
   }
@@ -169,14 +182,14 @@ static const seen *find(pair *p, sio_client_event_kind kind, const char *name) {
   return NULL;
 }
 
-static pair *new_pair(sio_transports transports) {
+static pair *new_pair_with(sio_transports transports, const sio_server_config *server) {
   pair *p = calloc(1, sizeof *p);
   p->buf = malloc(CAP);
   for (int i = 0; i < 3; i++) {
     p->c2s[i] = malloc(CAP);
     p->s2c[i] = malloc(CAP);
   }
-  EXPECT(sio_server_new(NULL, SEED, 0, &p->srv), SIO_OK);
+  EXPECT(sio_server_new(server, SEED, 0, &p->srv), SIO_OK);
   sio_client_config cfg;
   EXPECT(sio_client_config_default(&cfg), SIO_OK);
   cfg.host = "localhost";
@@ -184,6 +197,8 @@ static pair *new_pair(sio_transports transports) {
   EXPECT(sio_client_new(&cfg, SEED, &p->cl), SIO_OK);
   return p;
 }
+
+static pair *new_pair(sio_transports transports) { return new_pair_with(transports, NULL); }
 
 static void free_pair(pair *p) {
   sio_client_free(p->cl);
@@ -255,6 +270,147 @@ static void test_session(sio_transports transports) {
   free_pair(p);
 }
 
+/* Moves the clock on by `ms` in steps of a second, running both sides' timers. */
+static void pass_time(pair *p, uint64_t ms) {
+  for (uint64_t t = 0; t < ms; t += 1000) {
+    p->now += 1000;
+    EXPECT(sio_server_handle_timeout(p->srv, p->now), SIO_OK);
+    EXPECT(sio_client_handle_timeout(p->cl, p->now), SIO_OK);
+    drive(p);
+  }
+}
+
+/* Connection state recovery: the link drops, the server emits to the lost socket's room and
+ * to the socket itself, and the client comes back into the same socket with what it missed,
+ * once, in order; then its kept state resumes the session in a new client (a reboot). */
+static void test_recovery(sio_transports transports) {
+  unsigned t = (unsigned)transports;
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
+  CHECK(config.recovery_ms == 0 && config.recovery_log_bytes == 1000000, "defaults");
+  config.recovery_ms = 120000;
+  pair *p = new_pair_with(transports, &config);
+  uint32_t ns = 0;
+  uint8_t state[SIO_RECOVERY_STATE_LEN];
+  EXPECT(sio_client_connect(p->cl, "/", NULL, 0, &ns), SIO_OK);
+  EXPECT(sio_client_recovery_state(p->cl, ns, state), SIO_EMPTY);
+  EXPECT(sio_client_start(p->cl, p->now), SIO_OK);
+  drive(p);
+  EXPECT(sio_client_emit(p->cl, ns, "join", NULL), SIO_OK);
+  drive(p);
+  if (transports == SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET)
+    CHECK(find(p, SIO_CLIENT_EVENT_UPGRADE, NULL) != NULL, "upgraded");
+  const seen *c = find(p, SIO_CLIENT_EVENT_CONNECT, NULL);
+  CHECK(c != NULL && !c->recovered, "first connect not recovered (transports %u)", t);
+  CHECK(find(p, SIO_CLIENT_EVENT_MESSAGE, "joined") != NULL, "joined the room");
+  CHECK(p->connects == 1 && !p->recovered, "server: a new socket");
+  char sid[64] = {0};
+  if (c) strcpy(sid, c->name);
+  sio_socket socket = p->socket;
+  EXPECT(sio_client_recovery_state(p->cl, ns, state), SIO_OK);
+  CHECK(state[0] != 0, "a state to keep");
+
+  /* The link drops: the server loses its streams (a WebSocket at once, polling at its ping
+   * timeout) and parks the socket... */
+  for (int i = 0; i < 3; i++) {
+    if (p->linked[i]) EXPECT(sio_server_reset(p->srv, p->link[i], p->now), SIO_OK);
+    p->linked[i] = false;
+    p->c2s_len[i] = p->s2c_len[i] = 0;
+    p->s_closed[i] = false;
+  }
+  for (int i = 0; i < 46; i++) {
+    p->now += 1000;
+    EXPECT(sio_server_handle_timeout(p->srv, p->now), SIO_OK);
+    sio_transmit tx;
+    while (sio_server_poll_transmit(p->srv, p->buf, CAP, &tx) == SIO_OK) {
+    }
+    sio_event sev;
+    while (sio_server_poll_event(p->srv, &sev) == SIO_OK) server_app(p, &sev);
+  }
+  /* ...while the application emits to its room, to everyone and to it. */
+  const char *room = "room";
+  sio_targets to_room = {&room, 1, NULL, 0, NULL, 0, false};
+  sio_args one = {(const uint8_t *)"1", 1, NULL, 0};
+  size_t sent = 9;
+  EXPECT(sio_server_broadcast(p->srv, "/", &to_room, "missed", &one, &sent), SIO_OK);
+  CHECK(sent == 0, "nobody connected, sent %zu", sent);
+  const uint8_t blob[3] = {1, 2, 3};
+  sio_bytes att = {blob, sizeof blob};
+  const char *ph = "2,{\"_placeholder\":true,\"num\":0}";
+  sio_args two = {(const uint8_t *)ph, strlen(ph), &att, 1};
+  EXPECT(sio_server_broadcast(p->srv, "/", NULL, "missed", &two, NULL), SIO_OK);
+  EXPECT(sio_server_emit(p->srv, socket, "missed", NULL), SIO_UNKNOWN_SOCKET);
+
+  /* The client notices and reconnects with its pid and offset. */
+  size_t before = p->events;
+  for (int i = 0; i < 3; i++) EXPECT(sio_client_closed(p->cl, (sio_client_stream)i, p->now), SIO_OK);
+  pass_time(p, 8000);
+  CHECK(p->connects == 2 && p->recovered && p->socket == socket, "server: recovered (%d, %d)",
+        p->connects, p->recovered);
+  const seen *m1 = NULL, *m2 = NULL, *back = NULL;
+  int missed = 0;
+  for (size_t i = before; i < p->events; i++) {
+    const seen *s = &p->ev[i];
+    if (s->kind == SIO_CLIENT_EVENT_MESSAGE && strcmp(s->name, "missed") == 0) {
+      missed++;
+      if (!m1) m1 = s;
+      else if (!m2) m2 = s;
+    }
+    if (s->kind == SIO_CLIENT_EVENT_CONNECT) back = s;
+  }
+  CHECK(missed == 2, "each missed event once: %d (transports %u)", missed, t);
+  CHECK(m1 && strcmp(m1->data, "1") == 0 && m1->attachments == 0, "first missed");
+  CHECK(m2 && strcmp(m2->data, ph) == 0 && m2->blob_len == 3 && memcmp(m2->blob, blob, 3) == 0,
+        "second missed, binary, without its offset");
+  /* This server answers the CONNECT first and replays after it (Node replays first; the
+   * client takes either order). */
+  CHECK(back && back->recovered && strcmp(back->name, sid) == 0 && m1 && back < m1,
+        "connect recovered, same id, then the missed events");
+  sent = 0;
+  EXPECT(sio_server_broadcast(p->srv, "/", &to_room, "after", &one, &sent), SIO_OK);
+  CHECK(sent == 1, "back in its room: %zu", sent);
+  EXPECT(sio_client_recovery_state(p->cl, ns, state), SIO_OK);
+
+  /* A reboot: the link drops again and a new client resumes from the kept state. */
+  for (int i = 0; i < 3; i++) {
+    if (p->linked[i]) EXPECT(sio_server_reset(p->srv, p->link[i], p->now), SIO_OK);
+    p->linked[i] = false;
+    p->c2s_len[i] = p->s2c_len[i] = 0;
+    p->s_closed[i] = false;
+  }
+  drive(p);
+  EXPECT(sio_client_recovery_state(p->cl, ns, state), SIO_OK);
+  sio_client_free(p->cl);
+  sio_client_config cfg;
+  EXPECT(sio_client_config_default(&cfg), SIO_OK);
+  cfg.host = "localhost";
+  cfg.transports = transports;
+  EXPECT(sio_client_new(&cfg, SEED, &p->cl), SIO_OK);
+  EXPECT(sio_client_restore_recovery(p->cl, 0, state), SIO_UNKNOWN_NAMESPACE);
+  EXPECT(sio_client_connect(p->cl, "/", NULL, 0, &ns), SIO_OK);
+  uint8_t junk[SIO_RECOVERY_STATE_LEN];
+  memset(junk, 0xff, sizeof junk);
+  EXPECT(sio_client_restore_recovery(p->cl, ns, junk), SIO_INVALID_ARGUMENT);
+  EXPECT(sio_client_restore_recovery(p->cl, ns, NULL), SIO_NULL_ARGUMENT);
+  EXPECT(sio_client_restore_recovery(p->cl, ns, state), SIO_OK);
+  p->events = 0;
+  pass_time(p, 46000);
+  EXPECT(sio_client_start(p->cl, p->now), SIO_OK);
+  drive(p);
+  const seen *again = find(p, SIO_CLIENT_EVENT_CONNECT, NULL);
+  CHECK(again && again->recovered && strcmp(again->name, sid) == 0, "resumed after a reboot");
+  CHECK(p->connects == 3 && p->recovered && p->socket == socket, "server: recovered again");
+  EXPECT(sio_client_restore_recovery(p->cl, ns, state), SIO_WRONG_STATE); /* joined */
+
+  /* An explicit disconnect ends the session for good: a new socket next time. */
+  EXPECT(sio_client_disconnect(p->cl, ns), SIO_OK);
+  drive(p);
+  EXPECT(sio_client_recovery_state(p->cl, ns, state), SIO_UNKNOWN_NAMESPACE); /* left */
+  EXPECT(sio_client_recovery_state(NULL, ns, state), SIO_NULL_ARGUMENT);
+  EXPECT(sio_client_recovery_state(p->cl, ns, NULL), SIO_NULL_ARGUMENT);
+  free_pair(p);
+}
+
 static void test_misuse(void) {
   sio_client_config cfg;
   sio_client *cl = NULL;
@@ -312,6 +468,9 @@ int main(void) {
   test_session(SIO_TRANSPORTS_WEBSOCKET);
   test_session(SIO_TRANSPORTS_POLLING);
   test_session(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET);
+  test_recovery(SIO_TRANSPORTS_WEBSOCKET);
+  test_recovery(SIO_TRANSPORTS_POLLING);
+  test_recovery(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET);
   test_misuse();
   if (failures) {
     printf("%d check(s) failed\n", failures);

@@ -5,11 +5,14 @@
 //
 // <mode>: polling | websocket | upgrade. The suite starts a socket.io server on a free port
 // of 127.0.0.1 (pingInterval 300; pingTimeout 1000, so a loaded machine does not time out a
-// pong), runs the client command with
+// pong; connection state recovery on, so every event carries an offset), runs the client
+// command with
 // `[--transport polling|websocket] http://127.0.0.1:<port>` appended, and checks: the
 // transport in use, events mirrored as `E-back` (JSON and binary, nested), acks answered
 // with the same arguments (JSON and binary), the heartbeat over several ping periods, the
-// server restarting on the same port and the client reconnecting and re-joining, and the
+// client coming back into its session (recovered: the same id, its room, and the events
+// emitted while it was away mirrored once each, in order) after the server closed its
+// transport, the server restarting on the same port and the client reconnecting and re-joining, and the
 // client exiting with status 0 when the server disconnects it.
 // Prints one line per check ("ok NAME" or "FAIL NAME: why"); exits 1 when one failed.
 
@@ -45,7 +48,11 @@ function finish(code) {
 
 async function startServer() {
   const http = createServer();
-  io = new Server(http, { pingInterval: 300, pingTimeout: 1000 });
+  io = new Server(http, {
+    pingInterval: 300,
+    pingTimeout: 1000,
+    connectionStateRecovery: { maxDisconnectionDuration: 60_000 },
+  });
   io.on("connection", (socket) => {
     if (waiting) {
       const w = waiting;
@@ -159,6 +166,39 @@ await check("answers pings: still connected after 2 s of 300 ms pings", async ()
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(gone, null);
   assert.deepEqual(await mirrored(socket, "after-pings", [1]), [1]);
+});
+
+await check("recovers its session after the server closes its transport", async () => {
+  const id = socket.id;
+  socket.join("room1");
+  const gone = new Promise((resolve) => socket.once("disconnect", resolve));
+  socket.conn.close();
+  assert.equal(await within(STEP, "the disconnect", gone), "forced close");
+  // While it is away: to its room, to everyone (binary), to it.
+  io.to("room1").emit("missed", 1);
+  io.emit("missed", 2, Buffer.from([1, 2, 3]));
+  socket.emit("missed", 3, { k: "v" });
+  const back = await nextConnection("the recovered connection");
+  const got = [];
+  let done;
+  const all = new Promise((resolve) => (done = resolve));
+  back.on("missed-back", (...args) => {
+    got.push(args);
+    if (got.length === 3) done();
+  });
+  assert.equal(back.recovered, true);
+  assert.equal(back.id, id);
+  assert.ok(back.rooms.has("room1"));
+  await within(STEP, "the missed events mirrored", all);
+  // Once each: nothing more comes.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(got.length, 3);
+  assert.deepEqual(got[0], [1]);
+  assert.equal(got[1][0], 2);
+  assert.deepEqual(Buffer.from(got[1][1]), Buffer.from([1, 2, 3]));
+  assert.deepEqual(got[2], [3, { k: "v" }]);
+  socket = back;
+  assert.deepEqual(await mirrored(socket, "after-recovery", ["x"]), ["x"]);
 });
 
 await check("reconnects and re-joins after the server restarts", async () => {
