@@ -8,7 +8,8 @@
 //! and `--ping-timeout` (milliseconds), `--max-payload` (bytes), `--redis URL` (join the
 //! Redis cluster there, `redis://host:port`), `--recovery MS` (connection state recovery:
 //! a client whose transport dropped may come back within that many milliseconds into its
-//! socket, with its id, its rooms and the packets it missed; off by default).
+//! socket, with its id, its rooms and the packets it missed; off by default),
+//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x).
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -57,6 +58,8 @@ pub struct Options {
     pub redis: Option<String>,
     /// Connection state recovery: milliseconds a lost socket is kept (0: off).
     pub recovery: u32,
+    /// Serve Engine.IO v3 clients too.
+    pub allow_eio3: bool,
 }
 
 impl Default for Options {
@@ -69,16 +72,21 @@ impl Default for Options {
             max_payload: d.max_payload,
             redis: None,
             recovery: 0,
+            allow_eio3: false,
         }
     }
 }
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`.
+    /// `--recovery`, `--allow-eio3`.
     pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self::default();
         while let Some(flag) = args.next() {
+            if flag == "--allow-eio3" {
+                o.allow_eio3 = true;
+                continue;
+            }
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let bad = |_| format!("{flag}: not a number: {value}");
             match flag.as_str() {
@@ -105,6 +113,7 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         max_payload: o.max_payload,
         // Room for a few payloads of the largest size per client.
         max_queued_bytes: o.max_payload.saturating_mul(4).max(1 << 20),
+        allow_eio3: o.allow_eio3,
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);

@@ -748,6 +748,10 @@ typedef struct {
   // those that may come back (1 000 000). A socket whose missed packets are no longer
   // all there gets a new session.
   uint32_t recovery_log_bytes;
+  // Also serve Engine.IO v3 clients (`EIO=3`: socket.io 2.x and the device libraries
+  // that speak it; Node's `allowEIO3`), beside current ones (false). `SIO_UNSUPPORTED`
+  // from the constructors when the library was built without it.
+  bool allow_eio3;
 } sio_server_config;
 
 #if defined(SIOCORE_STD)

@@ -4,7 +4,8 @@
 # encoder), `server` (the sans-IO server with the codecs it uses), `client` (the sans-IO
 # client with the codecs it uses) and `client_ws` (the WebSocket-only client, `WsClient`, the
 # one a microcontroller builds), then the server and the two client images again with the
-# feature `recovery` (connection state recovery; without it none of its code is compiled).
+# feature `recovery` (connection state recovery; without it none of its code is compiled),
+# and the server image with the feature `eio3` (Engine.IO v3 clients).
 # Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Capacity's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
@@ -43,3 +44,12 @@ echo "WsClient with recovery (feature recovery):"
 python3 ../scripts/elf_sizes.py "$rout/client_ws"
 echo "WsClient RAM with recovery (bytes: the WsClient value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$rout/client_ws"
+# The server image with Engine.IO v3 clients (feature `eio3`; its configuration leaves
+# `allow_eio3` off, through `black_box`).
+cargo build --locked --release --target thumbv7em-none-eabihf --features eio3 \
+    --bin server --target-dir target/eio3
+eout=target/eio3/thumbv7em-none-eabihf/release
+echo "server with eio3 (feature eio3):"
+python3 ../scripts/elf_sizes.py "$eout/server"
+echo "server table entries with eio3 (bytes):"
+python3 ../scripts/elf_sizes.py --words SIZES "$eout/server"

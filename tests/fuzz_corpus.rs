@@ -15,6 +15,10 @@ mod client;
 #[path = "../fuzz/checks/cluster.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod cluster;
+#[cfg(feature = "eio3")]
+#[path = "../fuzz/checks/eio3.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
+mod eio3;
 #[path = "../fuzz/checks/engine.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod engine;
@@ -138,6 +142,12 @@ fn cluster_corpus() {
 #[test]
 fn client_corpus() {
     replay("client", client::check);
+}
+
+#[cfg(feature = "eio3")]
+#[test]
+fn eio3_corpus() {
+    replay("eio3", eio3::check);
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! `tests/interop/package-lock.json`): the suite `tests/interop/echo_suite.mjs` runs every
 //! item of the echo contract over polling only, WebSocket only and the default upgrade,
 //! plus the heartbeat, the ping timeout and a client sending garbage; and
-//! `tests/interop/recovery_suite.mjs`, connection state recovery, in the same three modes.
+//! `tests/interop/recovery_suite.mjs`, connection state recovery, in the same three modes;
+//! `tests/interop/eio3_suite.mjs`, socket.io-client 2.5.0 (Engine.IO v3) beside the current
+//! client, in the three modes and the heartbeat.
 //! And the chat demo
 //! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`),
 //! and two terminal chat clients (`examples/chat_client.rs`) through it. And the client side:
@@ -94,6 +96,45 @@ fn heartbeat_and_ping_timeout_with_short_intervals() {
 fn garbage_from_one_client_leaves_the_others_alone() {
     let server = start(echo_server::Options::default());
     suite(&server.url(), "garbage", None);
+}
+
+/// socket.io-client 2.5.0 (Engine.IO v3, `tests/interop/eio3_suite.mjs`) against the echo
+/// server started with `--allow-eio3`, in one transport mode (or the heartbeat, at 300/200
+/// ms).
+fn eio3(mode: &str) {
+    let heartbeat = mode == "heartbeat";
+    let d = echo_server::Options::default();
+    let server = start(echo_server::Options {
+        allow_eio3: true,
+        ping_interval: if heartbeat { 300 } else { d.ping_interval },
+        ping_timeout: if heartbeat { 200 } else { d.ping_timeout },
+        ..d
+    });
+    node(
+        "eio3_suite.mjs",
+        &[&server.url(), mode],
+        &format!("socket.io-client 2.5.0, {mode}"),
+    );
+}
+
+#[test]
+fn eio3_client_over_polling() {
+    eio3("polling");
+}
+
+#[test]
+fn eio3_client_over_websocket() {
+    eio3("websocket");
+}
+
+#[test]
+fn eio3_client_with_upgrade() {
+    eio3("upgrade");
+}
+
+#[test]
+fn eio3_client_kept_up_by_its_pings() {
+    eio3("heartbeat");
 }
 
 /// Connection state recovery (`tests/interop/recovery_suite.mjs`) against the echo server

@@ -10,8 +10,8 @@ use siocore::Instant;
 use siocore::adapter::{Cluster, Flags, Recipients};
 use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
-    AckId, Args, Capacity, CloseReason, ConfigError, Data, DisconnectReason, Endpoint, Event, Protocol, Server,
-    ServerConfig, SessionId, SocketId, Storage, StreamId, Targets, WireId,
+    AckId, Args, Capacity, CloseReason, ConfigError, Data, DisconnectReason, Endpoint, Event,
+    Protocol, Server, ServerConfig, SessionId, SocketId, Storage, StreamId, Targets, WireId,
 };
 use siocore::sio::MAX_EMIT_ATTACHMENTS;
 
@@ -20,8 +20,7 @@ use crate::memory::{Buf, Carve};
 use crate::{
     SIO_ATTACHMENT_MISMATCH, SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_INVALID_ARGUMENT,
     SIO_INVALID_JSON, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_UNKNOWN_NAMESPACE, SIO_UNSUPPORTED,
-    boundary, bytes,
-    put, sio_bytes, sio_result, strings, text, with, with_ref,
+    boundary, bytes, put, sio_bytes, sio_result, strings, text, with, with_ref,
 };
 
 /// A stream (one TCP connection) of a server.
@@ -105,6 +104,10 @@ pub struct sio_server_config {
     /// those that may come back (1 000 000). A socket whose missed packets are no longer
     /// all there gets a new session.
     pub recovery_log_bytes: u32,
+    /// Also serve Engine.IO v3 clients (`EIO=3`: socket.io 2.x and the device libraries
+    /// that speak it; Node's `allowEIO3`), beside current ones (false). `SIO_UNSUPPORTED`
+    /// from the constructors when the library was built without it.
+    pub allow_eio3: bool,
 }
 
 /// Fills `out` with the defaults (the Node reference's timers and limits, Socket.IO at
@@ -143,6 +146,7 @@ pub unsafe extern "C" fn sio_server_config_default(out: *mut sio_server_config) 
             max_pool_bytes: 64 << 20,
             recovery_ms: d.recovery,
             recovery_log_bytes: d.recovery_log_bytes,
+            allow_eio3: d.allow_eio3,
         };
         // SAFETY: the caller passes a writable `sio_server_config` (or NULL, which `put` refuses).
         unsafe { put(out, config) }
@@ -182,13 +186,14 @@ fn settings(
         cors_origin,
         recovery: c.recovery_ms,
         recovery_log_bytes: c.recovery_log_bytes,
+        allow_eio3: c.allow_eio3,
     }
 }
 
 /// The result for a configuration the server refuses.
 pub(crate) fn config_error(e: ConfigError) -> sio_result {
     match e {
-        ConfigError::RecoveryNotCompiled => SIO_UNSUPPORTED,
+        ConfigError::RecoveryNotCompiled | ConfigError::Eio3NotCompiled => SIO_UNSUPPORTED,
         _ => SIO_INVALID_ARGUMENT,
     }
 }
@@ -440,8 +445,8 @@ unsafe fn place(
         return Ok(core::ptr::null_mut());
     };
     let config = settings(c, endpoints, namespaces, cors);
-    let server = Server::new(config, storage, seed, Instant::from_millis(now_ms))
-        .map_err(config_error)?;
+    let server =
+        Server::new(config, storage, seed, Instant::from_millis(now_ms)).map_err(config_error)?;
     // SAFETY: `handle` is room for one aligned `sio_server` in the block (`Carve::one`).
     unsafe {
         handle.write(sio_server {

@@ -45,6 +45,14 @@ const PIECES: &[&[u8]] = &[
     b"\x014hello",
     b"\x03",
     b"\x04",
+    // Engine.IO v3 clients (when the library has the feature `eio3`).
+    b"GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /socket.io/?EIO=3&transport=websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    b"POST /socket.io/?EIO=3&transport=polling&sid={sid} HTTP/1.1\r\nContent-Length: 34\r\n\r\n1:29:42[\"m\",1]18:40/chat?token=a+b,",
+    b"POST /socket.io/?EIO=3&transport=polling&sid={sid} HTTP/1.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 50\r\n\r\n\x00\x03\x09\xff451-[\"m\",{\"_placeholder\":true,\"num\":0}]\x01\x04\xff\x04\x01\x02\x03",
+    b"\x02\x04\x01\x02",
+    b"\x012",
+    b"\x0140/chat?x=%41,",
 ];
 
 struct Run<'s> {
@@ -239,8 +247,20 @@ pub fn check(data: &[u8]) {
         ..ServerConfig::DEFAULT
     };
     let out_len = [1, 7, 64, 4096][usize::from(mode >> 3 & 3)];
-    let Ok(server) = Server::new(config, arena.storage(), [mode; 32], Instant::ZERO) else {
-        unreachable!("a valid configuration")
+    // With v3 clients allowed when the library has them (feature `eio3`).
+    let v3 = ServerConfig {
+        allow_eio3: true,
+        ..config
+    };
+    let server = match Server::new(v3, arena.storage(), [mode; 32], Instant::ZERO) {
+        Ok(server) => server,
+        Err(ConfigError::Eio3NotCompiled) => {
+            let Ok(server) = Server::new(config, arena.storage(), [mode; 32], Instant::ZERO) else {
+                unreachable!("a valid configuration")
+            };
+            server
+        }
+        Err(e) => unreachable!("a valid configuration: {e}"),
     };
     let mut run = Run {
         server,

@@ -10,6 +10,7 @@
 //! | [`PayloadWriter`] | batching packets into one polling body |
 //! | [`OpenPacket`] | the handshake packet `0{"sid":…}` |
 //! | [`ErrorBody`], [`ErrorCode`] | the JSON body of a rejected HTTP request |
+//! | `v3` (feature `eio3`) | Engine.IO v3 polling bodies, for socket.io 2.x peers |
 //!
 //! ```
 //! use siocore::engine::{Packet, PacketType, Payload, PayloadWriter, Record, TextPacket};
@@ -39,6 +40,13 @@ mod json;
 mod open;
 mod packet;
 mod payload;
+#[cfg(feature = "eio3")]
+pub mod v3;
+// Without the feature the server's v3 paths are dead code behind a constant `false`, but
+// they must still compile.
+#[cfg(not(feature = "eio3"))]
+#[allow(dead_code, unreachable_pub)]
+pub(crate) mod v3;
 
 pub use error_body::{ErrorBody, ErrorBodyError, ErrorCode};
 pub use open::{OpenError, OpenField, OpenPacket};

@@ -127,6 +127,9 @@ pub enum PacketError {
     /// A polling binary record (`b…`) whose base64 is malformed; offsets in the error are
     /// relative to the base64 text (after the `b`).
     InvalidBase64(crate::base64::DecodeError),
+    /// An Engine.IO v3 polling record whose length prefix is missing, malformed, or does
+    /// not match the bytes after it.
+    InvalidLength,
 }
 
 impl fmt::Display for PacketError {
@@ -143,6 +146,7 @@ impl fmt::Display for PacketError {
                 )
             }
             Self::InvalidBase64(e) => write!(f, "engine.io binary record: {e}"),
+            Self::InvalidLength => f.write_str("engine.io v3 record length does not match"),
         }
     }
 }

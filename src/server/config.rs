@@ -130,6 +130,18 @@ pub struct ServerConfig<'a> {
     /// log), a header block each, and their queue entries; the oldest go first. A client
     /// whose missed packets are no longer all in the log gets a new socket.
     pub recovery_log_bytes: u32,
+    /// Also serve Engine.IO v3 clients (`EIO=3`: socket.io 2.x and the device libraries
+    /// that speak it; Node's `allowEIO3`), beside v4 ones, in the same namespaces, rooms
+    /// and broadcasts. Such a client pings and the server answers (it is closed after
+    /// `ping_interval + ping_timeout` without a ping); its polling bodies are
+    /// length-prefixed; it is joined to `/` as soon as its session opens (an
+    /// [`Event::Connect`](super::Event::Connect) for `/` with an empty auth object), and
+    /// the query of a namespace it asks for (`/admin?token=abc`) is its auth object
+    /// (`{"token":"abc"}`). Its sockets cannot recover ([`recovery`](Self::recovery)).
+    /// Needs the crate's feature `eio3` (which `mio` turns on): without it
+    /// [`Server::new`](super::Server::new) refuses `true` with
+    /// [`ConfigError::Eio3NotCompiled`](super::ConfigError::Eio3NotCompiled).
+    pub allow_eio3: bool,
 }
 
 impl ServerConfig<'static> {
@@ -161,6 +173,7 @@ impl ServerConfig<'static> {
         cors_origin: None,
         recovery: 0,
         recovery_log_bytes: 1_000_000,
+        allow_eio3: false,
     };
 }
 

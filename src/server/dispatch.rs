@@ -26,9 +26,10 @@ use super::storage::NONE;
 use super::stream::{Fixed, Item, State, StreamIx, Timer};
 use super::transmit::Finished;
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, NamespaceId, Resource, Server, SocketId,
-    StreamId, Targets, Transmit,
+    Args, CloseReason, CommandError, DisconnectReason, EIO3, NamespaceId, Protocol, Resource,
+    Server, SocketId, StreamId, Targets, Transmit,
 };
+use crate::engine::v3::{V3Payload, V3Record};
 use crate::engine::{Payload, Record as PollRecord, TextPacket};
 use crate::http::{EMPTY_HEADER, Request};
 use crate::ws::{self, CloseCode, Incoming, Peeked};
@@ -591,6 +592,7 @@ impl Server<'_> {
         let mut cx = Input {
             sess,
             era: session.era,
+            eio3: EIO3 && session.eio3,
             ss: &mut session.sio,
             config: &self.config,
             pool: &mut self.pool,
@@ -642,6 +644,24 @@ impl Server<'_> {
             Up::Nothing => Ok(()),
             Up::Text(text) => self.sio_text(sess, text),
             Up::Binary(data) => self.sio_binary(sess, data),
+            Up::Ping => {
+                // A v3 client's ping: the pong, and another interval and timeout for it.
+                if !self.nodes_for(1) || self.engine.sessions[sess].0.state != SessState::Open {
+                    return Err(CloseReason::SlowReader);
+                }
+                let at = self
+                    .now
+                    .saturating_add(u64::from(self.config.ping_interval))
+                    .saturating_add(u64::from(self.config.ping_timeout));
+                let slot = &mut self.engine.sessions[sess].0;
+                if !slot.queue.push(&mut self.pool, stat::PONG) {
+                    return Err(CloseReason::SlowReader);
+                }
+                slot.hb_at = at;
+                self.engine.reschedule(sess);
+                self.engine.notify_output(sess, &mut self.transport);
+                Ok(())
+            }
         }
     }
 
@@ -782,7 +802,9 @@ impl Server<'_> {
         // sockets with a DISCONNECT before. A session the server closes is one too (Node's
         // "forced close", "forced server close" and "server shutting down"): an explicit
         // `disconnect` has sent DISCONNECT and ended the socket first.
+        // A v3 client was given no pid: it cannot come back.
         let park_at = (self.recovery_on()
+            && !(EIO3 && self.engine.sessions[sess].0.eio3)
             && matches!(
                 reason,
                 CloseReason::TransportClose
@@ -927,9 +949,12 @@ impl Server<'_> {
     ) -> usize {
         let f = Framing::of(req, input);
         let upgrade = req.wants_websocket_upgrade();
+        let query = req.engine_query();
+        // `route` lets `EIO=3` through only when it is allowed.
+        let eio3 = EIO3 && query.eio == Some("3");
         let route = self
             .engine
-            .route(ep, req.method(), &req.engine_query(), upgrade, &self.config);
+            .route(ep, req.method(), &query, upgrade, &self.config);
         match route {
             Route::Refuse(code) => self.transport.engine_error(s, code, upgrade, &f, input),
             Route::Preflight => {
@@ -946,6 +971,7 @@ impl Server<'_> {
             Route::OpenPolling => match self.engine.open(
                 ep,
                 None,
+                eio3,
                 &self.config,
                 &mut self.pool,
                 &mut self.events,
@@ -953,11 +979,12 @@ impl Server<'_> {
             ) {
                 Ok(sess) => {
                     self.poll_get(s, sess);
+                    self.opened(sess);
                     f.skip(input)
                 }
                 Err(_) => self.transport.engine_error(s, 4, upgrade, &f, input),
             },
-            Route::OpenWebSocket => self.open_websocket(s, ep, req, &f, input),
+            Route::OpenWebSocket => self.open_websocket(s, ep, eio3, req, &f, input),
         }
     }
 
@@ -966,6 +993,7 @@ impl Server<'_> {
         &mut self,
         s: StreamIx,
         ep: u8,
+        eio3: bool,
         req: &Request<'_, '_>,
         f: &Framing,
         input: &[u8],
@@ -979,6 +1007,7 @@ impl Server<'_> {
         match self.engine.open(
             ep,
             Some(s),
+            eio3,
             &self.config,
             &mut self.pool,
             &mut self.events,
@@ -987,13 +1016,30 @@ impl Server<'_> {
             Ok(sess) => {
                 self.transport.set_state(s, State::Ws);
                 self.transport.streams[s].0.session = sess.into();
+                self.transport.streams[s]
+                    .0
+                    .v3
+                    .set(self.engine.sessions[sess].0.eio3);
                 self.engine.notify_output(sess, &mut self.transport);
+                self.opened(sess);
                 f.head
             }
             Err(_) => {
                 self.transport.drop_output(s, &mut self.pool);
                 self.transport.engine_error(s, 4, true, f, input)
             }
+        }
+    }
+
+    /// A session just opened: a v3 client of a Socket.IO endpoint is joined to `/` at once,
+    /// as Node does (socket.io 2.x never asks for `/`). `open` made sure of the room.
+    fn opened(&mut self, sess: SessionIx) {
+        if EIO3
+            && self.engine.sessions[sess].0.eio3
+            && self.engine.protocol_of(sess, &self.config) == Protocol::SocketIo
+            && let Err(reason) = self.sio_text(sess, "0")
+        {
+            self.close_session(sess, reason, false);
         }
     }
 
@@ -1059,8 +1105,8 @@ impl Server<'_> {
         let binary_type = req
             .content_type()
             .is_some_and(|t| t.eq_ignore_ascii_case(b"application/octet-stream"));
-        if binary_type || session.post.is_some() {
-            // A v3-style binary body, or a second concurrent POST: the session ends.
+        if (binary_type && !(EIO3 && session.eio3)) || session.post.is_some() {
+            // A v3-style binary body on v4, or a second concurrent POST: the session ends.
             let n = self.transport.engine_error(s, 3, false, f, input);
             self.close_session(sess, CloseReason::TransportError, false);
             return n;
@@ -1109,20 +1155,43 @@ impl Server<'_> {
                 break;
             }
             let rest = body.get(done..).unwrap_or_default();
-            let mut records = Payload::new(rest);
-            let Some(Ok(record)) = records.next() else {
-                failure = Some(CloseReason::ParseError);
-                break;
-            };
-            let step = records.offset().max(1);
-            if rest.get(step - 1) == Some(&crate::engine::RECORD_SEPARATOR) && step == rest.len() {
-                // A separator at the very end: an empty last record.
-                failure = Some(CloseReason::ParseError);
-                break;
-            }
-            let len = match record {
-                PollRecord::Text(t) => t.encoded_len(),
-                PollRecord::Binary(b) => b.decoded_len(),
+            let (pkt, len, step) = if EIO3 && self.engine.sessions[sess].0.eio3 {
+                let mut records = V3Payload::new(rest);
+                match records.next() {
+                    Some(Ok(record)) => {
+                        let pkt = match record {
+                            V3Record::Text(t) => Pkt::Text(t),
+                            V3Record::Base64(b) => Pkt::Binary(Bin::Base64(b)),
+                            V3Record::Binary(b) => Pkt::Binary(Bin::Raw(b)),
+                        };
+                        (pkt, record.len(), records.offset())
+                    }
+                    // Only empty records (`0:`) were left.
+                    None => break,
+                    Some(Err(_)) => {
+                        failure = Some(CloseReason::ParseError);
+                        break;
+                    }
+                }
+            } else {
+                let mut records = Payload::new(rest);
+                let Some(Ok(record)) = records.next() else {
+                    failure = Some(CloseReason::ParseError);
+                    break;
+                };
+                let step = records.offset().max(1);
+                if rest.get(step - 1) == Some(&crate::engine::RECORD_SEPARATOR)
+                    && step == rest.len()
+                {
+                    // A separator at the very end: an empty last record.
+                    failure = Some(CloseReason::ParseError);
+                    break;
+                }
+                let (pkt, len) = match record {
+                    PollRecord::Text(t) => (Pkt::Text(t), t.encoded_len()),
+                    PollRecord::Binary(b) => (Pkt::Binary(Bin::Base64(b)), b.decoded_len()),
+                };
+                (pkt, len, step)
             };
             if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
                 self.transport.streams[s].0.post_done = done as u32;
@@ -1132,10 +1201,6 @@ impl Server<'_> {
                 // Making room shed this very session: its POST was answered as it ended.
                 return end;
             }
-            let pkt = match record {
-                PollRecord::Text(t) => Pkt::Text(t),
-                PollRecord::Binary(b) => Pkt::Binary(Bin::Base64(b)),
-            };
             if let Err(reason) = self.on_packet(sess, pkt) {
                 failure = Some(reason);
                 break;
@@ -1226,6 +1291,13 @@ impl Server<'_> {
             Incoming::Text(t) => match TextPacket::decode_str(t) {
                 Ok(p) => self.on_packet(sess, Pkt::Text(p)),
                 Err(_) => Err(CloseReason::ParseError),
+            },
+            // A v3 binary frame starts with the message type, 4.
+            Incoming::Binary(b) if st.v3.on() => match b.split_first() {
+                Some((&crate::engine::v3::BINARY_MESSAGE_TYPE, data)) => {
+                    self.on_packet(sess, Pkt::Binary(Bin::Raw(data)))
+                }
+                _ => Err(CloseReason::ParseError),
             },
             Incoming::Binary(b) => self.on_packet(sess, Pkt::Binary(Bin::Raw(b))),
             Incoming::Ping(p) => {

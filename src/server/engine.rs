@@ -86,6 +86,8 @@ pub(super) enum Up<'x> {
     Text(&'x str),
     /// A binary message of a Socket.IO session.
     Binary(Bin<'x>),
+    /// A v3 client's ping, to answer.
+    Ping,
 }
 
 /// Room the handling of one received packet of `len` bytes may need: an event, its
@@ -132,7 +134,7 @@ impl EngineLayer<'_> {
         if method != Method::Get {
             return Route::Refuse(2);
         }
-        if q.eio != Some("4") {
+        if q.eio != Some("4") && !(super::EIO3 && cfg.allow_eio3 && q.eio == Some("3")) {
             return Route::Refuse(5);
         }
         match (websocket, upgrade) {
@@ -172,10 +174,14 @@ impl EngineLayer<'_> {
             PacketType::Message => self
                 .message(sess, Some(p.data()), None, pool, events)
                 .map(|()| Up::Nothing),
-            PacketType::Pong if p.data().is_empty() => {
+            PacketType::Pong
+                if p.data().is_empty() && !(super::EIO3 && self.sessions[sess].0.eio3) =>
+            {
                 self.pong(sess, cfg);
                 Ok(Up::Nothing)
             }
+            // A v3 client's ping: answered, and it has another interval and timeout.
+            PacketType::Ping if super::EIO3 && self.sessions[sess].0.eio3 => Ok(Up::Ping),
             PacketType::Close => Err(CloseReason::ClientClose),
             PacketType::Noop => Ok(Up::Nothing),
             // A client ping (v3 style), a probe outside an upgrade, open or upgrade here.
@@ -416,11 +422,14 @@ impl EngineLayer<'_> {
         };
         writes.then_some(sess)
     }
-    /// Opens a session for a handshake; its first queued packet is the open packet.
+    /// Opens a session for a handshake (an Engine.IO v3 one with `eio3`); its first queued
+    /// packet is the open packet.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn open(
         &mut self,
         endpoint: u8,
         ws: Option<StreamIx>,
+        eio3: bool,
         cfg: &ServerConfig<'_>,
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
@@ -461,7 +470,17 @@ impl EngineLayer<'_> {
             Transport::Polling
         };
         s.ws = ws.into();
-        s.hb_at = now.saturating_add(u64::from(cfg.ping_interval));
+        s.eio3 = super::EIO3 && eio3;
+        if super::EIO3 && s.eio3 {
+            // The client pings: without one in time, the session ends.
+            s.awaiting_pong = true;
+            s.hb_at = now
+                .saturating_add(u64::from(cfg.ping_interval))
+                .saturating_add(u64::from(cfg.ping_timeout));
+        } else {
+            s.awaiting_pong = false;
+            s.hb_at = now.saturating_add(u64::from(cfg.ping_interval));
+        }
         s.connect_at = if sio {
             now.saturating_add(u64::from(cfg.connect_timeout))
         } else {
@@ -616,6 +635,7 @@ impl EngineLayer<'_> {
         s.aux_at = self.now.saturating_add(u64::from(timeout));
         tr.set_state(stream, StreamState::Probe);
         tr.streams[stream].0.session = sess.into();
+        tr.streams[stream].0.v3.set(s.eio3);
         self.reschedule(sess);
         true
     }
@@ -630,6 +650,7 @@ impl EngineLayer<'_> {
         tr.set_state(stream, StreamState::Get);
         tr.streams[stream].0.session = sess.into();
         let s = &mut self.sessions[sess].0;
+        tr.streams[stream].0.v3.set(s.eio3);
         s.get = stream.into();
         if !s.queue.is_empty() {
             tr.txq_push(stream);

@@ -118,6 +118,16 @@
 //! cap, and is emptied when a packet cannot be logged (the parked sockets then get new
 //! ones).
 //!
+//! # Old clients
+//!
+//! With [`ServerConfig::allow_eio3`] (feature `eio3`) the server also serves Engine.IO v3
+//! clients (`EIO=3`: socket.io 2.x), beside v4 ones and in the same namespaces, rooms and
+//! broadcasts; the session's layer speaks their framing (`engine::v3` polling bodies,
+//! binary frames with a type byte, the client's pings), and the Socket.IO layer their
+//! protocol v4 (the implicit `/`, the auth in a namespace's query, CONNECT answers without
+//! payload, refusals as plain strings). The application sees the same events as for any
+//! client.
+//!
 //! # Inside
 //!
 //! The state is split by protocol layer, each a type that owns its tables and its logic,
@@ -231,6 +241,10 @@ use session::SessionIx;
 use socketio::SocketIx;
 use socketio::{MAX_EMIT_ATTACHMENTS, PacketMsgs};
 use storage::{NONE, Table};
+
+/// Whether Engine.IO v3 is compiled in (feature `eio3`): a constant, so that its code is
+/// left out of a build without it.
+pub(crate) const EIO3: bool = cfg!(feature = "eio3");
 
 /// A connection as the server knows it. Stale after the stream closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -547,6 +561,9 @@ pub enum ConfigError {
     /// [`ServerConfig::recovery`] is set, but the crate was built without its feature
     /// `recovery`.
     RecoveryNotCompiled,
+    /// [`ServerConfig::allow_eio3`] is set, but the crate was built without its feature
+    /// `eio3`.
+    Eio3NotCompiled,
 }
 
 impl fmt::Display for ConfigError {
@@ -557,6 +574,7 @@ impl fmt::Display for ConfigError {
             Self::Limits => "invalid timer or payload limit",
             Self::Transports => "no transport enabled",
             Self::RecoveryNotCompiled => "connection state recovery is not compiled in",
+            Self::Eio3NotCompiled => "Engine.IO v3 support is not compiled in",
         })
     }
 }
@@ -672,6 +690,9 @@ impl<'a> Server<'a> {
         }
         if !recovery::ENABLED && config.recovery != 0 {
             return Err(ConfigError::RecoveryNotCompiled);
+        }
+        if !EIO3 && config.allow_eio3 {
+            return Err(ConfigError::Eio3NotCompiled);
         }
         if !config.polling && !config.websocket {
             return Err(ConfigError::Transports);
@@ -953,8 +974,11 @@ impl<'a> Server<'a> {
         let sock = self.socketio.socket_index(socket)?;
         let sess = self.socket_session(sock)?;
         let saved = self.socketio.recovering(sock);
-        let pid = self.recovery_on();
-        let (ns, msg) = self.socketio.connect_reply(sock, pid, &mut self.pool)?;
+        let eio3 = EIO3 && self.engine.sessions[sess].0.eio3;
+        let pid = self.recovery_on() && !eio3;
+        let (ns, msg) = self
+            .socketio
+            .connect_reply(sock, pid, eio3, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         if saved.is_some() {
             // Kept past `admit`, which would release it as a dynamic namespace's name.
@@ -984,7 +1008,10 @@ impl<'a> Server<'a> {
     ) -> Result<(), CommandError> {
         let sock = self.socketio.socket_index(socket)?;
         let sess = self.socket_session(sock)?;
-        let msg = self.socketio.refusal(sock, message, data, &mut self.pool)?;
+        let eio3 = EIO3 && self.engine.sessions[sess].0.eio3;
+        let msg = self
+            .socketio
+            .refusal(sock, message, data, eio3, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
         self.socketio

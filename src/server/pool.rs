@@ -76,6 +76,8 @@ pub(crate) mod stat {
     pub(crate) const CLOSE: u32 = BASE + 2;
     /// A server WebSocket frame carrying `3probe`.
     pub(crate) const PROBE_FRAME: u32 = BASE + 3;
+    /// Engine.IO `3` (pong, the answer to a v3 client's ping).
+    pub(crate) const PONG: u32 = BASE + 4;
     /// A server close frame with code `1000 + k` is `CLOSE_FRAME + k`, k in 0..16.
     pub(crate) const CLOSE_FRAME: u32 = BASE + 16;
 
@@ -105,6 +107,7 @@ pub(crate) mod stat {
             NOOP => b"6",
             CLOSE => b"1",
             PROBE_FRAME => &PROBE,
+            PONG => b"3",
             _ => match id.checked_sub(CLOSE_FRAME) {
                 Some(k) if k < 16 => &CLOSE_FRAMES[k as usize],
                 _ => b"",

@@ -45,6 +45,8 @@ pub(crate) struct Session {
     pub(crate) reaped: bool,
     /// On the reap list.
     pub(crate) reaping: bool,
+    /// An Engine.IO v3 client (`EIO=3`, feature `eio3`).
+    pub(crate) eio3: bool,
     /// Raw session id bytes (the wire form is their URL-safe base64).
     pub(crate) sid: [u8; 15],
     /// Pending long-poll GET stream.
@@ -127,6 +129,7 @@ impl Session {
         draining: false,
         reaped: false,
         reaping: false,
+        eio3: false,
         sid: [0; 15],
         get: Link::NONE,
         post: Link::NONE,

@@ -694,6 +694,7 @@ impl<'a> SocketIoLayer<'a> {
         &mut self,
         sock: SocketIx,
         pid: bool,
+        eio3: bool,
         pool: &mut Pool<'_>,
     ) -> Result<(u16, u32), CommandError> {
         let s = self.sockets[sock].0;
@@ -713,6 +714,19 @@ impl<'a> SocketIoLayer<'a> {
         } else {
             s.ns
         };
+        if super::EIO3 && eio3 {
+            // Protocol v4: `40` for `/`, `40/chat,` for the others, no payload.
+            let name = self.ns_name(ns).as_bytes();
+            let (name, comma): (&[u8], &[u8]) = if name == b"/" {
+                (b"", b"")
+            } else {
+                (name, b",")
+            };
+            let msg = pool
+                .msg_from(false, &[b"40", name, comma])
+                .ok_or(CommandError::Full(Resource::Pool))?;
+            return Ok((ns, msg));
+        }
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
         let wire = WireId::from_raw(&s.id);
@@ -759,6 +773,7 @@ impl<'a> SocketIoLayer<'a> {
         sock: SocketIx,
         message: &str,
         data: Option<&[u8]>,
+        eio3: bool,
         pool: &mut Pool<'_>,
     ) -> Result<u32, CommandError> {
         if self.sockets[sock].0.state != SockState::Pending {
@@ -773,6 +788,27 @@ impl<'a> SocketIoLayer<'a> {
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
         let ns = self.socket_ns_name(sock, &mut name, pool);
+        if super::EIO3 && eio3 {
+            // Protocol v4's ERROR: the data when there is some, else the message as a
+            // JSON string (Node sends `err.data || err.message`).
+            let mut text = [0u8; HEADER_SCRATCH];
+            let body: &[u8] = match data {
+                Some(d) => d,
+                None => {
+                    let n = crate::json::write_str(&mut text, message)
+                        .map_err(|_| CommandError::InvalidName)?;
+                    &text[..n]
+                }
+            };
+            let (ns, comma): (&[u8], &[u8]) = if ns == "/" {
+                (b"", b"")
+            } else {
+                (ns.as_bytes(), b",")
+            };
+            return pool
+                .msg_from(false, &[b"44", ns, comma, body])
+                .ok_or(CommandError::Full(Resource::Pool));
+        }
         let n = sio::encode_connect_error(&mut out[1..], ns, message, None)
             .map_err(|_| CommandError::InvalidName)?;
         // `…{"message":"…"}`: reopen the object for the data.
@@ -1006,6 +1042,8 @@ pub(super) fn encode_packet(
 pub(super) struct Input<'x, 'a> {
     pub(super) sess: SessionIx,
     pub(super) era: u32,
+    /// The session is an Engine.IO v3 client's (Socket.IO protocol v4).
+    pub(super) eio3: bool,
     pub(super) ss: &'x mut SioSession,
     pub(super) config: &'x ServerConfig<'a>,
     pub(super) pool: &'x mut Pool<'a>,
@@ -1144,7 +1182,29 @@ impl SocketIoLayer<'_> {
         cx: &mut Input<'_, '_>,
         p: &Packet<'_>,
     ) -> Result<Handled, CloseReason> {
-        let name = p.namespace();
+        if super::EIO3 && cx.eio3 {
+            return self.on_connect_v3(cx, p.namespace());
+        }
+        self.connect_as(cx, p.namespace(), p.data().unwrap_or(b"{}"))
+    }
+
+    /// A v3 client's CONNECT (protocol v4): no payload, the auth rides in the namespace's
+    /// query (`/admin?token=abc`).
+    #[inline(never)]
+    fn on_connect_v3(&mut self, cx: &mut Input<'_, '_>, nsp: &str) -> Result<Handled, CloseReason> {
+        let (name, query) = nsp.split_once('?').unwrap_or((nsp, ""));
+        let mut auth = [0u8; V3_AUTH_MAX];
+        let n = query_object(query, &mut auth).ok_or(CloseReason::ParseError)?;
+        self.connect_as(cx, name, auth.get(..n).unwrap_or(b"{}"))
+    }
+
+    /// A CONNECT to namespace `name` with the auth object `auth`.
+    fn connect_as(
+        &mut self,
+        cx: &mut Input<'_, '_>,
+        name: &str,
+        auth: &[u8],
+    ) -> Result<Handled, CloseReason> {
         if self.find_socket(cx.ss, name, cx.pool).is_some() {
             // A CONNECT for a namespace already joined or asked for.
             return Err(CloseReason::ParseError);
@@ -1156,7 +1216,6 @@ impl SocketIoLayer<'_> {
         if cx.ss.socket_count >= cx.config.max_namespaces_per_session {
             return connect_error(cx, name, "Too many namespaces");
         }
-        let auth = p.data().unwrap_or(b"{}");
         // A claimed socket cannot be given back: the CONNECT event must fit. (Without
         // recovery the check below is the only one, as it always was.)
         if super::recovery::ENABLED
@@ -1167,7 +1226,7 @@ impl SocketIoLayer<'_> {
         }
         // A socket coming back (connection state recovery) keeps its slot, era and id.
         let recovered = match ns {
-            Some(ns) if super::recovery::ENABLED && cx.config.recovery != 0 => {
+            Some(ns) if super::recovery::ENABLED && cx.config.recovery != 0 && !cx.eio3 => {
                 self.claim(ns, auth, cx.now, cx.config.recovery, cx.pool)
             }
             _ => None,
@@ -1323,6 +1382,36 @@ fn packet_record(
 }
 
 /// Answers a CONNECT with `44/nsp,{"message":"…"}`, the namespace as the client wrote it.
+/// Most bytes of the auth object a v3 client's namespace query makes.
+const V3_AUTH_MAX: usize = 1024;
+
+/// A v3 CONNECT's query (`token=abc&x=1`) as the object Node makes of it
+/// (`{"token":"abc","x":"1"}`: every value a string, percent-decoded, `+` a space), written
+/// in `out`; `None` when it does not fit or does not decode to UTF-8.
+fn query_object(query: &str, out: &mut [u8]) -> Option<usize> {
+    *out.first_mut()? = b'{';
+    let mut n = 1;
+    for (i, param) in crate::http::Params::new(query).enumerate() {
+        for (j, part) in [param.key, param.value].into_iter().enumerate() {
+            let sep = match (i, j) {
+                (_, 1) => Some(b':'),
+                (0, _) => None,
+                _ => Some(b','),
+            };
+            if let Some(sep) = sep {
+                *out.get_mut(n)? = sep;
+                n += 1;
+            }
+            let mut text = [0u8; 256];
+            let len = crate::http::percent_decode_into(part.as_bytes(), &mut text).ok()?;
+            let text = core::str::from_utf8(text.get(..len)?).ok()?;
+            n += crate::json::write_str(out.get_mut(n..)?, text).ok()?;
+        }
+    }
+    *out.get_mut(n)? = b'}';
+    Some(n + 1)
+}
+
 fn connect_error(
     cx: &mut Input<'_, '_>,
     name: &str,

@@ -109,6 +109,10 @@ pub(crate) struct Stream {
     pub(crate) paused: bool,
     /// The server gave up on the stream: its close is handed out, paused or not.
     pub(crate) aborted: bool,
+    /// Whether it carries an Engine.IO v3 session (v3 polling bodies and binary frames),
+    /// and the length prefix of the v3 polling record being written. Nothing without the
+    /// feature `eio3`.
+    pub(crate) v3: V3Mark,
     /// What the input waiting on the stream is.
     pub(crate) waiting: Waiting,
     /// Which deadline list the stream is on, and its links there.
@@ -174,6 +178,7 @@ impl Stream {
         reader: Reader::DONE,
         paused: false,
         aborted: false,
+        v3: V3Mark::OFF,
         waiting: Waiting::Nothing,
         timer: Timer::Off,
         timer_prev: Link::NONE,
@@ -195,6 +200,69 @@ impl Stream {
 /// [`Storage`](super::Storage)).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamSlot(pub(crate) Stream);
+
+/// A stream's Engine.IO v3 state (feature `eio3`).
+#[cfg(feature = "eio3")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct V3Mark {
+    on: bool,
+    units: u32,
+}
+
+/// Without the feature `eio3`: no v3 state, and no byte of it in a stream's entry.
+#[cfg(not(feature = "eio3"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct V3Mark;
+
+impl V3Mark {
+    #[cfg(feature = "eio3")]
+    pub(crate) const OFF: Self = Self {
+        on: false,
+        units: 0,
+    };
+    #[cfg(not(feature = "eio3"))]
+    pub(crate) const OFF: Self = Self;
+
+    /// Whether the stream carries a v3 session.
+    #[inline]
+    pub(crate) const fn on(self) -> bool {
+        #[cfg(feature = "eio3")]
+        return self.on;
+        #[cfg(not(feature = "eio3"))]
+        false
+    }
+
+    /// Marks the stream as carrying a v3 session, or not.
+    #[inline]
+    #[cfg_attr(not(feature = "eio3"), allow(clippy::unused_self))]
+    pub(crate) fn set(&mut self, on: bool) {
+        #[cfg(feature = "eio3")]
+        {
+            self.on = on;
+        }
+        let _ = on;
+    }
+
+    /// The length prefix of the v3 record being written.
+    #[inline]
+    pub(crate) const fn units(self) -> usize {
+        #[cfg(feature = "eio3")]
+        return self.units as usize;
+        #[cfg(not(feature = "eio3"))]
+        0
+    }
+
+    /// Keeps the length prefix of the v3 record being written.
+    #[inline]
+    #[cfg_attr(not(feature = "eio3"), allow(clippy::unused_self))]
+    pub(crate) fn set_units(&mut self, units: usize) {
+        #[cfg(feature = "eio3")]
+        {
+            self.units = units as u32;
+        }
+        let _ = units;
+    }
+}
 
 impl StreamSlot {
     /// An unused entry.

@@ -209,8 +209,13 @@ impl TransportLayer<'_> {
                 return false;
             }
             let mut len = 0usize;
+            let eio3 = self.streams[s].0.v3.on();
             for (k, msg) in queue.iter(pool).enumerate() {
-                len += usize::from(k > 0) + polling_len(pool, msg);
+                len += if eio3 {
+                    v3_record_len(pool, msg)
+                } else {
+                    usize::from(k > 0) + polling_len(pool, msg)
+                };
             }
             let slot = &mut self.streams[s].0;
             slot.poll_left = queue.count;
@@ -222,6 +227,9 @@ impl TransportLayer<'_> {
         }
         match queue.pop(pool) {
             Some(msg) => {
+                if self.streams[s].0.v3.on() {
+                    self.streams[s].0.v3.set_units(v3_units(pool, msg));
+                }
                 self.start(s, Item::PacketPoll, msg, pool);
                 true
             }
@@ -290,20 +298,38 @@ impl TransportLayer<'_> {
                 (n, r.left() == 0)
             }
             Item::PacketWs => {
-                let len = pool.len(st.msg);
+                let binary = pool.is_binary(st.msg);
+                // A v3 binary frame starts with the message type, 4.
+                let typed = st.v3.on() && binary;
+                let len = pool.len(st.msg) + usize::from(typed);
                 let header = FrameHeader {
                     fin: true,
-                    opcode: if pool.is_binary(st.msg) {
-                        OpCode::Binary
-                    } else {
-                        OpCode::Text
-                    },
+                    opcode: if binary { OpCode::Binary } else { OpCode::Text },
                     mask: None,
                     payload_len: len as u64,
                 };
-                let mut prefix = [0u8; 14];
-                let hlen = header.encode(&mut prefix).unwrap_or(0);
+                let mut prefix = [0u8; 15];
+                let mut hlen = header.encode(&mut prefix).unwrap_or(0);
+                if typed {
+                    prefix[hlen] = crate::engine::v3::BINARY_MESSAGE_TYPE;
+                    hlen += 1;
+                }
                 self.write_packet(s, out, &prefix[..hlen], false, pool)
+            }
+            Item::PacketPoll if st.v3.on() => {
+                // `<length>:<packet>`, binary as `b4<base64>`.
+                let binary = pool.is_binary(st.msg);
+                let mut prefix = [0u8; 13];
+                let mut head = [0u8; 11];
+                let n = crate::engine::v3::write_length(st.v3.units(), &mut head);
+                prefix[..n].copy_from_slice(&head[..n]);
+                let mut plen = n;
+                if binary {
+                    prefix[plen] = b'b';
+                    prefix[plen + 1] = b'0' + crate::engine::v3::BINARY_MESSAGE_TYPE;
+                    plen += 2;
+                }
+                self.write_packet(s, out, &prefix[..plen], binary, pool)
             }
             Item::PacketPoll => {
                 let binary = pool.is_binary(st.msg);
@@ -453,11 +479,19 @@ impl TransportLayer<'_> {
                 .no_store()
                 .connection(conn)
                 .write_head(Some(u64::from(len)), buf),
-            Fixed::Noop | Fixed::Close => with_cors(ResponseHead::new(200))
-                .content_type(b"text/plain; charset=UTF-8")
-                .no_store()
-                .connection(conn)
-                .write(if fixed == Fixed::Noop { b"6" } else { b"1" }, buf),
+            Fixed::Noop | Fixed::Close => {
+                let body: &[u8] = match (st.v3.on(), fixed == Fixed::Noop) {
+                    (false, true) => b"6",
+                    (false, false) => b"1",
+                    (true, true) => b"1:6",
+                    (true, false) => b"1:1",
+                };
+                with_cors(ResponseHead::new(200))
+                    .content_type(b"text/plain; charset=UTF-8")
+                    .no_store()
+                    .connection(conn)
+                    .write(body, buf)
+            }
             Fixed::Preflight => {
                 let cors = cors.map(|c| c.preflight(b"GET, POST", None));
                 let head = ResponseHead::new(204).connection(conn);
@@ -491,6 +525,37 @@ fn polling_len(pool: &Pool<'_>, msg: u32) -> usize {
     } else {
         len
     }
+}
+
+/// The length prefix of a message as a v3 polling record, in UTF-16 code units: the text
+/// packet's, or `b4` and the base64's.
+fn v3_units(pool: &Pool<'_>, msg: u32) -> usize {
+    let len = pool.len(msg);
+    if pool.is_binary(msg) {
+        return 2 + crate::base64::encoded_len(len);
+    }
+    let mut r = pool.reader(msg);
+    let mut chunk = [0u8; 256];
+    let mut units = 0;
+    loop {
+        let n = pool.read(&mut r, &mut chunk);
+        if n == 0 {
+            return units;
+        }
+        units += crate::engine::v3::utf16_len(&chunk[..n]);
+    }
+}
+
+/// Bytes of a message as a v3 polling record: `<length>:` and the record.
+fn v3_record_len(pool: &Pool<'_>, msg: u32) -> usize {
+    let mut head = [0u8; 11];
+    let n = crate::engine::v3::write_length(v3_units(pool, msg), &mut head);
+    let body = if pool.is_binary(msg) {
+        2 + crate::base64::encoded_len(pool.len(msg))
+    } else {
+        pool.len(msg)
+    };
+    n + body
 }
 
 /// Base64 of the reader's bytes into `out`, resuming `into` characters into the current

@@ -996,8 +996,38 @@ static void test_cluster_by_hand(void) {
   printf("ok two sans-IO servers in a cluster by hand: broadcasts, rooms, fetch, server-side emits\n");
 }
 
+/* A socket.io 2.x client (Engine.IO v3) on a server with allow_eio3: the length-prefixed
+ * open packet, the implicit CONNECT for "/", and a refusal without the setting. */
+static void test_eio3_client(void) {
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
+  CHECK(!config.allow_eio3, "off by default");
+  harness plain = new_harness(&config);
+  sio_stream s = open_stream(&plain);
+  feed_str(&plain, s, "GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t len;
+  unsigned char *out = take(&plain, s, &len);
+  CHECK(contains(out, len, "\"code\":5"), "refused without allow_eio3");
+  free(out);
+  free_harness(&plain);
+
+  config.allow_eio3 = true;
+  harness h = new_harness(&config);
+  s = open_stream(&h);
+  feed_str(&h, s, "GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  out = take(&h, s, &len);
+  CHECK(contains(out, len, ":0{\"sid\":\""), "a length-prefixed open packet");
+  free(out);
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_CONNECT && bytes_eq(ev.name, "/") && bytes_eq(ev.data, "{}"),
+        "joined to / at once");
+  free_harness(&h);
+  printf("ok an Engine.IO v3 client\n");
+}
+
 int main(void) {
   test_version_and_results();
+  test_eio3_client();
   test_misuse();
   test_polling_handshake_and_connect();
   test_events_acks_binary();

@@ -8,6 +8,8 @@ mod harness;
 mod chunking;
 mod cluster;
 mod deadlines;
+#[cfg(feature = "eio3")]
+mod eio3;
 mod heartbeat;
 mod hostile;
 mod http_routes;

@@ -459,9 +459,16 @@ fn a_connect_waits_for_the_lost_sockets_disconnect_to_be_queued() {
     // ...the application takes one event, and A comes back at once.
     let mut buf = vec![0u8; 1 << 16];
     assert!(h.server.poll_event(&mut buf).unwrap().is_some());
-    let mut connect = frame(OpCode::Text, format!("40{}", auth(&pid, &offset)).as_bytes());
+    let mut connect = frame(
+        OpCode::Text,
+        format!("40{}", auth(&pid, &offset)).as_bytes(),
+    );
     let took_c = h.server.feed(sc, now, &mut connect).unwrap();
-    assert_eq!(h.server.usage().parked, 1, "parked once its Disconnect is queued");
+    assert_eq!(
+        h.server.usage().parked,
+        1,
+        "parked once its Disconnect is queued"
+    );
     h.send(sc, &connect[took_c..]);
     h.send(sb, &burst[took..]);
     assert!(last_recovered(&h));
