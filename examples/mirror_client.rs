@@ -1,8 +1,10 @@
 //! The mirror client: the contract the client interop tests check, on the mio driver.
 //!
 //! ```sh
-//! cargo run --release --features mio --example mirror_client -- [--transport websocket|polling] http://127.0.0.1:3000
+//! cargo run --release --features mio --example mirror_client -- [--transport websocket|polling] [--eio3] http://127.0.0.1:3000
 //! ```
+//!
+//! `--eio3` speaks Engine.IO v3 / Socket.IO protocol v4, to a socket.io 2.x server.
 //!
 //! It joins `/` and, for every event `E` it receives, emits `E-back` with the same
 //! arguments (binary stays binary), except that an event asking for an acknowledgement is
@@ -25,16 +27,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let transports = match flags.as_slice() {
-        [] => Transports::PollingThenWebSocket,
-        [f, t] if f == "--transport" && t == "websocket" => Transports::WebSocket,
-        [f, t] if f == "--transport" && t == "polling" => Transports::Polling,
-        _ => {
-            eprintln!("usage: mirror_client [--transport websocket|polling] URL");
-            return ExitCode::from(2);
-        }
+    let usage = || {
+        eprintln!("usage: mirror_client [--transport websocket|polling] [--eio3] URL");
+        ExitCode::from(2)
     };
-    match run(&url, transports) {
+    let mut transports = Transports::PollingThenWebSocket;
+    let mut eio3 = false;
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match (flag.as_str(), flags.clone().next().map(String::as_str)) {
+            ("--transport", Some("websocket")) => transports = Transports::WebSocket,
+            ("--transport", Some("polling")) => transports = Transports::Polling,
+            ("--eio3", _) => {
+                eio3 = true;
+                continue;
+            }
+            _ => return usage(),
+        }
+        flags.next();
+    }
+    match run(&url, transports, eio3) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mirror_client: {e}");
@@ -43,10 +55,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(url: &str, transports: Transports) -> Result<(), Box<dyn std::error::Error>> {
+fn run(url: &str, transports: Transports, eio3: bool) -> Result<(), Box<dyn std::error::Error>> {
     let server = ServerUrl::parse(url)?;
     let mut config = ClientConfig::new(&server.host);
     config.transports = transports;
+    config.eio3 = eio3;
     config.rx_capacity = 1 << 20;
     config.binary_capacity = 1 << 20;
     config.outbox_capacity = 1 << 20;

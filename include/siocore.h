@@ -456,6 +456,11 @@ typedef struct {
   size_t binary_capacity;
   // Bytes for the namespaces' names and auth payloads.
   size_t namespace_capacity;
+  // Speak Engine.IO v3 / Socket.IO protocol v4, to a socket.io 2.x server (false): the
+  // client pings, `/` is joined by the server itself (connect it before
+  // `sio_client_start`), a namespace's auth object (flat values) goes as the query of
+  // its CONNECT. `SIO_UNSUPPORTED` from the constructors in a build without it.
+  bool eio3;
 } sio_client_config;
 
 // A borrowed byte range. Where it comes from the library, it is valid until the next call

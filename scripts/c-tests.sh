@@ -19,7 +19,8 @@
 #   sanitized and under valgrind.
 # - examples/c/mirror_client.c under the Node socket.io server (tests/interop/mirror_suite.mjs,
 #   the suite the Rust mirror client passes) over websocket, polling and upgrade, plain and
-#   sanitized; under valgrind over websocket.
+#   sanitized; under valgrind over websocket; and with --eio3 under socket.io 2.5.0
+#   (tests/interop/mirror_v2_suite.mjs) in each mode, plain and sanitized.
 # - a fresh install prefix (scripts/install-c.sh) used through pkg-config and CMake.
 # Valgrind and the sanitizers must report 0 errors and 0 leaks. Called by scripts/test.sh,
 # after the npm packages, chromium and cmake are installed.
@@ -188,4 +189,10 @@ for mode in websocket polling upgrade; do
 done
 step "C mirror client (websocket) under valgrind"
 mirror websocket "${valgrind[@]}" "$PWD/$out/mirror_client"
+mirror_v2() { (cd tests/interop && timeout 150 node mirror_v2_suite.mjs "$@"); }
+for mode in websocket polling upgrade; do
+  step "C mirror client --eio3 ($mode) under socket.io 2.5.0: plain and ASan+UBSan"
+  mirror_v2 "$mode" "$PWD/$out/mirror_client"
+  mirror_v2 "$mode" "$PWD/$out/mirror_client-asan"
+done
 echo "C tests passed"

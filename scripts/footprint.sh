@@ -44,12 +44,18 @@ echo "WsClient with recovery (feature recovery):"
 python3 ../scripts/elf_sizes.py "$rout/client_ws"
 echo "WsClient RAM with recovery (bytes: the WsClient value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$rout/client_ws"
-# The server image with Engine.IO v3 clients (feature `eio3`; its configuration leaves
-# `allow_eio3` off, through `black_box`).
+# The server and client images with Engine.IO v3 (feature `eio3`; their configurations
+# leave `allow_eio3` / `eio3` off, through `black_box`).
 cargo build --locked --release --target thumbv7em-none-eabihf --features eio3 \
-    --bin server --target-dir target/eio3
+    --bin server --bin client --bin client_ws --target-dir target/eio3
 eout=target/eio3/thumbv7em-none-eabihf/release
 echo "server with eio3 (feature eio3):"
 python3 ../scripts/elf_sizes.py "$eout/server"
 echo "server table entries with eio3 (bytes):"
 python3 ../scripts/elf_sizes.py --words SIZES "$eout/server"
+echo "client with eio3 (feature eio3):"
+python3 ../scripts/elf_sizes.py "$eout/client"
+echo "WsClient with eio3 (feature eio3):"
+python3 ../scripts/elf_sizes.py "$eout/client_ws"
+echo "WsClient RAM with eio3 (bytes: the WsClient value, one Event):"
+python3 ../scripts/elf_sizes.py --words SIZES "$eout/client_ws"

@@ -18,6 +18,9 @@ impl Instant {
     /// The origin, 0 ms.
     pub const ZERO: Self = Self(0);
 
+    /// The end of time: a deadline that never comes.
+    pub const MAX: Self = Self(u64::MAX);
+
     /// The instant `ms` milliseconds after the origin.
     pub const fn from_millis(ms: u64) -> Self {
         Self(ms)

@@ -213,6 +213,33 @@ fn mirror_client_with_upgrade_against_node() {
     mirror("upgrade");
 }
 
+/// The Rust mirror client with `--eio3` under a socket.io 2.5.0 server
+/// (`tests/interop/mirror_v2_suite.mjs`), in one transport mode.
+fn mirror_v2(mode: &str) {
+    let client = example("mirror_client");
+    let client = client.to_string_lossy();
+    node(
+        "mirror_v2_suite.mjs",
+        &[mode, &client],
+        &format!("mirror client --eio3 {mode}"),
+    );
+}
+
+#[test]
+fn mirror_client_eio3_over_websocket_against_socketio2() {
+    mirror_v2("websocket");
+}
+
+#[test]
+fn mirror_client_eio3_over_polling_against_socketio2() {
+    mirror_v2("polling");
+}
+
+#[test]
+fn mirror_client_eio3_with_upgrade_against_socketio2() {
+    mirror_v2("upgrade");
+}
+
 /// An example binary, built by `cargo test` next to this test's binary.
 fn example(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

@@ -1,13 +1,14 @@
 /* The mirror client in C, on the ready client loop (sio_client_loop_*).
  *
- *   mirror_client [--transport websocket|polling] http://127.0.0.1:3000
+ *   mirror_client [--transport websocket|polling] [--eio3] http://127.0.0.1:3000
  *
  * It joins "/" and, for every event E it receives, emits "E-back" with the same arguments
  * (binary stays binary), except that an event asking for an acknowledgement is acknowledged
  * with the same arguments instead. When the server disconnects it from "/" it exits with
  * status 0. Lost connections are retried with the default backoff; when the server runs
  * connection state recovery, the client comes back into its session (the same socket id and
- * rooms) and mirrors the events it missed meanwhile, as any other.
+ * rooms) and mirrors the events it missed meanwhile, as any other. --eio3 speaks Engine.IO
+ * v3 / Socket.IO protocol v4, to a socket.io 2.x server.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 #include "siocore.h"
 
 static int usage(void) {
-  fprintf(stderr, "usage: mirror_client [--transport websocket|polling] URL\n");
+  fprintf(stderr, "usage: mirror_client [--transport websocket|polling] [--eio3] URL\n");
   return 2;
 }
 
@@ -60,18 +61,24 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2 && argc != 4) return usage();
+  if (argc < 2) return usage();
   sio_client_config config;
   sio_client_config_default(&config);
   config.rx_capacity = 1 << 20;
   config.outbox_capacity = 1 << 20;
   config.binary_capacity = 1 << 20;
-  if (argc == 4) {
-    if (strcmp(argv[1], "--transport") != 0) return usage();
-    if (strcmp(argv[2], "websocket") == 0) {
-      config.transports = SIO_TRANSPORTS_WEBSOCKET;
-    } else if (strcmp(argv[2], "polling") == 0) {
-      config.transports = SIO_TRANSPORTS_POLLING;
+  for (int i = 1; i < argc - 1; i++) {
+    if (strcmp(argv[i], "--eio3") == 0) {
+      config.eio3 = true;
+    } else if (strcmp(argv[i], "--transport") == 0 && i + 1 < argc - 1) {
+      i++;
+      if (strcmp(argv[i], "websocket") == 0) {
+        config.transports = SIO_TRANSPORTS_WEBSOCKET;
+      } else if (strcmp(argv[i], "polling") == 0) {
+        config.transports = SIO_TRANSPORTS_POLLING;
+      } else {
+        return usage();
+      }
     } else {
       return usage();
     }

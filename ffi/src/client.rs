@@ -83,6 +83,11 @@ pub struct sio_client_config {
     pub binary_capacity: usize,
     /// Bytes for the namespaces' names and auth payloads.
     pub namespace_capacity: usize,
+    /// Speak Engine.IO v3 / Socket.IO protocol v4, to a socket.io 2.x server (false): the
+    /// client pings, `/` is joined by the server itself (connect it before
+    /// `sio_client_start`), a namespace's auth object (flat values) goes as the query of
+    /// its CONNECT. `SIO_UNSUPPORTED` from the constructors in a build without it.
+    pub eio3: bool,
 }
 
 /// Fills `out` with the defaults: JavaScript client behaviour, 16 KiB messages.
@@ -109,6 +114,7 @@ pub unsafe extern "C" fn sio_client_config_default(out: *mut sio_client_config) 
             outbox_capacity: d.outbox_capacity,
             binary_capacity: d.binary_capacity,
             namespace_capacity: d.namespace_capacity,
+            eio3: d.eio3,
         };
         // SAFETY: a caller's `sio_client_config` or NULL.
         unsafe { put(out, c) }
@@ -199,6 +205,15 @@ fn settings(
         outbox_capacity: c.outbox_capacity,
         binary_capacity: c.binary_capacity,
         namespace_capacity: c.namespace_capacity,
+        eio3: c.eio3,
+    }
+}
+
+/// The result for a configuration the client refuses.
+fn client_config_error(e: siocore::client::ConfigError) -> sio_result {
+    match e {
+        siocore::client::ConfigError::Eio3NotCompiled => crate::SIO_UNSUPPORTED,
+        _ => SIO_INVALID_ARGUMENT,
     }
 }
 
@@ -281,7 +296,7 @@ pub(crate) unsafe fn build(
     // SAFETY: leaked above; only the client uses it; freed by `Leaked` after the client.
     match Client::new(config, unsafe { &mut *arena_ptr }, seed) {
         Ok(client) => Ok((client, leaked)),
-        Err(_) => Err(SIO_INVALID_ARGUMENT),
+        Err(e) => Err(client_config_error(e)),
     }
 }
 
@@ -326,9 +341,7 @@ unsafe fn place(
         return Ok(core::ptr::null_mut());
     };
     let config = settings(c, host, path, query, headers);
-    let Ok(client) = Client::new(config, arena, seed) else {
-        return Err(SIO_INVALID_ARGUMENT);
-    };
+    let client = Client::new(config, arena, seed).map_err(client_config_error)?;
     // SAFETY: `handle` is room for one aligned `sio_client` in the block (`Carve::one`).
     unsafe {
         handle.write(sio_client {

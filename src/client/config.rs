@@ -129,6 +129,16 @@ pub struct ClientConfig<'a> {
     /// Room for the CONNECT packets of all namespaces (names and auth payloads), kept to
     /// join them again after a reconnection.
     pub namespace_capacity: usize,
+    /// Speak Engine.IO v3 / Socket.IO protocol v4, to a server that speaks only that (a
+    /// socket.io 2.x server; feature `eio3`): the client pings, polling bodies are
+    /// length-prefixed (binary as base64, `b64=1`), `/` is joined by the server itself
+    /// when the session opens (connect `/` before [`start`](super::Client::start)), and a
+    /// namespace's auth object goes as the query of its CONNECT (`/admin?token=abc`: its
+    /// members must be strings, numbers, booleans or null). A socket id is then the one
+    /// socket.io 2.x gives (`/` the session id, another namespace `/nsp#` and it).
+    /// Without the feature [`Client::new`](super::Client::new) refuses `true`
+    /// ([`ConfigError::Eio3NotCompiled`]).
+    pub eio3: bool,
 }
 
 /// Receive buffer of the polling POST stream (its responses are `ok` and a few headers).
@@ -150,6 +160,7 @@ impl<'a> ClientConfig<'a> {
             outbox_capacity: 16 * 1024,
             binary_capacity: 16 * 1024,
             namespace_capacity: 512,
+            eio3: false,
         }
     }
 
@@ -184,10 +195,29 @@ impl<'a> ClientConfig<'a> {
                 .sum::<usize>();
         let packet = self.outbox_capacity.max(self.namespace_capacity);
         let len = packet.div_ceil(3) * 4 + 16 + head;
-        // Room at the end to put together a CONNECT that offers a session to resume.
+        // Room at the end to put together a CONNECT that offers a session to resume, or
+        // a v3 CONNECT with its query.
+        len + self.scratch_len()
+    }
+
+    /// Room at the end of [`Client::poll_io`](super::Client::poll_io)'s buffer to put a
+    /// CONNECT together: one offering a session to resume (feature `recovery`: the
+    /// namespace area and the members it adds), or a v3 one whose auth became a query
+    /// (feature `eio3`: three bytes per byte of the area at most, percent-encoded).
+    pub(crate) const fn scratch_len(&self) -> usize {
         #[cfg(feature = "recovery")]
-        let len = len + self.namespace_capacity + super::recovery::MEMBERS_MAX;
-        len
+        let resume = self.namespace_capacity + super::recovery::MEMBERS_MAX;
+        #[cfg(not(feature = "recovery"))]
+        let resume = 0;
+        #[cfg(feature = "eio3")]
+        let v3 = if self.eio3 {
+            self.namespace_capacity * 3
+        } else {
+            0
+        };
+        #[cfg(not(feature = "eio3"))]
+        let v3 = 0;
+        if resume > v3 { resume } else { v3 }
     }
 
     /// Checks the strings: printable ASCII without spaces in `host`, `path` and `query`,
@@ -233,6 +263,8 @@ pub enum ConfigError {
     /// A [`WsClient`](super::WsClient) (no polling compiled in) needs
     /// [`Transports::WebSocket`].
     PollingNotCompiled,
+    /// [`ClientConfig::eio3`] is set, but the crate was built without its feature `eio3`.
+    Eio3NotCompiled,
 }
 
 impl fmt::Display for ConfigError {
@@ -247,6 +279,7 @@ impl fmt::Display for ConfigError {
             Self::PollingNotCompiled => {
                 f.write_str("this client is WebSocket only: set transports to WebSocket")
             }
+            Self::Eio3NotCompiled => f.write_str("Engine.IO v3 support is not compiled in"),
         }
     }
 }

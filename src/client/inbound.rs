@@ -475,7 +475,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 let asm = core::mem::take(&mut self.asm.buf);
                 let (text, len, count) = (self.asm.text, self.asm.len, self.asm.count);
                 // Validated when it arrived (`on_sio`); parsed again for its views.
-                let step = match sio::Packet::parse_with(&asm[..text], &sio::Config::CLIENT) {
+                let step = match sio::Packet::parse_with(&asm[..text], self.sio_config()) {
                     Ok(p) => self.deliver(&p, &asm[text..len], count, buf),
                     Err(_) => self.fail(CloseReason::ParseError),
                 };
@@ -559,6 +559,13 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                     Ok(p) => self.on_packet(p, out),
                     Err(_) => self.fail(CloseReason::ParseError),
                 },
+                // A v3 binary frame starts with the message type, 4.
+                Incoming::Binary(b) if self.v3() => match b.split_first() {
+                    Some((&crate::engine::v3::BINARY_MESSAGE_TYPE, data)) => {
+                        self.on_packet(Packet::Binary(data), out)
+                    }
+                    _ => self.fail(CloseReason::ParseError),
+                },
                 Incoming::Binary(b) => self.on_packet(Packet::Binary(b), out),
                 Incoming::Ping(p) => {
                     let n = p.len().min(self.ws_ping.len());
@@ -623,12 +630,40 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         }
         let buf = core::mem::take(&mut self.get.buf);
         let body = &buf[pos..end];
+        let epoch = self.epoch;
+        #[cfg(feature = "eio3")]
+        if self.v3() {
+            // Length-prefixed records; binary as `b4<base64>`, or raw in the binary framing.
+            let mut records = crate::engine::v3::V3Payload::new(body);
+            let record = records.next();
+            self.body = Some((pos + records.offset(), end));
+            let step = match record {
+                None => {
+                    // Only empty records were left.
+                    self.body = Some((end, end));
+                    Step::Next
+                }
+                Some(Ok(crate::engine::v3::V3Record::Text(t))) => {
+                    self.on_packet(Packet::Text(t), out)
+                }
+                Some(Ok(crate::engine::v3::V3Record::Base64(b))) => self.on_base64(b),
+                Some(Ok(crate::engine::v3::V3Record::Binary(b))) => {
+                    self.on_packet(Packet::Binary(b), out)
+                }
+                Some(Err(_)) => self.fail(CloseReason::ParseError),
+            };
+            self.get.buf = buf;
+            if self.epoch != epoch {
+                self.get.len = 0;
+                self.body = None;
+            }
+            return Some(step);
+        }
         let (record, next) = match body.iter().position(|&b| b == RECORD_SEPARATOR) {
             Some(i) => (&body[..i], pos + i + 1),
             None => (body, end),
         };
         self.body = Some((next, end));
-        let epoch = self.epoch;
         let step = match Record::decode(record) {
             Ok(Record::Text(t)) => self.on_packet(Packet::Text(t), out),
             Ok(Record::Binary(b)) => {
@@ -694,6 +729,22 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             Packet::Text(t) => t,
         };
         let data = t.data().as_bytes();
+        #[cfg(feature = "eio3")]
+        if self.v3() && self.phase == Phase::Open {
+            // A v3 client hears from the server within a ping interval and timeout, or
+            // the session is gone; a pong (not the probe's) schedules the next ping.
+            self.deadline = self
+                .now
+                .plus_millis(u64::from(self.ping_interval) + u64::from(self.ping_timeout));
+            match t.packet_type() {
+                PacketType::Pong if data != b"probe" => {
+                    self.ping_at = self.now.plus_millis(u64::from(self.ping_interval));
+                    return Step::Next;
+                }
+                PacketType::Ping => return self.fail(CloseReason::ParseError),
+                _ => {}
+            }
+        }
         match t.packet_type() {
             PacketType::Open => self.on_open(data),
             PacketType::Close => self.fail(CloseReason::ServerClose),
@@ -734,6 +785,10 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         self.deadline = self
             .now
             .plus_millis(u64::from(open.ping_interval) + u64::from(open.ping_timeout));
+        #[cfg(feature = "eio3")]
+        {
+            self.ping_at = self.now.plus_millis(u64::from(open.ping_interval));
+        }
         if POLLING
             && !self.on_ws
             && open.upgrade_websocket
@@ -749,7 +804,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if self.asm.left > 0 {
             return self.fail(CloseReason::ParseError);
         }
-        let Ok(p) = sio::Packet::parse_with(data, &sio::Config::CLIENT) else {
+        let Ok(p) = sio::Packet::parse_with(data, self.sio_config()) else {
             return self.fail(CloseReason::ParseError);
         };
         if let Some(n) = p.attachments().filter(|&n| n > 0) {
@@ -764,6 +819,15 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             return Step::Next;
         }
         self.deliver(&p, &[], 0, out)
+    }
+
+    /// How Socket.IO packets are read: protocol v4 for a v3 client.
+    const fn sio_config(&self) -> &'static sio::Config {
+        if self.v3() {
+            &sio::Config::CLIENT_V4
+        } else {
+            &sio::Config::CLIENT
+        }
     }
 
     /// Whether events are taken for namespace `i` before it is joined: the missed events
@@ -787,6 +851,19 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         let ns = NamespaceId(i as u8);
         let state = self.nss[i].state;
         match p.packet_type() {
+            #[cfg(feature = "eio3")]
+            sio::PacketType::Connect if state == NsState::Joining && self.v3() => {
+                // No payload: the id is the one socket.io 2.x gives.
+                let sid = self.sid.get(..self.sid_len).unwrap_or_default();
+                let n = super::v3::socket_id(p.namespace(), sid, out);
+                self.nss[i].state = NsState::Connected;
+                self.nss[i].due = false;
+                Step::Ready(Ready::Connect {
+                    ns,
+                    sid: n,
+                    recovered: false,
+                })
+            }
             sio::PacketType::Connect if state == NsState::Joining => {
                 let sid = member(p.data(), "sid").and_then(|v| json::JsonStr::parse(v).ok());
                 let Some(sid) = sid else {

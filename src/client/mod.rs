@@ -64,6 +64,12 @@
 //! [`ClientConfig::out_len`] grows by the namespace area and 88 bytes. Without the
 //! feature the pid and the offsets are ignored: a server with recovery on then hands the
 //! offset to the application as the last argument.
+//!
+//! # socket.io 2.x servers
+//!
+//! With the feature `eio3` and [`ClientConfig::eio3`] the client speaks Engine.IO v3 and
+//! Socket.IO protocol v4 to a server that speaks nothing newer (see that field). The
+//! application sees the same events and calls as with a current server.
 
 #[cfg(feature = "embedded-io")]
 pub mod blocking;
@@ -74,6 +80,8 @@ mod outbox;
 #[cfg(feature = "recovery")]
 mod recovery;
 mod transmit;
+#[cfg(feature = "eio3")]
+mod v3;
 
 use core::fmt;
 
@@ -606,8 +614,11 @@ pub struct Client<'a, const NS: usize = 4, const ACKS: usize = 16, const POLLING
     /// The session's packets go over the WebSocket.
     on_ws: bool,
     upgrade: Upgrade,
-    /// Pongs owed to the server.
+    /// Pongs owed to the server (a v3 client: pings due).
     pongs: u8,
+    /// A v3 client's next ping ([`Instant::MAX`] while one waits for its pong).
+    #[cfg(feature = "eio3")]
+    ping_at: Instant,
     closing: Closing,
     /// Payload of a WebSocket ping to answer.
     ws_ping: [u8; 125],
@@ -678,6 +689,9 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if !POLLING && config.transports != Transports::WebSocket {
             return Err(ConfigError::PollingNotCompiled);
         }
+        if config.eio3 && !EIO3 {
+            return Err(ConfigError::Eio3NotCompiled);
+        }
         // Table indices travel as `u8`, with 255 meaning "none".
         const {
             assert!(
@@ -723,6 +737,8 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             on_ws: false,
             upgrade: Upgrade::None,
             pongs: 0,
+            #[cfg(feature = "eio3")]
+            ping_at: Instant::ZERO,
             closing: Closing::No,
             ws_ping: [0; 125],
             ws_ping_len: None,
@@ -828,6 +844,11 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                 .validate(a)
                 .map_err(|_| CommandError::InvalidAuth)?;
             if kind != crate::json::Kind::Object {
+                return Err(CommandError::InvalidAuth);
+            }
+            // Protocol v4 sends it as a query: flat values only.
+            #[cfg(feature = "eio3")]
+            if self.v3() && !v3::flat_object(a) {
                 return Err(CommandError::InvalidAuth);
             }
         }
@@ -1015,6 +1036,10 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             Phase::Idle => None,
             _ => Some(self.deadline),
         };
+        #[cfg(feature = "eio3")]
+        if self.v3() && self.phase == Phase::Open {
+            t = t.map(|t| t.min(self.ping_at));
+        }
         for a in &self.acks {
             if a.id != 0 && a.failed.is_none() {
                 t = Some(t.map_or(a.deadline, |t| t.min(a.deadline)));
@@ -1030,6 +1055,15 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             if a.id != 0 && a.failed.is_none() && a.deadline <= self.now {
                 a.failed = Some(AckFailure::Timeout);
             }
+        }
+        // A v3 client pings; its pong must come within the ping timeout.
+        #[cfg(feature = "eio3")]
+        if self.v3() && self.phase == Phase::Open && self.ping_at <= self.now {
+            self.pongs = self.pongs.saturating_add(1);
+            self.ping_at = Instant::MAX;
+            self.deadline = self
+                .deadline
+                .min(self.now.plus_millis(u64::from(self.ping_timeout)));
         }
         if self.deadline > self.now {
             return;
@@ -1055,6 +1089,12 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
     fn tick(&mut self, now: Instant) {
         self.now = self.now.max(now);
+    }
+
+    /// Whether the client speaks Engine.IO v3 (a constant `false` without the feature).
+    #[inline]
+    const fn v3(&self) -> bool {
+        EIO3 && self.cfg.eio3
     }
 
     fn ns_index(&self, ns: NamespaceId) -> Result<usize, CommandError> {
@@ -1376,6 +1416,9 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         self.encode_packet(ns.0, Some(name), id, args, slot)
     }
 }
+
+/// Whether Engine.IO v3 is compiled in (feature `eio3`).
+const EIO3: bool = cfg!(feature = "eio3");
 
 /// Outbox tag of packets that belong to the session (acks), not to a namespace's wait.
 const SESSION_NS: u8 = u8::MAX;

@@ -158,11 +158,12 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             b"POST "
         });
         w.put(self.cfg.path.as_bytes());
-        w.put(b"?EIO=4&transport=");
-        w.put(if ws {
-            b"websocket".as_slice()
-        } else {
-            b"polling"
+        // v3: binary comes as base64 in length-prefixed text bodies (`b64=1`).
+        w.put(match (self.v3(), ws) {
+            (false, true) => b"?EIO=4&transport=websocket".as_slice(),
+            (false, false) => b"?EIO=4&transport=polling",
+            (true, true) => b"?EIO=3&transport=websocket",
+            (true, false) => b"?EIO=3&transport=polling&b64=1",
         });
         if self.sid_len > 0 {
             w.put(b"&sid=");
@@ -196,8 +197,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// A POST carrying every packet that is ready, as many as fit; `None` when nothing is
     /// ready, `Some(0)` when the first packet cannot fit `out`.
     fn write_post(&mut self, out: &mut [u8]) -> Option<usize> {
-        #[cfg(feature = "recovery")]
         let (out, scratch) = self.split_scratch(out);
+        let v3 = self.v3();
         // The body goes after room for the longest possible head, then moves down.
         let Err(e) = self.head(Method::Post, Some(9_999_999), false, &mut []) else {
             return Some(0);
@@ -212,13 +213,27 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         let mut len = 0usize;
         let mut count = 0usize;
         let mut put = |bytes: &[u8], binary: bool, len: &mut usize, count: &mut usize| -> bool {
-            let sep = usize::from(*count > 0);
+            // v4: records joined by 0x1E, binary as `b<base64>`; v3: each record after its
+            // length in UTF-16 code units, binary as `b4<base64>`.
+            let mut head = [0u8; 11];
+            let (sep, prefix): (usize, &[u8]) = if v3 {
+                let units = if binary {
+                    2 + base64::encoded_len(bytes.len())
+                } else {
+                    crate::engine::v3::utf16_len(bytes)
+                };
+                let n = crate::engine::v3::write_length(units, &mut head);
+                (0, &head[..n])
+            } else {
+                (usize::from(*count > 0), &[])
+            };
+            let typed = usize::from(v3 && binary);
             let need = if binary {
-                1 + base64::encoded_len(bytes.len())
+                1 + typed + base64::encoded_len(bytes.len())
             } else {
                 bytes.len()
             };
-            let end = *len + sep + need;
+            let end = *len + sep + prefix.len() + need;
             let Some(dst) = area.get_mut(*len..end) else {
                 return false;
             };
@@ -226,8 +241,12 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             if sep == 1 {
                 w.byte(RECORD_SEPARATOR);
             }
+            w.put(prefix);
             if binary {
                 w.byte(b'b');
+                if typed == 1 {
+                    w.byte(b'0' + crate::engine::v3::BINARY_MESSAGE_TYPE);
+                }
                 base64::encode_to(bytes, &mut w);
             } else {
                 w.put(bytes);
@@ -239,8 +258,12 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
         let (full, closed) = take_packets(
             &mut self.pongs,
             &mut self.nss,
-            #[cfg(feature = "recovery")]
-            (&self.resume, scratch),
+            Connects {
+                #[cfg(feature = "recovery")]
+                resume: &self.resume,
+                scratch,
+                v3,
+            },
             self.names,
             &mut self.outbox,
             &mut self.acks,
@@ -263,8 +286,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// The WebSocket's next bytes: the handshake request, then frames. `None` when there is
     /// nothing to send; `Some(0)` when a packet cannot fit `out`.
     fn write_ws(&mut self, out: &mut [u8]) -> Option<usize> {
-        #[cfg(feature = "recovery")]
         let (out, scratch) = self.split_scratch(out);
+        let v3 = self.v3();
         if self.ws_request {
             self.ws_request = false;
             return Some(self.head(Method::Get, None, true, out).unwrap_or(0));
@@ -280,12 +303,19 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             let mut mask = [0u8; 4];
             rng.fill(&mut mask);
             let dst = out.get_mut(*pos..).unwrap_or_default();
-            match ws::encode_frame(dst, true, op, payload, Some(mask)) {
-                Ok(n) => {
+            // A v3 binary frame starts with the message type, 4.
+            let typed = v3 && op == OpCode::Binary;
+            let written = if typed {
+                v3_binary_frame(dst, payload, mask)
+            } else {
+                ws::encode_frame(dst, true, op, payload, Some(mask)).ok()
+            };
+            match written {
+                Some(n) => {
                     *pos += n;
                     true
                 }
-                Err(_) => false,
+                None => false,
             }
         };
         if let Some(n) = self.ws_ping_len {
@@ -323,8 +353,12 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
             let (refused, closed) = take_packets(
                 &mut self.pongs,
                 &mut self.nss,
-                #[cfg(feature = "recovery")]
-                (&self.resume, scratch),
+                Connects {
+                    #[cfg(feature = "recovery")]
+                    resume: &self.resume,
+                    scratch,
+                    v3,
+                },
                 self.names,
                 &mut self.outbox,
                 &mut self.acks,
@@ -366,15 +400,31 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     /// Splits off the end of `out` as room to put together a CONNECT that offers a
     /// session to resume ([`ClientConfig::out_len`](super::ClientConfig::out_len) counts
     /// it).
-    #[cfg(feature = "recovery")]
     fn split_scratch<'o>(&self, out: &'o mut [u8]) -> (&'o mut [u8], &'o mut [u8]) {
-        let room = self.cfg.namespace_capacity + super::recovery::MEMBERS_MAX;
+        let room = self.cfg.scratch_len();
         out.split_at_mut(out.len().saturating_sub(room))
     }
 }
 
 /// Whether outbox records tagged `ns` may go out: session packets always, a namespace's
 /// once it is joined.
+/// A v3 client's binary WebSocket frame: the message type 4, then `payload`, masked with
+/// `mask`, written into `out`; `None` when it does not fit.
+fn v3_binary_frame(out: &mut [u8], payload: &[u8], mask: [u8; 4]) -> Option<usize> {
+    let header = ws::FrameHeader {
+        fin: true,
+        opcode: OpCode::Binary,
+        mask: Some(mask),
+        payload_len: payload.len() as u64 + 1,
+    };
+    let h = header.encode(out).ok()?;
+    let body = out.get_mut(h..h + 1 + payload.len())?;
+    body[0] = crate::engine::v3::BINARY_MESSAGE_TYPE;
+    body[1..].copy_from_slice(payload);
+    ws::apply_mask(body, mask, 0);
+    Some(h + body.len())
+}
+
 fn ready(nss: &[Ns], ns: u8) -> bool {
     ns == SESSION_NS
         || nss
@@ -382,43 +432,62 @@ fn ready(nss: &[Ns], ns: u8) -> bool {
             .is_some_and(|n| n.state == NsState::Connected)
 }
 
-/// Hands the session's waiting packets to `put` (bytes, binary) in order: the pongs owed,
-/// the CONNECTs due, the outbox records whose namespace is joined, then the close packet
-/// when `closing`. Stops at the first packet `put` refuses, which stays for the next call.
+/// How the CONNECTs due are written: with a session to resume (feature `recovery`), or in
+/// protocol v4 (`v3`: no CONNECT for `/`, the auth as a query), put together in `scratch`.
+struct Connects<'c> {
+    #[cfg(feature = "recovery")]
+    resume: &'c [super::recovery::Resume],
+    scratch: &'c mut [u8],
+    v3: bool,
+}
+
+impl Connects<'_> {
+    /// Namespace `i`'s CONNECT as it goes out (`pkt` as stored); `None` when none is sent.
+    fn packet<'p>(&'p mut self, i: usize, pkt: &'p [u8]) -> Option<&'p [u8]> {
+        #[cfg(feature = "eio3")]
+        if self.v3 {
+            return super::v3::connect_packet(pkt, self.scratch);
+        }
+        #[cfg(feature = "recovery")]
+        if let Some(r) = self.resume.get(i) {
+            return Some(r.connect_packet(pkt, self.scratch));
+        }
+        let _ = (i, &self.scratch);
+        Some(pkt)
+    }
+}
+
+/// Hands the session's waiting packets to `put` (bytes, binary) in order: the heartbeats
+/// owed (`3` answering the server's pings; `2`, the pings of a v3 client), the CONNECTs
+/// due, the outbox records whose namespace is joined, then the close packet when
+/// `closing`. Stops at the first packet `put` refuses, which stays for the next call.
 /// Returns whether one was refused, and whether the close packet was taken.
-#[cfg_attr(feature = "recovery", expect(clippy::too_many_arguments))]
+#[allow(clippy::too_many_arguments)]
 fn take_packets(
     pongs: &mut u8,
     nss: &mut [Ns],
-    #[cfg(feature = "recovery")] (resume, scratch): (&[super::recovery::Resume], &mut [u8]),
+    mut connects: Connects<'_>,
     names: &[u8],
     outbox: &mut Outbox<'_>,
     acks: &mut [AckSlot],
     closing: bool,
     mut put: impl FnMut(&[u8], bool) -> bool,
 ) -> (bool, bool) {
+    let heartbeat: &[u8] = if connects.v3 { b"2" } else { b"3" };
     while *pongs > 0 {
-        if !put(b"3", false) {
+        if !put(heartbeat, false) {
             return (true, false);
         }
         *pongs -= 1;
     }
-    #[cfg(feature = "recovery")]
-    let mut resume = resume.iter();
-    for n in nss.iter_mut() {
-        #[cfg(feature = "recovery")]
-        let r = resume.next();
+    for (i, n) in nss.iter_mut().enumerate() {
         if !n.due {
             continue;
         }
         let pkt = super::packet_of(names, n);
-        // With a session to resume, the packet offers it.
-        #[cfg(feature = "recovery")]
-        let pkt = match r {
-            Some(r) => r.connect_packet(pkt, scratch),
-            None => pkt,
-        };
-        if !put(pkt, false) {
+        if let Some(pkt) = connects.packet(i, pkt)
+            && !put(pkt, false)
+        {
             return (true, false);
         }
         n.due = false;

@@ -1071,6 +1071,8 @@ impl Server<'_> {
 
     fn poll_get(&mut self, s: StreamIx, sess: SessionIx) {
         let session = self.engine.sessions[sess].0;
+        // Whatever answers it is in the session's framing.
+        self.transport.streams[s].0.v3.set(EIO3 && session.eio3);
         if session.get.is_some() {
             // A second concurrent GET: refused, and the session ends (PROTOCOL.md A.7).
             self.transport

@@ -1110,6 +1110,7 @@ impl SocketIoLayer<'_> {
                 max_depth: 64,
                 max_size: cx.config.max_payload as usize,
             },
+            protocol_v4: false,
         };
         let p =
             Packet::parse_with(text.as_bytes(), &config).map_err(|_| CloseReason::ParseError)?;

@@ -112,6 +112,10 @@ pub struct Config {
     pub max_attachments: usize,
     /// Limits for the JSON payload.
     pub json: Limits,
+    /// Socket.IO protocol v4 (socket.io 2.x, over Engine.IO v3; feature `eio3`, ignored
+    /// without it): a `CONNECT_ERROR` (its `ERROR`) may carry any value: a string is its
+    /// message, anything but an object with a `message` its data.
+    pub protocol_v4: bool,
 }
 
 impl Config {
@@ -120,12 +124,19 @@ impl Config {
         role: Role::Server,
         max_attachments: 10,
         json: Limits::DEFAULT,
+        protocol_v4: false,
     };
 
     /// [`Config::DEFAULT`] with the client role.
     pub const CLIENT: Self = Self {
         role: Role::Client,
         ..Self::DEFAULT
+    };
+
+    /// [`Config::CLIENT`] for a socket.io 2.x server (protocol v4).
+    pub const CLIENT_V4: Self = Self {
+        protocol_v4: true,
+        ..Self::CLIENT
     };
 }
 
@@ -501,6 +512,22 @@ impl<'a> Packet<'a> {
                 }
                 if let Some(first) = scan.first {
                     packet.args = data.get(first.start..scan.last_end).unwrap_or_default();
+                }
+            }
+            // Protocol v4's ERROR carries any value: a string is the message, an object
+            // with a string `message` reads as in v5, anything else is the data.
+            PacketType::ConnectError if cfg!(feature = "eio3") && config.protocol_v4 => {
+                match (top.kind, scan.message) {
+                    (Kind::String, _) => {
+                        packet.message = Some(
+                            JsonStr::parse(data).map_err(|e| DecodeError::Json(e.shifted(pos)))?,
+                        );
+                    }
+                    (Kind::Object, Some(Some(message))) => {
+                        packet.message = Some(message);
+                        packet.error_data = scan.error_data.and_then(|(s, e)| data.get(s..e));
+                    }
+                    _ => packet.error_data = Some(data),
                 }
             }
             PacketType::ConnectError => {

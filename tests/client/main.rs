@@ -1,5 +1,7 @@
 //! The sans-IO client against the sans-IO server, in memory, on a virtual clock.
 
+#[cfg(feature = "eio3")]
+mod eio3;
 mod hostile;
 mod pair;
 #[cfg(feature = "recovery")]

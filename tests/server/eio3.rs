@@ -307,3 +307,25 @@ fn v3_and_v4_clients_share_a_broadcast() {
     assert_eq!(f3[1].payload, vec![4, 5]);
     assert_eq!(f4[1].payload, vec![5]);
 }
+
+#[test]
+fn the_upgrade_releases_the_long_poll_in_v3_framing() {
+    let mut h = Harness::new(v3config());
+    let (sid, _) = v3_open(&mut h);
+    poll(&mut h, &sid);
+    // A long-poll waits; the WebSocket probes.
+    let get = h.get(&format!("{V3_POLL}&sid={sid}"));
+    let ws = h.ws(&format!("/socket.io/?EIO=3&transport=websocket&sid={sid}"));
+    h.ws_send_text(ws, "2probe");
+    assert_eq!(h.ws_texts(ws), vec!["3probe"]);
+    let r = h.response(get);
+    assert_eq!(r.text(), "1:6");
+    // A long-poll that comes once the probe is answered is released at once, likewise.
+    let late = h.get(&format!("{V3_POLL}&sid={sid}"));
+    assert_eq!(h.response(late).text(), "1:6");
+    h.ws_send_text(ws, "5");
+    let socket = h.last_socket();
+    h.server.emit(socket, "on-ws", Args::json(b"1")).unwrap();
+    h.drain();
+    assert_eq!(h.ws_texts(ws), vec![r#"42["on-ws",1]"#]);
+}
