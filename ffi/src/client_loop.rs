@@ -68,6 +68,11 @@ pub unsafe extern "C" fn sio_client_loop_new(
         let Ok(server) = ServerUrl::parse(url) else {
             return SIO_INVALID_ARGUMENT;
         };
+        // The C loop has no TLS configuration yet: never speak plain TCP to an https URL
+        // (which a core built with the feature `tls` parses).
+        if server.tls {
+            return SIO_INVALID_ARGUMENT;
+        }
         // SAFETY: a caller's configuration.
         let mut c = unsafe { *config };
         let host = std::ffi::CString::new(server.host.clone()).unwrap_or_default();
