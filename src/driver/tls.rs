@@ -451,7 +451,7 @@ impl Tls {
     /// Writes queued TLS records until the socket would block.
     fn push(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
-            match self.conn.write_tls(&mut self.sock) {
+            match self.conn.write_tls(&mut Send(&mut self.sock)) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
@@ -498,5 +498,21 @@ impl Tls {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// The socket as rustls writes to it: one `send` per buffer, never `writev`. On Linux the
+/// standard library's `send` passes `MSG_NOSIGNAL`, while `writev` raises `SIGPIPE` when
+/// the peer is gone, which ends a C program (the Rust runtime ignores the signal, a C one
+/// does not) through the ready loops of `libsiocore`.
+struct Send<'s>(&'s mut TcpStream);
+
+impl Write for Send<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
