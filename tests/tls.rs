@@ -10,7 +10,8 @@
 //!   payloads larger than rustls' buffers both ways;
 //! * an untrusted certificate, and one for another name, refused on the client with an
 //!   error that says so (`Wake::Tls`, and the example's message and exit status);
-//! * the plain HTTP routes on the TLS port (the chat demo's page).
+//! * the plain HTTP routes on the TLS port (the chat demo's page), and the chat demo over
+//!   https in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`).
 
 mod common;
 
@@ -339,6 +340,28 @@ fn the_mirror_client_exits_on_an_untrusted_certificate() {
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn chat_demo_over_https_in_two_browser_tabs() {
+    let chromium = "/usr/bin/chromium";
+    assert!(
+        Path::new(chromium).exists(),
+        "the browser test needs Debian's chromium (apt-get install chromium)"
+    );
+    let pki = Pki::new(NAMES);
+    let (cert, key) = (pki.cert(), pki.key());
+    let (cert_s, key_s) = (path(&cert).to_string(), path(&key).to_string());
+    let server = Running::spawn(move || {
+        chat::bind_with("127.0.0.1:0".parse().unwrap(), Some((&cert_s, &key_s))).expect("bind")
+    });
+    // Chromium trusts the server's certificate by its key (the chain's first certificate).
+    common::node_suite(
+        "chat_browser.mjs",
+        &[&format!("{}/", https(&server)), chromium, path(&cert)],
+        "chat over https in chromium",
+        SUITE_TIMEOUT,
+    );
 }
 
 #[test]
