@@ -1,6 +1,10 @@
 /* The mirror client in C, on the ready client loop (sio_client_loop_*).
  *
- *   mirror_client [--transport websocket|polling] http://127.0.0.1:3000
+ *   mirror_client [--transport websocket|polling] [--ca FILE] http://127.0.0.1:3000
+ *
+ * https:// and wss:// URLs are checked against Mozilla's roots, or with --ca against the
+ * certificate authorities of that PEM file only (sio_client_loop_set_ca). A certificate the
+ * client does not trust ends it with status 1 and the reason on stderr.
  *
  * It joins "/" and, for every event E it receives, emits "E-back" with the same arguments
  * (binary stays binary), except that an event asking for an acknowledgement is acknowledged
@@ -14,7 +18,7 @@
 #include "siocore.h"
 
 static int usage(void) {
-  fprintf(stderr, "usage: mirror_client [--transport websocket|polling] URL\n");
+  fprintf(stderr, "usage: mirror_client [--transport websocket|polling] [--ca FILE] URL\n");
   return 2;
 }
 
@@ -52,24 +56,31 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
   case SIO_CLIENT_EVENT_CLOSED:
     fprintf(stderr, "mirror_client: session closed (reason %u)\n", (unsigned)ev->reason);
     return true;
+  case SIO_CLIENT_EVENT_TLS_ERROR:
+    fprintf(stderr, "mirror_client: %.*s\n", (int)ev->name.len, (const char *)ev->name.ptr);
+    /* A refused certificate: retrying will not change that. */
+    return !(ev->tls_error >= SIO_TLS_UNTRUSTED_CERTIFICATE &&
+             ev->tls_error <= SIO_TLS_BAD_CERTIFICATE);
   default:
     return true;
   }
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2 && argc != 4) return usage();
+  if (argc % 2 != 0) return usage();
   sio_client_config config;
   sio_client_config_default(&config);
   config.rx_capacity = 1 << 20;
   config.outbox_capacity = 1 << 20;
   config.binary_capacity = 1 << 20;
-  if (argc == 4) {
-    if (strcmp(argv[1], "--transport") != 0) return usage();
-    if (strcmp(argv[2], "websocket") == 0) {
+  const char *ca = NULL;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "websocket") == 0) {
       config.transports = SIO_TRANSPORTS_WEBSOCKET;
-    } else if (strcmp(argv[2], "polling") == 0) {
+    } else if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "polling") == 0) {
       config.transports = SIO_TRANSPORTS_POLLING;
+    } else if (strcmp(argv[i], "--ca") == 0) {
+      ca = argv[i + 1];
     } else {
       return usage();
     }
@@ -79,6 +90,14 @@ int main(int argc, char **argv) {
   if (r != SIO_OK) {
     fprintf(stderr, "mirror_client: %s\n", sio_result_str(r));
     return 1;
+  }
+  if (ca) {
+    r = sio_client_loop_set_ca(loop, ca);
+    if (r != SIO_OK) {
+      fprintf(stderr, "mirror_client: --ca: %s\n", sio_result_str(r));
+      sio_client_loop_free(loop);
+      return 1;
+    }
   }
   int exit_code = 1;
   r = sio_client_loop_run(loop, on_event, &exit_code);

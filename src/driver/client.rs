@@ -182,12 +182,22 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
     /// A `server_name` that is neither a DNS name nor an IP address.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: ClientTls, server_name: &str) -> Result<Self, TlsConfigError> {
+        self.set_tls(tls, server_name)?;
+        Ok(self)
+    }
+
+    /// [`tls`](Self::tls) on a driver already made: streams opened from now on speak TLS.
+    ///
+    /// # Errors
+    /// A `server_name` that is neither a DNS name nor an IP address.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&mut self, tls: ClientTls, server_name: &str) -> Result<(), TlsConfigError> {
         self.tls = Some(TlsTo {
             config: tls,
             name: super::tls::server_name(server_name)?,
             host: server_name.into(),
         });
-        Ok(self)
+        Ok(())
     }
 
     /// The client, for commands between runs.
