@@ -58,23 +58,9 @@ g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude tests/c/header_check.cp
 g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -DSIOCORE_BARE_METAL -fsyntax-only \
   tests/c/header_check.cpp
 
-# TLS material for this run: a fresh CA, a certificate it issued for localhost and 127.0.0.1
-# (with the CA after it, as a fullchain.pem), and a key that belongs to neither.
+# TLS material for this run (a fresh CA and certificate): scripts/test-certs.sh.
 tls="$out/tls"
-mkdir -p "$tls"
-ec=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256)
-openssl genpkey "${ec[@]}" -out "$tls/ca.key" 2>/dev/null
-openssl req -x509 -new -key "$tls/ca.key" -days 2 -subj "/CN=siocore C test CA" \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-  -out "$tls/ca.pem" 2>/dev/null
-openssl genpkey "${ec[@]}" -out "$tls/key.pem" 2>/dev/null
-openssl genpkey "${ec[@]}" -out "$tls/other.key" 2>/dev/null
-openssl req -new -key "$tls/key.pem" -subj "/CN=siocore C test server" -out "$tls/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
-  >"$tls/leaf.ext"
-openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
-  -days 2 -extfile "$tls/leaf.ext" -out "$tls/leaf.pem" 2>/dev/null
-cat "$tls/leaf.pem" "$tls/ca.pem" >"$tls/cert.pem"
+bash scripts/test-certs.sh "$tls"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

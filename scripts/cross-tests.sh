@@ -4,8 +4,9 @@
 # tests (library, server suite, client pair tests, fuzz-corpus replay, zero-allocation check),
 # the Rust client and server over TLS (feature `tls`: rustls and ring built for the target),
 # the C echo server against the interop suite over WebSocket, and the C mirror client under
-# the Node server over WebSocket. Called by scripts/test.sh, which installs
-# the cross toolchains, qemu-user and the rustup targets first.
+# the Node server over WebSocket, plain and over TLS (wss, the Node server on https). Called
+# by scripts/test.sh, which installs the cross toolchains, qemu-user and the rustup targets
+# first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,5 +71,11 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   mirror_bin="$PWD/$out/mirror_client"
   (cd tests/interop && timeout 150 node mirror_suite.mjs websocket "$qemu" -L "$sysroot" \
     "$mirror_bin")
+
+  step "$target: the C mirror client under $qemu against Node's https server (wss, --ca)"
+  tls="$PWD/$out/tls"
+  bash scripts/test-certs.sh "$tls"
+  (cd tests/interop && timeout 150 node mirror_suite.mjs --tls "$tls/cert.pem" "$tls/key.pem" \
+    "$tls/ca.pem" websocket "$qemu" -L "$sysroot" "$mirror_bin")
 done
 echo "cross tests passed"
