@@ -6,6 +6,10 @@
 //! cargo run --release --features mio --example chat    # --port 3000 --bind 127.0.0.1
 //! ```
 //!
+//! With `--tls-cert FILE --tls-key FILE` (a PEM certificate chain and its private key) it
+//! serves `https://` and `wss://` instead; that needs the feature `tls`
+//! (`--features tls`).
+//!
 //! The page loads the official client from `/socket.io/socket.io.js`. The server sends the
 //! bundle of the npm package `socket.io` when it finds one (run `npm ci --prefix
 //! tests/interop`, or install `socket.io` in the current folder); otherwise the page takes
@@ -43,7 +47,19 @@ fn name(cx: &mut siocore::app::Cx<'_, '_>, socket: SocketId) -> String {
 
 /// Builds the chat server and binds it.
 pub fn bind(addr: SocketAddr) -> std::io::Result<Listening<'static>> {
+    bind_with(addr, None)
+}
+
+/// Builds the chat server, serving https with the PEM files `tls` (certificate chain, key)
+/// when given, and binds it.
+pub fn bind_with(
+    addr: SocketAddr,
+    tls: Option<(&str, &str)>,
+) -> std::io::Result<Listening<'static>> {
     let mut io = Io::new(ServerConfig::DEFAULT);
+    if let Some((cert, key)) = tls {
+        io = with_tls(io, cert, key)?;
+    }
     // The ids of the connected users, for the disconnect notice.
     let users: Rc<RefCell<HashMap<SocketId, String>>> = Rc::default();
     let joined = users.clone();
@@ -81,26 +97,54 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<Listening<'static>> {
 }
 
 #[allow(dead_code)]
+/// Serves https and wss with the PEM files `cert` and `key`.
+#[cfg(feature = "tls")]
+fn with_tls(io: Io<'static>, cert: &str, key: &str) -> std::io::Result<Io<'static>> {
+    let tls = siocore::driver::ServerTls::from_pem_files(cert, key)?;
+    Ok(io.tls(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(_: Io<'static>, _: &str, _: &str) -> std::io::Result<Io<'static>> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "--tls-cert needs the feature tls (cargo run --features tls ...)",
+    ))
+}
+
 fn main() {
+    const USAGE: &str = "usage: chat [--port N] [--bind ADDR] [--tls-cert FILE --tls-key FILE]";
     let mut port = 3000u16;
     let mut host: IpAddr = [127, 0, 0, 1].into();
+    let (mut cert, mut key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
             "--port" => port = value.parse().expect("--port: a number"),
             "--bind" => host = value.parse().expect("--bind: an IP address"),
+            "--tls-cert" => cert = Some(value),
+            "--tls-key" => key = Some(value),
             _ => {
-                eprintln!("usage: chat [--port N] [--bind ADDR]");
+                eprintln!("{USAGE}");
                 std::process::exit(2);
             }
         }
     }
-    let mut server = bind(SocketAddr::new(host, port)).unwrap_or_else(|e| {
+    let tls = match (&cert, &key) {
+        (Some(cert), Some(key)) => Some((cert.as_str(), key.as_str())),
+        (None, None) => None,
+        _ => {
+            eprintln!("chat: --tls-cert and --tls-key go together\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let mut server = bind_with(SocketAddr::new(host, port), tls).unwrap_or_else(|e| {
         eprintln!("chat: {e}");
         std::process::exit(1);
     });
-    println!("chat: open http://{} in two tabs", server.local_addr());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("chat: open {scheme}://{} in two tabs", server.local_addr());
     if let Err(e) = server.run() {
         eprintln!("chat: {e}");
         std::process::exit(1);

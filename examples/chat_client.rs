@@ -8,6 +8,10 @@
 //! cargo run --release --features mio --example chat -- --port 3000 &
 //! cargo run --release --features mio --example chat_client -- http://127.0.0.1:3000
 //! ```
+//!
+//! With the feature `tls` it takes `https://` URLs too, checked against Mozilla's roots, or
+//! with `--ca FILE` (before the URL) against the certificate authorities of that PEM file
+//! only: `chat_client --ca ca.pem https://127.0.0.1:3000`.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -18,11 +22,16 @@ use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 use siocore::json::{JsonStr, write_str};
 
 fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: chat_client URL");
-        return ExitCode::from(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (ca, url) = match args.as_slice() {
+        [url] => (None, url),
+        [flag, ca, url] if flag == "--ca" => (Some(ca.as_str()), url),
+        _ => {
+            eprintln!("usage: chat_client [--ca FILE] URL");
+            return ExitCode::from(2);
+        }
     };
-    match run(&url) {
+    match run(url, ca) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat_client: {e}");
@@ -45,13 +54,45 @@ fn text(arg: &[u8]) -> String {
     }
 }
 
-fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// The loop for `client`: TLS for an `https://` or `wss://` URL, trusting the CAs of the
+/// PEM file `ca`, or Mozilla's roots.
+#[cfg(feature = "tls")]
+fn driver<'a>(
+    client: Client<'a>,
+    server: &ServerUrl,
+    ca: Option<&str>,
+) -> Result<ClientDriver<'a>, Box<dyn std::error::Error>> {
+    use siocore::driver::ClientTls;
+    let driver = ClientDriver::new(client, server.addr)?;
+    if !server.tls {
+        return Ok(driver);
+    }
+    let trust = match ca {
+        Some(file) => ClientTls::from_ca_file(file)?,
+        None => ClientTls::webpki_roots(),
+    };
+    Ok(driver.tls(trust, &server.name)?)
+}
+
+#[cfg(not(feature = "tls"))]
+fn driver<'a>(
+    client: Client<'a>,
+    server: &ServerUrl,
+    ca: Option<&str>,
+) -> Result<ClientDriver<'a>, Box<dyn std::error::Error>> {
+    if ca.is_some() {
+        return Err("--ca needs the feature tls (cargo run --features tls ...)".into());
+    }
+    Ok(ClientDriver::new(client, server.addr)?)
+}
+
+fn run(url: &str, ca: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     let server = ServerUrl::parse(url)?;
     let config = ClientConfig::new(&server.host);
     let mut arena = vec![0u8; config.arena_len()];
     let mut client: Client<'_> = Client::new(config, &mut arena, os_seed()?)?;
     let root = client.connect("/", None)?;
-    let mut driver = ClientDriver::new(client, server.addr)?;
+    let mut driver = driver(client, &server, ca)?;
 
     // Lines come from a reader thread; `None` is the end of input.
     let (tx, rx) = mpsc::channel::<Option<String>>();
@@ -69,6 +110,8 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let mut stdout = std::io::stdout();
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut refused: Option<String> = None;
     driver.run(&mut |client: &mut Client<'_>, wake: Wake<'_, '_>, now| {
         match wake {
             Wake::Woken => {
@@ -103,8 +146,20 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("chat_client: reconnecting (attempt {attempt}) in {delay_ms} ms");
             }
             Wake::Event(_) => {}
+            #[cfg(feature = "tls")]
+            Wake::Tls(e) => {
+                // A certificate it does not trust: retrying will not change that.
+                if e.is_certificate() {
+                    refused = Some(e.to_string());
+                    return false;
+                }
+                eprintln!("chat_client: {e}");
+            }
         }
         true
     })?;
-    Ok(())
+    match refused {
+        Some(why) => Err(why.into()),
+        None => Ok(()),
+    }
 }

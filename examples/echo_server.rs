@@ -9,7 +9,9 @@
 //! Redis cluster there, `redis://host:port`), `--recovery MS` (connection state recovery:
 //! a client whose transport dropped may come back within that many milliseconds into its
 //! socket, with its id, its rooms and the packets it missed; off by default),
-//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x).
+//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x),
+//! `--tls-cert FILE --tls-key FILE` (serve https and wss with that PEM certificate chain and
+//! private key; needs the feature `tls`: `--features tls`).
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -60,6 +62,10 @@ pub struct Options {
     pub recovery: u32,
     /// Serve Engine.IO v3 clients too.
     pub allow_eio3: bool,
+    /// The PEM certificate chain to serve https with.
+    pub tls_cert: Option<String>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<String>,
 }
 
 impl Default for Options {
@@ -73,13 +79,15 @@ impl Default for Options {
             redis: None,
             recovery: 0,
             allow_eio3: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`, `--allow-eio3`.
+    /// `--recovery`, `--allow-eio3`, `--tls-cert`, `--tls-key`.
     pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self::default();
         while let Some(flag) = args.next() {
@@ -96,8 +104,13 @@ impl Options {
                 "--max-payload" => o.max_payload = value.parse().map_err(bad)?,
                 "--redis" => o.redis = Some(value),
                 "--recovery" => o.recovery = value.parse().map_err(bad)?,
+                "--tls-cert" => o.tls_cert = Some(value),
+                "--tls-key" => o.tls_key = Some(value),
                 _ => return Err(format!("unknown flag {flag}")),
             }
+        }
+        if o.tls_cert.is_some() != o.tls_key.is_some() {
+            return Err("--tls-cert and --tls-key go together".into());
         }
         Ok(o)
     }
@@ -122,6 +135,9 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
     }
     if o.recovery != 0 {
         io = io.recovery(std::time::Duration::from_millis(o.recovery.into()));
+    }
+    if let (Some(cert), Some(key)) = (&o.tls_cert, &o.tls_key) {
+        io = with_tls(io, cert, key)?;
     }
     for ns in ["/", "/custom"] {
         io.on_connection(ns, |cx, socket, handshake| {
@@ -171,6 +187,21 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
     let listening = io.listen(SocketAddr::from(([127, 0, 0, 1], o.port)))?;
     port.set(listening.local_addr().port());
     Ok(listening)
+}
+
+/// Serves https and wss with the PEM files `cert` and `key`.
+#[cfg(feature = "tls")]
+fn with_tls(io: Io<'static>, cert: &str, key: &str) -> std::io::Result<Io<'static>> {
+    let tls = siocore::driver::ServerTls::from_pem_files(cert, key)?;
+    Ok(io.tls(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(_: Io<'static>, _: &str, _: &str) -> std::io::Result<Io<'static>> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "--tls-cert needs the feature tls (cargo run --features tls ...)",
+    ))
 }
 
 /// The events of the cluster contract (see the module docs).
@@ -252,6 +283,11 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let scheme = if options.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut server = match bind(options) {
         Ok(s) => s,
         Err(e) => {
@@ -259,7 +295,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("echo server listening on http://{}", server.local_addr());
+    println!(
+        "echo server listening on {scheme}://{}",
+        server.local_addr()
+    );
     if let Err(e) = server.run() {
         eprintln!("echo_server: {e}");
         std::process::exit(1);

@@ -1,7 +1,8 @@
 //! The mirror client: the contract the client interop tests check, on the mio driver.
 //!
 //! ```sh
-//! cargo run --release --features mio --example mirror_client -- [--transport websocket|polling] [--eio3] http://127.0.0.1:3000
+//! cargo run --release --features mio --example mirror_client -- [--transport websocket|polling] http://127.0.0.1:3000
+//! cargo run --release --features tls --example mirror_client -- [--ca FILE] https://127.0.0.1:3000
 //! ```
 //!
 //! `--eio3` speaks Engine.IO v3 / Socket.IO protocol v4, to a socket.io 2.x server.
@@ -12,41 +13,43 @@
 //! it exits with status 0. Lost connections are retried with the default backoff; when the
 //! server runs connection state recovery, the client comes back into its session (the same
 //! socket id and rooms) and mirrors the events it missed meanwhile, as any other.
+//!
+//! `https://` and `wss://` URLs (feature `tls`) are checked against Mozilla's roots, or with
+//! `--ca FILE` against the certificate authorities of that PEM file only. A certificate the
+//! client does not trust ends it with status 1 and the reason on stderr.
 
 use std::process::ExitCode;
 
 use siocore::client::{Args, Client, ClientConfig, DisconnectReason, Event, Transports};
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 
+const USAGE: &str = "usage: mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] URL";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (url, flags) = match args.split_last() {
-        Some((url, flags)) => (url.clone(), flags.to_vec()),
-        None => {
-            eprintln!("usage: mirror_client [--transport websocket|polling] URL");
-            return ExitCode::from(2);
-        }
-    };
-    let usage = || {
-        eprintln!("usage: mirror_client [--transport websocket|polling] [--eio3] URL");
-        ExitCode::from(2)
+    let Some((url, mut flags)) = args.split_last().map(|(u, f)| (u.clone(), f.iter())) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
     };
     let mut transports = Transports::PollingThenWebSocket;
+    let mut ca = None;
     let mut eio3 = false;
-    let mut flags = flags.iter();
     while let Some(flag) = flags.next() {
-        match (flag.as_str(), flags.clone().next().map(String::as_str)) {
+        if flag == "--eio3" {
+            eio3 = true;
+            continue;
+        }
+        match (flag.as_str(), flags.next().map(String::as_str)) {
             ("--transport", Some("websocket")) => transports = Transports::WebSocket,
             ("--transport", Some("polling")) => transports = Transports::Polling,
-            ("--eio3", _) => {
-                eio3 = true;
-                continue;
+            ("--ca", Some(file)) => ca = Some(file.to_string()),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
             }
-            _ => return usage(),
         }
-        flags.next();
     }
-    match run(&url, transports, eio3) {
+    match run(&url, transports, eio3, ca.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mirror_client: {e}");
@@ -55,7 +58,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(url: &str, transports: Transports, eio3: bool) -> Result<(), Box<dyn std::error::Error>> {
+/// The loop for `client`: TLS for an `https://` or `wss://` URL, trusting the CAs of the
+/// PEM file `ca`, or Mozilla's roots.
+#[cfg(feature = "tls")]
+fn driver<'a>(
+    client: Client<'a>,
+    server: &ServerUrl,
+    ca: Option<&str>,
+) -> Result<ClientDriver<'a>, Box<dyn std::error::Error>> {
+    use siocore::driver::ClientTls;
+    let driver = ClientDriver::new(client, server.addr)?;
+    if !server.tls {
+        return Ok(driver);
+    }
+    let trust = match ca {
+        Some(file) => ClientTls::from_ca_file(file)?,
+        None => ClientTls::webpki_roots(),
+    };
+    Ok(driver.tls(trust, &server.name)?)
+}
+
+#[cfg(not(feature = "tls"))]
+fn driver<'a>(
+    client: Client<'a>,
+    server: &ServerUrl,
+    ca: Option<&str>,
+) -> Result<ClientDriver<'a>, Box<dyn std::error::Error>> {
+    if ca.is_some() {
+        return Err("--ca needs the feature tls (cargo run --features tls ...)".into());
+    }
+    Ok(ClientDriver::new(client, server.addr)?)
+}
+
+fn run(
+    url: &str,
+    transports: Transports,
+    eio3: bool,
+    ca: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let server = ServerUrl::parse(url)?;
     let mut config = ClientConfig::new(&server.host);
     config.transports = transports;
@@ -66,10 +106,24 @@ fn run(url: &str, transports: Transports, eio3: bool) -> Result<(), Box<dyn std:
     let mut arena = vec![0u8; config.arena_len()];
     let mut client: Client<'_> = Client::new(config, &mut arena, os_seed()?)?;
     client.connect("/", None)?;
-    let mut driver = ClientDriver::new(client, server.addr)?;
+    let mut driver = driver(client, &server, ca)?;
+    // A certificate the client does not trust: retrying will not change that.
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut refused: Option<String> = None;
     driver.run(&mut |client: &mut Client<'_>, wake: Wake<'_, '_>, _now| {
-        let Wake::Event(event) = wake else {
-            return true;
+        let event = match wake {
+            Wake::Event(event) => event,
+            #[cfg(feature = "tls")]
+            Wake::Tls(e) if e.is_certificate() => {
+                refused = Some(e.to_string());
+                return false;
+            }
+            #[cfg(feature = "tls")]
+            Wake::Tls(e) => {
+                eprintln!("mirror_client: {e}");
+                return true;
+            }
+            Wake::Woken => return true,
         };
         match *event {
             Event::Message(m) => {
@@ -95,5 +149,8 @@ fn run(url: &str, transports: Transports, eio3: bool) -> Result<(), Box<dyn std:
             _ => true,
         }
     })?;
-    Ok(())
+    match refused {
+        Some(why) => Err(why.into()),
+        None => Ok(()),
+    }
 }

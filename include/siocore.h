@@ -136,6 +136,29 @@ enum sio_result
   SIO_OUTBOX_FULL = 303,
   // An operating-system error in the ready loop (bind, poll).
   SIO_IO_ERROR = 400,
+  // This libsiocore was built without TLS (the feature `tls`).
+  SIO_TLS_UNSUPPORTED = 500,
+  // A certificate, key or CA file cannot be read.
+  SIO_TLS_FILE = 501,
+  // The certificate PEM holds no certificate, or one that is not well-formed.
+  SIO_TLS_CERTIFICATE = 502,
+  // The key PEM holds no private key (PKCS #8, PKCS #1 or SEC1), or one that is not
+  // well-formed.
+  SIO_TLS_PRIVATE_KEY = 503,
+  // The key does not suit the certificate, or a CA certificate cannot be a trust anchor.
+  SIO_TLS_REJECTED = 504,
+  // The server's certificate does not chain to a trusted CA (`SIO_CLIENT_EVENT_TLS_ERROR`).
+  SIO_TLS_UNTRUSTED_CERTIFICATE = 510,
+  // The server's certificate is not valid for the URL's host.
+  SIO_TLS_NAME_MISMATCH = 511,
+  // The server's certificate expired, or is not valid yet.
+  SIO_TLS_EXPIRED_CERTIFICATE = 512,
+  // Another problem with the server's certificate (revoked, bad signature, wrong purpose).
+  SIO_TLS_BAD_CERTIFICATE = 513,
+  // The peer refused the handshake with an alert.
+  SIO_TLS_HANDSHAKE_REFUSED = 514,
+  // Bytes that are not TLS, or TLS that breaks the protocol.
+  SIO_TLS_PROTOCOL = 515,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -239,6 +262,11 @@ enum sio_client_event_kind
   SIO_CLIENT_EVENT_RECONNECTING = 9,
   // Reconnection gave up after `attempt` attempts.
   SIO_CLIENT_EVENT_RECONNECT_FAILED = 10,
+  // A stream's TLS failed (`sio_client_loop` on an `https://` URL): `tls_error` says what
+  // (`SIO_TLS_UNTRUSTED_CERTIFICATE`, `SIO_TLS_NAME_MISMATCH`, …), `name` in words. The
+  // client hears of the failed stream right after, and retries as for any lost
+  // connection; return `false` to give up instead.
+  SIO_CLIENT_EVENT_TLS_ERROR = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -528,6 +556,8 @@ typedef struct {
   // (connection state recovery): the same socket id and rooms; the events it missed came
   // before this event.
   bool recovered;
+  // `SIO_CLIENT_EVENT_TLS_ERROR`: which failure; `SIO_OK` for the other events.
+  sio_result tls_error;
 } sio_client_event;
 
 #if defined(SIOCORE_STD)
@@ -954,8 +984,10 @@ sio_result sio_client_poll_timeout(const sio_client *c, uint64_t *out_ms);
 sio_result sio_client_handle_timeout(sio_client *c, uint64_t now_ms);
 
 #if defined(SIOCORE_STD)
-// Creates a loop for a client connecting to `url` (`"http://host:port"`); `config`'s
-// `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
+// Creates a loop for a client connecting to `url` (`"http://host:port"`, or
+// `"https://host[:port]"` and `"wss://…"` for TLS, checked against Mozilla's roots until
+// `sio_client_loop_set_ca` says otherwise; `SIO_TLS_UNSUPPORTED` from a library built
+// without TLS); `config`'s `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
 // operating system. `namespaces` (`namespaces_len` names, `NULL` for just `"/"`) are
 // joined without auth; use `sio_client_connect` in the callback for more.
 sio_result sio_client_loop_new(const sio_client_config *config,
@@ -973,6 +1005,18 @@ sio_result sio_client_loop_new(const sio_client_config *config,
 sio_result sio_client_loop_restore_recovery(sio_client_loop *lp,
                                             uint32_t namespace_index,
                                             const uint8_t *state);
+#endif
+
+#if defined(SIOCORE_STD)
+// Trusts the certificate authorities in the PEM file at `ca_path` and no others (a private
+// CA, a self-signed server), instead of Mozilla's roots, for a loop made with an
+// `https://` or `wss://` URL (before `sio_client_loop_run`).
+//
+// Returns `SIO_TLS_FILE` when the file cannot be read, `SIO_TLS_CERTIFICATE` when it holds
+// no certificate, `SIO_TLS_REJECTED` when one cannot be a trust anchor, `SIO_WRONG_STATE`
+// for a loop on a plain `http://` URL, `SIO_TLS_UNSUPPORTED` from a library built without
+// TLS; the loop is unchanged then.
+sio_result sio_client_loop_set_ca(sio_client_loop *lp, const char *ca_path);
 #endif
 
 #if defined(SIOCORE_STD)
@@ -1163,6 +1207,22 @@ sio_result sio_server_cluster_stats(const sio_server *srv, sio_cluster_stats *ou
 sio_result sio_server_loop_new(const sio_server_config *config,
                                const char *addr,
                                sio_server_loop **out);
+#endif
+
+#if defined(SIOCORE_STD)
+// Serves `https` and `wss` (before `sio_server_loop_run`): every connection accepted from
+// then on speaks TLS with the PEM certificate chain at `cert_path` (the server's
+// certificate first, then the intermediates) and the private key at `key_path` (PKCS #8,
+// PKCS #1 or SEC1). The plain HTTP requests share the TLS port as they share a plain one.
+// A peer that stalls in the handshake is closed by the configuration's `headers_timeout_ms`.
+//
+// Returns `SIO_TLS_FILE` when a file cannot be read, `SIO_TLS_CERTIFICATE` or
+// `SIO_TLS_PRIVATE_KEY` when it holds none, `SIO_TLS_REJECTED` when the key does not suit
+// the certificate, `SIO_TLS_UNSUPPORTED` from a library built without TLS; the loop is
+// unchanged then.
+sio_result sio_server_loop_set_tls(sio_server_loop *lp,
+                                   const char *cert_path,
+                                   const char *key_path);
 #endif
 
 #if defined(SIOCORE_STD)

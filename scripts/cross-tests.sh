@@ -2,9 +2,11 @@
 # Small boards: cross-builds libsiocore and the C examples for aarch64 and armv7 Linux with
 # Debian's cross compilers, then runs, under qemu-user, the C unit tests, the core's Rust
 # tests (library, server suite, client pair tests, fuzz-corpus replay, zero-allocation check),
+# the Rust client and server over TLS (feature `tls`: rustls and ring built for the target),
 # the C echo server against the interop suite over WebSocket, and the C mirror client under
-# the Node server over WebSocket. Called by scripts/test.sh, which installs
-# the cross toolchains, qemu-user and the rustup targets first.
+# the Node server over WebSocket, plain and over TLS (wss, the Node server on https). Called
+# by scripts/test.sh, which installs the cross toolchains, qemu-user and the rustup targets
+# first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,13 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   cargo test --locked -p siocore --target "$target" --features alloc \
     --lib --test server --test client --test fuzz_corpus --test no_alloc
 
+  step "$target: TLS (feature tls: rustls on ring) under $qemu, the Rust client and server"
+  cargo test --locked -p siocore --target "$target" --features tls --test tls -- --exact \
+    rust_client_and_server_over_tls_in_every_mode \
+    an_untrusted_certificate_is_refused_with_an_error_that_says_so \
+    a_certificate_for_another_name_is_refused_with_an_error_that_says_so \
+    plain_http_routes_share_the_tls_port
+
   step "$target: the C echo server under $qemu against the interop suite (WebSocket)"
   log=$(mktemp)
   "$qemu" -L "$sysroot" "$out/echo_server" --port 0 >"$log" 2>&1 &
@@ -62,5 +71,11 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   mirror_bin="$PWD/$out/mirror_client"
   (cd tests/interop && timeout 150 node mirror_suite.mjs websocket "$qemu" -L "$sysroot" \
     "$mirror_bin")
+
+  step "$target: the C mirror client under $qemu against Node's https server (wss, --ca)"
+  tls="$PWD/$out/tls"
+  bash scripts/test-certs.sh "$tls"
+  (cd tests/interop && timeout 150 node mirror_suite.mjs --tls "$tls/cert.pem" "$tls/key.pem" \
+    "$tls/ca.pem" websocket "$qemu" -L "$sysroot" "$mirror_bin")
 done
 echo "cross tests passed"

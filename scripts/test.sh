@@ -3,6 +3,7 @@
 # fresh machine: the bare-metal rustup targets, the pinned npm packages (the Node
 # reference codecs, socket.io-client and engine.io-client for the interop tests,
 # playwright-core for the browser test), Debian's chromium, cmake, valgrind, redis-server,
+# openssl (the C TLS tests' certificates),
 # the aarch64 and armv7 cross compilers and qemu-user, their rustup targets, and the pinned cbindgen
 # (scripts/gen-header.sh).
 set -euo pipefail
@@ -29,6 +30,7 @@ command -v arm-none-eabi-gcc >/dev/null || missing+=(gcc-arm-none-eabi)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root=""
   if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi

@@ -43,6 +43,7 @@
 //! | `alloc` | growable server tables ([`server::Storage::growable`]) |
 //! | `std` | implies `alloc`; std integration |
 //! | `mio` | implies `std` and `recovery`: the ready server and client loops (`driver`) and the `app` API |
+//! | `tls` | implies `mio`: https and wss in the drivers and `app` (`driver::ServerTls`, `driver::ClientTls`), on rustls with the *ring* provider; the client trusts Mozilla's roots (`webpki-roots`) or the CAs it is given |
 //! | `embedded-io` | the blocking client driver over `embedded-io` streams (`client::blocking`) |
 //! | `recovery` | connection state recovery: in the client, sessions resumed after a reconnection, and kept across a reboot ([`client`] docs); in the server, [`ServerConfig::recovery`](server::ServerConfig::recovery) (without the feature none of its code is compiled and [`Server::new`](server::Server::new) refuses it) |
 //!

@@ -2,7 +2,10 @@
  * The chat demo (examples/chat.rs) in C, on the ready loop (sio_server_loop): siocore owns the
  * sockets and the event loop; the program only reacts to events.
  *
- *   chat_server [--port 3000] [--page examples/chat/index.html]
+ *   chat_server [--port 3000] [--page examples/chat/index.html] [--tls-cert FILE --tls-key FILE]
+ *
+ * With --tls-cert and --tls-key (a PEM certificate chain and its private key) it serves https
+ * and wss instead (sio_server_loop_set_tls).
  *
  * The page is read from --page; /socket.io/socket.io.js is the npm bundle when one is found
  * (tests/interop/node_modules after `npm ci --prefix tests/interop`, or ./node_modules),
@@ -149,15 +152,27 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
   const char *port = "3000";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--port") == 0) {
+  const char *tls_cert = NULL, *tls_key = NULL;
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) {
+      argc = -1;
+      break;
+    } else if (strcmp(argv[i], "--port") == 0) {
       port = argv[i + 1];
     } else if (strcmp(argv[i], "--page") == 0) {
       page_path = argv[i + 1];
+    } else if (strcmp(argv[i], "--tls-cert") == 0) {
+      tls_cert = argv[i + 1];
+    } else if (strcmp(argv[i], "--tls-key") == 0) {
+      tls_key = argv[i + 1];
     } else {
-      fprintf(stderr, "usage: chat_server [--port N] [--page FILE]\n");
-      return 2;
+      argc = -1;
+      break;
     }
+  }
+  if (argc < 0 || (tls_cert == NULL) != (tls_key == NULL)) {
+    fprintf(stderr, "usage: chat_server [--port N] [--page FILE] [--tls-cert FILE --tls-key FILE]\n");
+    return 2;
   }
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
@@ -166,9 +181,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chat_server: %s\n", sio_result_str(r));
     return 1;
   }
+  if (tls_cert) {
+    r = sio_server_loop_set_tls(loop_handle, tls_cert, tls_key);
+    if (r != SIO_OK) {
+      fprintf(stderr, "chat_server: TLS: %s\n", sio_result_str(r));
+      sio_server_loop_free(loop_handle);
+      return 1;
+    }
+  }
   uint16_t bound = 0;
   sio_server_loop_port(loop_handle, &bound);
-  printf("chat: open http://127.0.0.1:%u in two tabs\n", (unsigned)bound);
+  printf("chat: open %s://127.0.0.1:%u in two tabs\n", tls_cert ? "https" : "http", (unsigned)bound);
   fflush(stdout);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);

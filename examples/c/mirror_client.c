@@ -1,6 +1,10 @@
 /* The mirror client in C, on the ready client loop (sio_client_loop_*).
  *
- *   mirror_client [--transport websocket|polling] [--eio3] http://127.0.0.1:3000
+ *   mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] http://127.0.0.1:3000
+ *
+ * https:// and wss:// URLs are checked against Mozilla's roots, or with --ca against the
+ * certificate authorities of that PEM file only (sio_client_loop_set_ca). A certificate the
+ * client does not trust ends it with status 1 and the reason on stderr.
  *
  * It joins "/" and, for every event E it receives, emits "E-back" with the same arguments
  * (binary stays binary), except that an event asking for an acknowledgement is acknowledged
@@ -17,7 +21,8 @@
 #include "siocore.h"
 
 static int usage(void) {
-  fprintf(stderr, "usage: mirror_client [--transport websocket|polling] [--eio3] URL\n");
+  fprintf(stderr,
+          "usage: mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] URL\n");
   return 2;
 }
 
@@ -55,6 +60,11 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
   case SIO_CLIENT_EVENT_CLOSED:
     fprintf(stderr, "mirror_client: session closed (reason %u)\n", (unsigned)ev->reason);
     return true;
+  case SIO_CLIENT_EVENT_TLS_ERROR:
+    fprintf(stderr, "mirror_client: %.*s\n", (int)ev->name.len, (const char *)ev->name.ptr);
+    /* A refused certificate: retrying will not change that. */
+    return !(ev->tls_error >= SIO_TLS_UNTRUSTED_CERTIFICATE &&
+             ev->tls_error <= SIO_TLS_BAD_CERTIFICATE);
   default:
     return true;
   }
@@ -67,18 +77,21 @@ int main(int argc, char **argv) {
   config.rx_capacity = 1 << 20;
   config.outbox_capacity = 1 << 20;
   config.binary_capacity = 1 << 20;
-  for (int i = 1; i < argc - 1; i++) {
+  const char *ca = NULL;
+  for (int i = 1; i + 1 < argc; i++) {
     if (strcmp(argv[i], "--eio3") == 0) {
       config.eio3 = true;
-    } else if (strcmp(argv[i], "--transport") == 0 && i + 1 < argc - 1) {
+    } else if (i + 2 >= argc) {
+      return usage(); /* a flag with a value needs it before the URL */
+    } else if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "websocket") == 0) {
+      config.transports = SIO_TRANSPORTS_WEBSOCKET;
       i++;
-      if (strcmp(argv[i], "websocket") == 0) {
-        config.transports = SIO_TRANSPORTS_WEBSOCKET;
-      } else if (strcmp(argv[i], "polling") == 0) {
-        config.transports = SIO_TRANSPORTS_POLLING;
-      } else {
-        return usage();
-      }
+    } else if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "polling") == 0) {
+      config.transports = SIO_TRANSPORTS_POLLING;
+      i++;
+    } else if (strcmp(argv[i], "--ca") == 0) {
+      ca = argv[i + 1];
+      i++;
     } else {
       return usage();
     }
@@ -88,6 +101,14 @@ int main(int argc, char **argv) {
   if (r != SIO_OK) {
     fprintf(stderr, "mirror_client: %s\n", sio_result_str(r));
     return 1;
+  }
+  if (ca) {
+    r = sio_client_loop_set_ca(loop, ca);
+    if (r != SIO_OK) {
+      fprintf(stderr, "mirror_client: --ca: %s\n", sio_result_str(r));
+      sio_client_loop_free(loop);
+      return 1;
+    }
   }
   int exit_code = 1;
   r = sio_client_loop_run(loop, on_event, &exit_code);

@@ -983,6 +983,11 @@ pub enum sio_client_event_kind {
     SIO_CLIENT_EVENT_RECONNECTING = 9,
     /// Reconnection gave up after `attempt` attempts.
     SIO_CLIENT_EVENT_RECONNECT_FAILED = 10,
+    /// A stream's TLS failed (`sio_client_loop` on an `https://` URL): `tls_error` says what
+    /// (`SIO_TLS_UNTRUSTED_CERTIFICATE`, `SIO_TLS_NAME_MISMATCH`, …), `name` in words. The
+    /// client hears of the failed stream right after, and retries as for any lost
+    /// connection; return `false` to give up instead.
+    SIO_CLIENT_EVENT_TLS_ERROR = 11,
 }
 
 pub use sio_client_event_kind::*;
@@ -1060,6 +1065,8 @@ pub struct sio_client_event {
     /// (connection state recovery): the same socket id and rooms; the events it missed came
     /// before this event.
     pub recovered: bool,
+    /// `SIO_CLIENT_EVENT_TLS_ERROR`: which failure; `SIO_OK` for the other events.
+    pub tls_error: sio_result,
 }
 
 fn close_reason(r: CloseReason, ev: &mut sio_client_event) -> sio_client_reason {
@@ -1100,6 +1107,7 @@ pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_client_even
         attempt: 0,
         delay_ms: 0,
         recovered: false,
+        tls_error: SIO_OK,
     };
     match *e {
         Event::Connect {

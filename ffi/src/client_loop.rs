@@ -35,6 +35,9 @@ pub type sio_client_event_cb = Option<
 /// A ready client loop (opaque): its streams, timers, one thread.
 pub struct sio_client_loop {
     driver: ClientDriver<'static, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>,
+    /// The host its certificate is checked for, when the URL is `https://` or `wss://`.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    tls_name: Option<std::string::String>,
     // Dropped after the driver (declared after it): the memory its client borrows.
     _leaked: Leaked,
 }
@@ -45,8 +48,10 @@ impl core::fmt::Debug for sio_client_loop {
     }
 }
 
-/// Creates a loop for a client connecting to `url` (`"http://host:port"`); `config`'s
-/// `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
+/// Creates a loop for a client connecting to `url` (`"http://host:port"`, or
+/// `"https://host[:port]"` and `"wss://…"` for TLS, checked against Mozilla's roots until
+/// `sio_client_loop_set_ca` says otherwise; `SIO_TLS_UNSUPPORTED` from a library built
+/// without TLS); `config`'s `host` may be `NULL` (then the URL's is used). Ids and masks are seeded from the
 /// operating system. `namespaces` (`namespaces_len` names, `NULL` for just `"/"`) are
 /// joined without auth; use `sio_client_connect` in the callback for more.
 #[unsafe(no_mangle)]
@@ -69,6 +74,9 @@ pub unsafe extern "C" fn sio_client_loop_new(
         let Ok(server) = ServerUrl::parse(url) else {
             return SIO_INVALID_ARGUMENT;
         };
+        if server.tls && cfg!(not(feature = "tls")) {
+            return crate::SIO_TLS_UNSUPPORTED;
+        }
         // SAFETY: a caller's configuration.
         let mut c = unsafe { *config };
         let host = std::ffi::CString::new(server.host.clone()).unwrap_or_default();
@@ -100,11 +108,18 @@ pub unsafe extern "C" fn sio_client_loop_new(
                 return sio_result::from(e);
             }
         }
-        let Ok(driver) = ClientDriver::new(client, server.addr) else {
+        let Ok(mut driver) = ClientDriver::new(client, server.addr) else {
             return SIO_IO_ERROR;
         };
+        let tls_name = server.tls.then(|| server.name.clone());
+        if let Some(name) = &tls_name
+            && let Err(e) = default_tls(&mut driver, name)
+        {
+            return e;
+        }
         let handle = Box::new(sio_client_loop {
             driver,
+            tls_name,
             _leaked: leaked,
         });
         // SAFETY: checked non-NULL.
@@ -136,6 +151,67 @@ pub unsafe extern "C" fn sio_client_loop_restore_recovery(
     })
 }
 
+type LoopDriver = ClientDriver<'static, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>;
+
+/// An https loop trusts Mozilla's roots to begin with.
+#[cfg(feature = "tls")]
+fn default_tls(driver: &mut LoopDriver, name: &str) -> Result<(), sio_result> {
+    let roots = siocore::driver::ClientTls::webpki_roots();
+    driver
+        .set_tls(roots, name)
+        .map_err(|e| sio_result::from(&e))
+}
+
+#[cfg(not(feature = "tls"))]
+fn default_tls(_: &mut LoopDriver, _: &str) -> Result<(), sio_result> {
+    Err(crate::SIO_TLS_UNSUPPORTED)
+}
+
+/// Trusts the certificate authorities in the PEM file at `ca_path` and no others (a private
+/// CA, a self-signed server), instead of Mozilla's roots, for a loop made with an
+/// `https://` or `wss://` URL (before `sio_client_loop_run`).
+///
+/// Returns `SIO_TLS_FILE` when the file cannot be read, `SIO_TLS_CERTIFICATE` when it holds
+/// no certificate, `SIO_TLS_REJECTED` when one cannot be a trust anchor, `SIO_WRONG_STATE`
+/// for a loop on a plain `http://` URL, `SIO_TLS_UNSUPPORTED` from a library built without
+/// TLS; the loop is unchanged then.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_loop_set_ca(
+    lp: *mut sio_client_loop,
+    ca_path: *const c_char,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: a live loop or NULL.
+        let Some(l) = (unsafe { lp.as_mut() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        // SAFETY: NUL-terminated per the contract.
+        let path = match unsafe { text(ca_path) } {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        set_ca(l, path)
+    })
+}
+
+#[cfg(feature = "tls")]
+fn set_ca(l: &mut sio_client_loop, path: &str) -> sio_result {
+    let Some(name) = &l.tls_name else {
+        return crate::SIO_WRONG_STATE;
+    };
+    let result = siocore::driver::ClientTls::from_ca_file(path)
+        .and_then(|trust| l.driver.set_tls(trust, name));
+    match result {
+        Ok(()) => SIO_OK,
+        Err(e) => sio_result::from(&e),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn set_ca(_: &mut sio_client_loop, _: &str) -> sio_result {
+    crate::SIO_TLS_UNSUPPORTED
+}
+
 /// Destroys a loop (not while it runs); `NULL` is ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_loop_free(lp: *mut sio_client_loop) {
@@ -165,10 +241,17 @@ pub unsafe extern "C" fn sio_client_loop_run(
              wake: Wake<'_, '_>,
              now: Instant|
              -> bool {
-                let Wake::Event(e) = wake else {
-                    return true;
+                #[cfg(feature = "tls")]
+                let message;
+                let ev = match wake {
+                    Wake::Event(e) => c_event(e, &mut views),
+                    #[cfg(feature = "tls")]
+                    Wake::Tls(e) => {
+                        message = std::format!("{e}");
+                        tls_event(e, &message)
+                    }
+                    Wake::Woken => return true,
                 };
-                let ev = c_event(e, &mut views);
                 let mut lent = sio_client {
                     inner: ClientInner::Lent(
                         (client as *mut Client<'_, SIO_CLIENT_MAX_NAMESPACES, SIO_CLIENT_MAX_ACKS>)
@@ -185,4 +268,24 @@ pub unsafe extern "C" fn sio_client_loop_run(
             Err(_) => SIO_IO_ERROR,
         }
     })
+}
+
+/// A TLS failure as a C event: its code, and `message` (its words) as `name`.
+#[cfg(feature = "tls")]
+fn tls_event(e: &siocore::driver::TlsError, message: &str) -> sio_client_event {
+    use siocore::client::{CloseReason, Event};
+    // A neutral event to start from, then the TLS fields.
+    let mut ev = c_event(
+        &Event::Closed {
+            reason: CloseReason::TransportError,
+        },
+        &mut [],
+    );
+    ev.kind = crate::client::SIO_CLIENT_EVENT_TLS_ERROR;
+    ev.name = sio_bytes {
+        ptr: message.as_ptr(),
+        len: message.len(),
+    };
+    ev.tls_error = sio_result::from(e.kind());
+    ev
 }

@@ -126,6 +126,29 @@ pub enum sio_result {
     SIO_OUTBOX_FULL = 303,
     /// An operating-system error in the ready loop (bind, poll).
     SIO_IO_ERROR = 400,
+    /// This libsiocore was built without TLS (the feature `tls`).
+    SIO_TLS_UNSUPPORTED = 500,
+    /// A certificate, key or CA file cannot be read.
+    SIO_TLS_FILE = 501,
+    /// The certificate PEM holds no certificate, or one that is not well-formed.
+    SIO_TLS_CERTIFICATE = 502,
+    /// The key PEM holds no private key (PKCS #8, PKCS #1 or SEC1), or one that is not
+    /// well-formed.
+    SIO_TLS_PRIVATE_KEY = 503,
+    /// The key does not suit the certificate, or a CA certificate cannot be a trust anchor.
+    SIO_TLS_REJECTED = 504,
+    /// The server's certificate does not chain to a trusted CA (`SIO_CLIENT_EVENT_TLS_ERROR`).
+    SIO_TLS_UNTRUSTED_CERTIFICATE = 510,
+    /// The server's certificate is not valid for the URL's host.
+    SIO_TLS_NAME_MISMATCH = 511,
+    /// The server's certificate expired, or is not valid yet.
+    SIO_TLS_EXPIRED_CERTIFICATE = 512,
+    /// Another problem with the server's certificate (revoked, bad signature, wrong purpose).
+    SIO_TLS_BAD_CERTIFICATE = 513,
+    /// The peer refused the handshake with an alert.
+    SIO_TLS_HANDSHAKE_REFUSED = 514,
+    /// Bytes that are not TLS, or TLS that breaks the protocol.
+    SIO_TLS_PROTOCOL = 515,
 }
 
 pub use sio_result::*;
@@ -146,6 +169,35 @@ impl From<CommandError> for sio_result {
             CommandError::Full(_) => SIO_TABLE_FULL,
             CommandError::SocketLimit(_) => SIO_SOCKET_LIMIT,
             _ => SIO_WRONG_STATE,
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<&siocore::driver::TlsConfigError> for sio_result {
+    fn from(e: &siocore::driver::TlsConfigError) -> Self {
+        use siocore::driver::TlsConfigError as E;
+        match e {
+            E::Read { .. } => SIO_TLS_FILE,
+            E::Certificate(_) => SIO_TLS_CERTIFICATE,
+            E::PrivateKey(_) => SIO_TLS_PRIVATE_KEY,
+            E::ServerName(_) => SIO_INVALID_ARGUMENT,
+            _ => SIO_TLS_REJECTED,
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<siocore::driver::TlsErrorKind> for sio_result {
+    fn from(kind: siocore::driver::TlsErrorKind) -> Self {
+        use siocore::driver::TlsErrorKind as K;
+        match kind {
+            K::UntrustedCertificate => SIO_TLS_UNTRUSTED_CERTIFICATE,
+            K::NameMismatch => SIO_TLS_NAME_MISMATCH,
+            K::Expired => SIO_TLS_EXPIRED_CERTIFICATE,
+            K::BadCertificate => SIO_TLS_BAD_CERTIFICATE,
+            K::Refused => SIO_TLS_HANDSHAKE_REFUSED,
+            _ => SIO_TLS_PROTOCOL,
         }
     }
 }
@@ -177,6 +229,17 @@ pub extern "C" fn sio_result_str(result: sio_result) -> *const c_char {
         SIO_SOCKET_LIMIT => c"the socket's share of a table is used up",
         SIO_OUTBOX_FULL => c"cluster outbox full: message for the other servers dropped",
         SIO_IO_ERROR => c"operating system error",
+        SIO_TLS_UNSUPPORTED => c"this libsiocore was built without TLS",
+        SIO_TLS_FILE => c"a TLS certificate, key or CA file cannot be read",
+        SIO_TLS_CERTIFICATE => c"no usable certificate in the PEM",
+        SIO_TLS_PRIVATE_KEY => c"no usable private key in the PEM",
+        SIO_TLS_REJECTED => c"the key does not suit the certificate, or the CA is unusable",
+        SIO_TLS_UNTRUSTED_CERTIFICATE => c"the server's certificate is not trusted",
+        SIO_TLS_NAME_MISMATCH => c"the server's certificate is not valid for its name",
+        SIO_TLS_EXPIRED_CERTIFICATE => c"the server's certificate is expired or not yet valid",
+        SIO_TLS_BAD_CERTIFICATE => c"the server's certificate was refused",
+        SIO_TLS_HANDSHAKE_REFUSED => c"the peer refused the TLS handshake",
+        SIO_TLS_PROTOCOL => c"TLS protocol error",
     };
     s.as_ptr()
 }

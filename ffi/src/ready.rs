@@ -88,6 +88,52 @@ pub unsafe extern "C" fn sio_server_loop_new(
     })
 }
 
+/// Serves `https` and `wss` (before `sio_server_loop_run`): every connection accepted from
+/// then on speaks TLS with the PEM certificate chain at `cert_path` (the server's
+/// certificate first, then the intermediates) and the private key at `key_path` (PKCS #8,
+/// PKCS #1 or SEC1). The plain HTTP requests share the TLS port as they share a plain one.
+/// A peer that stalls in the handshake is closed by the configuration's `headers_timeout_ms`.
+///
+/// Returns `SIO_TLS_FILE` when a file cannot be read, `SIO_TLS_CERTIFICATE` or
+/// `SIO_TLS_PRIVATE_KEY` when it holds none, `SIO_TLS_REJECTED` when the key does not suit
+/// the certificate, `SIO_TLS_UNSUPPORTED` from a library built without TLS; the loop is
+/// unchanged then.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_loop_set_tls(
+    lp: *mut sio_server_loop,
+    cert_path: *const c_char,
+    key_path: *const c_char,
+) -> sio_result {
+    boundary(SIO_PANIC, || {
+        // SAFETY: a live loop or NULL.
+        let Some(l) = (unsafe { lp.as_mut() }) else {
+            return SIO_NULL_ARGUMENT;
+        };
+        // SAFETY: NUL-terminated per the contract.
+        let (cert, key) = match unsafe { (text(cert_path), text(key_path)) } {
+            (Ok(c), Ok(k)) => (c, k),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        set_tls(l, cert, key)
+    })
+}
+
+#[cfg(feature = "tls")]
+fn set_tls(l: &mut sio_server_loop, cert: &str, key: &str) -> sio_result {
+    match siocore::driver::ServerTls::from_pem_files(cert, key) {
+        Ok(tls) => {
+            l.driver.set_tls(tls);
+            SIO_OK
+        }
+        Err(e) => sio_result::from(&e),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn set_tls(_: &mut sio_server_loop, _: &str, _: &str) -> sio_result {
+    crate::SIO_TLS_UNSUPPORTED
+}
+
 /// Destroys a loop (not while it runs); `NULL` is ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_loop_free(lp: *mut sio_server_loop) {

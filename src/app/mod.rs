@@ -635,6 +635,8 @@ pub struct Io<'a> {
     capacity: Capacity,
     routes: Routes,
     redis: Option<(String, ClusterConfig<'a>)>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::driver::ServerTls>,
 }
 
 impl core::fmt::Debug for Io<'_> {
@@ -654,6 +656,8 @@ impl<'a> Io<'a> {
             capacity: Capacity::for_sessions(16_384, 1 << 30),
             routes: Routes::default(),
             redis: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -670,6 +674,27 @@ impl<'a> Io<'a> {
     #[must_use]
     pub fn redis_with(mut self, url: &str, config: ClusterConfig<'a>) -> Self {
         self.redis = Some((url.to_string(), config));
+        self
+    }
+
+    /// Serves `https` and `wss` (feature `tls`): every connection speaks TLS with `tls`'s
+    /// certificate, Socket.IO and the plain HTTP routes alike (see
+    /// [`Driver::set_tls`]).
+    ///
+    /// ```no_run
+    /// use siocore::app::Io;
+    /// use siocore::driver::ServerTls;
+    /// use siocore::server::ServerConfig;
+    ///
+    /// let tls = ServerTls::from_pem_files("fullchain.pem", "privkey.pem")?;
+    /// let io = Io::new(ServerConfig::DEFAULT).tls(tls);
+    /// io.listen("0.0.0.0:443".parse()?)?.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, tls: crate::driver::ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -805,6 +830,10 @@ impl<'a> Io<'a> {
     pub fn listen(self, addr: SocketAddr) -> io::Result<Listening<'a>> {
         let storage = Storage::growable(self.capacity);
         let mut driver = Driver::bind(addr, self.config, storage)?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls {
+            driver.set_tls(tls);
+        }
         if let Some((url, config)) = self.redis {
             driver.join_cluster(&url, config)?;
         }

@@ -6,9 +6,12 @@
 //! what it says to close, arms the poll timeout from [`Client::poll_timeout`], and passes
 //! every event to a [`ClientHandler`]. It knows nothing of the protocol.
 //!
-//! TLS is not here: for `https`/`wss`, run the same loop over a TLS layer (rustls'
-//! `StreamOwned`, for example) in your own driver, moving plaintext in and out of the
-//! client exactly as this one moves socket bytes.
+//! With the feature `tls`, [`ClientDriver::tls`] makes every stream TLS (`https` and `wss`):
+//! the server's certificate is checked against the roots of a [`ClientTls`] (Mozilla's, or
+//! a CA of your own) for the URL's host, which is sent as SNI too. The client is told a
+//! stream is up once its handshake is done; a TLS failure reaches the handler as
+//! [`Wake::Tls`] (an untrusted or mismatched certificate says so), and then the client as
+//! a failed or lost stream, which it retries as it retries any.
 //!
 //! ```no_run
 //! use siocore::client::{Args, Client, ClientConfig, Event};
@@ -28,7 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +41,9 @@ use std::vec::Vec;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::sock::Sock;
+#[cfg(feature = "tls")]
+use super::tls::{ClientTls, Tls, TlsConfigError, TlsError};
 use crate::Instant;
 use crate::client::{Client, Event, Io, Stream};
 
@@ -50,6 +56,12 @@ pub enum Wake<'e, 'b> {
     Event(&'e Event<'b>),
     /// [`ClientDriver::waker`] was woken (another thread has work for the client).
     Woken,
+    /// A stream's TLS failed (feature `tls`): an untrusted or mismatched certificate, a
+    /// refused handshake, bytes that are not TLS. The client is told the stream failed
+    /// right after, and retries as it retries any lost connection; a handler that gives
+    /// up on certificate errors ([`TlsError::is_certificate`]) returns `false`.
+    #[cfg(feature = "tls")]
+    Tls(&'e TlsError),
 }
 
 /// What the application does with the client's events.
@@ -76,8 +88,10 @@ where
 
 #[derive(Debug, Default)]
 struct Conn {
-    sock: Option<TcpStream>,
-    /// Connected (the first writable event came without an error).
+    sock: Option<Sock>,
+    /// TCP connected (the first writable event came without an error).
+    tcp_up: bool,
+    /// Connected, the TLS handshake done: the client was told.
     up: bool,
     /// Bytes the kernel did not take yet.
     out: Vec<u8>,
@@ -99,6 +113,27 @@ pub struct ClientDriver<'a, const NS: usize = 4, const ACKS: usize = 16> {
     out: Vec<u8>,
     ev: Vec<u8>,
     epoch: std::time::Instant,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsTo>,
+    /// TLS failures the handler has not seen yet.
+    #[cfg(feature = "tls")]
+    tls_errors: Vec<TlsError>,
+}
+
+/// Whom a client's TLS streams talk to.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+struct TlsTo {
+    config: ClientTls,
+    name: rustls::pki_types::ServerName<'static>,
+    host: std::string::String,
+}
+
+impl Conn {
+    /// Bytes wait: the client's, or TLS records.
+    fn pending(&self) -> bool {
+        !self.out.is_empty() || self.sock.as_ref().is_some_and(Sock::wants_write)
+    }
 }
 
 impl<const NS: usize, const ACKS: usize> core::fmt::Debug for ClientDriver<'_, NS, ACKS> {
@@ -129,10 +164,40 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
             out,
             ev,
             epoch: std::time::Instant::now(),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_errors: Vec::new(),
         };
         let now = d.now();
         d.client.start(now);
         Ok(d)
+    }
+
+    /// Makes every stream TLS (feature `tls`), for `https://` and `wss://` servers: the
+    /// server's certificate must chain to a root of `tls` and be valid for `server_name`
+    /// (a host name, sent as SNI, or an IP address; [`ServerUrl::name`]).
+    ///
+    /// # Errors
+    /// A `server_name` that is neither a DNS name nor an IP address.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: ClientTls, server_name: &str) -> Result<Self, TlsConfigError> {
+        self.set_tls(tls, server_name)?;
+        Ok(self)
+    }
+
+    /// [`tls`](Self::tls) on a driver already made: streams opened from now on speak TLS.
+    ///
+    /// # Errors
+    /// A `server_name` that is neither a DNS name nor an IP address.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&mut self, tls: ClientTls, server_name: &str) -> Result<(), TlsConfigError> {
+        self.tls = Some(TlsTo {
+            config: tls,
+            name: super::tls::server_name(server_name)?,
+            host: server_name.into(),
+        });
+        Ok(())
     }
 
     /// The client, for commands between runs.
@@ -209,6 +274,14 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
         loop {
             let mut progress = false;
             let now = self.now();
+            // TLS failures before the events they lead to.
+            #[cfg(feature = "tls")]
+            for e in core::mem::take(&mut self.tls_errors) {
+                progress = true;
+                if !handler.call(&mut self.client, Wake::Tls(&e), now) {
+                    return false;
+                }
+            }
             // Events first: taking them can queue packets (pongs, acks) for `poll_io`.
             loop {
                 match self.client.poll_event(&mut self.ev) {
@@ -235,7 +308,12 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
                         let c = &mut self.conns[s.index()];
                         c.close = true;
                         c.stalled = false;
-                        if c.out.is_empty() || !c.up {
+                        if c.up
+                            && let Some(sock) = c.sock.as_mut()
+                        {
+                            sock.close_notify();
+                        }
+                        if !c.pending() || !c.up {
                             self.drop_conn(s.index());
                         }
                     }
@@ -266,6 +344,10 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
                     self.client.connect_failed(s, now);
                     return;
                 }
+                let Some(sock) = self.wrap(sock) else {
+                    self.client.connect_failed(s, now);
+                    return;
+                };
                 self.conns[i] = Conn {
                     sock: Some(sock),
                     ..Conn::default()
@@ -278,24 +360,95 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
         }
     }
 
+    /// A stream just connected, as the client speaks on it: TLS when set, else TCP.
+    #[cfg(feature = "tls")]
+    fn wrap(&mut self, mut sock: TcpStream) -> Option<Sock> {
+        let Some(tls) = &self.tls else {
+            return Some(Sock::Plain(sock));
+        };
+        let conn = rustls::ClientConnection::new(Arc::clone(tls.config.rustls()), tls.name.clone());
+        match conn {
+            Ok(conn) => Some(Tls::sock(sock, conn.into())),
+            Err(e) => {
+                log::warn!("TLS: {e}");
+                self.tls_errors.push(TlsError::new(&tls.host, e));
+                let _ = self.poll.registry().deregister(&mut sock);
+                None
+            }
+        }
+    }
+
+    /// A stream just connected, as the client speaks on it.
+    #[cfg(not(feature = "tls"))]
+    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
+    fn wrap(&mut self, sock: TcpStream) -> Option<Sock> {
+        Some(Sock::Plain(sock))
+    }
+
+    /// Keeps a TLS failure for the handler.
+    #[cfg(feature = "tls")]
+    fn tls_failed(&mut self, e: &io::Error) {
+        if let Some(tls) = &self.tls
+            && let Some(e) = TlsError::from_io(&tls.host, e)
+        {
+            log::debug!("{e}");
+            self.tls_errors.push(e);
+        }
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[allow(clippy::unused_self)]
+    fn tls_failed(&mut self, _: &io::Error) {}
+
     fn on_writable(&mut self, i: usize) {
         let now = self.now();
         let c = &mut self.conns[i];
-        let Some(sock) = c.sock.as_ref() else {
+        let Some(sock) = c.sock.as_mut() else {
             return;
         };
-        if !c.up {
-            let failed = matches!(sock.take_error(), Ok(Some(_)) | Err(_));
-            if failed || sock.peer_addr().is_err() {
+        if !c.tcp_up {
+            let tcp = sock.tcp();
+            let failed = matches!(tcp.take_error(), Ok(Some(_)) | Err(_));
+            if failed || tcp.peer_addr().is_err() {
                 self.drop_conn(i);
                 self.client.connect_failed(Stream::ALL[i], now);
                 return;
             }
-            let _ = sock.set_nodelay(true);
-            c.up = true;
-            self.client.connected(Stream::ALL[i], now);
+            let _ = tcp.set_nodelay(true);
+            c.tcp_up = true;
+        }
+        if !c.up {
+            self.handshake(i);
+            if !self.conns[i].up {
+                return;
+            }
         }
         self.flush(i);
+    }
+
+    /// Moves a connected stream's TLS handshake on (plain TCP is done at once); tells the
+    /// client the stream is up once it is done, or that it failed.
+    fn handshake(&mut self, i: usize) {
+        let now = self.now();
+        let Some(sock) = self.conns[i].sock.as_mut() else {
+            return;
+        };
+        match sock.handshake() {
+            Ok(true) => {
+                self.conns[i].up = true;
+                self.client.connected(Stream::ALL[i], now);
+                if !self.conns[i].out.is_empty() {
+                    self.flush(i);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                log::debug!("handshake: {e}");
+                self.tls_failed(&e);
+                self.drop_conn(i);
+                self.client.connect_failed(Stream::ALL[i], now);
+            }
+        }
     }
 
     /// Sends the first `len` bytes of the output buffer on connection `i`: straight to the
@@ -313,7 +466,7 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
         let Some(sock) = c.sock.as_mut() else {
             return;
         };
-        match super::write_some(sock, bytes) {
+        match sock.write(bytes) {
             Ok(n) => c.out.extend_from_slice(&bytes[n..]),
             Err(e) => self.write_failed(i, &e),
         }
@@ -325,10 +478,10 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
             c.out.clear();
             return;
         };
-        match super::write_some(sock, &c.out) {
+        match sock.write(&c.out) {
             Ok(n) => {
                 c.out.drain(..n);
-                if c.out.is_empty() && c.close {
+                if c.close && !c.pending() {
                     self.drop_conn(i);
                 }
             }
@@ -338,6 +491,7 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
 
     fn write_failed(&mut self, i: usize, e: &io::Error) {
         log::debug!("write: {e}");
+        self.tls_failed(e);
         let now = self.now();
         self.drop_conn(i);
         self.client.closed(Stream::ALL[i], now);
@@ -348,12 +502,15 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
     fn read(&mut self, i: usize) {
         let s = Stream::ALL[i];
         loop {
-            let Some(sock) = self.conns[i].sock.as_mut() else {
-                return;
-            };
+            if self.conns[i].tcp_up && !self.conns[i].up {
+                self.handshake(i);
+            }
             if !self.conns[i].up || self.conns[i].close {
                 return;
             }
+            let Some(sock) = self.conns[i].sock.as_mut() else {
+                return;
+            };
             let buf = self.client.rx_buf(s);
             if buf.is_empty() {
                 self.conns[i].stalled = true;
@@ -374,6 +531,7 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     log::debug!("read: {e}");
+                    self.tls_failed(&e);
                     let now = self.now();
                     self.drop_conn(i);
                     self.client.closed(s, now);
@@ -386,47 +544,73 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
     fn drop_conn(&mut self, i: usize) {
         let c = &mut self.conns[i];
         if let Some(mut sock) = c.sock.take() {
-            let _ = self.poll.registry().deregister(&mut sock);
+            let _ = self.poll.registry().deregister(sock.tcp());
         }
         *c = Conn::default();
     }
 }
 
-/// A server address from a URL such as `http://localhost:3000` or `ws://10.0.0.2:8080/`.
+/// A server address from a URL such as `http://localhost:3000`, `ws://10.0.0.2:8080/` or
+/// (feature `tls`) `https://example.com`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerUrl {
-    /// The `Host` header value (`localhost:3000`).
+    /// The `Host` header value (`localhost:3000`): the URL's authority as written.
     pub host: std::string::String,
     /// The first address the host name resolves to.
     pub addr: SocketAddr,
+    /// `https://` or `wss://`: the streams speak TLS ([`ClientDriver::tls`]).
+    pub tls: bool,
+    /// The host without its port (nor the brackets of an IPv6 address): the name the
+    /// server's certificate is checked against, and the SNI.
+    pub name: std::string::String,
 }
 
 impl ServerUrl {
-    /// Parses `http://` and `ws://` URLs (port 80 when absent); a path, query or fragment
-    /// after the authority is ignored. `https://` and `wss://` are refused: TLS is the
-    /// integrator's layer (see the module docs).
+    /// Parses `http://` and `ws://` URLs (port 80 when absent), and with the feature `tls`
+    /// `https://` and `wss://` ones (port 443 when absent); a path, query or fragment after
+    /// the authority is ignored.
     ///
     /// # Errors
-    /// `InvalidInput` for another scheme or a malformed authority, or the resolver's
-    /// error.
+    /// `InvalidInput` for another scheme (`https://` and `wss://` without the feature
+    /// `tls`) or a malformed authority, or the resolver's error.
     pub fn parse(url: &str) -> io::Result<Self> {
         use std::net::ToSocketAddrs;
         let bad = |m: &str| io::Error::new(ErrorKind::InvalidInput, std::format!("{m}: {url}"));
-        let rest = url
+        let (rest, tls) = if let Some(rest) = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("ws://"))
-            .ok_or_else(|| bad("only http:// and ws:// URLs are supported"))?;
+        {
+            (rest, false)
+        } else if let Some(rest) = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("wss://"))
+        {
+            if cfg!(not(feature = "tls")) {
+                return Err(bad("https:// and wss:// URLs need the feature `tls`"));
+            }
+            (rest, true)
+        } else {
+            return Err(bad(
+                "only http://, ws://, https:// and wss:// URLs are supported",
+            ));
+        };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.is_empty() || authority.contains('@') {
             return Err(bad("no host in URL"));
         }
-        let with_port = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| !p.contains(']'))
-        {
+        let port = authority.rsplit_once(':').filter(|(_, p)| !p.contains(']'));
+        let name = port.map_or(authority, |(h, _)| h);
+        let name = name
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(name);
+        if name.is_empty() {
+            return Err(bad("no host in URL"));
+        }
+        let with_port = if port.is_some() {
             std::string::String::from(authority)
         } else {
-            std::format!("{authority}:80")
+            std::format!("{authority}:{}", if tls { 443 } else { 80 })
         };
         let addr = with_port
             .to_socket_addrs()?
@@ -435,6 +619,8 @@ impl ServerUrl {
         Ok(Self {
             host: authority.into(),
             addr,
+            tls,
+            name: name.into(),
         })
     }
 }
@@ -448,9 +634,28 @@ mod tests {
         let u = ServerUrl::parse("http://127.0.0.1:3000/socket.io/?x=1").unwrap();
         assert_eq!(u.host, "127.0.0.1:3000");
         assert_eq!(u.addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(u.name, "127.0.0.1");
+        assert!(!u.tls);
         let u = ServerUrl::parse("ws://127.0.0.1").unwrap();
         assert_eq!(u.addr.port(), 80);
-        assert!(ServerUrl::parse("https://127.0.0.1").is_err());
+        let u = ServerUrl::parse("http://[::1]:3000/").unwrap();
+        assert_eq!((u.host.as_str(), u.name.as_str()), ("[::1]:3000", "::1"));
+        assert_eq!(u.addr, "[::1]:3000".parse().unwrap());
         assert!(ServerUrl::parse("http://").is_err());
+        assert!(ServerUrl::parse("http://:80").is_err());
+        assert!(ServerUrl::parse("ftp://127.0.0.1").is_err());
+        if cfg!(feature = "tls") {
+            let u = ServerUrl::parse("https://localhost/x").unwrap();
+            assert_eq!(
+                (u.host.as_str(), u.name.as_str()),
+                ("localhost", "localhost")
+            );
+            assert_eq!(u.addr.port(), 443);
+            assert!(u.tls);
+            let u = ServerUrl::parse("wss://127.0.0.1:8443").unwrap();
+            assert_eq!((u.addr.port(), u.tls), (8443, true));
+        } else {
+            assert!(ServerUrl::parse("https://127.0.0.1").is_err());
+        }
     }
 }

@@ -21,6 +21,11 @@
 //! the kernel has not taken; while `accept` fails (out of file descriptors, `EMFILE`), the
 //! driver tries again every 100 ms, logging it once and once more when it recovers.
 //!
+//! With the feature `tls`, `Driver::set_tls` makes it an https and wss server: every
+//! connection speaks TLS (rustls) with a `ServerTls` certificate, and the server sees the
+//! plaintext only; `ClientDriver::tls` does the same for the client. `ServerTls` says how
+//! TLS is bounded.
+//!
 //! Ids come from the operating system's random source (`/dev/urandom`). Diagnostics go to
 //! the [`log`] facade.
 //!
@@ -41,9 +46,18 @@
 
 mod client;
 mod redis;
+mod sock;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client::{ClientDriver, ClientHandler, ServerUrl, Wake};
 pub use redis::RedisUrl;
+/// The rustls this crate builds on (feature `tls`), for configurations of your own
+/// ([`ServerTls::from_rustls`], [`ClientTls::from_rustls`]).
+#[cfg(feature = "tls")]
+pub use rustls;
+#[cfg(feature = "tls")]
+pub use tls::{ClientTls, ServerTls, TlsConfigError, TlsError, TlsErrorKind};
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -59,6 +73,7 @@ use crate::Instant;
 use crate::adapter::{Cluster, ClusterConfig, ClusterEvent, Done};
 use crate::server::{Event, Server, ServerConfig, Storage, StreamId};
 use redis::RedisLink;
+use sock::Sock;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -153,7 +168,7 @@ impl Shutdown {
 /// One connection.
 #[derive(Debug)]
 struct Conn {
-    sock: TcpStream,
+    sock: Sock,
     id: StreamId,
     /// Bytes read and not yet consumed by the server.
     rx: Vec<u8>,
@@ -204,6 +219,9 @@ pub struct Driver<'a> {
     drains: u64,
     /// The cluster this server is part of, and its link to Redis.
     cluster: Option<std::boxed::Box<Clustered<'a>>>,
+    /// What connections accepted from now on are served with.
+    #[cfg(feature = "tls")]
+    tls: Option<ServerTls>,
 }
 
 /// A cluster member and its Redis connections.
@@ -266,6 +284,8 @@ impl<'a> Driver<'a> {
             read_again: Vec::new(),
             drains: 0,
             cluster: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
@@ -298,6 +318,16 @@ impl<'a> Driver<'a> {
         let link = RedisLink::new(url, &self.server, &cluster, REDIS_PUB, REDIS_SUB)?;
         self.cluster = Some(std::boxed::Box::new(Clustered { cluster, link }));
         Ok(())
+    }
+
+    /// Serves `https` and `wss` from now on: every connection accepted after this call
+    /// speaks TLS with `tls`'s certificate, plain HTTP routes included (feature `tls`).
+    /// A peer stalling in the handshake is closed after
+    /// [`ServerConfig::headers_timeout`], as one that sends no request head is; a peer
+    /// sending what is not TLS is closed at once.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&mut self, tls: ServerTls) {
+        self.tls = Some(tls);
     }
 
     /// The cluster, after [`join_cluster`](Self::join_cluster).
@@ -472,7 +502,7 @@ impl<'a> Driver<'a> {
                     "closed connection dropped with {} bytes unwritten",
                     conn.tx.len()
                 );
-                let _ = self.poll.registry().deregister(&mut conn.sock);
+                let _ = self.poll.registry().deregister(conn.sock.tcp());
                 *slot = None;
             }
         }
@@ -495,7 +525,7 @@ impl<'a> Driver<'a> {
         if self
             .poll
             .registry()
-            .reregister(&mut conn.sock, Token(LINGERING + k), Interest::WRITABLE)
+            .reregister(conn.sock.tcp(), Token(LINGERING + k), Interest::WRITABLE)
             .is_err()
         {
             return;
@@ -508,17 +538,21 @@ impl<'a> Driver<'a> {
         let Some(Some((_, conn))) = self.lingering.get_mut(k) else {
             return;
         };
-        match write_some(&mut conn.sock, &conn.tx) {
+        match conn.sock.write(&conn.tx) {
             Ok(n) => {
                 conn.tx.drain(..n);
                 if !conn.tx.is_empty() {
                     return;
                 }
-                let _ = conn.sock.shutdown(std::net::Shutdown::Write);
+                conn.sock.close_notify();
+                if conn.sock.wants_write() {
+                    return;
+                }
+                let _ = conn.sock.tcp().shutdown(std::net::Shutdown::Write);
             }
             Err(e) => log::debug!("write on a closed connection: {e}"),
         }
-        let _ = self.poll.registry().deregister(&mut conn.sock);
+        let _ = self.poll.registry().deregister(conn.sock.tcp());
         self.lingering[k] = None;
     }
 
@@ -584,6 +618,14 @@ impl<'a> Driver<'a> {
                 let _ = self.server.reset(id, self.now());
                 continue;
             }
+            let sock = match self.wrap(sock) {
+                Ok(s) => s,
+                Err(mut sock) => {
+                    let _ = self.poll.registry().deregister(&mut sock);
+                    let _ = self.server.reset(id, self.now());
+                    continue;
+                }
+            };
             if self.conns.len() <= i {
                 self.conns.resize_with(i + 1, || None);
             }
@@ -603,10 +645,42 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// A socket just accepted, as this server speaks on it: TLS when set, else TCP.
+    #[cfg(feature = "tls")]
+    fn wrap(&self, sock: TcpStream) -> Result<Sock, TcpStream> {
+        let Some(tls) = &self.tls else {
+            return Ok(Sock::Plain(sock));
+        };
+        // Fails only for a configuration rustls cannot serve with at all.
+        tls.accept(sock).map_err(|(sock, e)| {
+            log::warn!("TLS: {e}");
+            sock
+        })
+    }
+
+    /// A socket just accepted, as this server speaks on it.
+    #[cfg(not(feature = "tls"))]
+    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
+    fn wrap(&self, sock: TcpStream) -> Result<Sock, TcpStream> {
+        Ok(Sock::Plain(sock))
+    }
+
     /// Reads until the socket would block (or the receive buffer is full), feeding the
     /// server; unless `to_block`, a short read ends it too (saving the read that would
-    /// answer "would block"). Returns how many bytes it read.
+    /// answer "would block"). Returns how many bytes it read. A TLS connection whose
+    /// handshake left records the socket did not take is registered for writability.
     fn read(&mut self, i: usize, to_block: bool) -> usize {
+        let total = self.read_in(i, to_block);
+        if let Some(Some(conn)) = self.conns.get(i)
+            && conn.sock.wants_write()
+            && !conn.writable
+        {
+            self.settle(i);
+        }
+        total
+    }
+
+    fn read_in(&mut self, i: usize, to_block: bool) -> usize {
         let now = self.now();
         let mut total = 0;
         let Some(Some(conn)) = self.conns.get_mut(i) else {
@@ -648,7 +722,7 @@ impl<'a> Driver<'a> {
                     if conn.rx.is_empty() && conn.rx.capacity() > 16 * 1024 {
                         conn.rx = Vec::new();
                     }
-                    if n < room && !to_block {
+                    if n < room && !to_block && !conn.sock.buffers_input() {
                         return total;
                     }
                 }
@@ -765,13 +839,13 @@ impl<'a> Driver<'a> {
             // A close for a stream this driver paused: the server gave up on it (a slow
             // reader, a deadline), so what is kept will not be written.
             log::debug!("stream {i}: cut with {} bytes unwritten", conn.tx.len());
-            let _ = self.poll.registry().deregister(&mut conn.sock);
+            let _ = self.poll.registry().deregister(conn.sock.tcp());
             self.conns[i] = None;
             return;
         }
         let mut bytes = &self.out_buf[..len];
         if conn.tx.is_empty() {
-            match write_some(&mut conn.sock, bytes) {
+            match conn.sock.write(bytes) {
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) => {
                     log::debug!("write on {i}: {e}");
@@ -802,10 +876,12 @@ impl<'a> Driver<'a> {
         let Some(Some(conn)) = self.conns.get_mut(i) else {
             return;
         };
-        match write_some(&mut conn.sock, &conn.tx) {
+        // A TLS connection may be writable for its records alone, the server not paused.
+        let paused = !conn.tx.is_empty();
+        match conn.sock.write(&conn.tx) {
             Ok(n) => {
                 conn.tx.drain(..n);
-                if conn.tx.is_empty() && !conn.close {
+                if paused && conn.tx.is_empty() && !conn.close {
                     let _ = self.server.resume_transmit(conn.id);
                 }
             }
@@ -830,8 +906,14 @@ impl<'a> Driver<'a> {
         };
         if conn.tx.is_empty() {
             if conn.close {
-                let _ = conn.sock.shutdown(std::net::Shutdown::Write);
-                let _ = self.poll.registry().deregister(&mut conn.sock);
+                conn.sock.close_notify();
+                if conn.sock.wants_write() {
+                    // The last TLS records (`close_notify` among them) wait for the socket.
+                    self.linger(i);
+                    return;
+                }
+                let _ = conn.sock.tcp().shutdown(std::net::Shutdown::Write);
+                let _ = self.poll.registry().deregister(conn.sock.tcp());
                 self.conns[i] = None;
                 return;
             }
@@ -839,7 +921,7 @@ impl<'a> Driver<'a> {
                 conn.tx = Vec::new();
             }
         }
-        let want = !conn.tx.is_empty();
+        let want = !conn.tx.is_empty() || conn.sock.wants_write();
         if want != conn.writable {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE
@@ -849,7 +931,7 @@ impl<'a> Driver<'a> {
             if self
                 .poll
                 .registry()
-                .reregister(&mut conn.sock, Token(i), interest)
+                .reregister(conn.sock.tcp(), Token(i), interest)
                 .is_ok()
             {
                 conn.writable = want;

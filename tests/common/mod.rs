@@ -83,7 +83,7 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Reads until `done` says the bytes so far are enough (10 s at most).
-pub fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+pub fn read_until(s: &mut impl Read, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut chunk = [0u8; 65536];
     while !done(buf) {
@@ -99,7 +99,7 @@ pub fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> 
 }
 
 /// One whole HTTP response: head and `Content-Length` body.
-pub fn response(s: &mut TcpStream) -> (u16, Vec<u8>, Vec<u8>) {
+pub fn response(s: &mut impl Read) -> (u16, Vec<u8>, Vec<u8>) {
     let mut buf = Vec::new();
     read_until(s, &mut buf, |b| {
         let Some(end) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -144,9 +144,9 @@ pub fn frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
     out
 }
 
-/// A WebSocket Socket.IO client.
-pub struct Ws {
-    pub sock: TcpStream,
+/// A WebSocket Socket.IO client (over TCP, or any stream: TLS).
+pub struct Ws<S = TcpStream> {
+    pub sock: S,
     buf: Vec<u8>,
     pending: VecDeque<Vec<u8>>,
 }
@@ -154,7 +154,13 @@ pub struct Ws {
 impl Ws {
     /// Opens a WebSocket session (101 and the open packet read).
     pub fn open(addr: SocketAddr) -> Self {
-        let mut sock = connect(addr);
+        Self::open_on(connect(addr))
+    }
+}
+
+impl<S: Read + Write> Ws<S> {
+    /// Opens a WebSocket session on `sock` (101 and the open packet read).
+    pub fn open_on(mut sock: S) -> Self {
         sock.write_all(WS_REQUEST).unwrap();
         let mut buf = Vec::new();
         read_until(&mut sock, &mut buf, |b| contains(b, b"\r\n\r\n"));
@@ -177,7 +183,7 @@ impl Ws {
 
     /// A client over a stream whose WebSocket is already open (a clone of another's, to
     /// read on one thread while writing on another).
-    pub fn from_stream(sock: TcpStream) -> Self {
+    pub fn from_stream(sock: S) -> Self {
         Self {
             sock,
             buf: Vec::new(),
@@ -226,6 +232,17 @@ impl Ws {
 /// Runs `node tests/interop/<script> <args>` (a suite printing `ok <check>` lines); panics
 /// with its output unless it exits 0 within `timeout` after at least one check.
 pub fn node_suite(script: &str, args: &[&str], label: &str, timeout: Duration) {
+    node_suite_env(script, args, &[], label, timeout);
+}
+
+/// [`node_suite`] with more environment variables.
+pub fn node_suite_env(
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    label: &str,
+    timeout: Duration,
+) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/socket.io-client").is_dir(),
@@ -233,6 +250,7 @@ pub fn node_suite(script: &str, args: &[&str], label: &str, timeout: Duration) {
     );
     let mut cmd = Command::new("node");
     cmd.arg(dir.join(script)).args(args);
+    cmd.envs(env.iter().copied());
     let mut child = cmd
         .current_dir(&dir)
         .stdout(Stdio::piped())
@@ -274,3 +292,6 @@ pub fn node_suite(script: &str, args: &[&str], label: &str, timeout: Duration) {
         None => panic!("{label}: timed out\n--- stdout ---\n{out}\n--- stderr ---\n{err}"),
     }
 }
+
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -2,13 +2,23 @@
 // chromium, driven by playwright-core): a message typed in one tab appears in the other,
 // with the "user connected" notice and the "typing…" hint.
 //
-//   node chat_browser.mjs <url> [chromium path]
+//   node chat_browser.mjs <url> [chromium path] [server certificate PEM]
+//
+// For an https URL, the browser trusts the server's certificate (the first of the PEM file)
+// by its public key (`--ignore-certificate-errors-spki-list`), and that one only.
 //
 // Prints "ok …" lines; exits 1 on the first failure. Every wait has a timeout.
 
 import { chromium } from "playwright-core";
+import { X509Certificate, createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 
-const [url, executablePath = "/usr/bin/chromium"] = process.argv.slice(2);
+const [url, executablePath = "/usr/bin/chromium", certFile] = process.argv.slice(2);
+const trust = [];
+if (certFile) {
+  const spki = new X509Certificate(readFileSync(certFile)).publicKey.export({ type: "spki", format: "der" });
+  trust.push(`--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`);
+}
 const STEP = 10_000;
 
 setTimeout(() => {
@@ -27,6 +37,7 @@ const browser = await chromium.launch({
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    ...trust,
   ],
 });
 try {
@@ -40,6 +51,12 @@ try {
   await a.goto(url, { timeout: STEP });
   await a.waitForFunction(() => typeof socket !== "undefined" && socket.connected, null, { timeout: STEP });
   console.log("ok first tab connected");
+  if (url.startsWith("https:")) {
+    // The page and its Socket.IO session, both over TLS.
+    const secure = await a.evaluate(() => location.protocol === "https:" && socket.io.engine.secure === true);
+    if (!secure) throw new Error("the page or its session is not on TLS");
+    console.log("ok page and session over https");
+  }
   await b.goto(url, { timeout: STEP });
   await b.waitForFunction(() => typeof socket !== "undefined" && socket.connected, null, { timeout: STEP });
   console.log("ok second tab connected");

@@ -3,13 +3,17 @@
 //   node echo_suite.mjs <url> <suite> [transport]
 //
 // <suite>: "socketio" (needs [transport]: polling | websocket | upgrade), "engineio"
-// (likewise), "heartbeat" (a server with pingInterval 300 / pingTimeout 200) or "garbage".
+// (likewise), "heartbeat" (a server with pingInterval 300 / pingTimeout 200), "garbage", or
+// "untrusted" (an https server: a client that does not trust its certificate is refused).
+// For an https server, the environment variable SIOCORE_TEST_CA names the PEM file of the CA
+// the clients trust (the `ca` option of socket.io-client and engine.io-client).
 // Prints one line per check ("ok NAME" or "FAIL NAME: why") and exits 1 when one failed.
 // Every wait has a timeout; the whole run has one too.
 
 import { io, Manager } from "socket.io-client";
 import { Socket as EngineSocket } from "engine.io-client";
 import net from "node:net";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { within, checker } from "./suite.mjs";
 
@@ -20,6 +24,7 @@ const transports = {
   upgrade: ["polling", "websocket"],
 }[mode];
 const STEP = 5000;
+const tls = process.env.SIOCORE_TEST_CA ? { ca: readFileSync(process.env.SIOCORE_TEST_CA) } : {};
 
 setTimeout(() => {
   console.log("FAIL suite: overall timeout");
@@ -35,7 +40,7 @@ const check = checks.check;
 
 /** A connected client socket for namespace `ns`; resolves once `auth` came. */
 async function client(ns = "/", opts = {}) {
-  const socket = io(url + ns, { transports, forceNew: true, reconnection: false, ...opts });
+  const socket = io(url + ns, { transports, forceNew: true, reconnection: false, ...tls, ...opts });
   open.add(socket);
   const auth = await within(
     STEP,
@@ -150,14 +155,14 @@ async function socketio() {
   await check("/custom, and an unknown namespace refused", async () => {
     const { auth } = await client("/custom", { auth: { c: 1 } });
     assert.deepEqual(auth, { c: 1 });
-    const bad = io(url + "/nope", { transports, forceNew: true, reconnection: false });
+    const bad = io(url + "/nope", { transports, forceNew: true, reconnection: false, ...tls });
     open.add(bad);
     const err = await within(STEP, "connect_error", new Promise((resolve) => bad.once("connect_error", resolve)));
     assert.equal(err.message, "Invalid namespace");
   });
 
   await check("namespaces multiplexed on one connection", async () => {
-    const manager = new Manager(url, { transports, reconnection: false });
+    const manager = new Manager(url, { transports, reconnection: false, ...tls });
     const root = manager.socket("/");
     const custom = manager.socket("/custom");
     open.add(root);
@@ -203,7 +208,7 @@ async function socketio() {
 
 async function engineio() {
   const connect = () => {
-    const socket = new EngineSocket(url, { path: "/engine.io", transports });
+    const socket = new EngineSocket(url, { path: "/engine.io", transports, ...tls });
     open.add(socket);
     return within(STEP, "open", new Promise((resolve, reject) => {
       socket.once("open", () => resolve(socket));
@@ -284,7 +289,26 @@ async function garbage() {
   });
 }
 
-const suites = { socketio, engineio, heartbeat, garbage };
+async function untrusted() {
+  for (const t of [["polling"], ["websocket"]]) {
+    await check(`a client that does not trust the certificate is refused (${t})`, async () => {
+      // No `ca`: Node's own roots only, which do not hold the test CA.
+      const socket = io(url, { transports: t, forceNew: true, reconnection: false });
+      open.add(socket);
+      const err = await within(STEP, "connect_error", new Promise((resolve, reject) => {
+        socket.once("connect_error", resolve);
+        socket.once("connect", () => reject(new Error("connected without trusting the CA")));
+      }));
+      // WebSocket: the `ws` error as `description`; polling: the request's error as the
+      // XMLHttpRequest's `statusText` (`description` is its status, 0).
+      const cause = err.context?.statusText ?? err.description;
+      const why = String(cause?.message ?? cause);
+      assert.match(why, /certificate|self.signed|verify/i, why);
+    });
+  }
+}
+
+const suites = { socketio, engineio, heartbeat, garbage, untrusted };
 if (!suites[suite] || ((suite === "socketio" || suite === "engineio") && !transports)) {
   console.log(`FAIL usage: node echo_suite.mjs <url> ${Object.keys(suites).join("|")} [polling|websocket|upgrade]`);
   process.exit(2);

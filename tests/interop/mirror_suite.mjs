@@ -1,7 +1,7 @@
 // The mirror client contract (examples/mirror_client.rs, examples/c/mirror_client.c),
 // checked by the official Node server (npm socket.io 4.8.4).
 //
-//   node mirror_suite.mjs <mode> <client command…>
+//   node mirror_suite.mjs [--tls CERT KEY CA] <mode> <client command…>
 //
 // <mode>: polling | websocket | upgrade. The suite starts a socket.io server on a free port
 // of 127.0.0.1 (pingInterval 300; pingTimeout 1000, so a loaded machine does not time out a
@@ -14,15 +14,25 @@
 // emitted while it was away mirrored once each, in order) after the server closed its
 // transport, the server restarting on the same port and the client reconnecting and re-joining, and the
 // client exiting with status 0 when the server disconnects it.
+// With --tls, the server is an https one (`https.createServer` with the PEM files CERT and
+// KEY) and the client gets `--ca CA https://127.0.0.1:<port>` instead.
 // Prints one line per check ("ok NAME" or "FAIL NAME: why"); exits 1 when one failed.
 
 import { Server } from "socket.io";
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import assert from "node:assert/strict";
 import { within, checker } from "./suite.mjs";
 
-const [mode, ...command] = process.argv.slice(2);
+let argv = process.argv.slice(2);
+let tls = null;
+if (argv[0] === "--tls") {
+  tls = { cert: readFileSync(argv[1]), key: readFileSync(argv[2]), ca: argv[3] };
+  argv = argv.slice(4);
+}
+const [mode, ...command] = argv;
 const STEP = 8000;
 
 setTimeout(() => {
@@ -47,7 +57,7 @@ function finish(code) {
 }
 
 async function startServer() {
-  const http = createServer();
+  const http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
   io = new Server(http, {
     pingInterval: 300,
     pingTimeout: 1000,
@@ -94,7 +104,8 @@ function acked(socket, name, args) {
 
 await startServer();
 const flag = { polling: ["--transport", "polling"], websocket: ["--transport", "websocket"] }[mode] ?? [];
-child = spawn(command[0], [...command.slice(1), ...flag, `http://127.0.0.1:${port}`], {
+const target = tls ? ["--ca", tls.ca, `https://127.0.0.1:${port}`] : [`http://127.0.0.1:${port}`];
+child = spawn(command[0], [...command.slice(1), ...flag, ...target], {
   stdio: ["ignore", "pipe", "pipe"],
 });
 child.stdout.on("data", (d) => (childLog += d));
