@@ -50,6 +50,13 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<Listening<'static>> {
     bind_with(addr, None)
 }
 
+/// Says why a broadcast reached nobody (arguments that are not JSON, say).
+fn report(sent: Result<usize, siocore::app::EmitError>) {
+    if let Err(e) = sent {
+        eprintln!("chat: broadcast: {e}");
+    }
+}
+
 /// Builds the chat server, serving https with the PEM files `tls` (certificate chain, key)
 /// when given, and binds it.
 pub fn bind_with(
@@ -65,23 +72,29 @@ pub fn bind_with(
     let joined = users.clone();
     io.on_connection("/", move |cx, socket, _| {
         let id = name(cx, socket);
-        cx.broadcast_from(socket)
-            .emit("user connected", Json(&id.as_str()));
+        report(
+            cx.broadcast_from(socket)
+                .emit("user connected", Json(&id.as_str())),
+        );
         joined.borrow_mut().insert(socket, id);
     });
     io.on_disconnect("/", move |cx, socket, _| {
         let id = users.borrow_mut().remove(&socket).unwrap_or_default();
-        cx.broadcast("/")
-            .emit("user disconnected", Json(&id.as_str()));
+        report(
+            cx.broadcast("/")
+                .emit("user disconnected", Json(&id.as_str())),
+        );
     });
     io.on("/", "chat message", |cx, m| {
         // Everyone, the sender included.
-        cx.broadcast("/").emit("chat message", m.args);
+        report(cx.broadcast("/").emit("chat message", m.args));
     });
     io.on("/", "typing", |cx, m| {
         let id = name(cx, m.socket);
-        cx.broadcast_from(m.socket)
-            .emit("typing", Json(&id.as_str()));
+        report(
+            cx.broadcast_from(m.socket)
+                .emit("typing", Json(&id.as_str())),
+        );
     });
     match client_bundle() {
         Some(bundle) => {

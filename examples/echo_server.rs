@@ -156,22 +156,29 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
     io.on("/", "message-with-ack", |cx, m| cx.ack_same(m));
     io.on("/", "echo-ack", |cx, m| cx.ack_same(m));
     io.on("/", "broadcast", |cx, m| {
-        cx.broadcast("/").emit_same("broadcast", m);
+        if let Err(e) = cx.broadcast("/").emit_same("broadcast", m) {
+            eprintln!("echo_server: broadcast: {e}");
+        }
     });
     io.on("/", "join", |cx, m| {
-        if let Some(room) = m.arg::<String>(0)
+        if let Ok(room) = m.arg::<String>(0)
             && let Err(e) = cx.join(m.socket, &room)
         {
             let _ = cx.emit(m.socket, "error", Json(&format!("join {room}: {e}")));
         }
     });
     io.on("/", "to-room", |cx, m| {
-        let (Some(room), Some((_, payload))) = (m.arg::<String>(0), split_first_arg(m.args)) else {
+        let (Some(room), Some((_, payload))) = (m.arg::<String>(0).ok(), split_first_arg(m.args))
+        else {
             return;
         };
-        cx.broadcast("/")
-            .to(&room)
-            .emit_with_attachments("room-msg", payload, m.attachments);
+        if let Err(e) =
+            cx.broadcast("/")
+                .to(&room)
+                .emit_with_attachments("room-msg", payload, m.attachments)
+        {
+            eprintln!("echo_server: to-room: {e}");
+        }
     });
     io.on("/", "request-ack", |cx, m| {
         let socket = m.socket;
@@ -207,26 +214,30 @@ fn with_tls(_: Io<'static>, _: &str, _: &str) -> std::io::Result<Io<'static>> {
 /// The events of the cluster contract (see the module docs).
 fn cluster_events(io: &mut Io<'static>, port: &Rc<Cell<u16>>) {
     io.on("/", "leave", |cx, m| {
-        if let Some(room) = m.arg::<String>(0) {
+        if let Ok(room) = m.arg::<String>(0) {
             let _ = cx.leave(m.socket, &room);
         }
     });
     io.on("/", "to-room-except", |cx, m| {
-        let (Some(room), Some(ex)) = (m.arg::<String>(0), m.arg::<String>(1)) else {
+        let (Some(room), Some(ex)) = (m.arg::<String>(0).ok(), m.arg::<String>(1).ok()) else {
             return;
         };
         let payload = split_first_arg(m.args)
             .and_then(|(_, rest)| split_first_arg(rest))
             .map_or(&[][..], |(_, payload)| payload);
-        cx.broadcast("/")
+        if let Err(e) = cx
+            .broadcast("/")
             .to(&room)
             .except(&ex)
-            .emit_with_attachments("room-msg", payload, m.attachments);
+            .emit_with_attachments("room-msg", payload, m.attachments)
+        {
+            eprintln!("echo_server: to-room-except: {e}");
+        }
     });
     io.on("/", "fetch-sockets", |cx, m| {
         let (socket, ack) = (m.socket, m.ack_id);
         let mut b = cx.broadcast("/");
-        if let Some(room) = m.arg::<String>(0) {
+        if let Ok(room) = m.arg::<String>(0) {
             b = b.to(&room);
         }
         b.fetch_sockets(move |cx, fetched| {
@@ -238,20 +249,20 @@ fn cluster_events(io: &mut Io<'static>, port: &Rc<Cell<u16>>) {
         });
     });
     io.on("/", "remote-join", |cx, m| {
-        if let (Some(room), Some(target)) = (m.arg::<String>(0), m.arg::<String>(1)) {
+        if let (Some(room), Some(target)) = (m.arg::<String>(0).ok(), m.arg::<String>(1).ok()) {
             cx.broadcast("/").to(&target).sockets_join(&[&room]);
         }
         m.ack(cx, Json(&"ok"));
     });
     io.on("/", "remote-leave", |cx, m| {
-        if let (Some(room), Some(target)) = (m.arg::<String>(0), m.arg::<String>(1)) {
+        if let (Some(room), Some(target)) = (m.arg::<String>(0).ok(), m.arg::<String>(1).ok()) {
             cx.broadcast("/").to(&target).sockets_leave(&[&room]);
         }
         m.ack(cx, Json(&"ok"));
     });
     io.on("/", "remote-disconnect", |cx, m| {
         m.ack(cx, Json(&"ok"));
-        if let Some(room) = m.arg::<String>(0) {
+        if let Ok(room) = m.arg::<String>(0) {
             cx.broadcast("/").to(&room).disconnect_sockets(true);
         }
     });
@@ -259,7 +270,7 @@ fn cluster_events(io: &mut Io<'static>, port: &Rc<Cell<u16>>) {
         let (socket, ack) = (m.socket, m.ack_id);
         cx.server_side_emit_with_ack("/", "ping-servers", m.args, move |cx, answers| {
             let mut all: Vec<String> = (0..answers.answers.len())
-                .filter_map(|i| answers.value::<String>(i))
+                .filter_map(|i| answers.value::<String>(i).ok())
                 .collect();
             all.sort();
             if let Some(id) = ack {
@@ -270,7 +281,9 @@ fn cluster_events(io: &mut Io<'static>, port: &Rc<Cell<u16>>) {
     let port = Rc::clone(port);
     io.on_server_side("/", "ping-servers", move |cx, m| {
         m.ack(cx, Json(&format!("pong:{}", port.get())));
-        cx.broadcast("/").local().emit("server-side", m.args);
+        if let Err(e) = cx.broadcast("/").local().emit("server-side", m.args) {
+            eprintln!("echo_server: server-side: {e}");
+        }
     });
 }
 

@@ -30,13 +30,14 @@ fn handlers_serde_arguments_and_acks() {
             }
             let name = hs
                 .auth_as::<Auth>()
+                .ok()
                 .map_or_else(|| "anonymous".to_string(), |a| a.name);
             let _ = cx.emit(socket, "hello", Json(&name.as_str()));
         });
         io.on("/", "sum", |cx, msg| {
             let (a, b) = (
-                msg.arg::<i64>(0).unwrap_or(0),
-                msg.arg::<i64>(1).unwrap_or(0),
+                msg.arg::<i64>(0).ok().unwrap_or(0),
+                msg.arg::<i64>(1).ok().unwrap_or(0),
             );
             msg.ack(cx, Json(&(a + b)));
         });
@@ -49,7 +50,7 @@ fn handlers_serde_arguments_and_acks() {
                 200,
                 move |cx, reply| {
                     let answer = match reply {
-                        Ok(r) => r.arg::<String>(0).unwrap_or_default(),
+                        Ok(r) => r.arg::<String>(0).ok().unwrap_or_default(),
                         Err(AckError::Timeout) => "timeout".to_string(),
                         Err(_) => "gone".to_string(),
                     };
@@ -185,4 +186,68 @@ fn a_recovered_socket_skips_authorize_and_says_so() {
     );
     assert!(text(ws.next()).starts_with(r#"42["recovered",true,""#));
     assert_eq!(AUTHORIZED.load(Ordering::SeqCst), 1);
+}
+
+/// A namespace exists because a handler names it, as Node's `io.of(name).on(...)`; one
+/// that nothing names is refused as Node refuses it.
+#[test]
+fn a_handler_declares_its_namespace() {
+    let server = Running::spawn(|| {
+        let mut io = Io::new(ServerConfig::DEFAULT);
+        io.on_connection("/orders", |cx, socket, _| {
+            let _ = cx.emit(socket, "welcome", Json(&"orders"));
+        });
+        io.on("/orders", "ping", |cx, msg| msg.ack(cx, Json(&"pong")));
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let mut ws = Ws::open(server.addr);
+    ws.send(b"40/orders,");
+    assert!(ws.next_text().starts_with("40/orders,{\"sid\""));
+    assert_eq!(ws.next_text(), r#"42/orders,["welcome","orders"]"#);
+    ws.send(br#"42/orders,1["ping"]"#);
+    assert_eq!(ws.next_text(), r#"43/orders,1["pong"]"#);
+    ws.send(b"40/nobody,");
+    assert_eq!(
+        ws.next_text(),
+        r#"44/nobody,{"message":"Invalid namespace"}"#
+    );
+    // `/` is still the configuration's.
+    ws.send(b"40");
+    assert!(ws.next_text().starts_with("40{\"sid\""));
+}
+
+/// Broadcasts and arguments say why they failed instead of looking like "no clients" or
+/// "no value".
+#[test]
+fn failures_say_why() {
+    let server = start(|io| {
+        io.on("/", "check", |cx, msg| {
+            let missing = msg.arg::<i64>(5).unwrap_err().to_string();
+            let wrong = msg.arg::<i64>(0).unwrap_err().to_string();
+            let bad_json = cx.broadcast("/").emit("x", "1,").unwrap_err().to_string();
+            let no_ns = cx
+                .broadcast("/nowhere")
+                .emit("x", ())
+                .unwrap_err()
+                .to_string();
+            let sent = cx.broadcast("/").emit("x", "1").unwrap();
+            let report = format!("{missing}|{wrong}|{bad_json}|{no_ns}|{sent}");
+            let _ = cx.emit(msg.socket, "report", Json(&report.as_str()));
+        });
+    });
+    let mut ws = Ws::open(server.addr);
+    ws.send(b"40");
+    assert!(ws.next_text().starts_with("40{\"sid\""));
+    ws.send(br#"42["check","text"]"#);
+    assert_eq!(ws.next_text(), r#"42["x",1]"#);
+    let report = ws.next_text();
+    assert!(
+        report.starts_with(r#"42["report","no argument 5: there are 1|argument 0: "#),
+        "{report}"
+    );
+    assert!(
+        report.contains("|the namespace does not exist|1\"]"),
+        "{report}"
+    );
+    assert!(report.contains("JSON"), "{report}");
 }

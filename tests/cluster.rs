@@ -86,11 +86,11 @@ fn server(redis: &str) -> Running {
     Running::spawn(move || {
         let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
         io.on("/", "broadcast", |cx, msg| {
-            cx.broadcast("/").emit("broadcast", msg.args);
+            let _ = cx.broadcast("/").emit("broadcast", msg.args);
         });
         io.on("/", "to-room", |cx, msg| {
             let room: String = msg.arg(0).unwrap_or_default();
-            cx.broadcast("/").to(&room).emit("room-msg", msg.args);
+            let _ = cx.broadcast("/").to(&room).emit("room-msg", msg.args);
         });
         io.on("/", "join", |cx, msg| {
             let room: String = msg.arg(0).unwrap_or_default();
@@ -98,7 +98,7 @@ fn server(redis: &str) -> Running {
             msg.ack(cx, "\"ok\"".as_bytes());
         });
         io.on("/", "local", |cx, msg| {
-            cx.broadcast("/").local().emit("local", msg.args);
+            let _ = cx.broadcast("/").local().emit("local", msg.args);
         });
         io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
     })
@@ -288,7 +288,7 @@ fn dynamic_namespaces_join_the_cluster_when_created() {
             };
             let mut io = Io::new(config).redis(&url);
             io.on("/dyn", "broadcast", |cx, msg| {
-                cx.broadcast("/dyn").emit("broadcast", msg.args);
+                let _ = cx.broadcast("/dyn").emit("broadcast", msg.args);
             });
             io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
         })

@@ -47,8 +47,17 @@ pub struct Answers {
 
 impl Answers {
     /// Answer `i`, deserialized.
-    pub fn value<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Option<T> {
-        super::from_json(self.answers.get(i)?.as_bytes())
+    ///
+    /// # Errors
+    /// [`ArgError`](super::ArgError): there is no such answer, or it is not a `T`.
+    pub fn value<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Result<T, super::ArgError> {
+        let Some(answer) = self.answers.get(i) else {
+            return Err(super::ArgError::Missing {
+                index: i,
+                count: self.answers.len(),
+            });
+        };
+        super::from_json(answer.as_bytes(), i)
     }
 }
 
@@ -69,7 +78,10 @@ pub struct ServerSide<'b> {
 
 impl ServerSide<'_> {
     /// Argument `i`, deserialized.
-    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Option<T> {
+    ///
+    /// # Errors
+    /// [`ArgError`](super::ArgError): there is no such argument, or it is not a `T`.
+    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Result<T, super::ArgError> {
         arg(self.args, i)
     }
 

@@ -12,11 +12,13 @@
 //!
 //! let mut io = Io::new(ServerConfig::DEFAULT);
 //! io.on_connection("/", |cx, socket, _handshake| {
-//!     cx.broadcast("/").except_socket(socket).emit("user connected", ());
+//!     let _ = cx.broadcast("/").except_socket(socket).emit("user connected", ());
 //! });
 //! io.on("/", "chat message", |cx, msg| {
-//!     // Everyone, the sender included, gets the message.
-//!     cx.broadcast("/").emit("chat message", msg.args);
+//!     // Everyone, the sender included, gets the message; an error says why nobody did.
+//!     if let Err(e) = cx.broadcast("/").emit("chat message", msg.args) {
+//!         eprintln!("chat message: {e}");
+//!     }
 //! });
 //! io.on("/", "add", |cx, msg| {
 //!     let (a, b): (i64, i64) = (msg.arg(0).unwrap_or(0), msg.arg(1).unwrap_or(0));
@@ -42,7 +44,7 @@ use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::{Cluster, ClusterConfig, Flags, Recipients};
+use crate::adapter::{Cluster, ClusterConfig, ClusterError, Flags, Recipients};
 use crate::driver::{Driver, Handler, Shutdown};
 use crate::http::{Header, Method};
 use crate::json;
@@ -150,24 +152,71 @@ pub struct Reply<'b> {
 
 impl Reply<'_> {
     /// Argument `i`, deserialized.
-    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Option<T> {
+    ///
+    /// # Errors
+    /// [`ArgError`]: there is no such argument, or it is not a `T`.
+    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Result<T, ArgError> {
         arg(self.args, i)
     }
 }
 
-/// Argument `i` of a raw list, deserialized with `serde-json-core`.
-fn arg<'de, T: Deserialize<'de>>(args: &'de [u8], i: usize) -> Option<T> {
-    let raw = json::elements(args).nth(i)?;
-    from_json(raw)
+/// Why an argument (or an auth object, or an answer) could not be read as the type asked
+/// for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArgError {
+    /// There is no argument `index`: the list has `count`.
+    Missing {
+        /// The argument asked for.
+        index: usize,
+        /// How many there are.
+        count: usize,
+    },
+    /// The value is not of the type asked for (a number for a string, a field missing, a
+    /// borrowed `&str` for text with escapes: ask for a `String`).
+    Invalid {
+        /// The argument (0 for an auth object or an answer).
+        index: usize,
+        /// What `serde-json-core` said.
+        reason: String,
+    },
 }
 
-/// One JSON value, deserialized. Strings with escapes are unescaped into a scratch buffer,
-/// so owned types (`String`) take them; a borrowed `&str` only works without escapes.
-fn from_json<'de, T: Deserialize<'de>>(raw: &'de [u8]) -> Option<T> {
+impl core::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Missing { index, count } => {
+                write!(f, "no argument {index}: there are {count}")
+            }
+            Self::Invalid { index, reason } => write!(f, "argument {index}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+/// Argument `i` of a raw list, deserialized with `serde-json-core`.
+fn arg<'de, T: Deserialize<'de>>(args: &'de [u8], i: usize) -> Result<T, ArgError> {
+    let Some(raw) = json::elements(args).nth(i) else {
+        return Err(ArgError::Missing {
+            index: i,
+            count: json::elements(args).count(),
+        });
+    };
+    from_json(raw, i)
+}
+
+/// One JSON value (argument `index`), deserialized. Strings with escapes are unescaped into
+/// a scratch buffer, so owned types (`String`) take them; a borrowed `&str` only works
+/// without escapes.
+fn from_json<'de, T: Deserialize<'de>>(raw: &'de [u8], index: usize) -> Result<T, ArgError> {
     let mut scratch = std::vec![0u8; raw.len()];
     serde_json_core::from_slice_escaped::<T>(raw, &mut scratch)
-        .ok()
         .map(|(v, _)| v)
+        .map_err(|e| ArgError::Invalid {
+            index,
+            reason: e.to_string(),
+        })
 }
 
 /// Splits a received argument list after its first value: (first, the rest). The rest
@@ -205,8 +254,11 @@ pub struct Handshake<'b> {
 
 impl Handshake<'_> {
     /// The auth payload, deserialized.
-    pub fn auth_as<'de, T: Deserialize<'de>>(&'de self) -> Option<T> {
-        from_json(self.auth)
+    ///
+    /// # Errors
+    /// [`ArgError::Invalid`] when it is not a `T`.
+    pub fn auth_as<'de, T: Deserialize<'de>>(&'de self) -> Result<T, ArgError> {
+        from_json(self.auth, 0)
     }
 }
 
@@ -246,7 +298,10 @@ pub struct Msg<'b> {
 
 impl<'b> Msg<'b> {
     /// Argument `i`, deserialized with `serde-json-core`.
-    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Option<T> {
+    ///
+    /// # Errors
+    /// [`ArgError`]: there is no such argument, or it is not a `T`.
+    pub fn arg<'de, T: Deserialize<'de>>(&'de self, i: usize) -> Result<T, ArgError> {
         arg(self.args, i)
     }
 
@@ -302,6 +357,9 @@ struct Namespace {
 #[derive(Default)]
 struct Routes {
     namespaces: HashMap<String, Namespace>,
+    /// Namespaces exist because a handler names them (besides the configuration's): a
+    /// CONNECT to any other is refused as Node refuses an unknown namespace.
+    declared_only: bool,
     engine: Option<EngineFn>,
     http: Option<HttpFn>,
     dirs: Vec<(String, PathBuf)>,
@@ -552,24 +610,25 @@ impl Broadcast<'_, '_> {
     /// Sends `event` with `args` to everyone selected (in the whole cluster, when the
     /// server is in one and the broadcast is not [`local`](Self::local)); returns how many
     /// of this server's sockets got it.
-    pub fn emit(mut self, event: &str, args: impl ToArgs) -> usize {
+    ///
+    /// # Errors
+    /// [`EmitError`]: nobody got it (arguments that are not valid JSON, a namespace that
+    /// does not exist, the pool full), or the cluster's part failed (see
+    /// [`EmitError::Cluster`]).
+    pub fn emit(mut self, event: &str, args: impl ToArgs) -> Result<usize, EmitError> {
         let mut buf = core::mem::take(self.buf);
         let sent = match args.to_args(&mut buf) {
             Ok(a) => self.deliver(event, a),
-            Err(e) => {
-                log::debug!("broadcast: {e}");
-                0
-            }
+            Err(e) => Err(EmitError::Server(e)),
         };
         *self.buf = buf;
         sent
     }
 
     /// Sends to this server's selected sockets and, unless local, to the cluster's.
-    fn deliver(&mut self, event: &str, args: Args<'_>) -> usize {
+    fn deliver(&mut self, event: &str, args: Args<'_>) -> Result<usize, EmitError> {
         let Some(ns) = self.ns else {
-            log::debug!("broadcast to a namespace that does not exist");
-            return 0;
+            return Err(EmitError::UnknownNamespace);
         };
         // The sockets left out go by the rooms their ids name, for every server.
         let except = if self.cluster.is_some() && !self.local {
@@ -577,7 +636,7 @@ impl Broadcast<'_, '_> {
         } else {
             Vec::new()
         };
-        let result = match self.cluster.as_deref_mut() {
+        match self.cluster.as_deref_mut() {
             Some(cluster) if !self.local => {
                 let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
                 let except: Vec<&str> = except.iter().map(String::as_str).collect();
@@ -588,7 +647,7 @@ impl Broadcast<'_, '_> {
                 };
                 cluster
                     .broadcast(self.server, ns, &to, event, args)
-                    .map_err(|e| std::format!("{e}"))
+                    .map_err(EmitError::Cluster)
             }
             _ => {
                 let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
@@ -601,33 +660,62 @@ impl Broadcast<'_, '_> {
                 };
                 self.server
                     .broadcast(ns, &targets, event, args)
-                    .map_err(|e| std::format!("{e}"))
+                    .map_err(EmitError::Server)
             }
-        };
-        result.unwrap_or_else(|e| {
-            log::warn!("broadcast: {e}");
-            0
-        })
+        }
     }
 
     /// Sends `event` with the arguments and attachments `msg` carried.
-    pub fn emit_same(self, event: &str, msg: &Msg<'_>) -> usize {
+    ///
+    /// # Errors
+    /// As [`emit`](Self::emit).
+    pub fn emit_same(self, event: &str, msg: &Msg<'_>) -> Result<usize, EmitError> {
         self.emit_with_attachments(event, msg.args, msg.attachments)
     }
 
     /// Sends `event` with raw JSON arguments and the received attachments their
     /// placeholders stand for.
+    ///
+    /// # Errors
+    /// As [`emit`](Self::emit).
     pub fn emit_with_attachments(
         mut self,
         event: &str,
         json: &[u8],
         attachments: Attachments<'_>,
-    ) -> usize {
+    ) -> Result<usize, EmitError> {
         with_blobs(attachments, |blobs| {
             self.deliver(event, Args::binary(json, blobs))
         })
     }
 }
+
+/// Why a broadcast went to nobody, or not to the whole cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The namespace does not exist (no client joined it yet, and no handler or
+    /// configuration names it).
+    UnknownNamespace,
+    /// This server refused it: the arguments are not a valid JSON list or do not match
+    /// their attachments, a name is invalid, the pool or the queue entries ran out.
+    Server(CommandError),
+    /// The cluster refused it. With [`ClusterError::OutboxFull`] this server's own sockets
+    /// got it and the other servers did not.
+    Cluster(ClusterError),
+}
+
+impl core::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::UnknownNamespace => f.write_str("the namespace does not exist"),
+            Self::Server(e) => write!(f, "{e}"),
+            Self::Cluster(e) => write!(f, "cluster: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
 
 /// The Socket.IO-style server: register handlers, then [`listen`](Io::listen).
 pub struct Io<'a> {
@@ -827,8 +915,28 @@ impl<'a> Io<'a> {
     }
 
     /// Binds `addr` (port 0 for any free port), ready to [`run`](Listening::run).
-    pub fn listen(self, addr: SocketAddr) -> io::Result<Listening<'a>> {
+    ///
+    /// A namespace that a handler names ([`on_connection`](Self::on_connection),
+    /// [`on`](Self::on), [`authorize`](Self::authorize), …) exists as Node's `io.of(name)`
+    /// makes it, whether or not [`ServerConfig::namespaces`] lists it; a CONNECT to a
+    /// namespace neither names is refused with `{"message":"Invalid namespace"}` (unless the
+    /// configuration asks for [`dynamic_namespaces`](ServerConfig::dynamic_namespaces), which
+    /// then accepts any).
+    pub fn listen(mut self, addr: SocketAddr) -> io::Result<Listening<'a>> {
         let storage = Storage::growable(self.capacity);
+        let config = &mut self.config;
+        if !config.dynamic_namespaces
+            && self
+                .routes
+                .namespaces
+                .keys()
+                .any(|n| !config.namespaces.contains(&n.as_str()))
+        {
+            // The configuration's list is borrowed: the others are made when a client
+            // first asks for them, from the handlers' names.
+            config.dynamic_namespaces = true;
+            self.routes.declared_only = true;
+        }
         let mut driver = Driver::bind(addr, self.config, storage)?;
         #[cfg(feature = "tls")]
         if let Some(tls) = self.tls {
@@ -949,6 +1057,13 @@ impl Handler for App {
             buf,
         };
         match *event {
+            Event::Connect(c)
+                if routes.declared_only
+                    && c.namespace.is_none()
+                    && !routes.namespaces.contains_key(c.name) =>
+            {
+                let _ = cx.server.refuse(c.socket, "Invalid namespace", None);
+            }
             Event::Connect(c) => {
                 let hs = Handshake {
                     session: c.session,
