@@ -232,6 +232,30 @@ typedef uint32_t sio_client_stream;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Why a stream could not connect (`sio_client_connect_failed_for`).
+enum sio_connect_failure
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Anything else (`SIO_CLIENT_REASON_TRANSPORT_ERROR`).
+  SIO_CONNECT_FAILURE_OTHER = 0,
+  // `ECONNREFUSED` (`SIO_CLIENT_REASON_CONNECT_REFUSED`).
+  SIO_CONNECT_FAILURE_REFUSED = 1,
+  // `EHOSTUNREACH`, `ENETUNREACH`, `ENETDOWN`, `ETIMEDOUT`
+  // (`SIO_CLIENT_REASON_UNREACHABLE`).
+  SIO_CONNECT_FAILURE_UNREACHABLE = 2,
+  // The TLS handshake failed (`SIO_CLIENT_REASON_TLS`).
+  SIO_CONNECT_FAILURE_TLS = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sio_connect_failure sio_connect_failure;
+#else
+typedef uint32_t sio_connect_failure;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The kinds of client events.
 enum sio_client_event_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -304,6 +328,13 @@ enum sio_client_reason
   SIO_CLIENT_REASON_TOO_LARGE = 9,
   // A packet did not fit the `sio_client_poll_io` buffer.
   SIO_CLIENT_REASON_BUFFER_TOO_SMALL = 10,
+  // The server's host refused the connection (nothing listens there).
+  SIO_CLIENT_REASON_CONNECT_REFUSED = 11,
+  // The server could not be reached (no route, the network down, no answer).
+  SIO_CLIENT_REASON_UNREACHABLE = 12,
+  // The TLS handshake failed (a ready loop also reports why, as
+  // `SIO_CLIENT_EVENT_TLS_ERROR`).
+  SIO_CLIENT_REASON_TLS = 13,
   // The server disconnected the namespace.
   SIO_CLIENT_REASON_SERVER_DISCONNECT = 100,
   // The application left the namespace.
@@ -958,6 +989,13 @@ sio_result sio_client_connected(sio_client *c, sio_client_stream s, uint64_t now
 
 // The driver could not connect `stream`.
 sio_result sio_client_connect_failed(sio_client *c, sio_client_stream s, uint64_t now_ms);
+
+// Like `sio_client_connect_failed`, saying why: the attempt's `SIO_CLIENT_EVENT_CLOSED`
+// then has the matching reason.
+sio_result sio_client_connect_failed_for(sio_client *c,
+                                         sio_client_stream s,
+                                         sio_connect_failure why,
+                                         uint64_t now_ms);
 
 // The server closed `stream` (a read returned 0) or it failed.
 sio_result sio_client_closed(sio_client *c, sio_client_stream s, uint64_t now_ms);

@@ -419,3 +419,44 @@ fn a_saved_state_resumes_the_session_in_a_new_client() {
         ]
     );
 }
+
+/// An attempt on a port where nothing listens ends with `ConnectRefused`, not a bare
+/// transport error, in every transport mode.
+#[test]
+fn a_refused_connection_says_so() {
+    // A port that was free a moment ago: nothing listens on it now.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for t in [
+        Transports::WebSocket,
+        Transports::Polling,
+        Transports::PollingThenWebSocket,
+    ] {
+        let host = addr.to_string();
+        let mut config = ClientConfig::new(&host);
+        config.transports = t;
+        config.reconnection.attempts = 0;
+        let mut arena = vec![0u8; config.arena_len()];
+        let mut client: Client<'_> = Client::new(config, &mut arena, [4; 32]).unwrap();
+        client.connect("/", None).unwrap();
+        let mut driver = ClientDriver::new(client, addr).unwrap();
+        let mut closed = Vec::new();
+        let start = StdInstant::now();
+        driver
+            .run(&mut |_: &mut Client<'_>, wake: Wake<'_, '_>, _| {
+                assert!(start.elapsed() < Duration::from_secs(20), "timed out");
+                if let Wake::Event(Event::Closed { reason }) = wake {
+                    closed.push(*reason);
+                }
+                true
+            })
+            .unwrap();
+        assert_eq!(closed, vec![CloseReason::ConnectRefused], "{t:?}");
+        assert_eq!(
+            CloseReason::ConnectRefused.to_string(),
+            "connection refused"
+        );
+    }
+}

@@ -269,7 +269,7 @@ fn an_untrusted_certificate_is_refused_with_an_error_that_says_so() {
             "{seen:#?}"
         );
         assert!(
-            seen.contains(&"closed transport error".to_string()),
+            seen.contains(&"closed TLS handshake failed".to_string()),
             "{seen:#?}"
         );
         assert!(!seen.contains(&"connect".to_string()), "{seen:#?}");

@@ -10,8 +10,8 @@ use std::vec::Vec;
 
 use siocore::Instant;
 use siocore::client::{
-    AckFailure, AckId, Client, ClientConfig, CloseReason, CommandError, DisconnectReason, Event,
-    Io, NamespaceId, Reconnection, Stream, Transports,
+    AckFailure, AckId, Client, ClientConfig, CloseReason, CommandError, ConnectFailure,
+    DisconnectReason, Event, Io, NamespaceId, Reconnection, Stream, Transports,
 };
 use siocore::http::Header;
 
@@ -916,6 +916,45 @@ pub unsafe extern "C" fn sio_client_connect_failed(
     })
 }
 
+/// Why a stream could not connect (`sio_client_connect_failed_for`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sio_connect_failure {
+    /// Anything else (`SIO_CLIENT_REASON_TRANSPORT_ERROR`).
+    SIO_CONNECT_FAILURE_OTHER = 0,
+    /// `ECONNREFUSED` (`SIO_CLIENT_REASON_CONNECT_REFUSED`).
+    SIO_CONNECT_FAILURE_REFUSED = 1,
+    /// `EHOSTUNREACH`, `ENETUNREACH`, `ENETDOWN`, `ETIMEDOUT`
+    /// (`SIO_CLIENT_REASON_UNREACHABLE`).
+    SIO_CONNECT_FAILURE_UNREACHABLE = 2,
+    /// The TLS handshake failed (`SIO_CLIENT_REASON_TLS`).
+    SIO_CONNECT_FAILURE_TLS = 3,
+}
+
+pub use sio_connect_failure::*;
+
+/// Like `sio_client_connect_failed`, saying why: the attempt's `SIO_CLIENT_EVENT_CLOSED`
+/// then has the matching reason.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_client_connect_failed_for(
+    c: *mut sio_client,
+    s: sio_client_stream,
+    why: sio_connect_failure,
+    now_ms: u64,
+) -> sio_result {
+    with(c, |h| {
+        let why = match why {
+            SIO_CONNECT_FAILURE_REFUSED => ConnectFailure::Refused,
+            SIO_CONNECT_FAILURE_UNREACHABLE => ConnectFailure::Unreachable,
+            SIO_CONNECT_FAILURE_TLS => ConnectFailure::Tls,
+            SIO_CONNECT_FAILURE_OTHER => ConnectFailure::Other,
+        };
+        h.client()
+            .connect_failed_for(stream(s), why, Instant::from_millis(now_ms));
+        Ok(SIO_OK)
+    })
+}
+
 /// The server closed `stream` (a read returned 0) or it failed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_client_closed(
@@ -1018,6 +1057,13 @@ pub enum sio_client_reason {
     SIO_CLIENT_REASON_TOO_LARGE = 9,
     /// A packet did not fit the `sio_client_poll_io` buffer.
     SIO_CLIENT_REASON_BUFFER_TOO_SMALL = 10,
+    /// The server's host refused the connection (nothing listens there).
+    SIO_CLIENT_REASON_CONNECT_REFUSED = 11,
+    /// The server could not be reached (no route, the network down, no answer).
+    SIO_CLIENT_REASON_UNREACHABLE = 12,
+    /// The TLS handshake failed (a ready loop also reports why, as
+    /// `SIO_CLIENT_EVENT_TLS_ERROR`).
+    SIO_CLIENT_REASON_TLS = 13,
     /// The server disconnected the namespace.
     SIO_CLIENT_REASON_SERVER_DISCONNECT = 100,
     /// The application left the namespace.
@@ -1084,6 +1130,9 @@ fn close_reason(r: CloseReason, ev: &mut sio_client_event) -> sio_client_reason 
             SIO_CLIENT_REASON_HTTP
         }
         CloseReason::TooLarge => SIO_CLIENT_REASON_TOO_LARGE,
+        CloseReason::ConnectRefused => SIO_CLIENT_REASON_CONNECT_REFUSED,
+        CloseReason::Unreachable => SIO_CLIENT_REASON_UNREACHABLE,
+        CloseReason::Tls => SIO_CLIENT_REASON_TLS,
         _ => SIO_CLIENT_REASON_BUFFER_TOO_SMALL,
     }
 }

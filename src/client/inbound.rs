@@ -3,8 +3,8 @@
 
 use super::head;
 use super::{
-    AckId, Attachments, Client, CloseReason, Closing, DisconnectReason, Event, Message,
-    NamespaceId, Notice, NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
+    AckId, Attachments, Client, CloseReason, Closing, ConnectFailure, DisconnectReason, Event,
+    Message, NamespaceId, Notice, NsState, Phase, Rx, Stream, Tcp, Upgrade, WsRx,
 };
 use crate::BufferTooSmall;
 use crate::Instant;
@@ -238,12 +238,25 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
     /// The driver could not connect `stream`.
     pub fn connect_failed(&mut self, stream: Stream, now: Instant) {
+        self.connect_failed_for(stream, ConnectFailure::Other, now);
+    }
+
+    /// [`connect_failed`](Self::connect_failed), saying why: the attempt ends with the
+    /// matching [`CloseReason`] (`ConnectRefused`, `Unreachable`, `Tls`, or
+    /// `TransportError`).
+    pub fn connect_failed_for(&mut self, stream: Stream, why: ConnectFailure, now: Instant) {
         self.tick(now);
         if self.slots[stream.index()].tcp != Tcp::Opening {
             return;
         }
         self.slots[stream.index()].tcp = Tcp::Down;
-        self.stream_lost(stream, CloseReason::TransportError);
+        let reason = match why {
+            ConnectFailure::Refused => CloseReason::ConnectRefused,
+            ConnectFailure::Unreachable => CloseReason::Unreachable,
+            ConnectFailure::Tls => CloseReason::Tls,
+            ConnectFailure::Other => CloseReason::TransportError,
+        };
+        self.stream_lost(stream, reason);
     }
 
     /// The server closed `stream`, or reading from it failed. Bytes already given stay

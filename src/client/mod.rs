@@ -200,6 +200,31 @@ pub enum CloseReason {
     TooLarge,
     /// A packet did not fit the buffer given to [`Client::poll_io`].
     TransmitBufferTooSmall,
+    /// The server's host refused the TCP connection: nothing listens on that port
+    /// ([`Client::connect_failed_for`] with [`ConnectFailure::Refused`]).
+    ConnectRefused,
+    /// The server could not be reached: no route to it, the network down, or no answer to
+    /// the TCP connection ([`ConnectFailure::Unreachable`]).
+    Unreachable,
+    /// The TLS handshake failed (the driver says why: an untrusted or mismatched
+    /// certificate, a protocol error; [`ConnectFailure::Tls`]).
+    Tls,
+}
+
+/// Why a stream could not connect, as the driver saw it
+/// ([`Client::connect_failed_for`]); each becomes the [`CloseReason`] of the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The connection was refused ([`CloseReason::ConnectRefused`]).
+    Refused,
+    /// No route, the network down, the connection timed out
+    /// ([`CloseReason::Unreachable`]).
+    Unreachable,
+    /// The TLS handshake failed ([`CloseReason::Tls`]).
+    Tls,
+    /// Anything else ([`CloseReason::TransportError`]).
+    Other,
 }
 
 impl fmt::Display for CloseReason {
@@ -212,6 +237,9 @@ impl fmt::Display for CloseReason {
             Self::ServerClose => f.write_str("server close"),
             Self::ClientClose => f.write_str("client close"),
             Self::ConnectTimeout => f.write_str("connect timeout"),
+            Self::ConnectRefused => f.write_str("connection refused"),
+            Self::Unreachable => f.write_str("server unreachable"),
+            Self::Tls => f.write_str("TLS handshake failed"),
             Self::Http {
                 status,
                 code: Some(c),

@@ -45,7 +45,7 @@ use super::sock::Sock;
 #[cfg(feature = "tls")]
 use super::tls::{ClientTls, Tls, TlsConfigError, TlsError};
 use crate::Instant;
-use crate::client::{Client, Event, Io, Stream};
+use crate::client::{Client, ConnectFailure, Event, Io, Stream};
 
 const WAKER: Token = Token(3);
 
@@ -355,7 +355,7 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
             }
             Err(e) => {
                 log::debug!("connect {}: {e}", self.addr);
-                self.client.connect_failed(s, now);
+                self.client.connect_failed_for(s, failure(&e), now);
             }
         }
     }
@@ -408,10 +408,14 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
         };
         if !c.tcp_up {
             let tcp = sock.tcp();
-            let failed = matches!(tcp.take_error(), Ok(Some(_)) | Err(_));
-            if failed || tcp.peer_addr().is_err() {
+            let why = match tcp.take_error() {
+                Ok(Some(e)) | Err(e) => Some(failure(&e)),
+                Ok(None) => tcp.peer_addr().err().map(|e| failure(&e)),
+            };
+            if let Some(why) = why {
+                log::debug!("connect {}: {why:?}", self.addr);
                 self.drop_conn(i);
-                self.client.connect_failed(Stream::ALL[i], now);
+                self.client.connect_failed_for(Stream::ALL[i], why, now);
                 return;
             }
             let _ = tcp.set_nodelay(true);
@@ -446,7 +450,8 @@ impl<'a, const NS: usize, const ACKS: usize> ClientDriver<'a, NS, ACKS> {
                 log::debug!("handshake: {e}");
                 self.tls_failed(&e);
                 self.drop_conn(i);
-                self.client.connect_failed(Stream::ALL[i], now);
+                self.client
+                    .connect_failed_for(Stream::ALL[i], ConnectFailure::Tls, now);
             }
         }
     }
@@ -622,6 +627,19 @@ impl ServerUrl {
             tls,
             name: name.into(),
         })
+    }
+}
+
+/// What a failed TCP connection means for the client.
+fn failure(e: &io::Error) -> ConnectFailure {
+    match e.kind() {
+        ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+        ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable
+        | ErrorKind::NetworkDown
+        | ErrorKind::TimedOut
+        | ErrorKind::AddrNotAvailable => ConnectFailure::Unreachable,
+        _ => ConnectFailure::Other,
     }
 }
 

@@ -411,6 +411,39 @@ static void test_recovery(sio_transports transports) {
   free_pair(p);
 }
 
+/* A driver that says why its connect failed: the attempt ends with that reason. */
+static void test_connect_failure_reasons(void) {
+  const sio_connect_failure why[4] = {SIO_CONNECT_FAILURE_REFUSED, SIO_CONNECT_FAILURE_UNREACHABLE,
+                                      SIO_CONNECT_FAILURE_TLS, SIO_CONNECT_FAILURE_OTHER};
+  const sio_client_reason want[4] = {SIO_CLIENT_REASON_CONNECT_REFUSED, SIO_CLIENT_REASON_UNREACHABLE,
+                                     SIO_CLIENT_REASON_TLS, SIO_CLIENT_REASON_TRANSPORT_ERROR};
+  for (int k = 0; k < 4; k++) {
+    sio_client_config cfg;
+    EXPECT(sio_client_config_default(&cfg), SIO_OK);
+    cfg.host = "localhost";
+    cfg.transports = SIO_TRANSPORTS_WEBSOCKET;
+    cfg.reconnection = false;
+    sio_client *cl = NULL;
+    EXPECT(sio_client_new(&cfg, SEED, &cl), SIO_OK);
+    uint32_t ns = 0;
+    EXPECT(sio_client_connect(cl, "/", NULL, 0, &ns), SIO_OK);
+    EXPECT(sio_client_start(cl, 0), SIO_OK);
+    unsigned char buf[4096];
+    sio_client_io io;
+    EXPECT(sio_client_poll_io(cl, buf, sizeof buf, &io), SIO_OK);
+    CHECK(io.kind == SIO_IO_CONNECT, "a connect first");
+    EXPECT(sio_client_connect_failed_for(cl, io.stream, why[k], 1), SIO_OK);
+    sio_client_event ev;
+    bool closed = false;
+    while (sio_client_poll_event(cl, &ev) == SIO_OK)
+      if (ev.kind == SIO_CLIENT_EVENT_CLOSED) closed = ev.reason == want[k];
+    CHECK(closed, "closed with reason %u (failure %d)", (unsigned)want[k], k);
+    sio_client_free(cl);
+  }
+  EXPECT(sio_client_connect_failed_for(NULL, SIO_STREAM_WEBSOCKET, SIO_CONNECT_FAILURE_OTHER, 0),
+         SIO_NULL_ARGUMENT);
+}
+
 static void test_misuse(void) {
   sio_client_config cfg;
   sio_client *cl = NULL;
@@ -471,6 +504,7 @@ int main(void) {
   test_recovery(SIO_TRANSPORTS_WEBSOCKET);
   test_recovery(SIO_TRANSPORTS_POLLING);
   test_recovery(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET);
+  test_connect_failure_reasons();
   test_misuse();
   if (failures) {
     printf("%d check(s) failed\n", failures);
