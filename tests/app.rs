@@ -138,6 +138,19 @@ fn static_files_and_http_handler() {
             assert!(String::from_utf8_lossy(&head).contains("application/javascript"));
         }
     }
+    // HEAD: a GET's head (the file's length) and no body; the next request on the same
+    // connection is answered right after it.
+    s.write_all(
+        b"HEAD /sub/app.js HTTP/1.1\r\nHost: x\r\n\r\nGET /api HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    common::read_until(&mut s, &mut buf, |b| b.ends_with(b"\r\n\r\n{}"));
+    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let (first, second) = text.split_once("\r\n\r\n").unwrap();
+    assert!(first.starts_with("http/1.1 200"), "{text}");
+    assert!(first.contains("content-length: 14"), "{text}");
+    assert!(second.starts_with("http/1.1 200"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1178,11 +1178,8 @@ impl Handler for App {
                     .iter()
                     .map(|(name, value)| Header { name, value })
                     .collect();
-                let body = if r.method() == Method::Head {
-                    &[][..]
-                } else {
-                    &response.body[..]
-                };
+                // A HEAD request gets the length and no body (the server leaves it out).
+                let body = &response.body[..];
                 if let Err(e) = cx.server.respond(r.stream, response.status, &headers, body) {
                     log::warn!("respond: {e}");
                 }

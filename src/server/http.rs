@@ -7,7 +7,7 @@ use super::pool::{Pool, stat};
 use super::stream::{Fixed, State, StreamIx, Timer, TransportLayer, Waiting};
 use super::{CommandError, Resource};
 use crate::Status;
-use crate::http::{self, Connection, Header, Limits, Request, ResponseHead};
+use crate::http::{self, Connection, Header, Limits, Method, Request, ResponseHead};
 use crate::ws::{self, ClientHandshake, CloseCode};
 /// Where the end of an HTTP head (`\n\n` or `\n\r\n`) is in `input`, searching from
 /// `from`.
@@ -209,6 +209,8 @@ impl TransportLayer<'_> {
         };
         events.push_or_release(r, pool);
         self.set_state(s, State::App);
+        // A HEAD request's answer has a GET's length and no body.
+        self.streams[s].0.head_only = req.method() == Method::Head;
         f.end
     }
 
@@ -226,6 +228,8 @@ impl TransportLayer<'_> {
             return Err(CommandError::WrongState);
         }
         let close = !st.keep_alive || st.eof;
+        // A HEAD request: the length of the body it would get, and no body.
+        let body_out = if st.head_only { &[][..] } else { body };
         let mut head = [0u8; 4096];
         let n = ResponseHead::new(status)
             .headers(headers)
@@ -237,7 +241,7 @@ impl TransportLayer<'_> {
             .write_head(Some(body.len() as u64), &mut head)
             .map_err(|_| CommandError::InvalidResponse)?;
         let msg = pool
-            .msg_from(false, &[&head[..n], body])
+            .msg_from(false, &[&head[..n], body_out])
             .ok_or(CommandError::Full(Resource::Pool))?;
         if !self.push_raw(s, msg, pool) {
             return Err(CommandError::Full(Resource::Nodes));

@@ -1187,7 +1187,9 @@ impl<'a> Server<'a> {
     }
 
     /// Answers an [`Event::Http`] request: `status`, the given headers,
-    /// `Content-Length` and `Connection` (added by the server), and `body`.
+    /// `Content-Length` and `Connection` (added by the server), and `body`. The answer to a
+    /// `HEAD` request has the length of `body` and not its bytes (give it what a `GET` would
+    /// get).
     pub fn respond(
         &mut self,
         stream: StreamId,

@@ -109,6 +109,8 @@ pub(crate) struct Stream {
     pub(crate) paused: bool,
     /// The server gave up on the stream: its close is handed out, paused or not.
     pub(crate) aborted: bool,
+    /// The application's request (`State::App`) is a `HEAD`: its answer has no body.
+    pub(crate) head_only: bool,
     /// Whether it carries an Engine.IO v3 session (v3 polling bodies and binary frames),
     /// and the length prefix of the v3 polling record being written. Nothing without the
     /// feature `eio3`.
@@ -178,6 +180,7 @@ impl Stream {
         reader: Reader::DONE,
         paused: false,
         aborted: false,
+        head_only: false,
         v3: V3Mark::OFF,
         waiting: Waiting::Nothing,
         timer: Timer::Off,

@@ -165,3 +165,18 @@ fn refused_requests() {
     assert_eq!(h.response(s).status, 431);
     assert!(h.is_closed(s));
 }
+
+#[test]
+fn a_head_request_gets_the_length_and_no_body() {
+    let mut h = Harness::new(ServerConfig::DEFAULT);
+    h.app = page_app();
+    let s = h.request(b"HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The application answers as for a GET; the server sends the head only.
+    let out = String::from_utf8(h.take_out(s)).unwrap();
+    let want = "HEAD /page ".len();
+    assert!(out.contains(&format!("Content-Length: {want}\r\n")), "{out}");
+    assert!(out.ends_with("\r\n\r\n"), "{out}");
+    // The same connection goes on with the next request.
+    h.send(s, get("/next").as_bytes());
+    assert_eq!(h.response(s).text(), "GET /next ");
+}
