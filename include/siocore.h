@@ -18,7 +18,10 @@
  * - Views the library hands out (the sio_bytes of an event) stay valid until the next poll for
  *   an event on the same handle, or its free (a command may take them as arguments); in a
  *   loop callback, during the call.
- * - Output buffers belong to the caller.
+ * - Output buffers belong to the caller. Strings and arrays a configuration or a call points
+ *   to (endpoint paths, namespaces, the CORS origin, the host, path, query and headers of a
+ *   client, the cluster key prefix, URLs, TLS file names) are copied, or read, before the
+ *   call returns: none needs to outlive it. Memory lent to a *_new_in handle must.
  * - Single-threaded: one thread uses a handle at a time; only sio_server_loop_stop may be called from
  *   another thread.
  * - A Rust panic never crosses into C: it returns SIO_PANIC (free the handle then); in a

@@ -54,6 +54,8 @@ gcc "${cflags[@]}" -O1 -DBARE_METAL_NO_MAIN tests/c/bare_metal_test.c \
 gcc "${cflags[@]}" "${san[@]}" -DBARE_METAL_NO_MAIN tests/c/bare_metal_test.c \
   examples/c/bare_metal_client.c "${libs[@]}" -o "$out/bare_metal_test-asan"
 gcc "${cflags[@]}" -O1 tests/c/server_test.c -Ltarget/release -lsiocore -o "$out/server_test-shared"
+# The program asks for the library by its SONAME.
+ln -sfn libsiocore.so target/release/libsiocore.so.0
 g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude tests/c/header_check.cpp "${libs[@]}" \
   -o "$out/header_check"
 g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -DSIOCORE_BARE_METAL -fsyntax-only \
@@ -175,6 +177,11 @@ cmake -S tests/c/cmake -B "$out/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUI
 cmake --build "$out/cmake" >/dev/null
 "$out/cmake/server_test_static" >/dev/null
 LD_LIBRARY_PATH="$prefix/lib" "$out/cmake/server_test_shared" >/dev/null
+# The shared library carries its SONAME, programs record it, the install has its links.
+readelf -d target/release/libsiocore.so | grep -q 'SONAME.*\[libsiocore\.so\.0\]'
+readelf -d "$out/cmake/server_test_shared" | grep -q 'NEEDED.*\[libsiocore\.so\.0\]'
+[ "$(readlink "$prefix/lib/libsiocore.so")" = libsiocore.so.0 ]
+[ -f "$prefix/lib/$(readlink "$prefix/lib/libsiocore.so.0")" ]
 rm -rf "$prefix"
 echo "pkg-config and find_package(siocore) builds pass"
 

@@ -5,7 +5,8 @@ get_filename_component(_siocore_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSO
 if(NOT TARGET siocore::siocore)
   add_library(siocore::siocore SHARED IMPORTED)
   set_target_properties(siocore::siocore PROPERTIES
-    IMPORTED_LOCATION "${_siocore_prefix}/lib/libsiocore.so"
+    IMPORTED_LOCATION "${_siocore_prefix}/lib/libsiocore.so.0"
+    IMPORTED_SONAME "libsiocore.so.0"
     INTERFACE_INCLUDE_DIRECTORIES "${_siocore_prefix}/include")
 endif()
 if(NOT TARGET siocore::static)

@@ -22,7 +22,9 @@
 //!   event on the same handle, or its free (a command may take them as arguments); in a
 //!   loop callback, during the call.
 //! * Output buffers belong to the caller; one too small gives `SIO_BUFFER_TOO_SMALL` and the
-//!   size needed, and nothing is lost.
+//!   size needed, and nothing is lost. The strings and arrays a configuration or a call
+//!   points to are copied or read before it returns: none needs to outlive it (memory lent
+//!   to a `*_new_in` handle must).
 //! * A handle is used by one thread at a time (no internal locking); only
 //!   `sio_server_loop_stop` may be called from another thread.
 //! * A Rust panic never crosses into C: it is caught and returned as `SIO_PANIC` (the
