@@ -9,7 +9,9 @@
 //! Redis cluster there, `redis://host:port`), `--recovery MS` (connection state recovery:
 //! a client whose transport dropped may come back within that many milliseconds into its
 //! socket, with its id, its rooms and the packets it missed; off by default),
-//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x).
+//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x), `--parser msgpack`
+//! (speak the msgpack parser, `socket.io-msgpack-parser`, to every client; `json`, the
+//! default, is the other).
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -41,7 +43,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, split_first_arg};
-use siocore::server::{Endpoint, ServerConfig};
+use siocore::server::{Endpoint, Parser, ServerConfig};
 
 /// The settings the flags give.
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ pub struct Options {
     pub recovery: u32,
     /// Serve Engine.IO v3 clients too.
     pub allow_eio3: bool,
+    /// How Socket.IO packets are written.
+    pub parser: Parser,
 }
 
 impl Default for Options {
@@ -73,13 +77,14 @@ impl Default for Options {
             redis: None,
             recovery: 0,
             allow_eio3: false,
+            parser: Parser::Json,
         }
     }
 }
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`, `--allow-eio3`.
+    /// `--recovery`, `--allow-eio3`, `--parser`.
     pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self::default();
         while let Some(flag) = args.next() {
@@ -96,6 +101,13 @@ impl Options {
                 "--max-payload" => o.max_payload = value.parse().map_err(bad)?,
                 "--redis" => o.redis = Some(value),
                 "--recovery" => o.recovery = value.parse().map_err(bad)?,
+                "--parser" => {
+                    o.parser = match value.as_str() {
+                        "json" => Parser::Json,
+                        "msgpack" => Parser::MsgPack,
+                        _ => return Err(format!("--parser: json or msgpack, not {value}")),
+                    }
+                }
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
@@ -114,6 +126,7 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         // Room for a few payloads of the largest size per client.
         max_queued_bytes: o.max_payload.saturating_mul(4).max(1 << 20),
         allow_eio3: o.allow_eio3,
+        parser: o.parser,
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);

@@ -208,6 +208,7 @@ mod engine;
 mod event;
 mod http;
 mod ix;
+mod msgpack;
 mod pool;
 #[cfg(feature = "recovery")]
 mod recovery;
@@ -225,7 +226,7 @@ mod transmit;
 use core::fmt;
 
 pub use crate::sio::{AckId, Args, Attachments};
-pub use config::{Endpoint, Protocol, ServerConfig};
+pub use config::{Endpoint, Parser, Protocol, ServerConfig};
 pub use event::{Ack, CloseReason, Connect, Data, DisconnectReason, Event, HttpRequest, Message};
 pub use storage::{Capacity, Entry, Lend, ServerArena, Storage};
 
@@ -245,6 +246,10 @@ use storage::{NONE, Table};
 /// Whether Engine.IO v3 is compiled in (feature `eio3`): a constant, so that its code is
 /// left out of a build without it.
 pub(crate) const EIO3: bool = cfg!(feature = "eio3");
+
+/// Whether the msgpack parser is compiled in (feature `msgpack-parser`): a constant, so
+/// that its code is left out of a build without it.
+pub(crate) const MSGPACK: bool = cfg!(feature = "msgpack-parser");
 
 /// A connection as the server knows it. Stale after the stream closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -564,6 +569,12 @@ pub enum ConfigError {
     /// [`ServerConfig::allow_eio3`] is set, but the crate was built without its feature
     /// `eio3`.
     Eio3NotCompiled,
+    /// [`ServerConfig::parser`] is [`Parser::MsgPack`], but the crate was built without
+    /// its feature `msgpack-parser`.
+    MsgPackNotCompiled,
+    /// [`ServerConfig::parser`] is [`Parser::MsgPack`] with
+    /// [`ServerConfig::allow_eio3`]: the msgpack parser speaks Socket.IO v5 only.
+    MsgPackWithEio3,
 }
 
 impl fmt::Display for ConfigError {
@@ -575,6 +586,8 @@ impl fmt::Display for ConfigError {
             Self::Transports => "no transport enabled",
             Self::RecoveryNotCompiled => "connection state recovery is not compiled in",
             Self::Eio3NotCompiled => "Engine.IO v3 support is not compiled in",
+            Self::MsgPackNotCompiled => "the msgpack parser is not compiled in",
+            Self::MsgPackWithEio3 => "the msgpack parser does not serve Engine.IO v3 clients",
         })
     }
 }
@@ -694,6 +707,12 @@ impl<'a> Server<'a> {
         if !EIO3 && config.allow_eio3 {
             return Err(ConfigError::Eio3NotCompiled);
         }
+        if !MSGPACK && config.parser == Parser::MsgPack {
+            return Err(ConfigError::MsgPackNotCompiled);
+        }
+        if MSGPACK && config.parser == Parser::MsgPack && config.allow_eio3 {
+            return Err(ConfigError::MsgPackWithEio3);
+        }
         if !config.polling && !config.websocket {
             return Err(ConfigError::Transports);
         }
@@ -776,6 +795,13 @@ impl<'a> Server<'a> {
     #[inline(always)]
     pub(crate) const fn recovery_on(&self) -> bool {
         recovery::ENABLED && self.config.recovery != 0
+    }
+
+    /// Whether the server speaks the msgpack parser: compiled in (a constant, so that the
+    /// code of a build without it is dropped) and configured.
+    #[inline(always)]
+    pub(crate) fn msgpack_on(&self) -> bool {
+        MSGPACK && self.config.parser == Parser::MsgPack
     }
 
     fn advance(&mut self, now: Instant) {
@@ -976,9 +1002,10 @@ impl<'a> Server<'a> {
         let saved = self.socketio.recovering(sock);
         let eio3 = EIO3 && self.engine.sessions[sess].0.eio3;
         let pid = self.recovery_on() && !eio3;
+        let msgpack = self.msgpack_on();
         let (ns, msg) = self
             .socketio
-            .connect_reply(sock, pid, eio3, &mut self.pool)?;
+            .connect_reply(sock, pid, eio3, msgpack, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         if saved.is_some() {
             // Kept past `admit`, which would release it as a dynamic namespace's name.
@@ -1009,9 +1036,10 @@ impl<'a> Server<'a> {
         let sock = self.socketio.socket_index(socket)?;
         let sess = self.socket_session(sock)?;
         let eio3 = EIO3 && self.engine.sessions[sess].0.eio3;
+        let msgpack = self.msgpack_on();
         let msg = self
             .socketio
-            .refusal(sock, message, data, eio3, &mut self.pool)?;
+            .refusal(sock, message, data, eio3, msgpack, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
         self.socketio
@@ -1042,6 +1070,17 @@ impl<'a> Server<'a> {
         let offset =
             (ack.is_none() && self.recovery_on()).then(|| self.socketio.recovery.take_offset());
         let encode = |server: &mut Self, msgs: &mut PacketMsgs| {
+            if server.msgpack_on() {
+                msgs[0] = server.socketio.encode_msgpack_for(
+                    sock,
+                    ack_id.map(u64::from),
+                    Some(event),
+                    &args,
+                    offset,
+                    &mut server.pool,
+                )?;
+                return Ok(1);
+            }
             server.socketio.encode_for(
                 sock,
                 ack_id.map(u64::from),
@@ -1124,6 +1163,17 @@ impl<'a> Server<'a> {
     pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
         let sock = self.socketio.connected(socket)?;
         let sess = self.socket_session(sock)?;
+        if self.msgpack_on() {
+            let msg = self.socketio.encode_msgpack_for(
+                sock,
+                Some(id.0),
+                None,
+                &args,
+                None,
+                &mut self.pool,
+            )?;
+            return self.queue_packets(sess, &[msg]);
+        }
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let n = self.socketio.encode_for(
             sock,
