@@ -752,7 +752,10 @@ pub(crate) fn write_list<'a, W: JsonSink + ?Sized>(
 /// no value of 9 bytes becomes hundreds of digits.
 fn put_f64<W: JsonSink + ?Sized>(out: &mut W, v: f64) {
     let a = v.abs();
-    let _ = if a == 0.0 || (1e-6..1e21).contains(&a) {
+    let _ = if a == 0.0 {
+        // Negative zero too, as JavaScript writes it.
+        write!(out, "0")
+    } else if (1e-6..1e21).contains(&a) {
         write!(out, "{v}")
     } else {
         write!(out, "{v:e}")
@@ -793,12 +796,20 @@ pub(crate) fn msgpack_to_json<'a, W: JsonSink + ?Sized>(
     bin: &mut impl FnMut(&'a [u8]) -> Result<usize, DecodeError>,
     depth: usize,
 ) -> Result<(), DecodeError> {
-    if depth > MAX_DEPTH {
+    let array_buffer = matches!(r.next_marker(), Some(0xc7..=0xc9));
+    let value = r.read()?;
+    // No deeper than the JSON the rest of the crate reads: arrays, maps and the objects
+    // of placeholders each count.
+    let nests = match value {
+        Value::Array(_) | Value::Map(_) | Value::Bin(_) => true,
+        Value::Ext(0, _) => array_buffer,
+        _ => false,
+    };
+    if nests && depth >= MAX_DEPTH {
         return Err(DecodeError::Shape);
     }
-    let marker = r.next_marker();
-    match r.read()? {
-        Value::Ext(0, b) if matches!(marker, Some(0xc7..=0xc9)) => {
+    match value {
+        Value::Ext(0, b) if array_buffer => {
             let k = bin(b)?;
             let _ = write!(out, "{{\"_placeholder\":true,\"num\":{k}}}");
         }
