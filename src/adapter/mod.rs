@@ -732,11 +732,11 @@ pub(crate) fn write_args<'a>(
 
 /// Writes the next `count` values of `r` as a JSON list, comma separated, as
 /// [`msgpack_to_json`] writes each.
-pub(crate) fn write_list<'a, W: JsonSink + ?Sized>(
+pub(crate) fn write_list<'a>(
     r: &mut Reader<'a>,
     count: u32,
-    out: &mut W,
-    bin: &mut impl FnMut(&'a [u8]) -> Result<usize, DecodeError>,
+    out: &mut dyn JsonSink,
+    bin: &mut dyn FnMut(&'a [u8]) -> Result<usize, DecodeError>,
 ) -> Result<(), DecodeError> {
     for i in 0..count {
         if i > 0 {
@@ -790,10 +790,10 @@ impl JsonSink for TextWriter<'_> {
 /// JavaScript reads back the same), with an exponent below 1e-6 and from 1e21 on, as
 /// JavaScript writes them; a non-finite float becomes `null`, as the JSON Node would send
 /// has no form for it.
-pub(crate) fn msgpack_to_json<'a, W: JsonSink + ?Sized>(
+pub(crate) fn msgpack_to_json<'a>(
     r: &mut Reader<'a>,
-    out: &mut W,
-    bin: &mut impl FnMut(&'a [u8]) -> Result<usize, DecodeError>,
+    out: &mut dyn JsonSink,
+    bin: &mut dyn FnMut(&'a [u8]) -> Result<usize, DecodeError>,
     depth: usize,
 ) -> Result<(), DecodeError> {
     let array_buffer = matches!(r.next_marker(), Some(0xc7..=0xc9));

@@ -401,34 +401,31 @@ impl Server<'_> {
         let offset = self
             .recovery_on()
             .then(|| self.socketio.recovery.take_offset());
-        let encode = |server: &mut Self, msgs: &mut PacketMsgs| {
-            if server.msgpack_on() {
-                msgs[0] = super::msgpack::encode_packet(
-                    &mut server.pool,
-                    ns_name,
-                    None,
-                    Some(event),
-                    &args,
-                    offset,
-                )?;
-                return Ok(1);
-            }
-            encode_packet(
-                &mut server.pool,
+        let msgpack = self.msgpack_on();
+        let mut encoded = encode_packet(
+            &mut self.pool,
+            ns_name,
+            None,
+            Some(event),
+            &args,
+            offset,
+            msgpack,
+            &mut msgs,
+        );
+        // The recovery log gives its blocks back before a broadcast fails for them.
+        if encoded == Err(CommandError::Full(Resource::Pool))
+            && self.socketio.drop_log(&mut self.pool)
+        {
+            encoded = encode_packet(
+                &mut self.pool,
                 ns_name,
                 None,
                 Some(event),
                 &args,
                 offset,
-                msgs,
-            )
-        };
-        let mut encoded = encode(self, &mut msgs);
-        // The recovery log gives its blocks back before a broadcast fails for them.
-        if encoded == Err(CommandError::Full(Resource::Pool))
-            && self.socketio.drop_log(&mut self.pool)
-        {
-            encoded = encode(self, &mut msgs);
+                msgpack,
+                &mut msgs,
+            );
         }
         let n = encoded?;
         let msgs = &msgs[..n];

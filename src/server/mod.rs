@@ -1070,23 +1070,13 @@ impl<'a> Server<'a> {
         let offset =
             (ack.is_none() && self.recovery_on()).then(|| self.socketio.recovery.take_offset());
         let encode = |server: &mut Self, msgs: &mut PacketMsgs| {
-            if server.msgpack_on() {
-                msgs[0] = server.socketio.encode_msgpack_for(
-                    sock,
-                    ack_id.map(u64::from),
-                    Some(event),
-                    &args,
-                    offset,
-                    &mut server.pool,
-                )?;
-                return Ok(1);
-            }
             server.socketio.encode_for(
                 sock,
                 ack_id.map(u64::from),
                 Some(event),
                 &args,
                 offset,
+                server.msgpack_on(),
                 &mut server.pool,
                 msgs,
             )
@@ -1163,17 +1153,6 @@ impl<'a> Server<'a> {
     pub fn ack(&mut self, socket: SocketId, id: AckId, args: Args<'_>) -> Result<(), CommandError> {
         let sock = self.socketio.connected(socket)?;
         let sess = self.socket_session(sock)?;
-        if self.msgpack_on() {
-            let msg = self.socketio.encode_msgpack_for(
-                sock,
-                Some(id.0),
-                None,
-                &args,
-                None,
-                &mut self.pool,
-            )?;
-            return self.queue_packets(sess, &[msg]);
-        }
         let mut msgs: PacketMsgs = [NONE; 1 + MAX_EMIT_ATTACHMENTS];
         let n = self.socketio.encode_for(
             sock,
@@ -1181,6 +1160,7 @@ impl<'a> Server<'a> {
             None,
             &args,
             None,
+            self.msgpack_on(),
             &mut self.pool,
             &mut msgs,
         )?;

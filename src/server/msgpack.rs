@@ -12,7 +12,7 @@ use core::fmt;
 
 use super::event::Payload;
 use super::pool::Pool;
-use super::socketio::{AUTH_MAX, Handled, Incoming, Input, SocketIoLayer, SocketIx};
+use super::socketio::{AUTH_MAX, Handled, Incoming, Input, SocketIoLayer};
 use super::{AckId, Args, CloseReason, CommandError, NamespaceId, Resource, ServerConfig};
 use crate::BufferTooSmall;
 use crate::adapter::{DecodeError, EncodeError, JsonSink};
@@ -162,6 +162,7 @@ pub(super) fn encode_packet(
     args: &Args<'_>,
     offset: Option<u64>,
 ) -> Result<u32, CommandError> {
+    // Checked here for the precise error (and again by the encoder).
     crate::sio::check_args(args)?;
     let mut digits = [0u8; 20];
     let offset = offset.map(|o| {
@@ -169,25 +170,11 @@ pub(super) fn encode_packet(
         core::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default()
     });
     encode_msg(pool, |w| {
-        crate::sio::msgpack::write_event(w, ns, ack, name, args, offset)
+        crate::sio::msgpack::encode_event(w, ns, ack, name, args, offset)
     })
 }
 
 impl SocketIoLayer<'_> {
-    /// [`encode_packet`] for socket `sock`, in its namespace.
-    pub(super) fn encode_msgpack_for(
-        &self,
-        sock: SocketIx,
-        ack: Option<u64>,
-        name: Option<&str>,
-        args: &Args<'_>,
-        offset: Option<u64>,
-        pool: &mut Pool<'_>,
-    ) -> Result<u32, CommandError> {
-        let ns = self.ns_name(self.sockets[sock].0.ns);
-        encode_packet(pool, ns, ack, name, args, offset)
-    }
-
     /// Handles a binary Engine.IO message of a Socket.IO session on a server with the
     /// msgpack parser: one whole packet.
     pub(super) fn on_msgpack(

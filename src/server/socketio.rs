@@ -853,7 +853,8 @@ impl<'a> SocketIoLayer<'a> {
         self.sockets.release(sock);
     }
 
-    /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace.
+    /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace
+    /// (with the msgpack parser when `msgpack`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn encode_for(
         &self,
@@ -862,11 +863,12 @@ impl<'a> SocketIoLayer<'a> {
         name: Option<&str>,
         args: &Args<'_>,
         offset: Option<u64>,
+        msgpack: bool,
         pool: &mut Pool<'_>,
         msgs: &mut PacketMsgs,
     ) -> Result<usize, CommandError> {
         let ns = self.ns_name(self.sockets[sock].0.ns);
-        encode_packet(pool, ns, ack, name, args, offset, msgs)
+        encode_packet(pool, ns, ack, name, args, offset, msgpack, msgs)
     }
 
     /// The id the next ack socket `sock` asks for gets, if it may ask for one more.
@@ -1007,7 +1009,9 @@ fn read_bin_head(pool: &Pool<'_>, msg: u32, from: SessionId) -> Record {
 
 /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
 /// `msgs[0]` is the text packet, then one per blob; returns how many. An event with an
-/// `offset` gets it as its last argument (connection state recovery).
+/// `offset` gets it as its last argument (connection state recovery). With `msgpack`, the
+/// msgpack parser's one binary message instead.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn encode_packet(
     pool: &mut Pool<'_>,
     ns: &str,
@@ -1015,8 +1019,13 @@ pub(super) fn encode_packet(
     name: Option<&str>,
     args: &Args<'_>,
     offset: Option<u64>,
+    msgpack: bool,
     msgs: &mut PacketMsgs,
 ) -> Result<usize, CommandError> {
+    if super::MSGPACK && msgpack {
+        msgs[0] = super::msgpack::encode_packet(pool, ns, ack, name, args, offset)?;
+        return Ok(1);
+    }
     sio::check_args(args)?;
     let count = args.binary.len();
     let sep: &[u8] = if name.is_some() && !args.json.is_empty() {

@@ -206,10 +206,10 @@ impl<'a> MsgPackPacket<'a> {
 
     /// Writes an event's or an ack's arguments as a JSON list into `out`, each binary
     /// value as a placeholder handed to `bin` (which numbers it).
-    pub(crate) fn write_args_to<W: JsonSink + ?Sized>(
+    pub(crate) fn write_args_to(
         &self,
-        out: &mut W,
-        bin: &mut impl FnMut(&'a [u8]) -> Result<usize, DecodeError>,
+        out: &mut dyn JsonSink,
+        bin: &mut dyn FnMut(&'a [u8]) -> Result<usize, DecodeError>,
     ) -> Result<(), DecodeError> {
         match self.args() {
             Some((mut r, n)) => adapter::write_list(&mut r, n, out, bin),
@@ -239,6 +239,19 @@ impl<'a> MsgPackPacket<'a> {
     }
 }
 
+/// Opens a packet's map of `fields` pairs with its `type`.
+fn open<S: Sink + ?Sized>(w: &mut S, fields: usize, kind: u64) -> Result<(), EncodeError> {
+    w.map(fields)?;
+    w.str("type")?;
+    Ok(w.uint(kind)?)
+}
+
+/// Closes a packet's map with its `nsp`.
+fn close<S: Sink + ?Sized>(w: &mut S, nsp: &str) -> Result<(), EncodeError> {
+    w.str("nsp")?;
+    Ok(w.str(nsp)?)
+}
+
 /// Writes an EVENT (with `name`) or an ACK as the msgpack parser sends them, keys in the
 /// order Node's server writes them: `{type: 2, data: [name, ...args, offset?], id?, nsp}`,
 /// `{id, type: 3, data: [...args], nsp}`. Binary arguments (`args.binary`, for the
@@ -257,18 +270,6 @@ pub fn encode_event<S: Sink + ?Sized>(
     offset: Option<&str>,
 ) -> Result<(), EncodeError> {
     check_args(args).map_err(|_| EncodeError::InvalidArgs)?;
-    write_event(w, nsp, id, name, args, offset)
-}
-
-/// [`encode_event`] for arguments that passed [`check_args`] already.
-pub(crate) fn write_event<S: Sink + ?Sized>(
-    w: &mut S,
-    nsp: &str,
-    id: Option<u64>,
-    name: Option<&str>,
-    args: &Args<'_>,
-    offset: Option<&str>,
-) -> Result<(), EncodeError> {
     let count = json::elements(args.json).count()
         + usize::from(name.is_some())
         + usize::from(offset.is_some() && name.is_some());
@@ -279,12 +280,15 @@ pub(crate) fn write_event<S: Sink + ?Sized>(
         }
         Ok(())
     };
-    w.map(3 + usize::from(id.is_some()))?;
+    let fields = 3 + usize::from(id.is_some());
     if name.is_none() {
+        w.map(fields)?;
         write_id(w)?;
+        w.str("type")?;
+        w.uint(3)?;
+    } else {
+        open(w, fields, 2)?;
     }
-    w.str("type")?;
-    w.uint(if name.is_some() { 2 } else { 3 })?;
     w.str("data")?;
     w.array(count)?;
     if let Some(name) = name {
@@ -299,8 +303,7 @@ pub(crate) fn write_event<S: Sink + ?Sized>(
     if name.is_some() {
         write_id(w)?;
     }
-    w.str("nsp")?;
-    Ok(w.str(nsp)?)
+    close(w, nsp)
 }
 
 /// Writes the server's CONNECT answer: `{type: 0, data: {sid, pid?}, nsp}` (`pid` with
@@ -314,9 +317,7 @@ pub fn encode_connect<S: Sink + ?Sized>(
     sid: &str,
     pid: Option<&str>,
 ) -> Result<(), EncodeError> {
-    w.map(3)?;
-    w.str("type")?;
-    w.uint(0)?;
+    open(w, 3, 0)?;
     w.str("data")?;
     w.map(1 + usize::from(pid.is_some()))?;
     w.str("sid")?;
@@ -325,8 +326,7 @@ pub fn encode_connect<S: Sink + ?Sized>(
         w.str("pid")?;
         w.str(pid)?;
     }
-    w.str("nsp")?;
-    Ok(w.str(nsp)?)
+    close(w, nsp)
 }
 
 /// Writes a refusal: `{type: 4, data: {message, data?}, nsp}`, `data` given as JSON
@@ -346,9 +346,7 @@ pub fn encode_connect_error<S: Sink + ?Sized>(
             .validate(d)
             .map_err(|_| EncodeError::InvalidArgs)?;
     }
-    w.map(3)?;
-    w.str("type")?;
-    w.uint(4)?;
+    open(w, 3, 4)?;
     w.str("data")?;
     w.map(1 + usize::from(data.is_some()))?;
     w.str("message")?;
@@ -357,8 +355,7 @@ pub fn encode_connect_error<S: Sink + ?Sized>(
         w.str("data")?;
         adapter::json_to_msgpack(w, d, &[], 0)?;
     }
-    w.str("nsp")?;
-    Ok(w.str(nsp)?)
+    close(w, nsp)
 }
 
 /// Writes a DISCONNECT: `{type: 1, nsp}`.
@@ -366,9 +363,6 @@ pub fn encode_connect_error<S: Sink + ?Sized>(
 /// # Errors
 /// [`EncodeError::BufferTooSmall`] from the sink.
 pub fn encode_disconnect<S: Sink + ?Sized>(w: &mut S, nsp: &str) -> Result<(), EncodeError> {
-    w.map(2)?;
-    w.str("type")?;
-    w.uint(1)?;
-    w.str("nsp")?;
-    Ok(w.str(nsp)?)
+    open(w, 2, 1)?;
+    close(w, nsp)
 }
