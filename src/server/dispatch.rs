@@ -874,7 +874,8 @@ impl Server<'_> {
     /// first, new bytes after them); returns how many were consumed from the front. The
     /// rest must be offered again, with more bytes or after the outputs were drained.
     ///
-    /// WebSocket payloads are unmasked in place, so the bytes not consumed may have
+    /// WebSocket payloads are unmasked in place (and, with the msgpack parser, the binary
+    /// records of a polling body are decoded in place), so the bytes not consumed may have
     /// changed; offer them as they are now.
     pub fn feed(
         &mut self,

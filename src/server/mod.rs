@@ -128,6 +128,21 @@
 //! payload, refusals as plain strings). The application sees the same events as for any
 //! client.
 //!
+//! # The msgpack parser
+//!
+//! With [`ServerConfig::parser`] set to [`Parser::MsgPack`] (feature `msgpack-parser`), the
+//! server speaks what socket.io's `parser: require("socket.io-msgpack-parser")` speaks: each
+//! packet one `MessagePack` map in one binary Engine.IO message (see
+//! [`sio::msgpack`](crate::sio::msgpack)), binary arguments in place. At its edge the
+//! server turns a received map into the events any packet makes (arguments as JSON with
+//! placeholders, the binary values as attachments; what that may take of the pool, it
+//! checks before reading: [`ServerConfig::msgpack_room`]) and the arguments of emits,
+//! acks and broadcasts into maps (a broadcast's bytes still shared by its recipients); the
+//! offset of connection state recovery is the last element of an event's `data`. Over
+//! polling a binary record is decoded in place in the caller's input. Every client of the
+//! server must use the parser; a text packet ends its session
+//! ([`CloseReason::ParseError`]), as does any map the parser would not send.
+//!
 //! # Inside
 //!
 //! The state is split by protocol layer, each a type that owns its tables and its logic,
