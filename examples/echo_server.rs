@@ -9,9 +9,10 @@
 //! Redis cluster there, `redis://host:port`), `--recovery MS` (connection state recovery:
 //! a client whose transport dropped may come back within that many milliseconds into its
 //! socket, with its id, its rooms and the packets it missed; off by default),
-//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x),
-//! `--tls-cert FILE --tls-key FILE` (serve https and wss with that PEM certificate chain and
-//! private key; needs the feature `tls`: `--features tls`).
+//! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x), `--parser msgpack`
+//! (speak the msgpack parser, `socket.io-msgpack-parser`, to every client; `json`, the
+//! default, is the other), `--tls-cert FILE --tls-key FILE` (serve https and wss with that
+//! PEM certificate chain and private key; needs the feature `tls`: `--features tls`).
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -43,7 +44,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, split_first_arg};
-use siocore::server::{Endpoint, ServerConfig};
+use siocore::server::{Endpoint, Parser, ServerConfig};
 
 /// The settings the flags give.
 #[derive(Debug, Clone)]
@@ -66,6 +67,8 @@ pub struct Options {
     pub tls_cert: Option<String>,
     /// The PEM private key of `tls_cert`.
     pub tls_key: Option<String>,
+    /// How Socket.IO packets are written.
+    pub parser: Parser,
 }
 
 impl Default for Options {
@@ -81,13 +84,14 @@ impl Default for Options {
             allow_eio3: false,
             tls_cert: None,
             tls_key: None,
+            parser: Parser::Json,
         }
     }
 }
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`, `--allow-eio3`, `--tls-cert`, `--tls-key`.
+    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`.
     pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self::default();
         while let Some(flag) = args.next() {
@@ -106,6 +110,13 @@ impl Options {
                 "--recovery" => o.recovery = value.parse().map_err(bad)?,
                 "--tls-cert" => o.tls_cert = Some(value),
                 "--tls-key" => o.tls_key = Some(value),
+                "--parser" => {
+                    o.parser = match value.as_str() {
+                        "json" => Parser::Json,
+                        "msgpack" => Parser::MsgPack,
+                        _ => return Err(format!("--parser: json or msgpack, not {value}")),
+                    }
+                }
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
@@ -127,6 +138,7 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         // Room for a few payloads of the largest size per client.
         max_queued_bytes: o.max_payload.saturating_mul(4).max(1 << 20),
         allow_eio3: o.allow_eio3,
+        parser: o.parser,
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);

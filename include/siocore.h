@@ -821,6 +821,12 @@ typedef struct {
   // that speak it; Node's `allowEIO3`), beside current ones (false). `SIO_UNSUPPORTED`
   // from the constructors when the library was built without it.
   bool allow_eio3;
+  // Speak the msgpack parser (`socket.io-msgpack-parser`, Node's `parser` option) to
+  // every client instead of the default one (false): a packet is one `MessagePack` map
+  // in one binary message. The events and calls stay the same (arguments as JSON with
+  // placeholders and attachments). Not with `allow_eio3` (`SIO_INVALID_ARGUMENT`);
+  // `SIO_UNSUPPORTED` from the constructors when the library was built without it.
+  bool msgpack_parser;
 } sio_server_config;
 
 #if defined(SIOCORE_STD)

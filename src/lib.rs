@@ -42,10 +42,12 @@
 //! | *(none)* | `no_std`, no allocator: what a microcontroller builds |
 //! | `alloc` | growable server tables ([`server::Storage::growable`]) |
 //! | `std` | implies `alloc`; std integration |
-//! | `mio` | implies `std` and `recovery`: the ready server and client loops (`driver`) and the `app` API |
+//! | `mio` | implies `std`, `recovery`, `eio3` and `msgpack-parser`: the ready server and client loops (`driver`) and the `app` API |
 //! | `tls` | implies `mio`: https and wss in the drivers and `app` (`driver::ServerTls`, `driver::ClientTls`), on rustls with the *ring* provider; the client trusts Mozilla's roots (`webpki-roots`) or the CAs it is given |
 //! | `embedded-io` | the blocking client driver over `embedded-io` streams (`client::blocking`) |
 //! | `recovery` | connection state recovery: in the client, sessions resumed after a reconnection, and kept across a reboot ([`client`] docs); in the server, [`ServerConfig::recovery`](server::ServerConfig::recovery) (without the feature none of its code is compiled and [`Server::new`](server::Server::new) refuses it) |
+//! | `eio3` | Engine.IO v3 / Socket.IO protocol v4: its clients in the server ([`ServerConfig::allow_eio3`](server::ServerConfig::allow_eio3)), the client speaking it to a socket.io 2.x server ([`ClientConfig::eio3`](client::ClientConfig::eio3)), and the v3 polling codec |
+//! | `msgpack-parser` | the msgpack parser in the server, [`ServerConfig::parser`](server::ServerConfig::parser), and its packet codec (`sio::msgpack`) |
 //!
 //! The minimum supported Rust version is 1.95, the toolchain CI builds with.
 #![no_std]

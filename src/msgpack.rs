@@ -1,11 +1,12 @@
-//! `MessagePack`, as the Socket.IO Redis adapter writes its messages (with `notepack.io`):
-//! a bounded [`Writer`] that picks the encoding of each value the way notepack does (the
-//! smallest integer width, strings, binaries, arrays and maps by length), and a [`Reader`]
-//! that takes every encoding the format has (float32 and 64-bit integers included).
+//! `MessagePack`, as the Socket.IO Redis adapter and the msgpack parser write it (with
+//! `notepack.io`): a [`Sink`] (a bounded [`Writer`] into a slice, or any output) that picks
+//! the encoding of each value the way notepack does (the smallest integer width, strings,
+//! binaries, arrays and maps by length), and a [`Reader`] that takes every encoding the
+//! format has (float32 and 64-bit integers included).
 //! `no_std`, no allocation: the writer fills a slice, the reader borrows one.
 //!
 //! ```
-//! use siocore::msgpack::{Reader, Value, Writer};
+//! use siocore::msgpack::{Reader, Sink, Value, Writer};
 //!
 //! let mut buf = [0u8; 32];
 //! let mut w = Writer::new(&mut buf);
@@ -28,7 +29,154 @@ use core::fmt;
 
 use crate::BufferTooSmall;
 
-/// Writes `MessagePack` values into a slice, each in its smallest encoding.
+/// Where `MessagePack` values go, each in its smallest encoding (the way notepack picks
+/// them): a slice ([`Writer`]), or any output that can append bytes. Implement
+/// [`put`](Self::put); the values come with it.
+pub trait Sink {
+    /// Appends a head (marker and big-endian length or value bytes) and then `body`, both
+    /// or neither.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] when the output cannot take them; what it said it needs.
+    fn put(&mut self, head: &[u8], body: &[u8]) -> Result<(), BufferTooSmall>;
+
+    /// Appends bytes that are already `MessagePack`.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), BufferTooSmall> {
+        self.put(&[], bytes)
+    }
+
+    /// `nil`.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn nil(&mut self) -> Result<(), BufferTooSmall> {
+        self.put(&[0xc0], &[])
+    }
+
+    /// `true` or `false`.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn bool(&mut self, v: bool) -> Result<(), BufferTooSmall> {
+        self.put(&[if v { 0xc3 } else { 0xc2 }], &[])
+    }
+
+    /// A non-negative integer: positive fixint, then uint 8, 16, 32, 64.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn uint(&mut self, v: u64) -> Result<(), BufferTooSmall> {
+        let b = v.to_be_bytes();
+        match v {
+            0..0x80 => self.put(&[v as u8], &[]),
+            0x80..0x100 => self.put(&[0xcc, v as u8], &[]),
+            0x100..0x1_0000 => self.put(&[0xcd], &b[6..]),
+            0x1_0000..0x1_0000_0000 => self.put(&[0xce], &b[4..]),
+            _ => self.put(&[0xcf], &b),
+        }
+    }
+
+    /// An integer: a non-negative one as [`uint`](Self::uint) writes it, a negative one as
+    /// negative fixint, then int 8, 16, 32, 64.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn int(&mut self, v: i64) -> Result<(), BufferTooSmall> {
+        if v >= 0 {
+            return self.uint(v as u64);
+        }
+        let b = v.to_be_bytes();
+        match v {
+            -0x20..0 => self.put(&[v as u8], &[]),
+            -0x80..0 => self.put(&[0xd0, v as u8], &[]),
+            -0x8000..0 => self.put(&[0xd1], &b[6..]),
+            -0x8000_0000..0 => self.put(&[0xd2], &b[4..]),
+            _ => self.put(&[0xd3], &b),
+        }
+    }
+
+    /// A float 64 (notepack writes every number that is not an integer so).
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn f64(&mut self, v: f64) -> Result<(), BufferTooSmall> {
+        self.put(&[0xcb], &v.to_be_bytes())
+    }
+
+    /// A string: fixstr, then str 8, 16, 32.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn str(&mut self, s: &str) -> Result<(), BufferTooSmall> {
+        head(self, s.len(), &Forms::STR, s.as_bytes())
+    }
+
+    /// The head of a string of `len` bytes, whose UTF-8 the caller appends with
+    /// [`raw`](Self::raw).
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn str_head(&mut self, len: usize) -> Result<(), BufferTooSmall> {
+        head(self, len, &Forms::STR, &[])
+    }
+
+    /// Binary data: bin 8, 16, 32.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn bin(&mut self, b: &[u8]) -> Result<(), BufferTooSmall> {
+        head(self, b.len(), &Forms::BIN, b)
+    }
+
+    /// The head of an array of `n` values (which follow): fixarray, then array 16, 32.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn array(&mut self, n: usize) -> Result<(), BufferTooSmall> {
+        head(self, n, &Forms::ARRAY, &[])
+    }
+
+    /// The head of a map of `n` pairs (key, value, key, value… follow): fixmap, then map
+    /// 16, 32.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    fn map(&mut self, n: usize) -> Result<(), BufferTooSmall> {
+        head(self, n, &Forms::MAP, &[])
+    }
+}
+
+/// Writes the marker of a length in the first of `f`'s forms that holds it, then `body`.
+fn head<S: Sink + ?Sized>(
+    out: &mut S,
+    len: usize,
+    f: &Forms,
+    body: &[u8],
+) -> Result<(), BufferTooSmall> {
+    if len < f.fixed_max {
+        return out.put(&[f.fixed | len as u8], body);
+    }
+    if let Some(m8) = f.m8
+        && len < 0x100
+    {
+        return out.put(&[m8, len as u8], body);
+    }
+    if len < 0x1_0000 {
+        let n = (len as u16).to_be_bytes();
+        return out.put(&[f.m16, n[0], n[1]], body);
+    }
+    let n = u32::try_from(len)
+        .map_err(|_| BufferTooSmall {
+            required: usize::MAX,
+        })?
+        .to_be_bytes();
+    out.put(&[f.m32, n[0], n[1], n[2], n[3]], body)
+}
+
+/// Writes `MessagePack` values into a slice (see [`Sink`] for the values).
 ///
 /// A value that does not fit leaves the writer as it was and returns how many bytes the
 /// whole output would need so far.
@@ -58,8 +206,9 @@ impl<'a> Writer<'a> {
     pub fn written(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
+}
 
-    /// Appends a head (marker and big-endian length or value bytes) and then `body`.
+impl Sink for Writer<'_> {
     fn put(&mut self, head: &[u8], body: &[u8]) -> Result<(), BufferTooSmall> {
         let end = self.len + head.len() + body.len();
         let Some(out) = self.buf.get_mut(self.len..end) else {
@@ -70,104 +219,6 @@ impl<'a> Writer<'a> {
         b.copy_from_slice(body);
         self.len = end;
         Ok(())
-    }
-
-    /// Appends bytes that are already `MessagePack`.
-    pub fn raw(&mut self, bytes: &[u8]) -> Result<(), BufferTooSmall> {
-        self.put(&[], bytes)
-    }
-
-    /// `nil`.
-    pub fn nil(&mut self) -> Result<(), BufferTooSmall> {
-        self.put(&[0xc0], &[])
-    }
-
-    /// `true` or `false`.
-    pub fn bool(&mut self, v: bool) -> Result<(), BufferTooSmall> {
-        self.put(&[if v { 0xc3 } else { 0xc2 }], &[])
-    }
-
-    /// A non-negative integer: positive fixint, then uint 8, 16, 32, 64.
-    pub fn uint(&mut self, v: u64) -> Result<(), BufferTooSmall> {
-        let b = v.to_be_bytes();
-        match v {
-            0..0x80 => self.put(&[v as u8], &[]),
-            0x80..0x100 => self.put(&[0xcc, v as u8], &[]),
-            0x100..0x1_0000 => self.put(&[0xcd], &b[6..]),
-            0x1_0000..0x1_0000_0000 => self.put(&[0xce], &b[4..]),
-            _ => self.put(&[0xcf], &b),
-        }
-    }
-
-    /// An integer: a non-negative one as [`uint`](Self::uint) writes it, a negative one as
-    /// negative fixint, then int 8, 16, 32, 64.
-    pub fn int(&mut self, v: i64) -> Result<(), BufferTooSmall> {
-        if v >= 0 {
-            return self.uint(v as u64);
-        }
-        let b = v.to_be_bytes();
-        match v {
-            -0x20..0 => self.put(&[v as u8], &[]),
-            -0x80..0 => self.put(&[0xd0, v as u8], &[]),
-            -0x8000..0 => self.put(&[0xd1], &b[6..]),
-            -0x8000_0000..0 => self.put(&[0xd2], &b[4..]),
-            _ => self.put(&[0xd3], &b),
-        }
-    }
-
-    /// A float 64 (notepack writes every number that is not an integer so).
-    pub fn f64(&mut self, v: f64) -> Result<(), BufferTooSmall> {
-        self.put(&[0xcb], &v.to_be_bytes())
-    }
-
-    /// Writes the marker of a length in the first of `f`'s forms that holds it, then
-    /// `body`.
-    fn head(&mut self, len: usize, f: &Forms, body: &[u8]) -> Result<(), BufferTooSmall> {
-        if len < f.fixed_max {
-            return self.put(&[f.fixed | len as u8], body);
-        }
-        if let Some(m8) = f.m8
-            && len < 0x100
-        {
-            return self.put(&[m8, len as u8], body);
-        }
-        if len < 0x1_0000 {
-            let n = (len as u16).to_be_bytes();
-            return self.put(&[f.m16, n[0], n[1]], body);
-        }
-        let n = u32::try_from(len)
-            .map_err(|_| BufferTooSmall {
-                required: usize::MAX,
-            })?
-            .to_be_bytes();
-        self.put(&[f.m32, n[0], n[1], n[2], n[3]], body)
-    }
-
-    /// A string: fixstr, then str 8, 16, 32.
-    pub fn str(&mut self, s: &str) -> Result<(), BufferTooSmall> {
-        self.head(s.len(), &Forms::STR, s.as_bytes())
-    }
-
-    /// The head of a string of `len` bytes, whose UTF-8 the caller appends with
-    /// [`raw`](Self::raw).
-    pub(crate) fn str_head(&mut self, len: usize) -> Result<(), BufferTooSmall> {
-        self.head(len, &Forms::STR, &[])
-    }
-
-    /// Binary data: bin 8, 16, 32.
-    pub fn bin(&mut self, b: &[u8]) -> Result<(), BufferTooSmall> {
-        self.head(b.len(), &Forms::BIN, b)
-    }
-
-    /// The head of an array of `n` values (which follow): fixarray, then array 16, 32.
-    pub fn array(&mut self, n: usize) -> Result<(), BufferTooSmall> {
-        self.head(n, &Forms::ARRAY, &[])
-    }
-
-    /// The head of a map of `n` pairs (key, value, key, value… follow): fixmap, then map
-    /// 16, 32.
-    pub fn map(&mut self, n: usize) -> Result<(), BufferTooSmall> {
-        self.head(n, &Forms::MAP, &[])
     }
 }
 
@@ -281,6 +332,18 @@ impl<'a> Reader<'a> {
     /// Bytes read so far.
     pub const fn position(&self) -> usize {
         self.pos
+    }
+
+    /// What is left to read.
+    pub fn rest(&self) -> &'a [u8] {
+        self.data.get(self.pos..).unwrap_or_default()
+    }
+
+    /// The marker byte of the next value, if there is one: where [`Value`] does not tell
+    /// them apart, which form a value has (notepack 2 writes an `ArrayBuffer` as ext 8, 16
+    /// or 32 of type 0, `undefined` as fixext 1 and a date as fixext 8, both of type 0).
+    pub fn next_marker(&self) -> Option<u8> {
+        self.data.get(self.pos).copied()
     }
 
     /// Whether all the input was read.

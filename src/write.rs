@@ -47,11 +47,6 @@ impl<'a> Writer<'a> {
         self.put(text);
     }
 
-    /// Appends formatted text (numbers, mostly).
-    pub(crate) fn fmt(&mut self, args: core::fmt::Arguments<'_>) {
-        let _ = core::fmt::Write::write_fmt(self, args);
-    }
-
     /// The length written, or the size that was needed.
     pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
         if self.pos <= self.buf.len() {

@@ -28,6 +28,10 @@ mod http;
 #[path = "../fuzz/checks/json.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod json;
+#[cfg(feature = "msgpack-parser")]
+#[path = "../fuzz/checks/msgpack.rs"]
+#[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
+mod msgpack;
 #[path = "../fuzz/checks/server.rs"]
 #[allow(unreachable_pub)] // `check` is public for the cargo-fuzz target
 mod server;
@@ -153,6 +157,12 @@ fn eio3_corpus() {
 #[test]
 fn engine_corpus() {
     replay("engine", engine::check);
+}
+
+#[cfg(feature = "msgpack-parser")]
+#[test]
+fn msgpack_corpus() {
+    replay("msgpack", msgpack::check);
 }
 
 #[test]

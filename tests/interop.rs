@@ -5,7 +5,9 @@
 //! plus the heartbeat, the ping timeout and a client sending garbage; and
 //! `tests/interop/recovery_suite.mjs`, connection state recovery, in the same three modes;
 //! `tests/interop/eio3_suite.mjs`, socket.io-client 2.5.0 (Engine.IO v3) beside the current
-//! client, in the three modes and the heartbeat.
+//! client, in the three modes and the heartbeat; `tests/interop/msgpack_suite.mjs`, the
+//! current client with the msgpack parser (`socket.io-msgpack-parser` 3.0.2), in the three
+//! modes.
 //! And the chat demo
 //! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`),
 //! and two terminal chat clients (`examples/chat_client.rs`) through it. And the client side:
@@ -135,6 +137,35 @@ fn eio3_client_with_upgrade() {
 #[test]
 fn eio3_client_kept_up_by_its_pings() {
     eio3("heartbeat");
+}
+
+/// socket.io-client 4.8.4 with the msgpack parser (`tests/interop/msgpack_suite.mjs`)
+/// against the echo server started with `--parser msgpack`, in one transport mode.
+fn msgpack(mode: &str) {
+    let server = start(echo_server::Options {
+        parser: siocore::server::Parser::MsgPack,
+        ..echo_server::Options::default()
+    });
+    node(
+        "msgpack_suite.mjs",
+        &[&server.url(), mode],
+        &format!("msgpack parser, {mode}"),
+    );
+}
+
+#[test]
+fn msgpack_parser_over_polling() {
+    msgpack("polling");
+}
+
+#[test]
+fn msgpack_parser_over_websocket() {
+    msgpack("websocket");
+}
+
+#[test]
+fn msgpack_parser_with_upgrade() {
+    msgpack("upgrade");
 }
 
 /// Connection state recovery (`tests/interop/recovery_suite.mjs`) against the echo server

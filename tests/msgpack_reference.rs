@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use siocore::msgpack::{Reader, Value, Writer};
+use siocore::msgpack::{Reader, Sink, Value, Writer};
 
 const HINT: &str = "this test needs Node.js (20 or later) on PATH and the reference packages: \
                     run `npm ci --prefix tests/interop` (scripts/test.sh does it)";

@@ -11,7 +11,8 @@ use siocore::adapter::{Cluster, Flags, Recipients};
 use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
     AckId, Args, Capacity, CloseReason, ConfigError, Data, DisconnectReason, Endpoint, Event,
-    Protocol, Server, ServerConfig, SessionId, SocketId, Storage, StreamId, Targets, WireId,
+    Parser, Protocol, Server, ServerConfig, SessionId, SocketId, Storage, StreamId, Targets,
+    WireId,
 };
 use siocore::sio::MAX_EMIT_ATTACHMENTS;
 
@@ -108,6 +109,12 @@ pub struct sio_server_config {
     /// that speak it; Node's `allowEIO3`), beside current ones (false). `SIO_UNSUPPORTED`
     /// from the constructors when the library was built without it.
     pub allow_eio3: bool,
+    /// Speak the msgpack parser (`socket.io-msgpack-parser`, Node's `parser` option) to
+    /// every client instead of the default one (false): a packet is one `MessagePack` map
+    /// in one binary message. The events and calls stay the same (arguments as JSON with
+    /// placeholders and attachments). Not with `allow_eio3` (`SIO_INVALID_ARGUMENT`);
+    /// `SIO_UNSUPPORTED` from the constructors when the library was built without it.
+    pub msgpack_parser: bool,
 }
 
 /// Fills `out` with the defaults (the Node reference's timers and limits, Socket.IO at
@@ -147,6 +154,7 @@ pub unsafe extern "C" fn sio_server_config_default(out: *mut sio_server_config) 
             recovery_ms: d.recovery,
             recovery_log_bytes: d.recovery_log_bytes,
             allow_eio3: d.allow_eio3,
+            msgpack_parser: d.parser == Parser::MsgPack,
         };
         // SAFETY: the caller passes a writable `sio_server_config` (or NULL, which `put` refuses).
         unsafe { put(out, config) }
@@ -187,13 +195,20 @@ fn settings(
         recovery: c.recovery_ms,
         recovery_log_bytes: c.recovery_log_bytes,
         allow_eio3: c.allow_eio3,
+        parser: if c.msgpack_parser {
+            Parser::MsgPack
+        } else {
+            Parser::Json
+        },
     }
 }
 
 /// The result for a configuration the server refuses.
 pub(crate) fn config_error(e: ConfigError) -> sio_result {
     match e {
-        ConfigError::RecoveryNotCompiled | ConfigError::Eio3NotCompiled => SIO_UNSUPPORTED,
+        ConfigError::RecoveryNotCompiled
+        | ConfigError::Eio3NotCompiled
+        | ConfigError::MsgPackNotCompiled => SIO_UNSUPPORTED,
         _ => SIO_INVALID_ARGUMENT,
     }
 }

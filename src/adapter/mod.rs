@@ -41,7 +41,7 @@ pub use request::{Names, Outgoing, Request, RequestId, RequestKind, Response, wr
 
 use crate::BufferTooSmall;
 use crate::json::{self, JsonStr, Object};
-use crate::msgpack::{self, Reader, Value, Writer};
+use crate::msgpack::{self, Reader, Sink, Value, Writer};
 use crate::sio::Args;
 use crate::write::Writer as TextWriter;
 
@@ -225,7 +225,7 @@ impl Flags {
     }
 }
 
-/// Why a cluster message could not be encoded.
+/// Why a cluster message, or a packet of the msgpack parser, could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EncodeError {
@@ -255,13 +255,14 @@ impl fmt::Display for EncodeError {
 
 impl core::error::Error for EncodeError {}
 
-/// Why a cluster message could not be decoded.
+/// Why a cluster message, or a packet of the msgpack parser, could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// Not `MessagePack`.
     Msgpack(msgpack::DecodeError),
-    /// `MessagePack`, but not the message's shape (a missing or mistyped field).
+    /// `MessagePack`, but not the message's (or packet's) shape: a missing or mistyped
+    /// field.
     Shape,
     /// A buffer for the decoded arguments is too small: the JSON text's, or the
     /// attachments' (then `required` counts attachments).
@@ -284,7 +285,7 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Msgpack(e) => e.fmt(f),
-            Self::Shape => f.write_str("not a cluster message of the expected shape"),
+            Self::Shape => f.write_str("MessagePack not of the expected shape"),
             Self::BufferTooSmall(e) => e.fmt(f),
         }
     }
@@ -380,8 +381,9 @@ pub fn encode_ack(out: &mut [u8], request_id: &str, args: &Args<'_>) -> Result<u
 
 /// Writes one validated JSON value as `MessagePack`, numbers as JavaScript reads them
 /// (integral ones as integers, as notepack writes them), placeholders as their attachment.
-fn json_to_msgpack(
-    w: &mut Writer<'_>,
+/// (The Redis adapter's messages and the msgpack parser's packets both carry arguments so.)
+pub(crate) fn json_to_msgpack<S: Sink + ?Sized>(
+    w: &mut S,
     value: &[u8],
     blobs: &[&[u8]],
     depth: usize,
@@ -460,21 +462,19 @@ fn placeholder(obj: &Object<'_>) -> Option<usize> {
 }
 
 /// Writes a JSON string token's value (unescaped) as a `MessagePack` string.
-fn write_json_str(w: &mut Writer<'_>, s: JsonStr<'_>) -> Result<(), EncodeError> {
+fn write_json_str<S: Sink + ?Sized>(w: &mut S, s: JsonStr<'_>) -> Result<(), EncodeError> {
     if let Some(plain) = s.as_str() {
         return Ok(w.str(plain)?);
     }
     // Escaped: the head, then the pieces unescaped straight into the output.
-    let len = s.unescaped_len();
-    w.str_head(len)?;
-    let end = w.len() + len;
-    let mut ok = true;
-    s.for_each_unescaped(|piece| ok &= w.raw(piece).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(BufferTooSmall { required: end }.into())
-    }
+    w.str_head(s.unescaped_len())?;
+    let mut failed = None;
+    s.for_each_unescaped(|piece| {
+        if failed.is_none() {
+            failed = w.raw(piece).err();
+        }
+    });
+    failed.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// A decoded broadcast, borrowing the message.
@@ -650,9 +650,10 @@ impl<'a> Broadcast<'a> {
     /// into `blobs`, in order. Returns the JSON length and how many blobs.
     ///
     /// Numbers keep the value Node would send: an integer as its digits up to 2^53, beyond
-    /// that the nearest double (what JavaScript holds), a float as Rust writes it (which
-    /// JavaScript reads back the same); a non-finite float and an extension value
-    /// (notepack's dates) become `null`, as the JSON Node would send has no form for them.
+    /// that the nearest double (what JavaScript holds), a float in its shortest digits
+    /// (which JavaScript reads back the same); a non-finite float and an extension value
+    /// (notepack's dates) become `null`, as the JSON Node would send has no form for them,
+    /// except notepack 2's `ArrayBuffer` (ext 8, 16 or 32 of type 0), which is binary.
     ///
     /// # Errors
     /// [`DecodeError::BufferTooSmall`] when `json` or `blobs` is short.
@@ -661,17 +662,7 @@ impl<'a> Broadcast<'a> {
         json: &mut [u8],
         blobs: &mut [&'a [u8]],
     ) -> Result<(usize, usize), DecodeError> {
-        let mut r = Reader::new(self.args);
-        let mut out = TextWriter::new(json);
-        let mut count = 0;
-        for i in 0..self.arg_count {
-            if i > 0 {
-                out.put(b",");
-            }
-            msgpack_to_json(&mut r, &mut out, blobs, &mut count, 0)?;
-        }
-        let len = out.finish()?;
-        Ok((len, count))
+        write_args(self.args, self.arg_count, json, blobs)
     }
 }
 
@@ -719,35 +710,123 @@ impl<'a> Iterator for Rooms<'a> {
     }
 }
 
-/// Writes the next `MessagePack` value as JSON; binary values become placeholders, their
-/// bytes appended to `blobs`.
-fn msgpack_to_json<'a>(
-    r: &mut Reader<'a>,
-    out: &mut TextWriter<'_>,
+/// Writes the `count` `MessagePack` values at the start of `args` as a JSON list into
+/// `json` (with a placeholder for each binary value) and the binary values, borrowed from
+/// `args`, into `blobs`, in order. Returns the JSON length and how many blobs.
+pub(crate) fn write_args<'a>(
+    args: &'a [u8],
+    count: u32,
+    json: &mut [u8],
     blobs: &mut [&'a [u8]],
-    count: &mut usize,
+) -> Result<(usize, usize), DecodeError> {
+    let mut out = TextWriter::new(json);
+    let mut n = 0;
+    write_list(&mut Reader::new(args), count, &mut out, &mut |b| {
+        let slot = blobs.get_mut(n).ok_or(BufferTooSmall { required: n + 1 })?;
+        *slot = b;
+        n += 1;
+        Ok(n - 1)
+    })?;
+    Ok((out.finish()?, n))
+}
+
+/// Writes the next `count` values of `r` as a JSON list, comma separated, as
+/// [`msgpack_to_json`] writes each.
+pub(crate) fn write_list<'a>(
+    r: &mut Reader<'a>,
+    count: u32,
+    out: &mut dyn JsonSink,
+    bin: &mut dyn FnMut(&'a [u8]) -> Result<usize, DecodeError>,
+) -> Result<(), DecodeError> {
+    for i in 0..count {
+        if i > 0 {
+            out.put(b",");
+        }
+        msgpack_to_json(r, out, bin, 0)?;
+    }
+    Ok(())
+}
+
+/// Writes a finite float as JavaScript does: digits from 1e-6 to 1e21, with an exponent
+/// past them (the shortest digits that read back as the same number either way), so that
+/// no value of 9 bytes becomes hundreds of digits.
+fn put_f64<W: JsonSink + ?Sized>(out: &mut W, v: f64) {
+    let a = v.abs();
+    let _ = if a == 0.0 {
+        // Negative zero too, as JavaScript writes it.
+        write!(out, "0")
+    } else if (1e-6..1e21).contains(&a) {
+        write!(out, "{v}")
+    } else {
+        write!(out, "{v:e}")
+    };
+}
+
+/// Where [`msgpack_to_json`] writes JSON text: a slice, or a server's pool.
+pub(crate) trait JsonSink: fmt::Write {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+    /// Appends `s` as a JSON string token, escaped as `JSON.stringify` does.
+    fn put_str(&mut self, s: &str);
+}
+
+impl JsonSink for TextWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        TextWriter::put(self, bytes);
+    }
+
+    fn put_str(&mut self, s: &str) {
+        json::put_str(self, s);
+    }
+}
+
+/// Writes the next `MessagePack` value as JSON; binary values become placeholders, each
+/// handed to `bin`, which gives its attachment number. Notepack 2's `ArrayBuffer` (ext 8,
+/// 16 or 32 of type 0) is binary too; any other extension value (its `undefined` and
+/// dates) is `null`.
+///
+/// Numbers keep the value Node would send: an integer as its digits up to 2^53, beyond
+/// that the nearest double (what JavaScript holds), a float in its shortest digits (which
+/// JavaScript reads back the same), with an exponent below 1e-6 and from 1e21 on, as
+/// JavaScript writes them; a non-finite float becomes `null`, as the JSON Node would send
+/// has no form for it.
+pub(crate) fn msgpack_to_json<'a>(
+    r: &mut Reader<'a>,
+    out: &mut dyn JsonSink,
+    bin: &mut dyn FnMut(&'a [u8]) -> Result<usize, DecodeError>,
     depth: usize,
 ) -> Result<(), DecodeError> {
-    if depth > MAX_DEPTH {
+    let array_buffer = matches!(r.next_marker(), Some(0xc7..=0xc9));
+    let value = r.read()?;
+    // No deeper than the JSON the rest of the crate reads: arrays, maps and the objects
+    // of placeholders each count.
+    let nests = match value {
+        Value::Array(_) | Value::Map(_) | Value::Bin(_) => true,
+        Value::Ext(0, _) => array_buffer,
+        _ => false,
+    };
+    if nests && depth >= MAX_DEPTH {
         return Err(DecodeError::Shape);
     }
-    match r.read()? {
+    match value {
+        Value::Ext(0, b) if array_buffer => {
+            let k = bin(b)?;
+            let _ = write!(out, "{{\"_placeholder\":true,\"num\":{k}}}");
+        }
         Value::Nil | Value::Ext(..) => out.put(b"null"),
         Value::Bool(b) => out.put(if b { b"true" } else { b"false" }),
         // Past 2^53 JavaScript holds the nearest double, and sends that.
-        Value::Int(v) if v.unsigned_abs() <= 1 << 53 => out.fmt(format_args!("{v}")),
-        Value::Int(v) => out.fmt(format_args!("{}", v as f64)),
-        Value::UInt(v) => out.fmt(format_args!("{}", v as f64)),
-        Value::Float(v) if v.is_finite() => out.fmt(format_args!("{v}")),
+        Value::Int(v) if v.unsigned_abs() <= 1 << 53 => {
+            let _ = write!(out, "{v}");
+        }
+        Value::Int(v) => put_f64(out, v as f64),
+        Value::UInt(v) => put_f64(out, v as f64),
+        Value::Float(v) if v.is_finite() => put_f64(out, v),
         Value::Float(_) => out.put(b"null"),
-        Value::Str(s) => json::put_str(out, s),
+        Value::Str(s) => out.put_str(s),
         Value::Bin(b) => {
-            let slot = blobs.get_mut(*count).ok_or(BufferTooSmall {
-                required: *count + 1,
-            })?;
-            *slot = b;
-            out.fmt(format_args!("{{\"_placeholder\":true,\"num\":{count}}}"));
-            *count += 1;
+            let k = bin(b)?;
+            let _ = write!(out, "{{\"_placeholder\":true,\"num\":{k}}}");
         }
         Value::Array(n) => {
             out.put(b"[");
@@ -755,7 +834,7 @@ fn msgpack_to_json<'a>(
                 if i > 0 {
                     out.put(b",");
                 }
-                msgpack_to_json(r, out, blobs, count, depth + 1)?;
+                msgpack_to_json(r, out, bin, depth + 1)?;
             }
             out.put(b"]");
         }
@@ -767,13 +846,17 @@ fn msgpack_to_json<'a>(
                 }
                 // Keys as JavaScript makes them: text, a number's digits.
                 match r.read()? {
-                    Value::Str(k) => json::put_str(out, k),
-                    Value::Int(k) => out.fmt(format_args!("\"{k}\"")),
-                    Value::UInt(k) => out.fmt(format_args!("\"{k}\"")),
+                    Value::Str(k) => out.put_str(k),
+                    Value::Int(k) => {
+                        let _ = write!(out, "\"{k}\"");
+                    }
+                    Value::UInt(k) => {
+                        let _ = write!(out, "\"{k}\"");
+                    }
                     _ => return Err(DecodeError::Shape),
                 }
                 out.put(b":");
-                msgpack_to_json(r, out, blobs, count, depth + 1)?;
+                msgpack_to_json(r, out, bin, depth + 1)?;
             }
             out.put(b"}");
         }
@@ -856,11 +939,11 @@ mod tests {
         let mut json = [0u8; 128];
         let mut blobs = [&[][..]; 1];
         let (n, count) = b.write_args(&mut json, &mut blobs).unwrap();
-        // A float as Rust writes it (JavaScript reads the same number), an integer key as
-        // text, NaN as null.
+        // A float from 1e21 on with an exponent (JavaScript reads the same number), an
+        // integer key as text, NaN as null.
         assert_eq!(
             text(&json[..n]),
-            r#"1000000000000000000000,{"7":{"_placeholder":true,"num":0},"b":null}"#
+            r#"1e21,{"7":{"_placeholder":true,"num":0},"b":null}"#
         );
         assert_eq!((count, blobs[0]), (1, &[9u8][..]));
         // Short buffers say so.

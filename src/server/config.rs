@@ -35,6 +35,22 @@ impl Endpoint<'static> {
     };
 }
 
+/// How Socket.IO packets are written on the wire (Node's `parser` option), for the whole
+/// server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Parser {
+    /// The default parser: a packet is text (its type, namespace, ack id and a JSON
+    /// payload), and each binary argument one more binary message (an attachment, with a
+    /// placeholder in the JSON).
+    #[default]
+    Json,
+    /// The msgpack parser (`socket.io-msgpack-parser`): a packet is one `MessagePack`
+    /// map in one binary message, binary arguments in place (see
+    /// [`sio::msgpack`](crate::sio::msgpack)). Every client of the server must use it.
+    MsgPack,
+}
+
 /// The server's settings. Start from [`ServerConfig::DEFAULT`] (the Node reference's
 /// defaults) and change what you need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +158,18 @@ pub struct ServerConfig<'a> {
     /// [`Server::new`](super::Server::new) refuses `true` with
     /// [`ConfigError::Eio3NotCompiled`](super::ConfigError::Eio3NotCompiled).
     pub allow_eio3: bool,
+    /// How Socket.IO packets are written (Node's `parser`): [`Parser::Json`] (the
+    /// default), or [`Parser::MsgPack`], which every client must then use too. The
+    /// application's events and commands are the same with either: arguments are JSON
+    /// with placeholders and attachments, which the server turns into `MessagePack` and
+    /// back. A binary message of `n` bytes is taken when the pool has room for what its
+    /// JSON may need ([`msgpack_room`](Self::msgpack_room)). Needs the crate's feature
+    /// `msgpack-parser` (which `mio` turns on): without it [`Server::new`](super::Server::new)
+    /// refuses [`Parser::MsgPack`] with
+    /// [`ConfigError::MsgPackNotCompiled`](super::ConfigError::MsgPackNotCompiled); it
+    /// cannot go with [`allow_eio3`](Self::allow_eio3)
+    /// ([`ConfigError::MsgPackWithEio3`](super::ConfigError::MsgPackWithEio3)).
+    pub parser: Parser,
 }
 
 impl ServerConfig<'static> {
@@ -174,6 +202,7 @@ impl ServerConfig<'static> {
         recovery: 0,
         recovery_log_bytes: 1_000_000,
         allow_eio3: false,
+        parser: Parser::Json,
     };
 }
 
@@ -196,12 +225,18 @@ impl ServerConfig<'_> {
 
     /// The largest event payload [`Server::poll_event`](super::Server::poll_event) can
     /// need room for: a plain HTTP request (head and body), or a Socket.IO event with
-    /// `max_attachments` attachments of `max_payload` bytes each. A buffer this large
-    /// never gets [`BufferTooSmall`](crate::BufferTooSmall).
+    /// `max_attachments` attachments of `max_payload` bytes each (with the msgpack parser,
+    /// what one message of `max_payload` bytes makes: [`msgpack_room`](Self::msgpack_room)).
+    /// A buffer this large never gets [`BufferTooSmall`](crate::BufferTooSmall).
     pub fn max_event(&self) -> usize {
         let http = (self.max_http_head as usize).saturating_add(self.max_http_body as usize);
         let per = (self.max_payload as usize).saturating_add(4);
         let sio = per.saturating_mul(usize::from(self.max_attachments) + 1);
+        if super::MSGPACK && self.parser == Parser::MsgPack {
+            return http
+                .max(sio)
+                .max(self.msgpack_room(self.max_payload as usize));
+        }
         http.max(sio)
     }
 }

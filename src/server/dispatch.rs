@@ -26,14 +26,35 @@ use super::storage::NONE;
 use super::stream::{Fixed, Item, State, StreamIx, Timer};
 use super::transmit::Finished;
 use super::{
-    Args, CloseReason, CommandError, DisconnectReason, EIO3, NamespaceId, Protocol, Resource,
-    Server, SocketId, StreamId, Targets, Transmit,
+    Args, CloseReason, CommandError, DisconnectReason, EIO3, MSGPACK, NamespaceId, Protocol,
+    Resource, Server, SocketId, StreamId, Targets, Transmit,
 };
 use crate::engine::v3::{V3Payload, V3Record};
 use crate::engine::{Payload, Record as PollRecord, TextPacket};
 use crate::http::{EMPTY_HEADER, Request};
 use crate::ws::{self, CloseCode, Incoming, Peeked};
 use crate::{BufferTooSmall, Instant, sio};
+
+/// What `post_step` reads a POST body from: with the msgpack parser compiled in, writable
+/// (a binary record is decoded in place, see [`decoded_in_place`]).
+#[cfg(feature = "msgpack-parser")]
+type PostInput<'x> = &'x mut [u8];
+#[cfg(not(feature = "msgpack-parser"))]
+type PostInput<'x> = &'x [u8];
+
+/// The base64 of `n` bytes at `at` in `input`, decoded in place: the packet of the msgpack
+/// parser that a polling body's binary record carries.
+#[cfg(feature = "msgpack-parser")]
+fn decoded_in_place(input: &mut [u8], at: usize, n: usize) -> Option<&[u8]> {
+    let text = input.get_mut(at..at.checked_add(n)?)?;
+    let m = super::msgpack::decode_base64_in_place(text)?;
+    text.get(..m)
+}
+
+#[cfg(not(feature = "msgpack-parser"))]
+fn decoded_in_place(_: &[u8], _: usize, _: usize) -> Option<&[u8]> {
+    None
+}
 
 impl Server<'_> {
     /// Whether the stream has bytes it could write now.
@@ -380,6 +401,7 @@ impl Server<'_> {
         let offset = self
             .recovery_on()
             .then(|| self.socketio.recovery.take_offset());
+        let msgpack = self.msgpack_on();
         let mut encoded = encode_packet(
             &mut self.pool,
             ns_name,
@@ -387,6 +409,7 @@ impl Server<'_> {
             Some(event),
             &args,
             offset,
+            msgpack,
             &mut msgs,
         );
         // The recovery log gives its blocks back before a broadcast fails for them.
@@ -400,6 +423,7 @@ impl Server<'_> {
                 Some(event),
                 &args,
                 offset,
+                msgpack,
                 &mut msgs,
             );
         }
@@ -532,7 +556,10 @@ impl Server<'_> {
     /// [`disconnect`](Self::disconnect)).
     pub(super) fn disconnect_ix(&mut self, sock: SocketIx) -> Result<(), CommandError> {
         let sess = self.socket_session(sock)?;
-        let msg = self.socketio.disconnect_packet(sock, &mut self.pool)?;
+        let msgpack = self.msgpack_on();
+        let msg = self
+            .socketio
+            .disconnect_packet(sock, msgpack, &mut self.pool)?;
         let result = self.queue_packets(sess, &[msg]);
         if self.socketio.sockets[sock].0.state == SockState::Connected {
             self.close_socket(sock, DisconnectReason::ServerDisconnect);
@@ -573,11 +600,22 @@ impl Server<'_> {
 
     /// Handles a text Engine.IO message of a Socket.IO session.
     pub(super) fn sio_text(&mut self, sess: SessionIx, text: &str) -> Result<(), CloseReason> {
+        if self.msgpack_on() {
+            // The msgpack parser's packets are binary.
+            return Err(CloseReason::ParseError);
+        }
         self.sio_input(sess, |sio, cx| sio.on_text(cx, text))
     }
 
     /// Handles a binary Engine.IO message of a Socket.IO session.
     pub(super) fn sio_binary(&mut self, sess: SessionIx, data: Bin<'_>) -> Result<(), CloseReason> {
+        if self.msgpack_on() {
+            // A whole packet (a polling record was decoded in place by `post_step`).
+            let Bin::Raw(msg) = data else {
+                return Err(CloseReason::ParseError);
+            };
+            return self.sio_input(sess, |sio, cx| sio.on_msgpack(cx, msg));
+        }
         self.sio_input(sess, |_, cx| SocketIoLayer::on_binary(cx, data))
     }
 
@@ -836,7 +874,8 @@ impl Server<'_> {
     /// first, new bytes after them); returns how many were consumed from the front. The
     /// rest must be offered again, with more bytes or after the outputs were drained.
     ///
-    /// WebSocket payloads are unmasked in place, so the bytes not consumed may have
+    /// WebSocket payloads are unmasked in place (and, with the msgpack parser, the binary
+    /// records of a polling body are decoded in place), so the bytes not consumed may have
     /// changed; offer them as they are now.
     pub fn feed(
         &mut self,
@@ -913,7 +952,11 @@ impl Server<'_> {
     /// request taken starts the next head's deadline, bytes that are not a whole request
     /// yet leave it running.
     fn http_step(&mut self, s: StreamIx, input: &mut [u8]) -> usize {
-        let n = self.http_request(s, input);
+        let mut n = self.http_request(s, input);
+        if MSGPACK && n == 0 && self.transport.streams[s].0.state == State::Post {
+            // A POST whose head was just read (`poll_post`): its body.
+            n = self.post_step(s, input);
+        }
         self.transport.request_taken(s, n);
         n
     }
@@ -1124,11 +1167,19 @@ impl Server<'_> {
         st.post_len = (f.end - f.head) as u32;
         st.post_done = 0;
         self.engine.sessions[sess].0.post = s.into();
-        self.post_step(s, input)
+        // With the msgpack parser compiled in, `http_step` goes on with the body, which it
+        // may write (see `post_step`).
+        #[cfg(not(feature = "msgpack-parser"))]
+        return self.post_step(s, input);
+        #[cfg(feature = "msgpack-parser")]
+        0
     }
 
     /// Handles the packets of a POST body, as far as there is room; answers it when done.
-    fn post_step(&mut self, s: StreamIx, input: &[u8]) -> usize {
+    /// With the msgpack parser, the base64 of a binary record is decoded in place once
+    /// there is room for its packet (the packet must be whole, and the record is consumed
+    /// then).
+    fn post_step(&mut self, s: StreamIx, input: PostInput<'_>) -> usize {
         let st = self.transport.streams[s].0;
         let Some(sess) = st
             .session
@@ -1142,21 +1193,22 @@ impl Server<'_> {
         };
         let start = st.post_at as usize;
         let end = start + st.post_len as usize;
-        let Some(body) = input.get(start..end) else {
+        if input.len() < end {
             // The caller offered less than it did before.
             self.transport.respond_fixed(s, Fixed::Status(400), true);
             return input.len();
-        };
+        }
+        let body_len = end - start;
         let mut done = st.post_done as usize;
         let mut failure = None;
-        if body.is_empty() {
+        if body_len == 0 {
             failure = Some(CloseReason::ParseError);
         }
-        while failure.is_none() && done < body.len() {
+        while failure.is_none() && done < body_len {
             if self.engine.sessions[sess].0.state != SessState::Open {
                 break;
             }
-            let rest = body.get(done..).unwrap_or_default();
+            let rest = input.get(start + done..end).unwrap_or_default();
             let (pkt, len, step) = if EIO3 && self.engine.sessions[sess].0.eio3 {
                 let mut records = V3Payload::new(rest);
                 match records.next() {
@@ -1195,6 +1247,15 @@ impl Server<'_> {
                 };
                 (pkt, len, step)
             };
+            // A packet of the msgpack parser: its base64, which is decoded in place.
+            let base64 = match pkt {
+                Pkt::Binary(Bin::Base64(b)) if self.msgpack_on() => Some(b.encoded().len()),
+                _ => None,
+            };
+            let len = match base64 {
+                Some(_) => self.config.msgpack_room(len),
+                None => len,
+            };
             if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
                 self.transport.streams[s].0.post_done = done as u32;
                 return 0;
@@ -1203,7 +1264,15 @@ impl Server<'_> {
                 // Making room shed this very session: its POST was answered as it ended.
                 return end;
             }
-            if let Err(reason) = self.on_packet(sess, pkt) {
+            let handled = match base64 {
+                // After the record's `b`.
+                Some(n) => match decoded_in_place(input, start + done + 1, n) {
+                    Some(msg) => self.on_packet(sess, Pkt::Binary(Bin::Raw(msg))),
+                    None => Err(CloseReason::ParseError),
+                },
+                None => self.on_packet(sess, pkt),
+            };
+            if let Err(reason) = handled {
                 failure = Some(reason);
                 break;
             }
@@ -1247,6 +1316,11 @@ impl Server<'_> {
                     return input.len();
                 }
                 Ok(None) => return consumed,
+                // A packet of the msgpack parser may make more for the application than
+                // its own bytes.
+                Ok(Some(Peeked::Binary { len })) if self.msgpack_on() => {
+                    self.config.msgpack_room(len)
+                }
                 Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
                 Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
             };

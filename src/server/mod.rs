@@ -128,6 +128,21 @@
 //! payload, refusals as plain strings). The application sees the same events as for any
 //! client.
 //!
+//! # The msgpack parser
+//!
+//! With [`ServerConfig::parser`] set to [`Parser::MsgPack`] (feature `msgpack-parser`), the
+//! server speaks what socket.io's `parser: require("socket.io-msgpack-parser")` speaks: each
+//! packet one `MessagePack` map in one binary Engine.IO message (see
+//! [`sio::msgpack`](crate::sio::msgpack)), binary arguments in place. At its edge the
+//! server turns a received map into the events any packet makes (arguments as JSON with
+//! placeholders, the binary values as attachments; what that may take of the pool, it
+//! checks before reading: [`ServerConfig::msgpack_room`]) and the arguments of emits,
+//! acks and broadcasts into maps (a broadcast's bytes still shared by its recipients); the
+//! offset of connection state recovery is the last element of an event's `data`. Over
+//! polling a binary record is decoded in place in the caller's input. Every client of the
+//! server must use the parser; a text packet ends its session
+//! ([`CloseReason::ParseError`]), as does any map the parser would not send.
+//!
 //! # Inside
 //!
 //! The state is split by protocol layer, each a type that owns its tables and its logic,
@@ -208,6 +223,7 @@ mod engine;
 mod event;
 mod http;
 mod ix;
+mod msgpack;
 mod pool;
 #[cfg(feature = "recovery")]
 mod recovery;
@@ -225,7 +241,7 @@ mod transmit;
 use core::fmt;
 
 pub use crate::sio::{AckId, Args, Attachments};
-pub use config::{Endpoint, Protocol, ServerConfig};
+pub use config::{Endpoint, Parser, Protocol, ServerConfig};
 pub use event::{Ack, CloseReason, Connect, Data, DisconnectReason, Event, HttpRequest, Message};
 pub use storage::{Capacity, Entry, Lend, ServerArena, Storage};
 
@@ -245,6 +261,10 @@ use storage::{NONE, Table};
 /// Whether Engine.IO v3 is compiled in (feature `eio3`): a constant, so that its code is
 /// left out of a build without it.
 pub(crate) const EIO3: bool = cfg!(feature = "eio3");
+
+/// Whether the msgpack parser is compiled in (feature `msgpack-parser`): a constant, so
+/// that its code is left out of a build without it.
+pub(crate) const MSGPACK: bool = cfg!(feature = "msgpack-parser");
 
 /// A connection as the server knows it. Stale after the stream closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -564,6 +584,12 @@ pub enum ConfigError {
     /// [`ServerConfig::allow_eio3`] is set, but the crate was built without its feature
     /// `eio3`.
     Eio3NotCompiled,
+    /// [`ServerConfig::parser`] is [`Parser::MsgPack`], but the crate was built without
+    /// its feature `msgpack-parser`.
+    MsgPackNotCompiled,
+    /// [`ServerConfig::parser`] is [`Parser::MsgPack`] with
+    /// [`ServerConfig::allow_eio3`]: the msgpack parser speaks Socket.IO v5 only.
+    MsgPackWithEio3,
 }
 
 impl fmt::Display for ConfigError {
@@ -575,6 +601,8 @@ impl fmt::Display for ConfigError {
             Self::Transports => "no transport enabled",
             Self::RecoveryNotCompiled => "connection state recovery is not compiled in",
             Self::Eio3NotCompiled => "Engine.IO v3 support is not compiled in",
+            Self::MsgPackNotCompiled => "the msgpack parser is not compiled in",
+            Self::MsgPackWithEio3 => "the msgpack parser does not serve Engine.IO v3 clients",
         })
     }
 }
@@ -694,6 +722,12 @@ impl<'a> Server<'a> {
         if !EIO3 && config.allow_eio3 {
             return Err(ConfigError::Eio3NotCompiled);
         }
+        if !MSGPACK && config.parser == Parser::MsgPack {
+            return Err(ConfigError::MsgPackNotCompiled);
+        }
+        if MSGPACK && config.parser == Parser::MsgPack && config.allow_eio3 {
+            return Err(ConfigError::MsgPackWithEio3);
+        }
         if !config.polling && !config.websocket {
             return Err(ConfigError::Transports);
         }
@@ -776,6 +810,13 @@ impl<'a> Server<'a> {
     #[inline(always)]
     pub(crate) const fn recovery_on(&self) -> bool {
         recovery::ENABLED && self.config.recovery != 0
+    }
+
+    /// Whether the server speaks the msgpack parser: compiled in (a constant, so that the
+    /// code of a build without it is dropped) and configured.
+    #[inline(always)]
+    pub(crate) fn msgpack_on(&self) -> bool {
+        MSGPACK && self.config.parser == Parser::MsgPack
     }
 
     fn advance(&mut self, now: Instant) {
@@ -976,9 +1017,10 @@ impl<'a> Server<'a> {
         let saved = self.socketio.recovering(sock);
         let eio3 = EIO3 && self.engine.sessions[sess].0.eio3;
         let pid = self.recovery_on() && !eio3;
+        let msgpack = self.msgpack_on();
         let (ns, msg) = self
             .socketio
-            .connect_reply(sock, pid, eio3, &mut self.pool)?;
+            .connect_reply(sock, pid, eio3, msgpack, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         if saved.is_some() {
             // Kept past `admit`, which would release it as a dynamic namespace's name.
@@ -1009,9 +1051,10 @@ impl<'a> Server<'a> {
         let sock = self.socketio.socket_index(socket)?;
         let sess = self.socket_session(sock)?;
         let eio3 = EIO3 && self.engine.sessions[sess].0.eio3;
+        let msgpack = self.msgpack_on();
         let msg = self
             .socketio
-            .refusal(sock, message, data, eio3, &mut self.pool)?;
+            .refusal(sock, message, data, eio3, msgpack, &mut self.pool)?;
         self.queue_packets(sess, &[msg])?;
         // Gone without an event: the app refused it.
         self.socketio
@@ -1048,6 +1091,7 @@ impl<'a> Server<'a> {
                 Some(event),
                 &args,
                 offset,
+                server.msgpack_on(),
                 &mut server.pool,
                 msgs,
             )
@@ -1131,6 +1175,7 @@ impl<'a> Server<'a> {
             None,
             &args,
             None,
+            self.msgpack_on(),
             &mut self.pool,
             &mut msgs,
         )?;

@@ -695,6 +695,7 @@ impl<'a> SocketIoLayer<'a> {
         sock: SocketIx,
         pid: bool,
         eio3: bool,
+        msgpack: bool,
         pool: &mut Pool<'_>,
     ) -> Result<(u16, u32), CommandError> {
         let s = self.sockets[sock].0;
@@ -725,6 +726,15 @@ impl<'a> SocketIoLayer<'a> {
             let msg = pool
                 .msg_from(false, &[b"40", name, comma])
                 .ok_or(CommandError::Full(Resource::Pool))?;
+            return Ok((ns, msg));
+        }
+        if super::MSGPACK && msgpack {
+            let wire = WireId::from_raw(&s.id);
+            let pid = pid.then(|| self.recovery.pid(sock.get(), s.era));
+            let pid = pid.as_ref().map(WireId::as_str);
+            let msg = super::msgpack::encode_msg(pool, |w| {
+                sio::msgpack::encode_connect(w, self.ns_name(ns), wire.as_str(), pid)
+            })?;
             return Ok((ns, msg));
         }
         let mut out = [0u8; HEADER_SCRATCH];
@@ -774,6 +784,7 @@ impl<'a> SocketIoLayer<'a> {
         message: &str,
         data: Option<&[u8]>,
         eio3: bool,
+        msgpack: bool,
         pool: &mut Pool<'_>,
     ) -> Result<u32, CommandError> {
         if self.sockets[sock].0.state != SockState::Pending {
@@ -788,6 +799,14 @@ impl<'a> SocketIoLayer<'a> {
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
         let ns = self.socket_ns_name(sock, &mut name, pool);
+        if super::MSGPACK && msgpack {
+            let mut copy = [0u8; MAX_NAME];
+            copy[..ns.len()].copy_from_slice(ns.as_bytes());
+            let ns = core::str::from_utf8(&copy[..ns.len()]).unwrap_or("/");
+            return super::msgpack::encode_msg(pool, |w| {
+                sio::msgpack::encode_connect_error(w, ns, message, data)
+            });
+        }
         if super::EIO3 && eio3 {
             // Protocol v4's ERROR: the data when there is some, else the message as a
             // JSON string (Node sends `err.data || err.message`).
@@ -834,7 +853,8 @@ impl<'a> SocketIoLayer<'a> {
         self.sockets.release(sock);
     }
 
-    /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace.
+    /// Encodes an EVENT (`name` set) or ACK packet for socket `sock`, in its namespace
+    /// (with the msgpack parser when `msgpack`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn encode_for(
         &self,
@@ -843,11 +863,12 @@ impl<'a> SocketIoLayer<'a> {
         name: Option<&str>,
         args: &Args<'_>,
         offset: Option<u64>,
+        msgpack: bool,
         pool: &mut Pool<'_>,
         msgs: &mut PacketMsgs,
     ) -> Result<usize, CommandError> {
         let ns = self.ns_name(self.sockets[sock].0.ns);
-        encode_packet(pool, ns, ack, name, args, offset, msgs)
+        encode_packet(pool, ns, ack, name, args, offset, msgpack, msgs)
     }
 
     /// The id the next ack socket `sock` asks for gets, if it may ask for one more.
@@ -889,8 +910,13 @@ impl<'a> SocketIoLayer<'a> {
     pub(super) fn disconnect_packet(
         &self,
         sock: SocketIx,
+        msgpack: bool,
         pool: &mut Pool<'_>,
     ) -> Result<u32, CommandError> {
+        if super::MSGPACK && msgpack {
+            let ns = self.ns_name(self.sockets[sock].0.ns);
+            return super::msgpack::encode_msg(pool, |w| sio::msgpack::encode_disconnect(w, ns));
+        }
         let mut out = [0u8; HEADER_SCRATCH];
         out[0] = b'4';
         let n = sio::encode_disconnect(&mut out[1..], self.ns_name(self.sockets[sock].0.ns))
@@ -902,18 +928,18 @@ impl<'a> SocketIoLayer<'a> {
 
 /// An event or an ack from a client, before its payload is stored.
 #[derive(Debug, Clone, Copy)]
-struct Incoming {
-    socket: SocketId,
-    namespace: NamespaceId,
+pub(super) struct Incoming {
+    pub(super) socket: SocketId,
+    pub(super) namespace: NamespaceId,
     /// For an event, the ack id the client waits on; for an ack, its id.
-    ack: Option<AckId>,
-    is_ack: bool,
+    pub(super) ack: Option<AckId>,
+    pub(super) is_ack: bool,
 }
 
 impl Incoming {
     /// Its record, once its payload is stored.
     #[inline(never)]
-    fn record(self, from: SessionId, attachments: u8, bytes: Payload) -> Record {
+    pub(super) fn record(self, from: SessionId, attachments: u8, bytes: Payload) -> Record {
         let Self {
             socket,
             namespace,
@@ -983,7 +1009,9 @@ fn read_bin_head(pool: &Pool<'_>, msg: u32, from: SessionId) -> Record {
 
 /// Encodes an EVENT (`name` set) or ACK packet with its attachments into pool messages:
 /// `msgs[0]` is the text packet, then one per blob; returns how many. An event with an
-/// `offset` gets it as its last argument (connection state recovery).
+/// `offset` gets it as its last argument (connection state recovery). With `msgpack`, the
+/// msgpack parser's one binary message instead.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn encode_packet(
     pool: &mut Pool<'_>,
     ns: &str,
@@ -991,8 +1019,13 @@ pub(super) fn encode_packet(
     name: Option<&str>,
     args: &Args<'_>,
     offset: Option<u64>,
+    msgpack: bool,
     msgs: &mut PacketMsgs,
 ) -> Result<usize, CommandError> {
+    if super::MSGPACK && msgpack {
+        msgs[0] = super::msgpack::encode_packet(pool, ns, ack, name, args, offset)?;
+        return Ok(1);
+    }
     sio::check_args(args)?;
     let count = args.binary.len();
     let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
@@ -1055,7 +1088,7 @@ pub(super) struct Input<'x, 'a> {
 
 impl Input<'_, '_> {
     /// The session the input came on.
-    fn session(&self) -> SessionId {
+    pub(super) fn session(&self) -> SessionId {
         SessionId {
             index: self.sess.get(),
             era: self.era,
@@ -1082,7 +1115,7 @@ pub(super) struct Handled {
 }
 
 impl Handled {
-    const NOTHING: Self = Self {
+    pub(super) const NOTHING: Self = Self {
         held: 0,
         held_events: 0,
         reply: None,
@@ -1122,20 +1155,7 @@ impl SocketIoLayer<'_> {
         }
         match p.packet_type() {
             PacketType::Connect => self.on_connect(cx, &p),
-            PacketType::Disconnect => {
-                let sock = self
-                    .find_socket(cx.ss, p.namespace(), cx.pool)
-                    .ok_or(CloseReason::ParseError)?;
-                self.close_socket(
-                    sock,
-                    DisconnectReason::ClientDisconnect,
-                    None,
-                    cx.ss,
-                    cx.pool,
-                    cx.events,
-                );
-                Ok(Handled::NOTHING)
-            }
+            PacketType::Disconnect => self.on_disconnect(cx, p.namespace()),
             PacketType::Event | PacketType::BinaryEvent => {
                 let sock = self.joined(cx.ss, p.namespace(), cx.pool)?;
                 let name = match p.event_name() {
@@ -1178,6 +1198,26 @@ impl SocketIoLayer<'_> {
         }
     }
 
+    /// A DISCONNECT: the client leaves namespace `nsp`.
+    pub(super) fn on_disconnect(
+        &mut self,
+        cx: &mut Input<'_, '_>,
+        nsp: &str,
+    ) -> Result<Handled, CloseReason> {
+        let sock = self
+            .find_socket(cx.ss, nsp, cx.pool)
+            .ok_or(CloseReason::ParseError)?;
+        self.close_socket(
+            sock,
+            DisconnectReason::ClientDisconnect,
+            None,
+            cx.ss,
+            cx.pool,
+            cx.events,
+        );
+        Ok(Handled::NOTHING)
+    }
+
     fn on_connect(
         &mut self,
         cx: &mut Input<'_, '_>,
@@ -1194,13 +1234,13 @@ impl SocketIoLayer<'_> {
     #[inline(never)]
     fn on_connect_v3(&mut self, cx: &mut Input<'_, '_>, nsp: &str) -> Result<Handled, CloseReason> {
         let (name, query) = nsp.split_once('?').unwrap_or((nsp, ""));
-        let mut auth = [0u8; V3_AUTH_MAX];
+        let mut auth = [0u8; AUTH_MAX];
         let n = query_object(query, &mut auth).ok_or(CloseReason::ParseError)?;
         self.connect_as(cx, name, auth.get(..n).unwrap_or(b"{}"))
     }
 
     /// A CONNECT to namespace `name` with the auth object `auth`.
-    fn connect_as(
+    pub(super) fn connect_as(
         &mut self,
         cx: &mut Input<'_, '_>,
         name: &str,
@@ -1383,8 +1423,9 @@ fn packet_record(
 }
 
 /// Answers a CONNECT with `44/nsp,{"message":"…"}`, the namespace as the client wrote it.
-/// Most bytes of the auth object a v3 client's namespace query makes.
-const V3_AUTH_MAX: usize = 1024;
+/// Most bytes of the auth object a v3 client's namespace query, or the `data` of a CONNECT
+/// of the msgpack parser, makes.
+pub(super) const AUTH_MAX: usize = 1024;
 
 /// A v3 CONNECT's query (`token=abc&x=1`) as the object Node makes of it
 /// (`{"token":"abc","x":"1"}`: every value a string, percent-decoded, `+` a space), written
@@ -1418,6 +1459,16 @@ fn connect_error(
     name: &str,
     message: &str,
 ) -> Result<Handled, CloseReason> {
+    if super::MSGPACK && cx.config.parser == super::Parser::MsgPack {
+        let msg = super::msgpack::encode_msg(cx.pool, |w| {
+            sio::msgpack::encode_connect_error(w, name, message, None)
+        })
+        .map_err(|_| CloseReason::SlowReader)?;
+        return Ok(Handled {
+            reply: Some(msg),
+            ..Handled::NOTHING
+        });
+    }
     let ns_part: &[u8] = if name == "/" { b"" } else { name.as_bytes() };
     let comma: &[u8] = if name == "/" { b"" } else { b"," };
     let mut body = [0u8; 64];

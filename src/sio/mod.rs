@@ -16,6 +16,8 @@
 //!   builds argument lists piece by piece, with attachment placeholders.
 //! * [`Reassembly`] counts the binary messages owed to a `BINARY_EVENT`/`BINARY_ACK` and
 //!   [`Packet::placeholders`] locates the placeholders to substitute.
+//! * `msgpack` (feature `msgpack-parser`) reads and writes the packets of the msgpack
+//!   parser instead: one `MessagePack` map each, binary in place.
 //! * [`crate::json`] is the validating scanner underneath (shared with Engine.IO): one linear
 //!   pass, no tree, no recursion.
 //!
@@ -34,6 +36,13 @@
 
 mod args;
 mod binary;
+#[cfg(feature = "msgpack-parser")]
+pub mod msgpack;
+// Without the feature the server's msgpack paths are dead code behind a constant `false`,
+// but they must still compile.
+#[cfg(not(feature = "msgpack-parser"))]
+#[allow(dead_code, unreachable_pub)]
+pub(crate) mod msgpack;
 mod packet;
 
 pub use args::{AckId, Args, ArgsError, Attachments, MAX_EMIT_ATTACHMENTS, check_args};

@@ -1025,9 +1025,51 @@ static void test_eio3_client(void) {
   printf("ok an Engine.IO v3 client\n");
 }
 
+/* The msgpack parser: a CONNECT as one binary WebSocket frame (a MessagePack map), the
+ * answer one binary frame, an event's binary argument as an attachment; refused with
+ * allow_eio3. */
+static void test_msgpack_parser(void) {
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
+  CHECK(!config.msgpack_parser, "off by default");
+  config.msgpack_parser = true;
+  config.allow_eio3 = true;
+  sio_server *refused = NULL;
+  EXPECT(sio_server_new(&config, SEED, 0, &refused), SIO_INVALID_ARGUMENT);
+  config.allow_eio3 = false;
+  harness h = new_harness(&config);
+  sio_stream s = open_stream(&h);
+  feed_str(&h, s, UPGRADE);
+  size_t len;
+  free(take(&h, s, &len));
+  /* {type: 0, nsp: "/"} */
+  static const unsigned char connect[] = "\x82\xa4type\x00\xa3nsp\xa1/";
+  ws_send(&h, s, 2, connect, sizeof connect - 1);
+  sio_event ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_CONNECT && bytes_eq(ev.name, "/") && bytes_eq(ev.data, "{}"),
+        "connect");
+  EXPECT(sio_server_accept(h.srv, ev.socket, NULL), SIO_OK);
+  drain(&h);
+  unsigned char *out = take(&h, s, &len);
+  /* A binary frame (0x82) holding {type: 0, data: {sid: ...}, nsp: "/"}. */
+  CHECK(len > 2 && out[0] == 0x82 && contains(out, len, "\xa4" "data\x81\xa3sid\xb4"), "answer");
+  free(out);
+  /* {type: 2, data: ["m", bin [7, 8]], nsp: "/"} */
+  static const unsigned char event[] =
+      "\x83\xa4type\x02\xa4" "data\x92\xa1m\xc4\x02\x07\x08\xa3nsp\xa1/";
+  ws_send(&h, s, 2, event, sizeof event - 1);
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_MESSAGE && bytes_eq(ev.name, "m") &&
+            bytes_eq(ev.data, "{\"_placeholder\":true,\"num\":0}") && ev.attachments_len == 1,
+        "event");
+  free_harness(&h);
+  printf("ok the msgpack parser\n");
+}
+
 int main(void) {
   test_version_and_results();
   test_eio3_client();
+  test_msgpack_parser();
   test_misuse();
   test_polling_handshake_and_connect();
   test_events_acks_binary();

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use siocore::Instant;
 use siocore::adapter::*;
-use siocore::msgpack::Writer;
+use siocore::msgpack::{Sink, Writer};
 use siocore::server::*;
 
 use crate::harness::*;

@@ -174,7 +174,10 @@ fn a_head_request_gets_the_length_and_no_body() {
     // The application answers as for a GET; the server sends the head only.
     let out = String::from_utf8(h.take_out(s)).unwrap();
     let want = "HEAD /page ".len();
-    assert!(out.contains(&format!("Content-Length: {want}\r\n")), "{out}");
+    assert!(
+        out.contains(&format!("Content-Length: {want}\r\n")),
+        "{out}"
+    );
     assert!(out.ends_with("\r\n\r\n"), "{out}");
     // The same connection goes on with the next request.
     h.send(s, get("/next").as_bytes());

@@ -290,3 +290,20 @@ fn recovery_needs_its_feature_and_a_log() {
         assert_eq!(new(1000, 1000), Err(ConfigError::RecoveryNotCompiled));
     }
 }
+
+/// Without the feature `msgpack-parser`, a server asked for the msgpack parser is refused
+/// (none of its code is compiled in).
+#[test]
+fn the_msgpack_parser_needs_its_feature() {
+    let config = ServerConfig {
+        parser: Parser::MsgPack,
+        ..ServerConfig::DEFAULT
+    };
+    let cap = Capacity::for_sessions(4, 1 << 20);
+    let made = Server::new(config, Storage::growable(cap), SEED, Instant::ZERO).map(|_| ());
+    if cfg!(feature = "msgpack-parser") {
+        assert_eq!(made, Ok(()));
+    } else {
+        assert_eq!(made, Err(ConfigError::MsgPackNotCompiled));
+    }
+}

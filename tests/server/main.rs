@@ -14,6 +14,8 @@ mod heartbeat;
 mod hostile;
 mod http_routes;
 mod limits;
+#[cfg(feature = "msgpack-parser")]
+mod msgpack;
 mod polling;
 #[cfg(feature = "recovery")]
 mod recovery;
