@@ -264,3 +264,39 @@ fn failures_say_why() {
     );
     assert!(report.contains("JSON"), "{report}");
 }
+
+/// Node's `socket.handshake` beside `auth`: the headers, the query, the URL, the address
+/// and the time of the session's opening request, checked with the official client over
+/// each transport (`tests/interop/handshake_check.mjs`).
+#[test]
+fn the_handshake_has_headers_query_url_address_and_time() {
+    let server = Running::spawn(|| {
+        let mut io = Io::new(ServerConfig::DEFAULT).keep_handshake(4096);
+        io.on_connection("/", |cx, socket, hs| {
+            #[derive(serde::Serialize)]
+            struct Seen<'a> {
+                device: &'a str,
+                query: &'a str,
+                url: &'a str,
+                address: String,
+                issued: bool,
+            }
+            let device = hs.header("x-device").unwrap_or_default();
+            let seen = Seen {
+                device: std::str::from_utf8(device).unwrap_or_default(),
+                query: hs.query().unwrap_or_default(),
+                url: hs.url().unwrap_or_default(),
+                address: hs.address.map(|a| a.to_string()).unwrap_or_default(),
+                issued: hs.issued.is_some(),
+            };
+            let _ = cx.emit(socket, "handshake", Json(&seen));
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    common::node_suite(
+        "handshake_check.mjs",
+        &[&format!("http://{}", server.addr)],
+        "the handshake with the official client",
+        std::time::Duration::from_secs(90),
+    );
+}

@@ -250,9 +250,53 @@ pub struct Handshake<'b> {
     /// again, with the packets it missed on their way. Such a socket skips the
     /// [`authorize`](Io::authorize) handler (Node's default `skipMiddlewares`).
     pub recovered: bool,
+    /// The opening request of the session, its request line and headers, when the server
+    /// keeps it ([`Io::keep_handshake`]; empty otherwise): read it with
+    /// [`header`](Self::header), [`url`](Self::url), [`query`](Self::query).
+    pub head: &'b [u8],
+    /// When that request came (the loop's clock; Node's `socket.handshake.issued`), when
+    /// it is kept.
+    pub issued: Option<crate::Instant>,
+    /// The address of the client's end of the connection (Node's
+    /// `socket.handshake.address`), when known.
+    pub address: Option<SocketAddr>,
 }
 
-impl Handshake<'_> {
+impl<'b> Handshake<'b> {
+    /// The opening request, parsed (`None` when it is not kept).
+    fn request<R>(&self, f: impl FnOnce(&crate::http::Request<'_, 'b>) -> R) -> Option<R> {
+        if self.head.is_empty() {
+            return None;
+        }
+        let mut slots = [crate::http::EMPTY_HEADER; 64];
+        let limits = crate::http::Limits {
+            max_head: self.head.len(),
+            max_body: 0,
+        };
+        match crate::http::parse_request(self.head, &mut slots, &limits) {
+            Ok(crate::Status::Complete(r)) => Some(f(&r)),
+            _ => None,
+        }
+    }
+
+    /// The first header of the opening request named `name` (any case; Node's
+    /// `socket.handshake.headers`), when the request is kept ([`Io::keep_handshake`]).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.request(|r| r.header(name)).flatten()
+    }
+
+    /// The URL of the opening request (`/socket.io/?EIO=4&transport=polling&t=…`; Node's
+    /// `socket.handshake.url`), when the request is kept.
+    pub fn url(&self) -> Option<&'b str> {
+        self.request(|r| r.target())
+    }
+
+    /// Its query string without `?` (Node's `socket.handshake.query`, not yet split: see
+    /// [`crate::http::Params`]), when the request is kept.
+    pub fn query(&self) -> Option<&'b str> {
+        self.request(|r| r.query())
+    }
+
     /// The auth payload, deserialized.
     ///
     /// # Errors
@@ -786,6 +830,17 @@ impl<'a> Io<'a> {
         self
     }
 
+    /// Keeps each session's opening request, at most `bytes` of it, for the handlers'
+    /// [`Handshake`] (its [`header`](Handshake::header)s, [`url`](Handshake::url),
+    /// [`query`](Handshake::query) and [`issued`](Handshake::issued) time; Node's
+    /// `socket.handshake`): sets [`ServerConfig::handshake_head`]. Off by default, as it
+    /// costs each session those bytes of the pool (4096 holds a browser's request).
+    #[must_use]
+    pub fn keep_handshake(mut self, bytes: u32) -> Self {
+        self.config.handshake_head = bytes;
+        self
+    }
+
     /// Other table sizes (the most each may grow to).
     #[must_use]
     pub fn capacity(mut self, capacity: Capacity) -> Self {
@@ -952,6 +1007,8 @@ impl<'a> Io<'a> {
                 pending: Pending::new(),
                 waiting: cluster::Waiting::new(),
                 buf: Vec::new(),
+                peer: None,
+                head: Vec::new(),
             },
         })
     }
@@ -986,6 +1043,10 @@ struct App {
     pending: Pending,
     waiting: cluster::Waiting,
     buf: Vec<u8>,
+    /// The peer of the next CONNECT's session ([`Handler::connect_peer`]).
+    peer: Option<SocketAddr>,
+    /// Room for a session's opening request ([`Server::handshake`]).
+    head: Vec<u8>,
 }
 
 impl core::fmt::Debug for App {
@@ -997,6 +1058,10 @@ impl core::fmt::Debug for App {
 }
 
 impl Handler for App {
+    fn connect_peer(&mut self, peer: Option<SocketAddr>) {
+        self.peer = peer;
+    }
+
     fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
         self.event_in(server, None, event);
     }
@@ -1048,7 +1113,27 @@ impl Handler for App {
             pending,
             waiting,
             buf,
+            peer,
+            head,
         } = self;
+        // The opening request of a CONNECT's session, when the server keeps it.
+        let mut issued = None;
+        let mut head_len = 0;
+        if let Event::Connect(c) = event {
+            loop {
+                match server.handshake(c.session, head) {
+                    Ok(kept) => {
+                        if let Some((at, h)) = kept {
+                            issued = Some(at);
+                            head_len = h.len();
+                        }
+                        break;
+                    }
+                    Err(e) => head.resize(e.required, 0),
+                }
+            }
+        }
+        let head = head.get(..head_len).unwrap_or_default();
         let mut cx = Cx {
             server,
             cluster,
@@ -1070,6 +1155,9 @@ impl Handler for App {
                     namespace: c.name,
                     auth: c.auth,
                     recovered: c.recovered,
+                    head,
+                    issued,
+                    address: peer.take(),
                 };
                 let ns = routes.namespaces.get_mut(c.name);
                 // A recovered socket passed its authorization when it first connected.

@@ -130,6 +130,13 @@ pub trait Handler {
         let _ = (server, cluster, event);
     }
 
+    /// The address of the peer whose connection carries the session of the
+    /// [`Event::Connect`] that comes next (its WebSocket or a polling request; Node's
+    /// `socket.handshake.address`), `None` when unknown. Does nothing unless implemented.
+    fn connect_peer(&mut self, peer: Option<SocketAddr>) {
+        let _ = peer;
+    }
+
     /// A request of this server to the cluster is over.
     fn cluster_done<'a>(
         &mut self,
@@ -816,6 +823,14 @@ impl<'a> Driver<'a> {
                 && c.cluster.on_event(&self.server, &event)
             {
                 continue;
+            }
+            if let Event::Connect(c) = &event {
+                let stream = self.server.session_stream(c.session);
+                let peer = stream
+                    .and_then(|s| self.conns.get_mut(s.index())?.as_mut())
+                    .filter(|conn| Some(conn.id) == stream)
+                    .and_then(|conn| conn.sock.tcp().peer_addr().ok());
+                handler.connect_peer(peer);
             }
             let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
             handler.event_in(&mut self.server, cluster, &event);
