@@ -300,3 +300,44 @@ fn the_handshake_has_headers_query_url_address_and_time() {
         std::time::Duration::from_secs(90),
     );
 }
+
+/// Node's `setInterval(() => io.emit(...))` and a push from another thread: a timer on the
+/// loop (`Io::every`) and an `IoHandle` used from the test's thread, received by the
+/// official client (`tests/interop/push_check.mjs`).
+#[test]
+fn a_timer_and_another_thread_push_to_the_clients() {
+    let (sockets_tx, sockets) = std::sync::mpsc::channel();
+    let (handle_tx, handle) = std::sync::mpsc::channel();
+    let server = Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT);
+        let mut n = 0u32;
+        io.every(std::time::Duration::from_millis(100), move |cx| {
+            n += 1;
+            let _ = cx.broadcast("/").emit("tick", Json(&n));
+        });
+        io.on_connection("/", move |_, socket, _| {
+            let _ = sockets_tx.send(socket);
+        });
+        let listening = io.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        handle_tx.send(listening.handle()).unwrap();
+        listening
+    });
+    let handle = handle
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let url = server.url();
+    let pusher = std::thread::spawn(move || {
+        let socket = sockets
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a client connects");
+        handle.emit(socket, "pushed", r#""from a thread""#).unwrap();
+        handle.broadcast("/", None, "news", "42").unwrap();
+    });
+    common::node_suite(
+        "push_check.mjs",
+        &[&url],
+        "pushes from a timer and a thread",
+        std::time::Duration::from_secs(90),
+    );
+    pusher.join().unwrap();
+}

@@ -39,6 +39,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::string::{String, ToString};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::vec::Vec;
 
@@ -420,6 +421,132 @@ pub struct Cx<'s, 'a> {
     pending: &'s mut Pending,
     waiting: &'s mut cluster::Waiting,
     buf: &'s mut Vec<u8>,
+    timers: &'s mut Timers,
+}
+
+/// A timer's callback.
+type TimerFn = Box<dyn FnMut(&mut Cx<'_, '_>)>;
+
+/// A timer on the loop: when it is due, and its period when it repeats.
+struct Timer {
+    at: std::time::Instant,
+    every: Option<Duration>,
+    f: TimerFn,
+}
+
+/// The loop's timers, in no order (a handful: the earliest is looked for).
+#[derive(Default)]
+struct Timers(Vec<Timer>);
+
+impl Timers {
+    fn add(&mut self, delay: Duration, every: Option<Duration>, f: TimerFn) {
+        let at = std::time::Instant::now() + delay;
+        self.0.push(Timer { at, every, f });
+    }
+
+    fn next(&self) -> Option<std::time::Instant> {
+        self.0.iter().map(|t| t.at).min()
+    }
+
+    /// Takes the timers due at `now` out (the caller sets the periodic ones again).
+    fn due(&mut self, now: std::time::Instant) -> Vec<(Option<Duration>, TimerFn)> {
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < self.0.len() {
+            if self.0[i].at <= now {
+                let t = self.0.swap_remove(i);
+                due.push((t.every, t.f));
+            } else {
+                i += 1;
+            }
+        }
+        due
+    }
+}
+
+/// A job for the loop from another thread ([`IoHandle`]).
+type Job = Box<dyn FnOnce(&mut Cx<'_, '_>) + Send>;
+
+/// Runs commands on a running [`Io`] from any thread (a push from outside a handler: a
+/// sensor thread, a REST call served elsewhere): each is queued and the loop is woken to run
+/// it with a [`Cx`], in the order given. Cloned freely; made by [`Listening::handle`].
+#[derive(Clone)]
+pub struct IoHandle {
+    jobs: Arc<Mutex<Vec<Job>>>,
+    waker: Arc<mio::Waker>,
+}
+
+impl core::fmt::Debug for IoHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IoHandle").finish_non_exhaustive()
+    }
+}
+
+impl IoHandle {
+    /// Runs `f` on the loop with a [`Cx`] (emit, broadcast, join…).
+    ///
+    /// # Errors
+    /// The loop could not be woken (it is gone); the job stays queued, never run.
+    pub fn run(&self, f: impl FnOnce(&mut Cx<'_, '_>) + Send + 'static) -> io::Result<()> {
+        match self.jobs.lock() {
+            Ok(mut jobs) => jobs.push(Box::new(f)),
+            Err(poisoned) => poisoned.into_inner().push(Box::new(f)),
+        }
+        self.waker.wake()
+    }
+
+    /// Emits `event` with the raw JSON arguments `json` (`1,"two"`) to `socket`; a failure
+    /// (the socket is gone, the JSON invalid) is logged.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn emit(&self, socket: SocketId, event: &str, json: impl Into<String>) -> io::Result<()> {
+        let (event, json) = (event.to_string(), json.into());
+        self.run(move |cx| {
+            if let Err(e) = cx.emit(socket, &event, json.as_bytes()) {
+                log::warn!("handle emit {event}: {e}");
+            }
+        })
+    }
+
+    /// Broadcasts `event` with the raw JSON arguments `json` to namespace `namespace`, or to
+    /// its room `room` when given (to the whole cluster when the server is in one); a
+    /// failure is logged.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn broadcast(
+        &self,
+        namespace: &str,
+        room: Option<&str>,
+        event: &str,
+        json: impl Into<String>,
+    ) -> io::Result<()> {
+        let (namespace, room) = (namespace.to_string(), room.map(str::to_string));
+        let (event, json) = (event.to_string(), json.into());
+        self.run(move |cx| {
+            let mut b = cx.broadcast(&namespace);
+            if let Some(room) = &room {
+                b = b.to(room);
+            }
+            if let Err(e) = b.emit(&event, json.as_bytes()) {
+                log::warn!("handle broadcast {event}: {e}");
+            }
+        })
+    }
+
+    /// Puts `socket` in `room`; a failure is logged.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn join(&self, socket: SocketId, room: &str) -> io::Result<()> {
+        let room = room.to_string();
+        self.run(move |cx| {
+            if let Err(e) = cx.join(socket, &room) {
+                log::warn!("handle join {room}: {e}");
+            }
+        })
+    }
 }
 
 impl core::fmt::Debug for Cx<'_, '_> {
@@ -429,6 +556,17 @@ impl core::fmt::Debug for Cx<'_, '_> {
 }
 
 impl<'a> Cx<'_, 'a> {
+    /// Runs `f` on the loop once, `delay` from now (Node's `setTimeout`).
+    pub fn after(&mut self, delay: Duration, f: impl FnMut(&mut Cx<'_, '_>) + 'static) {
+        self.timers.add(delay, None, Box::new(f));
+    }
+
+    /// Runs `f` on the loop every `period`, the first time `period` from now (Node's
+    /// `setInterval`).
+    pub fn every(&mut self, period: Duration, f: impl FnMut(&mut Cx<'_, '_>) + 'static) {
+        self.timers.add(period, Some(period), Box::new(f));
+    }
+
     /// The server, for any command not wrapped here.
     pub fn server(&mut self) -> &mut Server<'a> {
         self.server
@@ -559,6 +697,7 @@ impl<'a> Cx<'_, 'a> {
             pending: self.pending,
             waiting: self.waiting,
             buf: self.buf,
+            timers: self.timers,
             ns,
             rooms: Vec::new(),
             except_rooms: Vec::new(),
@@ -577,6 +716,7 @@ impl<'a> Cx<'_, 'a> {
             pending: self.pending,
             waiting: self.waiting,
             buf: self.buf,
+            timers: self.timers,
             ns,
             rooms: Vec::new(),
             except_rooms: Vec::new(),
@@ -604,6 +744,7 @@ pub struct Broadcast<'c, 'a> {
     pending: &'c mut Pending,
     waiting: &'c mut cluster::Waiting,
     buf: &'c mut Vec<u8>,
+    timers: &'c mut Timers,
     ns: Option<crate::server::NamespaceId>,
     rooms: Vec<String>,
     except_rooms: Vec<String>,
@@ -764,6 +905,7 @@ impl std::error::Error for EmitError {}
 /// The Socket.IO-style server: register handlers, then [`listen`](Io::listen).
 pub struct Io<'a> {
     config: ServerConfig<'a>,
+    timers: Timers,
     capacity: Capacity,
     routes: Routes,
     redis: Option<(String, ClusterConfig<'a>)>,
@@ -785,6 +927,7 @@ impl<'a> Io<'a> {
     pub fn new(config: ServerConfig<'a>) -> Self {
         Self {
             config,
+            timers: Timers::default(),
             capacity: Capacity::for_sessions(16_384, 1 << 30),
             routes: Routes::default(),
             redis: None,
@@ -838,6 +981,27 @@ impl<'a> Io<'a> {
     #[must_use]
     pub fn keep_handshake(mut self, bytes: u32) -> Self {
         self.config.handshake_head = bytes;
+        self
+    }
+
+    /// Runs `f` on the loop every `period` once it runs, the first time `period` after this
+    /// call (Node's `setInterval(() => io.emit(...))`).
+    pub fn every(
+        &mut self,
+        period: Duration,
+        f: impl FnMut(&mut Cx<'_, '_>) + 'static,
+    ) -> &mut Self {
+        self.timers.add(period, Some(period), Box::new(f));
+        self
+    }
+
+    /// Runs `f` on the loop once, `delay` after this call (Node's `setTimeout`).
+    pub fn after(
+        &mut self,
+        delay: Duration,
+        f: impl FnMut(&mut Cx<'_, '_>) + 'static,
+    ) -> &mut Self {
+        self.timers.add(delay, None, Box::new(f));
         self
     }
 
@@ -1009,6 +1173,8 @@ impl<'a> Io<'a> {
                 buf: Vec::new(),
                 peer: None,
                 head: Vec::new(),
+                timers: self.timers,
+                jobs: Arc::default(),
             },
         })
     }
@@ -1032,6 +1198,15 @@ impl Listening<'_> {
         self.driver.shutdown_handle()
     }
 
+    /// A handle that runs commands on this server from any thread (emits, broadcasts,
+    /// joins): see [`IoHandle`].
+    pub fn handle(&self) -> IoHandle {
+        IoHandle {
+            jobs: Arc::clone(&self.app.jobs),
+            waker: self.driver.waker(),
+        }
+    }
+
     /// Serves until [`Shutdown::shutdown`] is called.
     pub fn run(&mut self) -> io::Result<()> {
         self.driver.run(&mut self.app)
@@ -1047,6 +1222,10 @@ struct App {
     peer: Option<SocketAddr>,
     /// Room for a session's opening request ([`Server::handshake`]).
     head: Vec<u8>,
+    /// The loop's timers ([`Io::every`], [`Cx::after`]).
+    timers: Timers,
+    /// Jobs from other threads ([`IoHandle`]).
+    jobs: Arc<Mutex<Vec<Job>>>,
 }
 
 impl core::fmt::Debug for App {
@@ -1062,6 +1241,37 @@ impl Handler for App {
         self.peer = peer;
     }
 
+    fn next_wake(&self) -> Option<std::time::Instant> {
+        self.timers.next()
+    }
+
+    fn woken<'a>(&mut self, server: &mut Server<'a>, cluster: Option<&mut Cluster<'a>>) {
+        let jobs = match self.jobs.lock() {
+            Ok(mut jobs) => core::mem::take(&mut *jobs),
+            Err(poisoned) => core::mem::take(&mut *poisoned.into_inner()),
+        };
+        let due = self.timers.due(std::time::Instant::now());
+        let mut timers = core::mem::take(&mut self.timers);
+        let mut cx = Cx {
+            server,
+            cluster,
+            pending: &mut self.pending,
+            waiting: &mut self.waiting,
+            buf: &mut self.buf,
+            timers: &mut timers,
+        };
+        for job in jobs {
+            job(&mut cx);
+        }
+        for (every, mut f) in due {
+            f(&mut cx);
+            if let Some(period) = every {
+                cx.timers.add(period, Some(period), f);
+            }
+        }
+        self.timers.0.append(&mut timers.0);
+    }
+
     fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
         self.event_in(server, None, event);
     }
@@ -1075,15 +1285,18 @@ impl Handler for App {
         let mut waiting = core::mem::take(&mut self.waiting);
         let mut pending = core::mem::take(&mut self.pending);
         let mut buf = core::mem::take(&mut self.buf);
+        let mut timers = core::mem::take(&mut self.timers);
         let mut cx = Cx {
             server,
             cluster: Some(cluster),
             pending: &mut pending,
             waiting: &mut waiting,
             buf: &mut buf,
+            timers: &mut timers,
         };
         self.on_cluster_event(&mut cx, event);
         (self.waiting, self.pending, self.buf) = (waiting, pending, buf);
+        self.timers.0.append(&mut timers.0);
     }
 
     fn cluster_done<'a>(
@@ -1098,6 +1311,7 @@ impl Handler for App {
             pending: &mut self.pending,
             waiting: &mut self.waiting,
             buf: &mut self.buf,
+            timers: &mut self.timers,
         };
         Self::on_cluster_done(&mut cx, done);
     }
@@ -1115,6 +1329,8 @@ impl Handler for App {
             buf,
             peer,
             head,
+            timers,
+            jobs: _,
         } = self;
         // The opening request of a CONNECT's session, when the server keeps it.
         let mut issued = None;
@@ -1140,6 +1356,7 @@ impl Handler for App {
             pending,
             waiting,
             buf,
+            timers,
         };
         match *event {
             Event::Connect(c)

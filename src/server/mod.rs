@@ -1033,12 +1033,11 @@ impl<'a> Server<'a> {
             let st = &self.transport.streams[l].0;
             st.session.is(sess) && st.state != stream::State::Free
         });
-        let stream = s
-            .ws
-            .get()
-            .or_else(|| s.get.get())
-            .or_else(|| s.post.get())
-            .or(last)?;
+        let stream =
+            s.ws.get()
+                .or_else(|| s.get.get())
+                .or_else(|| s.post.get())
+                .or(last)?;
         Some(self.transport.handle(stream))
     }
 
