@@ -341,3 +341,40 @@ fn a_timer_and_another_thread_push_to_the_clients() {
     );
     pusher.join().unwrap();
 }
+
+/// Node's `io.timeout(ms).emit(event, ..., (err, responses))`: a broadcast that collects
+/// every client's acknowledgement, from three official clients
+/// (`tests/interop/broadcast_ack_check.mjs`).
+#[test]
+fn a_broadcast_collects_acknowledgements() {
+    let server = Running::spawn(|| {
+        let mut io = Io::new(ServerConfig::DEFAULT);
+        io.on("/", "ask-all", |cx, msg| {
+            let Some(id) = msg.ack_id else {
+                return;
+            };
+            let asker = msg.socket;
+            let q = msg.arg::<String>(0).unwrap_or_default();
+            let sent = cx.broadcast("/").emit_with_ack(
+                "question",
+                Json(&q.as_str()),
+                1000,
+                move |cx, answers| {
+                    let mut got: Vec<String> = (0..answers.answers.len())
+                        .filter_map(|i| answers.value::<String>(i).ok())
+                        .collect();
+                    got.sort();
+                    cx.ack(asker, id, JsonArgs(&(answers.complete, got)));
+                },
+            );
+            assert_eq!(sent.unwrap(), 3);
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    common::node_suite(
+        "broadcast_ack_check.mjs",
+        &[&server.url()],
+        "a broadcast with acknowledgements",
+        std::time::Duration::from_secs(90),
+    );
+}

@@ -850,6 +850,94 @@ impl Broadcast<'_, '_> {
         }
     }
 
+    /// Sends `event` with `args` to this server's selected sockets, each asked for an
+    /// acknowledgement, and calls `done` once with every answer that came within
+    /// `timeout_ms` (Node's `io.timeout(ms).emit(event, ..., (err, responses))`): `complete`
+    /// is `false` when a socket did not answer in time or left first (Node's `err`). With
+    /// no socket selected, `done` runs at once with none. The sockets of other servers of
+    /// a cluster are not asked.
+    ///
+    /// # Errors
+    /// [`EmitError`] when it could not be sent at all (then `done` is not called); a
+    /// socket that cannot take it (its queue full) counts as not answering.
+    pub fn emit_with_ack(
+        self,
+        event: &str,
+        args: impl ToArgs,
+        timeout_ms: u32,
+        done: impl FnOnce(&mut Cx<'_, '_>, Answers) + 'static,
+    ) -> Result<usize, EmitError> {
+        let Some(ns) = self.ns else {
+            return Err(EmitError::UnknownNamespace);
+        };
+        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        let targets = Targets {
+            rooms: &rooms,
+            except_rooms: &except_rooms,
+            except: &self.except,
+        };
+        let mut sockets = Vec::new();
+        self.server.select(ns, &targets, |_, s| sockets.push(s));
+        let mut buf = core::mem::take(self.buf);
+        let args = match args.to_args(&mut buf) {
+            Ok(a) => a,
+            Err(e) => {
+                *self.buf = buf;
+                return Err(EmitError::Server(e));
+            }
+        };
+        let shared = std::rc::Rc::new(core::cell::RefCell::new(Collect {
+            left: sockets.len(),
+            answers: Answers {
+                answers: Vec::new(),
+                complete: true,
+            },
+            done: Some(Box::new(done)),
+        }));
+        let mut sent = 0;
+        let mut first_error = None;
+        for &socket in &sockets {
+            match self
+                .server
+                .emit_with_ack(socket, event, args, Some(timeout_ms))
+            {
+                Ok(id) => {
+                    sent += 1;
+                    let shared = std::rc::Rc::clone(&shared);
+                    let f: AckFn = Box::new(move |cx, reply| {
+                        Collect::answer(&shared, cx, reply.ok().map(|r| r.args));
+                    });
+                    self.pending.insert((socket, id), f);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    shared.borrow_mut().left -= 1;
+                    shared.borrow_mut().answers.complete = false;
+                }
+            }
+        }
+        *self.buf = buf;
+        if sent == 0
+            && let Some(e) = first_error
+        {
+            return Err(EmitError::Server(e));
+        }
+        if shared.borrow().left == 0 {
+            // Nobody to wait for.
+            let mut cx = Cx {
+                server: self.server,
+                cluster: self.cluster,
+                pending: self.pending,
+                waiting: self.waiting,
+                buf: self.buf,
+                timers: self.timers,
+            };
+            Collect::finish(&shared, &mut cx);
+        }
+        Ok(sent)
+    }
+
     /// Sends `event` with the arguments and attachments `msg` carried.
     ///
     /// # Errors
@@ -872,6 +960,62 @@ impl Broadcast<'_, '_> {
         with_blobs(attachments, |blobs| {
             self.deliver(event, Args::binary(json, blobs))
         })
+    }
+}
+
+/// The answers a broadcast with acknowledgements collects ([`Broadcast::emit_with_ack`]).
+struct Collect {
+    /// Sockets that have not answered or failed yet.
+    left: usize,
+    answers: Answers,
+    done: Option<CollectedFn>,
+}
+
+/// What a broadcast with acknowledgements calls with its answers.
+type CollectedFn = Box<dyn FnOnce(&mut Cx<'_, '_>, Answers)>;
+
+impl Collect {
+    /// One socket's answer (its raw JSON arguments, the first of them kept as Node's
+    /// `responses` hold one value per client), or `None` for a timeout or a departure.
+    fn answer(
+        shared: &std::rc::Rc<core::cell::RefCell<Self>>,
+        cx: &mut Cx<'_, '_>,
+        args: Option<&[u8]>,
+    ) {
+        {
+            let mut c = shared.borrow_mut();
+            c.left = c.left.saturating_sub(1);
+            match args {
+                Some(a) => {
+                    let first = split_first_arg(a).map_or(&b"null"[..], |(first, _)| first);
+                    c.answers
+                        .answers
+                        .push(String::from_utf8_lossy(first).into_owned());
+                }
+                None => c.answers.complete = false,
+            }
+            if c.left > 0 {
+                return;
+            }
+        }
+        Self::finish(shared, cx);
+    }
+
+    fn finish(shared: &std::rc::Rc<core::cell::RefCell<Self>>, cx: &mut Cx<'_, '_>) {
+        let (done, answers) = {
+            let mut c = shared.borrow_mut();
+            let answers = core::mem::replace(
+                &mut c.answers,
+                Answers {
+                    answers: Vec::new(),
+                    complete: true,
+                },
+            );
+            (c.done.take(), answers)
+        };
+        if let Some(done) = done {
+            done(cx, answers);
+        }
     }
 }
 
