@@ -378,3 +378,46 @@ fn a_broadcast_collects_acknowledgements() {
         std::time::Duration::from_secs(90),
     );
 }
+
+/// Node's `socket.use`: per-packet middleware that may drop a packet before any handler,
+/// and is told why.
+#[test]
+fn packet_middleware_drops_what_it_refuses() {
+    let server = start(|io| {
+        io.use_packet("/", |_, msg| {
+            if msg.event == "admin-only" {
+                Err(Refusal::new("not an admin"))
+            } else {
+                Ok(())
+            }
+        });
+        io.use_packet("/", |_, msg| {
+            if msg.arg::<i64>(0).is_ok_and(|n| n < 0) {
+                Err(Refusal::new("negative"))
+            } else {
+                Ok(())
+            }
+        });
+        io.on_packet_error("/", |cx, msg, why| {
+            let _ = cx.emit(
+                msg.socket,
+                "refused",
+                JsonArgs(&(msg.event, why.message.as_str())),
+            );
+        });
+        io.on_any("/", |cx, msg| msg.ack(cx, Json(&msg.event)));
+    });
+    let mut ws = Ws::open(server.addr);
+    ws.send(b"40");
+    assert!(ws.next_text().starts_with("40{\"sid\""));
+    ws.send(br#"421["admin-only"]"#);
+    assert_eq!(
+        ws.next_text(),
+        r#"42["refused","admin-only","not an admin"]"#
+    );
+    ws.send(br#"422["count",-1]"#);
+    assert_eq!(ws.next_text(), r#"42["refused","count","negative"]"#);
+    // Passed by both: the handler runs and acks.
+    ws.send(br#"423["count",1]"#);
+    assert_eq!(ws.next_text(), r#"433["count"]"#);
+}

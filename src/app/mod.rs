@@ -360,6 +360,8 @@ impl<'b> Msg<'b> {
 
 type ConnectionFn = Box<dyn FnMut(&mut Cx<'_, '_>, SocketId, &Handshake<'_>)>;
 type AuthorizeFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Handshake<'_>) -> Result<(), Refusal>>;
+type MiddlewareFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>) -> Result<(), Refusal>>;
+type PacketErrorFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>, Refusal)>;
 type EventFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>)>;
 type DisconnectFn = Box<dyn FnMut(&mut Cx<'_, '_>, SocketId, DisconnectReason)>;
 type EngineFn = Box<dyn FnMut(&mut Cx<'_, '_>, SessionId, Data<'_>)>;
@@ -392,6 +394,10 @@ impl Response {
 #[derive(Default)]
 struct Namespace {
     authorize: Option<AuthorizeFn>,
+    /// Per-packet middleware ([`Io::use_packet`]), in order.
+    middleware: Vec<MiddlewareFn>,
+    /// Told of a packet the middleware stopped ([`Io::on_packet_error`]).
+    packet_error: Option<PacketErrorFn>,
     connection: Option<ConnectionFn>,
     events: HashMap<String, EventFn>,
     any: Option<EventFn>,
@@ -1212,6 +1218,31 @@ impl<'a> Io<'a> {
         self
     }
 
+    /// Per-packet middleware on the sockets of `namespace` (Node's `socket.use`): runs, in
+    /// the order added, before the event handlers for every event a client sends; the first
+    /// `Err` drops the packet (no handler runs, no acknowledgement is sent) and goes to
+    /// [`on_packet_error`](Self::on_packet_error).
+    pub fn use_packet(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Msg<'_>) -> Result<(), Refusal> + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).middleware.push(Box::new(f));
+        self
+    }
+
+    /// Called with a packet of `namespace` that a [`use_packet`](Self::use_packet)
+    /// middleware refused, and why (Node's socket `error` listener); without one, the
+    /// refusal is logged at debug level.
+    pub fn on_packet_error(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Msg<'_>, Refusal) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).packet_error = Some(Box::new(f));
+        self
+    }
+
     /// Handles the events of `namespace` that have no handler of their own.
     pub fn on_any(
         &mut self,
@@ -1561,6 +1592,18 @@ impl Handler for App {
                 let Some(ns) = routes.namespaces.get_mut(ns_name) else {
                     return;
                 };
+                // Node's `socket.use`: a refusal drops the packet before any handler.
+                let refused = ns
+                    .middleware
+                    .iter_mut()
+                    .find_map(|f| f(&mut cx, &msg).err());
+                if let Some(err) = refused {
+                    match ns.packet_error.as_mut() {
+                        Some(f) => f(&mut cx, &msg, err),
+                        None => log::debug!("packet {} dropped: {}", msg.event, err.message),
+                    }
+                    return;
+                }
                 if let Some(f) = ns.events.get_mut(m.name) {
                     f(&mut cx, &msg);
                 } else if let Some(f) = ns.any.as_mut() {
