@@ -28,6 +28,39 @@
 //! io.listen("127.0.0.1:3000".parse()?)?.run()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Node's Server API, and ours
+//!
+//! | Node (`socket.io` 4) | here |
+//! |---|---|
+//! | `new Server(httpServer, opts)`, `io.listen(port)` | [`Io::new`]`(ServerConfig { .. })`, [`Io::listen`], [`Listening::run`] |
+//! | `opts.pingInterval`, `pingTimeout`, `maxHttpBufferSize`, `path`, `transports` | [`ServerConfig`] fields (`ping_interval`, `ping_timeout`, `max_payload`, `endpoints`, `polling` / `websocket`) |
+//! | `opts.connectionStateRecovery` | [`Io::recovery`] |
+//! | `opts.allowEIO3` | `ServerConfig::allow_eio3` (feature `eio3`) |
+//! | `opts.parser` (`socket.io-msgpack-parser`) | `ServerConfig::parser` (feature `msgpack-parser`) |
+//! | `opts.cors` | `ServerConfig::cors_origin` (one origin) |
+//! | `https.createServer(...)` | `Io::tls` (feature `tls`) |
+//! | `io.adapter(createAdapter(redis))` | [`Io::redis`] |
+//! | `io.use(fn)`, `io.of(nsp).use(fn)` | [`Io::authorize`] |
+//! | `io.on("connection", fn)`, `io.of(nsp).on(...)` | [`Io::on_connection`] (naming a namespace creates it) |
+//! | `socket.on(event, fn)`, `socket.onAny(fn)` | [`Io::on`], [`Io::on_any`] |
+//! | `socket.on("disconnect", fn)` | [`Io::on_disconnect`] |
+//! | `socket.use(fn)`, the socket's `error` listener | [`Io::use_packet`], [`Io::on_packet_error`] |
+//! | `socket.handshake` (`auth`, `headers`, `query`, `url`, `address`, `issued`) | [`Handshake`] (`auth`, [`header`](Handshake::header), [`query`](Handshake::query), [`url`](Handshake::url), `address`, `issued`; keep the request with [`Io::keep_handshake`]) |
+//! | `socket.recovered` | [`Handshake::recovered`] |
+//! | `socket.emit(ev, ...args)` | [`Cx::emit`], [`Cx::emit_same`], [`Cx::emit_with_attachments`] |
+//! | `socket.emit(ev, ...args, ack)`, `socket.timeout(ms).emit(...)` | [`Cx::emit_with_ack`] |
+//! | an event's ack callback | [`Msg::ack`], [`Cx::ack`], [`Cx::ack_same`] |
+//! | `socket.join(room)`, `socket.leave(room)`, `socket.disconnect()` | [`Cx::join`], [`Cx::leave`], [`Cx::disconnect`] |
+//! | `io.emit(...)`, `io.to(room).except(room).emit(...)`, `socket.broadcast.emit(...)` | [`Cx::broadcast`]`.to(..).except(..).emit(..)`, [`Cx::broadcast_from`] |
+//! | `io.local.emit(...)` | [`Broadcast::local`] |
+//! | `io.timeout(ms).emit(ev, ..., (err, responses))` | [`Broadcast::emit_with_ack`] (this server's sockets) |
+//! | `io.fetchSockets()`, `io.socketsJoin(room)`, `io.socketsLeave(room)`, `io.disconnectSockets()` | [`Broadcast::fetch_sockets`], [`Broadcast::sockets_join`], [`Broadcast::sockets_leave`], [`Broadcast::disconnect_sockets`] |
+//! | `io.serverSideEmit(...)`, `io.on(event)` for it | [`Cx::server_side_emit`], [`Cx::server_side_emit_with_ack`], [`Io::on_server_side`] |
+//! | `setInterval(() => io.emit(...))`, `setTimeout(...)` | [`Io::every`], [`Io::after`], [`Cx::every`], [`Cx::after`] |
+//! | emitting from outside a handler (another module, a thread) | [`Listening::handle`]: [`IoHandle`] |
+//! | `app.get(...)` / `express.static(...)` beside Socket.IO | [`Io::on_http`], [`Io::serve_dir`], [`Io::serve_file`] |
+//! | `io.close()` | [`Listening::shutdown_handle`] |
 
 mod cluster;
 
