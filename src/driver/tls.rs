@@ -38,7 +38,7 @@ pub(super) const TLS_BUFFER_LIMIT: usize = 64 * 1024;
 /// the provider here because it cross-builds for the small boards with nothing but their
 /// gcc; `from_rustls` takes a configuration on another provider.
 ///
-/// Its groups in the order browsers and OpenSSL offer them, X25519 first: the provider
+/// Its groups with X25519 first, as OpenSSL and the browsers offer it: the provider
 /// lists P-384 first, and a client sends its key share for its first group, which the
 /// servers take (rustls and OpenSSL follow the client's order). P-384 is ring's generic
 /// bignum code: with it, a rustls server spent about 4.5 times as much CPU per handshake

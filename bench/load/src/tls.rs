@@ -29,7 +29,7 @@ pub fn enable(ca: &str) -> Result<(), String> {
     // what siocore's `tls` feature uses.
     #[allow(deprecated)]
     let mut provider = rustls::crypto::ring::default_provider();
-    // X25519 first, as browsers and OpenSSL (Node) offer it: the ring provider lists P-384
+    // X25519 first, as OpenSSL and the browsers offer it: the ring provider lists P-384
     // first, and a server takes the group of the key share a client sends, so the
     // handshakes would all pay for P-384 (ring's generic bignum code, about four fifths of
     // a rustls server's handshake time) where real clients do not.
