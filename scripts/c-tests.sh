@@ -16,7 +16,9 @@
 #   same the Rust echo server passes), plain, sanitized and under valgrind; and against the
 #   hostile-peer suite (tests/hostile.rs), plain;
 # - examples/c/chat_server.c in two Chromium tabs (tests/interop/chat_browser.mjs), plain,
-#   sanitized and under valgrind.
+#   sanitized and under valgrind;
+# - the C examples' flags: --help, bad flags and values, a busy port (the c_ tests of
+#   tests/examples.rs), plain and sanitized;
 # - examples/c/mirror_client.c under the Node socket.io server (tests/interop/mirror_suite.mjs,
 #   the suite the Rust mirror client passes) over websocket, polling and upgrade, plain and
 #   sanitized; under valgrind over websocket; and with --eio3 under socket.io 2.5.0
@@ -164,6 +166,13 @@ chat_checks() { (cd tests/interop && timeout 120 node chat_browser.mjs "$1/" /us
 tls_chat_checks() {
   (cd tests/interop && timeout 120 node chat_browser.mjs "$1/" /usr/bin/chromium "$PWD/../../$tls/cert.pem")
 }
+
+step "C examples: --help, bad flags and a busy port (tests/examples.rs), plain and ASan+UBSan"
+cargo build --locked --all-features --examples # the Rust chat_client joins the C chat server
+for suffix in "" -asan; do
+  SIOCORE_C_EXAMPLES="$PWD/$out" SIOCORE_C_SUFFIX="$suffix" timeout 300 \
+    cargo test --locked --all-features --test examples -- --ignored c_
+done
 
 step "an install prefix: pkg-config and CMake consumers"
 prefix=$(mktemp -d)
