@@ -10,7 +10,8 @@
 # TLS flags build it with the feature `tls` instead of `mio`. Without npm or a network the
 # demo starts anyway, and its page says in plain words that the client could not load.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# The repository; the working directory stays the caller's, for relative --tls-cert paths.
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 features=mio
 help=false
@@ -21,18 +22,18 @@ for arg in "$@"; do
   esac
 done
 
-bundle=tests/interop/node_modules/socket.io/client-dist/socket.io.js
+bundle=$root/tests/interop/node_modules/socket.io/client-dist/socket.io.js
 if [ ! -f "$bundle" ] && [ "$help" = false ]; then
   if ! command -v npm >/dev/null; then
     echo "chat.sh: npm is not installed, so the Socket.IO client cannot be; the page will try the public CDN" >&2
   else
     echo "chat.sh: installing the Socket.IO client (npm ci --prefix tests/interop)" >&2
     # One quick retry: offline, npm's default retries would hold the demo back a minute.
-    if ! npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error \
+    if ! npm ci --prefix "$root/tests/interop" --no-audit --no-fund --loglevel=error \
       --fetch-retries=1 --fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=3000 >&2; then
       echo "chat.sh: could not install the Socket.IO client (offline?); the page will try the public CDN" >&2
     fi
   fi
 fi
 
-exec cargo run --release --features "$features" --example chat -- "$@"
+exec cargo run --manifest-path "$root/Cargo.toml" --release --features "$features" --example chat -- "$@"
