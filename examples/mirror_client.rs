@@ -6,6 +6,8 @@
 //! ```
 //!
 //! `--eio3` speaks Engine.IO v3 / Socket.IO protocol v4, to a socket.io 2.x server.
+//! `--parser msgpack` speaks the msgpack parser, to a server started with
+//! `socket.io-msgpack-parser`.
 //!
 //! It joins `/` and, for every event `E` it receives, emits `E-back` with the same
 //! arguments (binary stays binary), except that an event asking for an acknowledgement is
@@ -20,10 +22,10 @@
 
 use std::process::ExitCode;
 
-use siocore::client::{Args, Client, ClientConfig, DisconnectReason, Event, Transports};
+use siocore::client::{Args, Client, ClientConfig, DisconnectReason, Event, Parser, Transports};
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 
-const USAGE: &str = "usage: mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] URL";
+const USAGE: &str = "usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack] [--ca FILE] URL";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     let mut transports = Transports::PollingThenWebSocket;
     let mut ca = None;
     let mut eio3 = false;
+    let mut parser = Parser::Json;
     while let Some(flag) = flags.next() {
         if flag == "--eio3" {
             eio3 = true;
@@ -43,13 +46,15 @@ fn main() -> ExitCode {
             ("--transport", Some("websocket")) => transports = Transports::WebSocket,
             ("--transport", Some("polling")) => transports = Transports::Polling,
             ("--ca", Some(file)) => ca = Some(file.to_string()),
+            ("--parser", Some("json")) => parser = Parser::Json,
+            ("--parser", Some("msgpack")) => parser = Parser::MsgPack,
             _ => {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
-    match run(&url, transports, eio3, ca.as_deref()) {
+    match run(&url, transports, eio3, parser, ca.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mirror_client: {e}");
@@ -94,12 +99,14 @@ fn run(
     url: &str,
     transports: Transports,
     eio3: bool,
+    parser: Parser,
     ca: Option<&str>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let server = ServerUrl::parse(url)?;
     let mut config = ClientConfig::new(&server.host);
     config.transports = transports;
     config.eio3 = eio3;
+    config.parser = parser;
     config.rx_capacity = 1 << 20;
     config.binary_capacity = 1 << 20;
     config.outbox_capacity = 1 << 20;

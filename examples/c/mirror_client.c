@@ -1,6 +1,7 @@
 /* The mirror client in C, on the ready client loop (sio_client_loop_*).
  *
- *   mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] http://127.0.0.1:3000
+ *   mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack] [--ca FILE]
+ *                 http://127.0.0.1:3000
  *
  * https:// and wss:// URLs are checked against Mozilla's roots, or with --ca against the
  * certificate authorities of that PEM file only (sio_client_loop_set_ca). A certificate the
@@ -12,7 +13,8 @@
  * status 0. Lost connections are retried with the default backoff; when the server runs
  * connection state recovery, the client comes back into its session (the same socket id and
  * rooms) and mirrors the events it missed meanwhile, as any other. --eio3 speaks Engine.IO
- * v3 / Socket.IO protocol v4, to a socket.io 2.x server.
+ * v3 / Socket.IO protocol v4, to a socket.io 2.x server. --parser msgpack speaks the msgpack
+ * parser, to a server started with socket.io-msgpack-parser.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,8 @@
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] URL\n");
+          "usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack] "
+          "[--ca FILE] URL\n");
   return 2;
 }
 
@@ -88,6 +91,12 @@ int main(int argc, char **argv) {
       i++;
     } else if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "polling") == 0) {
       config.transports = SIO_TRANSPORTS_POLLING;
+      i++;
+    } else if (strcmp(argv[i], "--parser") == 0 && strcmp(argv[i + 1], "json") == 0) {
+      config.msgpack_parser = false;
+      i++;
+    } else if (strcmp(argv[i], "--parser") == 0 && strcmp(argv[i + 1], "msgpack") == 0) {
+      config.msgpack_parser = true;
       i++;
     } else if (strcmp(argv[i], "--ca") == 0) {
       ca = argv[i + 1];
