@@ -15,7 +15,9 @@
 //! (fixext 1 of type 0) taken as no value, every encoding of every value read. Arguments
 //! move to Socket.IO's JSON form (placeholders and attachments) with
 //! [`MsgPackPacket::write_args`], and back with the `encode_*` functions, which take
-//! [`Args`] and write into any [`Sink`].
+//! [`Args`] and write into any [`Sink`]. The server
+//! ([`ServerConfig::parser`](crate::server::ServerConfig::parser)) and the client
+//! ([`ClientConfig::parser`](crate::client::ClientConfig::parser)) both speak through them.
 //!
 //! ```
 //! use siocore::msgpack::Writer;
