@@ -125,7 +125,8 @@ pub struct ClientConfig<'a> {
     /// that does not fit fails with [`CommandError::OutboxFull`](super::CommandError).
     pub outbox_capacity: usize,
     /// Room to reassemble one received binary event or ack (its text and attachments, plus
-    /// 4 bytes per attachment). 0 refuses binary: such a packet closes the session.
+    /// 4 bytes per attachment). 0 refuses binary: such a packet closes the session. With the
+    /// msgpack parser every received packet is put together here ([`parser`](Self::parser)).
     pub binary_capacity: usize,
     /// Room for the CONNECT packets of all namespaces (names and auth payloads), kept to
     /// join them again after a reconnection.
@@ -217,8 +218,8 @@ impl<'a> ClientConfig<'a> {
                 .sum::<usize>();
         let packet = self.outbox_capacity.max(self.namespace_capacity);
         let len = packet.div_ceil(3) * 4 + 16 + head;
-        // Room at the end to put together a CONNECT that offers a session to resume, or
-        // a v3 CONNECT with its query.
+        // Room at the end to put together a CONNECT that offers a session to resume, a v3
+        // CONNECT with its query, or the msgpack parser's.
         len + self.scratch_len()
     }
 
