@@ -3,28 +3,104 @@
 //! a "typing…" hint for everyone but the typist.
 //!
 //! ```sh
-//! cargo run --release --features mio --example chat    # --port 3000 --bind 127.0.0.1
+//! bash scripts/chat.sh                                   # installs the client, then runs this
+//! cargo run --release --features mio --example chat -- --port 3000 --bind 127.0.0.1
 //! ```
 //!
-//! With `--tls-cert FILE --tls-key FILE` (a PEM certificate chain and its private key) it
-//! serves `https://` and `wss://` instead; that needs the feature `tls`
-//! (`--features tls`).
+//! Flags: `--port N` (default 3000; 0 picks a free one, printed on start), `--bind ADDR`
+//! (an IP address, or `localhost`; default 127.0.0.1), `--tls-cert FILE --tls-key FILE`
+//! (serve `https://` and `wss://` with that PEM certificate chain and private key; needs
+//! the feature `tls`), `--no-serve-client` (do not serve the client bundle, as Node's
+//! `serveClient: false`), `--help`. A bad flag ends it with one line naming it and status
+//! 2; an address it cannot listen on, with the address and status 1.
 //!
-//! The page loads the official client from `/socket.io/socket.io.js`. The server sends the
-//! bundle of the npm package `socket.io` when it finds one (run `npm ci --prefix
-//! tests/interop`, or install `socket.io` in the current folder); otherwise the page takes
-//! the copy on the public CDN.
+//! Like the server of Node's tutorial it prints a line when a user connects and when one
+//! disconnects; `RUST_LOG=debug` adds the library's own log.
+//!
+//! The page loads the official client from `/socket.io/socket.io.js`, which the server
+//! sends, as Node's does, from the npm package `socket.io` when it finds it (installed by
+//! `scripts/chat.sh`, or `npm ci --prefix tests/interop`, or `npm install socket.io` in the
+//! current folder); otherwise the page tries the copy on the public CDN, and says so in
+//! plain words when that fails too.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, Response};
 use siocore::server::{ServerConfig, SocketId};
 
+// Tests that include two examples include this twice.
+#[path = "common/cli.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod cli;
+
 const PAGE: &str = include_str!("chat/index.html");
+
+const USAGE: &str = "\
+usage: chat [--port N] [--bind ADDR] [--tls-cert FILE --tls-key FILE] [--no-serve-client]
+
+The chat demo of the Socket.IO tutorial: open the address it prints in two tabs.
+
+  --port N           TCP port (default 3000; 0 picks a free one)
+  --bind ADDR        IP address to listen on, or localhost (default 127.0.0.1)
+  --tls-cert FILE    serve https and wss with this PEM certificate chain...
+  --tls-key FILE     ...and this PEM private key (needs the feature tls)
+  --no-serve-client  do not serve /socket.io/socket.io.js (Node's serveClient: false)
+  --help             this text
+
+RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
+
+/// The settings the flags give.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The PEM certificate chain and private key to serve https with.
+    pub tls: Option<(String, String)>,
+    /// Serve the client bundle at `/socket.io/socket.io.js` when it is installed (Node's
+    /// `serveClient`).
+    pub serve_client: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            tls: None,
+            serve_client: true,
+        }
+    }
+}
+
+impl Options {
+    /// Reads `--port`, `--bind`, `--tls-cert`, `--tls-key`, `--no-serve-client`, `--help`.
+    fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
+        let mut o = Self::default();
+        let (mut cert, mut key) = (None, None);
+        let mut flags = cli::Flags::new(args);
+        while let Some(flag) = flags.next()? {
+            match flag.as_str() {
+                "--port" => o.addr.set_port(flags.port(&flag)?),
+                "--bind" => o.addr.set_ip(flags.ip(&flag)?),
+                "--tls-cert" => cert = Some(flags.value(&flag)?),
+                "--tls-key" => key = Some(flags.value(&flag)?),
+                "--no-serve-client" => o.serve_client = false,
+                _ => return Err(cli::unknown(&flag)),
+            }
+        }
+        o.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) => return Err(cli::usage("--tls-cert: needs --tls-key too")),
+            (None, Some(_)) => return Err(cli::usage("--tls-key: needs --tls-cert too")),
+        };
+        Ok(o)
+    }
+}
 
 /// Where the client bundle may be, first found wins.
 fn client_bundle() -> Option<PathBuf> {
@@ -46,8 +122,18 @@ fn name(cx: &mut siocore::app::Cx<'_, '_>, socket: SocketId) -> String {
 }
 
 /// Builds the chat server and binds it.
-pub fn bind(addr: SocketAddr) -> std::io::Result<Listening<'static>> {
+pub fn bind(addr: SocketAddr) -> io::Result<Listening<'static>> {
     bind_with(addr, None)
+}
+
+/// Builds the chat server, serving https with the PEM files `tls` (certificate chain, key)
+/// when given, and binds it.
+pub fn bind_with(addr: SocketAddr, tls: Option<(&str, &str)>) -> io::Result<Listening<'static>> {
+    listen(&Options {
+        addr,
+        tls: tls.map(|(c, k)| (c.to_string(), k.to_string())),
+        ..Options::default()
+    })
 }
 
 /// Says why a broadcast reached nobody (arguments that are not JSON, say).
@@ -57,29 +143,31 @@ fn report(sent: Result<usize, siocore::app::EmitError>) {
     }
 }
 
-/// Builds the chat server, serving https with the PEM files `tls` (certificate chain, key)
-/// when given, and binds it.
-pub fn bind_with(
-    addr: SocketAddr,
-    tls: Option<(&str, &str)>,
-) -> std::io::Result<Listening<'static>> {
+/// Builds the chat server with the settings `o` and binds it. The errors say what failed:
+/// `--tls-cert/--tls-key: …` for the TLS files, `cannot listen on <addr>: …` for the
+/// address.
+pub fn listen(o: &Options) -> io::Result<Listening<'static>> {
     let mut io = Io::new(ServerConfig::DEFAULT);
-    if let Some((cert, key)) = tls {
-        io = with_tls(io, cert, key)?;
+    if let Some((cert, key)) = &o.tls {
+        io = with_tls(io, cert, key)
+            .map_err(|e| io::Error::new(e.kind(), format!("--tls-cert/--tls-key: {e}")))?;
     }
     // The ids of the connected users, for the disconnect notice.
     let users: Rc<RefCell<HashMap<SocketId, String>>> = Rc::default();
     let joined = users.clone();
     io.on_connection("/", move |cx, socket, _| {
         let id = name(cx, socket);
+        // As the server of Node's tutorial: `console.log('a user connected')`.
+        println!("a user connected: {id}");
         report(
             cx.broadcast_from(socket)
                 .emit("user connected", Json(&id.as_str())),
         );
         joined.borrow_mut().insert(socket, id);
     });
-    io.on_disconnect("/", move |cx, socket, _| {
+    io.on_disconnect("/", move |cx, socket, reason| {
         let id = users.borrow_mut().remove(&socket).unwrap_or_default();
+        println!("user disconnected: {id} ({reason})");
         report(
             cx.broadcast("/")
                 .emit("user disconnected", Json(&id.as_str())),
@@ -96,70 +184,55 @@ pub fn bind_with(
                 .emit("typing", Json(&id.as_str())),
         );
     });
-    match client_bundle() {
-        Some(bundle) => {
-            io.serve_file("/socket.io/socket.io.js", bundle);
+    if o.serve_client {
+        match client_bundle() {
+            Some(bundle) => {
+                io.serve_file("/socket.io/socket.io.js", bundle);
+            }
+            None => eprintln!(
+                "chat: the Socket.IO client is not installed, so the page will try the public \
+                 CDN (bash scripts/chat.sh, or npm ci --prefix tests/interop, installs it)"
+            ),
         }
-        None => eprintln!("chat: no socket.io client bundle found; the page will use the CDN copy"),
     }
     io.on_http(|_, r| match r.path() {
         "/" | "/index.html" => Some(Response::new(200, "text/html; charset=utf-8", PAGE)),
         _ => None,
     });
-    io.listen(addr)
+    io.listen(o.addr).map_err(|e| {
+        let why = cli::listen_error(o.addr, &e);
+        io::Error::new(e.kind(), why)
+    })
 }
 
-#[allow(dead_code)]
 /// Serves https and wss with the PEM files `cert` and `key`.
 #[cfg(feature = "tls")]
-fn with_tls(io: Io<'static>, cert: &str, key: &str) -> std::io::Result<Io<'static>> {
+fn with_tls(io: Io<'static>, cert: &str, key: &str) -> io::Result<Io<'static>> {
     let tls = siocore::driver::ServerTls::from_pem_files(cert, key)?;
     Ok(io.tls(tls))
 }
 
 #[cfg(not(feature = "tls"))]
-fn with_tls(_: Io<'static>, _: &str, _: &str) -> std::io::Result<Io<'static>> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "--tls-cert needs the feature tls (cargo run --features tls ...)",
+fn with_tls(_: Io<'static>, _: &str, _: &str) -> io::Result<Io<'static>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "https needs the feature tls (cargo run --features tls ...)",
     ))
 }
 
+#[allow(dead_code)]
 fn main() {
-    const USAGE: &str = "usage: chat [--port N] [--bind ADDR] [--tls-cert FILE --tls-key FILE]";
-    let mut port = 3000u16;
-    let mut host: IpAddr = [127, 0, 0, 1].into();
-    let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_default();
-        match flag.as_str() {
-            "--port" => port = value.parse().expect("--port: a number"),
-            "--bind" => host = value.parse().expect("--bind: an IP address"),
-            "--tls-cert" => cert = Some(value),
-            "--tls-key" => key = Some(value),
-            _ => {
-                eprintln!("{USAGE}");
-                std::process::exit(2);
-            }
-        }
-    }
-    let tls = match (&cert, &key) {
-        (Some(cert), Some(key)) => Some((cert.as_str(), key.as_str())),
-        (None, None) => None,
-        _ => {
-            eprintln!("chat: --tls-cert and --tls-key go together\n{USAGE}");
-            std::process::exit(2);
-        }
+    cli::init_logging();
+    let options = Options::from_args(std::env::args().skip(1))
+        .unwrap_or_else(|e| cli::exit("chat", USAGE, e));
+    let mut server = listen(&options).unwrap_or_else(|e| cli::fail("chat", cli::plain(&e)));
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
-    let mut server = bind_with(SocketAddr::new(host, port), tls).unwrap_or_else(|e| {
-        eprintln!("chat: {e}");
-        std::process::exit(1);
-    });
-    let scheme = if tls.is_some() { "https" } else { "http" };
     println!("chat: open {scheme}://{} in two tabs", server.local_addr());
     if let Err(e) = server.run() {
-        eprintln!("chat: {e}");
-        std::process::exit(1);
+        cli::fail("chat", cli::plain(&e));
     }
 }

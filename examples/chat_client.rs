@@ -12,6 +12,9 @@
 //! With the feature `tls` it takes `https://` URLs too, checked against Mozilla's roots, or
 //! with `--ca FILE` (before the URL) against the certificate authorities of that PEM file
 //! only: `chat_client --ca ca.pem https://127.0.0.1:3000`.
+//!
+//! `--help` prints the usage; a bad flag or URL ends it with one line that names it and
+//! status 2. `RUST_LOG=debug` prints the library's log.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -21,17 +24,56 @@ use siocore::client::{Args, Client, ClientConfig, Event};
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 use siocore::json::{JsonStr, write_str};
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (ca, url) = match args.as_slice() {
-        [url] => (None, url),
-        [flag, ca, url] if flag == "--ca" => (Some(ca.as_str()), url),
-        _ => {
-            eprintln!("usage: chat_client [--ca FILE] URL");
-            return ExitCode::from(2);
+// Tests that include two examples include this twice.
+#[path = "common/cli.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod cli;
+
+const USAGE: &str = "\
+usage: chat_client [--ca FILE] URL
+
+A terminal client for the chat demo at URL (http://, or with the feature tls https://):
+each line typed is sent as a chat message, the messages and notices of the chat are
+printed; the end of input leaves.
+
+  --ca FILE  trust the certificate authorities of this PEM file only (feature tls)
+  --help     this text
+
+RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
+
+/// The server URL and the `--ca` file the arguments give.
+fn from_args(
+    args: impl IntoIterator<Item = String>,
+) -> Result<(String, Option<String>), cli::Stop> {
+    let mut flags = cli::Flags::new(args);
+    let (mut url, mut ca) = (None, None);
+    while let Some(arg) = flags.next()? {
+        match arg.as_str() {
+            "--ca" => ca = Some(flags.value(&arg)?),
+            _ if arg.starts_with('-') || url.is_some() => return Err(cli::unknown(&arg)),
+            _ => url = Some(arg),
         }
+    }
+    let url = url.ok_or_else(|| cli::usage("no server URL (see --help)"))?;
+    Ok((url, ca))
+}
+
+fn main() -> ExitCode {
+    cli::init_logging();
+    let (url, ca) =
+        from_args(std::env::args().skip(1)).unwrap_or_else(|e| cli::exit("chat_client", USAGE, e));
+    let server = match ServerUrl::parse(&url) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            cli::exit("chat_client", USAGE, cli::usage(e.to_string()))
+        }
+        Err(e) => cli::fail("chat_client", format!("{url}: {}", cli::plain(&e))),
     };
-    match run(url, ca) {
+    if ca.is_some() && !server.tls {
+        let why = format!("--ca: only for https:// and wss:// URLs, not {url}");
+        cli::exit("chat_client", USAGE, cli::usage(why));
+    }
+    match run(&server, ca.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat_client: {e}");
@@ -68,7 +110,7 @@ fn driver<'a>(
         return Ok(driver);
     }
     let trust = match ca {
-        Some(file) => ClientTls::from_ca_file(file)?,
+        Some(file) => ClientTls::from_ca_file(file).map_err(|e| format!("--ca: {e}"))?,
         None => ClientTls::webpki_roots(),
     };
     Ok(driver.tls(trust, &server.name)?)
@@ -86,13 +128,12 @@ fn driver<'a>(
     Ok(ClientDriver::new(client, server.addr)?)
 }
 
-fn run(url: &str, ca: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
-    let server = ServerUrl::parse(url)?;
+fn run(server: &ServerUrl, ca: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     let config = ClientConfig::new(&server.host);
     let mut arena = vec![0u8; config.arena_len()];
     let mut client: Client<'_> = Client::new(config, &mut arena, os_seed()?)?;
     let root = client.connect("/", None)?;
-    let mut driver = driver(client, &server, ca)?;
+    let mut driver = driver(client, server, ca)?;
 
     // Lines come from a reader thread; `None` is the end of input.
     let (tx, rx) = mpsc::channel::<Option<String>>();

@@ -12,7 +12,10 @@
 //! `--allow-eio3` (also serve Engine.IO v3 clients: socket.io 2.x), `--parser msgpack`
 //! (speak the msgpack parser, `socket.io-msgpack-parser`, to every client; `json`, the
 //! default, is the other), `--tls-cert FILE --tls-key FILE` (serve https and wss with that
-//! PEM certificate chain and private key; needs the feature `tls`: `--features tls`).
+//! PEM certificate chain and private key; needs the feature `tls`: `--features tls`),
+//! `--help`. A bad flag ends it with one line that names it and status 2; an address it
+//! cannot listen on, with the address and status 1. `RUST_LOG=debug` prints the library's
+//! log.
 //!
 //! * `/engine.io/`: plain Engine.IO; every message is echoed back, text as text, binary as
 //!   binary.
@@ -41,10 +44,38 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, split_first_arg};
 use siocore::server::{Endpoint, Parser, ServerConfig};
+
+// Tests that include two examples include this twice.
+#[path = "common/cli.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod cli;
+
+const USAGE: &str = "\
+usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
+                   [--redis redis://HOST:PORT] [--recovery MS] [--allow-eio3]
+                   [--parser json|msgpack] [--tls-cert FILE --tls-key FILE]
+
+The echo server the interop tests check (its contract: examples/echo_server.rs), on
+127.0.0.1.
+
+  --port N             TCP port (default 3000; 0 picks a free one, printed on start)
+  --ping-interval MS   milliseconds between pings (default 25000)
+  --ping-timeout MS    milliseconds to answer one (default 20000)
+  --max-payload BYTES  largest message (default 1000000)
+  --redis URL          join the Redis cluster there (redis://host:port)
+  --recovery MS        connection state recovery: keep a lost socket that long
+  --allow-eio3         serve Engine.IO v3 clients too (socket.io 2.x)
+  --parser P           json (the default) or msgpack (socket.io-msgpack-parser)
+  --tls-cert FILE      serve https and wss with this PEM certificate chain...
+  --tls-key FILE       ...and this PEM private key (needs the feature tls)
+  --help               this text
+
+RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
 
 /// The settings the flags give.
 #[derive(Debug, Clone)]
@@ -91,41 +122,57 @@ impl Default for Options {
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`.
-    pub fn from_args(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`; `--help` stops
+    /// with [`cli::Stop::Help`], a bad flag with a [`cli::Stop::Usage`] that names it.
+    pub(crate) fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
         let mut o = Self::default();
-        while let Some(flag) = args.next() {
-            if flag == "--allow-eio3" {
-                o.allow_eio3 = true;
-                continue;
-            }
-            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-            let bad = |_| format!("{flag}: not a number: {value}");
-            match flag.as_str() {
-                "--port" => o.port = value.parse().map_err(bad)?,
-                "--ping-interval" => o.ping_interval = value.parse().map_err(bad)?,
-                "--ping-timeout" => o.ping_timeout = value.parse().map_err(bad)?,
-                "--max-payload" => o.max_payload = value.parse().map_err(bad)?,
-                "--redis" => o.redis = Some(value),
-                "--recovery" => o.recovery = value.parse().map_err(bad)?,
-                "--tls-cert" => o.tls_cert = Some(value),
-                "--tls-key" => o.tls_key = Some(value),
+        let mut flags = cli::Flags::new(args);
+        while let Some(flag) = flags.next()? {
+            let f = flag.as_str();
+            match f {
+                "--port" => o.port = flags.port(f)?,
+                "--ping-interval" => o.ping_interval = flags.parse::<NonZeroU32>(f, MS)?.get(),
+                "--ping-timeout" => o.ping_timeout = flags.parse::<NonZeroU32>(f, MS)?.get(),
+                "--max-payload" => {
+                    o.max_payload = flags
+                        .parse::<NonZeroU32>(f, "a number of bytes above 0")?
+                        .get();
+                }
+                "--redis" => {
+                    let url = flags.value(f)?;
+                    if !url.starts_with("redis://") {
+                        return Err(cli::usage(format!("--redis: not a redis:// URL: {url}")));
+                    }
+                    o.redis = Some(url);
+                }
+                "--recovery" => o.recovery = flags.parse(f, "a number of milliseconds")?,
+                "--allow-eio3" => o.allow_eio3 = true,
+                "--tls-cert" => o.tls_cert = Some(flags.value(f)?),
+                "--tls-key" => o.tls_key = Some(flags.value(f)?),
                 "--parser" => {
-                    o.parser = match value.as_str() {
+                    o.parser = match flags.value(f)?.as_str() {
                         "json" => Parser::Json,
                         "msgpack" => Parser::MsgPack,
-                        _ => return Err(format!("--parser: json or msgpack, not {value}")),
+                        other => {
+                            return Err(cli::usage(format!(
+                                "--parser: json or msgpack, not {other}"
+                            )));
+                        }
                     }
                 }
-                _ => return Err(format!("unknown flag {flag}")),
+                _ => return Err(cli::unknown(f)),
             }
         }
-        if o.tls_cert.is_some() != o.tls_key.is_some() {
-            return Err("--tls-cert and --tls-key go together".into());
+        match (&o.tls_cert, &o.tls_key) {
+            (Some(_), None) => Err(cli::usage("--tls-cert: needs --tls-key too")),
+            (None, Some(_)) => Err(cli::usage("--tls-key: needs --tls-cert too")),
+            _ => Ok(o),
         }
-        Ok(o)
     }
 }
+
+/// What a timer flag must be.
+const MS: &str = "a number of milliseconds above 0";
 
 /// Builds the echo server and binds it.
 pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
@@ -149,7 +196,12 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         io = io.recovery(std::time::Duration::from_millis(o.recovery.into()));
     }
     if let (Some(cert), Some(key)) = (&o.tls_cert, &o.tls_key) {
-        io = with_tls(io, cert, key)?;
+        io = with_tls(io, cert, key).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("--tls-cert/--tls-key: {}", cli::plain(&e)),
+            )
+        })?;
     }
     for ns in ["/", "/custom"] {
         io.on_connection(ns, |cx, socket, handshake| {
@@ -203,7 +255,10 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
     });
     let port = Rc::new(Cell::new(o.port));
     cluster_events(&mut io, &port);
-    let listening = io.listen(SocketAddr::from(([127, 0, 0, 1], o.port)))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], o.port));
+    let listening = io
+        .listen(addr)
+        .map_err(|e| std::io::Error::new(e.kind(), cli::listen_error(addr, &e)))?;
     port.set(listening.local_addr().port());
     Ok(listening)
 }
@@ -219,7 +274,7 @@ fn with_tls(io: Io<'static>, cert: &str, key: &str) -> std::io::Result<Io<'stati
 fn with_tls(_: Io<'static>, _: &str, _: &str) -> std::io::Result<Io<'static>> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
-        "--tls-cert needs the feature tls (cargo run --features tls ...)",
+        "https needs the feature tls (cargo run --features tls ...)",
     ))
 }
 
@@ -301,31 +356,20 @@ fn cluster_events(io: &mut Io<'static>, port: &Rc<Cell<u16>>) {
 
 #[allow(dead_code)]
 fn main() {
-    let options = match Options::from_args(std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("echo_server: {e}");
-            std::process::exit(2);
-        }
-    };
+    cli::init_logging();
+    let options = Options::from_args(std::env::args().skip(1))
+        .unwrap_or_else(|e| cli::exit("echo_server", USAGE, e));
     let scheme = if options.tls_cert.is_some() {
         "https"
     } else {
         "http"
     };
-    let mut server = match bind(options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("echo_server: {e}");
-            std::process::exit(1);
-        }
-    };
+    let mut server = bind(options).unwrap_or_else(|e| cli::fail("echo_server", cli::plain(&e)));
     println!(
         "echo server listening on {scheme}://{}",
         server.local_addr()
     );
     if let Err(e) = server.run() {
-        eprintln!("echo_server: {e}");
-        std::process::exit(1);
+        cli::fail("echo_server", cli::plain(&e));
     }
 }

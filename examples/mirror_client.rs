@@ -19,42 +19,113 @@
 //! `https://` and `wss://` URLs (feature `tls`) are checked against Mozilla's roots, or with
 //! `--ca FILE` against the certificate authorities of that PEM file only. A certificate the
 //! client does not trust ends it with status 1 and the reason on stderr.
+//!
+//! `--help` prints the usage; a bad flag or URL ends it with one line that names it and
+//! status 2. `RUST_LOG=debug` prints the library's log.
 
 use std::process::ExitCode;
 
 use siocore::client::{Args, Client, ClientConfig, DisconnectReason, Event, Parser, Transports};
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 
-const USAGE: &str = "usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack] [--ca FILE] URL";
+// Tests that include two examples include this twice.
+#[path = "common/cli.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod cli;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((url, mut flags)) = args.split_last().map(|(u, f)| (u.clone(), f.iter())) else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let mut transports = Transports::PollingThenWebSocket;
-    let mut ca = None;
-    let mut eio3 = false;
-    let mut parser = Parser::Json;
-    while let Some(flag) = flags.next() {
-        if flag == "--eio3" {
-            eio3 = true;
-            continue;
-        }
-        match (flag.as_str(), flags.next().map(String::as_str)) {
-            ("--transport", Some("websocket")) => transports = Transports::WebSocket,
-            ("--transport", Some("polling")) => transports = Transports::Polling,
-            ("--ca", Some(file)) => ca = Some(file.to_string()),
-            ("--parser", Some("json")) => parser = Parser::Json,
-            ("--parser", Some("msgpack")) => parser = Parser::MsgPack,
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
+const USAGE: &str = "\
+usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack]
+                     [--ca FILE] URL
+
+The client the interop tests check: joins / at URL (http://, ws://, or with the feature
+tls https:// and wss://) and answers every event E with E-back, every ack request with an
+ack; exits 0 when the server disconnects it.
+
+  --transport T  websocket or polling only (default: polling, then the upgrade)
+  --eio3         speak Engine.IO v3 to a socket.io 2.x server
+  --parser P     json (the default) or msgpack (socket.io-msgpack-parser)
+  --ca FILE      trust the certificate authorities of this PEM file only (feature tls)
+  --help         this text
+
+RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
+
+/// The settings the arguments give.
+#[derive(Debug)]
+struct Options {
+    url: String,
+    transports: Transports,
+    eio3: bool,
+    parser: Parser,
+    ca: Option<String>,
+}
+
+impl Options {
+    fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
+        let mut flags = cli::Flags::new(args);
+        let (mut url, mut transports, mut eio3, mut parser, mut ca) = (
+            None,
+            Transports::PollingThenWebSocket,
+            false,
+            Parser::Json,
+            None,
+        );
+        while let Some(arg) = flags.next()? {
+            match arg.as_str() {
+                "--eio3" => eio3 = true,
+                "--transport" => {
+                    transports = match flags.value(&arg)?.as_str() {
+                        "websocket" => Transports::WebSocket,
+                        "polling" => Transports::Polling,
+                        other => {
+                            return Err(cli::usage(format!(
+                                "--transport: websocket or polling, not {other}"
+                            )));
+                        }
+                    }
+                }
+                "--parser" => {
+                    parser = match flags.value(&arg)?.as_str() {
+                        "json" => Parser::Json,
+                        "msgpack" => Parser::MsgPack,
+                        other => {
+                            return Err(cli::usage(format!(
+                                "--parser: json or msgpack, not {other}"
+                            )));
+                        }
+                    }
+                }
+                "--ca" => ca = Some(flags.value(&arg)?),
+                _ if arg.starts_with('-') || url.is_some() => return Err(cli::unknown(&arg)),
+                _ => url = Some(arg),
             }
         }
+        let url = url.ok_or_else(|| cli::usage("no server URL (see --help)"))?;
+        Ok(Self {
+            url,
+            transports,
+            eio3,
+            parser,
+            ca,
+        })
     }
-    match run(&url, transports, eio3, parser, ca.as_deref()) {
+}
+
+fn main() -> ExitCode {
+    cli::init_logging();
+    let o = Options::from_args(std::env::args().skip(1))
+        .unwrap_or_else(|e| cli::exit("mirror_client", USAGE, e));
+    let server = match ServerUrl::parse(&o.url) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            cli::exit("mirror_client", USAGE, cli::usage(e.to_string()))
+        }
+        Err(e) => cli::fail("mirror_client", format!("{}: {}", o.url, cli::plain(&e))),
+    };
+    if o.ca.is_some() && !server.tls {
+        let why = format!("--ca: only for https:// and wss:// URLs, not {}", o.url);
+        cli::exit("mirror_client", USAGE, cli::usage(why));
+    }
+    match run(&server, o.transports, o.eio3, o.parser, o.ca.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mirror_client: {e}");
@@ -77,7 +148,7 @@ fn driver<'a>(
         return Ok(driver);
     }
     let trust = match ca {
-        Some(file) => ClientTls::from_ca_file(file)?,
+        Some(file) => ClientTls::from_ca_file(file).map_err(|e| format!("--ca: {e}"))?,
         None => ClientTls::webpki_roots(),
     };
     Ok(driver.tls(trust, &server.name)?)
@@ -96,13 +167,12 @@ fn driver<'a>(
 }
 
 fn run(
-    url: &str,
+    server: &ServerUrl,
     transports: Transports,
     eio3: bool,
     parser: Parser,
     ca: Option<&str>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let server = ServerUrl::parse(url)?;
     let mut config = ClientConfig::new(&server.host);
     config.transports = transports;
     config.eio3 = eio3;
@@ -113,7 +183,7 @@ fn run(
     let mut arena = vec![0u8; config.arena_len()];
     let mut client: Client<'_> = Client::new(config, &mut arena, os_seed()?)?;
     client.connect("/", None)?;
-    let mut driver = driver(client, &server, ca)?;
+    let mut driver = driver(client, server, ca)?;
     // A certificate the client does not trust: retrying will not change that.
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut refused: Option<String> = None;

@@ -829,6 +829,9 @@ typedef struct {
   // that speak it; Node's `allowEIO3`), beside current ones (false). `SIO_UNSUPPORTED`
   // from the constructors when the library was built without it.
   bool allow_eio3;
+  // Bytes of each session's opening request (request line and headers) kept for
+  // `sio_server_handshake` (Node's `socket.handshake`); 0 (the default) keeps none.
+  uint32_t handshake_head;
   // Speak the msgpack parser (`socket.io-msgpack-parser`, Node's `parser` option) to
   // every client instead of the default one (false): a packet is one `MessagePack` map
   // in one binary message. The events and calls stay the same (arguments as JSON with
@@ -1418,6 +1421,19 @@ sio_result sio_server_poll_transmit(sio_server *srv, uint8_t *buf, size_t cap, s
 // in a cluster, the acknowledgements its clients owe other servers are taken (and queued
 // for them) here and never come out.
 sio_result sio_server_poll_event(sio_server *srv, sio_event *out);
+
+// Copies the opening request of `session` (its request line with the URL and query, and its
+// headers; Node's `socket.handshake`) into the `cap` bytes at `buf`, its length to
+// `out_len` and when it came to `out_issued_ms` (the server's clock): `SIO_OK`;
+// `SIO_EMPTY` when none is kept (`handshake_head` is 0) or the session ended;
+// `SIO_BUFFER_TOO_SMALL` with the length needed in `out_len`. To read a header of it, put
+// the bytes in the `http_head` of a `sio_event` and call `sio_event_header`.
+sio_result sio_server_handshake(const sio_server *srv,
+                                sio_session session,
+                                uint8_t *buf,
+                                size_t cap,
+                                size_t *out_len,
+                                uint64_t *out_issued_ms);
 
 // The first header of an HTTP event named `name` (any case): `SIO_OK` with `out` set (a
 // view into the event), `SIO_EMPTY` when there is none.

@@ -17,7 +17,9 @@
 #   same the Rust echo server passes), plain, sanitized and under valgrind; and against the
 #   hostile-peer suite (tests/hostile.rs), plain;
 # - examples/c/chat_server.c in two Chromium tabs (tests/interop/chat_browser.mjs), plain,
-#   sanitized and under valgrind.
+#   sanitized and under valgrind; and its page when the server has no client bundle;
+# - the C examples' flags: --help, bad flags and values, a busy port (the c_ tests of
+#   tests/examples.rs), plain and sanitized;
 # - examples/c/mirror_client.c under the Node socket.io server (tests/interop/mirror_suite.mjs,
 #   the suite the Rust mirror client passes) over websocket, polling and upgrade, plain and
 #   sanitized; under valgrind over websocket; with --parser msgpack under the Node server with
@@ -168,6 +170,19 @@ tls_chat_checks() {
   (cd tests/interop && timeout 120 node chat_browser.mjs "$1/" /usr/bin/chromium "$PWD/../../$tls/cert.pem")
 }
 
+step "C examples: --help, bad flags and a busy port (tests/examples.rs), plain and ASan+UBSan"
+cargo build --locked --all-features --examples # the Rust chat_client joins the C chat server
+for suffix in "" -asan; do
+  SIOCORE_C_EXAMPLES="$PWD/$out" SIOCORE_C_SUFFIX="$suffix" timeout 300 \
+    cargo test --locked --all-features --test examples -- --ignored c_
+done
+
+# The chat page with no client bundle on the server and a browser offline: it says so in
+# plain words and Enter keeps the message (the server runs where no node_modules is).
+no_client_checks() {
+  (cd tests/interop && timeout 120 node chat_browser.mjs --no-client "$1/" /usr/bin/chromium)
+}
+
 step "an install prefix: pkg-config and CMake consumers"
 prefix=$(mktemp -d)
 bash scripts/install-c.sh "$prefix" >/dev/null
@@ -202,6 +217,13 @@ for variant in plain asan valgrind; do
   fi
   step "C chat server ($variant) in two Chromium tabs"
   with_server chat_checks "${chat[@]}" --port 0
+  if [ "$variant" = plain ]; then
+    step "C chat server without the client bundle: the page says so"
+    elsewhere=$(mktemp -d)
+    with_server no_client_checks env -C "$elsewhere" "$PWD/$out/chat_server" --port 0 \
+      --page "$PWD/examples/chat/index.html"
+    rmdir "$elsewhere"
+  fi
   if [ "$variant" != valgrind ]; then
     step "C chat server ($variant) over https in two Chromium tabs"
     with_server tls_chat_checks "${chat[@]}" --port 0 --tls-cert "$tls/cert.pem" \

@@ -68,6 +68,6 @@ bash scripts/c-tests.sh
 step "small boards: aarch64 and armv7 builds, tests under qemu-user"
 bash scripts/cross-tests.sh
 
-step "load benchmark, quick: every scenario against siocore, Node and socketioxide, every reply checked"
+step "load benchmark, quick: every scenario against siocore, Node and socketioxide, then wss handshakes and echo over wss, every reply checked"
 (cd bench && cargo fmt --all --check && cargo clippy --locked --release -- -D warnings)
 bash bench/run.sh --quick

@@ -264,3 +264,160 @@ fn failures_say_why() {
     );
     assert!(report.contains("JSON"), "{report}");
 }
+
+/// Node's `socket.handshake` beside `auth`: the headers, the query, the URL, the address
+/// and the time of the session's opening request, checked with the official client over
+/// each transport (`tests/interop/handshake_check.mjs`).
+#[test]
+fn the_handshake_has_headers_query_url_address_and_time() {
+    let server = Running::spawn(|| {
+        let mut io = Io::new(ServerConfig::DEFAULT).keep_handshake(4096);
+        io.on_connection("/", |cx, socket, hs| {
+            #[derive(serde::Serialize)]
+            struct Seen<'a> {
+                device: &'a str,
+                query: &'a str,
+                url: &'a str,
+                address: String,
+                issued: bool,
+            }
+            let device = hs.header("x-device").unwrap_or_default();
+            let seen = Seen {
+                device: std::str::from_utf8(device).unwrap_or_default(),
+                query: hs.query().unwrap_or_default(),
+                url: hs.url().unwrap_or_default(),
+                address: hs.address.map(|a| a.to_string()).unwrap_or_default(),
+                issued: hs.issued.is_some(),
+            };
+            let _ = cx.emit(socket, "handshake", Json(&seen));
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    common::node_suite(
+        "handshake_check.mjs",
+        &[&format!("http://{}", server.addr)],
+        "the handshake with the official client",
+        std::time::Duration::from_secs(90),
+    );
+}
+
+/// Node's `setInterval(() => io.emit(...))` and a push from another thread: a timer on the
+/// loop (`Io::every`) and an `IoHandle` used from the test's thread, received by the
+/// official client (`tests/interop/push_check.mjs`).
+#[test]
+fn a_timer_and_another_thread_push_to_the_clients() {
+    let (sockets_tx, sockets) = std::sync::mpsc::channel();
+    let (handle_tx, handle) = std::sync::mpsc::channel();
+    let server = Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT);
+        let mut n = 0u32;
+        io.every(std::time::Duration::from_millis(100), move |cx| {
+            n += 1;
+            let _ = cx.broadcast("/").emit("tick", Json(&n));
+        });
+        io.on_connection("/", move |_, socket, _| {
+            let _ = sockets_tx.send(socket);
+        });
+        let listening = io.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        handle_tx.send(listening.handle()).unwrap();
+        listening
+    });
+    let handle = handle
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let url = server.url();
+    let pusher = std::thread::spawn(move || {
+        let socket = sockets
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a client connects");
+        handle.emit(socket, "pushed", r#""from a thread""#).unwrap();
+        handle.broadcast("/", None, "news", "42").unwrap();
+    });
+    common::node_suite(
+        "push_check.mjs",
+        &[&url],
+        "pushes from a timer and a thread",
+        std::time::Duration::from_secs(90),
+    );
+    pusher.join().unwrap();
+}
+
+/// Node's `io.timeout(ms).emit(event, ..., (err, responses))`: a broadcast that collects
+/// every client's acknowledgement, from three official clients
+/// (`tests/interop/broadcast_ack_check.mjs`).
+#[test]
+fn a_broadcast_collects_acknowledgements() {
+    let server = Running::spawn(|| {
+        let mut io = Io::new(ServerConfig::DEFAULT);
+        io.on("/", "ask-all", |cx, msg| {
+            let Some(id) = msg.ack_id else {
+                return;
+            };
+            let asker = msg.socket;
+            let q = msg.arg::<String>(0).unwrap_or_default();
+            let sent = cx.broadcast("/").emit_with_ack(
+                "question",
+                Json(&q.as_str()),
+                1000,
+                move |cx, answers| {
+                    let mut got: Vec<String> = (0..answers.answers.len())
+                        .filter_map(|i| answers.value::<String>(i).ok())
+                        .collect();
+                    got.sort();
+                    cx.ack(asker, id, JsonArgs(&(answers.complete, got)));
+                },
+            );
+            assert_eq!(sent.unwrap(), 3);
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    common::node_suite(
+        "broadcast_ack_check.mjs",
+        &[&server.url()],
+        "a broadcast with acknowledgements",
+        std::time::Duration::from_secs(90),
+    );
+}
+
+/// Node's `socket.use`: per-packet middleware that may drop a packet before any handler,
+/// and is told why.
+#[test]
+fn packet_middleware_drops_what_it_refuses() {
+    let server = start(|io| {
+        io.use_packet("/", |_, msg| {
+            if msg.event == "admin-only" {
+                Err(Refusal::new("not an admin"))
+            } else {
+                Ok(())
+            }
+        });
+        io.use_packet("/", |_, msg| {
+            if msg.arg::<i64>(0).is_ok_and(|n| n < 0) {
+                Err(Refusal::new("negative"))
+            } else {
+                Ok(())
+            }
+        });
+        io.on_packet_error("/", |cx, msg, why| {
+            let _ = cx.emit(
+                msg.socket,
+                "refused",
+                JsonArgs(&(msg.event, why.message.as_str())),
+            );
+        });
+        io.on_any("/", |cx, msg| msg.ack(cx, Json(&msg.event)));
+    });
+    let mut ws = Ws::open(server.addr);
+    ws.send(b"40");
+    assert!(ws.next_text().starts_with("40{\"sid\""));
+    ws.send(br#"421["admin-only"]"#);
+    assert_eq!(
+        ws.next_text(),
+        r#"42["refused","admin-only","not an admin"]"#
+    );
+    ws.send(br#"422["count",-1]"#);
+    assert_eq!(ws.next_text(), r#"42["refused","count","negative"]"#);
+    // Passed by both: the handler runs and acks.
+    ws.send(br#"423["count",1]"#);
+    assert_eq!(ws.next_text(), r#"433["count"]"#);
+}

@@ -8,9 +8,12 @@
 //! client, in the three modes and the heartbeat; `tests/interop/msgpack_suite.mjs`, the
 //! current client with the msgpack parser (`socket.io-msgpack-parser` 3.0.2), in the three
 //! modes.
-//! And the chat demo
-//! (`examples/chat.rs`) in two tabs of a headless Chromium (`tests/interop/chat_browser.mjs`),
-//! and two terminal chat clients (`examples/chat_client.rs`) through it. And the client side:
+//! And the chat demo (`examples/chat.rs`) run by the README's command (`bash scripts/chat.sh
+//! --port 0`) in a copy of the tree as a fresh clone has it: offline first (the client
+//! cannot be installed; its page must say so in plain words and keep what is typed), then
+//! online (the command installs the client, the server sends it, two tabs of a headless
+//! Chromium chat: `tests/interop/chat_browser.mjs`); and two terminal chat clients
+//! (`examples/chat_client.rs`) through it. And the client side:
 //! the mirror client (`examples/mirror_client.rs`) under the official Node server (npm
 //! `socket.io` 4.8.4, `tests/interop/mirror_suite.mjs`) in the three transport modes, with
 //! the default parser and with the msgpack parser (`--msgpack`).
@@ -18,7 +21,8 @@
 //! Needs `node`, `npm ci --prefix tests/interop` and Debian's `chromium` (the test command
 //! installs them).
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -203,19 +207,167 @@ fn start_chat() -> Running {
     Running::spawn(|| chat::bind("127.0.0.1:0".parse().expect("address")).expect("bind"))
 }
 
+/// The repository as a fresh clone has it: the files git knows (tracked ones, and new ones
+/// it does not ignore), copied with their modification times (so that cargo reuses what it
+/// built of them before) into `<target>/tmp/readme-demo`: no `node_modules`, no build.
+fn clean_tree() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tree = Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme-demo");
+    if tree.exists() {
+        fs::remove_dir_all(&tree).expect("remove the previous tree");
+    }
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("git ls-files");
+    assert!(listed.status.success(), "git ls-files: {listed:?}");
+    for name in listed.stdout.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = std::str::from_utf8(name).expect("a UTF-8 path");
+        let (from, to) = (root.join(name), tree.join(name));
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
+        fs::copy(&from, &to).expect("copy");
+        let modified = fs::metadata(&from)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        fs::File::options()
+            .write(true)
+            .open(&to)
+            .and_then(|f| f.set_modified(modified))
+            .expect("set mtime");
+    }
+    assert!(!tree.join("tests/interop/node_modules").exists());
+    tree
+}
+
+/// The README's chat command running in `tree`: `bash scripts/chat.sh --port 0`, in a
+/// process group of its own (killed with it when dropped).
+struct Demo {
+    child: std::process::Child,
+    out: mpsc::Receiver<String>,
+    err: mpsc::Receiver<String>,
+    url: String,
+}
+
+impl Demo {
+    /// Starts it with the environment `env` and waits for the address it prints (the first
+    /// run builds the demo: 20 minutes at most).
+    fn start(tree: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target directory");
+        let mut child = Command::new("bash")
+            .args(["scripts/chat.sh", "--port", "0"])
+            .current_dir(tree)
+            .env("CARGO_TARGET_DIR", target)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("bash scripts/chat.sh runs");
+        let out = lines(&mut child);
+        let err = lines_of(child.stderr.take().expect("stderr"));
+        let mut demo = Self {
+            child,
+            out,
+            err,
+            url: String::new(),
+        };
+        let started = wait_line(&demo.out, "chat: open http://", Duration::from_secs(1200));
+        let Some(line) = started else {
+            panic!("the demo did not start:\n{}", demo.stderr());
+        };
+        demo.url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the URL")
+            .to_string();
+        demo
+    }
+
+    /// What it wrote on stderr so far.
+    fn stderr(&self) -> String {
+        self.err.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        // The script execs cargo, which execs the demo; the group holds whatever is left.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
-fn chat_demo_in_two_browser_tabs() {
+fn the_readme_chat_command_from_a_clean_tree_offline_then_online() {
     let chromium = "/usr/bin/chromium";
     assert!(
         Path::new(chromium).exists(),
         "the browser test needs Debian's chromium (apt-get install chromium)"
     );
-    let server = start_chat();
+    let tree = clean_tree();
+
+    // Offline (npm finds neither a network nor a cache): the demo starts without the
+    // client, and its page says so in plain words and keeps what is typed.
+    let cache = tree.join("target-npm-empty-cache");
+    let offline = Demo::start(
+        &tree,
+        &[
+            ("npm_config_offline", "true".as_ref()),
+            ("npm_config_cache", cache.as_os_str()),
+        ],
+    );
+    let said = wait_line(
+        &offline.err,
+        "chat.sh: could not install",
+        Duration::from_secs(10),
+    );
+    assert!(said.is_some(), "{}", offline.stderr());
+    assert!(
+        !tree
+            .join("tests/interop/node_modules/socket.io/client-dist/socket.io.js")
+            .exists()
+    );
     node(
         "chat_browser.mjs",
-        &[&server.url(), chromium],
-        "chat in chromium",
+        &["--no-client", &format!("{}/", offline.url), chromium],
+        "the chat page without its client",
     );
+    drop(offline);
+
+    // Online: the command installs the client, the server sends it, two tabs chat, and the
+    // server prints a line per user as Node's tutorial does.
+    let demo = Demo::start(&tree, &[]);
+    assert!(
+        tree.join("tests/interop/node_modules/socket.io/client-dist/socket.io.js")
+            .is_file(),
+        "{}",
+        demo.stderr()
+    );
+    node(
+        "chat_browser.mjs",
+        &[&format!("{}/", demo.url), chromium],
+        "the chat in chromium",
+    );
+    let timeout = Duration::from_secs(10);
+    let joined = wait_line(&demo.out, "a user connected: ", timeout).expect("a connect line");
+    let left = wait_line(&demo.out, "user disconnected: ", timeout).expect("a disconnect line");
+    assert!(!joined.is_empty() && !left.is_empty());
 }
 
 /// The Rust mirror client (`examples/mirror_client.rs`) under the official Node server
@@ -300,7 +452,7 @@ fn mirror_client_msgpack_with_upgrade_against_node() {
 }
 
 /// An example binary, built by `cargo test` next to this test's binary.
-fn example(name: &str) -> std::path::PathBuf {
+fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let path = exe
         .parent()
@@ -318,8 +470,12 @@ fn example(name: &str) -> std::path::PathBuf {
 
 /// Reads a child's stdout lines on a thread.
 fn lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    lines_of(child.stdout.take().expect("stdout"))
+}
+
+/// Reads lines on a thread.
+fn lines_of(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     use std::io::BufRead;
-    let out = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         for line in std::io::BufReader::new(out).lines() {
@@ -334,13 +490,19 @@ fn lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
 
 /// Waits for a line containing `needle` (10 s at most).
 fn expect_line(rx: &mpsc::Receiver<String>, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_line(rx, needle, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no line with {needle:?}"))
+}
+
+/// The first line containing `needle`, or `None` after `timeout` or at the end.
+fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(l) if l.contains(needle) => return l,
+            Ok(l) if l.contains(needle) => return Some(l),
             Ok(_) => {}
-            Err(_) => panic!("no line with {needle:?}"),
+            Err(_) => return None,
         }
     }
 }

@@ -365,6 +365,20 @@ fn chat_demo_over_https_in_two_browser_tabs() {
 }
 
 #[test]
+fn the_client_offers_x25519_first() {
+    // The ring provider lists P-384 first; the client's configuration puts X25519 there,
+    // and a server following the client's order (rustls, OpenSSL) takes it.
+    let pki = Pki::new(NAMES);
+    let server = start(&pki);
+    let s = common::tls::connect(server.addr, &pki.rustls_client(), "localhost");
+    let group = s
+        .conn
+        .negotiated_key_exchange_group()
+        .expect("a key exchange");
+    assert_eq!(group.name(), rustls::NamedGroup::X25519);
+}
+
+#[test]
 fn plain_http_routes_share_the_tls_port() {
     let pki = Pki::new(NAMES);
     let (cert, key) = (pki.cert(), pki.key());

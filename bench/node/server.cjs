@@ -1,16 +1,28 @@
 // The benchmark contract of examples/echo_server on Node's socket.io (the version pinned in
 // tests/interop/package-lock.json): on "/", `echo` (args) -> `echo` (the same args) to the
 // sender; `broadcast` (args) -> `broadcast` to every socket of "/", the sender included.
-// Usage: node server.cjs [PORT] [REDIS_URL] (0 picks one); prints `listening on http://ADDR`.
+// Usage: node server.cjs [--tls CERT KEY] [PORT] [REDIS_URL] (0 picks one); prints
+// `listening on http://ADDR` (`https://` with --tls).
 // With REDIS_URL the server joins the cluster there (@socket.io/redis-adapter, redis clients).
+// With --tls it is an `https.createServer` with the PEM certificate chain CERT and key KEY.
 "use strict";
 const path = require("path");
+const fs = require("fs");
 const http = require("http");
+const https = require("https");
 const { Server } = require(path.join(__dirname, "../../tests/interop/node_modules/socket.io"));
 
-const port = Number(process.argv[2] || 3000);
-const redisUrl = process.argv[3];
-const httpServer = http.createServer({ noDelay: true });
+const argv = process.argv.slice(2);
+let tls = null;
+if (argv[0] === "--tls") {
+  tls = { cert: fs.readFileSync(argv[1]), key: fs.readFileSync(argv[2]) };
+  argv.splice(0, 3);
+}
+const port = Number(argv[0] || 3000);
+const redisUrl = argv[1];
+const httpServer = tls
+  ? https.createServer({ ...tls, noDelay: true })
+  : http.createServer({ noDelay: true });
 const io = new Server(httpServer, { maxHttpBufferSize: 1e6 });
 const modules = path.join(__dirname, "../../tests/interop/node_modules");
 io.on("connection", (socket) => {
@@ -28,7 +40,7 @@ async function main() {
   }
   httpServer.listen(port, "127.0.0.1", () => {
     const a = httpServer.address();
-    console.log(`listening on http://${a.address}:${a.port}`);
+    console.log(`listening on ${tls ? "https" : "http"}://${a.address}:${a.port}`);
   });
 }
 main();

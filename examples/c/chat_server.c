@@ -2,7 +2,12 @@
  * The chat demo (examples/chat.rs) in C, on the ready loop (sio_server_loop): siocore owns the
  * sockets and the event loop; the program only reacts to events.
  *
- *   chat_server [--port 3000] [--page examples/chat/index.html] [--tls-cert FILE --tls-key FILE]
+ *   chat_server [--port 3000] [--bind 127.0.0.1] [--page examples/chat/index.html]
+ *               [--tls-cert FILE --tls-key FILE] [--help]
+ *
+ * A bad flag ends it with one line that names it and status 2; an address it cannot listen
+ * on, with the address and the system's reason, and status 1. Like the server of Node's
+ * tutorial it prints a line when a user connects and when one disconnects.
  *
  * With --tls-cert and --tls-key (a PEM certificate chain and its private key) it serves https
  * and wss instead (sio_server_loop_set_tls).
@@ -18,10 +23,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include "siocore.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static sio_server_loop *loop_handle = NULL;
 static const char *page_path = "examples/chat/index.html";
@@ -83,6 +93,24 @@ static sio_args id_arg(const char *id, char *buf, size_t cap) {
   return a;
 }
 
+/* A disconnect's reason as the Rust server says it (Node's names where Node has one). */
+static const char *reason_text(sio_reason reason) {
+  switch (reason) {
+    case SIO_REASON_TRANSPORT_CLOSE: return "transport close";
+    case SIO_REASON_TRANSPORT_ERROR: return "transport error";
+    case SIO_REASON_PING_TIMEOUT: return "ping timeout";
+    case SIO_REASON_PARSE_ERROR: return "parse error";
+    case SIO_REASON_CLIENT_CLOSE: return "client close";
+    case SIO_REASON_SERVER_CLOSE: return "server close";
+    case SIO_REASON_UPGRADE_ABANDONED: return "upgrade abandoned";
+    case SIO_REASON_CONNECT_TIMEOUT: return "connect timeout";
+    case SIO_REASON_SLOW_READER: return "slow reader";
+    case SIO_REASON_CLIENT_DISCONNECT: return "client namespace disconnect";
+    case SIO_REASON_SERVER_DISCONNECT: return "server namespace disconnect";
+    default: return "other";
+  }
+}
+
 static void on_event(void *userdata, sio_server *srv, const sio_event *ev) {
   (void)userdata;
   char json[64];
@@ -105,6 +133,8 @@ static void on_event(void *userdata, sio_server *srv, const sio_event *ev) {
       if (sio_server_accept(srv, ev->socket, NULL) != SIO_OK) break;
       char id[21] = "";
       sio_server_socket_id(srv, ev->socket, id);
+      printf("a user connected: %s\n", id);
+      fflush(stdout);
       if (nusers < MAX_USERS) {
         users[nusers].socket = ev->socket;
         memcpy(users[nusers].id, id, sizeof id);
@@ -119,6 +149,8 @@ static void on_event(void *userdata, sio_server *srv, const sio_event *ev) {
     case SIO_EVENT_DISCONNECT:
       for (size_t i = 0; i < nusers; i++) {
         if (users[i].socket == ev->socket) {
+          printf("user disconnected: %s (%s)\n", users[i].id, reason_text(ev->reason));
+          fflush(stdout);
           sio_args who = id_arg(users[i].id, json, sizeof json);
           sio_server_broadcast(srv, "/", NULL, "user disconnected", &who, NULL);
           users[i] = users[--nusers];
@@ -150,48 +182,130 @@ static void on_signal(int sig) {
   if (loop_handle) sio_server_loop_stop(loop_handle);
 }
 
+static const char usage_text[] =
+    "usage: chat_server [--port N] [--bind ADDR] [--page FILE] [--tls-cert FILE --tls-key FILE]\n"
+    "\n"
+    "The chat demo of the Socket.IO tutorial: open the address it prints in two tabs.\n"
+    "\n"
+    "  --port N         TCP port (default 3000; 0 picks a free one)\n"
+    "  --bind ADDR      IP address to listen on, or localhost (default 127.0.0.1)\n"
+    "  --page FILE      the page to serve (default examples/chat/index.html)\n"
+    "  --tls-cert FILE  serve https and wss with this PEM certificate chain...\n"
+    "  --tls-key FILE   ...and this PEM private key\n"
+    "  --help           this text\n";
+
+/* A usage error: one line on stderr, exit status 2. */
+static int usage_error(const char *flag, const char *why, const char *value) {
+  if (value)
+    fprintf(stderr, "chat_server: %s: %s: %s\n", flag, why, value);
+  else
+    fprintf(stderr, "chat_server: %s: %s\n", flag, why);
+  return 2;
+}
+
+/* A TCP port: 1 to 5 digits, at most 65535. */
+static bool parse_port(const char *text, unsigned *out) {
+  size_t n = strlen(text);
+  if (n == 0 || n > 5 || strspn(text, "0123456789") != n) return false;
+  unsigned long v = strtoul(text, NULL, 10);
+  if (v > 65535) return false;
+  *out = (unsigned)v;
+  return true;
+}
+
+/* Why listening on host:port failed, from a socket of our own (the ready loop's result only
+ * says SIO_IO_ERROR): the system's reason, or `fallback` when our socket can bind. */
+static const char *why_not_listening(const char *host, bool v6, unsigned port, const char *fallback) {
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return strerror(errno);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc;
+  if (v6) {
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons((uint16_t)port);
+    inet_pton(AF_INET6, host, &a.sin6_addr);
+    rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+  } else {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &a.sin_addr);
+    rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+  }
+  int err = errno;
+  close(fd);
+  return rc != 0 ? strerror(err) : fallback;
+}
+
 int main(int argc, char **argv) {
-  const char *port = "3000";
+  unsigned port = 3000;
+  const char *host = "127.0.0.1";
   const char *tls_cert = NULL, *tls_key = NULL;
-  for (int i = 1; i < argc; i += 2) {
-    if (i + 1 >= argc) {
-      argc = -1;
-      break;
-    } else if (strcmp(argv[i], "--port") == 0) {
-      port = argv[i + 1];
-    } else if (strcmp(argv[i], "--page") == 0) {
-      page_path = argv[i + 1];
-    } else if (strcmp(argv[i], "--tls-cert") == 0) {
-      tls_cert = argv[i + 1];
-    } else if (strcmp(argv[i], "--tls-key") == 0) {
-      tls_key = argv[i + 1];
+  for (int i = 1; i < argc; i++) {
+    const char *flag = argv[i];
+    if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    bool known = strcmp(flag, "--port") == 0 || strcmp(flag, "--bind") == 0 ||
+                 strcmp(flag, "--page") == 0 || strcmp(flag, "--tls-cert") == 0 ||
+                 strcmp(flag, "--tls-key") == 0;
+    if (!known) {
+      fprintf(stderr, "chat_server: %s: %s (see --help)\n",
+              flag[0] == '-' ? "unknown flag" : "unexpected argument", flag);
+      return 2;
+    }
+    if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+      return usage_error(flag, "needs a value", NULL);
+    const char *value = argv[++i];
+    if (strcmp(flag, "--port") == 0) {
+      if (!parse_port(value, &port)) return usage_error(flag, "not a port number", value);
+    } else if (strcmp(flag, "--bind") == 0) {
+      unsigned char probe[sizeof(struct in6_addr)];
+      host = strcmp(value, "localhost") == 0 ? "127.0.0.1" : value;
+      if (inet_pton(AF_INET, host, probe) != 1 && inet_pton(AF_INET6, host, probe) != 1)
+        return usage_error(flag, "not an IP address", value);
+    } else if (strcmp(flag, "--page") == 0) {
+      page_path = value;
+    } else if (strcmp(flag, "--tls-cert") == 0) {
+      tls_cert = value;
     } else {
-      argc = -1;
-      break;
+      tls_key = value;
     }
   }
-  if (argc < 0 || (tls_cert == NULL) != (tls_key == NULL)) {
-    fprintf(stderr, "usage: chat_server [--port N] [--page FILE] [--tls-cert FILE --tls-key FILE]\n");
-    return 2;
+  if (tls_cert && !tls_key) return usage_error("--tls-cert", "needs --tls-key too", NULL);
+  if (tls_key && !tls_cert) return usage_error("--tls-key", "needs --tls-cert too", NULL);
+  FILE *page = fopen(page_path, "rb");
+  if (!page) {
+    fprintf(stderr, "chat_server: --page: cannot read %s: %s\n", page_path, strerror(errno));
+    return 1;
   }
-  char addr[64];
-  snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
+  fclose(page);
+  bool v6 = strchr(host, ':') != NULL;
+  char addr[80];
+  snprintf(addr, sizeof addr, v6 ? "[%s]:%u" : "%s:%u", host, port);
   sio_result r = sio_server_loop_new(NULL, addr, &loop_handle);
   if (r != SIO_OK) {
-    fprintf(stderr, "chat_server: %s\n", sio_result_str(r));
+    fprintf(stderr, "chat_server: cannot listen on %s: %s\n", addr,
+            why_not_listening(host, v6, port, sio_result_str(r)));
     return 1;
   }
   if (tls_cert) {
     r = sio_server_loop_set_tls(loop_handle, tls_cert, tls_key);
     if (r != SIO_OK) {
-      fprintf(stderr, "chat_server: TLS: %s\n", sio_result_str(r));
+      fprintf(stderr, "chat_server: --tls-cert/--tls-key: %s\n", sio_result_str(r));
       sio_server_loop_free(loop_handle);
       return 1;
     }
   }
   uint16_t bound = 0;
   sio_server_loop_port(loop_handle, &bound);
-  printf("chat: open %s://127.0.0.1:%u in two tabs\n", tls_cert ? "https" : "http", (unsigned)bound);
+  printf("chat: open %s://%s%s%s:%u in two tabs\n", tls_cert ? "https" : "http", v6 ? "[" : "", host,
+         v6 ? "]" : "", (unsigned)bound);
   fflush(stdout);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);

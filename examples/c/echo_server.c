@@ -4,6 +4,10 @@
  * bytes into bytes and events. Same flags, same contract (see the Rust example's docs):
  *
  *   echo_server [--port 3000] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
+ *               [--help]
+ *
+ * A bad flag ends it with one line that names it and status 2; an address it cannot listen
+ * on, with the address and the system's reason, and status 1.
  *
  * Build (after `cargo build --release -p siocore-ffi`):
  *   cc -std=c99 -O2 -Iinclude examples/c/echo_server.c target/release/libsiocore.a \
@@ -257,10 +261,35 @@ static void on_signal(int sig) {
   stopping = 1;
 }
 
-static void usage(void) {
-  fprintf(stderr,
-          "usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n");
-  exit(2);
+static const char usage_text[] =
+    "usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n"
+    "\n"
+    "The echo server the interop tests check (the contract of examples/echo_server.rs), on\n"
+    "127.0.0.1, over the sans-IO API and poll(2).\n"
+    "\n"
+    "  --port N             TCP port (default 3000; 0 picks a free one, printed on start)\n"
+    "  --ping-interval MS   milliseconds between pings (default 25000)\n"
+    "  --ping-timeout MS    milliseconds to answer one (default 20000)\n"
+    "  --max-payload BYTES  largest message (default 1000000)\n"
+    "  --help               this text\n";
+
+/* A usage error: one line on stderr, exit status 2. */
+static int usage_error(const char *flag, const char *why, const char *value) {
+  if (value)
+    fprintf(stderr, "echo_server: %s: %s: %s\n", flag, why, value);
+  else
+    fprintf(stderr, "echo_server: %s: %s\n", flag, why);
+  return 2;
+}
+
+/* A decimal number from `min` to `max`, nothing else. */
+static bool parse_number(const char *text, unsigned long min, unsigned long max, unsigned long *out) {
+  size_t n = strlen(text);
+  if (n == 0 || n > 10 || strspn(text, "0123456789") != n) return false;
+  unsigned long v = strtoul(text, NULL, 10);
+  if (v < min || v > max) return false;
+  *out = v;
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -272,24 +301,38 @@ int main(int argc, char **argv) {
   config.namespaces_len = 2;
   config.max_sessions = MAX_CONNS;
   config.max_pool_bytes = 512u << 20;
-  long port = 3000;
+  unsigned long port = 3000;
   for (int i = 1; i < argc; i++) {
-    if (i + 1 >= argc) usage();
-    char *end = NULL;
-    long value = strtol(argv[i + 1], &end, 10);
-    if (!end || *end || value < 0) usage();
-    if (strcmp(argv[i], "--port") == 0) {
-      port = value;
-    } else if (strcmp(argv[i], "--ping-interval") == 0) {
-      config.ping_interval_ms = (uint32_t)value;
-    } else if (strcmp(argv[i], "--ping-timeout") == 0) {
-      config.ping_timeout_ms = (uint32_t)value;
-    } else if (strcmp(argv[i], "--max-payload") == 0) {
-      config.max_payload = (uint32_t)value;
-    } else {
-      usage();
+    const char *flag = argv[i];
+    if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+      fputs(usage_text, stdout);
+      return 0;
     }
-    i++;
+    uint32_t *target = NULL;
+    const char *what = "not a number of milliseconds above 0";
+    if (strcmp(flag, "--ping-interval") == 0) {
+      target = &config.ping_interval_ms;
+    } else if (strcmp(flag, "--ping-timeout") == 0) {
+      target = &config.ping_timeout_ms;
+    } else if (strcmp(flag, "--max-payload") == 0) {
+      target = &config.max_payload;
+      what = "not a number of bytes above 0";
+    } else if (strcmp(flag, "--port") != 0) {
+      fprintf(stderr, "echo_server: %s: %s (see --help)\n",
+              flag[0] == '-' ? "unknown flag" : "unexpected argument", flag);
+      return 2;
+    }
+    if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+      return usage_error(flag, "needs a value", NULL);
+    const char *value = argv[++i];
+    unsigned long v = 0;
+    if (!target) {
+      if (!parse_number(value, 0, 65535, &port)) return usage_error(flag, "not a port number", value);
+    } else if (!parse_number(value, 1, UINT32_MAX, &v)) {
+      return usage_error(flag, what, value);
+    } else {
+      *target = (uint32_t)v;
+    }
   }
   config.max_queued_bytes = config.max_payload * 4 > (1u << 20) ? config.max_payload * 4 : (1u << 20);
 
@@ -313,7 +356,9 @@ int main(int argc, char **argv) {
   addr.sin_port = htons((uint16_t)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 1024) != 0) {
-    perror("echo_server: bind");
+    fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%lu: %s\n", port, strerror(errno));
+    sio_server_free(srv);
+    close(lfd);
     return 1;
   }
   socklen_t alen = sizeof addr;

@@ -15,6 +15,9 @@
  * rooms) and mirrors the events it missed meanwhile, as any other. --eio3 speaks Engine.IO
  * v3 / Socket.IO protocol v4, to a socket.io 2.x server. --parser msgpack speaks the msgpack
  * parser, to a server started with socket.io-msgpack-parser.
+ *
+ * --help prints the usage; a bad flag or URL ends it with one line that names it and
+ * status 2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +25,19 @@
 
 #include "siocore.h"
 
-static int usage(void) {
-  fprintf(stderr,
-          "usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack] "
-          "[--ca FILE] URL\n");
-  return 2;
-}
+static const char usage_text[] =
+    "usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack]\n"
+    "                     [--ca FILE] URL\n"
+    "\n"
+    "The client the interop tests check: joins / at URL (http://, ws://, https://, wss://)\n"
+    "and answers every event E with E-back, every ack request with an ack; exits 0 when the\n"
+    "server disconnects it.\n"
+    "\n"
+    "  --transport T  websocket or polling only (default: polling, then the upgrade)\n"
+    "  --eio3         speak Engine.IO v3 to a socket.io 2.x server\n"
+    "  --parser P     json (the default) or msgpack (socket.io-msgpack-parser)\n"
+    "  --ca FILE      trust the certificate authorities of this PEM file only\n"
+    "  --help         this text\n";
 
 /* The loop's callback: answers events, ends the run on a server disconnect. */
 static bool on_event(void *userdata, sio_client *client, const sio_client_event *ev,
@@ -74,49 +84,75 @@ static bool on_event(void *userdata, sio_client *client, const sio_client_event 
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) return usage();
   sio_client_config config;
   sio_client_config_default(&config);
   config.rx_capacity = 1 << 20;
   config.outbox_capacity = 1 << 20;
   config.binary_capacity = 1 << 20;
-  const char *ca = NULL;
-  for (int i = 1; i + 1 < argc; i++) {
-    if (strcmp(argv[i], "--eio3") == 0) {
+  const char *ca = NULL, *url = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      fputs(usage_text, stdout);
+      return 0;
+    } else if (strcmp(arg, "--eio3") == 0) {
       config.eio3 = true;
-    } else if (i + 2 >= argc) {
-      return usage(); /* a flag with a value needs it before the URL */
-    } else if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "websocket") == 0) {
-      config.transports = SIO_TRANSPORTS_WEBSOCKET;
-      i++;
-    } else if (strcmp(argv[i], "--transport") == 0 && strcmp(argv[i + 1], "polling") == 0) {
-      config.transports = SIO_TRANSPORTS_POLLING;
-      i++;
-    } else if (strcmp(argv[i], "--parser") == 0 && strcmp(argv[i + 1], "json") == 0) {
-      config.msgpack_parser = false;
-      i++;
-    } else if (strcmp(argv[i], "--parser") == 0 && strcmp(argv[i + 1], "msgpack") == 0) {
-      config.msgpack_parser = true;
-      i++;
-    } else if (strcmp(argv[i], "--ca") == 0) {
-      ca = argv[i + 1];
-      i++;
+    } else if (strcmp(arg, "--transport") == 0 || strcmp(arg, "--ca") == 0 ||
+               strcmp(arg, "--parser") == 0) {
+      if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+        fprintf(stderr, "mirror_client: %s: needs a value\n", arg);
+        return 2;
+      }
+      const char *value = argv[++i];
+      if (strcmp(arg, "--ca") == 0) {
+        ca = value;
+      } else if (strcmp(arg, "--parser") == 0) {
+        if (strcmp(value, "json") == 0 || strcmp(value, "msgpack") == 0) {
+          config.msgpack_parser = strcmp(value, "msgpack") == 0;
+        } else {
+          fprintf(stderr, "mirror_client: --parser: json or msgpack, not %s\n", value);
+          return 2;
+        }
+      } else if (strcmp(value, "websocket") == 0) {
+        config.transports = SIO_TRANSPORTS_WEBSOCKET;
+      } else if (strcmp(value, "polling") == 0) {
+        config.transports = SIO_TRANSPORTS_POLLING;
+      } else {
+        fprintf(stderr, "mirror_client: --transport: websocket or polling, not %s\n", value);
+        return 2;
+      }
+    } else if (arg[0] == '-' || url) {
+      fprintf(stderr, "mirror_client: %s: %s (see --help)\n",
+              arg[0] == '-' ? "unknown flag" : "unexpected argument", arg);
+      return 2;
     } else {
-      return usage();
+      url = arg;
     }
   }
+  if (!url) {
+    fprintf(stderr, "mirror_client: no server URL (see --help)\n");
+    return 2;
+  }
   sio_client_loop *loop = NULL;
-  sio_result r = sio_client_loop_new(&config, argv[argc - 1], NULL, 0, &loop);
-  if (r != SIO_OK) {
-    fprintf(stderr, "mirror_client: %s\n", sio_result_str(r));
+  sio_result r = sio_client_loop_new(&config, url, NULL, 0, &loop);
+  if (r == SIO_INVALID_ARGUMENT) {
+    fprintf(stderr,
+            "mirror_client: not an http://, ws://, https:// or wss:// URL with a host that "
+            "resolves: %s\n", url);
+    return 2;
+  } else if (r != SIO_OK) {
+    fprintf(stderr, "mirror_client: %s: %s\n", url, sio_result_str(r));
     return 1;
   }
   if (ca) {
     r = sio_client_loop_set_ca(loop, ca);
     if (r != SIO_OK) {
-      fprintf(stderr, "mirror_client: --ca: %s\n", sio_result_str(r));
+      if (r == SIO_WRONG_STATE)
+        fprintf(stderr, "mirror_client: --ca: only for https:// and wss:// URLs, not %s\n", url);
+      else
+        fprintf(stderr, "mirror_client: --ca: %s: %s\n", ca, sio_result_str(r));
       sio_client_loop_free(loop);
-      return 1;
+      return r == SIO_WRONG_STATE ? 2 : 1;
     }
   }
   int exit_code = 1;

@@ -109,6 +109,9 @@ pub struct sio_server_config {
     /// that speak it; Node's `allowEIO3`), beside current ones (false). `SIO_UNSUPPORTED`
     /// from the constructors when the library was built without it.
     pub allow_eio3: bool,
+    /// Bytes of each session's opening request (request line and headers) kept for
+    /// `sio_server_handshake` (Node's `socket.handshake`); 0 (the default) keeps none.
+    pub handshake_head: u32,
     /// Speak the msgpack parser (`socket.io-msgpack-parser`, Node's `parser` option) to
     /// every client instead of the default one (false): a packet is one `MessagePack` map
     /// in one binary message. The events and calls stay the same (arguments as JSON with
@@ -154,6 +157,7 @@ pub unsafe extern "C" fn sio_server_config_default(out: *mut sio_server_config) 
             recovery_ms: d.recovery,
             recovery_log_bytes: d.recovery_log_bytes,
             allow_eio3: d.allow_eio3,
+            handshake_head: d.handshake_head,
             msgpack_parser: d.parser == Parser::MsgPack,
         };
         // SAFETY: the caller passes a writable `sio_server_config` (or NULL, which `put` refuses).
@@ -195,6 +199,7 @@ fn settings(
         recovery: c.recovery_ms,
         recovery_log_bytes: c.recovery_log_bytes,
         allow_eio3: c.allow_eio3,
+        handshake_head: c.handshake_head,
         parser: if c.msgpack_parser {
             Parser::MsgPack
         } else {
@@ -1236,6 +1241,50 @@ pub unsafe extern "C" fn sio_server_poll_event(
         // SAFETY: checked non-NULL.
         unsafe { out.write(ev) };
         Ok(SIO_OK)
+    })
+}
+
+/// Copies the opening request of `session` (its request line with the URL and query, and its
+/// headers; Node's `socket.handshake`) into the `cap` bytes at `buf`, its length to
+/// `out_len` and when it came to `out_issued_ms` (the server's clock): `SIO_OK`;
+/// `SIO_EMPTY` when none is kept (`handshake_head` is 0) or the session ended;
+/// `SIO_BUFFER_TOO_SMALL` with the length needed in `out_len`. To read a header of it, put
+/// the bytes in the `http_head` of a `sio_event` and call `sio_event_header`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_handshake(
+    srv: *const sio_server,
+    session: sio_session,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_issued_ms: *mut u64,
+) -> sio_result {
+    with_ref(srv, |s| {
+        if out_len.is_null() || out_issued_ms.is_null() || (buf.is_null() && cap > 0) {
+            return Err(SIO_NULL_ARGUMENT);
+        }
+        let out: &mut [u8] = if cap == 0 {
+            &mut []
+        } else {
+            // SAFETY: `cap` writable bytes per the contract, apart from the server.
+            unsafe { core::slice::from_raw_parts_mut(buf, cap) }
+        };
+        match s.server_ref().handshake(SessionId::from_bits(session), out) {
+            Ok(Some((issued, head))) => {
+                // SAFETY: checked non-NULL.
+                unsafe {
+                    out_len.write(head.len());
+                    out_issued_ms.write(issued.as_millis());
+                }
+                Ok(SIO_OK)
+            }
+            Ok(None) => Ok(SIO_EMPTY),
+            Err(e) => {
+                // SAFETY: checked non-NULL.
+                unsafe { out_len.write(e.required) };
+                Ok(SIO_BUFFER_TOO_SMALL)
+            }
+        }
     })
 }
 

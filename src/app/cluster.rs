@@ -284,6 +284,7 @@ impl Broadcast<'_, '_> {
                     pending: self.pending,
                     waiting: self.waiting,
                     buf: self.buf,
+                    timers: self.timers,
                 };
                 f(&mut cx, local);
             }

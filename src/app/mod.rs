@@ -28,6 +28,39 @@
 //! io.listen("127.0.0.1:3000".parse()?)?.run()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Node's Server API, and ours
+//!
+//! | Node (`socket.io` 4) | here |
+//! |---|---|
+//! | `new Server(httpServer, opts)`, `io.listen(port)` | [`Io::new`]`(ServerConfig { .. })`, [`Io::listen`], [`Listening::run`] |
+//! | `opts.pingInterval`, `pingTimeout`, `maxHttpBufferSize`, `path`, `transports` | [`ServerConfig`] fields (`ping_interval`, `ping_timeout`, `max_payload`, `endpoints`, `polling` / `websocket`) |
+//! | `opts.connectionStateRecovery` | [`Io::recovery`] |
+//! | `opts.allowEIO3` | `ServerConfig::allow_eio3` (feature `eio3`) |
+//! | `opts.parser` (`socket.io-msgpack-parser`) | `ServerConfig::parser` (feature `msgpack-parser`) |
+//! | `opts.cors` | `ServerConfig::cors_origin` (one origin) |
+//! | `https.createServer(...)` | `Io::tls` (feature `tls`) |
+//! | `io.adapter(createAdapter(redis))` | [`Io::redis`] |
+//! | `io.use(fn)`, `io.of(nsp).use(fn)` | [`Io::authorize`] |
+//! | `io.on("connection", fn)`, `io.of(nsp).on(...)` | [`Io::on_connection`] (naming a namespace creates it) |
+//! | `socket.on(event, fn)`, `socket.onAny(fn)` | [`Io::on`], [`Io::on_any`] |
+//! | `socket.on("disconnect", fn)` | [`Io::on_disconnect`] |
+//! | `socket.use(fn)`, the socket's `error` listener | [`Io::use_packet`], [`Io::on_packet_error`] |
+//! | `socket.handshake` (`auth`, `headers`, `query`, `url`, `address`, `issued`) | [`Handshake`] (`auth`, [`header`](Handshake::header), [`query`](Handshake::query), [`url`](Handshake::url), `address`, `issued`; keep the request with [`Io::keep_handshake`]) |
+//! | `socket.recovered` | [`Handshake::recovered`] |
+//! | `socket.emit(ev, ...args)` | [`Cx::emit`], [`Cx::emit_same`], [`Cx::emit_with_attachments`] |
+//! | `socket.emit(ev, ...args, ack)`, `socket.timeout(ms).emit(...)` | [`Cx::emit_with_ack`] |
+//! | an event's ack callback | [`Msg::ack`], [`Cx::ack`], [`Cx::ack_same`] |
+//! | `socket.join(room)`, `socket.leave(room)`, `socket.disconnect()` | [`Cx::join`], [`Cx::leave`], [`Cx::disconnect`] |
+//! | `io.emit(...)`, `io.to(room).except(room).emit(...)`, `socket.broadcast.emit(...)` | [`Cx::broadcast`]`.to(..).except(..).emit(..)`, [`Cx::broadcast_from`] |
+//! | `io.local.emit(...)` | [`Broadcast::local`] |
+//! | `io.timeout(ms).emit(ev, ..., (err, responses))` | [`Broadcast::emit_with_ack`] (this server's sockets) |
+//! | `io.fetchSockets()`, `io.socketsJoin(room)`, `io.socketsLeave(room)`, `io.disconnectSockets()` | [`Broadcast::fetch_sockets`], [`Broadcast::sockets_join`], [`Broadcast::sockets_leave`], [`Broadcast::disconnect_sockets`] |
+//! | `io.serverSideEmit(...)`, `io.on(event)` for it | [`Cx::server_side_emit`], [`Cx::server_side_emit_with_ack`], [`Io::on_server_side`] |
+//! | `setInterval(() => io.emit(...))`, `setTimeout(...)` | [`Io::every`], [`Io::after`], [`Cx::every`], [`Cx::after`] |
+//! | emitting from outside a handler (another module, a thread) | [`Listening::handle`]: [`IoHandle`] |
+//! | `app.get(...)` / `express.static(...)` beside Socket.IO | [`Io::on_http`], [`Io::serve_dir`], [`Io::serve_file`] |
+//! | `io.close()` | [`Listening::shutdown_handle`] |
 
 mod cluster;
 
@@ -39,6 +72,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::string::{String, ToString};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::vec::Vec;
 
@@ -250,9 +284,53 @@ pub struct Handshake<'b> {
     /// again, with the packets it missed on their way. Such a socket skips the
     /// [`authorize`](Io::authorize) handler (Node's default `skipMiddlewares`).
     pub recovered: bool,
+    /// The opening request of the session, its request line and headers, when the server
+    /// keeps it ([`Io::keep_handshake`]; empty otherwise): read it with
+    /// [`header`](Self::header), [`url`](Self::url), [`query`](Self::query).
+    pub head: &'b [u8],
+    /// When that request came (the loop's clock; Node's `socket.handshake.issued`), when
+    /// it is kept.
+    pub issued: Option<crate::Instant>,
+    /// The address of the client's end of the connection (Node's
+    /// `socket.handshake.address`), when known.
+    pub address: Option<SocketAddr>,
 }
 
-impl Handshake<'_> {
+impl<'b> Handshake<'b> {
+    /// The opening request, parsed (`None` when it is not kept).
+    fn request<R>(&self, f: impl FnOnce(&crate::http::Request<'_, 'b>) -> R) -> Option<R> {
+        if self.head.is_empty() {
+            return None;
+        }
+        let mut slots = [crate::http::EMPTY_HEADER; 64];
+        let limits = crate::http::Limits {
+            max_head: self.head.len(),
+            max_body: 0,
+        };
+        match crate::http::parse_request(self.head, &mut slots, &limits) {
+            Ok(crate::Status::Complete(r)) => Some(f(&r)),
+            _ => None,
+        }
+    }
+
+    /// The first header of the opening request named `name` (any case; Node's
+    /// `socket.handshake.headers`), when the request is kept ([`Io::keep_handshake`]).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.request(|r| r.header(name)).flatten()
+    }
+
+    /// The URL of the opening request (`/socket.io/?EIO=4&transport=polling&t=…`; Node's
+    /// `socket.handshake.url`), when the request is kept.
+    pub fn url(&self) -> Option<&'b str> {
+        self.request(|r| r.target())
+    }
+
+    /// Its query string without `?` (Node's `socket.handshake.query`, not yet split: see
+    /// [`crate::http::Params`]), when the request is kept.
+    pub fn query(&self) -> Option<&'b str> {
+        self.request(|r| r.query())
+    }
+
     /// The auth payload, deserialized.
     ///
     /// # Errors
@@ -315,6 +393,8 @@ impl<'b> Msg<'b> {
 
 type ConnectionFn = Box<dyn FnMut(&mut Cx<'_, '_>, SocketId, &Handshake<'_>)>;
 type AuthorizeFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Handshake<'_>) -> Result<(), Refusal>>;
+type MiddlewareFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>) -> Result<(), Refusal>>;
+type PacketErrorFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>, Refusal)>;
 type EventFn = Box<dyn FnMut(&mut Cx<'_, '_>, &Msg<'_>)>;
 type DisconnectFn = Box<dyn FnMut(&mut Cx<'_, '_>, SocketId, DisconnectReason)>;
 type EngineFn = Box<dyn FnMut(&mut Cx<'_, '_>, SessionId, Data<'_>)>;
@@ -347,6 +427,10 @@ impl Response {
 #[derive(Default)]
 struct Namespace {
     authorize: Option<AuthorizeFn>,
+    /// Per-packet middleware ([`Io::use_packet`]), in order.
+    middleware: Vec<MiddlewareFn>,
+    /// Told of a packet the middleware stopped ([`Io::on_packet_error`]).
+    packet_error: Option<PacketErrorFn>,
     connection: Option<ConnectionFn>,
     events: HashMap<String, EventFn>,
     any: Option<EventFn>,
@@ -376,6 +460,132 @@ pub struct Cx<'s, 'a> {
     pending: &'s mut Pending,
     waiting: &'s mut cluster::Waiting,
     buf: &'s mut Vec<u8>,
+    timers: &'s mut Timers,
+}
+
+/// A timer's callback.
+type TimerFn = Box<dyn FnMut(&mut Cx<'_, '_>)>;
+
+/// A timer on the loop: when it is due, and its period when it repeats.
+struct Timer {
+    at: std::time::Instant,
+    every: Option<Duration>,
+    f: TimerFn,
+}
+
+/// The loop's timers, in no order (a handful: the earliest is looked for).
+#[derive(Default)]
+struct Timers(Vec<Timer>);
+
+impl Timers {
+    fn add(&mut self, delay: Duration, every: Option<Duration>, f: TimerFn) {
+        let at = std::time::Instant::now() + delay;
+        self.0.push(Timer { at, every, f });
+    }
+
+    fn next(&self) -> Option<std::time::Instant> {
+        self.0.iter().map(|t| t.at).min()
+    }
+
+    /// Takes the timers due at `now` out (the caller sets the periodic ones again).
+    fn due(&mut self, now: std::time::Instant) -> Vec<(Option<Duration>, TimerFn)> {
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < self.0.len() {
+            if self.0[i].at <= now {
+                let t = self.0.swap_remove(i);
+                due.push((t.every, t.f));
+            } else {
+                i += 1;
+            }
+        }
+        due
+    }
+}
+
+/// A job for the loop from another thread ([`IoHandle`]).
+type Job = Box<dyn FnOnce(&mut Cx<'_, '_>) + Send>;
+
+/// Runs commands on a running [`Io`] from any thread (a push from outside a handler: a
+/// sensor thread, a REST call served elsewhere): each is queued and the loop is woken to run
+/// it with a [`Cx`], in the order given. Cloned freely; made by [`Listening::handle`].
+#[derive(Clone)]
+pub struct IoHandle {
+    jobs: Arc<Mutex<Vec<Job>>>,
+    waker: Arc<mio::Waker>,
+}
+
+impl core::fmt::Debug for IoHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IoHandle").finish_non_exhaustive()
+    }
+}
+
+impl IoHandle {
+    /// Runs `f` on the loop with a [`Cx`] (emit, broadcast, join…).
+    ///
+    /// # Errors
+    /// The loop could not be woken (it is gone); the job stays queued, never run.
+    pub fn run(&self, f: impl FnOnce(&mut Cx<'_, '_>) + Send + 'static) -> io::Result<()> {
+        match self.jobs.lock() {
+            Ok(mut jobs) => jobs.push(Box::new(f)),
+            Err(poisoned) => poisoned.into_inner().push(Box::new(f)),
+        }
+        self.waker.wake()
+    }
+
+    /// Emits `event` with the raw JSON arguments `json` (`1,"two"`) to `socket`; a failure
+    /// (the socket is gone, the JSON invalid) is logged.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn emit(&self, socket: SocketId, event: &str, json: impl Into<String>) -> io::Result<()> {
+        let (event, json) = (event.to_string(), json.into());
+        self.run(move |cx| {
+            if let Err(e) = cx.emit(socket, &event, json.as_bytes()) {
+                log::warn!("handle emit {event}: {e}");
+            }
+        })
+    }
+
+    /// Broadcasts `event` with the raw JSON arguments `json` to namespace `namespace`, or to
+    /// its room `room` when given (to the whole cluster when the server is in one); a
+    /// failure is logged.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn broadcast(
+        &self,
+        namespace: &str,
+        room: Option<&str>,
+        event: &str,
+        json: impl Into<String>,
+    ) -> io::Result<()> {
+        let (namespace, room) = (namespace.to_string(), room.map(str::to_string));
+        let (event, json) = (event.to_string(), json.into());
+        self.run(move |cx| {
+            let mut b = cx.broadcast(&namespace);
+            if let Some(room) = &room {
+                b = b.to(room);
+            }
+            if let Err(e) = b.emit(&event, json.as_bytes()) {
+                log::warn!("handle broadcast {event}: {e}");
+            }
+        })
+    }
+
+    /// Puts `socket` in `room`; a failure is logged.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn join(&self, socket: SocketId, room: &str) -> io::Result<()> {
+        let room = room.to_string();
+        self.run(move |cx| {
+            if let Err(e) = cx.join(socket, &room) {
+                log::warn!("handle join {room}: {e}");
+            }
+        })
+    }
 }
 
 impl core::fmt::Debug for Cx<'_, '_> {
@@ -385,6 +595,17 @@ impl core::fmt::Debug for Cx<'_, '_> {
 }
 
 impl<'a> Cx<'_, 'a> {
+    /// Runs `f` on the loop once, `delay` from now (Node's `setTimeout`).
+    pub fn after(&mut self, delay: Duration, f: impl FnMut(&mut Cx<'_, '_>) + 'static) {
+        self.timers.add(delay, None, Box::new(f));
+    }
+
+    /// Runs `f` on the loop every `period`, the first time `period` from now (Node's
+    /// `setInterval`).
+    pub fn every(&mut self, period: Duration, f: impl FnMut(&mut Cx<'_, '_>) + 'static) {
+        self.timers.add(period, Some(period), Box::new(f));
+    }
+
     /// The server, for any command not wrapped here.
     pub fn server(&mut self) -> &mut Server<'a> {
         self.server
@@ -515,6 +736,7 @@ impl<'a> Cx<'_, 'a> {
             pending: self.pending,
             waiting: self.waiting,
             buf: self.buf,
+            timers: self.timers,
             ns,
             rooms: Vec::new(),
             except_rooms: Vec::new(),
@@ -533,6 +755,7 @@ impl<'a> Cx<'_, 'a> {
             pending: self.pending,
             waiting: self.waiting,
             buf: self.buf,
+            timers: self.timers,
             ns,
             rooms: Vec::new(),
             except_rooms: Vec::new(),
@@ -560,6 +783,7 @@ pub struct Broadcast<'c, 'a> {
     pending: &'c mut Pending,
     waiting: &'c mut cluster::Waiting,
     buf: &'c mut Vec<u8>,
+    timers: &'c mut Timers,
     ns: Option<crate::server::NamespaceId>,
     rooms: Vec<String>,
     except_rooms: Vec<String>,
@@ -665,6 +889,94 @@ impl Broadcast<'_, '_> {
         }
     }
 
+    /// Sends `event` with `args` to this server's selected sockets, each asked for an
+    /// acknowledgement, and calls `done` once with every answer that came within
+    /// `timeout_ms` (Node's `io.timeout(ms).emit(event, ..., (err, responses))`): `complete`
+    /// is `false` when a socket did not answer in time or left first (Node's `err`). With
+    /// no socket selected, `done` runs at once with none. The sockets of other servers of
+    /// a cluster are not asked.
+    ///
+    /// # Errors
+    /// [`EmitError`] when it could not be sent at all (then `done` is not called); a
+    /// socket that cannot take it (its queue full) counts as not answering.
+    pub fn emit_with_ack(
+        self,
+        event: &str,
+        args: impl ToArgs,
+        timeout_ms: u32,
+        done: impl FnOnce(&mut Cx<'_, '_>, Answers) + 'static,
+    ) -> Result<usize, EmitError> {
+        let Some(ns) = self.ns else {
+            return Err(EmitError::UnknownNamespace);
+        };
+        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        let targets = Targets {
+            rooms: &rooms,
+            except_rooms: &except_rooms,
+            except: &self.except,
+        };
+        let mut sockets = Vec::new();
+        self.server.select(ns, &targets, |_, s| sockets.push(s));
+        let mut buf = core::mem::take(self.buf);
+        let args = match args.to_args(&mut buf) {
+            Ok(a) => a,
+            Err(e) => {
+                *self.buf = buf;
+                return Err(EmitError::Server(e));
+            }
+        };
+        let shared = std::rc::Rc::new(core::cell::RefCell::new(Collect {
+            left: sockets.len(),
+            answers: Answers {
+                answers: Vec::new(),
+                complete: true,
+            },
+            done: Some(Box::new(done)),
+        }));
+        let mut sent = 0;
+        let mut first_error = None;
+        for &socket in &sockets {
+            match self
+                .server
+                .emit_with_ack(socket, event, args, Some(timeout_ms))
+            {
+                Ok(id) => {
+                    sent += 1;
+                    let shared = std::rc::Rc::clone(&shared);
+                    let f: AckFn = Box::new(move |cx, reply| {
+                        Collect::answer(&shared, cx, reply.ok().map(|r| r.args));
+                    });
+                    self.pending.insert((socket, id), f);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    shared.borrow_mut().left -= 1;
+                    shared.borrow_mut().answers.complete = false;
+                }
+            }
+        }
+        *self.buf = buf;
+        if sent == 0
+            && let Some(e) = first_error
+        {
+            return Err(EmitError::Server(e));
+        }
+        if shared.borrow().left == 0 {
+            // Nobody to wait for.
+            let mut cx = Cx {
+                server: self.server,
+                cluster: self.cluster,
+                pending: self.pending,
+                waiting: self.waiting,
+                buf: self.buf,
+                timers: self.timers,
+            };
+            Collect::finish(&shared, &mut cx);
+        }
+        Ok(sent)
+    }
+
     /// Sends `event` with the arguments and attachments `msg` carried.
     ///
     /// # Errors
@@ -687,6 +999,62 @@ impl Broadcast<'_, '_> {
         with_blobs(attachments, |blobs| {
             self.deliver(event, Args::binary(json, blobs))
         })
+    }
+}
+
+/// The answers a broadcast with acknowledgements collects ([`Broadcast::emit_with_ack`]).
+struct Collect {
+    /// Sockets that have not answered or failed yet.
+    left: usize,
+    answers: Answers,
+    done: Option<CollectedFn>,
+}
+
+/// What a broadcast with acknowledgements calls with its answers.
+type CollectedFn = Box<dyn FnOnce(&mut Cx<'_, '_>, Answers)>;
+
+impl Collect {
+    /// One socket's answer (its raw JSON arguments, the first of them kept as Node's
+    /// `responses` hold one value per client), or `None` for a timeout or a departure.
+    fn answer(
+        shared: &std::rc::Rc<core::cell::RefCell<Self>>,
+        cx: &mut Cx<'_, '_>,
+        args: Option<&[u8]>,
+    ) {
+        {
+            let mut c = shared.borrow_mut();
+            c.left = c.left.saturating_sub(1);
+            match args {
+                Some(a) => {
+                    let first = split_first_arg(a).map_or(&b"null"[..], |(first, _)| first);
+                    c.answers
+                        .answers
+                        .push(String::from_utf8_lossy(first).into_owned());
+                }
+                None => c.answers.complete = false,
+            }
+            if c.left > 0 {
+                return;
+            }
+        }
+        Self::finish(shared, cx);
+    }
+
+    fn finish(shared: &std::rc::Rc<core::cell::RefCell<Self>>, cx: &mut Cx<'_, '_>) {
+        let (done, answers) = {
+            let mut c = shared.borrow_mut();
+            let answers = core::mem::replace(
+                &mut c.answers,
+                Answers {
+                    answers: Vec::new(),
+                    complete: true,
+                },
+            );
+            (c.done.take(), answers)
+        };
+        if let Some(done) = done {
+            done(cx, answers);
+        }
     }
 }
 
@@ -720,6 +1088,7 @@ impl std::error::Error for EmitError {}
 /// The Socket.IO-style server: register handlers, then [`listen`](Io::listen).
 pub struct Io<'a> {
     config: ServerConfig<'a>,
+    timers: Timers,
     capacity: Capacity,
     routes: Routes,
     redis: Option<(String, ClusterConfig<'a>)>,
@@ -741,6 +1110,7 @@ impl<'a> Io<'a> {
     pub fn new(config: ServerConfig<'a>) -> Self {
         Self {
             config,
+            timers: Timers::default(),
             capacity: Capacity::for_sessions(16_384, 1 << 30),
             routes: Routes::default(),
             redis: None,
@@ -783,6 +1153,38 @@ impl<'a> Io<'a> {
     #[must_use]
     pub fn tls(mut self, tls: crate::driver::ServerTls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Keeps each session's opening request, at most `bytes` of it, for the handlers'
+    /// [`Handshake`] (its [`header`](Handshake::header)s, [`url`](Handshake::url),
+    /// [`query`](Handshake::query) and [`issued`](Handshake::issued) time; Node's
+    /// `socket.handshake`): sets [`ServerConfig::handshake_head`]. Off by default, as it
+    /// costs each session those bytes of the pool (4096 holds a browser's request).
+    #[must_use]
+    pub fn keep_handshake(mut self, bytes: u32) -> Self {
+        self.config.handshake_head = bytes;
+        self
+    }
+
+    /// Runs `f` on the loop every `period` once it runs, the first time `period` after this
+    /// call (Node's `setInterval(() => io.emit(...))`).
+    pub fn every(
+        &mut self,
+        period: Duration,
+        f: impl FnMut(&mut Cx<'_, '_>) + 'static,
+    ) -> &mut Self {
+        self.timers.add(period, Some(period), Box::new(f));
+        self
+    }
+
+    /// Runs `f` on the loop once, `delay` after this call (Node's `setTimeout`).
+    pub fn after(
+        &mut self,
+        delay: Duration,
+        f: impl FnMut(&mut Cx<'_, '_>) + 'static,
+    ) -> &mut Self {
+        self.timers.add(delay, None, Box::new(f));
         self
     }
 
@@ -846,6 +1248,31 @@ impl<'a> Io<'a> {
         self.ns(namespace)
             .events
             .insert(event.to_string(), Box::new(f));
+        self
+    }
+
+    /// Per-packet middleware on the sockets of `namespace` (Node's `socket.use`): runs, in
+    /// the order added, before the event handlers for every event a client sends; the first
+    /// `Err` drops the packet (no handler runs, no acknowledgement is sent) and goes to
+    /// [`on_packet_error`](Self::on_packet_error).
+    pub fn use_packet(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Msg<'_>) -> Result<(), Refusal> + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).middleware.push(Box::new(f));
+        self
+    }
+
+    /// Called with a packet of `namespace` that a [`use_packet`](Self::use_packet)
+    /// middleware refused, and why (Node's socket `error` listener); without one, the
+    /// refusal is logged at debug level.
+    pub fn on_packet_error(
+        &mut self,
+        namespace: &str,
+        f: impl FnMut(&mut Cx<'_, '_>, &Msg<'_>, Refusal) + 'static,
+    ) -> &mut Self {
+        self.ns(namespace).packet_error = Some(Box::new(f));
         self
     }
 
@@ -952,6 +1379,10 @@ impl<'a> Io<'a> {
                 pending: Pending::new(),
                 waiting: cluster::Waiting::new(),
                 buf: Vec::new(),
+                peer: None,
+                head: Vec::new(),
+                timers: self.timers,
+                jobs: Arc::default(),
             },
         })
     }
@@ -975,6 +1406,15 @@ impl Listening<'_> {
         self.driver.shutdown_handle()
     }
 
+    /// A handle that runs commands on this server from any thread (emits, broadcasts,
+    /// joins): see [`IoHandle`].
+    pub fn handle(&self) -> IoHandle {
+        IoHandle {
+            jobs: Arc::clone(&self.app.jobs),
+            waker: self.driver.waker(),
+        }
+    }
+
     /// Serves until [`Shutdown::shutdown`] is called.
     pub fn run(&mut self) -> io::Result<()> {
         self.driver.run(&mut self.app)
@@ -986,6 +1426,14 @@ struct App {
     pending: Pending,
     waiting: cluster::Waiting,
     buf: Vec<u8>,
+    /// The peer of the next CONNECT's session ([`Handler::connect_peer`]).
+    peer: Option<SocketAddr>,
+    /// Room for a session's opening request ([`Server::handshake`]).
+    head: Vec<u8>,
+    /// The loop's timers ([`Io::every`], [`Cx::after`]).
+    timers: Timers,
+    /// Jobs from other threads ([`IoHandle`]).
+    jobs: Arc<Mutex<Vec<Job>>>,
 }
 
 impl core::fmt::Debug for App {
@@ -997,6 +1445,41 @@ impl core::fmt::Debug for App {
 }
 
 impl Handler for App {
+    fn connect_peer(&mut self, peer: Option<SocketAddr>) {
+        self.peer = peer;
+    }
+
+    fn next_wake(&self) -> Option<std::time::Instant> {
+        self.timers.next()
+    }
+
+    fn woken<'a>(&mut self, server: &mut Server<'a>, cluster: Option<&mut Cluster<'a>>) {
+        let jobs = match self.jobs.lock() {
+            Ok(mut jobs) => core::mem::take(&mut *jobs),
+            Err(poisoned) => core::mem::take(&mut *poisoned.into_inner()),
+        };
+        let due = self.timers.due(std::time::Instant::now());
+        let mut timers = core::mem::take(&mut self.timers);
+        let mut cx = Cx {
+            server,
+            cluster,
+            pending: &mut self.pending,
+            waiting: &mut self.waiting,
+            buf: &mut self.buf,
+            timers: &mut timers,
+        };
+        for job in jobs {
+            job(&mut cx);
+        }
+        for (every, mut f) in due {
+            f(&mut cx);
+            if let Some(period) = every {
+                cx.timers.add(period, Some(period), f);
+            }
+        }
+        self.timers.0.append(&mut timers.0);
+    }
+
     fn event(&mut self, server: &mut Server<'_>, event: &Event<'_>) {
         self.event_in(server, None, event);
     }
@@ -1010,15 +1493,18 @@ impl Handler for App {
         let mut waiting = core::mem::take(&mut self.waiting);
         let mut pending = core::mem::take(&mut self.pending);
         let mut buf = core::mem::take(&mut self.buf);
+        let mut timers = core::mem::take(&mut self.timers);
         let mut cx = Cx {
             server,
             cluster: Some(cluster),
             pending: &mut pending,
             waiting: &mut waiting,
             buf: &mut buf,
+            timers: &mut timers,
         };
         self.on_cluster_event(&mut cx, event);
         (self.waiting, self.pending, self.buf) = (waiting, pending, buf);
+        self.timers.0.append(&mut timers.0);
     }
 
     fn cluster_done<'a>(
@@ -1033,6 +1519,7 @@ impl Handler for App {
             pending: &mut self.pending,
             waiting: &mut self.waiting,
             buf: &mut self.buf,
+            timers: &mut self.timers,
         };
         Self::on_cluster_done(&mut cx, done);
     }
@@ -1048,13 +1535,36 @@ impl Handler for App {
             pending,
             waiting,
             buf,
+            peer,
+            head,
+            timers,
+            jobs: _,
         } = self;
+        // The opening request of a CONNECT's session, when the server keeps it.
+        let mut issued = None;
+        let mut head_len = 0;
+        if let Event::Connect(c) = event {
+            loop {
+                match server.handshake(c.session, head) {
+                    Ok(kept) => {
+                        if let Some((at, h)) = kept {
+                            issued = Some(at);
+                            head_len = h.len();
+                        }
+                        break;
+                    }
+                    Err(e) => head.resize(e.required, 0),
+                }
+            }
+        }
+        let head = head.get(..head_len).unwrap_or_default();
         let mut cx = Cx {
             server,
             cluster,
             pending,
             waiting,
             buf,
+            timers,
         };
         match *event {
             Event::Connect(c)
@@ -1070,6 +1580,9 @@ impl Handler for App {
                     namespace: c.name,
                     auth: c.auth,
                     recovered: c.recovered,
+                    head,
+                    issued,
+                    address: peer.take(),
                 };
                 let ns = routes.namespaces.get_mut(c.name);
                 // A recovered socket passed its authorization when it first connected.
@@ -1112,6 +1625,18 @@ impl Handler for App {
                 let Some(ns) = routes.namespaces.get_mut(ns_name) else {
                     return;
                 };
+                // Node's `socket.use`: a refusal drops the packet before any handler.
+                let refused = ns
+                    .middleware
+                    .iter_mut()
+                    .find_map(|f| f(&mut cx, &msg).err());
+                if let Some(err) = refused {
+                    match ns.packet_error.as_mut() {
+                        Some(f) => f(&mut cx, &msg, err),
+                        None => log::debug!("packet {} dropped: {}", msg.event, err.message),
+                    }
+                    return;
+                }
                 if let Some(f) = ns.events.get_mut(m.name) {
                     f(&mut cx, &msg);
                 } else if let Some(f) = ns.any.as_mut() {

@@ -10,8 +10,7 @@
 //!
 //! Long-polling needs two requests in flight at once, which one blocking stream cannot
 //! give, so this driver takes a [`WsClient`], the client built without polling (the
-//! smallest image). TLS plugs in the same way: a [`Connect`] that returns a TLS stream
-//! (for example `embedded-tls` over the TCP socket) is all it takes.
+//! smallest image).
 //!
 //! ```
 //! use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
@@ -58,6 +57,67 @@
 //!     }
 //! });
 //! ```
+//!
+//! # TLS
+//!
+//! The driver stays transport-agnostic: for `wss://`, the application's [`Connect`] opens
+//! the TCP connection, makes the TLS handshake on it and returns the TLS stream, and the
+//! driver writes the WebSocket handshake and frames through it as through a plain socket.
+//! Of the three traits, [`ReadReady`] needs care: it must say `true` when the TLS layer
+//! already holds decrypted bytes though the socket has nothing new, and `false` when the
+//! socket holds only part of a record (the next [`Read::read`] would block).
+//!
+//! - On a board with `std` (Linux), rustls: `examples/blocking_tls.rs` wraps a rustls
+//!   `StreamOwned<ClientConnection, TcpStream>` (the `tls` feature re-exports rustls as
+//!   `siocore::driver::rustls`) in the `embedded-io` traits and runs this driver over
+//!   `wss://` (`cargo run --features tls,embedded-io --example blocking_tls -- --ca ca.pem
+//!   wss://127.0.0.1:3000`); `tests/blocking_tls.rs` runs it against the echo server
+//!   serving TLS. `embedded-io-adapters`' `FromStd` gives `Read` and `Write` but not
+//!   `ReadReady`, so the example writes the adapter itself. Its `ReadReady`, the part that
+//!   is not a plain forward:
+//!
+#![cfg_attr(feature = "tls", doc = "```")]
+#![cfg_attr(not(feature = "tls"), doc = "```ignore")]
+//! # use std::io;
+//! # use std::net::TcpStream;
+//! # use embedded_io::{ErrorKind, ErrorType, ReadReady};
+//! # use siocore::driver::rustls::{ClientConnection, StreamOwned};
+//! # #[allow(dead_code)]
+//! struct TlsStream(StreamOwned<ClientConnection, TcpStream>);
+//! # impl ErrorType for TlsStream {
+//! #     type Error = ErrorKind;
+//! # }
+//! impl ReadReady for TlsStream {
+//!     fn read_ready(&mut self) -> Result<bool, ErrorKind> {
+//!         let StreamOwned { conn, sock } = &mut self.0;
+//!         loop {
+//!             let state = conn.process_new_packets().map_err(|_| ErrorKind::InvalidData)?;
+//!             if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
+//!                 return Ok(true);
+//!             }
+//!             // No whole record decrypted yet: take what the socket has, without waiting.
+//!             sock.set_nonblocking(true).map_err(|_| ErrorKind::Other)?;
+//!             let got = conn.read_tls(sock);
+//!             sock.set_nonblocking(false).map_err(|_| ErrorKind::Other)?;
+//!             match got {
+//!                 Ok(0) => return Ok(true), // the end of the stream: `read` reports it
+//!                 Ok(_) => {}
+//!                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+//!                 Err(_) => return Err(ErrorKind::Other),
+//!             }
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! - On a `no_std` board, [`embedded-tls`](https://crates.io/crates/embedded-tls) (a TLS 1.3
+//!   client without allocator) fits the same place: its blocking `TlsConnection`, opened
+//!   over the stack's TCP socket in [`Connect::connect`], reads and writes through the
+//!   `embedded-io` traits (mind that its `embedded-io` release is the one this crate uses,
+//!   0.6, or bridge the two); the wrapper's `ReadReady` then answers from the decrypted
+//!   bytes the connection still holds and the socket's own "bytes waiting" test, with the
+//!   same care for a record that has arrived only in part. siocore does not depend on it:
+//!   the [`Connect`] is the application's.
 
 use embedded_io::{Read, ReadReady, Write};
 

@@ -130,6 +130,25 @@ pub trait Handler {
         let _ = (server, cluster, event);
     }
 
+    /// Called once per loop turn after [`Driver::waker`] woke the loop (another thread has
+    /// work for it) or the time [`next_wake`](Self::next_wake) gave came: commands on the
+    /// server from outside event handling (timers, a queue filled by other threads).
+    fn woken<'a>(&mut self, server: &mut Server<'a>, cluster: Option<&mut Cluster<'a>>) {
+        let _ = (server, cluster);
+    }
+
+    /// When the handler wants [`woken`](Self::woken) called at the latest (its next timer).
+    fn next_wake(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// The address of the peer whose connection carries the session of the
+    /// [`Event::Connect`] that comes next (its WebSocket or a polling request; Node's
+    /// `socket.handshake.address`), `None` when unknown. Does nothing unless implemented.
+    fn connect_peer(&mut self, peer: Option<SocketAddr>) {
+        let _ = peer;
+    }
+
     /// A request of this server to the cluster is over.
     fn cluster_done<'a>(
         &mut self,
@@ -350,6 +369,11 @@ impl<'a> Driver<'a> {
         self.shutdown.clone()
     }
 
+    /// Wakes the loop from another thread: the next turn calls [`Handler::woken`].
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.shutdown.waker)
+    }
+
     /// The server, for commands outside event handling.
     pub fn server(&mut self) -> &mut Server<'a> {
         &mut self.server
@@ -412,7 +436,8 @@ impl<'a> Driver<'a> {
             timeout = Some(timeout.map_or(left, |x| x.min(left)));
         }
         let redis = self.cluster.as_deref().and_then(|c| c.link.deadline());
-        let own = [stopping, self.accept_retry, linger, redis];
+        let wake = handler.next_wake();
+        let own = [stopping, self.accept_retry, linger, redis, wake];
         for deadline in own.into_iter().flatten() {
             let left = deadline.saturating_duration_since(wall);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -425,10 +450,11 @@ impl<'a> Driver<'a> {
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
+        let mut woken = wake.is_some_and(|at| at <= std::time::Instant::now());
         for event in events.iter() {
             match event.token() {
                 LISTENER => self.accept(),
-                WAKER => {}
+                WAKER => woken = true,
                 REDIS_PUB | REDIS_SUB => {
                     let now = self.now();
                     if let Some(c) = self.cluster.as_deref_mut() {
@@ -476,6 +502,10 @@ impl<'a> Driver<'a> {
         }
         self.drop_lingering(wall);
         self.server.handle_timeout(self.now());
+        if woken {
+            let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
+            handler.woken(&mut self.server, cluster);
+        }
         let now = self.now();
         if let Some(c) = self.cluster.as_deref_mut() {
             c.link.tick(self.poll.registry());
@@ -816,6 +846,14 @@ impl<'a> Driver<'a> {
                 && c.cluster.on_event(&self.server, &event)
             {
                 continue;
+            }
+            if let Event::Connect(c) = &event {
+                let stream = self.server.session_stream(c.session);
+                let peer = stream
+                    .and_then(|s| self.conns.get_mut(s.index())?.as_mut())
+                    .filter(|conn| Some(conn.id) == stream)
+                    .and_then(|conn| conn.sock.tcp().peer_addr().ok());
+                handler.connect_peer(peer);
             }
             let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
             handler.event_in(&mut self.server, cluster, &event);

@@ -37,9 +37,18 @@ pub(super) const TLS_BUFFER_LIMIT: usize = 64 * 1024;
 /// exchange; its classical ones (X25519, P-256, P-384) are what it negotiates. It stays
 /// the provider here because it cross-builds for the small boards with nothing but their
 /// gcc; `from_rustls` takes a configuration on another provider.
+///
+/// Its groups with X25519 first, as OpenSSL and the browsers offer it: the provider
+/// lists P-384 first, and a client sends its key share for its first group, which the
+/// servers take (rustls and OpenSSL follow the client's order). P-384 is ring's generic
+/// bignum code: with it, a rustls server spent about 4.5 times as much CPU per handshake
+/// in the TLS benchmark (BENCHMARKS.md), and the client pays the same kind of cost.
 #[allow(deprecated)]
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::kx_group;
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.kx_groups = std::vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1];
+    Arc::new(provider)
 }
 
 /// Why a TLS configuration could not be made.

@@ -170,6 +170,12 @@ pub struct ServerConfig<'a> {
     /// cannot go with [`allow_eio3`](Self::allow_eio3)
     /// ([`ConfigError::MsgPackWithEio3`](super::ConfigError::MsgPackWithEio3)).
     pub parser: Parser,
+    /// Bytes of each session's opening request (its request line and headers) kept for the
+    /// application, as Node keeps `socket.handshake` (the headers, the URL and its query,
+    /// the time): see [`Server::handshake`](super::Server::handshake). 0 (the default) keeps
+    /// none. A longer head is kept up to its last whole line that fits. The bytes are the
+    /// pool's, for as long as the session lives.
+    pub handshake_head: u32,
 }
 
 impl ServerConfig<'static> {
@@ -202,6 +208,7 @@ impl ServerConfig<'static> {
         recovery: 0,
         recovery_log_bytes: 1_000_000,
         allow_eio3: false,
+        handshake_head: 0,
         parser: Parser::Json,
     };
 }

@@ -834,6 +834,10 @@ impl Server<'_> {
         if self.engine.sessions[sess].0.state != SessState::Open {
             return;
         }
+        let kept = core::mem::replace(&mut self.engine.sessions[sess].0.handshake, NONE);
+        if kept != NONE {
+            self.pool.release(kept);
+        }
         // Node's recoverable reasons: the client may come back into its sockets. An
         // Engine.IO close packet is one (Node's "transport close"): socket.io-client sends
         // it over polling when its engine closes, and an explicit disconnect has ended its
@@ -1021,6 +1025,7 @@ impl Server<'_> {
                 &mut self.rng,
             ) {
                 Ok(sess) => {
+                    self.keep_handshake(sess, input.get(..f.head).unwrap_or_default());
                     self.poll_get(s, sess);
                     self.opened(sess);
                     f.skip(input)
@@ -1057,6 +1062,7 @@ impl Server<'_> {
             &mut self.rng,
         ) {
             Ok(sess) => {
+                self.keep_handshake(sess, input.get(..f.head).unwrap_or_default());
                 self.transport.set_state(s, State::Ws);
                 self.transport.streams[s].0.session = sess.into();
                 self.transport.streams[s]
@@ -1071,6 +1077,29 @@ impl Server<'_> {
                 self.transport.drop_output(s, &mut self.pool);
                 self.transport.engine_error(s, 4, true, f, input)
             }
+        }
+    }
+
+    /// Keeps the opening request's `head` for the application (`handshake_head` bytes at
+    /// most, cut after its last whole line that fits), with the time: nothing when the
+    /// setting is 0 or the pool has no room (the session goes on without it).
+    fn keep_handshake(&mut self, sess: SessionIx, head: &[u8]) {
+        let cap = self.config.handshake_head as usize;
+        if cap == 0 {
+            return;
+        }
+        let head = if head.len() <= cap {
+            head
+        } else {
+            let cut = head[..cap]
+                .windows(2)
+                .rposition(|w| w == b"\r\n")
+                .map_or(0, |i| i + 2);
+            &head[..cut]
+        };
+        let now = self.now.to_le_bytes();
+        if let Some(msg) = self.pool.msg_from(false, &[&now, head]) {
+            self.engine.sessions[sess].0.handshake = msg;
         }
     }
 
@@ -1167,6 +1196,7 @@ impl Server<'_> {
         st.post_len = (f.end - f.head) as u32;
         st.post_done = 0;
         self.engine.sessions[sess].0.post = s.into();
+        self.engine.sessions[sess].0.last_stream = s.into();
         // With the msgpack parser compiled in, `http_step` goes on with the body, which it
         // may write (see `post_step`).
         #[cfg(not(feature = "msgpack-parser"))]

@@ -470,6 +470,7 @@ impl EngineLayer<'_> {
             Transport::Polling
         };
         s.ws = ws.into();
+        s.last_stream = ws.into();
         s.eio3 = super::EIO3 && eio3;
         if super::EIO3 && s.eio3 {
             // The client pings: without one in time, the session ends.
@@ -652,6 +653,7 @@ impl EngineLayer<'_> {
         let s = &mut self.sessions[sess].0;
         tr.streams[stream].0.v3.set(s.eio3);
         s.get = stream.into();
+        s.last_stream = stream.into();
         if !s.queue.is_empty() {
             tr.txq_push(stream);
         }

@@ -247,9 +247,9 @@ pub use storage::{Capacity, Entry, Lend, ServerArena, Storage};
 
 pub(crate) use rooms::siphash13;
 
-use crate::Instant;
 use crate::json::JsonError;
 use crate::rand::Rng;
+use crate::{BufferTooSmall, Instant};
 use event::Events;
 use ix::Link;
 use pool::Pool;
@@ -989,6 +989,58 @@ impl<'a> Server<'a> {
         let s = self.socketio.socket_by_wire_id(namespace.0, sid)?;
         Some(self.socketio.handle(s))
     }
+    /// The opening request of `session` (Node's `socket.handshake`: its request line, with
+    /// the URL and its query, and its headers, as [`crate::http::parse_request`] reads them)
+    /// and when it came, copied into `buf`; `Ok(None)` when none is kept
+    /// ([`ServerConfig::handshake_head`] is 0, the pool had no room) or the session ended.
+    ///
+    /// # Errors
+    /// [`BufferTooSmall`] with the size needed; nothing is copied then.
+    pub fn handshake<'b>(
+        &self,
+        session: SessionId,
+        buf: &'b mut [u8],
+    ) -> Result<Option<(Instant, &'b [u8])>, BufferTooSmall> {
+        let Ok(sess) = self.session_index(session) else {
+            return Ok(None);
+        };
+        let msg = self.engine.sessions[sess].0.handshake;
+        if msg == NONE {
+            return Ok(None);
+        }
+        let len = self.pool.len(msg).saturating_sub(8);
+        if buf.len() < len {
+            return Err(BufferTooSmall { required: len });
+        }
+        let mut r = self.pool.reader(msg);
+        let mut issued = [0u8; 8];
+        self.pool.read(&mut r, &mut issued);
+        let n = self.pool.read(&mut r, &mut buf[..len]);
+        Ok(Some((
+            Instant::from_millis(u64::from_le_bytes(issued)),
+            &buf[..n],
+        )))
+    }
+
+    /// The connection that carries `session` now: its WebSocket, else its long-poll, else
+    /// the POST it is reading, else (between long-polls) the last one that carried it, while
+    /// it is open (for a driver that knows each connection's peer).
+    pub fn session_stream(&self, session: SessionId) -> Option<StreamId> {
+        let sess = self.session_index(session).ok()?;
+        let s = &self.engine.sessions[sess].0;
+        // Between long-polls: the last one, if it still belongs to the session.
+        let last = s.last_stream.get().filter(|&l| {
+            let st = &self.transport.streams[l].0;
+            st.session.is(sess) && st.state != stream::State::Free
+        });
+        let stream =
+            s.ws.get()
+                .or_else(|| s.get.get())
+                .or_else(|| s.post.get())
+                .or(last)?;
+        Some(self.transport.handle(stream))
+    }
+
     /// The session a socket belongs to.
     pub fn session_of(&self, socket: SocketId) -> Option<SessionId> {
         let i = self.socketio.socket_index(socket).ok()?;

@@ -76,6 +76,12 @@ pub(crate) struct Session {
     pub(crate) inbound: u32,
     /// Its events not polled yet (a binary packet being assembled counts as one).
     pub(crate) inbound_events: u16,
+    /// Its opening request's head, kept for the application (`handshake_head`): the time,
+    /// then the head; `NONE` when none is kept.
+    pub(crate) handshake: u32,
+    /// The last stream that carried its packets (for `Server::session_stream` between
+    /// long-polls).
+    pub(crate) last_stream: Link<StreamSlot>,
 }
 
 /// What the Socket.IO layer keeps per Engine.IO session (Node's socket.io `Client`): its
@@ -144,6 +150,8 @@ impl Session {
         sio: SioSession::EMPTY,
         inbound: 0,
         inbound_events: 0,
+        handshake: NONE,
+        last_stream: Link::NONE,
     };
 }
 

@@ -226,7 +226,11 @@ static void test_misuse(void) {
 }
 
 static void test_polling_handshake_and_connect(void) {
-  harness h = new_harness(NULL);
+  sio_server_config kept;
+  EXPECT(sio_server_config_default(&kept), SIO_OK);
+  CHECK(kept.handshake_head == 0, "none kept by default");
+  kept.handshake_head = 1024;
+  harness h = new_harness(&kept);
   sio_stream s = open_stream(&h);
   feed_str(&h, s, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
   size_t len;
@@ -252,6 +256,24 @@ static void test_polling_handshake_and_connect(void) {
   free(out);
   sio_event ev = next_event(&h);
   CHECK(ev.kind == SIO_EVENT_CONNECT && bytes_eq(ev.data, "{\"token\":\"abc\"}"), "auth");
+  /* The session's opening request, kept (handshake_head): its headers through
+   * sio_event_header on a sio_event holding it. */
+  uint8_t head[1024];
+  size_t head_len = 0;
+  uint64_t issued = 99;
+  EXPECT(sio_server_handshake(h.srv, ev.session, head, 4, &head_len, &issued),
+         SIO_BUFFER_TOO_SMALL);
+  CHECK(head_len > 4, "the length needed");
+  EXPECT(sio_server_handshake(h.srv, ev.session, head, sizeof head, &head_len, &issued), SIO_OK);
+  CHECK(head_len > 0 && memcmp(head, "GET /socket.io/?EIO=4&transport=polling", 39) == 0,
+        "the request line");
+  sio_event holder;
+  memset(&holder, 0, sizeof holder);
+  holder.http_head.ptr = head;
+  holder.http_head.len = head_len;
+  sio_bytes host;
+  EXPECT(sio_event_header(&holder, "host", &host), SIO_OK);
+  CHECK(bytes_eq(host, "x"), "its Host header");
   EXPECT(sio_server_accept(h.srv, ev.socket, NULL), SIO_OK);
   EXPECT(sio_server_accept(h.srv, ev.socket, NULL), SIO_WRONG_STATE);
   snprintf(req, sizeof req, "GET /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -1021,6 +1043,12 @@ static void test_eio3_client(void) {
   sio_event ev = next_event(&h);
   CHECK(ev.kind == SIO_EVENT_CONNECT && bytes_eq(ev.name, "/") && bytes_eq(ev.data, "{}"),
         "joined to / at once");
+  /* Nothing of the opening request is kept by default. */
+  size_t head_len = 0;
+  uint64_t issued = 0;
+  uint8_t head[256];
+  EXPECT(sio_server_handshake(h.srv, ev.session, head, sizeof head, &head_len, &issued),
+         SIO_EMPTY);
   free_harness(&h);
   printf("ok an Engine.IO v3 client\n");
 }

@@ -183,3 +183,49 @@ fn a_head_request_gets_the_length_and_no_body() {
     h.send(s, get("/next").as_bytes());
     assert_eq!(h.response(s).text(), "GET /next ");
 }
+
+/// `handshake_head`: the opening request of a session, kept for the application (Node's
+/// `socket.handshake`), whole lines up to the cap, gone with the session.
+#[test]
+fn the_opening_request_is_kept_for_the_application() {
+    let mut h = Harness::new(ServerConfig {
+        handshake_head: 200,
+        ..ServerConfig::DEFAULT
+    });
+    h.advance(1234);
+    let s = h.request(
+        b"GET /socket.io/?EIO=4&transport=websocket&token=t1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: a=1\r\nX-Long: 0123456789012345678901234567890123456789\r\n\r\n",
+    );
+    h.ws_send_text(s, "40");
+    let (socket, session) = match h.events.last() {
+        Some(Ev::Connect {
+            socket, session, ..
+        }) => (*socket, *session),
+        e => panic!("{e:?}"),
+    };
+    let _ = socket;
+    let mut buf = [0u8; 512];
+    let (issued, head) = h.server.handshake(session, &mut buf).unwrap().unwrap();
+    assert_eq!(issued.as_millis(), 1234);
+    let head = std::str::from_utf8(head).unwrap();
+    assert!(head.starts_with("GET /socket.io/?EIO=4&transport=websocket&token=t1 HTTP/1.1\r\n"));
+    assert!(head.contains("Cookie: a=1\r\n"), "{head}");
+    // 200 bytes end inside `X-Long`: the head is cut after the last whole line.
+    assert!(!head.contains("X-Long"), "{head}");
+    assert!(head.ends_with("\r\n") && head.len() <= 200, "{head}");
+    let mut small = [0u8; 8];
+    assert!(h.server.handshake(session, &mut small).is_err());
+    assert_eq!(h.server.session_stream(session), Some(s));
+    // Gone with the session; and none is kept by default.
+    h.reset(s);
+    assert_eq!(h.server.handshake(session, &mut buf), Ok(None));
+    assert_eq!(h.server.usage().blocks, 0, "nothing left in the pool");
+    let mut plain = Harness::new(ServerConfig::DEFAULT);
+    let (s, _) = plain.sio_ws();
+    let session = match plain.events.last() {
+        Some(Ev::Connect { session, .. }) => *session,
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(plain.server.handshake(session, &mut buf), Ok(None));
+    let _ = s;
+}

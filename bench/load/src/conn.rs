@@ -1,9 +1,13 @@
-//! One client connection: WebSocket or HTTP long-polling, set up blocking, then driven
-//! non-blocking by [`crate::run`].
+//! One client connection: WebSocket or HTTP long-polling, plain or over TLS (`--tls`), set
+//! up blocking, then driven non-blocking by [`crate::run`].
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use rustls::ClientConnection;
+
+use crate::tls;
 
 /// What the transport of a connection is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -23,6 +27,8 @@ pub enum Unit<'a> {
 
 pub struct Conn {
     pub stream: mio::net::TcpStream,
+    /// The TLS state, when the run speaks TLS.
+    pub tls: Option<Box<ClientConnection>>,
     pub kind: Kind,
     pub sid: String,
     /// Received bytes are `rbuf[..rlen]`; the rest of `rbuf` is room already zeroed.
@@ -180,6 +186,9 @@ impl Conn {
 
     /// Reads what the socket has; `Ok(false)` on end of stream.
     pub fn fill(&mut self) -> io::Result<bool> {
+        if let Some(t) = self.tls.as_mut() {
+            return tls::fill(t, &mut self.stream, &mut self.rbuf, &mut self.rlen, READ);
+        }
         loop {
             // Straight into `rbuf`, which is zeroed only when it grows.
             if self.rbuf.len() < self.rlen + READ {
@@ -195,8 +204,20 @@ impl Conn {
         }
     }
 
+    /// Whether bytes wait to be written.
+    pub fn pending(&self) -> bool {
+        !self.wbuf.is_empty() || self.tls.as_ref().is_some_and(|t| t.wants_write())
+    }
+
     /// Writes what it can of `wbuf`.
     pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(t) = self.tls.as_mut() {
+            // Encrypted whole into the TLS state, which writes what the socket takes.
+            tls::flush(t, &mut self.stream, &self.wbuf[self.wpos..])?;
+            self.wbuf.clear();
+            self.wpos = 0;
+            return Ok(());
+        }
         while self.wpos < self.wbuf.len() {
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(n) => self.wpos += n,
@@ -244,7 +265,7 @@ fn get(out: &mut Vec<u8>, addr: SocketAddr, sid: &str) {
 
 /// A blocking connection during setup.
 struct Setup {
-    s: TcpStream,
+    s: tls::Blocking,
     rbuf: Vec<u8>,
     kind: Kind,
 }
@@ -313,7 +334,7 @@ pub fn open(addr: SocketAddr, kind: Kind) -> io::Result<Conn> {
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(TIMEOUT))?;
     let mut c = Setup {
-        s,
+        s: tls::Blocking::new(s)?,
         rbuf: Vec::new(),
         kind: Kind::Polling,
     };
@@ -399,10 +420,11 @@ pub fn open(addr: SocketAddr, kind: Kind) -> io::Result<Conn> {
             }
         }
     }
-    c.s.set_read_timeout(None)?;
-    c.s.set_nonblocking(true)?;
+    c.s.tcp().set_read_timeout(None)?;
+    let (s, tls) = c.s.into_parts(&mut c.rbuf)?;
     Ok(Conn {
-        stream: mio::net::TcpStream::from_std(c.s),
+        stream: mio::net::TcpStream::from_std(s),
+        tls,
         kind,
         sid,
         rlen: c.rbuf.len(),
@@ -435,6 +457,7 @@ fn set_linger0(s: &impl std::os::fd::AsRawFd) {
 /// trips.
 pub struct Opening {
     pub stream: mio::net::TcpStream,
+    tls: Option<Box<ClientConnection>>,
     stage: Stage,
     rbuf: Vec<u8>,
 }
@@ -452,6 +475,7 @@ impl Opening {
     pub fn start(addr: SocketAddr) -> io::Result<Self> {
         Ok(Self {
             stream: mio::net::TcpStream::connect(addr)?,
+            tls: tls::client()?,
             stage: Stage::Connecting,
             rbuf: Vec::new(),
         })
@@ -472,8 +496,19 @@ impl Opening {
             self.send(ws_request(addr).as_bytes())?;
             self.stage = Stage::Upgrade;
         }
+        if let Some(t) = self.tls.as_mut() {
+            // Records in (the handshake, then plaintext into rbuf), records out.
+            let mut len = self.rbuf.len();
+            let open = tls::fill(t, &mut self.stream, &mut self.rbuf, &mut len, 4096)
+                .map_err(|e| format!("TLS read: {e}"))?;
+            self.rbuf.truncate(len);
+            tls::flush(t, &mut self.stream, &[]).map_err(|e| format!("TLS write: {e}"))?;
+            if !open {
+                return Err("server closed during the setup".into());
+            }
+        }
         let mut chunk = [0u8; 4096];
-        loop {
+        while self.tls.is_none() {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err("server closed during the setup".into()),
                 Ok(n) => {
@@ -523,8 +558,12 @@ impl Opening {
         }
     }
 
-    /// Writes a small request whole (a fresh socket's send buffer holds it).
+    /// Writes a small request whole (a fresh socket's send buffer holds it; over TLS, the
+    /// connection keeps it until its handshake is done).
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if let Some(t) = self.tls.as_mut() {
+            return tls::flush(t, &mut self.stream, bytes).map_err(|e| format!("write: {e}"));
+        }
         match self.stream.write(bytes) {
             Ok(n) if n == bytes.len() => Ok(()),
             Ok(_) => Err("short write on a fresh socket".into()),

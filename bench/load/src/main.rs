@@ -8,7 +8,14 @@
 //! (scenarios: idle-rss, connect, echo, binary64k, polling, broadcast)
 //! sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...
 //! sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND...
+//! sio-load --tls CA [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...
+//! (TLS scenarios: tls-idle-rss, tls-connect, tls-echo)
 //! ```
+//!
+//! `--tls CA` runs the TLS scenarios instead of the plain ones: the servers serve https and
+//! wss (each COMMAND prints `https://ADDR`), and every connection checks the server's
+//! certificate against the CAs of the PEM file CA for the name `localhost`. Every
+//! connection makes a full handshake (no session resumption).
 //!
 //! `--cluster` runs the cluster broadcast instead: each COMMAND is started twice (two
 //! instances that must share a cluster, e.g. on one Redis), half the receivers connect to
@@ -19,8 +26,8 @@
 //! the server's RSS and file descriptors sampled every minute (or every SECONDS), and fails
 //! unless both stay flat.
 //!
-//! Each COMMAND is run through `sh -c` and must print a line holding `http://ADDR` once it
-//! listens (the three servers of `bench/run.sh` do). The contract: on `/`, `echo` (args) →
+//! Each COMMAND is run through `sh -c` and must print a line holding `http://ADDR` (or
+//! `https://ADDR`) once it listens (the three servers of `bench/run.sh` do). The contract: on `/`, `echo` (args) →
 //! `echo` (the same args) to the sender, `broadcast` (args) → `broadcast` to every socket of
 //! `/`, the sender included.
 //!
@@ -31,6 +38,7 @@
 mod conn;
 mod scenario;
 mod soak;
+mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -60,8 +68,12 @@ impl Server {
             let mut lines = BufReader::new(stdout).lines();
             let mut sent = false;
             while let Some(Ok(line)) = lines.next() {
-                if let (false, Some(at)) = (sent, line.find("http://")) {
-                    let addr = line[at + 7..].trim_end_matches('/').to_string();
+                let at = line
+                    .find("http://")
+                    .map(|at| at + 7)
+                    .or_else(|| line.find("https://").map(|at| at + 8));
+                if let (false, Some(at)) = (sent, at) {
+                    let addr = line[at..].trim_end_matches('/').to_string();
                     sent = tx.send(addr).is_ok();
                 }
             }
@@ -89,7 +101,7 @@ impl Drop for Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio-load [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...\n       sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND..."
+        "usage: sio-load [--tls CA] [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...\n       sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND..."
     );
     std::process::exit(2)
 }
@@ -144,6 +156,13 @@ fn main() {
             }
             "--only" => only = Some(args.next().unwrap_or_else(|| usage())),
             "--cluster" => cluster = true,
+            "--tls" => {
+                let ca = args.next().unwrap_or_else(|| usage());
+                if let Err(e) = tls::enable(&ca) {
+                    eprintln!("sio-load: {e}");
+                    std::process::exit(2);
+                }
+            }
             _ => match a.split_once('=') {
                 Some((name, cmd)) => servers.push((name.to_string(), cmd.to_string())),
                 None => usage(),
@@ -249,7 +268,12 @@ fn run_all(
     figures: &mut Vec<Figure>,
     failed: &mut usize,
 ) {
-    for which in scenario::ALL {
+    let list: &[scenario::Which] = if tls::enabled() {
+        &scenario::ALL_TLS
+    } else {
+        &scenario::ALL
+    };
+    for &which in list {
         if only.is_some_and(|o| !o.split(',').any(|n| n == which.name())) {
             continue;
         }

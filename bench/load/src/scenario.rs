@@ -19,6 +19,10 @@ pub enum Which {
     Broadcast,
     /// Broadcasts across a cluster of two instances on one Redis (`--cluster`).
     ClusterBroadcast,
+    /// `Rss`, `Connect` and `Echo` over TLS (`--tls`).
+    TlsRss,
+    TlsConnect,
+    TlsEcho,
 }
 
 pub const ALL: [Which; 6] = [
@@ -30,6 +34,9 @@ pub const ALL: [Which; 6] = [
     Which::Broadcast,
 ];
 
+/// The scenarios of a TLS run (`--tls`): every connection of them speaks wss.
+pub const ALL_TLS: [Which; 3] = [Which::TlsRss, Which::TlsConnect, Which::TlsEcho];
+
 impl Which {
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +47,9 @@ impl Which {
             Which::Polling => "polling",
             Which::Broadcast => "broadcast",
             Which::ClusterBroadcast => "cluster-broadcast",
+            Which::TlsRss => "tls-idle-rss",
+            Which::TlsConnect => "tls-connect",
+            Which::TlsEcho => "tls-echo",
         }
     }
 }
@@ -230,9 +240,9 @@ fn figure(which: Which, s: &Settings, value: f64, unit: &'static str, ops: f64, 
 
 pub fn run(which: Which, s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
     match which {
-        Which::Rss => rss(s, addr, pid),
-        Which::Connect => connect(s, addr, pid),
-        Which::Echo => echo(s, addr, pid, Kind::Ws, false),
+        Which::Rss | Which::TlsRss => rss(s, addr, pid, which),
+        Which::Connect | Which::TlsConnect => connect(s, addr, pid, which),
+        Which::Echo | Which::TlsEcho => echo(s, addr, pid, Kind::Ws, false),
         Which::Binary => echo(s, addr, pid, Kind::Ws, true),
         Which::Polling => echo(s, addr, pid, Kind::Polling, false),
         Which::Broadcast => broadcast(s, &[addr], &[pid], which),
@@ -278,7 +288,16 @@ fn open_many(
         .collect()
 }
 
-fn rss(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
+/// "WebSocket" or "wss", as this run speaks.
+fn ws_name() -> &'static str {
+    if crate::tls::enabled() {
+        "wss"
+    } else {
+        "WebSocket"
+    }
+}
+
+fn rss(s: &Settings, addr: SocketAddr, pid: u32, which: Which) -> Result<Figure, String> {
     // One connection first, so that lazily set-up state is in the baseline.
     let first = open_many(addr, Kind::Ws, 1, 1)?;
     std::thread::sleep(Duration::from_millis(500));
@@ -288,7 +307,7 @@ fn rss(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
     std::thread::sleep(Duration::from_secs(2));
     let after = rss_kib(pid);
     let mut f = figure(
-        Which::Rss,
+        which,
         s,
         (after - before) / s.idle as f64,
         "KiB/conn",
@@ -296,8 +315,9 @@ fn rss(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
         m.stop(),
     );
     f.extra = format!(
-        "{} idle WebSocket clients, RSS {before:.0} → {after:.0} KiB",
-        s.idle
+        "{} idle {} clients, RSS {before:.0} → {after:.0} KiB",
+        s.idle,
+        ws_name()
     );
     drop((first, conns));
     Ok(f)
@@ -306,7 +326,7 @@ fn rss(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
 /// WebSocket setups in flight per load thread in the connections/s scenario.
 const CONNECT_IN_FLIGHT: usize = 32;
 
-fn connect(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
+fn connect(s: &Settings, addr: SocketAddr, pid: u32, which: Which) -> Result<Figure, String> {
     let until = Instant::now() + s.duration;
     let m = Meter::start(pid);
     let handles: Vec<_> = (0..s.threads)
@@ -317,17 +337,13 @@ fn connect(s: &Settings, addr: SocketAddr, pid: u32) -> Result<Figure, String> {
         total += h.join().expect("connect thread")?;
     }
     let m = m.stop();
-    let mut f = figure(
-        Which::Connect,
-        s,
-        total as f64 / m.secs,
-        "conn/s",
-        total as f64,
-        m,
-    );
+    let mut f = figure(which, s, total as f64 / m.secs, "conn/s", total as f64, m);
     f.extra = format!(
-        "{} WebSocket connections opened, joined `/` and reset, {} in flight per thread on {} threads",
-        total, CONNECT_IN_FLIGHT, s.threads
+        "{} {} connections opened, joined `/` and reset, {} in flight per thread on {} threads",
+        total,
+        ws_name(),
+        CONNECT_IN_FLIGHT,
+        s.threads
     );
     Ok(f)
 }
@@ -402,7 +418,7 @@ pub(crate) fn drive(
         if tick(conns)? {
             return Ok(());
         }
-        for c in conns.iter_mut().filter(|c| !c.wbuf.is_empty()) {
+        for c in conns.iter_mut().filter(|c| c.pending()) {
             c.flush().map_err(|e| format!("write: {e}"))?;
         }
         poll.poll(&mut events, Some(Duration::from_millis(2)))
@@ -589,6 +605,7 @@ fn echo(
     let which = match (kind, binary) {
         (Kind::Polling, _) => Which::Polling,
         (_, true) => Which::Binary,
+        _ if crate::tls::enabled() => Which::TlsEcho,
         _ => Which::Echo,
     };
     let rate = total as f64 / m.secs;
@@ -798,7 +815,11 @@ pub fn table(results: &[(String, Vec<Figure>)]) {
     }
     println!();
     println!("|{}", "---|".repeat(8 + names.len()));
-    for which in ALL.into_iter().chain([Which::ClusterBroadcast]) {
+    for which in ALL
+        .into_iter()
+        .chain([Which::ClusterBroadcast])
+        .chain(ALL_TLS)
+    {
         for (name, figs) in results {
             let Some(f) = median(figs, which) else {
                 continue;

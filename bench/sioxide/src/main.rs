@@ -6,9 +6,13 @@
 //! `broadcast` (the same args) to every socket of `/`, the sender included. Binary stays
 //! binary (`rmpv::Value` carries it).
 //!
-//! `sioxide-echo [PORT]` (default 3000; 0 picks one); prints `listening on http://ADDR`.
+//! `sioxide-echo [--tls CERT KEY] [PORT]` (default 3000; 0 picks one); prints
+//! `listening on http://ADDR`. With `--tls` it serves https and wss with the PEM certificate
+//! chain CERT and key KEY through tokio-rustls (rustls with the *ring* provider, as
+//! siocore's `tls` feature), and prints `https://ADDR`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -16,6 +20,10 @@ use rmpv::Value;
 use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 async fn on_connect(socket: SocketRef) {
     socket.on("echo", async |socket: SocketRef, Data::<Value>(data)| {
@@ -27,25 +35,49 @@ async fn on_connect(socket: SocketRef) {
 }
 
 fn main() {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut tls = None;
+    if args.first().is_some_and(|a| a == "--tls") && args.len() >= 3 {
+        tls = Some(acceptor(&args[1], &args[2]));
+        args.drain(..3);
+    }
+    let port: u16 = args.first().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(serve(port));
+    rt.block_on(serve(port, tls));
 }
 
-async fn serve(port: u16) {
+/// A TLS acceptor serving the PEM chain in `cert` with the key in `key`.
+fn acceptor(cert: &str, key: &str) -> TlsAcceptor {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .expect("certificate file")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certificates");
+    let key = PrivateKeyDer::from_pem_file(key).expect("private key");
+    // rustls 0.23.48 deprecated *ring* for its lack of post-quantum key exchange; it is
+    // the provider of siocore's `tls` feature, so both servers do the same work.
+    #[allow(deprecated)]
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("certificate and key");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve(port: u16, tls: Option<TlsAcceptor>) {
     let (svc, io) = SocketIo::builder().max_payload(1_000_000).build_svc();
     io.ns("/", on_connect);
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .expect("bind");
     println!(
-        "listening on http://{}",
+        "listening on {}://{}",
+        if tls.is_some() { "https" } else { "http" },
         listener.local_addr().expect("addr")
     );
     loop {
@@ -54,11 +86,25 @@ async fn serve(port: u16) {
         };
         let _ = stream.set_nodelay(true);
         let svc = svc.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await;
+            match tls {
+                None => {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                }
+                Some(tls) => {
+                    let Ok(stream) = tls.accept(stream).await else {
+                        return;
+                    };
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                }
+            }
         });
     }
 }
