@@ -6,6 +6,8 @@
 //! ```
 //!
 //! `--eio3` speaks Engine.IO v3 / Socket.IO protocol v4, to a socket.io 2.x server.
+//! `--parser msgpack` speaks the msgpack parser, to a server started with
+//! `socket.io-msgpack-parser`.
 //!
 //! It joins `/` and, for every event `E` it receives, emits `E-back` with the same
 //! arguments (binary stays binary), except that an event asking for an acknowledgement is
@@ -23,7 +25,7 @@
 
 use std::process::ExitCode;
 
-use siocore::client::{Args, Client, ClientConfig, DisconnectReason, Event, Transports};
+use siocore::client::{Args, Client, ClientConfig, DisconnectReason, Event, Parser, Transports};
 use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 
 // Tests that include two examples include this twice.
@@ -32,7 +34,8 @@ use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
 mod cli;
 
 const USAGE: &str = "\
-usage: mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] URL
+usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack]
+                     [--ca FILE] URL
 
 The client the interop tests check: joins / at URL (http://, ws://, or with the feature
 tls https:// and wss://) and answers every event E with E-back, every ack request with an
@@ -40,6 +43,7 @@ ack; exits 0 when the server disconnects it.
 
   --transport T  websocket or polling only (default: polling, then the upgrade)
   --eio3         speak Engine.IO v3 to a socket.io 2.x server
+  --parser P     json (the default) or msgpack (socket.io-msgpack-parser)
   --ca FILE      trust the certificate authorities of this PEM file only (feature tls)
   --help         this text
 
@@ -51,14 +55,20 @@ struct Options {
     url: String,
     transports: Transports,
     eio3: bool,
+    parser: Parser,
     ca: Option<String>,
 }
 
 impl Options {
     fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
         let mut flags = cli::Flags::new(args);
-        let (mut url, mut transports, mut eio3, mut ca) =
-            (None, Transports::PollingThenWebSocket, false, None);
+        let (mut url, mut transports, mut eio3, mut parser, mut ca) = (
+            None,
+            Transports::PollingThenWebSocket,
+            false,
+            Parser::Json,
+            None,
+        );
         while let Some(arg) = flags.next()? {
             match arg.as_str() {
                 "--eio3" => eio3 = true,
@@ -73,6 +83,17 @@ impl Options {
                         }
                     }
                 }
+                "--parser" => {
+                    parser = match flags.value(&arg)?.as_str() {
+                        "json" => Parser::Json,
+                        "msgpack" => Parser::MsgPack,
+                        other => {
+                            return Err(cli::usage(format!(
+                                "--parser: json or msgpack, not {other}"
+                            )));
+                        }
+                    }
+                }
                 "--ca" => ca = Some(flags.value(&arg)?),
                 _ if arg.starts_with('-') || url.is_some() => return Err(cli::unknown(&arg)),
                 _ => url = Some(arg),
@@ -83,6 +104,7 @@ impl Options {
             url,
             transports,
             eio3,
+            parser,
             ca,
         })
     }
@@ -103,7 +125,7 @@ fn main() -> ExitCode {
         let why = format!("--ca: only for https:// and wss:// URLs, not {}", o.url);
         cli::exit("mirror_client", USAGE, cli::usage(why));
     }
-    match run(&server, o.transports, o.eio3, o.ca.as_deref()) {
+    match run(&server, o.transports, o.eio3, o.parser, o.ca.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mirror_client: {e}");
@@ -148,11 +170,13 @@ fn run(
     server: &ServerUrl,
     transports: Transports,
     eio3: bool,
+    parser: Parser,
     ca: Option<&str>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ClientConfig::new(&server.host);
     config.transports = transports;
     config.eio3 = eio3;
+    config.parser = parser;
     config.rx_capacity = 1 << 20;
     config.binary_capacity = 1 << 20;
     config.outbox_capacity = 1 << 20;

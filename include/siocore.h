@@ -523,6 +523,14 @@ typedef struct {
   // `sio_client_start`), a namespace's auth object (flat values) goes as the query of
   // its CONNECT. `SIO_UNSUPPORTED` from the constructors in a build without it.
   bool eio3;
+  // Speak the msgpack parser (`socket.io-msgpack-parser`), to a server started with it
+  // (false): a packet is one `MessagePack` map in one binary message. The events and
+  // calls stay the same (arguments as JSON with placeholders and attachments); every
+  // packet received is put together in that form in the `binary_capacity` buffer, and
+  // one that does not fit closes the session (`SIO_CLIENT_REASON_TOO_LARGE`). Not with
+  // `eio3` (`SIO_INVALID_ARGUMENT`); `SIO_UNSUPPORTED` from the constructors in a build
+  // without it.
+  bool msgpack_parser;
 } sio_client_config;
 
 // A borrowed byte range. Where it comes from the library, it is valid until the next call

@@ -3,8 +3,9 @@
 # builds the C tests and examples plain, with ASan+UBSan and for valgrind, and runs:
 # - tests/c/server_test.c (the sans-IO server driven by hand) plain, sanitized, under
 #   valgrind, and against the shared library; tests/c/client_test.c (the sans-IO client paired
-#   with the sans-IO server in memory, every transport mode, and the misuse results) plain,
-#   sanitized and under valgrind; tests/c/cluster_loop_test.c (two ready loops on threads in
+#   with the sans-IO server in memory, every transport mode with the default and the msgpack
+#   parser, and the misuse results) plain, sanitized and under valgrind;
+#   tests/c/cluster_loop_test.c (two ready loops on threads in
 #   one cluster through a redis-server it starts) plain, sanitized and under valgrind;
 # - tests/c/header_check.cpp (the header as C++, -Werror, with and without
 #   SIOCORE_BARE_METAL);
@@ -21,8 +22,10 @@
 #   tests/examples.rs), plain and sanitized;
 # - examples/c/mirror_client.c under the Node socket.io server (tests/interop/mirror_suite.mjs,
 #   the suite the Rust mirror client passes) over websocket, polling and upgrade, plain and
-#   sanitized; under valgrind over websocket; and with --eio3 under socket.io 2.5.0
-#   (tests/interop/mirror_v2_suite.mjs) in each mode, plain and sanitized.
+#   sanitized; under valgrind over websocket; with --parser msgpack under the Node server with
+#   the msgpack parser (mirror_suite.mjs --msgpack) in each mode, plain and sanitized; and with
+#   --eio3 under socket.io 2.5.0 (tests/interop/mirror_v2_suite.mjs) in each mode, plain and
+#   sanitized.
 # - a fresh install prefix (scripts/install-c.sh) used through pkg-config and CMake.
 # Valgrind and the sanitizers must report 0 errors and 0 leaks. Called by scripts/test.sh,
 # after the npm packages, chromium and cmake are installed.
@@ -244,6 +247,11 @@ done
 mirror "${tls_mirror[@]}" websocket "$PWD/$out/mirror_client-asan"
 step "C mirror client (websocket) under valgrind"
 mirror websocket "${valgrind[@]}" "$PWD/$out/mirror_client"
+for mode in websocket polling upgrade; do
+  step "C mirror client --parser msgpack ($mode) under the Node server with the msgpack parser: plain and ASan+UBSan"
+  mirror --msgpack "$mode" "$PWD/$out/mirror_client"
+  mirror --msgpack "$mode" "$PWD/$out/mirror_client-asan"
+done
 mirror_v2() { (cd tests/interop && timeout 150 node mirror_v2_suite.mjs "$@"); }
 for mode in websocket polling upgrade; do
   step "C mirror client --eio3 ($mode) under socket.io 2.5.0: plain and ASan+UBSan"

@@ -5,8 +5,8 @@
 # client with the codecs it uses) and `client_ws` (the WebSocket-only client, `WsClient`, the
 # one a microcontroller builds), then the server and the two client images again with the
 # feature `recovery` (connection state recovery; without it none of its code is compiled),
-# the server image with the feature `eio3` (Engine.IO v3 clients), and the server image with
-# the feature `msgpack-parser` (the msgpack parser).
+# the server image with the feature `eio3` (Engine.IO v3 clients), and the server and the two
+# client images with the feature `msgpack-parser` (the msgpack parser).
 # Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Capacity's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
@@ -60,12 +60,18 @@ echo "WsClient with eio3 (feature eio3):"
 python3 ../scripts/elf_sizes.py "$eout/client_ws"
 echo "WsClient RAM with eio3 (bytes: the WsClient value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$eout/client_ws"
-# The server image with the msgpack parser (feature `msgpack-parser`; its configuration
-# leaves `parser` at `Parser::Json`, through `black_box`).
+# The server and client images with the msgpack parser (feature `msgpack-parser`; their
+# configurations leave `parser` at `Parser::Json`, through `black_box`).
 cargo build --locked --release --target thumbv7em-none-eabihf --features msgpack-parser \
-    --bin server --target-dir target/msgpack
+    --bin server --bin client --bin client_ws --target-dir target/msgpack
 mout=target/msgpack/thumbv7em-none-eabihf/release
 echo "server with the msgpack parser (feature msgpack-parser):"
 python3 ../scripts/elf_sizes.py "$mout/server"
 echo "server table entries with the msgpack parser (bytes):"
 python3 ../scripts/elf_sizes.py --words SIZES "$mout/server"
+echo "client with the msgpack parser (feature msgpack-parser):"
+python3 ../scripts/elf_sizes.py "$mout/client"
+echo "WsClient with the msgpack parser (feature msgpack-parser):"
+python3 ../scripts/elf_sizes.py "$mout/client_ws"
+echo "WsClient RAM with the msgpack parser (bytes: the WsClient value, one Event):"
+python3 ../scripts/elf_sizes.py --words SIZES "$mout/client_ws"

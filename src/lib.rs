@@ -19,7 +19,7 @@
 //! | [`engine`] | Engine.IO v4 packets, polling payloads, the open packet, error bodies |
 //! | [`sio`] | Socket.IO v5 packets, the validating JSON scanner, binary attachments |
 //! | [`base64`] | standard base64, as used by polling binary packets and the WebSocket accept key |
-//! | [`msgpack`] | `MessagePack` as the Socket.IO Redis adapter writes it (`notepack.io`), for cluster messages |
+//! | [`msgpack`] | `MessagePack` as the Socket.IO Redis adapter and the msgpack parser write it (`notepack.io`), for cluster messages and the parser's packets |
 //! | [`adapter`] | the Redis adapter's cluster messages: channel names, server ids, broadcasts |
 //!
 //! On top of them, [`server`] is the sans-IO server: TCP byte streams in, Socket.IO sessions,
@@ -47,7 +47,7 @@
 //! | `embedded-io` | the blocking client driver over `embedded-io` streams (`client::blocking`) |
 //! | `recovery` | connection state recovery: in the client, sessions resumed after a reconnection, and kept across a reboot ([`client`] docs); in the server, [`ServerConfig::recovery`](server::ServerConfig::recovery) (without the feature none of its code is compiled and [`Server::new`](server::Server::new) refuses it) |
 //! | `eio3` | Engine.IO v3 / Socket.IO protocol v4: its clients in the server ([`ServerConfig::allow_eio3`](server::ServerConfig::allow_eio3)), the client speaking it to a socket.io 2.x server ([`ClientConfig::eio3`](client::ClientConfig::eio3)), and the v3 polling codec |
-//! | `msgpack-parser` | the msgpack parser in the server, [`ServerConfig::parser`](server::ServerConfig::parser), and its packet codec (`sio::msgpack`) |
+//! | `msgpack-parser` | the msgpack parser in the server, [`ServerConfig::parser`](server::ServerConfig::parser), and in the client, [`ClientConfig::parser`](client::ClientConfig::parser), and its packet codec (`sio::msgpack`) |
 //!
 //! The minimum supported Rust version is 1.95, the toolchain CI builds with.
 #![no_std]

@@ -222,6 +222,19 @@ impl Sink for Writer<'_> {
     }
 }
 
+/// A sink that keeps nothing and counts the bytes: what a value would take.
+#[cfg(feature = "msgpack-parser")]
+#[derive(Debug, Default)]
+pub(crate) struct Counter(pub(crate) usize);
+
+#[cfg(feature = "msgpack-parser")]
+impl Sink for Counter {
+    fn put(&mut self, head: &[u8], body: &[u8]) -> Result<(), BufferTooSmall> {
+        self.0 = self.0.saturating_add(head.len() + body.len());
+        Ok(())
+    }
+}
+
 /// The markers of a length-prefixed kind: a fixed form (`fixed | len`) below `fixed_max`,
 /// an 8-bit length where the kind has one, then 16 and 32 bits.
 struct Forms {

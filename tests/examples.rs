@@ -235,7 +235,11 @@ fn echo_server(program: &Path, name: &str) {
 }
 
 fn mirror_client(program: &Path, name: &str) {
-    helps(program, name, &["--transport", "--eio3", "--ca"]);
+    helps(
+        program,
+        name,
+        &["--transport", "--eio3", "--parser", "--ca"],
+    );
     let url = "http://127.0.0.1:9";
     refuses(program, name, &[], 2, "no server URL (see --help)");
     refuses(program, name, &["--eio3"], 2, "no server URL (see --help)");
@@ -266,6 +270,13 @@ fn mirror_client(program: &Path, name: &str) {
         &["--transport", "carrier-pigeon", url],
         2,
         "--transport: websocket or polling, not carrier-pigeon",
+    );
+    refuses(
+        program,
+        name,
+        &["--parser", "xml", url],
+        2,
+        "--parser: json or msgpack, not xml",
     );
     refuses(
         program,

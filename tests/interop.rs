@@ -15,7 +15,8 @@
 //! Chromium chat: `tests/interop/chat_browser.mjs`); and two terminal chat clients
 //! (`examples/chat_client.rs`) through it. And the client side:
 //! the mirror client (`examples/mirror_client.rs`) under the official Node server (npm
-//! `socket.io` 4.8.4, `tests/interop/mirror_suite.mjs`) in the three transport modes.
+//! `socket.io` 4.8.4, `tests/interop/mirror_suite.mjs`) in the three transport modes, with
+//! the default parser and with the msgpack parser (`--msgpack`).
 //!
 //! Needs `node`, `npm ci --prefix tests/interop` and Debian's `chromium` (the test command
 //! installs them).
@@ -421,6 +422,33 @@ fn mirror_client_eio3_over_polling_against_socketio2() {
 #[test]
 fn mirror_client_eio3_with_upgrade_against_socketio2() {
     mirror_v2("upgrade");
+}
+
+/// The Rust mirror client with `--parser msgpack` under the Node server with the msgpack
+/// parser (`tests/interop/mirror_suite.mjs --msgpack`), in one transport mode.
+fn mirror_msgpack(mode: &str) {
+    let client = example("mirror_client");
+    let client = client.to_string_lossy();
+    node(
+        "mirror_suite.mjs",
+        &["--msgpack", mode, &client],
+        &format!("mirror client --parser msgpack {mode}"),
+    );
+}
+
+#[test]
+fn mirror_client_msgpack_over_websocket_against_node() {
+    mirror_msgpack("websocket");
+}
+
+#[test]
+fn mirror_client_msgpack_over_polling_against_node() {
+    mirror_msgpack("polling");
+}
+
+#[test]
+fn mirror_client_msgpack_with_upgrade_against_node() {
+    mirror_msgpack("upgrade");
 }
 
 /// An example binary, built by `cargo test` next to this test's binary.

@@ -1,6 +1,7 @@
 /* The mirror client in C, on the ready client loop (sio_client_loop_*).
  *
- *   mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] http://127.0.0.1:3000
+ *   mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack] [--ca FILE]
+ *                 http://127.0.0.1:3000
  *
  * https:// and wss:// URLs are checked against Mozilla's roots, or with --ca against the
  * certificate authorities of that PEM file only (sio_client_loop_set_ca). A certificate the
@@ -12,7 +13,8 @@
  * status 0. Lost connections are retried with the default backoff; when the server runs
  * connection state recovery, the client comes back into its session (the same socket id and
  * rooms) and mirrors the events it missed meanwhile, as any other. --eio3 speaks Engine.IO
- * v3 / Socket.IO protocol v4, to a socket.io 2.x server.
+ * v3 / Socket.IO protocol v4, to a socket.io 2.x server. --parser msgpack speaks the msgpack
+ * parser, to a server started with socket.io-msgpack-parser.
  *
  * --help prints the usage; a bad flag or URL ends it with one line that names it and
  * status 2.
@@ -24,7 +26,8 @@
 #include "siocore.h"
 
 static const char usage_text[] =
-    "usage: mirror_client [--transport websocket|polling] [--eio3] [--ca FILE] URL\n"
+    "usage: mirror_client [--transport websocket|polling] [--eio3] [--parser json|msgpack]\n"
+    "                     [--ca FILE] URL\n"
     "\n"
     "The client the interop tests check: joins / at URL (http://, ws://, https://, wss://)\n"
     "and answers every event E with E-back, every ack request with an ack; exits 0 when the\n"
@@ -32,6 +35,7 @@ static const char usage_text[] =
     "\n"
     "  --transport T  websocket or polling only (default: polling, then the upgrade)\n"
     "  --eio3         speak Engine.IO v3 to a socket.io 2.x server\n"
+    "  --parser P     json (the default) or msgpack (socket.io-msgpack-parser)\n"
     "  --ca FILE      trust the certificate authorities of this PEM file only\n"
     "  --help         this text\n";
 
@@ -93,7 +97,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(arg, "--eio3") == 0) {
       config.eio3 = true;
-    } else if (strcmp(arg, "--transport") == 0 || strcmp(arg, "--ca") == 0) {
+    } else if (strcmp(arg, "--transport") == 0 || strcmp(arg, "--ca") == 0 ||
+               strcmp(arg, "--parser") == 0) {
       if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
         fprintf(stderr, "mirror_client: %s: needs a value\n", arg);
         return 2;
@@ -101,6 +106,13 @@ int main(int argc, char **argv) {
       const char *value = argv[++i];
       if (strcmp(arg, "--ca") == 0) {
         ca = value;
+      } else if (strcmp(arg, "--parser") == 0) {
+        if (strcmp(value, "json") == 0 || strcmp(value, "msgpack") == 0) {
+          config.msgpack_parser = strcmp(value, "msgpack") == 0;
+        } else {
+          fprintf(stderr, "mirror_client: --parser: json or msgpack, not %s\n", value);
+          return 2;
+        }
       } else if (strcmp(value, "websocket") == 0) {
         config.transports = SIO_TRANSPORTS_WEBSOCKET;
       } else if (strcmp(value, "polling") == 0) {

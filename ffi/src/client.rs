@@ -11,7 +11,7 @@ use std::vec::Vec;
 use siocore::Instant;
 use siocore::client::{
     AckFailure, AckId, Client, ClientConfig, CloseReason, CommandError, ConnectFailure,
-    DisconnectReason, Event, Io, NamespaceId, Reconnection, Stream, Transports,
+    DisconnectReason, Event, Io, NamespaceId, Parser, Reconnection, Stream, Transports,
 };
 use siocore::http::Header;
 
@@ -88,6 +88,14 @@ pub struct sio_client_config {
     /// `sio_client_start`), a namespace's auth object (flat values) goes as the query of
     /// its CONNECT. `SIO_UNSUPPORTED` from the constructors in a build without it.
     pub eio3: bool,
+    /// Speak the msgpack parser (`socket.io-msgpack-parser`), to a server started with it
+    /// (false): a packet is one `MessagePack` map in one binary message. The events and
+    /// calls stay the same (arguments as JSON with placeholders and attachments); every
+    /// packet received is put together in that form in the `binary_capacity` buffer, and
+    /// one that does not fit closes the session (`SIO_CLIENT_REASON_TOO_LARGE`). Not with
+    /// `eio3` (`SIO_INVALID_ARGUMENT`); `SIO_UNSUPPORTED` from the constructors in a build
+    /// without it.
+    pub msgpack_parser: bool,
 }
 
 /// Fills `out` with the defaults: JavaScript client behaviour, 16 KiB messages.
@@ -115,6 +123,7 @@ pub unsafe extern "C" fn sio_client_config_default(out: *mut sio_client_config) 
             binary_capacity: d.binary_capacity,
             namespace_capacity: d.namespace_capacity,
             eio3: d.eio3,
+            msgpack_parser: d.parser == Parser::MsgPack,
         };
         // SAFETY: a caller's `sio_client_config` or NULL.
         unsafe { put(out, c) }
@@ -206,13 +215,19 @@ fn settings(
         binary_capacity: c.binary_capacity,
         namespace_capacity: c.namespace_capacity,
         eio3: c.eio3,
+        parser: if c.msgpack_parser {
+            Parser::MsgPack
+        } else {
+            Parser::Json
+        },
     }
 }
 
 /// The result for a configuration the client refuses.
 fn client_config_error(e: siocore::client::ConfigError) -> sio_result {
     match e {
-        siocore::client::ConfigError::Eio3NotCompiled => crate::SIO_UNSUPPORTED,
+        siocore::client::ConfigError::Eio3NotCompiled
+        | siocore::client::ConfigError::MsgPackNotCompiled => crate::SIO_UNSUPPORTED,
         _ => SIO_INVALID_ARGUMENT,
     }
 }

@@ -7,7 +7,9 @@
 //! stream asked for, and every ack awaited was reported once (answered or failed), none
 //! that was not awaited.
 //!
-//! Input: the first byte picks the transports and the arena sizes; then each byte is an
+//! Input: the first byte picks the transports, the arena sizes and the parser (bit 6: the
+//! msgpack parser, whose server packets join the pieces; a build without the feature
+//! `msgpack-parser` refuses the client and the input ends there); then each byte is an
 //! operation on one of the 3 streams (bits 3-4) chosen by bits 0-2: drain the I/O, feed raw
 //! bytes (count in the next byte), feed a piece of valid traffic (index in the next byte),
 //! close the stream, let time pass, an application command (which in the next byte), drain
@@ -22,10 +24,10 @@ use siocore::ws::{AcceptKey, OpCode, encode_frame};
 /// unmasked server frame.
 const PIECES: &[&[u8]] = &[
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 95\r\n\r\n0{\"sid\":\"abc\",\"upgrades\":[\"websocket\"],\"pingInterval\":300,\"pingTimeout\":200,\"maxPayload\":1000}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 94\r\n\r\n0{\"sid\":\"abc\",\"upgrades\":[\"websocket\"],\"pingInterval\":300,\"pingTimeout\":200,\"maxPayload\":1000}",
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n6",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 29\r\n\r\n40{\"sid\":\"x\"}\x1e42[\"m\",1]\x1e2",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\n40{\"sid\":\"x\"}\x1e42[\"m\",1]\x1e2",
     b"HTTP/1.1 200 OK\r\nContent-Length: 48\r\n\r\n451-[\"m\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID\x1e41",
     b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{\"code\":1\r\n1\r\n}\r\n0\r\n\r\n",
     b"\x010{\"sid\":\"w\",\"upgrades\":[],\"pingInterval\":300,\"pingTimeout\":200}",
@@ -47,6 +49,20 @@ const PIECES: &[&[u8]] = &[
     b"\x04",
 ];
 
+/// The msgpack parser's server traffic (socket.io-msgpack-parser 3.0.2 with notepack.io
+/// 2.2): binary frames and a polling body of `b` records.
+const MSGPACK_PIECES: &[&[u8]] = &[
+    b"\x02\x83\xa4type\x00\xa4data\x81\xa3sid\xa1s\xa3nsp\xa1/",
+    b"\x02\x83\xa4type\x00\xa4data\x82\xa3sid\xa1t\xa3pid\xa2p1\xa3nsp\xa5/chat",
+    b"\x02\x83\xa4type\x04\xa4data\x82\xa7message\xa2no\xa4data\x91\x01\xa3nsp\xa5/chat",
+    b"\x02\x83\xa4type\x02\xa4data\x93\xa1m\xc4\x03\x01\x02\x03\x81\xa1a\x92\x01\xcb?\xf8\x00\x00\x00\x00\x00\x00\xa3nsp\xa1/",
+    b"\x02\x84\xa4type\x02\xa4data\x92\xa1m\xa6ack me\xa2id!\xa3nsp\xa1/",
+    b"\x02\x83\xa4type\x02\xa4data\x93\xa1m\x02\xa4off1\xa3nsp\xa5/chat",
+    b"\x02\x84\xa4type\x03\xa4data\x92\xa5reply\xc4\x01\x07\xa2id\x00\xa3nsp\xa1/",
+    b"\x02\x82\xa4type\x01\xa3nsp\xa1/",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 141\r\n\r\nbg6R0eXBlAKRkYXRhgaNzaWShc6Nuc3ChLw==\x1ebg6R0eXBlAqRkYXRhk6FtxAMBAgOBoWGSAcs/+AAAAAAAAKNuc3ChLw==\x1ebhKR0eXBlA6RkYXRhkqVyZXBsecQBB6JpZACjbnNwoS8=",
+];
+
 type Cl<'a> = Client<'a, 2, 3>;
 
 struct Run<'a> {
@@ -58,6 +74,8 @@ struct Run<'a> {
     ws_request: Vec<u8>,
     root: Option<NamespaceId>,
     chat: Option<NamespaceId>,
+    /// The client speaks the msgpack parser: its pieces are offered too.
+    msgpack: bool,
     /// An ack the server asked for, to answer.
     asked: Option<(NamespaceId, AckId)>,
     /// The acks awaited (`emit_with_ack` succeeded) and not yet reported.
@@ -123,7 +141,9 @@ impl Run<'_> {
     }
 
     fn piece(&mut self, s: Stream, i: usize) {
-        let p = PIECES[i % PIECES.len()];
+        let extra = if self.msgpack { MSGPACK_PIECES } else { &[] };
+        let k = i % (PIECES.len() + extra.len());
+        let p = PIECES.get(k).unwrap_or_else(|| &extra[k - PIECES.len()]);
         let bytes = match p.first() {
             Some(&k @ 1..=4) => {
                 let op = match k {
@@ -236,6 +256,9 @@ pub fn check(data: &[u8]) {
     config.namespace_capacity = 64;
     config.reconnection.attempts = if mode & 32 != 0 { 2 } else { u32::MAX };
     config.reconnection.delay_ms = 100;
+    if mode & 64 != 0 {
+        config.parser = Parser::MsgPack;
+    }
     let mut arena = vec![0u8; config.arena_len()];
     let Ok(mut client) = Cl::new(config, &mut arena, [mode; 32]) else {
         return;
@@ -251,6 +274,7 @@ pub fn check(data: &[u8]) {
         ws_request: Vec::new(),
         root,
         chat: None,
+        msgpack: config.parser == Parser::MsgPack,
         asked: None,
         awaited: Vec::new(),
     };

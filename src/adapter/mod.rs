@@ -780,6 +780,21 @@ impl JsonSink for TextWriter<'_> {
     }
 }
 
+/// JSON text that goes nowhere (a walk over the values for their binary ones).
+pub(crate) struct Discard;
+
+impl fmt::Write for Discard {
+    fn write_str(&mut self, _: &str) -> fmt::Result {
+        Ok(())
+    }
+}
+
+impl JsonSink for Discard {
+    fn put(&mut self, _: &[u8]) {}
+
+    fn put_str(&mut self, _: &str) {}
+}
+
 /// Writes the next `MessagePack` value as JSON; binary values become placeholders, each
 /// handed to `bin`, which gives its attachment number. Notepack 2's `ArrayBuffer` (ext 8,
 /// 16 or 32 of type 0) is binary too; any other extension value (its `undefined` and

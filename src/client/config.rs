@@ -4,6 +4,7 @@
 use core::fmt;
 
 use crate::http::{self, Header};
+use crate::server::Parser;
 
 /// Which transports the client uses, like the JavaScript client's `transports` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -124,7 +125,8 @@ pub struct ClientConfig<'a> {
     /// that does not fit fails with [`CommandError::OutboxFull`](super::CommandError).
     pub outbox_capacity: usize,
     /// Room to reassemble one received binary event or ack (its text and attachments, plus
-    /// 4 bytes per attachment). 0 refuses binary: such a packet closes the session.
+    /// 4 bytes per attachment). 0 refuses binary: such a packet closes the session. With the
+    /// msgpack parser every received packet is put together here ([`parser`](Self::parser)).
     pub binary_capacity: usize,
     /// Room for the CONNECT packets of all namespaces (names and auth payloads), kept to
     /// join them again after a reconnection.
@@ -139,6 +141,26 @@ pub struct ClientConfig<'a> {
     /// Without the feature [`Client::new`](super::Client::new) refuses `true`
     /// ([`ConfigError::Eio3NotCompiled`]).
     pub eio3: bool,
+    /// How Socket.IO packets are written, as the server's `parser` option: the default
+    /// parser ([`Parser::Json`]), or the msgpack parser ([`Parser::MsgPack`], feature
+    /// `msgpack-parser`, for a server started with `socket.io-msgpack-parser`): each packet
+    /// one `MessagePack` map in one binary message, binary arguments in place. The
+    /// application does not change: it still gives and gets arguments as JSON with
+    /// placeholders and attachments, which the client converts at its edge. Every packet
+    /// received is then put together in the binary buffer ([`binary_capacity`]) in that
+    /// form, which may be larger than the message (a binary value gains its placeholder, a
+    /// small number its digits): a packet whose form does not fit closes the session with
+    /// [`CloseReason::TooLarge`](super::CloseReason::TooLarge), as one with more than 10
+    /// binary values closes it with `ParseError`. Emits go into the outbox as `MessagePack`
+    /// (what does not fit is [`CommandError::OutboxFull`](super::CommandError::OutboxFull),
+    /// with the bytes needed), and a namespace's CONNECT must fit the namespace area in
+    /// that form too ([`CommandError::NamespaceSpace`](super::CommandError::NamespaceSpace)).
+    /// Without the feature [`Client::new`](super::Client::new) refuses it
+    /// ([`ConfigError::MsgPackNotCompiled`]); it does not go with [`eio3`](Self::eio3)
+    /// ([`ConfigError::MsgPackWithEio3`]).
+    ///
+    /// [`binary_capacity`]: Self::binary_capacity
+    pub parser: Parser,
 }
 
 /// Receive buffer of the polling POST stream (its responses are `ok` and a few headers).
@@ -161,6 +183,7 @@ impl<'a> ClientConfig<'a> {
             binary_capacity: 16 * 1024,
             namespace_capacity: 512,
             eio3: false,
+            parser: Parser::Json,
         }
     }
 
@@ -195,16 +218,22 @@ impl<'a> ClientConfig<'a> {
                 .sum::<usize>();
         let packet = self.outbox_capacity.max(self.namespace_capacity);
         let len = packet.div_ceil(3) * 4 + 16 + head;
-        // Room at the end to put together a CONNECT that offers a session to resume, or
-        // a v3 CONNECT with its query.
+        // Room at the end to put together a CONNECT that offers a session to resume, a v3
+        // CONNECT with its query, or the msgpack parser's.
         len + self.scratch_len()
     }
 
     /// Room at the end of [`Client::poll_io`](super::Client::poll_io)'s buffer to put a
     /// CONNECT together: one offering a session to resume (feature `recovery`: the
     /// namespace area and the members it adds), or a v3 one whose auth became a query
-    /// (feature `eio3`: three bytes per byte of the area at most, percent-encoded).
+    /// (feature `eio3`: three bytes per byte of the area at most, percent-encoded), or one
+    /// of the msgpack parser (feature `msgpack-parser`: the same room again after the one to
+    /// resume, for its `MessagePack`).
     pub(crate) const fn scratch_len(&self) -> usize {
+        #[cfg(feature = "msgpack-parser")]
+        if matches!(self.parser, Parser::MsgPack) {
+            return self.resume_len() + self.msgpack_connect_len();
+        }
         #[cfg(feature = "recovery")]
         let resume = self.namespace_capacity + super::recovery::MEMBERS_MAX;
         #[cfg(not(feature = "recovery"))]
@@ -218,6 +247,31 @@ impl<'a> ClientConfig<'a> {
         #[cfg(not(feature = "eio3"))]
         let v3 = 0;
         if resume > v3 { resume } else { v3 }
+    }
+
+    /// The first part of [`scratch_len`](Self::scratch_len) with the msgpack parser: room to
+    /// offer a session to resume (feature `recovery`), where the JSON CONNECT is put
+    /// together before it becomes `MessagePack`.
+    #[cfg(feature = "msgpack-parser")]
+    pub(crate) const fn resume_len(&self) -> usize {
+        #[cfg(feature = "recovery")]
+        let room = self.namespace_capacity + super::recovery::MEMBERS_MAX;
+        #[cfg(not(feature = "recovery"))]
+        let room = 0;
+        room
+    }
+
+    /// The room for a CONNECT of the msgpack parser: the namespace area (which
+    /// [`Client::connect`](super::Client::connect) checks its `MessagePack` against), and
+    /// the members a session to resume adds (their `MessagePack` is shorter than their
+    /// JSON, a longer map head included).
+    #[cfg(feature = "msgpack-parser")]
+    pub(crate) const fn msgpack_connect_len(&self) -> usize {
+        #[cfg(feature = "recovery")]
+        let members = super::recovery::MEMBERS_MAX;
+        #[cfg(not(feature = "recovery"))]
+        let members = 0;
+        self.namespace_capacity + members
     }
 
     /// Checks the strings: printable ASCII without spaces in `host`, `path` and `query`,
@@ -265,6 +319,12 @@ pub enum ConfigError {
     PollingNotCompiled,
     /// [`ClientConfig::eio3`] is set, but the crate was built without its feature `eio3`.
     Eio3NotCompiled,
+    /// [`ClientConfig::parser`] is [`Parser::MsgPack`], but the crate was built without
+    /// its feature `msgpack-parser`.
+    MsgPackNotCompiled,
+    /// [`ClientConfig::parser`] is [`Parser::MsgPack`] with [`ClientConfig::eio3`]: the
+    /// msgpack parser speaks Socket.IO v5 only.
+    MsgPackWithEio3,
 }
 
 impl fmt::Display for ConfigError {
@@ -280,6 +340,10 @@ impl fmt::Display for ConfigError {
                 f.write_str("this client is WebSocket only: set transports to WebSocket")
             }
             Self::Eio3NotCompiled => f.write_str("Engine.IO v3 support is not compiled in"),
+            Self::MsgPackNotCompiled => f.write_str("the msgpack parser is not compiled in"),
+            Self::MsgPackWithEio3 => {
+                f.write_str("the msgpack parser does not speak to socket.io 2.x servers")
+            }
         }
     }
 }

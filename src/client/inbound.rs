@@ -579,6 +579,9 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
                     }
                     _ => self.fail(CloseReason::ParseError),
                 },
+                // With the msgpack parser, a whole packet.
+                #[cfg(feature = "msgpack-parser")]
+                Incoming::Binary(b) if self.msgpack() => self.on_msgpack_message(b),
                 Incoming::Binary(b) => self.on_packet(Packet::Binary(b), out),
                 Incoming::Ping(p) => {
                     let n = p.len().min(self.ws_ping.len());
@@ -677,13 +680,28 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             None => (body, end),
         };
         self.body = Some((next, end));
-        let step = match Record::decode(record) {
-            Ok(Record::Text(t)) => self.on_packet(Packet::Text(t), out),
-            Ok(Record::Binary(b)) => {
-                // Decoded straight into the reassembly buffer.
-                self.on_base64(b)
+        #[cfg_attr(not(feature = "msgpack-parser"), allow(unused_labels))]
+        let step = 'step: {
+            // With the msgpack parser a binary record is a whole packet, its base64 decoded
+            // in place.
+            #[cfg(feature = "msgpack-parser")]
+            if self.msgpack() && record.first() == Some(&b'b') {
+                let n = record.len();
+                let base64 = buf.get_mut(pos + 1..pos + n).unwrap_or_default();
+                let step = match crate::base64::decode_in_place(base64) {
+                    Some(m) => self.on_msgpack_message(base64.get(..m).unwrap_or_default()),
+                    None => self.fail(CloseReason::ParseError),
+                };
+                break 'step step;
             }
-            Err(_) => self.fail(CloseReason::ParseError),
+            match Record::decode(record) {
+                Ok(Record::Text(t)) => self.on_packet(Packet::Text(t), out),
+                Ok(Record::Binary(b)) => {
+                    // Decoded straight into the reassembly buffer.
+                    self.on_base64(b)
+                }
+                Err(_) => self.fail(CloseReason::ParseError),
+            }
         };
         self.get.buf = buf;
         if self.epoch != epoch {
@@ -696,6 +714,15 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     fn fail(&mut self, reason: CloseReason) -> Step {
         self.lose(reason);
         Step::Next
+    }
+
+    /// A binary message of the msgpack parser: one whole packet.
+    #[cfg(feature = "msgpack-parser")]
+    fn on_msgpack_message(&mut self, msg: &[u8]) -> Step {
+        match self.on_msgpack(msg) {
+            Ok(()) => Step::Next,
+            Err(reason) => self.fail(reason),
+        }
     }
 
     /// A base64 attachment from a polling body.
@@ -814,7 +841,8 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
     /// A Socket.IO packet (the Engine.IO message's data).
     fn on_sio(&mut self, data: &[u8], out: &mut [u8]) -> Step {
-        if self.asm.left > 0 {
+        // The msgpack parser's packets are binary.
+        if self.asm.left > 0 || self.msgpack() {
             return self.fail(CloseReason::ParseError);
         }
         let Ok(p) = sio::Packet::parse_with(data, self.sio_config()) else {

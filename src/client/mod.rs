@@ -70,12 +70,26 @@
 //! With the feature `eio3` and [`ClientConfig::eio3`] the client speaks Engine.IO v3 and
 //! Socket.IO protocol v4 to a server that speaks nothing newer (see that field). The
 //! application sees the same events and calls as with a current server.
+//!
+//! # The msgpack parser
+//!
+//! With the feature `msgpack-parser` and [`ClientConfig::parser`] set to
+//! [`Parser::MsgPack`] the client speaks to a server started with
+//! `socket.io-msgpack-parser`: every packet is one `MessagePack` map in one binary message
+//! ([`sio::msgpack`](crate::sio::msgpack)), binary arguments in place. The application
+//! sees the same events and calls: arguments still come and go as JSON with placeholders
+//! and attachments, and the client converts at its edge (a received packet is put
+//! together in that form in the binary buffer before it is delivered, an emit is written
+//! into the outbox as `MessagePack`). Connection state recovery works as with the default
+//! parser.
 
 #[cfg(feature = "embedded-io")]
 pub mod blocking;
 mod config;
 mod head;
 mod inbound;
+#[cfg(feature = "msgpack-parser")]
+mod msgpack;
 mod outbox;
 #[cfg(feature = "recovery")]
 mod recovery;
@@ -85,6 +99,7 @@ mod v3;
 
 use core::fmt;
 
+pub use crate::server::Parser;
 pub use crate::sio::{AckId, Args, Attachments};
 pub use config::{ClientConfig, ConfigError, Reconnection, Transports};
 #[cfg(feature = "recovery")]
@@ -717,8 +732,14 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         if !POLLING && config.transports != Transports::WebSocket {
             return Err(ConfigError::PollingNotCompiled);
         }
+        if config.parser == Parser::MsgPack && !MSGPACK {
+            return Err(ConfigError::MsgPackNotCompiled);
+        }
         if config.eio3 && !EIO3 {
             return Err(ConfigError::Eio3NotCompiled);
+        }
+        if MSGPACK && config.parser == Parser::MsgPack && config.eio3 {
+            return Err(ConfigError::MsgPackWithEio3);
         }
         // Table indices travel as `u8`, with 255 meaning "none".
         const {
@@ -886,6 +907,12 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         let auth = auth
             .map(crate::json::trim_ws)
             .filter(|a| !crate::json::Object::from_validated(a).is_empty());
+        // With the msgpack parser the CONNECT goes as `MessagePack`, put together in room
+        // the size of the namespace area (see `ClientConfig::parser`).
+        #[cfg(feature = "msgpack-parser")]
+        if self.msgpack() && msgpack::connect_len(name, auth) > self.cfg.namespace_capacity {
+            return Err(CommandError::NamespaceSpace);
+        }
         if let Some(i) = self.find_ns(name) {
             let n = &mut self.nss[i];
             if n.state != NsState::Parked {
@@ -917,16 +944,32 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     pub fn disconnect(&mut self, ns: NamespaceId) -> Result<(), CommandError> {
         let i = self.ns_index(ns)?;
         if self.nss[i].state == NsState::Connected && self.phase == Phase::Open {
-            let mut pkt = [0u8; 4 + 256];
+            let mut pkt = [0u8; DISCONNECT_MAX];
             let name = ns_name(self.ns_packet(&self.nss[i]));
-            pkt[0] = b'4';
-            let n = crate::sio::encode_disconnect(&mut pkt[1..], name)
-                .map_err(|_| CommandError::InvalidNamespace)?;
+            // The msgpack parser's map, its length; else the text packet.
+            #[cfg(feature = "msgpack-parser")]
+            let binary = if self.msgpack() {
+                Some(
+                    msgpack::disconnect_packet(name, &mut pkt)
+                        .ok_or(CommandError::InvalidNamespace)?,
+                )
+            } else {
+                None
+            };
+            #[cfg(not(feature = "msgpack-parser"))]
+            let binary: Option<usize> = None;
+            // `pkt[..=n]` is the packet.
+            let (kind, n) = match binary {
+                Some(len) => (outbox::BINARY, len - 1),
+                None => {
+                    pkt[0] = b'4';
+                    let n = crate::sio::encode_disconnect(&mut pkt[1..], name)
+                        .map_err(|_| CommandError::InvalidNamespace)?;
+                    (outbox::TEXT, n)
+                }
+            };
             self.outbox.remove_ns(i as u8);
-            if !self
-                .outbox
-                .push(outbox::TEXT, SESSION_NS, NO_ACK, &pkt[..=n])
-            {
+            if !self.outbox.push(kind, SESSION_NS, NO_ACK, &pkt[..=n]) {
                 return Err(CommandError::OutboxFull {
                     required: outbox::HDR + n + 1,
                 });
@@ -1123,6 +1166,13 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
     #[inline]
     const fn v3(&self) -> bool {
         EIO3 && self.cfg.eio3
+    }
+
+    /// Whether the client speaks the msgpack parser (a constant `false` without the
+    /// feature).
+    #[inline]
+    const fn msgpack(&self) -> bool {
+        MSGPACK && matches!(self.cfg.parser, Parser::MsgPack)
     }
 
     fn ns_index(&self, ns: NamespaceId) -> Result<usize, CommandError> {
@@ -1383,6 +1433,23 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             .nss
             .get(usize::from(ns))
             .map_or("/", |n| ns_name(packet_of(self.names, n)));
+        #[cfg(feature = "msgpack-parser")]
+        if self.msgpack() {
+            let tag = if ack.is_some() && name.is_none() {
+                SESSION_NS
+            } else {
+                ns
+            };
+            return msgpack::encode_packet(
+                &mut self.outbox,
+                ns_name,
+                name,
+                ack,
+                &args,
+                tag,
+                ack_slot,
+            );
+        }
         let free = self.outbox.free();
         let tail = self.outbox.tail();
         let room = tail.len().saturating_sub(blobs + outbox::HDR + 1);
@@ -1447,6 +1514,13 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
 
 /// Whether Engine.IO v3 is compiled in (feature `eio3`).
 const EIO3: bool = cfg!(feature = "eio3");
+
+/// Whether the msgpack parser is compiled in (feature `msgpack-parser`).
+const MSGPACK: bool = cfg!(feature = "msgpack-parser");
+
+/// Room for a DISCONNECT packet: `41/…,` or, with the msgpack parser, its map (a name
+/// of up to 255 bytes in either).
+const DISCONNECT_MAX: usize = if MSGPACK { 16 + 256 } else { 4 + 256 };
 
 /// Outbox tag of packets that belong to the session (acks), not to a namespace's wait.
 const SESSION_NS: u8 = u8::MAX;

@@ -199,6 +199,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     fn write_post(&mut self, out: &mut [u8]) -> Option<usize> {
         let (out, scratch) = self.split_scratch(out);
         let v3 = self.v3();
+        #[cfg(feature = "msgpack-parser")]
+        let msgpack = self.msgpack().then(|| self.cfg.resume_len());
         // The body goes after room for the longest possible head, then moves down.
         let Err(e) = self.head(Method::Post, Some(9_999_999), false, &mut []) else {
             return Some(0);
@@ -263,6 +265,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
                 resume: &self.resume,
                 scratch,
                 v3,
+                #[cfg(feature = "msgpack-parser")]
+                msgpack,
             },
             self.names,
             &mut self.outbox,
@@ -288,6 +292,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
     fn write_ws(&mut self, out: &mut [u8]) -> Option<usize> {
         let (out, scratch) = self.split_scratch(out);
         let v3 = self.v3();
+        #[cfg(feature = "msgpack-parser")]
+        let msgpack = self.msgpack().then(|| self.cfg.resume_len());
         if self.ws_request {
             self.ws_request = false;
             return Some(self.head(Method::Get, None, true, out).unwrap_or(0));
@@ -358,6 +364,8 @@ impl<const NS: usize, const ACKS: usize, const POLLING: bool> Client<'_, NS, ACK
                     resume: &self.resume,
                     scratch,
                     v3,
+                    #[cfg(feature = "msgpack-parser")]
+                    msgpack,
                 },
                 self.names,
                 &mut self.outbox,
@@ -432,21 +440,49 @@ fn ready(nss: &[Ns], ns: u8) -> bool {
             .is_some_and(|n| n.state == NsState::Connected)
 }
 
-/// How the CONNECTs due are written: with a session to resume (feature `recovery`), or in
-/// protocol v4 (`v3`: no CONNECT for `/`, the auth as a query), put together in `scratch`.
+/// How the CONNECTs due are written: with a session to resume (feature `recovery`), in
+/// protocol v4 (`v3`: no CONNECT for `/`, the auth as a query), or as `MessagePack`
+/// (feature `msgpack-parser`), put together in `scratch`.
 struct Connects<'c> {
     #[cfg(feature = "recovery")]
     resume: &'c [super::recovery::Resume],
     scratch: &'c mut [u8],
     v3: bool,
+    /// With the msgpack parser, where the room for its `MessagePack` starts in `scratch`
+    /// (before it: the room to offer a session to resume).
+    #[cfg(feature = "msgpack-parser")]
+    msgpack: Option<usize>,
 }
 
 impl Connects<'_> {
+    /// Whether the CONNECTs are binary messages (the msgpack parser's).
+    const fn binary(&self) -> bool {
+        #[cfg(feature = "msgpack-parser")]
+        let binary = self.msgpack.is_some();
+        #[cfg(not(feature = "msgpack-parser"))]
+        let binary = false;
+        binary
+    }
+
     /// Namespace `i`'s CONNECT as it goes out (`pkt` as stored); `None` when none is sent.
     fn packet<'p>(&'p mut self, i: usize, pkt: &'p [u8]) -> Option<&'p [u8]> {
         #[cfg(feature = "eio3")]
         if self.v3 {
             return super::v3::connect_packet(pkt, self.scratch);
+        }
+        #[cfg(feature = "msgpack-parser")]
+        if let Some(at) = self.msgpack {
+            let (json, room) = self.scratch.split_at_mut(at.min(self.scratch.len()));
+            #[cfg(feature = "recovery")]
+            let pkt = match self.resume.get(i) {
+                Some(r) => r.connect_packet(pkt, json),
+                None => pkt,
+            };
+            let _ = json;
+            let sent = super::msgpack::connect_packet(pkt, room);
+            // `Client::connect` checked that it fits.
+            debug_assert!(sent.is_some(), "a CONNECT that does not fit its room");
+            return sent;
         }
         #[cfg(feature = "recovery")]
         if let Some(r) = self.resume.get(i) {
@@ -474,6 +510,7 @@ fn take_packets(
     mut put: impl FnMut(&[u8], bool) -> bool,
 ) -> (bool, bool) {
     let heartbeat: &[u8] = if connects.v3 { b"2" } else { b"3" };
+    let binary = connects.binary();
     while *pongs > 0 {
         if !put(heartbeat, false) {
             return (true, false);
@@ -486,7 +523,7 @@ fn take_packets(
         }
         let pkt = super::packet_of(names, n);
         if let Some(pkt) = connects.packet(i, pkt)
-            && !put(pkt, false)
+            && !put(pkt, binary)
         {
             return (true, false);
         }

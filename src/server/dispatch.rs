@@ -47,7 +47,7 @@ type PostInput<'x> = &'x [u8];
 #[cfg(feature = "msgpack-parser")]
 fn decoded_in_place(input: &mut [u8], at: usize, n: usize) -> Option<&[u8]> {
     let text = input.get_mut(at..at.checked_add(n)?)?;
-    let m = super::msgpack::decode_base64_in_place(text)?;
+    let m = crate::base64::decode_in_place(text)?;
     text.get(..m)
 }
 

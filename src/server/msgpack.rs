@@ -15,7 +15,7 @@ use super::pool::Pool;
 use super::socketio::{AUTH_MAX, Handled, Incoming, Input, SocketIoLayer};
 use super::{AckId, Args, CloseReason, CommandError, NamespaceId, Resource, ServerConfig};
 use crate::BufferTooSmall;
-use crate::adapter::{DecodeError, EncodeError, JsonSink};
+use crate::adapter::{DecodeError, Discard, EncodeError, JsonSink};
 use crate::msgpack::Sink;
 use crate::sio::PacketType;
 use crate::sio::msgpack::MsgPackPacket;
@@ -131,25 +131,6 @@ impl ServerConfig<'_> {
             .saturating_add(24 * usize::from(self.max_attachments))
             .saturating_add(64)
     }
-}
-
-/// Decodes the base64 at the front of `text` in place (the binary record of a polling
-/// body, which the msgpack parser needs whole); returns the decoded length.
-#[cfg(feature = "msgpack-parser")]
-pub(super) fn decode_base64_in_place(text: &mut [u8]) -> Option<usize> {
-    // Whole 4-character groups per piece: each decodes on its own, and its 192 bytes at
-    // most land before where the next piece starts.
-    let mut out = 0;
-    let mut at = 0;
-    while at < text.len() {
-        let end = (at + 256).min(text.len());
-        let mut piece = [0u8; 256];
-        let n = end - at;
-        piece.get_mut(..n)?.copy_from_slice(text.get(at..end)?);
-        out += crate::base64::decode(piece.get(..n)?, text.get_mut(out..)?).ok()?;
-        at = end;
-    }
-    Some(out)
 }
 
 /// An EVENT (`name` set) or ACK packet in a binary pool message, an event with an
@@ -282,19 +263,4 @@ fn msgpack_record(
         held_events: 1,
         ..Handled::NOTHING
     })
-}
-
-/// JSON text that goes nowhere (a walk over the values for their binary ones).
-struct Discard;
-
-impl fmt::Write for Discard {
-    fn write_str(&mut self, _: &str) -> fmt::Result {
-        Ok(())
-    }
-}
-
-impl JsonSink for Discard {
-    fn put(&mut self, _: &[u8]) {}
-
-    fn put_str(&mut self, _: &str) {}
 }

@@ -15,7 +15,9 @@
 //! (fixext 1 of type 0) taken as no value, every encoding of every value read. Arguments
 //! move to Socket.IO's JSON form (placeholders and attachments) with
 //! [`MsgPackPacket::write_args`], and back with the `encode_*` functions, which take
-//! [`Args`] and write into any [`Sink`].
+//! [`Args`] and write into any [`Sink`]. The server
+//! ([`ServerConfig::parser`](crate::server::ServerConfig::parser)) and the client
+//! ([`ClientConfig::parser`](crate::client::ClientConfig::parser)) both speak through them.
 //!
 //! ```
 //! use siocore::msgpack::Writer;
@@ -165,6 +167,11 @@ impl<'a> MsgPackPacket<'a> {
         }
     }
 
+    /// How many arguments an event (after its name) or an ack has; 0 for the other types.
+    pub(crate) fn args_len(&self) -> u32 {
+        self.args().map_or(0, |(_, n)| n)
+    }
+
     /// The arguments of an event (after its name) or an ack: where their values start,
     /// and how many there are. None for the other types.
     fn args(&self) -> Option<(Reader<'a>, u32)> {
@@ -225,17 +232,23 @@ impl<'a> MsgPackPacket<'a> {
     /// a binary value in it (JSON has no place for one) or a map key that is neither a
     /// string nor an integer.
     pub fn write_data(&self, json: &mut [u8]) -> Result<usize, DecodeError> {
-        let Some(data) = self.data else {
-            return Ok(0);
-        };
         let mut out = TextWriter::new(json);
-        adapter::msgpack_to_json(
-            &mut Reader::new(data),
-            &mut out,
-            &mut |_| Err(DecodeError::Shape),
-            0,
-        )?;
+        self.write_data_to(&mut out)?;
         Ok(out.finish()?)
+    }
+
+    /// Writes `data` as JSON into `out`, as [`write_data`](Self::write_data) does; nothing
+    /// when there is none.
+    pub(crate) fn write_data_to(&self, out: &mut dyn JsonSink) -> Result<(), DecodeError> {
+        match self.data {
+            Some(data) => adapter::msgpack_to_json(
+                &mut Reader::new(data),
+                out,
+                &mut |_| Err(DecodeError::Shape),
+                0,
+            ),
+            None => Ok(()),
+        }
     }
 }
 
@@ -325,6 +338,37 @@ pub fn encode_connect<S: Sink + ?Sized>(
     if let Some(pid) = pid {
         w.str("pid")?;
         w.str(pid)?;
+    }
+    close(w, nsp)
+}
+
+/// Notepack's `undefined` (fixext 1 of type 0), which socket.io-client sends as the `data`
+/// of a CONNECT without auth.
+const UNDEFINED: [u8; 3] = [0xd4, 0, 0];
+
+/// Writes a client's CONNECT as socket.io-client sends it: `{type: 0, data, nsp}`, `data`
+/// the auth object (given as JSON, without placeholders), or notepack's `undefined` without
+/// one.
+///
+/// # Errors
+/// [`EncodeError::InvalidArgs`] for `auth` that is not a JSON object;
+/// [`EncodeError::BufferTooSmall`] from the sink.
+pub fn encode_connect_request<S: Sink + ?Sized>(
+    w: &mut S,
+    nsp: &str,
+    auth: Option<&[u8]>,
+) -> Result<(), EncodeError> {
+    let auth = auth.map(json::trim_ws);
+    if let Some(a) = auth
+        && adapter::LIMITS.validate(a) != Ok(json::Kind::Object)
+    {
+        return Err(EncodeError::InvalidArgs);
+    }
+    open(w, 3, 0)?;
+    w.str("data")?;
+    match auth {
+        Some(a) => adapter::json_to_msgpack(w, a, &[], 0)?,
+        None => w.raw(&UNDEFINED)?,
     }
     close(w, nsp)
 }

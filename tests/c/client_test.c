@@ -182,7 +182,9 @@ static const seen *find(pair *p, sio_client_event_kind kind, const char *name) {
   return NULL;
 }
 
-static pair *new_pair_with(sio_transports transports, const sio_server_config *server) {
+/* A pair whose client speaks the msgpack parser when `msgpack` (the server must too). */
+static pair *new_pair_with(sio_transports transports, const sio_server_config *server,
+                           bool msgpack) {
   pair *p = calloc(1, sizeof *p);
   p->buf = malloc(CAP);
   for (int i = 0; i < 3; i++) {
@@ -194,11 +196,10 @@ static pair *new_pair_with(sio_transports transports, const sio_server_config *s
   EXPECT(sio_client_config_default(&cfg), SIO_OK);
   cfg.host = "localhost";
   cfg.transports = transports;
+  cfg.msgpack_parser = msgpack;
   EXPECT(sio_client_new(&cfg, SEED, &p->cl), SIO_OK);
   return p;
 }
-
-static pair *new_pair(sio_transports transports) { return new_pair_with(transports, NULL); }
 
 static void free_pair(pair *p) {
   sio_client_free(p->cl);
@@ -211,8 +212,13 @@ static void free_pair(pair *p) {
   free(p);
 }
 
-static void test_session(sio_transports transports) {
-  pair *p = new_pair(transports);
+/* A session with events, binary and acks both ways; with the msgpack parser on both sides
+ * when `msgpack`. */
+static void test_session(sio_transports transports, bool msgpack) {
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
+  config.msgpack_parser = msgpack;
+  pair *p = new_pair_with(transports, &config, msgpack);
   uint32_t ns = 99;
   EXPECT(sio_client_connect(p->cl, "/", NULL, 0, &ns), SIO_OK);
   CHECK(ns == 0, "ns %u", ns);
@@ -283,13 +289,14 @@ static void pass_time(pair *p, uint64_t ms) {
 /* Connection state recovery: the link drops, the server emits to the lost socket's room and
  * to the socket itself, and the client comes back into the same socket with what it missed,
  * once, in order; then its kept state resumes the session in a new client (a reboot). */
-static void test_recovery(sio_transports transports) {
+static void test_recovery(sio_transports transports, bool msgpack) {
   unsigned t = (unsigned)transports;
   sio_server_config config;
   EXPECT(sio_server_config_default(&config), SIO_OK);
   CHECK(config.recovery_ms == 0 && config.recovery_log_bytes == 1000000, "defaults");
   config.recovery_ms = 120000;
-  pair *p = new_pair_with(transports, &config);
+  config.msgpack_parser = msgpack;
+  pair *p = new_pair_with(transports, &config, msgpack);
   uint32_t ns = 0;
   uint8_t state[SIO_RECOVERY_STATE_LEN];
   EXPECT(sio_client_connect(p->cl, "/", NULL, 0, &ns), SIO_OK);
@@ -385,6 +392,7 @@ static void test_recovery(sio_transports transports) {
   EXPECT(sio_client_config_default(&cfg), SIO_OK);
   cfg.host = "localhost";
   cfg.transports = transports;
+  cfg.msgpack_parser = msgpack;
   EXPECT(sio_client_new(&cfg, SEED, &p->cl), SIO_OK);
   EXPECT(sio_client_restore_recovery(p->cl, 0, state), SIO_UNKNOWN_NAMESPACE);
   EXPECT(sio_client_connect(p->cl, "/", NULL, 0, &ns), SIO_OK);
@@ -498,12 +506,14 @@ static void test_misuse(void) {
 }
 
 int main(void) {
-  test_session(SIO_TRANSPORTS_WEBSOCKET);
-  test_session(SIO_TRANSPORTS_POLLING);
-  test_session(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET);
-  test_recovery(SIO_TRANSPORTS_WEBSOCKET);
-  test_recovery(SIO_TRANSPORTS_POLLING);
-  test_recovery(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET);
+  for (int msgpack = 0; msgpack < 2; msgpack++) {
+    test_session(SIO_TRANSPORTS_WEBSOCKET, msgpack);
+    test_session(SIO_TRANSPORTS_POLLING, msgpack);
+    test_session(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET, msgpack);
+    test_recovery(SIO_TRANSPORTS_WEBSOCKET, msgpack);
+    test_recovery(SIO_TRANSPORTS_POLLING, msgpack);
+    test_recovery(SIO_TRANSPORTS_POLLING_THEN_WEBSOCKET, msgpack);
+  }
   test_connect_failure_reasons();
   test_misuse();
   if (failures) {

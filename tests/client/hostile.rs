@@ -5,14 +5,24 @@ use siocore::Instant;
 use siocore::client::{Client, ClientConfig, CloseReason, Event, Io, Stream, Transports};
 use siocore::ws::{self, OpCode};
 
-type Cl = Client<'static, 2, 2>;
+pub(crate) type Cl = Client<'static, 2, 2>;
 
-fn client(t: Transports) -> Cl {
+/// The configuration of the clients here: small buffers, binary packets up to 256 bytes.
+pub(crate) fn config(t: Transports) -> ClientConfig<'static> {
     let mut c = ClientConfig::new("localhost");
     c.transports = t;
     c.rx_capacity = 2048;
     c.binary_capacity = 256;
     c.outbox_capacity = 1024;
+    c
+}
+
+fn client(t: Transports) -> Cl {
+    client_with(config(t))
+}
+
+/// A started client for `c` that asked for `/`.
+pub(crate) fn client_with(c: ClientConfig<'static>) -> Cl {
     let arena: &'static mut [u8] = Box::leak(vec![0u8; c.arena_len()].into_boxed_slice());
     let mut cl = Client::new(c, arena, [3; 32]).unwrap();
     cl.connect("/", None).unwrap();
@@ -21,7 +31,7 @@ fn client(t: Transports) -> Cl {
 }
 
 /// Runs `poll_io`, connecting every stream asked for; returns what was sent per stream.
-fn pump(c: &mut Cl) -> [Vec<u8>; 3] {
+pub(crate) fn pump(c: &mut Cl) -> [Vec<u8>; 3] {
     let mut out = vec![0u8; 8192];
     let mut sent: [Vec<u8>; 3] = Default::default();
     while let Some(io) = c.poll_io(&mut out) {
@@ -34,7 +44,7 @@ fn pump(c: &mut Cl) -> [Vec<u8>; 3] {
     sent
 }
 
-fn closes(c: &mut Cl) -> Vec<CloseReason> {
+pub(crate) fn closes(c: &mut Cl) -> Vec<CloseReason> {
     let mut buf = vec![0u8; c.event_buf_len()];
     let mut out = Vec::new();
     while let Some(e) = c.poll_event(&mut buf).unwrap() {
@@ -57,7 +67,7 @@ fn accept_for(request: &[u8]) -> String {
         .to_string()
 }
 
-fn ws_open(c: &mut Cl) {
+pub(crate) fn ws_open(c: &mut Cl) {
     let sent = pump(c);
     let accept = accept_for(&sent[Stream::WebSocket.index()]);
     let head = format!(
@@ -74,7 +84,7 @@ fn ws_open(c: &mut Cl) {
     assert!(c.is_open());
 }
 
-fn server_frame(op: OpCode, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn server_frame(op: OpCode, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; payload.len() + 14];
     let n = ws::encode_frame(&mut out, true, op, payload, None).unwrap();
     out.truncate(n);

@@ -3,13 +3,15 @@
 #[cfg(feature = "eio3")]
 mod eio3;
 mod hostile;
+#[cfg(feature = "msgpack-parser")]
+mod msgpack;
 mod pair;
 #[cfg(feature = "recovery")]
 mod recovery;
 
 use pair::{CEv, Pair, client_config};
 use siocore::client::{
-    AckFailure, Args, CloseReason, DisconnectReason, Reconnection, Stream, Transports,
+    AckFailure, Args, CloseReason, ConfigError, DisconnectReason, Reconnection, Stream, Transports,
 };
 use siocore::server::ServerConfig;
 
@@ -477,4 +479,26 @@ fn a_delayed_long_poll_lets_posts_overtake_it() {
     p.drive();
     assert_eq!(args(p.take_events()), ["1", "2"]);
     assert!(p.client.is_open());
+}
+
+#[test]
+fn the_msgpack_parser_needs_its_feature_and_engine_io_v4() {
+    let mut c = client_config(Transports::WebSocket);
+    c.parser = siocore::client::Parser::MsgPack;
+    let new = |c: siocore::client::ClientConfig<'static>| {
+        let mut arena = vec![0u8; c.arena_len()];
+        siocore::client::Client::<'_, 2, 2>::new(c, &mut arena, [1; 32]).map(|_| ())
+    };
+    if !cfg!(feature = "msgpack-parser") {
+        assert_eq!(new(c), Err(ConfigError::MsgPackNotCompiled));
+        return;
+    }
+    assert_eq!(new(c), Ok(()));
+    c.eio3 = true;
+    let want = if cfg!(feature = "eio3") {
+        ConfigError::MsgPackWithEio3
+    } else {
+        ConfigError::Eio3NotCompiled
+    };
+    assert_eq!(new(c), Err(want));
 }

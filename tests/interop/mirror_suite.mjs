@@ -1,7 +1,7 @@
 // The mirror client contract (examples/mirror_client.rs, examples/c/mirror_client.c),
 // checked by the official Node server (npm socket.io 4.8.4).
 //
-//   node mirror_suite.mjs [--tls CERT KEY CA] <mode> <client command…>
+//   node mirror_suite.mjs [--tls CERT KEY CA] [--msgpack] <mode> <client command…>
 //
 // <mode>: polling | websocket | upgrade. The suite starts a socket.io server on a free port
 // of 127.0.0.1 (pingInterval 300; pingTimeout 1000, so a loaded machine does not time out a
@@ -16,8 +16,12 @@
 // client exiting with status 0 when the server disconnects it.
 // With --tls, the server is an https one (`https.createServer` with the PEM files CERT and
 // KEY) and the client gets `--ca CA https://127.0.0.1:<port>` instead.
+// With --msgpack, the server speaks the msgpack parser (`parser:
+// require("socket.io-msgpack-parser")`, 3.0.2), the client gets `--parser msgpack` first, and
+// a last check says that every message the client sent was a binary one.
 // Prints one line per check ("ok NAME" or "FAIL NAME: why"); exits 1 when one failed.
 
+import { createRequire } from "node:module";
 import { Server } from "socket.io";
 import { createServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -32,6 +36,11 @@ if (argv[0] === "--tls") {
   tls = { cert: readFileSync(argv[1]), key: readFileSync(argv[2]), ca: argv[3] };
   argv = argv.slice(4);
 }
+const msgpack = argv[0] === "--msgpack";
+if (msgpack) argv = argv.slice(1);
+const parser = msgpack ? createRequire(import.meta.url)("socket.io-msgpack-parser") : undefined;
+// The client's messages, by kind (Engine.IO `message` packets: text or binary).
+const sent = { text: 0, binary: 0 };
 const [mode, ...command] = argv;
 const STEP = 8000;
 
@@ -62,6 +71,12 @@ async function startServer() {
     pingInterval: 300,
     pingTimeout: 1000,
     connectionStateRecovery: { maxDisconnectionDuration: 60_000 },
+    ...(parser ? { parser } : {}),
+  });
+  io.engine.on("connection", (conn) => {
+    conn.on("packet", (p) => {
+      if (p.type === "message") sent[typeof p.data === "string" ? "text" : "binary"]++;
+    });
   });
   io.on("connection", (socket) => {
     if (waiting) {
@@ -105,7 +120,8 @@ function acked(socket, name, args) {
 await startServer();
 const flag = { polling: ["--transport", "polling"], websocket: ["--transport", "websocket"] }[mode] ?? [];
 const target = tls ? ["--ca", tls.ca, `https://127.0.0.1:${port}`] : [`http://127.0.0.1:${port}`];
-child = spawn(command[0], [...command.slice(1), ...flag, ...target], {
+const parserFlag = msgpack ? ["--parser", "msgpack"] : [];
+child = spawn(command[0], [...command.slice(1), ...parserFlag, ...flag, ...target], {
   stdio: ["ignore", "pipe", "pipe"],
 });
 child.stdout.on("data", (d) => (childLog += d));
@@ -227,6 +243,13 @@ await check("exits with status 0 when the server disconnects it", async () => {
   assert.equal(signal, null);
   assert.equal(code, 0);
 });
+
+if (msgpack) {
+  await check("every message the client sent was one binary message", async () => {
+    assert.equal(sent.text, 0);
+    assert.ok(sent.binary > 0);
+  });
+}
 
 io.close();
 finish(checks.failed ? 1 : 0);
