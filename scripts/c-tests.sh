@@ -24,7 +24,7 @@
 #   the suite the Rust mirror client passes) over websocket, polling and upgrade, plain and
 #   sanitized; under valgrind over websocket; with --parser msgpack under the Node server with
 #   the msgpack parser (mirror_suite.mjs --msgpack) in each mode, plain and sanitized; and with
-#   --eio3 under socket.io 2.5.0 (tests/interop/mirror_v2_suite.mjs) in each mode, plain and
+#   --eio3 under socket.io 2.5.0 (mirror_suite.mjs --v2) in each mode, plain and
 #   sanitized.
 # - a fresh install prefix (scripts/install-c.sh) used through pkg-config and CMake.
 # Valgrind and the sanitizers must report 0 errors and 0 leaks. Called by scripts/test.sh,
@@ -252,7 +252,7 @@ for mode in websocket polling upgrade; do
   mirror --msgpack "$mode" "$PWD/$out/mirror_client"
   mirror --msgpack "$mode" "$PWD/$out/mirror_client-asan"
 done
-mirror_v2() { (cd tests/interop && timeout 150 node mirror_v2_suite.mjs "$@"); }
+mirror_v2() { (cd tests/interop && timeout 150 node mirror_suite.mjs --v2 "$@"); }
 for mode in websocket polling upgrade; do
   step "C mirror client --eio3 ($mode) under socket.io 2.5.0: plain and ASan+UBSan"
   mirror_v2 "$mode" "$PWD/$out/mirror_client"

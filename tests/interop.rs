@@ -398,13 +398,13 @@ fn mirror_client_with_upgrade_against_node() {
 }
 
 /// The Rust mirror client with `--eio3` under a socket.io 2.5.0 server
-/// (`tests/interop/mirror_v2_suite.mjs`), in one transport mode.
+/// (`tests/interop/mirror_suite.mjs --v2`), in one transport mode.
 fn mirror_v2(mode: &str) {
     let client = example("mirror_client");
     let client = client.to_string_lossy();
     node(
-        "mirror_v2_suite.mjs",
-        &[mode, &client],
+        "mirror_suite.mjs",
+        &["--v2", mode, &client],
         &format!("mirror client --eio3 {mode}"),
     );
 }

@@ -1,7 +1,7 @@
 // The mirror client contract (examples/mirror_client.rs, examples/c/mirror_client.c),
 // checked by the official Node server (npm socket.io 4.8.4).
 //
-//   node mirror_suite.mjs [--tls CERT KEY CA] [--msgpack] <mode> <client command…>
+//   node mirror_suite.mjs [--tls CERT KEY CA] [--msgpack | --v2] <mode> <client command…>
 //
 // <mode>: polling | websocket | upgrade. The suite starts a socket.io server on a free port
 // of 127.0.0.1 (pingInterval 300; pingTimeout 1000, so a loaded machine does not time out a
@@ -19,6 +19,9 @@
 // With --msgpack, the server speaks the msgpack parser (`parser:
 // require("socket.io-msgpack-parser")`, 3.0.2), the client gets `--parser msgpack` first, and
 // a last check says that every message the client sent was a binary one.
+// With --v2, the server is socket.io 2.5.0 (npm alias socket.io-v2: Engine.IO v3, which
+// speaks nothing newer) and the client gets `--eio3`: the same checks but recovery (socket.io
+// 2 has none), and the heartbeat one counts the client's pings (in v3 the client pings).
 // Prints one line per check ("ok NAME" or "FAIL NAME: why"); exits 1 when one failed.
 
 import { createRequire } from "node:module";
@@ -38,6 +41,8 @@ if (argv[0] === "--tls") {
 }
 const msgpack = argv[0] === "--msgpack";
 if (msgpack) argv = argv.slice(1);
+const v2 = argv[0] === "--v2";
+if (v2) argv = argv.slice(1);
 const parser = msgpack ? createRequire(import.meta.url)("socket.io-msgpack-parser") : undefined;
 // The client's messages, by kind (Engine.IO `message` packets: text or binary).
 const sent = { text: 0, binary: 0 };
@@ -67,12 +72,14 @@ function finish(code) {
 
 async function startServer() {
   const http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
-  io = new Server(http, {
-    pingInterval: 300,
-    pingTimeout: 1000,
-    connectionStateRecovery: { maxDisconnectionDuration: 60_000 },
-    ...(parser ? { parser } : {}),
-  });
+  io = v2
+    ? createRequire(import.meta.url)("socket.io-v2")(http, { pingInterval: 300, pingTimeout: 1000 })
+    : new Server(http, {
+        pingInterval: 300,
+        pingTimeout: 1000,
+        connectionStateRecovery: { maxDisconnectionDuration: 60_000 },
+        ...(parser ? { parser } : {}),
+      });
   io.engine.on("connection", (conn) => {
     conn.on("packet", (p) => {
       if (p.type === "message") sent[typeof p.data === "string" ? "text" : "binary"]++;
@@ -112,7 +119,12 @@ function acked(socket, name, args) {
     STEP,
     `ack of ${name}`,
     new Promise((resolve, reject) => {
-      socket.timeout(STEP).emit(name, ...args, (err, ...got) => (err ? reject(err) : resolve(got)));
+      if (v2) {
+        // socket.io 2 has no `timeout()`: `within` bounds the wait.
+        socket.emit(name, ...args, (...got) => resolve(got));
+      } else {
+        socket.timeout(STEP).emit(name, ...args, (err, ...got) => (err ? reject(err) : resolve(got)));
+      }
     }),
   );
 }
@@ -120,7 +132,7 @@ function acked(socket, name, args) {
 await startServer();
 const flag = { polling: ["--transport", "polling"], websocket: ["--transport", "websocket"] }[mode] ?? [];
 const target = tls ? ["--ca", tls.ca, `https://127.0.0.1:${port}`] : [`http://127.0.0.1:${port}`];
-const parserFlag = msgpack ? ["--parser", "msgpack"] : [];
+const parserFlag = msgpack ? ["--parser", "msgpack"] : v2 ? ["--eio3"] : [];
 child = spawn(command[0], [...command.slice(1), ...parserFlag, ...flag, ...target], {
   stdio: ["ignore", "pipe", "pipe"],
 });
@@ -129,10 +141,14 @@ child.stderr.on("data", (d) => (childLog += d));
 childExit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
 
 let socket;
-await check("connects to / with an empty auth", async () => {
+await check(v2 ? "connects to / over Engine.IO 3" : "connects to / with an empty auth", async () => {
   socket = await nextConnection("the client's connection");
   assert.equal(socket.nsp.name, "/");
-  assert.deepEqual(socket.handshake.auth, {});
+  if (v2) {
+    assert.equal(socket.conn.request._query.EIO, "3");
+  } else {
+    assert.deepEqual(socket.handshake.auth, {});
+  }
 });
 if (!socket) finish(1);
 
@@ -187,15 +203,22 @@ await check("acks with binary arguments", async () => {
   assert.equal(got[1], 5);
 });
 
-await check("answers pings: still connected after 2 s of 300 ms pings", async () => {
+await check("the heartbeat: still connected after 2 s of 300 ms ping intervals", async () => {
+  // In v3 the client pings: the server counts them.
+  let pings = 0;
+  const count = () => pings++;
+  if (v2) socket.conn.on("heartbeat", count);
   let gone = null;
   socket.once("disconnect", (r) => (gone = r));
   await new Promise((r) => setTimeout(r, 2000));
+  if (v2) socket.conn.off("heartbeat", count);
   assert.equal(gone, null);
+  if (v2) assert.ok(pings >= 3, `${pings} pings`);
   assert.deepEqual(await mirrored(socket, "after-pings", [1]), [1]);
 });
 
-await check("recovers its session after the server closes its transport", async () => {
+// socket.io 2 has no connection state recovery.
+if (!v2) await check("recovers its session after the server closes its transport", async () => {
   const id = socket.id;
   socket.join("room1");
   const gone = new Promise((resolve) => socket.once("disconnect", resolve));
