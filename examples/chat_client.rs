@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use siocore::client::{Args, Client, ClientConfig, Event};
-use siocore::driver::{ClientDriver, ServerUrl, Wake, os_seed};
+use siocore::driver::{ServerUrl, Wake, os_seed};
 use siocore::json::{JsonStr, write_str};
 
 // Tests that include two examples include this twice.
@@ -96,44 +96,12 @@ fn text(arg: &[u8]) -> String {
     }
 }
 
-/// The loop for `client`: TLS for an `https://` or `wss://` URL, trusting the CAs of the
-/// PEM file `ca`, or Mozilla's roots.
-#[cfg(feature = "tls")]
-fn driver<'a>(
-    client: Client<'a>,
-    server: &ServerUrl,
-    ca: Option<&str>,
-) -> Result<ClientDriver<'a>, Box<dyn std::error::Error>> {
-    use siocore::driver::ClientTls;
-    let driver = ClientDriver::new(client, server.addr)?;
-    if !server.tls {
-        return Ok(driver);
-    }
-    let trust = match ca {
-        Some(file) => ClientTls::from_ca_file(file).map_err(|e| format!("--ca: {e}"))?,
-        None => ClientTls::webpki_roots(),
-    };
-    Ok(driver.tls(trust, &server.name)?)
-}
-
-#[cfg(not(feature = "tls"))]
-fn driver<'a>(
-    client: Client<'a>,
-    server: &ServerUrl,
-    ca: Option<&str>,
-) -> Result<ClientDriver<'a>, Box<dyn std::error::Error>> {
-    if ca.is_some() {
-        return Err("--ca needs the feature tls (cargo run --features tls ...)".into());
-    }
-    Ok(ClientDriver::new(client, server.addr)?)
-}
-
 fn run(server: &ServerUrl, ca: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     let config = ClientConfig::new(&server.host);
     let mut arena = vec![0u8; config.arena_len()];
     let mut client: Client<'_> = Client::new(config, &mut arena, os_seed()?)?;
     let root = client.connect("/", None)?;
-    let mut driver = driver(client, server, ca)?;
+    let mut driver = cli::client_driver(client, server, ca)?;
 
     // Lines come from a reader thread; `None` is the end of input.
     let (tx, rx) = mpsc::channel::<Option<String>>();

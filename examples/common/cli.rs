@@ -235,3 +235,35 @@ pub(crate) fn init_logging() {
         log::set_max_level(max);
     }
 }
+
+/// The loop for `client`: TLS for an `https://` or `wss://` URL, trusting the CAs of the
+/// PEM file `ca`, or Mozilla's roots.
+#[cfg(feature = "tls")]
+pub(crate) fn client_driver<'a>(
+    client: siocore::client::Client<'a>,
+    server: &siocore::driver::ServerUrl,
+    ca: Option<&str>,
+) -> Result<siocore::driver::ClientDriver<'a>, Box<dyn std::error::Error>> {
+    use siocore::driver::ClientTls;
+    let driver = siocore::driver::ClientDriver::new(client, server.addr)?;
+    if !server.tls {
+        return Ok(driver);
+    }
+    let trust = match ca {
+        Some(file) => ClientTls::from_ca_file(file).map_err(|e| format!("--ca: {e}"))?,
+        None => ClientTls::webpki_roots(),
+    };
+    Ok(driver.tls(trust, &server.name)?)
+}
+
+#[cfg(not(feature = "tls"))]
+pub(crate) fn client_driver<'a>(
+    client: siocore::client::Client<'a>,
+    server: &siocore::driver::ServerUrl,
+    ca: Option<&str>,
+) -> Result<siocore::driver::ClientDriver<'a>, Box<dyn std::error::Error>> {
+    if ca.is_some() {
+        return Err("--ca needs the feature tls (cargo run --features tls ...)".into());
+    }
+    Ok(siocore::driver::ClientDriver::new(client, server.addr)?)
+}
