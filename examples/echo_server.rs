@@ -13,7 +13,9 @@
 //! (speak the msgpack parser, `socket.io-msgpack-parser`, to every client; `json`, the
 //! default, is the other), `--tls-cert FILE --tls-key FILE` (serve https and wss with that
 //! PEM certificate chain and private key; needs the feature `tls`: `--features tls`),
-//! `--help`. A bad flag ends it with one line that names it and status 2; an address it
+//! `--cors ORIGIN` (answer CORS for pages of that origin; repeat it for several, `*` for
+//! any page, `reflect` for the request's own origin), `--cors-credentials` (and allow their
+//! cookies), `--help`. A bad flag ends it with one line that names it and status 2; an address it
 //! cannot listen on, with the address and status 1. `RUST_LOG=debug` prints the library's
 //! log.
 //!
@@ -48,7 +50,7 @@ use std::num::NonZeroU32;
 use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, split_first_arg};
-use siocore::server::{Endpoint, Parser, ServerConfig};
+use siocore::server::{AllowOrigin, Cors, Endpoint, Parser, ServerConfig};
 
 // Tests that include two examples include this twice.
 #[path = "common/cli.rs"]
@@ -59,6 +61,7 @@ const USAGE: &str = "\
 usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
                    [--redis redis://HOST:PORT] [--recovery MS] [--allow-eio3]
                    [--parser json|msgpack] [--tls-cert FILE --tls-key FILE]
+                   [--cors ORIGIN]... [--cors-credentials]
 
 The echo server the interop tests check (its contract: examples/echo_server.rs), on
 127.0.0.1.
@@ -73,6 +76,8 @@ The echo server the interop tests check (its contract: examples/echo_server.rs),
   --parser P           json (the default) or msgpack (socket.io-msgpack-parser)
   --tls-cert FILE      serve https and wss with this PEM certificate chain...
   --tls-key FILE       ...and this PEM private key (needs the feature tls)
+  --cors ORIGIN        let pages of ORIGIN poll (repeatable; * any, reflect: each its own)
+  --cors-credentials   ...with their cookies (Access-Control-Allow-Credentials)
   --help               this text
 
 RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
@@ -100,6 +105,10 @@ pub struct Options {
     pub tls_key: Option<String>,
     /// How Socket.IO packets are written.
     pub parser: Parser,
+    /// Origins whose pages may poll (`*`: any, `reflect`: each its own); none: no CORS.
+    pub cors: Vec<String>,
+    /// CORS with credentials.
+    pub cors_credentials: bool,
 }
 
 impl Default for Options {
@@ -116,6 +125,8 @@ impl Default for Options {
             tls_cert: None,
             tls_key: None,
             parser: Parser::Json,
+            cors: Vec::new(),
+            cors_credentials: false,
         }
     }
 }
@@ -149,6 +160,8 @@ impl Options {
                 "--allow-eio3" => o.allow_eio3 = true,
                 "--tls-cert" => o.tls_cert = Some(flags.value(f)?),
                 "--tls-key" => o.tls_key = Some(flags.value(f)?),
+                "--cors" => o.cors.push(flags.value(f)?),
+                "--cors-credentials" => o.cors_credentials = true,
                 "--parser" => {
                     o.parser = match flags.value(f)?.as_str() {
                         "json" => Parser::Json,
@@ -163,12 +176,39 @@ impl Options {
                 _ => return Err(cli::unknown(f)),
             }
         }
+        if o.cors_credentials && o.cors.is_empty() {
+            return Err(cli::usage("--cors-credentials: needs --cors too"));
+        }
+        if o.cors.len() > 1 && o.cors.iter().any(|c| c == "*" || c == "reflect") {
+            return Err(cli::usage("--cors: * and reflect stand alone"));
+        }
         match (&o.tls_cert, &o.tls_key) {
             (Some(_), None) => Err(cli::usage("--tls-cert: needs --tls-key too")),
             (None, Some(_)) => Err(cli::usage("--tls-key: needs --tls-cert too")),
             _ => Ok(o),
         }
     }
+}
+
+/// The CORS settings of the `--cors` flags (their strings kept for the process's life).
+fn cors(origins: &[String], credentials: bool) -> Option<Cors<'static>> {
+    let origin = match origins {
+        [] => return None,
+        [one] if one == "*" => AllowOrigin::Any,
+        [one] if one == "reflect" => AllowOrigin::Reflect,
+        list => {
+            let list: Vec<&'static str> = list
+                .iter()
+                .map(|o| &*Box::leak(o.clone().into_boxed_str()))
+                .collect();
+            AllowOrigin::List(Box::leak(list.into_boxed_slice()))
+        }
+    };
+    Some(Cors {
+        origin,
+        credentials,
+        ..Cors::DEFAULT
+    })
 }
 
 /// What a timer flag must be.
@@ -186,6 +226,7 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         max_queued_bytes: o.max_payload.saturating_mul(4).max(1 << 20),
         allow_eio3: o.allow_eio3,
         parser: o.parser,
+        cors: cors(&o.cors, o.cors_credentials),
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);

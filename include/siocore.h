@@ -809,8 +809,34 @@ typedef struct {
   // Milliseconds a request body may take once its head is in (30 000; `408` past it),
   // and the application to answer a request it was handed (`503` past it).
   uint32_t request_timeout_ms;
-  // `Access-Control-Allow-Origin` for polling responses; `NULL` for none.
+  // CORS for the Engine.IO paths (Node's `cors` option): which pages of other origins
+  // may poll the server. At most one of `cors_origin`, `cors_origins`, `cors_reflect` and
+  // `cors_check` is set (`SIO_INVALID_ARGUMENT` otherwise); with none (the default) no
+  // CORS header is sent and the other `cors_` fields are not used. This one: this value
+  // always (`"*"`: any page).
   const char *cors_origin;
+  // The request's `Origin` when it is one of these `cors_origins_len` strings.
+  const char *const *cors_origins;
+  // How many strings `cors_origins` points to.
+  size_t cors_origins_len;
+  // The request's `Origin`, whatever it is (Node: `origin: true`).
+  bool cors_reflect;
+  // The request's `Origin` when this returns true for it (`origin` is not
+  // NUL-terminated: `len` bytes), called with `cors_check_user` from within the call
+  // that handles the request.
+  bool (*cors_check)(void *user, const char *origin, size_t len);
+  // Passed to `cors_check`.
+  void *cors_check_user;
+  // `Access-Control-Allow-Credentials: true` (false): pages may send cookies.
+  bool cors_credentials;
+  // `Access-Control-Allow-Methods` of preflights; `NULL`: Node's
+  // `GET,HEAD,PUT,PATCH,POST,DELETE`.
+  const char *cors_methods;
+  // `Access-Control-Allow-Headers` of preflights; `NULL`: the request's
+  // `Access-Control-Request-Headers` echoed.
+  const char *cors_allowed_headers;
+  // `Access-Control-Max-Age` of preflights in seconds; 0 (the default) sends none.
+  uint32_t cors_max_age;
   // Most sessions at once.
   uint32_t max_sessions;
   // Most bytes the server's pool may grow to.

@@ -6,7 +6,8 @@
 # one a microcontroller builds), then the server and the two client images again with the
 # feature `recovery` (connection state recovery; without it none of its code is compiled),
 # the server image with the feature `eio3` (Engine.IO v3 clients), and the server and the two
-# client images with the feature `msgpack-parser` (the msgpack parser).
+# client images with the feature `msgpack-parser` (the msgpack parser), and the server image
+# with the feature `cors` (configured with a list of origins).
 # Prints their allocated
 # sections, and the bytes per server table entry on that 32-bit target (Capacity's order:
 # session, stream, socket, namespace, room, member, ack, event, block, node).
@@ -75,3 +76,12 @@ echo "WsClient with the msgpack parser (feature msgpack-parser):"
 python3 ../scripts/elf_sizes.py "$mout/client_ws"
 echo "WsClient RAM with the msgpack parser (bytes: the WsClient value, one Event):"
 python3 ../scripts/elf_sizes.py --words SIZES "$mout/client_ws"
+# The server image with CORS (feature `cors`), configured with a list of two origins and
+# credentials.
+cargo build --locked --release --target thumbv7em-none-eabihf --features cors \
+    --bin server --target-dir target/cors
+cout=target/cors/thumbv7em-none-eabihf/release
+echo "server with CORS (feature cors):"
+python3 ../scripts/elf_sizes.py "$cout/server"
+echo "server table entries with CORS (bytes):"
+python3 ../scripts/elf_sizes.py --words SIZES "$cout/server"

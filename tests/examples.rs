@@ -318,6 +318,21 @@ fn echo_server_flags() {
         2,
         "--recovery: not a number of milliseconds: soon",
     );
+    refuses(
+        &program,
+        name,
+        &["--cors-credentials"],
+        2,
+        "--cors-credentials: needs --cors too",
+    );
+    refuses(
+        &program,
+        name,
+        &["--cors", "https://a.example", "--cors", "*"],
+        2,
+        "--cors: * and reflect stand alone",
+    );
+    refuses(&program, name, &["--cors"], 2, "--cors: needs a value");
 }
 
 #[test]

@@ -13,7 +13,9 @@
 //! cannot be installed; its page must say so in plain words and keep what is typed), then
 //! online (the command installs the client, the server sends it, two tabs of a headless
 //! Chromium chat: `tests/interop/chat_browser.mjs`); and two terminal chat clients
-//! (`examples/chat_client.rs`) through it. And the client side:
+//! (`examples/chat_client.rs`) through it. CORS in Chromium: a page of another origin
+//! polls echo servers that allow it or not (`tests/interop/cors_browser.mjs`). And the
+//! client side:
 //! the mirror client (`examples/mirror_client.rs`) under the official Node server (npm
 //! `socket.io` 4.8.4, `tests/interop/mirror_suite.mjs`) in the three transport modes, with
 //! the default parser and with the msgpack parser (`--msgpack`).
@@ -368,6 +370,24 @@ fn the_readme_chat_command_from_a_clean_tree_offline_then_online() {
     let joined = wait_line(&demo.out, "a user connected: ", timeout).expect("a connect line");
     let left = wait_line(&demo.out, "user disconnected: ", timeout).expect("a disconnect line");
     assert!(!joined.is_empty() && !left.is_empty());
+}
+
+/// CORS in Chromium (`tests/interop/cors_browser.mjs`): a page of another origin polls echo
+/// servers whose `--cors` lists it (with credentials and a preflighted header), reflects it,
+/// or leaves it out (the page never connects).
+#[test]
+fn cors_for_a_page_of_another_origin_in_chromium() {
+    let chromium = "/usr/bin/chromium";
+    assert!(
+        Path::new(chromium).exists(),
+        "the browser test needs Debian's chromium (apt-get install chromium)"
+    );
+    let server = example("echo_server");
+    node(
+        "cors_browser.mjs",
+        &[&server.to_string_lossy(), chromium],
+        "CORS in chromium",
+    );
 }
 
 /// The Rust mirror client (`examples/mirror_client.rs`) under the official Node server

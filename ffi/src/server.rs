@@ -10,9 +10,9 @@ use siocore::Instant;
 use siocore::adapter::{Cluster, Flags, Recipients};
 use siocore::http::{EMPTY_HEADER, Header};
 use siocore::server::{
-    AckId, Args, Capacity, CloseReason, ConfigError, Data, DisconnectReason, Endpoint, Event,
-    Parser, Protocol, Server, ServerConfig, SessionId, SocketId, Storage, StreamId, Targets,
-    WireId,
+    AckId, AllowOrigin, Args, Capacity, CloseReason, ConfigError, Cors, Data, DisconnectReason,
+    Endpoint, Event, Parser, Protocol, Server, ServerConfig, SessionId, SocketId, Storage,
+    StreamId, Targets, WireId,
 };
 use siocore::sio::MAX_EMIT_ATTACHMENTS;
 
@@ -89,8 +89,35 @@ pub struct sio_server_config {
     /// Milliseconds a request body may take once its head is in (30 000; `408` past it),
     /// and the application to answer a request it was handed (`503` past it).
     pub request_timeout_ms: u32,
-    /// `Access-Control-Allow-Origin` for polling responses; `NULL` for none.
+    /// CORS for the Engine.IO paths (Node's `cors` option): which pages of other origins
+    /// may poll the server. At most one of `cors_origin`, `cors_origins`, `cors_reflect` and
+    /// `cors_check` is set (`SIO_INVALID_ARGUMENT` otherwise); with none (the default) no
+    /// CORS header is sent and the other `cors_` fields are not used. This one: this value
+    /// always (`"*"`: any page).
     pub cors_origin: *const c_char,
+    /// The request's `Origin` when it is one of these `cors_origins_len` strings.
+    pub cors_origins: *const *const c_char,
+    /// How many strings `cors_origins` points to.
+    pub cors_origins_len: usize,
+    /// The request's `Origin`, whatever it is (Node: `origin: true`).
+    pub cors_reflect: bool,
+    /// The request's `Origin` when this returns true for it (`origin` is not
+    /// NUL-terminated: `len` bytes), called with `cors_check_user` from within the call
+    /// that handles the request.
+    pub cors_check:
+        Option<unsafe extern "C" fn(user: *mut c_void, origin: *const c_char, len: usize) -> bool>,
+    /// Passed to `cors_check`.
+    pub cors_check_user: *mut c_void,
+    /// `Access-Control-Allow-Credentials: true` (false): pages may send cookies.
+    pub cors_credentials: bool,
+    /// `Access-Control-Allow-Methods` of preflights; `NULL`: Node's
+    /// `GET,HEAD,PUT,PATCH,POST,DELETE`.
+    pub cors_methods: *const c_char,
+    /// `Access-Control-Allow-Headers` of preflights; `NULL`: the request's
+    /// `Access-Control-Request-Headers` echoed.
+    pub cors_allowed_headers: *const c_char,
+    /// `Access-Control-Max-Age` of preflights in seconds; 0 (the default) sends none.
+    pub cors_max_age: u32,
     /// Most sessions at once.
     pub max_sessions: u32,
     /// Most bytes the server's pool may grow to.
@@ -152,6 +179,15 @@ pub unsafe extern "C" fn sio_server_config_default(out: *mut sio_server_config) 
             headers_timeout_ms: d.headers_timeout,
             request_timeout_ms: d.request_timeout,
             cors_origin: core::ptr::null(),
+            cors_origins: core::ptr::null(),
+            cors_origins_len: 0,
+            cors_reflect: false,
+            cors_check: None,
+            cors_check_user: core::ptr::null_mut(),
+            cors_credentials: false,
+            cors_methods: core::ptr::null(),
+            cors_allowed_headers: core::ptr::null(),
+            cors_max_age: 0,
             max_sessions: 1024,
             max_pool_bytes: 64 << 20,
             recovery_ms: d.recovery,
@@ -170,7 +206,7 @@ fn settings(
     c: &sio_server_config,
     endpoints: &'static [Endpoint<'static>],
     namespaces: &'static [&'static str],
-    cors_origin: Option<&'static str>,
+    cors: Option<Cors<'static>>,
 ) -> ServerConfig<'static> {
     ServerConfig {
         endpoints,
@@ -195,7 +231,7 @@ fn settings(
         max_http_body: c.max_http_body,
         headers_timeout: c.headers_timeout_ms,
         request_timeout: c.request_timeout_ms,
-        cors_origin,
+        cors,
         recovery: c.recovery_ms,
         recovery_log_bytes: c.recovery_log_bytes,
         allow_eio3: c.allow_eio3,
@@ -213,7 +249,8 @@ pub(crate) fn config_error(e: ConfigError) -> sio_result {
     match e {
         ConfigError::RecoveryNotCompiled
         | ConfigError::Eio3NotCompiled
-        | ConfigError::MsgPackNotCompiled => SIO_UNSUPPORTED,
+        | ConfigError::MsgPackNotCompiled
+        | ConfigError::CorsNotCompiled => SIO_UNSUPPORTED,
         _ => SIO_INVALID_ARGUMENT,
     }
 }
@@ -235,7 +272,97 @@ unsafe fn opt_text<'a>(p: *const c_char) -> Result<Option<&'a str>, sio_result> 
 struct ConfigText<'c> {
     endpoints: [Option<Endpoint<'c>>; 2],
     namespaces: &'c [*const c_char],
-    cors: Option<&'c str>,
+    cors: Option<CorsText<'c>>,
+}
+
+/// The CORS settings of a C configuration, borrowed for the call.
+struct CorsText<'c> {
+    origin: CorsChoice<'c>,
+    methods: Option<&'c str>,
+    allowed_headers: Option<&'c str>,
+}
+
+/// Which of the C configuration's ways to allow origins is set.
+enum CorsChoice<'c> {
+    Exactly(&'c str),
+    List(&'c [*const c_char]),
+    Reflect,
+    Check(CorsCheck),
+}
+
+/// A C configuration's `cors_check` with its user pointer.
+#[derive(Clone, Copy)]
+struct CorsCheck {
+    f: unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> bool,
+    user: *mut c_void,
+}
+
+// SAFETY: the pointer is only handed back to the C callback, from whatever thread drives
+// the server, as `sio_server_config` documents; siocore never reads it.
+unsafe impl Sync for CorsCheck {}
+// SAFETY: as for `Sync`.
+unsafe impl Send for CorsCheck {}
+
+impl CorsCheck {
+    fn allows(&self, origin: &str) -> bool {
+        // SAFETY: a C callback given in the configuration, called as documented.
+        unsafe { (self.f)(self.user, origin.as_ptr().cast(), origin.len()) }
+    }
+}
+
+/// A CORS check as the core takes it.
+type OriginCheck = dyn Fn(&str) -> bool + Sync;
+
+/// Keeps the configuration's CORS strings (and the check) for as long as the server.
+trait KeepCors {
+    fn text(&mut self, t: &str) -> Result<&'static str, sio_result>;
+    fn list(&mut self, n: usize) -> Result<Option<&'static mut [&'static str]>, sio_result>;
+    fn check(&mut self, check: CorsCheck) -> Result<Option<&'static OriginCheck>, sio_result>;
+}
+
+impl CorsText<'_> {
+    /// The core's settings, the strings kept by `keep`; `None` when measuring.
+    fn cors(
+        &self,
+        c: &sio_server_config,
+        keep: &mut impl KeepCors,
+    ) -> Result<Option<Cors<'static>>, sio_result> {
+        // Every piece is kept (or counted, when measuring) before any early return.
+        let methods = match self.methods {
+            Some(m) => keep.text(m)?,
+            None => Cors::DEFAULT.methods,
+        };
+        let allowed_headers = self.allowed_headers.map(|h| keep.text(h)).transpose()?;
+        let origin = match self.origin {
+            CorsChoice::Exactly(o) => AllowOrigin::Exactly(keep.text(o)?),
+            CorsChoice::Reflect => AllowOrigin::Reflect,
+            CorsChoice::List(list) => {
+                let mut kept = keep.list(list.len())?;
+                for (i, &p) in list.iter().enumerate() {
+                    // SAFETY: the caller's `cors_origins` strings, per the contract.
+                    let o = keep.text(unsafe { opt_text(p) }?.ok_or(SIO_NULL_ARGUMENT)?)?;
+                    if let Some(slot) = kept.as_deref_mut().and_then(|k| k.get_mut(i)) {
+                        *slot = o;
+                    }
+                }
+                match kept {
+                    Some(k) => AllowOrigin::List(k),
+                    None => return Ok(None),
+                }
+            }
+            CorsChoice::Check(check) => match keep.check(check)? {
+                Some(f) => AllowOrigin::Check(f),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Cors {
+            origin,
+            credentials: c.cors_credentials,
+            methods,
+            allowed_headers,
+            max_age: c.cors_max_age,
+        }))
+    }
 }
 
 impl<'c> ConfigText<'c> {
@@ -262,8 +389,47 @@ impl<'c> ConfigText<'c> {
             ],
             namespaces,
             // SAFETY: per the contract.
-            cors: unsafe { opt_text(c.cors_origin) }?,
+            cors: unsafe { Self::cors(c) }?,
         })
+    }
+
+    /// # Safety
+    /// As [`read`](Self::read).
+    unsafe fn cors(c: &'c sio_server_config) -> Result<Option<CorsText<'c>>, sio_result> {
+        // SAFETY: per the contract.
+        let exactly = unsafe { opt_text(c.cors_origin) }?;
+        let list: Option<&[*const c_char]> = if c.cors_origins.is_null() {
+            if c.cors_origins_len != 0 {
+                return Err(SIO_NULL_ARGUMENT);
+            }
+            None
+        } else {
+            // SAFETY: `cors_origins` points to `cors_origins_len` string pointers.
+            Some(unsafe { core::slice::from_raw_parts(c.cors_origins, c.cors_origins_len) })
+        };
+        let check = c.cors_check.map(|f| CorsCheck {
+            f,
+            user: c.cors_check_user,
+        });
+        let set = usize::from(exactly.is_some())
+            + usize::from(list.is_some())
+            + usize::from(c.cors_reflect)
+            + usize::from(check.is_some());
+        let origin = match (exactly, list, check) {
+            _ if set > 1 => return Err(SIO_INVALID_ARGUMENT),
+            (Some(o), _, _) => CorsChoice::Exactly(o),
+            (_, Some(l), _) => CorsChoice::List(l),
+            (_, _, Some(f)) => CorsChoice::Check(f),
+            _ if c.cors_reflect => CorsChoice::Reflect,
+            _ => return Ok(None),
+        };
+        Ok(Some(CorsText {
+            origin,
+            // SAFETY: per the contract.
+            methods: unsafe { opt_text(c.cors_methods) }?,
+            // SAFETY: per the contract.
+            allowed_headers: unsafe { opt_text(c.cors_allowed_headers) }?,
+        }))
     }
 
     /// How many namespaces there are (`/` alone when none is listed).
@@ -287,10 +453,75 @@ impl<'c> ConfigText<'c> {
 /// The strings a heap server's configuration borrows, owned here so they outlive it.
 #[cfg(feature = "std")]
 pub(crate) struct Strings {
-    /// Owned only: the `&'static str`s borrow these boxes.
-    _texts: Vec<Box<str>>,
+    /// Owned only: the `&'static str`s borrow these.
+    _kept: HeapKeep,
     endpoints: Box<[Endpoint<'static>]>,
     namespaces: Box<[&'static str]>,
+}
+
+/// What a heap server's configuration borrows besides its endpoints and namespaces: the
+/// copied strings, the CORS list and check.
+#[cfg(feature = "std")]
+#[derive(Default)]
+struct HeapKeep {
+    texts: Vec<Box<str>>,
+    /// From `Box::into_raw`, freed on drop.
+    lists: Vec<*mut [&'static str]>,
+    /// From `Box::into_raw`, freed on drop.
+    checks: Vec<*mut OriginCheck>,
+}
+
+// SAFETY: the raw pointers are owned boxes (of `&'static str`s and a `Sync` closure whose
+// only capture is `CorsCheck`, itself `Send`).
+#[cfg(feature = "std")]
+unsafe impl Send for HeapKeep {}
+
+#[cfg(feature = "std")]
+impl HeapKeep {
+    fn own(&mut self, t: &str) -> &'static str {
+        let b: Box<str> = t.into();
+        // SAFETY: the box goes into `texts`, which `Strings` keeps (unmoved in the heap) as
+        // long as the server: `Owned` drops the server first.
+        let s = unsafe { &*(&*b as *const str) };
+        self.texts.push(b);
+        s
+    }
+}
+
+#[cfg(feature = "std")]
+impl KeepCors for HeapKeep {
+    fn text(&mut self, t: &str) -> Result<&'static str, sio_result> {
+        Ok(self.own(t))
+    }
+
+    fn list(&mut self, n: usize) -> Result<Option<&'static mut [&'static str]>, sio_result> {
+        let p = Box::into_raw(std::vec![""; n].into_boxed_slice());
+        self.lists.push(p);
+        // SAFETY: a fresh box, freed only when `Strings` drops, after the server.
+        Ok(Some(unsafe { &mut *p }))
+    }
+
+    fn check(&mut self, check: CorsCheck) -> Result<Option<&'static OriginCheck>, sio_result> {
+        let f: Box<OriginCheck> = Box::new(move |o: &str| check.allows(o));
+        let p = Box::into_raw(f);
+        self.checks.push(p);
+        // SAFETY: as for `list`.
+        Ok(Some(unsafe { &*p }))
+    }
+}
+
+#[cfg(feature = "std")]
+impl Drop for HeapKeep {
+    fn drop(&mut self) {
+        for p in self.lists.drain(..) {
+            // SAFETY: from `Box::into_raw`, dropped once.
+            drop(unsafe { Box::from_raw(p) });
+        }
+        for p in self.checks.drain(..) {
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
 }
 
 /// Turns a C configuration into a server configuration, its strings copied to the heap, and
@@ -304,32 +535,27 @@ pub(crate) unsafe fn config(
 ) -> Result<(ServerConfig<'static>, Capacity, Box<Strings>), sio_result> {
     // SAFETY: per the contract.
     let text = unsafe { ConfigText::read(c) }?;
-    let mut texts: Vec<Box<str>> = Vec::new();
-    let mut own = |t: &str| -> &'static str {
-        let b: Box<str> = t.into();
-        // SAFETY: the box goes into `texts`, which `Strings` keeps (unmoved in the heap) as
-        // long as the server: `Owned` drops the server first.
-        let s = unsafe { &*(&*b as *const str) };
-        texts.push(b);
-        s
-    };
+    let mut kept = HeapKeep::default();
     let endpoints: Vec<Endpoint<'static>> = text
         .endpoints
         .iter()
         .flatten()
         .map(|e| Endpoint {
-            path: own(e.path),
+            path: kept.own(e.path),
             protocol: e.protocol,
         })
         .collect();
     let mut namespaces = Vec::new();
     for i in 0..text.namespace_count() {
         // SAFETY: per the contract.
-        namespaces.push(own(unsafe { text.namespace(i) }?));
+        namespaces.push(kept.own(unsafe { text.namespace(i) }?));
     }
-    let cors = text.cors.map(&mut own);
+    let cors = match &text.cors {
+        Some(t) => t.cors(c, &mut kept)?,
+        None => None,
+    };
     let strings = Box::new(Strings {
-        _texts: texts,
+        _kept: kept,
         endpoints: endpoints.into_boxed_slice(),
         namespaces: namespaces.into_boxed_slice(),
     });
@@ -344,6 +570,21 @@ pub(crate) unsafe fn config(
     let pool = usize::try_from(c.max_pool_bytes).unwrap_or(usize::MAX);
     let capacity = Capacity::for_sessions(c.max_sessions as usize, pool);
     Ok((settings(c, endpoints, namespaces, cors), capacity, strings))
+}
+
+impl KeepCors for Carve {
+    fn text(&mut self, t: &str) -> Result<&'static str, sio_result> {
+        Self::text(self, t)
+    }
+
+    fn list(&mut self, n: usize) -> Result<Option<&'static mut [&'static str]>, sio_result> {
+        self.slice(n, || "")
+    }
+
+    fn check(&mut self, check: CorsCheck) -> Result<Option<&'static OriginCheck>, sio_result> {
+        let f = self.slice(1, || move |o: &str| check.allows(o))?;
+        Ok(f.and_then(|f| f.first()).map(|f| f as &OriginCheck))
+    }
 }
 
 /// The size of each table of a server in lent memory (`sio_server_new_in`); see
@@ -450,7 +691,10 @@ unsafe fn place(
             *slot = name;
         }
     }
-    let cors = text.cors.map(|t| carve.text(t)).transpose()?;
+    let cors = match &text.cors {
+        Some(t) => t.cors(c, carve)?,
+        None => None,
+    };
     // The event buffers: the largest event, and one view per attachment.
     let max_event = settings(c, &[], &[], None).max_event();
     let events = carve.slice(max_event, || 0u8)?;

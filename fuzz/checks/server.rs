@@ -53,6 +53,12 @@ const PIECES: &[&[u8]] = &[
     b"\x02\x04\x01\x02",
     b"\x012",
     b"\x0140/chat?x=%41,",
+    // CORS (when the library has the feature `cors`): origins the check accepts (even
+    // lengths) or not, kept with their streams, and a preflight's requested headers.
+    b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nOrigin: https://ab.example\r\n\r\n",
+    b"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nOrigin: https://a.example\r\n\r\n",
+    b"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nOrigin: https://ab.example\r\nContent-Length: 1\r\n\r\n3",
+    b"OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nOrigin: https://ab.example\r\nAccess-Control-Request-Headers: x-token\r\n\r\n",
 ];
 
 struct Run<'s> {
@@ -247,20 +253,56 @@ pub fn check(data: &[u8]) {
         ..ServerConfig::DEFAULT
     };
     let out_len = [1, 7, 64, 4096][usize::from(mode >> 3 & 3)];
-    // With v3 clients allowed when the library has them (feature `eio3`).
-    let v3 = ServerConfig {
+    // With v3 clients allowed and CORS (the request's origin kept for its response, with
+    // the preflight's requested headers) when the library has them (features `eio3`,
+    // `cors`).
+    let cors = Cors {
+        origin: if mode & 1 != 0 {
+            AllowOrigin::Reflect
+        } else {
+            AllowOrigin::Check(&|o: &str| o.len() % 2 == 0)
+        },
+        credentials: true,
+        ..Cors::DEFAULT
+    };
+    let missing = |e| match e {
+        ConfigError::Eio3NotCompiled | ConfigError::CorsNotCompiled => {}
+        e => unreachable!("a valid configuration: {e}"),
+    };
+    let seed = [mode; 32];
+    let all = ServerConfig {
         allow_eio3: true,
+        cors: Some(cors),
         ..config
     };
-    let server = match Server::new(v3, arena.storage(), [mode; 32], Instant::ZERO) {
+    let server = match Server::new(all, arena.storage(), seed, Instant::ZERO) {
         Ok(server) => server,
-        Err(ConfigError::Eio3NotCompiled) => {
-            let Ok(server) = Server::new(config, arena.storage(), [mode; 32], Instant::ZERO) else {
-                unreachable!("a valid configuration")
-            };
-            server
+        Err(e) => {
+            missing(e);
+            let v3 = ServerConfig { cors: None, ..all };
+            match Server::new(v3, arena.storage(), seed, Instant::ZERO) {
+                Ok(server) => server,
+                Err(e) => {
+                    missing(e);
+                    let cors_only = ServerConfig {
+                        allow_eio3: false,
+                        ..all
+                    };
+                    match Server::new(cors_only, arena.storage(), seed, Instant::ZERO) {
+                        Ok(server) => server,
+                        Err(e) => {
+                            missing(e);
+                            let Ok(server) =
+                                Server::new(config, arena.storage(), seed, Instant::ZERO)
+                            else {
+                                unreachable!("a valid configuration")
+                            };
+                            server
+                        }
+                    }
+                }
+            }
         }
-        Err(e) => unreachable!("a valid configuration: {e}"),
     };
     let mut run = Run {
         server,

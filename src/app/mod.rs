@@ -38,7 +38,7 @@
 //! | `opts.connectionStateRecovery` | [`Io::recovery`] |
 //! | `opts.allowEIO3` | `ServerConfig::allow_eio3` (feature `eio3`) |
 //! | `opts.parser` (`socket.io-msgpack-parser`) | `ServerConfig::parser` (feature `msgpack-parser`) |
-//! | `opts.cors` | `ServerConfig::cors_origin` (one origin) |
+//! | `opts.cors` (`origin`: a string, an array, `true`, a function; `credentials`, `methods`, `allowedHeaders`, `maxAge`) | `ServerConfig::cors`: [`Cors`](crate::server::Cors) with [`AllowOrigin`](crate::server::AllowOrigin) `Exactly`, `List`, `Reflect`, `Check`, `Any` |
 //! | `https.createServer(...)` | `Io::tls` (feature `tls`) |
 //! | `io.adapter(createAdapter(redis))` | [`Io::redis`] |
 //! | `io.use(fn)`, `io.of(nsp).use(fn)` | [`Io::authorize`] |

@@ -113,23 +113,50 @@ pub const fn reason_phrase(code: u16) -> &'static str {
     }
 }
 
-/// CORS headers for a response: the allowed origin (echoed from the request's `Origin`)
-/// with credentials, plus the preflight answers for an `OPTIONS` request.
+/// CORS headers for a response: the allowed origin (echoed from the request's `Origin`,
+/// or a configured value), credentials, `Vary`, plus the preflight answers for an
+/// `OPTIONS` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cors<'a> {
-    origin: &'a [u8],
+    origin: Option<&'a [u8]>,
+    credentials: bool,
+    vary: Option<&'a [u8]>,
     allow_methods: Option<&'a [u8]>,
     allow_headers: Option<&'a [u8]>,
+    max_age: u32,
 }
 
 impl<'a> Cors<'a> {
     /// `Access-Control-Allow-Origin: <origin>` and `Access-Control-Allow-Credentials: true`.
     pub const fn new(origin: &'a [u8]) -> Self {
+        Self::origin(Some(origin)).credentials(true)
+    }
+
+    /// `Access-Control-Allow-Origin: <origin>` when given (a refused origin gets none), and
+    /// nothing else yet.
+    pub const fn origin(origin: Option<&'a [u8]>) -> Self {
         Self {
             origin,
+            credentials: false,
+            vary: None,
             allow_methods: None,
             allow_headers: None,
+            max_age: 0,
         }
+    }
+
+    /// Whether `Access-Control-Allow-Credentials: true` is added.
+    #[must_use]
+    pub const fn credentials(mut self, on: bool) -> Self {
+        self.credentials = on;
+        self
+    }
+
+    /// Adds `Vary` (e.g. `b"Origin"` when the allowed origin depends on the request's).
+    #[must_use]
+    pub const fn vary(mut self, value: Option<&'a [u8]>) -> Self {
+        self.vary = value;
+        self
     }
 
     /// Adds `Access-Control-Allow-Methods` (e.g. `b"GET, POST"`) and, when given,
@@ -141,25 +168,48 @@ impl<'a> Cors<'a> {
         self
     }
 
+    /// Adds `Access-Control-Max-Age: <seconds>` (none for 0).
+    #[must_use]
+    pub const fn max_age(mut self, seconds: u32) -> Self {
+        self.max_age = seconds;
+        self
+    }
+
     fn validate(&self) -> Result<(), WriteError> {
-        check_value(self.origin)?;
-        if let Some(v) = self.allow_methods {
-            check_value(v)?;
-        }
-        if let Some(v) = self.allow_headers {
+        for v in [
+            self.origin,
+            self.vary,
+            self.allow_methods,
+            self.allow_headers,
+        ]
+        .into_iter()
+        .flatten()
+        {
             check_value(v)?;
         }
         Ok(())
     }
 
     fn emit(&self, w: &mut Writer<'_>) {
-        header(w, b"Access-Control-Allow-Origin", self.origin);
-        header(w, b"Access-Control-Allow-Credentials", b"true");
+        if let Some(v) = self.origin {
+            header(w, b"Access-Control-Allow-Origin", v);
+        }
+        if self.credentials {
+            header(w, b"Access-Control-Allow-Credentials", b"true");
+        }
         if let Some(v) = self.allow_methods {
             header(w, b"Access-Control-Allow-Methods", v);
         }
         if let Some(v) = self.allow_headers {
             header(w, b"Access-Control-Allow-Headers", v);
+        }
+        if self.max_age > 0 {
+            w.put(b"Access-Control-Max-Age: ");
+            w.decimal(u64::from(self.max_age));
+            w.put(b"\r\n");
+        }
+        if let Some(v) = self.vary {
+            header(w, b"Vary", v);
         }
     }
 }

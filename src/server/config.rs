@@ -51,6 +51,124 @@ pub enum Parser {
     MsgPack,
 }
 
+/// Which pages may use the Engine.IO paths from another origin (Node's `cors.origin`).
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum AllowOrigin<'a> {
+    /// `Access-Control-Allow-Origin: *`, any page (Node: `"*"`). Browsers refuse `*` for
+    /// requests with credentials: use [`Reflect`](Self::Reflect) for those.
+    Any,
+    /// This value always (Node: a string), e.g. `"https://app.example"`.
+    Exactly(&'a str),
+    /// The request's `Origin` when it is one of these, byte for byte (Node: an array of
+    /// strings); other origins get no `Access-Control-Allow-Origin`, so the browser keeps
+    /// the response from the page.
+    List(&'a [&'a str]),
+    /// The request's `Origin`, whatever it is (Node: `true`).
+    Reflect,
+    /// The request's `Origin` when the function accepts it (Node: a function), e.g.
+    /// `&|origin| origin.ends_with(".example.com")`.
+    Check(&'a (dyn Fn(&str) -> bool + Sync)),
+}
+
+impl PartialEq for AllowOrigin<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Any, Self::Any) | (Self::Reflect, Self::Reflect) => true,
+            (Self::Exactly(a), Self::Exactly(b)) => a == b,
+            (Self::List(a), Self::List(b)) => a == b,
+            (Self::Check(a), Self::Check(b)) => core::ptr::addr_eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for AllowOrigin<'_> {}
+
+impl core::fmt::Debug for AllowOrigin<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Any => f.write_str("Any"),
+            Self::Exactly(o) => f.debug_tuple("Exactly").field(o).finish(),
+            Self::List(l) => f.debug_tuple("List").field(l).finish(),
+            Self::Reflect => f.write_str("Reflect"),
+            Self::Check(_) => f.write_str("Check(..)"),
+        }
+    }
+}
+
+/// The CORS headers of the Engine.IO paths (Node's `cors` option, as the `cors` package
+/// answers it). Start from [`Cors::DEFAULT`].
+///
+/// ```
+/// use siocore::server::{AllowOrigin, Cors, ServerConfig};
+///
+/// let config = ServerConfig {
+///     cors: Some(Cors {
+///         origin: AllowOrigin::List(&["https://app.example", "http://localhost:8080"]),
+///         credentials: true,
+///         ..Cors::DEFAULT
+///     }),
+///     ..ServerConfig::DEFAULT
+/// };
+/// # let _ = config;
+/// ```
+///
+/// A response gets `Access-Control-Allow-Origin` as [`origin`](Self::origin) says (and
+/// `Vary: Origin` unless it is [`AllowOrigin::Any`]), `Access-Control-Allow-Credentials:
+/// true` with [`credentials`](Self::credentials); a preflight (`OPTIONS`) also gets
+/// `Access-Control-Allow-Methods`, `Access-Control-Allow-Headers` and, when set,
+/// `Access-Control-Max-Age`, with `204`. Each value (configured or echoed from the
+/// request) is at most [`Cors::MAX_VALUE`] bytes: longer configured ones are refused by
+/// [`Server::new`](super::Server::new), a longer request `Origin` is not allowed, and
+/// longer requested headers are not echoed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cors<'a> {
+    /// Which origins are allowed.
+    pub origin: AllowOrigin<'a>,
+    /// `Access-Control-Allow-Credentials: true` (Node: `credentials: true`): pages may send
+    /// cookies (`withCredentials`), which sticky sessions behind a load balancer need.
+    pub credentials: bool,
+    /// `Access-Control-Allow-Methods` of preflights (Node: `methods`).
+    pub methods: &'a str,
+    /// `Access-Control-Allow-Headers` of preflights (Node: `allowedHeaders`); `None`
+    /// echoes the request's `Access-Control-Request-Headers` (Node's default), e.g. the
+    /// client's `extraHeaders`.
+    pub allowed_headers: Option<&'a str>,
+    /// `Access-Control-Max-Age` of preflights in seconds (Node: `maxAge`); 0 sends none.
+    pub max_age: u32,
+}
+
+impl Cors<'static> {
+    /// Any origin (`*`), no credentials, Node's methods
+    /// (`GET,HEAD,PUT,PATCH,POST,DELETE`), the requested headers echoed, no max age.
+    pub const DEFAULT: Self = Self {
+        origin: AllowOrigin::Any,
+        credentials: false,
+        methods: "GET,HEAD,PUT,PATCH,POST,DELETE",
+        allowed_headers: None,
+        max_age: 0,
+    };
+}
+
+impl Cors<'_> {
+    /// The longest value a CORS header gets, configured or echoed.
+    pub const MAX_VALUE: usize = 128;
+
+    /// Whether every configured value is short enough and valid in a header.
+    pub(crate) fn valid(&self) -> bool {
+        let ok = |v: &str| {
+            v.len() <= Self::MAX_VALUE && v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7F))
+        };
+        let origin = match self.origin {
+            AllowOrigin::Exactly(o) => ok(o),
+            AllowOrigin::List(l) => l.iter().all(|o| ok(o)),
+            _ => true,
+        };
+        origin && ok(self.methods) && self.allowed_headers.is_none_or(ok)
+    }
+}
+
 /// The server's settings. Start from [`ServerConfig::DEFAULT`] (the Node reference's
 /// defaults) and change what you need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,10 +245,12 @@ pub struct ServerConfig<'a> {
     /// `408`), and the application may take to answer a request it was handed (past it,
     /// `503`); the connection then closes. (Node: `requestTimeout` 300 000, head included.)
     pub request_timeout: u32,
-    /// When set, polling responses carry `Access-Control-Allow-Origin` with this value
-    /// (and `Access-Control-Allow-Credentials: true`), and `OPTIONS` requests on the
-    /// Engine.IO paths are answered as CORS preflights.
-    pub cors_origin: Option<&'a str>,
+    /// Cross-origin access to the Engine.IO paths for pages of other origins (Node's `cors`
+    /// option; see [`Cors`]): when set, polling responses carry the CORS headers it says,
+    /// and `OPTIONS` requests on the Engine.IO paths are answered as preflights. `None`
+    /// (the default, as in Node) sends no CORS header: only pages of the server's own
+    /// origin can poll it. WebSocket connections are not subject to CORS.
+    pub cors: Option<Cors<'a>>,
     /// Connection state recovery (Node's `connectionStateRecovery.maxDisconnectionDuration`):
     /// milliseconds a socket whose transport dropped (a transport close or error, an
     /// Engine.IO close packet, a ping timeout, a session the server closed; not an explicit
@@ -204,7 +324,7 @@ impl ServerConfig<'static> {
         max_http_body: 64 * 1024,
         headers_timeout: 10_000,
         request_timeout: 30_000,
-        cors_origin: None,
+        cors: None,
         recovery: 0,
         recovery_log_bytes: 1_000_000,
         allow_eio3: false,

@@ -996,6 +996,9 @@ impl Server<'_> {
     ) -> usize {
         let f = Framing::of(req, input);
         let upgrade = req.wants_websocket_upgrade();
+        if super::CORS && !upgrade && !self.transport.pick_cors(s, req, &mut self.pool) {
+            return 0;
+        }
         let query = req.engine_query();
         // `route` lets `EIO=3` through only when it is allowed.
         let eio3 = EIO3 && query.eio == Some("3");

@@ -111,7 +111,7 @@ impl EngineLayer<'_> {
             _ => return Route::Refuse(0),
         };
         if method == Method::Options {
-            return if cfg.cors_origin.is_some() {
+            return if super::CORS && cfg.cors.is_some() {
                 Route::Preflight
             } else {
                 Route::Refuse(3)

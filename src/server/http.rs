@@ -2,9 +2,11 @@
 //! become valid), the application's requests and its answers, Engine.IO's error answers,
 //! the `101` of a WebSocket, and WebSocket pongs and closes.
 
+use super::config::{AllowOrigin, Cors};
 use super::event::{Events, Payload, Record};
 use super::pool::{Pool, stat};
-use super::stream::{Fixed, State, StreamIx, Timer, TransportLayer, Waiting};
+use super::storage::NONE;
+use super::stream::{CorsPick, Fixed, State, StreamIx, Timer, TransportLayer, Waiting};
 use super::{CommandError, Resource};
 use crate::Status;
 use crate::http::{self, Connection, Header, Limits, Method, Request, ResponseHead};
@@ -152,6 +154,63 @@ impl TransportLayer<'_> {
                 Head::Request(req)
             }
         }
+    }
+
+    /// Decides the CORS headers of the response to `req`, an Engine.IO request on `s`
+    /// (with [`ServerConfig::cors`](super::ServerConfig::cors)), keeping in the pool the
+    /// bytes it will echo; `false` when the pool has no room for them (the request waits,
+    /// as [`Waiting::Held`]).
+    pub(super) fn pick_cors(
+        &mut self,
+        s: StreamIx,
+        req: &Request<'_, '_>,
+        pool: &mut Pool<'_>,
+    ) -> bool {
+        let Some(cors) = self.cors else {
+            return true;
+        };
+        let st = &mut self.streams[s].0;
+        pool.release(st.cors.msg());
+        st.cors = CorsPick::NONE;
+        let origin = req
+            .origin()
+            .and_then(|o| core::str::from_utf8(o).ok())
+            .filter(|o| o.len() <= Cors::MAX_VALUE);
+        let pick = match cors.origin {
+            AllowOrigin::Any | AllowOrigin::Exactly(_) => 1,
+            AllowOrigin::List(list) => origin
+                .and_then(|o| list.iter().position(|&allowed| allowed == o))
+                .and_then(|i| u16::try_from(i + 2).ok())
+                .filter(|&i| i != CorsPick::ECHO)
+                .unwrap_or(0),
+            AllowOrigin::Reflect if origin.is_some() => CorsPick::ECHO,
+            AllowOrigin::Check(allowed) if origin.is_some_and(allowed) => CorsPick::ECHO,
+            AllowOrigin::Reflect | AllowOrigin::Check(_) => 0,
+        };
+        let echo = if pick == CorsPick::ECHO {
+            origin.unwrap_or_default().as_bytes()
+        } else {
+            &[]
+        };
+        let requested = if req.method() == Method::Options && cors.allowed_headers.is_none() {
+            req.header("access-control-request-headers")
+                .filter(|h| h.len() <= Cors::MAX_VALUE)
+                .unwrap_or_default()
+        } else {
+            &[]
+        };
+        let mut msg = NONE;
+        if !echo.is_empty() || !requested.is_empty() {
+            match pool.msg_from(false, &[&[echo.len() as u8], echo, requested]) {
+                Some(m) => msg = m,
+                None => {
+                    st.waiting = Waiting::Held;
+                    return false;
+                }
+            }
+        }
+        st.cors = CorsPick::new(pick, msg);
+        true
     }
 
     /// `n` bytes of the stream's input were taken: a request taken starts the next

@@ -241,7 +241,7 @@ mod transmit;
 use core::fmt;
 
 pub use crate::sio::{AckId, Args, Attachments};
-pub use config::{Endpoint, Parser, Protocol, ServerConfig};
+pub use config::{AllowOrigin, Cors, Endpoint, Parser, Protocol, ServerConfig};
 pub use event::{Ack, CloseReason, Connect, Data, DisconnectReason, Event, HttpRequest, Message};
 pub use storage::{Capacity, Entry, Lend, ServerArena, Storage};
 
@@ -265,6 +265,10 @@ pub(crate) const EIO3: bool = cfg!(feature = "eio3");
 /// Whether the msgpack parser is compiled in (feature `msgpack-parser`): a constant, so
 /// that its code is left out of a build without it.
 pub(crate) const MSGPACK: bool = cfg!(feature = "msgpack-parser");
+
+/// Whether the crate was built with CORS (feature `cors`): without it none of its code is
+/// compiled, and [`ServerConfig::cors`] must be `None`.
+pub(crate) const CORS: bool = cfg!(feature = "cors");
 
 /// A connection as the server knows it. Stale after the stream closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -574,8 +578,13 @@ pub enum ConfigError {
     /// A namespace name that does not start with `/`, is over 64 bytes, appears twice, or
     /// more names than [`Capacity::namespaces`] holds.
     Namespaces,
-    /// A timer of 0 ms, or a `max_payload` of 0.
-    Limits,
+    /// A timer of 0 ms, a `max_payload` of 0, or a `recovery_log_bytes` of 0 with
+    /// recovery on: the setting's name.
+    Limits(&'static str),
+    /// A [`Cors`] value longer than [`Cors::MAX_VALUE`] or with a control character.
+    Cors,
+    /// [`ServerConfig::cors`] is set, but the crate was built without its feature `cors`.
+    CorsNotCompiled,
     /// Neither polling nor WebSocket is enabled.
     Transports,
     /// [`ServerConfig::recovery`] is set, but the crate was built without its feature
@@ -597,7 +606,9 @@ impl fmt::Display for ConfigError {
         f.write_str(match self {
             Self::Endpoints => "invalid endpoint list",
             Self::Namespaces => "invalid namespace list",
-            Self::Limits => "invalid timer or payload limit",
+            Self::Limits(name) => return write!(f, "{name} must not be 0"),
+            Self::Cors => "a CORS value is too long or has a control character",
+            Self::CorsNotCompiled => "CORS is not compiled in",
             Self::Transports => "no transport enabled",
             Self::RecoveryNotCompiled => "connection state recovery is not compiled in",
             Self::Eio3NotCompiled => "Engine.IO v3 support is not compiled in",
@@ -704,17 +715,28 @@ impl<'a> Server<'a> {
         {
             return Err(ConfigError::Endpoints);
         }
-        if config.ping_interval == 0
-            || config.ping_timeout == 0
-            || config.upgrade_timeout == 0
-            || config.connect_timeout == 0
-            || config.close_timeout == 0
-            || config.headers_timeout == 0
-            || config.request_timeout == 0
-            || config.max_payload == 0
-            || (recovery::ENABLED && config.recovery != 0 && config.recovery_log_bytes == 0)
-        {
-            return Err(ConfigError::Limits);
+        let zero = match () {
+            () if config.ping_interval == 0 => "ping_interval",
+            () if config.ping_timeout == 0 => "ping_timeout",
+            () if config.upgrade_timeout == 0 => "upgrade_timeout",
+            () if config.connect_timeout == 0 => "connect_timeout",
+            () if config.close_timeout == 0 => "close_timeout",
+            () if config.headers_timeout == 0 => "headers_timeout",
+            () if config.request_timeout == 0 => "request_timeout",
+            () if config.max_payload == 0 => "max_payload",
+            () if recovery::ENABLED && config.recovery != 0 && config.recovery_log_bytes == 0 => {
+                "recovery_log_bytes"
+            }
+            () => "",
+        };
+        if !zero.is_empty() {
+            return Err(ConfigError::Limits(zero));
+        }
+        if config.cors.is_some() && !CORS {
+            return Err(ConfigError::CorsNotCompiled);
+        }
+        if CORS && config.cors.is_some_and(|c| !c.valid()) {
+            return Err(ConfigError::Cors);
         }
         if !recovery::ENABLED && config.recovery != 0 {
             return Err(ConfigError::RecoveryNotCompiled);
@@ -744,7 +766,7 @@ impl<'a> Server<'a> {
                 stream_timers: [timer::TimerList::EMPTY; 2],
                 headers_timeout: config.headers_timeout,
                 request_timeout: config.request_timeout,
-                cors_origin: config.cors_origin,
+                cors: if CORS { config.cors } else { None },
                 now: now.as_millis(),
             },
             engine: session::EngineLayer {

@@ -117,12 +117,65 @@ pub(crate) struct Stream {
     pub(crate) v3: V3Mark,
     /// What the input waiting on the stream is.
     pub(crate) waiting: Waiting,
+    /// The CORS headers of its Engine.IO response.
+    pub(crate) cors: CorsPick,
     /// Which deadline list the stream is on, and its links there.
     pub(crate) timer: Timer,
     pub(crate) timer_prev: Link<StreamSlot>,
     pub(crate) timer_next: Link<StreamSlot>,
     /// When the stream's deadline passes, in server milliseconds.
     pub(crate) timer_at: u64,
+}
+
+/// What the CORS headers of a stream's Engine.IO response are (with
+/// [`ServerConfig::cors`](super::ServerConfig::cors)), decided when its request came.
+/// Nothing without the feature `cors`.
+#[cfg(feature = "cors")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CorsPick {
+    /// Which `Access-Control-Allow-Origin`: none (0), the configured value (1), entry
+    /// `i` of the configured list (`2 + i`), or the request's origin kept in `msg`
+    /// ([`CorsPick::ECHO`]).
+    origin: u16,
+    /// The bytes to echo, when there are: the origin's length (a byte), the origin, then
+    /// a preflight's `Access-Control-Request-Headers`. [`NONE`] otherwise.
+    msg: u32,
+}
+
+/// Without the feature `cors`: no byte of it in a stream's entry.
+#[cfg(not(feature = "cors"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CorsPick;
+
+impl CorsPick {
+    pub(crate) const NONE: Self = Self::new(0, NONE);
+    /// The origin echoed is the request's own.
+    pub(crate) const ECHO: u16 = u16::MAX;
+
+    #[allow(clippy::missing_const_for_fn)]
+    pub(crate) const fn new(origin: u16, msg: u32) -> Self {
+        #[cfg(feature = "cors")]
+        return Self { origin, msg };
+        #[cfg(not(feature = "cors"))]
+        {
+            let _ = (origin, msg);
+            Self
+        }
+    }
+
+    pub(crate) const fn origin(self) -> u16 {
+        #[cfg(feature = "cors")]
+        return self.origin;
+        #[cfg(not(feature = "cors"))]
+        0
+    }
+
+    pub(crate) const fn msg(self) -> u32 {
+        #[cfg(feature = "cors")]
+        return self.msg;
+        #[cfg(not(feature = "cors"))]
+        NONE
+    }
 }
 
 /// What input waits, unconsumed, on a stream that reads requests.
@@ -183,6 +236,7 @@ impl Stream {
         head_only: false,
         v3: V3Mark::OFF,
         waiting: Waiting::Nothing,
+        cors: CorsPick::NONE,
         timer: Timer::Off,
         timer_prev: Link::NONE,
         timer_next: Link::NONE,
@@ -290,8 +344,8 @@ pub(crate) struct TransportLayer<'a> {
     pub(super) headers_timeout: u32,
     /// [`ServerConfig::request_timeout`](super::ServerConfig::request_timeout), ms.
     pub(super) request_timeout: u32,
-    /// [`ServerConfig::cors_origin`](super::ServerConfig::cors_origin).
-    pub(super) cors_origin: Option<&'a str>,
+    /// [`ServerConfig::cors`](super::ServerConfig::cors).
+    pub(super) cors: Option<super::Cors<'a>>,
     /// The latest time the server was given, ms (deadlines count from it).
     pub(super) now: u64,
 }

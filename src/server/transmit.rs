@@ -2,17 +2,21 @@
 //! responses, its own messages, a session's packets as polling records or WebSocket
 //! frames) written into the caller's buffer as they are asked for.
 
+use super::config::{AllowOrigin, Cors};
 use super::ix::Link;
 use super::pool::{Pool, Queue, Reader, stat};
 use super::storage::NONE;
+use super::stream::CorsPick;
 use super::stream::{Fixed, Item, State, StreamIx, Timer, TransportLayer};
 use super::{CommandError, StreamId};
 use crate::engine::{ErrorBody, ErrorCode, RECORD_SEPARATOR};
-use crate::http::{Connection, Cors, ResponseHead, reason_phrase};
+use crate::http::{self, Connection, ResponseHead, reason_phrase};
 use crate::ws::{CloseCode, FrameHeader, OpCode};
 
 /// Room for the longest fixed response.
-const FIXED_MAX: usize = 512;
+/// Room for a fixed response: its CORS headers (each value up to `Cors::MAX_VALUE`) need
+/// the larger size.
+const FIXED_MAX: usize = if super::CORS { 1024 } else { 512 };
 
 impl TransportLayer<'_> {
     /// The stream's handle, for a live stream index.
@@ -78,6 +82,9 @@ impl TransportLayer<'_> {
 
     pub(super) fn free_stream(&mut self, s: StreamIx, pool: &mut Pool<'_>) {
         self.drop_output(s, pool);
+        if super::CORS {
+            pool.release(self.streams[s].0.cors.msg());
+        }
         self.arm(s, Timer::Off);
         self.streams.release(s);
     }
@@ -284,7 +291,7 @@ impl TransportLayer<'_> {
             Item::Idle => (0, true),
             Item::Fixed => {
                 let mut buf = [0u8; FIXED_MAX];
-                let total = self.render_fixed(s, &mut buf);
+                let total = self.render_fixed(s, &mut buf, pool);
                 let from = (st.pos as usize).min(total);
                 let n = (total - from).min(out.len());
                 out[..n].copy_from_slice(&buf[from..from + n]);
@@ -430,7 +437,7 @@ impl TransportLayer<'_> {
         }
     }
 
-    fn render_fixed(&self, s: StreamIx, buf: &mut [u8; FIXED_MAX]) -> usize {
+    fn render_fixed(&self, s: StreamIx, buf: &mut [u8; FIXED_MAX], pool: &Pool<'_>) -> usize {
         let st = &self.streams[s].0;
         let Some(fixed) = st.fixed else {
             return 0;
@@ -440,7 +447,11 @@ impl TransportLayer<'_> {
         } else {
             Connection::KeepAlive
         };
-        let cors = self.cors_origin.map(|o| Cors::new(o.as_bytes()));
+        let mut echo = [0u8; 1 + 2 * Cors::MAX_VALUE];
+        let cors = self
+            .cors
+            .filter(|_| super::CORS)
+            .map(|c| cors_headers(&c, st.cors, fixed == Fixed::Preflight, pool, &mut echo));
         let with_cors = |h: ResponseHead<'static>| -> ResponseHead<'_> {
             match cors {
                 Some(c) => h.cors(c),
@@ -492,18 +503,61 @@ impl TransportLayer<'_> {
                     .connection(conn)
                     .write(body, buf)
             }
-            Fixed::Preflight => {
-                let cors = cors.map(|c| c.preflight(b"GET, POST", None));
-                let head = ResponseHead::new(204).connection(conn);
-                match cors {
-                    Some(c) => head.cors(c),
-                    None => head,
-                }
-                .write_head(None, buf)
-            }
+            Fixed::Preflight => with_cors(ResponseHead::new(204))
+                .connection(conn)
+                .write_head(None, buf),
         };
         result.unwrap_or(0)
     }
+}
+
+/// The CORS headers `pick` (decided with the request) stands for under `cors`; a
+/// preflight's also. `echo` receives the bytes kept in the pool.
+fn cors_headers<'c>(
+    cors: &Cors<'c>,
+    pick: CorsPick,
+    preflight: bool,
+    pool: &Pool<'_>,
+    echo: &'c mut [u8; 1 + 2 * Cors::MAX_VALUE],
+) -> http::Cors<'c> {
+    let kept = if pick.msg() == NONE {
+        0
+    } else {
+        pool.copy_all(pick.msg(), echo)
+    };
+    let echo = &echo[..kept];
+    let (origin_len, rest) = echo
+        .split_first()
+        .map_or((0, &[][..]), |(n, r)| (usize::from(*n), r));
+    let (echoed, requested) = rest.split_at(origin_len.min(rest.len()));
+    let origin = match (cors.origin, pick.origin()) {
+        (_, 0) => None,
+        (AllowOrigin::Any, _) => Some(&b"*"[..]),
+        (AllowOrigin::Exactly(o), _) => Some(o.as_bytes()),
+        (_, CorsPick::ECHO) => Some(echoed),
+        (AllowOrigin::List(l), i) => l.get(usize::from(i) - 2).map(|o| o.as_bytes()),
+        _ => None,
+    };
+    let by_origin = !matches!(cors.origin, AllowOrigin::Any);
+    let reflect_headers = preflight && cors.allowed_headers.is_none();
+    let vary: Option<&[u8]> = match (by_origin, reflect_headers) {
+        (true, true) => Some(b"Origin, Access-Control-Request-Headers"),
+        (true, false) => Some(b"Origin"),
+        (false, true) => Some(b"Access-Control-Request-Headers"),
+        (false, false) => None,
+    };
+    let c = http::Cors::origin(origin)
+        .credentials(cors.credentials)
+        .vary(vary);
+    if !preflight {
+        return c;
+    }
+    let headers = match cors.allowed_headers {
+        Some(h) => Some(h.as_bytes()),
+        None => (!requested.is_empty()).then_some(requested),
+    };
+    c.preflight(cors.methods.as_bytes(), headers)
+        .max_age(cors.max_age)
 }
 
 /// What the end of a stream's item means for the session it writes for.

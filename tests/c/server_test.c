@@ -1094,10 +1094,113 @@ static void test_msgpack_parser(void) {
   printf("ok the msgpack parser\n");
 }
 
+/* CORS: a list of origins with credentials on a heap server; a check callback, the
+ * preflight's requested headers echoed, on a server in lent memory (its strings and the
+ * callback copied there); two ways at once refused. */
+static int checks_called;
+
+static bool allow_example_com(void *user, const char *origin, size_t len) {
+  checks_called++;
+  const char *suffix = (const char *)user;
+  size_t n = strlen(suffix);
+  return len >= n && memcmp(origin + len - n, suffix, n) == 0;
+}
+
+static unsigned char *poll_from(harness *h, const char *origin, size_t *len) {
+  char req[256];
+  snprintf(req, sizeof req,
+           "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: %s\r\n\r\n",
+           origin);
+  sio_stream s = open_stream(h);
+  feed_str(h, s, req);
+  return take(h, s, len);
+}
+
+static void test_cors(void) {
+  sio_server_config config;
+  EXPECT(sio_server_config_default(&config), SIO_OK);
+  CHECK(!config.cors_origin && !config.cors_origins && !config.cors_reflect && !config.cors_check,
+        "off by default");
+  char a[] = "https://a.example", b[] = "http://localhost:8080";
+  const char *origins[] = {a, b};
+  config.cors_origins = origins;
+  config.cors_origins_len = 2;
+  config.cors_credentials = true;
+  harness h = new_harness(&config);
+  /* Copied at creation: changing the caller's strings changes nothing. */
+  a[0] = 'X';
+  size_t len;
+  unsigned char *out = poll_from(&h, "http://localhost:8080", &len);
+  CHECK(contains(out, len, "Access-Control-Allow-Origin: http://localhost:8080\r\n") &&
+            contains(out, len, "Access-Control-Allow-Credentials: true\r\n") &&
+            contains(out, len, "Vary: Origin\r\n"),
+        "a listed origin: %s", out);
+  free(out);
+  out = poll_from(&h, "https://a.example", &len);
+  CHECK(contains(out, len, "Access-Control-Allow-Origin: https://a.example\r\n"), "%s", out);
+  free(out);
+  out = poll_from(&h, "https://evil.example", &len);
+  CHECK(!contains(out, len, "Access-Control-Allow-Origin") && contains(out, len, "200 OK"),
+        "another origin: %s", out);
+  free(out);
+  free_harness(&h);
+
+  /* Two ways at once. */
+  config.cors_reflect = true;
+  sio_server *refused = NULL;
+  EXPECT(sio_server_new(&config, SEED, 0, &refused), SIO_INVALID_ARGUMENT);
+
+  sio_server_config lent;
+  EXPECT(sio_server_config_default(&lent), SIO_OK);
+  lent.cors_check = allow_example_com;
+  static char suffix[] = ".example.com";
+  lent.cors_check_user = suffix;
+  lent.cors_max_age = 600;
+  lent.cors_methods = "GET,POST";
+  lent.max_payload = 4096;
+  lent.max_attachments = 2;
+  lent.max_http_body = 1024;
+  sio_capacity cap;
+  EXPECT(sio_capacity_for_sessions(4, 1 << 18, &cap), SIO_OK);
+  size_t need = 0;
+  EXPECT(sio_server_memory_size(&lent, &cap, &need), SIO_OK);
+  static uint64_t memory[1 << 18]; /* 2 MiB, aligned for SIO_MEMORY_ALIGN */
+  CHECK(need <= sizeof memory, "%zu bytes needed", need);
+  harness l;
+  memset(&l, 0, sizeof l);
+  if (need > sizeof memory) return;
+  EXPECT(sio_server_new_in(&lent, &cap, memory, sizeof memory, SEED, 0, &l.srv), SIO_OK);
+  out = poll_from(&l, "https://shop.example.com", &len);
+  CHECK(contains(out, len, "Access-Control-Allow-Origin: https://shop.example.com\r\n") &&
+            !contains(out, len, "Access-Control-Allow-Credentials"),
+        "the check allows it: %s", out);
+  free(out);
+  out = poll_from(&l, "https://example.org", &len);
+  CHECK(!contains(out, len, "Access-Control-Allow-Origin"), "the check refuses it: %s", out);
+  free(out);
+  CHECK(checks_called == 2, "%d calls", checks_called);
+  sio_stream s = open_stream(&l);
+  feed_str(&l, s,
+           "OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"
+           "Origin: https://www.example.com\r\nAccess-Control-Request-Method: POST\r\n"
+           "Access-Control-Request-Headers: x-token\r\n\r\n");
+  out = take(&l, s, &len);
+  CHECK(contains(out, len, "HTTP/1.1 204 ") &&
+            contains(out, len, "Access-Control-Allow-Origin: https://www.example.com\r\n") &&
+            contains(out, len, "Access-Control-Allow-Methods: GET,POST\r\n") &&
+            contains(out, len, "Access-Control-Allow-Headers: x-token\r\n") &&
+            contains(out, len, "Access-Control-Max-Age: 600\r\n"),
+        "preflight: %s", out);
+  free(out);
+  free_harness(&l);
+  printf("ok CORS: a list with credentials, a check in lent memory, a preflight\n");
+}
+
 int main(void) {
   test_version_and_results();
   test_eio3_client();
   test_msgpack_parser();
+  test_cors();
   test_misuse();
   test_polling_handshake_and_connect();
   test_events_acks_binary();

@@ -285,7 +285,7 @@ fn recovery_needs_its_feature_and_a_log() {
     assert_eq!(new(0, 0), Ok(()));
     if cfg!(feature = "recovery") {
         assert_eq!(new(1000, 1000), Ok(()));
-        assert_eq!(new(1000, 0), Err(ConfigError::Limits));
+        assert_eq!(new(1000, 0), Err(ConfigError::Limits("recovery_log_bytes")));
     } else {
         assert_eq!(new(1000, 1000), Err(ConfigError::RecoveryNotCompiled));
     }
@@ -306,4 +306,39 @@ fn the_msgpack_parser_needs_its_feature() {
     } else {
         assert_eq!(made, Err(ConfigError::MsgPackNotCompiled));
     }
+}
+
+/// Without the feature `cors`, a server asked for CORS is refused (none of its code is
+/// compiled in).
+#[test]
+fn cors_needs_its_feature() {
+    let config = ServerConfig {
+        cors: Some(Cors::DEFAULT),
+        ..ServerConfig::DEFAULT
+    };
+    let cap = Capacity::for_sessions(4, 1 << 20);
+    let made = Server::new(config, Storage::growable(cap), SEED, Instant::ZERO).map(|_| ());
+    if cfg!(feature = "cors") {
+        assert_eq!(made, Ok(()));
+    } else {
+        assert_eq!(made, Err(ConfigError::CorsNotCompiled));
+    }
+}
+
+/// A limit of 0 is refused with the setting's name.
+#[test]
+fn a_zero_limit_is_refused_by_name() {
+    let cap = Capacity::for_sessions(4, 1 << 20);
+    let new = |config| Server::new(config, Storage::growable(cap), SEED, Instant::ZERO).err();
+    let err = new(ServerConfig {
+        ping_timeout: 0,
+        ..ServerConfig::DEFAULT
+    });
+    assert_eq!(err, Some(ConfigError::Limits("ping_timeout")));
+    assert_eq!(err.unwrap().to_string(), "ping_timeout must not be 0");
+    let err = new(ServerConfig {
+        request_timeout: 0,
+        ..ServerConfig::DEFAULT
+    });
+    assert_eq!(err, Some(ConfigError::Limits("request_timeout")));
 }

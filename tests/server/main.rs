@@ -7,6 +7,8 @@ mod harness;
 
 mod chunking;
 mod cluster;
+#[cfg(feature = "cors")]
+mod cors;
 mod deadlines;
 #[cfg(feature = "eio3")]
 mod eio3;

@@ -76,6 +76,13 @@ pub extern "C" fn _start() -> ! {
     let config = ServerConfig {
         endpoints: &[Endpoint::SOCKET_IO, Endpoint::ENGINE_IO],
         max_payload: 4096,
+        // With the feature `cors`: a list of origins with credentials.
+        #[cfg(feature = "cors")]
+        cors: Some(siocore::server::Cors {
+            origin: siocore::server::AllowOrigin::List(&["https://a.example", "https://b.example"]),
+            credentials: true,
+            ..siocore::server::Cors::DEFAULT
+        }),
         ..ServerConfig::DEFAULT
     };
     let Ok(mut server) = Server::new(
