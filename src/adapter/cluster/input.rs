@@ -514,6 +514,28 @@ impl Cluster<'_> {
                     data: resp.data().unwrap_or(b"null"),
                 }
             }
+            Awaited::Acks => match resp.kind() {
+                // A server's count of the clients it asked comes first, then each of
+                // their answers.
+                Some(8) => {
+                    let count = resp.client_count().ok_or(DecodeError::Shape)?;
+                    let count = u32::try_from(count).unwrap_or(u32::MAX);
+                    slot.answers += 1;
+                    slot.clients = slot.clients.saturating_add(count);
+                    slot.check();
+                    return Ok(None);
+                }
+                Some(9) => {
+                    slot.acks = slot.acks.saturating_add(1);
+                    slot.check();
+                    // Without `packet` the client answered nothing (Node's `undefined`).
+                    return Ok(Some(ClusterEvent::ClientAck {
+                        request: id,
+                        answer: AckAnswer::new(resp.packet().unwrap_or(&[0xc0])),
+                    }));
+                }
+                _ => return Err(DecodeError::Shape.into()),
+            },
         };
         slot.answers += 1;
         slot.check();
