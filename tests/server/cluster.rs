@@ -653,6 +653,48 @@ fn a_broadcast_collecting_acks_is_answered_with_a_count_then_each_ack() {
 }
 
 #[test]
+fn an_idle_servers_clients_get_the_whole_timeout_to_answer() {
+    let Node { mut h, cluster } = node(1, 4, 64 * 1024);
+    let cluster = Rc::new(RefCell::new(cluster));
+    let c2 = Rc::clone(&cluster);
+    h.app = Box::new(move |server, e| {
+        if c2.borrow_mut().on_event(server, e) {
+            return;
+        }
+        if let Event::Connect(c) = e {
+            server.accept(c.socket).unwrap();
+        }
+    });
+    let (s, _) = h.sio_ws();
+    // Nothing reached the server for 5 s (its clock says so) when the request comes.
+    let later = h.instant().as_millis() + 5_000;
+    let msg = broadcast_with_acks("r1", 1000);
+    cluster
+        .borrow_mut()
+        .receive(
+            &mut h.server,
+            b"socket.io-request#/#",
+            &msg,
+            Instant::from_millis(later),
+        )
+        .unwrap();
+    h.at(later);
+    let question = h.ws_texts(s).remove(0);
+    let id = &question[2..question.find('[').unwrap()];
+    // 900 ms later the client answers: within its second, relayed.
+    h.at(later + 900);
+    h.ws_send_text(s, &format!(r#"43{id}["late but in time"]"#));
+    let mut c = cluster.borrow_mut();
+    let mut sent = Vec::new();
+    while let Some(p) = c.next_publish() {
+        sent.push(p.message.to_vec());
+        c.pop_publish();
+    }
+    assert_eq!(sent.len(), 2, "the count and the answer");
+    assert!(sent[1].ends_with(b"late but in time"));
+}
+
+#[test]
 fn requests_that_cannot_be_read_are_still_answered_once() {
     let (mut a, _) = pair();
     let now = a.h.instant();

@@ -268,6 +268,9 @@ impl Cluster<'_> {
         if Some(ns) != server.namespace(b.namespace()) {
             return Err(DecodeError::Shape.into());
         }
+        // The clients' timeout counts from now: the server's clock may be as old as its
+        // last input (an idle server's, by more than the timeout).
+        server.handle_timeout(Instant::from_millis(self.now));
         let clients = self.deliver_with_acks(server, ns, &b, request);
         // The sender waits for exactly one count from every server, even when it is 0.
         let nsp = Self::ns_name(server, ns)?;
