@@ -510,3 +510,62 @@ fn broadcasts_with_acknowledgements_across_a_mixed_cluster() {
     );
     drop((a, b, node, redis));
 }
+
+/// A broadcast collecting acknowledgements started by a timer on a server that had been
+/// idle for longer than its timeout: the other server's client's answer still counts
+/// (the request's deadline runs from when it was made).
+#[test]
+fn a_timer_on_an_idle_server_collects_the_clusters_answers() {
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    let a = Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
+        io.on("/", "broadcast", |cx, msg| {
+            let _ = cx.broadcast("/").emit("broadcast", msg.args);
+        });
+        // In 2 s (the server idle meanwhile), ask everyone but the asker, for 1 s.
+        io.on("/", "ask-later", |cx, msg| {
+            let asker = msg.socket;
+            cx.after(Duration::from_secs(2), move |cx| {
+                let sent = cx.broadcast_from(asker).emit_with_ack(
+                    "question",
+                    (),
+                    1000,
+                    move |cx, answers| {
+                        let reply =
+                            format!(r#"{},[{}]"#, answers.complete, answers.answers.join(","));
+                        let _ = cx.emit(asker, "answers", reply.as_str());
+                    },
+                );
+                assert_eq!(sent, Ok(0));
+            });
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let b = server(&redis.url());
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    until_crosses(
+        &mut cb,
+        &mut ca,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    ca.send(br#"42["ask-later"]"#);
+    let question = next_within(&mut cb, Duration::from_secs(10)).expect("the question");
+    let id = question
+        .strip_prefix("42")
+        .and_then(|q| q.strip_suffix(r#"["question"]"#))
+        .unwrap_or_else(|| panic!("{question}"));
+    cb.send(format!(r#"43{id}["from b"]"#).as_bytes());
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).as_deref(),
+        Some(r#"42["answers",true,["from b"]]"#)
+    );
+    drop((a, b, redis));
+}
