@@ -729,8 +729,9 @@ pub struct AckAnswer<'a> {
 }
 
 impl<'a> AckAnswer<'a> {
-    /// The answer whose `MessagePack` value is `raw` (one whole value).
-    pub(crate) const fn new(raw: &'a [u8]) -> Self {
+    /// The answer whose `MessagePack` value is `raw`: one whole value, as
+    /// [`Response::packet`] gives it (nil, `[0xc0]`, when the response has none).
+    pub const fn new(raw: &'a [u8]) -> Self {
         Self { raw }
     }
 
