@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use siocore::app::Io;
+use siocore::adapter::ClusterError;
+use siocore::app::{EmitError, Io, Json};
 use siocore::server::ServerConfig;
 
 #[path = "../examples/echo_server.rs"]
@@ -568,4 +569,64 @@ fn a_timer_on_an_idle_server_collects_the_clusters_answers() {
         Some(r#"42["answers",true,["from b"]]"#)
     );
     drop((a, b, redis));
+}
+
+/// The table of pending cluster requests (256 in the mio driver) caps the broadcasts
+/// collecting acknowledgements in flight: past it `emit_with_ack` says so and asks nobody
+/// (`done` is not called); once they are over, their entries serve again.
+#[test]
+fn a_full_table_of_pending_requests_is_an_error() {
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    let a = Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
+        let dones = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counted = std::rc::Rc::clone(&dones);
+        io.on("/", "flood", move |cx, msg| {
+            let n: u32 = msg.arg(0).unwrap_or(0);
+            let (mut ok, mut full, mut other) = (0, 0, 0);
+            for _ in 0..n {
+                let counted = std::rc::Rc::clone(&counted);
+                // Everyone but the asker: nobody here, and no other server.
+                match cx.broadcast_from(msg.socket).emit_with_ack(
+                    "question",
+                    (),
+                    10_000,
+                    move |_, answers| {
+                        assert!(answers.complete && answers.answers.is_empty());
+                        counted.set(counted.get() + 1);
+                    },
+                ) {
+                    Ok(_) => ok += 1,
+                    Err(EmitError::Cluster(ClusterError::PendingFull)) => full += 1,
+                    Err(_) => other += 1,
+                }
+            }
+            msg.ack(cx, Json(&(ok, full, other)));
+        });
+        io.on("/", "dones", move |cx, msg| msg.ack(cx, Json(&dones.get())));
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let mut ca = client(&a);
+    ca.send(br#"420["flood",300]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).as_deref(),
+        Some("430[[256,44,0]]")
+    );
+    // Redis says each request reached no other server: it is over as soon as it says so.
+    let start = Instant::now();
+    loop {
+        ca.send(br#"421["dones"]"#);
+        if next_within(&mut ca, Duration::from_secs(5)).as_deref() == Some("431[256]") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "the requests end");
+        thread::sleep(Duration::from_millis(50));
+    }
+    ca.send(br#"422["flood",1]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).as_deref(),
+        Some("432[[1,0,0]]")
+    );
+    drop((a, redis));
 }

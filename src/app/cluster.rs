@@ -514,3 +514,63 @@ impl super::App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Collect, MAX_ACK_ANSWER_BYTES, MAX_ACK_ANSWERS};
+    use super::{AckAnswer, Answers, DecodeError, answer_text};
+
+    fn collect() -> Collect {
+        Collect {
+            left: 0,
+            remote: true,
+            answers: Answers {
+                answers: std::vec::Vec::new(),
+                complete: true,
+            },
+            bytes: 0,
+            dropped: 0,
+            done: None,
+        }
+    }
+
+    #[test]
+    fn answers_past_the_caps_are_dropped_and_make_it_incomplete() {
+        let mut c = collect();
+        for _ in 0..MAX_ACK_ANSWERS {
+            c.keep(b"1");
+        }
+        assert!(c.answers.complete);
+        c.keep(b"2");
+        assert_eq!((c.answers.answers.len(), c.dropped), (MAX_ACK_ANSWERS, 1));
+        assert!(!c.answers.complete);
+
+        let mut c = collect();
+        let big = std::vec![b'7'; MAX_ACK_ANSWER_BYTES - 1];
+        c.keep(&big);
+        c.keep(b"1");
+        assert!(c.answers.complete && c.bytes == MAX_ACK_ANSWER_BYTES);
+        c.keep(b"1");
+        assert_eq!((c.answers.answers.len(), c.dropped), (2, 1));
+        assert!(!c.answers.complete);
+    }
+
+    #[test]
+    fn an_answer_longer_than_what_is_left_is_not_written() {
+        // A string of 100 characters, 102 bytes of JSON.
+        let mut raw = std::vec![0xd9, 100];
+        raw.extend_from_slice(&[b'x'; 100]);
+        let answer = AckAnswer::new(&raw);
+        assert_eq!(answer_text(&answer, 102).map(|t| t.len()), Ok(102));
+        assert!(matches!(
+            answer_text(&answer, 101),
+            Err(DecodeError::BufferTooSmall(e)) if e.required == 102
+        ));
+        // Escapes make JSON longer than the guess (twice the MessagePack): a second pass.
+        let mut raw = std::vec![0xd9, 50];
+        raw.extend_from_slice(&[1; 50]);
+        let text = answer_text(&AckAnswer::new(&raw), 1000).unwrap();
+        assert_eq!(text.len(), 2 + 50 * 6);
+        assert!(text.starts_with(br#""\u0001"#));
+    }
+}
