@@ -7,6 +7,9 @@
 //! {rooms, except, flags}]`; binary arguments are `bin` values in place. Its arguments move
 //! between Socket.IO's form (JSON text with `{"_placeholder":true,"num":k}` for the k-th
 //! attachment) and the adapter's with [`encode_broadcast`] and [`Broadcast::write_args`].
+//! A broadcast that collects its clients' acknowledgements is a request instead
+//! ([`encode_broadcast_with_acks`], [`Broadcast::decode_with_acks`]); each server answers
+//! with its count of clients, then each client's answer ([`encode_ack`], [`AckAnswer`]).
 //!
 //! ```
 //! use siocore::adapter::{self, Broadcast, Recipients, Uid};
