@@ -2,7 +2,8 @@
 //! 3.0.1): for a few hundred deterministic pseudo-random broadcasts, siocore encodes the
 //! message byte for byte as Node's adapter publishes it, and decodes Node's message into the
 //! same Socket.IO arguments (JSON with placeholders, and the attachments) socket.io-parser
-//! would send.
+//! would send; the same for the request of a broadcast that collects acknowledgements
+//! (type 7) and for a client's answer to it (type 9) with these arguments.
 //!
 //! The test runs `node tests/interop/adapter_reference.mjs`; it needs Node and
 //! `npm ci --prefix tests/interop`. Object keys are never integer-like: JavaScript orders
@@ -12,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use siocore::adapter::{self, Broadcast, Flags, Recipients, Uid};
+use siocore::adapter::{self, AckAnswer, Broadcast, Flags, Recipients, RequestId, Response, Uid};
 use siocore::server::Args;
 
 const HINT: &str = "this test needs Node.js (20 or later) on PATH and the reference packages: \
@@ -114,6 +115,7 @@ fn value(rng: &mut Rng, depth: usize, blobs: &mut Vec<Vec<u8>>, out: &mut String
 
 struct Case {
     uid: Uid,
+    request: RequestId,
     nsp: &'static str,
     event: &'static str,
     args: String,
@@ -147,8 +149,11 @@ fn case(rng: &mut Rng) -> Case {
         local: false,
         timeout: (rng.below(4) == 0).then(|| rng.next() % 100_000),
     };
+    let mut rid = [0u8; 6];
+    rid.iter_mut().for_each(|b| *b = rng.next() as u8);
     Case {
         uid: Uid::from_random(id),
+        request: RequestId::from_random(rid),
         nsp: rng.pick(&["/", "/admin", "/ké"]),
         event: rng.pick(&["chat message", "e", "é"]),
         args,
@@ -189,8 +194,9 @@ fn request(c: &Case) -> String {
         })
         .collect();
     format!(
-        r#"{{"uid":{},"nsp":{},"event":{},"args":{},"blobs":[{}],"rooms":{},"except":{},"flags":{{{}}}}}"#,
+        r#"{{"uid":{},"requestId":{},"nsp":{},"event":{},"args":{},"blobs":[{}],"rooms":{},"except":{},"flags":{{{}}}}}"#,
         json_str(c.uid.as_str()),
+        json_str(c.request.as_str()),
         json_str(c.nsp),
         json_str(c.event),
         json_str(&c.args),
@@ -241,9 +247,10 @@ fn broadcasts_match_the_node_adapter_both_ways() {
     assert_eq!(lines.len(), cases.len());
     let mut buf = vec![0u8; 64 * 1024];
     for (i, (c, line)) in cases.iter().zip(&lines).enumerate() {
-        let (msg_hex, again_hex) = line.split_once(' ').unwrap();
-        let node_msg = unhex(msg_hex);
-        let node_again = unhex(again_hex);
+        let fields: Vec<Vec<u8>> = line.split(' ').map(unhex).collect();
+        let [node_msg, node_again, node_request, node_ack, node_answer] = &fields[..] else {
+            panic!("case {i}: {line}");
+        };
         let blobs: Vec<&[u8]> = c.blobs.iter().map(Vec::as_slice).collect();
         let args = Args {
             json: c.args.as_bytes(),
@@ -258,7 +265,7 @@ fn broadcasts_match_the_node_adapter_both_ways() {
             .unwrap_or_else(|e| panic!("case {i}: {e} ({})", c.args));
         assert_eq!(&buf[..n], &node_msg[..], "case {i}: encode {}", c.args);
 
-        let b = Broadcast::decode(&node_msg).unwrap();
+        let b = Broadcast::decode(node_msg).unwrap();
         assert_eq!(b.uid(), c.uid.as_str(), "case {i}");
         assert_eq!(b.namespace(), c.nsp, "case {i}");
         assert_eq!(b.event(), c.event, "case {i}");
@@ -272,10 +279,60 @@ fn broadcasts_match_the_node_adapter_both_ways() {
         let (len, count) = b.write_args(&mut json, &mut got).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&json[..len]),
-            String::from_utf8_lossy(&node_again),
+            String::from_utf8_lossy(node_again),
             "case {i}: decode of {}",
             c.args
         );
         assert_eq!(&got[..count], &blobs[..], "case {i}: attachments");
+
+        // The broadcast that collects acknowledgements, both ways.
+        let id = c.request.as_str();
+        let n =
+            adapter::encode_broadcast_with_acks(&mut buf, &c.uid, id, c.nsp, c.event, &args, &to)
+                .unwrap_or_else(|e| panic!("case {i}: {e} ({})", c.args));
+        assert_eq!(
+            &buf[..n],
+            &node_request[..],
+            "case {i}: encode type 7 {}",
+            c.args
+        );
+        let (rid, b) = Broadcast::decode_with_acks(node_request).unwrap();
+        assert_eq!(
+            (rid, b.uid(), b.event()),
+            (id, c.uid.as_str(), c.event),
+            "case {i}"
+        );
+        assert_eq!(b.flags(), c.flags, "case {i}");
+        let (len, count) = b.write_args(&mut json, &mut got).unwrap();
+        assert_eq!(&json[..len], &node_again[..], "case {i}: decode of type 7");
+        assert_eq!(&got[..count], &blobs[..], "case {i}: type 7 attachments");
+
+        // A client's answer with these arguments (its first one), both ways.
+        let n = adapter::encode_ack(&mut buf, id, &args)
+            .unwrap_or_else(|e| panic!("case {i}: {e} ({})", c.args));
+        assert_eq!(
+            &buf[..n],
+            &node_ack[..],
+            "case {i}: encode type 9 {}",
+            c.args
+        );
+        let packet = Response::decode(node_ack).unwrap().packet();
+        let answer = AckAnswer::new(packet.unwrap_or(&[0xc0]));
+        let (len, count) = answer.write_args(&mut json, &mut got).unwrap();
+        let hexes: Vec<String> = got[..count]
+            .iter()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+            .collect();
+        let mine = format!(
+            "{}/{}",
+            String::from_utf8_lossy(&json[..len]),
+            hexes.join(",")
+        );
+        assert_eq!(
+            mine,
+            String::from_utf8_lossy(node_answer),
+            "case {i}: decode of type 9 {}",
+            c.args
+        );
     }
 }

@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use siocore::app::Io;
+use siocore::adapter::ClusterError;
+use siocore::app::{EmitError, Io, Json};
 use siocore::server::ServerConfig;
 
 #[path = "../examples/echo_server.rs"]
@@ -99,6 +100,53 @@ fn server(redis: &str) -> Running {
         });
         io.on("/", "local", |cx, msg| {
             let _ = cx.broadcast("/").local().emit("local", msg.args);
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    })
+}
+
+/// A server on `redis` for `tests/interop/cluster_ack_suite.mjs`: `ask` (room or null,
+/// timeout in ms, except the sender) broadcasts `question` to the cluster collecting every
+/// client's acknowledgement, and acks `{"complete":…,"answers":[…]}`; `join` (room) acks
+/// `"ok"`; `broadcast` as [`server`]'s.
+fn ack_server(redis: &str) -> Running {
+    let url = redis.to_string();
+    Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
+        io.on("/", "broadcast", |cx, msg| {
+            let _ = cx.broadcast("/").emit("broadcast", msg.args);
+        });
+        io.on("/", "join", |cx, msg| {
+            let room: String = msg.arg(0).unwrap_or_default();
+            let _ = cx.join(msg.socket, &room);
+            msg.ack(cx, "\"ok\"");
+        });
+        io.on("/", "ask", |cx, msg| {
+            let (Some(id), asker) = (msg.ack_id, msg.socket) else {
+                return;
+            };
+            let room: Option<String> = msg.arg(0).unwrap_or_default();
+            let timeout: u32 = msg.arg(1).unwrap_or(1000);
+            let except_me: bool = msg.arg(2).unwrap_or(false);
+            let mut to = if except_me {
+                cx.broadcast_from(asker)
+            } else {
+                cx.broadcast("/")
+            };
+            if let Some(room) = &room {
+                to = to.to(room);
+            }
+            let sent = to.emit_with_ack("question", (), timeout, move |cx, answers| {
+                let reply = format!(
+                    r#"{{"complete":{},"answers":[{}]}}"#,
+                    answers.complete,
+                    answers.answers.join(",")
+                );
+                cx.ack(asker, id, reply.as_str());
+            });
+            if let Err(e) = sent {
+                cx.ack(asker, id, format!(r#"{{"error":"{e}"}}"#).as_str());
+            }
         });
         io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
     })
@@ -427,4 +475,158 @@ fn a_mixed_cluster_with_node_servers_and_the_emitter() {
         r#"42["broadcast","node"]"#,
     );
     drop((a, b, node, redis));
+}
+
+/// Broadcasts that collect acknowledgements across a mixed cluster: two siocore servers
+/// and a Node one (socket.io 4.8.4, `@socket.io/redis-adapter` 8.3.0) on a real Redis,
+/// each the origin in turn, with official clients on every server answering (or one
+/// staying silent): `tests/interop/cluster_ack_suite.mjs`.
+#[test]
+fn broadcasts_with_acknowledgements_across_a_mixed_cluster() {
+    let redis = Redis::start(free_port());
+    let (a, b) = (ack_server(&redis.url()), ack_server(&redis.url()));
+    let node = NodeServer::start(&redis.url());
+    // Until the siocore servers' subscriptions are in place, what is published is lost.
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    until_crosses(
+        &mut cb,
+        &mut ca,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    drop((ca, cb));
+    let urls = [a.url(), b.url(), format!("http://127.0.0.1:{}", node.port)];
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    common::node_suite(
+        "cluster_ack_suite.mjs",
+        &args,
+        "broadcasts with acknowledgements across a mixed cluster",
+        Duration::from_secs(120),
+    );
+    drop((a, b, node, redis));
+}
+
+/// A broadcast collecting acknowledgements started by a timer on a server that had been
+/// idle for longer than its timeout: the other server's client's answer still counts
+/// (the request's deadline runs from when it was made).
+#[test]
+fn a_timer_on_an_idle_server_collects_the_clusters_answers() {
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    let a = Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
+        io.on("/", "broadcast", |cx, msg| {
+            let _ = cx.broadcast("/").emit("broadcast", msg.args);
+        });
+        // In 2 s (the server idle meanwhile), ask everyone but the asker, for 1 s.
+        io.on("/", "ask-later", |cx, msg| {
+            let asker = msg.socket;
+            cx.after(Duration::from_secs(2), move |cx| {
+                let sent = cx.broadcast_from(asker).emit_with_ack(
+                    "question",
+                    (),
+                    1000,
+                    move |cx, answers| {
+                        let reply =
+                            format!(r#"{},[{}]"#, answers.complete, answers.answers.join(","));
+                        let _ = cx.emit(asker, "answers", reply.as_str());
+                    },
+                );
+                assert_eq!(sent, Ok(0));
+            });
+        });
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let b = server(&redis.url());
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    until_crosses(
+        &mut ca,
+        &mut cb,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    until_crosses(
+        &mut cb,
+        &mut ca,
+        br#"42["broadcast","warm"]"#,
+        r#"42["broadcast","warm"]"#,
+    );
+    ca.send(br#"42["ask-later"]"#);
+    let question = next_within(&mut cb, Duration::from_secs(10)).expect("the question");
+    let id = question
+        .strip_prefix("42")
+        .and_then(|q| q.strip_suffix(r#"["question"]"#))
+        .unwrap_or_else(|| panic!("{question}"));
+    cb.send(format!(r#"43{id}["from b"]"#).as_bytes());
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).as_deref(),
+        Some(r#"42["answers",true,["from b"]]"#)
+    );
+    drop((a, b, redis));
+}
+
+/// The table of pending cluster requests (256 in the mio driver) caps the broadcasts
+/// collecting acknowledgements in flight: past it `emit_with_ack` says so and asks nobody
+/// (`done` is not called); once they are over, their entries serve again.
+#[test]
+fn a_full_table_of_pending_requests_is_an_error() {
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    let a = Running::spawn(move || {
+        let mut io = Io::new(ServerConfig::DEFAULT).redis(&url);
+        let dones = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counted = std::rc::Rc::clone(&dones);
+        io.on("/", "flood", move |cx, msg| {
+            let n: u32 = msg.arg(0).unwrap_or(0);
+            let (mut ok, mut full, mut other) = (0, 0, 0);
+            for _ in 0..n {
+                let counted = std::rc::Rc::clone(&counted);
+                // Everyone but the asker: nobody here, and no other server.
+                match cx.broadcast_from(msg.socket).emit_with_ack(
+                    "question",
+                    (),
+                    10_000,
+                    move |_, answers| {
+                        assert!(answers.complete && answers.answers.is_empty());
+                        counted.set(counted.get() + 1);
+                    },
+                ) {
+                    Ok(_) => ok += 1,
+                    Err(EmitError::Cluster(ClusterError::PendingFull)) => full += 1,
+                    Err(_) => other += 1,
+                }
+            }
+            msg.ack(cx, Json(&(ok, full, other)));
+        });
+        io.on("/", "dones", move |cx, msg| msg.ack(cx, Json(&dones.get())));
+        io.listen("127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let mut ca = client(&a);
+    ca.send(br#"420["flood",300]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).as_deref(),
+        Some("430[[256,44,0]]")
+    );
+    // Redis says each request reached no other server: it is over as soon as it says so.
+    let start = Instant::now();
+    loop {
+        ca.send(br#"421["dones"]"#);
+        if next_within(&mut ca, Duration::from_secs(5)).as_deref() == Some("431[256]") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "the requests end");
+        thread::sleep(Duration::from_millis(50));
+    }
+    ca.send(br#"422["flood",1]"#);
+    assert_eq!(
+        next_within(&mut ca, Duration::from_secs(5)).as_deref(),
+        Some("432[[1,0,0]]")
+    );
+    drop((a, redis));
 }

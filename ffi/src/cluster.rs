@@ -20,8 +20,8 @@ use crate::{
     SIO_BUFFER_TOO_SMALL, SIO_EMPTY, SIO_EVENT_CLUSTER_ANSWER, SIO_EVENT_CLUSTER_DONE,
     SIO_EVENT_CLUSTER_SOCKETS, SIO_EVENT_SERVER_SIDE_EMIT, SIO_INVALID_ARGUMENT, SIO_INVALID_JSON,
     SIO_INVALID_NAME, SIO_MALFORMED_MESSAGE, SIO_MAX_TARGETS, SIO_NULL_ARGUMENT, SIO_OK,
-    SIO_OUTBOX_FULL, SIO_PANIC, SIO_TABLE_FULL, SIO_UNKNOWN_NAMESPACE, SIO_WRONG_STATE, boundary,
-    bytes, put, sio_bytes, sio_result, strings, text, with, with_ref,
+    SIO_OUTBOX_FULL, SIO_PANIC, SIO_TABLE_FULL, SIO_UNKNOWN_NAMESPACE, SIO_UNSUPPORTED,
+    SIO_WRONG_STATE, boundary, bytes, put, sio_bytes, sio_result, strings, text, with, with_ref,
 };
 
 /// The size of a cluster request id buffer: up to 16 bytes and a NUL.
@@ -248,6 +248,9 @@ pub(crate) fn cluster_c_event(
             ev.data = sio_bytes::of(data);
             ev
         }
+        // Only a request of this server's `Cluster::broadcast_with_ack` gets these, and the
+        // C API starts none.
+        ClusterEvent::ClientAck { .. } => return Err(SIO_UNSUPPORTED),
     })
 }
 

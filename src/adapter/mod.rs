@@ -7,6 +7,9 @@
 //! {rooms, except, flags}]`; binary arguments are `bin` values in place. Its arguments move
 //! between Socket.IO's form (JSON text with `{"_placeholder":true,"num":k}` for the k-th
 //! attachment) and the adapter's with [`encode_broadcast`] and [`Broadcast::write_args`].
+//! A broadcast that collects its clients' acknowledgements is a request instead
+//! ([`encode_broadcast_with_acks`], [`Broadcast::decode_with_acks`]); each server answers
+//! with its count of clients, then each client's answer ([`encode_ack`], [`AckAnswer`]).
 //!
 //! ```
 //! use siocore::adapter::{self, Broadcast, Recipients, Uid};
@@ -332,6 +335,55 @@ pub fn encode_broadcast(
     let mut w = Writer::new(out);
     w.array(3)?;
     w.str(uid.as_str())?;
+    write_packet(&mut w, nsp, event, args)?;
+    write_opts(&mut w, to)?;
+    Ok(w.len())
+}
+
+/// Encodes a broadcast of `event` with `args` to namespace `nsp` whose clients'
+/// acknowledgements server `uid` collects, as request `request_id` (Node's adapter's
+/// `broadcastWithAck`: `{uid, requestId, type: 7, packet: {type: 2, data: [event,
+/// ...args], nsp}, opts: {rooms, except, flags}}`, published on the request channel).
+/// The flags should carry the clients' `timeout`: a server that has none waits its own
+/// request timeout for them. Returns the message's length.
+///
+/// # Errors
+/// [`EncodeError`]: a short buffer, or arguments that are not valid.
+pub fn encode_broadcast_with_acks(
+    out: &mut [u8],
+    uid: &Uid,
+    request_id: &str,
+    nsp: &str,
+    event: &str,
+    args: &Args<'_>,
+    to: &Recipients<'_>,
+) -> Result<usize, EncodeError> {
+    LIMITS
+        .validate_list(args.json)
+        .map_err(|_| EncodeError::InvalidArgs)?;
+    let mut w = Writer::new(out);
+    w.map(5)?;
+    w.str("uid")?;
+    w.str(uid.as_str())?;
+    w.str("requestId")?;
+    w.str(request_id)?;
+    w.str("type")?;
+    w.uint(7)?;
+    w.str("packet")?;
+    write_packet(&mut w, nsp, event, args)?;
+    w.str("opts")?;
+    write_opts(&mut w, to)?;
+    Ok(w.len())
+}
+
+/// The packet of a broadcast: `{type: 2, data: [event, ...args], nsp}` (arguments
+/// validated by the caller).
+fn write_packet(
+    w: &mut Writer<'_>,
+    nsp: &str,
+    event: &str,
+    args: &Args<'_>,
+) -> Result<(), EncodeError> {
     w.map(3)?;
     w.str("type")?;
     w.uint(2)?;
@@ -339,10 +391,14 @@ pub fn encode_broadcast(
     w.array(1 + json::elements(args.json).count())?;
     w.str(event)?;
     for value in json::elements(args.json) {
-        json_to_msgpack(&mut w, value, args.binary, 0)?;
+        json_to_msgpack(w, value, args.binary, 0)?;
     }
     w.str("nsp")?;
-    w.str(nsp)?;
+    Ok(w.str(nsp)?)
+}
+
+/// The options of a broadcast: `{rooms, except, flags}`.
+fn write_opts(w: &mut Writer<'_>, to: &Recipients<'_>) -> Result<(), BufferTooSmall> {
     w.map(3)?;
     w.str("rooms")?;
     w.array(to.rooms.len())?;
@@ -351,13 +407,13 @@ pub fn encode_broadcast(
     w.array(to.except.len())?;
     to.except.iter().try_for_each(|r| w.str(r))?;
     w.str("flags")?;
-    to.flags.write(&mut w)?;
-    Ok(w.len())
+    to.flags.write(w)
 }
 
 /// Encodes a client's acknowledgement of a broadcast that collects them, as the answer
 /// Node's adapter publishes (`{type: 9, requestId, packet}`): `packet` is the first of the
-/// client's `args` (binary in place), or nil when it sent none. Returns its length.
+/// client's `args` (binary in place); when it sent none the map has no `packet`, as
+/// notepack leaves out Node's `undefined`. Returns its length.
 ///
 /// # Errors
 /// [`EncodeError`]: a short buffer, or arguments that are not valid.
@@ -365,16 +421,16 @@ pub fn encode_ack(out: &mut [u8], request_id: &str, args: &Args<'_>) -> Result<u
     LIMITS
         .validate_list(args.json)
         .map_err(|_| EncodeError::InvalidArgs)?;
+    let first = json::elements(args.json).next();
     let mut w = Writer::new(out);
-    w.map(3)?;
+    w.map(if first.is_some() { 3 } else { 2 })?;
     w.str("type")?;
     w.uint(9)?;
     w.str("requestId")?;
     w.str(request_id)?;
-    w.str("packet")?;
-    match json::elements(args.json).next() {
-        Some(first) => json_to_msgpack(&mut w, first, args.binary, 0)?,
-        None => w.nil()?,
+    if let Some(first) = first {
+        w.str("packet")?;
+        json_to_msgpack(&mut w, first, args.binary, 0)?;
     }
     Ok(w.len())
 }
@@ -663,6 +719,65 @@ impl<'a> Broadcast<'a> {
         blobs: &mut [&'a [u8]],
     ) -> Result<(usize, usize), DecodeError> {
         write_args(self.args, self.arg_count, json, blobs)
+    }
+}
+
+/// A client's answer to a broadcast that collects acknowledgements, as the server of that
+/// client relays it (the `packet` of `{type: 9, requestId, packet}`): one value, the first
+/// argument the client answered with (`null`, or notepack's `undefined`, when it sent
+/// none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckAnswer<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> AckAnswer<'a> {
+    /// The answer whose `MessagePack` value is `raw`: one whole value, as
+    /// [`Response::packet`] gives it (nil, `[0xc0]`, when the response has none).
+    pub const fn new(raw: &'a [u8]) -> Self {
+        Self { raw }
+    }
+
+    /// The value as `MessagePack`, as it came.
+    pub const fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Writes the value as Socket.IO carries an argument: JSON text into `json` (with a
+    /// placeholder for each binary value) and the binary values, borrowed from the
+    /// message, into `blobs`, in order. Returns the JSON length and how many blobs.
+    /// Numbers, extension values and non-finite floats as [`Broadcast::write_args`]
+    /// writes them.
+    ///
+    /// # Errors
+    /// [`DecodeError::BufferTooSmall`] when `json` or `blobs` is short.
+    pub fn write_args(
+        &self,
+        json: &mut [u8],
+        blobs: &mut [&'a [u8]],
+    ) -> Result<(usize, usize), DecodeError> {
+        write_args(self.raw, 1, json, blobs)
+    }
+
+    /// Writes the value as JSON text alone: each binary value becomes a placeholder,
+    /// numbered in order, and its bytes are left out. Returns the length.
+    ///
+    /// # Errors
+    /// [`DecodeError::BufferTooSmall`] with the whole length when `json` is short;
+    /// [`DecodeError::Shape`] for a value nested too deep.
+    pub fn write_json(&self, json: &mut [u8]) -> Result<usize, DecodeError> {
+        let mut out = TextWriter::new(json);
+        let mut n = 0;
+        msgpack_to_json(
+            &mut Reader::new(self.raw),
+            &mut out,
+            &mut |_| {
+                n += 1;
+                Ok(n - 1)
+            },
+            0,
+        )?;
+        Ok(out.finish()?)
     }
 }
 
@@ -1025,6 +1140,82 @@ mod tests {
             encode_broadcast(&mut out[..8], &uid, "/", "e", &ok, &Recipients::ALL),
             Err(EncodeError::BufferTooSmall(_))
         ));
+    }
+
+    #[test]
+    fn a_broadcast_collecting_acks_is_written_as_node_writes_it() {
+        let uid = Uid::from_random([0, 1, 2, 3, 4, 5]);
+        let to = Recipients {
+            rooms: &["r"],
+            except: &[],
+            flags: Flags {
+                timeout: Some(3000),
+                ..Flags::NONE
+            },
+        };
+        let args = Args {
+            json: br#"1,{"_placeholder":true,"num":0}"#,
+            binary: &[&[9]],
+        };
+        let mut out = [0u8; 256];
+        let n = encode_broadcast_with_acks(&mut out, &uid, "q1", "/", "ask", &args, &to).unwrap();
+        // notepack.encode({uid, requestId, type: 7, packet: {type: 2, data: ["ask", 1,
+        // <bin 9>], nsp: "/"}, opts: {rooms: ["r"], except: [], flags: {timeout: 3000}}}).
+        let want: &[u8] = b"\x85\xa3uid\xa6ABCDEF\xa9requestId\xa2q1\xa4type\x07\
+            \xa6packet\x83\xa4type\x02\xa4data\x93\xa3ask\x01\xc4\x01\x09\xa3nsp\xa1/\
+            \xa4opts\x83\xa5rooms\x91\xa1r\xa6except\x90\xa5flags\x81\xa7timeout\xcd\x0b\xb8";
+        assert_eq!(&out[..n], want);
+        let (id, b) = Broadcast::decode_with_acks(&out[..n]).unwrap();
+        assert_eq!((id, b.uid(), b.event()), ("q1", "ABCDEF", "ask"));
+        assert_eq!(b.flags().timeout, Some(3000));
+        assert!(
+            encode_broadcast_with_acks(&mut out[..n - 1], &uid, "q1", "/", "ask", &args, &to)
+                .is_err()
+        );
+        let bad = Args::json(b"[1");
+        assert_eq!(
+            encode_broadcast_with_acks(&mut out, &uid, "q1", "/", "ask", &bad, &to),
+            Err(EncodeError::InvalidArgs)
+        );
+    }
+
+    #[test]
+    fn acks_with_and_without_a_value() {
+        let mut out = [0u8; 64];
+        let n = encode_ack(&mut out, "q", &Args::json(br#""a\"b",2"#)).unwrap();
+        assert_eq!(
+            &out[..n],
+            b"\x83\xa4type\x09\xa9requestId\xa1q\xa6packet\xa3a\"b"
+        );
+        let packet = Response::decode(&out[..n]).unwrap().packet().unwrap();
+        let answer = AckAnswer::new(packet);
+        let mut json = [0u8; 16];
+        let len = answer.write_json(&mut json).unwrap();
+        assert_eq!(text(&json[..len]), r#""a\"b""#);
+        // None: no `packet` at all, as notepack leaves out `undefined`.
+        let n = encode_ack(&mut out, "q", &Args::NONE).unwrap();
+        assert_eq!(&out[..n], b"\x82\xa4type\x09\xa9requestId\xa1q");
+
+        // Binary values: placeholders, their bytes in the blobs or left out.
+        let answer = AckAnswer::new(b"\x92\xc4\x02\x07\x08\xc4\x00");
+        let mut blobs = [&[][..]; 2];
+        assert!(matches!(
+            answer.write_args(&mut json, &mut blobs),
+            Err(DecodeError::BufferTooSmall(_))
+        ));
+        let mut big = [0u8; 128];
+        let (len, count) = answer.write_args(&mut big, &mut blobs).unwrap();
+        let want = r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+        assert_eq!((text(&big[..len]), count), (want, 2));
+        assert_eq!(blobs, [&[7u8, 8][..], &[][..]]);
+        let len = answer.write_json(&mut big).unwrap();
+        assert_eq!(text(&big[..len]), want);
+        assert_eq!(
+            answer.write_json(&mut json),
+            Err(DecodeError::BufferTooSmall(BufferTooSmall {
+                required: want.len()
+            }))
+        );
     }
 
     #[test]

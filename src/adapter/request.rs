@@ -304,11 +304,13 @@ pub struct Response<'a> {
     sockets: Option<&'a [u8]>,
     rooms: Option<&'a [u8]>,
     data: Option<&'a [u8]>,
+    client_count: Option<u64>,
+    packet: Option<&'a [u8]>,
 }
 
 impl<'a> Response<'a> {
     /// Reads a response: JSON when it starts with `{`, otherwise `MessagePack` (a broadcast
-    /// acknowledgement, of which the type and request id are read).
+    /// acknowledgement, of which the type, the request id and the packet are read).
     ///
     /// # Errors
     /// [`DecodeError`] for input that is not a response.
@@ -319,6 +321,8 @@ impl<'a> Response<'a> {
             sockets: None,
             rooms: None,
             data: None,
+            client_count: None,
+            packet: None,
         };
         if msg.first() != Some(&b'{') {
             let mut r = Reader::new(msg);
@@ -335,6 +339,7 @@ impl<'a> Response<'a> {
                         }
                     }
                     Value::Str("requestId") => resp.request_id = msgpack_str(r.read()?),
+                    Value::Str("packet") => resp.packet = Some(r.raw()?),
                     _ => r.skip()?,
                 }
             }
@@ -352,6 +357,8 @@ impl<'a> Response<'a> {
                 resp.rooms = v.starts_with(b"[").then_some(v);
             } else if key.eq_str("data") {
                 resp.data = Some(v);
+            } else if key.eq_str("clientCount") {
+                resp.client_count = core::str::from_utf8(v).ok().and_then(|t| t.parse().ok());
             }
         }
         Ok(resp)
@@ -381,6 +388,19 @@ impl<'a> Response<'a> {
     /// `data`: a server-side emit's answer, one JSON value.
     pub const fn data(&self) -> Option<&'a [u8]> {
         self.data
+    }
+
+    /// `clientCount`, of a server's answer to a broadcast that collects acknowledgements
+    /// (type 8): how many of its clients were asked; `None` when missing or not a whole
+    /// number.
+    pub const fn client_count(&self) -> Option<u64> {
+        self.client_count
+    }
+
+    /// `packet`, of a client's acknowledgement of such a broadcast (type 9, `MessagePack`):
+    /// its one value, raw.
+    pub const fn packet(&self) -> Option<&'a [u8]> {
+        self.packet
     }
 }
 
@@ -614,6 +634,15 @@ mod tests {
         // {type: 9, requestId: "q", packet: 1}, as notepack writes it.
         let r = Response::decode(b"\x83\xa4type\x09\xa9requestId\xa1q\xa6packet\x01").unwrap();
         assert_eq!((r.kind(), r.request_id().unwrap().as_str()), (Some(9), "q"));
+        assert_eq!(r.packet(), Some(&b"\x01"[..]));
+        // Without a value, notepack writes no `packet`.
+        let r = Response::decode(b"\x82\xa4type\x09\xa9requestId\xa1q").unwrap();
+        assert_eq!((r.kind(), r.packet()), (Some(9), None));
+        // A server's count of the clients it asked, as Node's JSON.stringify writes it.
+        let r = Response::decode(br#"{"type":8,"requestId":"q","clientCount":12}"#).unwrap();
+        assert_eq!((r.kind(), r.client_count()), (Some(8), Some(12)));
+        let r = Response::decode(br#"{"type":8,"requestId":"q","clientCount":"x"}"#).unwrap();
+        assert_eq!(r.client_count(), None);
         assert!(Response::decode(b"{\"requestId\":").is_err());
     }
 

@@ -1,6 +1,8 @@
 //! The cluster in the app API: what Node's `fetchSockets`, `socketsJoin`, `socketsLeave`,
 //! `disconnectSockets` and `serverSideEmit` do, on a server that joined one with
-//! [`Io::redis`](super::Io::redis) (or alone, on this server's sockets only).
+//! [`Io::redis`](super::Io::redis) (or alone, on this server's sockets only), and the
+//! other servers' part of a broadcast that collects acknowledgements
+//! ([`Broadcast::emit_with_ack`]).
 
 use std::boxed::Box;
 use std::collections::HashMap;
@@ -9,8 +11,10 @@ use std::vec::Vec;
 
 use serde::Deserialize;
 
-use super::{Broadcast, Cx, ToArgs, arg};
-use crate::adapter::{ClusterEvent, Done, Flags, Recipients, ReplyTo, RequestId};
+use super::{Broadcast, Collect, Cx, MAX_ACK_ANSWER_BYTES, ToArgs, arg};
+use crate::adapter::{
+    AckAnswer, ClusterEvent, DecodeError, Done, Flags, Recipients, ReplyTo, RequestId,
+};
 use crate::json::{self, JsonStr, Object};
 use crate::server::{NamespaceId, Server, SocketId, Targets};
 
@@ -36,12 +40,17 @@ pub struct Fetched {
     pub complete: bool,
 }
 
-/// The answers to [`Cx::server_side_emit_with_ack`].
+/// The answers to [`Cx::server_side_emit_with_ack`] (one per server) or to
+/// [`Broadcast::emit_with_ack`] (one per client).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answers {
-    /// One JSON value per server that answered, in the order they came.
+    /// One JSON value per server, or per client, that answered, in the order they came.
     pub answers: Vec<String>,
-    /// Whether every other server answered before the request timeout.
+    /// Whether every answer expected came in time: of a server-side emit, one from every
+    /// other server before the request timeout; of a broadcast, one from every client
+    /// asked (on every server of the cluster) before its timeout, and none dropped past
+    /// the caps ([`MAX_ACK_ANSWERS`](super::MAX_ACK_ANSWERS),
+    /// [`MAX_ACK_ANSWER_BYTES`]).
     pub complete: bool,
 }
 
@@ -121,6 +130,8 @@ pub(super) type ServerSideFn = Box<dyn FnMut(&mut Cx<'_, '_>, &ServerSide<'_>)>;
 pub(super) enum Wait {
     Fetch(Fetched, FetchFn),
     Answers(Answers, AnswersFn),
+    /// A broadcast collecting acknowledgements, shared with its local sockets' callbacks.
+    Acks(std::rc::Rc<core::cell::RefCell<Collect>>),
 }
 
 /// Requests waiting for answers, by id.
@@ -363,6 +374,23 @@ impl Cx<'_, '_> {
     }
 }
 
+/// A client's answer as JSON text, when it takes at most `budget` bytes.
+fn answer_text(answer: &AckAnswer<'_>, budget: usize) -> Result<Vec<u8>, DecodeError> {
+    // The JSON of a value is rarely longer than twice its `MessagePack`; when it is, the
+    // first pass says how long.
+    let guess = answer.raw().len().saturating_mul(2).saturating_add(16);
+    let mut buf = std::vec![0u8; guess.min(budget)];
+    let n = match answer.write_json(&mut buf) {
+        Err(DecodeError::BufferTooSmall(e)) if e.required <= budget => {
+            buf.resize(e.required, 0);
+            answer.write_json(&mut buf)?
+        }
+        r => r?,
+    };
+    buf.truncate(n);
+    Ok(buf)
+}
+
 /// A JSON string value, unescaped.
 fn text(value: &[u8]) -> Option<String> {
     let s = JsonStr::from_value(value)?;
@@ -416,6 +444,23 @@ impl super::App {
                     a.answers.push(String::from_utf8_lossy(data).into_owned());
                 }
             }
+            ClusterEvent::ClientAck { request, answer } => {
+                if let Some(Wait::Acks(c)) = cx.waiting.get(&request) {
+                    let mut c = c.borrow_mut();
+                    let budget = MAX_ACK_ANSWER_BYTES.saturating_sub(c.bytes);
+                    match answer_text(&answer, budget) {
+                        Ok(text) => c.keep(&text),
+                        // Too long for what is left: dropped, and counted so.
+                        Err(DecodeError::BufferTooSmall(e)) => {
+                            c.room_for(e.required);
+                        }
+                        Err(e) => {
+                            log::warn!("broadcast with acknowledgements: an answer: {e}");
+                            c.answers.complete = false;
+                        }
+                    }
+                }
+            }
             ClusterEvent::ServerSideEmit {
                 namespace,
                 data,
@@ -464,7 +509,68 @@ impl super::App {
                 a.complete = !done.timed_out;
                 callback(cx, a);
             }
+            Some(Wait::Acks(c)) => Collect::remote_done(&c, cx, done.timed_out),
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Collect, MAX_ACK_ANSWER_BYTES, MAX_ACK_ANSWERS};
+    use super::{AckAnswer, Answers, DecodeError, answer_text};
+
+    fn collect() -> Collect {
+        Collect {
+            left: 0,
+            remote: true,
+            answers: Answers {
+                answers: std::vec::Vec::new(),
+                complete: true,
+            },
+            bytes: 0,
+            dropped: 0,
+            done: None,
+        }
+    }
+
+    #[test]
+    fn answers_past_the_caps_are_dropped_and_make_it_incomplete() {
+        let mut c = collect();
+        for _ in 0..MAX_ACK_ANSWERS {
+            c.keep(b"1");
+        }
+        assert!(c.answers.complete);
+        c.keep(b"2");
+        assert_eq!((c.answers.answers.len(), c.dropped), (MAX_ACK_ANSWERS, 1));
+        assert!(!c.answers.complete);
+
+        let mut c = collect();
+        let big = std::vec![b'7'; MAX_ACK_ANSWER_BYTES - 1];
+        c.keep(&big);
+        c.keep(b"1");
+        assert!(c.answers.complete && c.bytes == MAX_ACK_ANSWER_BYTES);
+        c.keep(b"1");
+        assert_eq!((c.answers.answers.len(), c.dropped), (2, 1));
+        assert!(!c.answers.complete);
+    }
+
+    #[test]
+    fn an_answer_longer_than_what_is_left_is_not_written() {
+        // A string of 100 characters, 102 bytes of JSON.
+        let mut raw = std::vec![0xd9, 100];
+        raw.extend_from_slice(&[b'x'; 100]);
+        let answer = AckAnswer::new(&raw);
+        assert_eq!(answer_text(&answer, 102).map(|t| t.len()), Ok(102));
+        assert!(matches!(
+            answer_text(&answer, 101),
+            Err(DecodeError::BufferTooSmall(e)) if e.required == 102
+        ));
+        // Escapes make JSON longer than the guess (twice the MessagePack): a second pass.
+        let mut raw = std::vec![0xd9, 50];
+        raw.extend_from_slice(&[1; 50]);
+        let text = answer_text(&AckAnswer::new(&raw), 1000).unwrap();
+        assert_eq!(text.len(), 2 + 50 * 6);
+        assert!(text.starts_with(br#""\u0001"#));
     }
 }

@@ -54,7 +54,7 @@
 //! | `socket.join(room)`, `socket.leave(room)`, `socket.disconnect()` | [`Cx::join`], [`Cx::leave`], [`Cx::disconnect`] |
 //! | `io.emit(...)`, `io.to(room).except(room).emit(...)`, `socket.broadcast.emit(...)` | [`Cx::broadcast`]`.to(..).except(..).emit(..)`, [`Cx::broadcast_from`] |
 //! | `io.local.emit(...)` | [`Broadcast::local`] |
-//! | `io.timeout(ms).emit(ev, ..., (err, responses))` | [`Broadcast::emit_with_ack`] (this server's sockets) |
+//! | `io.timeout(ms).emit(ev, ..., (err, responses))`, `io.timeout(ms).emitWithAck(ev, ...)` | [`Broadcast::emit_with_ack`] (every server's sockets, in a cluster) |
 //! | `io.fetchSockets()`, `io.socketsJoin(room)`, `io.socketsLeave(room)`, `io.disconnectSockets()` | [`Broadcast::fetch_sockets`], [`Broadcast::sockets_join`], [`Broadcast::sockets_leave`], [`Broadcast::disconnect_sockets`] |
 //! | `io.serverSideEmit(...)`, `io.on(event)` for it | [`Cx::server_side_emit`], [`Cx::server_side_emit_with_ack`], [`Io::on_server_side`] |
 //! | `setInterval(() => io.emit(...))`, `setTimeout(...)` | [`Io::every`], [`Io::after`], [`Cx::every`], [`Cx::after`] |
@@ -889,18 +889,35 @@ impl Broadcast<'_, '_> {
         }
     }
 
-    /// Sends `event` with `args` to this server's selected sockets, each asked for an
+    /// Sends `event` with `args` to everyone selected, each socket asked for an
     /// acknowledgement, and calls `done` once with every answer that came within
-    /// `timeout_ms` (Node's `io.timeout(ms).emit(event, ..., (err, responses))`): `complete`
-    /// is `false` when a socket did not answer in time or left first (Node's `err`). With
-    /// no socket selected, `done` runs at once with none. The sockets of other servers of
-    /// a cluster are not asked.
+    /// `timeout_ms` (Node's `io.timeout(ms).emit(event, ..., (err, responses))`): one
+    /// value per client, the first argument it answered with (`null` when none; a binary
+    /// value as its placeholder, without the bytes). `complete` is `false` (Node's `err`)
+    /// when a client did not answer in time or left first, when a server of the cluster
+    /// did not say in time how many of its clients it asked, or when answers were dropped
+    /// past the caps below. With nobody to wait for, `done` runs at once with none.
+    ///
+    /// In a cluster ([`Io::redis`]) and unless [`local`](Self::local), the other servers'
+    /// sockets are asked too, as Node's adapter asks them: every server (Node's or
+    /// siocore's) tells how many of its clients it asked and relays each answer, which
+    /// `done` gets with this server's own, in the order they came. The request takes an
+    /// entry of the cluster's table of pending requests (256 in the mio driver, shared with
+    /// [`fetch_sockets`](Self::fetch_sockets) and
+    /// [`Cx::server_side_emit_with_ack`]) until it is over.
+    ///
+    /// Bounded: one call keeps at most [`MAX_ACK_ANSWERS`] answers and
+    /// [`MAX_ACK_ANSWER_BYTES`] bytes of their JSON text; answers past either are dropped
+    /// (a warning is logged) and the result is incomplete.
     ///
     /// # Errors
-    /// [`EmitError`] when it could not be sent at all (then `done` is not called); a
-    /// socket that cannot take it (its queue full) counts as not answering.
+    /// [`EmitError`] when it could not be sent at all, and then `done` is not called and
+    /// nobody was asked: the namespace does not exist, the arguments are not valid, or
+    /// (in a cluster) the request could not go out ([`ClusterError::PendingFull`],
+    /// [`ClusterError::OutboxFull`]). A socket that cannot take it (its queue full) counts
+    /// as not answering. `Ok` carries how many of this server's sockets were asked.
     pub fn emit_with_ack(
-        self,
+        mut self,
         event: &str,
         args: impl ToArgs,
         timeout_ms: u32,
@@ -909,15 +926,6 @@ impl Broadcast<'_, '_> {
         let Some(ns) = self.ns else {
             return Err(EmitError::UnknownNamespace);
         };
-        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
-        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
-        let targets = Targets {
-            rooms: &rooms,
-            except_rooms: &except_rooms,
-            except: &self.except,
-        };
-        let mut sockets = Vec::new();
-        self.server.select(ns, &targets, |_, s| sockets.push(s));
         let mut buf = core::mem::take(self.buf);
         let args = match args.to_args(&mut buf) {
             Ok(a) => a,
@@ -926,12 +934,50 @@ impl Broadcast<'_, '_> {
                 return Err(EmitError::Server(e));
             }
         };
+        let rooms: Vec<&str> = self.rooms.iter().map(String::as_str).collect();
+        // The sockets left out go by the rooms their ids name, for every server.
+        let except = if self.cluster.is_some() && !self.local {
+            self.except_with_ids()
+        } else {
+            Vec::new()
+        };
+        // The other servers first: when they cannot be asked, nobody is.
+        let remote = match self.cluster.as_deref_mut() {
+            Some(cluster) if !self.local => {
+                let except: Vec<&str> = except.iter().map(String::as_str).collect();
+                let to = Recipients {
+                    rooms: &rooms,
+                    except: &except,
+                    flags: Flags::NONE,
+                };
+                match cluster.broadcast_with_ack(self.server, ns, &to, event, args, timeout_ms) {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        *self.buf = buf;
+                        log::debug!("emit_with_ack: {e}");
+                        return Err(EmitError::Cluster(e));
+                    }
+                }
+            }
+            _ => None,
+        };
+        let except_rooms: Vec<&str> = self.except_rooms.iter().map(String::as_str).collect();
+        let targets = Targets {
+            rooms: &rooms,
+            except_rooms: &except_rooms,
+            except: &self.except,
+        };
+        let mut sockets = Vec::new();
+        self.server.select(ns, &targets, |_, s| sockets.push(s));
         let shared = std::rc::Rc::new(core::cell::RefCell::new(Collect {
             left: sockets.len(),
+            remote: remote.is_some(),
             answers: Answers {
                 answers: Vec::new(),
                 complete: true,
             },
+            bytes: 0,
+            dropped: 0,
             done: Some(Box::new(done)),
         }));
         let mut sent = 0;
@@ -951,18 +997,22 @@ impl Broadcast<'_, '_> {
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
-                    shared.borrow_mut().left -= 1;
-                    shared.borrow_mut().answers.complete = false;
+                    let mut c = shared.borrow_mut();
+                    c.left -= 1;
+                    c.answers.complete = false;
                 }
             }
         }
         *self.buf = buf;
-        if sent == 0
+        if let Some(id) = remote {
+            self.waiting
+                .insert(id, cluster::Wait::Acks(std::rc::Rc::clone(&shared)));
+        } else if sent == 0
             && let Some(e) = first_error
         {
             return Err(EmitError::Server(e));
         }
-        if shared.borrow().left == 0 {
+        if shared.borrow().left == 0 && remote.is_none() {
             // Nobody to wait for.
             let mut cx = Cx {
                 server: self.server,
@@ -1002,11 +1052,25 @@ impl Broadcast<'_, '_> {
     }
 }
 
+/// The most answers one [`Broadcast::emit_with_ack`] keeps, this server's clients' and the
+/// cluster's together; past it, answers are dropped and the result is incomplete.
+pub const MAX_ACK_ANSWERS: usize = 100_000;
+
+/// The most bytes of answers' JSON text one [`Broadcast::emit_with_ack`] keeps; past it,
+/// answers are dropped and the result is incomplete.
+pub const MAX_ACK_ANSWER_BYTES: usize = 16 << 20;
+
 /// The answers a broadcast with acknowledgements collects ([`Broadcast::emit_with_ack`]).
 struct Collect {
-    /// Sockets that have not answered or failed yet.
+    /// This server's sockets that have not answered or failed yet.
     left: usize,
+    /// The other servers' part is not over yet.
+    remote: bool,
     answers: Answers,
+    /// Bytes of answer text kept.
+    bytes: usize,
+    /// Answers dropped past the caps.
+    dropped: usize,
     done: Option<CollectedFn>,
 }
 
@@ -1014,6 +1078,35 @@ struct Collect {
 type CollectedFn = Box<dyn FnOnce(&mut Cx<'_, '_>, Answers)>;
 
 impl Collect {
+    /// Room for an answer of `len` bytes of text, within the caps; a refusal is counted
+    /// (and said once) and makes the result incomplete.
+    fn room_for(&mut self, len: usize) -> bool {
+        if self.answers.answers.len() < MAX_ACK_ANSWERS
+            && self.bytes.saturating_add(len) <= MAX_ACK_ANSWER_BYTES
+        {
+            return true;
+        }
+        if self.dropped == 0 {
+            log::warn!(
+                "broadcast with acknowledgements: past {MAX_ACK_ANSWERS} answers or \
+                 {MAX_ACK_ANSWER_BYTES} bytes of them; the others are dropped"
+            );
+        }
+        self.dropped += 1;
+        self.answers.complete = false;
+        false
+    }
+
+    /// Keeps an answer's JSON text, within the caps.
+    fn keep(&mut self, text: &[u8]) {
+        if self.room_for(text.len()) {
+            self.bytes += text.len();
+            self.answers
+                .answers
+                .push(String::from_utf8_lossy(text).into_owned());
+        }
+    }
+
     /// One socket's answer (its raw JSON arguments, the first of them kept as Node's
     /// `responses` hold one value per client), or `None` for a timeout or a departure.
     fn answer(
@@ -1027,11 +1120,28 @@ impl Collect {
             match args {
                 Some(a) => {
                     let first = split_first_arg(a).map_or(&b"null"[..], |(first, _)| first);
-                    c.answers
-                        .answers
-                        .push(String::from_utf8_lossy(first).into_owned());
+                    c.keep(first);
                 }
                 None => c.answers.complete = false,
+            }
+            if c.left > 0 || c.remote {
+                return;
+            }
+        }
+        Self::finish(shared, cx);
+    }
+
+    /// The other servers' part is over: every count and answer came, or not in time.
+    fn remote_done(
+        shared: &std::rc::Rc<core::cell::RefCell<Self>>,
+        cx: &mut Cx<'_, '_>,
+        timed_out: bool,
+    ) {
+        {
+            let mut c = shared.borrow_mut();
+            c.remote = false;
+            if timed_out {
+                c.answers.complete = false;
             }
             if c.left > 0 {
                 return;

@@ -503,7 +503,13 @@ impl<'a> Driver<'a> {
         self.drop_lingering(wall);
         self.server.handle_timeout(self.now());
         if woken {
-            let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
+            let now = self.now();
+            let cluster = self.cluster.as_deref_mut().map(|c| {
+                // The requests timers and jobs send to the cluster count their deadlines
+                // from now.
+                c.cluster.handle_timeout(now);
+                &mut c.cluster
+            });
             handler.woken(&mut self.server, cluster);
         }
         let now = self.now();

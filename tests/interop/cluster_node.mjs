@@ -29,7 +29,10 @@ for (const name of ["/", "/custom"]) {
 
 io.on("connection", (socket) => {
   socket.on("broadcast", (...a) => io.emit("broadcast", ...a));
-  socket.on("join", (room) => socket.join(room));
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    if (typeof ack === "function") ack("ok");
+  });
   socket.on("leave", (room) => socket.leave(room));
   socket.on("to-room", (room, ...d) => io.to(room).emit("room-msg", ...d));
   socket.on("to-room-except", (room, ex, ...d) => io.to(room).except(ex).emit("room-msg", ...d));
@@ -51,6 +54,14 @@ io.on("connection", (socket) => {
   });
   socket.on("ask-all", (ack) => {
     io.timeout(3000).emit("question", (err, answers) => ack(err ? ["timeout", answers.length] : answers.sort()));
+  });
+  // A broadcast collecting acknowledgements across the cluster (cluster_ack_suite.mjs):
+  // to `room` (or everyone), everyone but the sender when `exceptMe`; acked with whether
+  // every answer came in time, and the answers.
+  socket.on("ask", (room, timeout, exceptMe, ack) => {
+    let to = exceptMe ? socket.broadcast : io;
+    if (room !== null) to = to.to(room);
+    to.timeout(timeout).emit("question", (err, answers) => ack({ complete: !err, answers }));
   });
   socket.on("server-side-emit", (data, ack) => {
     io.serverSideEmit("ping-servers", data, (err, answers) => ack(err ? ["error"] : answers.sort()));

@@ -50,6 +50,7 @@ enum Got {
     ServerSideEmit(String, Option<ReplyTo>),
     Sockets(RequestId, String),
     Answer(RequestId, String),
+    ClientAck(RequestId, String),
 }
 
 /// Moves every queued message to every node until none is left; returns each node's
@@ -91,12 +92,22 @@ fn pump(nodes: &mut [&mut Node]) -> Vec<Vec<Got>> {
                             Got::Sockets(request, text(sockets))
                         }
                         ClusterEvent::Answer { request, data } => Got::Answer(request, text(data)),
+                        ClusterEvent::ClientAck { request, answer } => {
+                            Got::ClientAck(request, answer_text(&answer))
+                        }
                     });
                 }
                 n.h.drain();
             }
         }
     }
+}
+
+/// A client's answer relayed by another server, as JSON text.
+fn answer_text(answer: &AckAnswer<'_>) -> String {
+    let mut json = vec![0u8; 4096];
+    let n = answer.write_json(&mut json).unwrap();
+    String::from_utf8(json[..n].to_vec()).unwrap()
 }
 
 fn pair() -> (Node, Node) {
@@ -642,6 +653,48 @@ fn a_broadcast_collecting_acks_is_answered_with_a_count_then_each_ack() {
 }
 
 #[test]
+fn an_idle_servers_clients_get_the_whole_timeout_to_answer() {
+    let Node { mut h, cluster } = node(1, 4, 64 * 1024);
+    let cluster = Rc::new(RefCell::new(cluster));
+    let c2 = Rc::clone(&cluster);
+    h.app = Box::new(move |server, e| {
+        if c2.borrow_mut().on_event(server, e) {
+            return;
+        }
+        if let Event::Connect(c) = e {
+            server.accept(c.socket).unwrap();
+        }
+    });
+    let (s, _) = h.sio_ws();
+    // Nothing reached the server for 5 s (its clock says so) when the request comes.
+    let later = h.instant().as_millis() + 5_000;
+    let msg = broadcast_with_acks("r1", 1000);
+    cluster
+        .borrow_mut()
+        .receive(
+            &mut h.server,
+            b"socket.io-request#/#",
+            &msg,
+            Instant::from_millis(later),
+        )
+        .unwrap();
+    h.at(later);
+    let question = h.ws_texts(s).remove(0);
+    let id = &question[2..question.find('[').unwrap()];
+    // 900 ms later the client answers: within its second, relayed.
+    h.at(later + 900);
+    h.ws_send_text(s, &format!(r#"43{id}["late but in time"]"#));
+    let mut c = cluster.borrow_mut();
+    let mut sent = Vec::new();
+    while let Some(p) = c.next_publish() {
+        sent.push(p.message.to_vec());
+        c.pop_publish();
+    }
+    assert_eq!(sent.len(), 2, "the count and the answer");
+    assert!(sent[1].ends_with(b"late but in time"));
+}
+
+#[test]
 fn requests_that_cannot_be_read_are_still_answered_once() {
     let (mut a, _) = pair();
     let now = a.h.instant();
@@ -713,4 +766,233 @@ fn requests_that_cannot_be_read_are_still_answered_once() {
         a.cluster.next_publish().unwrap().message,
         br#"{"type":8,"requestId":"big","clientCount":0}"#
     );
+}
+
+/// The answer of a server to a broadcast collecting acknowledgements: its client count.
+fn count(id: &RequestId, n: u32) -> Vec<u8> {
+    format!(r#"{{"type":8,"requestId":"{id}","clientCount":{n}}}"#).into_bytes()
+}
+
+/// A client's answer `json` (one argument, or none), as the client's server relays it.
+fn client_ack(id: &RequestId, json: &[u8], blobs: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![0u8; 1024];
+    let args = Args {
+        json,
+        binary: blobs,
+    };
+    let n = encode_ack(&mut out, id.as_str(), &args).unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn a_broadcast_collecting_acks_from_the_other_servers() {
+    let (mut a, mut b) = pair();
+    let clients: Vec<_> = (0..2).map(|_| b.h.sio_ws()).collect();
+    b.h.server.join(clients[1].1, "r").unwrap();
+    let ns = a.h.server.namespace("/").unwrap();
+    let id = a
+        .cluster
+        .broadcast_with_ack(
+            &a.h.server,
+            ns,
+            &Recipients::ALL,
+            "q",
+            Args::json(b"1"),
+            1000,
+        )
+        .unwrap();
+    // On the request channel, as Node's adapter writes it (checked byte for byte against
+    // notepack in the adapter's unit tests and tests/adapter_reference.rs).
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!((p.channel, p.request), ("socket.io-request#/#", Some(id)));
+    let (rid, bc) = Broadcast::decode_with_acks(p.message).unwrap();
+    assert_eq!(
+        (rid, bc.uid(), bc.event()),
+        (id.as_str(), a.cluster.uid("/").as_str(), "q")
+    );
+    assert_eq!(
+        bc.flags().timeout,
+        Some(1000),
+        "the clients' timeout goes with it"
+    );
+    // Its deadline is the broadcast's timeout, not the request timeout.
+    assert_eq!(a.cluster.poll_timeout(), Some(Instant::from_millis(1000)));
+
+    // b asks its two clients and says so; the count is no event for a.
+    let got = pump(&mut [&mut a, &mut b]);
+    assert!(got[0].is_empty() && got[1].is_empty(), "{got:?}");
+    for (s, _) in &clients {
+        let texts = texts(&mut b, *s);
+        assert!(
+            texts[0].starts_with("42") && texts[0].ends_with(r#"["q",1]"#),
+            "{texts:?}"
+        );
+    }
+    assert!(a.cluster.poll_done().is_none(), "waits for the answers");
+
+    // The answers, as b (or Node) relays them: one value, binary in place, or none.
+    let now = a.h.instant();
+    let rx = |a: &mut Node, msg: &[u8]| {
+        let e = a
+            .cluster
+            .receive(&mut a.h.server, b"socket.io-response#/#", msg, now)
+            .unwrap();
+        e.map(|e| match e {
+            ClusterEvent::ClientAck { request, answer } => {
+                let mut json = [0u8; 128];
+                let mut blobs = [&[][..]; 2];
+                let (n, k) = answer.write_args(&mut json, &mut blobs).unwrap();
+                let blobs: Vec<Vec<u8>> = blobs[..k].iter().map(|b| b.to_vec()).collect();
+                (
+                    request,
+                    String::from_utf8(json[..n].to_vec()).unwrap(),
+                    blobs,
+                )
+            }
+            e => panic!("{e:?}"),
+        })
+    };
+    let bin = client_ack(&id, br#"{"_placeholder":true,"num":0},"more""#, &[&[7, 8]]);
+    assert_eq!(
+        rx(&mut a, &bin),
+        Some((
+            id,
+            r#"{"_placeholder":true,"num":0}"#.into(),
+            vec![vec![7, 8]]
+        ))
+    );
+    assert!(a.cluster.poll_done().is_none());
+    assert_eq!(
+        rx(&mut a, &client_ack(&id, b"", &[])),
+        Some((id, "null".into(), vec![]))
+    );
+    let done = a.cluster.poll_done().unwrap();
+    assert_eq!(
+        done,
+        Done {
+            request: id,
+            awaited: Awaited::Acks,
+            answers: 1,
+            expected: Some(1),
+            timed_out: false,
+        }
+    );
+    // A late one is for nobody.
+    assert_eq!(rx(&mut a, &client_ack(&id, b"1", &[])), None);
+
+    // A server that says it asked 3 clients of which 2 answer, and another that never
+    // says anything: over at the deadline, with what came.
+    let to = Recipients {
+        rooms: &["r"],
+        ..Recipients::ALL
+    };
+    let id = a
+        .cluster
+        .broadcast_with_ack(&a.h.server, ns, &to, "q", Args::NONE, 500)
+        .unwrap();
+    let p = a.cluster.next_publish().unwrap();
+    assert_eq!(
+        Broadcast::decode_with_acks(p.message)
+            .unwrap()
+            .1
+            .rooms()
+            .count(),
+        1
+    );
+    a.cluster.pop_publish();
+    a.cluster.receivers(&id, 3);
+    assert_eq!(rx(&mut a, &count(&id, 3)), None);
+    for v in [&b"1"[..], b"2"] {
+        assert!(rx(&mut a, &client_ack(&id, v, &[])).is_some());
+    }
+    assert_eq!(a.cluster.poll_timeout(), Some(Instant::from_millis(500)));
+    a.cluster.handle_timeout(Instant::from_millis(499));
+    assert!(a.cluster.poll_done().is_none());
+    a.cluster.handle_timeout(Instant::from_millis(500));
+    let done = a.cluster.poll_done().unwrap();
+    assert_eq!(
+        (done.request, done.answers, done.expected, done.timed_out),
+        (id, 1, Some(2), true)
+    );
+
+    // Answers and counts in any order: every count, then as many answers, end it.
+    let id = a
+        .cluster
+        .broadcast_with_ack(&a.h.server, ns, &Recipients::ALL, "q", Args::NONE, 500)
+        .unwrap();
+    a.cluster.pop_publish();
+    assert!(rx(&mut a, &client_ack(&id, b"1", &[])).is_some());
+    assert_eq!(rx(&mut a, &count(&id, 0)), None);
+    assert_eq!(rx(&mut a, &count(&id, 1)), None);
+    assert!(
+        a.cluster.poll_done().is_none(),
+        "how many servers is not known yet"
+    );
+    a.cluster.receivers(&id, 3);
+    let done = a.cluster.poll_done().unwrap();
+    assert_eq!((done.answers, done.timed_out), (2, false));
+
+    // A `local` broadcast has nobody to ask; invalid arguments are refused.
+    let local = Recipients {
+        flags: Flags {
+            local: true,
+            ..Flags::NONE
+        },
+        ..Recipients::ALL
+    };
+    assert_eq!(
+        a.cluster
+            .broadcast_with_ack(&a.h.server, ns, &local, "q", Args::NONE, 500),
+        Err(ClusterError::Invalid)
+    );
+    assert_eq!(
+        a.cluster.broadcast_with_ack(
+            &a.h.server,
+            ns,
+            &Recipients::ALL,
+            "q",
+            Args::json(b"[1"),
+            500
+        ),
+        Err(ClusterError::Invalid)
+    );
+    // A count that is not one, an answer of another type: errors.
+    let id = a
+        .cluster
+        .broadcast_with_ack(&a.h.server, ns, &Recipients::ALL, "q", Args::NONE, 500)
+        .unwrap();
+    let bad = format!(r#"{{"type":8,"requestId":"{id}","clientCount":"x"}}"#);
+    let r = a.cluster.receive(
+        &mut a.h.server,
+        b"socket.io-response#/#",
+        bad.as_bytes(),
+        now,
+    );
+    assert!(matches!(r, Err(ClusterError::Decode(_))), "{r:?}");
+    let other = format!(r#"{{"type":6,"requestId":"{id}","data":1}}"#);
+    let r = a.cluster.receive(
+        &mut a.h.server,
+        b"socket.io-response#/#",
+        other.as_bytes(),
+        now,
+    );
+    assert!(matches!(r, Err(ClusterError::Decode(_))), "{r:?}");
+}
+
+#[test]
+fn broadcasts_collecting_acks_take_a_pending_entry_each() {
+    let mut a = node(1, 2, 64 * 1024);
+    let ns = a.h.server.namespace("/").unwrap();
+    let ask = |a: &mut Node| {
+        a.cluster
+            .broadcast_with_ack(&a.h.server, ns, &Recipients::ALL, "q", Args::NONE, 100)
+    };
+    let first = ask(&mut a).unwrap();
+    ask(&mut a).unwrap();
+    assert_eq!(ask(&mut a), Err(ClusterError::PendingFull));
+    // Once one is over, its entry serves the next.
+    a.cluster.handle_timeout(Instant::from_millis(100));
+    assert_eq!(a.cluster.poll_done().unwrap().request, first);
+    ask(&mut a).unwrap();
 }

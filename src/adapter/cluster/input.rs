@@ -268,6 +268,9 @@ impl Cluster<'_> {
         if Some(ns) != server.namespace(b.namespace()) {
             return Err(DecodeError::Shape.into());
         }
+        // The clients' timeout counts from now: the server's clock may be as old as its
+        // last input (an idle server's, by more than the timeout).
+        server.handle_timeout(Instant::from_millis(self.now));
         let clients = self.deliver_with_acks(server, ns, &b, request);
         // The sender waits for exactly one count from every server, even when it is 0.
         let nsp = Self::ns_name(server, ns)?;
@@ -514,6 +517,28 @@ impl Cluster<'_> {
                     data: resp.data().unwrap_or(b"null"),
                 }
             }
+            Awaited::Acks => match resp.kind() {
+                // A server's count of the clients it asked comes first, then each of
+                // their answers.
+                Some(8) => {
+                    let count = resp.client_count().ok_or(DecodeError::Shape)?;
+                    let count = u32::try_from(count).unwrap_or(u32::MAX);
+                    slot.answers += 1;
+                    slot.clients = slot.clients.saturating_add(count);
+                    slot.check();
+                    return Ok(None);
+                }
+                Some(9) => {
+                    slot.acks = slot.acks.saturating_add(1);
+                    slot.check();
+                    // Without `packet` the client answered nothing (Node's `undefined`).
+                    return Ok(Some(ClusterEvent::ClientAck {
+                        request: id,
+                        answer: AckAnswer::new(resp.packet().unwrap_or(&[0xc0])),
+                    }));
+                }
+                _ => return Err(DecodeError::Shape.into()),
+            },
         };
         slot.answers += 1;
         slot.check();

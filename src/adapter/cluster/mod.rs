@@ -12,8 +12,8 @@ use outbox::{Mem, Outbox};
 
 use super::request::{Names, Outgoing, Request, RequestId, RequestKind, Response};
 use super::{
-    Broadcast, Channel, DEFAULT_PREFIX, DecodeError, EncodeError, Recipients, Uid, channel,
-    encode_ack, encode_broadcast, write_request,
+    AckAnswer, Broadcast, Channel, DEFAULT_PREFIX, DecodeError, EncodeError, Flags, Recipients,
+    Uid, channel, encode_ack, encode_broadcast, encode_broadcast_with_acks, write_request,
 };
 use crate::json::{self, JsonStr};
 use crate::rand::Rng;
@@ -55,6 +55,9 @@ pub enum Awaited {
     /// The other servers' answers to a server-side emit
     /// ([`Cluster::server_side_emit`]).
     Answers,
+    /// The other servers' clients' acknowledgements of a broadcast
+    /// ([`Cluster::broadcast_with_ack`]).
+    Acks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,10 @@ pub struct PendingSlot {
     deadline: u64,
     expected: Option<u32>,
     answers: u32,
+    /// Of a broadcast collecting acknowledgements: the clients the servers that answered
+    /// asked, and the acknowledgements that came.
+    clients: u32,
+    acks: u32,
 }
 
 impl PendingSlot {
@@ -86,6 +93,8 @@ impl PendingSlot {
         deadline: 0,
         expected: None,
         answers: 0,
+        clients: 0,
+        acks: 0,
     };
 }
 
@@ -164,6 +173,14 @@ pub enum ClusterEvent<'m> {
         /// The answer.
         data: &'m [u8],
     },
+    /// A client of another server answered [`broadcast_with_ack`](Cluster::broadcast_with_ack)
+    /// `request`.
+    ClientAck {
+        /// The request.
+        request: RequestId,
+        /// The client's answer (its first argument).
+        answer: AckAnswer<'m>,
+    },
 }
 
 /// Where the answer to another server's server-side emit goes.
@@ -182,11 +199,14 @@ pub struct Done {
     pub request: RequestId,
     /// What it waited for.
     pub awaited: Awaited,
-    /// How many servers answered.
+    /// How many servers answered (of a broadcast collecting acknowledgements: how many
+    /// told their count of clients).
     pub answers: u32,
     /// How many were expected, when known ([`Cluster::receivers`]).
     pub expected: Option<u32>,
-    /// Whether the deadline passed before every expected answer came.
+    /// Whether the deadline passed before every expected answer came (of a broadcast
+    /// collecting acknowledgements: every server's count, and as many acknowledgements as
+    /// the counts add up to).
     pub timed_out: bool,
 }
 
@@ -271,6 +291,9 @@ pub struct ClusterStats {
 ///   [`fetch_sockets`](Self::fetch_sockets) and
 ///   [`server_side_emit`](Self::server_side_emit) ask the others and collect their
 ///   answers until they all answered or the request timeout passes;
+///   [`broadcast_with_ack`](Self::broadcast_with_ack) collects the other servers'
+///   clients' acknowledgements of a broadcast until they all came or its own timeout
+///   passes;
 /// * the driver publishes what [`next_publish`](Self::next_publish) gives
 ///   ([`pop_publish`](Self::pop_publish) once it is sent), and feeds what arrives on the
 ///   subscribed channels to [`receive`](Self::receive): broadcasts and requests of the
@@ -631,13 +654,85 @@ impl<'a> Cluster<'a> {
         Ok(None)
     }
 
-    /// Publishes a request that waits for answers.
+    /// Asks the other servers to emit `event` with `args` to their sockets that `to`
+    /// selects, each socket asked for an acknowledgement within `timeout` milliseconds
+    /// (Node's `io.timeout(ms).emit(event, ..., ack)` in a cluster, the adapter's
+    /// `broadcastWithAck`; the flags carry the timeout). Each server answers with how
+    /// many of its clients it asked, then relays each client's answer as it comes: the
+    /// answers come as [`ClusterEvent::ClientAck`], then the request's [`Done`] once every
+    /// server told its count and as many answers came, or `timeout` (not the configured
+    /// request timeout) passed.
+    ///
+    /// This server's own sockets are not asked here: emit to them with
+    /// [`Server::emit_with_ack`] with the same timeout and count their
+    /// [`Event::Ack`]s with these. A request takes an entry of the table of pending
+    /// requests until it is over; the answers take none (the caller keeps what it wants
+    /// of them).
+    ///
+    /// # Errors
+    /// [`ClusterError::Invalid`] for arguments that are not valid or a `local` broadcast
+    /// (there is nobody else to ask), [`ClusterError::PendingFull`],
+    /// [`ClusterError::OutboxFull`].
+    pub fn broadcast_with_ack(
+        &mut self,
+        server: &Server<'_>,
+        ns: NamespaceId,
+        to: &Recipients<'_>,
+        event: &str,
+        args: Args<'_>,
+        timeout: u32,
+    ) -> Result<RequestId, ClusterError> {
+        if to.flags.local {
+            return Err(ClusterError::Invalid);
+        }
+        let to = Recipients {
+            flags: Flags {
+                timeout: Some(u64::from(timeout)),
+                ..to.flags
+            },
+            ..*to
+        };
+        let nsp = Self::ns_name(server, ns)?;
+        let mut invalid = false;
+        let r = self.ask_with(server, ns, Awaited::Acks, timeout, |out, uid, id| {
+            encode_broadcast_with_acks(out, uid, id.as_str(), nsp, event, &args, &to).map_err(|e| {
+                match e {
+                    EncodeError::BufferTooSmall(e) => e,
+                    EncodeError::InvalidArgs => {
+                        invalid = true;
+                        BufferTooSmall { required: 0 }
+                    }
+                }
+            })
+        });
+        if invalid {
+            return Err(ClusterError::Invalid);
+        }
+        r
+    }
+
+    /// Publishes a request that waits for answers until the request timeout.
     fn ask(
         &mut self,
         server: &Server<'_>,
         ns: NamespaceId,
         what: Awaited,
         req: &Outgoing<'_>,
+    ) -> Result<RequestId, ClusterError> {
+        self.ask_with(server, ns, what, self.timeout, |out, uid, id| {
+            write_request(out, uid, Some(id), req)
+        })
+    }
+
+    /// Publishes a request written by `write` (given the server's uid and the request's
+    /// id) that waits for answers `timeout` milliseconds at most.
+    fn ask_with(
+        &mut self,
+        server: &Server<'_>,
+        ns: NamespaceId,
+        what: Awaited,
+        timeout: u32,
+        mut write: impl FnMut(&mut [u8], &Uid, &RequestId) -> Result<usize, BufferTooSmall>,
     ) -> Result<RequestId, ClusterError> {
         let nsp = Self::ns_name(server, ns)?;
         let slot = self
@@ -650,16 +745,15 @@ impl<'a> Cluster<'a> {
         let id = RequestId::from_random(raw);
         let uid = self.uid(nsp);
         self.publish(nsp, Channel::Request, Some(&id), |out| {
-            write_request(out, &uid, Some(&id), req)
+            write(out, &uid, &id)
         })?;
         self.pending[slot] = PendingSlot {
             state: SlotState::Waiting,
             id,
             ns,
             what,
-            deadline: self.now.saturating_add(u64::from(self.timeout)),
-            expected: None,
-            answers: 0,
+            deadline: self.now.saturating_add(u64::from(timeout)),
+            ..PendingSlot::FREE
         };
         Ok(id)
     }
@@ -751,9 +845,13 @@ impl<'a> Cluster<'a> {
 }
 
 impl PendingSlot {
-    /// Ends the request once every expected answer came.
+    /// Ends the request once every expected answer came (and, of a broadcast collecting
+    /// acknowledgements, as many acknowledgements as the servers' counts add up to).
     fn check(&mut self) {
-        if self.state == SlotState::Waiting && self.expected.is_some_and(|e| self.answers >= e) {
+        if self.state == SlotState::Waiting
+            && self.expected.is_some_and(|e| self.answers >= e)
+            && self.acks >= self.clients
+        {
             self.state = SlotState::Done { timed_out: false };
         }
     }
