@@ -260,7 +260,7 @@ pub fn check(data: &[u8]) {
         origin: if mode & 1 != 0 {
             AllowOrigin::Reflect
         } else {
-            AllowOrigin::Check(&|o: &str| o.len() % 2 == 0)
+            AllowOrigin::Check(&|o: &str| o.len().is_multiple_of(2))
         },
         credentials: true,
         ..Cors::DEFAULT
