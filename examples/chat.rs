@@ -23,15 +23,12 @@
 //! current folder); otherwise the page tries the copy on the public CDN, and says so in
 //! plain words when that fails too.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use siocore::app::{Io, Json, Listening, Response};
-use siocore::server::{ServerConfig, SocketId};
+use siocore::server::ServerConfig;
 
 // Tests that include two examples include this twice.
 #[path = "common/cli.rs"]
@@ -113,14 +110,6 @@ fn client_bundle() -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-/// The socket's id as text, for the notices.
-fn name(cx: &mut siocore::app::Cx<'_, '_>, socket: SocketId) -> String {
-    cx.server()
-        .socket_sid(socket)
-        .map(|id| id.as_str().to_string())
-        .unwrap_or_default()
-}
-
 /// Builds the chat server and binds it.
 pub fn bind(addr: SocketAddr) -> io::Result<Listening<'static>> {
     bind_with(addr, None)
@@ -152,25 +141,20 @@ pub fn listen(o: &Options) -> io::Result<Listening<'static>> {
         io = with_tls(io, cert, key)
             .map_err(|e| io::Error::new(e.kind(), format!("--tls-cert/--tls-key: {e}")))?;
     }
-    // The ids of the connected users, for the disconnect notice.
-    let users: Rc<RefCell<HashMap<SocketId, String>>> = Rc::default();
-    let joined = users.clone();
-    io.on_connection("/", move |cx, socket, _| {
-        let id = name(cx, socket);
-        // As the server of Node's tutorial: `console.log('a user connected')`.
-        println!("a user connected: {id}");
+    io.on_connection("/", |cx, socket, _| {
+        // As the server of Node's tutorial: `console.log('a user connected')`; a socket
+        // displays as its Socket.IO id.
+        println!("a user connected: {socket}");
         report(
             cx.broadcast_from(socket)
-                .emit("user connected", Json(&id.as_str())),
+                .emit("user connected", Json(&socket.to_string())),
         );
-        joined.borrow_mut().insert(socket, id);
     });
-    io.on_disconnect("/", move |cx, socket, reason| {
-        let id = users.borrow_mut().remove(&socket).unwrap_or_default();
-        println!("user disconnected: {id} ({reason})");
+    io.on_disconnect("/", |cx, socket, reason| {
+        println!("user disconnected: {socket} ({reason})");
         report(
             cx.broadcast("/")
-                .emit("user disconnected", Json(&id.as_str())),
+                .emit("user disconnected", Json(&socket.to_string())),
         );
     });
     io.on("/", "chat message", |cx, m| {
@@ -178,10 +162,9 @@ pub fn listen(o: &Options) -> io::Result<Listening<'static>> {
         report(cx.broadcast("/").emit("chat message", m.args));
     });
     io.on("/", "typing", |cx, m| {
-        let id = name(cx, m.socket);
         report(
             cx.broadcast_from(m.socket)
-                .emit("typing", Json(&id.as_str())),
+                .emit("typing", Json(&m.socket.to_string())),
         );
     });
     if o.serve_client {

@@ -48,6 +48,7 @@
 //! | `socket.use(fn)`, the socket's `error` listener | [`Io::use_packet`], [`Io::on_packet_error`] |
 //! | `socket.handshake` (`auth`, `headers`, `query`, `url`, `address`, `issued`) | [`Handshake`] (`auth`, [`header`](Handshake::header), [`query`](Handshake::query), [`url`](Handshake::url), `address`, `issued`; keep the request with [`Io::keep_handshake`]) |
 //! | `socket.recovered` | [`Handshake::recovered`] |
+//! | `socket.id` | the [`SocketId`] every handler gets displays as it (`format!("{socket}")`, [`SocketId::sid`]) |
 //! | `socket.emit(ev, ...args)` | [`Cx::emit`], [`Cx::emit_same`], [`Cx::emit_with_attachments`] |
 //! | `socket.emit(ev, ...args, ack)`, `socket.timeout(ms).emit(...)` | [`Cx::emit_with_ack`] |
 //! | an event's ack callback | [`Msg::ack`], [`Cx::ack`], [`Cx::ack_same`] |

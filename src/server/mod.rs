@@ -285,10 +285,81 @@ pub struct SessionId {
 }
 
 /// A Socket.IO socket: one client in one namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// It displays as its Socket.IO id, the one the client knows (Node's `socket.id`), which
+/// it carries: `println!("{socket}")` writes `Ab3…` (20 characters). Handles compare,
+/// hash and order by their slot and era only.
+#[derive(Clone, Copy)]
 pub struct SocketId {
     pub(crate) index: u32,
     pub(crate) era: u32,
+    /// The raw bytes of its wire id; all zero in a handle rebuilt by `from_bits`.
+    pub(crate) raw: [u8; 15],
+}
+
+impl SocketId {
+    /// A handle without its id (a placeholder, or one rebuilt from bits).
+    pub(crate) const fn bare(index: u32, era: u32) -> Self {
+        Self {
+            index,
+            era,
+            raw: [0; 15],
+        }
+    }
+
+    /// Its Socket.IO id (Node's `socket.id`, also the name of the room only it is in);
+    /// `None` for a handle rebuilt by [`from_bits`](Self::from_bits), which has no id:
+    /// ask [`Server::socket_sid`] then.
+    pub fn sid(&self) -> Option<WireId> {
+        (self.raw != [0; 15]).then(|| WireId::from_raw(&self.raw))
+    }
+}
+
+impl PartialEq for SocketId {
+    fn eq(&self, other: &Self) -> bool {
+        (self.index, self.era) == (other.index, other.era)
+    }
+}
+
+impl Eq for SocketId {}
+
+impl core::hash::Hash for SocketId {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        (self.index, self.era).hash(state);
+    }
+}
+
+impl PartialOrd for SocketId {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SocketId {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.index, self.era).cmp(&(other.index, other.era))
+    }
+}
+
+impl fmt::Debug for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SocketId");
+        d.field("index", &self.index).field("era", &self.era);
+        if let Some(sid) = self.sid() {
+            d.field("sid", &sid);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for SocketId {
+    /// The Socket.IO id; `#index.era` for a handle without one (rebuilt from bits).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.sid() {
+            Some(sid) => f.write_str(sid.as_str()),
+            None => write!(f, "#{}.{}", self.index, self.era),
+        }
+    }
 }
 
 macro_rules! handle_accessors {
@@ -316,7 +387,26 @@ macro_rules! handle_accessors {
     )*};
 }
 
-handle_accessors!(StreamId, SessionId, SocketId);
+handle_accessors!(StreamId, SessionId);
+
+impl SocketId {
+    /// The slot index: unique among the live ones, reused after this one ends (for a
+    /// driver's own tables).
+    pub const fn index(&self) -> usize {
+        self.index as usize
+    }
+
+    /// Packs the handle into 64 bits (for a C caller); the id is not in them.
+    pub const fn to_bits(self) -> u64 {
+        ((self.era as u64) << 32) | self.index as u64
+    }
+
+    /// The handle [`to_bits`](Self::to_bits) packed, without its id: it names the same
+    /// socket for every command, but [`sid`](Self::sid) is `None`.
+    pub const fn from_bits(bits: u64) -> Self {
+        Self::bare(bits as u32, (bits >> 32) as u32)
+    }
+}
 
 /// A namespace, by its position in the server's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

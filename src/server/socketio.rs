@@ -262,7 +262,7 @@ pub(crate) struct SocketIoLayer<'a> {
 
 /// Bytes of the header a binary packet being assembled keeps at the front of its pool
 /// message, to become its event record when the last attachment arrives.
-const BIN_HEAD: usize = 32;
+const BIN_HEAD: usize = 44;
 /// Scratch for packet headers (type, namespace, ack id, event name).
 const HEADER_SCRATCH: usize = 1024;
 /// The usual header fits in this much; longer event names take the slow path.
@@ -344,9 +344,11 @@ impl<'a> SocketIoLayer<'a> {
 
     /// The handle of a live socket index.
     pub(super) fn handle(&self, sock: SocketIx) -> SocketId {
+        let s = &self.sockets[sock].0;
         SocketId {
             index: sock.get(),
-            era: self.sockets[sock].0.era,
+            era: s.era,
+            raw: s.id,
         }
     }
 
@@ -571,6 +573,7 @@ impl<'a> SocketIoLayer<'a> {
             socket: SocketId {
                 index: sock.get(),
                 era: s.era,
+                raw: s.id,
             },
             namespace: (s.ns != u16::MAX).then_some(NamespaceId(s.ns)),
             reason: DisconnectReason::from_u8(s.reason),
@@ -979,6 +982,7 @@ fn write_bin_head(pool: &mut Pool<'_>, msg: u32, inc: &Incoming, attachments: u8
     head[16..20].copy_from_slice(&bytes.second.to_le_bytes());
     head[20] = u8::from(inc.ack.is_some());
     head[21..29].copy_from_slice(&inc.ack.map_or(0, |a| a.0).to_le_bytes());
+    head[29..44].copy_from_slice(&inc.socket.raw);
     pool.overwrite(msg, 0, &head);
 }
 
@@ -989,10 +993,13 @@ fn read_bin_head(pool: &Pool<'_>, msg: u32, from: SessionId) -> Record {
     let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
     let mut ack = [0u8; 8];
     ack.copy_from_slice(&head[21..29]);
+    let mut raw = [0u8; 15];
+    raw.copy_from_slice(&head[29..44]);
     let inc = Incoming {
         socket: SocketId {
             index: word(4),
             era: word(8),
+            raw,
         },
         namespace: NamespaceId(u16::from_le_bytes([head[2], head[3]])),
         ack: (head[20] == 1).then_some(AckId(u64::from_le_bytes(ack))),
@@ -1325,6 +1332,7 @@ impl SocketIoLayer<'_> {
             socket: SocketId {
                 index: sock.get(),
                 era: s.era,
+                raw: s.id,
             },
             session: cx.session(),
             namespace: ns.map(NamespaceId),

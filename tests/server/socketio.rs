@@ -518,3 +518,53 @@ fn events_sent_right_after_connect_wait_for_the_answer() {
     assert_eq!(texts[2], r#"42["message-back","early"]"#);
     assert!(!h.is_closed(s));
 }
+
+/// A socket handle displays as the id its client knows (Node's `socket.id`), in every
+/// event that names it, the Disconnect included; compares by slot and era alone; and one
+/// rebuilt from bits names the same socket without knowing its id.
+#[test]
+fn a_socket_displays_as_its_socketio_id() {
+    let mut h = Harness::new(config());
+    let (s, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(s, "40");
+    let texts = h.ws_texts(s);
+    let sid = texts[0]
+        .strip_prefix("40{\"sid\":\"")
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(sid.len(), 20);
+    let socket = h.last_socket();
+    assert_eq!(socket.to_string(), sid);
+    assert_eq!(socket.sid().unwrap().as_str(), sid);
+    assert_eq!(h.server.socket_sid(socket).unwrap().as_str(), sid);
+    assert!(format!("{socket:?}").contains(&sid), "{socket:?}");
+
+    let bare = SocketId::from_bits(socket.to_bits());
+    assert_eq!(bare, socket);
+    assert_eq!(bare.sid(), None);
+    assert_eq!(
+        bare.to_string(),
+        format!("#{}.{}", socket.index(), socket.to_bits() >> 32)
+    );
+    h.server.emit(bare, "hi", Args::json(b"[]")).unwrap();
+
+    // An event's socket, and the Disconnect's after the socket is gone.
+    h.ws_send_text(s, "42[\"m\"]");
+    h.ws_send_text(s, "451-[\"b\",{\"_placeholder\":true,\"num\":0}]");
+    h.ws_send_binary(s, &[1, 2]);
+    h.ws_send_text(s, "41");
+    h.drain();
+    let mut seen = 0;
+    for e in &h.events {
+        if let Ev::Message { socket, .. } | Ev::Disconnect(socket, _) = e {
+            assert_eq!(socket.to_string(), sid);
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        seen, 3,
+        "an event, a binary one, the Disconnect: {:?}",
+        h.events
+    );
+}

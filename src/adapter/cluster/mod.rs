@@ -122,7 +122,7 @@ impl AckRoute {
     /// A free entry.
     pub const FREE: Self = Self {
         state: RouteState::Free,
-        socket: SocketId { index: 0, era: 0 },
+        socket: SocketId::bare(0, 0),
         ack: AckId(0),
         ns: NamespaceId(0),
         request: RequestId::from_random([0; 6]),
