@@ -137,8 +137,18 @@ enum sio_result
   // The cluster's outbox cannot take the message for the other servers (the pub/sub is
   // slow or away): it was dropped and counted; what was local is done.
   SIO_OUTBOX_FULL = 303,
-  // An operating-system error in the ready loop (bind, poll).
+  // An operating-system error in a ready loop (bind, poll, connect); `errno` holds the
+  // system's code (`strerror(errno)` says it), as for the four below.
   SIO_IO_ERROR = 400,
+  // The address to listen on is in use (`EADDRINUSE`): another program has the port.
+  SIO_ADDRESS_IN_USE = 401,
+  // The address to listen on is not one of this machine's (`EADDRNOTAVAIL`).
+  SIO_ADDRESS_NOT_AVAILABLE = 402,
+  // The system refused (`EACCES`): a port below 1024 without the privilege, say.
+  SIO_PERMISSION_DENIED = 403,
+  // The URL's host name does not resolve (no such host, or no resolver answered); a
+  // malformed URL is `SIO_INVALID_ARGUMENT`.
+  SIO_UNRESOLVED_HOST = 404,
   // This libsiocore was built without TLS (the feature `tls`).
   SIO_TLS_UNSUPPORTED = 500,
   // A certificate, key or CA file cannot be read.

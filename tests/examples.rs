@@ -346,6 +346,21 @@ fn mirror_client_flags() {
         2,
         "only http://, ws://, https:// and wss:// URLs are supported: notaurl",
     );
+    refuses(
+        &program,
+        "mirror_client",
+        &["http://127.0.0.1:abc"],
+        2,
+        "invalid port: http://127.0.0.1:abc",
+    );
+    // `.invalid` never resolves (RFC 6761): a failure of the network, status 1.
+    let out = run(&program, &["http://nohost.invalid:3000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("mirror_client: http://nohost.invalid:3000: "),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -415,7 +430,14 @@ fn c_mirror_client_flags() {
         "mirror_client",
         &["notaurl"],
         2,
-        "not an http://, ws://, https:// or wss:// URL with a host that resolves: notaurl",
+        "not an http://, ws://, https:// or wss:// URL: notaurl",
+    );
+    refuses(
+        &program,
+        "mirror_client",
+        &["http://nohost.invalid:3000"],
+        1,
+        "http://nohost.invalid:3000: the host name does not resolve",
     );
 }
 

@@ -213,34 +213,6 @@ static bool parse_port(const char *text, unsigned *out) {
   return true;
 }
 
-/* Why listening on host:port failed, from a socket of our own (the ready loop's result only
- * says SIO_IO_ERROR): the system's reason, or `fallback` when our socket can bind. */
-static const char *why_not_listening(const char *host, bool v6, unsigned port, const char *fallback) {
-  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return strerror(errno);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc;
-  if (v6) {
-    struct sockaddr_in6 a;
-    memset(&a, 0, sizeof a);
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons((uint16_t)port);
-    inet_pton(AF_INET6, host, &a.sin6_addr);
-    rc = bind(fd, (struct sockaddr *)&a, sizeof a);
-  } else {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, host, &a.sin_addr);
-    rc = bind(fd, (struct sockaddr *)&a, sizeof a);
-  }
-  int err = errno;
-  close(fd);
-  return rc != 0 ? strerror(err) : fallback;
-}
-
 int main(int argc, char **argv) {
   unsigned port = 3000;
   const char *host = "127.0.0.1";
@@ -290,8 +262,12 @@ int main(int argc, char **argv) {
   snprintf(addr, sizeof addr, v6 ? "[%s]:%u" : "%s:%u", host, port);
   sio_result r = sio_server_loop_new(NULL, addr, &loop_handle);
   if (r != SIO_OK) {
+    /* An operating-system failure leaves the system's code in errno. */
+    int err = errno;
+    bool os = r == SIO_IO_ERROR || r == SIO_ADDRESS_IN_USE || r == SIO_ADDRESS_NOT_AVAILABLE ||
+              r == SIO_PERMISSION_DENIED;
     fprintf(stderr, "chat_server: cannot listen on %s: %s\n", addr,
-            why_not_listening(host, v6, port, sio_result_str(r)));
+            os ? strerror(err) : sio_result_str(r));
     return 1;
   }
   if (tls_cert) {

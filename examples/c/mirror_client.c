@@ -136,10 +136,11 @@ int main(int argc, char **argv) {
   sio_client_loop *loop = NULL;
   sio_result r = sio_client_loop_new(&config, url, NULL, 0, &loop);
   if (r == SIO_INVALID_ARGUMENT) {
-    fprintf(stderr,
-            "mirror_client: not an http://, ws://, https:// or wss:// URL with a host that "
-            "resolves: %s\n", url);
+    fprintf(stderr, "mirror_client: not an http://, ws://, https:// or wss:// URL: %s\n", url);
     return 2;
+  } else if (r == SIO_UNRESOLVED_HOST) {
+    fprintf(stderr, "mirror_client: %s: the host name does not resolve\n", url);
+    return 1;
   } else if (r != SIO_OK) {
     fprintf(stderr, "mirror_client: %s: %s\n", url, sio_result_str(r));
     return 1;

@@ -71,8 +71,10 @@ pub unsafe extern "C" fn sio_client_loop_new(
             Ok(u) => u,
             Err(e) => return e,
         };
-        let Ok(server) = ServerUrl::parse(url) else {
-            return SIO_INVALID_ARGUMENT;
+        let server = match ServerUrl::parse(url) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return SIO_INVALID_ARGUMENT,
+            Err(_) => return crate::SIO_UNRESOLVED_HOST,
         };
         if server.tls && cfg!(not(feature = "tls")) {
             return crate::SIO_TLS_UNSUPPORTED;
@@ -108,8 +110,9 @@ pub unsafe extern "C" fn sio_client_loop_new(
                 return sio_result::from(e);
             }
         }
-        let Ok(mut driver) = ClientDriver::new(client, server.addr) else {
-            return SIO_IO_ERROR;
+        let mut driver = match ClientDriver::new(client, server.addr) {
+            Ok(d) => d,
+            Err(e) => return crate::io_result(&e),
         };
         let tls_name = server.tls.then(|| server.name.clone());
         if let Some(name) = &tls_name
@@ -265,7 +268,7 @@ pub unsafe extern "C" fn sio_client_loop_run(
             };
         match l.driver.run(&mut handler) {
             Ok(()) => SIO_OK,
-            Err(_) => SIO_IO_ERROR,
+            Err(e) => crate::io_result(&e),
         }
     })
 }

@@ -126,8 +126,18 @@ pub enum sio_result {
     /// The cluster's outbox cannot take the message for the other servers (the pub/sub is
     /// slow or away): it was dropped and counted; what was local is done.
     SIO_OUTBOX_FULL = 303,
-    /// An operating-system error in the ready loop (bind, poll).
+    /// An operating-system error in a ready loop (bind, poll, connect); `errno` holds the
+    /// system's code (`strerror(errno)` says it), as for the four below.
     SIO_IO_ERROR = 400,
+    /// The address to listen on is in use (`EADDRINUSE`): another program has the port.
+    SIO_ADDRESS_IN_USE = 401,
+    /// The address to listen on is not one of this machine's (`EADDRNOTAVAIL`).
+    SIO_ADDRESS_NOT_AVAILABLE = 402,
+    /// The system refused (`EACCES`): a port below 1024 without the privilege, say.
+    SIO_PERMISSION_DENIED = 403,
+    /// The URL's host name does not resolve (no such host, or no resolver answered); a
+    /// malformed URL is `SIO_INVALID_ARGUMENT`.
+    SIO_UNRESOLVED_HOST = 404,
     /// This libsiocore was built without TLS (the feature `tls`).
     SIO_TLS_UNSUPPORTED = 500,
     /// A certificate, key or CA file cannot be read.
@@ -231,6 +241,10 @@ pub extern "C" fn sio_result_str(result: sio_result) -> *const c_char {
         SIO_SOCKET_LIMIT => c"the socket's share of a table is used up",
         SIO_OUTBOX_FULL => c"cluster outbox full: message for the other servers dropped",
         SIO_IO_ERROR => c"operating system error",
+        SIO_ADDRESS_IN_USE => c"address already in use",
+        SIO_ADDRESS_NOT_AVAILABLE => c"address not available on this machine",
+        SIO_PERMISSION_DENIED => c"permission denied",
+        SIO_UNRESOLVED_HOST => c"the host name does not resolve",
         SIO_TLS_UNSUPPORTED => c"this libsiocore was built without TLS",
         SIO_TLS_FILE => c"a TLS certificate, key or CA file cannot be read",
         SIO_TLS_CERTIFICATE => c"no usable certificate in the PEM",
@@ -337,6 +351,28 @@ unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, sio_result> {
     // SAFETY: the caller promises a NUL-terminated string.
     let c = unsafe { CStr::from_ptr(ptr) };
     c.to_str().map_err(|_| SIO_INVALID_ARGUMENT)
+}
+
+/// The result for an operating-system error of a ready loop, with `errno` set to the
+/// system's code (when there is one) so that C can `strerror(errno)` it.
+#[cfg(feature = "std")]
+pub(crate) fn io_result(e: &std::io::Error) -> sio_result {
+    use std::io::ErrorKind;
+    #[cfg(target_os = "linux")]
+    if let Some(code) = e.raw_os_error() {
+        unsafe extern "C" {
+            fn __errno_location() -> *mut core::ffi::c_int;
+        }
+        // SAFETY: glibc and musl give the calling thread's `errno`, always valid.
+        unsafe { *__errno_location() = code };
+    }
+    match e.kind() {
+        ErrorKind::AddrInUse => SIO_ADDRESS_IN_USE,
+        ErrorKind::AddrNotAvailable => SIO_ADDRESS_NOT_AVAILABLE,
+        ErrorKind::PermissionDenied => SIO_PERMISSION_DENIED,
+        ErrorKind::InvalidInput => SIO_INVALID_ARGUMENT,
+        _ => SIO_IO_ERROR,
+    }
 }
 
 /// Runs a command body on a handle (a server or a client): NULL check and panic boundary.

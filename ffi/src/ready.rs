@@ -14,8 +14,8 @@ use crate::cluster::{
 };
 use crate::server::{c_event, config, sio_event, sio_server};
 use crate::{
-    SIO_INVALID_ARGUMENT, SIO_IO_ERROR, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_WRONG_STATE,
-    boundary, sio_bytes, sio_result, text,
+    SIO_INVALID_ARGUMENT, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_WRONG_STATE, boundary,
+    sio_bytes, sio_result, text,
 };
 
 /// Called by `sio_server_loop_run` for every event. `server` is valid only during the call: use
@@ -72,8 +72,7 @@ pub unsafe extern "C" fn sio_server_loop_new(
         };
         let driver = match Driver::bind(addr, config, Storage::growable(capacity)) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return SIO_INVALID_ARGUMENT,
-            Err(_) => return SIO_IO_ERROR,
+            Err(e) => return crate::io_result(&e),
         };
         let shutdown = driver.shutdown_handle();
         let handle = Box::new(sio_server_loop {
@@ -208,8 +207,7 @@ pub unsafe extern "C" fn sio_server_loop_join_cluster(
                 l._prefix = Some(prefix);
                 SIO_OK
             }
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => SIO_INVALID_ARGUMENT,
-            Err(_) => SIO_IO_ERROR,
+            Err(e) => crate::io_result(&e),
         }
     })
 }
@@ -335,7 +333,7 @@ pub unsafe extern "C" fn sio_server_loop_run(
         };
         match l.driver.run(&mut handler) {
             Ok(()) => SIO_OK,
-            Err(_) => SIO_IO_ERROR,
+            Err(e) => crate::io_result(&e),
         }
     })
 }

@@ -577,7 +577,8 @@ impl ServerUrl {
     ///
     /// # Errors
     /// `InvalidInput` for another scheme (`https://` and `wss://` without the feature
-    /// `tls`) or a malformed authority, or the resolver's error.
+    /// `tls`), a malformed authority or port, or the resolver's error (another kind: the
+    /// host does not resolve).
     pub fn parse(url: &str) -> io::Result<Self> {
         use std::net::ToSocketAddrs;
         let bad = |m: &str| io::Error::new(ErrorKind::InvalidInput, std::format!("{m}: {url}"));
@@ -617,10 +618,16 @@ impl ServerUrl {
         } else {
             std::format!("{authority}:{}", if tls { 443 } else { 80 })
         };
-        let addr = with_port
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| bad("host did not resolve"))?;
+        let mut addrs = with_port.to_socket_addrs().map_err(|e| match e.kind() {
+            ErrorKind::InvalidInput => bad("invalid port"),
+            _ => e,
+        })?;
+        let addr = addrs.next().ok_or_else(|| {
+            io::Error::new(
+                ErrorKind::NotFound,
+                std::format!("host did not resolve: {url}"),
+            )
+        })?;
         Ok(Self {
             host: authority.into(),
             addr,

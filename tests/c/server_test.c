@@ -6,6 +6,7 @@
 #include "siocore.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1196,11 +1197,43 @@ static void test_cors(void) {
   printf("ok CORS: a list with credentials, a check in lent memory, a preflight\n");
 }
 
+/* The ready loops say why the system refused: a port in use (with errno), an address
+ * that is not this machine's, a host name that does not resolve, a malformed URL. */
+static void test_loop_errors(void) {
+  sio_server_loop *first = NULL, *second = NULL;
+  EXPECT(sio_server_loop_new(NULL, "127.0.0.1:0", &first), SIO_OK);
+  uint16_t port = 0;
+  EXPECT(sio_server_loop_port(first, &port), SIO_OK);
+  char addr[32];
+  snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)port);
+  errno = 0;
+  EXPECT(sio_server_loop_new(NULL, addr, &second), SIO_ADDRESS_IN_USE);
+  CHECK(errno == EADDRINUSE, "errno %d", errno);
+  CHECK(strcmp(sio_result_str(SIO_ADDRESS_IN_USE), "address already in use") == 0, "str");
+  sio_server_loop_free(first);
+  /* TEST-NET-1 (RFC 5737) is no address of this machine. */
+  EXPECT(sio_server_loop_new(NULL, "192.0.2.1:0", &second), SIO_ADDRESS_NOT_AVAILABLE);
+  CHECK(errno == EADDRNOTAVAIL, "errno %d", errno);
+  EXPECT(sio_server_loop_new(NULL, "not an address", &second), SIO_INVALID_ARGUMENT);
+
+  sio_client_config config;
+  EXPECT(sio_client_config_default(&config), SIO_OK);
+  sio_client_loop *client = NULL;
+  EXPECT(sio_client_loop_new(&config, "http://nohost.invalid:3000", NULL, 0, &client),
+         SIO_UNRESOLVED_HOST);
+  EXPECT(sio_client_loop_new(&config, "http://127.0.0.1:abc", NULL, 0, &client),
+         SIO_INVALID_ARGUMENT);
+  EXPECT(sio_client_loop_new(&config, "gopher://127.0.0.1", NULL, 0, &client),
+         SIO_INVALID_ARGUMENT);
+  printf("ok the ready loops say why: address in use, not available, host unresolved\n");
+}
+
 int main(void) {
   test_version_and_results();
   test_eio3_client();
   test_msgpack_parser();
   test_cors();
+  test_loop_errors();
   test_misuse();
   test_polling_handshake_and_connect();
   test_events_acks_binary();
