@@ -13,7 +13,8 @@
 //! (speak the msgpack parser, `socket.io-msgpack-parser`, to every client; `json`, the
 //! default, is the other), `--tls-cert FILE --tls-key FILE` (serve https and wss with that
 //! PEM certificate chain and private key; needs the feature `tls`: `--features tls`),
-//! `--help`. A bad flag ends it with one line that names it and status 2; an address it
+//! `--max-connections N` (hold at most N clients at once; by default as many as the
+//! process's descriptor limit allows, less 64), `--help`. A bad flag ends it with one line that names it and status 2; an address it
 //! cannot listen on, with the address and status 1. `RUST_LOG=debug` prints the library's
 //! log.
 //!
@@ -59,6 +60,7 @@ const USAGE: &str = "\
 usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
                    [--redis redis://HOST:PORT] [--recovery MS] [--allow-eio3]
                    [--parser json|msgpack] [--tls-cert FILE --tls-key FILE]
+                   [--max-connections N]
 
 The echo server the interop tests check (its contract: examples/echo_server.rs), on
 127.0.0.1.
@@ -73,6 +75,8 @@ The echo server the interop tests check (its contract: examples/echo_server.rs),
   --parser P           json (the default) or msgpack (socket.io-msgpack-parser)
   --tls-cert FILE      serve https and wss with this PEM certificate chain...
   --tls-key FILE       ...and this PEM private key (needs the feature tls)
+  --max-connections N  most clients held at once (default: the descriptor limit, ulimit -n,
+                       less 64)
   --help               this text
 
 RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
@@ -100,6 +104,9 @@ pub struct Options {
     pub tls_key: Option<String>,
     /// How Socket.IO packets are written.
     pub parser: Parser,
+    /// Most clients held at once (`None`: the library's default, from the descriptor
+    /// limit).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -116,13 +123,15 @@ impl Default for Options {
             tls_cert: None,
             tls_key: None,
             parser: Parser::Json,
+            max_connections: None,
         }
     }
 }
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`; `--help` stops
+    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`,
+    /// `--max-connections`; `--help` stops
     /// with [`cli::Stop::Help`], a bad flag with a [`cli::Stop::Usage`] that names it.
     pub(crate) fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
         let mut o = Self::default();
@@ -149,6 +158,7 @@ impl Options {
                 "--allow-eio3" => o.allow_eio3 = true,
                 "--tls-cert" => o.tls_cert = Some(flags.value(f)?),
                 "--tls-key" => o.tls_key = Some(flags.value(f)?),
+                "--max-connections" => o.max_connections = Some(flags.connections(f)?),
                 "--parser" => {
                     o.parser = match flags.value(f)?.as_str() {
                         "json" => Parser::Json,
@@ -189,6 +199,9 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);
+    if let Some(n) = o.max_connections {
+        io = io.max_sessions(n);
+    }
     if let Some(url) = &o.redis {
         io = io.redis(url);
     }

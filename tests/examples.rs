@@ -287,9 +287,33 @@ fn mirror_client(program: &Path, name: &str) {
     );
 }
 
+/// `--max-connections`, as the Rust servers read it.
+fn max_connections_flag(program: &Path, name: &str) {
+    let most = "not a number of connections from 1 to 1048576";
+    for bad in ["0", "abc", "-3", "1048577"] {
+        refuses(
+            program,
+            name,
+            &["--max-connections", bad],
+            2,
+            &format!("--max-connections: {most}: {bad}"),
+        );
+    }
+    refuses(
+        program,
+        name,
+        &["--max-connections"],
+        2,
+        "--max-connections: needs a value",
+    );
+}
+
 #[test]
 fn chat_flags() {
-    chat(&rust("chat"), "chat");
+    let program = rust("chat");
+    chat(&program, "chat");
+    helps(&program, "chat", &["--max-connections"]);
+    max_connections_flag(&program, "chat");
 }
 
 #[test]
@@ -297,6 +321,8 @@ fn echo_server_flags() {
     let program = rust("echo_server");
     echo_server(&program, "echo_server");
     let name = "echo_server";
+    helps(&program, name, &["--max-connections"]);
+    max_connections_flag(&program, name);
     refuses(
         &program,
         name,
@@ -521,4 +547,35 @@ fn the_chat_prints_a_line_per_connect_and_disconnect() {
 #[ignore = "scripts/c-tests.sh runs it on the C examples it builds"]
 fn c_chat_server_prints_a_line_per_connect_and_disconnect() {
     prints_connects_and_disconnects(&c("chat_server"));
+}
+
+/// The status line and body of an Engine.IO polling handshake at `addr`.
+fn handshake(addr: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s.set_write_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    s.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a whole response");
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+#[test]
+fn max_connections_caps_the_sessions() {
+    let (_server, _out, _err, addr) = serve(&rust("echo_server"), &["--max-connections", "2"], "");
+    for _ in 0..2 {
+        let (status, body) = handshake(&addr);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+        assert!(body.starts_with("0{\"sid\":"), "{body}");
+    }
+    // The sessions of the first two stay open (polling, until their ping timeout).
+    let (status, body) = handshake(&addr);
+    assert_eq!(status, "HTTP/1.1 403 Forbidden", "{body}");
+    assert_eq!(body, r#"{"code":4,"message":"Forbidden"}"#);
 }

@@ -91,7 +91,9 @@ pub struct sio_server_config {
     pub request_timeout_ms: u32,
     /// `Access-Control-Allow-Origin` for polling responses; `NULL` for none.
     pub cors_origin: *const c_char,
-    /// Most sessions at once.
+    /// Most sessions at once. In `sio_server_loop_new`, 0 takes as many as the process may
+    /// open descriptors for (the soft `RLIMIT_NOFILE` less 64, at most 1 048 576), which is
+    /// what a NULL configuration gets there; the other constructors take the number as it is.
     pub max_sessions: u32,
     /// Most bytes the server's pool may grow to.
     pub max_pool_bytes: u64,
