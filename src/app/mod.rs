@@ -1201,8 +1201,8 @@ impl<'a> Io<'a> {
     /// Room for at most `sessions` clients at once (Node has no such cap; the default is
     /// the process's descriptor limit, see [`new`](Self::new)): the tables of
     /// [`Capacity::for_sessions`], the pool as it was. A handshake past it is refused
-    /// (`403`, Engine.IO's `{"code":4,"message":"Forbidden"}`) while the others are
-    /// served.
+    /// (`403`, Engine.IO's `{"code":4,"message":"Forbidden"}`; a WebSocket one `400`) while
+    /// the others are served.
     #[must_use]
     pub fn max_sessions(mut self, sessions: usize) -> Self {
         self.capacity = Capacity {

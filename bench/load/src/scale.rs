@@ -613,8 +613,10 @@ pub fn svg(results: &[(String, Vec<ScaleFigure>)], s: &ScaleSettings, title: &st
         escape(title)
     );
     let panels: [Panel; 2] = [
-        ("RSS per connection (KiB)", |m| m.kib_per_conn),
-        ("broadcast to all: last delivery (ms)", |m| m.broadcast_ms),
+        ("RSS per connection (KiB, log scale)", |m| m.kib_per_conn),
+        ("broadcast to all: last delivery (ms, log scale)", |m| {
+            m.broadcast_ms
+        }),
     ];
     let xmax = s.sizes.iter().copied().max().unwrap_or(1) as f64;
     for (p, (label, value)) in panels.iter().enumerate() {
