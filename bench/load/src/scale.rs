@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::conn::{self, Conn, Kind, Opening, Unit};
-use crate::scenario::{broadcast_seq, rss_kib};
+use crate::scenario::{broadcast_seq, cpu_seconds, rss_kib};
 
 /// Clients per loopback source address.
 const PER_SOURCE: usize = 8000;
@@ -122,6 +122,10 @@ pub struct ScaleFigure {
     pub broadcast_ms: Vec<f64>,
     /// Server CPU milliseconds per broadcast.
     pub broadcast_cpu_ms: f64,
+    /// The kernel's part of it (from 10 ms ticks).
+    pub broadcast_sys_ms: f64,
+    /// The kernel's part of the idle CPU, as a fraction (from 10 ms ticks).
+    pub idle_sys_share: f64,
 }
 
 impl ScaleFigure {
@@ -134,7 +138,7 @@ impl ScaleFigure {
 
     pub fn line(&self) -> String {
         format!(
-            "scale {:>6} clients: RSS {:.3} KiB/conn ({:.0} → {:.0} KiB), opened in {:.1} s, idle {:.3} cores ({:.2} µs per heartbeat, client {:.2} cores), broadcast to all {:.2} ms (median of {}: {}), {:.2} ms CPU each",
+            "scale {:>6} clients: RSS {:.3} KiB/conn ({:.0} → {:.0} KiB), opened in {:.1} s, idle {:.3} cores ({:.2} µs per heartbeat, kernel {:.0} %, client {:.2} cores), broadcast to all {:.2} ms (median of {}: {}), {:.2} ms CPU each (kernel {:.0})",
             self.clients,
             self.kib_per_conn,
             self.rss_before,
@@ -142,6 +146,7 @@ impl ScaleFigure {
             self.open_secs,
             self.idle_cores,
             self.us_per_heartbeat,
+            self.idle_sys_share * 100.0,
             self.idle_client_cores,
             self.broadcast_median(),
             self.broadcast_ms.len(),
@@ -151,6 +156,7 @@ impl ScaleFigure {
                 .collect::<Vec<_>>()
                 .join(", "),
             self.broadcast_cpu_ms,
+            self.broadcast_sys_ms,
         )
     }
 }
@@ -204,13 +210,20 @@ struct Clock {
     pid: String,
     at: Instant,
     server: u64,
+    /// The server's system seconds by `/proc/PID/stat` (10 ms ticks).
+    server_sys: f64,
     client: u64,
 }
 
-/// What a [`Clock`] measured: (seconds, server CPU seconds, client CPU seconds).
+/// What a [`Clock`] measured.
 struct Took {
     secs: f64,
+    /// Server CPU seconds.
     server: f64,
+    /// The part of them spent in the kernel: the ticks of `/proc/PID/stat`, so only a
+    /// guide below a few hundred milliseconds.
+    server_sys: f64,
+    /// The load generator's CPU seconds.
     client: f64,
 }
 
@@ -220,6 +233,7 @@ impl Clock {
         Self {
             at: Instant::now(),
             server: cpu_ns(&pid),
+            server_sys: cpu_seconds(&pid).1,
             client: cpu_ns("self"),
             pid,
         }
@@ -229,6 +243,7 @@ impl Clock {
         Took {
             secs: self.at.elapsed().as_secs_f64(),
             server: cpu_ns(&self.pid).saturating_sub(self.server) as f64 / 1e9,
+            server_sys: (cpu_seconds(&self.pid).1 - self.server_sys).max(0.0),
             client: cpu_ns("self").saturating_sub(self.client) as f64 / 1e9,
         }
     }
@@ -391,6 +406,12 @@ pub fn run(n: usize, s: &ScaleSettings, addr: SocketAddr, pid: u32) -> Result<Sc
         idle_client_cores: idle.client / idle.secs,
         broadcast_ms: times,
         broadcast_cpu_ms: cast.server * 1e3 / s.broadcasts.max(1) as f64,
+        broadcast_sys_ms: cast.server_sys * 1e3 / s.broadcasts.max(1) as f64,
+        idle_sys_share: if idle.server > 0.0 {
+            (idle.server_sys / idle.server).min(1.0)
+        } else {
+            0.0
+        },
     })
 }
 
@@ -530,10 +551,10 @@ pub fn table(results: &[(String, Vec<ScaleFigure>)], s: &ScaleSettings) {
     let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
     let reference = names.last().copied().unwrap_or("-");
     println!(
-        "| clients | server | RSS per connection | idle server CPU, ping every {} s | server CPU per heartbeat | broadcast to all, last delivery | server CPU per broadcast | RSS / {reference} | broadcast time / {reference} |",
+        "| clients | server | RSS per connection | idle server CPU, ping every {} s | server CPU per heartbeat (kernel) | broadcast to all, last delivery | server CPU per broadcast (kernel) | RSS / {reference} | broadcast time / {reference} | broadcast CPU / {reference} |",
         f64::from(s.ping_interval) / 1000.0
     );
-    println!("|{}", "---|".repeat(9));
+    println!("|{}", "---|".repeat(10));
     for &n in &s.sizes {
         let refm = results.last().and_then(|(_, f)| medians(f, n));
         for (name, figs) in results {
@@ -545,14 +566,17 @@ pub fn table(results: &[(String, Vec<ScaleFigure>)], s: &ScaleSettings) {
                 _ => "-".into(),
             };
             println!(
-                "| {n} | {name} | {:.2} KiB | {:.1} % of a core | {:.2} µs | {:.2} ms | {:.2} ms | {} | {} |",
+                "| {n} | {name} | {:.2} KiB | {:.1} % of a core | {:.2} µs ({:.0} %) | {:.2} ms | {:.1} ms ({:.0}) | {} | {} | {} |",
                 m.kib_per_conn,
                 m.idle_cores * 100.0,
                 m.us_per_heartbeat,
+                m.idle_sys_share * 100.0,
                 m.broadcast_ms,
                 m.broadcast_cpu_ms,
+                m.broadcast_sys_ms,
                 ratio(m.kib_per_conn, refm.map(|r| r.kib_per_conn)),
                 ratio(m.broadcast_ms, refm.map(|r| r.broadcast_ms)),
+                ratio(m.broadcast_cpu_ms, refm.map(|r| r.broadcast_cpu_ms)),
             );
         }
     }
@@ -566,6 +590,8 @@ struct Medians {
     us_per_heartbeat: f64,
     broadcast_ms: f64,
     broadcast_cpu_ms: f64,
+    broadcast_sys_ms: f64,
+    idle_sys_share: f64,
 }
 
 fn medians(figs: &[ScaleFigure], n: usize) -> Option<Medians> {
@@ -584,6 +610,8 @@ fn medians(figs: &[ScaleFigure], n: usize) -> Option<Medians> {
         us_per_heartbeat: median(&|f| f.us_per_heartbeat),
         broadcast_ms: median(&|f| f.broadcast_median()),
         broadcast_cpu_ms: median(&|f| f.broadcast_cpu_ms),
+        broadcast_sys_ms: median(&|f| f.broadcast_sys_ms),
+        idle_sys_share: median(&|f| f.idle_sys_share),
     })
 }
 
