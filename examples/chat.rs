@@ -11,7 +11,8 @@
 //! (an IP address, or `localhost`; default 127.0.0.1), `--tls-cert FILE --tls-key FILE`
 //! (serve `https://` and `wss://` with that PEM certificate chain and private key; needs
 //! the feature `tls`), `--no-serve-client` (do not serve the client bundle, as Node's
-//! `serveClient: false`), `--help`. A bad flag ends it with one line naming it and status
+//! `serveClient: false`), `--max-connections N` (hold at most N users at once; by default as
+//! many as the process's descriptor limit allows, less 64), `--help`. A bad flag ends it with one line naming it and status
 //! 2; an address it cannot listen on, with the address and status 1.
 //!
 //! Like the server of Node's tutorial it prints a line when a user connects and when one
@@ -39,6 +40,7 @@ const PAGE: &str = include_str!("chat/index.html");
 
 const USAGE: &str = "\
 usage: chat [--port N] [--bind ADDR] [--tls-cert FILE --tls-key FILE] [--no-serve-client]
+            [--max-connections N]
 
 The chat demo of the Socket.IO tutorial: open the address it prints in two tabs.
 
@@ -47,6 +49,9 @@ The chat demo of the Socket.IO tutorial: open the address it prints in two tabs.
   --tls-cert FILE    serve https and wss with this PEM certificate chain...
   --tls-key FILE     ...and this PEM private key (needs the feature tls)
   --no-serve-client  do not serve /socket.io/socket.io.js (Node's serveClient: false)
+  --max-connections N
+                     most users held at once (default: the descriptor limit, ulimit -n,
+                     less 64)
   --help             this text
 
 RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
@@ -61,6 +66,8 @@ pub struct Options {
     /// Serve the client bundle at `/socket.io/socket.io.js` when it is installed (Node's
     /// `serveClient`).
     pub serve_client: bool,
+    /// Most users held at once (`None`: the library's default, from the descriptor limit).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -69,12 +76,14 @@ impl Default for Options {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             tls: None,
             serve_client: true,
+            max_connections: None,
         }
     }
 }
 
 impl Options {
-    /// Reads `--port`, `--bind`, `--tls-cert`, `--tls-key`, `--no-serve-client`, `--help`.
+    /// Reads `--port`, `--bind`, `--tls-cert`, `--tls-key`, `--no-serve-client`,
+    /// `--max-connections`, `--help`.
     fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
         let mut o = Self::default();
         let (mut cert, mut key) = (None, None);
@@ -86,6 +95,7 @@ impl Options {
                 "--tls-cert" => cert = Some(flags.value(&flag)?),
                 "--tls-key" => key = Some(flags.value(&flag)?),
                 "--no-serve-client" => o.serve_client = false,
+                "--max-connections" => o.max_connections = Some(flags.connections(&flag)?),
                 _ => return Err(cli::unknown(&flag)),
             }
         }
@@ -137,6 +147,9 @@ fn report(sent: Result<usize, siocore::app::EmitError>) {
 /// address.
 pub fn listen(o: &Options) -> io::Result<Listening<'static>> {
     let mut io = Io::new(ServerConfig::DEFAULT);
+    if let Some(n) = o.max_connections {
+        io = io.max_sessions(n);
+    }
     if let Some((cert, key)) = &o.tls {
         io = with_tls(io, cert, key)
             .map_err(|e| io::Error::new(e.kind(), format!("--tls-cert/--tls-key: {e}")))?;

@@ -15,7 +15,9 @@
 //! PEM certificate chain and private key; needs the feature `tls`: `--features tls`),
 //! `--cors ORIGIN` (answer CORS for pages of that origin; repeat it for several, `*` for
 //! any page, `reflect` for the request's own origin), `--cors-credentials` (and allow their
-//! cookies), `--help`. A bad flag ends it with one line that names it and status 2; an address it
+//! cookies), `--max-connections N` (hold at most N clients at once; by default as many as
+//! the process's descriptor limit allows, less 64), `--help`. A bad flag ends it with one
+//! line that names it and status 2; an address it
 //! cannot listen on, with the address and status 1. `RUST_LOG=debug` prints the library's
 //! log.
 //!
@@ -62,6 +64,7 @@ usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-pa
                    [--redis redis://HOST:PORT] [--recovery MS] [--allow-eio3]
                    [--parser json|msgpack] [--tls-cert FILE --tls-key FILE]
                    [--cors ORIGIN]... [--cors-credentials]
+                   [--max-connections N]
 
 The echo server the interop tests check (its contract: examples/echo_server.rs), on
 127.0.0.1.
@@ -78,6 +81,8 @@ The echo server the interop tests check (its contract: examples/echo_server.rs),
   --tls-key FILE       ...and this PEM private key (needs the feature tls)
   --cors ORIGIN        let pages of ORIGIN poll (repeatable; * any, reflect: each its own)
   --cors-credentials   ...with their cookies (Access-Control-Allow-Credentials)
+  --max-connections N  most clients held at once (default: the descriptor limit, ulimit -n,
+                       less 64)
   --help               this text
 
 RUST_LOG=debug (or info, warn, siocore::driver=trace, ...) prints the library's log.";
@@ -109,6 +114,9 @@ pub struct Options {
     pub cors: Vec<String>,
     /// CORS with credentials.
     pub cors_credentials: bool,
+    /// Most clients held at once (`None`: the library's default, from the descriptor
+    /// limit).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -127,13 +135,15 @@ impl Default for Options {
             parser: Parser::Json,
             cors: Vec::new(),
             cors_credentials: false,
+            max_connections: None,
         }
     }
 }
 
 impl Options {
     /// Reads `--port`, `--ping-interval`, `--ping-timeout`, `--max-payload`, `--redis`,
-    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`; `--help` stops
+    /// `--recovery`, `--allow-eio3`, `--parser`, `--tls-cert`, `--tls-key`,
+    /// `--max-connections`; `--help` stops
     /// with [`cli::Stop::Help`], a bad flag with a [`cli::Stop::Usage`] that names it.
     pub(crate) fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, cli::Stop> {
         let mut o = Self::default();
@@ -162,6 +172,7 @@ impl Options {
                 "--tls-key" => o.tls_key = Some(flags.value(f)?),
                 "--cors" => o.cors.push(flags.value(f)?),
                 "--cors-credentials" => o.cors_credentials = true,
+                "--max-connections" => o.max_connections = Some(flags.connections(f)?),
                 "--parser" => {
                     o.parser = match flags.value(f)?.as_str() {
                         "json" => Parser::Json,
@@ -230,6 +241,9 @@ pub fn bind(o: Options) -> std::io::Result<Listening<'static>> {
         ..ServerConfig::DEFAULT
     };
     let mut io = Io::new(config);
+    if let Some(n) = o.max_connections {
+        io = io.max_sessions(n);
+    }
     if let Some(url) = &o.redis {
         io = io.redis(url);
     }

@@ -847,7 +847,9 @@ typedef struct {
   const char *cors_allowed_headers;
   // `Access-Control-Max-Age` of preflights in seconds; 0 (the default) sends none.
   uint32_t cors_max_age;
-  // Most sessions at once.
+  // Most sessions at once. In `sio_server_loop_new`, 0 takes as many as the process may
+  // open descriptors for (the soft `RLIMIT_NOFILE` less 64, at most 1 048 576), which is
+  // what a NULL configuration gets there; the other constructors take the number as it is.
   uint32_t max_sessions;
   // Most bytes the server's pool may grow to.
   uint64_t max_pool_bytes;
@@ -1297,7 +1299,8 @@ sio_result sio_server_cluster_stats(const sio_server *srv, sio_cluster_stats *ou
 
 #if defined(SIOCORE_STD)
 // Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
-// `config` (`NULL`: the defaults), ids seeded from the operating system.
+// `config` (`NULL`: the defaults, but for room for as many sessions as the process may open
+// descriptors for: `max_sessions` 0), ids seeded from the operating system.
 sio_result sio_server_loop_new(const sio_server_config *config,
                                const char *addr,
                                sio_server_loop **out);

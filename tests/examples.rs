@@ -171,9 +171,16 @@ fn chat(program: &Path, name: &str) {
     helps(
         program,
         name,
-        &["--port", "--bind", "--tls-cert", "--tls-key"],
+        &[
+            "--port",
+            "--bind",
+            "--tls-cert",
+            "--tls-key",
+            "--max-connections",
+        ],
     );
     server_flags(program, name);
+    max_connections_flag(program, name);
     refuses(
         program,
         name,
@@ -207,9 +214,11 @@ fn echo_server(program: &Path, name: &str) {
             "--ping-interval",
             "--ping-timeout",
             "--max-payload",
+            "--max-connections",
         ],
     );
     server_flags(program, name);
+    max_connections_flag(program, name);
     let ms = "not a number of milliseconds above 0";
     refuses(
         program,
@@ -284,6 +293,27 @@ fn mirror_client(program: &Path, name: &str) {
         &["--ca", "ca.pem", url],
         2,
         &format!("--ca: only for https:// and wss:// URLs, not {url}"),
+    );
+}
+
+/// `--max-connections`, as the server examples read it.
+fn max_connections_flag(program: &Path, name: &str) {
+    let most = "not a number of connections from 1 to 1048576";
+    for bad in ["0", "abc", "-3", "1048577"] {
+        refuses(
+            program,
+            name,
+            &["--max-connections", bad],
+            2,
+            &format!("--max-connections: {most}: {bad}"),
+        );
+    }
+    refuses(
+        program,
+        name,
+        &["--max-connections"],
+        2,
+        "--max-connections: needs a value",
     );
 }
 
@@ -558,4 +588,50 @@ fn the_chat_prints_a_line_per_connect_and_disconnect() {
 #[ignore = "scripts/c-tests.sh runs it on the C examples it builds"]
 fn c_chat_server_prints_a_line_per_connect_and_disconnect() {
     prints_connects_and_disconnects(&c("chat_server"));
+}
+
+/// The status line and body of a polling handshake at `addr` under `path` (`/engine.io/`,
+/// `/socket.io/`).
+fn handshake(addr: &str, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s.set_write_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "GET {path}?EIO=4&transport=polling HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    s.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a whole response");
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+/// The server `program` started with `--max-connections 2` holds two clients and refuses
+/// a third.
+fn caps_the_sessions(program: &Path, path: &str) {
+    let (_server, _out, _err, addr) = serve(program, &["--max-connections", "2"], "");
+    for _ in 0..2 {
+        let (status, body) = handshake(&addr, path);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+        assert!(body.starts_with("0{\"sid\":"), "{body}");
+    }
+    // The first two sessions stay open (polling, until their ping timeout).
+    let (status, body) = handshake(&addr, path);
+    assert_eq!(status, "HTTP/1.1 403 Forbidden", "{body}");
+    assert_eq!(body, r#"{"code":4,"message":"Forbidden"}"#);
+}
+
+#[test]
+fn max_connections_caps_the_sessions() {
+    caps_the_sessions(&rust("echo_server"), "/engine.io/");
+    caps_the_sessions(&rust("chat"), "/socket.io/");
+}
+
+#[test]
+#[ignore = "scripts/c-tests.sh runs it on the C examples it builds"]
+fn c_max_connections_caps_the_sessions() {
+    caps_the_sessions(&c("echo_server"), "/engine.io/");
+    caps_the_sessions(&c("chat_server"), "/socket.io/");
 }

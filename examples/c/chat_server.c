@@ -3,7 +3,10 @@
  * sockets and the event loop; the program only reacts to events.
  *
  *   chat_server [--port 3000] [--bind 127.0.0.1] [--page examples/chat/index.html]
- *               [--tls-cert FILE --tls-key FILE] [--help]
+ *               [--tls-cert FILE --tls-key FILE] [--max-connections N] [--help]
+ *
+ * --max-connections N holds at most N users at once; by default the loop holds as many as
+ * the process may open descriptors for, less 64 (max_sessions 0).
  *
  * A bad flag ends it with one line that names it and status 2; an address it cannot listen
  * on, with the address and the system's reason, and status 1. Like the server of Node's
@@ -184,6 +187,7 @@ static void on_signal(int sig) {
 
 static const char usage_text[] =
     "usage: chat_server [--port N] [--bind ADDR] [--page FILE] [--tls-cert FILE --tls-key FILE]\n"
+    "                   [--max-connections N]\n"
     "\n"
     "The chat demo of the Socket.IO tutorial: open the address it prints in two tabs.\n"
     "\n"
@@ -192,6 +196,9 @@ static const char usage_text[] =
     "  --page FILE      the page to serve (default examples/chat/index.html)\n"
     "  --tls-cert FILE  serve https and wss with this PEM certificate chain...\n"
     "  --tls-key FILE   ...and this PEM private key\n"
+    "  --max-connections N\n"
+    "                   most users held at once (default: the descriptor limit, ulimit -n,\n"
+    "                   less 64)\n"
     "  --help           this text\n";
 
 /* A usage error: one line on stderr, exit status 2. */
@@ -213,10 +220,21 @@ static bool parse_port(const char *text, unsigned *out) {
   return true;
 }
 
+/* A cap on connections: 1 to 1048576 (the library's highest default), digits only. */
+static bool parse_connections(const char *text, uint32_t *out) {
+  size_t n = strlen(text);
+  if (n == 0 || n > 7 || strspn(text, "0123456789") != n) return false;
+  unsigned long v = strtoul(text, NULL, 10);
+  if (v < 1 || v > 1048576ul) return false;
+  *out = (uint32_t)v;
+  return true;
+}
+
 int main(int argc, char **argv) {
   unsigned port = 3000;
   const char *host = "127.0.0.1";
   const char *tls_cert = NULL, *tls_key = NULL;
+  uint32_t max_connections = 0; /* 0: the loop's default, from the descriptor limit */
   for (int i = 1; i < argc; i++) {
     const char *flag = argv[i];
     if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
@@ -225,7 +243,7 @@ int main(int argc, char **argv) {
     }
     bool known = strcmp(flag, "--port") == 0 || strcmp(flag, "--bind") == 0 ||
                  strcmp(flag, "--page") == 0 || strcmp(flag, "--tls-cert") == 0 ||
-                 strcmp(flag, "--tls-key") == 0;
+                 strcmp(flag, "--tls-key") == 0 || strcmp(flag, "--max-connections") == 0;
     if (!known) {
       fprintf(stderr, "chat_server: %s: %s (see --help)\n",
               flag[0] == '-' ? "unknown flag" : "unexpected argument", flag);
@@ -243,6 +261,9 @@ int main(int argc, char **argv) {
         return usage_error(flag, "not an IP address", value);
     } else if (strcmp(flag, "--page") == 0) {
       page_path = value;
+    } else if (strcmp(flag, "--max-connections") == 0) {
+      if (!parse_connections(value, &max_connections))
+        return usage_error(flag, "not a number of connections from 1 to 1048576", value);
     } else if (strcmp(flag, "--tls-cert") == 0) {
       tls_cert = value;
     } else {
@@ -260,7 +281,10 @@ int main(int argc, char **argv) {
   bool v6 = strchr(host, ':') != NULL;
   char addr[80];
   snprintf(addr, sizeof addr, v6 ? "[%s]:%u" : "%s:%u", host, port);
-  sio_result r = sio_server_loop_new(NULL, addr, &loop_handle);
+  sio_server_config config;
+  if (sio_server_config_default(&config) != SIO_OK) return 1;
+  config.max_sessions = max_connections;
+  sio_result r = sio_server_loop_new(&config, addr, &loop_handle);
   if (r != SIO_OK) {
     /* An operating-system failure leaves the system's code in errno. */
     int err = errno;

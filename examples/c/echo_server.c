@@ -4,7 +4,11 @@
  * bytes into bytes and events. Same flags, same contract (see the Rust example's docs):
  *
  *   echo_server [--port 3000] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
- *               [--help]
+ *               [--max-connections N] [--help]
+ *
+ * --max-connections N holds at most N clients at once (and 2N + 16 connections: a polling
+ * client may have two); by default, as the library's ready loop, as many as the process may
+ * open descriptors for, less 64.
  *
  * A bad flag ends it with one line that names it and status 2; an address it cannot listen
  * on, with the address and the system's reason, and status 1.
@@ -26,11 +30,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 4096
+/* The most --max-connections takes (the library's highest default). */
+#define MAX_CLIENTS 1048576ul
 /* How long a closed connection may take to write what the kernel has not taken yet. */
 #define CLOSE_LINGER_MS 5000
 /* How often accepting is tried again while out of file descriptors. */
@@ -48,8 +54,8 @@ typedef struct {
   uint64_t close_by; /* closing with bytes unwritten: dropped with them at this time */
 } conn;
 
-static conn conns[MAX_CONNS];
-static size_t nconns = 0;
+static conn *conns = NULL; /* max_conns of them */
+static size_t nconns = 0, max_conns = 0;
 static sio_server *srv = NULL;
 static size_t max_input = 0;
 static volatile sig_atomic_t stopping = 0;
@@ -263,6 +269,7 @@ static void on_signal(int sig) {
 
 static const char usage_text[] =
     "usage: echo_server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]\n"
+    "                   [--max-connections N]\n"
     "\n"
     "The echo server the interop tests check (the contract of examples/echo_server.rs), on\n"
     "127.0.0.1, over the sans-IO API and poll(2).\n"
@@ -271,6 +278,8 @@ static const char usage_text[] =
     "  --ping-interval MS   milliseconds between pings (default 25000)\n"
     "  --ping-timeout MS    milliseconds to answer one (default 20000)\n"
     "  --max-payload BYTES  largest message (default 1000000)\n"
+    "  --max-connections N  most clients held at once (default: the descriptor limit, ulimit -n,\n"
+    "                       less 64)\n"
     "  --help               this text\n";
 
 /* A usage error: one line on stderr, exit status 2. */
@@ -292,6 +301,18 @@ static bool parse_number(const char *text, unsigned long min, unsigned long max,
   return true;
 }
 
+/* The clients a process may hold by default: its soft descriptor limit less 64 (less a
+ * quarter of a limit under 256), at most MAX_CLIENTS; the library's ready loop takes the
+ * same. */
+static unsigned long default_clients(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 16384;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= MAX_CLIENTS + 64) return MAX_CLIENTS;
+  unsigned long limit = (unsigned long)rl.rlim_cur;
+  unsigned long reserve = limit / 4 < 64 ? limit / 4 : 64;
+  return limit - reserve > 0 ? limit - reserve : 1;
+}
+
 int main(int argc, char **argv) {
   sio_server_config config;
   if (sio_server_config_default(&config) != SIO_OK) return 1;
@@ -299,9 +320,9 @@ int main(int argc, char **argv) {
   config.engineio_path = "/engine.io/";
   config.namespaces = namespaces;
   config.namespaces_len = 2;
-  config.max_sessions = MAX_CONNS;
   config.max_pool_bytes = 512u << 20;
   unsigned long port = 3000;
+  unsigned long clients = default_clients();
   for (int i = 1; i < argc; i++) {
     const char *flag = argv[i];
     if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
@@ -317,6 +338,13 @@ int main(int argc, char **argv) {
     } else if (strcmp(flag, "--max-payload") == 0) {
       target = &config.max_payload;
       what = "not a number of bytes above 0";
+    } else if (strcmp(flag, "--max-connections") == 0) {
+      if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+        return usage_error(flag, "needs a value", NULL);
+      const char *value = argv[++i];
+      if (!parse_number(value, 1, MAX_CLIENTS, &clients))
+        return usage_error(flag, "not a number of connections from 1 to 1048576", value);
+      continue;
     } else if (strcmp(flag, "--port") != 0) {
       fprintf(stderr, "echo_server: %s: %s (see --help)\n",
               flag[0] == '-' ? "unknown flag" : "unexpected argument", flag);
@@ -335,6 +363,7 @@ int main(int argc, char **argv) {
     }
   }
   config.max_queued_bytes = config.max_payload * 4 > (1u << 20) ? config.max_payload * 4 : (1u << 20);
+  config.max_sessions = (uint32_t)clients;
 
   uint8_t seed[32];
   FILE *urandom = fopen("/dev/urandom", "rb");
@@ -369,8 +398,18 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
 
-  static struct pollfd fds[MAX_CONNS + 1];
   static unsigned char chunk[65536];
+  max_conns = 2 * clients + 16;
+  conns = calloc(max_conns, sizeof *conns);
+  struct pollfd *fds = calloc(max_conns + 1, sizeof *fds);
+  if (!conns || !fds) {
+    fprintf(stderr, "echo_server: out of memory for %lu clients\n", clients);
+    free(conns);
+    free(fds);
+    sio_server_free(srv);
+    close(lfd);
+    return 1;
+  }
   uint64_t accept_at = 0; /* out of descriptors: when to try accepting again */
   unsigned long accept_failures = 0;
   while (!stopping) {
@@ -457,7 +496,7 @@ int main(int argc, char **argv) {
           accept_failures = 0;
         }
         if (fd < 0) break;
-        if (nconns == MAX_CONNS) {
+        if (nconns == max_conns) {
           close(fd);
           continue;
         }
@@ -478,5 +517,7 @@ int main(int argc, char **argv) {
   while (nconns) drop_conn(&conns[nconns - 1]);
   close(lfd);
   sio_server_free(srv);
+  free(fds);
+  free(conns);
   return 0;
 }

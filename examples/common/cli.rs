@@ -79,6 +79,18 @@ impl Flags {
         self.parse(flag, "a port number")
     }
 
+    /// The value of `flag` as a cap on connections held at once (`--max-connections`): a
+    /// whole number from 1 to [`MAX_CONNECTIONS`].
+    pub(crate) fn connections(&mut self, flag: &str) -> Result<usize, Stop> {
+        let value = self.value(flag)?;
+        match value.parse::<usize>() {
+            Ok(n) if (1..=MAX_CONNECTIONS).contains(&n) => Ok(n),
+            _ => Err(usage(format!(
+                "{flag}: not a number of connections from 1 to {MAX_CONNECTIONS}: {value}"
+            ))),
+        }
+    }
+
     /// The value of `flag` as an IP address to listen on (`localhost` is 127.0.0.1).
     pub(crate) fn ip(&mut self, flag: &str) -> Result<IpAddr, Stop> {
         let value = self.value(flag)?;
@@ -90,6 +102,10 @@ impl Flags {
             .map_err(|_| usage(format!("{flag}: not an IP address: {value}")))
     }
 }
+
+/// The most `--max-connections` takes: the highest default the library derives from the
+/// descriptor limit.
+pub(crate) const MAX_CONNECTIONS: usize = siocore::driver::MAX_DEFAULT_SESSIONS;
 
 /// The error for an argument the program does not know.
 pub(crate) fn unknown(arg: &str) -> Stop {

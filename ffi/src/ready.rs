@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::vec::Vec;
 
 use siocore::adapter::{Cluster, ClusterConfig, ClusterEvent, Done};
-use siocore::driver::{Driver, Handler, Shutdown};
-use siocore::server::{Event, Server, Storage};
+use siocore::driver::{Driver, Handler, Shutdown, default_max_sessions};
+use siocore::server::{Capacity, Event, Server, Storage};
 
 use crate::cluster::{
     SIO_MAX_CLUSTER_NAME, cluster_c_event, done_event, read_config, sio_cluster_config,
@@ -36,7 +36,8 @@ pub struct sio_server_loop {
 }
 
 /// Creates a loop listening on `addr` (`"127.0.0.1:3000"`; port 0 picks a free one) with
-/// `config` (`NULL`: the defaults), ids seeded from the operating system.
+/// `config` (`NULL`: the defaults, but for room for as many sessions as the process may open
+/// descriptors for: `max_sessions` 0), ids seeded from the operating system.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sio_server_loop_new(
     config: *const crate::sio_server_config,
@@ -60,16 +61,25 @@ pub unsafe extern "C" fn sio_server_loop_new(
             // SAFETY: writing the defaults into local storage.
             unsafe { crate::sio_server_config_default(defaults.as_mut_ptr()) };
             // SAFETY: just initialized.
-            unsafe { defaults.assume_init() }
+            let mut c = unsafe { defaults.assume_init() };
+            c.max_sessions = 0;
+            c
         } else {
             // SAFETY: a caller's `sio_server_config`.
             unsafe { *config }
         };
         // SAFETY: the configuration's pointers per the contract.
-        let (config, capacity, strings) = match unsafe { self::config(&c) } {
+        let (config, mut capacity, strings) = match unsafe { self::config(&c) } {
             Ok(x) => x,
             Err(e) => return e,
         };
+        if c.max_sessions == 0 {
+            // As many as the descriptor limit allows; the pool as configured.
+            capacity = Capacity {
+                blocks: capacity.blocks,
+                ..Capacity::for_sessions(default_max_sessions(), 0)
+            };
+        }
         let driver = match Driver::bind(addr, config, Storage::growable(capacity)) {
             Ok(d) => d,
             Err(e) => return crate::io_result(&e),

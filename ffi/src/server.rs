@@ -118,7 +118,9 @@ pub struct sio_server_config {
     pub cors_allowed_headers: *const c_char,
     /// `Access-Control-Max-Age` of preflights in seconds; 0 (the default) sends none.
     pub cors_max_age: u32,
-    /// Most sessions at once.
+    /// Most sessions at once. In `sio_server_loop_new`, 0 takes as many as the process may
+    /// open descriptors for (the soft `RLIMIT_NOFILE` less 64, at most 1 048 576), which is
+    /// what a NULL configuration gets there; the other constructors take the number as it is.
     pub max_sessions: u32,
     /// Most bytes the server's pool may grow to.
     pub max_pool_bytes: u64,

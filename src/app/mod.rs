@@ -1216,13 +1216,16 @@ impl core::fmt::Debug for Io<'_> {
 }
 
 impl<'a> Io<'a> {
-    /// A server with `config`, room for 16 384 sessions and up to 1 GiB of pool, taken as
-    /// needed.
+    /// A server with `config`, room for as many sessions as the process may open
+    /// descriptors for ([`driver::default_max_sessions`](crate::driver::default_max_sessions):
+    /// the soft `RLIMIT_NOFILE` less 64, at most 1 048 576; 16 384 where the limit cannot be
+    /// read) and up to 1 GiB of pool, all taken as needed. [`max_sessions`](Self::max_sessions)
+    /// sets another cap.
     pub fn new(config: ServerConfig<'a>) -> Self {
         Self {
             config,
             timers: Timers::default(),
-            capacity: Capacity::for_sessions(16_384, 1 << 30),
+            capacity: Capacity::for_sessions(crate::driver::default_max_sessions(), 1 << 30),
             routes: Routes::default(),
             redis: None,
             #[cfg(feature = "tls")]
@@ -1303,6 +1306,20 @@ impl<'a> Io<'a> {
     #[must_use]
     pub fn capacity(mut self, capacity: Capacity) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Room for at most `sessions` clients at once (Node has no such cap; the default is
+    /// the process's descriptor limit, see [`new`](Self::new)): the tables of
+    /// [`Capacity::for_sessions`], the pool as it was. A handshake past it is refused
+    /// (`403`, Engine.IO's `{"code":4,"message":"Forbidden"}`; a WebSocket one `400`) while
+    /// the others are served.
+    #[must_use]
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.capacity = Capacity {
+            blocks: self.capacity.blocks,
+            ..Capacity::for_sessions(sessions, 0)
+        };
         self
     }
 

@@ -45,12 +45,17 @@
 //! ```
 
 mod client;
+mod limits;
 mod redis;
 mod sock;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use client::{ClientDriver, ClientHandler, ServerUrl, Wake};
+pub use limits::{
+    FALLBACK_SESSIONS, MAX_DEFAULT_SESSIONS, RESERVED_DESCRIPTORS, default_max_sessions,
+    descriptor_limit, sessions_for_descriptors,
+};
 pub use redis::RedisUrl;
 /// The rustls this crate builds on (feature `tls`), for configurations of your own
 /// ([`ServerTls::from_rustls`], [`ClientTls::from_rustls`]).

@@ -2,7 +2,7 @@
 //! up blocking, then driven non-blocking by [`crate::run`].
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use rustls::ClientConnection;
@@ -184,6 +184,36 @@ impl Conn {
         result
     }
 
+    /// Reads what the socket has through `scratch` (plain connections only), keeping in
+    /// `rbuf` only what arrived: for many connections that rarely receive, where
+    /// [`fill`](Self::fill)'s 64 KiB of room per connection would add up.
+    pub fn fill_via(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+        loop {
+            match self.stream.read(scratch) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.rbuf.truncate(self.rlen);
+                    self.rbuf.extend_from_slice(&scratch[..n]);
+                    self.rlen = self.rbuf.len();
+                    // A short read took all there was (edge-triggered: more bytes raise a
+                    // new event), so skip the read that would say "would block".
+                    if n < scratch.len() {
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ends the connection with a reset (linger 0) when it is dropped: no `TIME_WAIT`
+    /// left holding a port of the run's source addresses.
+    pub fn reset_on_drop(&self) {
+        set_linger0(&self.stream);
+    }
+
     /// Reads what the socket has; `Ok(false)` on end of stream.
     pub fn fill(&mut self) -> io::Result<bool> {
         if let Some(t) = self.tls.as_mut() {
@@ -328,9 +358,36 @@ fn take_upgrade_head(rbuf: &mut Vec<u8>) -> Result<bool, String> {
     Ok(true)
 }
 
+/// A TCP socket to `addr`, from the loopback address `source` when given (any port of
+/// it), connected (blocking, within `TIMEOUT`) or, when `nonblocking`, with its connect
+/// under way.
+fn tcp_from(addr: SocketAddr, source: Option<IpAddr>, nonblocking: bool) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if let Some(ip) = source {
+        s.bind(&SocketAddr::new(ip, 0).into())?;
+    }
+    if nonblocking {
+        s.set_nonblocking(true)?;
+        match s.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+    } else {
+        s.connect_timeout(&addr.into(), TIMEOUT)?;
+    }
+    Ok(s.into())
+}
+
 /// Opens a Socket.IO connection to namespace `/` and waits for its CONNECT answer.
 pub fn open(addr: SocketAddr, kind: Kind) -> io::Result<Conn> {
-    let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    open_from(addr, kind, None)
+}
+
+/// [`open`] from the loopback address `source` (when given).
+pub fn open_from(addr: SocketAddr, kind: Kind, source: Option<IpAddr>) -> io::Result<Conn> {
+    let s = tcp_from(addr, source, false)?;
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(TIMEOUT))?;
     let mut c = Setup {
@@ -460,6 +517,8 @@ pub struct Opening {
     tls: Option<Box<ClientConnection>>,
     stage: Stage,
     rbuf: Vec<u8>,
+    /// Answer a ping that comes before the CONNECT answer (the connection is kept).
+    pong: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -478,6 +537,37 @@ impl Opening {
             tls: tls::client()?,
             stage: Stage::Connecting,
             rbuf: Vec::new(),
+            pong: false,
+        })
+    }
+
+    /// Starts a plain connection to be kept (see [`into_conn`](Self::into_conn)), from the
+    /// loopback address `source` when given.
+    pub fn start_kept(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<Self> {
+        Ok(Self {
+            stream: mio::net::TcpStream::from_std(tcp_from(addr, source, true)?),
+            tls: None,
+            stage: Stage::Connecting,
+            rbuf: Vec::new(),
+            pong: true,
+        })
+    }
+
+    /// The connection, once [`advance`](Self::advance) said it joined `/`: the CONNECT
+    /// answer taken off, what followed it kept. Its socket keeps its registration.
+    pub fn into_conn(mut self) -> Result<Conn, String> {
+        if let Some((_, _, _, len)) = parse_frame(&self.rbuf)? {
+            self.rbuf.drain(..len);
+        }
+        Ok(Conn {
+            stream: self.stream,
+            tls: None,
+            kind: Kind::Ws,
+            sid: String::new(),
+            rlen: self.rbuf.len(),
+            rbuf: self.rbuf,
+            wbuf: Vec::new(),
+            wpos: 0,
         })
     }
 
@@ -549,6 +639,11 @@ impl Opening {
                         self.stage = Stage::Join;
                     } else if payload.starts_with(b"40{") {
                         return Ok(true);
+                    } else if self.pong && payload == b"2" {
+                        let mut out = Vec::new();
+                        frame(&mut out, 1, b"3");
+                        self.rbuf.drain(..len);
+                        self.send(&out)?;
                     } else {
                         // A greeting emitted on connect, or a ping.
                         self.rbuf.drain(..len);

@@ -10,7 +10,15 @@
 //! sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND...
 //! sio-load --tls CA [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...
 //! (TLS scenarios: tls-idle-rss, tls-connect, tls-echo)
+//! sio-load --scale [--sizes N,...] [--ping-interval MS] [--rounds R] [--quick] [--svg FILE] NAME=COMMAND...
 //! ```
+//!
+//! `--scale` runs the scale scenario instead (see `scale.rs`): 1 000, 5 000 and 18 000 idle
+//! WebSocket clients (or the `--sizes` given; `--quick`: 50), the server's RSS per
+//! connection, its idle CPU while heartbeats run (every COMMAND gets `--ping-interval MS
+//! --ping-timeout 20000` appended; 5 000 ms unless told) and the time of a broadcast to
+//! everyone; with `--svg FILE` it also writes the plot of RSS per connection and broadcast
+//! time against clients there.
 //!
 //! `--tls CA` runs the TLS scenarios instead of the plain ones: the servers serve https and
 //! wss (each COMMAND prints `https://ADDR`), and every connection checks the server's
@@ -36,6 +44,7 @@
 //! round: on a shared, noisy machine one run can be off by a quarter.
 
 mod conn;
+mod scale;
 mod scenario;
 mod soak;
 mod tls;
@@ -101,7 +110,7 @@ impl Drop for Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio-load [--tls CA] [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...\n       sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND..."
+        "usage: sio-load [--tls CA] [--threads N] [--seconds S] [--rounds R] [--quick] [--only SCENARIO,...] NAME=COMMAND...\n       sio-load --soak MINUTES [--sample SECONDS] NAME=COMMAND...\n       sio-load --cluster [--rounds R] [--seconds S] NAME=COMMAND...\n       sio-load --scale [--sizes N,...] [--ping-interval MS] [--rounds R] [--quick] [--svg FILE] NAME=COMMAND..."
     );
     std::process::exit(2)
 }
@@ -114,6 +123,11 @@ fn main() {
     let mut soak: Option<u64> = None;
     let mut sample = Duration::from_secs(60);
     let mut cluster = false;
+    let mut scale = false;
+    let mut quick = false;
+    let mut sizes: Option<Vec<usize>> = None;
+    let mut ping_interval: Option<u32> = None;
+    let mut svg: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -137,7 +151,28 @@ fn main() {
                     .filter(|&r| r > 0)
                     .unwrap_or_else(|| usage())
             }
-            "--quick" => settings = Settings::quick(settings.threads),
+            "--quick" => {
+                settings = Settings::quick(settings.threads);
+                quick = true;
+            }
+            "--scale" => scale = true,
+            "--sizes" => {
+                sizes = Some(
+                    args.next()
+                        .and_then(|v| v.split(',').map(|n| n.parse().ok()).collect())
+                        .filter(|v: &Vec<usize>| v.iter().all(|&n| n >= 2))
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--ping-interval" => {
+                ping_interval = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&m| m > 0)
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--svg" => svg = Some(args.next().unwrap_or_else(|| usage())),
             "--soak" => {
                 soak = Some(
                     args.next()
@@ -171,6 +206,23 @@ fn main() {
     }
     if servers.is_empty() {
         usage();
+    }
+    if scale {
+        let mut s = if quick {
+            scale::ScaleSettings::quick(settings.threads)
+        } else {
+            scale::ScaleSettings {
+                threads: settings.threads,
+                ..scale::ScaleSettings::default()
+            }
+        };
+        if let Some(v) = sizes {
+            s.sizes = v;
+        }
+        if let Some(ms) = ping_interval {
+            s.ping_interval = ms;
+        }
+        run_scale(&servers, &s, rounds, svg.as_deref());
     }
     if let Some(minutes) = soak {
         let mut failed = 0;
@@ -304,4 +356,91 @@ fn run_all(
             }
         }
     }
+}
+
+/// The scale scenario (`--scale`): every count against every server, servers taking turns
+/// at each count, `rounds` times; then the table, and the plot in `svg` when given. Exits.
+fn run_scale(
+    servers: &[(String, String)],
+    s: &scale::ScaleSettings,
+    rounds: usize,
+    svg: Option<&str>,
+) -> ! {
+    let (soft, hard) = scale::descriptor_limits();
+    println!(
+        "sio-load --scale: {} load threads, clients {:?}, ping every {} ms (timeout 20 s) on every server, {} cores on this machine, descriptors {soft} (hard {hard})",
+        s.threads,
+        s.sizes,
+        s.ping_interval,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let mut results: Vec<(String, Vec<scale::ScaleFigure>)> = servers
+        .iter()
+        .map(|(n, _)| (n.clone(), Vec::new()))
+        .collect();
+    let mut failed = 0;
+    let mut skipped = Vec::new();
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round} of {rounds}");
+        }
+        for &n in &s.sizes {
+            if let Some(why) = scale::cannot_hold(n) {
+                println!("scale {n:>6} clients: skipped: {why}");
+                if round == 1 {
+                    skipped.push(n);
+                }
+                continue;
+            }
+            for ((name, cmd), (_, figures)) in servers.iter().zip(results.iter_mut()) {
+                let cmd = format!("{cmd}{}", s.server_flags());
+                let server = match Server::start(name, &cmd) {
+                    Ok(server) => server,
+                    Err(e) => {
+                        eprintln!("sio-load: {e}");
+                        std::process::exit(1);
+                    }
+                };
+                let t0 = Instant::now();
+                match scale::run(n, s, server.addr, server.child.id()) {
+                    Ok(f) => {
+                        println!("{name:<12} {}", f.line());
+                        figures.push(f);
+                    }
+                    Err(e) => {
+                        println!(
+                            "{name:<12} scale {n:>6} clients FAILED: {e} (after {:.1} s)",
+                            t0.elapsed().as_secs_f64()
+                        );
+                        failed += 1;
+                    }
+                }
+            }
+        }
+    }
+    println!();
+    scale::table(&results, s);
+    if let Some(path) = svg {
+        let title = format!(
+            "{} idle WebSocket clients, ping every {} s: median of {rounds} round{}",
+            s.sizes
+                .iter()
+                .filter(|n| !skipped.contains(n))
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            f64::from(s.ping_interval) / 1000.0,
+            if rounds == 1 { "" } else { "s" }
+        );
+        match std::fs::write(path, scale::svg(&results, s, &title)) {
+            Ok(()) => println!("\nplot: {path}"),
+            Err(e) => {
+                eprintln!("sio-load: {path}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    let passed: usize = results.iter().map(|(_, f)| f.len()).sum();
+    println!("\nscenarios: {passed} passed, {failed} failed");
+    std::process::exit(i32::from(failed > 0))
 }

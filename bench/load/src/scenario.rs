@@ -147,7 +147,7 @@ impl Figure {
 }
 
 /// CPU seconds of a process: (user, system).
-fn cpu_seconds(pid: &str) -> (f64, f64) {
+pub(crate) fn cpu_seconds(pid: &str) -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return (0.0, 0.0);
     };

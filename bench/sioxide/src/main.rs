@@ -6,13 +6,16 @@
 //! `broadcast` (the same args) to every socket of `/`, the sender included. Binary stays
 //! binary (`rmpv::Value` carries it).
 //!
-//! `sioxide-echo [--tls CERT KEY] [PORT]` (default 3000; 0 picks one); prints
-//! `listening on http://ADDR`. With `--tls` it serves https and wss with the PEM certificate
+//! `sioxide-echo [--tls CERT KEY] [--ping-interval MS] [--ping-timeout MS] [PORT]` (default
+//! 3000; 0 picks one); prints `listening on http://ADDR`. The ping flags set the Engine.IO
+//! ping interval and timeout (socketioxide's defaults otherwise: 25 000 and 20 000 ms), as
+//! the other two servers' flags of the same names do. With `--tls` it serves https and wss with the PEM certificate
 //! chain CERT and key KEY through tokio-rustls (rustls with the *ring* provider, as
 //! siocore's `tls` feature), and prints `https://ADDR`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -41,12 +44,28 @@ fn main() {
         tls = Some(acceptor(&args[1], &args[2]));
         args.drain(..3);
     }
+    let mut ping = (None, None);
+    for (flag, slot) in [("--ping-interval", 0), ("--ping-timeout", 1)] {
+        if let Some(at) = args.iter().position(|a| a == flag) {
+            let ms: u64 = args
+                .get(at + 1)
+                .and_then(|v| v.parse().ok())
+                .expect("a number of milliseconds");
+            let d = Some(Duration::from_millis(ms));
+            if slot == 0 {
+                ping.0 = d
+            } else {
+                ping.1 = d
+            }
+            args.drain(at..at + 2);
+        }
+    }
     let port: u16 = args.first().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(serve(port, tls));
+    rt.block_on(serve(port, tls, ping));
 }
 
 /// A TLS acceptor serving the PEM chain in `cert` with the key in `key`.
@@ -69,8 +88,19 @@ fn acceptor(cert: &str, key: &str) -> TlsAcceptor {
     TlsAcceptor::from(Arc::new(config))
 }
 
-async fn serve(port: u16, tls: Option<TlsAcceptor>) {
-    let (svc, io) = SocketIo::builder().max_payload(1_000_000).build_svc();
+async fn serve(
+    port: u16,
+    tls: Option<TlsAcceptor>,
+    (interval, timeout): (Option<Duration>, Option<Duration>),
+) {
+    let mut builder = SocketIo::builder().max_payload(1_000_000);
+    if let Some(d) = interval {
+        builder = builder.ping_interval(d);
+    }
+    if let Some(d) = timeout {
+        builder = builder.ping_timeout(d);
+    }
+    let (svc, io) = builder.build_svc();
     io.ns("/", on_connect);
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
