@@ -120,3 +120,63 @@ fn polling_websocket_and_http_on_one_port() {
     }
     handle.join().unwrap();
 }
+
+/// A polling client that sends its POST and its next GET at once (as the load generators
+/// and some clients do on one kept-alive connection): the POST's `ok`, then the GET's
+/// answer with the echo the POST caused, in order. The driver gathers both answers of the
+/// drain for one write; rounds in a row keep them in order.
+#[test]
+fn pipelined_post_and_get_are_answered_in_order() {
+    let (addr, shutdown, handle) = start();
+    let mut s = connect(addr);
+    s.write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut s, &mut buf, |b| b.ends_with(b"}"));
+    let at = buf.windows(7).position(|w| w == b"\"sid\":\"").unwrap() + 7;
+    let sid = String::from_utf8(buf[at..at + 20].to_vec()).unwrap();
+    let post = |body: &str| {
+        format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let get =
+        format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Join `/` and read its answer.
+    s.write_all(format!("{}{get}", post("40")).as_bytes())
+        .unwrap();
+    buf.clear();
+    read_until(&mut s, &mut buf, |b| {
+        contains(b, b"40{\"sid\":\"") && b.ends_with(b"}")
+    });
+    assert!(
+        buf.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    for round in 0..20 {
+        let event = format!("42[\"r\",{round}]");
+        s.write_all(format!("{}{get}", post(&event)).as_bytes())
+            .unwrap();
+        buf.clear();
+        read_until(&mut s, &mut buf, |b| b.ends_with(event.as_bytes()));
+        let text = String::from_utf8_lossy(&buf);
+        let ok = text.find("\r\n\r\nok").expect("the POST's ok");
+        let echo = text.find(event.as_str()).unwrap();
+        assert!(ok < echo, "round {round}: {text}");
+        assert_eq!(
+            text.matches("HTTP/1.1 200 OK").count(),
+            2,
+            "round {round}: {text}"
+        );
+    }
+    shutdown.shutdown();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !handle.is_finished() {
+        assert!(Instant::now() < deadline, "driver did not stop");
+        thread::sleep(Duration::from_millis(10));
+    }
+    handle.join().unwrap();
+}

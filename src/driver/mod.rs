@@ -210,6 +210,10 @@ struct Conn {
     read_again: bool,
     /// The drain in which its leftover input was last offered again.
     fed: u64,
+    /// `tx` holds output gathered for one write at the end of the drain (requests wait on
+    /// the connection whose answers may follow in the same drain), not output the kernel
+    /// refused.
+    gathering: bool,
 }
 
 /// The mio event loop around a [`Server`]; see the [module docs](self).
@@ -241,6 +245,8 @@ pub struct Driver<'a> {
     read_again: Vec<usize>,
     /// Drains so far: each offers a connection's leftover input once.
     drains: u64,
+    /// Connections gathering output for one write at the end of the drain.
+    gathering: Vec<usize>,
     /// The cluster this server is part of, and its link to Redis.
     cluster: Option<std::boxed::Box<Clustered<'a>>>,
     /// What connections accepted from now on are served with.
@@ -307,6 +313,7 @@ impl<'a> Driver<'a> {
             refused: 0,
             read_again: Vec::new(),
             drains: 0,
+            gathering: Vec::new(),
             cluster: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -486,6 +493,7 @@ impl<'a> Driver<'a> {
                             // reads wait for the end of the turn, so that their writes go
                             // out together.
                             self.pump(handler);
+                            self.write_gathered();
                         }
                     }
                     if event.is_writable() {
@@ -682,6 +690,7 @@ impl<'a> Driver<'a> {
                 read_pending: false,
                 read_again: false,
                 fed: 0,
+                gathering: false,
             });
         }
     }
@@ -826,6 +835,7 @@ impl<'a> Driver<'a> {
                 progress = true;
             }
             if !progress {
+                self.write_gathered();
                 return;
             }
         }
@@ -884,6 +894,19 @@ impl<'a> Driver<'a> {
         if conn.id != id {
             return;
         }
+        let bytes = &self.out_buf[..len];
+        if conn.gathering || (conn.tx.is_empty() && !close && !conn.rx.is_empty()) {
+            // More requests wait on this connection (pipelined ones: a polling client's
+            // GET behind its POST): their answers may come in this drain, so they and this
+            // one go out in one write at its end. Nothing waits for more input.
+            conn.tx.extend_from_slice(bytes);
+            conn.close |= close;
+            if !conn.gathering {
+                conn.gathering = true;
+                self.gathering.push(i);
+            }
+            return;
+        }
         if close && !conn.tx.is_empty() {
             // A close for a stream this driver paused: the server gave up on it (a slow
             // reader, a deadline), so what is kept will not be written.
@@ -892,7 +915,7 @@ impl<'a> Driver<'a> {
             self.conns[i] = None;
             return;
         }
-        let mut bytes = &self.out_buf[..len];
+        let mut bytes = bytes;
         if conn.tx.is_empty() {
             match conn.sock.write(bytes) {
                 Ok(n) => bytes = &bytes[n..],
@@ -918,6 +941,39 @@ impl<'a> Driver<'a> {
             let _ = self.server.pause_transmit(id);
         }
         self.settle(i);
+    }
+
+    /// Writes the output gathered in this drain, one write per connection; what the kernel
+    /// does not take waits as after any write (the server's output paused).
+    fn write_gathered(&mut self) {
+        for i in core::mem::take(&mut self.gathering) {
+            let Some(Some(conn)) = self.conns.get_mut(i) else {
+                continue;
+            };
+            conn.gathering = false;
+            match conn.sock.write(&conn.tx) {
+                Ok(n) => {
+                    conn.tx.drain(..n);
+                }
+                Err(e) => {
+                    log::debug!("write on {i}: {e}");
+                    let (id, closing) = (conn.id, conn.close);
+                    self.conns[i] = None;
+                    if !closing {
+                        let _ = self.server.reset(id, self.now());
+                    }
+                    continue;
+                }
+            }
+            if !conn.tx.is_empty() {
+                if conn.close {
+                    self.linger(i);
+                    continue;
+                }
+                let _ = self.server.pause_transmit(conn.id);
+            }
+            self.settle(i);
+        }
     }
 
     /// Writes what is pending on a connection that became writable.
