@@ -17,6 +17,8 @@ pub enum Which {
     Binary,
     Polling,
     Broadcast,
+    /// `Broadcast` with at most 8 messages in flight instead of `Settings::window`.
+    Broadcast8,
     /// Broadcasts across a cluster of two instances on one Redis (`--cluster`).
     ClusterBroadcast,
     /// `Rss`, `Connect` and `Echo` over TLS (`--tls`).
@@ -25,12 +27,13 @@ pub enum Which {
     TlsEcho,
 }
 
-pub const ALL: [Which; 6] = [
+pub const ALL: [Which; 7] = [
     Which::Rss,
     Which::Connect,
     Which::Echo,
     Which::Binary,
     Which::Polling,
+    Which::Broadcast8,
     Which::Broadcast,
 ];
 
@@ -46,6 +49,7 @@ impl Which {
             Which::Binary => "binary64k",
             Which::Polling => "polling",
             Which::Broadcast => "broadcast",
+            Which::Broadcast8 => "broadcast8",
             Which::ClusterBroadcast => "cluster-broadcast",
             Which::TlsRss => "tls-idle-rss",
             Which::TlsConnect => "tls-connect",
@@ -246,6 +250,15 @@ pub fn run(which: Which, s: &Settings, addr: SocketAddr, pid: u32) -> Result<Fig
         Which::Binary => echo(s, addr, pid, Kind::Ws, true),
         Which::Polling => echo(s, addr, pid, Kind::Polling, false),
         Which::Broadcast => broadcast(s, &[addr], &[pid], which),
+        Which::Broadcast8 => broadcast(
+            &Settings {
+                window: 8,
+                ..s.clone()
+            },
+            &[addr],
+            &[pid],
+            which,
+        ),
         Which::ClusterBroadcast => Err("cluster-broadcast needs two servers (--cluster)".into()),
     }
 }
