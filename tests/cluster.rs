@@ -181,6 +181,14 @@ fn next_within(ws: &mut Ws, within: Duration) -> Option<String> {
 
 /// Sends `packet` from `from` every 200 ms until `to` receives `want` (the subscriptions
 /// may not be in place yet); then drains both.
+/// Until the servers' subscriptions are in place, what is published is lost: a broadcast
+/// from each of the two clients, repeated until it reached the other.
+fn warm_up(a: &mut Ws, b: &mut Ws) {
+    let (packet, want) = (br#"42["broadcast","warm"]"#, r#"42["broadcast","warm"]"#);
+    until_crosses(a, b, packet, want);
+    until_crosses(b, a, packet, want);
+}
+
 fn until_crosses(from: &mut Ws, to: &mut Ws, packet: &[u8], want: &str) {
     let start = Instant::now();
     loop {
@@ -488,18 +496,7 @@ fn broadcasts_with_acknowledgements_across_a_mixed_cluster() {
     let node = NodeServer::start(&redis.url());
     // Until the siocore servers' subscriptions are in place, what is published is lost.
     let (mut ca, mut cb) = (client(&a), client(&b));
-    until_crosses(
-        &mut ca,
-        &mut cb,
-        br#"42["broadcast","warm"]"#,
-        r#"42["broadcast","warm"]"#,
-    );
-    until_crosses(
-        &mut cb,
-        &mut ca,
-        br#"42["broadcast","warm"]"#,
-        r#"42["broadcast","warm"]"#,
-    );
+    warm_up(&mut ca, &mut cb);
     drop((ca, cb));
     let urls = [a.url(), b.url(), format!("http://127.0.0.1:{}", node.port)];
     let args: Vec<&str> = urls.iter().map(String::as_str).collect();
@@ -545,18 +542,7 @@ fn a_timer_on_an_idle_server_collects_the_clusters_answers() {
     });
     let b = server(&redis.url());
     let (mut ca, mut cb) = (client(&a), client(&b));
-    until_crosses(
-        &mut ca,
-        &mut cb,
-        br#"42["broadcast","warm"]"#,
-        r#"42["broadcast","warm"]"#,
-    );
-    until_crosses(
-        &mut cb,
-        &mut ca,
-        br#"42["broadcast","warm"]"#,
-        r#"42["broadcast","warm"]"#,
-    );
+    warm_up(&mut ca, &mut cb);
     ca.send(br#"42["ask-later"]"#);
     let question = next_within(&mut cb, Duration::from_secs(10)).expect("the question");
     let id = question

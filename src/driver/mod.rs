@@ -953,11 +953,7 @@ impl<'a> Driver<'a> {
             match conn.sock.write(bytes) {
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) => {
-                    log::debug!("write on {i}: {e}");
-                    self.conns[i] = None;
-                    if !close {
-                        let _ = self.server.reset(id, self.now());
-                    }
+                    self.write_failed(i, &e, close);
                     return;
                 }
             }
@@ -989,12 +985,7 @@ impl<'a> Driver<'a> {
                     conn.tx.drain(..n);
                 }
                 Err(e) => {
-                    log::debug!("write on {i}: {e}");
-                    let (id, closing) = (conn.id, conn.close);
-                    self.conns[i] = None;
-                    if !closing {
-                        let _ = self.server.reset(id, self.now());
-                    }
+                    self.write_failed(i, &e, false);
                     continue;
                 }
             }
@@ -1006,6 +997,18 @@ impl<'a> Driver<'a> {
                 let _ = self.server.pause_transmit(conn.id);
             }
             self.settle(i);
+        }
+    }
+
+    /// A write failed: the connection is dropped, and the server learns it unless the
+    /// connection was closing anyway (`closing`, or a close it was asked to make).
+    fn write_failed(&mut self, i: usize, e: &io::Error, closing: bool) {
+        log::debug!("write on {i}: {e}");
+        let Some(conn) = self.conns.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        if !closing && !conn.close {
+            let _ = self.server.reset(conn.id, self.now());
         }
     }
 
@@ -1024,12 +1027,7 @@ impl<'a> Driver<'a> {
                 }
             }
             Err(e) => {
-                log::debug!("write on {i}: {e}");
-                let (id, closing) = (conn.id, conn.close);
-                self.conns[i] = None;
-                if !closing {
-                    let _ = self.server.reset(id, self.now());
-                }
+                self.write_failed(i, &e, false);
                 return;
             }
         }

@@ -523,13 +523,10 @@ impl<'a> Cluster<'a> {
             };
             let mut invalid = false;
             let r = self.publish(nsp, Channel::Broadcast(room), None, |out| {
-                encode_broadcast(out, &uid, nsp, event, &args, to).map_err(|e| match e {
-                    EncodeError::BufferTooSmall(e) => e,
-                    EncodeError::InvalidArgs => {
-                        invalid = true;
-                        BufferTooSmall { required: 0 }
-                    }
-                })
+                encoded(
+                    encode_broadcast(out, &uid, nsp, event, &args, to),
+                    &mut invalid,
+                )
             });
             if invalid {
                 return Err(ClusterError::Invalid);
@@ -695,15 +692,8 @@ impl<'a> Cluster<'a> {
         let nsp = Self::ns_name(server, ns)?;
         let mut invalid = false;
         let r = self.ask_with(server, ns, Awaited::Acks, timeout, |out, uid, id| {
-            encode_broadcast_with_acks(out, uid, id.as_str(), nsp, event, &args, &to).map_err(|e| {
-                match e {
-                    EncodeError::BufferTooSmall(e) => e,
-                    EncodeError::InvalidArgs => {
-                        invalid = true;
-                        BufferTooSmall { required: 0 }
-                    }
-                }
-            })
+            let n = encode_broadcast_with_acks(out, uid, id.as_str(), nsp, event, &args, &to);
+            encoded(n, &mut invalid)
         });
         if invalid {
             return Err(ClusterError::Invalid);
@@ -876,4 +866,16 @@ fn local<'t>(to: &Recipients<'t>) -> Targets<'t> {
         except_rooms: to.except,
         except: &[],
     }
+}
+
+/// An encoder's result as the outbox takes it: arguments that are not valid set `invalid`
+/// (and give a size the outbox refuses), a short buffer says how much is needed.
+fn encoded(r: Result<usize, EncodeError>, invalid: &mut bool) -> Result<usize, BufferTooSmall> {
+    r.map_err(|e| match e {
+        EncodeError::BufferTooSmall(e) => e,
+        EncodeError::InvalidArgs => {
+            *invalid = true;
+            BufferTooSmall { required: 0 }
+        }
+    })
 }
