@@ -289,14 +289,7 @@ impl Broadcast<'_, '_> {
                 self.waiting.insert(id, Wait::Fetch(local, Box::new(f)));
             }
             None => {
-                let mut cx = Cx {
-                    server: self.server,
-                    cluster: self.cluster,
-                    pending: self.pending,
-                    waiting: self.waiting,
-                    buf: self.buf,
-                    timers: self.timers,
-                };
+                let mut cx = self.cx();
                 f(&mut cx, local);
             }
         }

@@ -791,6 +791,21 @@ pub struct Broadcast<'c, 'a> {
     except: Vec<SocketId>,
 }
 
+impl<'a> Broadcast<'_, 'a> {
+    /// The handler context its parts make, for a callback called at once (nobody to
+    /// wait for).
+    fn cx(&mut self) -> Cx<'_, 'a> {
+        Cx {
+            server: &mut *self.server,
+            cluster: self.cluster.as_deref_mut(),
+            pending: &mut *self.pending,
+            waiting: &mut *self.waiting,
+            buf: &mut *self.buf,
+            timers: &mut *self.timers,
+        }
+    }
+}
+
 impl core::fmt::Debug for Broadcast<'_, '_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Broadcast")
@@ -1015,14 +1030,7 @@ impl Broadcast<'_, '_> {
         }
         if shared.borrow().left == 0 && remote.is_none() {
             // Nobody to wait for.
-            let mut cx = Cx {
-                server: self.server,
-                cluster: self.cluster,
-                pending: self.pending,
-                waiting: self.waiting,
-                buf: self.buf,
-                timers: self.timers,
-            };
+            let mut cx = self.cx();
             Collect::finish(&shared, &mut cx);
         }
         Ok(sent)
