@@ -8,6 +8,8 @@
 //! built by `scripts/c-tests.sh`, which runs the `c_` tests (ignored otherwise) with
 //! `SIOCORE_C_EXAMPLES` naming the folder they are in.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,25 +18,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a program may take to refuse its flags or to print an awaited line.
-const WAIT: Duration = Duration::from_secs(20);
-
 /// A Rust example, built by `cargo test` next to this test's binary.
 fn rust(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --features mio` (it builds the examples)",
-        path.display()
-    );
-    path
+    common::example(name, "mio")
 }
+
+/// How long a program may take to refuse its flags or to print an awaited line.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// A C example, built by `scripts/c-tests.sh` into `$SIOCORE_C_EXAMPLES`, with the suffix
 /// `$SIOCORE_C_SUFFIX` (`-asan` for the sanitized build).

@@ -382,7 +382,7 @@ fn cors_for_a_page_of_another_origin_in_chromium() {
         Path::new(chromium).exists(),
         "the browser test needs Debian's chromium (apt-get install chromium)"
     );
-    let server = example("echo_server");
+    let server = common::example("echo_server", "mio");
     node(
         "cors_browser.mjs",
         &[&server.to_string_lossy(), chromium],
@@ -393,7 +393,7 @@ fn cors_for_a_page_of_another_origin_in_chromium() {
 /// The Rust mirror client (`examples/mirror_client.rs`) under the official Node server
 /// (`tests/interop/mirror_suite.mjs`), in one transport mode.
 fn mirror(mode: &str) {
-    let client = example("mirror_client");
+    let client = common::example("mirror_client", "mio");
     let client = client.to_string_lossy();
     node(
         "mirror_suite.mjs",
@@ -420,7 +420,7 @@ fn mirror_client_with_upgrade_against_node() {
 /// The Rust mirror client with `--eio3` under a socket.io 2.5.0 server
 /// (`tests/interop/mirror_suite.mjs --v2`), in one transport mode.
 fn mirror_v2(mode: &str) {
-    let client = example("mirror_client");
+    let client = common::example("mirror_client", "mio");
     let client = client.to_string_lossy();
     node(
         "mirror_suite.mjs",
@@ -447,7 +447,7 @@ fn mirror_client_eio3_with_upgrade_against_socketio2() {
 /// The Rust mirror client with `--parser msgpack` under the Node server with the msgpack
 /// parser (`tests/interop/mirror_suite.mjs --msgpack`), in one transport mode.
 fn mirror_msgpack(mode: &str) {
-    let client = example("mirror_client");
+    let client = common::example("mirror_client", "mio");
     let client = client.to_string_lossy();
     node(
         "mirror_suite.mjs",
@@ -469,23 +469,6 @@ fn mirror_client_msgpack_over_polling_against_node() {
 #[test]
 fn mirror_client_msgpack_with_upgrade_against_node() {
     mirror_msgpack("upgrade");
-}
-
-/// An example binary, built by `cargo test` next to this test's binary.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --features mio` (it builds the examples)",
-        path.display()
-    );
-    path
 }
 
 /// Reads a child's stdout lines on a thread.
@@ -533,7 +516,7 @@ fn two_terminal_chat_clients_talk_through_the_chat_demo() {
     let server = start_chat();
     let url = server.url();
     let spawn = || {
-        Command::new(example("chat_client"))
+        Command::new(common::example("chat_client", "mio"))
             .arg(&url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

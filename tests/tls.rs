@@ -99,27 +99,10 @@ fn official_client_refuses_an_untrusted_server() {
     echo_suite("untrusted", None);
 }
 
-/// An example binary, built by `cargo test` next to this test's binary.
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --features tls` (it builds the examples)",
-        path.display()
-    );
-    path
-}
-
 /// The mirror client under Node's https server, in one transport mode.
 fn mirror(mode: &str) {
     let pki = Pki::new(NAMES);
-    let client = example("mirror_client");
+    let client = common::example("mirror_client", "tls");
     let (cert, key, ca) = (pki.cert(), pki.key(), pki.ca());
     common::node_suite(
         "mirror_suite.mjs",
@@ -315,7 +298,7 @@ fn the_mirror_client_exits_on_an_untrusted_certificate() {
         vec![url.as_str()],
         vec!["--ca", path(&other.dir.join("ca.pem")), url.as_str()],
     ] {
-        let mut child = Command::new(example("mirror_client"))
+        let mut child = Command::new(common::example("mirror_client", "tls"))
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

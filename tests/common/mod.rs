@@ -18,6 +18,24 @@ use siocore::driver::Shutdown;
 
 use siocore::ws::{self, FrameHeader, OpCode, Role};
 
+/// An example binary, built by `cargo test` next to the test's binary; `features` says
+/// which ones build it (for the message when it is missing).
+pub fn example(name: &str, features: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --features {features}` (it builds the examples)",
+        path.display()
+    );
+    path
+}
+
 /// A server running on its own thread; dropping it shuts the server down and joins the
 /// thread (10 s at most).
 pub struct Running {
