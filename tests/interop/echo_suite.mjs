@@ -15,7 +15,7 @@ import { Socket as EngineSocket } from "engine.io-client";
 import net from "node:net";
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
-import { within, checker } from "./suite.mjs";
+import { within, checker, overallTimeout } from "./suite.mjs";
 
 const [url, suite, mode] = process.argv.slice(2);
 const transports = {
@@ -26,10 +26,7 @@ const transports = {
 const STEP = 5000;
 const tls = process.env.SIOCORE_TEST_CA ? { ca: readFileSync(process.env.SIOCORE_TEST_CA) } : {};
 
-setTimeout(() => {
-  console.log("FAIL suite: overall timeout");
-  process.exit(1);
-}, 120_000).unref();
+overallTimeout(120_000);
 
 const open = new Set();
 const checks = checker(() => {

@@ -11,7 +11,7 @@
 import { createRequire } from "node:module";
 import { io as io4 } from "socket.io-client";
 import assert from "node:assert/strict";
-import { within, checker } from "./suite.mjs";
+import { within, checker, overallTimeout } from "./suite.mjs";
 
 const require = createRequire(import.meta.url);
 const io2 = require("socket.io-client-v2");
@@ -24,10 +24,7 @@ const transportsOf = {
 };
 const STEP = 5000;
 
-setTimeout(() => {
-  console.log("FAIL suite: overall timeout");
-  process.exit(1);
-}, 100_000).unref();
+overallTimeout(100_000);
 
 const open = new Set();
 const checks = checker(() => {

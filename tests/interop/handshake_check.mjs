@@ -11,13 +11,10 @@
 
 import { io } from "socket.io-client";
 import assert from "node:assert/strict";
-import { within, checker } from "./suite.mjs";
+import { within, checker, overallTimeout } from "./suite.mjs";
 
 const [url] = process.argv.slice(2);
-setTimeout(() => {
-  console.log("FAIL suite: overall timeout");
-  process.exit(1);
-}, 60_000).unref();
+overallTimeout(60_000);
 
 const checks = checker();
 for (const [mode, transports] of [

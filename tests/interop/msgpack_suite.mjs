@@ -10,7 +10,7 @@
 import { createRequire } from "node:module";
 import { io } from "socket.io-client";
 import assert from "node:assert/strict";
-import { within, checker } from "./suite.mjs";
+import { within, checker, overallTimeout } from "./suite.mjs";
 
 const require = createRequire(import.meta.url);
 const parser = require("socket.io-msgpack-parser");
@@ -23,10 +23,7 @@ const transportsOf = {
 };
 const STEP = 5000;
 
-setTimeout(() => {
-  console.log("FAIL suite: overall timeout");
-  process.exit(1);
-}, 100_000).unref();
+overallTimeout(100_000);
 
 const open = new Set();
 const checks = checker(() => {

@@ -12,7 +12,7 @@
 
 import { io } from "socket.io-client";
 import assert from "node:assert/strict";
-import { within, checker } from "./suite.mjs";
+import { within, checker, overallTimeout } from "./suite.mjs";
 
 const [url, mode] = process.argv.slice(2);
 const transports = {
@@ -22,10 +22,7 @@ const transports = {
 }[mode];
 const STEP = 5000;
 
-setTimeout(() => {
-  console.log("FAIL suite: overall timeout");
-  process.exit(1);
-}, 120_000).unref();
+overallTimeout(120_000);
 
 const open = new Set();
 const checks = checker(() => {

@@ -12,6 +12,15 @@ export function within(ms, what, promise) {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** Ends the process with "FAIL suite: overall timeout" and status 1 after `ms`
+ *  milliseconds, whatever is still waiting. */
+export function overallTimeout(ms) {
+  setTimeout(() => {
+    console.log("FAIL suite: overall timeout");
+    process.exit(1);
+  }, ms).unref();
+}
+
 /** Runs checks; `after` runs after each one (cleanup). */
 export function checker(after = () => {}) {
   const state = { failed: 0 };
