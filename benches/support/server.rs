@@ -28,6 +28,7 @@ pub fn storage(sessions: usize, blocks: usize) -> Storage<'static> {
         events: 64,
         blocks,
         nodes: sessions * 4 + 64,
+        big_blocks: 0,
     };
     Storage::lent(&cap, &mut Leak).expect("leaked tables")
 }

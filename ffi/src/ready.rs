@@ -77,6 +77,7 @@ pub unsafe extern "C" fn sio_server_loop_new(
             // As many as the descriptor limit allows; the pool as configured.
             capacity = Capacity {
                 blocks: capacity.blocks,
+                big_blocks: capacity.big_blocks,
                 ..Capacity::for_sessions(default_max_sessions(), 0)
             };
         }

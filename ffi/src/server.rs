@@ -615,9 +615,13 @@ pub struct sio_capacity {
     pub blocks: usize,
     /// Queue entries (one per packet queued per client).
     pub nodes: usize,
+    /// Big pool blocks of 4092 bytes for large messages (binary messages and
+    /// attachments of about that size or more); 0: every message takes the small blocks. A
+    /// library built without `alloc` (bare metal) never uses them: give 0 there.
+    pub big_blocks: usize,
 }
 
-/// The same ten sizes both ways: C's `sio_capacity` and the core's `Capacity`.
+/// The same eleven sizes both ways: C's `sio_capacity` and the core's `Capacity`.
 macro_rules! capacity_fields {
     ($from:ty => $to:ident) => {
         impl From<$from> for $to {
@@ -633,6 +637,7 @@ macro_rules! capacity_fields {
                     events: c.events,
                     blocks: c.blocks,
                     nodes: c.nodes,
+                    big_blocks: c.big_blocks,
                 }
             }
         }
@@ -2249,6 +2254,7 @@ mod tests {
             events: 0,
             blocks: 0,
             nodes: 0,
+            big_blocks: 0,
         };
         let base = memory_size(&zero).unwrap();
         for (sessions, pool) in [(1, 0), (2, 4096), (7, 100_000)] {
@@ -2257,7 +2263,7 @@ mod tests {
             // Every table counted (padding between them aside).
             let tables = Capacity::from(cap).bytes();
             assert!(need - base >= tables, "{need} - {base} < {tables}");
-            assert!(need - base < tables + 10 * SIO_MEMORY_ALIGN);
+            assert!(need - base < tables + 11 * SIO_MEMORY_ALIGN);
             assert_eq!(new_in(&cap, need), SIO_OK);
             assert_eq!(new_in(&cap, need - 1), SIO_BUFFER_TOO_SMALL);
             // Short already at the first table.

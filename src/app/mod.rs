@@ -1326,6 +1326,7 @@ impl<'a> Io<'a> {
     pub fn max_sessions(mut self, sessions: usize) -> Self {
         self.capacity = Capacity {
             blocks: self.capacity.blocks,
+            big_blocks: self.capacity.big_blocks,
             ..Capacity::for_sessions(sessions, 0)
         };
         self

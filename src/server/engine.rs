@@ -504,7 +504,10 @@ impl EngineLayer<'_> {
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
     ) -> Result<(), CloseReason> {
-        let msg = pool.new_msg(bin.is_some()).ok_or(CloseReason::SlowReader)?;
+        let len = bin.map_or(0, |b| b.len());
+        let msg = pool
+            .new_msg_for(bin.is_some(), len)
+            .ok_or(CloseReason::SlowReader)?;
         let ok = match (text, bin) {
             (Some(t), _) => pool.append(msg, t.as_bytes()),
             (None, Some(b)) => b.append_to(pool, msg),

@@ -270,6 +270,11 @@ pub(crate) const MSGPACK: bool = cfg!(feature = "msgpack-parser");
 /// compiled, and [`ServerConfig::cors`] must be `None`.
 pub(crate) const CORS: bool = cfg!(feature = "cors");
 
+/// Whether the pool's big blocks are compiled in (with `alloc`): a constant, so that a
+/// bare-metal build leaves their code out, and every message takes small blocks as if
+/// [`Capacity::big_blocks`] were 0.
+pub(crate) const BIG_BLOCKS: bool = cfg!(feature = "alloc");
+
 /// A connection as the server knows it. Stale after the stream closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId {
@@ -727,6 +732,8 @@ pub struct Usage {
     pub acks: usize,
     /// Pool blocks holding data.
     pub blocks: usize,
+    /// Big pool blocks holding data (see [`Capacity::big_blocks`]).
+    pub big_blocks: usize,
     /// Queue entries.
     pub nodes: usize,
     /// Sockets parked for connection state recovery (they hold socket entries).
@@ -881,7 +888,7 @@ impl<'a> Server<'a> {
                 recovery: recovery::Recovery::new(hash_key),
             },
             events: Events::new(storage.events),
-            pool: Pool::new(storage.blocks, storage.nodes),
+            pool: Pool::new(storage.blocks, storage.nodes, storage.big_blocks),
         };
         server.socketio.rebuild_buckets();
         for (i, name) in config.namespaces.iter().enumerate() {
@@ -910,6 +917,7 @@ impl<'a> Server<'a> {
             members: self.socketio.members.used(),
             acks: self.socketio.acks.used(),
             blocks: self.pool.used_blocks(),
+            big_blocks: self.pool.used_big_blocks(),
             nodes: self.pool.nodes.used(),
             parked,
             log_bytes,

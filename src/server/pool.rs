@@ -5,7 +5,15 @@
 //! client, event payloads waiting for the app, binary packets being assembled, HTTP
 //! responses. Blocks never fragment: a message takes whole blocks and gives them back
 //! when its last reference goes. A broadcast is one message referenced from many queues.
+//!
+//! Two sizes of block: every message starts in a small block (its header and first bytes),
+//! and continues in small blocks, or, when it was created expecting to be large and the
+//! pool has a table of big blocks ([`BigBlock`], with `alloc`), in big ones: a flag in its
+//! header says which. A big block's index carries [`TAG`] wherever it is kept (a block's
+//! link, the header's last block, a reader's position), so the two tables never mix.
 
+use super::BIG_BLOCKS;
+use super::engine::REPLY_ROOM;
 use super::ix::Link;
 use super::storage::{Linked, NONE, Slots, Table};
 
@@ -36,6 +44,35 @@ impl Block {
     };
 }
 
+/// One big block of the byte pool: the continuation of a message expected to be large.
+#[derive(Clone)]
+pub(crate) struct BigBlock {
+    next: u32,
+    data: [u8; Self::DATA],
+}
+
+impl core::fmt::Debug for BigBlock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BigBlock")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BigBlock {
+    /// Payload bytes per big block.
+    pub(crate) const DATA: usize = 4092;
+
+    /// An unused big block.
+    pub(crate) const EMPTY: Self = Self {
+        next: NONE,
+        data: [0; Self::DATA],
+    };
+}
+
+/// Marks a big block's index (the small table's indices stay below it).
+const TAG: u32 = 1 << 31;
+
 /// One queue entry: a message reference and the link to the next entry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
@@ -57,12 +94,17 @@ impl Linked for Node {
     }
 }
 
-/// Header of a message in its first block: references (bit 31: binary), length, last
-/// block.
+/// Header of a message in its first block: references (bit 31: binary, bit 30: continued
+/// in big blocks), length, last block.
 const HEAD: usize = 12;
 /// Data bytes the first block holds.
 const FIRST: usize = Block::DATA - HEAD;
 const BINARY: u32 = 1 << 31;
+const LARGE: u32 = 1 << 30;
+/// The flag bits of the header's first word; the rest counts references.
+const FLAGS: u32 = BINARY | LARGE;
+/// The least length a message is expected to reach for its continuation to take big blocks.
+const LARGE_MIN: usize = FIRST + BigBlock::DATA;
 
 /// Messages that live in no block: the control packets every session sends, and
 /// pre-framed WebSocket control frames.
@@ -153,27 +195,58 @@ pub(crate) struct Pool<'a> {
     blocks: Slots<'a, Block>,
     free: u32,
     free_count: u32,
+    /// The big blocks (none without `alloc`, see [`BIG_BLOCKS`]); their free list holds
+    /// tagged indices.
+    big: Slots<'a, BigBlock>,
+    big_free: u32,
+    big_free_count: u32,
     pub(crate) nodes: Table<'a, Node>,
 }
 
 impl<'a> Pool<'a> {
-    pub(crate) fn new(mut blocks: Slots<'a, Block>, nodes: Slots<'a, Node>) -> Self {
+    pub(crate) fn new(
+        mut blocks: Slots<'a, Block>,
+        nodes: Slots<'a, Node>,
+        mut big: Slots<'a, BigBlock>,
+    ) -> Self {
         let mut free = NONE;
-        let len = blocks.len().min(NONE as usize - 1);
+        let len = blocks.len().min(TAG as usize);
         for (i, b) in blocks.as_mut_slice().iter_mut().enumerate().take(len).rev() {
             b.next = free;
             free = i as u32;
+        }
+        let mut big_free = NONE;
+        let big_len = if BIG_BLOCKS {
+            big.len().min((stat::BASE - TAG) as usize)
+        } else {
+            0
+        };
+        for (i, b) in big
+            .as_mut_slice()
+            .iter_mut()
+            .enumerate()
+            .take(big_len)
+            .rev()
+        {
+            b.next = big_free;
+            big_free = TAG | i as u32;
         }
         Self {
             blocks,
             free,
             free_count: len as u32,
+            big,
+            big_free,
+            big_free_count: big_len as u32,
             nodes: Table::new(nodes),
         }
     }
 
     fn take_block(&mut self) -> Option<u32> {
         if self.free == NONE {
+            if self.blocks.len() >= TAG as usize {
+                return None;
+            }
             let i = self.blocks.push(Block::EMPTY).ok()?;
             self.free = i as u32;
             self.free_count += 1;
@@ -186,7 +259,85 @@ impl<'a> Pool<'a> {
         Some(i)
     }
 
-    /// Blocks a message of `len` bytes needs.
+    /// A big block (its tagged index).
+    fn take_big(&mut self) -> Option<u32> {
+        if !BIG_BLOCKS {
+            return None;
+        }
+        if self.big_free == NONE {
+            if self.big.len() >= (stat::BASE - TAG) as usize {
+                return None;
+            }
+            let i = self.big.push(BigBlock::EMPTY).ok()?;
+            self.big_free = TAG | i as u32;
+            self.big_free_count += 1;
+        }
+        let i = self.big_free;
+        let b = self.big.as_mut_slice().get_mut((i & !TAG) as usize)?;
+        self.big_free = b.next;
+        b.next = NONE;
+        self.big_free_count -= 1;
+        Some(i)
+    }
+
+    /// Whether `b` (a link) is a big block's.
+    #[inline(always)]
+    const fn is_big(b: u32) -> bool {
+        BIG_BLOCKS && b & TAG != 0
+    }
+
+    /// The data of block `b`, small or big.
+    fn data(&self, b: u32) -> Option<&[u8]> {
+        if Self::is_big(b) {
+            self.big
+                .as_slice()
+                .get((b & !TAG) as usize)
+                .map(|x| &x.data[..])
+        } else {
+            self.blocks.as_slice().get(b as usize).map(|x| &x.data[..])
+        }
+    }
+
+    fn data_mut(&mut self, b: u32) -> Option<&mut [u8]> {
+        if Self::is_big(b) {
+            self.big
+                .as_mut_slice()
+                .get_mut((b & !TAG) as usize)
+                .map(|x| &mut x.data[..])
+        } else {
+            self.blocks
+                .as_mut_slice()
+                .get_mut(b as usize)
+                .map(|x| &mut x.data[..])
+        }
+    }
+
+    /// The link of block `b` (`NONE` past the end, or for no block).
+    fn next_of(&self, b: u32) -> u32 {
+        if Self::is_big(b) {
+            self.big
+                .as_slice()
+                .get((b & !TAG) as usize)
+                .map_or(NONE, |x| x.next)
+        } else {
+            self.blocks
+                .as_slice()
+                .get(b as usize)
+                .map_or(NONE, |x| x.next)
+        }
+    }
+
+    fn set_next(&mut self, b: u32, next: u32) {
+        if Self::is_big(b) {
+            if let Some(x) = self.big.as_mut_slice().get_mut((b & !TAG) as usize) {
+                x.next = next;
+            }
+        } else if let Some(x) = self.blocks.as_mut_slice().get_mut(b as usize) {
+            x.next = next;
+        }
+    }
+
+    /// Blocks a message of `len` bytes needs in small blocks only.
     const fn blocks_for(len: usize) -> usize {
         if len <= FIRST {
             1
@@ -195,23 +346,74 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// Big blocks a message of `len` bytes continued in big blocks needs (besides its first,
+    /// small, block).
+    const fn big_for(len: usize) -> usize {
+        len.saturating_sub(FIRST).div_ceil(BigBlock::DATA)
+    }
+
+    /// Whether message `msg` continues in big blocks.
+    fn is_large(&self, msg: u32) -> bool {
+        BIG_BLOCKS && msg < stat::BASE && self.word(msg, 0) & LARGE != 0
+    }
+
+    /// Small and big blocks message `msg` takes.
+    fn blocks_of(&self, msg: u32) -> (usize, usize) {
+        let len = self.word(msg, 4) as usize;
+        if self.is_large(msg) {
+            (1, Self::big_for(len))
+        } else {
+            (Self::blocks_for(len), 0)
+        }
+    }
+
     /// What keeping message `msg` in a queue holds of the pool: its blocks and one queue
     /// entry, in bytes.
     #[cfg(feature = "recovery")]
     pub(crate) fn cost(&self, msg: u32) -> usize {
-        Self::blocks_for(self.len(msg)) * size_of::<Block>() + size_of::<Node>()
+        let (small, big) = if msg >= stat::BASE {
+            (1, 0)
+        } else {
+            self.blocks_of(msg)
+        };
+        small * size_of::<Block>() + big * size_of::<BigBlock>() + size_of::<Node>()
+    }
+
+    /// Small blocks free or still to grow.
+    fn small_room(&self) -> usize {
+        let spare = self.blocks.capacity() - self.blocks.len();
+        (self.free_count as usize).saturating_add(spare)
+    }
+
+    /// Big blocks free or still to grow.
+    fn big_room(&self) -> usize {
+        if !BIG_BLOCKS {
+            return 0;
+        }
+        let spare = self.big.capacity() - self.big.len();
+        (self.big_free_count as usize).saturating_add(spare)
     }
 
     /// Whether `len` more message bytes (in new messages) can be stored now; for a
-    /// growable pool this counts what it may still grow by.
+    /// growable pool this counts what it may still grow by. Bytes that would go to big
+    /// blocks count there, besides a first block and a reply in small ones.
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        let spare = self.blocks.capacity() - self.blocks.len();
-        (self.free_count as usize).saturating_add(spare) >= Self::blocks_for(len)
+        let small = self.small_room();
+        small >= Self::blocks_for(len)
+            || (BIG_BLOCKS
+                && len >= LARGE_MIN
+                && small > Self::blocks_for(REPLY_ROOM)
+                && self.big_room() >= Self::big_for(len))
     }
 
-    /// Bytes in use (whole blocks), for the memory report.
+    /// Small blocks in use, for the memory report.
     pub(crate) fn used_blocks(&self) -> usize {
         self.blocks.len() - self.free_count as usize
+    }
+
+    /// Big blocks in use, for the memory report.
+    pub(crate) fn used_big_blocks(&self) -> usize {
+        self.big.len() - self.big_free_count as usize
     }
 
     fn word(&self, block: u32, at: usize) -> u32 {
@@ -243,13 +445,36 @@ impl<'a> Pool<'a> {
         Some(b)
     }
 
+    /// A new empty message with one reference, expected to reach `len` bytes: a large one
+    /// continues in big blocks when the pool has room in them.
+    pub(crate) fn new_msg_for(&mut self, binary: bool, len: usize) -> Option<u32> {
+        let msg = self.new_msg(binary)?;
+        self.expect(msg, len);
+        Some(msg)
+    }
+
+    /// Says that `more` bytes are about to be appended to `msg`: if that makes it large,
+    /// the pool has room in big blocks and the message has not yet gone past its first
+    /// block, it continues in big blocks.
+    pub(crate) fn expect(&mut self, msg: u32, more: usize) {
+        if !BIG_BLOCKS || msg >= stat::BASE {
+            return;
+        }
+        let len = self.word(msg, 4) as usize;
+        let total = len.saturating_add(more);
+        if len <= FIRST && total >= LARGE_MIN && self.big_room() >= Self::big_for(total) {
+            let w = self.word(msg, 0);
+            self.set_word(msg, 0, w | LARGE);
+        }
+    }
+
     /// A new message holding `bytes`; `None` (nothing kept) when the pool is full.
     pub(crate) fn msg_from(&mut self, binary: bool, parts: &[&[u8]]) -> Option<u32> {
         let total = parts.iter().map(|p| p.len()).sum();
         if !self.has_room(total) {
             return None;
         }
-        let msg = self.new_msg(binary)?;
+        let msg = self.new_msg_for(binary, total)?;
         for part in parts {
             if !self.append(msg, part) {
                 self.release(msg);
@@ -265,46 +490,37 @@ impl<'a> Pool<'a> {
         if msg >= stat::BASE {
             return false;
         }
+        let large = self.is_large(msg);
+        let size = if large { BigBlock::DATA } else { Block::DATA };
         let mut len = self.word(msg, 4) as usize;
         let mut tail = self.word(msg, 8);
+        let mut ok = true;
         while !bytes.is_empty() {
-            let (start, room) = if len < FIRST {
+            let (mut start, mut room) = if len < FIRST {
                 (HEAD + len, FIRST - len)
             } else {
-                let used = (len - FIRST) % Block::DATA;
-                if used == 0 {
-                    (0, 0)
-                } else {
-                    (used, Block::DATA - used)
-                }
+                let used = (len - FIRST) % size;
+                (used, if used == 0 { 0 } else { size - used })
             };
             if room == 0 {
-                let Some(b) = self.take_block() else {
-                    self.set_word(msg, 4, len as u32);
-                    self.set_word(msg, 8, tail);
-                    return false;
+                let next = if large {
+                    self.take_big()
+                } else {
+                    self.take_block()
                 };
-                if let Some(t) = self.blocks.as_mut_slice().get_mut(tail as usize) {
-                    t.next = b;
-                }
+                let Some(b) = next else {
+                    ok = false;
+                    break;
+                };
+                self.set_next(tail, b);
                 tail = b;
-                // The new block's data starts at 0 (`used == 0` above).
-                let n = bytes.len().min(Block::DATA);
-                let (now, rest) = bytes.split_at(n);
-                if let Some(d) = self.blocks.as_mut_slice().get_mut(b as usize) {
-                    d.data[..n].copy_from_slice(now);
-                }
-                len += n;
-                bytes = rest;
-                continue;
+                (start, room) = (0, size);
             }
             let n = bytes.len().min(room);
             let (now, rest) = bytes.split_at(n);
             if let Some(d) = self
-                .blocks
-                .as_mut_slice()
-                .get_mut(tail as usize)
-                .and_then(|b| b.data.get_mut(start..start + n))
+                .data_mut(tail)
+                .and_then(|d| d.get_mut(start..start + n))
             {
                 d.copy_from_slice(now);
             }
@@ -313,7 +529,7 @@ impl<'a> Pool<'a> {
         }
         self.set_word(msg, 4, len as u32);
         self.set_word(msg, 8, tail);
-        true
+        ok
     }
 
     /// Overwrites bytes already appended at `at`, within the first block.
@@ -349,7 +565,7 @@ impl<'a> Pool<'a> {
     pub(crate) fn retain(&mut self, msg: u32) {
         if msg < stat::BASE {
             let w = self.word(msg, 0);
-            self.set_word(msg, 0, (w & BINARY) | ((w & !BINARY) + 1));
+            self.set_word(msg, 0, (w & FLAGS) | ((w & !FLAGS) + 1));
         }
     }
 
@@ -359,36 +575,43 @@ impl<'a> Pool<'a> {
             return;
         }
         let w = self.word(msg, 0);
-        let refs = w & !BINARY;
+        let refs = w & !FLAGS;
         if refs > 1 {
-            self.set_word(msg, 0, (w & BINARY) | (refs - 1));
+            self.set_word(msg, 0, (w & FLAGS) | (refs - 1));
             return;
         }
         // The whole chain goes back at once, in its order: its last block (kept in the
         // header) links to the free list, so a large message costs no walk here, and the
-        // next message takes the same blocks in the order they were just used.
+        // next message takes the same blocks in the order they were just used. A message
+        // continued in big blocks gives its first block back to the small list and the
+        // rest to the big one.
         let tail = self.word(msg, 8);
-        let count = Self::blocks_for(self.word(msg, 4) as usize) as u32;
-        debug_assert_eq!(self.chain_len(msg), count);
-        let Some(t) = self.blocks.as_mut_slice().get_mut(tail as usize) else {
-            return;
-        };
-        t.next = self.free;
+        let (small, big) = self.blocks_of(msg);
+        debug_assert_eq!(self.chain_len(msg), (small + big) as u32);
+        if big > 0 {
+            let first_big = self.next_of(msg);
+            self.set_next(tail, self.big_free);
+            self.big_free = first_big;
+            self.big_free_count += big as u32;
+            self.set_next(msg, self.free);
+        } else {
+            self.set_next(tail, self.free);
+        }
         self.free = msg;
-        self.free_count += count;
+        self.free_count += small as u32;
     }
 
     /// Blocks in the chain starting at `b`, for the debug check of the header's count
     /// (a broken chain stops the count at one more than the pool holds).
     fn chain_len(&self, mut b: u32) -> u32 {
-        let blocks = self.blocks.as_slice();
+        let most = self.blocks.len() + self.big.len();
         let mut n = 0;
-        while let Some(x) = blocks.get(b as usize) {
+        while self.data(b).is_some() {
             n += 1;
-            if n as usize > blocks.len() {
+            if n as usize > most {
                 break;
             }
-            b = x.next;
+            b = self.next_of(b);
         }
         n
     }
@@ -418,16 +641,17 @@ impl<'a> Pool<'a> {
                     .get(r.off as usize..)
                     .unwrap_or_default()
             } else {
-                if r.off as usize == Block::DATA {
-                    r.block = self
-                        .blocks
-                        .as_slice()
-                        .get(r.block as usize)
-                        .map_or(NONE, |b| b.next);
+                let size = if Self::is_big(r.block) {
+                    BigBlock::DATA
+                } else {
+                    Block::DATA
+                };
+                if r.off as usize == size {
+                    r.block = self.next_of(r.block);
                     r.off = 0;
                 }
-                match self.blocks.as_slice().get(r.block as usize) {
-                    Some(b) => b.data.get(r.off as usize..).unwrap_or_default(),
+                match self.data(r.block) {
+                    Some(d) => d.get(r.off as usize..).unwrap_or_default(),
                     None => {
                         r.left = 0;
                         break;
@@ -562,7 +786,11 @@ mod tests {
     fn chains_round_trip_and_free() {
         let mut blocks = [Block::EMPTY; 8];
         let mut nodes = [Node::EMPTY; 4];
-        let mut pool = Pool::new(Slots::from(&mut blocks[..]), Slots::from(&mut nodes[..]));
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut [][..]),
+        );
         let data: [u8; 700] = core::array::from_fn(|i| i as u8);
         let msg = pool.msg_from(true, &[&data[..300], &data[300..]]).unwrap();
         assert_eq!(pool.len(msg), 700);
@@ -595,7 +823,11 @@ mod tests {
         // ones: the free list always holds every block not in use, each exactly once.
         let mut blocks = [Block::EMPTY; 16];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(Slots::from(&mut blocks[..]), Slots::from(&mut nodes[..]));
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut [][..]),
+        );
         let data = [7u8; 16 * Block::DATA];
         let lens = [
             0,
@@ -645,7 +877,11 @@ mod tests {
     fn queues_share_messages() {
         let mut blocks = [Block::EMPTY; 4];
         let mut nodes = [Node::EMPTY; 3];
-        let mut pool = Pool::new(Slots::from(&mut blocks[..]), Slots::from(&mut nodes[..]));
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut [][..]),
+        );
         let msg = pool.msg_from(false, &[b"42[\"x\"]"]).unwrap();
         let (mut a, mut b) = (Queue::EMPTY, Queue::EMPTY);
         pool.retain(msg);
@@ -659,5 +895,309 @@ mod tests {
         assert_eq!(b.pop(&mut pool), Some(msg));
         pool.release(msg);
         assert_eq!(pool.free_count, 4);
+    }
+
+    /// Lengths of the two free lists, walked (each stops at a loop).
+    fn free_lists(pool: &Pool<'_>) -> (usize, usize) {
+        let walk = |mut b: u32, most: usize| {
+            let mut n = 0;
+            while b != NONE {
+                n += 1;
+                assert!(n <= most, "a free list loops");
+                b = pool.next_of(b);
+            }
+            n
+        };
+        (
+            walk(pool.free, pool.blocks.len()),
+            walk(pool.big_free, pool.big.len()),
+        )
+    }
+
+    /// Bytes that tell their offset apart.
+    fn pattern<const N: usize>() -> [u8; N] {
+        core::array::from_fn(|i| (i * 7 + i / 251) as u8)
+    }
+
+    /// A large message: its first block small, the rest in big blocks.
+    const BIG_LEN: usize = FIRST + 2 * BigBlock::DATA + 100;
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn a_large_message_continues_in_big_blocks() {
+        let mut blocks = [Block::EMPTY; 4];
+        let mut big = [BigBlock::EMPTY; 3];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; BIG_LEN] = pattern();
+        assert!(pool.has_room(BIG_LEN), "room in big blocks");
+        let msg = pool
+            .msg_from(true, &[&data[..1000], &data[1000..]])
+            .unwrap();
+        assert!(pool.is_large(msg) && pool.is_binary(msg));
+        assert_eq!(pool.len(msg), BIG_LEN);
+        assert_eq!((pool.free_count, pool.big_free_count), (3, 0));
+        assert_eq!(pool.blocks_of(msg), (1, 3));
+        assert!(Pool::is_big(pool.next_of(msg)), "the continuation is big");
+        let mut out = [0u8; BIG_LEN + 10];
+        assert_eq!(pool.copy_all(msg, &mut out), BIG_LEN);
+        assert_eq!(out[..BIG_LEN], data);
+
+        // Read in pieces of every size from 1 to 300 (each crosses both kinds of edge in
+        // some place).
+        for piece in 1..300 {
+            let mut r = pool.reader(msg);
+            let mut got = [0u8; BIG_LEN];
+            let mut at = 0;
+            while r.left() > 0 {
+                let n = pool.read(&mut r, &mut got[at..(at + piece).min(BIG_LEN)]);
+                assert!(n > 0);
+                at += n;
+            }
+            assert_eq!(at, BIG_LEN);
+            assert_eq!(got, data, "pieces of {piece}");
+            assert_eq!(pool.read(&mut r, &mut got[..1]), 0, "nothing past the end");
+        }
+        // Skip to every offset, then read what follows.
+        for off in 0..=BIG_LEN {
+            let mut r = pool.reader(msg);
+            pool.skip(&mut r, off);
+            assert_eq!(r.left(), BIG_LEN - off);
+            let mut got = [0u8; 300];
+            let want = (BIG_LEN - off).min(300);
+            assert_eq!(pool.read(&mut r, &mut got), want);
+            assert_eq!(got[..want], data[off..off + want], "at {off}");
+        }
+
+        // Every block back, each to its own list.
+        pool.retain(msg);
+        pool.release(msg);
+        assert_eq!((pool.free_count, pool.big_free_count), (3, 0));
+        pool.release(msg);
+        assert_eq!((pool.free_count, pool.big_free_count), (4, 3));
+        assert_eq!(free_lists(&pool), (4, 3));
+        // And they serve again.
+        let again = pool.msg_from(false, &[&data]).unwrap();
+        assert_eq!(pool.copy_all(again, &mut out), BIG_LEN);
+        assert_eq!(out[..BIG_LEN], data);
+        pool.release(again);
+        assert_eq!(free_lists(&pool), (4, 3));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn appends_cross_every_edge_of_both_classes() {
+        // Pieces of sizes around both block sizes, appended one after another to a small
+        // message and to a large one; both hold exactly what was appended.
+        let data: [u8; 6 * BigBlock::DATA] = pattern();
+        let sizes = [
+            1,
+            FIRST - 1,
+            2,
+            Block::DATA - 1,
+            Block::DATA,
+            Block::DATA + 1,
+            BigBlock::DATA - 3,
+            BigBlock::DATA,
+            BigBlock::DATA + 1,
+            7,
+        ];
+        let total: usize = sizes.iter().sum();
+        assert!(total <= data.len());
+        for large in [false, true] {
+            let mut blocks = [Block::EMPTY; 80];
+            let mut big = [BigBlock::EMPTY; 6];
+            let mut nodes = [Node::EMPTY; 1];
+            let mut pool = Pool::new(
+                Slots::from(&mut blocks[..]),
+                Slots::from(&mut nodes[..]),
+                Slots::from(&mut big[..]),
+            );
+            let msg = if large {
+                pool.new_msg_for(false, total).unwrap()
+            } else {
+                pool.new_msg(false).unwrap()
+            };
+            assert_eq!(pool.is_large(msg), large);
+            let mut at = 0;
+            for n in sizes {
+                assert!(pool.append(msg, &data[at..at + n]));
+                at += n;
+                assert_eq!(pool.len(msg), at);
+                let (small, bigs) = pool.blocks_of(msg);
+                assert_eq!(
+                    (80 - small, 6 - bigs),
+                    (pool.free_count as usize, pool.big_free_count as usize)
+                );
+            }
+            let mut out = [0u8; 6 * BigBlock::DATA];
+            assert_eq!(pool.copy_all(msg, &mut out), total);
+            assert_eq!(out[..total], data[..total], "large: {large}");
+            pool.release(msg);
+            assert_eq!(free_lists(&pool), (80, 6));
+            assert_eq!((pool.free_count, pool.big_free_count), (80, 6));
+        }
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn small_messages_keep_small_blocks_and_big_ones_fall_back() {
+        let mut blocks = [Block::EMPTY; 40];
+        let mut big = [BigBlock::EMPTY; 2];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; 3 * BigBlock::DATA] = pattern();
+        // Below the threshold: small blocks only.
+        let small = pool.msg_from(false, &[&data[..LARGE_MIN - 1]]).unwrap();
+        assert!(!pool.is_large(small));
+        assert_eq!(pool.big_free_count, 2);
+        pool.release(small);
+        // A message expected large after its first block filled stays small.
+        let m = pool.new_msg(false).unwrap();
+        assert!(pool.append(m, &data[..FIRST + 1]));
+        pool.expect(m, LARGE_MIN);
+        assert!(!pool.is_large(m));
+        pool.release(m);
+        // One that fills its first block exactly may still switch.
+        let m = pool.new_msg(true).unwrap();
+        assert!(pool.append(m, &data[..FIRST]));
+        pool.expect(m, BigBlock::DATA);
+        assert!(pool.is_large(m));
+        assert!(pool.append(m, &data[FIRST..LARGE_MIN]));
+        assert_eq!(pool.blocks_of(m), (1, 1));
+        // The big blocks cannot hold the next one: it takes small blocks.
+        let len = FIRST + 2 * BigBlock::DATA;
+        let other = pool.msg_from(false, &[&data[..len]]).unwrap();
+        assert!(!pool.is_large(other));
+        assert_eq!(pool.big_free_count, 1);
+        let mut out = [0u8; 3 * BigBlock::DATA];
+        assert_eq!(pool.copy_all(other, &mut out), len);
+        assert_eq!(out[..len], data[..len]);
+        assert_eq!(pool.copy_all(m, &mut out), LARGE_MIN);
+        assert_eq!(out[..LARGE_MIN], data[..LARGE_MIN]);
+        // A large message that outgrows the big blocks stops like a full pool does.
+        assert!(!pool.append(m, &data[..2 * BigBlock::DATA]));
+        assert_eq!(pool.big_free_count, 0);
+        pool.release(m);
+        pool.release(other);
+        assert_eq!(free_lists(&pool), (40, 2));
+        assert_eq!((pool.free_count, pool.big_free_count), (40, 2));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn mixed_chains_released_in_any_order_are_whole_again() {
+        // Small and large messages, retained and released out of order between new ones:
+        // both free lists always hold every block not in use, each once.
+        let mut blocks = [Block::EMPTY; 48];
+        let mut big = [BigBlock::EMPTY; 8];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; FIRST + 3 * BigBlock::DATA] = pattern();
+        let lens = [
+            0,
+            FIRST,
+            FIRST + 1,
+            LARGE_MIN - 1,
+            LARGE_MIN,
+            LARGE_MIN + 1,
+            FIRST + 2 * BigBlock::DATA,
+            FIRST + 3 * BigBlock::DATA,
+        ];
+        let mut held = [NONE; 8];
+        let mut out = [0u8; FIRST + 3 * BigBlock::DATA];
+        for round in 0..30 {
+            for (k, &len) in lens.iter().enumerate() {
+                if (round + k) % 3 == 0 && held[k] != NONE {
+                    if round % 2 == 0 {
+                        pool.retain(held[k]);
+                        pool.release(held[k]);
+                    }
+                    pool.release(held[k]);
+                    held[k] = NONE;
+                } else if held[k] == NONE {
+                    // Everything held fits at once: 8 big blocks, 26 small ones.
+                    held[k] = pool.msg_from(k % 2 == 0, &[&data[..len]]).unwrap();
+                }
+            }
+            let (mut small, mut bigs) = (0, 0);
+            for (k, &m) in held.iter().enumerate() {
+                if m == NONE {
+                    continue;
+                }
+                assert_eq!(pool.copy_all(m, &mut out), lens[k]);
+                assert_eq!(out[..lens[k]], data[..lens[k]]);
+                let (s, b) = pool.blocks_of(m);
+                assert_eq!(b > 0, lens[k] > FIRST && pool.is_large(m));
+                small += s;
+                bigs += b;
+            }
+            assert_eq!(free_lists(&pool), (48 - small, 8 - bigs), "round {round}");
+            assert_eq!(
+                (pool.free_count as usize, pool.big_free_count as usize),
+                (48 - small, 8 - bigs)
+            );
+            assert_eq!((pool.used_blocks(), pool.used_big_blocks()), (small, bigs));
+        }
+        for m in held.into_iter().filter(|&m| m != NONE) {
+            pool.release(m);
+        }
+        assert_eq!(free_lists(&pool), (48, 8));
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    #[test]
+    fn without_alloc_a_big_table_is_left_unused() {
+        let mut blocks = [Block::EMPTY; 30];
+        let mut big = [BigBlock::EMPTY; 3];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; BIG_LEN] = pattern();
+        assert!(!pool.has_room(BIG_LEN), "the small blocks cannot hold it");
+        let len = FIRST + 29 * Block::DATA;
+        let msg = pool.msg_from(true, &[&data[..len]]).unwrap();
+        assert!(!pool.is_large(msg));
+        assert_eq!((pool.free_count, pool.big_free_count), (0, 0));
+        let mut out = [0u8; BIG_LEN];
+        assert_eq!(pool.copy_all(msg, &mut out), len);
+        assert_eq!(out[..len], data[..len]);
+        pool.release(msg);
+        assert_eq!(free_lists(&pool), (30, 0));
+    }
+
+    #[cfg(all(feature = "recovery", feature = "alloc"))]
+    #[test]
+    fn cost_counts_both_classes() {
+        let mut blocks = [Block::EMPTY; 4];
+        let mut big = [BigBlock::EMPTY; 3];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; BIG_LEN] = pattern();
+        let msg = pool.msg_from(true, &[&data]).unwrap();
+        assert_eq!(
+            pool.cost(msg),
+            size_of::<Block>() + 3 * size_of::<BigBlock>() + size_of::<Node>()
+        );
+        pool.release(msg);
     }
 }

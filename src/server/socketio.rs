@@ -1364,6 +1364,9 @@ impl SocketIoLayer<'_> {
         let mut handled = Handled::NOTHING;
         if keep {
             let len = (data.len() as u32).to_le_bytes();
+            // A large first attachment takes big blocks if the packet is still in its
+            // first block.
+            cx.pool.expect(msg, len.len() + data.len());
             if !(cx.pool.append(msg, &len) && data.append_to(cx.pool, msg)) {
                 return Err(CloseReason::ParseError);
             }

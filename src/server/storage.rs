@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use super::event::EventSlot;
 use super::ix::Ix;
-use super::pool::{Block, Node};
+use super::pool::{BigBlock, Block, Node};
 use super::session::SessionSlot;
 use super::socketio::{AckSlot, MemberSlot, NamespaceSlot, RoomSlot, SocketSlot};
 use super::stream::StreamSlot;
@@ -121,7 +121,7 @@ mod sealed {
 
 /// One entry of one of the server's tables, as a [`Lend`]er meets it.
 ///
-/// The ten entry types are the server's own and have no public name: a lender sees them only
+/// The eleven entry types are the server's own and have no public name: a lender sees them only
 /// as the type parameter of [`Lend::lend`], where `size_of::<T>()` and `align_of::<T>()` give
 /// their layout and [`T::empty()`](Entry::empty) the value to fill the memory with. The
 /// trait is sealed: no other type implements it.
@@ -153,7 +153,8 @@ entries!(
     AckSlot,
     EventSlot,
     Block,
-    Node
+    Node,
+    BigBlock
 );
 
 /// An entry of a [`Table`]: something with a free-list link.
@@ -315,6 +316,7 @@ pub struct Storage<'a> {
     pub(super) events: Slots<'a, EventSlot>,
     pub(super) blocks: Slots<'a, Block>,
     pub(super) nodes: Slots<'a, Node>,
+    pub(super) big_blocks: Slots<'a, BigBlock>,
 }
 
 /// The size of each table of a [`Storage`], in entries.
@@ -342,6 +344,13 @@ pub struct Capacity {
     /// Queue entries: one per packet queued for a session (a broadcast takes one per
     /// recipient, its bytes only once) and per pending response part of a stream.
     pub nodes: usize,
+    /// Big blocks of the byte pool, [`Capacity::BIG_BLOCK_DATA`] bytes of data each: a
+    /// message expected to be large (a binary WebSocket message or attachment received, an
+    /// attachment emitted, of about that size or more) keeps its header and first bytes in
+    /// a small block and the rest in big ones, when they have room. 0: every message takes
+    /// small blocks. Used only with the feature `alloc` (a bare-metal build compiles the big
+    /// blocks out and sizes this table 0 in its arenas).
+    pub big_blocks: usize,
 }
 
 impl Capacity {
@@ -364,14 +373,19 @@ impl Capacity {
         events: size_of::<EventSlot>(),
         blocks: size_of::<Block>(),
         nodes: size_of::<Node>(),
+        big_blocks: size_of::<BigBlock>(),
     };
 
     /// The data bytes of one block of the byte pool (the first block of a message keeps 12
     /// of them for its header).
     pub const BLOCK_DATA: usize = Block::DATA;
 
+    /// The data bytes of one big block of the byte pool (see [`big_blocks`](Self::big_blocks)).
+    pub const BIG_BLOCK_DATA: usize = BigBlock::DATA;
+
     /// Room for `sessions` clients with a few namespaces, rooms and acks each, and a byte
-    /// pool of `pool_bytes`.
+    /// pool of `pool_bytes` in small blocks; with the feature `alloc` as much again in big
+    /// blocks for large messages (none without it).
     pub const fn for_sessions(sessions: usize, pool_bytes: usize) -> Self {
         Self {
             sessions,
@@ -384,6 +398,11 @@ impl Capacity {
             events: sessions.saturating_mul(8).saturating_add(1024),
             blocks: pool_bytes / Block::DATA + 1,
             nodes: sessions.saturating_mul(64).saturating_add(1024),
+            big_blocks: if super::BIG_BLOCKS {
+                pool_bytes / BigBlock::DATA
+            } else {
+                0
+            },
         }
     }
 
@@ -413,7 +432,7 @@ impl Capacity {
     }
 
     /// The sizes in the order of the fields.
-    const fn fields(&self) -> [usize; 10] {
+    const fn fields(&self) -> [usize; 11] {
         [
             self.sessions,
             self.streams,
@@ -425,6 +444,7 @@ impl Capacity {
             self.events,
             self.blocks,
             self.nodes,
+            self.big_blocks,
         ]
     }
 }
@@ -470,6 +490,7 @@ impl<'a> Storage<'a> {
         let events = lender.lend(cap.events);
         let blocks = lender.lend(cap.blocks);
         let nodes = lender.lend(cap.nodes);
+        let big_blocks = lender.lend(cap.big_blocks);
         Some(Self {
             sessions: Slots::from(sessions?),
             streams: Slots::from(streams?),
@@ -481,6 +502,7 @@ impl<'a> Storage<'a> {
             events: Slots::from(events?),
             blocks: Slots::from(blocks?),
             nodes: Slots::from(nodes?),
+            big_blocks: Slots::from(big_blocks?),
         })
     }
 }
@@ -500,12 +522,13 @@ impl Storage<'static> {
             events: Slots::growable(max.events),
             blocks: Slots::growable(max.blocks),
             nodes: Slots::growable(max.nodes),
+            big_blocks: Slots::growable(max.big_blocks),
         }
     }
 }
 
 /// `N` unused entries, written straight into the caller's place. Not inlined on purpose:
-/// an arena built from ten inlined array loops is built in temporaries and then copied
+/// an arena built from eleven inlined array loops is built in temporaries and then copied
 /// (twice its size on the stack, and the copies in flash), while the result of a call is
 /// written where it goes.
 #[inline(never)]
@@ -514,7 +537,8 @@ fn unused<T: Entry, const N: usize>() -> [T; N] {
 }
 
 /// The server's tables as arrays, their sizes const generics in the order of [`Capacity`]'s
-/// fields: the storage of a server without an allocator, sized at compile time (as the
+/// fields (the last, big pool blocks, 0 unless given: a microcontroller's arena has none):
+/// the storage of a server without an allocator, sized at compile time (as the
 /// client's `NS` and `ACKS` are).
 ///
 /// It takes [`Self::CAPACITY`]`.bytes()` bytes and a little padding. Make it where it should
@@ -558,6 +582,7 @@ pub struct ServerArena<
     const EVENTS: usize,
     const BLOCKS: usize,
     const NODES: usize,
+    const BIG_BLOCKS: usize = 0,
 > {
     sessions: [SessionSlot; SESSIONS],
     streams: [StreamSlot; STREAMS],
@@ -569,6 +594,7 @@ pub struct ServerArena<
     events: [EventSlot; EVENTS],
     blocks: [Block; BLOCKS],
     nodes: [Node; NODES],
+    big_blocks: [BigBlock; BIG_BLOCKS],
 }
 
 impl<
@@ -582,7 +608,21 @@ impl<
     const EVENTS: usize,
     const BLOCKS: usize,
     const NODES: usize,
-> ServerArena<SESSIONS, STREAMS, SOCKETS, NAMESPACES, ROOMS, MEMBERS, ACKS, EVENTS, BLOCKS, NODES>
+    const BIG_BLOCKS: usize,
+>
+    ServerArena<
+        SESSIONS,
+        STREAMS,
+        SOCKETS,
+        NAMESPACES,
+        ROOMS,
+        MEMBERS,
+        ACKS,
+        EVENTS,
+        BLOCKS,
+        NODES,
+        BIG_BLOCKS,
+    >
 {
     /// The table sizes.
     pub const CAPACITY: Capacity = Capacity {
@@ -596,6 +636,7 @@ impl<
         events: EVENTS,
         blocks: BLOCKS,
         nodes: NODES,
+        big_blocks: BIG_BLOCKS,
     };
 
     /// Every entry unused, as a constant: for a `static`'s initializer. A static made this
@@ -613,6 +654,7 @@ impl<
         events: [EventSlot::EMPTY; EVENTS],
         blocks: [Block::EMPTY; BLOCKS],
         nodes: [Node::EMPTY; NODES],
+        big_blocks: [BigBlock::EMPTY; BIG_BLOCKS],
     };
 
     /// Every entry unused. Called at run time (on the stack, or to fill a `StaticCell`), it
@@ -629,6 +671,7 @@ impl<
             events: unused(),
             blocks: unused(),
             nodes: unused(),
+            big_blocks: unused(),
         }
     }
 
@@ -646,6 +689,7 @@ impl<
             events: Slots::from(&mut self.events[..]),
             blocks: Slots::from(&mut self.blocks[..]),
             nodes: Slots::from(&mut self.nodes[..]),
+            big_blocks: Slots::from(&mut self.big_blocks[..]),
         }
     }
 }
@@ -661,6 +705,7 @@ impl<
     const EVENTS: usize,
     const BLOCKS: usize,
     const NODES: usize,
+    const BIG_BLOCKS: usize,
 > Default
     for ServerArena<
         SESSIONS,
@@ -673,6 +718,7 @@ impl<
         EVENTS,
         BLOCKS,
         NODES,
+        BIG_BLOCKS,
     >
 {
     fn default() -> Self {
@@ -691,6 +737,7 @@ impl<
     const EVENTS: usize,
     const BLOCKS: usize,
     const NODES: usize,
+    const BIG_BLOCKS: usize,
 > core::fmt::Debug
     for ServerArena<
         SESSIONS,
@@ -703,6 +750,7 @@ impl<
         EVENTS,
         BLOCKS,
         NODES,
+        BIG_BLOCKS,
     >
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -718,7 +766,7 @@ mod tests {
 
     /// Records what it is asked for; lends only empty tables.
     struct Count {
-        asked: [(usize, usize); 10],
+        asked: [(usize, usize); 11],
         calls: usize,
     }
 
@@ -743,37 +791,38 @@ mod tests {
         events: 0,
         blocks: 0,
         nodes: 0,
+        big_blocks: 0,
     };
 
     #[test]
     fn lent_asks_for_every_table_in_capacity_order_even_after_a_refusal() {
         let cap = Capacity::for_sessions(3, 1000);
         let mut count = Count {
-            asked: [(0, 0); 10],
+            asked: [(0, 0); 11],
             calls: 0,
         };
         assert!(Storage::lent(&cap, &mut count).is_none());
-        assert_eq!(count.calls, 10);
+        assert_eq!(count.calls, 11);
         let sizes = Capacity::ENTRY_BYTES.fields();
         for (i, n) in cap.fields().into_iter().enumerate() {
             assert_eq!(count.asked[i], (n, sizes[i]), "table {i}");
         }
 
-        // One table refused among nine lent: still all ten asked, and no storage.
+        // One table refused among ten lent: still all eleven asked, and no storage.
         let mut count = Count {
-            asked: [(0, 0); 10],
+            asked: [(0, 0); 11],
             calls: 0,
         };
         let one = Capacity { acks: 2, ..ZERO };
         assert!(Storage::lent(&one, &mut count).is_none());
-        assert_eq!(count.calls, 10);
+        assert_eq!(count.calls, 11);
 
         let mut count = Count {
-            asked: [(0, 0); 10],
+            asked: [(0, 0); 11],
             calls: 0,
         };
         let storage = Storage::lent(&ZERO, &mut count).unwrap();
-        assert_eq!(count.calls, 10);
+        assert_eq!(count.calls, 11);
         assert_eq!(storage.sessions.capacity() + storage.nodes.capacity(), 0);
     }
 
@@ -790,7 +839,8 @@ mod tests {
             + cap.acks * e.acks
             + cap.events * e.events
             + cap.blocks * e.blocks
-            + cap.nodes * e.nodes;
+            + cap.nodes * e.nodes
+            + cap.big_blocks * e.big_blocks;
         assert_eq!(cap.bytes(), sum);
         assert_eq!(ZERO.bytes(), 0);
         assert_eq!(
@@ -802,13 +852,14 @@ mod tests {
             usize::MAX
         );
         assert_eq!(e.blocks, size_of::<Block>());
+        assert_eq!(e.big_blocks, size_of::<BigBlock>());
     }
 
     #[test]
     fn an_arena_holds_its_capacity() {
-        type Arena = ServerArena<1, 2, 3, 4, 5, 6, 7, 8, 9, 10>;
+        type Arena = ServerArena<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>;
         let cap = Arena::CAPACITY;
-        assert_eq!(cap.fields(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(cap.fields(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         assert!(size_of::<Arena>() >= cap.bytes());
         let mut arena = Arena::NEW;
         let s = arena.storage();
@@ -823,6 +874,7 @@ mod tests {
             s.events.capacity(),
             s.blocks.capacity(),
             s.nodes.capacity(),
+            s.big_blocks.capacity(),
         ];
         assert_eq!(got, cap.fields());
     }
