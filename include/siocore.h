@@ -909,6 +909,10 @@ typedef struct {
   size_t blocks;
   // Queue entries (one per packet queued per client).
   size_t nodes;
+  // Big pool blocks of 4092 bytes for large messages (binary messages and
+  // attachments of about that size or more); 0: every message takes the small blocks. A
+  // library built without `alloc` (bare metal) never uses them: give 0 there.
+  size_t big_blocks;
 } sio_capacity;
 
 // Bytes to write, from `sio_server_poll_transmit`.
