@@ -568,3 +568,71 @@ fn a_socket_displays_as_its_socketio_id() {
         h.events
     );
 }
+
+/// Bytes that tell their offset apart.
+fn pattern(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251 + seed) as u8).collect()
+}
+
+/// Sends a two-attachment `message` of `a` and `b`, and checks the echo: the attachments
+/// come back byte for byte. Returns the pool's big blocks in use while the packet waited for
+/// its second attachment.
+fn echo_two_attachments(h: &mut Harness, s: StreamId, a: &[u8], b: &[u8]) -> usize {
+    h.ws_send_text(s, &format!(r#"452-["message",{PH0},{PH1}]"#));
+    h.ws_send_binary(s, a);
+    assert!(h.ws_texts(s).is_empty(), "waits for the second attachment");
+    let waiting = h.server.usage().big_blocks;
+    h.ws_send_binary(s, b);
+    let frames = h.ws_frames(s);
+    assert_eq!(frames.len(), 3);
+    assert_eq!(
+        String::from_utf8(frames[0].payload.clone()).unwrap(),
+        format!(r#"452-["message-back",{PH0},{PH1}]"#)
+    );
+    assert_eq!(frames[1].payload, a);
+    assert_eq!(frames[2].payload, b);
+    waiting
+}
+
+#[test]
+fn large_attachments_take_big_blocks_and_give_them_back() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    let idle = h.server.usage();
+    assert_eq!(idle.big_blocks, 0);
+    let big = pattern(64 * 1024, 1);
+    let small = pattern(300, 2);
+    let mid = pattern(Capacity::BIG_BLOCK_DATA + 300, 3);
+    // A 64 KiB attachment waits in big blocks: its first bytes fill the packet's first
+    // block (after the packet's name and arguments), the rest takes 16 big blocks of 4092
+    // bytes; the small attachment after it goes on in the last of them.
+    let waiting = echo_two_attachments(&mut h, s, &big, &small);
+    assert_eq!(waiting, 16);
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+    // A small first attachment keeps small blocks; a large second one then has to as well
+    // (the packet went past its first block).
+    assert_eq!(echo_two_attachments(&mut h, s, &small, &big), 0);
+    // Just over one big block, then a large one.
+    assert_eq!(echo_two_attachments(&mut h, s, &mid, &big), 2);
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+    assert!(!h.is_closed(s));
+}
+
+#[test]
+fn without_big_blocks_large_attachments_take_small_ones() {
+    let cap = Capacity {
+        big_blocks: 0,
+        ..Capacity::for_sessions(64, 8 << 20)
+    };
+    let mut h = Harness::with_capacity(sio_config(), cap);
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    let idle = h.server.usage();
+    let big = pattern(64 * 1024, 4);
+    assert_eq!(echo_two_attachments(&mut h, s, &big, &big[..10]), 0);
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+}
