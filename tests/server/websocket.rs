@@ -263,3 +263,35 @@ fn an_upgrade_that_never_finishes_does_not_leak() {
     );
     assert_eq!(h.server.usage().sessions, 0);
 }
+
+#[test]
+fn a_large_binary_message_is_echoed_from_big_blocks() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let mut h = Harness::new(engine_config());
+    // Echoes, and notes the big blocks in use once the echo is queued.
+    let queued = Rc::new(Cell::new(0));
+    let seen = Rc::clone(&queued);
+    h.app = Box::new(move |server, e| {
+        if let Event::EngineMessage { session, data } = *e {
+            server.send(session, data).unwrap();
+            seen.set(server.usage().big_blocks);
+        }
+    });
+    let s = h.ws("/engine.io/?EIO=4&transport=websocket");
+    h.ws_frames(s);
+    let idle = h.server.usage();
+    let data: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 + i / 251) as u8).collect();
+    h.ws_send_binary(s, &data);
+    let frames = h.ws_frames(s);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].opcode, OpCode::Binary);
+    assert!(frames[0].payload == data, "the same bytes back");
+    // The echo's first 240 bytes in its small block, the rest in 16 big ones.
+    assert_eq!(
+        queued.get(),
+        (data.len() - 240).div_ceil(Capacity::BIG_BLOCK_DATA)
+    );
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+}
