@@ -504,7 +504,7 @@ impl EngineLayer<'_> {
         pool: &mut Pool<'_>,
         events: &mut Events<'_>,
     ) -> Result<(), CloseReason> {
-        let len = bin.map_or(0, |b| b.len());
+        let len = text.map_or_else(|| bin.map_or(0, |b| b.len()), str::len);
         let msg = pool
             .new_msg_for(bin.is_some(), len)
             .ok_or(CloseReason::SlowReader)?;

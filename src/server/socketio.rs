@@ -1394,7 +1394,10 @@ fn packet_record(
     attachments: usize,
 ) -> Result<Handled, CloseReason> {
     let head = if attachments > 0 { BIN_HEAD } else { 0 };
-    let msg = cx.pool.new_msg(false).ok_or(CloseReason::ParseError)?;
+    let msg = cx
+        .pool
+        .new_msg_for(false, head + args.len())
+        .ok_or(CloseReason::ParseError)?;
     let mut ok = cx.pool.append(msg, &[0u8; BIN_HEAD][..head]);
     let mut name_len = 0usize;
     if let Some(name) = name {

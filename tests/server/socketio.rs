@@ -636,3 +636,44 @@ fn without_big_blocks_large_attachments_take_small_ones() {
     let after = h.server.usage();
     assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
 }
+
+#[test]
+fn a_large_text_event_is_echoed_from_big_blocks() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let mut h = Harness::new(sio_config());
+    // Echoes `message` as `message-back`, noting the big blocks in use as the echo is queued.
+    let queued = Rc::new(Cell::new(0));
+    let seen = Rc::clone(&queued);
+    h.app = Box::new(move |server, e| match *e {
+        Event::Connect(c) => {
+            server.accept(c.socket).unwrap();
+            server.emit(c.socket, "auth", Args::json(c.auth)).unwrap();
+        }
+        Event::Message(m) => {
+            server
+                .emit(m.socket, "message-back", Args::json(m.args))
+                .unwrap();
+            seen.set(server.usage().big_blocks);
+        }
+        _ => {}
+    });
+    let (s, _) = connected_ws(&mut h);
+    let idle = h.server.usage();
+    let body: String = (0..60_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    h.ws_send_text(s, &format!(r#"42["message","{body}"]"#));
+    assert_eq!(
+        h.ws_texts(s),
+        vec![format!(r#"42["message-back","{body}"]"#)]
+    );
+    // `42["message-back","` and 60 000 letters and `"]`: 240 bytes in the first block, the
+    // rest in 15 big blocks.
+    assert_eq!(
+        queued.get(),
+        (60_000 + 22 - 240usize).div_ceil(Capacity::BIG_BLOCK_DATA)
+    );
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+}
