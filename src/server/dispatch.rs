@@ -664,11 +664,20 @@ impl Server<'_> {
     /// run short). The events of what ended while the queue was full go first: a packet
     /// waits behind them, so a CONNECT finds its lost socket parked, and the application
     /// sees a Disconnect before what came after it.
-    pub(super) fn room_for_packet(&mut self, len: usize) -> bool {
+    /// A binary packet being assembled whose message went past its first block in small
+    /// blocks takes its next attachment in small ones.
+    pub(super) fn room_for_packet(&mut self, sess: SessionIx, len: usize) -> bool {
         self.socketio.reap_sockets(&mut self.events);
         self.engine.reap_sessions(&mut self.events);
+        let into = if super::BIG_BLOCKS {
+            self.engine.sessions[sess].0.sio.bin_msg
+        } else {
+            NONE
+        };
         self.events.has_room(1)
-            && self.pool.has_room(len.saturating_add(REPLY_ROOM))
+            && self
+                .pool
+                .has_room_into(into, len.saturating_add(REPLY_ROOM))
             && self.nodes_for(4)
     }
 
@@ -1289,7 +1298,9 @@ impl Server<'_> {
                 Some(_) => self.config.msgpack_room(len),
                 None => len,
             };
-            if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
+            if !self.room_for_packet(sess, len)
+                || !self.engine.room_for_input(sess, len, &self.config)
+            {
                 self.transport.streams[s].0.post_done = done as u32;
                 return 0;
             }
@@ -1357,7 +1368,9 @@ impl Server<'_> {
                 Ok(Some(Peeked::Text { len } | Peeked::Binary { len })) => len,
                 Ok(Some(_)) => ws::MAX_CONTROL_PAYLOAD,
             };
-            if !self.room_for_packet(len) || !self.engine.room_for_input(sess, len, &self.config) {
+            if !self.room_for_packet(sess, len)
+                || !self.engine.room_for_input(sess, len, &self.config)
+            {
                 return consumed;
             }
             if self.transport.streams[s].0.state != st.state {

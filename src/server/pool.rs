@@ -406,6 +406,16 @@ impl<'a> Pool<'a> {
                 && self.big_room() >= Self::big_for(len))
     }
 
+    /// [`has_room`](Self::has_room) for `len` bytes of which some may go to message
+    /// `into` (`NONE`: none), which takes small blocks only once it went past its first
+    /// block in them.
+    pub(crate) fn has_room_into(&self, into: u32, len: usize) -> bool {
+        if BIG_BLOCKS && into < stat::BASE && !self.is_large(into) && self.len(into) > FIRST {
+            return self.small_room() >= Self::blocks_for(len);
+        }
+        self.has_room(len)
+    }
+
     /// Small blocks in use, for the memory report.
     pub(crate) fn used_blocks(&self) -> usize {
         self.blocks.len() - self.free_count as usize

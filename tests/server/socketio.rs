@@ -677,3 +677,28 @@ fn a_large_text_event_is_echoed_from_big_blocks() {
     let after = h.server.usage();
     assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
 }
+
+#[test]
+fn an_attachment_after_a_long_head_waits_for_small_blocks() {
+    // Few small blocks, many big ones. A packet whose name and arguments filled its first
+    // block goes on in small blocks: its large attachment waits for room there (the
+    // stream stays open, nothing is lost), while the same attachment after a short head
+    // goes to big blocks at once.
+    let cap = Capacity {
+        blocks: 30,
+        big_blocks: 64,
+        ..Capacity::for_sessions(4, 1 << 20)
+    };
+    let mut h = Harness::with_capacity(sio_config(), cap);
+    h.app = echo_app();
+    let (s, _) = connected_ws(&mut h);
+    let blob = pattern(8 * 1024, 5);
+    assert_eq!(echo_two_attachments(&mut h, s, &blob, &blob[..3]), 2);
+
+    let long = "x".repeat(400);
+    h.ws_send_text(s, &format!(r#"451-["message",{PH0},"{long}"]"#));
+    h.ws_send_binary(s, &blob);
+    assert!(h.ws_texts(s).is_empty());
+    assert!(!h.is_closed(s), "waits instead of failing");
+    assert!(!h.events.iter().any(|e| matches!(e, Ev::Disconnect(..))));
+}
