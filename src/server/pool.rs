@@ -371,10 +371,11 @@ impl<'a> Pool<'a> {
     /// entry, in bytes.
     #[cfg(feature = "recovery")]
     pub(crate) fn cost(&self, msg: u32) -> usize {
-        let (small, big) = if msg >= stat::BASE {
-            (1, 0)
+        let len = self.len(msg);
+        let (small, big) = if self.is_large(msg) {
+            (1, Self::big_for(len))
         } else {
-            self.blocks_of(msg)
+            (Self::blocks_for(len), 0)
         };
         small * size_of::<Block>() + big * size_of::<BigBlock>() + size_of::<Node>()
     }
