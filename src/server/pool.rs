@@ -1211,4 +1211,104 @@ mod tests {
         );
         pool.release(msg);
     }
+
+    /// Random operations on a pool of both classes (new messages with and without a size
+    /// hint, appends of random pieces, retains, releases, reads from random offsets),
+    /// checked against a model of each message's bytes and references; at the end every
+    /// block is back.
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn random_operations_match_a_model() {
+        extern crate alloc;
+        use alloc::vec::Vec;
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rand = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut blocks = [Block::EMPTY; 120];
+        let mut big = [BigBlock::EMPTY; 10];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; 3 * BigBlock::DATA] = pattern();
+        // Each live message: its id, its bytes, its references.
+        let mut live: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+        let mut out = [0u8; 12 * BigBlock::DATA];
+        let (mut appends, mut larges) = (0, 0);
+        for _ in 0..20_000 {
+            match rand(10) {
+                0 | 1 if live.len() < 12 => {
+                    let hint = [0, 10, FIRST, LARGE_MIN, 2 * BigBlock::DATA][rand(5)];
+                    if let Some(m) = pool.new_msg_for(rand(2) == 0, hint) {
+                        larges += usize::from(pool.is_large(m));
+                        live.push((m, Vec::new(), 1));
+                    }
+                }
+                2..=4 if !live.is_empty() => {
+                    let k = rand(live.len());
+                    let start = rand(data.len());
+                    let n = [1, 5, 251, 253, 4091, 4093][rand(6)].min(data.len() - start);
+                    let piece = &data[start..start + n];
+                    if pool.append(live[k].0, piece) {
+                        live[k].1.extend_from_slice(piece);
+                        appends += 1;
+                    } else {
+                        // Out of blocks: the message holds a prefix; drop it whole.
+                        let (m, _, refs) = live.swap_remove(k);
+                        for _ in 0..refs {
+                            pool.release(m);
+                        }
+                    }
+                }
+                5 if !live.is_empty() => {
+                    let k = rand(live.len());
+                    pool.retain(live[k].0);
+                    live[k].2 += 1;
+                }
+                6 | 7 if !live.is_empty() => {
+                    let k = rand(live.len());
+                    pool.release(live[k].0);
+                    live[k].2 -= 1;
+                    if live[k].2 == 0 {
+                        live.swap_remove(k);
+                    }
+                }
+                _ if !live.is_empty() => {
+                    let k = rand(live.len());
+                    let (m, bytes, _) = &live[k];
+                    assert_eq!(pool.len(*m), bytes.len());
+                    let off = rand(bytes.len() + 1);
+                    let mut r = pool.reader(*m);
+                    pool.skip(&mut r, off);
+                    let n = pool.read(&mut r, &mut out);
+                    assert_eq!(out[..n], bytes[off..]);
+                }
+                _ => {}
+            }
+            let (mut small, mut bigs) = (0, 0);
+            for (m, bytes, _) in &live {
+                assert_eq!(pool.len(*m), bytes.len());
+                let (s, b) = pool.blocks_of(*m);
+                small += s;
+                bigs += b;
+            }
+            assert_eq!((pool.used_blocks(), pool.used_big_blocks()), (small, bigs));
+        }
+        assert!(
+            appends > 1000 && larges > 100,
+            "{appends} appends, {larges} large"
+        );
+        for (m, _, refs) in live {
+            for _ in 0..refs {
+                pool.release(m);
+            }
+        }
+        assert_eq!(free_lists(&pool), (120, 10));
+    }
 }
