@@ -19,6 +19,28 @@ use siocore::ws::{OpCode, encode_frame};
 const STREAMS: usize = 4;
 
 /// Valid traffic: `{sid}` is replaced by the last sid seen.
+/// `N` bytes: `head`, then `fill`, then `tail`.
+const fn framed<const N: usize>(head: &[u8], fill: u8, tail: &[u8]) -> [u8; N] {
+    let mut out = [fill; N];
+    let mut i = 0;
+    while i < head.len() {
+        out[i] = head[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < tail.len() {
+        out[N - tail.len() + j] = tail[j];
+        j += 1;
+    }
+    out
+}
+
+/// A binary WebSocket message of 5 000 bytes (a message, or an attachment): past a small
+/// block and one big one, so with `alloc` it continues in big blocks.
+const BIG_BINARY: [u8; 5001] = framed(b"\x02", 0x5a, b"");
+/// A text event of about 5 000 bytes.
+const BIG_EVENT: [u8; 5001] = framed(b"\x0142[\"m\",\"", b'y', b"\"]");
+
 const PIECES: &[&[u8]] = &[
     b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -59,6 +81,9 @@ const PIECES: &[&[u8]] = &[
     b"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nOrigin: https://a.example\r\n\r\n",
     b"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nOrigin: https://ab.example\r\nContent-Length: 1\r\n\r\n3",
     b"OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nOrigin: https://ab.example\r\nAccess-Control-Request-Headers: x-token\r\n\r\n",
+    // Large messages (big pool blocks with `alloc`).
+    &BIG_BINARY,
+    &BIG_EVENT,
 ];
 
 struct Run<'s> {
@@ -231,7 +256,7 @@ pub fn check(data: &[u8]) {
     let Some((&mode, mut ops)) = data.split_first() else {
         return;
     };
-    let mut arena = ServerArena::<4, 6, 6, 3, 4, 8, 4, 8, 48, 48>::new();
+    let mut arena = ServerArena::<4, 6, 6, 3, 4, 8, 4, 8, 48, 48, 8>::new();
     let config = ServerConfig {
         endpoints: &[Endpoint::SOCKET_IO, Endpoint::ENGINE_IO],
         namespaces: &["/"],
@@ -241,7 +266,8 @@ pub fn check(data: &[u8]) {
         upgrade_timeout: 100,
         connect_timeout: 200,
         close_timeout: 300,
-        max_payload: if mode & 4 != 0 { 64 } else { 4096 },
+        // Room for messages that continue in big blocks (with `alloc`).
+        max_payload: if mode & 4 != 0 { 64 } else { 12_000 },
         max_queued_bytes: 2048,
         max_http_head: 1024,
         max_http_body: 256,
@@ -397,9 +423,17 @@ pub fn check(data: &[u8]) {
     let u = run.server.usage();
     assert_eq!(
         (
-            u.sessions, u.streams, u.sockets, u.rooms, u.members, u.acks, u.blocks, u.nodes
+            u.sessions,
+            u.streams,
+            u.sockets,
+            u.rooms,
+            u.members,
+            u.acks,
+            u.blocks,
+            u.big_blocks,
+            u.nodes
         ),
-        (0, 0, 0, 0, 0, 0, 0, 0),
+        (0, 0, 0, 0, 0, 0, 0, 0, 0),
         "{u:?}"
     );
 }
