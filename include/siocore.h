@@ -554,6 +554,11 @@ typedef struct {
 
 // Arguments of an emit or ack: raw JSON, comma separated (`1,"two"`), and the blobs its
 // `{"_placeholder":true,"num":k}` objects stand for.
+//
+// To send on the attachments of the event the server handle gave out last, give its
+// `attachments` and `attachments_len` as `binary` and `binary_len` (the same pointer, not
+// a copy of the views): the server then queues them by reference to the received packet
+// instead of copying them (with the library's `std` feature, as the big pool blocks).
 typedef struct {
   // The argument list (may be empty).
   const uint8_t *json;
@@ -924,6 +929,28 @@ typedef struct {
   // Close the stream after these bytes; its id is stale from now on.
   bool close;
 } sio_transmit;
+
+// What a server holds now, entries in use per table (`sio_server_usage`).
+typedef struct {
+  // Sessions.
+  size_t sessions;
+  // Streams.
+  size_t streams;
+  // Sockets.
+  size_t sockets;
+  // Rooms.
+  size_t rooms;
+  // Room memberships.
+  size_t members;
+  // Acknowledgements the server waits for.
+  size_t acks;
+  // Pool blocks holding data.
+  size_t blocks;
+  // Big pool blocks holding data.
+  size_t big_blocks;
+  // Queue entries.
+  size_t nodes;
+} sio_usage;
 
 // An HTTP response header.
 typedef struct {
@@ -1481,6 +1508,9 @@ sio_result sio_server_handshake(const sio_server *srv,
 // The first header of an HTTP event named `name` (any case): `SIO_OK` with `out` set (a
 // view into the event), `SIO_EMPTY` when there is none.
 sio_result sio_event_header(const sio_event *event, const char *name, sio_bytes *out);
+
+// Writes what the server holds now to `out`.
+sio_result sio_server_usage(const sio_server *srv, sio_usage *out);
 
 // When `sio_server_handle_timeout` should next run, in the caller's milliseconds:
 // `SIO_OK` with `out_ms` set, or `SIO_EMPTY` when no timer runs.

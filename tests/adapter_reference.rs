@@ -252,10 +252,7 @@ fn broadcasts_match_the_node_adapter_both_ways() {
             panic!("case {i}: {line}");
         };
         let blobs: Vec<&[u8]> = c.blobs.iter().map(Vec::as_slice).collect();
-        let args = Args {
-            json: c.args.as_bytes(),
-            binary: &blobs,
-        };
+        let args = Args::binary(c.args.as_bytes(), &blobs);
         let to = Recipients {
             rooms: &c.rooms,
             except: &c.except,

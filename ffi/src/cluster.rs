@@ -689,10 +689,7 @@ pub unsafe extern "C" fn sio_server_server_side_emit(
         {
             return Err(SIO_INVALID_JSON);
         }
-        let args = Args {
-            json: list.as_bytes(),
-            binary: &[],
-        };
+        let args = Args::binary(list.as_bytes(), &[]);
         let id = cluster
             .server_side_emit(server, ns, event, args, ack)
             .map_err(cluster_result)?;

@@ -12,7 +12,7 @@ use siocore::server::{Capacity, Event, Server, Storage};
 use crate::cluster::{
     SIO_MAX_CLUSTER_NAME, cluster_c_event, done_event, read_config, sio_cluster_config,
 };
-use crate::server::{c_event, config, sio_event, sio_server};
+use crate::server::{Handed, c_event, config, sio_event, sio_server};
 use crate::{
     SIO_INVALID_ARGUMENT, SIO_NULL_ARGUMENT, SIO_OK, SIO_PANIC, SIO_WRONG_STATE, boundary,
     sio_bytes, sio_result, text,
@@ -273,9 +273,17 @@ struct CHandler {
 }
 
 impl CHandler {
-    /// Calls back with `ev`, the server (and its cluster) lent for the call.
-    fn call<'a>(&self, server: &mut Server<'a>, cluster: Option<&mut Cluster<'a>>, ev: &sio_event) {
+    /// Calls back with `ev`, the server (and its cluster) lent for the call, with the
+    /// attachments `ev` shows.
+    fn call<'a>(
+        &self,
+        server: &mut Server<'a>,
+        cluster: Option<&mut Cluster<'a>>,
+        ev: &sio_event,
+        handed: Option<Handed>,
+    ) {
         let mut lent = sio_server::lent(server, cluster);
+        lent.hand(handed);
         // SAFETY: the C callback gets pointers valid for the call, as its contract says.
         unsafe { (self.cb)(self.userdata, &mut lent, ev) };
     }
@@ -293,7 +301,9 @@ impl Handler for CHandler {
         event: &Event<'_>,
     ) {
         let ev = c_event(event, &mut self.views);
-        self.call(server, cluster, &ev);
+        // SAFETY: the lent handle, which keeps it, lives for the call, `event` longer.
+        let handed = unsafe { Handed::of(event, ev.attachments) };
+        self.call(server, cluster, &ev, handed);
     }
 
     fn cluster_event<'a>(
@@ -305,7 +315,7 @@ impl Handler for CHandler {
         // A server-side emit that is not `[name, ...]`, or whose name is too long, is
         // dropped (its sender, if it waits, times out).
         if let Ok(ev) = cluster_c_event(event, &mut self.name) {
-            self.call(server, Some(cluster), &ev);
+            self.call(server, Some(cluster), &ev, None);
         }
     }
 
@@ -315,7 +325,7 @@ impl Handler for CHandler {
         cluster: &mut Cluster<'a>,
         done: &Done,
     ) {
-        self.call(server, Some(cluster), &done_event(done));
+        self.call(server, Some(cluster), &done_event(done), None);
     }
 }
 

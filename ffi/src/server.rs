@@ -14,7 +14,7 @@ use siocore::server::{
     Endpoint, Event, Parser, Protocol, Server, ServerConfig, SessionId, SocketId, Storage,
     StreamId, Targets, WireId,
 };
-use siocore::sio::MAX_EMIT_ATTACHMENTS;
+use siocore::sio::{Attachments, MAX_EMIT_ATTACHMENTS};
 
 use crate::cluster::{Joined, SIO_REQUEST_LEN};
 use crate::memory::{Buf, Carve};
@@ -725,6 +725,7 @@ unsafe fn place(
             events: Buf::lent(events),
             attachments: Buf::lent(views),
             cluster: Joined::None,
+            handed: None,
         });
     }
     Ok(handle)
@@ -760,6 +761,42 @@ pub struct sio_server {
     attachments: Buf<sio_bytes>,
     /// The cluster the server joined, if any (`sio_server_join_cluster`).
     pub(crate) cluster: Joined,
+    /// The attachments of the event handed out last, while their views are valid.
+    handed: Option<Handed>,
+}
+
+/// The attachments of an event a handle handed out: the views C got, and the attachments
+/// they show. Given those same views back in `sio_args`, an emit passes the attachments on
+/// as received ([`Args::attached`]): the server then queues them without copying.
+#[derive(Clone, Copy)]
+pub(crate) struct Handed {
+    views: *const sio_bytes,
+    attachments: Attachments<'static>,
+}
+
+impl Handed {
+    /// `event`'s attachments, if it has any, shown to C as `views`.
+    ///
+    /// # Safety
+    /// The result must not be used once the bytes of `event` change or go: the handle keeping
+    /// it drops it before its next poll, and a lent handle lives for one callback.
+    pub(crate) unsafe fn of(event: &Event<'_>, views: *const sio_bytes) -> Option<Self> {
+        let a = match event {
+            Event::Message(m) => m.attachments,
+            Event::Ack(a) => a.attachments,
+            _ => return None,
+        };
+        if a.is_empty() {
+            return None;
+        }
+        Some(Self {
+            views,
+            // SAFETY: per this function's contract, it is dropped before the bytes change.
+            attachments: unsafe {
+                core::mem::transmute::<Attachments<'_>, Attachments<'static>>(a)
+            },
+        })
+    }
 }
 
 impl core::fmt::Debug for sio_server {
@@ -780,7 +817,14 @@ impl sio_server {
             cluster: cluster.map_or(Joined::None, |c| {
                 Joined::Lent((c as *mut Cluster<'a>).cast())
             }),
+            handed: None,
         }
+    }
+
+    /// Remembers the attachments of the event given to C with this handle.
+    #[cfg(feature = "std")]
+    pub(crate) fn hand(&mut self, handed: Option<Handed>) {
+        self.handed = handed;
     }
 
     /// Whether this handle is a loop's server lent to its callback.
@@ -904,6 +948,7 @@ pub unsafe extern "C" fn sio_server_new(
             events: Buf::heap(events),
             attachments: Buf::heap(views),
             cluster: Joined::None,
+            handed: None,
         });
         // SAFETY: `out` checked non-NULL; writable per the contract.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -1344,7 +1389,7 @@ impl sio_event {
 /// has room for `max_attachments`, more than any event carries).
 pub(crate) fn c_event(e: &Event<'_>, views: &mut [sio_bytes]) -> sio_event {
     let mut count = 0;
-    let mut att = |a: siocore::server::Attachments<'_>| {
+    let mut att = |a: Attachments<'_>| {
         debug_assert!(a.len() <= views.len(), "room for every attachment's view");
         for (slot, blob) in views.iter_mut().zip(a.iter()) {
             *slot = sio_bytes::of(blob);
@@ -1462,7 +1507,10 @@ pub unsafe extern "C" fn sio_server_poll_event(
             events,
             attachments,
             cluster,
+            handed,
         } = s;
+        // The bytes the views showed are about to be rewritten.
+        *handed = None;
         // One arm without `std`.
         #[allow(clippy::infallible_destructuring_match)]
         let server = match inner {
@@ -1487,7 +1535,10 @@ pub unsafe extern "C" fn sio_server_poll_event(
             {
                 continue;
             }
-            break c_event(&event, attachments.get());
+            let ev = c_event(&event, attachments.get());
+            // SAFETY: dropped at the next poll (above), before `events` is written again.
+            *handed = unsafe { Handed::of(&event, ev.attachments) };
+            break ev;
         };
         // SAFETY: checked non-NULL.
         unsafe { out.write(ev) };
@@ -1581,6 +1632,58 @@ pub unsafe extern "C" fn sio_event_header(
             }
         }
         SIO_EMPTY
+    })
+}
+
+/// What a server holds now, entries in use per table (`sio_server_usage`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct sio_usage {
+    /// Sessions.
+    pub sessions: usize,
+    /// Streams.
+    pub streams: usize,
+    /// Sockets.
+    pub sockets: usize,
+    /// Rooms.
+    pub rooms: usize,
+    /// Room memberships.
+    pub members: usize,
+    /// Acknowledgements the server waits for.
+    pub acks: usize,
+    /// Pool blocks holding data.
+    pub blocks: usize,
+    /// Big pool blocks holding data.
+    pub big_blocks: usize,
+    /// Queue entries.
+    pub nodes: usize,
+}
+
+/// Writes what the server holds now to `out`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sio_server_usage(
+    srv: *const sio_server,
+    out: *mut sio_usage,
+) -> sio_result {
+    with_ref(srv, |s| {
+        if out.is_null() {
+            return Err(SIO_NULL_ARGUMENT);
+        }
+        let u = s.server_ref().usage();
+        let usage = sio_usage {
+            sessions: u.sessions,
+            streams: u.streams,
+            sockets: u.sockets,
+            rooms: u.rooms,
+            members: u.members,
+            acks: u.acks,
+            blocks: u.blocks,
+            big_blocks: u.big_blocks,
+            nodes: u.nodes,
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { out.write(usage) };
+        Ok(SIO_OK)
     })
 }
 
@@ -1739,6 +1842,11 @@ pub unsafe extern "C" fn sio_server_refuse(
 
 /// Arguments of an emit or ack: raw JSON, comma separated (`1,"two"`), and the blobs its
 /// `{"_placeholder":true,"num":k}` objects stand for.
+///
+/// To send on the attachments of the event the server handle gave out last, give its
+/// `attachments` and `attachments_len` as `binary` and `binary_len` (the same pointer, not
+/// a copy of the views): the server then queues them by reference to the received packet
+/// instead of copying them (with the library's `std` feature, as the big pool blocks).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct sio_args {
@@ -1750,6 +1858,31 @@ pub struct sio_args {
     pub binary: *const sio_bytes,
     /// How many (at most 32).
     pub binary_len: usize,
+}
+
+/// [`with_args`] for a server command: blobs that are the views of the attachments the
+/// handle handed out last (`handed`) are passed on as those attachments.
+///
+/// # Safety
+/// As [`with_args`].
+pub(crate) unsafe fn with_server_args<R>(
+    args: *const sio_args,
+    handed: Option<Handed>,
+    f: impl FnOnce(Args<'_>) -> Result<R, sio_result>,
+) -> Result<R, sio_result> {
+    // SAFETY: NULL or a caller's `sio_args`.
+    let a = unsafe { args.as_ref() };
+    if let (Some(a), Some(h)) = (a, handed)
+        && a.binary_len > 0
+        && core::ptr::eq(a.binary, h.views)
+        && a.binary_len == h.attachments.len()
+    {
+        // SAFETY: a byte range per the contract.
+        let json = unsafe { bytes(a.json, a.json_len) }.ok_or(SIO_NULL_ARGUMENT)?;
+        return f(Args::attached(json, h.attachments));
+    }
+    // SAFETY: per the contract.
+    unsafe { with_args(args, f) }
 }
 
 /// Calls `f` with the arguments `args` points to (`NULL`: none).
@@ -1797,7 +1930,7 @@ pub unsafe extern "C" fn sio_server_emit(
         let event = unsafe { text(event) }?;
         // SAFETY: `args` per the contract.
         unsafe {
-            with_args(args, |a| {
+            with_server_args(args, s.handed, |a| {
                 ok(s.server().emit(SocketId::from_bits(socket), event, a))
             })
         }
@@ -1824,7 +1957,7 @@ pub unsafe extern "C" fn sio_server_emit_with_ack(
         let timeout = (timeout_ms > 0).then_some(timeout_ms);
         // SAFETY: `args` per the contract.
         let id = unsafe {
-            with_args(args, |a| {
+            with_server_args(args, s.handed, |a| {
                 s.server()
                     .emit_with_ack(SocketId::from_bits(socket), event, a, timeout)
                     .map_err(sio_result::from)
@@ -1847,7 +1980,7 @@ pub unsafe extern "C" fn sio_server_ack(
     with(srv, |s| {
         // SAFETY: `args` per the contract.
         unsafe {
-            with_args(args, |a| {
+            with_server_args(args, s.handed, |a| {
                 ok(s.server()
                     .ack(SocketId::from_bits(socket), AckId(ack_id), a))
             })
@@ -2028,13 +2161,14 @@ pub unsafe extern "C" fn sio_server_broadcast(
         let namespace = unsafe { text(namespace) }?;
         // SAFETY: NUL-terminated per the contract.
         let event = unsafe { text(event) }?;
+        let handed = s.handed;
         let (server, cluster) = s.parts();
         let ns = server.namespace(namespace).ok_or(SIO_UNKNOWN_NAMESPACE)?;
         // SAFETY: NULL or a caller's `sio_targets`.
         let picked = unsafe { Picked::read(targets) }?;
         // SAFETY: `args` per the contract.
         let sent = unsafe {
-            with_args(args, |a| match cluster {
+            with_server_args(args, handed, |a| match cluster {
                 Some(c) if !picked.local => {
                     let ids = picked.except_ids(server);
                     picked

@@ -71,10 +71,7 @@ pub fn check(data: &[u8]) {
         except: &[],
         flags: b.flags(),
     };
-    let args_in = Args {
-        json: args,
-        binary: &blobs[..count],
-    };
+    let args_in = Args::binary(args, &blobs[..count]);
     let Ok(n) = adapter::encode_broadcast(
         &mut msg,
         &Uid::from_random([0; 6]),

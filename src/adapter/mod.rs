@@ -16,7 +16,7 @@
 //! use siocore::server::Args;
 //!
 //! let uid = Uid::from_random([1, 2, 3, 4, 5, 6]);
-//! let args = Args { json: br#""hi",{"_placeholder":true,"num":0}"#, binary: &[&[7, 8]] };
+//! let args = Args::binary(br#""hi",{"_placeholder":true,"num":0}"#, &[&[7, 8]]);
 //! let mut msg = [0u8; 128];
 //! let to = Recipients { rooms: &["room1"], ..Recipients::ALL };
 //! let n = adapter::encode_broadcast(&mut msg, &uid, "/", "chat", &args, &to)?;
@@ -390,8 +390,9 @@ fn write_packet(
     w.str("data")?;
     w.array(1 + json::elements(args.json).count())?;
     w.str(event)?;
+    let (blobs, n) = args.blobs();
     for value in json::elements(args.json) {
-        json_to_msgpack(w, value, args.binary, 0)?;
+        json_to_msgpack(w, value, &blobs[..n], 0)?;
     }
     w.str("nsp")?;
     Ok(w.str(nsp)?)
@@ -430,7 +431,8 @@ pub fn encode_ack(out: &mut [u8], request_id: &str, args: &Args<'_>) -> Result<u
     w.str(request_id)?;
     if let Some(first) = first {
         w.str("packet")?;
-        json_to_msgpack(&mut w, first, args.binary, 0)?;
+        let (blobs, n) = args.blobs();
+        json_to_msgpack(&mut w, first, &blobs[..n], 0)?;
     }
     Ok(w.len())
 }
@@ -1117,14 +1119,8 @@ mod tests {
         let uid = Uid::from_random([0; 6]);
         let mut out = [0u8; 128];
         let bad: &[Args<'_>] = &[
-            Args {
-                json: b"[1",
-                binary: &[],
-            },
-            Args {
-                json: br#"{"_placeholder":true,"num":1}"#,
-                binary: &[&[1]],
-            },
+            Args::binary(b"[1", &[]),
+            Args::binary(br#"{"_placeholder":true,"num":1}"#, &[&[1]]),
         ];
         for args in bad {
             assert_eq!(
@@ -1132,10 +1128,7 @@ mod tests {
                 Err(EncodeError::InvalidArgs)
             );
         }
-        let ok = Args {
-            json: br#""x""#,
-            binary: &[],
-        };
+        let ok = Args::binary(br#""x""#, &[]);
         assert!(matches!(
             encode_broadcast(&mut out[..8], &uid, "/", "e", &ok, &Recipients::ALL),
             Err(EncodeError::BufferTooSmall(_))
@@ -1153,10 +1146,7 @@ mod tests {
                 ..Flags::NONE
             },
         };
-        let args = Args {
-            json: br#"1,{"_placeholder":true,"num":0}"#,
-            binary: &[&[9]],
-        };
+        let args = Args::binary(br#"1,{"_placeholder":true,"num":0}"#, &[&[9]]);
         let mut out = [0u8; 256];
         let n = encode_broadcast_with_acks(&mut out, &uid, "q1", "/", "ask", &args, &to).unwrap();
         // notepack.encode({uid, requestId, type: 7, packet: {type: 2, data: ["ask", 1,
@@ -1228,10 +1218,7 @@ mod tests {
         }
         json[601..603].copy_from_slice(b"\",");
         json[603..625].copy_from_slice(b"18446744073709551616,2");
-        let args = Args {
-            json: &json[..625],
-            binary: &[],
-        };
+        let args = Args::binary(&json[..625], &[]);
         let mut out = [0u8; 1024];
         let n = encode_broadcast(&mut out, &uid, "/", "e", &args, &Recipients::ALL).unwrap();
         let b = Broadcast::decode(&out[..n]).unwrap();

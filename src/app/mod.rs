@@ -660,12 +660,8 @@ impl<'a> Cx<'_, 'a> {
         json: &[u8],
         attachments: Attachments<'_>,
     ) -> Result<(), CommandError> {
-        with_blobs(attachments, |blobs| {
-            Self::log(
-                self.server.emit(socket, event, Args::binary(json, blobs)),
-                "emit",
-            )
-        })
+        let args = Args::attached(json, attachments);
+        Self::log(self.server.emit(socket, event, args), "emit")
     }
 
     /// Emits `event` and calls `callback` with the client's answer, or with
@@ -702,13 +698,8 @@ impl<'a> Cx<'_, 'a> {
     /// Answers `msg`'s ack request with its own arguments and attachments.
     pub fn ack_same(&mut self, msg: &Msg<'_>) {
         let Some(id) = msg.ack_id else { return };
-        let _ = with_blobs(msg.attachments, |blobs| {
-            Self::log(
-                self.server
-                    .ack(msg.socket, id, Args::binary(msg.args, blobs)),
-                "ack",
-            )
-        });
+        let args = Args::attached(msg.args, msg.attachments);
+        let _ = Self::log(self.server.ack(msg.socket, id, args), "ack");
     }
 
     /// Puts the socket in `room`.
@@ -761,17 +752,6 @@ impl<'a> Cx<'_, 'a> {
             rooms: Vec::new(),
             except_rooms: Vec::new(),
             except: std::vec![socket],
-        }
-    }
-}
-
-/// Calls `f` with the blobs of `attachments` as a slice of slices.
-fn with_blobs<R>(attachments: Attachments<'_>, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-    match attachments.to_array::<32>() {
-        Some((blobs, n)) => f(&blobs[..n]),
-        None => {
-            let blobs: Vec<&[u8]> = attachments.iter().collect();
-            f(&blobs)
         }
     }
 }
@@ -1055,9 +1035,7 @@ impl Broadcast<'_, '_> {
         json: &[u8],
         attachments: Attachments<'_>,
     ) -> Result<usize, EmitError> {
-        with_blobs(attachments, |blobs| {
-            self.deliver(event, Args::binary(json, blobs))
-        })
+        self.deliver(event, Args::attached(json, attachments))
     }
 }
 

@@ -1428,7 +1428,8 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
         args: Args<'_>,
         ack_slot: u8,
     ) -> Result<(), CommandError> {
-        let blobs: usize = args.binary.iter().map(|b| b.len() + outbox::HDR).sum();
+        let count = args.blob_count();
+        let blobs: usize = args.blob_iter().map(|b| b.len() + outbox::HDR).sum();
         let ns_name = self
             .nss
             .get(usize::from(ns))
@@ -1460,7 +1461,6 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             .split_first_mut()
             .ok_or(CommandError::OutboxFull { required: free + 1 })?;
         *first = b'4';
-        let count = args.binary.len();
         let r = match (name, count) {
             (Some(name), 0) => crate::sio::encode_event(rest, ns_name, ack, name, args.json),
             (Some(name), c) => {
@@ -1486,7 +1486,7 @@ impl<'a, const NS: usize, const ACKS: usize, const POLLING: bool> Client<'a, NS,
             ns
         };
         self.outbox.commit(outbox::TEXT, tag, ack_slot, n);
-        for b in args.binary {
+        for b in args.blob_iter() {
             // Room for every blob was kept above.
             let pushed = self.outbox.push(outbox::BINARY, tag, NO_ACK, b);
             debug_assert!(pushed);

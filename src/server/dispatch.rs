@@ -15,12 +15,12 @@ use super::engine::{Bin, Pkt, REPLY_ROOM, Route, Up};
 use super::event::Event;
 use super::http::{Framing, Head, ws_accept};
 use super::ix::Link;
-use super::pool::stat;
+use super::pool::{VIEWS, stat};
 use super::rooms::Walk;
 use super::session::{SessionIx, State as SessState, Transport as SessTransport};
 use super::socketio::{
-    Handled, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SockState, SocketIoLayer, SocketIx,
-    encode_packet,
+    Handled, Held, Input, MAX_EMIT_ATTACHMENTS, MAX_NAME, PacketMsgs, SockState, SocketIoLayer,
+    SocketIx, encode_packet,
 };
 use super::storage::NONE;
 use super::stream::{Fixed, Item, State, StreamIx, Timer};
@@ -244,6 +244,9 @@ impl Server<'_> {
         &mut self,
         buf: &'b mut [u8],
     ) -> Result<Option<Event<'b>>, BufferTooSmall> {
+        // The event handed out before is the application's no more.
+        let held = core::mem::replace(&mut self.socketio.held, Held::NONE);
+        self.pool.release(held.msg);
         self.socketio.reap_sockets(&mut self.events);
         self.engine.reap_sessions(&mut self.events);
         let Some(r) = self.events.front().copied() else {
@@ -258,6 +261,18 @@ impl Server<'_> {
             let mut reader = self.pool.reader(p.msg);
             self.pool.skip(&mut reader, usize::from(p.skip));
             len = self.pool.read(&mut reader, buf);
+            if let Some(count) = r.attachments().filter(|&n| VIEWS && n > 0) {
+                // Kept until the next call: its attachments may be sent on by reference.
+                let before = (p.first + p.second) as usize;
+                self.pool.retain(p.msg);
+                self.socketio.held = Held {
+                    msg: p.msg,
+                    at: u32::from(p.skip) + before as u32,
+                    copy: buf.as_ptr() as usize + before,
+                    len: len.saturating_sub(before),
+                    count,
+                };
+            }
             if let Some(from) = r.session()
                 && let Some(sess) = self.engine.sessions.ix(from.index)
                 && self.engine.sessions[sess].0.era == from.era
@@ -388,7 +403,7 @@ impl Server<'_> {
         }
         // An upper bound of the recipients, to check the queue entries up front.
         let bound = self.socketio.target_bound(ns, to);
-        let per = 1 + args.binary.len();
+        let per = 1 + args.blob_count();
         let need = bound.saturating_mul(per);
         if !self.nodes_for(need) {
             return Err(CommandError::Full(Resource::Nodes));
@@ -410,6 +425,7 @@ impl Server<'_> {
             &args,
             offset,
             msgpack,
+            &self.socketio.held,
             &mut msgs,
         );
         // The recovery log gives its blocks back before a broadcast fails for them.
@@ -424,6 +440,7 @@ impl Server<'_> {
                 &args,
                 offset,
                 msgpack,
+                &self.socketio.held,
                 &mut msgs,
             );
         }

@@ -419,6 +419,16 @@ pub(crate) enum Record {
 }
 
 impl Record {
+    /// How many attachments an event's or an ack's payload carries.
+    pub(crate) fn attachments(&self) -> Option<usize> {
+        match *self {
+            Self::Message { attachments, .. } | Self::Ack { attachments, .. } => {
+                Some(usize::from(attachments))
+            }
+            _ => None,
+        }
+    }
+
     /// Where the record's bytes are, if it has any.
     #[inline]
     pub(crate) fn payload(&self) -> Option<Payload> {
@@ -496,7 +506,7 @@ impl Record {
                 namespace,
                 name: text(one),
                 args: two,
-                attachments: Attachments::from_raw(rest, usize::from(attachments)),
+                attachments: Attachments::from_stored(rest, usize::from(attachments)),
                 ack,
             }),
             Self::Ack {
@@ -508,7 +518,7 @@ impl Record {
                 socket,
                 id,
                 args: two,
-                attachments: Attachments::from_raw(rest, usize::from(attachments)),
+                attachments: Attachments::from_stored(rest, usize::from(attachments)),
             }),
             Self::AckTimeout { socket, id } => Event::AckTimeout { socket, id },
             Self::Disconnect {

@@ -886,6 +886,7 @@ impl<'a> Server<'a> {
                 stamp: 0,
                 hash_key,
                 recovery: recovery::Recovery::new(hash_key),
+                held: socketio::Held::NONE,
             },
             events: Events::new(storage.events),
             pool: Pool::new(storage.blocks, storage.nodes, storage.big_blocks),

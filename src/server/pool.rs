@@ -73,6 +73,10 @@ impl BigBlock {
 /// Marks a big block's index (the small table's indices stay below it).
 const TAG: u32 = 1 << 31;
 
+/// Whether messages may be views of others (sending on received attachments without a
+/// copy); compiled in with `alloc`, as the big blocks are.
+pub(crate) const VIEWS: bool = BIG_BLOCKS;
+
 /// One queue entry: a message reference and the link to the next entry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
@@ -95,14 +99,17 @@ impl Linked for Node {
 }
 
 /// Header of a message in its first block: references (bit 31: binary, bit 30: continued
-/// in big blocks), length, last block.
+/// in big blocks, bit 29: a view), length, last block.
 const HEAD: usize = 12;
 /// Data bytes the first block holds.
 const FIRST: usize = Block::DATA - HEAD;
 const BINARY: u32 = 1 << 31;
 const LARGE: u32 = 1 << 30;
+/// A view: the message's bytes are a range of another message (its base), whose index and
+/// offset its one block holds after the header; the view holds a reference to the base.
+const VIEW: u32 = 1 << 29;
 /// The flag bits of the header's first word; the rest counts references.
-const FLAGS: u32 = BINARY | LARGE;
+const FLAGS: u32 = BINARY | LARGE | VIEW;
 /// The least length a message is expected to reach for its continuation to take big blocks.
 const LARGE_MIN: usize = FIRST + BigBlock::DATA;
 
@@ -357,10 +364,49 @@ impl<'a> Pool<'a> {
         BIG_BLOCKS && msg < stat::BASE && self.word(msg, 0) & LARGE != 0
     }
 
-    /// Small and big blocks message `msg` takes.
+    /// Whether message `msg` is a view of another ([`view`](Self::view)).
+    fn is_view(&self, msg: u32) -> bool {
+        VIEWS && msg < stat::BASE && self.word(msg, 0) & VIEW != 0
+    }
+
+    /// A view's base message and where in it the view starts.
+    fn view_of(&self, view: u32) -> (u32, usize) {
+        (self.word(view, HEAD), self.word(view, HEAD + 4) as usize)
+    }
+
+    /// A new message (one reference, binary or not) of the `len` bytes of `base` from `at`
+    /// on, sharing its blocks: it takes one small block and holds a reference to `base`
+    /// until its own last one goes. `None` when the pool has no block for it, or the range
+    /// is not in `base` (the caller copies then).
+    pub(crate) fn view(&mut self, base: u32, at: usize, len: usize, binary: bool) -> Option<u32> {
+        if !VIEWS || base >= stat::BASE {
+            return None;
+        }
+        let (base, at) = if self.is_view(base) {
+            let (b, a) = self.view_of(base);
+            (b, a.checked_add(at)?)
+        } else {
+            (base, at)
+        };
+        if at.checked_add(len)? > self.len(base) || u32::try_from(at).is_err() {
+            return None;
+        }
+        let v = self.take_block()?;
+        self.set_word(v, 0, 1 | VIEW | if binary { BINARY } else { 0 });
+        self.set_word(v, 4, len as u32);
+        self.set_word(v, 8, v);
+        self.set_word(v, HEAD, base);
+        self.set_word(v, HEAD + 4, at as u32);
+        self.retain(base);
+        Some(v)
+    }
+
+    /// Small and big blocks message `msg` takes (a view: its own block).
     fn blocks_of(&self, msg: u32) -> (usize, usize) {
         let len = self.word(msg, 4) as usize;
-        if self.is_large(msg) {
+        if self.is_view(msg) {
+            (1, 0)
+        } else if self.is_large(msg) {
             (1, Self::big_for(len))
         } else {
             (Self::blocks_for(len), 0)
@@ -371,6 +417,10 @@ impl<'a> Pool<'a> {
     /// entry, in bytes.
     #[cfg(feature = "recovery")]
     pub(crate) fn cost(&self, msg: u32) -> usize {
+        if self.is_view(msg) {
+            // Its block, and what it keeps of its base (shared with others, counted whole).
+            return size_of::<Block>() + self.cost(self.view_of(msg).0);
+        }
         let len = self.len(msg);
         let (small, big) = if self.is_large(msg) {
             (1, Self::big_for(len))
@@ -468,7 +518,7 @@ impl<'a> Pool<'a> {
     /// the pool has room in big blocks and the message has not yet gone past its first
     /// block, it continues in big blocks.
     pub(crate) fn expect(&mut self, msg: u32, more: usize) {
-        if !BIG_BLOCKS || msg >= stat::BASE {
+        if !BIG_BLOCKS || msg >= stat::BASE || self.is_view(msg) {
             return;
         }
         let len = self.word(msg, 4) as usize;
@@ -498,7 +548,7 @@ impl<'a> Pool<'a> {
     /// Appends `bytes` to `msg`; `false` when the pool ran out (the message then holds a
     /// prefix of them; the caller releases it).
     pub(crate) fn append(&mut self, msg: u32, mut bytes: &[u8]) -> bool {
-        if msg >= stat::BASE {
+        if msg >= stat::BASE || self.is_view(msg) {
             return false;
         }
         let large = self.is_large(msg);
@@ -545,7 +595,7 @@ impl<'a> Pool<'a> {
 
     /// Overwrites bytes already appended at `at`, within the first block.
     pub(crate) fn overwrite(&mut self, msg: u32, at: usize, bytes: &[u8]) {
-        if msg >= stat::BASE || at + bytes.len() > FIRST.min(self.len(msg)) {
+        if msg >= stat::BASE || self.is_view(msg) || at + bytes.len() > FIRST.min(self.len(msg)) {
             return;
         }
         if let Some(d) = self
@@ -596,6 +646,14 @@ impl<'a> Pool<'a> {
         // next message takes the same blocks in the order they were just used. A message
         // continued in big blocks gives its first block back to the small list and the
         // rest to the big one.
+        if self.is_view(msg) {
+            let (base, _) = self.view_of(msg);
+            self.set_next(msg, self.free);
+            self.free = msg;
+            self.free_count += 1;
+            self.release(base);
+            return;
+        }
         let tail = self.word(msg, 8);
         let (small, big) = self.blocks_of(msg);
         debug_assert_eq!(self.chain_len(msg), (small + big) as u32);
@@ -635,6 +693,13 @@ impl<'a> Pool<'a> {
                 off: 0,
                 left: stat::bytes(msg).len() as u32,
             };
+        }
+        if self.is_view(msg) {
+            let (base, at) = self.view_of(msg);
+            let mut r = self.reader(base);
+            self.skip(&mut r, at);
+            r.left = r.left.min(self.word(msg, 4));
+            return r;
         }
         Reader {
             block: msg,
@@ -682,16 +747,32 @@ impl<'a> Pool<'a> {
         done
     }
 
-    /// Skips `n` bytes.
-    pub(crate) fn skip(&self, r: &mut Reader, mut n: usize) {
-        let mut scratch = [0u8; 64];
-        while n > 0 && r.left > 0 {
-            let k = n.min(scratch.len());
-            let got = self.read(r, &mut scratch[..k]);
-            if got == 0 {
-                break;
+    /// Skips `n` bytes (a block at a time, reading none).
+    pub(crate) fn skip(&self, r: &mut Reader, n: usize) {
+        let mut n = n.min(r.left as usize) as u32;
+        if r.block >= stat::BASE {
+            r.off += n;
+            r.left -= n;
+            return;
+        }
+        while n > 0 {
+            let size = if Self::is_big(r.block) {
+                BigBlock::DATA
+            } else {
+                Block::DATA
+            } as u32;
+            if r.off == size {
+                r.block = self.next_of(r.block);
+                r.off = 0;
+                if self.data(r.block).is_none() {
+                    r.left = 0;
+                    return;
+                }
             }
-            n -= got;
+            let k = (size - r.off).min(n);
+            r.off += k;
+            r.left -= k;
+            n -= k;
         }
     }
 
@@ -932,6 +1013,67 @@ mod tests {
 
     /// A large message: its first block small, the rest in big blocks.
     const BIG_LEN: usize = FIRST + 2 * BigBlock::DATA + 100;
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn views_read_a_range_of_their_base_and_keep_it() {
+        let mut blocks = [Block::EMPTY; 8];
+        let mut big = [BigBlock::EMPTY; 3];
+        let mut nodes = [Node::EMPTY; 1];
+        let mut pool = Pool::new(
+            Slots::from(&mut blocks[..]),
+            Slots::from(&mut nodes[..]),
+            Slots::from(&mut big[..]),
+        );
+        let data: [u8; BIG_LEN] = pattern();
+        let small = pool.msg_from(false, &[&data[..600]]).unwrap();
+        let large = pool.msg_from(false, &[&data[..]]).unwrap();
+        assert!(!pool.is_large(small) && pool.is_large(large));
+        // Ranges starting and ending on each side of every block edge, of both bases.
+        let edges = [0, 1, FIRST - 1, FIRST, FIRST + 1, FIRST + Block::DATA];
+        let big_edges = [
+            FIRST + BigBlock::DATA - 1,
+            FIRST + BigBlock::DATA,
+            BIG_LEN - 1,
+        ];
+        for (base, len) in [(small, 600), (large, BIG_LEN)] {
+            let points = edges
+                .iter()
+                .chain(&big_edges)
+                .copied()
+                .filter(|&p| p <= len);
+            for at in points {
+                for end in [at, at + 1, len].into_iter().filter(|&e| e <= len) {
+                    let v = pool.view(base, at, end - at, true).unwrap();
+                    assert!(pool.is_binary(v) && pool.len(v) == end - at);
+                    let mut out = [0u8; BIG_LEN];
+                    assert_eq!(pool.copy_all(v, &mut out), end - at);
+                    assert_eq!(out[..end - at], data[at..end], "{at}..{end} of {len}");
+                    // A view of the view reads the same bytes further on.
+                    if end > at {
+                        let w = pool.view(v, 1, end - at - 1, false).unwrap();
+                        assert_eq!(pool.copy_all(w, &mut out), end - at - 1);
+                        assert_eq!(out[..end - at - 1], data[at + 1..end]);
+                        pool.release(w);
+                    }
+                    pool.release(v);
+                }
+            }
+            assert!(pool.view(base, len, 1, true).is_none(), "past the end");
+        }
+        // A view outlives its base's other references; it cannot grow.
+        let v = pool.view(large, 5000, 100, true).unwrap();
+        assert!(!pool.append(v, b"x"));
+        pool.release(large);
+        pool.release(small);
+        assert_eq!(pool.big_free_count, 0, "the view keeps the large base");
+        let mut out = [0u8; 100];
+        assert_eq!(pool.copy_all(v, &mut out), 100);
+        assert_eq!(out[..], data[5000..5100]);
+        pool.release(v);
+        assert_eq!((pool.free_count, pool.big_free_count), (8, 3));
+        assert_eq!(free_lists(&pool), (8, 3));
+    }
 
     #[cfg(feature = "alloc")]
     #[test]

@@ -6,7 +6,7 @@
 use super::engine::Bin;
 use super::event::{Events, Payload, Record};
 use super::ix::{Ix, Link};
-use super::pool::Pool;
+use super::pool::{Pool, VIEWS};
 use super::session::{Assembly, SessionIx, SessionSlot, SioSession};
 use super::storage::{NONE, Slots, Table, slot_entry};
 use super::{
@@ -258,6 +258,55 @@ pub(crate) struct SocketIoLayer<'a> {
     pub(super) hash_key: [u64; 2],
     /// Connection state recovery: the packet log and the parked sockets.
     pub(super) recovery: super::recovery::Recovery,
+    /// The stored message of the event with attachments handed out last, kept until the
+    /// next `poll_event` so that its attachments can be sent on without a copy.
+    pub(super) held: Held,
+}
+
+/// The event with attachments the application was handed last: its pool message, where
+/// its attachments start in it, and where they were copied to (the address of the bytes
+/// handed out, compared with what an emit is given back, never read through).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Held {
+    pub(super) msg: u32,
+    pub(super) at: u32,
+    pub(super) copy: usize,
+    pub(super) len: usize,
+    pub(super) count: usize,
+}
+
+impl Held {
+    pub(super) const NONE: Self = Self {
+        msg: NONE,
+        at: 0,
+        copy: 0,
+        len: 0,
+        count: 0,
+    };
+
+    /// Where in the stored message each of `args`' attached blobs is, when they are the
+    /// held event's attachments as it handed them out.
+    fn locate(&self, args: &Args<'_>) -> Option<([(u32, u32); MAX_EMIT_ATTACHMENTS], usize)> {
+        let raw = args.attached.stored_raw()?;
+        if self.msg == NONE
+            || raw.as_ptr() as usize != self.copy
+            || raw.len() != self.len
+            || args.attached.len() != self.count
+        {
+            return None;
+        }
+        let mut out = [(0, 0); MAX_EMIT_ATTACHMENTS];
+        let mut n = 0;
+        for blob in args.attached.iter() {
+            let off = (blob.as_ptr() as usize).checked_sub(self.copy)?;
+            *out.get_mut(n)? = (
+                self.at.checked_add(u32::try_from(off).ok()?)?,
+                blob.len() as u32,
+            );
+            n += 1;
+        }
+        Some((out, n))
+    }
 }
 
 /// Bytes of the header a binary packet being assembled keeps at the front of its pool
@@ -871,7 +920,7 @@ impl<'a> SocketIoLayer<'a> {
         msgs: &mut PacketMsgs,
     ) -> Result<usize, CommandError> {
         let ns = self.ns_name(self.sockets[sock].0.ns);
-        encode_packet(pool, ns, ack, name, args, offset, msgpack, msgs)
+        encode_packet(pool, ns, ack, name, args, offset, msgpack, &self.held, msgs)
     }
 
     /// The id the next ack socket `sock` asks for gets, if it may ask for one more.
@@ -1027,6 +1076,7 @@ pub(super) fn encode_packet(
     args: &Args<'_>,
     offset: Option<u64>,
     msgpack: bool,
+    held: &Held,
     msgs: &mut PacketMsgs,
 ) -> Result<usize, CommandError> {
     if super::MSGPACK && msgpack {
@@ -1034,7 +1084,7 @@ pub(super) fn encode_packet(
         return Ok(1);
     }
     sio::check_args(args)?;
-    let count = args.binary.len();
+    let count = args.blob_count();
     let sep: &[u8] = if name.is_some() && !args.json.is_empty() {
         b","
     } else {
@@ -1063,8 +1113,13 @@ pub(super) fn encode_packet(
     }
     .ok_or(CommandError::Full(Resource::Pool))?;
     msgs[0] = text;
-    for (k, blob) in args.binary.iter().enumerate() {
-        match pool.msg_from(true, &[blob]) {
+    // Attachments of the event the application holds are shared, not copied.
+    let stored = if VIEWS { held.locate(args) } else { None };
+    for (k, blob) in args.blob_iter().enumerate() {
+        let shared = stored
+            .and_then(|(at, _)| at.get(k).copied())
+            .and_then(|(at, len)| pool.view(held.msg, at as usize, len as usize, true));
+        match shared.or_else(|| pool.msg_from(true, &[blob])) {
             Some(m) => msgs[k + 1] = m,
             None => {
                 for &m in &msgs[..=k] {

@@ -307,8 +307,9 @@ pub fn encode_event<S: Sink + ?Sized>(
     if let Some(name) = name {
         w.str(name)?;
     }
+    let (blobs, n) = args.blobs();
     for v in json::elements(args.json) {
-        adapter::json_to_msgpack(w, v, args.binary, 0)?;
+        adapter::json_to_msgpack(w, v, &blobs[..n], 0)?;
     }
     if let (Some(offset), Some(_)) = (offset, name) {
         w.str(offset)?;

@@ -334,6 +334,39 @@ static void test_events_acks_binary(void) {
   CHECK(len >= 5 && out[len - 5] == 0x82 && out[len - 4] == 3, "binary frame");
   free(out);
 
+  /* An attachment sent on: given back as the event's own views, it is queued by reference
+   * to the received packet (two blocks: the new packet's text and the view), not copied
+   * (as the views' copy below is, into as many blocks as the attachment takes). */
+  unsigned char big[1800];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 7 + i / 251);
+  ws_text(&h, s, "451-[\"file\",{\"_placeholder\":true,\"num\":0}]");
+  ws_send(&h, s, 2, big, sizeof big);
+  ev = next_event(&h);
+  CHECK(ev.kind == SIO_EVENT_MESSAGE && ev.attachments_len == 1 && ev.attachments[0].len == sizeof big,
+        "the large attachment");
+  sio_usage u0, u1, u2;
+  EXPECT(sio_server_usage(h.srv, &u0), SIO_OK);
+  sio_bytes copied[1] = {ev.attachments[0]};
+  sio_args by_copy = {ev.data.ptr, ev.data.len, copied, 1};
+  EXPECT(sio_server_emit(h.srv, socket, "file-back", &by_copy), SIO_OK);
+  EXPECT(sio_server_usage(h.srv, &u1), SIO_OK);
+  sio_args same = {ev.data.ptr, ev.data.len, ev.attachments, ev.attachments_len};
+  EXPECT(sio_server_emit(h.srv, socket, "file-back", &same), SIO_OK);
+  EXPECT(sio_server_usage(h.srv, &u2), SIO_OK);
+  CHECK(u1.blocks - u0.blocks >= 1 + sizeof big / 252, "copied: %zu blocks", u1.blocks - u0.blocks);
+  CHECK(u2.blocks - u1.blocks == 2, "shared: %zu blocks", u2.blocks - u1.blocks);
+  EXPECT(sio_server_usage(h.srv, NULL), SIO_NULL_ARGUMENT);
+  drain(&h);
+  out = take(&h, s, &len);
+  /* Both binary frames carry the attachment (a 16-bit length: 0x82 0x7e 0x07 0x08). */
+  size_t frames = 0;
+  for (size_t i = 0; i + 4 + sizeof big <= len; i++)
+    if (out[i] == 0x82 && out[i + 1] == 126 && out[i + 2] == 0x07 && out[i + 3] == 0x08 &&
+        memcmp(out + i + 4, big, sizeof big) == 0)
+      frames++;
+  CHECK(frames == 2, "%zu frames with the attachment", frames);
+  free(out);
+
   /* Bad arguments. */
   sio_args broken = {(const uint8_t *)"1,", 2, NULL, 0};
   EXPECT(sio_server_emit(h.srv, socket, "x", &broken), SIO_INVALID_JSON);
@@ -622,11 +655,13 @@ static void test_free_of_a_lent_handle(void) {
   printf("ok freeing a lent handle is a no-op\n");
 }
 
-/* The ready loop hands a binary event's attachments to its callback. */
+/* The ready loop hands a binary event's attachments to its callback, and the callback
+ * sends them on by reference with its lent handle (the text and a view: two blocks). */
 typedef struct {
   sio_server_loop *lp;
   size_t attachments;
-  char blob[8];
+  char blob[1000];
+  size_t shared_blocks;
 } binary_state;
 
 static void binary_cb(void *userdata, sio_server *server, const sio_event *ev) {
@@ -635,23 +670,37 @@ static void binary_cb(void *userdata, sio_server *server, const sio_event *ev) {
     sio_server_accept(server, ev->socket, NULL);
   } else if (ev->kind == SIO_EVENT_MESSAGE) {
     st->attachments = ev->attachments_len;
-    if (ev->attachments_len == 1 && ev->attachments[0].len < sizeof st->blob)
+    if (ev->attachments_len == 1 && ev->attachments[0].len <= sizeof st->blob)
       memcpy(st->blob, ev->attachments[0].ptr, ev->attachments[0].len);
+    sio_usage before, after;
+    sio_server_usage(server, &before);
+    sio_args same = {ev->data.ptr, ev->data.len, ev->attachments, ev->attachments_len};
+    if (sio_server_emit(server, ev->socket, "b-back", &same) == SIO_OK && sio_server_usage(server, &after) == SIO_OK)
+      st->shared_blocks = after.blocks - before.blocks;
     sio_server_loop_stop(st->lp);
   }
 }
 
-/* A masked client frame (mask 0: the payload goes as it is). */
+/* A masked client frame (mask 0: the payload goes as it is), shorter than 64 KiB. */
 static size_t client_frame(unsigned char *out, int opcode, const char *payload, size_t len) {
-  out[0] = (unsigned char)(0x80 | opcode);
-  out[1] = (unsigned char)(0x80 | len);
-  memset(out + 2, 0, 4);
-  memcpy(out + 6, payload, len);
-  return 6 + len;
+  size_t n = 0;
+  out[n++] = (unsigned char)(0x80 | opcode);
+  if (len < 126) {
+    out[n++] = (unsigned char)(0x80 | len);
+  } else {
+    out[n++] = 0x80 | 126;
+    out[n++] = (unsigned char)(len >> 8);
+    out[n++] = (unsigned char)len;
+  }
+  memset(out + n, 0, 4);
+  memcpy(out + n + 4, payload, len);
+  return n + 4 + len;
 }
 
 static void test_loop_binary_event(void) {
-  binary_state st = {NULL, 0, {0}};
+  static binary_state st;
+  static char blob[1000];
+  memset(blob, 'b', sizeof blob);
   EXPECT(sio_server_loop_new(NULL, "127.0.0.1:0", &st.lp), SIO_OK);
   uint16_t port = 0;
   EXPECT(sio_server_loop_port(st.lp, &port), SIO_OK);
@@ -662,16 +711,18 @@ static void test_loop_binary_event(void) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   CHECK(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect");
-  unsigned char req[1024];
+  unsigned char req[2048];
   size_t n = (size_t)snprintf((char *)req, sizeof req, "%s", UPGRADE);
   const char *event = "451-[\"b\",{\"_placeholder\":true,\"num\":0}]";
   n += client_frame(req + n, 1, "40", 2);
   n += client_frame(req + n, 1, event, strlen(event));
-  n += client_frame(req + n, 2, "blob", 4);
+  n += client_frame(req + n, 2, blob, sizeof blob);
   CHECK(write(fd, req, n) == (ssize_t)n, "write");
   EXPECT(sio_server_loop_run(st.lp, binary_cb, &st), SIO_OK);
-  CHECK(st.attachments == 1 && strcmp(st.blob, "blob") == 0, "%zu attachments, %s", st.attachments,
-        st.blob);
+  CHECK(st.attachments == 1 && memcmp(st.blob, blob, sizeof blob) == 0, "%zu attachments",
+        st.attachments);
+  /* A copy would take 6 (the text, and 1 000 bytes in 5 blocks of 252 less a header). */
+  CHECK(st.shared_blocks == 2, "sent on in %zu blocks", st.shared_blocks);
   close(fd);
   sio_server_loop_free(st.lp);
   printf("ok the ready loop hands out attachments\n");

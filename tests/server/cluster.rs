@@ -157,10 +157,7 @@ fn a_broadcast_reaches_the_other_servers_sockets_once() {
         except: &except,
         ..Recipients::ALL
     };
-    let args = Args {
-        json: br#"{"_placeholder":true,"num":0}"#,
-        binary: &[&[1, 2, 3]],
-    };
+    let args = Args::binary(br#"{"_placeholder":true,"num":0}"#, &[&[1, 2, 3]]);
     a.cluster
         .broadcast(&mut a.h.server, ns, &to, "bin", args)
         .unwrap();
@@ -413,10 +410,7 @@ fn server_side_emit_with_and_without_answers() {
     assert_eq!((done.request, done.answers, done.timed_out), (id, 0, true));
 
     // Binary or invalid arguments are refused.
-    let bin = Args {
-        json: br#"{"_placeholder":true,"num":0}"#,
-        binary: &[&[1]],
-    };
+    let bin = Args::binary(br#"{"_placeholder":true,"num":0}"#, &[&[1]]);
     assert_eq!(
         a.cluster.server_side_emit(&a.h.server, ns, "x", bin, false),
         Err(ClusterError::Invalid)
@@ -776,10 +770,7 @@ fn count(id: &RequestId, n: u32) -> Vec<u8> {
 /// A client's answer `json` (one argument, or none), as the client's server relays it.
 fn client_ack(id: &RequestId, json: &[u8], blobs: &[&[u8]]) -> Vec<u8> {
     let mut out = vec![0u8; 1024];
-    let args = Args {
-        json,
-        binary: blobs,
-    };
+    let args = Args::binary(json, blobs);
     let n = encode_ack(&mut out, id.as_str(), &args).unwrap();
     out.truncate(n);
     out

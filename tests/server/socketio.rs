@@ -637,6 +637,87 @@ fn without_big_blocks_large_attachments_take_small_ones() {
     assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
 }
 
+/// An app sending every event's attachments on with [`Args::attached`] (to the sender, as
+/// `back`, and to everyone with a broadcast when the event is `all`), after polling once
+/// more first when the event is `late`; it records the big blocks in use right after each
+/// send.
+fn forwarding_app(after: std::rc::Rc<std::cell::RefCell<Vec<usize>>>) -> App {
+    Box::new(move |server, e| match *e {
+        Event::Connect(c) => {
+            server.accept(c.socket).unwrap();
+        }
+        Event::Message(m) => {
+            if m.name == "late" {
+                // The server moves on: the event is no longer held.
+                let mut other = vec![0u8; 1024];
+                assert!(server.poll_event(&mut other).unwrap().is_none());
+            }
+            let args = Args::attached(m.args, m.attachments);
+            if m.name == "all" {
+                let ns = server.namespace("/").unwrap();
+                server.broadcast(ns, &Targets::ALL, "back", args).unwrap();
+            } else {
+                server.emit(m.socket, "back", args).unwrap();
+            }
+            after.borrow_mut().push(server.usage().big_blocks);
+        }
+        _ => {}
+    })
+}
+
+#[test]
+fn received_attachments_sent_on_share_the_stored_message() {
+    let after = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut h = Harness::new(sio_config());
+    h.app = forwarding_app(after.clone());
+    let (a, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(a, "40");
+    let (b, _) = h.ws_handshake("/socket.io/");
+    h.ws_send_text(b, "40");
+    h.ws_texts(a);
+    h.ws_texts(b);
+    let idle = h.server.usage();
+    let big = pattern(64 * 1024, 7);
+    let small = pattern(100, 8);
+    let check = |h: &mut Harness, s: StreamId, first: &[u8], second: &[u8]| {
+        let frames = h.ws_frames(s);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(
+            String::from_utf8(frames[0].payload.clone()).unwrap(),
+            format!(r#"452-["back",{PH0},{PH1}]"#)
+        );
+        assert_eq!(frames[1].payload, first);
+        assert_eq!(frames[2].payload, second);
+    };
+
+    // Sent back while the event is held: the queued attachments are views of the received
+    // packet, whose 17 big blocks (the large one and the small one after it) are all the
+    // big blocks in use (a copy would take 16 more).
+    for name in ["again", "late"] {
+        h.ws_send_text(a, &format!(r#"452-["{name}",{PH0},{PH1}]"#));
+        h.ws_send_binary(a, &big);
+        h.ws_send_binary(a, &small);
+        check(&mut h, a, &big, &small);
+        let used = h.server.usage();
+        assert_eq!((used.blocks, used.big_blocks), (idle.blocks, 0));
+    }
+    // The second time the server had moved on (giving the packet back): the bytes were
+    // copied, into 16 big blocks.
+    assert_eq!(*after.borrow(), [17, 16]);
+
+    // A broadcast shares them with every recipient; the small attachment first this time.
+    h.ws_send_text(a, &format!(r#"452-["all",{PH0},{PH1}]"#));
+    h.ws_send_binary(a, &small);
+    h.ws_send_binary(a, &big);
+    check(&mut h, a, &small, &big);
+    check(&mut h, b, &small, &big);
+    let used = h.server.usage();
+    assert_eq!((used.blocks, used.big_blocks), (idle.blocks, 0));
+    // The received packet's 17 big blocks, shared by both queues.
+    assert_eq!(after.borrow()[2], 17);
+    assert!(!h.is_closed(a) && !h.is_closed(b));
+}
+
 #[test]
 fn a_large_text_event_is_echoed_from_big_blocks() {
     use std::cell::Cell;

@@ -381,10 +381,7 @@ impl Cluster<'_> {
         };
         let blobs = a.attachments.to_array::<MAX_BLOBS>();
         let (blobs, n) = blobs.unwrap_or(([&[]; MAX_BLOBS], 0));
-        let args = Args {
-            json: a.args,
-            binary: &blobs[..n],
-        };
+        let args = Args::binary(a.args, &blobs[..n]);
         let r = self.publish(nsp, Channel::Response, None, |out| {
             encode_ack(out, request.as_str(), &args).map_err(|e| match e {
                 EncodeError::BufferTooSmall(e) => e,
@@ -597,10 +594,7 @@ impl<'m> Unpacked<'m> {
 
     /// The arguments, their JSON in `scratch` (the buffer [`of`](Self::of) wrote).
     fn args<'s>(&'s self, scratch: &'s [u8]) -> Args<'s> {
-        Args {
-            json: &scratch[..self.len],
-            binary: &self.blobs[..self.count],
-        }
+        Args::binary(&scratch[..self.len], &self.blobs[..self.count])
     }
 }
 

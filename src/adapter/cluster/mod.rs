@@ -636,7 +636,7 @@ impl<'a> Cluster<'a> {
         args: Args<'_>,
         ack: bool,
     ) -> Result<Option<RequestId>, ClusterError> {
-        if !args.binary.is_empty() || crate::adapter::LIMITS.validate_list(args.json).is_err() {
+        if args.blob_count() != 0 || crate::adapter::LIMITS.validate_list(args.json).is_err() {
             return Err(ClusterError::Invalid);
         }
         let req = Outgoing::ServerSideEmit(event, args.json);
