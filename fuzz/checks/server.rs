@@ -162,11 +162,17 @@ impl Run<'_> {
                         }
                     }
                     Event::Message(m) => {
+                        // An ack copies the attachments; an echo shares the held packet.
                         let (blobs, n) = m.attachments.to_array::<16>().unwrap_or_default();
-                        let args = Args::binary(m.args, &blobs[..n]);
                         let _ = match m.ack {
-                            Some(id) => self.server.ack(m.socket, id, args),
-                            None => self.server.emit(m.socket, "echo", args),
+                            Some(id) => {
+                                let args = Args::binary(m.args, &blobs[..n]);
+                                self.server.ack(m.socket, id, args)
+                            }
+                            None => {
+                                let args = Args::attached(m.args, m.attachments);
+                                self.server.emit(m.socket, "echo", args)
+                            }
                         };
                     }
                     Event::EngineMessage { session, data } => {
