@@ -240,6 +240,11 @@ impl Server<'_> {
     ///
     /// When `buf` is too small the event stays queued and the error says how big it must
     /// be. Events without bytes need no room at all.
+    ///
+    /// The stored packet of an event or ack with attachments stays in the pool until the
+    /// next call (with `alloc`): an emit, ack or broadcast given its attachments back
+    /// ([`Args::attached`](crate::sio::Args::attached)) meanwhile shares it instead of
+    /// copying them.
     pub fn poll_event<'b>(
         &mut self,
         buf: &'b mut [u8],

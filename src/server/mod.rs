@@ -78,6 +78,10 @@
 //! written, event payloads waiting for [`poll_event`](Server::poll_event) and binary packets
 //! being assembled; an 8-byte queue entry per queued packet and recipient (a broadcast's
 //! bytes are stored once); room, membership and ack entries as the application uses them.
+//! With `alloc`, a message expected to be large continues in big blocks
+//! ([`Capacity::big_blocks`]), and the packet of the event with attachments handed out last
+//! stays until the next `poll_event`: attachments given back with [`Args::attached`] are
+//! queued as views of it (one small block each), not copied.
 //!
 //! # Connection state recovery
 //!
