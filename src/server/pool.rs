@@ -878,11 +878,7 @@ mod tests {
     fn chains_round_trip_and_free() {
         let mut blocks = [Block::EMPTY; 8];
         let mut nodes = [Node::EMPTY; 4];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut [][..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut []);
         let data: [u8; 700] = core::array::from_fn(|i| i as u8);
         let msg = pool.msg_from(true, &[&data[..300], &data[300..]]).unwrap();
         assert_eq!(pool.len(msg), 700);
@@ -915,11 +911,7 @@ mod tests {
         // ones: the free list always holds every block not in use, each exactly once.
         let mut blocks = [Block::EMPTY; 16];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut [][..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut []);
         let data = [7u8; 16 * Block::DATA];
         let lens = [
             0,
@@ -969,11 +961,7 @@ mod tests {
     fn queues_share_messages() {
         let mut blocks = [Block::EMPTY; 4];
         let mut nodes = [Node::EMPTY; 3];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut [][..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut []);
         let msg = pool.msg_from(false, &[b"42[\"x\"]"]).unwrap();
         let (mut a, mut b) = (Queue::EMPTY, Queue::EMPTY);
         pool.retain(msg);
@@ -987,6 +975,15 @@ mod tests {
         assert_eq!(b.pop(&mut pool), Some(msg));
         pool.release(msg);
         assert_eq!(pool.free_count, 4);
+    }
+
+    /// A pool on the tables given.
+    fn pool_of<'a>(
+        blocks: &'a mut [Block],
+        nodes: &'a mut [Node],
+        big: &'a mut [BigBlock],
+    ) -> Pool<'a> {
+        Pool::new(Slots::from(blocks), Slots::from(nodes), Slots::from(big))
     }
 
     /// Lengths of the two free lists, walked (each stops at a loop).
@@ -1020,11 +1017,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 8];
         let mut big = [BigBlock::EMPTY; 3];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; BIG_LEN] = pattern();
         let small = pool.msg_from(false, &[&data[..600]]).unwrap();
         let large = pool.msg_from(false, &[&data[..]]).unwrap();
@@ -1081,11 +1074,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 4];
         let mut big = [BigBlock::EMPTY; 3];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; BIG_LEN] = pattern();
         assert!(pool.has_room(BIG_LEN), "room in big blocks");
         let msg = pool
@@ -1165,11 +1154,7 @@ mod tests {
             let mut blocks = [Block::EMPTY; 80];
             let mut big = [BigBlock::EMPTY; 6];
             let mut nodes = [Node::EMPTY; 1];
-            let mut pool = Pool::new(
-                Slots::from(&mut blocks[..]),
-                Slots::from(&mut nodes[..]),
-                Slots::from(&mut big[..]),
-            );
+            let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
             let msg = if large {
                 pool.new_msg_for(false, total).unwrap()
             } else {
@@ -1202,11 +1187,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 40];
         let mut big = [BigBlock::EMPTY; 2];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; 3 * BigBlock::DATA] = pattern();
         // Below the threshold: small blocks only.
         let small = pool.msg_from(false, &[&data[..LARGE_MIN - 1]]).unwrap();
@@ -1253,11 +1234,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 48];
         let mut big = [BigBlock::EMPTY; 8];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; FIRST + 3 * BigBlock::DATA] = pattern();
         let lens = [
             0,
@@ -1316,11 +1293,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 30];
         let mut big = [BigBlock::EMPTY; 3];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; BIG_LEN] = pattern();
         assert!(!pool.has_room(BIG_LEN), "the small blocks cannot hold it");
         let len = FIRST + 29 * Block::DATA;
@@ -1340,11 +1313,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 4];
         let mut big = [BigBlock::EMPTY; 3];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; BIG_LEN] = pattern();
         let msg = pool.msg_from(true, &[&data]).unwrap();
         assert_eq!(
@@ -1373,11 +1342,7 @@ mod tests {
         let mut blocks = [Block::EMPTY; 120];
         let mut big = [BigBlock::EMPTY; 10];
         let mut nodes = [Node::EMPTY; 1];
-        let mut pool = Pool::new(
-            Slots::from(&mut blocks[..]),
-            Slots::from(&mut nodes[..]),
-            Slots::from(&mut big[..]),
-        );
+        let mut pool = pool_of(&mut blocks, &mut nodes, &mut big);
         let data: [u8; 3 * BigBlock::DATA] = pattern();
         // Each live message: its id, its bytes, its references.
         let mut live: Vec<(u32, Vec<u8>, u32)> = Vec::new();

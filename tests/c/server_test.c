@@ -681,22 +681,6 @@ static void binary_cb(void *userdata, sio_server *server, const sio_event *ev) {
   }
 }
 
-/* A masked client frame (mask 0: the payload goes as it is), shorter than 64 KiB. */
-static size_t client_frame(unsigned char *out, int opcode, const char *payload, size_t len) {
-  size_t n = 0;
-  out[n++] = (unsigned char)(0x80 | opcode);
-  if (len < 126) {
-    out[n++] = (unsigned char)(0x80 | len);
-  } else {
-    out[n++] = 0x80 | 126;
-    out[n++] = (unsigned char)(len >> 8);
-    out[n++] = (unsigned char)len;
-  }
-  memset(out + n, 0, 4);
-  memcpy(out + n + 4, payload, len);
-  return n + 4 + len;
-}
-
 static void test_loop_binary_event(void) {
   static binary_state st;
   static char blob[1000];
@@ -714,9 +698,9 @@ static void test_loop_binary_event(void) {
   unsigned char req[2048];
   size_t n = (size_t)snprintf((char *)req, sizeof req, "%s", UPGRADE);
   const char *event = "451-[\"b\",{\"_placeholder\":true,\"num\":0}]";
-  n += client_frame(req + n, 1, "40", 2);
-  n += client_frame(req + n, 1, event, strlen(event));
-  n += client_frame(req + n, 2, blob, sizeof blob);
+  n += ws_frame(req + n, 1, "40", 2);
+  n += ws_frame(req + n, 1, event, strlen(event));
+  n += ws_frame(req + n, 2, blob, sizeof blob);
   CHECK(write(fd, req, n) == (ssize_t)n, "write");
   EXPECT(sio_server_loop_run(st.lp, binary_cb, &st), SIO_OK);
   CHECK(st.attachments == 1 && memcmp(st.blob, blob, sizeof blob) == 0, "%zu attachments",
