@@ -621,6 +621,29 @@ fn large_attachments_take_big_blocks_and_give_them_back() {
     assert!(!h.is_closed(s));
 }
 
+/// The same attachments through `poll_transmit_vectored`: they come back byte for byte,
+/// lent from their big blocks, which come back once polling is done.
+#[test]
+fn large_attachments_go_out_vectored_and_their_blocks_come_back() {
+    let mut h = Harness::new(sio_config());
+    h.app = echo_app();
+    h.parts = 16;
+    let (s, _) = connected_ws(&mut h);
+    let idle = h.server.usage();
+    let big = pattern(64 * 1024, 1);
+    let small = pattern(300, 2);
+    assert_eq!(echo_two_attachments(&mut h, s, &big, &small), 16);
+    assert!(h.lent > 60_000, "{}", h.lent);
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+    h.lent = 0;
+    assert_eq!(echo_two_attachments(&mut h, s, &big, &big), 16);
+    assert!(h.lent > 60_000, "{}", h.lent);
+    let after = h.server.usage();
+    assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+    assert!(!h.is_closed(s));
+}
+
 #[test]
 fn without_big_blocks_large_attachments_take_small_ones() {
     let cap = Capacity {
