@@ -180,3 +180,101 @@ fn pipelined_post_and_get_are_answered_in_order() {
     }
     handle.join().unwrap();
 }
+
+/// A client that reads slowly gets large binary echoes byte for byte: the driver writes
+/// their payloads straight from the pool's big blocks (vectored writes), keeps what a full
+/// socket did not take, and every big block comes back once they are out.
+#[test]
+fn large_binary_echoes_reach_a_slow_reader_and_the_blocks_come_back() {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let storage = Storage::growable(Capacity::for_sessions(64, 16 << 20));
+        let mut driver = Driver::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            ServerConfig::DEFAULT,
+            storage,
+        )
+        .unwrap();
+        tx.send((driver.local_addr(), driver.shutdown_handle()))
+            .unwrap();
+        driver
+            .run(
+                &mut |server: &mut Server<'_>, event: &Event<'_>| match *event {
+                    Event::Connect(c) => {
+                        server.accept(c.socket).unwrap();
+                    }
+                    Event::Message(m) if m.name == "usage" => {
+                        let u = server.usage();
+                        let args = format!("[{}]", u.big_blocks);
+                        server
+                            .emit(m.socket, "usage", Args::json(args.as_bytes()))
+                            .unwrap();
+                    }
+                    Event::Message(m) => {
+                        let (blobs, n) = m.attachments.to_array::<16>().unwrap();
+                        server
+                            .emit(m.socket, m.name, Args::binary(m.args, &blobs[..n]))
+                            .unwrap();
+                    }
+                    _ => {}
+                },
+            )
+            .unwrap();
+    });
+    let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut w = connect(addr);
+    w.write_all(common::WS_REQUEST).unwrap();
+    let mut buf = Vec::new();
+    read_until(&mut w, &mut buf, |b| contains(b, b"\r\n\r\n"));
+    let head_end = buf.windows(4).position(|x| x == b"\r\n\r\n").unwrap() + 4;
+    buf.drain(..head_end);
+    w.write_all(&frame(b"40")).unwrap();
+    // Sixteen 480 KiB attachments echoed (7.5 MiB), not read for a while: more than the
+    // kernel takes at once, so writes stop part way and go on as the client reads.
+    let blobs: Vec<Vec<u8>> = (0..16)
+        .map(|k| {
+            (0..480 * 1024)
+                .map(|i: usize| (i * 7 + i / 251 + k) as u8)
+                .collect()
+        })
+        .collect();
+    for blob in &blobs {
+        w.write_all(&frame(br#"451-["blob",{"_placeholder":true,"num":0}]"#))
+            .unwrap();
+        w.write_all(&common::frame(siocore::ws::OpCode::Binary, blob))
+            .unwrap();
+    }
+    thread::sleep(Duration::from_millis(300));
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The open packet, the CONNECT reply, then a packet and an attachment per blob.
+    while got.len() < 2 + 2 * blobs.len() {
+        assert!(Instant::now() < deadline, "{} frames", got.len());
+        let mut chunk = vec![0u8; 65536];
+        let n = w.read(&mut chunk).unwrap();
+        assert!(n > 0);
+        buf.extend_from_slice(&chunk[..n]);
+        got.extend(frames(&mut buf));
+    }
+    assert!(got[1].starts_with(b"40{\"sid\""));
+    for (k, blob) in blobs.iter().enumerate() {
+        assert_eq!(
+            got[2 + 2 * k],
+            br#"451-["blob",{"_placeholder":true,"num":0}]"#
+        );
+        assert!(got[3 + 2 * k] == *blob, "attachment {k} byte for byte");
+    }
+    w.write_all(&frame(br#"42["usage"]"#)).unwrap();
+    let mut usage = Vec::new();
+    while usage.is_empty() {
+        assert!(Instant::now() < deadline);
+        let mut chunk = vec![0u8; 65536];
+        let n = w.read(&mut chunk).unwrap();
+        assert!(n > 0);
+        buf.extend_from_slice(&chunk[..n]);
+        usage.extend(frames(&mut buf));
+    }
+    assert_eq!(usage[0], br#"42["usage",[0]]"#, "no big block in use");
+    shutdown.shutdown();
+    handle.join().unwrap();
+}

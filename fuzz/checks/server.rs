@@ -10,7 +10,9 @@
 //! feed a piece of valid traffic (index in the next byte), EOF, reset, let time pass,
 //! an application command, or pause / resume the stream's output (a driver whose socket
 //! is full). Pieces that need a session id use the last one the server handed out. The
-//! only transmit a paused stream may get is its close, with no bytes.
+//! only transmit a paused stream may get is its close, with no bytes. With `alloc`, drains
+//! take turns asking for transmits with `poll_transmit` and `poll_transmit_vectored` (whose
+//! lent blocks must come back too).
 
 use siocore::Instant;
 use siocore::server::*;
@@ -96,6 +98,9 @@ struct Run<'s> {
     out: Vec<u8>,
     events: Vec<u8>,
     sockets: Vec<SocketId>,
+    /// Drains so far: with `alloc`, they take turns asking for transmits with
+    /// `poll_transmit` and with `poll_transmit_vectored` in 1, 3 or 64 parts.
+    drains: usize,
 }
 
 impl Run<'_> {
@@ -119,13 +124,37 @@ impl Run<'_> {
         }
     }
 
+    /// The next transmit and its bytes.
+    fn transmit(&mut self) -> Option<(Transmit, Vec<u8>)> {
+        #[cfg(feature = "alloc")]
+        {
+            let parts = [0, 1, 3, 64][self.drains % 4];
+            if parts > 0 {
+                let mut parts = vec![&[][..]; parts];
+                let (t, n) = self
+                    .server
+                    .poll_transmit_vectored(&mut self.out, &mut parts)?;
+                assert!(n <= parts.len());
+                let mut bytes = Vec::new();
+                for p in &parts[..n] {
+                    assert!(!p.is_empty(), "an empty part");
+                    bytes.extend_from_slice(p);
+                }
+                assert_eq!(bytes.len(), t.len);
+                return Some((t, bytes));
+            }
+        }
+        let t = self.server.poll_transmit(&mut self.out)?;
+        Some((t, self.out.get(..t.len).unwrap_or_default().to_vec()))
+    }
+
     fn drain(&mut self) {
+        self.drains += 1;
         for _ in 0..64 {
             let mut progress = false;
-            while let Some(t) = self.server.poll_transmit(&mut self.out) {
+            while let Some((t, bytes)) = self.transmit() {
                 progress = true;
                 assert!(t.len <= self.out.len());
-                let bytes = &self.out[..t.len];
                 // An open packet (`0{"sid":…`), not a CONNECT reply (`40{"sid":…`).
                 let open = bytes
                     .windows(10)
@@ -346,6 +375,7 @@ pub fn check(data: &[u8]) {
         out: vec![0u8; out_len],
         events: vec![0u8; config.max_event()],
         sockets: Vec::new(),
+        drains: 0,
     };
     while let Some((&op, rest)) = ops.split_first() {
         ops = rest;

@@ -14,7 +14,10 @@
 //! buffer only bytes the kernel did not take at once (at most one 256 KiB transmit: the
 //! stream is then paused with [`Server::pause_transmit`] and what follows waits in the
 //! server, bounded by [`ServerConfig::max_queued_bytes`]). Reads go through one shared
-//! buffer. A connection whose input is not all consumed in a turn goes on in the next one,
+//! buffer. Transmits come from [`Server::poll_transmit_vectored`]: a large WebSocket
+//! payload is written straight from the server's pool blocks with one vectored write,
+//! frame headers and small packets from one shared buffer they are copied into; only what
+//! the kernel does not take is copied to the connection. A connection whose input is not all consumed in a turn goes on in the next one,
 //! after the others.
 //!
 //! Hostile peers and bad minutes: a connection the server closes gets 5 s to write what
@@ -64,7 +67,7 @@ pub use rustls;
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, TlsConfigError, TlsError, TlsErrorKind};
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -912,64 +915,50 @@ impl<'a> Driver<'a> {
             let cluster = self.cluster.as_deref_mut().map(|c| &mut c.cluster);
             handler.event_in(&mut self.server, cluster, &event);
         }
-        while let Some(t) = self.server.poll_transmit(&mut self.out_buf) {
+        loop {
+            // Large payloads come as slices of the server's pool blocks, written from there;
+            // the slices borrow the server until `put` is done with them.
+            let mut parts: [&[u8]; PARTS] = [&[]; PARTS];
+            let Some((t, n)) = self
+                .server
+                .poll_transmit_vectored(&mut self.out_buf, &mut parts)
+            else {
+                break;
+            };
             progress = true;
-            self.write(t.stream, t.len, t.close);
+            let i = t.stream.index();
+            let put = match self.conns.get_mut(i) {
+                Some(Some(conn)) if conn.id == t.stream => {
+                    put(conn, &parts[..n], t.close, i, &mut self.gathering)
+                }
+                _ => continue,
+            };
+            self.after_put(i, t.stream, put);
         }
         progress
     }
 
-    fn write(&mut self, id: StreamId, len: usize, close: bool) {
-        let i = id.index();
-        let Some(Some(conn)) = self.conns.get_mut(i) else {
-            return;
-        };
-        if conn.id != id {
-            return;
-        }
-        let bytes = &self.out_buf[..len];
-        if conn.gathering || (conn.tx.is_empty() && !close && !conn.rx.is_empty()) {
-            // More requests wait on this connection (pipelined ones: a polling client's
-            // GET behind its POST): their answers may come in this drain, so they and this
-            // one go out in one write at its end. Nothing waits for more input.
-            conn.tx.extend_from_slice(bytes);
-            conn.close |= close;
-            if !conn.gathering {
-                conn.gathering = true;
-                self.gathering.push(i);
-            }
-            return;
-        }
-        if close && !conn.tx.is_empty() {
-            // A close for a stream this driver paused: the server gave up on it (a slow
-            // reader, a deadline), so what is kept will not be written.
-            log::debug!("stream {i}: cut with {} bytes unwritten", conn.tx.len());
-            let _ = self.poll.registry().deregister(conn.sock.tcp());
-            self.conns[i] = None;
-            return;
-        }
-        let mut bytes = bytes;
-        if conn.tx.is_empty() {
-            match conn.sock.write(bytes) {
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) => {
-                    self.write_failed(i, &e, close);
-                    return;
+    /// What is left to do after [`put`], the server free again.
+    fn after_put(&mut self, i: usize, id: StreamId, put: Put) {
+        match put {
+            Put::Gathered => {}
+            Put::Cut => {
+                if let Some(Some(conn)) = self.conns.get_mut(i) {
+                    log::debug!("stream {i}: cut with {} bytes unwritten", conn.tx.len());
+                    let _ = self.poll.registry().deregister(conn.sock.tcp());
                 }
+                self.conns[i] = None;
             }
-        }
-        conn.tx.extend_from_slice(bytes);
-        conn.close |= close;
-        if !conn.tx.is_empty() {
-            if close {
-                self.linger(i);
-                return;
+            Put::Failed(e, close) => self.write_failed(i, &e, close),
+            Put::Linger => self.linger(i),
+            Put::Paused => {
+                // The socket is full: the server keeps the rest (and bounds it) until the
+                // socket drains.
+                let _ = self.server.pause_transmit(id);
+                self.settle(i);
             }
-            // The socket is full: the server keeps the rest (and bounds it) until the socket
-            // drains.
-            let _ = self.server.pause_transmit(id);
+            Put::Written => self.settle(i),
         }
-        self.settle(i);
     }
 
     /// Writes the output gathered in this drain, one write per connection; what the kernel
@@ -1076,6 +1065,116 @@ impl<'a> Driver<'a> {
     }
 }
 
+/// The most pieces one transmit is asked in (`Server::poll_transmit_vectored`).
+const PARTS: usize = 64;
+
+/// What [`put`] did with a transmit, and what is left to do.
+#[derive(Debug)]
+enum Put {
+    /// Kept for one write at the end of the drain.
+    Gathered,
+    /// A close for a paused stream: what is kept will not be written.
+    Cut,
+    /// The write failed (the connection was closing when `true`).
+    Failed(io::Error, bool),
+    /// Closing with bytes the kernel did not take.
+    Linger,
+    /// Bytes the kernel did not take are kept: the stream's output pauses.
+    Paused,
+    /// All written (or nothing to write).
+    Written,
+}
+
+/// Writes the bytes of a transmit (`parts`, in order) on the stream's connection `i`, or
+/// keeps them: for one write at the end of the drain when more requests wait on the
+/// connection, or what the kernel did not take. The server is not called: the parts may
+/// borrow it.
+fn put(conn: &mut Conn, parts: &[&[u8]], close: bool, i: usize, gathering: &mut Vec<usize>) -> Put {
+    if conn.gathering || (conn.tx.is_empty() && !close && !conn.rx.is_empty()) {
+        // More requests wait on this connection (pipelined ones: a polling client's GET
+        // behind its POST): their answers may come in this drain, so they and this one go
+        // out in one write at its end. Nothing waits for more input.
+        for p in parts {
+            conn.tx.extend_from_slice(p);
+        }
+        conn.close |= close;
+        if !conn.gathering {
+            conn.gathering = true;
+            gathering.push(i);
+        }
+        return Put::Gathered;
+    }
+    if close && !conn.tx.is_empty() {
+        // A close for a stream this driver paused: the server gave up on it (a slow
+        // reader, a deadline).
+        return Put::Cut;
+    }
+    let mut written = 0;
+    if conn.tx.is_empty() {
+        match conn.sock.write_vectored(parts) {
+            Ok(n) => written = n,
+            Err(e) => return Put::Failed(e, close),
+        }
+    }
+    // What the kernel did not take (rare: the socket is full) is copied.
+    for p in parts {
+        let skip = written.min(p.len());
+        written -= skip;
+        conn.tx.extend_from_slice(&p[skip..]);
+    }
+    conn.close |= close;
+    match (conn.tx.is_empty(), close) {
+        (true, _) => Put::Written,
+        (false, true) => Put::Linger,
+        (false, false) => Put::Paused,
+    }
+}
+
+/// Writes as much of the bytes of `parts` (in order) as the socket takes now, with
+/// vectored writes.
+fn write_some_vectored(sock: &mut TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
+    if let [bytes] = parts {
+        return write_some(sock, bytes);
+    }
+    let mut done = 0;
+    // The first part not all written, and how much of it was.
+    let (mut k, mut off) = (0, 0);
+    loop {
+        while parts.get(k).is_some_and(|p| off == p.len()) {
+            k += 1;
+            off = 0;
+        }
+        let Some(rest) = parts.get(k..).filter(|r| !r.is_empty()) else {
+            return Ok(done);
+        };
+        let mut iov = [IoSlice::new(&[]); PARTS];
+        let mut m = 0;
+        for (slot, p) in iov.iter_mut().zip(rest) {
+            *slot = IoSlice::new(if m == 0 { &p[off..] } else { p });
+            m += 1;
+        }
+        match sock.write_vectored(&iov[..m]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(mut n) => {
+                done += n;
+                while n > 0 {
+                    let left = parts[k].len() - off;
+                    if n < left {
+                        off += n;
+                        break;
+                    }
+                    n -= left;
+                    k += 1;
+                    off = 0;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(done),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Writes as much as the socket takes now.
 fn write_some(sock: &mut TcpStream, mut bytes: &[u8]) -> io::Result<usize> {
     let mut done = 0;
@@ -1092,4 +1191,73 @@ fn write_some(sock: &mut TcpStream, mut bytes: &[u8]) -> io::Result<usize> {
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection whose peer does not read: vectored writes stop where the kernel's
+    /// buffers are full, `put` keeps exactly the rest, and the peer gets every byte in
+    /// order once it reads.
+    #[test]
+    fn put_keeps_what_a_full_socket_did_not_take() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer_addr = listener.local_addr().unwrap();
+        let std_sock = std::net::TcpStream::connect(peer_addr).unwrap();
+        std_sock.set_nonblocking(true).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut conn = Conn {
+            sock: Sock::Plain(TcpStream::from_std(std_sock)),
+            id: StreamId { index: 0, era: 0 },
+            rx: Vec::new(),
+            tx: Vec::new(),
+            close: false,
+            writable: false,
+            read_done: false,
+            read_pending: false,
+            read_again: false,
+            fed: 0,
+            listed: false,
+            pass: 0,
+            gathering: false,
+        };
+        // Pieces as a transmit has them: a frame header, payload runs, a small frame.
+        let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
+        let mut sent = Vec::new();
+        let mut gathering = Vec::new();
+        let mut k = 0;
+        let paused = loop {
+            let parts: Vec<&[u8]> = data.chunks(4092 + k % 7).take(40).collect();
+            let mut parts = parts;
+            parts.insert(0, b"head");
+            parts.push(b"tail");
+            for p in &parts {
+                sent.extend_from_slice(p);
+            }
+            match put(&mut conn, &parts, false, 0, &mut gathering) {
+                Put::Written => {}
+                Put::Paused => break true,
+                other => panic!("{other:?}"),
+            }
+            k += 1;
+            if sent.len() > 512 << 20 {
+                break false;
+            }
+        };
+        assert!(paused, "the socket never filled");
+        assert!(!conn.tx.is_empty() && gathering.is_empty());
+        // The kernel's part, then the kept rest, make what was sent.
+        let kept = conn.tx.clone();
+        let mut got = Vec::new();
+        let mut chunk = std::vec![0u8; 1 << 16];
+        while got.len() + kept.len() < sent.len() {
+            let n = peer.read(&mut chunk).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&chunk[..n]);
+        }
+        got.extend_from_slice(&kept);
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent, "the same bytes in order");
+    }
 }

@@ -55,6 +55,28 @@ impl Sock {
         }
     }
 
+    /// [`write`](Self::write) of the bytes of `parts`, in order: on plain TCP one vectored
+    /// write (`writev`) at a time.
+    pub(super) fn write_vectored(&mut self, parts: &[&[u8]]) -> io::Result<usize> {
+        match self {
+            Self::Plain(s) => super::write_some_vectored(s, parts),
+            #[cfg(feature = "tls")]
+            Self::Tls(t) => {
+                let mut done = t.write(parts.first().copied().unwrap_or_default())?;
+                let mut whole = parts.first().is_none_or(|p| done == p.len());
+                for p in parts.iter().skip(1) {
+                    if !whole {
+                        break;
+                    }
+                    let n = t.write(p)?;
+                    done += n;
+                    whole = n == p.len();
+                }
+                Ok(done)
+            }
+        }
+    }
+
     /// TLS records wait for the socket.
     pub(super) fn wants_write(&self) -> bool {
         match self {

@@ -25,6 +25,8 @@ use super::socketio::{
 use super::storage::NONE;
 use super::stream::{Fixed, Item, State, StreamIx, Timer};
 use super::transmit::Finished;
+#[cfg(feature = "alloc")]
+use super::transmit::Pieces;
 use super::{
     Args, CloseReason, CommandError, DisconnectReason, EIO3, MSGPACK, NamespaceId, Protocol,
     Resource, Server, SocketId, StreamId, Targets, Transmit,
@@ -80,14 +82,40 @@ impl Server<'_> {
             if !done {
                 break;
             }
-            let sess = self.transport.streams[s].0.session.get();
-            match (self.transport.finish_item(s, &mut self.pool), sess) {
-                (Finished::Poll, Some(sess)) => self.poll_answered(sess, s),
-                (Finished::Packet, Some(sess)) => self.packet_sent(sess, s),
-                _ => {}
-            }
+            self.item_written(s);
         }
         pos
+    }
+
+    /// [`write_stream`](Self::write_stream) for a vectored transmit: up to `out.len()`
+    /// bytes in `pieces`, large WebSocket messages lent rather than copied.
+    #[cfg(feature = "alloc")]
+    fn write_stream_vectored(&mut self, s: StreamIx, out: &mut [u8], pieces: &mut Pieces) -> usize {
+        while pieces.total < out.len() {
+            if self.transport.streams[s].0.item == Item::Idle && !self.next_item(s) {
+                break;
+            }
+            let (_, done) =
+                self.transport
+                    .write_item_vectored(s, out, out.len(), pieces, &mut self.pool);
+            if !done {
+                break;
+            }
+            self.item_written(s);
+        }
+        pieces.total
+    }
+
+    /// The stream's current item is all written: it ends, and the session learns what
+    /// that means.
+    #[inline(always)]
+    fn item_written(&mut self, s: StreamIx) {
+        let sess = self.transport.streams[s].0.session.get();
+        match (self.transport.finish_item(s, &mut self.pool), sess) {
+            (Finished::Poll, Some(sess)) => self.poll_answered(sess, s),
+            (Finished::Packet, Some(sess)) => self.packet_sent(sess, s),
+            _ => {}
+        }
     }
 
     /// Starts the stream's next item, its own or its session's; `false` when there is
@@ -195,6 +223,49 @@ impl Server<'_> {
     /// stream has anything to write (or to close).
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        self.pool.return_lent();
+        self.next_transmit(|server, s| server.write_stream(s, out))
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) without copying large payloads: the next
+    /// bytes to send, for one stream, as up to `parts.len()` (at most 64) slices in order,
+    /// written with one vectored write (`writev`). Frame headers and small packets are
+    /// copied into `out`, as `poll_transmit` does; the payload of a WebSocket frame whose
+    /// message was stored in big pool blocks ([`Capacity::big_blocks`]) is lent straight
+    /// from them, in runs of 1 KiB or more.
+    ///
+    /// Returns the transmit ([`Transmit::len`] is the bytes of all its parts, at most
+    /// `out.len()`) and how many of `parts` it filled. The slices borrow the server:
+    /// write them, keep what the stream did not take, then call the server again. The
+    /// blocks lent stay in use until the next `poll_transmit` or `poll_transmit_vectored`
+    /// (at most 16 messages at a time; bytes past that are copied), so poll until `None`,
+    /// as with `poll_transmit`. `parts` must not be empty.
+    ///
+    /// [`Capacity::big_blocks`]: super::Capacity::big_blocks
+    #[cfg(feature = "alloc")]
+    #[must_use]
+    pub fn poll_transmit_vectored<'s>(
+        &'s mut self,
+        out: &'s mut [u8],
+        parts: &mut [&'s [u8]],
+    ) -> Option<(Transmit, usize)> {
+        self.pool.return_lent();
+        if parts.is_empty() {
+            return None;
+        }
+        let mut pieces = Pieces::new(parts.len());
+        let t =
+            self.next_transmit(|server, s| server.write_stream_vectored(s, out, &mut pieces))?;
+        let server: &'s Self = self;
+        let out: &'s [u8] = out;
+        Some((t, pieces.fill(out, &server.pool, parts)))
+    }
+
+    /// The next transmit, the stream's bytes written by `write`.
+    fn next_transmit(
+        &mut self,
+        mut write: impl FnMut(&mut Self, StreamIx) -> usize,
+    ) -> Option<Transmit> {
         while let Some(s) = self.transport.txq_pop() {
             let st = self.transport.streams[s].0;
             if st.state == State::Free || (st.paused && !st.silent) {
@@ -205,7 +276,7 @@ impl Server<'_> {
                 self.transport.free_stream(s, &mut self.pool);
                 continue;
             }
-            let n = self.write_stream(s, out);
+            let n = write(self, s);
             let more = self.has_output(s);
             let st = self.transport.streams[s].0;
             if n > 0 && st.timer != Timer::Off {

@@ -763,8 +763,10 @@ pub struct Usage {
 /// * driver input: [`open_stream`](Self::open_stream), [`feed`](Self::feed),
 ///   [`feed_eof`](Self::feed_eof), [`reset`](Self::reset),
 ///   [`handle_timeout`](Self::handle_timeout);
-/// * outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
-///   [`poll_timeout`](Self::poll_timeout), in that drain order;
+/// * outputs: [`poll_transmit`](Self::poll_transmit) (or, with `alloc`,
+///   `poll_transmit_vectored`, which lends large payloads instead of copying them),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout), in that drain
+///   order;
 /// * commands: [`respond`](Self::respond), [`send`](Self::send), [`close`](Self::close),
 ///   [`accept`](Self::accept), [`refuse`](Self::refuse), [`emit`](Self::emit),
 ///   [`emit_with_ack`](Self::emit_with_ack), [`ack`](Self::ack), [`join`](Self::join),

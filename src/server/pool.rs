@@ -208,6 +208,24 @@ pub(crate) struct Pool<'a> {
     big_free: u32,
     big_free_count: u32,
     pub(crate) nodes: Table<'a, Node>,
+    /// Messages whose blocks were lent out with the last transmit (see [`Pool::lend`]).
+    #[cfg(feature = "alloc")]
+    lent: Lent,
+}
+
+/// The messages a vectored transmit lent blocks of: each holds a reference until the next
+/// transmit is asked for, so that its blocks stay as they were while the caller writes
+/// them. A fixed number: past it, bytes are copied.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Copy)]
+struct Lent {
+    msgs: [u32; Self::MAX],
+    len: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl Lent {
+    const MAX: usize = 16;
 }
 
 impl<'a> Pool<'a> {
@@ -246,6 +264,11 @@ impl<'a> Pool<'a> {
             big_free,
             big_free_count: big_len as u32,
             nodes: Table::new(nodes),
+            #[cfg(feature = "alloc")]
+            lent: Lent {
+                msgs: [NONE; Lent::MAX],
+                len: 0,
+            },
         }
     }
 
@@ -289,7 +312,7 @@ impl<'a> Pool<'a> {
 
     /// Whether `b` (a link) is a big block's.
     #[inline(always)]
-    const fn is_big(b: u32) -> bool {
+    pub(crate) const fn is_big(b: u32) -> bool {
         BIG_BLOCKS && b & TAG != 0
     }
 
@@ -360,8 +383,15 @@ impl<'a> Pool<'a> {
     }
 
     /// Whether message `msg` continues in big blocks.
-    fn is_large(&self, msg: u32) -> bool {
+    pub(crate) fn is_large(&self, msg: u32) -> bool {
         BIG_BLOCKS && msg < stat::BASE && self.word(msg, 0) & LARGE != 0
+    }
+
+    /// Whether message `msg` has bytes in big blocks: it continues in them, or it is a view
+    /// of one that does.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn reads_big(&self, msg: u32) -> bool {
+        self.is_large(msg) || (self.is_view(msg) && self.is_large(self.view_of(msg).0))
     }
 
     /// Whether message `msg` is a view of another ([`view`](Self::view)).
@@ -472,8 +502,12 @@ impl<'a> Pool<'a> {
         self.blocks.len() - self.free_count as usize
     }
 
-    /// Big blocks in use, for the memory report.
+    /// Big blocks in use, for the memory report (none without `alloc`, where the table of
+    /// an arena that has one is left unused and its free count stays 0).
     pub(crate) fn used_big_blocks(&self) -> usize {
+        if !BIG_BLOCKS {
+            return 0;
+        }
         self.big.len() - self.big_free_count as usize
     }
 
@@ -745,6 +779,81 @@ impl<'a> Pool<'a> {
             r.left -= n as u32;
         }
         done
+    }
+
+    /// The next bytes of the message that lie together in one block, at most `max` of
+    /// them: the block (or static id), the offset in its data, the length; the reader
+    /// moves past them. `None` at the end.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn next_run(&self, r: &mut Reader, max: usize) -> Option<(u32, u32, u32)> {
+        if r.left == 0 || max == 0 {
+            return None;
+        }
+        let avail = if r.block >= stat::BASE {
+            stat::bytes(r.block).len().saturating_sub(r.off as usize)
+        } else {
+            let size = if Self::is_big(r.block) {
+                BigBlock::DATA
+            } else {
+                Block::DATA
+            };
+            if r.off as usize == size {
+                r.block = self.next_of(r.block);
+                r.off = 0;
+            }
+            match self.data(r.block) {
+                Some(d) => d.len().saturating_sub(r.off as usize),
+                None => 0,
+            }
+        };
+        let n = avail.min(r.left as usize).min(max) as u32;
+        if n == 0 {
+            r.left = 0;
+            return None;
+        }
+        let run = (r.block, r.off, n);
+        r.off += n;
+        r.left -= n;
+        Some(run)
+    }
+
+    /// The bytes of a run from [`next_run`](Self::next_run).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn run(&self, (block, off, len): (u32, u32, u32)) -> &[u8] {
+        let (off, len) = (off as usize, len as usize);
+        let data = if block >= stat::BASE {
+            Some(stat::bytes(block))
+        } else {
+            self.data(block)
+        };
+        data.and_then(|d| d.get(off..off + len)).unwrap_or_default()
+    }
+
+    /// Keeps `msg` until the next [`return_lent`](Self::return_lent), because blocks of it
+    /// are lent out; `false` when no more messages can be kept (its bytes are then copied).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn lend(&mut self, msg: u32) -> bool {
+        let l = &self.lent;
+        if l.len > 0 && l.msgs[l.len - 1] == msg {
+            return true;
+        }
+        if l.len == Lent::MAX || msg >= stat::BASE {
+            return false;
+        }
+        self.lent.msgs[self.lent.len] = msg;
+        self.lent.len += 1;
+        self.retain(msg);
+        true
+    }
+
+    /// Drops the references [`lend`](Self::lend) took: the caller is done with the blocks.
+    #[inline]
+    pub(crate) fn return_lent(&mut self) {
+        #[cfg(feature = "alloc")]
+        while self.lent.len > 0 {
+            self.lent.len -= 1;
+            self.release(self.lent.msgs[self.lent.len]);
+        }
     }
 
     /// Skips `n` bytes (a block at a time, reading none).

@@ -7,6 +7,8 @@ use super::ix::Link;
 use super::pool::{Pool, Queue, Reader, stat};
 use super::storage::NONE;
 use super::stream::CorsPick;
+#[cfg(feature = "alloc")]
+use super::stream::Stream;
 use super::stream::{Fixed, Item, State, StreamIx, Timer, TransportLayer};
 use super::{CommandError, StreamId};
 use crate::engine::{ErrorBody, ErrorCode, RECORD_SEPARATOR};
@@ -305,6 +307,8 @@ impl TransportLayer<'_> {
                 (n, r.left() == 0)
             }
             Item::PacketWs => {
+                // As `ws_prefix` (written out here: calling it costs the bare-metal image
+                // some 30 bytes).
                 let binary = pool.is_binary(st.msg);
                 // A v3 binary frame starts with the message type, 4.
                 let typed = st.v3.on() && binary;
@@ -353,6 +357,94 @@ impl TransportLayer<'_> {
                 self.write_packet(s, out, &prefix[..plen], binary, pool)
             }
         }
+    }
+
+    /// What comes before a WebSocket item's message, written into `prefix`: the frame
+    /// header, and for a v3 binary frame the message type, 4. Returns its length.
+    #[cfg(feature = "alloc")]
+    fn ws_prefix(st: &Stream, pool: &Pool<'_>, prefix: &mut [u8; 15]) -> usize {
+        let binary = pool.is_binary(st.msg);
+        let typed = st.v3.on() && binary;
+        let len = pool.len(st.msg) + usize::from(typed);
+        let header = FrameHeader {
+            fin: true,
+            opcode: if binary { OpCode::Binary } else { OpCode::Text },
+            mask: None,
+            payload_len: len as u64,
+        };
+        let mut hlen = header.encode(prefix).unwrap_or(0);
+        if typed {
+            prefix[hlen] = crate::engine::v3::BINARY_MESSAGE_TYPE;
+            hlen += 1;
+        }
+        hlen
+    }
+
+    /// [`write_item`](Self::write_item) for a vectored transmit: the current item's bytes,
+    /// from its position on, go to `pieces` until it holds `budget` bytes. A WebSocket
+    /// frame's message with bytes in big blocks (continued in them, or a view of one that
+    /// is) is lent in runs of at least [`LEND_MIN`]
+    /// bytes; everything else is copied into `out`, after the bytes copied before.
+    #[cfg(feature = "alloc")]
+    pub(super) fn write_item_vectored(
+        &mut self,
+        s: StreamIx,
+        out: &mut [u8],
+        budget: usize,
+        pieces: &mut Pieces,
+        pool: &mut Pool<'_>,
+    ) -> (usize, bool) {
+        let st = self.streams[s].0;
+        let room = budget.saturating_sub(pieces.total);
+        if !pieces.can_copy() {
+            return (0, false);
+        }
+        if st.item != Item::PacketWs || !pool.reads_big(st.msg) {
+            let at = pieces.copied;
+            let (n, done) =
+                self.write_item(s, out.get_mut(at..at + room).unwrap_or_default(), pool);
+            pieces.copy(n);
+            return (n, done);
+        }
+        let mut prefix = [0u8; 15];
+        let hlen = Self::ws_prefix(&st, pool, &mut prefix);
+        let before = pieces.total;
+        let mut pos = st.pos as usize;
+        if pos < hlen {
+            let k = (hlen - pos).min(room);
+            let at = pieces.copied;
+            if let Some(o) = out.get_mut(at..at + k) {
+                o.copy_from_slice(&prefix[pos..pos + k]);
+                pieces.copy(k);
+            }
+            pos += k;
+        }
+        let mut r = st.reader;
+        while pos >= hlen && pieces.total < budget {
+            let mut next = r;
+            let Some(run) = pool.next_run(&mut next, budget - pieces.total) else {
+                break;
+            };
+            let n = run.2 as usize;
+            if Pool::is_big(run.0) && n >= LEND_MIN && pieces.has_room() && pool.lend(st.msg) {
+                pieces.lend(run);
+            } else if pieces.can_copy() {
+                let at = pieces.copied;
+                match out.get_mut(at..at + n) {
+                    Some(o) => o.copy_from_slice(pool.run(run)),
+                    None => break,
+                }
+                pieces.copy(n);
+            } else {
+                break;
+            }
+            r = next;
+        }
+        let n = pieces.total - before;
+        let slot = &mut self.streams[s].0;
+        slot.reader = r;
+        slot.pos = (st.pos as usize + n) as u32;
+        (n, pos >= hlen && r.left() == 0)
     }
 
     /// Writes a prefix, then the message (as base64 when `base64`), from the item's
@@ -558,6 +650,103 @@ fn cors_headers<'c>(
     };
     c.preflight(cors.methods.as_bytes(), headers)
         .max_age(cors.max_age)
+}
+
+/// The least run of a message's bytes in one big block that a vectored transmit lends
+/// rather than copies: gathering shorter pieces into one buffer costs less than writing
+/// them from many places.
+#[cfg(feature = "alloc")]
+pub(super) const LEND_MIN: usize = 1024;
+
+/// The most pieces one vectored transmit is made of.
+#[cfg(feature = "alloc")]
+pub(super) const MAX_PIECES: usize = 64;
+
+/// One vectored transmit as it is made: its pieces in order, each either bytes copied into
+/// the output buffer (after those of the pieces before) or a run of a pool block.
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+pub(super) struct Pieces {
+    /// Block, offset, length; the block `NONE` for bytes of the output buffer.
+    list: [(u32, u32, u32); MAX_PIECES],
+    len: usize,
+    /// How many pieces the caller has room for.
+    cap: usize,
+    /// Bytes copied into the output buffer.
+    pub(super) copied: usize,
+    /// Bytes in all pieces.
+    pub(super) total: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl Pieces {
+    pub(super) const fn new(cap: usize) -> Self {
+        Self {
+            list: [(NONE, 0, 0); MAX_PIECES],
+            len: 0,
+            cap: if cap < MAX_PIECES { cap } else { MAX_PIECES },
+            copied: 0,
+            total: 0,
+        }
+    }
+
+    /// Whether one more piece fits.
+    pub(super) const fn has_room(&self) -> bool {
+        self.len < self.cap
+    }
+
+    /// Whether bytes copied now have a piece: the last one, or a new one.
+    pub(super) fn can_copy(&self) -> bool {
+        self.has_room() || self.len > 0 && self.list[self.len - 1].0 == NONE
+    }
+
+    /// `n` more bytes were copied into the output buffer (the caller checked
+    /// [`can_copy`](Self::can_copy)).
+    pub(super) fn copy(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        match self.len.checked_sub(1) {
+            Some(k) if self.list[k].0 == NONE => self.list[k].2 += n as u32,
+            _ if self.has_room() => {
+                self.list[self.len] = (NONE, 0, n as u32);
+                self.len += 1;
+            }
+            _ => return,
+        }
+        self.copied += n;
+        self.total += n;
+    }
+
+    /// A run of a pool block goes out as it is (the caller checked
+    /// [`has_room`](Self::has_room)).
+    pub(super) fn lend(&mut self, run: (u32, u32, u32)) {
+        if let Some(p) = self.list.get_mut(self.len) {
+            *p = run;
+            self.len += 1;
+            self.total += run.2 as usize;
+        }
+    }
+
+    /// Fills `parts` with the pieces' bytes, from `out` and from `pool`; returns how many.
+    pub(super) fn fill<'s>(
+        &self,
+        out: &'s [u8],
+        pool: &'s Pool<'_>,
+        parts: &mut [&'s [u8]],
+    ) -> usize {
+        let mut at = 0;
+        for (p, part) in self.list[..self.len].iter().zip(parts.iter_mut()) {
+            *part = if p.0 == NONE {
+                let n = p.2 as usize;
+                at += n;
+                out.get(at - n..at).unwrap_or_default()
+            } else {
+                pool.run(*p)
+            };
+        }
+        self.len
+    }
 }
 
 /// What the end of a stream's item means for the session it writes for.

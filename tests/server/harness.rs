@@ -130,6 +130,13 @@ pub struct Harness {
     pub chunk: Option<usize>,
     /// Output buffer size for `poll_transmit`.
     pub out_buf: usize,
+    /// Transmits come from `poll_transmit_vectored` in up to this many parts (0: from
+    /// `poll_transmit`).
+    pub parts: usize,
+    /// Bytes of the vectored transmits that were lent from the pool (not in the output
+    /// buffer), and the most parts one transmit had.
+    pub lent: usize,
+    pub most_parts: usize,
     pub app: App,
 }
 
@@ -160,6 +167,9 @@ impl Harness {
             input: BTreeMap::new(),
             chunk: None,
             out_buf: 64 * 1024,
+            parts: 0,
+            lent: 0,
+            most_parts: 0,
             app: accept_all(),
         }
     }
@@ -250,16 +260,43 @@ impl Harness {
         let mut ev_buf = vec![0u8; 4 << 20];
         for _ in 0..100_000 {
             let mut progress = false;
-            while let Some(t) = self.server.poll_transmit(&mut buf) {
+            let (lo, hi) = (buf.as_ptr() as usize, buf.as_ptr() as usize + buf.len());
+            loop {
+                let (t, bytes) = if self.parts == 0 {
+                    let Some(t) = self.server.poll_transmit(&mut buf) else {
+                        break;
+                    };
+                    (t, buf[..t.len].to_vec())
+                } else {
+                    let mut parts: Vec<&[u8]> = vec![&[]; self.parts];
+                    let Some((t, n)) = self.server.poll_transmit_vectored(&mut buf, &mut parts)
+                    else {
+                        break;
+                    };
+                    assert!(n <= self.parts.min(64));
+                    self.most_parts = self.most_parts.max(n);
+                    let mut bytes = Vec::new();
+                    for p in &parts[..n] {
+                        assert!(!p.is_empty(), "an empty part");
+                        let at = p.as_ptr() as usize;
+                        if !(lo..hi).contains(&at) {
+                            self.lent += p.len();
+                        }
+                        bytes.extend_from_slice(p);
+                    }
+                    assert!(bytes.len() <= buf.len());
+                    (t, bytes)
+                };
+                assert_eq!(bytes.len(), t.len);
                 progress = true;
                 self.out
                     .entry(t.stream)
                     .or_default()
-                    .extend_from_slice(&buf[..t.len]);
+                    .extend_from_slice(&bytes);
                 self.all_out
                     .entry(t.stream)
                     .or_default()
-                    .extend_from_slice(&buf[..t.len]);
+                    .extend_from_slice(&bytes);
                 if t.close {
                     assert!(self.closed.insert(t.stream), "closed twice");
                     self.input.remove(&t.stream);

@@ -264,6 +264,82 @@ fn an_upgrade_that_never_finishes_does_not_leak() {
     assert_eq!(h.server.usage().sessions, 0);
 }
 
+/// `poll_transmit_vectored`: a 64 KiB binary echo goes out byte for byte, its payload
+/// lent from the big blocks (all of it past its first 240 bytes, in the parts of a
+/// transmit, whatever the output buffer and the number of parts; one part copies
+/// everything), and every block comes back once polling is done.
+#[test]
+fn a_large_binary_message_goes_out_vectored_from_its_blocks() {
+    let data: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 + i / 251) as u8).collect();
+    // Output buffer, parts, the least bytes lent.
+    for (out_buf, parts, least) in [
+        (256 * 1024, 64, 65_296),
+        (64 * 1024, 64, 65_000),
+        (5000, 3, 50_000),
+        (1500, 2, 40_000),
+        (64 * 1024, 1, 0),
+    ] {
+        let mut h = Harness::new(engine_config());
+        h.app = echo_app();
+        h.out_buf = out_buf;
+        h.parts = parts;
+        let s = h.ws("/engine.io/?EIO=4&transport=websocket");
+        h.ws_frames(s);
+        let idle = h.server.usage();
+        for round in 0..3 {
+            h.lent = 0;
+            h.ws_send_binary(s, &data);
+            let frames = h.ws_frames(s);
+            assert_eq!(frames.len(), 1, "{out_buf} {parts}");
+            assert_eq!(frames[0].opcode, OpCode::Binary);
+            assert!(frames[0].payload == data, "the same bytes back");
+            assert!(
+                h.lent >= least,
+                "{out_buf} {parts} {round}: {} lent",
+                h.lent
+            );
+            if parts == 1 {
+                assert_eq!(h.lent, 0);
+            }
+            let after = h.server.usage();
+            assert_eq!((after.blocks, after.big_blocks), (idle.blocks, 0));
+        }
+        assert!(!h.is_closed(s));
+    }
+}
+
+/// Vectored and copied transmits write the same bytes: text and binary messages, small
+/// and large, queued together.
+#[test]
+fn vectored_transmits_write_what_copied_ones_do() {
+    let run = |parts: usize| {
+        let mut h = Harness::new(engine_config());
+        h.app = echo_app();
+        h.out_buf = 20_000;
+        h.parts = parts;
+        let s = h.ws("/engine.io/?EIO=4&transport=websocket");
+        let sizes = [10usize, 5000, 70_000, 1, 200_000, 3000, 8184];
+        let mut batch = Vec::new();
+        for (k, n) in sizes.iter().enumerate() {
+            let bytes: Vec<u8> = (0..*n).map(|i| (i * 13 + k) as u8).collect();
+            if k % 3 == 1 {
+                let mut text = vec![b'a' + k as u8; *n];
+                text[0] = b'4';
+                batch.extend(frame(OpCode::Text, &text));
+            }
+            batch.extend(frame(OpCode::Binary, &bytes));
+        }
+        h.send(s, &batch);
+        assert_eq!(h.server.usage().big_blocks, 0);
+        (h.all_out[&s].clone(), h.lent)
+    };
+    let (copied, none) = run(0);
+    let (vectored, lent) = run(64);
+    assert_eq!(none, 0);
+    assert!(lent > 250_000, "{lent}");
+    assert!(copied == vectored, "the same bytes");
+}
+
 #[test]
 fn a_large_binary_message_is_echoed_from_big_blocks() {
     use std::cell::Cell;
