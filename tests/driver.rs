@@ -12,9 +12,15 @@ mod common;
 use common::{connect, contains, frames, read_until, text as frame};
 
 fn start() -> (std::net::SocketAddr, Shutdown, thread::JoinHandle<()>) {
+    start_with(8 << 20)
+}
+
+/// The echo server of [`start`] with `pool` bytes of pool; it answers `usage` with the big
+/// pool blocks in use.
+fn start_with(pool: usize) -> (std::net::SocketAddr, Shutdown, thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
     let handle = thread::spawn(move || {
-        let storage = Storage::growable(Capacity::for_sessions(64, 8 << 20));
+        let storage = Storage::growable(Capacity::for_sessions(64, pool));
         let mut driver = Driver::bind(
             "127.0.0.1:0".parse().unwrap(),
             ServerConfig::DEFAULT,
@@ -28,6 +34,12 @@ fn start() -> (std::net::SocketAddr, Shutdown, thread::JoinHandle<()>) {
                 &mut |server: &mut Server<'_>, event: &Event<'_>| match *event {
                     Event::Connect(c) => {
                         server.accept(c.socket).unwrap();
+                    }
+                    Event::Message(m) if m.name == "usage" => {
+                        let args = format!("[{}]", server.usage().big_blocks);
+                        server
+                            .emit(m.socket, "usage", Args::json(args.as_bytes()))
+                            .unwrap();
                     }
                     Event::Message(m) => {
                         let (blobs, n) = m.attachments.to_array::<16>().unwrap();
@@ -186,42 +198,7 @@ fn pipelined_post_and_get_are_answered_in_order() {
 /// socket did not take, and every big block comes back once they are out.
 #[test]
 fn large_binary_echoes_reach_a_slow_reader_and_the_blocks_come_back() {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let storage = Storage::growable(Capacity::for_sessions(64, 16 << 20));
-        let mut driver = Driver::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            ServerConfig::DEFAULT,
-            storage,
-        )
-        .unwrap();
-        tx.send((driver.local_addr(), driver.shutdown_handle()))
-            .unwrap();
-        driver
-            .run(
-                &mut |server: &mut Server<'_>, event: &Event<'_>| match *event {
-                    Event::Connect(c) => {
-                        server.accept(c.socket).unwrap();
-                    }
-                    Event::Message(m) if m.name == "usage" => {
-                        let u = server.usage();
-                        let args = format!("[{}]", u.big_blocks);
-                        server
-                            .emit(m.socket, "usage", Args::json(args.as_bytes()))
-                            .unwrap();
-                    }
-                    Event::Message(m) => {
-                        let (blobs, n) = m.attachments.to_array::<16>().unwrap();
-                        server
-                            .emit(m.socket, m.name, Args::binary(m.args, &blobs[..n]))
-                            .unwrap();
-                    }
-                    _ => {}
-                },
-            )
-            .unwrap();
-    });
-    let (addr, shutdown) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (addr, shutdown, handle) = start_with(16 << 20);
     let mut w = connect(addr);
     w.write_all(common::WS_REQUEST).unwrap();
     let mut buf = Vec::new();
