@@ -17,58 +17,39 @@ use super::engine::REPLY_ROOM;
 use super::ix::Link;
 use super::storage::{Linked, NONE, Slots, Table};
 
-/// One block of the byte pool.
+/// One block of the byte pool, of `N` data bytes: [`Block`] or [`BigBlock`].
 #[derive(Clone)]
-pub(crate) struct Block {
+pub(crate) struct Chunk<const N: usize> {
     next: u32,
-    data: [u8; Self::DATA],
+    data: [u8; N],
 }
 
-impl core::fmt::Debug for Block {
+impl<const N: usize> core::fmt::Debug for Chunk<N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Block")
+            .field("size", &N)
             .field("next", &self.next)
             .finish_non_exhaustive()
     }
 }
 
-impl Block {
-    /// Payload bytes per block (the first block of a message keeps 12 of them for its
-    /// header).
-    pub(crate) const DATA: usize = 252;
+impl<const N: usize> Chunk<N> {
+    /// Payload bytes per block (the first block of a message, always a small one, keeps 12
+    /// of them for its header).
+    pub(crate) const DATA: usize = N;
 
     /// An unused block.
     pub(crate) const EMPTY: Self = Self {
         next: NONE,
-        data: [0; Self::DATA],
+        data: [0; N],
     };
 }
+
+/// One small block of the byte pool.
+pub(crate) type Block = Chunk<252>;
 
 /// One big block of the byte pool: the continuation of a message expected to be large.
-#[derive(Clone)]
-pub(crate) struct BigBlock {
-    next: u32,
-    data: [u8; Self::DATA],
-}
-
-impl core::fmt::Debug for BigBlock {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("BigBlock")
-            .field("next", &self.next)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BigBlock {
-    /// Payload bytes per big block.
-    pub(crate) const DATA: usize = 4092;
-
-    /// An unused big block.
-    pub(crate) const EMPTY: Self = Self {
-        next: NONE,
-        data: [0; Self::DATA],
-    };
-}
+pub(crate) type BigBlock = Chunk<4092>;
 
 /// Marks a big block's index (the small table's indices stay below it).
 const TAG: u32 = 1 << 31;
