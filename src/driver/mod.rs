@@ -223,6 +223,27 @@ struct Conn {
     gathering: bool,
 }
 
+impl Conn {
+    /// A connection just accepted, with nothing read or written yet.
+    fn new(sock: Sock, id: StreamId) -> Self {
+        Self {
+            sock,
+            id,
+            rx: Vec::new(),
+            tx: Vec::new(),
+            close: false,
+            writable: false,
+            read_done: false,
+            read_pending: false,
+            read_again: false,
+            fed: 0,
+            listed: false,
+            pass: 0,
+            gathering: false,
+        }
+    }
+}
+
 /// The mio event loop around a [`Server`]; see the [module docs](self).
 #[derive(Debug)]
 pub struct Driver<'a> {
@@ -694,21 +715,7 @@ impl<'a> Driver<'a> {
                 self.conns.resize_with(i + 1, || None);
             }
             log::debug!("stream {i} from {peer}");
-            self.conns[i] = Some(Conn {
-                sock,
-                id,
-                rx: Vec::new(),
-                tx: Vec::new(),
-                close: false,
-                writable: false,
-                read_done: false,
-                read_pending: false,
-                read_again: false,
-                fed: 0,
-                listed: false,
-                pass: 0,
-                gathering: false,
-            });
+            self.conns[i] = Some(Conn::new(sock, id));
         }
     }
 
@@ -1207,21 +1214,10 @@ mod tests {
         let std_sock = std::net::TcpStream::connect(peer_addr).unwrap();
         std_sock.set_nonblocking(true).unwrap();
         let (mut peer, _) = listener.accept().unwrap();
-        let mut conn = Conn {
-            sock: Sock::Plain(TcpStream::from_std(std_sock)),
-            id: StreamId { index: 0, era: 0 },
-            rx: Vec::new(),
-            tx: Vec::new(),
-            close: false,
-            writable: false,
-            read_done: false,
-            read_pending: false,
-            read_again: false,
-            fed: 0,
-            listed: false,
-            pass: 0,
-            gathering: false,
-        };
+        let mut conn = Conn::new(
+            Sock::Plain(TcpStream::from_std(std_sock)),
+            StreamId { index: 0, era: 0 },
+        );
         // Pieces as a transmit has them: a frame header, payload runs, a small frame.
         let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
         let mut sent = Vec::new();
