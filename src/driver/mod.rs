@@ -98,7 +98,7 @@ const CLUSTER_OUTBOX: usize = 8 << 20;
 const LINGERING: usize = usize::MAX / 2;
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 256 * 1024;
-/// Bytes asked of `poll_transmit` at a time.
+/// Bytes asked of `poll_transmit_vectored` at a time (headers and small packets copied).
 const WRITE_CHUNK: usize = 256 * 1024;
 /// A read of at least this many bytes is handled before the next connection is read.
 const PUMP_AFTER: usize = 16 * 1024;
